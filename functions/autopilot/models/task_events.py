@@ -1,0 +1,140 @@
+"""Pydantic models of ``ECS Task State Change`` events (the ``task-events`` function).
+
+Only the fields the zone-balance planner and the crash-loop detector read are modelled;
+everything else in the event is ignored. Real shapes accepted:
+
+- EC2 and Fargate launch types; tasks placed by a capacity provider (``capacityProviderName``).
+- ``availabilityZone`` absent (e.g. PROVISIONING, or a task that never got placed).
+- ``stopCode``/``stoppedReason``/``stoppedAt`` only on stopping and stopped tasks;
+  ``startedBy`` absent for tasks run by hand; ``exitCode``, ``image`` and ``imageDigest``
+  absent on containers that never started.
+- ``group`` is ``service:NAME`` for service tasks, ``family:NAME`` for standalone tasks
+  (or any custom group given to RunTask).
+
+Junk (wrong types, missing ARNs, a non-ECS ARN, a negative version) raises pydantic's
+``ValidationError``; the handler maps it to its typed error. The envelope here is plain
+pydantic, not Powertools' ``EventBridgeModel``, to keep the import cheap.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+_ARN_PREFIX = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:"
+
+TaskArn = Annotated[
+    str, StringConstraints(pattern=_ARN_PREFIX + r"task/[A-Za-z0-9_/-]{1,400}$", max_length=600)
+]
+ClusterArn = Annotated[
+    str, StringConstraints(pattern=_ARN_PREFIX + r"cluster/[A-Za-z0-9_-]{1,255}$", max_length=600)
+]
+TaskDefinitionArn = Annotated[
+    str,
+    StringConstraints(
+        pattern=_ARN_PREFIX + r"task-definition/[A-Za-z0-9_-]{1,255}:\d{1,10}$", max_length=600
+    ),
+]
+#: ECS lifecycle states (PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING,
+#: DEPROVISIONING, STOPPED, DELETED); any upper-case word is accepted so a new state does
+#: not break parsing, the logic decides what it means.
+Status = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")]
+Text = Annotated[str, StringConstraints(max_length=4096)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+SERVICE_GROUP_PREFIX = "service:"
+AZ_REBALANCING_REASON_PREFIX = "availability-zone rebalancing"
+STOP_CODE_SPOT_INTERRUPTION = "SpotInterruption"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class TaskContainer(_Model):
+    """One container of the task, as the event reports it."""
+
+    name: ShortText
+    image: Text | None = None
+    image_digest: Text | None = Field(default=None, alias="imageDigest")
+    exit_code: int | None = Field(default=None, alias="exitCode")
+    last_status: Status | None = Field(default=None, alias="lastStatus")
+    reason: Text | None = None
+
+
+class TaskStateChangeDetail(_Model):
+    """The ``detail`` of an ``ECS Task State Change`` event."""
+
+    task_arn: TaskArn = Field(alias="taskArn")
+    cluster_arn: ClusterArn = Field(alias="clusterArn")
+    task_definition_arn: TaskDefinitionArn = Field(alias="taskDefinitionArn")
+    group: ShortText
+    last_status: Status = Field(alias="lastStatus")
+    desired_status: Status = Field(alias="desiredStatus")
+    version: int = Field(ge=0)
+    availability_zone: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[a-z0-9-]{1,40}[a-z]$")] | None
+    ) = Field(default=None, alias="availabilityZone")
+    launch_type: Status | None = Field(default=None, alias="launchType")
+    capacity_provider_name: ShortText | None = Field(default=None, alias="capacityProviderName")
+    stop_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{1,64}$")] | None = Field(
+        default=None, alias="stopCode"
+    )
+    stopped_reason: Text | None = Field(default=None, alias="stoppedReason")
+    started_by: ShortText | None = Field(default=None, alias="startedBy")
+    containers: tuple[TaskContainer, ...] = Field(default=(), max_length=100)
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    started_at: datetime | None = Field(default=None, alias="startedAt")
+    stopped_at: datetime | None = Field(default=None, alias="stoppedAt")
+
+    @property
+    def service_name(self) -> str | None:
+        """The service's name for a ``service:NAME`` group, else ``None`` (standalone task)."""
+        if self.group.startswith(SERVICE_GROUP_PREFIX):
+            return self.group[len(SERVICE_GROUP_PREFIX) :] or None
+        return None
+
+    @property
+    def stopped_by_az_rebalancing(self) -> bool:
+        """ECS stopped it while rebalancing ("Availability-zone rebalancing initiated by ...")."""
+        reason = (
+            (self.stopped_reason or "")
+            .lstrip()
+            .lower()
+            .replace("availability zone", "availability-zone")
+        )
+        return reason.startswith(AZ_REBALANCING_REASON_PREFIX)
+
+    @property
+    def spot_interrupted(self) -> bool:
+        return self.stop_code == STOP_CODE_SPOT_INTERRUPTION
+
+
+D = TypeVar("D", bound=BaseModel)
+
+
+class EventEnvelope(BaseModel, Generic[D]):
+    """An EventBridge event with a typed ``detail``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    version: str = "0"
+    id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    detail_type: str = Field(alias="detail-type", min_length=1, max_length=256)
+    source: str = Field(min_length=1, max_length=256)
+    account: Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+    time: datetime
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")]
+    resources: tuple[Annotated[str, StringConstraints(max_length=2048)], ...] = Field(
+        default=(), max_length=100
+    )
+    detail: D
+
+
+class TaskStateChangeEvent(EventEnvelope[TaskStateChangeDetail]):
+    """A whole ``ECS Task State Change`` event."""
+
+    source: Literal["aws.ecs"]
+    detail_type: Literal["ECS Task State Change"] = Field(alias="detail-type")
