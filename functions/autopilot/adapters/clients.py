@@ -1,0 +1,130 @@
+"""The AWS clients, built lazily in one place.
+
+Every client gets botocore's standard retry mode (5 attempts, with backoff) and honours
+``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` (boto3 reads them natively), so the
+sandbox and the tests point the functions at moto by setting the environment and
+calling ``reset_clients()``. boto3 itself is imported on first use, not at import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+    from mypy_boto3_sns import SNSClient
+
+_lock = threading.Lock()
+
+
+def _make(session: Any, service: str) -> Any:
+    from botocore.config import Config  # noqa: PLC0415 - lazy: keeps module import cheap
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=5,
+        read_timeout=20,
+        user_agent_extra="ecs-autopilot",
+    )
+    return session.client(service, config=config)
+
+
+def _session() -> Any:
+    import boto3  # noqa: PLC0415 - lazy: keeps module import cheap
+
+    return boto3.session.Session()
+
+
+class AwsClients:
+    """The clients one function uses; each is created on first access.
+
+    Pass any client explicitly to override it (tests, the CLI); the rest are built lazily.
+    """
+
+    def __init__(
+        self,
+        *,
+        ecs: ECSClient | None = None,
+        ecr: ECRClient | None = None,
+        tagging: ResourceGroupsTaggingAPIClient | None = None,
+        dynamodb: DynamoDBClient | None = None,
+        sns: SNSClient | None = None,
+    ) -> None:
+        self._clients: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "ecs": ecs,
+                "ecr": ecr,
+                "resourcegroupstaggingapi": tagging,
+                "dynamodb": dynamodb,
+                "sns": sns,
+            }.items()
+            if v is not None
+        }
+        self._session: Any = None
+
+    def _get(self, service: str) -> Any:
+        client = self._clients.get(service)
+        if client is None:
+            with _lock:
+                client = self._clients.get(service)
+                if client is None:
+                    if self._session is None:
+                        self._session = _session()
+                    client = self._clients[service] = _make(self._session, service)
+        return client
+
+    @property
+    def ecs(self) -> ECSClient:
+        client: ECSClient = self._get("ecs")
+        return client
+
+    @property
+    def ecr(self) -> ECRClient:
+        client: ECRClient = self._get("ecr")
+        return client
+
+    @property
+    def tagging(self) -> ResourceGroupsTaggingAPIClient:
+        client: ResourceGroupsTaggingAPIClient = self._get("resourcegroupstaggingapi")
+        return client
+
+    @property
+    def dynamodb(self) -> DynamoDBClient:
+        client: DynamoDBClient = self._get("dynamodb")
+        return client
+
+    @property
+    def sns(self) -> SNSClient:
+        client: SNSClient = self._get("sns")
+        return client
+
+    def warm(self, *services: str) -> AwsClients:
+        """Create the named clients now (e.g. at cold start, outside the first invocation)."""
+        for service in services:
+            self._get(service)
+        return self
+
+
+_default: AwsClients | None = None
+
+
+def get_clients() -> AwsClients:
+    """The process-wide clients (reused across warm invocations)."""
+    global _default  # noqa: PLW0603
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = AwsClients()
+    return _default
+
+
+def reset_clients() -> None:
+    """Forget the process-wide clients: the next use rebuilds them from the environment."""
+    global _default  # noqa: PLW0603
+    with _lock:
+        _default = None

@@ -1,0 +1,54 @@
+"""ECR: what it knows of images (tags, push time), in one DescribeImages call where it can."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from autopilot.adapters.aws_errors import translate
+from autopilot.errors import NotFound
+from autopilot.models.state import ImageInfo
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
+
+
+def _info(detail: Any) -> ImageInfo:
+    return ImageInfo(
+        digest=detail["imageDigest"],
+        tags=tuple(detail.get("imageTags", [])),
+        pushed_at=detail.get("imagePushedAt"),
+    )
+
+
+def describe_images(
+    ecr: ECRClient,
+    repository: str,
+    digests: list[str],
+    tags: list[str] = (),  # type: ignore[assignment]
+) -> tuple[dict[str, ImageInfo], dict[str, ImageInfo]]:
+    """(by digest, by tag) for the images asked for; missing images are left out.
+
+    One call for everything; if ECR says one of them is missing, each is asked for alone.
+    """
+    ids: list[dict[str, str]] = [{"imageDigest": d} for d in dict.fromkeys(digests)]
+    ids += [{"imageTag": t} for t in dict.fromkeys(tags)]
+    found: list[Any] = []
+    if not ids:
+        return {}, {}
+    try:
+        found = _describe(ecr, repository, ids)
+    except NotFound:
+        for one in ids:
+            try:
+                found.extend(_describe(ecr, repository, [one]))
+            except NotFound:
+                continue
+    by_digest = {d["imageDigest"]: _info(d) for d in found}
+    by_tag = {t: _info(d) for d in found for t in d.get("imageTags", [])}
+    return by_digest, by_tag
+
+
+def _describe(ecr: ECRClient, repository: str, ids: list[dict[str, str]]) -> list[Any]:
+    with translate("ecr:DescribeImages"):
+        response = ecr.describe_images(repositoryName=repository, imageIds=ids)  # type: ignore[arg-type]
+    return list(response.get("imageDetails", []))

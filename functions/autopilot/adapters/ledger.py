@@ -1,0 +1,457 @@
+"""The ledger: the audit trail and the shared state of the functions, in one DynamoDB table.
+
+Table keys: ``pk`` (S), ``sk`` (S); TTL attribute ``expires_at`` (N, epoch seconds).
+Item layout (``<arn>`` is the full ECS service ARN, times are UTC ISO-8601):
+
+====================================  ==========================================  =========
+pk                                    sk                                          expires
+====================================  ==========================================  =========
+``SVC#<arn>``                         ``DEC#<event time>#<event id>``: one         180 days
+                                      decision (outcome, reason, repository, tag,
+                                      digest, task_definition, function, ...);
+                                      Query ScanIndexForward=False = newest first
+``SVC#<arn>``                         ``DEPLOY#<task definition arn>``: what a     180 days
+                                      deploy or rollback put on the service
+                                      (digest, tag, previous_task_definition)
+``SVC#<arn>``                         ``STATE#LKG``: last known good               never
+                                      (task_definition, digest, image)
+``SVC#<arn>``                         ``STATE#QUARANTINE#<digest>`` (reason)       never
+``SVC#<arn>``                         ``STATE#APPROVAL#<digest>``                  30 days
+                                      (status pending | approved | rejected)
+``SVC#<arn>``                         ``STATE#PAUSED``                             never
+``SVC#<arn>``                         ``LEASE``: holder, ``lease_until`` (N);      lease end
+                                      taken with a conditional write
+``IMG#<repository>@<digest>``         ``SCAN``: state complete | failed, counts,   90 days
+                                      status, at, event_id, ``rev`` (N)
+``EVT#<event id>``                    ``FN#<function>``: the event was handled     7 days
+                                      (outcomes per service), for idempotency
+``REPO#<repository>``                 ``DEC#...``: decisions about no one service  180 days
+                                      (deletes, failed pushes, untracked repos)
+``SERVICES``                          ``<arn>``: every service ever decided on      never
+                                      (repository, last_outcome, last_at)
+====================================  ==========================================  =========
+
+One Query (``pk = SVC#<arn> AND begins_with(sk, "STATE#")``) loads a service's present
+state; the decisions are its history. The CLI's ``history`` and ``status`` read through
+``list_decisions``, ``list_services`` and ``load_state``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from autopilot.adapters.aws_errors import translate
+from autopilot.errors import AwsCallFailed, LeaseBusy
+from autopilot.models.state import (
+    DeployRecord,
+    LastKnownGood,
+    ScanRecord,
+    ServiceLedgerState,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from autopilot.models.report import Decision
+
+DAY = 86_400
+DECISION_TTL = 180 * DAY
+SCAN_TTL = 90 * DAY
+EVENT_TTL = 7 * DAY
+APPROVAL_TTL = 30 * DAY
+
+
+def svc_pk(service_arn: str) -> str:
+    return f"SVC#{service_arn}"
+
+
+def decision_pk(subject: str) -> str:
+    """Decisions about a service live under its ``SVC#`` key; decisions about a repository
+    as a whole (``repository/<name>``: ignored deletes, scans no service tracks) under ``REPO#``."""
+    if subject.startswith("repository/"):
+        return "REPO#" + subject.removeprefix("repository/")
+    return svc_pk(subject)
+
+
+def img_pk(repository: str, digest: str) -> str:
+    return f"IMG#{repository}@{digest}"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_iso(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def to_av(value: Any) -> dict[str, Any]:
+    """A Python value as a DynamoDB attribute value."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float | Decimal):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, dict):
+        return {"M": {str(k): to_av(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple | set | frozenset):
+        return {"L": [to_av(v) for v in value]}
+    if isinstance(value, datetime):
+        return {"S": _iso(value)}
+    raise TypeError(type(value).__name__)
+
+
+def from_av(av: Any) -> Any:
+    (kind, value), *_ = av.items()
+    if kind == "S":
+        return value
+    if kind == "N":
+        number = Decimal(value)
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "BOOL":
+        return bool(value)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: from_av(v) for k, v in value.items()}
+    if kind == "L":
+        return [from_av(v) for v in value]
+    if kind == "SS":
+        return set(value)
+    raise TypeError(kind)
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: to_av(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: from_av(v) for k, v in item.items()}
+
+
+class Ledger:
+    """Typed reads and writes of the ledger table."""
+
+    def __init__(self, client: DynamoDBClient, table: str, *, clock: Any = time.time) -> None:
+        self._db = client
+        self._table = table
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    # -- low level -----------------------------------------------------------------
+    def _put(self, values: dict[str, Any], **kwargs: Any) -> None:
+        with translate("dynamodb:PutItem"):
+            self._db.put_item(TableName=self._table, Item=to_item(values), **kwargs)
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        with translate("dynamodb:GetItem"):
+            response = self._db.get_item(
+                TableName=self._table, Key=to_item({"pk": pk, "sk": sk}), ConsistentRead=True
+            )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def _query(
+        self, pk: str, prefix: str, *, newest_first: bool = False, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": to_item({":pk": pk, ":prefix": prefix}),
+            "ScanIndexForward": not newest_first,
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            if limit is not None:
+                kwargs["Limit"] = limit - len(items)
+            with translate("dynamodb:Query"):
+                response = self._db.query(**kwargs)
+            items.extend(from_item(i) for i in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last or (limit is not None and len(items) >= limit):
+                return items
+            kwargs["ExclusiveStartKey"] = last
+
+    # -- decisions (the audit trail) --------------------------------------------------
+    def record_decision(
+        self, decision: Decision, *, function: str, event_id: str, event_time: datetime
+    ) -> None:
+        """Write one decision; re-recording the same event's decision overwrites it."""
+        now = self._now()
+        values = decision.model_dump(mode="json", exclude={"notify"})
+        values.update(
+            pk=decision_pk(decision.service),
+            sk=f"DEC#{_iso(event_time)}#{event_id}",
+            kind="decision",
+            function=function,
+            event_id=event_id,
+            event_time=_iso(event_time),
+            decided_at=_iso(datetime.fromtimestamp(now, UTC)),
+            expires_at=now + DECISION_TTL,
+        )
+        self._put(values)
+        if decision.service.startswith("repository/"):
+            return
+        self._put(
+            {
+                "pk": "SERVICES",
+                "sk": decision.service,
+                "kind": "service",
+                "repository": decision.repository,
+                "last_outcome": decision.outcome.value,
+                "last_at": values["decided_at"],
+            }
+        )
+
+    def list_decisions(self, service_arn: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """A service's decisions (or ``repository/<name>``'s), newest first."""
+        return self._query(decision_pk(service_arn), "DEC#", newest_first=True, limit=limit)
+
+    def list_services(self) -> list[dict[str, Any]]:
+        """Every service the functions have decided on (for ``autopilot status``)."""
+        return self._query("SERVICES", "")
+
+    # -- events (idempotency) ------------------------------------------------------
+    def get_event(self, event_id: str, function: str) -> dict[str, Any] | None:
+        return self._get(f"EVT#{event_id}", f"FN#{function}")
+
+    def mark_event(self, event_id: str, function: str, outcomes: dict[str, str]) -> None:
+        self._put(
+            {
+                "pk": f"EVT#{event_id}",
+                "sk": f"FN#{function}",
+                "kind": "event",
+                "outcomes": outcomes,
+                "expires_at": self._now() + EVENT_TTL,
+            }
+        )
+
+    # -- present state of a service -------------------------------------------------
+    def load_state(self, service_arn: str) -> ServiceLedgerState:
+        lkg: LastKnownGood | None = None
+        quarantined: set[str] = set()
+        approved: set[str] = set()
+        pending: set[str] = set()
+        paused = False
+        for item in self._query(svc_pk(service_arn), "STATE#"):
+            sk = str(item["sk"])
+            if sk == "STATE#LKG":
+                lkg = LastKnownGood(
+                    task_definition=str(item["task_definition"]),
+                    digest=item.get("digest"),
+                    image=item.get("image"),
+                    at=_parse_iso(item.get("at")),
+                )
+            elif sk.startswith("STATE#QUARANTINE#"):
+                quarantined.add(sk.removeprefix("STATE#QUARANTINE#"))
+            elif sk.startswith("STATE#APPROVAL#"):
+                digest = sk.removeprefix("STATE#APPROVAL#")
+                (approved if item.get("status") == "approved" else pending).add(digest)
+            elif sk == "STATE#PAUSED":
+                paused = True
+        return ServiceLedgerState(
+            last_known_good=lkg,
+            quarantined=frozenset(quarantined),
+            approved=frozenset(approved),
+            pending_approval=frozenset(pending),
+            paused=paused,
+        )
+
+    def get_last_known_good(self, service_arn: str) -> LastKnownGood | None:
+        return self.load_state(service_arn).last_known_good
+
+    def set_last_known_good(
+        self,
+        service_arn: str,
+        *,
+        task_definition: str,
+        digest: str | None,
+        image: str | None,
+        event_id: str,
+    ) -> None:
+        self._put(
+            {
+                "pk": svc_pk(service_arn),
+                "sk": "STATE#LKG",
+                "kind": "last-known-good",
+                "task_definition": task_definition,
+                "digest": digest,
+                "image": image,
+                "event_id": event_id,
+                "at": _iso(datetime.fromtimestamp(self._now(), UTC)),
+            }
+        )
+
+    def quarantine(self, service_arn: str, digest: str, *, reason: str, event_id: str) -> None:
+        self._put(
+            {
+                "pk": svc_pk(service_arn),
+                "sk": f"STATE#QUARANTINE#{digest}",
+                "kind": "quarantine",
+                "digest": digest,
+                "reason": reason,
+                "event_id": event_id,
+                "at": _iso(datetime.fromtimestamp(self._now(), UTC)),
+            }
+        )
+
+    def is_quarantined(self, service_arn: str, digest: str) -> bool:
+        return self._get(svc_pk(service_arn), f"STATE#QUARANTINE#{digest}") is not None
+
+    def set_approval(self, service_arn: str, digest: str, status: str, *, event_id: str) -> None:
+        self._put(
+            {
+                "pk": svc_pk(service_arn),
+                "sk": f"STATE#APPROVAL#{digest}",
+                "kind": "approval",
+                "digest": digest,
+                "status": status,
+                "event_id": event_id,
+                "expires_at": self._now() + APPROVAL_TTL,
+            }
+        )
+
+    def set_paused(self, service_arn: str, paused: bool) -> None:
+        if paused:
+            self._put({"pk": svc_pk(service_arn), "sk": "STATE#PAUSED", "kind": "paused"})
+        else:
+            with translate("dynamodb:DeleteItem"):
+                self._db.delete_item(
+                    TableName=self._table,
+                    Key=to_item({"pk": svc_pk(service_arn), "sk": "STATE#PAUSED"}),
+                )
+
+    # -- deploy records ----------------------------------------------------------------
+    def record_deploy(self, service_arn: str, record: DeployRecord) -> None:
+        self._put(
+            {
+                "pk": svc_pk(service_arn),
+                "sk": f"DEPLOY#{record.task_definition}",
+                "kind": "deploy",
+                "task_definition": record.task_definition,
+                "digest": record.digest,
+                "tag": record.tag,
+                "previous_task_definition": record.previous_task_definition,
+                "event_id": record.event_id,
+                "at": _iso(datetime.fromtimestamp(self._now(), UTC)),
+                "expires_at": self._now() + DECISION_TTL,
+            }
+        )
+
+    def get_deploy(self, service_arn: str, task_definition: str) -> DeployRecord | None:
+        item = self._get(svc_pk(service_arn), f"DEPLOY#{task_definition}")
+        if item is None:
+            return None
+        return DeployRecord(
+            task_definition=task_definition,
+            digest=item.get("digest"),
+            tag=item.get("tag"),
+            previous_task_definition=item.get("previous_task_definition"),
+            event_id=str(item.get("event_id", "")),
+            at=_parse_iso(item.get("at")),
+        )
+
+    # -- lease ------------------------------------------------------------------------
+    def acquire_lease(self, service_arn: str, holder: str, seconds: int) -> None:
+        """Take the service's lease or raise ``LeaseBusy``; an expired lease is taken over."""
+        now = self._now()
+        try:
+            self._put(
+                {
+                    "pk": svc_pk(service_arn),
+                    "sk": "LEASE",
+                    "kind": "lease",
+                    "holder": holder,
+                    "lease_until": now + seconds,
+                    "expires_at": now + seconds + DAY,
+                },
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR lease_until < :now OR holder = :holder"
+                ),
+                ExpressionAttributeValues=to_item({":now": now, ":holder": holder}),
+            )
+        except AwsCallFailed as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
+            current = self._get(svc_pk(service_arn), "LEASE") or {}
+            raise LeaseBusy(service_arn, str(current.get("holder", "?"))) from None
+
+    def release_lease(self, service_arn: str, holder: str) -> None:
+        try:
+            with translate("dynamodb:DeleteItem"):
+                self._db.delete_item(
+                    TableName=self._table,
+                    Key=to_item({"pk": svc_pk(service_arn), "sk": "LEASE"}),
+                    ConditionExpression="holder = :holder",
+                    ExpressionAttributeValues=to_item({":holder": holder}),
+                )
+        except AwsCallFailed as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
+
+    # -- scans ------------------------------------------------------------------------
+    def get_scan(self, repository: str, digest: str) -> ScanRecord | None:
+        item = self._get(img_pk(repository, digest), "SCAN")
+        return _scan_from_item(item) if item else None
+
+    def remember_scan(self, record: ScanRecord) -> ScanRecord:
+        """Merge ``record`` into the stored result for its digest (optimistic, retried)."""
+        from autopilot.logic.scan import merge_scans  # noqa: PLC0415 - logic is pure
+
+        pk = img_pk(record.repository, record.digest)
+        for _ in range(5):
+            item = self._get(pk, "SCAN")
+            old = _scan_from_item(item) if item else None
+            rev = int(item["rev"]) if item else 0
+            merged = merge_scans(old, record)
+            assert merged is not None
+            values = {
+                "pk": pk,
+                "sk": "SCAN",
+                "kind": "scan",
+                "repository": merged.repository,
+                "digest": merged.digest,
+                "state": merged.state,
+                "counts": merged.counts,
+                "status": merged.status,
+                "at": _iso(merged.at),
+                "event_id": merged.event_id,
+                "reason": merged.reason,
+                "rev": rev + 1,
+                "expires_at": self._now() + SCAN_TTL,
+            }
+            try:
+                self._put(
+                    values,
+                    ConditionExpression="attribute_not_exists(pk) OR rev = :rev",
+                    ExpressionAttributeValues=to_item({":rev": rev}),
+                )
+                return merged
+            except AwsCallFailed as exc:
+                if exc.code != "ConditionalCheckFailedException":
+                    raise
+        raise LeaseBusy(pk, "concurrent scan writers")
+
+
+def _scan_from_item(item: dict[str, Any]) -> ScanRecord:
+    return ScanRecord(
+        repository=str(item["repository"]),
+        digest=str(item["digest"]),
+        state="failed" if item.get("state") == "failed" else "complete",
+        counts={str(k): int(v) for k, v in (item.get("counts") or {}).items()},
+        status=str(item.get("status", "")),
+        at=_parse_iso(item.get("at")) or datetime.fromtimestamp(0, UTC),
+        event_id=str(item.get("event_id", "")),
+        reason=str(item.get("reason", "")),
+    )

@@ -1,0 +1,79 @@
+"""Typed errors. Callers match on the class (and its fields), never on message text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AutopilotError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class InvalidEvent(AutopilotError):
+    """The event does not have the shape of any event this function handles.
+
+    Raised before any AWS change. ``errors`` holds pydantic's structured errors (if any)
+    so a caller can inspect them without parsing the message.
+    """
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.errors: list[dict[str, Any]] = errors or []
+
+
+class UnsupportedEvent(InvalidEvent):
+    """A well-formed EventBridge event of a detail-type this function does not handle."""
+
+    def __init__(self, detail_type: str, *, expected: tuple[str, ...]) -> None:
+        super().__init__(f"unsupported detail-type {detail_type!r}; expected one of {expected}")
+        self.detail_type = detail_type
+        self.expected = expected
+
+
+class MalformedTag(AutopilotError):
+    """A service's ``autopilot:*`` tag cannot be understood; the service is skipped."""
+
+    def __init__(self, key: str, value: str, problem: str) -> None:
+        super().__init__(f"tag {key}={value!r}: {problem}")
+        self.key = key
+        self.value = value
+        self.problem = problem
+
+
+class UnsafePattern(MalformedTag):
+    """A ``regex:``/``glob:`` policy pattern that could run too long (or is too long)."""
+
+
+class AwsCallFailed(AutopilotError):
+    """An AWS call failed after botocore's retries. ``code`` is AWS's error code."""
+
+    def __init__(self, api: str, code: str, message: str) -> None:
+        super().__init__(f"{api} failed: {code}: {message}")
+        self.api = api
+        self.code = code
+        self.aws_message = message
+
+
+class NotFound(AwsCallFailed):
+    """The AWS resource asked for does not exist (image, task definition, service)."""
+
+
+class LeaseBusy(AutopilotError):
+    """Another invocation holds the service's lease. Retryable: Lambda redelivers the event."""
+
+    def __init__(self, service: str, holder: str) -> None:
+        super().__init__(f"lease on {service} held by {holder}")
+        self.service = service
+        self.holder = holder
+
+
+class Incomplete(AutopilotError):
+    """Some services could not be handled now (e.g. a lease was busy); the event must be retried.
+
+    Raised by the Lambda entry point after the services that could be handled were handled,
+    so Lambda's asynchronous retries (and finally the dead-letter queue) keep the event.
+    """
+
+    def __init__(self, services: list[str]) -> None:
+        super().__init__(f"retry needed for {len(services)} service(s)")
+        self.services = services

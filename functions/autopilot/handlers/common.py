@@ -1,0 +1,70 @@
+"""What both handlers share: the idempotency check, recording, notices and metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from autopilot.adapters import notices
+from autopilot.models.report import Action, Decision, Outcome, Report
+
+if TYPE_CHECKING:
+    from autopilot.adapters.clients import AwsClients
+    from autopilot.adapters.ledger import Ledger
+
+
+def duplicate_report(report: Report, ledger: Ledger) -> Report | None:
+    """The report for an event already handled by this function, or None."""
+    seen = ledger.get_event(report.event_id, report.function)
+    if seen is None:
+        return None
+    report.duplicate = True
+    for service, outcome in sorted((seen.get("outcomes") or {}).items()):
+        report.decisions.append(
+            Decision(
+                service=service,
+                outcome=Outcome.DUPLICATE,
+                reason=f"event already handled (it was: {outcome})",
+            )
+        )
+    return report
+
+
+def finish(
+    report: Report,
+    *,
+    ledger: Ledger,
+    aws: AwsClients,
+    topic_arn: str,
+    event_time: datetime,
+) -> Report:
+    """Record every decision, publish the notices, and mark the event handled (not in dry-run)."""
+    for decision in report.decisions:
+        if decision.notify:
+            params = notices.notice_params(topic_arn, report.function, report.event_id, decision)
+            action = Action(api="sns:Publish", params=params, service=decision.service)
+            report.actions.append(action)
+    if report.dry_run:
+        return report
+    for decision in report.decisions:
+        ledger.record_decision(
+            decision, function=report.function, event_id=report.event_id, event_time=event_time
+        )
+    for action in report.actions:
+        if action.api == "sns:Publish" and not action.done:
+            message_id = notices.publish(aws.sns, action.params)
+            action.done = True
+            action.result = {"MessageId": message_id}
+    if not report.retry_services:
+        ledger.mark_event(report.event_id, report.function, report.outcomes())
+    return report
+
+
+def add_metrics(report: Report) -> None:
+    """One metric per outcome (the metric name is the outcome)."""
+    from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
+
+    from autopilot.observability import metrics  # noqa: PLC0415
+
+    for decision in report.decisions:
+        metrics.add_metric(name=decision.outcome.value, unit=MetricUnit.Count, value=1)

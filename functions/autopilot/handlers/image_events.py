@@ -1,0 +1,362 @@
+"""image-events: ECR pushes and scan results -> scan-gated redeploys pinned by digest.
+
+parse -> load state (services by tag, ledger, running task definitions, images) ->
+decide (``logic.image_plan``) -> act (lease, RegisterTaskDefinition, UpdateService) ->
+record (ledger, notices). ``run`` is the whole of it; ``handler`` is the Lambda entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from autopilot.adapters import ecr as ecr_adapter
+from autopilot.adapters import ecs as ecs_adapter
+from autopilot.adapters.clients import AwsClients, get_clients
+from autopilot.adapters.ledger import Ledger
+from autopilot.contract import IMAGE_EVENTS
+from autopilot.errors import AwsCallFailed, Incomplete, LeaseBusy, MalformedTag
+from autopilot.handlers.common import add_metrics, duplicate_report, finish
+from autopilot.logic import image_plan
+from autopilot.logic.images import ecr_registry
+from autopilot.logic.scan import merge_scans, scan_record
+from autopilot.models.events import (
+    EcrImageActionEvent,
+    ImageEvent,
+    parse_image_event,
+)
+from autopilot.models.report import Action, Decision, Outcome, Report
+from autopilot.models.state import (
+    Candidate,
+    ContainerImage,
+    DeployRecord,
+    ImageInfo,
+    ScanRecord,
+    ServiceConfig,
+    ServiceLedgerState,
+    ServiceView,
+    parse_service_config,
+    tracked_container,
+)
+from autopilot.observability import logger, metrics, tracer
+from autopilot.settings import ImageEventsSettings, get_settings
+
+
+def _repo_decision(event: ImageEvent, repository: str, outcome: Outcome, reason: str) -> Decision:
+    digest = event.detail.image_digest
+    tag = event.detail.image_tag if isinstance(event, EcrImageActionEvent) else None
+    return Decision(
+        service=f"repository/{repository}",
+        outcome=outcome,
+        reason=reason,
+        repository=repository,
+        tag=tag,
+        digest=digest,
+    )
+
+
+def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None = None) -> Report:
+    """Handle one image event. With ``dry_run`` the plan is returned and nothing is changed."""
+    parsed = parse_image_event(event)
+    settings = get_settings(ImageEventsSettings)
+    aws = aws or get_clients()
+    ledger = Ledger(aws.dynamodb, settings.ledger_table)
+    report = Report(
+        function=IMAGE_EVENTS.name,
+        event_id=parsed.id,
+        detail_type=parsed.detail_type,
+        dry_run=dry_run,
+    )
+    if (seen := duplicate_report(report, ledger)) is not None:
+        logger.info("duplicate event", event_id=parsed.id)
+        return seen
+
+    repository = parsed.detail.repository_name
+    scan: ScanRecord | None
+    if isinstance(parsed, EcrImageActionEvent):
+        detail = parsed.detail
+        if detail.action_type != "PUSH" or detail.result != "SUCCESS" or not detail.image_digest:
+            reason = f"{detail.action_type} {detail.result}: only successful pushes deploy"
+            report.decisions.append(_repo_decision(parsed, repository, Outcome.IGNORED, reason))
+            return _finish(report, ledger, aws, settings, parsed)
+        candidate = Candidate(
+            repository=repository,
+            digest=detail.image_digest,
+            tags=(detail.image_tag,) if detail.image_tag else (),
+            event_id=parsed.id,
+            event_time=parsed.time,
+            trigger="push",
+            registry=ecr_registry(parsed.account, parsed.region),
+        )
+        scan = ledger.get_scan(repository, candidate.digest)
+    else:
+        sd = parsed.detail
+        new = scan_record(
+            repository=repository,
+            digest=sd.image_digest,
+            status=sd.scan_status,
+            counts=dict(sd.finding_severity_counts),
+            at=parsed.time,
+            event_id=parsed.id,
+        )
+        if new is None:
+            reason = f"scan status {sd.scan_status} carries no verdict"
+            report.decisions.append(_repo_decision(parsed, repository, Outcome.IGNORED, reason))
+            return _finish(report, ledger, aws, settings, parsed)
+        stored = ledger.get_scan(repository, sd.image_digest)
+        scan = merge_scans(stored, new)
+        if not dry_run:
+            scan = ledger.remember_scan(new)
+        candidate = Candidate(
+            repository=repository,
+            digest=sd.image_digest,
+            tags=tuple(sd.image_tags),
+            event_id=parsed.id,
+            event_time=parsed.time,
+            trigger="scan",
+            registry=ecr_registry(parsed.account, parsed.region),
+        )
+
+    services = _tracking_services(aws, repository, settings.cluster_arn)
+    if not services:
+        reason = "no service in the cluster tracks this repository"
+        report.decisions.append(_repo_decision(parsed, repository, Outcome.IGNORED, reason))
+        return _finish(report, ledger, aws, settings, parsed)
+
+    _decide_and_act(report, candidate, services, scan, ledger, aws, settings)
+    return _finish(report, ledger, aws, settings, parsed)
+
+
+def _tracking_services(aws: AwsClients, repository: str, cluster_arn: str) -> list[ServiceView]:
+    arns = ecs_adapter.tagged_service_arns(aws.tagging, repository, cluster_arn)
+    if not arns:
+        return []
+    return ecs_adapter.describe_services(aws.ecs, cluster_arn, arns)
+
+
+def _decide_and_act(  # noqa: PLR0917 - internal step of run()
+    report: Report,
+    cand: Candidate,
+    services: list[ServiceView],
+    scan: ScanRecord | None,
+    ledger: Ledger,
+    aws: AwsClients,
+    settings: ImageEventsSettings,
+) -> None:
+    # 1. the ledger alone (no AWS reads)
+    pending: list[tuple[ServiceView, ServiceConfig]] = []
+    states: dict[str, ServiceLedgerState] = {}
+    for svc in services:
+        try:
+            cfg = parse_service_config(svc.tags)
+        except MalformedTag as exc:
+            report.decisions.append(
+                Decision(
+                    service=svc.arn,
+                    outcome=Outcome.REJECTED,
+                    reason=f"tag {exc.key}={exc.value!r}: {exc.problem}",
+                    repository=cand.repository,
+                    digest=cand.digest,
+                    notify=True,
+                )
+            )
+            continue
+        if cfg is None or cfg.repository != cand.repository:
+            continue  # the tag moved since the tag index saw it
+        state = states[svc.arn] = ledger.load_state(svc.arn)
+        early = image_plan.precheck(cand, svc, cfg, state, scan)
+        if early is not None:
+            report.decisions.append(early)
+        else:
+            pending.append((svc, cfg))
+    if not pending:
+        return
+
+    # 2. running task definitions (one read per distinct revision) and images (one read)
+    task_definitions: dict[str, tuple[dict[str, Any], list[dict[str, str]]]] = {}
+    running: dict[str, ContainerImage] = {}
+    ready: list[tuple[ServiceView, ServiceConfig]] = []
+    for svc, cfg in pending:
+        if svc.task_definition not in task_definitions:
+            task_definitions[svc.task_definition] = ecs_adapter.describe_task_definition(
+                aws.ecs, svc.task_definition
+            )
+        td, _tags = task_definitions[svc.task_definition]
+        container = tracked_container(td, cfg.repository, cfg.container)
+        if container is None:
+            which = f"container {cfg.container!r}" if cfg.container else "no container"
+            report.decisions.append(
+                Decision(
+                    service=svc.arn,
+                    outcome=Outcome.REJECTED,
+                    reason=f"{which} in {svc.task_definition} uses {cfg.repository}",
+                    repository=cand.repository,
+                    digest=cand.digest,
+                    notify=True,
+                )
+            )
+            continue
+        running[svc.arn] = container
+        ready.append((svc, cfg))
+    if not ready:
+        return
+
+    same_repo = [c for c in running.values() if c.ref and c.ref.repository == cand.repository]
+    by_digest, by_tag = ecr_adapter.describe_images(
+        aws.ecr,
+        cand.repository,
+        [cand.digest, *(c.digest for c in same_repo if c.digest)],
+        [c.tag for c in same_repo if c.tag and not c.digest],
+    )
+    cand_info = by_digest.get(cand.digest)
+    if cand_info is None:
+        for svc, _cfg in ready:
+            report.decisions.append(
+                image_plan._decision(
+                    svc, cand, Outcome.IGNORED, "the image is no longer in the repository"
+                )
+            )
+        return
+
+    # 3. decide, then act
+    for svc, cfg in ready:
+        container = running[svc.arn]
+        running_info: ImageInfo | None = None
+        if container.ref and container.ref.repository == cand.repository:
+            if container.digest:
+                running_info = by_digest.get(container.digest)
+            elif container.tag:
+                running_info = by_tag.get(container.tag)
+        running_digest = container.digest or (running_info.digest if running_info else None)
+        td, td_tags = task_definitions[svc.task_definition]
+        plan = image_plan.decide(
+            cand,
+            svc,
+            cfg,
+            states[svc.arn],
+            running=container,
+            running_digest=running_digest,
+            cand_info=cand_info,
+            running_info=running_info,
+            task_definition=td,
+            task_definition_tags=td_tags,
+        )
+        report.decisions.append(plan.decision)
+        if plan.register is not None and plan.update is not None:
+            _deploy(report, plan, svc, cand, ledger, aws, settings)
+
+
+def _deploy(  # noqa: PLR0917 - internal step of run()
+    report: Report,
+    plan: image_plan.Plan,
+    svc: ServiceView,
+    cand: Candidate,
+    ledger: Ledger,
+    aws: AwsClients,
+    settings: ImageEventsSettings,
+) -> None:
+    assert plan.register is not None
+    assert plan.update is not None
+    decision = plan.decision
+    register = Action(api="ecs:RegisterTaskDefinition", params=plan.register, service=svc.arn)
+    update = Action(api="ecs:UpdateService", params=dict(plan.update), service=svc.arn)
+    report.actions += [register, update]
+    if report.dry_run:
+        update.params["taskDefinition"] = f"<new revision of {plan.register['family']}>"
+        return
+    holder = f"{report.function}:{report.event_id}"
+    try:
+        ledger.acquire_lease(svc.arn, holder, settings.lease_seconds)
+    except LeaseBusy as exc:
+        _busy(report, decision, svc, exc)
+        return
+    new_arn: str | None = None
+    try:
+        new_arn = ecs_adapter.register_task_definition(aws.ecs, plan.register)
+        register.done, register.result = True, {"taskDefinitionArn": new_arn}
+        update.params["taskDefinition"] = new_arn
+        update.result = ecs_adapter.update_service(aws.ecs, update.params)
+        update.done = True
+        decision.task_definition = new_arn
+        ledger.record_deploy(
+            svc.arn,
+            DeployRecord(
+                task_definition=new_arn,
+                digest=cand.digest,
+                tag=decision.tag,
+                previous_task_definition=svc.task_definition,
+                event_id=report.event_id,
+            ),
+        )
+        logger.info(
+            "deployed",
+            service=svc.arn,
+            digest=cand.digest,
+            tag=decision.tag,
+            task_definition=new_arn,
+        )
+    except AwsCallFailed as exc:
+        (update if register.done else register).error = f"{exc.code}: {exc.aws_message}"
+        decision.outcome = Outcome.FAILED
+        decision.reason = f"{exc.api} failed: {exc.code}"
+        if new_arn is not None and not update.done:
+            _deregister(report, aws, svc, new_arn)
+        logger.warning("deploy failed", service=svc.arn, api=exc.api, code=exc.code)
+    finally:
+        ledger.release_lease(svc.arn, holder)
+
+
+def _busy(report: Report, decision: Decision, svc: ServiceView, exc: LeaseBusy) -> None:
+    decision.outcome = Outcome.BUSY
+    decision.reason = f"another change to the service is in flight ({exc.holder}); retried later"
+    decision.notify = False
+    report.retry_services.append(svc.arn)
+    report.actions = [a for a in report.actions if a.service != svc.arn]
+
+
+def _deregister(report: Report, aws: AwsClients, svc: ServiceView, arn: str) -> None:
+    """A registered revision that no service uses is deregistered (never left half-changed)."""
+    action = Action(
+        api="ecs:DeregisterTaskDefinition", params={"taskDefinition": arn}, service=svc.arn
+    )
+    report.actions.append(action)
+    try:
+        ecs_adapter.deregister_task_definition(aws.ecs, arn)
+        action.done = True
+    except AwsCallFailed as exc:
+        action.error = f"{exc.code}: {exc.aws_message}"
+        logger.error("could not deregister unused revision", task_definition=arn, code=exc.code)
+
+
+def _finish(
+    report: Report,
+    ledger: Ledger,
+    aws: AwsClients,
+    settings: ImageEventsSettings,
+    event: ImageEvent,
+) -> Report:
+    return finish(
+        report, ledger=ledger, aws=aws, topic_arn=settings.notices_topic_arn, event_time=event.time
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry. Invalid input raises ``InvalidEvent`` (retries, then the DLQ, keep it)."""
+    get_settings(ImageEventsSettings)
+    report = run(event)
+    add_metrics(report)
+    for decision in report.decisions:
+        logger.info(
+            "decision",
+            service=decision.service,
+            outcome=decision.outcome.value,
+            reason=decision.reason,
+        )
+    if report.retry_services:
+        raise Incomplete(report.retry_services)
+    result: dict[str, Any] = report.model_dump(mode="json")
+    return result

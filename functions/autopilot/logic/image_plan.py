@@ -1,0 +1,192 @@
+"""image-events decisions: pure functions of (candidate image, service state, policy) -> plan.
+
+Order of the checks for one service (the first that applies decides):
+
+1. paused                         -> paused
+2. digest quarantined for service -> quarantined
+3. scan gate (by digest)          -> blocked | awaiting-scan
+4. service already runs digest    -> already-running
+5. policy does not take any tag   -> policy-mismatch
+6. not newer than what runs       -> older    (SemVer precedence; else ECR push time)
+7. approval manual, not approved  -> pending-approval
+8. otherwise                      -> deployed (RegisterTaskDefinition + UpdateService)
+
+``precheck`` covers 1-3, which need no AWS call; ``decide`` covers 4-8 once the running
+task definition and the images are known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from autopilot.logic.policy import Policy
+from autopilot.logic.scan import gate_verdict
+from autopilot.logic.semver import Version
+from autopilot.logic.taskdef import pinned_registration
+from autopilot.models.report import Decision, Outcome
+from autopilot.models.state import (
+    Candidate,
+    ContainerImage,
+    ImageInfo,
+    ScanRecord,
+    ServiceConfig,
+    ServiceLedgerState,
+    ServiceView,
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    decision: Decision
+    register: dict[str, Any] | None = None
+    update: dict[str, Any] | None = None
+
+
+def _decision(
+    svc: ServiceView, cand: Candidate, outcome: Outcome, reason: str, **extra: Any
+) -> Decision:
+    return Decision(
+        service=svc.arn,
+        outcome=outcome,
+        reason=reason,
+        repository=cand.repository,
+        tag=extra.pop("tag", cand.tags[0] if cand.tags else None),
+        digest=cand.digest,
+        **extra,
+    )
+
+
+def precheck(
+    cand: Candidate,
+    svc: ServiceView,
+    cfg: ServiceConfig,
+    state: ServiceLedgerState,
+    scan: ScanRecord | None,
+) -> Decision | None:
+    """Decide without AWS reads if the ledger alone settles it; None means: look further."""
+    if state.paused:
+        return _decision(svc, cand, Outcome.PAUSED, "service is paused")
+    if cand.digest in state.quarantined:
+        return _decision(
+            svc, cand, Outcome.QUARANTINED, "digest is quarantined after a failed deployment"
+        )
+    verdict, reason = gate_verdict(cfg.scan, scan)
+    if verdict == "block":
+        counts = dict(scan.counts) if scan is not None else None
+        # Announce a block once: when the scan result arrives, not on every re-push.
+        return _decision(
+            svc, cand, Outcome.BLOCKED, reason, counts=counts, notify=cand.trigger == "scan"
+        )
+    if verdict == "await":
+        return _decision(svc, cand, Outcome.AWAITING_SCAN, reason)
+    return None
+
+
+def _versions(policy: Policy, tags: tuple[str, ...]) -> tuple[str, Version] | None:
+    return policy.best_version(tags)
+
+
+def decide(
+    cand: Candidate,
+    svc: ServiceView,
+    cfg: ServiceConfig,
+    state: ServiceLedgerState,
+    *,
+    running: ContainerImage,
+    running_digest: str | None,
+    cand_info: ImageInfo | None,
+    running_info: ImageInfo | None,
+    task_definition: dict[str, Any],
+    task_definition_tags: list[dict[str, str]],
+) -> Plan:
+    """Steps 4-8 for one service that passed ``precheck``."""
+    if running_digest == cand.digest:
+        return Plan(
+            _decision(svc, cand, Outcome.ALREADY_RUNNING, "service already runs this digest")
+        )
+
+    tags = tuple(dict.fromkeys((*cand.tags, *(cand_info.tags if cand_info else ()))))
+    running_tags = tuple(
+        dict.fromkeys(
+            (*((running.tag,) if running.tag else ()), *(running_info.tags if running_info else ()))
+        )
+    )
+    policy = cfg.policy
+    chosen_tag: str | None
+    if policy.by_version:
+        best = _versions(policy, tags)
+        if best is None:
+            return Plan(
+                _decision(svc, cand, Outcome.POLICY_MISMATCH, f"no SemVer tag ({policy.raw})")
+            )
+        chosen_tag, version = best
+        current = _versions(policy, running_tags)
+        current_version = current[1] if current else None
+        refused = policy.version_allowed(version, current_version)
+        if refused:
+            return Plan(_decision(svc, cand, Outcome.POLICY_MISMATCH, refused, tag=chosen_tag))
+        if current_version is not None:
+            if not version > current_version:
+                return Plan(
+                    _decision(
+                        svc,
+                        cand,
+                        Outcome.OLDER,
+                        f"{version} is not newer than running {current_version}",
+                        tag=chosen_tag,
+                    )
+                )
+        elif (older := _older_by_time(cand_info, running_info)) is not None:
+            return Plan(_decision(svc, cand, Outcome.OLDER, older, tag=chosen_tag))
+    else:
+        matching = [t for t in tags if policy.accepts_tag(t)]
+        if not matching:
+            return Plan(
+                _decision(svc, cand, Outcome.POLICY_MISMATCH, f"no tag matches {policy.raw}")
+            )
+        chosen_tag = matching[0]
+        if (older := _older_by_time(cand_info, running_info)) is not None:
+            return Plan(_decision(svc, cand, Outcome.OLDER, older, tag=chosen_tag))
+
+    if cfg.approval == "manual" and cand.digest not in state.approved:
+        return Plan(
+            _decision(
+                svc,
+                cand,
+                Outcome.PENDING_APPROVAL,
+                "approval is manual: waiting for `autopilot approve`",
+                tag=chosen_tag,
+                notify=cand.digest not in state.pending_approval,
+            )
+        )
+
+    registry = running.ref.registry if running.ref and running.ref.registry else cand.registry
+    image = f"{registry}/{cand.repository}@{cand.digest}"
+    register = pinned_registration(task_definition, task_definition_tags, running.name, image)
+    update = {"cluster": svc.cluster_arn, "service": svc.arn, "taskDefinition": None}
+    reason = f"{chosen_tag or cand.digest} replaces {running.image} in container {running.name}"
+    return Plan(
+        _decision(
+            svc,
+            cand,
+            Outcome.DEPLOYED,
+            reason,
+            tag=chosen_tag,
+            previous_task_definition=svc.task_definition,
+            notify=True,
+        ),
+        register=register,
+        update=update,
+    )
+
+
+def _older_by_time(cand: ImageInfo | None, running: ImageInfo | None) -> str | None:
+    if cand is None or running is None or cand.pushed_at is None or running.pushed_at is None:
+        return None
+    if cand.pushed_at <= running.pushed_at:
+        return (
+            f"pushed {cand.pushed_at.isoformat()}, not after the running image "
+            f"({running.pushed_at.isoformat()})"
+        )
+    return None

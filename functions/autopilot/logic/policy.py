@@ -1,0 +1,119 @@
+"""Tag policies (``autopilot:policy``) and the scan gate (``autopilot:scan``): parsing and checks.
+
+Policies: ``semver`` | ``semver:minor`` | ``semver:patch`` (add ``+pre`` to also take
+pre-releases, e.g. ``semver:minor+pre``), ``glob:<pattern>``, ``regex:<pattern>``,
+``tag:<name>``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from autopilot import contract
+from autopilot.errors import MalformedTag
+from autopilot.logic import patterns
+from autopilot.logic.semver import Version, parse_version
+
+PolicyKind = Literal["semver", "glob", "regex", "tag"]
+SemverScope = Literal["any", "minor", "patch"]
+ScanGate = Literal["critical", "high", "off"]
+Approval = Literal["auto", "manual"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    kind: PolicyKind
+    raw: str
+    scope: SemverScope = "any"
+    prerelease: bool = False
+    pattern: str = ""
+
+    @property
+    def by_version(self) -> bool:
+        return self.kind == "semver"
+
+    def accepts_tag(self, tag: str) -> bool:
+        """Whether a tag is a candidate at all (semver scope is checked against the running one)."""
+        if self.kind == "semver":
+            version = parse_version(tag)
+            return version is not None
+        if self.kind == "tag":
+            return tag == self.pattern
+        if self.kind == "glob":
+            return patterns.glob_matches(self.pattern, tag)
+        return patterns.regex_matches(patterns.compile_safe_regex(self.pattern), tag)
+
+    def best_version(self, tags: tuple[str, ...]) -> tuple[str, Version] | None:
+        """The highest SemVer tag among ``tags`` (for semver policies)."""
+        found = [(t, v) for t in tags if (v := parse_version(t)) is not None]
+        return max(found, key=lambda tv: tv[1]) if found else None
+
+    def version_allowed(self, candidate: Version, running: Version | None) -> str | None:
+        """None if ``candidate`` may replace ``running`` under this policy, else the reason."""
+        if candidate.is_prerelease and not self.prerelease:
+            same_pre = (
+                running is not None and running.is_prerelease and running.core == candidate.core
+            )
+            if not same_pre:
+                return f"{candidate} is a pre-release and the policy takes none"
+        if self.scope == "any":
+            return None
+        if running is None:
+            return f"policy {self.raw} needs the running version, which is unknown"
+        if candidate.major != running.major:
+            return f"{candidate} leaves major {running.major}"
+        if self.scope == "patch" and candidate.minor != running.minor:
+            return f"{candidate} leaves {running.major}.{running.minor}"
+        return None
+
+
+_TAG_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def parse_policy(value: str | None) -> Policy:
+    """Parse an ``autopilot:policy`` value, or raise ``MalformedTag``."""
+    key = contract.TAG_POLICY
+    raw = contract.DEFAULT_POLICY if value is None else value
+    text = raw.strip()
+    head, _, rest = text.partition(":")
+    if text == "semver" or text.startswith(("semver:", "semver+")):
+        body, plus, modifier = text.partition("+")
+        if plus and modifier != "pre":
+            raise MalformedTag(key, raw, "the only semver modifier is +pre")
+        scopes: dict[str, SemverScope] = {"": "any", ":minor": "minor", ":patch": "patch"}
+        scope_text = body[len("semver") :]
+        if scope_text not in scopes:
+            raise MalformedTag(key, raw, "semver scope is :minor or :patch")
+        return Policy("semver", raw, scope=scopes[scope_text], prerelease=bool(plus))
+    if head == "glob":
+        return Policy("glob", raw, pattern=patterns.check_glob(rest, key))
+    if head == "regex":
+        patterns.compile_safe_regex(rest, key)
+        return Policy("regex", raw, pattern=rest)
+    if head == "tag":
+        if not _TAG_NAME.match(rest):
+            raise MalformedTag(key, raw, "tag:<name> needs a valid image tag")
+        return Policy("tag", raw, pattern=rest)
+    return _bad(raw)
+
+
+def _bad(raw: str) -> Policy:
+    raise MalformedTag(
+        contract.TAG_POLICY, raw, "expected semver[:minor|:patch][+pre], glob:, regex: or tag:"
+    )
+
+
+def parse_scan_gate(value: str | None) -> ScanGate:
+    raw = contract.DEFAULT_SCAN if value is None else value.strip()
+    if raw not in ("critical", "high", "off"):
+        raise MalformedTag(contract.TAG_SCAN, raw, "expected critical, high or off")
+    return raw  # type: ignore[return-value]
+
+
+def parse_approval(value: str | None) -> Approval:
+    raw = contract.DEFAULT_APPROVAL if value is None else value.strip()
+    if raw not in ("auto", "manual"):
+        raise MalformedTag(contract.TAG_APPROVAL, raw, "expected auto or manual")
+    return raw  # type: ignore[return-value]

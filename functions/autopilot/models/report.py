@@ -1,0 +1,111 @@
+"""What a run decided and did: the value ``run()`` returns and the Lambda entry serializes.
+
+``Report.model_dump(mode="json")`` is the stable interface the CLI (``invoke``), the
+sandbox and the tests read: ``function``, ``event_id``, ``decisions`` (one per service,
+each with ``service``, ``outcome``, ``reason``) and ``actions`` (every AWS call that
+changes something, planned or done: ``api``, ``params``, ``done``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Outcome(StrEnum):
+    """Every decision's outcome; each is also a CloudWatch metric name."""
+
+    DEPLOYED = "deployed"
+    ALREADY_RUNNING = "already-running"
+    OLDER = "older"
+    POLICY_MISMATCH = "policy-mismatch"
+    AWAITING_SCAN = "awaiting-scan"
+    BLOCKED = "blocked"
+    QUARANTINED = "quarantined"
+    ROLLED_BACK = "rolled-back"
+    LAST_KNOWN_GOOD = "last-known-good"
+    PENDING_APPROVAL = "pending-approval"
+    PAUSED = "paused"
+    IGNORED = "ignored"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    BUSY = "busy"
+    DUPLICATE = "duplicate"
+
+
+# Outcomes announced on the notices topic: real changes and real problems only.
+ANNOUNCED = frozenset(
+    {
+        Outcome.DEPLOYED,
+        Outcome.BLOCKED,
+        Outcome.QUARANTINED,
+        Outcome.ROLLED_BACK,
+        Outcome.PENDING_APPROVAL,
+        Outcome.REJECTED,
+        Outcome.FAILED,
+    }
+)
+SEVERITY = {
+    Outcome.DEPLOYED: "info",
+    Outcome.PENDING_APPROVAL: "info",
+    Outcome.BLOCKED: "warning",
+    Outcome.REJECTED: "warning",
+    Outcome.QUARANTINED: "error",
+    Outcome.ROLLED_BACK: "error",
+    Outcome.FAILED: "error",
+}
+
+
+class Action(BaseModel):
+    """One mutating AWS call, planned (``done`` False) or performed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api: str
+    params: dict[str, Any]
+    service: str | None = None
+    done: bool = False
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class Decision(BaseModel):
+    """What was decided for one service, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    outcome: Outcome
+    reason: str
+    repository: str | None = None
+    tag: str | None = None
+    digest: str | None = None
+    task_definition: str | None = None
+    previous_task_definition: str | None = None
+    counts: dict[str, int] | None = None
+    notify: bool = False
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY.get(self.outcome, "info")
+
+
+class Report(BaseModel):
+    """The result of one event: decisions per service and the AWS actions (planned or done)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    function: str
+    event_id: str
+    detail_type: str
+    dry_run: bool = False
+    duplicate: bool = False
+    decisions: list[Decision] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+    retry_services: list[str] = Field(default_factory=list)
+
+    def outcomes(self) -> dict[str, str]:
+        """service -> outcome (handy in tests and the CLI)."""
+        return {d.service: d.outcome.value for d in self.decisions}
