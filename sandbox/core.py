@@ -1,0 +1,96 @@
+"""The sandbox as one object: moto's server, the deployed stacks, the router, the simulator."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sandbox import moto_adjustments as adj
+from sandbox.deploy import DeployedStack, deploy
+from sandbox.router import Router
+from sandbox.server import Clients, MotoServer
+from sandbox.simulator import Simulator
+from sandbox.synth import CloudAssembly, synth
+from sandbox.timeline import Timeline
+
+
+def quiet_moto() -> None:
+    """moto warns about every resource type its CloudFormation skips: the README lists them."""
+    warnings.filterwarnings("ignore", module=r"moto(\..*)?")
+    warnings.filterwarnings("ignore", message=r".*not supported by moto.*")
+    for name in ("moto", "werkzeug", "moto.cloudformation.parsing"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+class Sandbox:
+    def __init__(self, *, port: int | None = None, out_dir: Path | None = None,
+                 assembly: CloudAssembly | None = None,
+                 progress: Callable[[str], None] | None = None,
+                 timeline: Timeline | None = None) -> None:
+        self.server = MotoServer(port=port)
+        self.out_dir = out_dir
+        self.assembly = assembly
+        self.say = progress or (lambda _m: None)
+        self.timeline = timeline or Timeline()
+        self.stacks: list[DeployedStack] = []
+        self.clients: Clients | None = None
+        self.router: Router | None = None
+        self.simulator: Simulator | None = None
+        self.timings: dict[str, float] = {}
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+    def up(self) -> Sandbox:
+        quiet_moto()
+        t0 = time.perf_counter()
+        if self.assembly is None:
+            self.assembly = synth(self.out_dir, progress=self.say)
+        self.timings["synth"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        self.server.start()
+        self.say(f"moto server on {self.endpoint}")
+        self.clients = Clients(self.endpoint)
+        self.stacks = deploy(self.clients, self.assembly, progress=self.say)
+        dead_letters: dict[str, str] = {}
+        for s in self.stacks:
+            dead_letters.update(adj.dead_letter_targets(s.template, s.physical_ids))
+        self.router = Router(self.clients, dead_letters=dead_letters).load()
+        self.simulator = Simulator(self.clients, self.router, self.stacks, self.timeline).start()
+        self.timings["deploy"] = time.perf_counter() - t1
+        self.say(f"deployed {len(self.stacks)} stack(s), {len(self.router.rules)} rule(s), "
+                 f"{len(self.simulator.services)} service(s) running in {self.timings['deploy']:.1f} s")
+        return self
+
+    def down(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.up()
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for s in self.stacks:
+            out.update(s.outputs)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        assert self.router is not None and self.simulator is not None
+        return {
+            "endpoint": self.endpoint,
+            "stacks": [s.name for s in self.stacks],
+            "outputs": self.outputs,
+            "rules": [{"name": r.name, "functions": [self.router.functions[a].short_name for a in r.function_arns]}
+                      for r in self.router.rules],
+            "services": {s.name: {"taskDefinition": s.task_definition, "spread": s.spread()}
+                         for s in self.simulator.services.values()},
+        }

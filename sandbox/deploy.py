@@ -1,0 +1,105 @@
+"""Deploy the synthesized stacks into the sandbox through its CloudFormation API.
+
+Order: prepare the account (bootstrap bucket, assets, SSM parameters), ``CreateStack``
+with the adjusted template, wait for CREATE_COMPLETE, then reconcile what moto's
+CloudFormation skipped or dropped. Every adjustment lives in :mod:`sandbox.moto_adjustments`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox import moto_adjustments as adj
+from sandbox.server import Clients
+from sandbox.synth import CloudAssembly, StackArtifact
+
+
+class DeployError(RuntimeError):
+    """A stack did not reach CREATE_COMPLETE in the sandbox."""
+
+
+@dataclass
+class DeployedStack:
+    name: str
+    stack_id: str
+    template: dict[str, Any]  # as synthesized
+    parameters: dict[str, str]
+    physical_ids: dict[str, str]
+    resource_types: dict[str, str]
+    outputs: dict[str, str]
+    removed: list[str] = field(default_factory=list)
+    reconciled: list[str] = field(default_factory=list)
+
+    def resources_of(self, rtype: str) -> dict[str, str]:
+        """Logical id -> physical id of the deployed resources of one type."""
+        return {lid: self.physical_ids[lid] for lid, t in self.resource_types.items()
+                if t == rtype and lid in self.physical_ids}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "stack_id": self.stack_id, "outputs": self.outputs,
+                "physical_ids": self.physical_ids, "resource_types": self.resource_types,
+                "parameters": self.parameters, "removed": self.removed}
+
+
+def deploy_stack(clients: Clients, stack: StackArtifact) -> DeployedStack:
+    cfn = clients("cloudformation")
+    template = stack.template
+    overrides = adj.prepare_account(clients, stack)
+    body, removed = adj.adjust_template(template)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resp = cfn.create_stack(
+            StackName=stack.name,
+            TemplateBody=json.dumps(body),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+    stack_id = resp["StackId"]
+    status = _wait(cfn, stack_id)
+    if status != "CREATE_COMPLETE":
+        events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+        reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events
+                   if "FAILED" in e.get("ResourceStatus", "")][:5]
+        raise DeployError(f"stack {stack.name} ended {status}: {'; '.join(reasons) or 'no reason given'}")
+
+    physical_ids: dict[str, str] = {}
+    types: dict[str, str] = {}
+    paginator = cfn.get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=stack_id):
+        for r in page["StackResourceSummaries"]:
+            types[r["LogicalResourceId"]] = r["ResourceType"]
+            if r.get("PhysicalResourceId"):
+                physical_ids[r["LogicalResourceId"]] = r["PhysicalResourceId"]
+    for lid, r in template.get("Resources", {}).items():
+        types.setdefault(lid, r.get("Type", ""))
+    described = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    params = {p["ParameterKey"]: p.get("ResolvedValue", p["ParameterValue"]) for p in described.get("Parameters", [])}
+
+    reconciled = adj.reconcile(clients, stack.name, template, physical_ids, params)
+    return DeployedStack(stack.name, stack_id, template, overrides, physical_ids, types, outputs, removed, reconciled)
+
+
+def _wait(cfn: Any, stack_id: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        status: str = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+        if not status.endswith("IN_PROGRESS") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
+
+
+def deploy(clients: Clients, assembly: CloudAssembly,
+           progress: Callable[[str], None] | None = None) -> list[DeployedStack]:
+    say = progress or (lambda _m: None)
+    deployed = []
+    for stack in assembly.stacks:
+        n = len(stack.template.get("Resources", {}))
+        say(f"deploying {stack.name} ({n} resources) into the sandbox")
+        deployed.append(deploy_stack(clients, stack))
+    return deployed

@@ -1,0 +1,391 @@
+"""Every adjustment the sandbox makes so that moto can run the synthesized templates.
+
+One module, one list (:data:`ADJUSTMENTS`), each entry with the reason; sandbox/README.md
+repeats it. Three kinds:
+
+* ``template``: a change to the template body before ``CreateStack`` (the template test
+  compares the deployed template with cdk.out's and allows exactly these);
+* ``account``: state the template expects to find in the account (bootstrap bucket and
+  assets, SSM parameters), created before ``CreateStack``;
+* ``reconcile``: after ``CreateStack``, what moto's CloudFormation skipped or dropped is
+  created or applied from the template itself through the plain APIs.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import logging
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.intrinsics import Resolver, Unresolvable
+from sandbox.server import ACCOUNT_ID, REGION, Clients
+from sandbox.synth import StackArtifact
+
+log = logging.getLogger(__name__)
+
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+BOOTSTRAP_BUCKET = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT_ID}-{REGION}"
+BOOTSTRAP_VERSION = "30"
+#: prefix for SSM parameters whose real names are reserved in moto (``/aws/service/...``)
+SANDBOX_SSM_PREFIX = "/sandbox"
+#: an AMI id moto's EC2 knows (it ships a list of AMIs); any value of the right shape works
+SANDBOX_AMI_ID = "ami-0a1b2c3d4e5f67890"
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    key: str
+    kind: str  # "template" | "account" | "reconcile"
+    what: str
+    why: str
+
+
+ADJUSTMENTS: tuple[Adjustment, ...] = (
+    Adjustment(
+        "strip-custom-resources", "template",
+        "Remove `Custom::*` resources (e.g. CDK's `Custom::VpcRestrictDefaultSG`) and the "
+        "`DependsOn` entries naming them.",
+        "moto waits for a custom resource's Lambda, which it cannot run without Docker: "
+        "the stack would stay CREATE_IN_PROGRESS. None of them matters to the automation.",
+    ),
+    Adjustment(
+        "bootstrap-bucket-and-assets", "account",
+        "Create the bootstrap bucket `cdk-hnb659fds-assets-<account>-<region>` and upload "
+        "every file asset of `<stack>.assets.json` (folders zipped) under its `objectKey`.",
+        "What `cdk deploy` publishes before it creates the stack; the Lambda functions' "
+        "`Code.S3Key` points there.",
+    ),
+    Adjustment(
+        "bootstrap-version-parameter", "account",
+        "Put the SSM parameter `/cdk-bootstrap/hnb659fds/version` (value 30).",
+        "Every CDK template reads it through its `BootstrapVersion` parameter.",
+    ),
+    Adjustment(
+        "reserved-ssm-parameters", "account",
+        "For each SSM-typed template parameter whose default is under `/aws/service/` "
+        "(the ECS-optimized AMI), put the same name under `/sandbox` with an AMI id and pass "
+        "that name as the parameter value at `CreateStack` (the template is unchanged).",
+        "moto reserves `/aws/service/` names (AccessDenied on put) and does not hold "
+        "AWS's public parameters.",
+    ),
+    Adjustment(
+        "ecs-service-tags", "reconcile",
+        "Re-apply each `AWS::ECS::Service`'s `Tags` with `TagResource`.",
+        "moto's CloudFormation creates services without tags; `autopilot:*` tags are how "
+        "services opt in (DESIGN section 3).",
+    ),
+    Adjustment(
+        "ecs-service-properties", "reconcile",
+        "Re-apply each service's `CapacityProviderStrategy`, `NetworkConfiguration`, "
+        "`DeploymentConfiguration` and `AvailabilityZoneRebalancing` with `UpdateService`.",
+        "moto's CloudFormation drops them (launchType EC2, no subnets, no circuit breaker); "
+        "the handlers read them (capacity strategy, zones) and the simulator honours the "
+        "circuit breaker.",
+    ),
+    Adjustment(
+        "ecs-capacity-providers", "reconcile",
+        "Create each `AWS::ECS::CapacityProvider` (its ASG by ARN, managed scaling) and "
+        "apply `AWS::ECS::ClusterCapacityProviderAssociations` with "
+        "`PutClusterCapacityProviders`.",
+        "moto's CloudFormation skips both resource types.",
+    ),
+    Adjustment(
+        "scalable-targets", "reconcile",
+        "Register each `AWS::ApplicationAutoScaling::ScalableTarget` and put each "
+        "`ScalingPolicy` through Application Auto Scaling.",
+        "Skipped by moto's CloudFormation; the capacity function treats a scalable target "
+        "as the owner of a service's desired count.",
+    ),
+    Adjustment(
+        "cloudwatch-alarms", "reconcile",
+        "Create each `AWS::CloudWatch::Alarm` with `PutMetricAlarm`, tags included.",
+        "Skipped by moto's CloudFormation; alarms drive scaling through their "
+        "`autopilot:*` tags and the simulator changes their state.",
+    ),
+    Adjustment(
+        "sqs-queue-policies", "reconcile",
+        "Apply each `AWS::SQS::QueuePolicy` as the queues' `Policy` attribute.",
+        "Skipped by moto's CloudFormation (kept so the deployed state matches the template).",
+    ),
+    Adjustment(
+        "ecr-repository-scanning", "reconcile",
+        "Re-apply each `AWS::ECR::Repository`'s `ImageScanningConfiguration` with "
+        "`PutImageScanningConfiguration`.",
+        "moto's CloudFormation passes the property in the template's casing and the "
+        "repository ends with no scan-on-push; the simulator emits basic scan results "
+        "only for repositories that scan on push.",
+    ),
+    Adjustment(
+        "ecr-registry-scanning", "reconcile",
+        "Apply `AWS::ECR::RegistryScanningConfiguration` with "
+        "`PutRegistryScanningConfiguration`, if the template has one.",
+        "The simulator emits `Inspector2 Scan` or `ECR Image Scan` by the registry's "
+        "scanning configuration, as AWS does.",
+    ),
+)
+
+#: moto behaviours that need no adjustment but differ from AWS, for the README
+KNOWN_GAPS: tuple[tuple[str, str], ...] = (
+    ("moto's Lambda keeps no `DeadLetterConfig`",
+     "the router reads each function's dead-letter queue from the template instead"),
+    ("Lambda layers from other accounts (the Powertools layer) are dropped",
+     "the sandbox runs handlers in-process with the project's own Powertools and pydantic"),
+    ("`AWS::EC2::SecurityGroupEgress` is skipped",
+     "no traffic flows in the sandbox; nothing reads egress rules"),
+    ("`AWS::CDK::Metadata` and the template's `Rules` section are ignored",
+     "they carry no state"),
+)
+
+
+# ---------------------------------------------------------------------------
+# template
+# ---------------------------------------------------------------------------
+def adjust_template(template: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Return a copy of ``template`` with the template adjustments, and the removed ids."""
+    body = copy.deepcopy(template)
+    resources: dict[str, Any] = body.get("Resources", {})
+    removed = [lid for lid, r in resources.items() if str(r.get("Type", "")).startswith("Custom::")]
+    for lid in removed:
+        del resources[lid]
+    for r in resources.values():
+        dep = r.get("DependsOn")
+        if isinstance(dep, str) and dep in removed:
+            del r["DependsOn"]
+        elif isinstance(dep, list):
+            kept = [d for d in dep if d not in removed]
+            if kept:
+                r["DependsOn"] = kept
+            else:
+                del r["DependsOn"]
+    outputs = body.get("Outputs", {})
+    for name in [n for n, o in outputs.items() if _mentions(o, removed)]:
+        del outputs[name]
+    return body, removed
+
+
+def _mentions(value: Any, ids: list[str]) -> bool:
+    text = json.dumps(value)
+    return any(f'"{i}"' in text for i in ids)
+
+
+# ---------------------------------------------------------------------------
+# account
+# ---------------------------------------------------------------------------
+def prepare_account(clients: Clients, stack: StackArtifact) -> dict[str, str]:
+    """Bootstrap bucket, assets and SSM parameters; returns the CreateStack parameter values."""
+    s3 = clients("s3")
+    try:
+        s3.create_bucket(Bucket=BOOTSTRAP_BUCKET)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    for asset in stack.assets:
+        s3.put_object(Bucket=BOOTSTRAP_BUCKET, Key=asset.object_key, Body=_asset_bytes(asset.path, asset.packaging))
+
+    ssm = clients("ssm")
+    overrides: dict[str, str] = {}
+    for name, param in stack.template.get("Parameters", {}).items():
+        ptype, default = str(param.get("Type", "")), param.get("Default")
+        if not ptype.startswith("AWS::SSM::Parameter::Value") or not isinstance(default, str):
+            continue
+        if default.startswith("/aws/"):
+            local_name = SANDBOX_SSM_PREFIX + default
+            ssm.put_parameter(Name=local_name, Value=SANDBOX_AMI_ID if "Image" in ptype or "ami" in default else "sandbox", Type="String", Overwrite=True)
+            overrides[name] = local_name
+        elif default.startswith("/cdk-bootstrap/"):
+            ssm.put_parameter(Name=default, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True)
+        else:
+            ssm.put_parameter(Name=default, Value="sandbox", Type="String", Overwrite=True)
+    return overrides
+
+
+def _asset_bytes(path: Path, packaging: str) -> bytes:
+    if packaging != "zip" or path.is_file():
+        return path.read_bytes()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(path.rglob("*")):
+            if f.is_file() and "__pycache__" not in f.parts:
+                zf.write(f, f.relative_to(path).as_posix())
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------
+# reconcile
+# ---------------------------------------------------------------------------
+def _tags(value: Any) -> list[dict[str, str]]:
+    if isinstance(value, dict):  # {key: value} form
+        return [{"Key": k, "Value": str(v)} for k, v in value.items()]
+    return [{"Key": t["Key"], "Value": str(t["Value"])} for t in value or []]
+
+
+def _lower_first(d: Any) -> Any:
+    """CloudFormation property names (PascalCase) to ECS API names (camelCase), deeply."""
+    if isinstance(d, list):
+        return [_lower_first(v) for v in d]
+    if isinstance(d, dict):
+        return {k[:1].lower() + k[1:]: _lower_first(v) for k, v in d.items()}
+    return d
+
+
+def reconcile(
+    clients: Clients,
+    stack_name: str,
+    template: dict[str, Any],
+    physical_ids: dict[str, str],
+    parameters: dict[str, str],
+) -> list[str]:
+    """Create or apply, from the template, what moto's CloudFormation skipped or dropped."""
+    ids = dict(physical_ids)
+    resolver = Resolver(template, ids, parameters=parameters)
+    resources: dict[str, Any] = template.get("Resources", {})
+    done: list[str] = []
+
+    def of_type(rtype: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(lid, r.get("Properties", {})) for lid, r in resources.items() if r.get("Type") == rtype]
+
+    # capacity providers first: services' strategies and associations name them
+    ecs = clients("ecs")
+    autoscaling = clients("autoscaling")
+    for lid, props in of_type("AWS::ECS::CapacityProvider"):
+        p = resolver.resolve(props)
+        name = p.get("Name") or f"{stack_name}-{lid}"
+        asg = dict(p.get("AutoScalingGroupProvider", {}))
+        asg_ref = asg.get("AutoScalingGroupArn", "")
+        if asg_ref and not asg_ref.startswith("arn:"):
+            groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_ref])["AutoScalingGroups"]
+            if groups:
+                asg["AutoScalingGroupArn"] = groups[0]["AutoScalingGroupARN"]
+        try:
+            ecs.create_capacity_provider(name=name, autoScalingGroupProvider=_lower_first(asg), tags=[{"key": t["Key"], "value": t["Value"]} for t in _tags(p.get("Tags"))])
+        except ecs.exceptions.ClientError as exc:  # pragma: no cover - re-deploys
+            log.debug("capacity provider %s: %s", name, exc)
+        ids[lid] = name
+        done.append(f"capacity provider {name}")
+    for lid, props in of_type("AWS::ECS::ClusterCapacityProviderAssociations"):
+        p = resolver.resolve(props)
+        ecs.put_cluster_capacity_providers(
+            cluster=p["Cluster"],
+            capacityProviders=p.get("CapacityProviders", []),
+            defaultCapacityProviderStrategy=_lower_first(p.get("DefaultCapacityProviderStrategy", [])),
+        )
+        done.append(f"cluster capacity providers of {p['Cluster']}")
+
+    for lid, props in of_type("AWS::ECS::Service"):
+        p = resolver.resolve(props)
+        arn = ids[lid]
+        cluster = p.get("Cluster", "default")
+        tags = _tags(p.get("Tags"))
+        if tags:
+            ecs.tag_resource(resourceArn=arn, tags=[{"key": t["Key"], "value": t["Value"]} for t in tags])
+        update: dict[str, Any] = {}
+        for cfn_key in ("CapacityProviderStrategy", "NetworkConfiguration", "DeploymentConfiguration", "AvailabilityZoneRebalancing"):
+            if cfn_key in p:
+                update[cfn_key[:1].lower() + cfn_key[1:]] = _lower_first(p[cfn_key])
+        if "networkConfiguration" in update:
+            update["networkConfiguration"] = {"awsvpcConfiguration": update["networkConfiguration"]["awsvpcConfiguration"]}
+        if update:
+            ecs.update_service(cluster=cluster, service=arn, **update)
+        done.append(f"service {arn.rsplit('/', 1)[-1]}: {len(tags)} tags, {', '.join(update) or 'nothing else'}")
+
+    aas = clients("application-autoscaling")
+    for lid, props in of_type("AWS::ApplicationAutoScaling::ScalableTarget"):
+        p = resolver.resolve(props)
+        aas.register_scalable_target(
+            ServiceNamespace=p["ServiceNamespace"], ResourceId=p["ResourceId"],
+            ScalableDimension=p["ScalableDimension"], MinCapacity=int(p["MinCapacity"]),
+            MaxCapacity=int(p["MaxCapacity"]),
+            **({"RoleARN": p["RoleARN"]} if "RoleARN" in p else {}),
+        )
+        ids[lid] = f"{p['ResourceId']}|{p['ScalableDimension']}|{p['ServiceNamespace']}"
+        done.append(f"scalable target {p['ResourceId']} {p['MinCapacity']}-{p['MaxCapacity']}")
+    for lid, props in of_type("AWS::ApplicationAutoScaling::ScalingPolicy"):
+        try:
+            p = resolver.resolve(props)
+            target = p.get("ScalingTargetId")
+            ns, rid, dim = (p.get("ServiceNamespace"), p.get("ResourceId"), p.get("ScalableDimension"))
+            if target:
+                rid, dim, ns = target.split("|")
+            kwargs: dict[str, Any] = {"PolicyName": p["PolicyName"], "ServiceNamespace": ns, "ResourceId": rid, "ScalableDimension": dim, "PolicyType": p["PolicyType"]}
+            for key in ("TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration"):
+                if key in p:
+                    kwargs[key] = _numbers(p[key])
+            aas.put_scaling_policy(**kwargs)
+            done.append(f"scaling policy {p['PolicyName']}")
+        except Exception as exc:  # noqa: BLE001 - best effort: no handler reads policies
+            log.debug("scaling policy %s not applied: %s", lid, exc)
+
+    cw = clients("cloudwatch")
+    for lid, props in of_type("AWS::CloudWatch::Alarm"):
+        p = _numbers(resolver.resolve(props))
+        p.setdefault("AlarmName", f"{stack_name}-{lid}")
+        tags = _tags(p.pop("Tags", None))
+        cw.put_metric_alarm(**p, **({"Tags": tags} if tags else {}))
+        ids[lid] = p["AlarmName"]
+        done.append(f"alarm {p['AlarmName']}")
+
+    sqs = clients("sqs")
+    for lid, props in of_type("AWS::SQS::QueuePolicy"):
+        try:
+            p = resolver.resolve(props)
+            for url in p.get("Queues", []):
+                sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(p["PolicyDocument"])})
+            done.append(f"queue policy {lid}")
+        except Unresolvable as exc:
+            log.debug("queue policy %s: %s", lid, exc)
+
+    ecr = clients("ecr")
+    for lid, props in of_type("AWS::ECR::Repository"):
+        scanning = props.get("ImageScanningConfiguration")
+        if scanning is not None and lid in ids:
+            on_push = str(scanning.get("ScanOnPush", False)).lower() == "true"
+            ecr.put_image_scanning_configuration(repositoryName=ids[lid], imageScanningConfiguration={"scanOnPush": on_push})
+            done.append(f"repository {ids[lid]}: scan on push {on_push}")
+    for lid, props in of_type("AWS::ECR::RegistryScanningConfiguration"):
+        p = resolver.resolve(props)
+        ecr.put_registry_scanning_configuration(scanType=p["ScanType"], rules=_lower_first(p.get("Rules", [])))
+        done.append(f"registry scanning {p['ScanType']}")
+    return done
+
+
+_NUMERIC = {"EvaluationPeriods", "DatapointsToAlarm", "Period", "Threshold", "TargetValue",
+            "ScaleInCooldown", "ScaleOutCooldown", "Cooldown", "MinAdjustmentMagnitude",
+            "ScalingAdjustment", "MetricIntervalLowerBound", "MetricIntervalUpperBound"}
+
+
+def _numbers(value: Any) -> Any:
+    """CloudFormation passes numbers as strings or numbers; the APIs want numbers."""
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in _NUMERIC and isinstance(v, str):
+                out[k] = float(v) if "." in v or k in {"Threshold", "TargetValue"} else int(v)
+            elif k in {"ActionsEnabled"} and isinstance(v, str):
+                out[k] = v.lower() == "true"
+            else:
+                out[k] = _numbers(v)
+        return out
+    return value
+
+
+def dead_letter_targets(template: dict[str, Any], physical_ids: dict[str, str]) -> dict[str, str]:
+    """Function name -> DLQ ARN, from the template (moto's Lambda keeps no DeadLetterConfig)."""
+    resolver = Resolver(template, physical_ids)
+    out: dict[str, str] = {}
+    for lid, r in template.get("Resources", {}).items():
+        if r.get("Type") != "AWS::Lambda::Function" or lid not in physical_ids:
+            continue
+        target = (r.get("Properties", {}).get("DeadLetterConfig") or {}).get("TargetArn")
+        if target is None:
+            continue
+        try:
+            out[physical_ids[lid]] = str(resolver.resolve(target))
+        except Unresolvable:
+            continue
+    return out

@@ -1,0 +1,683 @@
+"""THE SIMULATOR: everything the sandbox fakes because moto does not do it.
+
+moto stores ECS services, ECR images and CloudWatch alarms, but nothing *happens* to
+them: services never run tasks, deployments never finish, pushes emit no events, scans
+never complete, alarms change state silently. This module supplies exactly those
+behaviours, in the sandbox process, next to moto's in-process backends:
+
+* **Tasks**: each service runs its desired count of tasks, spread over the Availability
+  Zones of its subnets (each task carries ``availabilityZone``). Tasks are mirrored into
+  moto's ECS backend so ``ListTasks`` (filtered by service, which moto ignores on its
+  own) and ``DescribeTasks`` answer as ECS would. Starts and stops emit
+  ``ECS Task State Change``.
+* **Deployments**: a new task definition on a service becomes a deployment
+  (``SERVICE_DEPLOYMENT_IN_PROGRESS``) that reaches ``COMPLETED``, or, when the image
+  digest was pushed as crashing, ``FAILED`` by the circuit breaker; with rollback on,
+  ECS's rollback follows (an ``IN_PROGRESS`` deployment "rolling back to" the previous
+  one, then ``COMPLETED``). The service's ``deployments`` in moto show the same.
+* **ECR**: a push (``PutImage`` with a generated manifest) emits ``ECR Image Action``;
+  then the scan result with the given findings, as ``ECR Image Scan`` (basic) or
+  ``Inspector2 Scan`` (enhanced) according to the registry's scanning configuration and
+  the repository's scan-on-push setting.
+* **CloudWatch**: ``SetAlarmState`` plus the ``CloudWatch Alarm State Change`` event.
+
+Every event has the shape AWS sends (see shared/reference-events) and goes through the
+router, like EventBridge. Nothing in ``functions/`` knows any of this.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sandbox.deploy import DeployedStack
+from sandbox.router import Router, RouteResult
+from sandbox.server import ACCOUNT_ID, REGION, Clients
+from sandbox.timeline import Timeline
+
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
+MAX_STEPS = 500  # bound on events produced by one stimulus (a loop guard)
+
+
+class SimulatorError(ValueError):
+    """A stimulus the simulator cannot apply (unknown repository, service, alarm...)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(dt: datetime | None = None, *, millis: bool = False) -> str:
+    dt = dt or _now()
+    if millis:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_event(source: str, detail_type: str, detail: dict[str, Any],
+               resources: list[str] | None = None) -> dict[str, Any]:
+    """An EventBridge event envelope as AWS services put them on the default bus."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT_ID,
+        "time": _iso(),
+        "region": REGION,
+        "resources": resources or [],
+        "detail": detail,
+    }
+
+
+def image_digest(image: str) -> str | None:
+    return image.split("@", 1)[1] if "@sha256:" in image else None
+
+
+@dataclass
+class SimTask:
+    arn: str
+    task_definition_arn: str
+    az: str
+    subnet: str | None
+    deployment_id: str
+    status: str = "RUNNING"
+    version: int = 1
+    created: datetime = field(default_factory=_now)
+
+
+@dataclass
+class SimService:
+    arn: str
+    name: str
+    cluster_arn: str
+    task_definition: str
+    deployment_id: str
+    azs: list[str]
+    subnets: dict[str, str]  # az -> subnet
+    rollback: bool = True
+    impaired_az: str | None = None
+    tasks: list[SimTask] = field(default_factory=list)
+
+    @property
+    def cluster_name(self) -> str:
+        return self.cluster_arn.rsplit("/", 1)[-1]
+
+    def running(self) -> list[SimTask]:
+        return [t for t in self.tasks if t.status == "RUNNING"]
+
+    def spread(self) -> dict[str, int]:
+        counts = dict.fromkeys(self.azs, 0)
+        for t in self.running():
+            counts[t.az] = counts.get(t.az, 0) + 1
+        return counts
+
+
+@dataclass
+class PushResult:
+    repository: str
+    tag: str | None
+    digest: str
+    scan: str | None
+    routes: list[RouteResult]
+    events: list[dict[str, Any]]
+
+
+class Simulator:
+    def __init__(self, clients: Clients, router: Router, stacks: list[DeployedStack],
+                 timeline: Timeline | None = None) -> None:
+        self.clients = clients
+        self.router = router
+        self.stacks = stacks
+        self.timeline = timeline or Timeline()
+        self.services: dict[str, SimService] = {}
+        self.crashing: set[str] = set()
+        self.emitted: list[dict[str, Any]] = []
+        self._queue: list[dict[str, Any]] = []
+        self._lock = threading.RLock()
+        self._draining = False
+        self._routes: list[RouteResult] = []
+
+    # ------------------------------------------------------------------ moto access
+    @staticmethod
+    def _ecs_backend() -> Any:
+        from moto.ecs.models import ecs_backends
+
+        return ecs_backends[ACCOUNT_ID][REGION]
+
+    def _moto_service(self, svc: SimService) -> Any:
+        return self._ecs_backend()._get_service(svc.cluster_name, svc.name)
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> Simulator:
+        """Find the stacks' services and bring each to a steady state with its tasks running."""
+        _patch_moto_list_tasks()
+        _hold_moto_task_states()
+        ecs = self.clients("ecs")
+        ec2 = self.clients("ec2")
+        clusters = {arn for s in self.stacks for arn in s.resources_of("AWS::ECS::Cluster").values()}
+        for cluster in sorted(clusters):
+            arns = ecs.list_services(cluster=cluster, maxResults=100).get("serviceArns", [])
+            for i in range(0, len(arns), 10):
+                for d in ecs.describe_services(cluster=cluster, services=arns[i:i + 10])["services"]:
+                    subnets = ((d.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}).get("subnets", [])
+                    by_az: dict[str, str] = {}
+                    if subnets:
+                        for sn in ec2.describe_subnets(SubnetIds=subnets)["Subnets"]:
+                            by_az.setdefault(sn["AvailabilityZone"], sn["SubnetId"])
+                    azs = sorted(by_az) or [f"{REGION}a", f"{REGION}b"]
+                    breaker = (d.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
+                    dep = (d.get("deployments") or [{}])[0].get("id") or f"ecs-svc/{secrets.randbelow(10**18)}"
+                    svc = SimService(d["serviceArn"], d["serviceName"], d["clusterArn"], d["taskDefinition"],
+                                     dep, azs, by_az, rollback=bool(breaker.get("enable") and breaker.get("rollback", True)))
+                    self.services[svc.arn] = svc
+                    for _ in range(int(d.get("desiredCount") or 0)):
+                        self._start_task(svc, quiet=True)
+                    self._write_deployments(svc, [self._deployment(svc, svc.deployment_id, svc.task_definition, "PRIMARY", "COMPLETED",
+                                                                   f"ECS deployment {svc.deployment_id} completed.")])
+        return self
+
+    def service(self, name_or_arn: str) -> SimService:
+        for svc in self.services.values():
+            if name_or_arn in (svc.arn, svc.name):
+                return svc
+        raise SimulatorError(f"no service named {name_or_arn!r} in the sandbox "
+                             f"(known: {', '.join(sorted(s.name for s in self.services.values())) or 'none'})")
+
+    # ------------------------------------------------------------------ routing
+    def emit(self, event: dict[str, Any], *, label: str | None = None) -> list[RouteResult]:
+        """Put one event on the bus; route it and everything it causes. Returns all routes."""
+        with self._lock:
+            start = len(self._routes)
+            self._enqueue(event, label=label)
+            self._drain()
+            return self._routes[start:]
+
+    def _enqueue(self, event: dict[str, Any], *, label: str | None = None) -> None:
+        self._queue.append(event)
+        self.emitted.append(event)
+        self.timeline.add("event", label or describe_event(event), id=event.get("id"),
+                          detail_type=event.get("detail-type"))
+
+    def _drain(self) -> None:
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            steps = 0
+            while self._queue:
+                steps += 1
+                if steps > MAX_STEPS:
+                    raise RuntimeError("the simulator produced more than 500 events for one stimulus: a loop?")
+                event = self._queue.pop(0)
+                for res in self.router.route(event):
+                    self._routes.append(res)
+                    self._record_route(res)
+                self.observe()
+        finally:
+            self._draining = False
+
+    def _record_route(self, res: RouteResult) -> None:
+        if not res.matched:
+            self.timeline.add("unmatched", f"no rule matched {res.detail_type} ({res.event_id[:8]})")
+            return
+        if not res.ok:
+            where = "dead-letter queue" if res.dead_lettered else "nowhere (no DLQ)"
+            self.timeline.add("failed", f"{res.function} failed {res.attempts}x: {res.error} -> event to {where}",
+                              function=res.function, error=res.error)
+            return
+        self.timeline.add("route", f"{res.function}: {summarize_report(res.report)}", function=res.function,
+                          rule=res.rule, report=res.report)
+
+    # ------------------------------------------------------------------ observe
+    def observe(self) -> None:
+        """Compare moto's services with what runs; start deployments, replace and scale tasks."""
+        for svc in list(self.services.values()):
+            try:
+                ms = self._moto_service(svc)
+            except Exception:  # noqa: BLE001 - deleted service
+                continue
+            # tasks stopped through the API (StopTask) become STOPPED here, and are replaced
+            for t in svc.running():
+                mt = self._ecs_backend().tasks.get(svc.cluster_name, {}).get(t.arn)
+                if mt is not None and mt.desired_status == "STOPPED":
+                    self._stop_task(svc, t, stop_code="UserInitiated", reason=mt.stopped_reason or "Task stopped by user", mirror=False)
+            if ms.task_definition != svc.task_definition:
+                self._deploy(svc, ms.task_definition)
+            desired = int(ms.desired_count or 0)
+            running = svc.running()
+            if len(running) < desired:
+                for _ in range(desired - len(running)):
+                    self._start_task(svc)
+                svc.impaired_az = None
+            elif len(running) > desired:
+                for t in self._most_loaded_first(svc)[: len(running) - desired]:
+                    self._stop_task(svc, t, stop_code="ServiceSchedulerInitiated",
+                                    reason="Scaling activity initiated by (deployment " + svc.deployment_id + ")")
+            self._sync_counts(svc)
+
+    def _most_loaded_first(self, svc: SimService) -> list[SimTask]:
+        spread = svc.spread()
+        return sorted(svc.running(), key=lambda t: (-spread[t.az], t.created), reverse=False)
+
+    # ------------------------------------------------------------------ deployments
+    def _deployment(self, svc: SimService, dep_id: str, td: str, status: str, rollout: str, reason: str,
+                    running: int | None = None) -> dict[str, Any]:
+        ms = self._moto_service(svc)
+        now = _now()
+        return {
+            "id": dep_id, "status": status, "taskDefinition": td,
+            "desiredCount": ms.desired_count, "pendingCount": 0,
+            "runningCount": ms.desired_count if running is None else running, "failedTasks": 0,
+            "createdAt": now, "updatedAt": now, "launchType": ms.launch_type,
+            "capacityProviderStrategy": getattr(ms, "capacity_provider_strategy", None) or [],
+            "networkConfiguration": getattr(ms, "network_configuration", None) or None,
+            "rolloutState": rollout, "rolloutStateReason": reason,
+        }
+
+    def _write_deployments(self, svc: SimService, deployments: list[dict[str, Any]]) -> None:
+        ms = self._moto_service(svc)
+        ms.deployments = [{k: v for k, v in d.items() if v is not None} for d in deployments]
+
+    def _deployment_event(self, svc: SimService, name: str, dep_id: str, reason: str) -> dict[str, Any]:
+        return make_event("aws.ecs", "ECS Deployment State Change", {
+            "eventType": "ERROR" if name.endswith("FAILED") else "INFO",
+            "eventName": name,
+            "deploymentId": dep_id,
+            "updatedAt": _iso(millis=True),
+            "reason": reason,
+        }, [svc.arn])
+
+    def _deploy(self, svc: SimService, new_td: str) -> None:
+        old_td, old_dep = svc.task_definition, svc.deployment_id
+        dep = f"ecs-svc/{secrets.randbelow(10**18)}"
+        digests = self._digests(new_td)
+        self.timeline.add("state", f"{svc.name}: deployment {dep} to {_td_label(new_td)} started")
+        self._write_deployments(svc, [
+            self._deployment(svc, dep, new_td, "PRIMARY", "IN_PROGRESS", f"ECS deployment {dep} in progress.", running=0),
+            self._deployment(svc, old_dep, old_td, "ACTIVE", "COMPLETED", f"ECS deployment {old_dep} completed."),
+        ])
+        svc.task_definition, svc.deployment_id = new_td, dep
+        self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_IN_PROGRESS", dep, f"ECS deployment {dep} in progress."))
+        crashing = sorted(d for d in digests if d in self.crashing)
+        if crashing:
+            # the new tasks start and exit: the circuit breaker counts them and trips
+            for _ in range(min(3, max(1, int(self._moto_service(svc).desired_count or 1)))):
+                t = self._start_task(svc, quiet=True, deployment_id=dep, task_definition=new_td)
+                self._stop_task(svc, t, stop_code="EssentialContainerExited",
+                                reason="Essential container in task exited", exit_code=1)
+            failed_reason = "ECS deployment circuit breaker: tasks failed to start."
+            if svc.rollback:
+                back = f"ecs-svc/{secrets.randbelow(10**18)}"
+                rolling = f"ECS deployment circuit breaker: rolling back to deploymentId {old_dep}."
+                # ECS has started the rollback by the time the FAILED event is delivered
+                self._moto_service(svc).task_definition = old_td
+                svc.task_definition, svc.deployment_id = old_td, back
+                self._write_deployments(svc, [
+                    self._deployment(svc, back, old_td, "PRIMARY", "IN_PROGRESS", rolling),
+                    self._deployment(svc, dep, new_td, "ACTIVE", "FAILED", failed_reason, running=0),
+                ])
+                self.timeline.add("state", f"{svc.name}: {dep} FAILED (crashing {crashing[0][:19]}...), "
+                                           f"circuit breaker rolls back to {_td_label(old_td)}")
+                self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_FAILED", dep, failed_reason))
+                self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_IN_PROGRESS", back, rolling))
+                self._write_deployments(svc, [self._deployment(svc, back, old_td, "PRIMARY", "COMPLETED",
+                                                               f"ECS deployment {back} completed.")])
+                self.timeline.add("state", f"{svc.name}: rollback {back} COMPLETED on {_td_label(old_td)}")
+                self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_COMPLETED", back,
+                                                     f"ECS deployment {back} completed."))
+            else:
+                self._write_deployments(svc, [
+                    self._deployment(svc, dep, new_td, "PRIMARY", "FAILED", failed_reason, running=0),
+                    self._deployment(svc, old_dep, old_td, "ACTIVE", "COMPLETED", f"ECS deployment {old_dep} completed."),
+                ])
+                self.timeline.add("state", f"{svc.name}: {dep} FAILED (crashing image), no automatic rollback")
+                self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_FAILED", dep, failed_reason))
+            return
+        # healthy: replace every task with one of the new revision, then complete
+        old_tasks = svc.running()
+        for _ in old_tasks:
+            self._start_task(svc, deployment_id=dep, task_definition=new_td)
+        for t in old_tasks:
+            self._stop_task(svc, t, stop_code="ServiceSchedulerInitiated",
+                            reason=f"Task stopped by ECS deployment {dep}")
+        self._write_deployments(svc, [self._deployment(svc, dep, new_td, "PRIMARY", "COMPLETED",
+                                                       f"ECS deployment {dep} completed.")])
+        self.timeline.add("state", f"{svc.name}: deployment {dep} COMPLETED, {len(svc.running())} tasks on {_td_label(new_td)}")
+        self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_COMPLETED", dep, f"ECS deployment {dep} completed."))
+
+    def _digests(self, td_arn: str) -> list[str]:
+        td = self.clients("ecs").describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
+        return [d for c in td.get("containerDefinitions", []) if (d := image_digest(c.get("image", "")))]
+
+    # ------------------------------------------------------------------ tasks
+    def _choose_az(self, svc: SimService) -> str:
+        spread = svc.spread()
+        candidates = [az for az in svc.azs if az != svc.impaired_az] or svc.azs
+        if svc.impaired_az:
+            # the replacements of a zone's lost tasks land lopsidedly: all in one other zone
+            return candidates[0]
+        return min(candidates, key=lambda az: (spread.get(az, 0), svc.azs.index(az)))
+
+    def _start_task(self, svc: SimService, *, quiet: bool = False, deployment_id: str | None = None,
+                    task_definition: str | None = None) -> SimTask:
+        az = self._choose_az(svc)
+        td = task_definition or svc.task_definition
+        dep = deployment_id or svc.deployment_id
+        arn = self._mirror_start(svc, td, az, dep)
+        task = SimTask(arn, td, az, svc.subnets.get(az), dep)
+        svc.tasks.append(task)
+        if not quiet:
+            self._enqueue(self._task_event(svc, task), label=f"task {arn.rsplit('/', 1)[-1][:8]} RUNNING in {az} ({svc.name})")
+        return task
+
+    def _stop_task(self, svc: SimService, task: SimTask, *, stop_code: str, reason: str,
+                   exit_code: int | None = 0, mirror: bool = True) -> None:
+        task.status = "STOPPED"
+        task.version += 1
+        if mirror:
+            mt = self._ecs_backend().tasks.get(svc.cluster_name, {}).get(task.arn)
+            if mt is not None:
+                mt.desired_status = "STOPPED"
+                mt.last_status = "STOPPED"
+                mt.stopped_reason = reason
+        event = self._task_event(svc, task, stop_code=stop_code, reason=reason, exit_code=exit_code)
+        self._enqueue(event, label=f"task {task.arn.rsplit('/', 1)[-1][:8]} STOPPED in {task.az} ({svc.name}): {reason}")
+
+    def _mirror_start(self, svc: SimService, td_arn: str, az: str, dep: str) -> str:
+        """Create the task in moto's ECS backend too, with its Availability Zone."""
+        from moto.ecs.models import Task
+
+        backend = self._ecs_backend()
+        ms = self._moto_service(svc)
+        cluster = backend._get_cluster(svc.cluster_name)
+        td = backend.describe_task_definition(td_arn)
+        net = getattr(ms, "network_configuration", None) or None
+        if net and svc.subnets.get(az):
+            net = {"awsvpcConfiguration": {**net["awsvpcConfiguration"], "subnets": [svc.subnets[az]]}}
+        task = Task(cluster, td, None, None, backend, group=f"service:{svc.name}",
+                    launch_type=ms.launch_type or "", started_by=dep,
+                    networking_configuration=net if td.network_mode == "awsvpc" else None)
+        task.availability_zone = az
+        task.last_status = "RUNNING"
+        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        return str(task.task_arn)
+
+    def _sync_counts(self, svc: SimService) -> None:
+        ms = self._moto_service(svc)
+        ms.running_count = len(svc.running())
+        ms.pending_count = 0
+
+    def _task_event(self, svc: SimService, task: SimTask, *, stop_code: str | None = None,
+                    reason: str | None = None, exit_code: int | None = 0) -> dict[str, Any]:
+        td = self.clients("ecs").describe_task_definition(taskDefinition=task.task_definition_arn)["taskDefinition"]
+        now = _iso(millis=True)
+        containers = []
+        for c in td.get("containerDefinitions", []):
+            container: dict[str, Any] = {
+                "containerArn": f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:container/{svc.cluster_name}/{task.arn.rsplit('/', 1)[-1]}/{uuid.uuid4()}",
+                "lastStatus": task.status, "name": c["name"], "image": c.get("image", ""),
+                "taskArn": task.arn, "cpu": str(c.get("cpu", 0)),
+            }
+            if digest := image_digest(c.get("image", "")):
+                container["imageDigest"] = digest
+            if task.status == "STOPPED" and exit_code is not None:
+                container["exitCode"] = exit_code if c.get("essential", True) else 0
+            containers.append(container)
+        ms = self._moto_service(svc)
+        detail: dict[str, Any] = {
+            "attachments": [{"id": str(uuid.uuid4()), "type": "eni", "status": "ATTACHED" if task.status == "RUNNING" else "DELETED",
+                             "details": [{"name": "subnetId", "value": task.subnet or ""}]}] if task.subnet else [],
+            "availabilityZone": task.az,
+            "clusterArn": svc.cluster_arn,
+            "containers": containers,
+            "createdAt": _iso(task.created, millis=True),
+            "launchType": "FARGATE" if any(s.get("capacityProvider", "").startswith("FARGATE") for s in (getattr(ms, "capacity_provider_strategy", None) or [])) else (ms.launch_type or "EC2"),
+            "cpu": str(td.get("cpu", "")), "memory": str(td.get("memory", "")),
+            "desiredStatus": task.status,
+            "group": f"service:{svc.name}",
+            "lastStatus": task.status,
+            "overrides": {"containerOverrides": [{"name": c["name"]} for c in td.get("containerDefinitions", [])]},
+            "startedBy": task.deployment_id,
+            "taskArn": task.arn,
+            "taskDefinitionArn": task.task_definition_arn,
+            "updatedAt": now,
+            "version": task.version,
+        }
+        if task.status == "RUNNING":
+            detail["startedAt"] = now
+            detail["connectivity"] = "CONNECTED"
+        else:
+            detail.update({"stopCode": stop_code, "stoppedReason": reason, "stoppingAt": now,
+                           "stoppedAt": now, "executionStoppedAt": now, "connectivity": "DISCONNECTED"})
+        return make_event("aws.ecs", "ECS Task State Change", detail, [task.arn])
+
+    def stop_tasks(self, service: str, az: str) -> list[RouteResult]:
+        """A zone loses a service's tasks; ECS replaces them, lopsidedly, in the other zones."""
+        with self._lock:
+            svc = self.service(service)
+            if az not in svc.azs:
+                raise SimulatorError(f"{svc.name} runs in {', '.join(svc.azs)}, not in {az}")
+            victims = [t for t in svc.running() if t.az == az]
+            start = len(self._routes)
+            self.timeline.add("note", f"{svc.name}: zone {az} loses {len(victims)} task(s)")
+            svc.impaired_az = az
+            for t in victims:
+                self._stop_task(svc, t, stop_code="TaskFailedToStart", reason=f"Host in {az} became unavailable")
+            self._drain()
+            return self._routes[start:]
+
+    # ------------------------------------------------------------------ ECR
+    def push(self, repository: str, tag: str | None, *, findings: dict[str, int] | None = None,
+             crashing: bool = False, scanner: str | None = None) -> PushResult:
+        """Push a new image: ``ECR Image Action``, then the scan result with ``findings``."""
+        with self._lock:
+            ecr = self.clients("ecr")
+            try:
+                repo = ecr.describe_repositories(repositoryNames=[repository])["repositories"][0]
+            except ecr.exceptions.RepositoryNotFoundException as exc:
+                raise SimulatorError(f"no repository {repository!r} in the sandbox") from exc
+            manifest = _manifest(f"{repository}:{tag}:{secrets.token_hex(8)}")
+            kwargs: dict[str, Any] = {"repositoryName": repository, "imageManifest": manifest,
+                                      "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+            if tag:
+                kwargs["imageTag"] = tag
+            digest = ecr.put_image(**kwargs)["image"]["imageId"]["imageDigest"]
+            if crashing:
+                self.crashing.add(digest)
+            start = len(self._routes)
+            events: list[dict[str, Any]] = []
+            detail: dict[str, Any] = {"result": "SUCCESS", "repository-name": repository,
+                                      "image-digest": digest, "action-type": "PUSH"}
+            if tag:
+                detail["image-tag"] = tag
+            push = make_event("aws.ecr", "ECR Image Action", detail, [])
+            events.append(push)
+            self._enqueue(push, label=f"push {repository}:{tag or '<digest>'} -> {digest[:19]}..."
+                                      + (" (crashing image)" if crashing else ""))
+            self._drain()
+            kind = scanner or self.scanner_for(repo)
+            if kind != "none":
+                scan = self.scan_event(repo, digest, [tag] if tag else [], findings or {}, kind)
+                events.append(scan)
+                self._enqueue(scan, label=f"{scan['detail-type']} of {repository}@{digest[:19]}...: "
+                                          f"{_counts_label(findings or {})}")
+                self._drain()
+            return PushResult(repository, tag, digest, None if kind == "none" else kind, self._routes[start:], events)
+
+    def scanner_for(self, repo: dict[str, Any]) -> str:
+        """``inspector2``, ``basic`` or ``none``, as the registry and repository are configured."""
+        cfg = self.clients("ecr").get_registry_scanning_configuration().get("scanningConfiguration", {})
+        name = repo["repositoryName"]
+
+        def rule_matches(rule: dict[str, Any]) -> bool:
+            return any(fnmatch.fnmatchcase(name, f.get("filter", "*")) for f in rule.get("repositoryFilters", []))
+
+        if cfg.get("scanType") == "ENHANCED":
+            return "inspector2" if any(rule_matches(r) for r in cfg.get("rules", [])) else "none"
+        if (repo.get("imageScanningConfiguration") or {}).get("scanOnPush"):
+            return "basic"
+        if any(r.get("scanFrequency") == "SCAN_ON_PUSH" and rule_matches(r) for r in cfg.get("rules", [])):
+            return "basic"
+        return "none"
+
+    @staticmethod
+    def scan_event(repo: dict[str, Any], digest: str, tags: list[str], findings: dict[str, int],
+                   kind: str) -> dict[str, Any]:
+        arn = repo["repositoryArn"]
+        if kind == "inspector2":
+            counts = {"CRITICAL": 0, "HIGH": 0, "MEDIUM": 0, **{k: v for k, v in findings.items()}}
+            counts["TOTAL"] = sum(v for k, v in counts.items() if k != "TOTAL")
+            return make_event("aws.inspector2", "Inspector2 Scan", {
+                "scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": arn,
+                "finding-severity-counts": counts, "image-digest": digest, "image-tags": tags,
+                "version": "1.0"}, [arn])
+        return make_event("aws.ecr", "ECR Image Scan", {
+            "scan-status": "COMPLETE", "repository-name": repo["repositoryName"],
+            "finding-severity-counts": {k: v for k, v in findings.items() if v},  # zero keys omitted
+            "image-digest": digest, "image-tags": tags}, [arn])
+
+    # ------------------------------------------------------------------ CloudWatch
+    def alarm(self, name: str, state: str, reason: str | None = None) -> list[RouteResult]:
+        with self._lock:
+            cw = self.clients("cloudwatch")
+            found = cw.describe_alarms(AlarmNames=[name]).get("MetricAlarms", [])
+            if not found:
+                raise SimulatorError(f"no alarm named {name!r} in the sandbox")
+            before = found[0]
+            reason = reason or f"Threshold Crossed: set by the sandbox to {state}"
+            cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+            after = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+            if before["StateValue"] == state:
+                self.timeline.add("note", f"alarm {name} already {state}: no state change, no event")
+                return []
+            start = len(self._routes)
+            self._enqueue(alarm_event(before, after), label=f"alarm {name}: {before['StateValue']} -> {state}")
+            self._drain()
+            return self._routes[start:]
+
+
+def alarm_event(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    def state(a: dict[str, Any]) -> dict[str, Any]:
+        ts = a.get("StateUpdatedTimestamp") or _now()
+        return {"reason": a.get("StateReason", ""), "reasonData": a.get("StateReasonData", "{}") or "{}",
+                "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}+0000",
+                "value": a["StateValue"]}
+
+    metrics: list[dict[str, Any]]
+    if after.get("Metrics"):
+        metrics = [{k[:1].lower() + k[1:]: v for k, v in m.items()} for m in after["Metrics"]]
+    else:
+        metrics = [{"id": str(uuid.uuid4()), "metricStat": {
+            "metric": {"dimensions": {d["Name"]: d["Value"] for d in after.get("Dimensions", [])},
+                       "name": after.get("MetricName"), "namespace": after.get("Namespace")},
+            "period": after.get("Period"), "stat": after.get("Statistic") or after.get("ExtendedStatistic")},
+            "returnData": True}]
+    config: dict[str, Any] = {"metrics": metrics}
+    if after.get("AlarmDescription"):
+        config["description"] = after["AlarmDescription"]
+    return make_event("aws.cloudwatch", "CloudWatch Alarm State Change", {
+        "alarmName": after["AlarmName"], "configuration": config,
+        "previousState": state(before), "state": state(after)}, [after["AlarmArn"]])
+
+
+def _manifest(seed: str) -> str:
+    def digest(kind: str) -> str:
+        return "sha256:" + hashlib.sha256(f"{kind}:{seed}".encode()).hexdigest()
+
+    return json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1469, "digest": digest("config")},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 3370628, "digest": digest("layer")}],
+    })
+
+
+_LIST_TASKS_PATCHED = False
+
+
+def _hold_moto_task_states() -> None:
+    """moto advances a task's status on every DescribeTasks (RUNNING -> DEACTIVATING ...):
+    the simulator owns task states, so moto's own progression is held."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**12})
+
+
+def _patch_moto_list_tasks() -> None:
+    """moto's ListTasks ignores ``serviceName`` and lists stopped tasks by default; ECS filters
+    by service and defaults ``desiredStatus`` to RUNNING. Make moto do the same."""
+    global _LIST_TASKS_PATCHED
+    if _LIST_TASKS_PATCHED:
+        return
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.list_tasks
+
+    def list_tasks(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tasks = original(self, *args, **kwargs)
+        service_name = kwargs.get("service_name") or (args[4] if len(args) > 4 else None)
+        desired = kwargs.get("desiredStatus") or (args[5] if len(args) > 5 else None)
+        if not desired:  # ECS's default filter is RUNNING
+            tasks = [t for t in tasks if getattr(t, "desired_status", "RUNNING") == "RUNNING"]
+        if service_name:
+            name = str(service_name).rsplit("/", 1)[-1]
+            tasks = [t for t in tasks if getattr(t, "group", "") == f"service:{name}"]
+        return tasks
+
+    EC2ContainerServiceBackend.list_tasks = list_tasks  # type: ignore[method-assign]
+    _LIST_TASKS_PATCHED = True
+
+
+# ---------------------------------------------------------------------- descriptions
+def _td_label(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def _counts_label(findings: dict[str, int]) -> str:
+    shown = {k: v for k, v in findings.items() if v}
+    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "no findings"
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    d = event.get("detail", {}) or {}
+    dt = event.get("detail-type", "?")
+    if dt == "ECR Image Action":
+        return f"{dt} {d.get('action-type')} {d.get('repository-name')}:{d.get('image-tag', '<digest>')}"
+    if dt in ("ECR Image Scan", "Inspector2 Scan"):
+        return f"{dt} {str(d.get('repository-name', '')).rsplit('/', 1)[-1]}: {_counts_label(d.get('finding-severity-counts') or {})}"
+    if dt == "ECS Deployment State Change":
+        svc = (event.get("resources") or ["?"])[0].rsplit("/", 1)[-1]
+        return f"{dt} {svc}: {d.get('eventName')} {d.get('deploymentId', '')} ({d.get('reason', '')})"
+    if dt == "ECS Task State Change":
+        return f"{dt} {d.get('group')}: {d.get('lastStatus')} in {d.get('availabilityZone')}"
+    if dt == "CloudWatch Alarm State Change":
+        return f"{dt} {d.get('alarmName')}: {(d.get('previousState') or {}).get('value')} -> {(d.get('state') or {}).get('value')}"
+    if dt == "ECS Service Action":
+        return f"{dt} {d.get('eventName')} {d.get('reason', '')}".strip()
+    return f"{dt} from {event.get('source')}"
+
+
+def summarize_report(report: dict[str, Any] | None) -> str:
+    if not report:
+        return "ok (no report)"
+    decisions = report.get("decisions") or []
+    actions = [a for a in report.get("actions") or [] if a.get("done")]
+    parts = []
+    for d in decisions[:6]:
+        reason = d.get("reason") or ""
+        parts.append(f"{d.get('service', '?')} {d.get('outcome', '?')}" + (f" ({reason})" if reason else ""))
+    text = "; ".join(parts) or "no decision"
+    if len(decisions) > 6:
+        text += f"; +{len(decisions) - 6} more"
+    if actions:
+        text += " | " + ", ".join(str(a.get("api")) for a in actions)
+    return text
