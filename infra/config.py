@@ -1,0 +1,398 @@
+"""The app's config file as a typed model: what to build, validated before any construct exists.
+
+``load_config(path)`` reads a YAML or JSON file and returns an :class:`AutopilotConfig`, or
+raises :class:`ConfigError` whose ``str()`` is one line naming the file, the field path and
+the problem. ``app.py`` prints that line and exits 2.
+
+This module imports no CDK: it stays fast to import and usable by the sandbox and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# The character set ECS (and the Resource Groups Tagging API) accept in a tag value.
+_TAG_VALUE_RE = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
+# ECR repository names (ECR's own pattern), 2-256 characters.
+_ECR_NAME_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_SEMVER_FORMS = frozenset({"semver", "semver:minor", "semver:patch"})
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; ``str()`` is the one line shown to the user."""
+
+    def __init__(self, file: str | Path, field: str, problem: str) -> None:
+        self.file = str(file)
+        self.field = field
+        self.problem = problem
+        where = f"{self.file}: {field}: " if field else f"{self.file}: "
+        super().__init__(f"{where}{problem}")
+
+
+def check_policy(policy: str) -> str:
+    """Check one ``autopilot:policy`` string against the grammar of DESIGN section 3.
+
+    ``semver`` | ``semver:minor`` | ``semver:patch`` | ``glob:<pattern>`` |
+    ``regex:<pattern>`` (must compile) | ``tag:<name>``. Returns the policy unchanged or
+    raises ``ValueError`` saying what is wrong.
+    """
+    if policy in _SEMVER_FORMS:
+        return policy
+    kind, sep, arg = policy.partition(":")
+    if not sep or kind not in {"glob", "regex", "tag"}:
+        raise ValueError(
+            f"bad policy {policy!r}: expected semver, semver:minor, semver:patch, "
+            "glob:<pattern>, regex:<pattern> or tag:<name>"
+        )
+    if not arg:
+        raise ValueError(f"bad policy {policy!r}: {kind}: needs a value after the colon")
+    if kind == "regex":
+        try:
+            re.compile(arg)
+        except re.error as exc:
+            raise ValueError(f"bad policy {policy!r}: the regex does not compile ({exc})") from exc
+    if kind == "tag" and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", arg):
+        raise ValueError(f"bad policy {policy!r}: {arg!r} is not a valid image tag")
+    return policy
+
+
+def follows_moving_tag(policy: str) -> bool:
+    """True for ``tag:<name>`` policies, which need a MUTABLE repository."""
+    return policy.startswith("tag:")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------
+# network
+# ---------------------------------------------------------------------------
+class NewVpc(_Strict):
+    """A new VPC: public and private subnets in each AZ, NAT gateways, flow logs."""
+
+    cidr: str = "10.40.0.0/16"
+    max_azs: int = Field(default=3, ge=2, le=3)
+    nat_gateways: int = Field(default=1, ge=1, le=3)
+
+
+class ExistingVpc(_Strict):
+    """An existing VPC, described in full so that synth needs no look-up (no credentials)."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
+    availability_zones: list[str] = Field(min_length=2, max_length=6)
+    public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]]
+    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]]
+
+    @model_validator(mode="after")
+    def _one_subnet_per_az(self) -> ExistingVpc:
+        n = len(self.availability_zones)
+        for name in ("public_subnet_ids", "private_subnet_ids"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} must list one subnet per availability zone ({n})")
+        return self
+
+
+class Network(_Strict):
+    """Exactly one of ``new_vpc`` or ``existing_vpc``."""
+
+    new_vpc: NewVpc | None = None
+    existing_vpc: ExistingVpc | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Network:
+        if (self.new_vpc is None) == (self.existing_vpc is None):
+            raise ValueError("give exactly one of new_vpc or existing_vpc")
+        return self
+
+
+# ---------------------------------------------------------------------------
+# capacity
+# ---------------------------------------------------------------------------
+class Ec2Capacity(_Strict):
+    """EC2 capacity: one Auto Scaling group behind an ASG capacity provider."""
+
+    instance_types: list[str] = Field(min_length=1, max_length=20)
+    min_capacity: int = Field(default=0, ge=0, le=1000)
+    max_capacity: int = Field(default=4, ge=1, le=1000)
+    spot: bool = False
+    root_volume_gib: int = Field(default=30, ge=30, le=1024)
+    target_capacity_percent: int = Field(default=100, ge=1, le=100)
+
+    @field_validator("instance_types")
+    @classmethod
+    def _instance_type_shape(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9]+", item):
+                raise ValueError(f"{item!r} is not an EC2 instance type like 'm5.large'")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Ec2Capacity:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError(
+                f"min_capacity {self.min_capacity} is greater than max_capacity {self.max_capacity}"
+            )
+        return self
+
+
+class FargateCapacity(_Strict):
+    """Weights and base for the ``fargate-spot-mix`` strategy (FARGATE vs FARGATE_SPOT)."""
+
+    fargate_base: int = Field(default=1, ge=0, le=100000)
+    fargate_weight: int = Field(default=1, ge=0, le=1000)
+    spot_weight: int = Field(default=3, ge=0, le=1000)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> FargateCapacity:
+        if self.fargate_weight + self.spot_weight == 0:
+            raise ValueError("fargate_weight and spot_weight cannot both be 0")
+        return self
+
+
+# ---------------------------------------------------------------------------
+# registry
+# ---------------------------------------------------------------------------
+class Repository(_Strict):
+    """One ECR repository."""
+
+    name: str = Field(min_length=2, max_length=256)
+    # IMMUTABLE unless a service follows a moving tag; say ``immutable`` to forbid that.
+    tag_mutability: Literal["immutable", "mutable"] | None = None
+    # basic: scan on push (``ECR Image Scan`` events); enhanced: Amazon Inspector scans,
+    # switched on for the registry by the account owner (``Inspector2 Scan`` events).
+    scanning: Literal["basic", "enhanced"] = "basic"
+    untagged_expire_days: int = Field(default=7, ge=1, le=3650)
+    keep_tagged: int = Field(default=50, ge=1, le=10000)
+    # 12-digit account ids or IAM principal ARNs allowed to pull.
+    pull_principals: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _ecr_name(cls, value: str) -> str:
+        if not _ECR_NAME_RE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid ECR repository name")
+        return value
+
+    @field_validator("pull_principals")
+    @classmethod
+    def _principals(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not (re.fullmatch(r"\d{12}", item) or re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:.+", item)):
+                raise ValueError(f"{item!r} is neither a 12-digit account id nor an IAM ARN")
+        return value
+
+
+# ---------------------------------------------------------------------------
+# services
+# ---------------------------------------------------------------------------
+class Scaling(_Strict):
+    """Service Auto Scaling bounds and the CPU target of its target-tracking policy."""
+
+    min: int = Field(ge=0, le=10000)
+    max: int = Field(ge=1, le=10000)
+    cpu_target: int = Field(default=60, ge=10, le=90)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Scaling:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+def _tag_value(value: str) -> str:
+    if not _TAG_VALUE_RE.fullmatch(value) or len(value) > 256:
+        raise ValueError(
+            f"{value!r} cannot be an ECS tag value (only letters, digits, spaces and "
+            "+ - = . _ : / @ are allowed, at most 256 characters)"
+        )
+    return value
+
+
+class Automation(_Strict):
+    """The opt-in tags of DESIGN section 3, written on the service."""
+
+    policy: str = "semver"
+    scan: Literal["critical", "high", "off"] = "critical"
+    approval: Literal["auto", "manual"] = "auto"
+    rebalance: Literal["on", "off"] = "on"
+
+    @field_validator("policy")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        return _tag_value(check_policy(value))
+
+    @field_validator("rebalance", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare on/off as a boolean
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+
+class LoadBalancer(_Strict):
+    """Put the service behind an internet-facing Application Load Balancer (HTTP)."""
+
+    port: int = Field(default=80, ge=1, le=65535)
+    health_check_path: str = Field(default="/", pattern=r"^/")
+
+
+class Service(_Strict):
+    """One ECS service."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+    repository: str | None = None
+    # The image tag the task definition starts from (image automation pins digests later);
+    # ``image`` replaces repository+tag with a full image reference.
+    image_tag: str = Field(default="latest", pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+    image: str | None = None
+    container_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    container_port: int = Field(default=8080, ge=1, le=65535)
+    cpu: int = Field(default=256, ge=128, le=16384)
+    memory_mib: int = Field(default=512, ge=128, le=122880)
+    desired_count: int = Field(default=2, ge=0, le=10000)
+    capacity: Literal["fargate", "fargate-spot-mix", "ec2"]
+    scaling: Scaling | None = None
+    automation: Automation = Automation()
+    load_balancer: LoadBalancer | None = None
+
+    @property
+    def container(self) -> str:
+        return self.container_name or self.name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Service:
+        if self.repository is None and self.image is None:
+            raise ValueError("give repository (tracked by image automation) or image")
+        if self.scaling is not None and not (
+            self.scaling.min <= self.desired_count <= self.scaling.max
+        ):
+            raise ValueError(
+                f"desired_count {self.desired_count} is outside scaling bounds "
+                f"{self.scaling.min}-{self.scaling.max}"
+            )
+        return self
+
+
+class Observability(_Strict):
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731] = 30
+    metrics_namespace: str = Field(default="EcsAutopilot", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")
+
+
+class AutomationFunctions(_Strict):
+    """Settings of the Lambda functions."""
+
+    # Layer version of AWSLambdaPowertoolsPythonV3-python313-arm64 (see infra/constructs/automation.py).
+    powertools_layer_version: int = Field(default=27, ge=1)
+    lease_seconds: int = Field(default=300, ge=10, le=3600)
+    memory_mib: int = Field(default=512, ge=128, le=10240)
+    timeout_seconds: int = Field(default=60, ge=5, le=900)
+    max_event_age_minutes: int = Field(default=120, ge=1, le=1440)
+    rule_retry_attempts: int = Field(default=8, ge=0, le=185)
+
+
+class AutopilotConfig(_Strict):
+    """The whole config file."""
+
+    environment: str = Field(pattern=r"^[a-z][a-z0-9-]{1,23}$")
+    network: Network
+    ec2_capacity: Ec2Capacity
+    fargate_capacity: FargateCapacity = FargateCapacity()
+    repositories: list[Repository] = Field(min_length=1)
+    services: list[Service] = Field(min_length=1)
+    observability: Observability = Observability()
+    functions: AutomationFunctions = AutomationFunctions()
+    # True keeps repositories, the ledger and log groups when the stack is destroyed.
+    retain_data: bool = True
+
+    def repository(self, name: str) -> Repository:
+        return next(r for r in self.repositories if r.name == name)
+
+    def is_mutable(self, repository: Repository) -> bool:
+        """IMMUTABLE unless a service follows a moving tag (or the file says mutable)."""
+        if repository.tag_mutability is not None:
+            return repository.tag_mutability == "mutable"
+        return any(
+            s.repository == repository.name and follows_moving_tag(s.automation.policy)
+            for s in self.services
+        )
+
+
+def _check_references(config: AutopilotConfig, file: str | Path) -> None:
+    """Cross-field rules, each reported with the path of the field at fault."""
+    seen: set[str] = set()
+    for i, repo in enumerate(config.repositories):
+        if repo.name in seen:
+            raise ConfigError(file, f"repositories[{i}].name", f"repository {repo.name!r} is declared twice")
+        seen.add(repo.name)
+    names: set[str] = set()
+    for i, svc in enumerate(config.services):
+        if svc.name in names:
+            raise ConfigError(file, f"services[{i}].name", f"service {svc.name!r} is declared twice")
+        names.add(svc.name)
+        if svc.repository is None:
+            continue
+        if svc.repository not in seen:
+            raise ConfigError(
+                file,
+                f"services[{i}].repository",
+                f"repository {svc.repository!r} is not declared under repositories "
+                f"(declared: {', '.join(sorted(seen))})",
+            )
+        repo = config.repository(svc.repository)
+        if follows_moving_tag(svc.automation.policy) and repo.tag_mutability == "immutable":
+            raise ConfigError(
+                file,
+                f"services[{i}].automation.policy",
+                f"policy {svc.automation.policy!r} follows a moving tag, but repository "
+                f"{repo.name!r} is immutable (set its tag_mutability to mutable or drop the line)",
+            )
+
+
+def _loc(parts: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def load_config(path: str | Path) -> AutopilotConfig:
+    """Read, parse and validate a config file (YAML, or JSON for ``.json``)."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, "", "no such file") from None
+    except OSError as exc:
+        raise ConfigError(file, "", f"cannot read it ({exc.strerror})") from None
+    try:
+        data: Any = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(file, "", f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(file, "", f"not valid YAML ({where}{problem})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", "the top level must be a mapping of fields")
+    try:
+        config = AutopilotConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            msg = "unknown field"
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise ConfigError(file, _loc(tuple(first["loc"])), f"{msg}{more}") from None
+    _check_references(config, file)
+    return config

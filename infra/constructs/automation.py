@@ -1,0 +1,403 @@
+"""Automation: the ledger, the functions, their EventBridge rules, dead-letter queues,
+alarms and the dashboard.
+
+Only functions whose handlers exist are wired (image-events and deployment-events now);
+event patterns, names and handler paths come from ``autopilot.contract`` and the
+environment of each function is exactly its settings model's fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from autopilot import contract
+from autopilot.settings import DeploymentEventsSettings, ImageEventsSettings, env_var_names
+from infra.constructs.cluster import Cluster
+from infra.constructs.notices import Notices
+from infra.constructs.registry import Registry
+from infra.constructs.services import Services
+from infra.nag import ARN_PREFIX, REGION_ACCOUNT, acknowledge, default_policy
+
+# Official Powertools for AWS Lambda (Python) v3 layer, published by AWS in every commercial
+# region under this account. Version 27 of AWSLambdaPowertoolsPythonV3-python313-arm64 is
+# the layer the Powertools docs point to after aws-powertools/powertools-lambda-python#7757
+# (docs: layer 18 -> 27), the newest we could confirm; pyproject pins the library to
+# >=3.37,<4 for local runs. Built with include_extras=True: it carries pydantic and
+# aws-xray-sdk; boto3 comes with the runtime. Override per config: functions.powertools_layer_version.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
+POWERTOOLS_LAYER_VERSION = 27
+
+# Settings model of each wired function.
+SETTINGS_MODELS: Mapping[str, type] = {
+    contract.IMAGE_EVENTS.name: ImageEventsSettings,
+    contract.DEPLOYMENT_EVENTS.name: DeploymentEventsSettings,
+}
+
+
+@dataclass(frozen=True)
+class AutomationProps:
+    """What the functions act on and how they run.
+
+    ``code_path``: the ``functions/`` folder, shipped whole as the code asset.
+    ``name_prefix``: physical names are ``<prefix>-<function>``, ``<prefix>-ledger`` ...
+    ``powertools_layer_version``: version of the pinned Powertools layer (default 27).
+    ``max_event_age`` / ``rule_retry_attempts``: retry policy of each rule target.
+    ``log_retention`` / ``removal_policy``: of log groups and the ledger (RETAIN).
+    """
+
+    name_prefix: str
+    code_path: Path
+    cluster: Cluster
+    services: Services
+    registry: Registry
+    notices: Notices
+    metrics_namespace: str = "EcsAutopilot"
+    powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
+    lease_seconds: int = 300
+    memory_mib: int = 512
+    timeout: Duration = Duration.seconds(60)
+    max_event_age: Duration = Duration.hours(2)
+    rule_retry_attempts: int = 8
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+
+
+class AutomatedFunction(Construct):
+    """One function: role, log group, async DLQ, rule DLQ, rules, alarms."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: contract.FunctionSpec,
+        props: AutomationProps,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        environment: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.spec = spec
+        self.function_name = f"{props.name_prefix}-{spec.name}"
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{self.function_name}",
+            retention=props.log_retention,
+            removal_policy=props.removal_policy,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{self.function_name}: least privilege",
+        )
+        self.log_group.grant_write(self.role)
+        # Events the function gave up on after its async retries land here, intact.
+        self.dead_letter_queue = _queue(self, "DeadLetterQueue", f"{self.function_name}-dlq")
+        # Events EventBridge could not deliver to the function land here.
+        self.events_dead_letter_queue = _queue(
+            self, "EventsDeadLetterQueue", f"{self.function_name}-events-dlq"
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=self.function_name,
+            description=spec.description,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=spec.handler,
+            code=code,
+            layers=[layer],
+            role=self.role,
+            memory_size=props.memory_mib,
+            timeout=props.timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment=dict(environment),
+            dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+        )
+        self.rules: list[events.Rule] = []
+        self._props = props
+        acknowledge(
+            self.function.node.default_child or self.function,
+            "AwsSolutions-L1",
+            "python3.13 on purpose: the pinned Powertools layer is built for python3.13 "
+            "(AWSLambdaPowertoolsPythonV3-python313-arm64).",
+        )
+        acknowledge(
+            self.events_dead_letter_queue.node.default_child or self.events_dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself a dead-letter queue: the DeadLetterConfig of the EventBridge "
+            "rule targets of this function (the rule cannot see that link).",
+        )
+
+    def acknowledge_grants(self) -> None:
+        """Acknowledge the wildcards of the grants; call after every grant is added."""
+        policy = default_policy(self.role)
+        cluster = self._props.services.cluster_name
+        for rule_id, reason in (
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "No resource-level scope exists for ecs:RegisterTaskDefinition, "
+                "ecs:DescribeTaskDefinition, ecs:DeregisterTaskDefinition, tag:GetResources "
+                "(one account-wide tag look-up) and xray:PutTraceSegments/PutTelemetryRecords.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{ARN_PREFIX}:ecs:{REGION_ACCOUNT}:service/{cluster}/*]",
+                "DescribeServices/UpdateService/ListTagsForResource on this cluster's services "
+                "only; services created outside this app may opt in by tag, so they cannot be "
+                "listed by name.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{ARN_PREFIX}:ecs:{REGION_ACCOUNT}:task-definition/*]",
+                "Task definition families are created by the services' owners; ListTagsForResource "
+                "and TagResource (only with ecs:CreateAction=RegisterTaskDefinition) on task "
+                "definitions of this account and region.",
+            ),
+        ):
+            acknowledge(policy, rule_id, reason)
+
+    def add_rule(self, construct_id: str, rule_name: str, pattern: Mapping[str, Any]) -> events.Rule:
+        """A rule with exactly ``pattern`` (from ``autopilot.contract``) targeting the function."""
+        rule = events.Rule(
+            self,
+            construct_id,
+            rule_name=rule_name,
+            description=f"{pattern['detail-type'][0]} -> {self.function_name}",
+            # The L2 pattern type cannot spell content filters such as {"prefix": ...};
+            # the exact contract pattern is written below.
+            event_pattern=events.EventPattern(source=list(pattern["source"])),
+        )
+        cfn_rule = rule.node.default_child
+        assert isinstance(cfn_rule, events.CfnRule)
+        cfn_rule.add_property_override("EventPattern", dict(pattern))
+        rule.add_target(
+            targets.LambdaFunction(
+                self.function,
+                dead_letter_queue=self.events_dead_letter_queue,
+                max_event_age=self._props.max_event_age,
+                retry_attempts=self._props.rule_retry_attempts,
+            )
+        )
+        self.rules.append(rule)
+        return rule
+
+    @property
+    def queues(self) -> list[sqs.Queue]:
+        return [self.dead_letter_queue, self.events_dead_letter_queue]
+
+
+class Automation(Construct):
+    """Exposes ``ledger``, ``functions`` (by contract name), ``alarms`` and ``dashboard``."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: AutomationProps) -> None:
+        super().__init__(scope, construct_id)
+        prefix = props.name_prefix
+        self.ledger = dynamodb.Table(
+            self,
+            "Ledger",
+            table_name=f"{prefix}-ledger",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            time_to_live_attribute="expires_at",
+            removal_policy=props.removal_policy,
+        )
+        code = lambda_.Code.from_asset(
+            str(props.code_path),
+            exclude=["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"],
+        )
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "PowertoolsLayer",
+            f"arn:{Stack.of(self).partition}:lambda:{Stack.of(self).region}:"
+            f"{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:"
+            f"{props.powertools_layer_version}",
+        )
+        self.functions: dict[str, AutomatedFunction] = {}
+        wiring: list[tuple[contract.FunctionSpec, Callable[[AutomatedFunction], None]]] = [
+            (contract.IMAGE_EVENTS, self._wire_image_events),
+            (contract.DEPLOYMENT_EVENTS, self._wire_deployment_events),
+        ]
+        self._props = props
+        for spec, wire in wiring:
+            fn = AutomatedFunction(
+                self,
+                _pascal(spec.name),
+                spec=spec,
+                props=props,
+                code=code,
+                layer=layer,
+                environment=self._environment(spec),
+            )
+            self.ledger.grant_read_write_data(fn.role)
+            props.notices.grant_publish(fn.role)
+            props.services.grant_deploy(fn.role)
+            props.registry.grant_read_images(fn.role)
+            wire(fn)
+            fn.acknowledge_grants()
+            self.functions[spec.name] = fn
+
+        self.alarms = self._alarms()
+        self.dashboard = self._dashboard()
+
+    # -- wiring -------------------------------------------------------------------------
+    def _environment(self, spec: contract.FunctionSpec) -> dict[str, str]:
+        """Exactly the settings model's variables: a field the infra cannot fill fails synth."""
+        props = self._props
+        known = {
+            "POWERTOOLS_SERVICE_NAME": spec.name,
+            "POWERTOOLS_METRICS_NAMESPACE": props.metrics_namespace,
+            "LEDGER_TABLE": self.ledger.table_name,
+            "NOTICES_TOPIC_ARN": props.notices.topic.topic_arn,
+            "CLUSTER_ARN": props.cluster.cluster_arn,
+            "LEASE_SECONDS": str(props.lease_seconds),
+        }
+        wanted = env_var_names(SETTINGS_MODELS[spec.name])
+        missing = wanted - known.keys()
+        if missing:
+            raise ValueError(f"{spec.name}: no value for settings {sorted(missing)}")
+        return {name: known[name] for name in sorted(wanted)}
+
+    def _wire_image_events(self, fn: AutomatedFunction) -> None:
+        registry = self._props.registry
+        prefix = self._props.name_prefix
+        fn.add_rule(
+            "EcrImageActionRule",
+            f"{prefix}-ecr-image-action",
+            contract.ecr_image_action_pattern(registry.repository_names),
+        )
+        fn.add_rule(
+            "EcrImageScanRule",
+            f"{prefix}-ecr-image-scan",
+            contract.ecr_image_scan_pattern(registry.repository_names),
+        )
+        fn.add_rule(
+            "Inspector2ScanRule",
+            f"{prefix}-inspector2-scan",
+            contract.inspector2_scan_pattern(registry.repository_arns),
+        )
+
+    def _wire_deployment_events(self, fn: AutomatedFunction) -> None:
+        fn.add_rule(
+            "EcsDeploymentRule",
+            f"{self._props.name_prefix}-ecs-deployment",
+            contract.ecs_deployment_pattern(self._props.services.service_arn_prefix),
+        )
+
+    # -- alarms and dashboard ------------------------------------------------------------
+    def _alarms(self) -> list[cloudwatch.Alarm]:
+        prefix = self._props.name_prefix
+        action = cw_actions.SnsAction(self._props.notices.topic)
+        alarms: list[cloudwatch.Alarm] = []
+
+        def alarm(scope: Construct, name: str, metric: cloudwatch.IMetric, what: str) -> None:
+            a = cloudwatch.Alarm(
+                scope,
+                _pascal(name.removeprefix(f"{prefix}-")) + "Alarm",
+                alarm_name=f"{prefix}-ops-{name.removeprefix(f'{prefix}-')}",
+                alarm_description=what,
+                metric=metric,
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            a.add_alarm_action(action)
+            alarms.append(a)
+
+        period = Duration.minutes(5)
+        for fn in self.functions.values():
+            alarm(fn, f"{fn.function_name}-errors",
+                  fn.function.metric_errors(period=period, statistic="Sum"),
+                  f"{fn.function_name} raised errors")
+            alarm(fn, f"{fn.function_name}-throttles",
+                  fn.function.metric_throttles(period=period, statistic="Sum"),
+                  f"{fn.function_name} was throttled")
+            for queue, queue_name in (
+                (fn.dead_letter_queue, f"{fn.function_name}-dlq"),
+                (fn.events_dead_letter_queue, f"{fn.function_name}-events-dlq"),
+            ):
+                alarm(fn, f"{queue_name}-depth",
+                      queue.metric_approximate_number_of_messages_visible(
+                          period=period, statistic="Maximum"),
+                      f"{queue_name} holds events that were not processed")
+        return alarms
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        fns = list(self.functions.values())
+        period = Duration.minutes(5)
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"{self._props.name_prefix}-autopilot"
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Invocations",
+                left=[f.function.metric_invocations(period=period, label=f.spec.name) for f in fns],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Errors and throttles",
+                left=[f.function.metric_errors(period=period, label=f"{f.spec.name} errors") for f in fns]
+                + [f.function.metric_throttles(period=period, label=f"{f.spec.name} throttles") for f in fns],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Duration (p95)",
+                left=[f.function.metric_duration(period=period, statistic="p95", label=f.spec.name) for f in fns],
+                width=8,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Dead-letter queues (visible messages)",
+                left=[
+                    q.metric_approximate_number_of_messages_visible(period=period, label=name)
+                    for f in fns
+                    for q, name in ((f.dead_letter_queue, f"{f.spec.name} async"),
+                                    (f.events_dead_letter_queue, f"{f.spec.name} rules"))
+                ],
+                width=12,
+            ),
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=12),
+        )
+        return dashboard
+
+
+def _queue(scope: Construct, construct_id: str, name: str) -> sqs.Queue:
+    return sqs.Queue(
+        scope,
+        construct_id,
+        queue_name=name,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+
+
+def _pascal(name: str) -> str:
+    return "".join(p.capitalize() for p in name.replace("_", "-").split("-"))

@@ -1,0 +1,90 @@
+"""Notices: the encrypted SNS topic every part of the app announces to (people subscribe to it).
+
+A construct of its own because the cluster (Auto Scaling notifications), the alarms and the
+automation functions all publish to it, and the automation needs the cluster first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+
+@dataclass(frozen=True)
+class NoticesProps:
+    """``topic_name``: physical name of the topic. ``removal_policy``: of the KMS key
+    (default RETAIN)."""
+
+    topic_name: str
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+
+
+class Notices(Construct):
+    """Exposes ``topic`` and its ``key``; ``grant_publish`` for IAM principals."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: NoticesProps) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts the {props.topic_name} topic",
+            enable_key_rotation=True,
+            removal_policy=props.removal_policy,
+        )
+        # Services that publish to the topic with their own identity need the key too.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+        # Auto Scaling notifications are sent by its service-linked role, which may not exist
+        # yet when the key is created: name it in a condition, not as a principal.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AutoScalingNotificationsPublish",
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"kms:CallerAccount": stack.account},
+                    "ArnLike": {
+                        "aws:PrincipalArn": stack.format_arn(
+                            service="iam",
+                            region="",
+                            resource="role",
+                            resource_name=(
+                                "aws-service-role/autoscaling.amazonaws.com/"
+                                "AWSServiceRoleForAutoScaling*"
+                            ),
+                        )
+                    },
+                },
+            )
+        )
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            topic_name=props.topic_name,
+            display_name="ecs-autopilot notices",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        # Not topic.grant_publish: it adds kms:GenerateDataKey*, broader than publishing needs.
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sns:Publish"], resource_arns=[self.topic.topic_arn]
+        )
+        # Publishing to a topic encrypted with a customer managed key needs the key too.
+        self.key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey")
+        return grant

@@ -1,0 +1,30 @@
+"""cdk-nag acknowledgements: one helper so each is placed on the narrowest construct with a reason.
+
+cdk-nag v3 reads CDK's native ``Validations.of(construct).acknowledge``; an acknowledgement
+on a construct covers the resources under it, so callers pass the resource itself or the
+smallest construct that owns it (a role's ``DefaultPolicy``, not the role or the stack).
+IAM5 findings are acknowledged one by one (``AwsSolutions-IAM5[Resource::...]``).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct
+
+# Placeholders cdk-nag uses for the pseudo parameters in IAM5 finding ids.
+ARN_PREFIX = "arn:<AWS::Partition>"
+REGION_ACCOUNT = "<AWS::Region>:<AWS::AccountId>"
+
+
+def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
+    """Acknowledge ``rule_id`` (e.g. ``AwsSolutions-IAM5[Resource::*]``) on ``scope``."""
+    if not reason.strip():
+        raise ValueError(f"{rule_id}: an acknowledgement needs a reason")
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def default_policy(role: iam.IRole) -> IConstruct:
+    """The role's DefaultPolicy, where CDK grants land (the role itself if there is none yet)."""
+    child = role.node.try_find_child("DefaultPolicy")
+    return child if child is not None else role

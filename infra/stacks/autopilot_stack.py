@@ -1,0 +1,229 @@
+"""The one stack: composes the constructs from the typed config. No logic of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from autopilot import contract
+from infra.config import AutopilotConfig
+from infra.constructs.automation import Automation, AutomationProps
+from infra.constructs.cluster import Cluster, ClusterProps
+from infra.constructs.network import Network, NetworkProps
+from infra.constructs.notices import Notices, NoticesProps
+from infra.constructs.registry import Registry, RegistryProps, RepositorySpec
+from infra.constructs.services import ScalingSpec, Services, ServicesProps, ServiceSpec
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+
+
+def stack_name(environment: str) -> str:
+    return f"EcsAutopilot-{environment}"
+
+
+class AutopilotStack(Stack):
+    """``EcsAutopilot-<environment>``: network, registry, cluster, services, automation."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AutopilotConfig,
+        functions_dir: Path = FUNCTIONS_DIR,
+        **kwargs: Any,
+    ) -> None:
+        self._az_count = config.network.new_vpc.max_azs if config.network.new_vpc else 2
+        super().__init__(scope, construct_id, **kwargs)
+        env = config.environment
+        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        retention = _retention(config.observability.log_retention_days)
+
+        network = Network(
+            self,
+            "Network",
+            props=NetworkProps(
+                new_vpc=config.network.new_vpc,
+                existing_vpc=config.network.existing_vpc,
+                log_retention=retention,
+                removal_policy=removal,
+            ),
+        )
+        registry = Registry(
+            self,
+            "Registry",
+            props=RegistryProps(
+                repositories=tuple(
+                    RepositorySpec(
+                        name=r.name,
+                        mutable=config.is_mutable(r),
+                        scan_on_push=r.scanning == "basic",
+                        untagged_expire_days=r.untagged_expire_days,
+                        keep_tagged=r.keep_tagged,
+                        pull_principals=tuple(r.pull_principals),
+                    )
+                    for r in config.repositories
+                ),
+                push_policy_name=f"{env}-ecr-push",
+                removal_policy=removal,
+            ),
+        )
+        notices = Notices(
+            self, "Notices", props=NoticesProps(topic_name=f"{env}-notices", removal_policy=removal)
+        )
+        cap = config.ec2_capacity
+        cluster = Cluster(
+            self,
+            "Cluster",
+            props=ClusterProps(
+                vpc=network.vpc,
+                cluster_name=f"{env}-cluster",
+                instance_types=tuple(cap.instance_types),
+                notices_topic=notices.topic,
+                min_capacity=cap.min_capacity,
+                max_capacity=cap.max_capacity,
+                spot=cap.spot,
+                root_volume_gib=cap.root_volume_gib,
+                target_capacity_percent=cap.target_capacity_percent,
+                subnets=network.private_subnets,
+            ),
+        )
+        fargate = config.fargate_capacity
+        services = Services(
+            self,
+            "Services",
+            props=ServicesProps(
+                cluster=cluster.cluster,
+                cluster_name=cluster.name,
+                vpc=network.vpc,
+                ec2_capacity_provider=cluster.capacity_provider.capacity_provider_name,
+                services=tuple(
+                    ServiceSpec(
+                        name=s.name,
+                        capacity=s.capacity,
+                        image=(
+                            ecs.ContainerImage.from_registry(s.image)
+                            if s.image
+                            else ecs.ContainerImage.from_ecr_repository(
+                                registry.repositories[s.repository or ""], s.image_tag
+                            )
+                        ),
+                        container_name=s.container,
+                        container_port=s.container_port,
+                        cpu=s.cpu,
+                        memory_mib=s.memory_mib,
+                        desired_count=s.desired_count,
+                        scaling=(
+                            ScalingSpec(s.scaling.min, s.scaling.max, s.scaling.cpu_target)
+                            if s.scaling
+                            else None
+                        ),
+                        tags=_service_tags(s, registry),
+                    )
+                    for s in config.services
+                ),
+                log_group_prefix=f"/ecs/{env}",
+                subnets=network.private_subnets,
+                fargate_base=fargate.fargate_base,
+                fargate_weight=fargate.fargate_weight,
+                spot_weight=fargate.spot_weight,
+                log_retention=retention,
+                removal_policy=removal,
+            ),
+        )
+        fn_cfg = config.functions
+        automation = Automation(
+            self,
+            "Automation",
+            props=AutomationProps(
+                name_prefix=env,
+                code_path=functions_dir,
+                cluster=cluster,
+                services=services,
+                registry=registry,
+                notices=notices,
+                metrics_namespace=config.observability.metrics_namespace,
+                powertools_layer_version=fn_cfg.powertools_layer_version,
+                lease_seconds=fn_cfg.lease_seconds,
+                memory_mib=fn_cfg.memory_mib,
+                timeout=Duration.seconds(fn_cfg.timeout_seconds),
+                max_event_age=Duration.minutes(fn_cfg.max_event_age_minutes),
+                rule_retry_attempts=fn_cfg.rule_retry_attempts,
+                log_retention=retention,
+                removal_policy=removal,
+            ),
+        )
+        self.network, self.registry, self.notices = network, registry, notices
+        self.cluster, self.services, self.automation = cluster, services, automation
+
+        # -- outputs: what the CLI, the sandbox and people look up -----------------------
+        CfnOutput(self, "ClusterName", value=cluster.cluster.cluster_name)
+        CfnOutput(self, "ClusterArn", value=cluster.cluster.cluster_arn)
+        CfnOutput(self, "LedgerTableName", value=automation.ledger.table_name)
+        CfnOutput(self, "NoticesTopicArn", value=notices.topic.topic_arn)
+        CfnOutput(self, "RegistryUrl", value=registry.registry_url)
+        CfnOutput(self, "EcrPushPolicyArn", value=registry.push_policy.managed_policy_arn)
+        for name, repo in registry.repositories.items():
+            CfnOutput(
+                self,
+                f"RepositoryUri{_alnum(name)}",
+                value=repo.repository_uri,
+                description=f"URI of the {name} repository",
+            )
+        for fn in automation.functions.values():
+            key = _alnum(fn.spec.name)
+            CfnOutput(self, f"{key}FunctionName", value=fn.function.function_name)
+            CfnOutput(self, f"{key}DlqUrl", value=fn.dead_letter_queue.queue_url,
+                      description=f"{fn.function_name}: async invocations that failed")
+            CfnOutput(self, f"{key}EventsDlqUrl", value=fn.events_dead_letter_queue.queue_url,
+                      description=f"{fn.function_name}: events EventBridge could not deliver")
+        CfnOutput(self, "DashboardName", value=automation.dashboard.dashboard_name)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Env-agnostic, yet three AZs: CloudFormation picks them at deploy time (Fn::GetAZs);
+        CDK's default for an env-agnostic stack is two."""
+        return [Fn.select(i, Fn.get_azs()) for i in range(self._az_count)]
+
+
+def _service_tags(service: Any, registry: Registry) -> dict[str, str]:
+    """The opt-in tags of DESIGN section 3, keys from ``autopilot.contract``."""
+    auto = service.automation
+    tags = {
+        contract.TAG_CONTAINER: service.container,
+        contract.TAG_POLICY: auto.policy,
+        contract.TAG_SCAN: auto.scan,
+        contract.TAG_APPROVAL: auto.approval,
+        contract.TAG_REBALANCE: auto.rebalance,
+    }
+    if service.repository:
+        tags[contract.TAG_REPOSITORY] = service.repository
+    if service.scaling:
+        tags[contract.TAG_SCALING] = f"{service.scaling.min}-{service.scaling.max}"
+    return tags
+
+
+def _alnum(name: str) -> str:
+    return "".join(p.capitalize() for p in "".join(c if c.isalnum() else " " for c in name).split())
+
+
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS, 7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS, 150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS, 545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+}
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    return _RETENTION[days]
