@@ -111,8 +111,11 @@ def update_service(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
         response = ecs.update_service(**params)
     service = response["service"]
     primary = [d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"]
-    deployment_id = primary[0].get("id") if primary else None
-    return {"taskDefinition": service.get("taskDefinition"), "deploymentId": deployment_id}
+    return {
+        "taskDefinition": service.get("taskDefinition"),
+        "deploymentId": primary[0].get("id") if primary else None,
+        "primaryTaskDefinition": primary[0].get("taskDefinition") if primary else None,
+    }
 
 
 def deregister_task_definition(ecs: ECSClient, arn: str) -> None:

@@ -343,6 +343,7 @@ class Ledger:
                 "digest": record.digest,
                 "tag": record.tag,
                 "previous_task_definition": record.previous_task_definition,
+                "deployment_id": record.deployment_id,
                 "event_id": record.event_id,
                 "at": _iso(datetime.fromtimestamp(self._now(), UTC)),
                 "expires_at": self._now() + DECISION_TTL,
@@ -351,16 +352,14 @@ class Ledger:
 
     def get_deploy(self, service_arn: str, task_definition: str) -> DeployRecord | None:
         item = self._get(svc_pk(service_arn), f"DEPLOY#{task_definition}")
-        if item is None:
-            return None
-        return DeployRecord(
-            task_definition=task_definition,
-            digest=item.get("digest"),
-            tag=item.get("tag"),
-            previous_task_definition=item.get("previous_task_definition"),
-            event_id=str(item.get("event_id", "")),
-            at=_parse_iso(item.get("at")),
-        )
+        return _deploy_from_item(item) if item else None
+
+    def find_deploy(self, service_arn: str, deployment_id: str) -> DeployRecord | None:
+        """The deploy record that started ECS deployment ``deployment_id``, if one did."""
+        for item in self._query(svc_pk(service_arn), "DEPLOY#"):
+            if item.get("deployment_id") == deployment_id:
+                return _deploy_from_item(item)
+        return None
 
     # -- lease ------------------------------------------------------------------------
     def acquire_lease(self, service_arn: str, holder: str, seconds: int) -> None:
@@ -442,6 +441,18 @@ class Ledger:
                 if exc.code != "ConditionalCheckFailedException":
                     raise
         raise LeaseBusy(pk, "concurrent scan writers")
+
+
+def _deploy_from_item(item: dict[str, Any]) -> DeployRecord:
+    return DeployRecord(
+        task_definition=str(item["task_definition"]),
+        digest=item.get("digest"),
+        tag=item.get("tag"),
+        previous_task_definition=item.get("previous_task_definition"),
+        event_id=str(item.get("event_id", "")),
+        deployment_id=item.get("deployment_id"),
+        at=_parse_iso(item.get("at")),
+    )
 
 
 def _scan_from_item(item: dict[str, Any]) -> ScanRecord:

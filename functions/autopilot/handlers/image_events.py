@@ -287,6 +287,7 @@ def _deploy(  # noqa: PLR0917 - internal step of run()
                 tag=decision.tag,
                 previous_task_definition=svc.task_definition,
                 event_id=report.event_id,
+                deployment_id=_our_deployment(update.result, new_arn),
             ),
         )
         logger.info(
@@ -305,6 +306,14 @@ def _deploy(  # noqa: PLR0917 - internal step of run()
         logger.warning("deploy failed", service=svc.arn, api=exc.api, code=exc.code)
     finally:
         ledger.release_lease(svc.arn, holder)
+
+
+def _our_deployment(result: dict[str, Any] | None, task_definition: str) -> str | None:
+    """The new primary deployment's id, if UpdateService's answer shows it is ours."""
+    if result and result.get("primaryTaskDefinition") == task_definition:
+        value = result.get("deploymentId")
+        return str(value) if value else None
+    return None
 
 
 def _busy(report: Report, decision: Decision, svc: ServiceView, exc: LeaseBusy) -> None:

@@ -150,6 +150,7 @@ class DeployRecord:
     tag: str | None
     previous_task_definition: str | None
     event_id: str
+    deployment_id: str | None = None
     at: datetime | None = None
 
 

@@ -1,0 +1,156 @@
+"""deployment-events decisions: pure functions of (deployment event, service, ledger) -> plan.
+
+==================================  =============================================  =============
+event                               condition                                      outcome
+==================================  =============================================  =============
+IN_PROGRESS                         (any; "rolling back to" noted in the reason)   ignored
+COMPLETED                           deployment's digest is quarantined             ignored
+COMPLETED                           otherwise                                      last-known-good
+FAILED                              ECS rolls back itself (circuit breaker with    quarantined
+                                    rollback, a rollback in the reason, or a
+                                    newer deployment is already primary)
+FAILED                              a known good revision differs from the failed  rolled-back
+                                    one and the service is not already on it      (+ quarantine)
+FAILED                              nothing known good to go back to               quarantined
+FAILED                              the failed digest is unknown, nothing to do    failed
+==================================  =============================================  =============
+
+Every FAILED outcome is announced. The rollback target is the last known good task
+definition, else the revision the failed deploy replaced (from the deploy record).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from autopilot.models.report import Decision, Outcome
+from autopilot.models.state import DeployRecord, ServiceLedgerState, ServiceView
+
+ROLLING_BACK = "rolling back to"
+
+
+@dataclass(frozen=True)
+class DeploymentFacts:
+    """What the failed or completed deployment put on the service."""
+
+    deployment_id: str
+    event_name: str
+    reason: str
+    task_definition: str | None
+    digest: str | None
+    image: str | None
+    repository: str | None
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    decision: Decision
+    last_known_good: bool = False
+    quarantine: str | None = None
+    update: dict[str, Any] | None = None
+
+
+def _decision(facts: DeploymentFacts, svc: ServiceView, outcome: Outcome, reason: str) -> Decision:
+    return Decision(
+        service=svc.arn,
+        outcome=outcome,
+        reason=reason,
+        repository=facts.repository,
+        digest=facts.digest,
+        task_definition=facts.task_definition,
+        notify=outcome in {Outcome.ROLLED_BACK, Outcome.QUARANTINED, Outcome.FAILED},
+    )
+
+
+def ecs_rolls_back(facts: DeploymentFacts, svc: ServiceView) -> str | None:
+    """Why ECS itself is (or will be) undoing the failed deployment, or None."""
+    if ROLLING_BACK in facts.reason.lower():
+        return "ECS is rolling back"
+    if svc.circuit_breaker_rollback:
+        return "the circuit breaker rolls back"
+    primary = svc.primary
+    if (
+        primary is not None
+        and facts.task_definition
+        and primary.id != facts.deployment_id
+        and primary.task_definition != facts.task_definition
+    ):
+        return f"deployment {primary.id} has already replaced it"
+    return None
+
+
+def plan_deployment(
+    facts: DeploymentFacts,
+    svc: ServiceView,
+    state: ServiceLedgerState,
+    deploy: DeployRecord | None,
+) -> DeploymentPlan:
+    if facts.event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS":
+        note = "ECS is rolling back" if ROLLING_BACK in facts.reason.lower() else "in progress"
+        return DeploymentPlan(_decision(facts, svc, Outcome.IGNORED, f"deployment {note}"))
+
+    if facts.task_definition is None:
+        reason = f"deployment {facts.deployment_id} is unknown to the service and the ledger"
+        outcome = Outcome.IGNORED
+        if facts.event_name == "SERVICE_DEPLOYMENT_FAILED":
+            outcome = Outcome.FAILED
+        return DeploymentPlan(_decision(facts, svc, outcome, reason))
+
+    if facts.event_name == "SERVICE_DEPLOYMENT_COMPLETED":
+        if facts.digest is not None and facts.digest in state.quarantined:
+            reason = "completed, but its digest is quarantined: not known good"
+            return DeploymentPlan(_decision(facts, svc, Outcome.IGNORED, reason))
+        reason = f"{facts.task_definition} completed: last known good"
+        return DeploymentPlan(
+            _decision(facts, svc, Outcome.LAST_KNOWN_GOOD, reason), last_known_good=True
+        )
+
+    # FAILED
+    quarantine = facts.digest
+    itself = ecs_rolls_back(facts, svc)
+    if itself is not None:
+        if quarantine is None:
+            return DeploymentPlan(
+                _decision(facts, svc, Outcome.FAILED, f"failed; {itself}; digest unknown")
+            )
+        reason = f"failed ({facts.reason}); {itself}: digest quarantined"
+        return DeploymentPlan(
+            _decision(facts, svc, Outcome.QUARANTINED, reason), quarantine=quarantine
+        )
+
+    target: str | None = None
+    lkg = state.last_known_good
+    if (
+        lkg is not None
+        and lkg.task_definition != facts.task_definition
+        and (lkg.digest is None or lkg.digest not in state.quarantined)
+    ):
+        target = lkg.task_definition
+        source = "last known good"
+    elif deploy is not None and deploy.previous_task_definition not in (
+        None,
+        facts.task_definition,
+    ):
+        target = deploy.previous_task_definition
+        source = "the revision it replaced"
+
+    if target is None:
+        outcome = Outcome.QUARANTINED if quarantine else Outcome.FAILED
+        reason = f"failed ({facts.reason}); no known good revision to roll back to"
+        return DeploymentPlan(_decision(facts, svc, outcome, reason), quarantine=quarantine)
+    if svc.task_definition == target:
+        outcome = Outcome.QUARANTINED if quarantine else Outcome.IGNORED
+        reason = f"failed; the service is already on {source} {target}"
+        return DeploymentPlan(_decision(facts, svc, outcome, reason), quarantine=quarantine)
+
+    decision = _decision(
+        facts, svc, Outcome.ROLLED_BACK, f"failed ({facts.reason}); back to {source} {target}"
+    )
+    decision.previous_task_definition = facts.task_definition
+    decision.task_definition = target
+    return DeploymentPlan(
+        decision,
+        quarantine=quarantine,
+        update={"cluster": svc.cluster_arn, "service": svc.arn, "taskDefinition": target},
+    )
