@@ -22,7 +22,7 @@ def quiet_moto() -> None:
     """moto warns about every resource type its CloudFormation skips: the README lists them."""
     warnings.filterwarnings("ignore", module=r"moto(\..*)?")
     warnings.filterwarnings("ignore", message=r".*not supported by moto.*")
-    for name in ("moto", "werkzeug", "moto.cloudformation.parsing"):
+    for name in ("moto", "werkzeug", "moto.cloudformation.parsing", "aws_xray_sdk"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 

@@ -50,7 +50,7 @@ def deploy_stack(clients: Clients, stack: StackArtifact) -> DeployedStack:
     cfn = clients("cloudformation")
     template = stack.template
     overrides = adj.prepare_account(clients, stack)
-    body, removed = adj.adjust_template(template)
+    body, removed = adj.adjust_template(template, stack.name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         resp = cfn.create_stack(

@@ -47,6 +47,15 @@ class Adjustment:
 
 ADJUSTMENTS: tuple[Adjustment, ...] = (
     Adjustment(
+        "skipped-resource-references", "template",
+        "Replace `Fn::GetAtt [<alarm>, Arn]` and `Ref <alarm>` of `AWS::CloudWatch::Alarm` "
+        "resources with the alarm's ARN or name built from its `AlarmName` (e.g. in the "
+        "dashboard body).",
+        "moto's CloudFormation skips alarms and then rejects the template: \"Fn::GetAtt "
+        "references undefined resource\". The reconcile step creates the alarms under the "
+        "same names, so the values are the ones AWS would resolve.",
+    ),
+    Adjustment(
         "strip-custom-resources", "template",
         "Remove `Custom::*` resources (e.g. CDK's `Custom::VpcRestrictDefaultSG`) and the "
         "`DependsOn` entries naming them.",
@@ -108,6 +117,12 @@ ADJUSTMENTS: tuple[Adjustment, ...] = (
         "`autopilot:*` tags and the simulator changes their state.",
     ),
     Adjustment(
+        "lambda-event-invoke-configs", "reconcile",
+        "Apply each `AWS::Lambda::EventInvokeConfig` with `PutFunctionEventInvokeConfig`.",
+        "Skipped by moto's CloudFormation; the router reads `MaximumRetryAttempts` from it to "
+        "emulate Lambda's asynchronous retries.",
+    ),
+    Adjustment(
         "sqs-queue-policies", "reconcile",
         "Apply each `AWS::SQS::QueuePolicy` as the queues' `Policy` attribute.",
         "Skipped by moto's CloudFormation (kept so the deployed state matches the template).",
@@ -145,7 +160,7 @@ KNOWN_GAPS: tuple[tuple[str, str], ...] = (
 # ---------------------------------------------------------------------------
 # template
 # ---------------------------------------------------------------------------
-def adjust_template(template: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def adjust_template(template: dict[str, Any], stack_name: str = "") -> tuple[dict[str, Any], list[str]]:
     """Return a copy of ``template`` with the template adjustments, and the removed ids."""
     body = copy.deepcopy(template)
     resources: dict[str, Any] = body.get("Resources", {})
@@ -165,7 +180,39 @@ def adjust_template(template: dict[str, Any]) -> tuple[dict[str, Any], list[str]
     outputs = body.get("Outputs", {})
     for name in [n for n, o in outputs.items() if _mentions(o, removed)]:
         del outputs[name]
+    alarms = {lid: _alarm_name(stack_name, lid, r) for lid, r in resources.items() if r.get("Type") == "AWS::CloudWatch::Alarm"}
+    if alarms:
+        body = _replace_alarm_references(body, alarms)
     return body, removed
+
+
+def _alarm_name(stack_name: str, logical_id: str, resource: dict[str, Any]) -> Any:
+    """The alarm's name as the template gives it, or the name reconcile() gives it."""
+    return resource.get("Properties", {}).get("AlarmName") or f"{stack_name}-{logical_id}"
+
+
+def _replace_alarm_references(value: Any, alarms: dict[str, Any], *, inside: str | None = None) -> Any:
+    if isinstance(value, list):
+        return [_replace_alarm_references(v, alarms, inside=inside) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref" and arg in alarms and arg != inside:
+            return alarms[arg]
+        if key == "Fn::GetAtt":
+            logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+            if logical in alarms and attr == "Arn":
+                return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:",
+                                          {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"},
+                                          ":alarm:", alarms[logical]]]}
+    out = {}
+    for k, v in value.items():
+        if k == "Resources" and isinstance(v, dict) and inside is None:
+            out[k] = {lid: _replace_alarm_references(r, alarms, inside=lid) for lid, r in v.items()}
+        else:
+            out[k] = _replace_alarm_references(v, alarms, inside=inside)
+    return out
 
 
 def _mentions(value: Any, ids: list[str]) -> bool:
@@ -180,7 +227,8 @@ def prepare_account(clients: Clients, stack: StackArtifact) -> dict[str, str]:
     """Bootstrap bucket, assets and SSM parameters; returns the CreateStack parameter values."""
     s3 = clients("s3")
     try:
-        s3.create_bucket(Bucket=BOOTSTRAP_BUCKET)
+        s3.create_bucket(Bucket=BOOTSTRAP_BUCKET, **(
+            {} if REGION == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": REGION}}))
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
     for asset in stack.assets:
@@ -327,6 +375,21 @@ def reconcile(
         cw.put_metric_alarm(**p, **({"Tags": tags} if tags else {}))
         ids[lid] = p["AlarmName"]
         done.append(f"alarm {p['AlarmName']}")
+
+    lam = clients("lambda")
+    for lid, props in of_type("AWS::Lambda::EventInvokeConfig"):
+        try:
+            p = resolver.resolve(props)
+            kwargs = {"FunctionName": p["FunctionName"]}
+            for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+                if key in p:
+                    kwargs[key] = int(p[key])
+            if "DestinationConfig" in p:
+                kwargs["DestinationConfig"] = p["DestinationConfig"]
+            lam.put_function_event_invoke_config(**kwargs)
+            done.append(f"event invoke config of {p['FunctionName']}: {kwargs.get('MaximumRetryAttempts', 2)} retries")
+        except Exception as exc:  # noqa: BLE001 - the router falls back to Lambda's default
+            log.debug("event invoke config %s not applied: %s", lid, exc)
 
     sqs = clients("sqs")
     for lid, props in of_type("AWS::SQS::QueuePolicy"):

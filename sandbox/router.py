@@ -129,6 +129,8 @@ def lambda_environment(fn: FunctionInfo, endpoint: str) -> dict[str, str]:
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         "LAMBDA_TASK_ROOT": str(REPO_ROOT / "functions"),
+        # no X-Ray daemon here (SAM local does the same): Powertools' Tracer stays off
+        "POWERTOOLS_TRACE_DISABLED": "true",
         **fn.environment,
     }
 

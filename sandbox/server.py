@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 ACCOUNT_ID = "123456789012"  # moto's default account
-REGION = "us-east-1"
+REGION = "eu-west-1"  # the region of the sample events in events/
 HOST = "127.0.0.1"
 
 #: fake credentials and region: never real ones, so nothing reaches a real account

@@ -10,7 +10,8 @@ behaviours, in the sandbox process, next to moto's in-process backends:
   moto's ECS backend so ``ListTasks`` (filtered by service, which moto ignores on its
   own) and ``DescribeTasks`` answer as ECS would. Starts and stops emit
   ``ECS Task State Change``.
-* **Deployments**: a new task definition on a service becomes a deployment
+* **Deployments**: a new task definition on a service (moto's ``UpdateService`` is made to
+  answer with the new PRIMARY deployment, as ECS does) becomes a deployment
   (``SERVICE_DEPLOYMENT_IN_PROGRESS``) that reaches ``COMPLETED``, or, when the image
   digest was pushed as crashing, ``FAILED`` by the circuit breaker; with rollback on,
   ECS's rollback follows (an ``IN_PROGRESS`` deployment "rolling back to" the previous
@@ -141,7 +142,7 @@ class Simulator:
         self.services: dict[str, SimService] = {}
         self.crashing: set[str] = set()
         self.emitted: list[dict[str, Any]] = []
-        self._queue: list[dict[str, Any]] = []
+        self._queue: list[Any] = []  # events, and steps (callables) between them
         self._lock = threading.RLock()
         self._draining = False
         self._routes: list[RouteResult] = []
@@ -160,6 +161,7 @@ class Simulator:
     def start(self) -> Simulator:
         """Find the stacks' services and bring each to a steady state with its tasks running."""
         _patch_moto_list_tasks()
+        _patch_moto_update_service()
         _hold_moto_task_states()
         ecs = self.clients("ecs")
         ec2 = self.clients("ec2")
@@ -207,6 +209,10 @@ class Simulator:
         self.timeline.add("event", label or describe_event(event), id=event.get("id"),
                           detail_type=event.get("detail-type"))
 
+    def _enqueue_step(self, step: Any) -> None:
+        """A state change that happens after the events queued before it are delivered."""
+        self._queue.append(step)
+
     def _drain(self) -> None:
         if self._draining:
             return
@@ -218,6 +224,9 @@ class Simulator:
                 if steps > MAX_STEPS:
                     raise RuntimeError("the simulator produced more than 500 events for one stimulus: a loop?")
                 event = self._queue.pop(0)
+                if callable(event):
+                    event()
+                    continue
                 for res in self.router.route(event):
                     self._routes.append(res)
                     self._record_route(res)
@@ -252,6 +261,7 @@ class Simulator:
                     self._stop_task(svc, t, stop_code="UserInitiated", reason=mt.stopped_reason or "Task stopped by user", mirror=False)
             if ms.task_definition != svc.task_definition:
                 self._deploy(svc, ms.task_definition)
+                continue
             desired = int(ms.desired_count or 0)
             running = svc.running()
             if len(running) < desired:
@@ -297,53 +307,34 @@ class Simulator:
         }, [svc.arn])
 
     def _deploy(self, svc: SimService, new_td: str) -> None:
+        """A new task definition on a service: one deployment, told step by step.
+
+        Each step changes the service's state and then puts the event that AWS would send
+        at that moment on the queue, so a handler sees the state of its own moment.
+        """
         old_td, old_dep = svc.task_definition, svc.deployment_id
-        dep = f"ecs-svc/{secrets.randbelow(10**18)}"
-        digests = self._digests(new_td)
+        ms = self._moto_service(svc)
+        primary = (ms.deployments or [{}])[0]
+        # moto's UpdateService has already opened the deployment (see _patch_moto_update_service)
+        dep = primary.get("id") if primary.get("taskDefinition") == new_td and primary.get("id") != old_dep else None
+        dep = dep or f"ecs-svc/{secrets.randbelow(10**18)}"
+        svc.task_definition, svc.deployment_id = new_td, dep
         self.timeline.add("state", f"{svc.name}: deployment {dep} to {_td_label(new_td)} started")
         self._write_deployments(svc, [
             self._deployment(svc, dep, new_td, "PRIMARY", "IN_PROGRESS", f"ECS deployment {dep} in progress.", running=0),
             self._deployment(svc, old_dep, old_td, "ACTIVE", "COMPLETED", f"ECS deployment {old_dep} completed."),
         ])
-        svc.task_definition, svc.deployment_id = new_td, dep
         self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_IN_PROGRESS", dep, f"ECS deployment {dep} in progress."))
-        crashing = sorted(d for d in digests if d in self.crashing)
+        crashing = sorted(d for d in self._digests(new_td) if d in self.crashing)
         if crashing:
-            # the new tasks start and exit: the circuit breaker counts them and trips
-            for _ in range(min(3, max(1, int(self._moto_service(svc).desired_count or 1)))):
-                t = self._start_task(svc, quiet=True, deployment_id=dep, task_definition=new_td)
-                self._stop_task(svc, t, stop_code="EssentialContainerExited",
-                                reason="Essential container in task exited", exit_code=1)
-            failed_reason = "ECS deployment circuit breaker: tasks failed to start."
-            if svc.rollback:
-                back = f"ecs-svc/{secrets.randbelow(10**18)}"
-                rolling = f"ECS deployment circuit breaker: rolling back to deploymentId {old_dep}."
-                # ECS has started the rollback by the time the FAILED event is delivered
-                self._moto_service(svc).task_definition = old_td
-                svc.task_definition, svc.deployment_id = old_td, back
-                self._write_deployments(svc, [
-                    self._deployment(svc, back, old_td, "PRIMARY", "IN_PROGRESS", rolling),
-                    self._deployment(svc, dep, new_td, "ACTIVE", "FAILED", failed_reason, running=0),
-                ])
-                self.timeline.add("state", f"{svc.name}: {dep} FAILED (crashing {crashing[0][:19]}...), "
-                                           f"circuit breaker rolls back to {_td_label(old_td)}")
-                self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_FAILED", dep, failed_reason))
-                self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_IN_PROGRESS", back, rolling))
-                self._write_deployments(svc, [self._deployment(svc, back, old_td, "PRIMARY", "COMPLETED",
-                                                               f"ECS deployment {back} completed.")])
-                self.timeline.add("state", f"{svc.name}: rollback {back} COMPLETED on {_td_label(old_td)}")
-                self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_COMPLETED", back,
-                                                     f"ECS deployment {back} completed."))
-            else:
-                self._write_deployments(svc, [
-                    self._deployment(svc, dep, new_td, "PRIMARY", "FAILED", failed_reason, running=0),
-                    self._deployment(svc, old_dep, old_td, "ACTIVE", "COMPLETED", f"ECS deployment {old_dep} completed."),
-                ])
-                self.timeline.add("state", f"{svc.name}: {dep} FAILED (crashing image), no automatic rollback")
-                self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_FAILED", dep, failed_reason))
-            return
-        # healthy: replace every task with one of the new revision, then complete
-        old_tasks = svc.running()
+            self._enqueue_step(lambda: self._fail(svc, dep, new_td, old_dep, old_td, crashing[0]))
+        else:
+            self._enqueue_step(lambda: self._complete(svc, dep, new_td))
+
+    def _complete(self, svc: SimService, dep: str, new_td: str) -> None:
+        if svc.deployment_id != dep:
+            return  # superseded by a newer deployment
+        old_tasks = [t for t in svc.running() if t.task_definition_arn != new_td]
         for _ in old_tasks:
             self._start_task(svc, deployment_id=dep, task_definition=new_td)
         for t in old_tasks:
@@ -353,6 +344,38 @@ class Simulator:
                                                        f"ECS deployment {dep} completed.")])
         self.timeline.add("state", f"{svc.name}: deployment {dep} COMPLETED, {len(svc.running())} tasks on {_td_label(new_td)}")
         self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_COMPLETED", dep, f"ECS deployment {dep} completed."))
+
+    def _fail(self, svc: SimService, dep: str, new_td: str, old_dep: str, old_td: str, digest: str) -> None:
+        if svc.deployment_id != dep:
+            return
+        # the new tasks start and exit: the circuit breaker counts them and trips
+        for _ in range(min(3, max(1, int(self._moto_service(svc).desired_count or 1)))):
+            t = self._start_task(svc, quiet=True, deployment_id=dep, task_definition=new_td)
+            self._stop_task(svc, t, stop_code="EssentialContainerExited",
+                            reason="Essential container in task exited", exit_code=1)
+        failed_reason = "ECS deployment circuit breaker: tasks failed to start."
+        if not svc.rollback:
+            self._write_deployments(svc, [
+                self._deployment(svc, dep, new_td, "PRIMARY", "FAILED", failed_reason, running=0),
+                self._deployment(svc, old_dep, old_td, "ACTIVE", "COMPLETED", f"ECS deployment {old_dep} completed."),
+            ])
+            self.timeline.add("state", f"{svc.name}: {dep} FAILED (crashing image), no automatic rollback")
+            self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_FAILED", dep, failed_reason))
+            return
+        back = f"ecs-svc/{secrets.randbelow(10**18)}"
+        rolling = f"ECS deployment circuit breaker: rolling back to deploymentId {old_dep}."
+        # ECS has started the rollback by the time the FAILED event is delivered
+        self._moto_service(svc).task_definition = old_td
+        svc.task_definition, svc.deployment_id = old_td, back
+        self._write_deployments(svc, [
+            self._deployment(svc, back, old_td, "PRIMARY", "IN_PROGRESS", rolling),
+            self._deployment(svc, dep, new_td, "ACTIVE", "FAILED", failed_reason, running=0),
+        ])
+        self.timeline.add("state", f"{svc.name}: {dep} FAILED (crashing {digest[:19]}...), "
+                                   f"circuit breaker rolls back to {_td_label(old_td)}")
+        self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_FAILED", dep, failed_reason))
+        self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_IN_PROGRESS", back, rolling))
+        self._enqueue_step(lambda: self._complete(svc, back, old_td))
 
     def _digests(self, td_arn: str) -> list[str]:
         td = self.clients("ecs").describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
@@ -602,6 +625,46 @@ def _manifest(seed: str) -> str:
 
 
 _LIST_TASKS_PATCHED = False
+_UPDATE_SERVICE_PATCHED = False
+
+
+def _patch_moto_update_service() -> None:
+    """ECS answers an UpdateService that changes the task definition with a new PRIMARY
+    deployment (IN_PROGRESS); moto keeps the old one. Open the deployment as ECS does; the
+    simulator then carries it to COMPLETED or FAILED."""
+    global _UPDATE_SERVICE_PATCHED
+    if _UPDATE_SERVICE_PATCHED:
+        return
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.update_service
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        cluster = service_properties.get("cluster", "default")
+        name = str(service_properties.get("service", "")).split("/")[-1]
+        try:
+            before = self._get_service(cluster, name).task_definition
+        except Exception:  # noqa: BLE001 - let moto raise its own error
+            before = None
+        service = original(self, service_properties)
+        force = bool(service_properties.get("force_new_deployment"))
+        if service.task_definition != before and not force:
+            td_arn = self.describe_task_definition(service.task_definition).arn
+            service.task_definition = td_arn
+            dep_id = f"ecs-svc/{secrets.randbelow(10**18)}"
+            now = _now()
+            old = [dict(d, status="ACTIVE") for d in (service.deployments or [])[:1]]
+            service.deployments = [{
+                "id": dep_id, "status": "PRIMARY", "taskDefinition": td_arn,
+                "desiredCount": service.desired_count, "pendingCount": 0, "runningCount": 0,
+                "failedTasks": 0, "createdAt": now, "updatedAt": now,
+                "launchType": service.launch_type, "rolloutState": "IN_PROGRESS",
+                "rolloutStateReason": f"ECS deployment {dep_id} in progress.",
+            }, *old]
+        return service
+
+    EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
+    _UPDATE_SERVICE_PATCHED = True
 
 
 def _hold_moto_task_states() -> None:
@@ -674,7 +737,8 @@ def summarize_report(report: dict[str, Any] | None) -> str:
     parts = []
     for d in decisions[:6]:
         reason = d.get("reason") or ""
-        parts.append(f"{d.get('service', '?')} {d.get('outcome', '?')}" + (f" ({reason})" if reason else ""))
+        service = str(d.get("service") or "?").rsplit("/", 1)[-1]
+        parts.append(f"{service} {d.get('outcome', '?')}" + (f" ({reason})" if reason else ""))
     text = "; ".join(parts) or "no decision"
     if len(decisions) > 6:
         text += f"; +{len(decisions) - 6} more"
