@@ -441,7 +441,7 @@ def _move_floor(
         return Change(owner, target, floor, new, bounds, why, record_original=original)
     if recorded is None or recorded >= floor:
         return NoChange(f"{target}'s floor was not raised by autopilot; its owner scales in")
-    new = max(floor + delta, recorded, bounds.low)
+    new = bounds.clamp(max(floor + delta, recorded))
     if new >= floor:
         return NoChange(f"{target}'s floor is already at its original")
     return Change(owner, target, floor, new, bounds, why, clear_original=new == recorded)
@@ -463,8 +463,11 @@ def _change_service(
             why=why,
         )
     # Application Auto Scaling owns desiredCount: move its floor, inside its max.
-    high = min(bounds.high, target.max_capacity)
-    inner = Bounds(min(bounds.low, high), high, bounds.source)
+    if bounds.low > target.max_capacity:
+        return NoChange(
+            f"{service.name}: autopilot:scaling minimum exceeds the scalable target's max"
+        )
+    inner = Bounds(bounds.low, min(bounds.high, target.max_capacity), bounds.source)
     return _move_floor(
         Owner.SCALABLE_TARGET_MIN,
         service.name,
