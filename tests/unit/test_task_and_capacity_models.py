@@ -62,6 +62,7 @@ def test_running_fargate_task() -> None:
     assert d.availability_zone == "eu-west-1a"
     assert d.launch_type == "FARGATE"
     assert d.version == 4
+    assert d.dedup_key == d.task_arn + "#4"
     assert d.containers[0].image_digest is not None
     assert d.stop_code is None
     assert d.stopped_reason is None

@@ -106,6 +106,15 @@ ON = ServiceFacts(rebalance_on=True, deployment_in_progress=False)
         (FakeEvent(), ServiceFacts(rebalance_on=False, deployment_in_progress=False), Ignore),
         (FakeEvent(), ServiceFacts(rebalance_on=True, deployment_in_progress=True), Ignore),
         (FakeEvent(), None, Evaluate("web")),
+        (
+            FakeEvent(
+                last_status="RUNNING",
+                stop_code=None,
+                stopped_reason="Availability-zone rebalancing initiated by (deployment ecs-svc/9)",
+            ),
+            ON,
+            Ignore,
+        ),
     ],
 )
 def test_classify(event: FakeEvent, facts: ServiceFacts | None, expected: object) -> None:
@@ -387,11 +396,15 @@ def test_a_balanced_service_gets_no_task_or_capacity_change(s: ZoneBalanceSnapsh
     counts=st.lists(st.integers(0, 12), min_size=2, max_size=3),
     min_healthy=st.sampled_from([0, 50, 66, 90]),
     eligible=st.booleans(),
+    on_ec2=st.booleans(),
 )
 @settings(max_examples=200, deadline=None)
-def test_repeated_evaluation_converges(counts: list[int], min_healthy: int, eligible: bool) -> None:
+def test_repeated_evaluation_converges(
+    counts: list[int], min_healthy: int, eligible: bool, on_ec2: bool
+) -> None:
     """Apply each plan; the scheduler places each replacement in the least-loaded zone."""
     zones = ZONES[: len(counts)]
+    capacity = Ec2Capacity(tuple(ZoneCapacity(z, True, 3) for z in zones)) if on_ec2 else None
     running = [
         RunningTask(f"t-{z}-{i}", z) for z, n in zip(zones, counts, strict=True) for i in range(n)
     ]
@@ -410,8 +423,10 @@ def test_repeated_evaluation_converges(counts: list[int], min_healthy: int, elig
             native_enabled=native_on,
             last_move_at=last_move,
             cooldown_seconds=60,
+            ec2=capacity,
         )
         plan = plan_zone_balance(s)
+        assert not any(isinstance(a, RaiseCapacity) for a in plan.actions)
         if not plan.actions and (not eligible or not native_on):
             break
         for step in plan.actions:

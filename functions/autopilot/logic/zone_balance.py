@@ -98,7 +98,7 @@ def classify(event: TaskEventLike, facts: ServiceFacts | None = None) -> Ignore 
         return Ignore(f"standalone task (group {event.group[:64]!r} is not service:NAME)")
     if event.last_status not in ACTED_ON_STATUSES:
         return Ignore(f"task state {event.last_status} is neither RUNNING nor STOPPED")
-    if event.last_status == "STOPPED" and _is_az_rebalancing_stop(event.stopped_reason):
+    if _is_az_rebalancing_stop(event.stopped_reason):
         return Ignore("stopped by ECS availability-zone rebalancing")
     if event.stop_code == STOP_CODE_SPOT:
         return Ignore("stopped by a Spot interruption")

@@ -90,6 +90,11 @@ class TaskStateChangeDetail(_Model):
     stopped_at: datetime | None = Field(default=None, alias="stoppedAt")
 
     @property
+    def dedup_key(self) -> str:
+        """Deliveries of one state change share it (EventBridge delivers at least once)."""
+        return self.task_arn + "#" + str(self.version)
+
+    @property
     def service_name(self) -> str | None:
         """The service's name for a ``service:NAME`` group, else ``None`` (standalone task)."""
         if self.group.startswith(SERVICE_GROUP_PREFIX):
