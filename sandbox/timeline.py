@@ -33,7 +33,7 @@ class Timeline:
     def add(self, kind: str, text: str, **data: Any) -> Entry:
         entry = Entry(time.monotonic() - self.started, kind, text, data)
         self.entries.append(entry)
-        if self.echo and (self.verbose or kind not in ("unmatched",)):
+        if self.echo and (self.verbose or not quiet(entry)):
             print(format_entry(entry), flush=True)
         return entry
 
@@ -42,6 +42,14 @@ class Timeline:
 
     def mark(self) -> int:
         return len(self.entries)
+
+
+#: noise hidden unless --verbose: task starts and stops, and events no rule matched
+QUIET_DETAIL_TYPES = ("ECS Task State Change",)
+
+
+def quiet(e: Entry) -> bool:
+    return e.kind == "unmatched" or (e.kind == "event" and e.data.get("detail_type") in QUIET_DETAIL_TYPES)
 
 
 def format_entry(e: Entry) -> str:

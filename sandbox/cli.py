@@ -1,0 +1,349 @@
+"""`autopilot`: the sandbox, the demo, and one-handler invocations.
+
+Exit codes: 0 done; 1 a reaction did not happen or failed; 2 bad usage or bad input
+(one clear line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: exit 2 with one line."""
+
+
+class Failed(Exception):
+    """A reaction did not happen or failed: exit 1 with one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise UsageError(f"{self.prog}: {message}")
+
+
+# --------------------------------------------------------------------------- output
+def _progress(msg: str) -> None:
+    print(f"... {msg}", file=sys.stderr, flush=True)
+
+
+def _print_json(doc: Any) -> None:
+    print(json.dumps(doc, indent=2, default=str))
+
+
+def _print_entries(entries: list[dict[str, Any]], *, verbose: bool = False) -> None:
+    from sandbox.timeline import Entry, format_entry, quiet
+
+    for e in entries:
+        entry = Entry(e.get("at", 0.0), e["kind"], e["text"], e.get("data") or {})
+        if verbose or not quiet(entry):
+            print(format_entry(entry))
+
+
+def _routes_exit(routes: list[dict[str, Any]], *, require_match: bool = False) -> int:
+    failed = [r for r in routes if r.get("matched") and not r.get("ok")]
+    if failed:
+        first = failed[0]
+        print(f"error: {first['function']} failed: {first['error']}", file=sys.stderr)
+        return EXIT_FAILED
+    if require_match and not any(r.get("matched") for r in routes):
+        print("error: no rule matched the event: nothing reacted", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _load_event(path: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not JSON: {exc.msg} (line {exc.lineno})") from exc
+    if not isinstance(doc, dict) or "detail-type" not in doc or "source" not in doc:
+        raise UsageError(f"{path} is not an EventBridge event (it needs 'source' and 'detail-type')")
+    return doc
+
+
+def _parse_findings(text: str | None) -> dict[str, int]:
+    from sandbox.simulator import SEVERITIES
+
+    out: dict[str, int] = {}
+    for part in filter(None, (text or "").split(",")):
+        key, sep, value = part.partition("=")
+        key = key.strip().upper()
+        if not sep or key not in SEVERITIES or not value.strip().isdigit():
+            raise UsageError(f"--findings: {part!r} is not SEVERITY=COUNT with SEVERITY one of {', '.join(SEVERITIES)}")
+        out[key] = int(value)
+    return out
+
+
+# --------------------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sandbox.core import Sandbox
+    from sandbox.demo import DemoContext, run_scenes
+    from sandbox.timeline import Timeline
+
+    started = time.perf_counter()
+    timeline = Timeline(echo=not args.json, verbose=args.verbose)
+    out_dir = Path(args.out) if args.out else None
+    sb = Sandbox(out_dir=out_dir, progress=None if args.json else _progress, timeline=timeline)
+    try:
+        if args.resynth:
+            from sandbox.synth import synth
+
+            sb.assembly = synth(out_dir, force=True, progress=None if args.json else _progress)
+        sb.up()
+        results = run_scenes(DemoContext(sb))
+    finally:
+        sb.down()
+    wall = time.perf_counter() - started
+    ok = all(r.ok for r in results)
+    if args.json:
+        _print_json({"ok": ok, "seconds": round(wall, 1), "timings": sb.timings,
+                     "scenes": [{"title": r.title, "ok": r.ok, "error": r.error, "seconds": round(r.seconds, 2),
+                                 "checks": [c.__dict__ for c in r.checks]} for r in results],
+                     "timeline": [e.to_json() for e in timeline.entries]})
+    else:
+        print()
+        for r in results:
+            print(f"  {'PASS' if r.ok else 'FAIL'}  {r.title}  ({r.seconds:.1f} s)")
+            for c in r.checks:
+                if not c.ok:
+                    print(f"        missed: {c.what}" + (f" ({c.detail})" if c.detail else ""))
+            if r.error:
+                print(f"        broke: {r.error}")
+        print(f"\n{sum(r.ok for r in results)}/{len(results)} scenes passed in {wall:.1f} s "
+              f"(synth {sb.timings.get('synth', 0):.1f} s, deploy {sb.timings.get('deploy', 0):.1f} s)")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+# --------------------------------------------------------------------------- local
+def cmd_local_up(args: argparse.Namespace) -> int:
+    from sandbox.control import ControlServer, remove_state, write_state
+    from sandbox.core import Sandbox
+    from sandbox.timeline import Timeline
+
+    sb = Sandbox(port=args.port, out_dir=Path(args.out) if args.out else None, progress=_progress,
+                 timeline=Timeline(echo=True, verbose=args.verbose))
+    try:
+        sb.up()
+    except OSError as exc:
+        raise UsageError(str(exc)) from exc
+    control = ControlServer(sb).start()
+    path = write_state(sb, control.url)
+    print(f"sandbox up: AWS endpoint {sb.endpoint} (AWS_ENDPOINT_URL={sb.endpoint}, region "
+          f"{os.environ.get('AWS_DEFAULT_REGION') or 'eu-west-1'}), state in {path}", flush=True)
+    print("stop with Ctrl-C", flush=True)
+    stop = {"now": False}
+
+    def _stop(*_: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop["now"]:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        control.stop()
+        remove_state()
+        sb.down()
+        print("sandbox stopped", flush=True)
+    return EXIT_OK
+
+
+def _local_call(path: str, body: dict[str, Any], args: argparse.Namespace, *, require_match: bool = False) -> int:
+    from sandbox.control import BadRequest, NoSandbox, call
+
+    try:
+        doc = call(path, body)
+    except NoSandbox as exc:
+        raise UsageError(str(exc)) from exc
+    except BadRequest as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        _print_json(doc)
+    else:
+        _print_entries(doc.get("timeline", []), verbose=args.verbose)
+    return _routes_exit(doc.get("routes", []), require_match=require_match)
+
+
+def cmd_local_push(args: argparse.Namespace) -> int:
+    repo, sep, tag = args.image.rpartition(":")
+    if not sep or not repo or "/" in tag:
+        repo, tag = args.image, None
+        if "@" in repo:
+            raise UsageError("push REPO:TAG (a new image is generated; pushing an existing digest is not supported)")
+    return _local_call("/push", {"repository": repo, "tag": tag or None, "findings": _parse_findings(args.findings),
+                                 "crashing": args.crashing, "scanner": args.scanner}, args)
+
+
+def cmd_local_emit(args: argparse.Namespace) -> int:
+    return _local_call("/emit", {"event": _load_event(args.event)}, args, require_match=True)
+
+
+def cmd_local_alarm(args: argparse.Namespace) -> int:
+    return _local_call("/alarm", {"name": args.name, "state": args.state, "reason": args.reason}, args)
+
+
+def cmd_local_stop_tasks(args: argparse.Namespace) -> int:
+    return _local_call("/stop-tasks", {"service": args.service, "az": args.az}, args)
+
+
+def cmd_local_info(args: argparse.Namespace) -> int:
+    from sandbox.control import NoSandbox, call, read_state
+
+    try:
+        state = read_state()
+        doc = call("/info", {})
+    except NoSandbox as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        _print_json(doc)
+        return EXIT_OK
+    print(f"endpoint {state['endpoint']}  (pid {state['pid']})")
+    for r in doc.get("rules", []):
+        print(f"  rule {r['name']} -> {', '.join(r['functions'])}")
+    for name, s in doc.get("services", {}).items():
+        print(f"  service {name}: {s['taskDefinition'].rsplit('/', 1)[-1]}  tasks {s['spread']}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- invoke
+def _endpoint(args: argparse.Namespace) -> str | None:
+    return args.endpoint or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from sandbox.invoke import InvokeError, invoke
+
+    event = _load_event(args.event)
+    try:
+        outcome = invoke(args.function, event, endpoint=_endpoint(args), dry_run=args.dry_run,
+                         function_name=args.function_name)
+    except InvokeError as exc:
+        raise UsageError(str(exc)) from exc
+    _print_json(outcome.to_json() if args.json or True else None)
+    if outcome.mutating_calls and args.dry_run:
+        print(f"error: the dry run made {len(outcome.mutating_calls)} mutating call(s): "
+              f"{', '.join(outcome.mutating_calls)}", file=sys.stderr)
+        return EXIT_FAILED
+    if outcome.error:
+        print(f"error: {outcome.error}", file=sys.stderr)
+        return EXIT_FAILED if not outcome.bad_input else EXIT_USAGE
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from sandbox.invoke import InvokeError, history
+
+    try:
+        rows = history(args.service, endpoint=_endpoint(args), table=args.table, limit=args.limit)
+    except InvokeError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        _print_json(rows)
+        return EXIT_OK
+    if not rows:
+        print(f"no decisions recorded for {args.service}")
+        return EXIT_OK
+    for r in rows:
+        what = r.get("tag") or (r.get("digest") or "")[:19]
+        print(f"{str(r.get('event_time') or r.get('decided_at') or '')[:19]:19}  {r.get('outcome', '?'):16} "
+              f"{what:14} {r.get('reason', '')}  [{r.get('function', '')} {str(r.get('event_id', ''))[:8]}]")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="autopilot", description="ecs-autopilot: the sandbox, the demo and handler invocations")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sp.add_argument("-v", "--verbose", action="store_true", help="show task events and unmatched events too")
+        return sp
+
+    d = common(sub.add_parser("demo", help="the whole event loop offline, as a timeline of scenes"))
+    d.add_argument("--out", help="cloud assembly directory (default: cdk.out, reused when fresh)")
+    d.add_argument("--resynth", action="store_true", help="synthesize even when cdk.out is fresh")
+    d.set_defaults(func=cmd_demo)
+
+    local = sub.add_parser("local", help="the sandbox: embedded local AWS with the stacks deployed")
+    lsub = local.add_subparsers(dest="local_command", required=True, parser_class=_Parser)
+    up = common(lsub.add_parser("up", help="start the sandbox in the foreground until Ctrl-C"))
+    up.add_argument("--port", type=int, help="port of the local AWS endpoint (default: a free one)")
+    up.add_argument("--out", help="cloud assembly directory (default: cdk.out, reused when fresh)")
+    up.set_defaults(func=cmd_local_up)
+    push = common(lsub.add_parser("push", help="push a new image and route what AWS would emit"))
+    push.add_argument("image", metavar="REPO:TAG")
+    push.add_argument("--findings", help="scan findings, e.g. CRITICAL=1,HIGH=2 (default: clean)")
+    push.add_argument("--crashing", action="store_true", help="the image's tasks exit at start")
+    push.add_argument("--scanner", choices=["basic", "inspector2", "none"],
+                      help="override the registry's scanning configuration")
+    push.set_defaults(func=cmd_local_push)
+    emit = common(lsub.add_parser("emit", help="route one event through the deployed rules"))
+    emit.add_argument("event", metavar="EVENT.json", help="an EventBridge event (- for stdin)")
+    emit.set_defaults(func=cmd_local_emit)
+    alarm = common(lsub.add_parser("alarm", help="set an alarm's state and route the state change"))
+    alarm.add_argument("name")
+    alarm.add_argument("state", choices=["ALARM", "OK", "INSUFFICIENT_DATA"])
+    alarm.add_argument("--reason")
+    alarm.set_defaults(func=cmd_local_alarm)
+    stop = common(lsub.add_parser("stop-tasks", help="a zone loses a service's tasks"))
+    stop.add_argument("service")
+    stop.add_argument("--az", required=True)
+    stop.set_defaults(func=cmd_local_stop_tasks)
+    info = common(lsub.add_parser("info", help="what the running sandbox holds"))
+    info.set_defaults(func=cmd_local_info)
+
+    inv = common(sub.add_parser("invoke", help="run one handler on one event and print its decision"))
+    inv.add_argument("function", help="image-events, deployment-events, task-events or capacity-events")
+    inv.add_argument("event", metavar="EVENT.json")
+    inv.add_argument("--dry-run", action="store_true", help="print the plan; make no mutating call")
+    inv.add_argument("--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)")
+    inv.add_argument("--function-name", help="the deployed function to take the environment from")
+    inv.set_defaults(func=cmd_invoke)
+
+    hist = common(sub.add_parser("history", help="the ledger's decisions for one service, newest first"))
+    hist.add_argument("service", help="service name or ARN")
+    hist.add_argument("--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)")
+    hist.add_argument("--table", help="ledger table (default: from the deployed functions)")
+    hist.add_argument("--limit", type=int, default=50)
+    hist.set_defaults(func=cmd_history)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Failed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, no traceback
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
