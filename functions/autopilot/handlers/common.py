@@ -68,3 +68,12 @@ def add_metrics(report: Report) -> None:
 
     for decision in report.decisions:
         metrics.add_metric(name=decision.outcome.value, unit=MetricUnit.Count, value=1)
+
+
+def count_invalid() -> None:
+    """The metric for an event rejected at the edge (it goes to the DLQ after the retries)."""
+    from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
+
+    from autopilot.observability import metrics  # noqa: PLC0415
+
+    metrics.add_metric(name="invalid-event", unit=MetricUnit.Count, value=1)

@@ -16,8 +16,8 @@ from autopilot.adapters import ecs as ecs_adapter
 from autopilot.adapters.clients import AwsClients, get_clients
 from autopilot.adapters.ledger import Ledger
 from autopilot.contract import DEPLOYMENT_EVENTS
-from autopilot.errors import AwsCallFailed, Incomplete, LeaseBusy
-from autopilot.handlers.common import add_metrics, duplicate_report, finish
+from autopilot.errors import AwsCallFailed, Incomplete, InvalidEvent, LeaseBusy
+from autopilot.handlers.common import add_metrics, count_invalid, duplicate_report, finish
 from autopilot.logic.deployment_plan import DeploymentFacts, DeploymentPlan, plan_deployment
 from autopilot.models.events import EcsDeploymentEvent, parse_deployment_event
 from autopilot.models.report import Action, Decision, Outcome, Report
@@ -205,7 +205,12 @@ def _finish(
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry. Invalid input raises ``InvalidEvent`` (retries, then the DLQ, keep it)."""
     get_settings(DeploymentEventsSettings)
-    report = run(event)
+    try:
+        report = run(event)
+    except InvalidEvent as exc:
+        count_invalid()
+        logger.warning("invalid event", error=str(exc), errors=exc.errors)
+        raise
     add_metrics(report)
     for decision in report.decisions:
         logger.info(

@@ -16,8 +16,8 @@ from autopilot.adapters import ecs as ecs_adapter
 from autopilot.adapters.clients import AwsClients, get_clients
 from autopilot.adapters.ledger import Ledger
 from autopilot.contract import IMAGE_EVENTS
-from autopilot.errors import AwsCallFailed, Incomplete, LeaseBusy, MalformedTag
-from autopilot.handlers.common import add_metrics, duplicate_report, finish
+from autopilot.errors import AwsCallFailed, Incomplete, InvalidEvent, LeaseBusy, MalformedTag
+from autopilot.handlers.common import add_metrics, count_invalid, duplicate_report, finish
 from autopilot.logic import image_plan
 from autopilot.logic.images import ecr_registry
 from autopilot.logic.scan import merge_scans, scan_record
@@ -228,6 +228,9 @@ def _decide_and_act(  # noqa: PLR0917 - internal step of run()
                 running_info = by_digest.get(container.digest)
             elif container.tag:
                 running_info = by_tag.get(container.tag)
+                if running_info is not None and running_info.digest == cand.digest:
+                    # A moving tag now names the candidate: what the tasks run is unknown.
+                    running_info = None
         running_digest = container.digest or (running_info.digest if running_info else None)
         td, td_tags = task_definitions[svc.task_definition]
         plan = image_plan.decide(
@@ -356,7 +359,12 @@ def _finish(
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry. Invalid input raises ``InvalidEvent`` (retries, then the DLQ, keep it)."""
     get_settings(ImageEventsSettings)
-    report = run(event)
+    try:
+        report = run(event)
+    except InvalidEvent as exc:
+        count_invalid()
+        logger.warning("invalid event", error=str(exc), errors=exc.errors)
+        raise
     add_metrics(report)
     for decision in report.decisions:
         logger.info(

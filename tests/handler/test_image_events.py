@@ -1,0 +1,394 @@
+"""image-events against moto: the issue's "Done when" list, one test each, and the edges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from autopilot.errors import Incomplete, InvalidEvent, UnsupportedEvent
+from autopilot.handlers import image_events
+from autopilot.logic.scan import scan_record
+from botocore.exceptions import ClientError
+
+from tests.handler.conftest import READ_ONLY, REGISTRY, World
+
+REPO = "demo/web"
+
+
+def run(world: World, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    report = image_events.run(event, aws=world.clients, **kw)
+    return report.model_dump(mode="json")
+
+
+def outcome(report: dict[str, Any]) -> str:
+    (decision,) = report["decisions"]
+    return str(decision["outcome"])
+
+
+def deploy_ready(world: World, *, running: str = "v1.2.0", **tags: str) -> tuple[str, str]:
+    """A service on ``running`` (by tag) tracking REPO; returns (service arn, running digest)."""
+    digest = world.push(REPO, running)
+    svc = world.service("web", REPO, tag=running, tags=tags)
+    return svc, digest
+
+
+def test_accepted_push_and_clean_scan_pins_the_digest_and_keeps_every_other_field(
+    world: World,
+) -> None:
+    # Given a service on v1.2.0 and a push of v1.3.0
+    svc, _ = deploy_ready(world)
+    before = world.running_td(svc)
+    digest = world.push(REPO, "v1.3.0")
+
+    # When the push arrives, then its clean scan
+    pushed = run(world, world.push_event(REPO, digest, "v1.3.0"))
+    scanned = run(world, world.scan_event(REPO, digest, {"MEDIUM": 2}, tags=["v1.3.0"]))
+
+    # Then the push waited for the scan, and the scan deployed the exact digest
+    assert outcome(pushed) == "awaiting-scan"
+    assert outcome(scanned) == "deployed"
+    after = world.running_td(svc)
+    assert after["containerDefinitions"][0]["image"] == f"{REGISTRY}/{REPO}@{digest}"
+    assert after["revision"] == before["revision"] + 1
+
+    def comparable(td: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in td.items() if k not in READ_ONLY}
+        out["containerDefinitions"] = [
+            {k: v for k, v in c.items() if k != "image"} for c in td["containerDefinitions"]
+        ]
+        return out
+
+    assert comparable(after) == comparable(before)
+    assert after["containerDefinitions"][1]["image"] == before["containerDefinitions"][1]["image"]
+    tags = world.ecs.describe_task_definition(
+        taskDefinition=after["taskDefinitionArn"], include=["TAGS"]
+    )
+    assert tags["tags"] == [{"key": "team", "value": "payments"}]
+    (notice,) = [n for n in world.notices() if n["attributes"]["outcome"] == "deployed"]
+    assert notice["attributes"]["service"] == svc
+    assert "\n" not in notice["subject"]
+    assert notice["message"]["digest"] == digest
+
+
+@pytest.mark.parametrize("inspector", [False, True], ids=["basic-scan", "inspector2"])
+def test_critical_finding_blocks_with_a_ledger_entry_and_a_notice(
+    world: World, inspector: bool
+) -> None:
+    svc, _ = deploy_ready(world)
+    family_before = world.revisions("web")
+    digest = world.push(REPO, "v1.3.0")
+
+    run(world, world.push_event(REPO, digest, "v1.3.0"))
+    report = run(
+        world,
+        world.scan_event(
+            REPO, digest, {"CRITICAL": 1, "LOW": 3}, tags=["v1.3.0"], inspector=inspector
+        ),
+    )
+
+    assert outcome(report) == "blocked"
+    assert report["decisions"][0]["counts"] == {"CRITICAL": 1, "LOW": 3}
+    assert world.revisions("web") == family_before
+    assert report["actions"][0]["api"] == "sns:Publish"
+    history = world.ledger.list_decisions(svc)
+    assert [d["outcome"] for d in history] == ["blocked", "awaiting-scan"]
+    (notice,) = world.notices()
+    assert notice["attributes"] == {"outcome": "blocked", "service": svc, "severity": "warning"}
+    # and a later re-push of the blocked digest never deploys (and is not re-announced)
+    assert outcome(run(world, world.push_event(REPO, digest, "v1.3.0"))) == "blocked"
+    assert world.notices() == []
+
+
+def test_the_same_push_three_times_makes_one_revision_and_one_update(world: World) -> None:
+    deploy_ready(world, **{"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+    event = world.push_event(REPO, digest, "v1.3.0")
+
+    outcomes = [outcome(run(world, event)) for _ in range(3)]
+
+    assert outcomes == ["deployed", "duplicate", "duplicate"]
+    assert world.calls["ecs:RegisterTaskDefinition"] == 1
+    assert world.calls["ecs:UpdateService"] == 1
+    assert len(world.revisions("web")) == 2
+    # a copy of the event with a new id (a second ECR event for the same push) changes nothing
+    copy = dict(event, id="another-id")
+    assert outcome(run(world, copy)) == "already-running"
+    assert world.calls["ecs:UpdateService"] == 1
+
+
+def test_a_late_older_push_changes_nothing_and_says_older(world: World) -> None:
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    new = world.push(REPO, "v1.3.0")
+    old = world.push(REPO, "v1.2.9")
+    assert outcome(run(world, world.push_event(REPO, new, "v1.3.0"))) == "deployed"
+    image = world.running_image(svc)
+
+    report = run(world, world.push_event(REPO, old, "v1.2.9"))
+
+    assert outcome(report) == "older"
+    assert "1.2.9 is not newer than running 1.3.0" in report["decisions"][0]["reason"]
+    assert world.running_image(svc) == image
+    assert world.ledger.list_decisions(svc)[0]["outcome"] == "older"
+
+
+def test_scan_before_push_deploys_once(world: World) -> None:
+    deploy_ready(world)
+    digest = world.push(REPO, "v1.3.0")
+
+    first = run(world, world.scan_event(REPO, digest, {}, tags=["v1.3.0"]))
+    second = run(world, world.push_event(REPO, digest, "v1.3.0"))
+
+    assert [outcome(first), outcome(second)] == ["deployed", "already-running"]
+    assert world.calls["ecs:UpdateService"] == 1
+
+
+def test_scan_remembered_then_push_by_digest_deploys_at_once(world: World) -> None:
+    deploy_ready(world, **{"autopilot:scan": "high"})
+    digest = world.push(REPO, "v1.3.0")
+    record = scan_record(
+        repository=REPO,
+        digest=digest,
+        status="COMPLETE",
+        counts={"MEDIUM": 1},
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+        event_id="earlier",
+    )
+    assert record is not None
+    world.ledger.remember_scan(record)
+    # a push by digest has no image-tag: the tags come from ECR
+    report = run(world, world.push_event(REPO, digest, None))
+    assert outcome(report) == "deployed"
+    assert report["decisions"][0]["tag"] == "v1.3.0"
+
+
+def test_failed_scan_blocks_with_its_reason(world: World) -> None:
+    deploy_ready(world)
+    digest = world.push(REPO, "v1.3.0")
+    report = run(world, world.scan_event(REPO, digest, status="FAILED", tags=["v1.3.0"]))
+    assert outcome(report) == "blocked"
+    assert "FAILED" in report["decisions"][0]["reason"]
+
+
+def test_scan_without_a_verdict_is_ignored(world: World) -> None:
+    deploy_ready(world)
+    digest = world.push(REPO, "v1.3.0")
+    report = run(
+        world, world.scan_event(REPO, digest, status="SCAN_ELIGIBILITY_EXPIRED", inspector=True)
+    )
+    assert outcome(report) == "ignored"
+    assert report["decisions"][0]["service"] == f"repository/{REPO}"
+    assert world.aws_calls() == {}
+
+
+@pytest.mark.parametrize(
+    ("action", "result", "expected"),
+    [("DELETE", "SUCCESS", "ignored"), ("PUSH", "FAILURE", "ignored")],
+)
+def test_deletes_and_failed_pushes_are_recorded_as_ignored(
+    world: World, action: str, result: str, expected: str
+) -> None:
+    deploy_ready(world)
+    event = world.push_event(REPO, "sha256:" + "a" * 64, "v9.0.0")
+    event["detail"].update({"action-type": action, "result": result})
+    if result == "FAILURE":
+        del event["detail"]["image-digest"]
+    report = run(world, event)
+    assert outcome(report) == expected
+    assert world.ledger.list_decisions(f"repository/{REPO}")[0]["outcome"] == "ignored"
+    assert world.aws_calls() == {}
+
+
+def test_policy_mismatch_and_prerelease(world: World) -> None:
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off", "autopilot:policy": "semver:minor"})
+    major = world.push(REPO, "v2.0.0")
+    pre = world.push(REPO, "v1.4.0-rc.1")
+    latest = world.push(REPO, "latest")
+    assert outcome(run(world, world.push_event(REPO, major, "v2.0.0"))) == "policy-mismatch"
+    assert outcome(run(world, world.push_event(REPO, pre, "v1.4.0-rc.1"))) == "policy-mismatch"
+    assert outcome(run(world, world.push_event(REPO, latest, "latest"))) == "policy-mismatch"
+    assert world.running_image(svc).endswith(":v1.2.0")
+
+
+def test_tag_policy_follows_a_moving_tag_by_push_time(world: World) -> None:
+    svc, _ = deploy_ready(
+        world, running="stable", **{"autopilot:scan": "off", "autopilot:policy": "tag:stable"}
+    )
+    first = world.push(REPO, "stable")
+    assert outcome(run(world, world.push_event(REPO, first, "stable"))) == "deployed"
+    second = world.push(REPO, "stable")
+    assert outcome(run(world, world.push_event(REPO, second, "stable"))) == "deployed"
+    # the first push's event arriving late: that digest no longer carries the tag (moto
+    # even drops the untagged image); either way it never goes back
+    late = world.push_event(REPO, first, "stable")
+    assert outcome(run(world, late)) in {"older", "policy-mismatch", "ignored"}
+    assert world.running_image(svc).endswith(second)
+
+
+def test_glob_and_regex_policies(world: World) -> None:
+    world.push(REPO, "release-1")
+    glob_svc = world.service(
+        "glob",
+        REPO,
+        tag="release-1",
+        tags={"autopilot:policy": "glob:release-*", "autopilot:scan": "off"},
+    )
+    regex_svc = world.service(
+        "regex",
+        REPO,
+        tag="release-1",
+        tags={"autopilot:policy": r"regex:release-\d+", "autopilot:scan": "off"},
+    )
+    digest = world.push(REPO, "release-2")
+    report = run(world, world.push_event(REPO, digest, "release-2"))
+    assert {d["service"]: d["outcome"] for d in report["decisions"]} == {
+        glob_svc: "deployed",
+        regex_svc: "deployed",
+    }
+
+
+def test_a_malformed_tag_is_rejected_and_the_others_still_deploy(world: World) -> None:
+    world.push(REPO, "v1.2.0")
+    good = world.service("good", REPO, tag="v1.2.0", tags={"autopilot:scan": "off"})
+    bad = world.service("bad", REPO, tag="v1.2.0", tags={"autopilot:policy": "regex:(a+)+$"})
+    digest = world.push(REPO, "v1.3.0")
+    report = run(world, world.push_event(REPO, digest, "v1.3.0"))
+    outcomes = {d["service"]: d["outcome"] for d in report["decisions"]}
+    assert outcomes == {good: "deployed", bad: "rejected"}
+    rejected = next(d for d in report["decisions"] if d["service"] == bad)
+    assert "nested repetition" in rejected["reason"]
+
+
+def test_manual_approval_is_recorded_and_announced(world: World) -> None:
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off", "autopilot:approval": "manual"})
+    digest = world.push(REPO, "v1.3.0")
+    report = run(world, world.push_event(REPO, digest, "v1.3.0"))
+    assert outcome(report) == "pending-approval"
+    assert world.running_image(svc).endswith(":v1.2.0")
+    assert [n["attributes"]["outcome"] for n in world.notices()] == ["pending-approval"]
+
+
+def test_dry_run_returns_the_plan_and_changes_nothing(world: World) -> None:
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+    event = world.push_event(REPO, digest, "v1.3.0")
+
+    planned = run(world, event, dry_run=True)
+
+    assert outcome(planned) == "deployed"
+    assert [a["api"] for a in planned["actions"]] == [
+        "ecs:RegisterTaskDefinition",
+        "ecs:UpdateService",
+        "sns:Publish",
+    ]
+    assert not any(a["done"] for a in planned["actions"])
+    register = planned["actions"][0]["params"]
+    assert register["containerDefinitions"][0]["image"] == f"{REGISTRY}/{REPO}@{digest}"
+    mutating = {"ecs:RegisterTaskDefinition", "ecs:UpdateService", "sns:Publish"}
+    assert not mutating & set(world.calls)
+    assert not {k for k in world.calls if k.startswith("dynamodb:") and "Put" in k}
+    assert world.ledger.list_decisions(svc) == []
+    # the real run afterwards does exactly what was planned
+    done = run(world, event)
+    assert outcome(done) == "deployed"
+    assert done["actions"][0]["params"] == register
+
+
+def test_update_failure_deregisters_the_unused_revision(world: World) -> None:
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+
+    def refuse(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "UpdateService"
+        )
+
+    world.ecs.meta.events.register("before-call.ecs.UpdateService", refuse)
+    report = run(world, world.push_event(REPO, digest, "v1.3.0"))
+
+    assert outcome(report) == "failed"
+    apis = [(a["api"], a["done"]) for a in report["actions"]]
+    assert ("ecs:DeregisterTaskDefinition", True) in apis
+    new = report["actions"][0]["result"]["taskDefinitionArn"]
+    status = world.ecs.describe_task_definition(taskDefinition=new)["taskDefinition"]["status"]
+    assert status == "INACTIVE"
+    assert world.running_image(svc).endswith(":v1.2.0")
+
+
+def test_a_busy_lease_defers_the_service_and_the_handler_asks_for_a_retry(
+    world: World, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+    world.ledger.acquire_lease(svc, "someone-else", 60)
+    event = world.push_event(REPO, digest, "v1.3.0")
+
+    monkeypatch.setattr(image_events, "get_clients", lambda: world.clients)
+    with pytest.raises(Incomplete) as raised:
+        image_events.handler(event, context)
+    assert raised.value.services == [svc]
+    assert world.calls["ecs:UpdateService"] == 0
+    # once the lease is free, the retried event deploys
+    world.ledger.release_lease(svc, "someone-else")
+    result = image_events.handler(event, context)
+    assert [d["outcome"] for d in result["decisions"]] == ["deployed"]
+
+
+def test_handler_returns_the_report_and_emits_one_metric_per_outcome(
+    world: World, context: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy_ready(world, **{"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+    monkeypatch.setattr(image_events, "get_clients", lambda: world.clients)
+
+    result = image_events.handler(world.push_event(REPO, digest, "v1.3.0"), context)
+
+    assert set(result) >= {"function", "event_id", "decisions", "actions"}
+    assert result["function"] == "image-events"
+    assert {"service", "outcome", "reason"} <= set(result["decisions"][0])
+    assert {"api", "params", "done"} <= set(result["actions"][0])
+    out = capsys.readouterr().out
+    assert '"Name":"deployed"' in out
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        [],
+        {"detail-type": "ECR Image Action"},
+        {
+            "version": "0",
+            "id": "x",
+            "detail-type": "ECR Image Action",
+            "source": "aws.ecr",
+            "account": "123456789012",
+            "time": "2026-01-01T00:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {
+                "result": "SUCCESS",
+                "repository-name": "demo/web",
+                "image-digest": "not-a-digest",
+                "action-type": "PUSH",
+            },
+        },
+    ],
+    ids=["empty", "not-an-object", "no-detail", "junk-digest"],
+)
+def test_invalid_events_raise_a_typed_error_before_any_aws_call(
+    world: World, context: Any, event: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(image_events, "get_clients", lambda: world.clients)
+    with pytest.raises(InvalidEvent):
+        image_events.handler(event, context)
+    assert world.calls == {}
+
+
+def test_an_unsupported_detail_type_is_its_own_error(world: World, context: Any) -> None:
+    event = world.deployment_event(
+        "arn:aws:ecs:us-east-1:123456789012:service/c/s", "COMPLETED", "d"
+    )
+    with pytest.raises(UnsupportedEvent) as raised:
+        image_events.run(event, aws=world.clients)
+    assert raised.value.detail_type == "ECS Deployment State Change"
