@@ -20,7 +20,7 @@ pytestmark = pytest.mark.disable_socket
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TD = "arn:aws:ecs:eu-west-1:123456789012:task-definition/api:13"
 TD_OLD = "arn:aws:ecs:eu-west-1:123456789012:task-definition/api:12"
-POLICY = CrashLoopPolicy(threshold=3, window_seconds=600)
+POLICY = CrashLoopPolicy(threshold=3, window_minutes=10)
 
 
 def stop(i: int, *codes: int | None, td: str = TD, ago: int = 60) -> StopRecord:
@@ -70,10 +70,10 @@ def test_counts_are_per_task_definition_and_the_worst_wins() -> None:
     assert (loop.task_definition_arn, loop.count) == (TD, 4)
 
 
-@pytest.mark.parametrize(("threshold", "window"), [(0, 60), (1, 0), (1001, 60), (3, 86_401)])
+@pytest.mark.parametrize(("threshold", "window"), [(0, 10), (1, 0), (1001, 10), (3, 1441)])
 def test_policy_is_checked(threshold: int, window: int) -> None:
     with pytest.raises(InvalidCrashLoopPolicy):
-        CrashLoopPolicy(threshold=threshold, window_seconds=window)
+        CrashLoopPolicy(threshold=threshold, window_minutes=window)
 
 
 @given(
@@ -93,7 +93,7 @@ def test_a_detected_loop_is_real(raw: list[tuple[str, list[int | None], int]], n
         StopRecord(f"t{i}", td, tuple(codes), NOW - timedelta(seconds=ago))
         for i, (td, codes, ago) in enumerate(raw)
     ]
-    policy = CrashLoopPolicy(threshold=n, window_seconds=600)
+    policy = CrashLoopPolicy(threshold=n, window_minutes=10)
     loop = detect_crash_loop(records, policy, now=NOW, deployment_in_progress=False)
     expected = {
         td: sum(

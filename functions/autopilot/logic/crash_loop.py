@@ -3,7 +3,7 @@
 A crash is a stopped task one of whose *essential* containers exited with a code other
 than 0 (a container that never started has no exit code and is not a crash: that is a
 failure to start, which the deployment circuit breaker handles). A crash loop is at
-least ``threshold`` crashes of one task definition within the last ``window_seconds``,
+least ``threshold`` (N) crashes of one task definition within the last ``window_minutes`` (M),
 while no deployment is in progress. Stops are counted once per task ARN, since
 EventBridge may deliver a stop more than once.
 """
@@ -35,13 +35,13 @@ class StopRecord:
 @dataclass(frozen=True)
 class CrashLoopPolicy:
     threshold: int = 3
-    window_seconds: int = 600
+    window_minutes: int = 10
 
     def __post_init__(self) -> None:
         if not 1 <= self.threshold <= 1000:
             raise InvalidCrashLoopPolicy("threshold must be between 1 and 1000")
-        if not 1 <= self.window_seconds <= 86_400:
-            raise InvalidCrashLoopPolicy("window_seconds must be between 1 and 86400")
+        if not 1 <= self.window_minutes <= 1440:
+            raise InvalidCrashLoopPolicy("window_minutes must be between 1 and 1440")
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def detect_crash_loop(
     """The task definition crash-looping the most (ties: the latest crash), or ``None``."""
     if deployment_in_progress:
         return None
-    since = now - timedelta(seconds=policy.window_seconds)
+    since = now - timedelta(minutes=policy.window_minutes)
     seen: set[str] = set()
     crashes: dict[str, list[datetime]] = {}
     for record in records:
