@@ -1,0 +1,76 @@
+"""AWS calls for push -> deploy of one service, counted with botocore's event hooks.
+
+Besides the ledger (DynamoDB) and the notice (SNS): at most 6, and the same number
+whether the cluster holds 1 or 50 services that do not track the repository.
+"""
+
+from __future__ import annotations
+
+import pytest
+from autopilot.handlers import image_events
+
+from tests.handler.conftest import World
+
+REPO = "demo/web"
+EXPECTED = {
+    "resource-groups-tagging-api:GetResources": 1,
+    "ecs:DescribeServices": 1,
+    "ecs:DescribeTaskDefinition": 1,
+    "ecr:DescribeImages": 1,
+    "ecs:RegisterTaskDefinition": 1,
+    "ecs:UpdateService": 1,
+}
+
+
+@pytest.mark.parametrize("untracked", [1, 50])
+def test_push_to_deploy_costs_six_calls_whatever_the_untracked_services(
+    world: World, untracked: int
+) -> None:
+    world.push("demo/other", "v1.0.0")
+    for i in range(untracked):
+        world.service(f"untracked-{i}", "demo/other", tag="v1.0.0", track=i % 2 == 0)
+    world.push(REPO, "v1.2.0")
+    svc = world.service("web", REPO, tag="v1.2.0", tags={"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+    world.calls.clear()
+
+    report = image_events.run(world.push_event(REPO, digest, "v1.3.0"), aws=world.clients)
+
+    assert report.outcomes() == {svc: "deployed"}
+    calls = world.aws_calls()
+    assert calls == EXPECTED
+    assert sum(calls.values()) <= 6
+
+
+def test_scan_gated_push_then_scan_stays_within_budget(world: World) -> None:
+    world.push(REPO, "v1.2.0")
+    world.service("web", REPO, tag="v1.2.0")
+    digest = world.push(REPO, "v1.3.0")
+
+    image_events.run(world.push_event(REPO, digest, "v1.3.0"), aws=world.clients)
+    awaiting = world.aws_calls()
+    world.calls.clear()
+    image_events.run(world.scan_event(REPO, digest, {}, tags=["v1.3.0"]), aws=world.clients)
+
+    # the push stops after discovery (the gate needs no more); the scan deploys in 6
+    assert awaiting == {"resource-groups-tagging-api:GetResources": 1, "ecs:DescribeServices": 1}
+    assert world.aws_calls() == EXPECTED
+
+
+def test_many_tracking_services_share_the_describe_calls(world: World) -> None:
+    world.push(REPO, "v1.2.0")
+    services = [
+        world.service(f"web-{i}", REPO, tag="v1.2.0", tags={"autopilot:scan": "off"})
+        for i in range(12)
+    ]
+    digest = world.push(REPO, "v1.3.0")
+    world.calls.clear()
+
+    report = image_events.run(world.push_event(REPO, digest, "v1.3.0"), aws=world.clients)
+
+    assert set(report.outcomes().values()) == {"deployed"}
+    assert len(report.outcomes()) == len(services)
+    calls = world.aws_calls()
+    assert calls["ecs:DescribeServices"] == 2  # batches of 10
+    assert calls["ecr:DescribeImages"] == 1
+    assert calls["resource-groups-tagging-api:GetResources"] == 1

@@ -1,0 +1,196 @@
+"""deployment-events against moto: last known good, quarantine, rollback, and the loop
+back into image-events (a quarantined digest never deploys again; a newer one does)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from autopilot.errors import InvalidEvent
+from autopilot.handlers import deployment_events, image_events
+
+from tests.handler.conftest import REGISTRY, World
+
+REPO = "demo/web"
+BREAKER = "ECS deployment circuit breaker: task failed to start."
+
+
+def images(world: World, event: dict[str, Any]) -> str:
+    (decision,) = image_events.run(event, aws=world.clients).decisions
+    return decision.outcome.value
+
+
+def deployments(world: World, event: dict[str, Any]) -> dict[str, Any]:
+    return deployment_events.run(event, aws=world.clients).model_dump(mode="json")
+
+
+def outcome(report: dict[str, Any]) -> str:
+    (decision,) = report["decisions"]
+    return str(decision["outcome"])
+
+
+def deployed_and_completed(world: World, tag: str) -> tuple[str, str]:
+    """Push ``tag``, deploy it, let ECS complete the deployment; returns (digest, td arn)."""
+    svc = world.describe_web()
+    digest = world.push(REPO, tag)
+    assert images(world, world.push_event(REPO, digest, tag)) == "deployed"
+    deployment = world.start_deployment(svc)
+    world.finish_deployment(svc)
+    report = deployments(world, world.deployment_event(svc, "COMPLETED", deployment))
+    assert outcome(report) == "last-known-good"
+    return digest, world.describe(svc)["taskDefinition"]
+
+
+@pytest.fixture
+def svc(world: World) -> str:
+    world.push(REPO, "v1.0.0")
+    arn = world.service("web", REPO, tag="v1.0.0", tags={"autopilot:scan": "off"})
+    world.describe_web = lambda: arn  # type: ignore[attr-defined]
+    return arn
+
+
+def test_completed_records_last_known_good(world: World, svc: str) -> None:
+    digest, td = deployed_and_completed(world, "v1.1.0")
+    lkg = world.ledger.get_last_known_good(svc)
+    assert lkg is not None
+    assert (lkg.task_definition, lkg.digest) == (td, digest)
+    assert lkg.image == f"{REGISTRY}/{REPO}@{digest}"
+    assert world.notices()[-1]["attributes"]["outcome"] == "deployed"  # LKG itself is quiet
+
+
+def test_failed_rolls_back_to_last_known_good_and_quarantines(world: World, svc: str) -> None:
+    # Given v1.1.0 known good, and v1.2.0 deployed
+    _good, good_td = deployed_and_completed(world, "v1.1.0")
+    bad = world.push(REPO, "v1.2.0")
+    assert images(world, world.push_event(REPO, bad, "v1.2.0")) == "deployed"
+    failing = world.start_deployment(svc)
+    world.notices()
+
+    # When the deployment fails (no ECS rollback configured)
+    report = deployments(world, world.deployment_event(svc, "FAILED", failing, BREAKER))
+
+    # Then the service goes back to the last known good revision, the digest is quarantined
+    assert outcome(report) == "rolled-back"
+    assert world.describe(svc)["taskDefinition"] == good_td
+    assert report["actions"][0]["api"] == "ecs:UpdateService"
+    assert report["actions"][0]["params"]["taskDefinition"] == good_td
+    assert world.ledger.is_quarantined(svc, bad)
+    (notice,) = world.notices()
+    assert notice["attributes"] == {"outcome": "rolled-back", "service": svc, "severity": "error"}
+
+    # A re-delivered push of the bad digest does nothing, under any event id
+    assert images(world, world.push_event(REPO, bad, "v1.2.0")) == "quarantined"
+    assert world.describe(svc)["taskDefinition"] == good_td
+    # A newer push still deploys
+    newer = world.push(REPO, "v1.2.1")
+    assert images(world, world.push_event(REPO, newer, "v1.2.1")) == "deployed"
+    assert world.running_image(svc).endswith(newer)
+
+
+def test_failed_without_last_known_good_goes_back_to_the_replaced_revision(
+    world: World, svc: str
+) -> None:
+    original = world.describe(svc)["taskDefinition"]
+    bad = world.push(REPO, "v1.2.0")
+    assert images(world, world.push_event(REPO, bad, "v1.2.0")) == "deployed"
+    failing = world.start_deployment(svc)
+
+    report = deployments(world, world.deployment_event(svc, "FAILED", failing, BREAKER))
+
+    assert outcome(report) == "rolled-back"
+    assert world.describe(svc)["taskDefinition"] == original
+    assert "the revision it replaced" in report["decisions"][0]["reason"]
+
+
+def test_failed_when_ecs_rolls_back_itself_only_quarantines(world: World, svc: str) -> None:
+    deployed_and_completed(world, "v1.1.0")
+    bad = world.push(REPO, "v1.2.0")
+    images(world, world.push_event(REPO, bad, "v1.2.0"))
+    bad_td = world.describe(svc)["taskDefinition"]
+    failing = world.start_deployment(svc, rollback=True)
+
+    report = deployments(world, world.deployment_event(svc, "FAILED", failing, BREAKER))
+
+    assert outcome(report) == "quarantined"
+    assert report["actions"][0]["api"] == "sns:Publish"
+    assert world.calls["ecs:UpdateService"] == 1  # only the deploy, no rollback of ours
+    assert world.describe(svc)["taskDefinition"] == bad_td
+    assert world.ledger.is_quarantined(svc, bad)
+
+
+def test_failed_deployment_unknown_to_ecs_and_ledger_is_announced_and_changes_nothing(
+    world: World, svc: str
+) -> None:
+    _good, good_td = deployed_and_completed(world, "v1.1.0")
+    bad = world.push(REPO, "v1.2.0")
+    report = image_events.run(world.push_event(REPO, bad, "v1.2.0"), aws=world.clients)
+    bad_td = report.decisions[0].task_definition
+    assert bad_td is not None
+    # a deployment id neither ECS nor the ledger knows: no guessing, a notice
+    world.notices()
+    event = world.deployment_event(svc, "FAILED", "ecs-svc/unknown", BREAKER)
+    out = deployments(world, event)
+    assert outcome(out) == "failed"
+    assert world.describe(svc)["taskDefinition"] == bad_td
+    assert [n["attributes"]["outcome"] for n in world.notices()] == ["failed"]
+
+
+def test_rolling_back_in_progress_is_recorded_and_not_acted_on(world: World, svc: str) -> None:
+    reason = "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1."
+    report = deployments(world, world.deployment_event(svc, "IN_PROGRESS", "ecs-svc/2", reason))
+    assert outcome(report) == "ignored"
+    assert "rolling back" in report["decisions"][0]["reason"]
+    assert world.aws_calls() == {}
+    assert world.ledger.list_decisions(svc)[0]["outcome"] == "ignored"
+
+
+def test_duplicate_failed_event_rolls_back_once(world: World, svc: str) -> None:
+    deployed_and_completed(world, "v1.1.0")
+    bad = world.push(REPO, "v1.2.0")
+    images(world, world.push_event(REPO, bad, "v1.2.0"))
+    failing = world.start_deployment(svc)
+    event = world.deployment_event(svc, "FAILED", failing, BREAKER)
+    world.calls.clear()
+    outcomes = [outcome(deployments(world, event)) for _ in range(3)]
+    assert outcomes == ["rolled-back", "duplicate", "duplicate"]
+    assert world.calls["ecs:UpdateService"] == 1
+
+
+def test_dry_run_plans_the_rollback_and_changes_nothing(world: World, svc: str) -> None:
+    _good, good_td = deployed_and_completed(world, "v1.1.0")
+    bad = world.push(REPO, "v1.2.0")
+    images(world, world.push_event(REPO, bad, "v1.2.0"))
+    bad_td = world.describe(svc)["taskDefinition"]
+    failing = world.start_deployment(svc)
+    world.calls.clear()
+
+    report = deployment_events.run(
+        world.deployment_event(svc, "FAILED", failing, BREAKER), dry_run=True, aws=world.clients
+    ).model_dump(mode="json")
+
+    assert outcome(report) == "rolled-back"
+    assert report["actions"][0]["params"]["taskDefinition"] == good_td
+    assert not any(a["done"] for a in report["actions"])
+    assert world.describe(svc)["taskDefinition"] == bad_td
+    assert not world.ledger.is_quarantined(svc, bad)
+    assert "ecs:UpdateService" not in world.calls
+
+
+def test_untracked_service_is_ignored(world: World) -> None:
+    world.push(REPO, "v1.0.0")
+    other = world.service("other", REPO, tag="v1.0.0", track=False)
+    report = deployments(world, world.deployment_event(other, "FAILED", "ecs-svc/1", BREAKER))
+    assert outcome(report) == "ignored"
+
+
+def test_handler_entry_and_invalid_input(
+    world: World, svc: str, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deployment_events, "get_clients", lambda: world.clients)
+    event = world.deployment_event(svc, "IN_PROGRESS", "ecs-svc/2")
+    result = deployment_events.handler(event, context)
+    assert result["function"] == "deployment-events"
+    assert result["decisions"][0]["outcome"] == "ignored"
+    bad = dict(event, resources=["arn:aws:ecs:us-east-1:123456789012:cluster/x"])
+    with pytest.raises(InvalidEvent):
+        deployment_events.handler(bad, context)
