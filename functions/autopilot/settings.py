@@ -36,6 +36,30 @@ class DeploymentEventsSettings(_FromEnv):
     lease_seconds: int = Field(default=300, ge=10, le=3600)
 
 
+class TaskEventsSettings(_FromEnv):
+    """task-events: zone balance and crash loops."""
+
+    #: Rollbacks of crash-looping digests take the service's lease (the deployment-events path).
+    lease_seconds: int = Field(default=300, ge=10, le=3600)
+    #: At most one zone-balance evaluation per service per window (a conditional write).
+    evaluation_window_seconds: int = Field(default=60, ge=1, le=3600)
+    #: At most one move (task stop or capacity raise) per service per cooldown.
+    move_cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
+    #: A crash loop: N crashes of one task definition ...
+    crash_loop_threshold: int = Field(default=3, ge=1, le=1000)
+    #: ... within M minutes.
+    crash_loop_window_minutes: int = Field(default=10, ge=1, le=1440)
+
+
+class CapacityEventsSettings(_FromEnv):
+    """capacity-events: alarm-driven scaling, placement failures, Fargate Spot fallback."""
+
+    #: Cooldown of a placement-failure or Spot-warning capacity raise, per ASG.
+    capacity_cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
+    #: A Fargate Spot fallback is undone on a steady state this long after the last failure.
+    spot_calm_seconds: int = Field(default=1800, ge=0, le=604_800)
+
+
 S = TypeVar("S", bound=_FromEnv)
 
 

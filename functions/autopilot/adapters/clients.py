@@ -12,7 +12,11 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
@@ -53,6 +57,10 @@ class AwsClients:
         tagging: ResourceGroupsTaggingAPIClient | None = None,
         dynamodb: DynamoDBClient | None = None,
         sns: SNSClient | None = None,
+        ec2: EC2Client | None = None,
+        autoscaling: AutoScalingClient | None = None,
+        application_autoscaling: ApplicationAutoScalingClient | None = None,
+        cloudwatch: CloudWatchClient | None = None,
     ) -> None:
         self._clients: dict[str, Any] = {
             k: v
@@ -62,6 +70,10 @@ class AwsClients:
                 "resourcegroupstaggingapi": tagging,
                 "dynamodb": dynamodb,
                 "sns": sns,
+                "ec2": ec2,
+                "autoscaling": autoscaling,
+                "application-autoscaling": application_autoscaling,
+                "cloudwatch": cloudwatch,
             }.items()
             if v is not None
         }
@@ -101,6 +113,26 @@ class AwsClients:
     @property
     def sns(self) -> SNSClient:
         client: SNSClient = self._get("sns")
+        return client
+
+    @property
+    def ec2(self) -> EC2Client:
+        client: EC2Client = self._get("ec2")
+        return client
+
+    @property
+    def autoscaling(self) -> AutoScalingClient:
+        client: AutoScalingClient = self._get("autoscaling")
+        return client
+
+    @property
+    def application_autoscaling(self) -> ApplicationAutoScalingClient:
+        client: ApplicationAutoScalingClient = self._get("application-autoscaling")
+        return client
+
+    @property
+    def cloudwatch(self) -> CloudWatchClient:
+        client: CloudWatchClient = self._get("cloudwatch")
         return client
 
     def warm(self, *services: str) -> AwsClients:

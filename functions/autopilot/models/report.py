@@ -33,6 +33,16 @@ class Outcome(StrEnum):
     FAILED = "failed"
     BUSY = "busy"
     DUPLICATE = "duplicate"
+    # task-events (zone balance, crash loops) and capacity-events
+    REBALANCED = "rebalanced"
+    BALANCED = "balanced"
+    DEFERRED = "deferred"
+    DEBOUNCED = "debounced"
+    CRASH_LOOP = "crash-loop"
+    SCALED = "scaled"
+    RESTORED = "restored"
+    FALLBACK = "fallback"
+    UNCHANGED = "unchanged"
 
 
 # Outcomes announced on the notices topic: real changes and real problems only.
@@ -55,6 +65,8 @@ SEVERITY = {
     Outcome.QUARANTINED: "error",
     Outcome.ROLLED_BACK: "error",
     Outcome.FAILED: "error",
+    Outcome.CRASH_LOOP: "error",
+    Outcome.FALLBACK: "warning",
 }
 
 
