@@ -121,7 +121,7 @@ def test_failed_when_ecs_rolls_back_itself_only_quarantines(world: World, svc: s
 def test_failed_deployment_unknown_to_ecs_and_ledger_is_announced_and_changes_nothing(
     world: World, svc: str
 ) -> None:
-    _good, good_td = deployed_and_completed(world, "v1.1.0")
+    _good, _good_td = deployed_and_completed(world, "v1.1.0")
     bad = world.push(REPO, "v1.2.0")
     report = image_events.run(world.push_event(REPO, bad, "v1.2.0"), aws=world.clients)
     bad_td = report.decisions[0].task_definition
