@@ -192,7 +192,7 @@ def cmd_local_push(args: argparse.Namespace) -> int:
 
 
 def cmd_local_emit(args: argparse.Namespace) -> int:
-    return _local_call("/emit", {"event": _load_event(args.event)}, args, require_match=True)
+    return _local_call("/emit", {"event": _load_event(args.event), "as_is": args.as_is}, args, require_match=True)
 
 
 def cmd_local_alarm(args: argparse.Namespace) -> int:
@@ -297,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     push.set_defaults(func=cmd_local_push)
     emit = common(lsub.add_parser("emit", help="route one event through the deployed rules"))
     emit.add_argument("event", metavar="EVENT.json", help="an EventBridge event (- for stdin)")
+    emit.add_argument("--as-is", action="store_true",
+                      help="keep the event's account and region (default: rewritten to the sandbox's)")
     emit.set_defaults(func=cmd_local_emit)
     alarm = common(lsub.add_parser("alarm", help="set an alarm's state and route the state change"))
     alarm.add_argument("name")

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sandbox.router import rehome_event
 from sandbox.simulator import SimulatorError
 from sandbox.synth import REPO_ROOT
 
@@ -62,6 +63,8 @@ def handle(sb: Sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
         event = body.get("event")
         if not isinstance(event, dict):
             raise BadRequest("the event must be a JSON object")
+        if not body.get("as_is"):
+            event = rehome_event(event)
         return _routes_payload(sb, mark, sim.emit(event))
     if path == "/alarm":
         return _routes_payload(sb, mark, sim.alarm(str(body["name"]), str(body["state"]), body.get("reason")))

@@ -47,6 +47,12 @@ class Adjustment:
 
 ADJUSTMENTS: tuple[Adjustment, ...] = (
     Adjustment(
+        "getazs-region", "template",
+        "Replace `Fn::GetAZs: \"\"` (the stack's region) with `Fn::GetAZs: <sandbox region>`.",
+        "moto resolves an empty `Fn::GetAZs` to us-east-1's zones whatever the region, so "
+        "subnets (and tasks) would land in zones of another region.",
+    ),
+    Adjustment(
         "skipped-resource-references", "template",
         "Replace `Fn::GetAtt [<alarm>, Arn]` and `Ref <alarm>` of `AWS::CloudWatch::Alarm` "
         "resources with the alarm's ARN or name built from its `AlarmName` (e.g. in the "
@@ -180,10 +186,21 @@ def adjust_template(template: dict[str, Any], stack_name: str = "") -> tuple[dic
     outputs = body.get("Outputs", {})
     for name in [n for n, o in outputs.items() if _mentions(o, removed)]:
         del outputs[name]
+    body = _pin_getazs(body)
     alarms = {lid: _alarm_name(stack_name, lid, r) for lid, r in resources.items() if r.get("Type") == "AWS::CloudWatch::Alarm"}
     if alarms:
         body = _replace_alarm_references(body, alarms)
     return body, removed
+
+
+def _pin_getazs(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_pin_getazs(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"Fn::GetAZs"} and value["Fn::GetAZs"] in ("", {"Ref": "AWS::Region"}):
+            return {"Fn::GetAZs": REGION}
+        return {k: _pin_getazs(v) for k, v in value.items()}
+    return value
 
 
 def _alarm_name(stack_name: str, logical_id: str, resource: dict[str, Any]) -> Any:

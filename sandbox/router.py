@@ -323,6 +323,24 @@ class Router:
         return True
 
 
+def rehome_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The same event as if it came from the sandbox's account and region.
+
+    Sample events are captured in many accounts and regions; their ARNs name them. Every
+    ``:<region>:`` and ``:<account>:`` of the event's own envelope is rewritten to the
+    sandbox's, so the deployed rules (whose patterns name the sandbox's ARNs) see them
+    as EventBridge would in that account.
+    """
+    region, account = event.get("region"), event.get("account")
+    text = json.dumps(event)
+    if isinstance(region, str) and region and region != REGION:
+        text = text.replace(f":{region}:", f":{REGION}:").replace(f'"region": "{region}"', f'"region": "{REGION}"')
+    if isinstance(account, str) and account and account != ACCOUNT_ID:
+        text = text.replace(f":{account}:", f":{ACCOUNT_ID}:").replace(f'"account": "{account}"', f'"account": "{ACCOUNT_ID}"')
+    out: dict[str, Any] = json.loads(text)
+    return out
+
+
 def normalize_event(event: dict[str, Any]) -> dict[str, Any]:
     """Fill the envelope fields EventBridge always sets (an id, the time, account, region)."""
     if not isinstance(event, dict) or "detail-type" not in event or "source" not in event:

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.deploy import DeployedStack
-from sandbox.router import Router, RouteResult
+from sandbox.router import Router, RouteResult, normalize_event
 from sandbox.server import ACCOUNT_ID, REGION, Clients
 from sandbox.timeline import Timeline
 
@@ -197,6 +197,7 @@ class Simulator:
     # ------------------------------------------------------------------ routing
     def emit(self, event: dict[str, Any], *, label: str | None = None) -> list[RouteResult]:
         """Put one event on the bus; route it and everything it causes. Returns all routes."""
+        event = normalize_event(event)
         with self._lock:
             start = len(self._routes)
             self._enqueue(event, label=label)

@@ -1,0 +1,79 @@
+"""Every sample event in events/, routed through `autopilot local emit`'s code path.
+
+The table says which function each event reaches: the contract's function for its
+detail-type when that function is deployed, else nothing (reported as unmatched).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autopilot import contract
+from sandbox.control import handle
+from sandbox.core import Sandbox
+from sandbox.router import normalize_event, rehome_event
+from tests.e2e.conftest import event_files, load
+
+#: detail-type -> the function that handles it (DESIGN section 2)
+BY_DETAIL_TYPE = {
+    contract.DT_ECR_IMAGE_ACTION: "image-events",
+    contract.DT_ECR_IMAGE_SCAN: "image-events",
+    contract.DT_INSPECTOR2_SCAN: "image-events",
+    contract.DT_ECS_DEPLOYMENT: "deployment-events",
+    contract.DT_ECS_TASK: "task-events",
+    contract.DT_ECS_SERVICE_ACTION: "capacity-events",
+    contract.DT_ALARM: "capacity-events",
+    contract.DT_SPOT_WARNING: "capacity-events",
+}
+
+#: events the deployed rules deliberately do not deliver, even with their function wired
+NOT_DELIVERED: dict[str, str] = {}
+
+
+def expected_function(path: Path, sandbox: Sandbox) -> str | None:
+    if path.name in NOT_DELIVERED:
+        return None
+    fn = BY_DETAIL_TYPE[load(path)["detail-type"]]
+    assert sandbox.router is not None
+    wired = {f.short_name for f in sandbox.router.functions.values()}
+    return fn if fn in wired else None
+
+
+@pytest.mark.parametrize("path", event_files(), ids=lambda p: p.name)
+def test_event_reaches_its_function(path: Path, sandbox: Sandbox, demo_results: Any) -> None:
+    # Given a sample event, when it is emitted into the sandbox the way `local emit` does it
+    doc = handle(sandbox, "/emit", {"event": load(path)})
+    routes = doc["routes"]
+    ran = sorted({r["function"] for r in routes if r["matched"]})
+    # Then exactly the expected function ran (or, if none is wired, the event is unmatched)
+    want = expected_function(path, sandbox)
+    if want is None:
+        assert ran == [], f"{path.name} reached {ran}, expected no rule to match"
+        assert routes and not routes[0]["matched"]
+    else:
+        assert ran == [want], f"{path.name} reached {ran}, expected {want}"
+        first = next(r for r in routes if r["matched"] and r["function"] == want)
+        assert first["attempts"] >= 1
+
+
+def test_every_rule_is_matched_by_an_event(sandbox: Sandbox, assembly: Any) -> None:
+    # Every rule of the synthesized templates, as deployed, matches at least one sample event
+    assert sandbox.router is not None
+    template_rules = {
+        s.physical_ids[lid]
+        for s in sandbox.stacks
+        for lid, t in s.resource_types.items()
+        if t == "AWS::Events::Rule" and lid in s.physical_ids
+    }
+    synthesized = sum(
+        1 for st in assembly.stacks for r in st.template["Resources"].values() if r["Type"] == "AWS::Events::Rule"
+    )
+    assert len(template_rules) == synthesized
+    events = [normalize_event(rehome_event(load(p))) for p in event_files()]
+    unmatched = [r.name for r in sandbox.router.rules if r.name in template_rules
+                 and not any(r.matches(e) for e in events)]
+    assert not unmatched, f"rules no sample event matches: {unmatched}"
+    assert {r.name for r in sandbox.router.rules} >= template_rules
