@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import sys
 
+from aws_cdk import App
+
+from infra.app_builder import CONFIG_CONTEXT_KEY, DEFAULT_CONFIG, build
+from infra.config import ConfigError, load_config
+
 
 def main() -> int:
-    from aws_cdk import App
-
-    from infra.app_builder import CONFIG_CONTEXT_KEY, DEFAULT_CONFIG, build
-    from infra.config import ConfigError, load_config
-
     app = App()
     path = app.node.try_get_context(CONFIG_CONTEXT_KEY) or DEFAULT_CONFIG
     try:

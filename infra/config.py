@@ -184,7 +184,10 @@ class Repository(_Strict):
     @classmethod
     def _principals(cls, value: list[str]) -> list[str]:
         for item in value:
-            if not (re.fullmatch(r"\d{12}", item) or re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:.+", item)):
+            if not (
+                re.fullmatch(r"\d{12}", item)
+                or re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:.+", item)
+            ):
                 raise ValueError(f"{item!r} is neither a 12-digit account id nor an IAM ARN")
         return value
 
@@ -287,7 +290,7 @@ class Observability(_Strict):
 class AutomationFunctions(_Strict):
     """Settings of the Lambda functions."""
 
-    # Layer version of AWSLambdaPowertoolsPythonV3-python313-arm64 (see infra/constructs/automation.py).
+    # AWSLambdaPowertoolsPythonV3-python313-arm64 layer version (infra/constructs/automation.py)
     powertools_layer_version: int = Field(default=27, ge=1)
     lease_seconds: int = Field(default=300, ge=10, le=3600)
     memory_mib: int = Field(default=512, ge=128, le=10240)
@@ -328,12 +331,16 @@ def _check_references(config: AutopilotConfig, file: str | Path) -> None:
     seen: set[str] = set()
     for i, repo in enumerate(config.repositories):
         if repo.name in seen:
-            raise ConfigError(file, f"repositories[{i}].name", f"repository {repo.name!r} is declared twice")
+            raise ConfigError(
+                file, f"repositories[{i}].name", f"repository {repo.name!r} is declared twice"
+            )
         seen.add(repo.name)
     names: set[str] = set()
     for i, svc in enumerate(config.services):
         if svc.name in names:
-            raise ConfigError(file, f"services[{i}].name", f"service {svc.name!r} is declared twice")
+            raise ConfigError(
+                file, f"services[{i}].name", f"service {svc.name!r} is declared twice"
+            )
         names.add(svc.name)
         if svc.repository is None:
             continue
@@ -392,7 +399,11 @@ def load_config(path: str | Path) -> AutopilotConfig:
         msg = str(first["msg"]).removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             msg = "unknown field"
-        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        more = (
+            f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+            if len(errors) > 1
+            else ""
+        )
         raise ConfigError(file, _loc(tuple(first["loc"])), f"{msg}{more}") from None
     _check_references(config, file)
     return config

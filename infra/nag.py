@@ -3,7 +3,9 @@
 cdk-nag v3 reads CDK's native ``Validations.of(construct).acknowledge``; an acknowledgement
 on a construct covers the resources under it, so callers pass the resource itself or the
 smallest construct that owns it (a role's ``DefaultPolicy``, not the role or the stack).
-IAM5 findings are acknowledged one by one (``AwsSolutions-IAM5[Resource::...]``).
+IAM5 findings are acknowledged one by one (``AwsSolutions-IAM5[Resource::...]``), under
+the pack's well-known prefix (``AwsSolutions::AwsSolutions-IAM5[...]``, as cdk-nag's own
+"Acknowledge with" hint spells it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
+
+PACK_PREFIX = "AwsSolutions::"
 
 # Placeholders cdk-nag uses for the pseudo parameters in IAM5 finding ids.
 ARN_PREFIX = "arn:<AWS::Partition>"
@@ -21,7 +25,8 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     """Acknowledge ``rule_id`` (e.g. ``AwsSolutions-IAM5[Resource::*]``) on ``scope``."""
     if not reason.strip():
         raise ValueError(f"{rule_id}: an acknowledgement needs a reason")
-    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+    full_id = rule_id if rule_id.startswith(PACK_PREFIX) else f"{PACK_PREFIX}{rule_id}"
+    Validations.of(scope).acknowledge(Acknowledgment(id=full_id, reason=reason))
 
 
 def default_policy(role: iam.IRole) -> IConstruct:

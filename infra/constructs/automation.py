@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autopilot import contract
+from autopilot.settings import DeploymentEventsSettings, ImageEventsSettings, env_var_names
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -25,8 +27,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from autopilot import contract
-from autopilot.settings import DeploymentEventsSettings, ImageEventsSettings, env_var_names
 from infra.constructs.cluster import Cluster
 from infra.constructs.notices import Notices
 from infra.constructs.registry import Registry
@@ -38,7 +38,7 @@ from infra.nag import ARN_PREFIX, REGION_ACCOUNT, acknowledge, default_policy
 # the layer the Powertools docs point to after aws-powertools/powertools-lambda-python#7757
 # (docs: layer 18 -> 27), the newest we could confirm; pyproject pins the library to
 # >=3.37,<4 for local runs. Built with include_extras=True: it carries pydantic and
-# aws-xray-sdk; boto3 comes with the runtime. Override per config: functions.powertools_layer_version.
+# aws-xray-sdk; boto3 comes with the runtime. Config: functions.powertools_layer_version.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
 POWERTOOLS_LAYER_VERSION = 27
@@ -71,8 +71,8 @@ class AutomationProps:
     powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
     lease_seconds: int = 300
     memory_mib: int = 512
-    timeout: Duration = Duration.seconds(60)
-    max_event_age: Duration = Duration.hours(2)
+    timeout: Duration | None = None  # default 60 s
+    max_event_age: Duration | None = None  # default 2 h
     rule_retry_attempts: int = 8
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
@@ -127,7 +127,7 @@ class AutomatedFunction(Construct):
             layers=[layer],
             role=self.role,
             memory_size=props.memory_mib,
-            timeout=props.timeout,
+            timeout=props.timeout or Duration.seconds(60),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -177,7 +177,9 @@ class AutomatedFunction(Construct):
         ):
             acknowledge(policy, rule_id, reason)
 
-    def add_rule(self, construct_id: str, rule_name: str, pattern: Mapping[str, Any]) -> events.Rule:
+    def add_rule(
+        self, construct_id: str, rule_name: str, pattern: Mapping[str, Any]
+    ) -> events.Rule:
         """A rule with exactly ``pattern`` (from ``autopilot.contract``) targeting the function."""
         rule = events.Rule(
             self,
@@ -195,7 +197,7 @@ class AutomatedFunction(Construct):
             targets.LambdaFunction(
                 self.function,
                 dead_letter_queue=self.events_dead_letter_queue,
-                max_event_age=self._props.max_event_age,
+                max_event_age=self._props.max_event_age or Duration.hours(2),
                 retry_attempts=self._props.rule_retry_attempts,
             )
         )
@@ -332,20 +334,30 @@ class Automation(Construct):
 
         period = Duration.minutes(5)
         for fn in self.functions.values():
-            alarm(fn, f"{fn.function_name}-errors",
-                  fn.function.metric_errors(period=period, statistic="Sum"),
-                  f"{fn.function_name} raised errors")
-            alarm(fn, f"{fn.function_name}-throttles",
-                  fn.function.metric_throttles(period=period, statistic="Sum"),
-                  f"{fn.function_name} was throttled")
+            alarm(
+                fn,
+                f"{fn.function_name}-errors",
+                fn.function.metric_errors(period=period, statistic="Sum"),
+                f"{fn.function_name} raised errors",
+            )
+            alarm(
+                fn,
+                f"{fn.function_name}-throttles",
+                fn.function.metric_throttles(period=period, statistic="Sum"),
+                f"{fn.function_name} was throttled",
+            )
             for queue, queue_name in (
                 (fn.dead_letter_queue, f"{fn.function_name}-dlq"),
                 (fn.events_dead_letter_queue, f"{fn.function_name}-events-dlq"),
             ):
-                alarm(fn, f"{queue_name}-depth",
-                      queue.metric_approximate_number_of_messages_visible(
-                          period=period, statistic="Maximum"),
-                      f"{queue_name} holds events that were not processed")
+                alarm(
+                    fn,
+                    f"{queue_name}-depth",
+                    queue.metric_approximate_number_of_messages_visible(
+                        period=period, statistic="Maximum"
+                    ),
+                    f"{queue_name} holds events that were not processed",
+                )
         return alarms
 
     def _dashboard(self) -> cloudwatch.Dashboard:
@@ -362,13 +374,22 @@ class Automation(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Errors and throttles",
-                left=[f.function.metric_errors(period=period, label=f"{f.spec.name} errors") for f in fns]
-                + [f.function.metric_throttles(period=period, label=f"{f.spec.name} throttles") for f in fns],
+                left=[
+                    f.function.metric_errors(period=period, label=f"{f.spec.name} errors")
+                    for f in fns
+                ]
+                + [
+                    f.function.metric_throttles(period=period, label=f"{f.spec.name} throttles")
+                    for f in fns
+                ],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Duration (p95)",
-                left=[f.function.metric_duration(period=period, statistic="p95", label=f.spec.name) for f in fns],
+                left=[
+                    f.function.metric_duration(period=period, statistic="p95", label=f.spec.name)
+                    for f in fns
+                ],
                 width=8,
             ),
         )
@@ -378,8 +399,10 @@ class Automation(Construct):
                 left=[
                     q.metric_approximate_number_of_messages_visible(period=period, label=name)
                     for f in fns
-                    for q, name in ((f.dead_letter_queue, f"{f.spec.name} async"),
-                                    (f.events_dead_letter_queue, f"{f.spec.name} rules"))
+                    for q, name in (
+                        (f.dead_letter_queue, f"{f.spec.name} async"),
+                        (f.events_dead_letter_queue, f"{f.spec.name} rules"),
+                    )
                 ],
                 width=12,
             ),

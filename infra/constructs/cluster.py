@@ -140,7 +140,7 @@ class Cluster(Construct):
         self.cluster.add_asg_capacity_provider(self.capacity_provider)
 
         acknowledge(
-            self.instance_role,
+            self.instance_role.node.default_child or self.instance_role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
             "SSM Session Manager access to the instances (instead of SSH): AWS maintains the "
             "exact set of ssm/ssmmessages/ec2messages actions the agent needs.",
@@ -149,8 +149,9 @@ class Cluster(Construct):
         acknowledge(
             agent_policy,
             "AwsSolutions-IAM5[Resource::*]",
-            "CDK's ECS agent policy: ecs:DiscoverPollEndpoint, ecs:Submit*, ecr:GetAuthorizationToken "
-            "and logs actions have no resource-level scope; cluster actions are scoped to the cluster.",
+            "CDK's ECS agent policy: ecs:DiscoverPollEndpoint, ecs:Submit*, "
+            "ecr:GetAuthorizationToken and logs actions have no resource-level scope; "
+            "cluster actions are scoped to the cluster.",
         )
         acknowledge(
             agent_policy,

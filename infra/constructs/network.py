@@ -27,7 +27,7 @@ class NetworkProps:
 
 
 class Network(Construct):
-    """Exposes ``vpc``, ``private_subnets`` (where tasks and instances run) and ``flow_log_group``."""
+    """Exposes ``vpc``, ``private_subnets`` (tasks and instances), ``flow_log_group``."""
 
     def __init__(self, scope: Construct, construct_id: str, *, props: NetworkProps) -> None:
         super().__init__(scope, construct_id)
@@ -58,9 +58,7 @@ class Network(Construct):
                 ],
                 flow_logs={
                     "all": ec2.FlowLogOptions(
-                        destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                            self.flow_log_group
-                        ),
+                        destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
                         traffic_type=ec2.FlowLogTrafficType.ALL,
                     )
                 },

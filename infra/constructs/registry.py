@@ -81,6 +81,12 @@ class Registry(Construct):
                 encryption=ecr.RepositoryEncryption.AES_256,
                 removal_policy=props.removal_policy,
             )
+            # Explicit in the template (CDK leaves ECR's default AES256 implicit).
+            cfn_repo = repo.node.default_child
+            assert isinstance(cfn_repo, ecr.CfnRepository)
+            cfn_repo.encryption_configuration = ecr.CfnRepository.EncryptionConfigurationProperty(
+                encryption_type="AES256"
+            )
             repo.add_lifecycle_rule(
                 description=f"expire untagged images after {spec.untagged_expire_days} days",
                 rule_priority=1,
@@ -123,7 +129,7 @@ class Registry(Construct):
             ],
         )
         acknowledge(
-            self.push_policy,
+            self.push_policy.node.default_child or self.push_policy,
             "AwsSolutions-IAM5[Resource::*]",
             "ecr:GetAuthorizationToken has no resource-level scope in IAM; the push actions "
             "are scoped to the declared repositories.",
@@ -143,8 +149,10 @@ class Registry(Construct):
         for repo in self.repositories.values():
             repo.grant_pull(grantee)
 
-    def grant_read_images(self, grantee: iam.IGrantable, names: list[str] | None = None) -> iam.Grant:
-        """Describe images, read manifests and scan findings of the repositories (all by default)."""
+    def grant_read_images(
+        self, grantee: iam.IGrantable, names: list[str] | None = None
+    ) -> iam.Grant:
+        """Describe images, read manifests and scan findings (all repositories by default)."""
         repos = [self.repositories[n] for n in names] if names else list(self.repositories.values())
         return iam.Grant.add_to_principal(
             grantee=grantee,
@@ -154,4 +162,10 @@ class Registry(Construct):
 
 
 def _construct_id(name: str) -> str:
-    return "".join(part.capitalize() for part in name.replace("/", "-").replace(".", "-").replace("_", "-").split("-")) or "Repo"
+    return (
+        "".join(
+            part.capitalize()
+            for part in name.replace("/", "-").replace(".", "-").replace("_", "-").split("-")
+        )
+        or "Repo"
+    )

@@ -244,7 +244,9 @@ class Services(Construct):
         stack = Stack.of(self)
         services_arn = f"{self.service_arn_prefix}*"
         task_definitions_arn = stack.format_arn(
-            service="ecs", resource="task-definition", resource_name="*",
+            service="ecs",
+            resource="task-definition",
+            resource_name="*",
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
         iam.Grant.add_to_principal(

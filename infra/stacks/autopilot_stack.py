@@ -5,20 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from autopilot import contract
 from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
-from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from autopilot import contract
 from infra.config import AutopilotConfig
 from infra.constructs.automation import Automation, AutomationProps
 from infra.constructs.cluster import Cluster, ClusterProps
 from infra.constructs.network import Network, NetworkProps
 from infra.constructs.notices import Notices, NoticesProps
 from infra.constructs.registry import Registry, RegistryProps, RepositorySpec
-from infra.constructs.services import ScalingSpec, Services, ServicesProps, ServiceSpec
+from infra.constructs.services import ScalingSpec, Services, ServiceSpec, ServicesProps
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 
@@ -179,10 +178,18 @@ class AutopilotStack(Stack):
         for fn in automation.functions.values():
             key = _alnum(fn.spec.name)
             CfnOutput(self, f"{key}FunctionName", value=fn.function.function_name)
-            CfnOutput(self, f"{key}DlqUrl", value=fn.dead_letter_queue.queue_url,
-                      description=f"{fn.function_name}: async invocations that failed")
-            CfnOutput(self, f"{key}EventsDlqUrl", value=fn.events_dead_letter_queue.queue_url,
-                      description=f"{fn.function_name}: events EventBridge could not deliver")
+            CfnOutput(
+                self,
+                f"{key}DlqUrl",
+                value=fn.dead_letter_queue.queue_url,
+                description=f"{fn.function_name}: async invocations that failed",
+            )
+            CfnOutput(
+                self,
+                f"{key}EventsDlqUrl",
+                value=fn.events_dead_letter_queue.queue_url,
+                description=f"{fn.function_name}: events EventBridge could not deliver",
+            )
         CfnOutput(self, "DashboardName", value=automation.dashboard.dashboard_name)
 
     @property
@@ -214,13 +221,20 @@ def _alnum(name: str) -> str:
 
 
 _RETENTION = {
-    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
-    5: logs.RetentionDays.FIVE_DAYS, 7: logs.RetentionDays.ONE_WEEK,
-    14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
-    120: logs.RetentionDays.FOUR_MONTHS, 150: logs.RetentionDays.FIVE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
-    400: logs.RetentionDays.THIRTEEN_MONTHS, 545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
     731: logs.RetentionDays.TWO_YEARS,
 }
 

@@ -1,0 +1,95 @@
+"""cdk-nag AwsSolutions: on for the real app, every acknowledgement narrow and reasoned,
+and a deliberately bad construct proves the gate bites."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack, Validations
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
+
+# (construct path under the stack, rule id) of every acknowledgement the demo stack carries.
+# A new acknowledgement must be added here on purpose, with its reason in the code.
+EXPECTED_ACKNOWLEDGEMENTS = {
+    ("Registry/PushPolicy/Resource", "AwsSolutions-IAM5[Resource::*]"),
+    (
+        "Cluster/InstanceRole/Resource",
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+    ),
+    ("Cluster/InstanceRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
+    ("Cluster/InstanceRole/DefaultPolicy", "AwsSolutions-IAM5[Action::ecs:Submit*]"),
+    ("Cluster/Instances/ASG", "AwsSolutions-EC26"),
+    ("Services/worker/TaskDefinition/Resource", "AwsSolutions-ECS2"),
+    *{
+        (
+            f"Services/{svc}/TaskDefinition/ExecutionRole/DefaultPolicy",
+            "AwsSolutions-IAM5[Resource::*]",
+        )
+        for svc in ("web", "api", "worker")
+    },
+    *{
+        pair
+        for fn in ("ImageEvents", "DeploymentEvents")
+        for pair in (
+            (f"Automation/{fn}/Role/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
+            (
+                f"Automation/{fn}/Role/DefaultPolicy",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/demo-cluster/*]",
+            ),
+            (
+                f"Automation/{fn}/Role/DefaultPolicy",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/*]",
+            ),
+            (f"Automation/{fn}/EventsDeadLetterQueue/Resource", "AwsSolutions-SQS3"),
+            (f"Automation/{fn}/Function/Resource", "AwsSolutions-L1"),
+        )
+    },
+}
+
+
+def acknowledgements(outdir: Path, stack: str) -> dict[tuple[str, str], str]:
+    metadata = json.loads((outdir / f"{stack}.metadata.json").read_text())
+    out: dict[tuple[str, str], str] = {}
+    for path, entries in metadata.items():
+        for entry in entries:
+            if entry["type"] != "aws:cdk:acknowledged-rules":
+                continue
+            for rule, reason in entry["data"].items():
+                if rule.startswith("AwsSolutions::"):
+                    out[(path.removeprefix(f"/{stack}/"), rule.removeprefix("AwsSolutions::"))] = (
+                        reason
+                    )
+    return out
+
+
+def test_the_demo_stack_passes_the_gate(synth) -> None:
+    # The session synth ran with the plugin on; the report lists no violation at all.
+    report = json.loads((synth.outdir / "validation-report.json").read_text())
+    assert all(r["conclusion"] == "success" for r in report["pluginReports"])
+    assert not [v for r in report["pluginReports"] for v in r.get("violations", [])]
+
+
+def test_acknowledgements_are_the_expected_narrow_ones_with_reasons(synth) -> None:
+    acks = acknowledgements(synth.outdir, synth.stack.stack_name)
+    assert set(acks) == EXPECTED_ACKNOWLEDGEMENTS
+    for (path, rule), reason in acks.items():
+        assert len(reason) >= 40, (path, rule)
+        assert path.count("/") >= 2, f"{rule} is acknowledged too broadly, on {path}"
+
+
+def test_a_bad_construct_fails_the_gate(tmp_path: Path) -> None:
+    # Given a stack with an unencrypted queue that accepts plain HTTP
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "BadStack")
+    sqs.Queue(stack, "Plaintext", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    # When it is synthesized, Then the gate stops it
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        Template.from_stack(stack)
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    rules = {v["ruleName"] for r in report["pluginReports"] for v in r["violations"]}
+    assert {"AwsSolutions-SQS2", "AwsSolutions-SQS4"} <= rules

@@ -1,0 +1,468 @@
+"""Template assertions on the synthesized demo stack (one synth per session)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from autopilot import contract
+from autopilot.settings import DeploymentEventsSettings, ImageEventsSettings, env_var_names
+from aws_cdk.assertions import Match
+
+from infra.constructs.automation import POWERTOOLS_LAYER_ACCOUNT, POWERTOOLS_LAYER_NAME
+from tests.infra.conftest import REPO
+
+
+def resources(synth, rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in synth.template_json["Resources"].items() if v["Type"] == rtype}
+
+
+def props_of(synth, rtype: str) -> list[dict[str, Any]]:
+    return [r.get("Properties", {}) for r in resources(synth, rtype).values()]
+
+
+def by_name(synth, rtype: str, key: str) -> dict[str, dict[str, Any]]:
+    return {p[key]: p for p in props_of(synth, rtype) if key in p}
+
+
+def logical_id_of(synth, rtype: str, key: str, value: str) -> str:
+    return next(
+        k for k, v in resources(synth, rtype).items() if v.get("Properties", {}).get(key) == value
+    )
+
+
+# -- shape ---------------------------------------------------------------------------------
+def test_stack_name_and_outputs(synth) -> None:
+    assert synth.stack.stack_name == "EcsAutopilot-demo"
+    outputs = set(synth.template_json["Outputs"])
+    assert {
+        "ClusterName",
+        "ClusterArn",
+        "LedgerTableName",
+        "NoticesTopicArn",
+        "RegistryUrl",
+        "RepositoryUriDemoWeb",
+        "RepositoryUriDemoApi",
+        "RepositoryUriDemoWorker",
+        "ImageEventsFunctionName",
+        "ImageEventsDlqUrl",
+        "ImageEventsEventsDlqUrl",
+        "DeploymentEventsFunctionName",
+        "DeploymentEventsDlqUrl",
+        "DeploymentEventsEventsDlqUrl",
+    } <= outputs
+
+
+def test_env_agnostic_and_few_custom_resources(synth) -> None:
+    text = json.dumps(synth.template_json)
+    # no account id but the layer publisher and the pull principal the config names
+    text = text.replace(POWERTOOLS_LAYER_ACCOUNT, "").replace("111122223333", "")
+    assert not re.search(r"\b\d{12}\b", text)
+    assert "AWS::AccountId" in text
+    custom = [
+        r for r in synth.template_json["Resources"].values() if r["Type"].startswith("Custom::")
+    ]
+    # only the default-security-group lockdown of the restrictDefaultSecurityGroup flag
+    assert [r["Type"] for r in custom] == ["Custom::VpcRestrictDefaultSG"]
+    assert not resources(synth, "AWS::DynamoDB::GlobalTable")
+    assert not resources(synth, "AWS::AutoScaling::LaunchConfiguration")
+
+
+# -- network -------------------------------------------------------------------------------
+def test_vpc_spans_three_azs_with_flow_logs(synth) -> None:
+    subnets = props_of(synth, "AWS::EC2::Subnet")
+    assert len(subnets) == 6
+    azs = {json.dumps(s["AvailabilityZone"]) for s in subnets}
+    assert len(azs) == 3
+    assert all("Fn::GetAZs" in a for a in azs)
+    public = [s for s in subnets if s.get("MapPublicIpOnLaunch")]
+    assert len(public) == 3
+    synth.template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL"})
+
+
+# -- registry ------------------------------------------------------------------------------
+def test_repositories(synth, demo_config) -> None:
+    repos = by_name(synth, "AWS::ECR::Repository", "RepositoryName")
+    assert set(repos) == {r.name for r in demo_config.repositories}
+    for name, p in repos.items():
+        assert p["ImageScanningConfiguration"] == {"ScanOnPush": True}
+        assert p["EncryptionConfiguration"] == {"EncryptionType": "AES256"}
+        expected = "MUTABLE" if name == "demo/worker" else "IMMUTABLE"
+        assert p["ImageTagMutability"] == expected, name
+        rules = json.loads(p["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+        kinds = [(r["selection"]["tagStatus"], r["selection"]["countType"]) for r in rules]
+        assert kinds == [("untagged", "sinceImagePushed"), ("tagged", "imageCountMoreThan")]
+    pull = repos["demo/web"]["RepositoryPolicyText"]["Statement"]
+    assert pull[0]["Action"] == [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+    ]
+    assert "111122223333" in json.dumps(pull[0]["Principal"])
+    assert "RepositoryPolicyText" not in repos["demo/api"]
+
+
+def test_push_policy_is_limited_to_the_repositories(synth) -> None:
+    (policy,) = props_of(synth, "AWS::IAM::ManagedPolicy")
+    assert policy["ManagedPolicyName"] == "demo-ecr-push"
+    statements = policy["PolicyDocument"]["Statement"]
+    assert statements[0] == {
+        "Action": "ecr:GetAuthorizationToken",
+        "Effect": "Allow",
+        "Resource": "*",
+    }
+    assert "ecr:PutImage" in statements[1]["Action"]
+    assert len(statements[1]["Resource"]) == 3
+
+
+# -- cluster -------------------------------------------------------------------------------
+def test_cluster_and_capacity_providers(synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::ECS::Cluster",
+        {
+            "ClusterName": "demo-cluster",
+            "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}],
+        },
+    )
+    (assoc,) = props_of(synth, "AWS::ECS::ClusterCapacityProviderAssociations")
+    providers = assoc["CapacityProviders"]
+    assert "FARGATE" in providers
+    assert "FARGATE_SPOT" in providers
+    (cp,) = props_of(synth, "AWS::ECS::CapacityProvider")
+    assert cp["Name"] == "demo-cluster-ec2"
+    asg_p = cp["AutoScalingGroupProvider"]
+    assert asg_p["ManagedScaling"]["Status"] == "ENABLED"
+    assert asg_p["ManagedTerminationProtection"] == "ENABLED"
+    assert asg_p["ManagedDraining"] == "ENABLED"
+
+
+def test_launch_template_hardening(synth) -> None:
+    (lt,) = props_of(synth, "AWS::EC2::LaunchTemplate")
+    data = lt["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+    assert "KeyName" not in data
+    params = synth.template_json["Parameters"]
+    ami = [p for p in params.values() if "amazon-linux-2023" in str(p.get("Default"))]
+    assert ami
+    assert (
+        ami[0]["Default"] == "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+    )
+    # no inbound rule on the instances (SSM Session Manager, not SSH)
+    instance_sg = next(
+        p
+        for p in props_of(synth, "AWS::EC2::SecurityGroup")
+        if "container instances" in p["GroupDescription"]
+    )
+    assert "SecurityGroupIngress" not in instance_sg
+    synth.template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "ManagedPolicyArns": Match.array_with(
+                [
+                    {
+                        "Fn::Join": [
+                            "",
+                            [
+                                "arn:",
+                                {"Ref": "AWS::Partition"},
+                                ":iam::aws:policy/AmazonSSMManagedInstanceCore",
+                            ],
+                        ]
+                    }
+                ]
+            )
+        },
+    )
+
+
+def test_auto_scaling_group(synth) -> None:
+    (asg,) = props_of(synth, "AWS::AutoScaling::AutoScalingGroup")
+    assert len(asg["VPCZoneIdentifier"]) == 3
+    overrides = asg["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]
+    assert [o["InstanceType"] for o in overrides] == ["m6i.large", "m5.large", "m5a.large"]
+    topic_id = logical_id_of(synth, "AWS::SNS::Topic", "TopicName", "demo-notices")
+    (notification,) = asg["NotificationConfigurations"]
+    assert notification["TopicARN"] == {"Ref": topic_id}
+    assert set(notification["NotificationTypes"]) >= {
+        "autoscaling:EC2_INSTANCE_LAUNCH",
+        "autoscaling:EC2_INSTANCE_TERMINATE",
+    }
+
+
+# -- services ------------------------------------------------------------------------------
+def test_services_deploy_safely(synth, demo_config) -> None:
+    services = by_name(synth, "AWS::ECS::Service", "ServiceName")
+    assert set(services) == {s.name for s in demo_config.services}
+    for p in services.values():
+        assert p["AvailabilityZoneRebalancing"] == "ENABLED"
+        dc = p["DeploymentConfiguration"]
+        assert dc["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+        assert dc["MinimumHealthyPercent"] == 100
+        assert dc["MaximumPercent"] == 200
+        assert "LaunchType" not in p
+    assert services["web"]["CapacityProviderStrategy"] == [
+        {"CapacityProvider": "FARGATE", "Weight": 1}
+    ]
+    assert services["api"]["CapacityProviderStrategy"] == [
+        {"CapacityProvider": "FARGATE", "Base": 1, "Weight": 1},
+        {"CapacityProvider": "FARGATE_SPOT", "Weight": 3},
+    ]
+    worker = services["worker"]
+    assert worker["PlacementStrategies"][0] == {
+        "Type": "spread",
+        "Field": "attribute:ecs.availability-zone",
+    }
+    assert len(worker["CapacityProviderStrategy"]) == 1
+
+
+def test_service_tags_come_from_the_config(synth, demo_config) -> None:
+    services = by_name(synth, "AWS::ECS::Service", "ServiceName")
+    for svc in demo_config.services:
+        tags = {t["Key"]: t["Value"] for t in services[svc.name]["Tags"]}
+        assert set(tags) <= set(contract.SERVICE_TAG_KEYS)
+        assert tags[contract.TAG_REPOSITORY] == svc.repository
+        assert tags[contract.TAG_CONTAINER] == svc.container
+        assert tags[contract.TAG_POLICY] == svc.automation.policy
+        assert tags[contract.TAG_SCAN] == svc.automation.scan
+        assert tags[contract.TAG_APPROVAL] == svc.automation.approval
+        assert tags[contract.TAG_REBALANCE] == svc.automation.rebalance
+        assert tags[contract.TAG_SCALING] == f"{svc.scaling.min}-{svc.scaling.max}"
+
+
+def test_service_scaling_and_logs(synth, demo_config) -> None:
+    targets = props_of(synth, "AWS::ApplicationAutoScaling::ScalableTarget")
+    bounds = sorted((t["MinCapacity"], t["MaxCapacity"]) for t in targets)
+    assert bounds == sorted((s.scaling.min, s.scaling.max) for s in demo_config.services)
+    policies = props_of(synth, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    assert len(policies) == 3
+    for p in policies:
+        assert p["PolicyType"] == "TargetTrackingScaling"
+        spec = p["TargetTrackingScalingPolicyConfiguration"]
+        assert spec["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
+            "ECSServiceAverageCPUUtilization"
+        )
+    groups = by_name(synth, "AWS::Logs::LogGroup", "LogGroupName")
+    for svc in demo_config.services:
+        assert groups[f"/ecs/demo/{svc.name}"]["RetentionInDays"] == 30
+    for td in props_of(synth, "AWS::ECS::TaskDefinition"):
+        (container,) = td["ContainerDefinitions"]
+        assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+        assert td["NetworkMode"] == "awsvpc"
+
+
+# -- automation ----------------------------------------------------------------------------
+FUNCTIONS = {
+    contract.IMAGE_EVENTS.name: (contract.IMAGE_EVENTS, ImageEventsSettings),
+    contract.DEPLOYMENT_EVENTS.name: (contract.DEPLOYMENT_EVENTS, DeploymentEventsSettings),
+}
+
+
+def lambdas(synth) -> dict[str, dict[str, Any]]:
+    return {
+        name.removeprefix("demo-"): p
+        for name, p in by_name(synth, "AWS::Lambda::Function", "FunctionName").items()
+        if isinstance(name, str)
+    }
+
+
+def test_only_the_landed_functions_are_wired(synth) -> None:
+    assert set(lambdas(synth)) == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_environment_equals_its_settings_model(synth, name: str) -> None:
+    _spec, model = FUNCTIONS[name]
+    env = lambdas(synth)[name]["Environment"]["Variables"]
+    assert set(env) == env_var_names(model)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_runtime_layer_tracing_logs_and_dlq(synth, name: str) -> None:
+    spec, _model = FUNCTIONS[name]
+    fn = lambdas(synth)[name]
+    assert fn["Handler"] == spec.handler
+    assert fn["Runtime"] == "python3.13"
+    assert fn["Architectures"] == ["arm64"]
+    assert fn["TracingConfig"] == {"Mode": "Active"}
+    (layer,) = fn["Layers"]
+    layer_text = json.dumps(layer)
+    assert f":{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:" in layer_text
+    assert "AWS::Region" in layer_text
+    log_group = fn["LoggingConfig"]["LogGroup"]
+    groups = by_name(synth, "AWS::Logs::LogGroup", "LogGroupName")
+    assert groups[f"/aws/lambda/demo-{name}"]["RetentionInDays"] == 30
+    assert "Ref" in log_group
+    assert "Fn::GetAtt" in json.dumps(fn["DeadLetterConfig"])
+    function_id = logical_id_of(synth, "AWS::Lambda::Function", "FunctionName", f"demo-{name}")
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {"FunctionName": {"Ref": function_id}, "MaximumRetryAttempts": 2},
+    )
+
+
+def test_code_asset_is_the_functions_folder_only(synth) -> None:
+    assets = json.loads((synth.outdir / "EcsAutopilot-demo.assets.json").read_text())["files"]
+    lambda_assets = [a for a in assets.values() if a["source"].get("packaging") == "zip"]
+    paths = {synth.outdir / a["source"]["path"] for a in lambda_assets}
+    code = [p for p in paths if (p / "autopilot" / "contract.py").exists()]
+    assert len(code) == 1
+    (root,) = code
+    functions = REPO / "functions"
+    expected = sorted(p.name for p in functions.iterdir() if p.name != "__pycache__")
+    assert sorted(p.name for p in root.iterdir()) == expected
+    assert "autopilot" in expected
+    assert not list(root.rglob("__pycache__"))
+
+
+def rule_patterns(synth) -> dict[str, dict[str, Any]]:
+    return {p["Name"]: p for p in props_of(synth, "AWS::Events::Rule")}
+
+
+def test_rules_use_the_contract_patterns(synth) -> None:
+    rules = rule_patterns(synth)
+    assert set(rules) == {
+        "demo-ecr-image-action",
+        "demo-ecr-image-scan",
+        "demo-inspector2-scan",
+        "demo-ecs-deployment",
+    }
+    refs = [
+        {"Ref": logical_id_of(synth, "AWS::ECR::Repository", "RepositoryName", n)}
+        for n in ("demo/web", "demo/api", "demo/worker")
+    ]
+    arns = [{"Fn::GetAtt": [r["Ref"], "Arn"]} for r in refs]
+    assert rules["demo-ecr-image-action"]["EventPattern"] == contract.ecr_image_action_pattern(refs)
+    assert rules["demo-ecr-image-scan"]["EventPattern"] == contract.ecr_image_scan_pattern(refs)
+    assert rules["demo-inspector2-scan"]["EventPattern"] == contract.inspector2_scan_pattern(arns)
+    deploy = rules["demo-ecs-deployment"]["EventPattern"]
+    prefix = deploy["resources"][0]["prefix"]
+    assert deploy == contract.ecs_deployment_pattern(prefix)
+    assert prefix["Fn::Join"][1][-1] == ":service/demo-cluster/"
+
+
+def test_rule_targets_retry_and_dead_letter(synth) -> None:
+    for name, rule in rule_patterns(synth).items():
+        (target,) = rule["Targets"]
+        assert target["RetryPolicy"] == {
+            "MaximumEventAgeInSeconds": 7200,
+            "MaximumRetryAttempts": 8,
+        }, name
+        assert "Fn::GetAtt" in json.dumps(target["DeadLetterConfig"]), name
+
+
+def test_queues_are_encrypted_and_ssl_only(synth) -> None:
+    queues = by_name(synth, "AWS::SQS::Queue", "QueueName")
+    assert set(queues) == {
+        "demo-image-events-dlq",
+        "demo-image-events-events-dlq",
+        "demo-deployment-events-dlq",
+        "demo-deployment-events-events-dlq",
+    }
+    for q in queues.values():
+        assert q["SqsManagedSseEnabled"] is True
+    policies = props_of(synth, "AWS::SQS::QueuePolicy")
+    denies = [
+        s for p in policies for s in p["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
+    ]
+    assert len(denies) == 4
+    assert all(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
+
+
+def test_ledger_table(synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TableName": "demo-ledger",
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+        },
+    )
+
+
+def test_notices_topic_is_encrypted_with_a_rotated_key(synth) -> None:
+    key_id = next(iter(resources(synth, "AWS::KMS::Key")))
+    synth.template.has_resource_properties(
+        "AWS::SNS::Topic",
+        {"TopicName": "demo-notices", "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
+    )
+    synth.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def statements_of(synth, name: str) -> list[dict[str, Any]]:
+    fn = lambdas(synth)[name]
+    role_id = fn["Role"]["Fn::GetAtt"][0]
+    out = []
+    for p in props_of(synth, "AWS::IAM::Policy"):
+        if {"Ref": role_id} in p["Roles"]:
+            out += p["PolicyDocument"]["Statement"]
+    return out
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    a = statement["Action"]
+    return a if isinstance(a, list) else [a]
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_iam_is_least_privilege(synth, name: str) -> None:
+    statements = statements_of(synth, name)
+    assert all("*" not in a for s in statements for a in actions(s))
+    assert all(s["Effect"] == "Allow" for s in statements)
+    by_action = {a: s for s in statements for a in actions(s)}
+    # service actions: this cluster's services only
+    for action in ("ecs:UpdateService", "ecs:DescribeServices"):
+        assert json.dumps(by_action[action]["Resource"]).endswith('":service/demo-cluster/*"]]}')
+    # no resource-level scope exists for these
+    for action in (
+        "ecs:RegisterTaskDefinition",
+        "ecs:DescribeTaskDefinition",
+        "ecs:DeregisterTaskDefinition",
+        "tag:GetResources",
+    ):
+        assert by_action[action]["Resource"] == "*"
+    # PassRole: only the services' task and execution roles, only to ECS tasks
+    pass_role = by_action["iam:PassRole"]
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+    assert len(pass_role["Resource"]) == 6
+    assert all("TaskDefinition" in r["Fn::GetAtt"][0] for r in pass_role["Resource"])
+    assert by_action["ecs:TagResource"]["Condition"] == {
+        "StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}
+    }
+    # ECR read on the tracked repositories
+    for action in ("ecr:DescribeImages", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings"):
+        assert len(by_action[action]["Resource"]) == 3
+    assert "sns:Publish" in by_action
+    assert "dynamodb:PutItem" in by_action
+    assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(by_action)
+
+
+def test_alarms_and_dashboard(synth) -> None:
+    alarms = by_name(synth, "AWS::CloudWatch::Alarm", "AlarmName")
+    expected = {
+        f"demo-ops-{fn}-{what}"
+        for fn in FUNCTIONS
+        for what in ("errors", "throttles", "dlq-depth", "events-dlq-depth")
+    }
+    assert set(alarms) == expected
+    topic_id = logical_id_of(synth, "AWS::SNS::Topic", "TopicName", "demo-notices")
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    metrics = {a["MetricName"] for a in alarms.values()}
+    assert metrics == {"Errors", "Throttles", "ApproximateNumberOfMessagesVisible"}
+    (dashboard,) = props_of(synth, "AWS::CloudWatch::Dashboard")
+    assert dashboard["DashboardName"] == "demo-autopilot"
