@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -66,8 +67,10 @@ def compile_safe_regex(pattern: str, key: str = "autopilot:policy") -> re.Patter
     if len(pattern) > MAX_PATTERN:
         raise UnsafePattern(key, value, f"pattern longer than {MAX_PATTERN} characters")
     try:
-        parsed = _sre.parse(pattern)
-        compiled = re.compile(pattern)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            parsed = _sre.parse(pattern)
+            compiled = re.compile(pattern)
     except re.error as exc:
         raise UnsafePattern(key, value, f"not a regular expression: {exc.msg}") from None
     counter = [0]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -58,8 +58,10 @@ Word = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
 SeverityName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z_]{0,31}$")]
 
 
+# defer_build: a model's validator is built on its first use, so a function pays only for
+# the event models it actually receives (deployment-events never builds the image ones).
 class _Detail(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class EcrImageActionDetail(_Detail):
@@ -117,13 +119,11 @@ class EcsDeploymentDetail(_Detail):
     reason: str = Field(default="", max_length=4096)
 
 
-D = TypeVar("D", bound=_Detail)
+class Event(BaseModel):
+    """An EventBridge event; each subclass types its ``detail`` (no Generic: parametrized
+    pydantic generics cost import time, and there are only four)."""
 
-
-class Event(BaseModel, Generic[D]):
-    """An EventBridge event with a typed ``detail``."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     version: str = "0"
     id: str = Field(min_length=1, max_length=256)
@@ -133,20 +133,22 @@ class Event(BaseModel, Generic[D]):
     time: datetime
     region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")]
     resources: list[str] = Field(default_factory=list)
-    detail: D
 
 
-class EcrImageActionEvent(Event[EcrImageActionDetail]):
+class EcrImageActionEvent(Event):
+    detail: EcrImageActionDetail
     source: Literal["aws.ecr"]
     detail_type: Literal["ECR Image Action"] = Field(alias="detail-type")
 
 
-class EcrImageScanEvent(Event[EcrImageScanDetail]):
+class EcrImageScanEvent(Event):
+    detail: EcrImageScanDetail
     source: Literal["aws.ecr"]
     detail_type: Literal["ECR Image Scan"] = Field(alias="detail-type")
 
 
-class Inspector2ScanEvent(Event[Inspector2ScanDetail]):
+class Inspector2ScanEvent(Event):
+    detail: Inspector2ScanDetail
     source: Literal["aws.inspector2"]
     detail_type: Literal["Inspector2 Scan"] = Field(alias="detail-type")
 
@@ -154,7 +156,8 @@ class Inspector2ScanEvent(Event[Inspector2ScanDetail]):
 _SERVICE_ARN = re.compile(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service/[^/]+/[^/]+$")
 
 
-class EcsDeploymentEvent(Event[EcsDeploymentDetail]):
+class EcsDeploymentEvent(Event):
+    detail: EcsDeploymentDetail
     source: Literal["aws.ecs"]
     detail_type: Literal["ECS Deployment State Change"] = Field(alias="detail-type")
 

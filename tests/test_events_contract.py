@@ -1,0 +1,104 @@
+"""Contract tests: every sample event in events/ parses with the model of the function
+its detail-type is routed to (real AWS shapes, one file per case)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from autopilot import contract
+from autopilot.models.capacity_events import (
+    AlarmStateChangeEvent,
+    ServiceActionEvent,
+    SpotInterruptionEvent,
+)
+from autopilot.models.events import (
+    EcrImageActionEvent,
+    EcrImageScanEvent,
+    EcsDeploymentEvent,
+    Inspector2ScanEvent,
+    parse_deployment_event,
+    parse_image_event,
+)
+from autopilot.models.task_events import TaskStateChangeEvent
+from pydantic import BaseModel
+
+EVENTS = sorted((Path(__file__).parent.parent / "events").glob("*.json"))
+
+
+def _model(cls: type[BaseModel]) -> Any:
+    return cls.model_validate
+
+
+PARSERS: dict[str, tuple[str, Any]] = {
+    contract.DT_ECR_IMAGE_ACTION: (contract.IMAGE_EVENTS.name, parse_image_event),
+    contract.DT_ECR_IMAGE_SCAN: (contract.IMAGE_EVENTS.name, parse_image_event),
+    contract.DT_INSPECTOR2_SCAN: (contract.IMAGE_EVENTS.name, parse_image_event),
+    contract.DT_ECS_DEPLOYMENT: (contract.DEPLOYMENT_EVENTS.name, parse_deployment_event),
+    contract.DT_ECS_TASK: (contract.TASK_EVENTS.name, _model(TaskStateChangeEvent)),
+    contract.DT_ALARM: (contract.CAPACITY_EVENTS.name, _model(AlarmStateChangeEvent)),
+    contract.DT_ECS_SERVICE_ACTION: (contract.CAPACITY_EVENTS.name, _model(ServiceActionEvent)),
+    contract.DT_SPOT_WARNING: (contract.CAPACITY_EVENTS.name, _model(SpotInterruptionEvent)),
+}
+
+# What the image and deployment samples must come out as (the traps in real shapes).
+EXPECTED: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
+    "ecr-image-push.json": (EcrImageActionEvent, {"action_type": "PUSH", "image_tag": "v1.4.0"}),
+    "ecr-image-push-by-digest.json": (EcrImageActionEvent, {"image_tag": None}),
+    "ecr-image-delete.json": (EcrImageActionEvent, {"action_type": "DELETE"}),
+    "ecr-image-push-failure.json": (
+        EcrImageActionEvent,
+        {"result": "FAILURE", "image_digest": None},
+    ),
+    "ecr-image-scan-clean.json": (EcrImageScanEvent, {"scan_status": "COMPLETE"}),
+    "ecr-image-scan-critical.json": (EcrImageScanEvent, {"image_tags": []}),
+    "ecr-image-scan-failed.json": (
+        EcrImageScanEvent,
+        {"scan_status": "FAILED", "finding_severity_counts": {}},
+    ),
+    "inspector2-scan.json": (Inspector2ScanEvent, {"repository_name": "demo/web"}),
+    "inspector2-scan-critical.json": (Inspector2ScanEvent, {"repository_name": "demo/web"}),
+    "inspector2-scan-eligibility-expired.json": (
+        Inspector2ScanEvent,
+        {"scan_status": "SCAN_ELIGIBILITY_EXPIRED"},
+    ),
+    "ecs-deployment-in-progress.json": (
+        EcsDeploymentEvent,
+        {"event_name": "SERVICE_DEPLOYMENT_IN_PROGRESS"},
+    ),
+    "ecs-deployment-completed.json": (
+        EcsDeploymentEvent,
+        {"event_name": "SERVICE_DEPLOYMENT_COMPLETED"},
+    ),
+    "ecs-deployment-failed.json": (EcsDeploymentEvent, {"event_name": "SERVICE_DEPLOYMENT_FAILED"}),
+    "ecs-deployment-rolling-back.json": (
+        EcsDeploymentEvent,
+        {"event_name": "SERVICE_DEPLOYMENT_IN_PROGRESS"},
+    ),
+}
+
+
+def test_there_are_samples_for_every_detail_type() -> None:
+    seen = {json.loads(p.read_text())["detail-type"] for p in EVENTS}
+    assert seen >= set(PARSERS)
+
+
+@pytest.mark.parametrize("path", EVENTS, ids=[p.name for p in EVENTS])
+def test_every_sample_event_parses_with_its_functions_model(path: Path) -> None:
+    event = json.loads(path.read_text())
+    function, parse = PARSERS[event["detail-type"]]
+    parsed = parse(event)
+    assert parsed.id == event["id"]
+    assert function in contract.FUNCTIONS
+    if path.name in EXPECTED:
+        cls, fields = EXPECTED[path.name]
+        assert type(parsed) is cls
+        for name, value in fields.items():
+            assert getattr(parsed.detail, name) == value, name
+
+
+def test_every_image_and_deployment_case_has_a_sample() -> None:
+    names = {p.name for p in EVENTS}
+    assert set(EXPECTED) <= names

@@ -1,0 +1,173 @@
+"""Tag policies and the bounded glob/regex matchers: a hostile pattern cannot hang."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from autopilot.errors import MalformedTag, UnsafePattern
+from autopilot.logic.patterns import (
+    MAX_INPUT,
+    compile_safe_regex,
+    glob_matches,
+    regex_matches,
+)
+from autopilot.logic.policy import parse_approval, parse_policy, parse_scan_gate
+from autopilot.logic.semver import parse_version
+from autopilot.models.state import parse_service_config
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "scope", "pre"),
+    [
+        (None, "semver", "any", False),
+        ("semver", "semver", "any", False),
+        ("semver:minor", "semver", "minor", False),
+        ("semver:patch", "semver", "patch", False),
+        ("semver+pre", "semver", "any", True),
+        ("semver:minor+pre", "semver", "minor", True),
+        ("glob:v1.*", "glob", "any", False),
+        ("regex:^release-[0-9]+$", "regex", "any", False),
+        ("tag:stable", "tag", "any", False),
+    ],
+)
+def test_policies_parse(value: str | None, kind: str, scope: str, pre: bool) -> None:
+    policy = parse_policy(value)
+    assert (policy.kind, policy.scope, policy.prerelease) == (kind, scope, pre)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "semver:major",
+        "semver+beta",
+        "glob:",
+        "regex:",
+        "tag:",
+        "tag:no spaces",
+        "latest",
+        "regex:([",
+    ],
+)
+def test_malformed_policies_raise_a_typed_error(value: str) -> None:
+    with pytest.raises(MalformedTag) as raised:
+        parse_policy(value)
+    assert raised.value.key == "autopilot:policy"
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(a+)+$",
+        "(a*)*b",
+        "(a|aa)*b",
+        "(x+x+)+y",
+        "(\\w)\\1",
+        ".*.*.*.*x",
+        "a" * 101,
+        "(?:a{1,30}){1,30}",
+    ],
+)
+def test_hostile_regexes_are_rejected(pattern: str) -> None:
+    with pytest.raises(UnsafePattern):
+        compile_safe_regex(pattern)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pattern=st.from_regex(r"[a-z.\\*+?()\[\]|{}0-9,^$-]{1,40}", fullmatch=True),
+    text=st.text(alphabet="ab.-01", max_size=200),
+)
+def test_any_accepted_regex_runs_fast_on_any_tag(pattern: str, text: str) -> None:
+    try:
+        compiled = compile_safe_regex(pattern)
+    except UnsafePattern:
+        return
+    start = time.perf_counter()
+    regex_matches(compiled, text)
+    regex_matches(compiled, "a" * MAX_INPUT)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_worst_accepted_regex_is_bounded() -> None:
+    compiled = compile_safe_regex(".*.*.*x")
+    start = time.perf_counter()
+    assert not regex_matches(compiled, "a" * MAX_INPUT)
+    assert time.perf_counter() - start < 0.5
+    assert not regex_matches(compile_safe_regex("a+"), "a" * (MAX_INPUT + 1))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("v1.*", "v1.2.3", True),
+        ("v1.*", "v2.0.0", False),
+        ("release-[0-9]*", "release-5x", True),
+        ("release-[!a-z]", "release-5", True),
+        ("release-[!a-z]", "release-x", False),
+        ("?", "", False),
+        ("*", "", True),
+        ("a*b*c", "aXbYc", True),
+    ],
+)
+def test_glob(pattern: str, text: str, expected: bool) -> None:
+    assert glob_matches(pattern, text) is expected
+
+
+def test_glob_is_linear_on_hostile_input() -> None:
+    start = time.perf_counter()
+    assert not glob_matches("*a*a*a*a*a*a*a*b", "a" * MAX_INPUT)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_semver_scopes() -> None:
+    minor, patch = parse_policy("semver:minor"), parse_policy("semver:patch")
+    run, same_minor, next_minor, next_major = (
+        parse_version(v) for v in ("1.2.3", "1.2.4", "1.3.0", "2.0.0")
+    )
+    assert run is not None
+    assert same_minor is not None
+    assert next_minor is not None
+    assert next_major is not None
+    assert minor.version_allowed(next_minor, run) is None
+    assert minor.version_allowed(next_major, run) is not None
+    assert patch.version_allowed(same_minor, run) is None
+    assert patch.version_allowed(next_minor, run) is not None
+    assert minor.version_allowed(next_minor, None) is not None
+
+
+def test_prereleases_only_onto_a_prerelease_of_the_same_version_or_when_asked() -> None:
+    rc2, rc1, release = (parse_version(v) for v in ("1.3.0-rc.2", "1.3.0-rc.1", "1.2.0"))
+    assert rc2 is not None
+    assert rc1 is not None
+    assert release is not None
+    assert parse_policy("semver").version_allowed(rc2, release) is not None
+    assert parse_policy("semver").version_allowed(rc2, rc1) is None
+    assert parse_policy("semver+pre").version_allowed(rc2, release) is None
+
+
+def test_scan_gate_and_approval_tags() -> None:
+    assert parse_scan_gate(None) == "critical"
+    assert parse_scan_gate("high") == "high"
+    assert parse_approval(None) == "auto"
+    with pytest.raises(MalformedTag):
+        parse_scan_gate("medium")
+    with pytest.raises(MalformedTag):
+        parse_approval("sometimes")
+
+
+def test_service_config_from_tags() -> None:
+    assert parse_service_config({"other": "x"}) is None
+    cfg = parse_service_config(
+        {"autopilot:repository": "demo/web", "autopilot:container": "app", "autopilot:scan": "off"}
+    )
+    assert cfg is not None
+    assert (cfg.repository, cfg.container, cfg.scan, cfg.policy.kind) == (
+        "demo/web",
+        "app",
+        "off",
+        "semver",
+    )
