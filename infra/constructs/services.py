@@ -6,11 +6,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import (
+    ArnFormat,
+    Aws,
+    CfnCondition,
+    CfnMapping,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    region_info,
+)
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.nag import acknowledge, default_policy
@@ -25,6 +37,15 @@ class ScalingSpec:
     min: int
     max: int
     cpu_target: int = 60
+
+
+@dataclass(frozen=True)
+class LoadBalancerSpec:
+    """An internet-facing Application Load Balancer in front of the service (HTTP on
+    ``port``); only the load balancer reaches the tasks, on the container port."""
+
+    port: int = 80
+    health_check_path: str = "/"
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,7 @@ class ServiceSpec:
     desired_count: int = 2
     scaling: ScalingSpec | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    load_balancer: LoadBalancerSpec | None = None
     min_healthy_percent: int = 100
     max_healthy_percent: int = 200
 
@@ -55,7 +77,10 @@ class ServicesProps:
     """``cluster`` with Fargate capacity providers enabled and ``ec2_capacity_provider``
     (its name) for ``ec2`` services. ``fargate_base`` / ``fargate_weight`` / ``spot_weight``:
     the ``fargate-spot-mix`` strategy. ``log_group_prefix``: each service logs to
-    ``<prefix>/<name>`` with ``log_retention``. ``cluster_name``: the cluster's physical
+    ``<prefix>/<name>`` with ``log_retention``. ``public_subnets``: where load balancers
+    go (default: the VPC's public subnets). ``access_log_bucket_name``: physical name of the
+    bucket for load balancer access logs (created only if a service has a load balancer;
+    always retained). ``cluster_name``: the cluster's physical
     name, when known, so that ARNs in policies and event patterns read plainly (default:
     a reference to the cluster)."""
 
@@ -66,6 +91,8 @@ class ServicesProps:
     log_group_prefix: str
     cluster_name: str | None = None
     subnets: ec2.SubnetSelection | None = None
+    public_subnets: ec2.SubnetSelection | None = None
+    access_log_bucket_name: str | None = None
     fargate_base: int = 1
     fargate_weight: int = 1
     spot_weight: int = 3
@@ -88,135 +115,266 @@ class Services(Construct):
         self.task_definitions: dict[str, ecs.TaskDefinition] = {}
         self.security_groups: dict[str, ec2.SecurityGroup] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
+        self.load_balancers: dict[str, elbv2.ApplicationLoadBalancer] = {}
+        self.access_log_bucket: s3.Bucket | None = None
+        self._props = props
         self._roles: list[iam.IRole] = []
 
         for spec in props.services:
-            scope_ = Construct(self, spec.name)
-            log_group = logs.LogGroup(
-                scope_,
-                "Logs",
-                log_group_name=f"{props.log_group_prefix}/{spec.name}",
-                retention=props.log_retention,
-                removal_policy=props.removal_policy,
+            self._add_service(spec, subnets)
+
+    def _add_service(self, spec: ServiceSpec, subnets: ec2.SubnetSelection) -> None:
+        props = self._props
+        scope_ = Construct(self, spec.name)
+        log_group = logs.LogGroup(
+            scope_,
+            "Logs",
+            log_group_name=f"{props.log_group_prefix}/{spec.name}",
+            retention=props.log_retention,
+            removal_policy=props.removal_policy,
+        )
+        sg = ec2.SecurityGroup(
+            scope_,
+            "SecurityGroup",
+            vpc=props.vpc,
+            description=f"{spec.name} tasks (no inbound unless a load balancer is added)",
+            allow_all_outbound=True,
+        )
+        task_def: ecs.TaskDefinition
+        if spec.capacity == "ec2":
+            task_def = ecs.Ec2TaskDefinition(
+                scope_, "TaskDefinition", network_mode=ecs.NetworkMode.AWS_VPC
             )
-            sg = ec2.SecurityGroup(
+        else:
+            task_def = ecs.FargateTaskDefinition(
                 scope_,
-                "SecurityGroup",
-                vpc=props.vpc,
-                description=f"{spec.name} tasks (no inbound unless a load balancer is added)",
-                allow_all_outbound=True,
-            )
-            task_def: ecs.TaskDefinition
-            if spec.capacity == "ec2":
-                task_def = ecs.Ec2TaskDefinition(
-                    scope_, "TaskDefinition", network_mode=ecs.NetworkMode.AWS_VPC
-                )
-            else:
-                task_def = ecs.FargateTaskDefinition(
-                    scope_,
-                    "TaskDefinition",
-                    cpu=spec.cpu,
-                    memory_limit_mib=spec.memory_mib,
-                    runtime_platform=ecs.RuntimePlatform(
-                        cpu_architecture=ecs.CpuArchitecture.X86_64,
-                        operating_system_family=ecs.OperatingSystemFamily.LINUX,
-                    ),
-                )
-            task_def.add_container(
-                spec.container_name,
-                container_name=spec.container_name,
-                image=spec.image,
-                cpu=spec.cpu if spec.capacity == "ec2" else None,
+                "TaskDefinition",
+                cpu=spec.cpu,
                 memory_limit_mib=spec.memory_mib,
-                essential=True,
-                port_mappings=[ecs.PortMapping(container_port=spec.container_port)],
-                logging=ecs.LogDrivers.aws_logs(stream_prefix="ecs", log_group=log_group),
+                runtime_platform=ecs.RuntimePlatform(
+                    cpu_architecture=ecs.CpuArchitecture.X86_64,
+                    operating_system_family=ecs.OperatingSystemFamily.LINUX,
+                ),
             )
-            common = {
-                "cluster": props.cluster,
-                "task_definition": task_def,
-                "service_name": spec.name,
-                "desired_count": spec.desired_count,
-                "security_groups": [sg],
-                "vpc_subnets": subnets,
-                "circuit_breaker": ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-                "min_healthy_percent": spec.min_healthy_percent,
-                "max_healthy_percent": spec.max_healthy_percent,
-                "availability_zone_rebalancing": ecs.AvailabilityZoneRebalancing.ENABLED,
-                "enable_ecs_managed_tags": True,
-                "propagate_tags": ecs.PropagatedTagSource.SERVICE,
-            }
-            service: ecs.BaseService
-            if spec.capacity == "ec2":
-                service = ecs.Ec2Service(
-                    scope_,
-                    "Service",
-                    capacity_provider_strategies=[
-                        ecs.CapacityProviderStrategy(
-                            capacity_provider=props.ec2_capacity_provider, weight=1
-                        )
-                    ],
-                    placement_strategies=[
-                        ecs.PlacementStrategy.spread_across(
-                            ecs.BuiltInAttributes.AVAILABILITY_ZONE
-                        ),
-                        ecs.PlacementStrategy.spread_across_instances(),
-                    ],
-                    **common,
-                )
-            else:
-                strategies = [ecs.CapacityProviderStrategy(capacity_provider="FARGATE", weight=1)]
-                if spec.capacity == "fargate-spot-mix":
-                    strategies = [
-                        ecs.CapacityProviderStrategy(
-                            capacity_provider="FARGATE",
-                            base=props.fargate_base,
-                            weight=props.fargate_weight,
-                        ),
-                        ecs.CapacityProviderStrategy(
-                            capacity_provider="FARGATE_SPOT", weight=props.spot_weight
-                        ),
-                    ]
-                service = ecs.FargateService(
-                    scope_, "Service", capacity_provider_strategies=strategies, **common
-                )
-            # The opt-in tags, on the service itself (CloudFormation's Tags property).
-            cfn_service = service.node.default_child
-            assert isinstance(cfn_service, ecs.CfnService)
-            for key, value in sorted(spec.tags.items()):
-                cfn_service.tags.set_tag(key, value)
+        task_def.add_container(
+            spec.container_name,
+            container_name=spec.container_name,
+            image=spec.image,
+            cpu=spec.cpu if spec.capacity == "ec2" else None,
+            memory_limit_mib=spec.memory_mib,
+            essential=True,
+            port_mappings=[ecs.PortMapping(container_port=spec.container_port)],
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="ecs", log_group=log_group),
+        )
+        common = {
+            "cluster": props.cluster,
+            "task_definition": task_def,
+            "service_name": spec.name,
+            "desired_count": spec.desired_count,
+            "security_groups": [sg],
+            "vpc_subnets": subnets,
+            "circuit_breaker": ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            "min_healthy_percent": spec.min_healthy_percent,
+            "max_healthy_percent": spec.max_healthy_percent,
+            "availability_zone_rebalancing": ecs.AvailabilityZoneRebalancing.ENABLED,
+            "enable_ecs_managed_tags": True,
+            "propagate_tags": ecs.PropagatedTagSource.SERVICE,
+        }
+        if spec.load_balancer is not None:
+            common["health_check_grace_period"] = Duration.seconds(60)
+        service: ecs.BaseService
+        if spec.capacity == "ec2":
+            service = ecs.Ec2Service(
+                scope_,
+                "Service",
+                capacity_provider_strategies=[
+                    ecs.CapacityProviderStrategy(
+                        capacity_provider=props.ec2_capacity_provider, weight=1
+                    )
+                ],
+                placement_strategies=[
+                    ecs.PlacementStrategy.spread_across(ecs.BuiltInAttributes.AVAILABILITY_ZONE),
+                    ecs.PlacementStrategy.spread_across_instances(),
+                ],
+                **common,
+            )
+        else:
+            strategies = [ecs.CapacityProviderStrategy(capacity_provider="FARGATE", weight=1)]
+            if spec.capacity == "fargate-spot-mix":
+                strategies = [
+                    ecs.CapacityProviderStrategy(
+                        capacity_provider="FARGATE",
+                        base=props.fargate_base,
+                        weight=props.fargate_weight,
+                    ),
+                    ecs.CapacityProviderStrategy(
+                        capacity_provider="FARGATE_SPOT", weight=props.spot_weight
+                    ),
+                ]
+            service = ecs.FargateService(
+                scope_, "Service", capacity_provider_strategies=strategies, **common
+            )
+        # The opt-in tags, on the service itself (CloudFormation's Tags property).
+        cfn_service = service.node.default_child
+        assert isinstance(cfn_service, ecs.CfnService)
+        for key, value in sorted(spec.tags.items()):
+            cfn_service.tags.set_tag(key, value)
 
-            if spec.scaling is not None:
-                count = service.auto_scale_task_count(
-                    min_capacity=spec.scaling.min, max_capacity=spec.scaling.max
-                )
-                count.scale_on_cpu_utilization(
-                    "CpuTarget", target_utilization_percent=spec.scaling.cpu_target
-                )
+        if spec.load_balancer is not None:
+            self.load_balancers[spec.name] = self._load_balancer(
+                scope_, spec, spec.load_balancer, service
+            )
 
-            self.services[spec.name] = service
-            self.task_definitions[spec.name] = task_def
-            self.security_groups[spec.name] = sg
-            self.log_groups[spec.name] = log_group
-            execution_role = task_def.obtain_execution_role()
-            self._roles.append(task_def.task_role)
-            self._roles.append(execution_role)
-            if isinstance(execution_role, iam.Role) and (
-                execution_role.node.try_find_child("DefaultPolicy") is not None
-            ):
-                acknowledge(
-                    default_policy(execution_role),
-                    "AwsSolutions-IAM5[Resource::*]",
-                    "ecr:GetAuthorizationToken (image pulls) has no resource-level scope; "
-                    "pulls and log writes are scoped to the repository and the log group.",
+        if spec.scaling is not None:
+            count = service.auto_scale_task_count(
+                min_capacity=spec.scaling.min, max_capacity=spec.scaling.max
+            )
+            count.scale_on_cpu_utilization(
+                "CpuTarget", target_utilization_percent=spec.scaling.cpu_target
+            )
+
+        self.services[spec.name] = service
+        self.task_definitions[spec.name] = task_def
+        self.security_groups[spec.name] = sg
+        self.log_groups[spec.name] = log_group
+        execution_role = task_def.obtain_execution_role()
+        self._roles.append(task_def.task_role)
+        self._roles.append(execution_role)
+        if isinstance(execution_role, iam.Role) and (
+            execution_role.node.try_find_child("DefaultPolicy") is not None
+        ):
+            acknowledge(
+                default_policy(execution_role),
+                "AwsSolutions-IAM5[Resource::*]",
+                "ecr:GetAuthorizationToken (image pulls) has no resource-level scope; "
+                "pulls and log writes are scoped to the repository and the log group.",
+            )
+        if spec.capacity == "ec2":
+            acknowledge(
+                task_def.node.default_child or task_def,
+                "AwsSolutions-ECS2",
+                "The only variable is AWS_REGION, which CDK adds to EC2 task definitions; "
+                "it is not a secret.",
+            )
+
+    def _load_balancer(
+        self,
+        scope: Construct,
+        spec: ServiceSpec,
+        lb: LoadBalancerSpec,
+        service: ecs.BaseService,
+    ) -> elbv2.ApplicationLoadBalancer:
+        props = self._props
+        alb = elbv2.ApplicationLoadBalancer(
+            scope,
+            "LoadBalancer",
+            vpc=props.vpc,
+            internet_facing=True,
+            vpc_subnets=props.public_subnets
+            or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            drop_invalid_header_fields=True,
+        )
+        self._log_access(alb, spec.name)
+        listener = alb.add_listener("Listener", port=lb.port, open=True)
+        # Registers the service's tasks and lets only the load balancer's security group
+        # reach them, on the container port.
+        listener.add_targets(
+            "Tasks",
+            port=spec.container_port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            targets=[service],
+            health_check=elbv2.HealthCheck(path=lb.health_check_path, healthy_http_codes="200-399"),
+            deregistration_delay=Duration.seconds(30),
+        )
+        for sg in alb.connections.security_groups:
+            acknowledge(
+                sg.node.default_child or sg,
+                "AwsSolutions-EC23",
+                f"The public entry point of {spec.name}: open on the listener port "
+                f"{lb.port} only; the tasks accept traffic from this group alone.",
+            )
+        return alb
+
+    def _log_access(self, alb: elbv2.ApplicationLoadBalancer, prefix: str) -> None:
+        """Access logs to one encrypted, private bucket (CDK's ``log_access_logs`` needs the
+        region at synth; this stack is env-agnostic)."""
+        bucket = self._access_log_bucket()
+        alb.set_attribute("access_logs.s3.enabled", "true")
+        alb.set_attribute("access_logs.s3.bucket", bucket.bucket_name)
+        alb.set_attribute("access_logs.s3.prefix", prefix)
+        if bucket.policy is not None:
+            alb.node.add_dependency(bucket.policy)
+
+    def _access_log_bucket(self) -> s3.Bucket:
+        if self.access_log_bucket is not None:
+            return self.access_log_bucket
+        stack = Stack.of(self)
+        bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            bucket_name=self._props.access_log_bucket_name,
+            encryption=s3.BucketEncryption.S3_MANAGED,  # the only kind ELB log delivery takes
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
+            # CloudFormation cannot delete a bucket with objects in it: keep it.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        objects = bucket.arn_for_objects(f"*/AWSLogs/{stack.account}/*")
+        # Regions opened since August 2022 deliver as this service principal ...
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ElbLogDelivery",
+                principals=[iam.ServicePrincipal("logdelivery.elasticloadbalancing.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[objects],
+            )
+        )
+        # ... older regions as the region's ELB account: looked up at deploy time from CDK's
+        # region facts (in a region not listed, the own account stands in, which changes
+        # nothing).
+        legacy = {
+            info.name: {"account": f"arn:aws:iam::{info.elbv2_account}:root"}
+            for info in region_info.RegionInfo.regions
+            if info.elbv2_account and info.partition == "aws"
+        }
+        if legacy:
+            mapping = CfnMapping(self, "ElbAccounts", mapping=dict(sorted(legacy.items())))
+            names = sorted(legacy)
+            chunks = [names[i : i + 10] for i in range(0, len(names), 10)]
+            ors = [
+                Fn.condition_or(*[Fn.condition_equals(Aws.REGION, n) for n in chunk])
+                if len(chunk) > 1
+                else Fn.condition_equals(Aws.REGION, chunk[0])
+                for chunk in chunks
+            ]
+            condition = CfnCondition(
+                self,
+                "HasElbAccount",
+                expression=Fn.condition_or(*ors) if len(ors) > 1 else ors[0],
+            )
+            principal = Fn.condition_if(
+                condition.logical_id,
+                mapping.find_in_map(Aws.REGION, "account"),
+                f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:root",
+            ).to_string()
+            bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="ElbAccountLogDelivery",
+                    principals=[iam.ArnPrincipal(principal)],
+                    actions=["s3:PutObject"],
+                    resources=[objects],
                 )
-            if spec.capacity == "ec2":
-                acknowledge(
-                    task_def.node.default_child or task_def,
-                    "AwsSolutions-ECS2",
-                    "The only variable is AWS_REGION, which CDK adds to EC2 task definitions; "
-                    "it is not a secret.",
-                )
+            )
+        acknowledge(
+            bucket.node.default_child or bucket,
+            "AwsSolutions-S1",
+            "This is the load balancers' access-log bucket; logging its own access would "
+            "log into itself.",
+        )
+        self.access_log_bucket = bucket
+        return bucket
 
     @property
     def service_arn_prefix(self) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from autopilot import contract
-from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -17,7 +17,13 @@ from infra.constructs.cluster import Cluster, ClusterProps
 from infra.constructs.network import Network, NetworkProps
 from infra.constructs.notices import Notices, NoticesProps
 from infra.constructs.registry import Registry, RegistryProps, RepositorySpec
-from infra.constructs.services import ScalingSpec, Services, ServiceSpec, ServicesProps
+from infra.constructs.services import (
+    LoadBalancerSpec,
+    ScalingSpec,
+    Services,
+    ServiceSpec,
+    ServicesProps,
+)
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 
@@ -124,11 +130,21 @@ class AutopilotStack(Stack):
                             else None
                         ),
                         tags=_service_tags(s, registry),
+                        load_balancer=(
+                            LoadBalancerSpec(
+                                port=s.load_balancer.port,
+                                health_check_path=s.load_balancer.health_check_path,
+                            )
+                            if s.load_balancer
+                            else None
+                        ),
                     )
                     for s in config.services
                 ),
                 log_group_prefix=f"/ecs/{env}",
                 subnets=network.private_subnets,
+                public_subnets=network.public_subnets,
+                access_log_bucket_name=f"{env}-alb-logs-{Aws.ACCOUNT_ID}-{Aws.REGION}",
                 fargate_base=fargate.fargate_base,
                 fargate_weight=fargate.fargate_weight,
                 spot_weight=fargate.spot_weight,
@@ -189,6 +205,13 @@ class AutopilotStack(Stack):
                 f"{key}EventsDlqUrl",
                 value=fn.events_dead_letter_queue.queue_url,
                 description=f"{fn.function_name}: events EventBridge could not deliver",
+            )
+        for name, alb in services.load_balancers.items():
+            CfnOutput(
+                self,
+                f"LoadBalancerUrl{_alnum(name)}",
+                value=f"http://{alb.load_balancer_dns_name}",
+                description=f"The {name} service's load balancer",
             )
         CfnOutput(self, "DashboardName", value=automation.dashboard.dashboard_name)
 

@@ -24,6 +24,8 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("Cluster/InstanceRole/DefaultPolicy", "AwsSolutions-IAM5[Action::ecs:Submit*]"),
     ("Cluster/Instances/ASG", "AwsSolutions-EC26"),
     ("Services/worker/TaskDefinition/Resource", "AwsSolutions-ECS2"),
+    ("Services/web/LoadBalancer/SecurityGroup/Resource", "AwsSolutions-EC23"),
+    ("Services/AccessLogs/Resource", "AwsSolutions-S1"),
     *{
         (
             f"Services/{svc}/TaskDefinition/ExecutionRole/DefaultPolicy",
