@@ -106,7 +106,7 @@ RECORD = DeployRecord(BAD_TD, BAD, "v2", ORIG_TD, "e")
         "failed-digest-unknown",
     ],
 )
-def test_decision_table(
+def test_decision_table(  # noqa: PLR0917 - one parameter per table column
     f: DeploymentFacts,
     s: ServiceView,
     state: ServiceLedgerState,

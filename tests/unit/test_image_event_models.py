@@ -54,8 +54,8 @@ INSPECTOR: dict[str, Any] = {
 
 def with_detail(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
     out = copy.deepcopy(event)
-    for key, value in changes.items():
-        key = key.replace("_", "-")
+    for name, value in changes.items():
+        key = name.replace("_", "-")
         if value is None:
             out["detail"].pop(key, None)
         else:
