@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from aws_cdk import (
     ArnFormat,
@@ -166,7 +166,7 @@ class Services(Construct):
             port_mappings=[ecs.PortMapping(container_port=spec.container_port)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix="ecs", log_group=log_group),
         )
-        common = {
+        common: dict[str, Any] = {
             "cluster": props.cluster,
             "task_definition": task_def,
             "service_name": spec.name,
