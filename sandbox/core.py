@@ -68,7 +68,10 @@ class Sandbox:
         return self
 
     def down(self) -> None:
+        from sandbox.simulator import restore_moto
+
         self.server.stop()
+        restore_moto()
 
     def __enter__(self) -> Sandbox:
         return self.up()

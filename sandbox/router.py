@@ -13,7 +13,9 @@ the event goes, intact, to the function's dead-letter queue.
 from __future__ import annotations
 
 import importlib
+import io
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -163,14 +165,32 @@ def load_handler(handler: str) -> Any:
 
 
 class _CapturedOutput:
-    """Capture file descriptors 1 and 2 (Lambda's stdout/stderr go to its log stream)."""
+    """Capture what the function writes (Lambda sends it to its log stream, not our terminal).
+
+    Python-level writes (``sys.stdout``/``sys.stderr`` and every logging ``StreamHandler``,
+    such as Powertools' Logger, which keeps the stream it found at import) and
+    file-descriptor-level writes (1 and 2) are all captured.
+    """
 
     def __init__(self) -> None:
         self.text = ""
 
+    @staticmethod
+    def _stream_handlers() -> list[logging.StreamHandler[Any]]:
+        loggers = [logging.getLogger()] + [
+            lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+        ]
+        return [h for lg in loggers for h in lg.handlers
+                if type(h) is logging.StreamHandler or (isinstance(h, logging.StreamHandler)
+                    and not isinstance(h, logging.FileHandler) and "Capture" not in type(h).__name__)]
+
     def __enter__(self) -> _CapturedOutput:
         sys.stdout.flush()
         sys.stderr.flush()
+        self._buffer = io.StringIO()
+        self._handlers = [(h, h.setStream(self._buffer)) for h in self._stream_handlers()]
+        self._sys = (sys.stdout, sys.stderr)
+        sys.stdout = sys.stderr = self._buffer
         self._tmp = tempfile.TemporaryFile(mode="w+b")
         self._saved = (os.dup(1), os.dup(2))
         os.dup2(self._tmp.fileno(), 1)
@@ -179,15 +199,17 @@ class _CapturedOutput:
 
     def __exit__(self, *exc: object) -> None:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            sys.stdout, sys.stderr = self._sys
+            for handler, previous in self._handlers:
+                if previous is not None:
+                    handler.setStream(previous)
         finally:
             os.dup2(self._saved[0], 1)
             os.dup2(self._saved[1], 2)
             os.close(self._saved[0])
             os.close(self._saved[1])
             self._tmp.seek(0)
-            self.text = self._tmp.read().decode(errors="replace")
+            self.text = self._buffer.getvalue() + self._tmp.read().decode(errors="replace")
             self._tmp.close()
 
 

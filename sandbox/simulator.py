@@ -204,6 +204,15 @@ class Simulator:
             self._drain()
             return self._routes[start:]
 
+    def settle(self) -> list[RouteResult]:
+        """Catch up with changes made outside the bus (e.g. `autopilot invoke` against the
+        sandbox): start their deployments and route what follows."""
+        with self._lock:
+            start = len(self._routes)
+            self.observe()
+            self._drain()
+            return self._routes[start:]
+
     def _enqueue(self, event: dict[str, Any], *, label: str | None = None) -> None:
         self._queue.append(event)
         self.emitted.append(event)
@@ -625,20 +634,43 @@ def _manifest(seed: str) -> str:
     })
 
 
-_LIST_TASKS_PATCHED = False
-_UPDATE_SERVICE_PATCHED = False
+_ORIGINALS: dict[str, Any] = {}
+
+
+def _patch(name: str, replacement: Any) -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    if name not in _ORIGINALS:
+        _ORIGINALS[name] = getattr(EC2ContainerServiceBackend, name)
+    setattr(EC2ContainerServiceBackend, name, replacement)
+
+
+def restore_moto() -> None:
+    """Undo the simulator's changes to moto (when the sandbox stops: moto is process-wide)."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.moto_api import state_manager
+
+    for name, original in _ORIGINALS.items():
+        setattr(EC2ContainerServiceBackend, name, original)
+    _ORIGINALS.clear()
+    state_manager.unset_transition(model_name="ecs::task")
+
+
+def _hold_moto_task_states() -> None:
+    """moto advances a task's status on every DescribeTasks (RUNNING -> DEACTIVATING ...):
+    the simulator owns task states, so moto's own progression is held."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**12})
 
 
 def _patch_moto_update_service() -> None:
     """ECS answers an UpdateService that changes the task definition with a new PRIMARY
     deployment (IN_PROGRESS); moto keeps the old one. Open the deployment as ECS does; the
     simulator then carries it to COMPLETED or FAILED."""
-    global _UPDATE_SERVICE_PATCHED
-    if _UPDATE_SERVICE_PATCHED:
-        return
     from moto.ecs.models import EC2ContainerServiceBackend
 
-    original = EC2ContainerServiceBackend.update_service
+    original = _ORIGINALS.get("update_service", EC2ContainerServiceBackend.update_service)
 
     def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
         cluster = service_properties.get("cluster", "default")
@@ -664,27 +696,15 @@ def _patch_moto_update_service() -> None:
             }, *old]
         return service
 
-    EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
-    _UPDATE_SERVICE_PATCHED = True
-
-
-def _hold_moto_task_states() -> None:
-    """moto advances a task's status on every DescribeTasks (RUNNING -> DEACTIVATING ...):
-    the simulator owns task states, so moto's own progression is held."""
-    from moto.moto_api import state_manager
-
-    state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**12})
+    _patch("update_service", update_service)
 
 
 def _patch_moto_list_tasks() -> None:
     """moto's ListTasks ignores ``serviceName`` and lists stopped tasks by default; ECS filters
     by service and defaults ``desiredStatus`` to RUNNING. Make moto do the same."""
-    global _LIST_TASKS_PATCHED
-    if _LIST_TASKS_PATCHED:
-        return
     from moto.ecs.models import EC2ContainerServiceBackend
 
-    original = EC2ContainerServiceBackend.list_tasks
+    original = _ORIGINALS.get("list_tasks", EC2ContainerServiceBackend.list_tasks)
 
     def list_tasks(self: Any, *args: Any, **kwargs: Any) -> Any:
         tasks = original(self, *args, **kwargs)
@@ -697,8 +717,7 @@ def _patch_moto_list_tasks() -> None:
             tasks = [t for t in tasks if getattr(t, "group", "") == f"service:{name}"]
         return tasks
 
-    EC2ContainerServiceBackend.list_tasks = list_tasks  # type: ignore[method-assign]
-    _LIST_TASKS_PATCHED = True
+    _patch("list_tasks", list_tasks)
 
 
 # ---------------------------------------------------------------------- descriptions
