@@ -397,8 +397,10 @@ def _ec2_capacity(
     task_definition, _tags = ecs_adapter.describe_task_definition(aws.ecs, svc.task_definition)
     cpu, memory = ecs_tasks.task_size(task_definition)
     instances = ecs_tasks.container_instances(aws.ecs, cluster)
-    asg_zones = tuple(sorted({z for g in described for z in g.zones}))
-    zone_names = sorted(set(asg_zones) | {i.zone for i in instances if i.zone})
+    instance_zones = {i.zone for i in instances if i.zone}
+    # The zones the capacity spans: its ASGs', else (no ASG known) its instances'.
+    asg_zones = tuple(sorted({z for g in described for z in g.zones} or instance_zones))
+    zone_names = sorted(set(asg_zones) | instance_zones)
     zones = tuple(
         ZoneCapacity(
             zone=z,

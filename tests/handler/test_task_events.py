@@ -1,0 +1,449 @@
+"""task-events against moto: issue 5's "Done when" list for the handler, and the edges."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from autopilot.errors import InvalidEvent, UnsupportedEvent
+from autopilot.handlers import deployment_events, task_events
+from autopilot.models.state import DeployRecord
+
+from tests.handler import reactions_fixtures
+from tests.handler.conftest import CLUSTER, TABLE, LambdaContext, World
+from tests.handler.reactions_fixtures import ZONES, Reactions
+
+A, B, C = ZONES
+clock = reactions_fixtures.clock  # fixtures (conftest.py is not ours to extend)
+rx = reactions_fixtures.rx
+BINPACK = [{"type": "binpack", "field": "memory"}]
+
+
+def run(rx: Reactions, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    report = task_events.run(event, aws=rx.clients, **kw)
+    return report.model_dump(mode="json")
+
+
+def decision(report: dict[str, Any]) -> dict[str, Any]:
+    (only,) = report["decisions"]
+    return dict(only)
+
+
+def ec2_ineligible(rx: Reactions, name: str = "api", **kw: Any) -> str:
+    """An EC2 service placed binpack first (not eligible for ECS's rebalancing), with room
+    in every zone."""
+    for zone in ZONES:
+        rx.container_instance(zone)
+    kw.setdefault("spread", {A: 4, B: 1, C: 1})
+    kw.setdefault("min_healthy", 50)
+    return rx.service(name, launch_type="EC2", placement=BINPACK, rebalancing=None, **kw)
+
+
+# ---------------------------------------------------------------------------
+# Item 1: every ignore case changes nothing and is recorded with its reason
+# ---------------------------------------------------------------------------
+IGNORES: dict[str, tuple[dict[str, Any], str]] = {
+    "standalone task": ({"service": None}, "standalone task"),
+    "az rebalancing stop": (
+        {
+            "status": "STOPPED",
+            "stop_code": "ServiceSchedulerInitiated",
+            "reason": "Availability-zone rebalancing initiated by (deployment ecs-svc/1)",
+        },
+        "availability-zone rebalancing",
+    ),
+    "spot interruption": (
+        {
+            "status": "STOPPED",
+            "stop_code": "SpotInterruption",
+            "reason": "Your Spot Task was interrupted.",
+        },
+        "Spot interruption",
+    ),
+    "not running or stopped": ({"status": "PENDING"}, "neither RUNNING nor STOPPED"),
+    "deployment in progress": ({"deploying": True}, "deployment in progress"),
+    "rebalance off": ({"tags": {"autopilot:rebalance": "off"}}, "autopilot:rebalance=off"),
+}
+
+
+@pytest.mark.parametrize("case", list(IGNORES))
+def test_each_ignore_case_changes_nothing_and_is_recorded_with_its_reason(
+    rx: Reactions, world: World, case: str
+) -> None:
+    # Given a lopsided service that would otherwise be acted on
+    kw, expected = IGNORES[case]
+    kw = dict(kw)
+    deploying = kw.pop("deploying", False)
+    tags = kw.pop("tags", {})
+    svc = rx.service("web", spread={A: 5, B: 1, C: 0}, tags=tags)
+    if deploying:
+        rx.start_deployment("web")
+    service = kw.pop("service", "web")
+    event = rx.task_event(service, **kw)
+
+    # When its task event arrives
+    report = run(rx, event)
+
+    # Then: ignored, the reason recorded in the ledger, and no change made
+    d = decision(report)
+    assert d["outcome"] == "ignored"
+    assert expected.lower() in d["reason"].lower()
+    assert report["actions"] == []
+    assert rx.mutations() == {}
+    subject = svc if service else event["detail"]["taskArn"]
+    (recorded,) = world.ledger.list_decisions(subject)
+    assert recorded["outcome"] == "ignored"
+    assert recorded["reason"] == d["reason"]
+    assert recorded["function"] == "task-events"
+
+
+def test_a_malformed_rebalance_tag_skips_the_service_and_says_so(rx: Reactions) -> None:
+    rx.service("web", spread={A: 5, B: 1}, tags={"autopilot:rebalance": "sometimes"})
+    d = decision(run(rx, rx.task_event("web")))
+    assert d["outcome"] == "rejected"
+    assert "autopilot:rebalance" in d["reason"]
+    assert rx.mutations() == {"sns:Publish": 1}
+
+
+# ---------------------------------------------------------------------------
+# Items 2-3: measure and plan (a), (b), (c)
+# ---------------------------------------------------------------------------
+def test_eligible_service_with_native_rebalancing_off_gets_it_turned_on(rx: Reactions) -> None:
+    svc = rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="DISABLED")
+
+    report = run(rx, rx.task_event("web"))
+
+    d = decision(report)
+    assert d["outcome"] == "rebalanced"
+    assert d["counts"] == {A: 4, B: 1, C: 1}
+    (action,) = report["actions"][:1]
+    assert action["api"] == "ecs:UpdateService"
+    assert action["params"]["availabilityZoneRebalancing"] == "ENABLED"
+    assert action["done"] is True
+    assert rx.describe(svc)["availabilityZoneRebalancing"] == "ENABLED"
+    assert "ecs:StopTask" not in rx.mutations()
+
+
+def test_eligible_service_with_native_rebalancing_on_is_left_to_ecs(rx: Reactions) -> None:
+    rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="ENABLED")
+    d = decision(run(rx, rx.task_event("web")))
+    assert d["outcome"] == "balanced"
+    assert "native rebalancing is on" in d["reason"]
+    assert rx.mutations() == {}
+
+
+def test_a_balanced_service_gets_nothing(rx: Reactions) -> None:
+    rx.service("web", spread={A: 2, B: 2, C: 1})
+    d = decision(run(rx, rx.task_event("web")))
+    assert d["outcome"] == "balanced"
+    assert rx.mutations() == {}
+
+
+def test_ineligible_service_is_rebalanced_one_task_at_a_time_within_the_cooldown(
+    rx: Reactions, clock: Any
+) -> None:
+    # Given an EC2 binpack service, 4/1/1 over three zones, room everywhere
+    ec2_ineligible(rx)
+    stopped_before = rx.tasks("api")[A]
+
+    # When a task event arrives: one task of the most loaded zone is stopped
+    report = run(rx, rx.task_event("api"))
+    d = decision(report)
+    assert d["outcome"] == "rebalanced"
+    (stop,) = [a for a in report["actions"] if a["api"] == "ecs:StopTask"]
+    assert stop["params"]["reason"] == "autopilot: az rebalance"
+    assert stop["params"]["task"] in stopped_before
+    assert rx.spread("api") == {A: 3, B: 1, C: 1}
+    assert rx.mutations()["ecs:StopTask"] == 1
+
+    # ECS replaces it (the simulator's job; here by hand) in the emptiest zone
+    rx.add_task("api", C)
+    # After the debounce window but inside the move cooldown: no second stop
+    clock.advance(120)
+    deferred = decision(run(rx, rx.task_event("api")))
+    assert deferred["outcome"] == "deferred"
+    assert "cooldown" in deferred["reason"]
+    assert rx.mutations()["ecs:StopTask"] == 1
+
+    # After the cooldown: the next move
+    clock.advance(300)
+    again = decision(run(rx, rx.task_event("api")))
+    assert again["outcome"] == "rebalanced"
+    assert rx.spread("api") == {A: 2, B: 1, C: 2}
+    assert rx.mutations()["ecs:StopTask"] == 2
+
+
+def test_a_stop_never_takes_the_service_below_minimum_healthy(rx: Reactions) -> None:
+    ec2_ineligible(rx, min_healthy=100)
+    d = decision(run(rx, rx.task_event("api")))
+    assert d["outcome"] == "deferred"
+    assert "minimum healthy" in d["reason"]
+    assert rx.mutations() == {}
+
+
+@pytest.mark.parametrize("managed", [False, True], ids=["plain-asg", "managed-scaling"])
+def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Reactions, managed: bool) -> None:
+    # Given an EC2 service spread on AZs (eligible) over an ASG in three zones, whose
+    # instances are only in A and B: C has no room
+    rx.asg("nodes", desired=2, min_size=1, max_size=6, provider="nodes-cp", managed=managed)
+    rx.container_instance(A)
+    rx.container_instance(B)
+    spread_az = [{"type": "spread", "field": "attribute:ecs.availability-zone"}]
+    rx.service(
+        "api",
+        launch_type="EC2",
+        placement=spread_az,
+        rebalancing="ENABLED",
+        strategy=[{"capacityProvider": "nodes-cp", "weight": 1, "base": 0}],
+        spread={A: 3, B: 3, C: 0},
+    )
+
+    report = run(rx, rx.task_event("api"))
+
+    d = decision(report)
+    assert d["outcome"] == "rebalanced"
+    (action,) = report["actions"][:1]
+    group = rx.describe_asg("nodes")
+    if managed:
+        # ECS owns the desired capacity: the floor moves, the old floor is recorded
+        assert action["api"] == "autoscaling:UpdateAutoScalingGroup"
+        assert action["params"] == {"AutoScalingGroupName": "nodes", "MinSize": 3}
+        assert group["MinSize"] == 3
+        assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")["value"] == 1
+        assert "autoscaling:SetDesiredCapacity" not in rx.mutations()
+    else:
+        assert action["api"] == "autoscaling:SetDesiredCapacity"
+        assert action["params"]["DesiredCapacity"] == 3
+        assert group["DesiredCapacity"] == 3
+        assert "autoscaling:UpdateAutoScalingGroup" not in rx.mutations()
+    assert "ecs:StopTask" not in rx.mutations()
+
+
+# ---------------------------------------------------------------------------
+# Item 4: debounce. 1,000 events for one service inside one window
+# ---------------------------------------------------------------------------
+def test_a_storm_of_1000_events_gives_one_evaluation_and_one_action(rx: Reactions) -> None:
+    # Given a lopsided Fargate service with ECS's rebalancing off
+    rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="DISABLED")
+    events = [rx.task_event("web", zone=ZONES[i % 3]) for i in range(1000)]
+    rx.world.calls.clear()
+
+    # When 1,000 task events for it arrive inside one window
+    started = time.perf_counter()
+    outcomes = [decision(run(rx, e))["outcome"] for e in events]
+    elapsed = time.perf_counter() - started
+
+    # Then one evaluation (one round of describes) and one action; the rest debounced
+    assert outcomes[0] == "rebalanced"
+    assert set(outcomes[1:]) == {"debounced"}
+    assert rx.reads() == {
+        "ecs:DescribeServices": 1,
+        "ecs:ListTasks": 1,
+        "ecs:DescribeTasks": 1,
+        "ec2:DescribeSubnets": 1,
+    }
+    assert rx.mutations() == {"ecs:UpdateService": 1, "sns:Publish": 1}
+    print(f"\n1000 events: {elapsed:.2f} s, calls {dict(rx.world.calls)}")
+
+
+def test_the_same_state_change_twice_is_a_duplicate(rx: Reactions) -> None:
+    rx.service("web", spread={A: 4, B: 1, C: 1})
+    event = rx.task_event("web")
+    first = decision(run(rx, event))
+    rx.world.calls.clear()
+    copy = dict(event, id="another-delivery")
+    second = run(rx, copy)
+    assert first["outcome"] == "rebalanced"
+    assert decision(second)["outcome"] == "duplicate"
+    assert second["duplicate"] is True
+    assert rx.reads() == {}
+    assert rx.mutations() == {}
+
+
+def test_dry_run_plans_without_changing_or_recording_anything(rx: Reactions) -> None:
+    ec2_ineligible(rx)
+    report = run(rx, rx.task_event("api"), dry_run=True)
+    d = decision(report)
+    assert d["outcome"] == "rebalanced"
+    assert [a["api"] for a in report["actions"]] == ["ecs:StopTask", "sns:Publish"]
+    assert not any(a["done"] for a in report["actions"])
+    assert rx.mutations() == {}
+    assert [k for k in rx.world.calls if k.startswith("dynamodb:") and "Put" in k] == []
+    assert rx.spread("api") == {A: 4, B: 1, C: 1}
+
+
+# ---------------------------------------------------------------------------
+# Item 5: crash loops roll back through deployment-events' own path
+# ---------------------------------------------------------------------------
+def _tracked(rx: Reactions, world: World) -> tuple[str, str, str, str, str]:
+    """A service on td:2 (digest new) deployed after its last known good td:1 (digest old)."""
+    repo = "demo/api"
+    old = world.push(repo, "v1.0.0")
+    new = world.push(repo, "v1.1.0")
+    registry = f"{world.ecs.meta.region_name}"
+    del registry
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/api@"
+    td1 = rx.task_definition("api", image + old)
+    td2 = rx.task_definition("api", image + new)
+    svc = rx.service(
+        "api",
+        task_definition=td2,
+        spread={A: 2, B: 2, C: 2},
+        tags={"autopilot:repository": repo},
+    )
+    ledger = type(world.ledger)(world.dynamodb, TABLE, clock=lambda: 1_000_000)
+    ledger.set_last_known_good(
+        svc, task_definition=td1, digest=old, image=image + old, event_id="seed"
+    )
+    later = type(world.ledger)(world.dynamodb, TABLE, clock=lambda: 1_000_600)
+    later.record_deploy(
+        svc,
+        DeployRecord(
+            task_definition=td2,
+            digest=new,
+            tag="v1.1.0",
+            previous_task_definition=td1,
+            event_id="push",
+        ),
+    )
+    world.calls.clear()
+    return svc, td1, td2, old, new
+
+
+def test_a_crash_loop_of_a_newer_digest_rolls_back_and_quarantines_through_the_shared_path(
+    rx: Reactions, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc, td1, td2, _old, new = _tracked(rx, world)
+    shared: list[str] = []
+    real_act = deployment_events._act
+
+    def spy(*args: Any, **kwargs: Any) -> None:
+        shared.append(args[1].decision.outcome.value)
+        real_act(*args, **kwargs)
+
+    monkeypatch.setattr(deployment_events, "_act", spy)
+    start = datetime.fromtimestamp(rx.clock.now, UTC)
+
+    # When three tasks of td:2 crash (exit 1) within ten minutes
+    reports = [
+        run(
+            rx,
+            rx.task_event(
+                "api",
+                status="STOPPED",
+                exit_code=1,
+                digest=new,
+                stopped_at=start + timedelta(minutes=2 * i),
+            ),
+        )
+        for i in range(3)
+    ]
+
+    # Then the first two are recorded crashes (zone balance goes on, debounced), the third
+    # rolls back
+    assert [decision(r)["outcome"] for r in reports[:2]] == ["balanced", "debounced"]
+    d = decision(reports[2])
+    assert d["outcome"] == "rolled-back"
+    assert "crash loop: 3 crashes" in d["reason"]
+    assert d["task_definition"] == td1
+    assert shared == ["rolled-back"]  # deployment-events' actor did it
+    assert rx.describe(svc)["taskDefinition"] == td1
+    state = world.ledger.load_state(svc)
+    assert new in state.quarantined
+    assert world.ledger.get_deploy(svc, td1) is not None
+    outcomes = [n["attributes"]["outcome"] for n in world.notices()]
+    assert outcomes == ["rolled-back"]
+
+    # and a fourth crash in the same window is not a second report
+    fourth = run(
+        rx,
+        rx.task_event(
+            "api",
+            status="STOPPED",
+            exit_code=1,
+            digest=new,
+            task_definition=td2,
+            stopped_at=start + timedelta(minutes=7),
+        ),
+    )
+    assert "already reported" in decision(fourth)["reason"]
+    assert world.calls["ecs:UpdateService"] == 1
+
+
+def test_a_crash_loop_of_the_last_known_good_is_announced_but_not_rolled_back(
+    rx: Reactions, world: World
+) -> None:
+    repo = "demo/api"
+    digest = world.push(repo, "v1.0.0")
+    image = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{repo}@{digest}"
+    td = rx.task_definition("api", image)
+    svc = rx.service(
+        "api", task_definition=td, spread={A: 2, B: 2, C: 2}, tags={"autopilot:repository": repo}
+    )
+    world.ledger.set_last_known_good(
+        svc, task_definition=td, digest=digest, image=image, event_id="seed"
+    )
+    start = datetime.fromtimestamp(rx.clock.now, UTC)
+    reports = [
+        run(
+            rx,
+            rx.task_event(
+                "api", status="STOPPED", exit_code=137, stopped_at=start + timedelta(minutes=i)
+            ),
+        )
+        for i in range(3)
+    ]
+    d = decision(reports[-1])
+    assert d["outcome"] == "crash-loop"
+    assert "last known good itself" in d["reason"]
+    assert "ecs:UpdateService" not in rx.mutations()
+    assert [n["attributes"]["outcome"] for n in world.notices()] == ["crash-loop"]
+    assert world.ledger.load_state(svc).quarantined == frozenset()
+
+
+def test_crashes_spread_beyond_the_window_or_of_non_essential_containers_are_no_loop(
+    rx: Reactions, world: World
+) -> None:
+    rx.service("api", spread={A: 2, B: 2, C: 2})
+    start = datetime.fromtimestamp(rx.clock.now, UTC)
+    outcomes = []
+    for i in range(3):
+        event = rx.task_event(
+            "api", status="STOPPED", exit_code=1, stopped_at=start + timedelta(minutes=6 * i)
+        )
+        outcomes.append(decision(run(rx, event))["outcome"])
+        rx.clock.advance(120)
+    assert "crash-loop" not in outcomes
+    # a non-essential sidecar exiting 1 is not a crash
+    sidecar = rx.task_event("api", status="STOPPED", exit_code=0)
+    sidecar["detail"]["containers"][1]["exitCode"] = 1
+    rx.clock.advance(120)
+    assert decision(run(rx, sidecar))["outcome"] != "crash-loop"
+
+
+# ---------------------------------------------------------------------------
+# The Lambda entry
+# ---------------------------------------------------------------------------
+def test_junk_raises_a_typed_error_so_lambda_retries_then_dead_letters(
+    rx: Reactions, world: World
+) -> None:
+    rx.service("web", spread={A: 1})
+    event = rx.task_event("web")
+    event["detail"]["taskArn"] = "not-an-arn"
+    with pytest.raises(InvalidEvent) as caught:
+        task_events.handler(event, LambdaContext())
+    assert any("taskArn" in e["loc"] for e in caught.value.errors)
+    with pytest.raises(UnsupportedEvent):
+        task_events.handler(dict(event, **{"detail-type": "ECS Service Action"}), LambdaContext())
+    assert world.calls == {}
+
+
+def test_handler_returns_the_report_as_json(rx: Reactions) -> None:
+    rx.service("web", spread={A: 2, B: 2, C: 2})
+    result = task_events.handler(rx.task_event("web"), LambdaContext())
+    assert result["function"] == "task-events"
+    assert result["decisions"][0]["outcome"] == "balanced"
+    assert result["event_id"].endswith("#1")
+    assert CLUSTER in result["decisions"][0]["service"]
