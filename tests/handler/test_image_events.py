@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
+from autopilot.adapters.clients import AwsClients
 from autopilot.errors import Incomplete, InvalidEvent, UnsupportedEvent
 from autopilot.handlers import image_events
 from autopilot.logic.scan import scan_record
@@ -392,3 +394,35 @@ def test_an_unsupported_detail_type_is_its_own_error(world: World, context: Any)
     with pytest.raises(UnsupportedEvent) as raised:
         image_events.run(event, aws=world.clients)
     assert raised.value.detail_type == "ECS Deployment State Change"
+
+
+def test_a_concurrent_newer_deploy_wins_and_the_stale_decision_is_retried(world: World) -> None:
+    # Given v1.3.0 and v1.4.0 pushed, handled by two concurrent invocations
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    v13, v14 = world.push(REPO, "v1.3.0"), world.push(REPO, "v1.4.0")
+    other_clients = AwsClients(  # a second invocation with its own (unhooked) clients
+        ecs=boto3.client("ecs", region_name="us-east-1"),
+        ecr=boto3.client("ecr", region_name="us-east-1"),
+        tagging=world.tagging,
+        dynamodb=world.dynamodb,
+        sns=world.sns,
+    )
+    fired: list[str] = []
+
+    def newer_lands_meanwhile(**_: Any) -> None:
+        # B decides and deploys v1.4.0 after A has read the service, before A's lease
+        if not fired:
+            fired.append("b")
+            image_events.run(world.push_event(REPO, v14, "v1.4.0"), aws=other_clients)
+
+    world.ecr.meta.events.register("before-call.ecr.DescribeImages", newer_lands_meanwhile)
+
+    # When A (v1.3.0) goes on with what it read
+    report = image_events.run(world.push_event(REPO, v13, "v1.3.0"), aws=world.clients)
+
+    # Then A does not roll the service back: it is deferred for a retry, and the retry says older
+    assert report.outcomes() == {svc: "busy"}
+    assert report.retry_services == [svc]
+    assert world.running_image(svc).endswith(v14)
+    again = image_events.run(dict(world.push_event(REPO, v13, "v1.3.0")), aws=world.clients)
+    assert again.outcomes() == {svc: "older"}

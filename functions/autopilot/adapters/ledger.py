@@ -19,8 +19,9 @@ pk                                    sk                                        
 ``SVC#<arn>``                         ``STATE#APPROVAL#<digest>``                  30 days
                                       (status pending | approved | rejected)
 ``SVC#<arn>``                         ``STATE#PAUSED``                             never
-``SVC#<arn>``                         ``LEASE``: holder, ``lease_until`` (N);      lease end
-                                      taken with a conditional write
+``SVC#<arn>``                         ``LEASE``: holder, ``lease_until`` (N),      a day after
+                                      ``changed_at`` (N, last change made under    the lease
+                                      a lease); conditional writes only
 ``IMG#<repository>@<digest>``         ``SCAN``: state complete | failed, counts,   90 days
                                       status, at, event_id, ``rev`` (N)
 ``EVT#<event id>``                    ``FN#<function>``: the event was handled     7 days
@@ -362,38 +363,65 @@ class Ledger:
         return None
 
     # -- lease ------------------------------------------------------------------------
-    def acquire_lease(self, service_arn: str, holder: str, seconds: int) -> None:
-        """Take the service's lease or raise ``LeaseBusy``; an expired lease is taken over."""
+    def acquire_lease(
+        self,
+        service_arn: str,
+        holder: str,
+        seconds: int,
+        *,
+        unchanged_since: float | None = None,
+    ) -> None:
+        """Take the service's lease or raise ``LeaseBusy``; an expired lease is taken over.
+
+        With ``unchanged_since`` (epoch seconds, taken before the caller read the service),
+        the lease is also refused if another holder changed the service after that read:
+        the caller decided on stale state and must decide again (its event is retried).
+        """
         now = self._now()
+        condition = "(attribute_not_exists(lease_until) OR lease_until < :now OR holder = :holder)"
+        values: dict[str, Any] = {
+            ":now": now,
+            ":holder": holder,
+            ":until": now + seconds,
+            ":expires": now + seconds + DAY,
+            ":kind": "lease",
+        }
+        if unchanged_since is not None:
+            condition += " AND (attribute_not_exists(changed_at) OR changed_at <= :since)"
+            values[":since"] = Decimal(str(round(unchanged_since, 3)))
         try:
-            self._put(
-                {
-                    "pk": svc_pk(service_arn),
-                    "sk": "LEASE",
-                    "kind": "lease",
-                    "holder": holder,
-                    "lease_until": now + seconds,
-                    "expires_at": now + seconds + DAY,
-                },
-                ConditionExpression=(
-                    "attribute_not_exists(pk) OR lease_until < :now OR holder = :holder"
-                ),
-                ExpressionAttributeValues=to_item({":now": now, ":holder": holder}),
-            )
+            with translate("dynamodb:UpdateItem"):
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=to_item({"pk": svc_pk(service_arn), "sk": "LEASE"}),
+                    UpdateExpression=(
+                        "SET holder = :holder, lease_until = :until, expires_at = :expires,"
+                        " kind = :kind"
+                    ),
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=to_item(values),
+                )
         except AwsCallFailed as exc:
             if exc.code != "ConditionalCheckFailedException":
                 raise
             current = self._get(svc_pk(service_arn), "LEASE") or {}
-            raise LeaseBusy(service_arn, str(current.get("holder", "?"))) from None
+            raise LeaseBusy(service_arn, str(current.get("holder") or "a newer change")) from None
 
-    def release_lease(self, service_arn: str, holder: str) -> None:
+    def release_lease(self, service_arn: str, holder: str, *, changed: bool = False) -> None:
+        """Give the lease back; ``changed`` records that the service was changed under it."""
+        update = "REMOVE holder, lease_until"
+        values: dict[str, Any] = {":holder": holder}
+        if changed:
+            update = "SET changed_at = :at " + update
+            values[":at"] = Decimal(str(round(self._clock(), 3)))
         try:
-            with translate("dynamodb:DeleteItem"):
-                self._db.delete_item(
+            with translate("dynamodb:UpdateItem"):
+                self._db.update_item(
                     TableName=self._table,
                     Key=to_item({"pk": svc_pk(service_arn), "sk": "LEASE"}),
+                    UpdateExpression=update,
                     ConditionExpression="holder = :holder",
-                    ExpressionAttributeValues=to_item({":holder": holder}),
+                    ExpressionAttributeValues=to_item(values),
                 )
         except AwsCallFailed as exc:
             if exc.code != "ConditionalCheckFailedException":

@@ -7,6 +7,7 @@ record (ledger, notices). ``run`` is the whole of it; ``handler`` is the Lambda 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -57,6 +58,7 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
         report.decisions.append(plan_deployment(facts, svc, _empty_state(), None).decision)
         return _finish(report, ledger, aws, settings, parsed)
 
+    observed_at = time.time()
     services = ecs_adapter.describe_services(aws.ecs, _cluster_of(service_arn), [service_arn])
     if not services:
         report.decisions.append(
@@ -96,7 +98,7 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
     state = ledger.load_state(svc.arn)
     plan = plan_deployment(facts, svc, state, record)
     report.decisions.append(plan.decision)
-    _act(report, plan, svc, facts, ledger, aws, settings)
+    _act(report, plan, svc, facts, ledger, aws, settings, observed_at=observed_at)
     return _finish(report, ledger, aws, settings, parsed)
 
 
@@ -132,7 +134,10 @@ def _act(  # noqa: PLR0917 - internal step of run()
     ledger: Ledger,
     aws: AwsClients,
     settings: DeploymentEventsSettings,
+    *,
+    observed_at: float | None = None,
 ) -> None:
+    """Carry out a deployment plan (task-events' crash-loop rollback reuses it)."""
     decision = plan.decision
     update = None
     if plan.update is not None:
@@ -154,7 +159,7 @@ def _act(  # noqa: PLR0917 - internal step of run()
         return
     holder = f"{report.function}:{report.event_id}"
     try:
-        ledger.acquire_lease(svc.arn, holder, settings.lease_seconds)
+        ledger.acquire_lease(svc.arn, holder, settings.lease_seconds, unchanged_since=observed_at)
     except LeaseBusy as exc:
         decision.outcome = Outcome.BUSY
         decision.reason = f"another change to the service is in flight ({exc.holder})"
@@ -184,7 +189,7 @@ def _act(  # noqa: PLR0917 - internal step of run()
         decision.notify = True
         logger.warning("rollback failed", service=svc.arn, api=exc.api, code=exc.code)
     finally:
-        ledger.release_lease(svc.arn, holder)
+        ledger.release_lease(svc.arn, holder, changed=update.done)
 
 
 def _finish(

@@ -7,6 +7,7 @@ record (ledger, notices). ``run`` is the whole of it; ``handler`` is the Lambda 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -118,13 +119,14 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
             registry=ecr_registry(parsed.account, parsed.region),
         )
 
+    observed_at = time.time()  # the lease refuses if the services change after this read
     services = _tracking_services(aws, repository, settings.cluster_arn)
     if not services:
         reason = "no service in the cluster tracks this repository"
         report.decisions.append(_repo_decision(parsed, repository, Outcome.IGNORED, reason))
         return _finish(report, ledger, aws, settings, parsed)
 
-    _decide_and_act(report, candidate, services, scan, ledger, aws, settings)
+    _decide_and_act(report, candidate, services, scan, ledger, aws, settings, observed_at)
     return _finish(report, ledger, aws, settings, parsed)
 
 
@@ -143,6 +145,7 @@ def _decide_and_act(  # noqa: PLR0917 - internal step of run()
     ledger: Ledger,
     aws: AwsClients,
     settings: ImageEventsSettings,
+    observed_at: float,
 ) -> None:
     # 1. the ledger alone (no AWS reads)
     pending: list[tuple[ServiceView, ServiceConfig]] = []
@@ -247,7 +250,7 @@ def _decide_and_act(  # noqa: PLR0917 - internal step of run()
         )
         report.decisions.append(plan.decision)
         if plan.register is not None and plan.update is not None:
-            _deploy(report, plan, svc, cand, ledger, aws, settings)
+            _deploy(report, plan, svc, cand, ledger, aws, settings, observed_at)
 
 
 def _deploy(  # noqa: PLR0917 - internal step of run()
@@ -258,6 +261,7 @@ def _deploy(  # noqa: PLR0917 - internal step of run()
     ledger: Ledger,
     aws: AwsClients,
     settings: ImageEventsSettings,
+    observed_at: float,
 ) -> None:
     assert plan.register is not None
     assert plan.update is not None
@@ -270,7 +274,7 @@ def _deploy(  # noqa: PLR0917 - internal step of run()
         return
     holder = f"{report.function}:{report.event_id}"
     try:
-        ledger.acquire_lease(svc.arn, holder, settings.lease_seconds)
+        ledger.acquire_lease(svc.arn, holder, settings.lease_seconds, unchanged_since=observed_at)
     except LeaseBusy as exc:
         _busy(report, decision, svc, exc)
         return
@@ -308,7 +312,7 @@ def _deploy(  # noqa: PLR0917 - internal step of run()
             _deregister(report, aws, svc, new_arn)
         logger.warning("deploy failed", service=svc.arn, api=exc.api, code=exc.code)
     finally:
-        ledger.release_lease(svc.arn, holder)
+        ledger.release_lease(svc.arn, holder, changed=update.done)
 
 
 def _our_deployment(result: dict[str, Any] | None, task_definition: str) -> str | None:
