@@ -4,6 +4,8 @@ Exit codes: 0 done; 1 a reaction did not happen or failed; 2 bad usage or bad in
 (one clear line on stderr, never a traceback).
 """
 
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
 from __future__ import annotations
 
 import argparse
@@ -72,7 +74,9 @@ def _load_event(path: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path} is not JSON: {exc.msg} (line {exc.lineno})") from exc
     if not isinstance(doc, dict) or "detail-type" not in doc or "source" not in doc:
-        raise UsageError(f"{path} is not an EventBridge event (it needs 'source' and 'detail-type')")
+        raise UsageError(
+            f"{path} is not an EventBridge event (it needs 'source' and 'detail-type')"
+        )
     return doc
 
 
@@ -84,7 +88,10 @@ def _parse_findings(text: str | None) -> dict[str, int]:
         key, sep, value = part.partition("=")
         key = key.strip().upper()
         if not sep or key not in SEVERITIES or not value.strip().isdigit():
-            raise UsageError(f"--findings: {part!r} is not SEVERITY=COUNT with SEVERITY one of {', '.join(SEVERITIES)}")
+            raise UsageError(
+                f"--findings: {part!r} is not SEVERITY=COUNT, SEVERITY one of "
+                f"{', '.join(SEVERITIES)}"
+            )
         out[key] = int(value)
     return out
 
@@ -111,10 +118,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - started
     ok = all(r.ok for r in results)
     if args.json:
-        _print_json({"ok": ok, "seconds": round(wall, 1), "timings": sb.timings,
-                     "scenes": [{"title": r.title, "ok": r.ok, "error": r.error, "seconds": round(r.seconds, 2),
-                                 "checks": [c.__dict__ for c in r.checks]} for r in results],
-                     "timeline": [e.to_json() for e in timeline.entries]})
+        _print_json(
+            {
+                "ok": ok,
+                "seconds": round(wall, 1),
+                "timings": sb.timings,
+                "scenes": [
+                    {
+                        "title": r.title,
+                        "ok": r.ok,
+                        "error": r.error,
+                        "seconds": round(r.seconds, 2),
+                        "checks": [c.__dict__ for c in r.checks],
+                    }
+                    for r in results
+                ],
+                "timeline": [e.to_json() for e in timeline.entries],
+            }
+        )
     else:
         print()
         for r in results:
@@ -124,8 +145,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     print(f"        missed: {c.what}" + (f" ({c.detail})" if c.detail else ""))
             if r.error:
                 print(f"        broke: {r.error}")
-        print(f"\n{sum(r.ok for r in results)}/{len(results)} scenes passed in {wall:.1f} s "
-              f"(synth {sb.timings.get('synth', 0):.1f} s, deploy {sb.timings.get('deploy', 0):.1f} s)")
+        print(
+            f"\n{sum(r.ok for r in results)}/{len(results)} scenes passed in {wall:.1f} s "
+            f"(synth {sb.timings.get('synth', 0):.1f} s, "
+            f"deploy {sb.timings.get('deploy', 0):.1f} s)"
+        )
     return EXIT_OK if ok else EXIT_FAILED
 
 
@@ -135,16 +159,23 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     from sandbox.core import Sandbox
     from sandbox.timeline import Timeline
 
-    sb = Sandbox(port=args.port, out_dir=Path(args.out) if args.out else None, progress=_progress,
-                 timeline=Timeline(echo=True, verbose=args.verbose))
+    sb = Sandbox(
+        port=args.port,
+        out_dir=Path(args.out) if args.out else None,
+        progress=_progress,
+        timeline=Timeline(echo=True, verbose=args.verbose),
+    )
     try:
         sb.up()
     except OSError as exc:
         raise UsageError(str(exc)) from exc
     control = ControlServer(sb).start()
     path = write_state(sb, control.url)
-    print(f"sandbox up: AWS endpoint {sb.endpoint} (AWS_ENDPOINT_URL={sb.endpoint}, region "
-          f"{os.environ.get('AWS_DEFAULT_REGION') or 'eu-west-1'}), state in {path}", flush=True)
+    print(
+        f"sandbox up: AWS endpoint {sb.endpoint} (AWS_ENDPOINT_URL={sb.endpoint}, region "
+        f"{os.environ.get('AWS_DEFAULT_REGION') or 'eu-west-1'}), state in {path}",
+        flush=True,
+    )
     print("stop with Ctrl-C", flush=True)
     stop = {"now": False}
 
@@ -165,7 +196,9 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _local_call(path: str, body: dict[str, Any], args: argparse.Namespace, *, require_match: bool = False) -> int:
+def _local_call(
+    path: str, body: dict[str, Any], args: argparse.Namespace, *, require_match: bool = False
+) -> int:
     from sandbox.control import BadRequest, NoSandbox, call
 
     try:
@@ -186,17 +219,33 @@ def cmd_local_push(args: argparse.Namespace) -> int:
     if not sep or not repo or "/" in tag:
         repo, tag = args.image, None
         if "@" in repo:
-            raise UsageError("push REPO:TAG (a new image is generated; pushing an existing digest is not supported)")
-    return _local_call("/push", {"repository": repo, "tag": tag or None, "findings": _parse_findings(args.findings),
-                                 "crashing": args.crashing, "scanner": args.scanner}, args)
+            raise UsageError(
+                "push REPO:TAG (a new image is generated; "
+                "pushing an existing digest is not supported)"
+            )
+    return _local_call(
+        "/push",
+        {
+            "repository": repo,
+            "tag": tag or None,
+            "findings": _parse_findings(args.findings),
+            "crashing": args.crashing,
+            "scanner": args.scanner,
+        },
+        args,
+    )
 
 
 def cmd_local_emit(args: argparse.Namespace) -> int:
-    return _local_call("/emit", {"event": _load_event(args.event), "as_is": args.as_is}, args, require_match=True)
+    return _local_call(
+        "/emit", {"event": _load_event(args.event), "as_is": args.as_is}, args, require_match=True
+    )
 
 
 def cmd_local_alarm(args: argparse.Namespace) -> int:
-    return _local_call("/alarm", {"name": args.name, "state": args.state, "reason": args.reason}, args)
+    return _local_call(
+        "/alarm", {"name": args.name, "state": args.state, "reason": args.reason}, args
+    )
 
 
 def cmd_local_stop_tasks(args: argparse.Namespace) -> int:
@@ -232,14 +281,24 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
     event = _load_event(args.event)
     try:
-        outcome = invoke(args.function, event, endpoint=_endpoint(args), dry_run=args.dry_run,
-                         function_name=args.function_name)
+        outcome = invoke(
+            args.function,
+            event,
+            endpoint=_endpoint(args),
+            dry_run=args.dry_run,
+            function_name=args.function_name,
+        )
     except InvokeError as exc:
         raise UsageError(str(exc)) from exc
-    _print_json(outcome.to_json() if args.json or True else None)
+    _print_json(outcome.to_json())
+    if args.verbose and outcome.logs:
+        print(outcome.logs, file=sys.stderr)
     if outcome.mutating_calls and args.dry_run:
-        print(f"error: the dry run made {len(outcome.mutating_calls)} mutating call(s): "
-              f"{', '.join(outcome.mutating_calls)}", file=sys.stderr)
+        print(
+            f"error: the dry run made {len(outcome.mutating_calls)} mutating call(s): "
+            f"{', '.join(outcome.mutating_calls)}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     if outcome.error:
         print(f"error: {outcome.error}", file=sys.stderr)
@@ -262,19 +321,26 @@ def cmd_history(args: argparse.Namespace) -> int:
         return EXIT_OK
     for r in rows:
         what = r.get("tag") or (r.get("digest") or "")[:19]
-        print(f"{str(r.get('event_time') or r.get('decided_at') or '')[:19]:19}  {r.get('outcome', '?'):16} "
-              f"{what:14} {r.get('reason', '')}  [{r.get('function', '')} {str(r.get('event_id', ''))[:8]}]")
+        print(
+            f"{str(r.get('event_time') or r.get('decided_at') or '')[:19]:19}  "
+            f"{r.get('outcome', '?'):16} "
+            f"{what:14} {r.get('reason', '')}  [{r.get('function', '')} {str(r.get('event_id', ''))[:8]}]"  # noqa: E501
+        )
     return EXIT_OK
 
 
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="autopilot", description="ecs-autopilot: the sandbox, the demo and handler invocations")
+    p = _Parser(
+        prog="autopilot", description="ecs-autopilot: the sandbox, the demo and handler invocations"
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def common(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="machine-readable output")
-        sp.add_argument("-v", "--verbose", action="store_true", help="show task events and unmatched events too")
+        sp.add_argument(
+            "-v", "--verbose", action="store_true", help="show task events and unmatched events too"
+        )
         return sp
 
     d = common(sub.add_parser("demo", help="the whole event loop offline, as a timeline of scenes"))
@@ -292,13 +358,19 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("image", metavar="REPO:TAG")
     push.add_argument("--findings", help="scan findings, e.g. CRITICAL=1,HIGH=2 (default: clean)")
     push.add_argument("--crashing", action="store_true", help="the image's tasks exit at start")
-    push.add_argument("--scanner", choices=["basic", "inspector2", "none"],
-                      help="override the registry's scanning configuration")
+    push.add_argument(
+        "--scanner",
+        choices=["basic", "inspector2", "none"],
+        help="override the registry's scanning configuration",
+    )
     push.set_defaults(func=cmd_local_push)
     emit = common(lsub.add_parser("emit", help="route one event through the deployed rules"))
     emit.add_argument("event", metavar="EVENT.json", help="an EventBridge event (- for stdin)")
-    emit.add_argument("--as-is", action="store_true",
-                      help="keep the event's account and region (default: rewritten to the sandbox's)")
+    emit.add_argument(
+        "--as-is",
+        action="store_true",
+        help="keep the event's account and region (default: rewritten to the sandbox's)",
+    )
     emit.set_defaults(func=cmd_local_emit)
     alarm = common(lsub.add_parser("alarm", help="set an alarm's state and route the state change"))
     alarm.add_argument("name")
@@ -312,17 +384,27 @@ def build_parser() -> argparse.ArgumentParser:
     info = common(lsub.add_parser("info", help="what the running sandbox holds"))
     info.set_defaults(func=cmd_local_info)
 
-    inv = common(sub.add_parser("invoke", help="run one handler on one event and print its decision"))
-    inv.add_argument("function", help="image-events, deployment-events, task-events or capacity-events")
+    inv = common(
+        sub.add_parser("invoke", help="run one handler on one event and print its decision")
+    )
+    inv.add_argument(
+        "function", help="image-events, deployment-events, task-events or capacity-events"
+    )
     inv.add_argument("event", metavar="EVENT.json")
     inv.add_argument("--dry-run", action="store_true", help="print the plan; make no mutating call")
-    inv.add_argument("--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)")
+    inv.add_argument(
+        "--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)"
+    )
     inv.add_argument("--function-name", help="the deployed function to take the environment from")
     inv.set_defaults(func=cmd_invoke)
 
-    hist = common(sub.add_parser("history", help="the ledger's decisions for one service, newest first"))
+    hist = common(
+        sub.add_parser("history", help="the ledger's decisions for one service, newest first")
+    )
     hist.add_argument("service", help="service name or ARN")
-    hist.add_argument("--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)")
+    hist.add_argument(
+        "--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)"
+    )
     hist.add_argument("--table", help="ledger table (default: from the deployed functions)")
     hist.add_argument("--limit", type=int, default=50)
     hist.set_defaults(func=cmd_history)
@@ -342,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - one line, no traceback
+    except Exception as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
 

@@ -42,7 +42,9 @@ class BadRequest(ValueError):
 def _routes_payload(sb: Sandbox, mark: int, routes: list[Any], **extra: Any) -> dict[str, Any]:
     return {
         "routes": [r.to_json() for r in routes],
-        "timeline": [e.to_json() | {"text": e.text, "kind": e.kind} for e in sb.timeline.since(mark)],
+        "timeline": [
+            e.to_json() | {"text": e.text, "kind": e.kind} for e in sb.timeline.since(mark)
+        ],
         **extra,
     }
 
@@ -55,10 +57,22 @@ def handle(sb: Sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
     if path == "/info":
         return sb.describe()
     if path == "/push":
-        res = sim.push(str(body["repository"]), body.get("tag"), findings=body.get("findings") or {},
-                       crashing=bool(body.get("crashing")), scanner=body.get("scanner"))
-        return _routes_payload(sb, mark, res.routes, digest=res.digest, scan=res.scan,
-                               repository=res.repository, tag=res.tag)
+        res = sim.push(
+            str(body["repository"]),
+            body.get("tag"),
+            findings=body.get("findings") or {},
+            crashing=bool(body.get("crashing")),
+            scanner=body.get("scanner"),
+        )
+        return _routes_payload(
+            sb,
+            mark,
+            res.routes,
+            digest=res.digest,
+            scan=res.scan,
+            repository=res.repository,
+            tag=res.tag,
+        )
     if path == "/emit":
         event = body.get("event")
         if not isinstance(event, dict):
@@ -67,7 +81,9 @@ def handle(sb: Sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
             event = rehome_event(event)
         return _routes_payload(sb, mark, sim.emit(event))
     if path == "/alarm":
-        return _routes_payload(sb, mark, sim.alarm(str(body["name"]), str(body["state"]), body.get("reason")))
+        return _routes_payload(
+            sb, mark, sim.alarm(str(body["name"]), str(body["state"]), body.get("reason"))
+        )
     if path == "/stop-tasks":
         return _routes_payload(sb, mark, sim.stop_tasks(str(body["service"]), str(body["az"])))
     raise BadRequest(f"unknown control path {path}")
@@ -90,10 +106,10 @@ class ControlServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._serve({})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 try:
                     body = json.loads(self.rfile.read(length) or b"{}")
@@ -107,7 +123,7 @@ class ControlServer:
                     self._reply(200, handle(sandbox, self.path, body))
                 except (SimulatorError, BadRequest, KeyError, ValueError) as exc:
                     self._reply(400, {"error": str(exc).strip("'\"")})
-                except Exception as exc:  # noqa: BLE001 - reported to the caller
+                except Exception as exc:
                     self._reply(500, {"error": f"{type(exc).__name__}: {exc}"})
 
         self._httpd = ThreadingHTTPServer((host, port), Handler)
@@ -130,8 +146,13 @@ class ControlServer:
 def write_state(sb: Sandbox, control_url: str) -> Path:
     path = state_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"pid": os.getpid(), "endpoint": sb.endpoint, "port": sb.server.port, "control": control_url,
-           **{k: v for k, v in sb.describe().items() if k in ("stacks", "outputs")}}
+    doc = {
+        "pid": os.getpid(),
+        "endpoint": sb.endpoint,
+        "port": sb.server.port,
+        "control": control_url,
+        **{k: v for k, v in sb.describe().items() if k in ("stacks", "outputs")},
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, indent=2))
     tmp.replace(path)
@@ -156,14 +177,20 @@ def remove_state() -> None:
         pass
 
 
-def call(path: str, body: dict[str, Any] | None = None, *, timeout: float = 120.0) -> dict[str, Any]:
+def call(
+    path: str, body: dict[str, Any] | None = None, *, timeout: float = 120.0
+) -> dict[str, Any]:
     """Send one request to the running `local up` process."""
     state = read_state()
     data = json.dumps(body or {}).encode()
-    req = urllib.request.Request(state["control"] + path, data=data, method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        state["control"] + path,
+        data=data,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             doc: dict[str, Any] = json.loads(resp.read())
             return doc
     except urllib.error.HTTPError as exc:
@@ -172,5 +199,7 @@ def call(path: str, body: dict[str, Any] | None = None, *, timeout: float = 120.
             raise BadRequest(payload.get("error", "bad request")) from exc
         raise RuntimeError(payload.get("error", f"control endpoint answered {exc.code}")) from exc
     except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-        raise NoSandbox(f"the sandbox at {state.get('control')} does not answer "
-                        "(stale .sandbox/state.json?): start one with `autopilot local up`") from exc
+        raise NoSandbox(
+            f"the sandbox at {state.get('control')} does not answer "
+            "(stale .sandbox/state.json?): start one with `autopilot local up`"
+        ) from exc

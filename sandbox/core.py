@@ -1,5 +1,7 @@
 """The sandbox as one object: moto's server, the deployed stacks, the router, the simulator."""
 
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
 from __future__ import annotations
 
 import logging
@@ -27,10 +29,15 @@ def quiet_moto() -> None:
 
 
 class Sandbox:
-    def __init__(self, *, port: int | None = None, out_dir: Path | None = None,
-                 assembly: CloudAssembly | None = None,
-                 progress: Callable[[str], None] | None = None,
-                 timeline: Timeline | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        out_dir: Path | None = None,
+        assembly: CloudAssembly | None = None,
+        progress: Callable[[str], None] | None = None,
+        timeline: Timeline | None = None,
+    ) -> None:
         self.server = MotoServer(port=port)
         self.out_dir = out_dir
         self.assembly = assembly
@@ -63,8 +70,10 @@ class Sandbox:
         self.router = Router(self.clients, dead_letters=dead_letters).load()
         self.simulator = Simulator(self.clients, self.router, self.stacks, self.timeline).start()
         self.timings["deploy"] = time.perf_counter() - t1
-        self.say(f"deployed {len(self.stacks)} stack(s), {len(self.router.rules)} rule(s), "
-                 f"{len(self.simulator.services)} service(s) running in {self.timings['deploy']:.1f} s")
+        self.say(
+            f"deployed {len(self.stacks)} stack(s), {len(self.router.rules)} rule(s), "
+            f"{len(self.simulator.services)} service(s) running in {self.timings['deploy']:.1f} s"
+        )
         return self
 
     def down(self) -> None:
@@ -87,13 +96,21 @@ class Sandbox:
         return out
 
     def describe(self) -> dict[str, Any]:
-        assert self.router is not None and self.simulator is not None
+        assert self.router is not None
+        assert self.simulator is not None
         return {
             "endpoint": self.endpoint,
             "stacks": [s.name for s in self.stacks],
             "outputs": self.outputs,
-            "rules": [{"name": r.name, "functions": [self.router.functions[a].short_name for a in r.function_arns]}
-                      for r in self.router.rules],
-            "services": {s.name: {"taskDefinition": s.task_definition, "spread": s.spread()}
-                         for s in self.simulator.services.values()},
+            "rules": [
+                {
+                    "name": r.name,
+                    "functions": [self.router.functions[a].short_name for a in r.function_arns],
+                }
+                for r in self.router.rules
+            ],
+            "services": {
+                s.name: {"taskDefinition": s.task_definition, "spread": s.spread()}
+                for s in self.simulator.services.values()
+            },
         }

@@ -65,25 +65,39 @@ class DemoContext:
         assert self.sandbox.clients is not None
         tagging = self.sandbox.clients("resourcegroupstaggingapi")
         out = []
-        for m in tagging.get_resources(TagFilters=[{"Key": TAG_REPOSITORY}],
-                                       ResourceTypeFilters=["ecs:service"])["ResourceTagMappingList"]:
+        for m in tagging.get_resources(
+            TagFilters=[{"Key": TAG_REPOSITORY}], ResourceTypeFilters=["ecs:service"]
+        )["ResourceTagMappingList"]:
             tags = {t["Key"]: t["Value"] for t in m["Tags"]}
-            out.append({"arn": m["ResourceARN"], "name": m["ResourceARN"].rsplit("/", 1)[-1], "tags": tags})
+            out.append(
+                {"arn": m["ResourceARN"], "name": m["ResourceARN"].rsplit("/", 1)[-1], "tags": tags}
+            )
         return sorted(out, key=lambda s: s["name"])
 
-    def pick_service(self, *, policy_prefix: str = "semver", scan: str = "critical") -> dict[str, Any]:
+    def pick_service(
+        self, *, policy_prefix: str = "semver", scan: str = "critical"
+    ) -> dict[str, Any]:
         for s in self.tracked_services():
             tags = s["tags"]
-            if tags.get(TAG_POLICY, "semver").startswith(policy_prefix) and tags.get(TAG_SCAN, "critical") == scan:
+            if (
+                tags.get(TAG_POLICY, "semver").startswith(policy_prefix)
+                and tags.get(TAG_SCAN, "critical") == scan
+            ):
                 return s
-        raise LookupError(f"no service with policy {policy_prefix}* and scan gate {scan} in the stacks")
+        raise LookupError(
+            f"no service with policy {policy_prefix}* and scan gate {scan} in the stacks"
+        )
 
     def task_definition(self, service: dict[str, Any]) -> str:
-        svc = self.ecs().describe_services(cluster=service["arn"].split("/")[-2], services=[service["arn"]])["services"][0]
+        svc = self.ecs().describe_services(
+            cluster=service["arn"].split("/")[-2], services=[service["arn"]]
+        )["services"][0]
         return str(svc["taskDefinition"])
 
     def image(self, service: dict[str, Any]) -> str:
-        td = self.ecs().describe_task_definition(taskDefinition=self.task_definition(service))["taskDefinition"]
+        td = self.ecs().describe_task_definition(taskDefinition=self.task_definition(service))[
+            "taskDefinition"
+        ]
         container = service["tags"].get(TAG_CONTAINER)
         repo = service["tags"][TAG_REPOSITORY]
         for c in td["containerDefinitions"]:
@@ -122,7 +136,13 @@ def failures(routes: list[RouteResult]) -> list[str]:
 
 
 def done_actions(routes: list[RouteResult]) -> list[str]:
-    return [str(a.get("api")) for r in routes if r.report for a in r.report.get("actions") or [] if a.get("done")]
+    return [
+        str(a.get("api"))
+        for r in routes
+        if r.report
+        for a in r.report.get("actions") or []
+        if a.get("done")
+    ]
 
 
 class Scene(Protocol):
@@ -143,12 +163,23 @@ class CleanPushDeploys:
         ctx.story["good"] = res
         image = ctx.image(svc)
         return [
-            Check("no invocation failed", not failures(res.routes), "; ".join(failures(res.routes))),
-            Check(f"{svc['name']} runs {repo}@{res.digest[:19]}...", image.endswith("@" + res.digest), image),
-            Check("every running task is on the pinned digest", ctx.running_digest_everywhere(svc, res.digest)),
-            Check("the deployment completed and became last known good",
-                  "last-known-good" in outcomes(res.routes, "deployment-events"),
-                  ", ".join(outcomes(res.routes, "deployment-events"))),
+            Check(
+                "no invocation failed", not failures(res.routes), "; ".join(failures(res.routes))
+            ),
+            Check(
+                f"{svc['name']} runs {repo}@{res.digest[:19]}...",
+                image.endswith("@" + res.digest),
+                image,
+            ),
+            Check(
+                "every running task is on the pinned digest",
+                ctx.running_digest_everywhere(svc, res.digest),
+            ),
+            Check(
+                "the deployment completed and became last known good",
+                "last-known-good" in outcomes(res.routes, "deployment-events"),
+                ", ".join(outcomes(res.routes, "deployment-events")),
+            ),
         ]
 
 
@@ -161,10 +192,17 @@ class VulnerablePushBlocked:
         before, revisions = ctx.task_definition(svc), ctx.revisions(svc)
         res = ctx.sim.push(repo, "1.1.0", findings={"CRITICAL": 1, "HIGH": 2})
         return [
-            Check("no invocation failed", not failures(res.routes), "; ".join(failures(res.routes))),
-            Check("the decision is 'blocked'", "blocked" in outcomes(res.routes, "image-events"),
-                  ", ".join(outcomes(res.routes))),
-            Check(f"{svc['name']} still runs its task definition", ctx.task_definition(svc) == before),
+            Check(
+                "no invocation failed", not failures(res.routes), "; ".join(failures(res.routes))
+            ),
+            Check(
+                "the decision is 'blocked'",
+                "blocked" in outcomes(res.routes, "image-events"),
+                ", ".join(outcomes(res.routes)),
+            ),
+            Check(
+                f"{svc['name']} still runs its task definition", ctx.task_definition(svc) == before
+            ),
             Check("no task definition was registered", ctx.revisions(svc) == revisions),
         ]
 
@@ -181,16 +219,32 @@ class CrashingImageRolledBack:
         dep = outcomes(res.routes, "deployment-events")
         good: PushResult | None = ctx.story.get("good")
         checks = [
-            Check("no invocation failed", not failures(res.routes), "; ".join(failures(res.routes))),
-            Check("image-events deployed it", "deployed" in outcomes(res.routes, "image-events"),
-                  ", ".join(outcomes(res.routes, "image-events"))),
-            Check("the deployment failed and the digest is quarantined", "quarantined" in dep, ", ".join(dep)),
-            Check(f"{svc['name']} is back on its previous task definition", ctx.task_definition(svc) == before,
-                  ctx.task_definition(svc)),
+            Check(
+                "no invocation failed", not failures(res.routes), "; ".join(failures(res.routes))
+            ),
+            Check(
+                "image-events deployed it",
+                "deployed" in outcomes(res.routes, "image-events"),
+                ", ".join(outcomes(res.routes, "image-events")),
+            ),
+            Check(
+                "the deployment failed and the digest is quarantined",
+                "quarantined" in dep,
+                ", ".join(dep),
+            ),
+            Check(
+                f"{svc['name']} is back on its previous task definition",
+                ctx.task_definition(svc) == before,
+                ctx.task_definition(svc),
+            ),
         ]
         if good is not None:
-            checks.append(Check("every running task is on the last known good digest",
-                                ctx.running_digest_everywhere(svc, good.digest)))
+            checks.append(
+                Check(
+                    "every running task is on the last known good digest",
+                    ctx.running_digest_everywhere(svc, good.digest),
+                )
+            )
         return checks
 
 
@@ -203,29 +257,43 @@ class DuplicatePushChangesNothing:
         routes: list[RouteResult] = []
         for key in ("good", "bad"):
             pushed: PushResult | None = ctx.story.get(key)
-            for event in (pushed.events if pushed else []):
-                routes += ctx.sim.emit(event, label=f"again: {event['detail-type']} {event['id'][:8]} ({key} image)")
+            for event in pushed.events if pushed else []:
+                routes += ctx.sim.emit(
+                    event, label=f"again: {event['detail-type']} {event['id'][:8]} ({key} image)"
+                )
         good = ctx.story.get("good")
         if good is not None:
             # the same image pushed again: a new event for a digest the service already runs
             again = {**good.events[0], "id": str(uuid.uuid4()), "time": _now_iso()}
-            routes += ctx.sim.emit(again, label=f"the same image pushed again: new event {again['id'][:8]}")
+            routes += ctx.sim.emit(
+                again, label=f"the same image pushed again: new event {again['id'][:8]}"
+            )
         acted = [a for a in done_actions(routes) if not a.startswith(("dynamodb", "sns"))]
         return [
             Check("no invocation failed", not failures(routes), "; ".join(failures(routes))),
             Check("no ECS change was made", not acted, ", ".join(acted)),
-            Check(f"{svc['name']} still runs the same task definition", ctx.task_definition(svc) == before),
+            Check(
+                f"{svc['name']} still runs the same task definition",
+                ctx.task_definition(svc) == before,
+            ),
             Check("no task definition was registered", ctx.revisions(svc) == revisions),
         ]
 
 
 #: the story, in order; later issues append their scenes here
-SCENES: list[type[Any]] = [CleanPushDeploys, VulnerablePushBlocked, CrashingImageRolledBack,
-                           DuplicatePushChangesNothing]
+SCENES: list[type[Any]] = [
+    CleanPushDeploys,
+    VulnerablePushBlocked,
+    CrashingImageRolledBack,
+    DuplicatePushChangesNothing,
+]
 
 
-def run_scenes(ctx: DemoContext, scenes: list[type[Any]] | None = None,
-               on_scene: Callable[[str], None] | None = None) -> list[SceneResult]:
+def run_scenes(
+    ctx: DemoContext,
+    scenes: list[type[Any]] | None = None,
+    on_scene: Callable[[str], None] | None = None,
+) -> list[SceneResult]:
     results = []
     for i, cls in enumerate(scenes or SCENES, 1):
         scene = cls()
@@ -236,11 +304,14 @@ def run_scenes(ctx: DemoContext, scenes: list[type[Any]] | None = None,
         try:
             checks = scene.run(ctx)
             error = None
-        except Exception as exc:  # noqa: BLE001 - a scene that breaks is a failed scene
+        except Exception as exc:
             checks, error = [], f"{type(exc).__name__}: {exc}"
         result = SceneResult(scene.title, checks, time.perf_counter() - t0, error)
         for c in checks:
-            ctx.sandbox.timeline.add("check" if c.ok else "miss", c.what + ("" if c.ok or not c.detail else f" ({c.detail})"))
+            ctx.sandbox.timeline.add(
+                "check" if c.ok else "miss",
+                c.what + ("" if c.ok or not c.detail else f" ({c.detail})"),
+            )
         if error:
             ctx.sandbox.timeline.add("miss", f"the scene broke: {error}")
         results.append(result)

@@ -37,13 +37,22 @@ class DeployedStack:
 
     def resources_of(self, rtype: str) -> dict[str, str]:
         """Logical id -> physical id of the deployed resources of one type."""
-        return {lid: self.physical_ids[lid] for lid, t in self.resource_types.items()
-                if t == rtype and lid in self.physical_ids}
+        return {
+            lid: self.physical_ids[lid]
+            for lid, t in self.resource_types.items()
+            if t == rtype and lid in self.physical_ids
+        }
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "stack_id": self.stack_id, "outputs": self.outputs,
-                "physical_ids": self.physical_ids, "resource_types": self.resource_types,
-                "parameters": self.parameters, "removed": self.removed}
+        return {
+            "name": self.name,
+            "stack_id": self.stack_id,
+            "outputs": self.outputs,
+            "physical_ids": self.physical_ids,
+            "resource_types": self.resource_types,
+            "parameters": self.parameters,
+            "removed": self.removed,
+        }
 
 
 def deploy_stack(clients: Clients, stack: StackArtifact) -> DeployedStack:
@@ -63,9 +72,14 @@ def deploy_stack(clients: Clients, stack: StackArtifact) -> DeployedStack:
     status = _wait(cfn, stack_id)
     if status != "CREATE_COMPLETE":
         events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
-        reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events
-                   if "FAILED" in e.get("ResourceStatus", "")][:5]
-        raise DeployError(f"stack {stack.name} ended {status}: {'; '.join(reasons) or 'no reason given'}")
+        reasons = [
+            f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}"
+            for e in events
+            if "FAILED" in e.get("ResourceStatus", "")
+        ][:5]
+        raise DeployError(
+            f"stack {stack.name} ended {status}: {'; '.join(reasons) or 'no reason given'}"
+        )
 
     physical_ids: dict[str, str] = {}
     types: dict[str, str] = {}
@@ -79,10 +93,15 @@ def deploy_stack(clients: Clients, stack: StackArtifact) -> DeployedStack:
         types.setdefault(lid, r.get("Type", ""))
     described = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    params = {p["ParameterKey"]: p.get("ResolvedValue", p["ParameterValue"]) for p in described.get("Parameters", [])}
+    params = {
+        p["ParameterKey"]: p.get("ResolvedValue", p["ParameterValue"])
+        for p in described.get("Parameters", [])
+    }
 
     reconciled = adj.reconcile(clients, stack.name, template, physical_ids, params)
-    return DeployedStack(stack.name, stack_id, template, overrides, physical_ids, types, outputs, removed, reconciled)
+    return DeployedStack(
+        stack.name, stack_id, template, overrides, physical_ids, types, outputs, removed, reconciled
+    )
 
 
 def _wait(cfn: Any, stack_id: str, timeout: float = 60.0) -> str:
@@ -94,8 +113,9 @@ def _wait(cfn: Any, stack_id: str, timeout: float = 60.0) -> str:
         time.sleep(0.2)
 
 
-def deploy(clients: Clients, assembly: CloudAssembly,
-           progress: Callable[[str], None] | None = None) -> list[DeployedStack]:
+def deploy(
+    clients: Clients, assembly: CloudAssembly, progress: Callable[[str], None] | None = None
+) -> list[DeployedStack]:
     say = progress or (lambda _m: None)
     deployed = []
     for stack in assembly.stacks:

@@ -5,6 +5,8 @@ skipped or dropped: ``Ref`` and ``Fn::GetAtt`` are answered from the stack's phy
 resource ids and the sandbox's account and region.
 """
 
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -46,7 +48,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":

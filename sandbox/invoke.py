@@ -6,6 +6,8 @@ credential chain. The function's environment comes from the deployed function wh
 handler is the contract's handler for that name.
 """
 
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
 from __future__ import annotations
 
 import contextlib
@@ -27,7 +29,18 @@ from sandbox.router import (
 from sandbox.server import FAKE_ENV, REGION, patched_environ
 
 #: operation name prefixes that only read
-READ_PREFIXES = ("Describe", "List", "Get", "Query", "Scan", "BatchGet", "Head", "Search", "Lookup", "Test")
+READ_PREFIXES = (
+    "Describe",
+    "List",
+    "Get",
+    "Query",
+    "Scan",
+    "BatchGet",
+    "Head",
+    "Search",
+    "Lookup",
+    "Test",
+)
 
 
 class InvokeError(ValueError):
@@ -51,9 +64,17 @@ class InvokeOutcome:
         return [c for c in self.calls if not c.split(":", 1)[-1].startswith(READ_PREFIXES)]
 
     def to_json(self) -> dict[str, Any]:
-        return {"function": self.function, "function_name": self.function_name, "endpoint": self.endpoint,
-                "dry_run": self.dry_run, "ok": self.error is None, "error": self.error,
-                "report": self.report, "aws_calls": self.calls, "mutating_calls": self.mutating_calls}
+        return {
+            "function": self.function,
+            "function_name": self.function_name,
+            "endpoint": self.endpoint,
+            "dry_run": self.dry_run,
+            "ok": self.error is None,
+            "error": self.error,
+            "report": self.report,
+            "aws_calls": self.calls,
+            "mutating_calls": self.mutating_calls,
+        }
 
 
 def is_loopback(endpoint: str | None) -> bool:
@@ -95,7 +116,9 @@ def _contract() -> dict[str, Any]:
     return dict(FUNCTIONS)
 
 
-def deployed_function(function: str, endpoint: str | None, function_name: str | None = None) -> dict[str, Any] | None:
+def deployed_function(
+    function: str, endpoint: str | None, function_name: str | None = None
+) -> dict[str, Any] | None:
     """The deployed configuration of the contract's function (None if it cannot be read)."""
     specs = _contract()
     spec = specs.get(function)
@@ -104,15 +127,21 @@ def deployed_function(function: str, endpoint: str | None, function_name: str | 
         if function_name:
             cfg: dict[str, Any] = lam.get_function_configuration(FunctionName=function_name)
             return cfg
-        found = [f for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"]
-                 if spec is not None and f.get("Handler") == spec.handler]
-    except Exception as exc:  # noqa: BLE001 - no access or no endpoint: use the environment
+        found = [
+            f
+            for page in lam.get_paginator("list_functions").paginate()
+            for f in page["Functions"]
+            if spec is not None and f.get("Handler") == spec.handler
+        ]
+    except Exception as exc:
         if function_name:
             raise InvokeError(f"cannot read function {function_name}: {exc}") from exc
         return None
     if len(found) > 1:
         names = ", ".join(f["FunctionName"] for f in found)
-        raise InvokeError(f"several deployed functions run {function}: {names}; choose one with --function-name")
+        raise InvokeError(
+            f"several deployed functions run {function}: {names}; choose one with --function-name"
+        )
     return found[0] if found else None
 
 
@@ -134,16 +163,27 @@ def watch_calls(calls: list[str]) -> Iterator[None]:
         BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
-def invoke(function: str, event: dict[str, Any], *, endpoint: str | None = None, dry_run: bool = False,
-           function_name: str | None = None) -> InvokeOutcome:
+def invoke(
+    function: str,
+    event: dict[str, Any],
+    *,
+    endpoint: str | None = None,
+    dry_run: bool = False,
+    function_name: str | None = None,
+) -> InvokeOutcome:
     specs = _contract()
     if function not in specs:
         raise InvokeError(f"unknown function {function!r}; one of: {', '.join(specs)}")
     spec = specs[function]
     cfg = deployed_function(function, endpoint, function_name)
     fn_env = dict((cfg or {}).get("Environment", {}).get("Variables", {}))
-    info = FunctionInfo(name=(cfg or {}).get("FunctionName", function), arn=(cfg or {}).get("FunctionArn", function),
-                        handler=spec.handler, environment=fn_env, timeout=int((cfg or {}).get("Timeout", 60)))
+    info = FunctionInfo(
+        name=(cfg or {}).get("FunctionName", function),
+        arn=(cfg or {}).get("FunctionArn", function),
+        handler=spec.handler,
+        environment=fn_env,
+        timeout=int((cfg or {}).get("Timeout", 60)),
+    )
     outcome = InvokeOutcome(function, (cfg or {}).get("FunctionName"), endpoint, dry_run)
     env = {**_env(endpoint), **fn_env, "POWERTOOLS_TRACE_DISABLED": "true"}
     if cfg is not None:
@@ -157,7 +197,9 @@ def invoke(function: str, event: dict[str, Any], *, endpoint: str | None = None,
                     module = importlib.import_module(spec.handler.rpartition(".")[0])
                     run = getattr(module, "run", None)
                     if run is None:
-                        raise InvokeError(f"{function} has no run() to plan with: --dry-run is not available")
+                        raise InvokeError(
+                            f"{function} has no run() to plan with: --dry-run is not available"
+                        )
                     result: Any = run(event, dry_run=True)
                 else:
                     result = load_handler(spec.handler)(event, LambdaContext(info))
@@ -167,8 +209,10 @@ def invoke(function: str, event: dict[str, Any], *, endpoint: str | None = None,
         except InvokeError:
             raise
         except ImportError as exc:
-            raise InvokeError(f"{function}'s handler {spec.handler} cannot be imported: {exc}") from exc
-        except Exception as exc:  # noqa: BLE001 - reported as the invocation's error
+            raise InvokeError(
+                f"{function}'s handler {spec.handler} cannot be imported: {exc}"
+            ) from exc
+        except Exception as exc:
             outcome.error = f"{type(exc).__name__}: {exc}"
             outcome.bad_input = _is_bad_input(exc)
         finally:
@@ -185,8 +229,9 @@ def _is_bad_input(exc: BaseException) -> bool:
     return isinstance(exc, InvalidEvent)
 
 
-def history(service: str, *, endpoint: str | None = None, table: str | None = None,
-            limit: int = 50) -> list[dict[str, Any]]:
+def history(
+    service: str, *, endpoint: str | None = None, table: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
     """The ledger's decisions for one service (name or ARN), newest first."""
     env: dict[str, str] = {}
     if not table or not service.startswith("arn:"):
@@ -209,5 +254,5 @@ def history(service: str, *, endpoint: str | None = None, table: str | None = No
     db = _client("dynamodb", endpoint)
     try:
         return Ledger(db, table).list_decisions(arn, limit=limit)
-    except Exception as exc:  # noqa: BLE001 - one line for the CLI
+    except Exception as exc:
         raise InvokeError(f"cannot read the ledger {table}: {exc}") from exc

@@ -13,6 +13,7 @@ repeats it. Three kinds:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
@@ -47,41 +48,47 @@ class Adjustment:
 
 ADJUSTMENTS: tuple[Adjustment, ...] = (
     Adjustment(
-        "getazs-region", "template",
-        "Replace `Fn::GetAZs: \"\"` (the stack's region) with `Fn::GetAZs: <sandbox region>`.",
+        "getazs-region",
+        "template",
+        'Replace `Fn::GetAZs: ""` (the stack\'s region) with `Fn::GetAZs: <sandbox region>`.',
         "moto resolves an empty `Fn::GetAZs` to us-east-1's zones whatever the region, so "
         "subnets (and tasks) would land in zones of another region.",
     ),
     Adjustment(
-        "skipped-resource-references", "template",
+        "skipped-resource-references",
+        "template",
         "Replace `Fn::GetAtt [<alarm>, Arn]` and `Ref <alarm>` of `AWS::CloudWatch::Alarm` "
         "resources with the alarm's ARN or name built from its `AlarmName` (e.g. in the "
         "dashboard body).",
         "moto's CloudFormation skips alarms and then rejects the template: \"Fn::GetAtt "
-        "references undefined resource\". The reconcile step creates the alarms under the "
+        'references undefined resource". The reconcile step creates the alarms under the '
         "same names, so the values are the ones AWS would resolve.",
     ),
     Adjustment(
-        "strip-custom-resources", "template",
+        "strip-custom-resources",
+        "template",
         "Remove `Custom::*` resources (e.g. CDK's `Custom::VpcRestrictDefaultSG`) and the "
         "`DependsOn` entries naming them.",
         "moto waits for a custom resource's Lambda, which it cannot run without Docker: "
         "the stack would stay CREATE_IN_PROGRESS. None of them matters to the automation.",
     ),
     Adjustment(
-        "bootstrap-bucket-and-assets", "account",
+        "bootstrap-bucket-and-assets",
+        "account",
         "Create the bootstrap bucket `cdk-hnb659fds-assets-<account>-<region>` and upload "
         "every file asset of `<stack>.assets.json` (folders zipped) under its `objectKey`.",
         "What `cdk deploy` publishes before it creates the stack; the Lambda functions' "
         "`Code.S3Key` points there.",
     ),
     Adjustment(
-        "bootstrap-version-parameter", "account",
+        "bootstrap-version-parameter",
+        "account",
         "Put the SSM parameter `/cdk-bootstrap/hnb659fds/version` (value 30).",
         "Every CDK template reads it through its `BootstrapVersion` parameter.",
     ),
     Adjustment(
-        "reserved-ssm-parameters", "account",
+        "reserved-ssm-parameters",
+        "account",
         "For each SSM-typed template parameter whose default is under `/aws/service/` "
         "(the ECS-optimized AMI), put the same name under `/sandbox` with an AMI id and pass "
         "that name as the parameter value at `CreateStack` (the template is unchanged).",
@@ -89,13 +96,15 @@ ADJUSTMENTS: tuple[Adjustment, ...] = (
         "AWS's public parameters.",
     ),
     Adjustment(
-        "ecs-service-tags", "reconcile",
+        "ecs-service-tags",
+        "reconcile",
         "Re-apply each `AWS::ECS::Service`'s `Tags` with `TagResource`.",
         "moto's CloudFormation creates services without tags; `autopilot:*` tags are how "
         "services opt in (DESIGN section 3).",
     ),
     Adjustment(
-        "ecs-service-properties", "reconcile",
+        "ecs-service-properties",
+        "reconcile",
         "Re-apply each service's `CapacityProviderStrategy`, `NetworkConfiguration`, "
         "`DeploymentConfiguration` and `AvailabilityZoneRebalancing` with `UpdateService`.",
         "moto's CloudFormation drops them (launchType EC2, no subnets, no circuit breaker); "
@@ -103,38 +112,44 @@ ADJUSTMENTS: tuple[Adjustment, ...] = (
         "circuit breaker.",
     ),
     Adjustment(
-        "ecs-capacity-providers", "reconcile",
+        "ecs-capacity-providers",
+        "reconcile",
         "Create each `AWS::ECS::CapacityProvider` (its ASG by ARN, managed scaling) and "
         "apply `AWS::ECS::ClusterCapacityProviderAssociations` with "
         "`PutClusterCapacityProviders`.",
         "moto's CloudFormation skips both resource types.",
     ),
     Adjustment(
-        "scalable-targets", "reconcile",
+        "scalable-targets",
+        "reconcile",
         "Register each `AWS::ApplicationAutoScaling::ScalableTarget` and put each "
         "`ScalingPolicy` through Application Auto Scaling.",
         "Skipped by moto's CloudFormation; the capacity function treats a scalable target "
         "as the owner of a service's desired count.",
     ),
     Adjustment(
-        "cloudwatch-alarms", "reconcile",
+        "cloudwatch-alarms",
+        "reconcile",
         "Create each `AWS::CloudWatch::Alarm` with `PutMetricAlarm`, tags included.",
         "Skipped by moto's CloudFormation; alarms drive scaling through their "
         "`autopilot:*` tags and the simulator changes their state.",
     ),
     Adjustment(
-        "lambda-event-invoke-configs", "reconcile",
+        "lambda-event-invoke-configs",
+        "reconcile",
         "Apply each `AWS::Lambda::EventInvokeConfig` with `PutFunctionEventInvokeConfig`.",
         "Skipped by moto's CloudFormation; the router reads `MaximumRetryAttempts` from it to "
         "emulate Lambda's asynchronous retries.",
     ),
     Adjustment(
-        "sqs-queue-policies", "reconcile",
+        "sqs-queue-policies",
+        "reconcile",
         "Apply each `AWS::SQS::QueuePolicy` as the queues' `Policy` attribute.",
         "Skipped by moto's CloudFormation (kept so the deployed state matches the template).",
     ),
     Adjustment(
-        "ecr-repository-scanning", "reconcile",
+        "ecr-repository-scanning",
+        "reconcile",
         "Re-apply each `AWS::ECR::Repository`'s `ImageScanningConfiguration` with "
         "`PutImageScanningConfiguration`.",
         "moto's CloudFormation passes the property in the template's casing and the "
@@ -142,7 +157,8 @@ ADJUSTMENTS: tuple[Adjustment, ...] = (
         "only for repositories that scan on push.",
     ),
     Adjustment(
-        "ecr-registry-scanning", "reconcile",
+        "ecr-registry-scanning",
+        "reconcile",
         "Apply `AWS::ECR::RegistryScanningConfiguration` with "
         "`PutRegistryScanningConfiguration`, if the template has one.",
         "The simulator emits `Inspector2 Scan` or `ECR Image Scan` by the registry's "
@@ -152,21 +168,28 @@ ADJUSTMENTS: tuple[Adjustment, ...] = (
 
 #: moto behaviours that need no adjustment but differ from AWS, for the README
 KNOWN_GAPS: tuple[tuple[str, str], ...] = (
-    ("moto's Lambda keeps no `DeadLetterConfig`",
-     "the router reads each function's dead-letter queue from the template instead"),
-    ("Lambda layers from other accounts (the Powertools layer) are dropped",
-     "the sandbox runs handlers in-process with the project's own Powertools and pydantic"),
-    ("`AWS::EC2::SecurityGroupEgress` is skipped",
-     "no traffic flows in the sandbox; nothing reads egress rules"),
-    ("`AWS::CDK::Metadata` and the template's `Rules` section are ignored",
-     "they carry no state"),
+    (
+        "moto's Lambda keeps no `DeadLetterConfig`",
+        "the router reads each function's dead-letter queue from the template instead",
+    ),
+    (
+        "Lambda layers from other accounts (the Powertools layer) are dropped",
+        "the sandbox runs handlers in-process with the project's own Powertools and pydantic",
+    ),
+    (
+        "`AWS::EC2::SecurityGroupEgress` is skipped",
+        "no traffic flows in the sandbox; nothing reads egress rules",
+    ),
+    ("`AWS::CDK::Metadata` and the template's `Rules` section are ignored", "they carry no state"),
 )
 
 
 # ---------------------------------------------------------------------------
 # template
 # ---------------------------------------------------------------------------
-def adjust_template(template: dict[str, Any], stack_name: str = "") -> tuple[dict[str, Any], list[str]]:
+def adjust_template(
+    template: dict[str, Any], stack_name: str = ""
+) -> tuple[dict[str, Any], list[str]]:
     """Return a copy of ``template`` with the template adjustments, and the removed ids."""
     body = copy.deepcopy(template)
     resources: dict[str, Any] = body.get("Resources", {})
@@ -187,7 +210,11 @@ def adjust_template(template: dict[str, Any], stack_name: str = "") -> tuple[dic
     for name in [n for n, o in outputs.items() if _mentions(o, removed)]:
         del outputs[name]
     body = _pin_getazs(body)
-    alarms = {lid: _alarm_name(stack_name, lid, r) for lid, r in resources.items() if r.get("Type") == "AWS::CloudWatch::Alarm"}
+    alarms = {
+        lid: _alarm_name(stack_name, lid, r)
+        for lid, r in resources.items()
+        if r.get("Type") == "AWS::CloudWatch::Alarm"
+    }
     if alarms:
         body = _replace_alarm_references(body, alarms)
     return body, removed
@@ -208,7 +235,9 @@ def _alarm_name(stack_name: str, logical_id: str, resource: dict[str, Any]) -> A
     return resource.get("Properties", {}).get("AlarmName") or f"{stack_name}-{logical_id}"
 
 
-def _replace_alarm_references(value: Any, alarms: dict[str, Any], *, inside: str | None = None) -> Any:
+def _replace_alarm_references(
+    value: Any, alarms: dict[str, Any], *, inside: str | None = None
+) -> Any:
     if isinstance(value, list):
         return [_replace_alarm_references(v, alarms, inside=inside) for v in value]
     if not isinstance(value, dict):
@@ -220,9 +249,21 @@ def _replace_alarm_references(value: Any, alarms: dict[str, Any], *, inside: str
         if key == "Fn::GetAtt":
             logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
             if logical in alarms and attr == "Arn":
-                return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:",
-                                          {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"},
-                                          ":alarm:", alarms[logical]]]}
+                return {
+                    "Fn::Join": [
+                        "",
+                        [
+                            "arn:",
+                            {"Ref": "AWS::Partition"},
+                            ":cloudwatch:",
+                            {"Ref": "AWS::Region"},
+                            ":",
+                            {"Ref": "AWS::AccountId"},
+                            ":alarm:",
+                            alarms[logical],
+                        ],
+                    ]
+                }
     out = {}
     for k, v in value.items():
         if k == "Resources" and isinstance(v, dict) and inside is None:
@@ -243,13 +284,21 @@ def _mentions(value: Any, ids: list[str]) -> bool:
 def prepare_account(clients: Clients, stack: StackArtifact) -> dict[str, str]:
     """Bootstrap bucket, assets and SSM parameters; returns the CreateStack parameter values."""
     s3 = clients("s3")
-    try:
-        s3.create_bucket(Bucket=BOOTSTRAP_BUCKET, **(
-            {} if REGION == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": REGION}}))
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(
+            Bucket=BOOTSTRAP_BUCKET,
+            **(
+                {}
+                if REGION == "us-east-1"
+                else {"CreateBucketConfiguration": {"LocationConstraint": REGION}}
+            ),
+        )
     for asset in stack.assets:
-        s3.put_object(Bucket=BOOTSTRAP_BUCKET, Key=asset.object_key, Body=_asset_bytes(asset.path, asset.packaging))
+        s3.put_object(
+            Bucket=BOOTSTRAP_BUCKET,
+            Key=asset.object_key,
+            Body=_asset_bytes(asset.path, asset.packaging),
+        )
 
     ssm = clients("ssm")
     overrides: dict[str, str] = {}
@@ -259,7 +308,12 @@ def prepare_account(clients: Clients, stack: StackArtifact) -> dict[str, str]:
             continue
         if default.startswith("/aws/"):
             local_name = SANDBOX_SSM_PREFIX + default
-            ssm.put_parameter(Name=local_name, Value=SANDBOX_AMI_ID if "Image" in ptype or "ami" in default else "sandbox", Type="String", Overwrite=True)
+            ssm.put_parameter(
+                Name=local_name,
+                Value=SANDBOX_AMI_ID if "Image" in ptype or "ami" in default else "sandbox",
+                Type="String",
+                Overwrite=True,
+            )
             overrides[name] = local_name
         elif default.startswith("/cdk-bootstrap/"):
             ssm.put_parameter(Name=default, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True)
@@ -297,7 +351,7 @@ def _lower_first(d: Any) -> Any:
     return d
 
 
-def reconcile(
+def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
     clients: Clients,
     stack_name: str,
     template: dict[str, Any],
@@ -311,7 +365,9 @@ def reconcile(
     done: list[str] = []
 
     def of_type(rtype: str) -> list[tuple[str, dict[str, Any]]]:
-        return [(lid, r.get("Properties", {})) for lid, r in resources.items() if r.get("Type") == rtype]
+        return [
+            (lid, r.get("Properties", {})) for lid, r in resources.items() if r.get("Type") == rtype
+        ]
 
     # capacity providers first: services' strategies and associations name them
     ecs = clients("ecs")
@@ -322,21 +378,29 @@ def reconcile(
         asg = dict(p.get("AutoScalingGroupProvider", {}))
         asg_ref = asg.get("AutoScalingGroupArn", "")
         if asg_ref and not asg_ref.startswith("arn:"):
-            groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_ref])["AutoScalingGroups"]
+            groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_ref])[
+                "AutoScalingGroups"
+            ]
             if groups:
                 asg["AutoScalingGroupArn"] = groups[0]["AutoScalingGroupARN"]
         try:
-            ecs.create_capacity_provider(name=name, autoScalingGroupProvider=_lower_first(asg), tags=[{"key": t["Key"], "value": t["Value"]} for t in _tags(p.get("Tags"))])
+            ecs.create_capacity_provider(
+                name=name,
+                autoScalingGroupProvider=_lower_first(asg),
+                tags=[{"key": t["Key"], "value": t["Value"]} for t in _tags(p.get("Tags"))],
+            )
         except ecs.exceptions.ClientError as exc:  # pragma: no cover - re-deploys
             log.debug("capacity provider %s: %s", name, exc)
         ids[lid] = name
         done.append(f"capacity provider {name}")
-    for lid, props in of_type("AWS::ECS::ClusterCapacityProviderAssociations"):
+    for lid, props in of_type("AWS::ECS::ClusterCapacityProviderAssociations"):  # noqa: B007
         p = resolver.resolve(props)
         ecs.put_cluster_capacity_providers(
             cluster=p["Cluster"],
             capacityProviders=p.get("CapacityProviders", []),
-            defaultCapacityProviderStrategy=_lower_first(p.get("DefaultCapacityProviderStrategy", [])),
+            defaultCapacityProviderStrategy=_lower_first(
+                p.get("DefaultCapacityProviderStrategy", [])
+            ),
         )
         done.append(f"cluster capacity providers of {p['Cluster']}")
 
@@ -346,23 +410,36 @@ def reconcile(
         cluster = p.get("Cluster", "default")
         tags = _tags(p.get("Tags"))
         if tags:
-            ecs.tag_resource(resourceArn=arn, tags=[{"key": t["Key"], "value": t["Value"]} for t in tags])
+            ecs.tag_resource(
+                resourceArn=arn, tags=[{"key": t["Key"], "value": t["Value"]} for t in tags]
+            )
         update: dict[str, Any] = {}
-        for cfn_key in ("CapacityProviderStrategy", "NetworkConfiguration", "DeploymentConfiguration", "AvailabilityZoneRebalancing"):
+        for cfn_key in (
+            "CapacityProviderStrategy",
+            "NetworkConfiguration",
+            "DeploymentConfiguration",
+            "AvailabilityZoneRebalancing",
+        ):
             if cfn_key in p:
                 update[cfn_key[:1].lower() + cfn_key[1:]] = _lower_first(p[cfn_key])
         if "networkConfiguration" in update:
-            update["networkConfiguration"] = {"awsvpcConfiguration": update["networkConfiguration"]["awsvpcConfiguration"]}
+            update["networkConfiguration"] = {
+                "awsvpcConfiguration": update["networkConfiguration"]["awsvpcConfiguration"]
+            }
         if update:
             ecs.update_service(cluster=cluster, service=arn, **update)
-        done.append(f"service {arn.rsplit('/', 1)[-1]}: {len(tags)} tags, {', '.join(update) or 'nothing else'}")
+        done.append(
+            f"service {arn.rsplit('/', 1)[-1]}: {len(tags)} tags, {', '.join(update) or 'nothing else'}"  # noqa: E501
+        )
 
     aas = clients("application-autoscaling")
     for lid, props in of_type("AWS::ApplicationAutoScaling::ScalableTarget"):
         p = resolver.resolve(props)
         aas.register_scalable_target(
-            ServiceNamespace=p["ServiceNamespace"], ResourceId=p["ResourceId"],
-            ScalableDimension=p["ScalableDimension"], MinCapacity=int(p["MinCapacity"]),
+            ServiceNamespace=p["ServiceNamespace"],
+            ResourceId=p["ResourceId"],
+            ScalableDimension=p["ScalableDimension"],
+            MinCapacity=int(p["MinCapacity"]),
             MaxCapacity=int(p["MaxCapacity"]),
             **({"RoleARN": p["RoleARN"]} if "RoleARN" in p else {}),
         )
@@ -372,16 +449,29 @@ def reconcile(
         try:
             p = resolver.resolve(props)
             target = p.get("ScalingTargetId")
-            ns, rid, dim = (p.get("ServiceNamespace"), p.get("ResourceId"), p.get("ScalableDimension"))
+            ns, rid, dim = (
+                p.get("ServiceNamespace"),
+                p.get("ResourceId"),
+                p.get("ScalableDimension"),
+            )
             if target:
                 rid, dim, ns = target.split("|")
-            kwargs: dict[str, Any] = {"PolicyName": p["PolicyName"], "ServiceNamespace": ns, "ResourceId": rid, "ScalableDimension": dim, "PolicyType": p["PolicyType"]}
-            for key in ("TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration"):
+            kwargs: dict[str, Any] = {
+                "PolicyName": p["PolicyName"],
+                "ServiceNamespace": ns,
+                "ResourceId": rid,
+                "ScalableDimension": dim,
+                "PolicyType": p["PolicyType"],
+            }
+            for key in (
+                "TargetTrackingScalingPolicyConfiguration",
+                "StepScalingPolicyConfiguration",
+            ):
                 if key in p:
                     kwargs[key] = _numbers(p[key])
             aas.put_scaling_policy(**kwargs)
             done.append(f"scaling policy {p['PolicyName']}")
-        except Exception as exc:  # noqa: BLE001 - best effort: no handler reads policies
+        except Exception as exc:
             log.debug("scaling policy %s not applied: %s", lid, exc)
 
     cw = clients("cloudwatch")
@@ -404,8 +494,10 @@ def reconcile(
             if "DestinationConfig" in p:
                 kwargs["DestinationConfig"] = p["DestinationConfig"]
             lam.put_function_event_invoke_config(**kwargs)
-            done.append(f"event invoke config of {p['FunctionName']}: {kwargs.get('MaximumRetryAttempts', 2)} retries")
-        except Exception as exc:  # noqa: BLE001 - the router falls back to Lambda's default
+            done.append(
+                f"event invoke config of {p['FunctionName']}: {kwargs.get('MaximumRetryAttempts', 2)} retries"  # noqa: E501
+            )
+        except Exception as exc:
             log.debug("event invoke config %s not applied: %s", lid, exc)
 
     sqs = clients("sqs")
@@ -413,7 +505,9 @@ def reconcile(
         try:
             p = resolver.resolve(props)
             for url in p.get("Queues", []):
-                sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(p["PolicyDocument"])})
+                sqs.set_queue_attributes(
+                    QueueUrl=url, Attributes={"Policy": json.dumps(p["PolicyDocument"])}
+                )
             done.append(f"queue policy {lid}")
         except Unresolvable as exc:
             log.debug("queue policy %s: %s", lid, exc)
@@ -423,18 +517,33 @@ def reconcile(
         scanning = props.get("ImageScanningConfiguration")
         if scanning is not None and lid in ids:
             on_push = str(scanning.get("ScanOnPush", False)).lower() == "true"
-            ecr.put_image_scanning_configuration(repositoryName=ids[lid], imageScanningConfiguration={"scanOnPush": on_push})
+            ecr.put_image_scanning_configuration(
+                repositoryName=ids[lid], imageScanningConfiguration={"scanOnPush": on_push}
+            )
             done.append(f"repository {ids[lid]}: scan on push {on_push}")
-    for lid, props in of_type("AWS::ECR::RegistryScanningConfiguration"):
+    for lid, props in of_type("AWS::ECR::RegistryScanningConfiguration"):  # noqa: B007
         p = resolver.resolve(props)
-        ecr.put_registry_scanning_configuration(scanType=p["ScanType"], rules=_lower_first(p.get("Rules", [])))
+        ecr.put_registry_scanning_configuration(
+            scanType=p["ScanType"], rules=_lower_first(p.get("Rules", []))
+        )
         done.append(f"registry scanning {p['ScanType']}")
     return done
 
 
-_NUMERIC = {"EvaluationPeriods", "DatapointsToAlarm", "Period", "Threshold", "TargetValue",
-            "ScaleInCooldown", "ScaleOutCooldown", "Cooldown", "MinAdjustmentMagnitude",
-            "ScalingAdjustment", "MetricIntervalLowerBound", "MetricIntervalUpperBound"}
+_NUMERIC = {
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Period",
+    "Threshold",
+    "TargetValue",
+    "ScaleInCooldown",
+    "ScaleOutCooldown",
+    "Cooldown",
+    "MinAdjustmentMagnitude",
+    "ScalingAdjustment",
+    "MetricIntervalLowerBound",
+    "MetricIntervalUpperBound",
+}
 
 
 def _numbers(value: Any) -> Any:

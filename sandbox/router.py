@@ -10,8 +10,11 @@ A handler that raises is a failed asynchronous invocation: Lambda retries it twi
 the event goes, intact, to the function's dead-letter queue.
 """
 
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -22,13 +25,13 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sandbox.server import ACCOUNT_ID, FAKE_ENV, REGION, Clients, patched_environ
 from sandbox.synth import REPO_ROOT
 
-#: Lambda's asynchronous invocation retries (the default, unless an EventInvokeConfig says otherwise)
+#: Lambda's asynchronous invocation retries (the default, unless an EventInvokeConfig says otherwise)  # noqa: E501
 DEFAULT_ASYNC_RETRIES = 2
 
 
@@ -92,10 +95,18 @@ class RouteResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "event_id": self.event_id, "detail_type": self.detail_type, "matched": self.matched,
-            "rule": self.rule, "function": self.function, "function_name": self.function_name,
-            "ok": self.ok, "attempts": self.attempts, "dead_lettered": self.dead_lettered,
-            "error": self.error, "report": self.report, "duration_ms": round(self.duration_ms, 1),
+            "event_id": self.event_id,
+            "detail_type": self.detail_type,
+            "matched": self.matched,
+            "rule": self.rule,
+            "function": self.function,
+            "function_name": self.function_name,
+            "ok": self.ok,
+            "attempts": self.attempts,
+            "dead_lettered": self.dead_lettered,
+            "error": self.error,
+            "report": self.report,
+            "duration_ms": round(self.duration_ms, 1),
         }
 
 
@@ -178,11 +189,21 @@ class _CapturedOutput:
     @staticmethod
     def _stream_handlers() -> list[logging.StreamHandler[Any]]:
         loggers = [logging.getLogger()] + [
-            lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+            lg
+            for lg in logging.Logger.manager.loggerDict.values()
+            if isinstance(lg, logging.Logger)
         ]
-        return [h for lg in loggers for h in lg.handlers
-                if type(h) is logging.StreamHandler or (isinstance(h, logging.StreamHandler)
-                    and not isinstance(h, logging.FileHandler) and "Capture" not in type(h).__name__)]
+        return [
+            h
+            for lg in loggers
+            for h in lg.handlers
+            if type(h) is logging.StreamHandler
+            or (
+                isinstance(h, logging.StreamHandler)
+                and not isinstance(h, logging.FileHandler)
+                and "Capture" not in type(h).__name__
+            )
+        ]
 
     def __enter__(self) -> _CapturedOutput:
         sys.stdout.flush()
@@ -213,8 +234,9 @@ class _CapturedOutput:
             self._tmp.close()
 
 
-def invoke_in_process(fn: FunctionInfo, event: dict[str, Any], endpoint: str,
-                      *, capture: bool = True) -> tuple[dict[str, Any] | None, BaseException | None, str]:
+def invoke_in_process(
+    fn: FunctionInfo, event: dict[str, Any], endpoint: str, *, capture: bool = True
+) -> tuple[dict[str, Any] | None, BaseException | None, str]:
     """Run one handler once; returns (result, exception, logs)."""
     output = _CapturedOutput() if capture else None
     result: Any = None
@@ -231,13 +253,21 @@ def invoke_in_process(fn: FunctionInfo, event: dict[str, Any], endpoint: str,
                     result = handler(json.loads(json.dumps(event)), LambdaContext(fn))
             else:
                 result = handler(json.loads(json.dumps(event)), LambdaContext(fn))
-        except Exception as exc:  # noqa: BLE001 - a failed invocation, reported
+        except Exception as exc:
             error = exc
         finally:
             reset_function_caches()
     if result is not None and hasattr(result, "model_dump"):
         result = result.model_dump(mode="json")
-    return (result if isinstance(result, dict) else ({"result": result} if result is not None else None)), error, (output.text if output else "")
+    return (
+        (
+            result
+            if isinstance(result, dict)
+            else ({"result": result} if result is not None else None)
+        ),
+        error,
+        (output.text if output else ""),
+    )
 
 
 class Router:
@@ -272,17 +302,25 @@ class Router:
 
     def _function(self, lam: Any, arn: str) -> FunctionInfo:
         cfg = lam.get_function(FunctionName=arn)["Configuration"]
-        dlq = (cfg.get("DeadLetterConfig") or {}).get("TargetArn") or self._dead_letters.get(cfg["FunctionName"])
+        dlq = (cfg.get("DeadLetterConfig") or {}).get("TargetArn") or self._dead_letters.get(
+            cfg["FunctionName"]
+        )
         retries = DEFAULT_ASYNC_RETRIES
-        try:
-            retries = int(lam.get_function_event_invoke_config(FunctionName=arn).get("MaximumRetryAttempts", retries))
-        except Exception:  # noqa: BLE001 - none configured: Lambda's default
-            pass
+        with contextlib.suppress(Exception):
+            retries = int(
+                lam.get_function_event_invoke_config(FunctionName=arn).get(
+                    "MaximumRetryAttempts", retries
+                )
+            )
         return FunctionInfo(
-            name=cfg["FunctionName"], arn=cfg["FunctionArn"], handler=cfg["Handler"],
+            name=cfg["FunctionName"],
+            arn=cfg["FunctionArn"],
+            handler=cfg["Handler"],
             environment=dict((cfg.get("Environment") or {}).get("Variables", {})),
-            timeout=int(cfg.get("Timeout", 3)), memory=int(cfg.get("MemorySize", 128)),
-            dead_letter_arn=dlq, retries=retries,
+            timeout=int(cfg.get("Timeout", 3)),
+            memory=int(cfg.get("MemorySize", 128)),
+            dead_letter_arn=dlq,
+            retries=retries,
         )
 
     def function(self, name: str) -> FunctionInfo:
@@ -310,8 +348,13 @@ class Router:
 
     def deliver(self, rule: str | None, fn: FunctionInfo, event: dict[str, Any]) -> RouteResult:
         """One asynchronous invocation: the first attempt and Lambda's retries, then the DLQ."""
-        res = RouteResult(event_id=event.get("id", ""), detail_type=event.get("detail-type", ""),
-                          rule=rule, function=fn.short_name, function_name=fn.name)
+        res = RouteResult(
+            event_id=event.get("id", ""),
+            detail_type=event.get("detail-type", ""),
+            rule=rule,
+            function=fn.short_name,
+            function_name=fn.name,
+        )
         started = time.perf_counter()
         logs: list[str] = []
         for attempt in range(1 + fn.retries):
@@ -335,7 +378,8 @@ class Router:
         queue_name = fn.dead_letter_arn.rsplit(":", 1)[-1]
         url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         sqs.send_message(
-            QueueUrl=url, MessageBody=json.dumps(event),
+            QueueUrl=url,
+            MessageBody=json.dumps(event),
             MessageAttributes={
                 "RequestID": {"DataType": "String", "StringValue": str(uuid.uuid4())},
                 "ErrorCode": {"DataType": "String", "StringValue": "200"},
@@ -356,9 +400,13 @@ def rehome_event(event: dict[str, Any]) -> dict[str, Any]:
     region, account = event.get("region"), event.get("account")
     text = json.dumps(event)
     if isinstance(region, str) and region and region != REGION:
-        text = text.replace(f":{region}:", f":{REGION}:").replace(f'"region": "{region}"', f'"region": "{REGION}"')
+        text = text.replace(f":{region}:", f":{REGION}:").replace(
+            f'"region": "{region}"', f'"region": "{REGION}"'
+        )
     if isinstance(account, str) and account and account != ACCOUNT_ID:
-        text = text.replace(f":{account}:", f":{ACCOUNT_ID}:").replace(f'"account": "{account}"', f'"account": "{ACCOUNT_ID}"')
+        text = text.replace(f":{account}:", f":{ACCOUNT_ID}:").replace(
+            f'"account": "{account}"', f'"account": "{ACCOUNT_ID}"'
+        )
     out: dict[str, Any] = json.loads(text)
     return out
 

@@ -4,14 +4,17 @@ The server runs in a daemon thread of this process; every backend is moto's, so 
 boto3 client pointed at :attr:`MotoServer.endpoint` sees one account and region.
 """
 
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
 from __future__ import annotations
 
 import logging
 import os
 import socket
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "eu-west-1"  # the region of the sample events in events/

@@ -26,6 +26,8 @@ Every event has the shape AWS sends (see shared/reference-events) and goes throu
 router, like EventBridge. Nothing in ``functions/`` knows any of this.
 """
 
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
 from __future__ import annotations
 
 import fnmatch
@@ -33,7 +35,6 @@ import hashlib
 import json
 import secrets
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,8 +64,9 @@ def _iso(dt: datetime | None = None, *, millis: bool = False) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def make_event(source: str, detail_type: str, detail: dict[str, Any],
-               resources: list[str] | None = None) -> dict[str, Any]:
+def make_event(
+    source: str, detail_type: str, detail: dict[str, Any], resources: list[str] | None = None
+) -> dict[str, Any]:
     """An EventBridge event envelope as AWS services put them on the default bus."""
     return {
         "version": "0",
@@ -133,8 +135,13 @@ class PushResult:
 
 
 class Simulator:
-    def __init__(self, clients: Clients, router: Router, stacks: list[DeployedStack],
-                 timeline: Timeline | None = None) -> None:
+    def __init__(
+        self,
+        clients: Clients,
+        router: Router,
+        stacks: list[DeployedStack],
+        timeline: Timeline | None = None,
+    ) -> None:
         self.clients = clients
         self.router = router
         self.stacks = stacks
@@ -165,34 +172,65 @@ class Simulator:
         _hold_moto_task_states()
         ecs = self.clients("ecs")
         ec2 = self.clients("ec2")
-        clusters = {arn for s in self.stacks for arn in s.resources_of("AWS::ECS::Cluster").values()}
+        clusters = {
+            arn for s in self.stacks for arn in s.resources_of("AWS::ECS::Cluster").values()
+        }
         for cluster in sorted(clusters):
             arns = ecs.list_services(cluster=cluster, maxResults=100).get("serviceArns", [])
             for i in range(0, len(arns), 10):
-                for d in ecs.describe_services(cluster=cluster, services=arns[i:i + 10])["services"]:
-                    subnets = ((d.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}).get("subnets", [])
+                for d in ecs.describe_services(cluster=cluster, services=arns[i : i + 10])[
+                    "services"
+                ]:
+                    subnets = (
+                        (d.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+                    ).get("subnets", [])
                     by_az: dict[str, str] = {}
                     if subnets:
                         for sn in ec2.describe_subnets(SubnetIds=subnets)["Subnets"]:
                             by_az.setdefault(sn["AvailabilityZone"], sn["SubnetId"])
                     azs = sorted(by_az) or [f"{REGION}a", f"{REGION}b"]
-                    breaker = (d.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
-                    dep = (d.get("deployments") or [{}])[0].get("id") or f"ecs-svc/{secrets.randbelow(10**18)}"
-                    svc = SimService(d["serviceArn"], d["serviceName"], d["clusterArn"], d["taskDefinition"],
-                                     dep, azs, by_az, rollback=bool(breaker.get("enable") and breaker.get("rollback", True)))
+                    breaker = (d.get("deploymentConfiguration") or {}).get(
+                        "deploymentCircuitBreaker"
+                    ) or {}
+                    dep = (d.get("deployments") or [{}])[0].get(
+                        "id"
+                    ) or f"ecs-svc/{secrets.randbelow(10**18)}"
+                    svc = SimService(
+                        d["serviceArn"],
+                        d["serviceName"],
+                        d["clusterArn"],
+                        d["taskDefinition"],
+                        dep,
+                        azs,
+                        by_az,
+                        rollback=bool(breaker.get("enable") and breaker.get("rollback", True)),
+                    )
                     self.services[svc.arn] = svc
                     for _ in range(int(d.get("desiredCount") or 0)):
                         self._start_task(svc, quiet=True)
-                    self._write_deployments(svc, [self._deployment(svc, svc.deployment_id, svc.task_definition, "PRIMARY", "COMPLETED",
-                                                                   f"ECS deployment {svc.deployment_id} completed.")])
+                    self._write_deployments(
+                        svc,
+                        [
+                            self._deployment(
+                                svc,
+                                svc.deployment_id,
+                                svc.task_definition,
+                                "PRIMARY",
+                                "COMPLETED",
+                                f"ECS deployment {svc.deployment_id} completed.",
+                            )
+                        ],
+                    )
         return self
 
     def service(self, name_or_arn: str) -> SimService:
         for svc in self.services.values():
             if name_or_arn in (svc.arn, svc.name):
                 return svc
-        raise SimulatorError(f"no service named {name_or_arn!r} in the sandbox "
-                             f"(known: {', '.join(sorted(s.name for s in self.services.values())) or 'none'})")
+        raise SimulatorError(
+            f"no service named {name_or_arn!r} in the sandbox "
+            f"(known: {', '.join(sorted(s.name for s in self.services.values())) or 'none'})"
+        )
 
     # ------------------------------------------------------------------ routing
     def emit(self, event: dict[str, Any], *, label: str | None = None) -> list[RouteResult]:
@@ -216,8 +254,12 @@ class Simulator:
     def _enqueue(self, event: dict[str, Any], *, label: str | None = None) -> None:
         self._queue.append(event)
         self.emitted.append(event)
-        self.timeline.add("event", label or describe_event(event), id=event.get("id"),
-                          detail_type=event.get("detail-type"))
+        self.timeline.add(
+            "event",
+            label or describe_event(event),
+            id=event.get("id"),
+            detail_type=event.get("detail-type"),
+        )
 
     def _enqueue_step(self, step: Any) -> None:
         """A state change that happens after the events queued before it are delivered."""
@@ -232,7 +274,9 @@ class Simulator:
             while self._queue:
                 steps += 1
                 if steps > MAX_STEPS:
-                    raise RuntimeError("the simulator produced more than 500 events for one stimulus: a loop?")
+                    raise RuntimeError(
+                        "the simulator produced more than 500 events for one stimulus: a loop?"
+                    )
                 event = self._queue.pop(0)
                 if callable(event):
                     event()
@@ -246,15 +290,26 @@ class Simulator:
 
     def _record_route(self, res: RouteResult) -> None:
         if not res.matched:
-            self.timeline.add("unmatched", f"no rule matched {res.detail_type} ({res.event_id[:8]})")
+            self.timeline.add(
+                "unmatched", f"no rule matched {res.detail_type} ({res.event_id[:8]})"
+            )
             return
         if not res.ok:
             where = "dead-letter queue" if res.dead_lettered else "nowhere (no DLQ)"
-            self.timeline.add("failed", f"{res.function} failed {res.attempts}x: {res.error} -> event to {where}",
-                              function=res.function, error=res.error)
+            self.timeline.add(
+                "failed",
+                f"{res.function} failed {res.attempts}x: {res.error} -> event to {where}",
+                function=res.function,
+                error=res.error,
+            )
             return
-        self.timeline.add("route", f"{res.function}: {summarize_report(res.report)}", function=res.function,
-                          rule=res.rule, report=res.report)
+        self.timeline.add(
+            "route",
+            f"{res.function}: {summarize_report(res.report)}",
+            function=res.function,
+            rule=res.rule,
+            report=res.report,
+        )
 
     # ------------------------------------------------------------------ observe
     def observe(self) -> None:
@@ -262,13 +317,19 @@ class Simulator:
         for svc in list(self.services.values()):
             try:
                 ms = self._moto_service(svc)
-            except Exception:  # noqa: BLE001 - deleted service
+            except Exception:
                 continue
             # tasks stopped through the API (StopTask) become STOPPED here, and are replaced
             for t in svc.running():
                 mt = self._ecs_backend().tasks.get(svc.cluster_name, {}).get(t.arn)
                 if mt is not None and mt.desired_status == "STOPPED":
-                    self._stop_task(svc, t, stop_code="UserInitiated", reason=mt.stopped_reason or "Task stopped by user", mirror=False)
+                    self._stop_task(
+                        svc,
+                        t,
+                        stop_code="UserInitiated",
+                        reason=mt.stopped_reason or "Task stopped by user",
+                        mirror=False,
+                    )
             if ms.task_definition != svc.task_definition:
                 self._deploy(svc, ms.task_definition)
                 continue
@@ -280,8 +341,14 @@ class Simulator:
                 svc.impaired_az = None
             elif len(running) > desired:
                 for t in self._most_loaded_first(svc)[: len(running) - desired]:
-                    self._stop_task(svc, t, stop_code="ServiceSchedulerInitiated",
-                                    reason="Scaling activity initiated by (deployment " + svc.deployment_id + ")")
+                    self._stop_task(
+                        svc,
+                        t,
+                        stop_code="ServiceSchedulerInitiated",
+                        reason="Scaling activity initiated by (deployment "
+                        + svc.deployment_id
+                        + ")",
+                    )
             self._sync_counts(svc)
 
     def _most_loaded_first(self, svc: SimService) -> list[SimTask]:
@@ -289,32 +356,54 @@ class Simulator:
         return sorted(svc.running(), key=lambda t: (-spread[t.az], t.created), reverse=False)
 
     # ------------------------------------------------------------------ deployments
-    def _deployment(self, svc: SimService, dep_id: str, td: str, status: str, rollout: str, reason: str,
-                    running: int | None = None) -> dict[str, Any]:
+    def _deployment(  # noqa: PLR0917 - internal step
+        self,
+        svc: SimService,
+        dep_id: str,
+        td: str,
+        status: str,
+        rollout: str,
+        reason: str,
+        running: int | None = None,
+    ) -> dict[str, Any]:
         ms = self._moto_service(svc)
         now = _now()
         return {
-            "id": dep_id, "status": status, "taskDefinition": td,
-            "desiredCount": ms.desired_count, "pendingCount": 0,
-            "runningCount": ms.desired_count if running is None else running, "failedTasks": 0,
-            "createdAt": now, "updatedAt": now, "launchType": ms.launch_type,
+            "id": dep_id,
+            "status": status,
+            "taskDefinition": td,
+            "desiredCount": ms.desired_count,
+            "pendingCount": 0,
+            "runningCount": ms.desired_count if running is None else running,
+            "failedTasks": 0,
+            "createdAt": now,
+            "updatedAt": now,
+            "launchType": ms.launch_type,
             "capacityProviderStrategy": getattr(ms, "capacity_provider_strategy", None) or [],
             "networkConfiguration": getattr(ms, "network_configuration", None) or None,
-            "rolloutState": rollout, "rolloutStateReason": reason,
+            "rolloutState": rollout,
+            "rolloutStateReason": reason,
         }
 
     def _write_deployments(self, svc: SimService, deployments: list[dict[str, Any]]) -> None:
         ms = self._moto_service(svc)
         ms.deployments = [{k: v for k, v in d.items() if v is not None} for d in deployments]
 
-    def _deployment_event(self, svc: SimService, name: str, dep_id: str, reason: str) -> dict[str, Any]:
-        return make_event("aws.ecs", "ECS Deployment State Change", {
-            "eventType": "ERROR" if name.endswith("FAILED") else "INFO",
-            "eventName": name,
-            "deploymentId": dep_id,
-            "updatedAt": _iso(millis=True),
-            "reason": reason,
-        }, [svc.arn])
+    def _deployment_event(
+        self, svc: SimService, name: str, dep_id: str, reason: str
+    ) -> dict[str, Any]:
+        return make_event(
+            "aws.ecs",
+            "ECS Deployment State Change",
+            {
+                "eventType": "ERROR" if name.endswith("FAILED") else "INFO",
+                "eventName": name,
+                "deploymentId": dep_id,
+                "updatedAt": _iso(millis=True),
+                "reason": reason,
+            },
+            [svc.arn],
+        )
 
     def _deploy(self, svc: SimService, new_td: str) -> None:
         """A new task definition on a service: one deployment, told step by step.
@@ -326,15 +415,41 @@ class Simulator:
         ms = self._moto_service(svc)
         primary = (ms.deployments or [{}])[0]
         # moto's UpdateService has already opened the deployment (see _patch_moto_update_service)
-        dep = primary.get("id") if primary.get("taskDefinition") == new_td and primary.get("id") != old_dep else None
+        dep = (
+            primary.get("id")
+            if primary.get("taskDefinition") == new_td and primary.get("id") != old_dep
+            else None
+        )
         dep = dep or f"ecs-svc/{secrets.randbelow(10**18)}"
         svc.task_definition, svc.deployment_id = new_td, dep
         self.timeline.add("state", f"{svc.name}: deployment {dep} to {_td_label(new_td)} started")
-        self._write_deployments(svc, [
-            self._deployment(svc, dep, new_td, "PRIMARY", "IN_PROGRESS", f"ECS deployment {dep} in progress.", running=0),
-            self._deployment(svc, old_dep, old_td, "ACTIVE", "COMPLETED", f"ECS deployment {old_dep} completed."),
-        ])
-        self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_IN_PROGRESS", dep, f"ECS deployment {dep} in progress."))
+        self._write_deployments(
+            svc,
+            [
+                self._deployment(
+                    svc,
+                    dep,
+                    new_td,
+                    "PRIMARY",
+                    "IN_PROGRESS",
+                    f"ECS deployment {dep} in progress.",
+                    running=0,
+                ),
+                self._deployment(
+                    svc,
+                    old_dep,
+                    old_td,
+                    "ACTIVE",
+                    "COMPLETED",
+                    f"ECS deployment {old_dep} completed.",
+                ),
+            ],
+        )
+        self._enqueue(
+            self._deployment_event(
+                svc, "SERVICE_DEPLOYMENT_IN_PROGRESS", dep, f"ECS deployment {dep} in progress."
+            )
+        )
         crashing = sorted(d for d in self._digests(new_td) if d in self.crashing)
         if crashing:
             self._enqueue_step(lambda: self._fail(svc, dep, new_td, old_dep, old_td, crashing[0]))
@@ -348,48 +463,97 @@ class Simulator:
         for _ in old_tasks:
             self._start_task(svc, deployment_id=dep, task_definition=new_td)
         for t in old_tasks:
-            self._stop_task(svc, t, stop_code="ServiceSchedulerInitiated",
-                            reason=f"Task stopped by ECS deployment {dep}")
-        self._write_deployments(svc, [self._deployment(svc, dep, new_td, "PRIMARY", "COMPLETED",
-                                                       f"ECS deployment {dep} completed.")])
-        self.timeline.add("state", f"{svc.name}: deployment {dep} COMPLETED, {len(svc.running())} tasks on {_td_label(new_td)}")
-        self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_COMPLETED", dep, f"ECS deployment {dep} completed."))
+            self._stop_task(
+                svc,
+                t,
+                stop_code="ServiceSchedulerInitiated",
+                reason=f"Task stopped by ECS deployment {dep}",
+            )
+        self._write_deployments(
+            svc,
+            [
+                self._deployment(
+                    svc, dep, new_td, "PRIMARY", "COMPLETED", f"ECS deployment {dep} completed."
+                )
+            ],
+        )
+        self.timeline.add(
+            "state",
+            f"{svc.name}: deployment {dep} COMPLETED, "
+            f"{len(svc.running())} tasks on {_td_label(new_td)}",
+        )
+        self._enqueue(
+            self._deployment_event(
+                svc, "SERVICE_DEPLOYMENT_COMPLETED", dep, f"ECS deployment {dep} completed."
+            )
+        )
 
-    def _fail(self, svc: SimService, dep: str, new_td: str, old_dep: str, old_td: str, digest: str) -> None:
+    def _fail(  # noqa: PLR0917 - internal step
+        self, svc: SimService, dep: str, new_td: str, old_dep: str, old_td: str, digest: str
+    ) -> None:
         if svc.deployment_id != dep:
             return
         # the new tasks start and exit: the circuit breaker counts them and trips
         for _ in range(min(3, max(1, int(self._moto_service(svc).desired_count or 1)))):
             t = self._start_task(svc, quiet=True, deployment_id=dep, task_definition=new_td)
-            self._stop_task(svc, t, stop_code="EssentialContainerExited",
-                            reason="Essential container in task exited", exit_code=1)
+            self._stop_task(
+                svc,
+                t,
+                stop_code="EssentialContainerExited",
+                reason="Essential container in task exited",
+                exit_code=1,
+            )
         failed_reason = "ECS deployment circuit breaker: tasks failed to start."
         if not svc.rollback:
-            self._write_deployments(svc, [
-                self._deployment(svc, dep, new_td, "PRIMARY", "FAILED", failed_reason, running=0),
-                self._deployment(svc, old_dep, old_td, "ACTIVE", "COMPLETED", f"ECS deployment {old_dep} completed."),
-            ])
-            self.timeline.add("state", f"{svc.name}: {dep} FAILED (crashing image), no automatic rollback")
-            self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_FAILED", dep, failed_reason))
+            self._write_deployments(
+                svc,
+                [
+                    self._deployment(
+                        svc, dep, new_td, "PRIMARY", "FAILED", failed_reason, running=0
+                    ),
+                    self._deployment(
+                        svc,
+                        old_dep,
+                        old_td,
+                        "ACTIVE",
+                        "COMPLETED",
+                        f"ECS deployment {old_dep} completed.",
+                    ),
+                ],
+            )
+            self.timeline.add(
+                "state", f"{svc.name}: {dep} FAILED (crashing image), no automatic rollback"
+            )
+            self._enqueue(
+                self._deployment_event(svc, "SERVICE_DEPLOYMENT_FAILED", dep, failed_reason)
+            )
             return
         back = f"ecs-svc/{secrets.randbelow(10**18)}"
         rolling = f"ECS deployment circuit breaker: rolling back to deploymentId {old_dep}."
         # ECS has started the rollback by the time the FAILED event is delivered
         self._moto_service(svc).task_definition = old_td
         svc.task_definition, svc.deployment_id = old_td, back
-        self._write_deployments(svc, [
-            self._deployment(svc, back, old_td, "PRIMARY", "IN_PROGRESS", rolling),
-            self._deployment(svc, dep, new_td, "ACTIVE", "FAILED", failed_reason, running=0),
-        ])
-        self.timeline.add("state", f"{svc.name}: {dep} FAILED (crashing {digest[:19]}...), "
-                                   f"circuit breaker rolls back to {_td_label(old_td)}")
+        self._write_deployments(
+            svc,
+            [
+                self._deployment(svc, back, old_td, "PRIMARY", "IN_PROGRESS", rolling),
+                self._deployment(svc, dep, new_td, "ACTIVE", "FAILED", failed_reason, running=0),
+            ],
+        )
+        self.timeline.add(
+            "state",
+            f"{svc.name}: {dep} FAILED (crashing {digest[:19]}...), "
+            f"circuit breaker rolls back to {_td_label(old_td)}",
+        )
         self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_FAILED", dep, failed_reason))
         self._enqueue(self._deployment_event(svc, "SERVICE_DEPLOYMENT_IN_PROGRESS", back, rolling))
         self._enqueue_step(lambda: self._complete(svc, back, old_td))
 
     def _digests(self, td_arn: str) -> list[str]:
         td = self.clients("ecs").describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
-        return [d for c in td.get("containerDefinitions", []) if (d := image_digest(c.get("image", "")))]
+        return [
+            d for c in td.get("containerDefinitions", []) if (d := image_digest(c.get("image", "")))
+        ]
 
     # ------------------------------------------------------------------ tasks
     def _choose_az(self, svc: SimService) -> str:
@@ -400,8 +564,14 @@ class Simulator:
             return candidates[0]
         return min(candidates, key=lambda az: (spread.get(az, 0), svc.azs.index(az)))
 
-    def _start_task(self, svc: SimService, *, quiet: bool = False, deployment_id: str | None = None,
-                    task_definition: str | None = None) -> SimTask:
+    def _start_task(
+        self,
+        svc: SimService,
+        *,
+        quiet: bool = False,
+        deployment_id: str | None = None,
+        task_definition: str | None = None,
+    ) -> SimTask:
         az = self._choose_az(svc)
         td = task_definition or svc.task_definition
         dep = deployment_id or svc.deployment_id
@@ -409,11 +579,22 @@ class Simulator:
         task = SimTask(arn, td, az, svc.subnets.get(az), dep)
         svc.tasks.append(task)
         if not quiet:
-            self._enqueue(self._task_event(svc, task), label=f"task {arn.rsplit('/', 1)[-1][:8]} RUNNING in {az} ({svc.name})")
+            self._enqueue(
+                self._task_event(svc, task),
+                label=f"task {arn.rsplit('/', 1)[-1][:8]} RUNNING in {az} ({svc.name})",
+            )
         return task
 
-    def _stop_task(self, svc: SimService, task: SimTask, *, stop_code: str, reason: str,
-                   exit_code: int | None = 0, mirror: bool = True) -> None:
+    def _stop_task(
+        self,
+        svc: SimService,
+        task: SimTask,
+        *,
+        stop_code: str,
+        reason: str,
+        exit_code: int | None = 0,
+        mirror: bool = True,
+    ) -> None:
         task.status = "STOPPED"
         task.version += 1
         if mirror:
@@ -423,7 +604,10 @@ class Simulator:
                 mt.last_status = "STOPPED"
                 mt.stopped_reason = reason
         event = self._task_event(svc, task, stop_code=stop_code, reason=reason, exit_code=exit_code)
-        self._enqueue(event, label=f"task {task.arn.rsplit('/', 1)[-1][:8]} STOPPED in {task.az} ({svc.name}): {reason}")
+        self._enqueue(
+            event,
+            label=f"task {_short(task.arn)} STOPPED in {task.az} ({svc.name}): {reason}",
+        )
 
     def _mirror_start(self, svc: SimService, td_arn: str, az: str, dep: str) -> str:
         """Create the task in moto's ECS backend too, with its Availability Zone."""
@@ -435,10 +619,20 @@ class Simulator:
         td = backend.describe_task_definition(td_arn)
         net = getattr(ms, "network_configuration", None) or None
         if net and svc.subnets.get(az):
-            net = {"awsvpcConfiguration": {**net["awsvpcConfiguration"], "subnets": [svc.subnets[az]]}}
-        task = Task(cluster, td, None, None, backend, group=f"service:{svc.name}",
-                    launch_type=ms.launch_type or "", started_by=dep,
-                    networking_configuration=net if td.network_mode == "awsvpc" else None)
+            net = {
+                "awsvpcConfiguration": {**net["awsvpcConfiguration"], "subnets": [svc.subnets[az]]}
+            }
+        task = Task(
+            cluster,
+            td,
+            None,
+            None,
+            backend,
+            group=f"service:{svc.name}",
+            launch_type=ms.launch_type or "",
+            started_by=dep,
+            networking_configuration=net if td.network_mode == "awsvpc" else None,
+        )
         task.availability_zone = az
         task.last_status = "RUNNING"
         backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
@@ -449,16 +643,29 @@ class Simulator:
         ms.running_count = len(svc.running())
         ms.pending_count = 0
 
-    def _task_event(self, svc: SimService, task: SimTask, *, stop_code: str | None = None,
-                    reason: str | None = None, exit_code: int | None = 0) -> dict[str, Any]:
-        td = self.clients("ecs").describe_task_definition(taskDefinition=task.task_definition_arn)["taskDefinition"]
+    def _task_event(
+        self,
+        svc: SimService,
+        task: SimTask,
+        *,
+        stop_code: str | None = None,
+        reason: str | None = None,
+        exit_code: int | None = 0,
+    ) -> dict[str, Any]:
+        td = self.clients("ecs").describe_task_definition(taskDefinition=task.task_definition_arn)[
+            "taskDefinition"
+        ]
         now = _iso(millis=True)
         containers = []
         for c in td.get("containerDefinitions", []):
             container: dict[str, Any] = {
-                "containerArn": f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:container/{svc.cluster_name}/{task.arn.rsplit('/', 1)[-1]}/{uuid.uuid4()}",
-                "lastStatus": task.status, "name": c["name"], "image": c.get("image", ""),
-                "taskArn": task.arn, "cpu": str(c.get("cpu", 0)),
+                "containerArn": f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:container/"
+                f"{svc.cluster_name}/{_short(task.arn, 32)}/{uuid.uuid4()}",
+                "lastStatus": task.status,
+                "name": c["name"],
+                "image": c.get("image", ""),
+                "taskArn": task.arn,
+                "cpu": str(c.get("cpu", 0)),
             }
             if digest := image_digest(c.get("image", "")):
                 container["imageDigest"] = digest
@@ -467,18 +674,36 @@ class Simulator:
             containers.append(container)
         ms = self._moto_service(svc)
         detail: dict[str, Any] = {
-            "attachments": [{"id": str(uuid.uuid4()), "type": "eni", "status": "ATTACHED" if task.status == "RUNNING" else "DELETED",
-                             "details": [{"name": "subnetId", "value": task.subnet or ""}]}] if task.subnet else [],
+            "attachments": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "type": "eni",
+                    "status": "ATTACHED" if task.status == "RUNNING" else "DELETED",
+                    "details": [{"name": "subnetId", "value": task.subnet or ""}],
+                }
+            ]
+            if task.subnet
+            else [],
             "availabilityZone": task.az,
             "clusterArn": svc.cluster_arn,
             "containers": containers,
             "createdAt": _iso(task.created, millis=True),
-            "launchType": "FARGATE" if any(s.get("capacityProvider", "").startswith("FARGATE") for s in (getattr(ms, "capacity_provider_strategy", None) or [])) else (ms.launch_type or "EC2"),
-            "cpu": str(td.get("cpu", "")), "memory": str(td.get("memory", "")),
+            "launchType": "FARGATE"
+            if any(
+                s.get("capacityProvider", "").startswith("FARGATE")
+                for s in (getattr(ms, "capacity_provider_strategy", None) or [])
+            )
+            else (ms.launch_type or "EC2"),
+            "cpu": str(td.get("cpu", "")),
+            "memory": str(td.get("memory", "")),
             "desiredStatus": task.status,
             "group": f"service:{svc.name}",
             "lastStatus": task.status,
-            "overrides": {"containerOverrides": [{"name": c["name"]} for c in td.get("containerDefinitions", [])]},
+            "overrides": {
+                "containerOverrides": [
+                    {"name": c["name"]} for c in td.get("containerDefinitions", [])
+                ]
+            },
             "startedBy": task.deployment_id,
             "taskArn": task.arn,
             "taskDefinitionArn": task.task_definition_arn,
@@ -489,8 +714,16 @@ class Simulator:
             detail["startedAt"] = now
             detail["connectivity"] = "CONNECTED"
         else:
-            detail.update({"stopCode": stop_code, "stoppedReason": reason, "stoppingAt": now,
-                           "stoppedAt": now, "executionStoppedAt": now, "connectivity": "DISCONNECTED"})
+            detail.update(
+                {
+                    "stopCode": stop_code,
+                    "stoppedReason": reason,
+                    "stoppingAt": now,
+                    "stoppedAt": now,
+                    "executionStoppedAt": now,
+                    "connectivity": "DISCONNECTED",
+                }
+            )
         return make_event("aws.ecs", "ECS Task State Change", detail, [task.arn])
 
     def stop_tasks(self, service: str, az: str) -> list[RouteResult]:
@@ -504,13 +737,22 @@ class Simulator:
             self.timeline.add("note", f"{svc.name}: zone {az} loses {len(victims)} task(s)")
             svc.impaired_az = az
             for t in victims:
-                self._stop_task(svc, t, stop_code="TaskFailedToStart", reason=f"Host in {az} became unavailable")
+                self._stop_task(
+                    svc, t, stop_code="TaskFailedToStart", reason=f"Host in {az} became unavailable"
+                )
             self._drain()
             return self._routes[start:]
 
     # ------------------------------------------------------------------ ECR
-    def push(self, repository: str, tag: str | None, *, findings: dict[str, int] | None = None,
-             crashing: bool = False, scanner: str | None = None) -> PushResult:
+    def push(
+        self,
+        repository: str,
+        tag: str | None,
+        *,
+        findings: dict[str, int] | None = None,
+        crashing: bool = False,
+        scanner: str | None = None,
+    ) -> PushResult:
         """Push a new image: ``ECR Image Action``, then the scan result with ``findings``."""
         with self._lock:
             ecr = self.clients("ecr")
@@ -519,8 +761,11 @@ class Simulator:
             except ecr.exceptions.RepositoryNotFoundException as exc:
                 raise SimulatorError(f"no repository {repository!r} in the sandbox") from exc
             manifest = _manifest(f"{repository}:{tag}:{secrets.token_hex(8)}")
-            kwargs: dict[str, Any] = {"repositoryName": repository, "imageManifest": manifest,
-                                      "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+            kwargs: dict[str, Any] = {
+                "repositoryName": repository,
+                "imageManifest": manifest,
+                "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            }
             if tag:
                 kwargs["imageTag"] = tag
             digest = ecr.put_image(**kwargs)["image"]["imageId"]["imageDigest"]
@@ -528,55 +773,102 @@ class Simulator:
                 self.crashing.add(digest)
             start = len(self._routes)
             events: list[dict[str, Any]] = []
-            detail: dict[str, Any] = {"result": "SUCCESS", "repository-name": repository,
-                                      "image-digest": digest, "action-type": "PUSH"}
+            detail: dict[str, Any] = {
+                "result": "SUCCESS",
+                "repository-name": repository,
+                "image-digest": digest,
+                "action-type": "PUSH",
+            }
             if tag:
                 detail["image-tag"] = tag
             push = make_event("aws.ecr", "ECR Image Action", detail, [])
             events.append(push)
-            self._enqueue(push, label=f"push {repository}:{tag or '<digest>'} -> {digest[:19]}..."
-                                      + (" (crashing image)" if crashing else ""))
+            self._enqueue(
+                push,
+                label=f"push {repository}:{tag or '<digest>'} -> {digest[:19]}..."
+                + (" (crashing image)" if crashing else ""),
+            )
             self._drain()
             kind = scanner or self.scanner_for(repo)
             if kind != "none":
                 scan = self.scan_event(repo, digest, [tag] if tag else [], findings or {}, kind)
                 events.append(scan)
-                self._enqueue(scan, label=f"{scan['detail-type']} of {repository}@{digest[:19]}...: "
-                                          f"{_counts_label(findings or {})}")
+                self._enqueue(
+                    scan,
+                    label=f"{scan['detail-type']} of {repository}@{digest[:19]}...: "
+                    f"{_counts_label(findings or {})}",
+                )
                 self._drain()
-            return PushResult(repository, tag, digest, None if kind == "none" else kind, self._routes[start:], events)
+            return PushResult(
+                repository,
+                tag,
+                digest,
+                None if kind == "none" else kind,
+                self._routes[start:],
+                events,
+            )
 
     def scanner_for(self, repo: dict[str, Any]) -> str:
         """``inspector2``, ``basic`` or ``none``, as the registry and repository are configured."""
-        cfg = self.clients("ecr").get_registry_scanning_configuration().get("scanningConfiguration", {})
+        cfg = (
+            self.clients("ecr")
+            .get_registry_scanning_configuration()
+            .get("scanningConfiguration", {})
+        )
         name = repo["repositoryName"]
 
         def rule_matches(rule: dict[str, Any]) -> bool:
-            return any(fnmatch.fnmatchcase(name, f.get("filter", "*")) for f in rule.get("repositoryFilters", []))
+            return any(
+                fnmatch.fnmatchcase(name, f.get("filter", "*"))
+                for f in rule.get("repositoryFilters", [])
+            )
 
         if cfg.get("scanType") == "ENHANCED":
             return "inspector2" if any(rule_matches(r) for r in cfg.get("rules", [])) else "none"
         if (repo.get("imageScanningConfiguration") or {}).get("scanOnPush"):
             return "basic"
-        if any(r.get("scanFrequency") == "SCAN_ON_PUSH" and rule_matches(r) for r in cfg.get("rules", [])):
+        if any(
+            r.get("scanFrequency") == "SCAN_ON_PUSH" and rule_matches(r)
+            for r in cfg.get("rules", [])
+        ):
             return "basic"
         return "none"
 
     @staticmethod
-    def scan_event(repo: dict[str, Any], digest: str, tags: list[str], findings: dict[str, int],
-                   kind: str) -> dict[str, Any]:
+    def scan_event(
+        repo: dict[str, Any], digest: str, tags: list[str], findings: dict[str, int], kind: str
+    ) -> dict[str, Any]:
         arn = repo["repositoryArn"]
         if kind == "inspector2":
-            counts = {"CRITICAL": 0, "HIGH": 0, "MEDIUM": 0, **{k: v for k, v in findings.items()}}
+            counts = {"CRITICAL": 0, "HIGH": 0, "MEDIUM": 0, **dict(findings.items())}
             counts["TOTAL"] = sum(v for k, v in counts.items() if k != "TOTAL")
-            return make_event("aws.inspector2", "Inspector2 Scan", {
-                "scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": arn,
-                "finding-severity-counts": counts, "image-digest": digest, "image-tags": tags,
-                "version": "1.0"}, [arn])
-        return make_event("aws.ecr", "ECR Image Scan", {
-            "scan-status": "COMPLETE", "repository-name": repo["repositoryName"],
-            "finding-severity-counts": {k: v for k, v in findings.items() if v},  # zero keys omitted
-            "image-digest": digest, "image-tags": tags}, [arn])
+            return make_event(
+                "aws.inspector2",
+                "Inspector2 Scan",
+                {
+                    "scan-status": "INITIAL_SCAN_COMPLETE",
+                    "repository-name": arn,
+                    "finding-severity-counts": counts,
+                    "image-digest": digest,
+                    "image-tags": tags,
+                    "version": "1.0",
+                },
+                [arn],
+            )
+        return make_event(
+            "aws.ecr",
+            "ECR Image Scan",
+            {
+                "scan-status": "COMPLETE",
+                "repository-name": repo["repositoryName"],
+                "finding-severity-counts": {
+                    k: v for k, v in findings.items() if v
+                },  # zero keys omitted
+                "image-digest": digest,
+                "image-tags": tags,
+            },
+            [arn],
+        )
 
     # ------------------------------------------------------------------ CloudWatch
     def alarm(self, name: str, state: str, reason: str | None = None) -> list[RouteResult]:
@@ -590,10 +882,14 @@ class Simulator:
             cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
             after = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
             if before["StateValue"] == state:
-                self.timeline.add("note", f"alarm {name} already {state}: no state change, no event")
+                self.timeline.add(
+                    "note", f"alarm {name} already {state}: no state change, no event"
+                )
                 return []
             start = len(self._routes)
-            self._enqueue(alarm_event(before, after), label=f"alarm {name}: {before['StateValue']} -> {state}")
+            self._enqueue(
+                alarm_event(before, after), label=f"alarm {name}: {before['StateValue']} -> {state}"
+            )
             self._drain()
             return self._routes[start:]
 
@@ -601,37 +897,70 @@ class Simulator:
 def alarm_event(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     def state(a: dict[str, Any]) -> dict[str, Any]:
         ts = a.get("StateUpdatedTimestamp") or _now()
-        return {"reason": a.get("StateReason", ""), "reasonData": a.get("StateReasonData", "{}") or "{}",
-                "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}+0000",
-                "value": a["StateValue"]}
+        return {
+            "reason": a.get("StateReason", ""),
+            "reasonData": a.get("StateReasonData", "{}") or "{}",
+            "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}+0000",
+            "value": a["StateValue"],
+        }
 
     metrics: list[dict[str, Any]]
     if after.get("Metrics"):
         metrics = [{k[:1].lower() + k[1:]: v for k, v in m.items()} for m in after["Metrics"]]
     else:
-        metrics = [{"id": str(uuid.uuid4()), "metricStat": {
-            "metric": {"dimensions": {d["Name"]: d["Value"] for d in after.get("Dimensions", [])},
-                       "name": after.get("MetricName"), "namespace": after.get("Namespace")},
-            "period": after.get("Period"), "stat": after.get("Statistic") or after.get("ExtendedStatistic")},
-            "returnData": True}]
+        metrics = [
+            {
+                "id": str(uuid.uuid4()),
+                "metricStat": {
+                    "metric": {
+                        "dimensions": {d["Name"]: d["Value"] for d in after.get("Dimensions", [])},
+                        "name": after.get("MetricName"),
+                        "namespace": after.get("Namespace"),
+                    },
+                    "period": after.get("Period"),
+                    "stat": after.get("Statistic") or after.get("ExtendedStatistic"),
+                },
+                "returnData": True,
+            }
+        ]
     config: dict[str, Any] = {"metrics": metrics}
     if after.get("AlarmDescription"):
         config["description"] = after["AlarmDescription"]
-    return make_event("aws.cloudwatch", "CloudWatch Alarm State Change", {
-        "alarmName": after["AlarmName"], "configuration": config,
-        "previousState": state(before), "state": state(after)}, [after["AlarmArn"]])
+    return make_event(
+        "aws.cloudwatch",
+        "CloudWatch Alarm State Change",
+        {
+            "alarmName": after["AlarmName"],
+            "configuration": config,
+            "previousState": state(before),
+            "state": state(after),
+        },
+        [after["AlarmArn"]],
+    )
 
 
 def _manifest(seed: str) -> str:
     def digest(kind: str) -> str:
         return "sha256:" + hashlib.sha256(f"{kind}:{seed}".encode()).hexdigest()
 
-    return json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1469, "digest": digest("config")},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 3370628, "digest": digest("layer")}],
-    })
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1469,
+                "digest": digest("config"),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 3370628,
+                    "digest": digest("layer"),
+                }
+            ],
+        }
+    )
 
 
 _ORIGINALS: dict[str, Any] = {}
@@ -661,7 +990,9 @@ def _hold_moto_task_states() -> None:
     the simulator owns task states, so moto's own progression is held."""
     from moto.moto_api import state_manager
 
-    state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**12})
+    state_manager.set_transition(
+        model_name="ecs::task", transition={"progression": "manual", "times": 10**12}
+    )
 
 
 def _patch_moto_update_service() -> None:
@@ -677,7 +1008,7 @@ def _patch_moto_update_service() -> None:
         name = str(service_properties.get("service", "")).split("/")[-1]
         try:
             before = self._get_service(cluster, name).task_definition
-        except Exception:  # noqa: BLE001 - let moto raise its own error
+        except Exception:
             before = None
         service = original(self, service_properties)
         force = bool(service_properties.get("force_new_deployment"))
@@ -687,13 +1018,23 @@ def _patch_moto_update_service() -> None:
             dep_id = f"ecs-svc/{secrets.randbelow(10**18)}"
             now = _now()
             old = [dict(d, status="ACTIVE") for d in (service.deployments or [])[:1]]
-            service.deployments = [{
-                "id": dep_id, "status": "PRIMARY", "taskDefinition": td_arn,
-                "desiredCount": service.desired_count, "pendingCount": 0, "runningCount": 0,
-                "failedTasks": 0, "createdAt": now, "updatedAt": now,
-                "launchType": service.launch_type, "rolloutState": "IN_PROGRESS",
-                "rolloutStateReason": f"ECS deployment {dep_id} in progress.",
-            }, *old]
+            service.deployments = [
+                {
+                    "id": dep_id,
+                    "status": "PRIMARY",
+                    "taskDefinition": td_arn,
+                    "desiredCount": service.desired_count,
+                    "pendingCount": 0,
+                    "runningCount": 0,
+                    "failedTasks": 0,
+                    "createdAt": now,
+                    "updatedAt": now,
+                    "launchType": service.launch_type,
+                    "rolloutState": "IN_PROGRESS",
+                    "rolloutStateReason": f"ECS deployment {dep_id} in progress.",
+                },
+                *old,
+            ]
         return service
 
     _patch("update_service", update_service)
@@ -721,6 +1062,10 @@ def _patch_moto_list_tasks() -> None:
 
 
 # ---------------------------------------------------------------------- descriptions
+def _short(arn: str, n: int = 8) -> str:
+    return arn.rsplit("/", 1)[-1][:n]
+
+
 def _td_label(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
@@ -734,16 +1079,18 @@ def describe_event(event: dict[str, Any]) -> str:
     d = event.get("detail", {}) or {}
     dt = event.get("detail-type", "?")
     if dt == "ECR Image Action":
-        return f"{dt} {d.get('action-type')} {d.get('repository-name')}:{d.get('image-tag', '<digest>')}"
+        return f"{dt} {d.get('action-type')} {d.get('repository-name')}:{d.get('image-tag', '<digest>')}"  # noqa: E501
     if dt in ("ECR Image Scan", "Inspector2 Scan"):
-        return f"{dt} {str(d.get('repository-name', '')).rsplit('/', 1)[-1]}: {_counts_label(d.get('finding-severity-counts') or {})}"
+        return f"{dt} {str(d.get('repository-name', '')).rsplit('/', 1)[-1]}: {_counts_label(d.get('finding-severity-counts') or {})}"  # noqa: E501
     if dt == "ECS Deployment State Change":
         svc = (event.get("resources") or ["?"])[0].rsplit("/", 1)[-1]
-        return f"{dt} {svc}: {d.get('eventName')} {d.get('deploymentId', '')} ({d.get('reason', '')})"
+        return (
+            f"{dt} {svc}: {d.get('eventName')} {d.get('deploymentId', '')} ({d.get('reason', '')})"
+        )
     if dt == "ECS Task State Change":
         return f"{dt} {d.get('group')}: {d.get('lastStatus')} in {d.get('availabilityZone')}"
     if dt == "CloudWatch Alarm State Change":
-        return f"{dt} {d.get('alarmName')}: {(d.get('previousState') or {}).get('value')} -> {(d.get('state') or {}).get('value')}"
+        return f"{dt} {d.get('alarmName')}: {(d.get('previousState') or {}).get('value')} -> {(d.get('state') or {}).get('value')}"  # noqa: E501
     if dt == "ECS Service Action":
         return f"{dt} {d.get('eventName')} {d.get('reason', '')}".strip()
     return f"{dt} from {event.get('source')}"

@@ -152,8 +152,11 @@ def read_assembly(out_dir: Path) -> CloudAssembly:
                 template_file=out_dir / props["templateFile"],
                 assets=assets,
                 bootstrap_version_parameter=props.get("bootstrapStackVersionSsmParameter"),
-                dependencies=[d for d in art.get("dependencies", []) if d in artifacts
-                              and artifacts[d].get("type") == "aws:cloudformation:stack"],
+                dependencies=[
+                    d
+                    for d in art.get("dependencies", [])
+                    if d in artifacts and artifacts[d].get("type") == "aws:cloudformation:stack"
+                ],
             )
         )
     if not stacks:

@@ -19,8 +19,17 @@ class Entry:
         return {"at": round(self.at, 3), "kind": self.kind, "text": self.text, "data": self.data}
 
 
-_MARK = {"event": "->", "route": "  =>", "unmatched": "  ..", "failed": "  !!", "state": "  **",
-         "note": "  --", "scene": "==", "check": "  ok", "miss": "  XX"}
+_MARK = {
+    "event": "->",
+    "route": "  =>",
+    "unmatched": "  ..",
+    "failed": "  !!",
+    "state": "  **",
+    "note": "  --",
+    "scene": "==",
+    "check": "  ok",
+    "miss": "  XX",
+}
 
 
 class Timeline:
@@ -49,7 +58,9 @@ QUIET_DETAIL_TYPES = ("ECS Task State Change",)
 
 
 def quiet(e: Entry) -> bool:
-    return e.kind == "unmatched" or (e.kind == "event" and e.data.get("detail_type") in QUIET_DETAIL_TYPES)
+    return e.kind == "unmatched" or (
+        e.kind == "event" and e.data.get("detail_type") in QUIET_DETAIL_TYPES
+    )
 
 
 def format_entry(e: Entry) -> str:

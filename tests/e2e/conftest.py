@@ -5,6 +5,8 @@ demo scenes run first (``demo_results``) and the other tests run against the sta
 story left behind.
 """
 
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
 from __future__ import annotations
 
 import json

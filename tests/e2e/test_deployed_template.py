@@ -1,6 +1,8 @@
 """The templates deployed into the sandbox equal what `cdk synth` wrote, except the
 adjustments listed in sandbox/moto_adjustments.py (and sandbox/README.md)."""
 
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
 from __future__ import annotations
 
 import json
@@ -18,12 +20,12 @@ def diff(a: Any, b: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
             if k not in a or k not in b:
-                yield path + (k,), a.get(k), b.get(k)
+                yield (*path, k), a.get(k), b.get(k)
             else:
-                yield from diff(a[k], b[k], path + (k,))
+                yield from diff(a[k], b[k], (*path, k))
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            yield from diff(x, y, path + (i,))
+            yield from diff(x, y, (*path, i))
     elif a != b:
         yield path, a, b
 
@@ -38,7 +40,13 @@ def explained(path: tuple[Any, ...], node: Any, removed: list[str], alarms: set[
         ((key, arg),) = node.items()
         if key == "Fn::GetAZs":
             return "getazs-region"
-        target = arg[0] if key == "Fn::GetAtt" and isinstance(arg, list) else arg if key == "Ref" else None
+        target = (
+            arg[0]
+            if key == "Fn::GetAtt" and isinstance(arg, list)
+            else arg
+            if key == "Ref"
+            else None
+        )
         if target in alarms:
             return "skipped-resource-references"
     return None
@@ -62,16 +70,24 @@ def test_deployed_templates_equal_synthesized_except_listed_adjustments(sandbox:
         synthesized = stack.template
         body = cfn.get_template(StackName=stack.name)["TemplateBody"]
         deployed = json.loads(body) if isinstance(body, str) else json.loads(json.dumps(body))
-        alarms = {lid for lid, r in synthesized["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+        alarms = {
+            lid
+            for lid, r in synthesized["Resources"].items()
+            if r["Type"] == "AWS::CloudWatch::Alarm"
+        }
         # The deployed body is exactly the adjusted template...
         assert deployed == adj.adjust_template(synthesized, stack.name)[0]
         # ...and every difference from the synthesized one is a listed adjustment
         used: set[str] = set()
         for path, left, right in diff(synthesized, deployed):
-            reasons = [explained(path[:i], node, stack.removed, alarms)
-                       for i, node in enumerate(_walk_up(synthesized, path))]
+            reasons = [
+                explained(path[:i], node, stack.removed, alarms)
+                for i, node in enumerate(_walk_up(synthesized, path))
+            ]
             reason = next((r for r in reasons if r), None)
-            assert reason, f"{stack.name}: unexplained difference at {'/'.join(map(str, path))}: {left!r} -> {right!r}"
+            assert reason, (
+                f"{stack.name}: unexplained difference at {'/'.join(map(str, path))}: {left!r} -> {right!r}"  # noqa: E501
+            )
             used.add(reason)
         assert used <= TEMPLATE_ADJUSTMENTS
         # Nothing else was dropped: every synthesized resource is deployed, bar the removed ones
@@ -92,13 +108,27 @@ def test_reconciled_state_is_what_the_template_says(sandbox: Sandbox) -> None:
     ecs = sandbox.clients("ecs")
     for stack in sandbox.stacks:
         for lid, arn in stack.resources_of("AWS::ECS::Service").items():
-            want = {t["Key"] for t in stack.template["Resources"][lid]["Properties"].get("Tags", [])}
+            want = {
+                t["Key"] for t in stack.template["Resources"][lid]["Properties"].get("Tags", [])
+            }
             cluster = arn.split("/")[-2]
-            got = {t["key"] for t in ecs.describe_services(cluster=cluster, services=[arn], include=["TAGS"])
-                   ["services"][0].get("tags", [])}
+            got = {
+                t["key"]
+                for t in ecs.describe_services(cluster=cluster, services=[arn], include=["TAGS"])[
+                    "services"
+                ][0].get("tags", [])
+            }
             assert want <= got
-        alarms = [r["Properties"].get("AlarmName") for r in stack.template["Resources"].values()
-                  if r["Type"] == "AWS::CloudWatch::Alarm"]
+        alarms = [
+            r["Properties"].get("AlarmName")
+            for r in stack.template["Resources"].values()
+            if r["Type"] == "AWS::CloudWatch::Alarm"
+        ]
         if alarms:
-            names = {a["AlarmName"] for a in sandbox.clients("cloudwatch").describe_alarms(MaxRecords=100)["MetricAlarms"]}
+            names = {
+                a["AlarmName"]
+                for a in sandbox.clients("cloudwatch").describe_alarms(MaxRecords=100)[
+                    "MetricAlarms"
+                ]
+            }
             assert {a for a in alarms if isinstance(a, str)} <= names

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from autopilot import contract
+
 from sandbox.control import handle
 from sandbox.core import Sandbox
 from sandbox.router import normalize_event, rehome_event
@@ -54,7 +54,8 @@ def test_event_reaches_its_function(path: Path, sandbox: Sandbox, demo_results: 
     want = expected_function(path, sandbox)
     if want is None:
         assert ran == [], f"{path.name} reached {ran}, expected no rule to match"
-        assert routes and not routes[0]["matched"]
+        assert routes
+        assert not routes[0]["matched"]
     else:
         assert ran == [want], f"{path.name} reached {ran}, expected {want}"
         first = next(r for r in routes if r["matched"] and r["function"] == want)
@@ -71,11 +72,17 @@ def test_every_rule_is_matched_by_an_event(sandbox: Sandbox, assembly: Any) -> N
         if t == "AWS::Events::Rule" and lid in s.physical_ids
     }
     synthesized = sum(
-        1 for st in assembly.stacks for r in st.template["Resources"].values() if r["Type"] == "AWS::Events::Rule"
+        1
+        for st in assembly.stacks
+        for r in st.template["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule"
     )
     assert len(template_rules) == synthesized
     events = [normalize_event(rehome_event(load(p))) for p in event_files()]
-    unmatched = [r.name for r in sandbox.router.rules if r.name in template_rules
-                 and not any(r.matches(e) for e in events)]
+    unmatched = [
+        r.name
+        for r in sandbox.router.rules
+        if r.name in template_rules and not any(r.matches(e) for e in events)
+    ]
     assert not unmatched, f"rules no sample event matches: {unmatched}"
     assert {r.name for r in sandbox.router.rules} >= template_rules
