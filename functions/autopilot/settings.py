@@ -54,6 +54,8 @@ class TaskEventsSettings(_FromEnv):
 class CapacityEventsSettings(_FromEnv):
     """capacity-events: alarm-driven scaling, placement failures, Fargate Spot fallback."""
 
+    #: Changes to a service (desired count, capacity provider strategy) take its lease.
+    lease_seconds: int = Field(default=300, ge=10, le=3600)
     #: Cooldown of a placement-failure or Spot-warning capacity raise, per ASG.
     capacity_cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
     #: A Fargate Spot fallback is undone on a steady state this long after the last failure.

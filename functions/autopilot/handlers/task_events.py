@@ -14,10 +14,10 @@ SetDesiredCapacity / UpdateAutoScalingGroup MinSize, StopTask) -> record (ledger
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ValidationError
@@ -59,18 +59,18 @@ from autopilot.models.task_events import TaskStateChangeEvent
 from autopilot.observability import logger, metrics, tracer
 from autopilot.settings import DeploymentEventsSettings, TaskEventsSettings, get_settings
 
-M = TypeVar("M", bound=BaseModel)
 
-
-def validate_event(model: type[M], event: Any, detail_types: tuple[str, ...]) -> M:
-    """``event`` as ``model``; ``InvalidEvent``/``UnsupportedEvent`` (typed) on anything else."""
+def validate_event(models: Mapping[str, type[BaseModel]], event: Any) -> BaseModel:
+    """``event`` parsed by the model of its detail-type; typed errors on anything else
+    (``UnsupportedEvent`` for another detail-type, ``InvalidEvent`` for junk)."""
     if not isinstance(event, dict):
         raise InvalidEvent(f"an event is a JSON object, got {type(event).__name__}")
     detail_type = event.get("detail-type")
     if not isinstance(detail_type, str):
         raise InvalidEvent("event has no detail-type string")
-    if detail_type not in detail_types:
-        raise UnsupportedEvent(detail_type, expected=detail_types)
+    model = models.get(detail_type)
+    if model is None:
+        raise UnsupportedEvent(detail_type, expected=tuple(models))
     try:
         return model.model_validate(event)
     except ValidationError as exc:
@@ -84,7 +84,9 @@ def validate_event(model: type[M], event: Any, detail_types: tuple[str, ...]) ->
 
 
 def parse_task_event(event: Any) -> TaskStateChangeEvent:
-    return validate_event(TaskStateChangeEvent, event, (contract.DT_ECS_TASK,))
+    parsed = validate_event({contract.DT_ECS_TASK: TaskStateChangeEvent}, event)
+    assert isinstance(parsed, TaskStateChangeEvent)
+    return parsed
 
 
 @dataclass
