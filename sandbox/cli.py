@@ -155,10 +155,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- local
 def cmd_local_up(args: argparse.Namespace) -> int:
-    from sandbox.control import ControlServer, remove_state, write_state
+    from sandbox.control import (
+        ControlServer,
+        NoSandbox,
+        call,
+        read_state,
+        remove_state,
+        write_state,
+    )
     from sandbox.core import Sandbox
     from sandbox.timeline import Timeline
 
+    try:
+        state = read_state()
+        call("/info", {}, timeout=2.0)
+    except NoSandbox:
+        pass
+    else:
+        where = f"{state['endpoint']} (pid {state['pid']})"
+        raise UsageError(f"a sandbox is already running at {where}")
     sb = Sandbox(
         port=args.port,
         out_dir=Path(args.out) if args.out else None,
@@ -183,6 +198,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         stop["now"] = True
 
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)  # also when started in the background
     try:
         while not stop["now"]:
             time.sleep(0.2)

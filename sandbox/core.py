@@ -14,7 +14,7 @@ from typing import Any
 from sandbox import moto_adjustments as adj
 from sandbox.deploy import DeployedStack, deploy
 from sandbox.router import Router
-from sandbox.server import Clients, MotoServer
+from sandbox.server import Clients, MotoServer, port_in_use
 from sandbox.simulator import Simulator
 from sandbox.synth import CloudAssembly, synth
 from sandbox.timeline import Timeline
@@ -55,6 +55,8 @@ class Sandbox:
 
     def up(self) -> Sandbox:
         quiet_moto()
+        if self.server.port is not None and port_in_use(self.server.host, self.server.port):
+            raise OSError(f"port {self.server.port} on {self.server.host} is already in use")
         t0 = time.perf_counter()
         if self.assembly is None:
             self.assembly = synth(self.out_dir, progress=self.say)

@@ -56,7 +56,7 @@ class MotoServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         if self.port is None:
             self.port = free_port(self.host)
-        elif _in_use(self.host, self.port):
+        elif port_in_use(self.host, self.port):
             raise OSError(f"port {self.port} on {self.host} is already in use")
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
@@ -71,7 +71,7 @@ class MotoServer:
         return client_kwargs(self.endpoint)
 
 
-def _in_use(host: str, port: int) -> bool:
+def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         return s.connect_ex((host, port)) == 0
 

@@ -741,6 +741,8 @@ class Simulator:
                     svc, t, stop_code="TaskFailedToStart", reason=f"Host in {az} became unavailable"
                 )
             self._drain()
+            spread = ", ".join(f"{az} {n}" for az, n in svc.spread().items())
+            self.timeline.add("state", f"{svc.name}: running tasks per zone: {spread}")
             return self._routes[start:]
 
     # ------------------------------------------------------------------ ECR
