@@ -238,6 +238,18 @@ class Automation(_Strict):
         return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
 
+# Valid Fargate task sizes: cpu units -> memory (MiB).
+_FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+
+
 class LoadBalancer(_Strict):
     """Put the service behind an internet-facing Application Load Balancer (HTTP)."""
 
@@ -270,6 +282,11 @@ class Service(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Service:
+        if self.capacity != "ec2" and self.memory_mib not in _FARGATE_MEMORY.get(self.cpu, ()):
+            raise ValueError(
+                f"cpu {self.cpu} with memory_mib {self.memory_mib} is not a Fargate size "
+                "(see the Fargate task CPU and memory table)"
+            )
         if self.repository is None and self.image is None:
             raise ValueError("give repository (tracked by image automation) or image")
         if self.scaling is not None and not (

@@ -87,6 +87,18 @@ def test_policy_must_fit_in_an_ecs_tag_value(tmp_path: Path) -> None:
     assert "cannot be an ECS tag value" in str(err.value)
 
 
+def test_fargate_sizes_are_checked(tmp_path: Path) -> None:
+    text = (
+        (REPO / "config" / "demo.yaml").read_text().replace("memory_mib: 512", "memory_mib: 4096")
+    )
+    path = tmp_path / "size.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.field == "services[0]"
+    assert "is not a Fargate size" in err.value.problem
+
+
 def test_bare_on_off_in_yaml_means_the_strings(tmp_path: Path) -> None:
     text = (REPO / "config" / "demo.yaml").read_text().replace('rebalance: "on"', "rebalance: off")
     path = tmp_path / "onoff.yaml"
