@@ -3,6 +3,7 @@ back into image-events (a quarantined digest never deploys again; a newer one do
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -194,3 +195,24 @@ def test_handler_entry_and_invalid_input(
     bad = dict(event, resources=["arn:aws:ecs:us-east-1:123456789012:cluster/x"])
     with pytest.raises(InvalidEvent):
         deployment_events.handler(bad, context)
+
+
+def test_failed_deployment_no_longer_listed_by_ecs_is_found_through_the_deploy_record(
+    world: World, svc: str
+) -> None:
+    _good, good_td = deployed_and_completed(world, "v1.1.0")
+    bad = world.push(REPO, "v1.2.0")
+    report = image_events.run(world.push_event(REPO, bad, "v1.2.0"), aws=world.clients)
+    bad_td = report.decisions[0].task_definition
+    assert bad_td is not None
+    # (moto's UpdateService starts no deployment: record the id ECS would have returned)
+    record = world.ledger.get_deploy(svc, bad_td)
+    assert record is not None
+    world.ledger.record_deploy(svc, replace(record, deployment_id="ecs-svc/gone"))
+
+    out = deployments(world, world.deployment_event(svc, "FAILED", "ecs-svc/gone", BREAKER))
+
+    assert outcome(out) == "rolled-back"
+    assert out["decisions"][0]["digest"] == bad
+    assert world.describe(svc)["taskDefinition"] == good_td
+    assert world.ledger.is_quarantined(svc, bad)

@@ -268,6 +268,13 @@ def test_manual_approval_is_recorded_and_announced(world: World) -> None:
     assert outcome(report) == "pending-approval"
     assert world.running_image(svc).endswith(":v1.2.0")
     assert [n["attributes"]["outcome"] for n in world.notices()] == ["pending-approval"]
+    assert world.ledger.load_state(svc).pending_approval == {digest}
+    # announced once; once approved (what `autopilot approve` writes) the next event deploys
+    again = world.scan_event(REPO, digest, {}, tags=["v1.3.0"])
+    assert outcome(run(world, again)) == "pending-approval"
+    assert world.notices() == []
+    world.ledger.set_approval(svc, digest, "approved", event_id="operator")
+    assert outcome(run(world, world.push_event(REPO, digest, "v1.3.0"))) == "deployed"
 
 
 def test_dry_run_returns_the_plan_and_changes_nothing(world: World) -> None:

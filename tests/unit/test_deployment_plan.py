@@ -15,8 +15,8 @@ from autopilot.models.state import (
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:service/c/web"
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/c"
-GOOD_TD, BAD_TD, ORIG_TD = (
-    f"arn:aws:ecs:us-east-1:123456789012:task-definition/web:{n}" for n in (2, 3, 1)
+GOOD_TD, BAD_TD, ORIG_TD, NEWER_TD = (
+    f"arn:aws:ecs:us-east-1:123456789012:task-definition/web:{n}" for n in (2, 3, 1, 4)
 )
 BAD = "sha256:" + "b" * 64
 GOOD = "sha256:" + "a" * 64
@@ -85,7 +85,7 @@ RECORD = DeployRecord(BAD_TD, BAD, "v2", ORIG_TD, "e")
             Outcome.QUARANTINED,
             None,
         ),
-        (facts(), svc(primary="d-rollback"), LKG, None, Outcome.QUARANTINED, None),
+        (facts(), svc(on=NEWER_TD, primary="d-newer"), LKG, None, Outcome.QUARANTINED, None),
         (facts(), svc(on=GOOD_TD), LKG, None, Outcome.QUARANTINED, None),
         (facts(td=None, digest=None), svc(), LKG, None, Outcome.FAILED, None),
         (facts(digest=None), svc(), LKG, None, Outcome.ROLLED_BACK, GOOD_TD),

@@ -249,6 +249,9 @@ def _decide_and_act(  # noqa: PLR0917 - internal step of run()
             task_definition_tags=td_tags,
         )
         report.decisions.append(plan.decision)
+        if plan.decision.outcome == Outcome.PENDING_APPROVAL and not report.dry_run:
+            if cand.digest not in states[svc.arn].pending_approval:
+                ledger.set_approval(svc.arn, cand.digest, "pending", event_id=report.event_id)
         if plan.register is not None and plan.update is not None:
             _deploy(report, plan, svc, cand, ledger, aws, settings, observed_at)
 

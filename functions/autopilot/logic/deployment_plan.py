@@ -7,8 +7,8 @@ IN_PROGRESS                         (any; "rolling back to" noted in the reason)
 COMPLETED                           deployment's digest is quarantined             ignored
 COMPLETED                           otherwise                                      last-known-good
 FAILED                              ECS rolls back itself (circuit breaker with    quarantined
-                                    rollback, a rollback in the reason, or a
-                                    newer deployment is already primary)
+                                    rollback, a rollback in the reason), or the
+                                    service is already on another revision
 FAILED                              a known good revision differs from the failed  rolled-back
                                     one and the service is not already on it      (+ quarantine)
 FAILED                              nothing known good to go back to               quarantined
@@ -69,14 +69,9 @@ def ecs_rolls_back(facts: DeploymentFacts, svc: ServiceView) -> str | None:
         return "ECS is rolling back"
     if svc.circuit_breaker_rollback:
         return "the circuit breaker rolls back"
-    primary = svc.primary
-    if (
-        primary is not None
-        and facts.task_definition
-        and primary.id != facts.deployment_id
-        and primary.task_definition != facts.task_definition
-    ):
-        return f"deployment {primary.id} has already replaced it"
+    if facts.task_definition and svc.task_definition != facts.task_definition:
+        # ECS's rollback, or a newer deployment, already put another revision on the service
+        return f"the service has already moved on to {svc.task_definition}"
     return None
 
 
