@@ -330,7 +330,12 @@ class Simulator:
                         reason=mt.stopped_reason or "Task stopped by user",
                         mirror=False,
                     )
-            if ms.task_definition != svc.task_definition:
+            primary = (ms.deployments or [{}])[0]
+            forced = primary.get("rolloutState") == "IN_PROGRESS" and primary.get("id") not in (
+                svc.deployment_id,
+                None,
+            )
+            if ms.task_definition != svc.task_definition or forced:
                 self._deploy(svc, ms.task_definition)
                 continue
             desired = int(ms.desired_count or 0)
@@ -459,7 +464,7 @@ class Simulator:
     def _complete(self, svc: SimService, dep: str, new_td: str) -> None:
         if svc.deployment_id != dep:
             return  # superseded by a newer deployment
-        old_tasks = [t for t in svc.running() if t.task_definition_arn != new_td]
+        old_tasks = [t for t in svc.running() if t.deployment_id != dep]
         for _ in old_tasks:
             self._start_task(svc, deployment_id=dep, task_definition=new_td)
         for t in old_tasks:
@@ -745,6 +750,25 @@ class Simulator:
             self.timeline.add("state", f"{svc.name}: running tasks per zone: {spread}")
             return self._routes[start:]
 
+    def service_action(
+        self, service: str, event_name: str, reason: str | None = None
+    ) -> list[RouteResult]:
+        """Emit an ``ECS Service Action`` for a service (steady state, placement failure...)."""
+        with self._lock:
+            svc = self.service(service)
+            detail: dict[str, Any] = {
+                "eventType": "ERROR" if "FAILURE" in event_name else "INFO",
+                "eventName": event_name,
+                "clusterArn": svc.cluster_arn,
+                "createdAt": _iso(millis=True),
+            }
+            if reason:
+                detail["reason"] = reason
+            start = len(self._routes)
+            self._enqueue(make_event("aws.ecs", "ECS Service Action", detail, [svc.arn]))
+            self._drain()
+            return self._routes[start:]
+
     # ------------------------------------------------------------------ ECR
     def push(
         self,
@@ -1014,7 +1038,7 @@ def _patch_moto_update_service() -> None:
             before = None
         service = original(self, service_properties)
         force = bool(service_properties.get("force_new_deployment"))
-        if service.task_definition != before and not force:
+        if service.task_definition != before or force:
             td_arn = self.describe_task_definition(service.task_definition).arn
             service.task_definition = td_arn
             dep_id = f"ecs-svc/{secrets.randbelow(10**18)}"
