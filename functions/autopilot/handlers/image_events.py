@@ -225,15 +225,7 @@ def _decide_and_act(  # noqa: PLR0917 - internal step of run()
     # 3. decide, then act
     for svc, cfg in ready:
         container = running[svc.arn]
-        running_info: ImageInfo | None = None
-        if container.ref and container.ref.repository == cand.repository:
-            if container.digest:
-                running_info = by_digest.get(container.digest)
-            elif container.tag:
-                running_info = by_tag.get(container.tag)
-                if running_info is not None and running_info.digest == cand.digest:
-                    # A moving tag now names the candidate: what the tasks run is unknown.
-                    running_info = None
+        running_info = _running_info(container, cand, by_digest, by_tag)
         running_digest = container.digest or (running_info.digest if running_info else None)
         td, td_tags = task_definitions[svc.task_definition]
         plan = image_plan.decide(
@@ -249,11 +241,31 @@ def _decide_and_act(  # noqa: PLR0917 - internal step of run()
             task_definition_tags=td_tags,
         )
         report.decisions.append(plan.decision)
-        if plan.decision.outcome == Outcome.PENDING_APPROVAL and not report.dry_run:
-            if cand.digest not in states[svc.arn].pending_approval:
-                ledger.set_approval(svc.arn, cand.digest, "pending", event_id=report.event_id)
+        if (
+            plan.decision.outcome == Outcome.PENDING_APPROVAL
+            and not report.dry_run
+            and cand.digest not in states[svc.arn].pending_approval
+        ):
+            ledger.set_approval(svc.arn, cand.digest, "pending", event_id=report.event_id)
         if plan.register is not None and plan.update is not None:
             _deploy(report, plan, svc, cand, ledger, aws, settings, observed_at)
+
+
+def _running_info(
+    container: ContainerImage,
+    cand: Candidate,
+    by_digest: dict[str, ImageInfo],
+    by_tag: dict[str, ImageInfo],
+) -> ImageInfo | None:
+    """What ECR knows of the image the service runs (None if not from this repository)."""
+    if container.ref is None or container.ref.repository != cand.repository:
+        return None
+    if container.digest:
+        return by_digest.get(container.digest)
+    info = by_tag.get(container.tag) if container.tag else None
+    if info is not None and info.digest == cand.digest:
+        return None  # a moving tag now names the candidate: what the tasks run is unknown
+    return info
 
 
 def _deploy(  # noqa: PLR0917 - internal step of run()
