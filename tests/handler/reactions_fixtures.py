@@ -16,7 +16,7 @@ import copy
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -34,8 +34,8 @@ MUTATING = frozenset(
         "ecs:UpdateService",
         "ecs:StopTask",
         "ecs:RegisterTaskDefinition",
-        "autoscaling:SetDesiredCapacity",
-        "autoscaling:UpdateAutoScalingGroup",
+        "auto-scaling:SetDesiredCapacity",
+        "auto-scaling:UpdateAutoScalingGroup",
         "application-auto-scaling:RegisterScalableTarget",
         "sns:Publish",
     }
@@ -368,8 +368,99 @@ class Reactions:
             detail["stoppedReason"] = reason or "Essential container in task exited"
         return self._envelope("ECS Task State Change", "aws.ecs", detail, resources=[task_arn])
 
-    def minutes(self, n: float) -> timedelta:
-        return timedelta(minutes=n)
+    def alarm(self, name: str, tags: dict[str, str] | None = None) -> str:
+        """A metric alarm (tags on the alarm itself, read when the event carries none)."""
+        self.cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="CPUUtilization",
+            Namespace="AWS/ECS",
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=3,
+            Threshold=75.0,
+            ComparisonOperator="GreaterThanThreshold",
+            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+        )
+        arn: str = self.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
+        self.world.calls.clear()
+        return arn
+
+    def alarm_event(
+        self, name: str, state: str = "ALARM", *, tags: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        previous = "OK" if state == "ALARM" else "ALARM"
+        detail: dict[str, Any] = {
+            "alarmName": name,
+            "state": {"value": state, "reason": "Threshold Crossed", "timestamp": "x"},
+            "previousState": {"value": previous, "reason": "Threshold Crossed"},
+            "configuration": {
+                "metrics": [
+                    {
+                        "id": "m1",
+                        "metricStat": {
+                            "metric": {
+                                "namespace": "AWS/ECS",
+                                "name": "CPUUtilization",
+                                "dimensions": {"ClusterName": CLUSTER},
+                            },
+                            "period": 60,
+                            "stat": "Average",
+                        },
+                        "returnData": True,
+                    }
+                ]
+            },
+        }
+        if tags is not None:
+            detail["alarmTags"] = tags
+            detail["alarmTagsStatus"] = "SUCCESS"
+        arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+        return self._envelope(
+            "CloudWatch Alarm State Change", "aws.cloudwatch", detail, resources=[arn]
+        )
+
+    def service_action(
+        self, service: str, name: str, reason: str | None = None, providers: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        detail: dict[str, Any] = {
+            "clusterArn": CLUSTER_ARN,
+            "eventType": "ERROR" if "FAILURE" in name else "INFO",
+            "eventName": name,
+            "createdAt": "2026-06-01T12:00:00.000Z",
+        }
+        if reason:
+            detail["reason"] = reason
+        if providers:
+            detail["capacityProviderArns"] = [
+                f"arn:aws:ecs:{REGION}:{ACCOUNT}:capacity-provider/{p}" for p in providers
+            ]
+        arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{CLUSTER}/{service}"
+        return self._envelope("ECS Service Action", "aws.ecs", detail, resources=[arn])
+
+    def spot_warning(self, instance_id: str) -> dict[str, Any]:
+        detail = {"instance-id": instance_id, "instance-action": "terminate"}
+        arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance_id}"
+        return self._envelope(
+            "EC2 Spot Instance Interruption Warning", "aws.ec2", detail, resources=[arn]
+        )
+
+    def scalable_target(self, service: str, low: int, high: int) -> str:
+        resource = f"service/{CLUSTER}/{service}"
+        self.aas.register_scalable_target(
+            ServiceNamespace="ecs",
+            ResourceId=resource,
+            ScalableDimension="ecs:service:DesiredCount",
+            MinCapacity=low,
+            MaxCapacity=high,
+        )
+        self.world.calls.clear()
+        return resource
+
+    def target_bounds(self, service: str) -> tuple[int, int]:
+        (target,) = self.aas.describe_scalable_targets(
+            ServiceNamespace="ecs", ResourceIds=[f"service/{CLUSTER}/{service}"]
+        )["ScalableTargets"]
+        return int(target["MinCapacity"]), int(target["MaxCapacity"])
 
 
 @pytest.fixture

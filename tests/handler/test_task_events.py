@@ -212,12 +212,14 @@ def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Reactions, managed
         assert action["params"] == {"AutoScalingGroupName": "nodes", "MinSize": 3}
         assert group["MinSize"] == 3
         assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")["value"] == 1
-        assert "autoscaling:SetDesiredCapacity" not in rx.mutations()
+        assert "auto-scaling:SetDesiredCapacity" not in rx.mutations()
+        assert rx.mutations()["auto-scaling:UpdateAutoScalingGroup"] == 1
     else:
         assert action["api"] == "autoscaling:SetDesiredCapacity"
         assert action["params"]["DesiredCapacity"] == 3
         assert group["DesiredCapacity"] == 3
-        assert "autoscaling:UpdateAutoScalingGroup" not in rx.mutations()
+        assert "auto-scaling:UpdateAutoScalingGroup" not in rx.mutations()
+        assert rx.mutations()["auto-scaling:SetDesiredCapacity"] == 1
     assert "ecs:StopTask" not in rx.mutations()
 
 

@@ -1,0 +1,349 @@
+"""capacity-events against moto: issue 6's "Done when" list for the handler, and the edges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from autopilot.errors import InvalidEvent, UnsupportedEvent
+from autopilot.handlers import capacity_events
+
+from tests.handler import reactions_fixtures
+from tests.handler.conftest import LambdaContext, World
+from tests.handler.reactions_fixtures import Reactions
+
+clock = reactions_fixtures.clock  # fixtures (conftest.py is not ours to extend)
+rx = reactions_fixtures.rx
+
+STEP_UP = {"autopilot:target": "service:web", "autopilot:step": "+2", "autopilot:cooldown": "300"}
+
+
+def run(rx: Reactions, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    return capacity_events.run(event, aws=rx.clients, **kw).model_dump(mode="json")
+
+
+def decision(report: dict[str, Any]) -> dict[str, Any]:
+    (only,) = report["decisions"]
+    return dict(only)
+
+
+# ---------------------------------------------------------------------------
+# Owners: Application Auto Scaling owns a scalable target's desired count
+# ---------------------------------------------------------------------------
+def test_a_service_with_a_scalable_target_is_scaled_through_its_minimum_never_desired_count(
+    rx: Reactions, world: World, clock: Any
+) -> None:
+    # Given a service (desired 3) whose desired count Application Auto Scaling owns (2-10)
+    svc = rx.service("web", desired=3)
+    rx.scalable_target("web", 2, 10)
+
+    # When its CPU alarm goes to ALARM (step +2)
+    report = run(rx, rx.alarm_event("web-cpu-high", tags=STEP_UP))
+
+    # Then the target's floor moves to 3 + 2 and the service's desiredCount is not touched
+    d = decision(report)
+    assert d["outcome"] == "scaled"
+    assert d["service"] == svc
+    assert "RegisterScalableTarget MinCapacity 2 -> 5" in d["reason"]
+    (action, _notice) = report["actions"]
+    assert action["api"] == "application-autoscaling:RegisterScalableTarget"
+    assert action["params"]["MinCapacity"] == 5
+    assert "MaxCapacity" not in action["params"]
+    assert rx.target_bounds("web") == (5, 10)
+    assert "ecs:UpdateService" not in world.calls
+    assert rx.describe("web")["desiredCount"] == 3
+    assert world.ledger._get(f"TGT#service:{svc}", "CAP#ORIGINAL_MIN")["value"] == 2
+
+    # When it clears after the cooldown: the recorded floor comes back, still not desiredCount
+    clock.advance(301)
+    restored = decision(run(rx, rx.alarm_event("web-cpu-high", "OK", tags=STEP_UP)))
+    assert restored["outcome"] == "restored"
+    assert rx.target_bounds("web") == (2, 10)
+    assert world.calls["application-auto-scaling:RegisterScalableTarget"] == 2
+    assert "ecs:UpdateService" not in world.calls
+    assert world.ledger._get(f"TGT#service:{svc}", "CAP#ORIGINAL_MIN") is None
+
+
+def test_alarm_ok_alarm_inside_the_cooldown_makes_one_change(
+    rx: Reactions, world: World, clock: Any
+) -> None:
+    rx.service("web", desired=3)
+    rx.scalable_target("web", 2, 10)
+
+    outcomes = []
+    for state in ("ALARM", "OK", "ALARM"):
+        outcomes.append(decision(run(rx, rx.alarm_event("web-cpu-high", state, tags=STEP_UP))))
+        clock.advance(60)
+
+    assert [d["outcome"] for d in outcomes] == ["scaled", "deferred", "deferred"]
+    assert "cooldown" in outcomes[1]["reason"]
+    assert world.calls["application-auto-scaling:RegisterScalableTarget"] == 1
+    assert rx.target_bounds("web") == (5, 10)
+    # the deferred restore happens on the next OK after the cooldown
+    clock.advance(300)
+    assert decision(run(rx, rx.alarm_event("web-cpu-high", "OK", tags=STEP_UP)))["outcome"] == (
+        "restored"
+    )
+    assert rx.target_bounds("web") == (2, 10)
+
+
+def test_a_service_without_a_scalable_target_moves_desired_count_within_its_scaling_tag(
+    rx: Reactions, world: World
+) -> None:
+    svc = rx.service("web", desired=3, tags={"autopilot:scaling": "1-4"})
+    d = decision(run(rx, rx.alarm_event("web-cpu-high", tags=STEP_UP)))
+    assert d["outcome"] == "scaled"
+    assert "desiredCount 3 -> 4" in d["reason"]  # clamped to the tag's max
+    assert rx.describe(svc)["desiredCount"] == 4
+    # OK changes nothing on a desired count it does not own a floor of
+    ok = decision(run(rx, rx.alarm_event("web-cpu-high", "OK", tags=STEP_UP)))
+    assert ok["outcome"] in {"unchanged", "deferred"}
+    assert world.calls["ecs:UpdateService"] == 1
+
+
+def test_a_service_with_no_bounds_is_not_scaled(rx: Reactions, world: World) -> None:
+    rx.service("web", desired=3)
+    d = decision(run(rx, rx.alarm_event("web-cpu-high", tags=STEP_UP)))
+    assert d["outcome"] == "unchanged"
+    assert "no bounds" in d["reason"]
+    assert rx.mutations() == {}
+
+
+def test_an_alarm_watched_by_the_deployment_in_progress_is_left_alone(rx: Reactions) -> None:
+    rx.service("web", desired=3, alarms=["web-cpu-high"], tags={"autopilot:scaling": "1-9"})
+    rx.start_deployment("web")
+    d = decision(run(rx, rx.alarm_event("web-cpu-high", tags=STEP_UP)))
+    assert d["outcome"] == "unchanged"
+    assert "deployment in progress watches this alarm" in d["reason"]
+    assert rx.mutations() == {}
+
+
+# ---------------------------------------------------------------------------
+# Alarms with no or malformed tags change nothing, and say why
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("where", ["event", "alarm"])
+@pytest.mark.parametrize(
+    ("tags", "outcome", "reason"),
+    [
+        ({}, "ignored", "no autopilot:target tag"),
+        ({"team": "platform"}, "ignored", "no autopilot:target tag"),
+        ({"autopilot:target": "service:web"}, "rejected", "no autopilot:step tag"),
+        ({"autopilot:target": "service:web", "autopilot:step": "+x"}, "rejected", "+N, -N"),
+        ({"autopilot:target": "lambda:fn", "autopilot:step": "+1"}, "rejected", "expected"),
+        (
+            {"autopilot:target": "web", "autopilot:step": "+1", "autopilot:cooldown": "soon"},
+            "rejected",
+            "whole seconds",
+        ),
+    ],
+    ids=["none", "foreign", "no-step", "bad-step", "bad-target", "bad-cooldown"],
+)
+def test_no_or_malformed_tags_change_nothing_and_are_recorded(  # noqa: PLR0917 - parametrized
+    rx: Reactions,
+    world: World,
+    where: str,
+    tags: dict[str, str],
+    outcome: str,
+    reason: str,
+) -> None:
+    rx.service("web", desired=3, tags={"autopilot:scaling": "1-9"})
+    arn = rx.alarm("web-cpu-high", tags if where == "alarm" else {})
+    event = rx.alarm_event("web-cpu-high", tags=tags if where == "event" else None)
+
+    report = run(rx, event)
+
+    d = decision(report)
+    assert d["outcome"] == outcome
+    assert reason in d["reason"]
+    assert d["service"] == arn
+    assert {k: v for k, v in rx.mutations().items() if k != "sns:Publish"} == {}
+    assert rx.describe("web")["desiredCount"] == 3
+    assert world.calls.get("cloudwatch:ListTagsForResource", 0) == (where == "alarm")
+    (recorded,) = world.ledger.list_decisions(arn)
+    assert recorded["reason"] == d["reason"]
+    notices = [n["attributes"]["outcome"] for n in world.notices()]
+    assert notices == (["rejected"] if outcome == "rejected" else [])
+
+
+def test_insufficient_data_changes_nothing_and_reads_nothing(rx: Reactions) -> None:
+    rx.service("web", desired=3, tags={"autopilot:scaling": "1-9"})
+    d = decision(run(rx, rx.alarm_event("web-cpu-high", "INSUFFICIENT_DATA", tags=STEP_UP)))
+    assert d["outcome"] == "unchanged"
+    assert rx.reads() == {}
+    assert rx.mutations() == {}
+
+
+# ---------------------------------------------------------------------------
+# ASGs and capacity providers
+# ---------------------------------------------------------------------------
+def test_plain_asg_alarm_sets_desired_capacity_within_max(rx: Reactions) -> None:
+    rx.asg("nodes", desired=2, max_size=3, provider="nodes-cp")
+    tags = {"autopilot:target": "asg:nodes", "autopilot:step": "+5"}
+    report = run(rx, rx.alarm_event("cluster-cpu-high", tags=tags))
+    assert decision(report)["outcome"] == "scaled"
+    assert report["actions"][0]["api"] == "autoscaling:SetDesiredCapacity"
+    assert rx.describe_asg("nodes")["DesiredCapacity"] == 3  # clamped to max
+
+
+def test_capacity_provider_under_managed_scaling_moves_the_asg_minimum(
+    rx: Reactions, world: World, clock: Any
+) -> None:
+    rx.asg("nodes", desired=2, min_size=1, max_size=6, provider="nodes-cp", managed=True)
+    tags = {"autopilot:target": "capacity-provider:nodes-cp", "autopilot:step": "+1"}
+    report = run(rx, rx.alarm_event("cluster-cpu-high", tags=tags))
+    assert decision(report)["outcome"] == "scaled"
+    assert report["actions"][0]["api"] == "autoscaling:UpdateAutoScalingGroup"
+    assert rx.describe_asg("nodes")["MinSize"] == 3
+    assert "auto-scaling:SetDesiredCapacity" not in world.calls
+    clock.advance(301)
+    ok = run(rx, rx.alarm_event("cluster-cpu-high", "OK", tags=tags))
+    assert decision(ok)["outcome"] == "restored"
+    assert rx.describe_asg("nodes")["MinSize"] == 1
+
+
+def test_cpu_placement_failure_scales_the_providers_asg_out_by_one(rx: Reactions) -> None:
+    rx.asg("nodes", desired=2, max_size=4, provider="nodes-cp")
+    rx.service(
+        "api",
+        launch_type="EC2",
+        desired=4,
+        strategy=[{"capacityProvider": "nodes-cp", "weight": 1, "base": 0}],
+    )
+    report = run(rx, rx.service_action("api", "SERVICE_TASK_PLACEMENT_FAILURE", "RESOURCE:CPU"))
+    d = decision(report)
+    assert d["outcome"] == "scaled"
+    assert "autoscaling:SetDesiredCapacity 2 -> 3" in d["reason"]
+    assert rx.describe_asg("nodes")["DesiredCapacity"] == 3
+    # a second failure inside the cooldown waits
+    again = run(rx, rx.service_action("api", "SERVICE_TASK_PLACEMENT_FAILURE", "RESOURCE:CPU"))
+    assert decision(again)["outcome"] == "deferred"
+    assert rx.describe_asg("nodes")["DesiredCapacity"] == 3
+
+
+def test_spot_interruption_warning_adds_one_instance(rx: Reactions, world: World) -> None:
+    rx.asg("spot-nodes", desired=2, max_size=4, provider="spot-cp")
+    instance = rx.describe_asg("spot-nodes")["Instances"][0]["InstanceId"]
+    world.calls.clear()
+
+    report = run(rx, rx.spot_warning(instance))
+
+    d = decision(report)
+    assert d["outcome"] == "scaled"
+    assert d["service"] == "asg:spot-nodes"
+    assert rx.describe_asg("spot-nodes")["DesiredCapacity"] == 3
+    assert rx.mutations() == {"auto-scaling:SetDesiredCapacity": 1, "sns:Publish": 1}
+
+
+def test_spot_warning_for_an_instance_outside_the_cluster_changes_nothing(rx: Reactions) -> None:
+    rx.asg("elsewhere", desired=1)  # not behind a capacity provider of the cluster
+    instance = rx.describe_asg("elsewhere")["Instances"][0]["InstanceId"]
+    d = decision(run(rx, rx.spot_warning(instance)))
+    assert d["outcome"] == "ignored"
+    assert rx.mutations() == {}
+
+
+# ---------------------------------------------------------------------------
+# Fargate Spot: fall back to FARGATE, and back after the calm period
+# ---------------------------------------------------------------------------
+def test_fargate_spot_falls_back_to_fargate_and_returns_after_the_calm_period(
+    rx: Reactions, world: World, clock: Any
+) -> None:
+    spot = [
+        {"capacityProvider": "FARGATE", "weight": 0, "base": 1},
+        {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0},
+    ]
+    svc = rx.service("worker", desired=4, strategy=spot)
+
+    # When Fargate Spot has no capacity
+    failure = run(
+        rx, rx.service_action("worker", "SERVICE_TASK_PLACEMENT_FAILURE", "RESOURCE:FARGATE")
+    )
+
+    # Then the service moves to on-demand FARGATE, without a new deployment
+    d = decision(failure)
+    assert d["outcome"] == "fallback"
+    (action, _notice) = failure["actions"]
+    assert action["api"] == "ecs:UpdateService"
+    assert action["params"]["forceNewDeployment"] is False
+    assert action["params"]["capacityProviderStrategy"] == [
+        {"capacityProvider": "FARGATE", "weight": 3, "base": 1}
+    ]
+    assert rx.describe(svc)["capacityProviderStrategy"] == [
+        {"capacityProvider": "FARGATE", "weight": 3, "base": 1}
+    ]
+    assert world.ledger._get(f"SVC#{svc}", "SPOT#SHIFT") is not None
+    # a repeated failure changes nothing more
+    repeated = run(
+        rx, rx.service_action("worker", "SERVICE_TASK_PLACEMENT_FAILURE", "RESOURCE:FARGATE")
+    )
+    assert decision(repeated)["outcome"] == "unchanged"
+
+    # A steady state inside the calm period keeps it on FARGATE
+    clock.advance(600)
+    calm = decision(run(rx, rx.service_action("worker", "SERVICE_STEADY_STATE")))
+    assert calm["outcome"] == "deferred"
+    assert "calm period" in calm["reason"]
+
+    # After the calm period, the next steady state shifts it back
+    clock.advance(1800)
+    back = run(rx, rx.service_action("worker", "SERVICE_STEADY_STATE"))
+    assert decision(back)["outcome"] == "restored"
+    assert rx.describe(svc)["capacityProviderStrategy"] == spot
+    assert world.ledger._get(f"SVC#{svc}", "SPOT#SHIFT") is None
+    assert world.calls["ecs:UpdateService"] == 2
+    outcomes = [n["attributes"]["outcome"] for n in world.notices()]
+    assert outcomes == ["fallback", "restored"]
+
+
+def test_steady_state_without_a_fallback_reads_no_aws(rx: Reactions) -> None:
+    rx.service("worker", desired=2)
+    d = decision(run(rx, rx.service_action("worker", "SERVICE_STEADY_STATE")))
+    assert d["outcome"] == "unchanged"
+    assert rx.reads() == {}
+
+
+# ---------------------------------------------------------------------------
+# Idempotency, dry-run, the Lambda entry
+# ---------------------------------------------------------------------------
+def test_a_duplicate_event_changes_nothing(rx: Reactions, world: World) -> None:
+    rx.service("web", desired=3)
+    rx.scalable_target("web", 2, 10)
+    event = rx.alarm_event("web-cpu-high", tags=STEP_UP)
+    assert decision(run(rx, event))["outcome"] == "scaled"
+    again = run(rx, event)
+    assert decision(again)["outcome"] == "duplicate"
+    assert world.calls["application-auto-scaling:RegisterScalableTarget"] == 1
+
+
+def test_dry_run_plans_the_change_without_making_it(rx: Reactions, world: World) -> None:
+    rx.service("web", desired=3)
+    rx.scalable_target("web", 2, 10)
+    report = run(rx, rx.alarm_event("web-cpu-high", tags=STEP_UP), dry_run=True)
+    assert decision(report)["outcome"] == "scaled"
+    assert report["actions"][0]["params"]["MinCapacity"] == 5
+    assert not any(a["done"] for a in report["actions"])
+    assert rx.mutations() == {}
+    assert not [k for k in world.calls if k in ("dynamodb:PutItem", "dynamodb:UpdateItem")]
+    assert rx.target_bounds("web") == (2, 10)
+
+
+def test_junk_raises_a_typed_error(rx: Reactions) -> None:
+    event = rx.alarm_event("web-cpu-high", tags=STEP_UP)
+    event["detail"]["state"]["value"] = "MAYBE"
+    with pytest.raises(InvalidEvent):
+        capacity_events.handler(event, LambdaContext())
+    with pytest.raises(UnsupportedEvent):
+        capacity_events.handler(dict(event, **{"detail-type": "Something"}), LambdaContext())
+    action = rx.service_action("web", "SERVICE_STEADY_STATE")
+    action["resources"] = ["arn:aws:ecs:us-east-1:123456789012:cluster/demo-cluster"]
+    with pytest.raises(InvalidEvent):
+        capacity_events.handler(action, LambdaContext())
+
+
+def test_handler_returns_the_report_as_json(rx: Reactions) -> None:
+    rx.service("worker", desired=2)
+    result = capacity_events.handler(
+        rx.service_action("worker", "SERVICE_STEADY_STATE"), LambdaContext()
+    )
+    assert result["function"] == "capacity-events"
+    assert result["decisions"][0]["outcome"] == "unchanged"
