@@ -44,6 +44,22 @@ class UnsafePattern(MalformedTag):
     """A ``regex:``/``glob:`` policy pattern that could run too long (or is too long)."""
 
 
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ServerException",
+        "InternalFailure",
+        "InternalServerError",
+    }
+)
+
+
 class AwsCallFailed(AutopilotError):
     """An AWS call failed after botocore's retries. ``code`` is AWS's error code."""
 
@@ -52,6 +68,11 @@ class AwsCallFailed(AutopilotError):
         self.api = api
         self.code = code
         self.aws_message = message
+
+    @property
+    def transient(self) -> bool:
+        """Worth retrying the whole event later (throttling, service errors)."""
+        return self.code in TRANSIENT_CODES
 
 
 class NotFound(AwsCallFailed):

@@ -95,6 +95,10 @@ def test_critical_finding_blocks_with_a_ledger_entry_and_a_notice(
     assert report["actions"][0]["api"] == "sns:Publish"
     history = world.ledger.list_decisions(svc)
     assert [d["outcome"] for d in history] == ["blocked", "awaiting-scan"]
+    assert history[0]["counts"] == {"CRITICAL": 1, "LOW": 3}
+    assert {"event_id", "repository", "tag", "digest", "reason", "decided_at"} <= set(history[0])
+    (listed,) = world.ledger.list_services()
+    assert (listed["sk"], listed["last_outcome"]) == (svc, "blocked")
     (notice,) = world.notices()
     assert notice["attributes"] == {"outcome": "blocked", "service": svc, "severity": "warning"}
     # and a later re-push of the blocked digest never deploys (and is not re-announced)
@@ -322,6 +326,32 @@ def test_update_failure_deregisters_the_unused_revision(world: World) -> None:
     status = world.ecs.describe_task_definition(taskDefinition=new)["taskDefinition"]["status"]
     assert status == "INACTIVE"
     assert world.running_image(svc).endswith(":v1.2.0")
+
+
+def test_a_throttled_update_is_retried_through_lambda(
+    world: World, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+    throttled: list[int] = []
+
+    def throttle_once(**_: Any) -> None:
+        if not throttled:
+            throttled.append(1)
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateService"
+            )
+
+    world.ecs.meta.events.register("before-call.ecs.UpdateService", throttle_once)
+    monkeypatch.setattr(image_events, "get_clients", lambda: world.clients)
+    event = world.push_event(REPO, digest, "v1.3.0")
+    with pytest.raises(Incomplete):
+        image_events.handler(event, context)
+    assert world.running_image(svc).endswith(":v1.2.0")
+    assert len(world.revisions("web")) == 1  # the unused revision was deregistered
+    result = image_events.handler(event, context)  # Lambda's retry
+    assert [d["outcome"] for d in result["decisions"]] == ["deployed"]
+    assert world.running_image(svc).endswith(digest)
 
 
 def test_a_busy_lease_defers_the_service_and_the_handler_asks_for_a_retry(

@@ -172,6 +172,9 @@ class Ledger:
             "ScanIndexForward": not newest_first,
             "ConsistentRead": True,
         }
+        if not prefix:
+            kwargs["KeyConditionExpression"] = "pk = :pk"
+            kwargs["ExpressionAttributeValues"] = to_item({":pk": pk})
         items: list[dict[str, Any]] = []
         while True:
             if limit is not None:

@@ -187,6 +187,10 @@ def _act(  # noqa: PLR0917 - internal step of run()
         decision.outcome = Outcome.FAILED
         decision.reason = f"rollback failed: {exc.api}: {exc.code}"
         decision.notify = True
+        if exc.transient:  # Lambda retries the event; the retry decides again
+            decision.reason += " (transient: retried)"
+            decision.notify = False
+            report.retry_services.append(svc.arn)
         logger.warning("rollback failed", service=svc.arn, api=exc.api, code=exc.code)
     finally:
         ledger.release_lease(svc.arn, holder, changed=update.done)

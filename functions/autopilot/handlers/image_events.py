@@ -105,9 +105,9 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
             reason = f"scan status {sd.scan_status} carries no verdict"
             report.decisions.append(_repo_decision(parsed, repository, Outcome.IGNORED, reason))
             return _finish(report, ledger, aws, settings, parsed)
-        stored = ledger.get_scan(repository, sd.image_digest)
-        scan = merge_scans(stored, new)
-        if not dry_run:
+        if dry_run:  # what remembering it would give, without writing
+            scan = merge_scans(ledger.get_scan(repository, sd.image_digest), new)
+        else:
             scan = ledger.remember_scan(new)
         candidate = Candidate(
             repository=repository,
@@ -325,6 +325,10 @@ def _deploy(  # noqa: PLR0917 - internal step of run()
         decision.reason = f"{exc.api} failed: {exc.code}"
         if new_arn is not None and not update.done:
             _deregister(report, aws, svc, new_arn)
+        if exc.transient:  # Lambda retries the event; the retry decides again
+            decision.reason += " (transient: retried)"
+            decision.notify = False
+            report.retry_services.append(svc.arn)
         logger.warning("deploy failed", service=svc.arn, api=exc.api, code=exc.code)
     finally:
         ledger.release_lease(svc.arn, holder, changed=update.done)
