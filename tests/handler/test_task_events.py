@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from autopilot.errors import InvalidEvent, UnsupportedEvent
+from autopilot.errors import AwsCallFailed, InvalidEvent, UnsupportedEvent
 from autopilot.handlers import deployment_events, task_events
 from autopilot.models.state import DeployRecord
 
@@ -248,6 +248,22 @@ def test_a_storm_of_1000_events_gives_one_evaluation_and_one_action(rx: Reaction
     }
     assert rx.mutations() == {"ecs:UpdateService": 1, "sns:Publish": 1}
     print(f"\n1000 events: {elapsed:.2f} s, calls {dict(rx.world.calls)}")
+
+
+def test_a_failed_evaluation_gives_its_window_back_so_the_retry_evaluates(
+    rx: Reactions,
+) -> None:
+    rx.service("web", spread={A: 4, B: 1, C: 1})
+    svc = rx.moto_service("web")
+    good = svc.network_configuration
+    svc.network_configuration = {
+        "awsvpcConfiguration": {"subnets": ["subnet-0000000000000dead"], "securityGroups": []}
+    }
+    event = rx.task_event("web")
+    with pytest.raises(AwsCallFailed):
+        run(rx, event)  # Lambda retries the event
+    svc.network_configuration = good
+    assert decision(run(rx, event))["outcome"] == "rebalanced"
 
 
 def test_the_same_state_change_twice_is_a_duplicate(rx: Reactions) -> None:

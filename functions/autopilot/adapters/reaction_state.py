@@ -188,6 +188,10 @@ class ReactionState:
             {":now": now},
         )
 
+    def release_evaluation(self, service_arn: str) -> None:
+        """Give the window back (the evaluation failed before deciding: let a retry evaluate)."""
+        self._delete(svc_pk(service_arn), "ZONE#WINDOW")
+
     def last_move(self, service_arn: str) -> LastChange | None:
         item = self._get(svc_pk(service_arn), "ZONE#MOVE")
         if item is None or item.get("at_epoch") is None:
@@ -245,6 +249,10 @@ class ReactionState:
                 )
             )
         return records
+
+    def crash_loop_reported(self, service_arn: str, task_definition: str) -> bool:
+        item = self._get(svc_pk(service_arn), f"CRASHLOOP#{task_definition}")
+        return item is not None and int(item.get("loop_until", 0)) > self.epoch()
 
     def claim_crash_loop(self, service_arn: str, task_definition: str, window_seconds: int) -> bool:
         """Report a crash loop of ``task_definition`` once per window: False if already done."""

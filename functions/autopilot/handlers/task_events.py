@@ -188,11 +188,14 @@ def _crash_loop(ctx: _Run) -> bool:
     loop = detect_crash_loop(records, policy, now=record.stopped_at, deployment_in_progress=False)
     if loop is None:
         return False
-    svc = ecs_tasks.describe_service(ctx.aws.ecs, ctx.settings.cluster_arn, ctx.subject)
     what = (
         f"crash loop: {loop.count} crashes of {loop.task_definition_arn} "
         f"in {policy.window_minutes} min"
     )
+    if ctx.state.crash_loop_reported(ctx.subject, loop.task_definition_arn):
+        ctx.decide(Outcome.IGNORED, f"{what}; already reported in this window")
+        return True
+    svc = ecs_tasks.describe_service(ctx.aws.ecs, ctx.settings.cluster_arn, ctx.subject)
     if svc is None:
         ctx.decide(Outcome.IGNORED, f"{what}; the service is not active")
         return True
@@ -323,7 +326,18 @@ def _zone_balance(ctx: _Run, service_name: str) -> None:
             f"evaluated less than {settings.evaluation_window_seconds} s ago",
         )
         return
-    svc = ecs_tasks.describe_service(ctx.aws.ecs, settings.cluster_arn, ctx.subject)
+    try:
+        _evaluate(ctx, service_name)
+    except Exception:
+        # Failed before deciding (an AWS read, most likely): give the window back so that
+        # Lambda's retry of this event evaluates instead of being debounced.
+        if not ctx.report.dry_run and not any(a.done for a in ctx.report.actions):
+            ctx.state.release_evaluation(ctx.subject)
+        raise
+
+
+def _evaluate(ctx: _Run, service_name: str) -> None:
+    svc = ecs_tasks.describe_service(ctx.aws.ecs, ctx.settings.cluster_arn, ctx.subject)
     if svc is None:
         ctx.decide(Outcome.IGNORED, f"service {service_name} is not active")
         return
