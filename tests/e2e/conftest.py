@@ -1,8 +1,9 @@
-"""One sandbox for the whole e2e session: synthesized once, deployed once into moto.
+"""One sandbox for the whole e2e package: synthesized once, deployed once into moto.
 
 moto's backends are process-wide, so there is exactly one sandbox per test process; the
 demo scenes run first (``demo_results``) and the other tests run against the state the
-story left behind.
+story left behind. The fixtures are package-scoped so the sandbox stops (and the
+simulator's changes to moto are undone) before the other tiers' tests run.
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
@@ -32,12 +33,12 @@ def load(path: Path) -> dict[str, Any]:
     return doc
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def assembly() -> CloudAssembly:
     return synth(REPO_ROOT / "cdk.out")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox(assembly: CloudAssembly) -> Iterator[Sandbox]:
     sb = Sandbox(assembly=assembly, timeline=Timeline()).up()
     try:
@@ -46,7 +47,7 @@ def sandbox(assembly: CloudAssembly) -> Iterator[Sandbox]:
         sb.down()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo_results(sandbox: Sandbox) -> list[Any]:
     from sandbox.demo import DemoContext, run_scenes
 
