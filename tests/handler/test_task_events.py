@@ -92,7 +92,7 @@ def test_each_ignore_case_changes_nothing_and_is_recorded_with_its_reason(
     assert expected.lower() in d["reason"].lower()
     assert report["actions"] == []
     assert rx.mutations() == {}
-    subject = svc if service else event["detail"]["taskArn"]
+    subject = svc if service else event["detail"]["clusterArn"]
     (recorded,) = world.ledger.list_decisions(subject)
     assert recorded["outcome"] == "ignored"
     assert recorded["reason"] == d["reason"]
@@ -221,6 +221,40 @@ def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Reactions, managed
         assert "auto-scaling:UpdateAutoScalingGroup" not in rx.mutations()
         assert rx.mutations()["auto-scaling:SetDesiredCapacity"] == 1
     assert "ecs:StopTask" not in rx.mutations()
+
+
+def test_a_raised_floor_is_released_once_the_zones_are_balanced(rx: Reactions, clock: Any) -> None:
+    # Given the managed-scaling raise above (MinSize 1 -> 3, recorded)
+    rx.asg("nodes", desired=2, min_size=1, max_size=6, provider="nodes-cp", managed=True)
+    rx.container_instance(A)
+    rx.container_instance(B)
+    spread_az = [{"type": "spread", "field": "attribute:ecs.availability-zone"}]
+    rx.service(
+        "api",
+        launch_type="EC2",
+        placement=spread_az,
+        rebalancing="ENABLED",
+        strategy=[{"capacityProvider": "nodes-cp", "weight": 1, "base": 0}],
+        spread={A: 3, B: 3, C: 0},
+    )
+    assert decision(run(rx, rx.task_event("api")))["outcome"] == "rebalanced"
+    assert rx.describe_asg("nodes")["MinSize"] == 3
+
+    # When the instance in C has joined and ECS has moved tasks there
+    rx.container_instance(C)
+    for zone in (A, B):
+        rx.backend.tasks[CLUSTER].pop(rx.tasks("api")[zone][0])
+    rx.add_task("api", C)
+    rx.add_task("api", C)
+    clock.advance(120)
+    report = run(rx, rx.task_event("api"))
+
+    # Then the floor goes back to what it was, and the record is gone
+    d = decision(report)
+    assert d["outcome"] == "restored"
+    assert d["counts"] == {A: 2, B: 2, C: 2}
+    assert rx.describe_asg("nodes")["MinSize"] == 1
+    assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
 
 
 # ---------------------------------------------------------------------------

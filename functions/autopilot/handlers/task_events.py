@@ -125,7 +125,8 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
         logger.info("duplicate event", event_id=report.event_id)
         return seen
     name = detail.service_name
-    subject = ecs_tasks.service_arn_of(detail.cluster_arn, name) if name else detail.task_arn
+    # Standalone tasks are recorded under their cluster (one subject, not one per task).
+    subject = ecs_tasks.service_arn_of(detail.cluster_arn, name) if name else detail.cluster_arn
     ctx = _Run(
         report,
         parsed,
