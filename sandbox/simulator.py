@@ -305,7 +305,7 @@ class Simulator:
             return
         self.timeline.add(
             "route",
-            f"{res.function}: {summarize_report(res.report)}",
+            f"{res.function} via {res.rule}: {summarize_report(res.report)}",
             function=res.function,
             rule=res.rule,
             report=res.report,
