@@ -28,7 +28,7 @@ pk                                    sk                                        
                                       (outcomes per service), for idempotency
 ``REPO#<repository>``                 ``DEC#...``: decisions about no one service  180 days
                                       (deletes, failed pushes, untracked repos)
-``SERVICES``                          ``<arn>``: every service ever decided on      never
+``SERVICES``                          ``<arn>``: every tracking service decided on  never
                                       (repository, last_outcome, last_at)
 ====================================  ==========================================  =========
 
@@ -205,8 +205,8 @@ class Ledger:
             expires_at=now + DECISION_TTL,
         )
         self._put(values)
-        if decision.service.startswith("repository/"):
-            return
+        if decision.service.startswith("repository/") or decision.repository is None:
+            return  # only services that track a repository are listed
         self._put(
             {
                 "pk": "SERVICES",

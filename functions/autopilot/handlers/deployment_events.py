@@ -22,7 +22,12 @@ from autopilot.handlers.common import add_metrics, count_invalid, duplicate_repo
 from autopilot.logic.deployment_plan import DeploymentFacts, DeploymentPlan, plan_deployment
 from autopilot.models.events import EcsDeploymentEvent, parse_deployment_event
 from autopilot.models.report import Action, Decision, Outcome, Report
-from autopilot.models.state import DeployRecord, ServiceView, tracked_container
+from autopilot.models.state import (
+    DeployRecord,
+    ServiceLedgerState,
+    ServiceView,
+    tracked_container,
+)
 from autopilot.observability import logger, metrics, tracer
 from autopilot.settings import DeploymentEventsSettings, get_settings
 
@@ -55,7 +60,7 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
         # Nothing to look up: recorded (a rollback by ECS is noted), never acted on.
         svc = ServiceView(service_arn, service_arn.rsplit("/", 1)[-1], "", "")
         facts = _facts(parsed, None, None, None, None)
-        report.decisions.append(plan_deployment(facts, svc, _empty_state(), None).decision)
+        report.decisions.append(plan_deployment(facts, svc, ServiceLedgerState(), None).decision)
         return _finish(report, ledger, aws, settings, parsed)
 
     observed_at = time.time()
@@ -78,14 +83,15 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
         return _finish(report, ledger, aws, settings, parsed)
 
     # Which revision did this deployment roll out, and which digest does it carry?
+    # (ECS lists the deployment while it matters; else our deploy record names it.)
     deployment = svc.deployment(detail.deployment_id)
-    record: DeployRecord | None = None
-    task_definition = deployment.task_definition if deployment else None
-    if task_definition is None:
+    record: DeployRecord | None
+    if deployment is not None:
+        task_definition: str | None = deployment.task_definition
+        record = ledger.get_deploy(svc.arn, deployment.task_definition)
+    else:
         record = ledger.find_deploy(svc.arn, detail.deployment_id)
         task_definition = record.task_definition if record else None
-    elif (record := ledger.get_deploy(svc.arn, task_definition)) is None:
-        record = None
     digest = record.digest if record else None
     image: str | None = None
     if task_definition is not None:
@@ -118,12 +124,6 @@ def _facts(
         image=image,
         repository=repository,
     )
-
-
-def _empty_state() -> Any:
-    from autopilot.models.state import ServiceLedgerState  # noqa: PLC0415
-
-    return ServiceLedgerState()
 
 
 def _act(  # noqa: PLR0917 - internal step of run()
