@@ -794,7 +794,11 @@ class Simulator:
             }
             if tag:
                 kwargs["imageTag"] = tag
-            digest = ecr.put_image(**kwargs)["image"]["imageId"]["imageDigest"]
+            try:
+                digest = ecr.put_image(**kwargs)["image"]["imageId"]["imageDigest"]
+            except ecr.exceptions.ClientError as exc:  # e.g. a tag of an IMMUTABLE repository
+                message = exc.response["Error"]["Message"]
+                raise SimulatorError(f"ECR refused the push: {message}") from exc
             if crashing:
                 self.crashing.add(digest)
             start = len(self._routes)
