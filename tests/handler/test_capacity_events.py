@@ -259,12 +259,14 @@ def test_fargate_spot_falls_back_to_fargate_and_returns_after_the_calm_period(
         rx, rx.service_action("worker", "SERVICE_TASK_PLACEMENT_FAILURE", "RESOURCE:FARGATE")
     )
 
-    # Then the service moves to on-demand FARGATE, without a new deployment
+    # Then the service moves to on-demand FARGATE (ECS accepts a strategy change only with
+    # a forced deployment of the same task definition)
     d = decision(failure)
     assert d["outcome"] == "fallback"
     (action, _notice) = failure["actions"]
     assert action["api"] == "ecs:UpdateService"
-    assert action["params"]["forceNewDeployment"] is False
+    assert action["params"]["forceNewDeployment"] is True
+    assert rx.describe(svc)["taskDefinition"].endswith("worker:1")
     assert action["params"]["capacityProviderStrategy"] == [
         {"capacityProvider": "FARGATE", "weight": 3, "base": 1}
     ]

@@ -346,6 +346,14 @@ def rebalancing_params(cluster_arn: str, service_arn: str) -> dict[str, Any]:
     }
 
 
+#: ECS refuses a change to a service's capacity provider strategy without a new deployment
+#: ("InvalidParameterException: When switching from launch type to capacity provider
+#: strategy on an existing service, or making a change to a capacity provider strategy on a
+#: service that is already using one, you must force a new deployment."). The new
+#: deployment keeps the task definition; it re-places the tasks under the new strategy.
+STRATEGY_CHANGE_FORCES_DEPLOYMENT = True
+
+
 def strategy_update_params(
     cluster_arn: str, service_arn: str, strategy: Iterable[StrategyItem]
 ) -> dict[str, Any]:
@@ -353,7 +361,7 @@ def strategy_update_params(
         "cluster": cluster_arn,
         "service": service_arn,
         "capacityProviderStrategy": strategy_params(strategy),
-        "forceNewDeployment": False,
+        "forceNewDeployment": STRATEGY_CHANGE_FORCES_DEPLOYMENT,
     }
 
 

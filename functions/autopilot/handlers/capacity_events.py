@@ -23,7 +23,8 @@ placement failure RESOURCE:CPU /  the provider's ASG + 1 (managed     SetDesired
 MEMORY on EC2 capacity            scaling: its MinSize)               UpdateAutoScalingGroup
 placement failure                 FARGATE_SPOT -> FARGATE             ecs:UpdateService
 RESOURCE:FARGATE, Fargate Spot    (original recorded)                 capacityProviderStrategy,
-                                                                      forceNewDeployment false
+                                                                      forceNewDeployment (ECS
+                                                                      requires it)
 SERVICE_STEADY_STATE after the    back to the recorded strategy       same
 calm period
 Spot interruption warning (the    the instance's ASG + 1 (managed     SetDesiredCapacity /
