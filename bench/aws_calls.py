@@ -1,0 +1,177 @@
+"""3. AWS calls per reaction, counted at the botocore level (``before-call`` hooks) in moto.
+
+- push -> deploy of one service (``autopilot:scan=off``, so the push itself deploys);
+- a push to a repository tracked by 20 services, in a cluster of 20 and of 300 services
+  (280 that do not track it: half tagged for another repository, half untagged). The
+  count must be the same;
+- beside it, in the same cluster, the naive discovery (ListServices, DescribeServices in
+  batches of 10, ListTagsForResource per service), then the same per-service deploy calls.
+Counts are deterministic: one run each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.common import Figure, Section, verdict
+from bench.moto_world import CLUSTER, REGISTRY, World
+
+TARGET_ONE = 6
+FLOOR = 4
+REPO = "bench/web"
+TRACKED = 20
+CLUSTER_SIZE = 300
+
+
+def _deploy_one() -> tuple[dict[str, int], int, str]:
+    from autopilot.handlers import image_events  # noqa: PLC0415
+
+    with World() as w:
+        w.push(REPO, "v1.2.0")
+        svc = w.service(
+            "web",
+            image=f"{REGISTRY}/{REPO}:v1.2.0",
+            tags={"autopilot:repository": REPO, "autopilot:scan": "off"},
+        )
+        digest = w.push(REPO, "v1.3.0")
+        event = w.push_event(REPO, digest, "v1.3.0")
+        w.reset_counts()
+        report = image_events.run(event, aws=w.clients)
+        ledger = sum(v for k, v in w.calls.items() if k.split(":")[0] in ("dynamodb", "sns"))
+        return w.aws_calls(), ledger, report.outcomes().get(svc, "?")
+
+
+def _fleet(untracked: int, *, naive: bool) -> dict[str, Any]:
+    from autopilot.handlers import image_events  # noqa: PLC0415
+
+    with World() as w:
+        w.push(REPO, "v1.2.0")
+        w.push("bench/other", "v1.0.0")
+        for i in range(TRACKED):
+            w.service(
+                f"web-{i:02d}",
+                image=f"{REGISTRY}/{REPO}:v1.2.0",
+                tags={"autopilot:repository": REPO, "autopilot:scan": "off"},
+            )
+        td_other = w.task_definition("other", f"{REGISTRY}/bench/other:v1.0.0")
+        for i in range(untracked):
+            tags = {"autopilot:repository": "bench/other"} if i % 2 == 0 else {"team": "x"}
+            w.service(f"other-{i:03d}", task_definition=td_other, tags=tags)
+        digest = w.push(REPO, "v1.3.0")
+        event = w.push_event(REPO, digest, "v1.3.0")
+        w.reset_counts()
+        report = image_events.run(event, aws=w.clients)
+        autopilot = w.aws_calls()
+        deployed = sum(1 for o in report.outcomes().values() if o == "deployed")
+        out: dict[str, Any] = {"autopilot": autopilot, "deployed": deployed}
+        if naive:
+            w.reset_counts()
+            _naive_discovery(w)
+            discovery = w.aws_calls()
+            # after discovery the naive updater needs what autopilot needs per service
+            per_service = {
+                k: v
+                for k, v in autopilot.items()
+                if k not in ("resource-groups-tagging-api:GetResources", "ecs:DescribeServices")
+            }
+            naive_total = dict(discovery)
+            for k, v in per_service.items():
+                naive_total[k] = naive_total.get(k, 0) + v
+            out["naive_discovery"] = discovery
+            out["naive"] = dict(sorted(naive_total.items()))
+        return out
+
+
+def _naive_discovery(w: World) -> list[str]:
+    """List every service, describe each (batches of 10), list each one's tags."""
+    arns: list[str] = []
+    for page in w.ecs.get_paginator("list_services").paginate(
+        cluster=CLUSTER, PaginationConfig={"PageSize": 100}
+    ):
+        arns += page["serviceArns"]
+    # moto answers in one page; ECS pages ListServices by at most 100
+    pages = -(-len(arns) // 100)
+    if w.calls["ecs:ListServices"] < pages:
+        w.calls["ecs:ListServices"] = pages
+    tracking = []
+    for i in range(0, len(arns), 10):
+        batch = w.ecs.describe_services(cluster=CLUSTER, services=arns[i : i + 10])["services"]
+        for svc in batch:
+            tags = w.ecs.list_tags_for_resource(resourceArn=svc["serviceArn"])["tags"]
+            if any(t["key"] == "autopilot:repository" and t["value"] == REPO for t in tags):
+                tracking.append(svc["serviceArn"])
+    return tracking
+
+
+def run(*, quick: bool) -> Section:
+    section = Section(
+        key="aws-calls",
+        title="3. AWS calls per reaction (botocore before-call hooks, moto mock_aws)",
+        command="python -m bench.run --only aws-calls",
+    )
+    calls, ledger, outcome = _deploy_one()
+    total = sum(calls.values())
+    section.figures.append(
+        Figure(
+            name="push -> deploy, one service (besides ledger DynamoDB and notice SNS)",
+            unit="calls",
+            values=[total],
+            target=f"<= {TARGET_ONE} (floor {FLOOR})",
+            verdict=verdict(total <= TARGET_ONE and outcome == "deployed"),
+            why="" if total <= TARGET_ONE else "more calls than the budget",
+            extra={"calls": calls, "ledger_and_notice_calls": ledger, "outcome": outcome},
+        )
+    )
+    untracked = 28 if quick else CLUSTER_SIZE - TRACKED
+    small = _fleet(0, naive=False)
+    big = _fleet(untracked, naive=True)
+    n_small, n_big = sum(small["autopilot"].values()), sum(big["autopilot"].values())
+    n_naive = sum(big["naive"].values())
+    same = small["autopilot"] == big["autopilot"]
+    section.figures.append(
+        Figure(
+            name=f"push -> deploy, {TRACKED} tracking services, cluster of {TRACKED}",
+            unit="calls",
+            values=[n_small],
+            extra={"calls": small["autopilot"], "deployed": small["deployed"]},
+        )
+    )
+    section.figures.append(
+        Figure(
+            name=f"push -> deploy, {TRACKED} tracking services, cluster of {TRACKED + untracked}",
+            unit="calls",
+            values=[n_big],
+            target=f"same as in a cluster of {TRACKED} ({n_small})",
+            verdict=verdict(same and big["deployed"] == TRACKED),
+            why=""
+            if same
+            else f"the count depends on the untracked services: {small['autopilot']} vs {big['autopilot']}",
+            extra={"calls": big["autopilot"], "deployed": big["deployed"]},
+        )
+    )
+    section.figures.append(
+        Figure(
+            name=f"naive updater, same push, cluster of {TRACKED + untracked}",
+            unit="calls",
+            values=[n_naive],
+            extra={
+                "calls": big["naive"],
+                "discovery_calls": big["naive_discovery"],
+                "ratio_naive_to_autopilot": round(n_naive / n_big, 2),
+            },
+        )
+    )
+    section.notes.append(
+        f"Naive / autopilot in the cluster of {TRACKED + untracked}: {n_naive} / {n_big} = "
+        f"{n_naive / n_big:.1f}x. Autopilot finds the tracking services with one "
+        "Resource Groups Tagging API GetResources call (tag filter) and describes only those; "
+        "the naive updater lists and describes every service and reads every service's tags. "
+        "moto answers ListServices in one page; the naive count uses the pages ECS needs "
+        "(100 services a page)."
+    )
+    section.notes.append(
+        f"Per tracking service autopilot pays DescribeTaskDefinition (one per distinct "
+        f"revision; here each service has its own), RegisterTaskDefinition and UpdateService; "
+        f"DescribeServices is batched by 10 and DescribeImages is one call per push."
+    )
+    return section

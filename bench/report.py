@@ -1,0 +1,171 @@
+"""Render the results (the JSON document) as bench/results.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _num(value: float, unit: str) -> str:
+    if unit in ("calls", "actions", "files") or float(value).is_integer() and abs(value) >= 10:
+        return f"{value:,.0f}"
+    if unit == "decisions/s":
+        return f"{value:,.0f}"
+    if abs(value) < 10:
+        return f"{value:.3f}"
+    return f"{value:,.1f}"
+
+
+def _spread(fig: dict[str, Any]) -> str:
+    stats, unit = fig["stats"], fig["unit"]
+    if fig["runs"] <= 1:
+        return "-"
+    text = f"{_num(stats['min'], unit)} .. {_num(stats['max'], unit)}"
+    if fig["runs"] >= 4:
+        text += f" (IQR {_num(stats['q1'], unit)} .. {_num(stats['q3'], unit)})"
+    return text
+
+
+def _word(fig: dict[str, Any]) -> str:
+    if fig["verdict"] is None:
+        return "-"
+    word = f"**{fig['verdict']}**"
+    return f"{word}: {fig['why']}" if fig["why"] else word
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render(doc: dict[str, Any]) -> str:
+    meta = doc["meta"]
+    out = [
+        "# Benchmarks",
+        "",
+        f"Written by `{meta['command']}` on {meta['date']} "
+        f"(machine: {meta['machine']}; Python {meta['python']}; "
+        f"{'quick run: small sizes, few runs' if meta['quick'] else 'full run'}; "
+        f"{meta['seconds']:.0f} s in all).",
+        "",
+        "Benchmarks, not tests: nothing here is asserted by `make test`. The machine was shared "
+        "with other work while this ran, so times are noisy; the spread is shown beside each median. "
+        "Raw numbers, every run: [results.json](results.json).",
+        "",
+        "## Summary",
+        "",
+        "| figure | median | target | verdict |",
+        "|---|---|---|---|",
+    ]
+    for section in doc["sections"]:
+        if section["skipped"]:
+            out.append(f"| {_cell(section['title'])} | skipped | | {_cell(section['skipped'])} |")
+            continue
+        for fig in section["figures"]:
+            if fig["target"] is None:
+                continue
+            out.append(
+                f"| {_cell(fig['name'])} | {_headline(fig)} | {_cell(fig['target'])} "
+                f"| {_cell(_word(fig))} |"
+            )
+    for section in doc["sections"]:
+        out += ["", f"## {section['title']}", ""]
+        out.append(f"Command: `{section['command']}` ({section['seconds']:.0f} s).")
+        out.append("")
+        if section["skipped"]:
+            out += [f"Skipped: {section['skipped']}", ""]
+            continue
+        out += [
+            "| figure | runs | median | spread (min .. max) | target | verdict |",
+            "|---|---|---|---|---|---|",
+        ]
+        for fig in section["figures"]:
+            out.append(
+                f"| {_cell(fig['name'])} | {fig['runs']} | {_headline(fig)} | "
+                f"{_cell(_spread(fig))} | {_cell(fig['target'] or '-')} | {_cell(_word(fig))} |"
+            )
+        out.append("")
+        extra = _extras(section)
+        if extra:
+            out += [*extra, ""]
+        for note in section["notes"]:
+            out.append(f"- {note}")
+    out.append("")
+    return "\n".join(out)
+
+
+def _headline(fig: dict[str, Any]) -> str:
+    text = f"{_num(fig['stats']['median'], fig['unit'])} {fig['unit']}"
+    if "ratio" in fig["extra"]:
+        text += f" ({fig['extra']['ratio']:.2f}x)"
+    return text
+
+
+def _extras(section: dict[str, Any]) -> list[str]:
+    key = section["key"]
+    lines: list[str] = []
+    if key == "cold-start":
+        lines += ["| function, set-up | clients | function median | boto3 baseline median | ratio |",
+                  "|---|---|---|---|---|"]
+        for fig in section["figures"]:
+            e = fig["extra"]
+            lines.append(
+                f"| {_cell(fig['name'])} | {', '.join(e['services'])} | "
+                f"{fig['stats']['median']:.3f} s | {e['baseline']['median']:.3f} s | {e['ratio']:.2f}x |"
+            )
+        offenders = [f for f in section["figures"] if f["extra"].get("importtime_offenders")]
+        if offenders:
+            lines += ["", "Import time the function pays beyond the baseline (`python -X importtime`, "
+                      "self time summed per top-level package, median of 3):", ""]
+            for fig in offenders:
+                rows = ", ".join(
+                    f"`{r['package']}` +{r['extra_ms']:.0f} ms" for r in fig["extra"]["importtime_offenders"]
+                )
+                lines.append(f"- {fig['name'].split(':')[0]}: {rows}")
+        first = section["figures"][0] if section["figures"] else None
+        if first:
+            lines += ["", f"Function run: `{first['command']}`", "",
+                      f"Baseline run: `{first['extra']['baseline_command']}`"]
+    elif key == "aws-calls":
+        lines += ["| reaction | calls by API |", "|---|---|"]
+        for fig in section["figures"]:
+            calls = fig["extra"].get("calls", {})
+            lines.append(
+                f"| {_cell(fig['name'])} | "
+                + ", ".join(f"{k} {v}" for k, v in calls.items())
+                + " |"
+            )
+    elif key == "storm":
+        d = section["details"]
+        lines += [
+            f"Outcomes: {', '.join(f'{k} {v}' for k, v in d['outcomes'].items())}.",
+            "",
+            f"Actions taken: {', '.join(f'{k} {v}' for k, v in d['actions'].items()) or 'none'}.",
+            "",
+            f"Calls by API: {', '.join(f'{k} {v}' for k, v in d['calls'].items())}.",
+            "",
+            "Spread of running tasks per service after the storm (largest zone first): "
+            + ", ".join(f"{k}: {v} services" for k, v in d["spread_after"].items()) + ".",
+        ]
+    elif key == "synth":
+        for fig in section["figures"]:
+            if fig["command"]:
+                lines.append(f"Timed command ({fig['name']}): `{fig['command']}`")
+                break
+        lines.append("")
+        lines += ["| services | resources | plain `cdk synth` |", "|---|---|---|"]
+        for fig in section["figures"]:
+            e = fig["extra"]
+            plain = {True: "ok", False: f"fails: {e['plain_synth_error']}", None: "not run"}[
+                e["plain_synth_ok"]
+            ]
+            lines.append(f"| {fig['name'].split(' ')[0]} | {e['resources']} | {_cell(plain)} |")
+    elif key == "demo":
+        for fig in section["figures"]:
+            lines.append(f"Command: `{fig['command']}`; runs: {'; '.join(fig['extra']['summaries'])}.")
+    elif key == "throughput":
+        for fig in section["figures"]:
+            e = fig["extra"]
+            lines.append(
+                f"- {fig['name']}: {e['decisions_per_run']:,} decisions per run over "
+                f"{e['distinct_inputs']} distinct inputs."
+            )
+    return lines

@@ -1,0 +1,97 @@
+"""The bench's one command: ``python -m bench.run [--quick] [--only NAME[,NAME]] [--out DIR]``.
+
+Runs the sections of issue 9 in order and writes ``results.json`` (every run's raw
+numbers) and ``results.md`` (the table, with targets and verdicts) into ``--out``
+(default: bench/). ``--quick`` uses small sizes and few runs (for the smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import asset_size, aws_calls, cold_start, demo, report, storm, synth, throughput
+from bench.common import REPO_ROOT, Section
+
+SECTIONS: dict[str, Callable[..., Section]] = {
+    "cold-start": cold_start.run,
+    "asset-size": asset_size.run,
+    "aws-calls": aws_calls.run,
+    "storm": storm.run,
+    "throughput": throughput.run,
+    "synth": synth.run,
+    "demo": demo.run,
+}
+
+
+def _machine() -> str:
+    cpus = os.cpu_count()
+    return f"{platform.system()} {platform.machine()}, nproc {cpus}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, few runs")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"run only these sections (repeat or comma-separate): {', '.join(SECTIONS)}",
+    )
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench", help="where to write")
+    args = parser.parse_args(argv)
+    only = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
+    unknown = [n for n in only if n not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section {', '.join(unknown)} (known: {', '.join(SECTIONS)})")
+    chosen = [n for n in SECTIONS if n in only] if only else list(SECTIONS)
+
+    started = time.perf_counter()
+    sections = []
+    failed = False
+    for name in chosen:
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            section = SECTIONS[name](quick=args.quick)
+        except Exception as exc:  # a broken section is reported, the others still run
+            failed = True
+            traceback.print_exc()
+            section = Section(key=name, title=name, command=f"python -m bench.run --only {name}",
+                              skipped=f"failed: {type(exc).__name__}: {exc}"[:300])
+        section.seconds = time.perf_counter() - t0
+        print(f"[bench] {name} done in {section.seconds:.1f} s", file=sys.stderr, flush=True)
+        sections.append(section)
+
+    cmd = "python -m bench.run" + (" --quick" if args.quick else "") + "".join(
+        f" --only {n}" for n in only
+    )
+    doc = {
+        "meta": {
+            "command": cmd,
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": _machine(),
+            "python": platform.python_version(),
+            "quick": args.quick,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+        "sections": [s.as_dict() for s in sections],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    (args.out / "results.md").write_text(report.render(doc))
+    print(f"[bench] wrote {args.out / 'results.md'} and results.json", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

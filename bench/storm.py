@@ -1,0 +1,252 @@
+"""4. Storm: task-state events across many services through ``task-events``, in moto.
+
+100 services (quick: 10) in one cluster, three zones:
+- 4 in 10 Fargate, ECS's AZ rebalancing off, tasks lopsided 4/1/1 (the plan: turn it on);
+- 3 in 10 Fargate, rebalancing on, balanced 2/2/2 (nothing to do);
+- 3 in 10 on EC2 placed binpack first (not eligible for ECS's rebalancing), lopsided 4/1/1,
+  room in every zone (the plan: stop a task in the crowded zone, one per cooldown).
+10,000 events (quick: 300) spread evenly over 10 evaluation windows of 60 s (the
+function's defaults: one evaluation per service per 60 s window, one move per service per
+300 s), on a fake clock. The mix: RUNNING changes, stops by the scheduler, by users, by AZ
+rebalancing and by Spot interruptions, and 10 % redeliveries of an earlier event (same
+task ARN and version, new envelope id: EventBridge's at-least-once).
+
+Figures: total AWS calls (and without the ledger), describe calls per service per window,
+duplicate actions, wall time.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.common import Figure, Section, summary, verdict
+from bench.moto_world import MUTATING, ZONES, World
+
+WINDOW = 60  # TaskEventsSettings.evaluation_window_seconds default
+COOLDOWN = 300  # TaskEventsSettings.move_cooldown_seconds default
+WINDOWS = 10
+BINPACK = [{"type": "binpack", "field": "memory"}]
+MOVES = {"ecs:StopTask", "autoscaling:SetDesiredCapacity", "autoscaling:UpdateAutoScalingGroup"}
+DESCRIBES = ("ecs:DescribeServices",)
+
+
+class FakeClock:
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _build(w: World, services: int) -> dict[str, list[str]]:
+    tasks: dict[str, list[str]] = {}
+    for zone in ZONES:
+        w.container_instance(zone)
+    for i in range(services):
+        kind = i % 10
+        name = f"svc-{i:03d}"
+        if kind < 4:
+            w.service(name, rebalancing="DISABLED", desired=6)
+            spread = (4, 1, 1)
+        elif kind < 7:
+            w.service(name, rebalancing="ENABLED", desired=6)
+            spread = (2, 2, 2)
+        else:
+            w.service(name, launch_type="EC2", placement=BINPACK, rebalancing=None,
+                      min_healthy=50, desired=6)
+            spread = (4, 1, 1)
+        tasks[name] = [
+            w.add_task(name, zone) for zone, n in zip(ZONES, spread, strict=True) for _ in range(n)
+        ]
+    return tasks
+
+
+def _event(w: World, rng: random.Random, name: str, tasks: list[str]) -> dict[str, Any]:
+    task = rng.choice(tasks)
+    zone = rng.choice(ZONES)
+    roll = rng.random()
+    if roll < 0.55:
+        return w.task_event(name, task, zone=zone)
+    if roll < 0.70:
+        return w.task_event(name, task, status="STOPPED", zone=zone, stop_code="UserInitiated",
+                            reason="Task stopped by user")
+    if roll < 0.85:
+        return w.task_event(name, task, status="STOPPED", zone=zone)  # scheduler (scaling)
+    if roll < 0.95:
+        return w.task_event(
+            name, task, status="STOPPED", zone=zone, stop_code="ServiceSchedulerInitiated",
+            reason="Availability-zone rebalancing initiated by (deployment ecs-svc/1)",
+        )
+    return w.task_event(name, task, status="STOPPED", zone=zone, stop_code="SpotInterruption",
+                        reason="Your Spot Task was interrupted.")
+
+
+def storm(services: int, events: int, *, seed: int = 9) -> dict[str, Any]:
+    from autopilot.adapters import reaction_state  # noqa: PLC0415
+    from autopilot.handlers import task_events  # noqa: PLC0415
+
+    rng = random.Random(seed)
+    start = datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()
+    clock = FakeClock(start)
+    saved = reaction_state.CLOCK
+    reaction_state.CLOCK = clock
+    try:
+        with World() as w:
+            tasks = _build(w, services)
+            names = sorted(tasks)
+            aws = w.clients
+            w.reset_counts()
+            sent: list[dict[str, Any]] = []
+            outcomes: Counter[str] = Counter()
+            redelivered_mutations = 0
+            actions: list[tuple[str, float, str, str]] = []  # (service, t, api, params)
+            step = WINDOW * WINDOWS / events
+            began = time.perf_counter()
+            for k in range(events):
+                clock.now = start + k * step
+                window = int(k * step // WINDOW)
+                redelivery = bool(sent) and rng.random() < 0.10
+                if redelivery:
+                    event = dict(rng.choice(sent), id=f"redelivery-{k}")
+                else:
+                    name = names[k % len(names)] if rng.random() < 0.5 else rng.choice(names)
+                    event = _event(w, rng, name, tasks[name])
+                    sent.append(event)
+                name = event["detail"]["group"].split(":", 1)[1]
+                w.subject = f"{name}|{window}"
+                before = sum(w.calls[m] for m in MUTATING)
+                report = task_events.run(event, aws=aws)
+                made = sum(w.calls[m] for m in MUTATING) - before
+                if redelivery:
+                    redelivered_mutations += made
+                for d in report.decisions:
+                    outcomes[d.outcome.value] += 1
+                for a in report.actions:
+                    if a.done and a.api in MUTATING:
+                        actions.append((name, clock.now, a.api, repr(sorted(a.params.items()))))
+            wall = time.perf_counter() - began
+            spreads = {n: w.running_spread(n) for n in names}
+    finally:
+        reaction_state.CLOCK = saved
+
+    describes: dict[str, int] = {}
+    reads_per_eval: Counter[str] = Counter()
+    for subject, calls in w.by_subject.items():
+        if subject == "-":
+            continue
+        describes[subject] = sum(calls[d] for d in DESCRIBES)
+    # duplicates: (b) moves closer than the cooldown, (c) the same change made twice
+    too_close = 0
+    repeated = 0
+    last_move: dict[str, float] = {}
+    seen: set[tuple[str, str, str]] = set()
+    for service, t, api, params in sorted(actions, key=lambda a: a[1]):
+        if api in MOVES:
+            if service in last_move and t - last_move[service] < COOLDOWN:
+                too_close += 1
+            last_move[service] = t
+        elif (service, api, params) in seen:
+            repeated += 1
+        seen.add((service, api, params))
+    total = dict(sorted(w.calls.items()))
+    reads_per_eval.update({k: v for k, v in total.items() if k not in MUTATING
+                           and not k.startswith(("dynamodb:", "sns:"))})
+    return {
+        "services": services,
+        "events": events,
+        "windows": WINDOWS,
+        "window_seconds": WINDOW,
+        "wall_seconds": wall,
+        "calls": total,
+        "calls_total": sum(total.values()),
+        "calls_without_ledger": sum(
+            v for k, v in total.items() if not k.startswith(("dynamodb:", "sns:"))
+        ),
+        "describes_per_service_window": describes,
+        "outcomes": dict(outcomes.most_common()),
+        "actions": Counter(a[2] for a in actions),
+        "duplicates": {
+            "mutations_on_redelivered_events": redelivered_mutations,
+            "moves_inside_cooldown": too_close,
+            "same_change_twice": repeated,
+        },
+        "spread_after": Counter(tuple(sorted(s.values(), reverse=True)) for s in spreads.values()),
+    }
+
+
+def run(*, quick: bool) -> Section:
+    services, events = (10, 300) if quick else (100, 10_000)
+    section = Section(
+        key="storm",
+        title=f"4. Storm: {events:,} task-state events across {services} services (task-events)",
+        command="python -m bench.run --only storm" + (" --quick" if quick else ""),
+    )
+    try:
+        import autopilot.handlers.task_events  # noqa: F401, PLC0415
+    except ImportError:
+        section.skipped = "functions/autopilot/handlers/task_events.py does not exist yet"
+        return section
+    r = storm(services, events)
+    section.details = {
+        k: (dict(v) if isinstance(v, Counter) else v)
+        for k, v in r.items()
+        if k != "describes_per_service_window"
+    }
+    section.details["spread_after"] = {
+        "/".join(map(str, k)): v for k, v in r["spread_after"].items()
+    }
+    per_window = list(r["describes_per_service_window"].values())
+    worst = max(per_window) if per_window else 0
+    dup = sum(r["duplicates"].values())
+    section.figures += [
+        Figure(
+            name="total AWS calls (ledger DynamoDB and SNS included)",
+            unit="calls",
+            values=[r["calls_total"]],
+            extra={"calls": r["calls"], "per_event": round(r["calls_total"] / events, 2)},
+        ),
+        Figure(
+            name="AWS calls besides the ledger and notices",
+            unit="calls",
+            values=[r["calls_without_ledger"]],
+            extra={"per_event": round(r["calls_without_ledger"] / events, 3)},
+        ),
+        Figure(
+            name="DescribeServices per service per 60 s window (max over service-windows with events)",
+            unit="calls",
+            values=[worst],
+            target="<= 2",
+            verdict=verdict(worst <= 2),
+            why="" if worst <= 2 else "the debounce let a service be described more than twice in a window",
+            extra={"distribution": summary(per_window), "service_windows": len(per_window)},
+        ),
+        Figure(
+            name="duplicate actions",
+            unit="actions",
+            values=[dup],
+            target="0",
+            verdict=verdict(dup == 0),
+            why="" if dup == 0 else f"{r['duplicates']}",
+            extra={"breakdown": r["duplicates"], "actions": dict(r["actions"])},
+        ),
+        Figure(
+            name="wall time (in-process, moto mock_aws, one run)",
+            unit="s",
+            values=[round(r["wall_seconds"], 2)],
+            extra={"events_per_second": round(events / r["wall_seconds"], 1)},
+        ),
+    ]
+    section.notes.append(
+        "Duplicate actions = mutating calls made while handling a redelivered event + moves "
+        "(StopTask, ASG changes) on one service closer together than the 300 s cooldown + the "
+        "same change (API and parameters) made twice on one service."
+    )
+    section.notes.append(
+        "Wall time is dominated by moto (every call is serialized, routed and answered "
+        "in-process); it is not Lambda's time, but it compares runs on one machine."
+    )
+    return section

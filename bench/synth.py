@@ -1,0 +1,161 @@
+"""6. Synth scaling: ``cdk synth`` wall time with 5, 25 and 100 services.
+
+Configs are generated into a temporary directory from config/demo.yaml: N services, each
+tracking its own repository, capacity cycling fargate / fargate-spot-mix / ec2, Service
+Auto Scaling on each, a load balancer on every third (the demo's proportions). Each synth
+writes to its own temporary output directory (the repository's cdk.out is left alone).
+
+The stack has one set of resources per service, and CloudFormation allows 500 resources
+per stack: a plain ``cdk synth`` refuses the 100-service config (TooManyResourcesInStack).
+To time the curve at every point, the timed runs pass
+``-c @aws-cdk/core:stackResourceLimit=0 -c @aws-cdk/core:validateAgainstDefaultRules=false``
+(the same at every size); one plain synth per size records whether it would deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.common import REPO_ROOT, Figure, Section, summary, tool_env
+
+CONTEXT_KEY = "autopilot:config"  # infra/app_builder.CONFIG_CONTEXT_KEY
+OVERRIDES = [
+    "-c",
+    "@aws-cdk/core:stackResourceLimit=0",
+    "-c",
+    "@aws-cdk/core:validateAgainstDefaultRules=false",
+]
+CAPACITY = ("fargate", "fargate-spot-mix", "ec2")
+STACK_LIMIT = 500
+
+
+def write_config(n: int, dest: Path) -> Path:
+    base: dict[str, Any] = yaml.safe_load((REPO_ROOT / "config" / "demo.yaml").read_text())
+    base["repositories"] = [{"name": f"bench/svc{i:03d}"} for i in range(n)]
+    services = []
+    for i in range(n):
+        svc: dict[str, Any] = {
+            "name": f"svc{i:03d}",
+            "repository": f"bench/svc{i:03d}",
+            "capacity": CAPACITY[i % 3],
+            "container_port": 8080,
+            "cpu": 256,
+            "memory_mib": 512,
+            "desired_count": 2,
+            "scaling": {"min": 2, "max": 6, "cpu_target": 60},
+            "automation": {"policy": "semver", "scan": "critical"},
+        }
+        if i % 3 == 0:
+            svc["load_balancer"] = {"port": 80, "health_check_path": "/healthz"}
+        services.append(svc)
+    base["services"] = services
+    path = dest / f"services-{n}.yaml"
+    path.write_text(yaml.safe_dump(base, sort_keys=False))
+    return path
+
+
+def command(config: Path, out: Path, *, overrides: bool = True) -> list[str]:
+    cmd = ["npx", "--no-install", "cdk", "synth", "--quiet", "-o", str(out),
+           "-c", f"{CONTEXT_KEY}={config}"]
+    return cmd + (OVERRIDES if overrides else [])
+
+
+def _synth(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=tool_env(), capture_output=True, text=True)
+    return time.perf_counter() - start, proc
+
+
+def _resources(out: Path) -> int:
+    total = 0
+    for template in out.glob("*.template.json"):
+        total += len(json.loads(template.read_text()).get("Resources", {}))
+    return total
+
+
+def run(*, quick: bool) -> Section:
+    sizes = (5, 25) if quick else (5, 25, 100)
+    runs = 1 if quick else 3
+    section = Section(
+        key="synth",
+        title="6. Synth scaling: cdk synth wall time by number of services",
+        command="python -m bench.run --only synth",
+    )
+    medians: dict[int, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
+        root = Path(tmp)
+        for n in sizes:
+            config = write_config(n, root)
+            times: list[float] = []
+            resources = 0
+            for r in range(runs):
+                out = root / f"out-{n}-{r}"
+                cmd = command(config, out)
+                seconds, proc = _synth(cmd)
+                if proc.returncode != 0:
+                    section.notes.append(
+                        f"{n} services: synth failed: {_last_error(proc)}"
+                    )
+                    break
+                times.append(seconds)
+                resources = _resources(out)
+            plain_out = root / f"plain-{n}"
+            plain_ok: bool | None = None
+            plain_error = ""
+            if resources > STACK_LIMIT or quick is False:
+                _, proc = _synth(command(config, plain_out, overrides=False))
+                plain_ok = proc.returncode == 0
+                plain_error = "" if plain_ok else _last_error(proc)
+            if not times:
+                continue
+            medians[n] = summary(times)["median"]
+            shown = " ".join(cmd).replace(str(root), "$TMP")
+            fig = Figure(
+                name=f"{n} services ({resources} resources)",
+                unit="s",
+                values=[round(t, 2) for t in times],
+                command=f"PATH=$PWD/.venv/bin:$PATH {shown}",
+                extra={"resources": resources, "plain_synth_ok": plain_ok,
+                       "plain_synth_error": plain_error},
+            )
+            if plain_ok is False:
+                fig.why = f"plain cdk synth fails: {plain_error}"
+            section.figures.append(fig)
+    points = sorted(medians)
+    slopes = []
+    for a, b in zip(points, points[1:], strict=False):
+        slope = (medians[b] - medians[a]) / (b - a)
+        slopes.append({"from": a, "to": b, "seconds_per_service": round(slope, 4)})
+    section.details = {"medians": medians, "slopes": slopes}
+    if len(slopes) >= 2:
+        s1, s2 = slopes[0]["seconds_per_service"], slopes[-1]["seconds_per_service"]
+        linear = abs(s2 - s1) <= max(0.5 * max(abs(s1), abs(s2)), 0.02)
+        section.notes.append(
+            "Time per added service between points: "
+            + ", ".join(f"{s['from']}->{s['to']}: {s['seconds_per_service']:.3f} s" for s in slopes)
+            + (". Roughly linear (constant cost per service on top of a fixed start-up)."
+               if linear else ". Not linear: the cost per service changes between points.")
+        )
+    section.notes.append(
+        "Most of a small synth is fixed cost: starting Node, the jsii kernel and "
+        "aws-cdk-lib, the CLI, and cdk-nag over the whole tree."
+    )
+    return section
+
+
+def _last_error(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = [
+        ln.strip()
+        for ln in (proc.stderr + proc.stdout).splitlines()
+        if "Error" in ln or "error" in ln.lower()
+    ]
+    text = next((ln for ln in lines if "TooManyResources" in ln or "maximum" in ln), None)
+    text = text or (lines[-1] if lines else f"exit {proc.returncode}")
+    return text[:300]
