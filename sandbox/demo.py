@@ -268,8 +268,29 @@ class DuplicatePushChangesNothing:
             routes += ctx.sim.emit(
                 again, label=f"the same image pushed again: new event {again['id'][:8]}"
             )
+        bad = ctx.story.get("bad")
+        quarantined_again: list[str] = []
+        if bad is not None:
+            # the quarantined image's events arrive again as new events (a re-scan, a re-tag):
+            # the rollback is not undone
+            for event in bad.events:
+                fresh = {**event, "id": str(uuid.uuid4()), "time": _now_iso()}
+                got = ctx.sim.emit(
+                    fresh, label=f"the quarantined image again: new {event['detail-type']}"
+                )
+                routes += got
+                quarantined_again += outcomes(got, "image-events")
         acted = [a for a in done_actions(routes) if not a.startswith(("dynamodb", "sns"))]
-        return [
+        checks = []
+        if bad is not None:
+            checks.append(
+                Check(
+                    "the quarantined digest is refused when it comes again",
+                    "quarantined" in quarantined_again,
+                    ", ".join(quarantined_again),
+                )
+            )
+        checks += [
             Check("no invocation failed", not failures(routes), "; ".join(failures(routes))),
             Check("no ECS change was made", not acted, ", ".join(acted)),
             Check(
@@ -278,6 +299,7 @@ class DuplicatePushChangesNothing:
             ),
             Check("no task definition was registered", ctx.revisions(svc) == revisions),
         ]
+        return checks
 
 
 #: the story, in order; later issues append their scenes here
