@@ -126,6 +126,25 @@ def test_eligible_service_with_native_rebalancing_off_gets_it_turned_on(rx: Reac
     assert "ecs:StopTask" not in rx.mutations()
 
 
+def test_a_service_on_the_clusters_default_fargate_strategy_counts_as_fargate(
+    rx: Reactions, world: World
+) -> None:
+    world.ecs.put_cluster_capacity_providers(
+        cluster=CLUSTER,
+        capacityProviders=["FARGATE", "FARGATE_SPOT"],
+        defaultCapacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
+    )
+    rx.service("web", spread={A: 4, B: 1, C: 1})
+    rx.moto_service("web").launch_type = None  # placed by the default strategy
+    world.calls.clear()
+
+    report = run(rx, rx.task_event("web"))
+
+    assert decision(report)["outcome"] == "rebalanced"
+    assert [a["api"] for a in report["actions"]] == ["ecs:UpdateService", "sns:Publish"]
+    assert "ecs:ListContainerInstances" not in world.calls
+
+
 def test_eligible_service_with_native_rebalancing_on_is_left_to_ecs(rx: Reactions) -> None:
     rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="ENABLED")
     d = decision(run(rx, rx.task_event("web")))

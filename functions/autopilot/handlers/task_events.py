@@ -369,8 +369,17 @@ def _snapshot(
     zones = ecs_tasks.subnet_zones(aws.ec2, svc.subnets) if svc.subnets else ()
     ec2: Ec2Capacity | None = None
     asgs: dict[str, AsgCapacity] = {}
-    if not svc.fargate:
-        ec2, asgs, asg_zones = _ec2_capacity(ctx, svc)
+    capacity: ecs_tasks.ClusterCapacity | None = None
+    fargate = svc.fargate
+    if not svc.strategy and svc.launch_type is None:
+        # The cluster's default capacity provider strategy places this service's tasks.
+        capacity = ecs_tasks.cluster_capacity(aws.ecs, cluster)
+        default = capacity.default_strategy
+        fargate = bool(default) and all(
+            i.capacity_provider in ecs_tasks.FARGATE_PROVIDERS for i in default
+        )
+    if not fargate:
+        ec2, asgs, asg_zones = _ec2_capacity(ctx, svc, capacity)
         if asg_zones:
             zones = tuple(z for z in zones if z in asg_zones) or asg_zones
     last = ctx.state.last_move(svc.arn)
@@ -386,7 +395,7 @@ def _snapshot(
         native_eligible=native_rebalancing_eligible(
             scheduling_strategy=svc.scheduling_strategy,
             placement_strategy_types=svc.placement_strategy,
-            fargate=svc.fargate,
+            fargate=fargate,
             has_az_placement_constraint=svc.az_placement_constraint,
         ),
         native_enabled=svc.az_rebalancing == "ENABLED",
@@ -398,11 +407,12 @@ def _snapshot(
 
 
 def _ec2_capacity(
-    ctx: _Run, svc: ecs_tasks.ServiceDetails
+    ctx: _Run, svc: ecs_tasks.ServiceDetails, capacity: ecs_tasks.ClusterCapacity | None
 ) -> tuple[Ec2Capacity, dict[str, AsgCapacity], tuple[str, ...]]:
     """Room per zone (container instances vs the task's size) and the ASGs behind the service."""
     aws, cluster = ctx.aws, ctx.settings.cluster_arn
-    capacity = ecs_tasks.cluster_capacity(aws.ecs, cluster)
+    if capacity is None:
+        capacity = ecs_tasks.cluster_capacity(aws.ecs, cluster)
     names = svc.ec2_providers or tuple(
         i.capacity_provider
         for i in capacity.default_strategy
