@@ -42,6 +42,7 @@ def tagged_service_arns(
             response = tagging.get_resources(
                 TagFilters=[{"Key": contract.TAG_REPOSITORY, "Values": [repository]}],
                 ResourceTypeFilters=["ecs:service"],
+                ResourcesPerPage=100,
                 PaginationToken=token,
             )
         arns.extend(
