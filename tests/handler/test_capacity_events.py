@@ -220,6 +220,16 @@ def test_cpu_placement_failure_scales_the_providers_asg_out_by_one(rx: Reactions
     assert rx.describe_asg("nodes")["DesiredCapacity"] == 3
 
 
+def test_an_unhandled_placement_failure_reason_reads_and_changes_nothing(rx: Reactions) -> None:
+    rx.service("api", desired=2)
+    event = rx.service_action("api", "SERVICE_TASK_PLACEMENT_FAILURE", "ATTRIBUTE")
+    d = decision(run(rx, event))
+    assert d["outcome"] == "unchanged"
+    assert "not handled" in d["reason"]
+    assert rx.reads() == {}
+    assert rx.mutations() == {}
+
+
 def test_spot_interruption_warning_adds_one_instance(rx: Reactions, world: World) -> None:
     rx.asg("spot-nodes", desired=2, max_size=4, provider="spot-cp")
     instance = rx.describe_asg("spot-nodes")["Instances"][0]["InstanceId"]

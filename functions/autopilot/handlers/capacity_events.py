@@ -153,14 +153,19 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
 # Loading state
 # ---------------------------------------------------------------------------
 def _service_state(
-    ctx: _Run, service: str
+    ctx: _Run, service: str, *, scalable_target: bool = True
 ) -> tuple[ecs_tasks.ServiceDetails, cap.ServiceState, _Target] | None:
+    """The service as the capacity logic sees it (with its scalable target, if asked)."""
     svc = ecs_tasks.describe_service(ctx.aws.ecs, ctx.cluster, service)
     if svc is None:
         return None
     resource_id = scaling.service_resource_id(ecs_tasks.cluster_name(ctx.cluster), svc.name)
     key = service_target(svc.arn)
-    found = scaling.scalable_target(ctx.aws.application_autoscaling, resource_id)
+    found = (
+        scaling.scalable_target(ctx.aws.application_autoscaling, resource_id)
+        if scalable_target
+        else None
+    )
     scalable = None
     if found is not None:
         scalable = cap.ScalableTargetState(
@@ -282,7 +287,12 @@ def _describe_target(target: cap.Target) -> str:
 # ---------------------------------------------------------------------------
 def _placement_failure(ctx: _Run, event: ServiceActionEvent) -> None:
     reason = event.detail.reason
-    found = _service_state(ctx, event.service_arn)
+    if reason not in (cap.REASON_CPU, cap.REASON_MEMORY, cap.REASON_FARGATE):
+        shown = (reason or "none")[:64]
+        ctx.decide(event.service_arn, Outcome.UNCHANGED, f"placement failure {shown} not handled")
+        return
+    # Placement failures never move the service's own count: no scalable target to read.
+    found = _service_state(ctx, event.service_arn, scalable_target=False)
     if found is None:
         ctx.decide(event.service_arn, Outcome.IGNORED, "service is not active")
         return
@@ -349,7 +359,7 @@ def _steady_state(ctx: _Run, event: ServiceActionEvent) -> None:
     if shift is None:
         ctx.decide(event.service_arn, Outcome.UNCHANGED, "no Fargate Spot fallback to undo")
         return
-    found = _service_state(ctx, event.service_arn)
+    found = _service_state(ctx, event.service_arn, scalable_target=False)
     if found is None:
         ctx.decide(event.service_arn, Outcome.IGNORED, "service is not active")
         return
