@@ -328,7 +328,7 @@ def test_update_failure_deregisters_the_unused_revision(world: World) -> None:
     assert world.running_image(svc).endswith(":v1.2.0")
 
 
-def test_a_throttled_update_is_retried_through_lambda(
+def test_a_throttled_update_is_retried_through_lambda_reusing_the_revision(
     world: World, context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
@@ -348,9 +348,13 @@ def test_a_throttled_update_is_retried_through_lambda(
     with pytest.raises(Incomplete):
         image_events.handler(event, context)
     assert world.running_image(svc).endswith(":v1.2.0")
-    assert len(world.revisions("web")) == 1  # the unused revision was deregistered
+    assert len(world.revisions("web")) == 2  # kept for the retry
+    world.calls.clear()
     result = image_events.handler(event, context)  # Lambda's retry
     assert [d["outcome"] for d in result["decisions"]] == ["deployed"]
+    assert result["actions"][0]["result"]["reused"] is True
+    assert world.calls["ecs:RegisterTaskDefinition"] == 0  # the kept revision is reused
+    assert len(world.revisions("web")) == 2
     assert world.running_image(svc).endswith(digest)
 
 

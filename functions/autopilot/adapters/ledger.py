@@ -12,7 +12,8 @@ pk                                    sk                                        
                                       Query ScanIndexForward=False = newest first
 ``SVC#<arn>``                         ``DEPLOY#<task definition arn>``: what a     180 days
                                       deploy or rollback put on the service
-                                      (digest, tag, previous_task_definition)
+                                      (digest, tag, previous_task_definition,
+                                      deployment_id, state registered|deployed)
 ``SVC#<arn>``                         ``STATE#LKG``: last known good               never
                                       (task_definition, digest, image)
 ``SVC#<arn>``                         ``STATE#QUARANTINE#<digest>`` (reason)       never
@@ -348,6 +349,7 @@ class Ledger:
                 "tag": record.tag,
                 "previous_task_definition": record.previous_task_definition,
                 "deployment_id": record.deployment_id,
+                "state": record.state,
                 "event_id": record.event_id,
                 "at": _iso(datetime.fromtimestamp(self._now(), UTC)),
                 "expires_at": self._now() + DECISION_TTL,
@@ -357,6 +359,27 @@ class Ledger:
     def get_deploy(self, service_arn: str, task_definition: str) -> DeployRecord | None:
         item = self._get(svc_pk(service_arn), f"DEPLOY#{task_definition}")
         return _deploy_from_item(item) if item else None
+
+    def find_registered(
+        self, service_arn: str, digest: str, base_task_definition: str
+    ) -> DeployRecord | None:
+        """A revision registered for ``digest`` on top of ``base_task_definition`` that no
+        UpdateService has used yet (a previous attempt failed transiently or timed out)."""
+        for item in self._query(svc_pk(service_arn), "DEPLOY#"):
+            if (
+                item.get("state") == "registered"
+                and item.get("digest") == digest
+                and item.get("previous_task_definition") == base_task_definition
+            ):
+                return _deploy_from_item(item)
+        return None
+
+    def forget_deploy(self, service_arn: str, task_definition: str) -> None:
+        with translate("dynamodb:DeleteItem"):
+            self._db.delete_item(
+                TableName=self._table,
+                Key=to_item({"pk": svc_pk(service_arn), "sk": f"DEPLOY#{task_definition}"}),
+            )
 
     def find_deploy(self, service_arn: str, deployment_id: str) -> DeployRecord | None:
         """The deploy record that started ECS deployment ``deployment_id``, if one did."""
@@ -483,6 +506,7 @@ def _deploy_from_item(item: dict[str, Any]) -> DeployRecord:
         event_id=str(item.get("event_id", "")),
         deployment_id=item.get("deployment_id"),
         at=_parse_iso(item.get("at")),
+        state=str(item.get("state", "deployed")),
     )
 
 

@@ -293,45 +293,72 @@ def _deploy(  # noqa: PLR0917 - internal step of run()
     except LeaseBusy as exc:
         _busy(report, decision, svc, exc)
         return
+
+    def record(arn: str, state: str, deployment_id: str | None = None) -> DeployRecord:
+        return DeployRecord(
+            task_definition=arn,
+            digest=cand.digest,
+            tag=decision.tag,
+            previous_task_definition=svc.task_definition,
+            event_id=report.event_id,
+            deployment_id=deployment_id,
+            state=state,
+        )
+
     new_arn: str | None = None
     try:
-        new_arn = ecs_adapter.register_task_definition(aws.ecs, plan.register)
-        register.done, register.result = True, {"taskDefinitionArn": new_arn}
+        reusable = ledger.find_registered(svc.arn, cand.digest, svc.task_definition)
+        if reusable is not None:  # registered by an attempt that never used it
+            new_arn = reusable.task_definition
+            register.result = {"taskDefinitionArn": new_arn, "reused": True}
+        else:
+            new_arn = ecs_adapter.register_task_definition(aws.ecs, plan.register)
+            register.done, register.result = True, {"taskDefinitionArn": new_arn}
+            ledger.record_deploy(svc.arn, record(new_arn, "registered"))
         update.params["taskDefinition"] = new_arn
         update.result = ecs_adapter.update_service(aws.ecs, update.params)
         update.done = True
-        decision.task_definition = new_arn
-        ledger.record_deploy(
-            svc.arn,
-            DeployRecord(
-                task_definition=new_arn,
-                digest=cand.digest,
-                tag=decision.tag,
-                previous_task_definition=svc.task_definition,
-                event_id=report.event_id,
-                deployment_id=_our_deployment(update.result, new_arn),
-            ),
-        )
-        logger.info(
-            "deployed",
-            service=svc.arn,
-            digest=cand.digest,
-            tag=decision.tag,
-            task_definition=new_arn,
-        )
     except AwsCallFailed as exc:
-        (update if register.done else register).error = f"{exc.code}: {exc.aws_message}"
-        decision.outcome = Outcome.FAILED
-        decision.reason = f"{exc.api} failed: {exc.code}"
-        if new_arn is not None and not update.done:
-            _deregister(report, aws, svc, new_arn)
-        if exc.transient:  # Lambda retries the event; the retry decides again
-            decision.reason += " (transient: retried)"
-            decision.notify = False
-            report.retry_services.append(svc.arn)
-        logger.warning("deploy failed", service=svc.arn, api=exc.api, code=exc.code)
+        _deploy_failed(report, decision, register, update, svc, ledger, aws, exc, new_arn)
+        return
     finally:
         ledger.release_lease(svc.arn, holder, changed=update.done)
+    decision.task_definition = new_arn
+    deployment_id = _our_deployment(update.result, new_arn)
+    ledger.record_deploy(svc.arn, record(new_arn, "deployed", deployment_id))
+    logger.info(
+        "deployed",
+        service=svc.arn,
+        digest=cand.digest,
+        tag=decision.tag,
+        task_definition=new_arn,
+    )
+
+
+def _deploy_failed(  # noqa: PLR0917 - internal step of _deploy()
+    report: Report,
+    decision: Decision,
+    register: Action,
+    update: Action,
+    svc: ServiceView,
+    ledger: Ledger,
+    aws: AwsClients,
+    exc: AwsCallFailed,
+    new_arn: str | None,
+) -> None:
+    (update if new_arn else register).error = f"{exc.code}: {exc.aws_message}"
+    decision.outcome = Outcome.FAILED
+    decision.reason = f"{exc.api} failed: {exc.code}"
+    logger.warning("deploy failed", service=svc.arn, api=exc.api, code=exc.code)
+    if exc.transient:
+        # Lambda retries the event; the retry decides again and reuses the revision.
+        decision.reason += " (transient: retried)"
+        decision.notify = False
+        report.retry_services.append(svc.arn)
+    elif new_arn is not None:
+        # Never leave a revision that no service uses.
+        _deregister(report, aws, svc, new_arn)
+        ledger.forget_deploy(svc.arn, new_arn)
 
 
 def _our_deployment(result: dict[str, Any] | None, task_definition: str) -> str | None:

@@ -152,6 +152,9 @@ class DeployRecord:
     event_id: str
     deployment_id: str | None = None
     at: datetime | None = None
+    # "registered": the revision exists but UpdateService has not (yet) used it, so a retry
+    # reuses it instead of registering another; "deployed": the service was moved to it.
+    state: str = "deployed"
 
 
 @dataclass(frozen=True)
