@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from tests.handler.reactions_fixtures import Reactions
 clock = reactions_fixtures.clock  # fixtures (conftest.py is not ours to extend)
 rx = reactions_fixtures.rx
 
+EVENTS = Path(__file__).parents[2] / "events"
 STEP_UP = {"autopilot:target": "service:web", "autopilot:step": "+2", "autopilot:cooldown": "300"}
 
 
@@ -359,3 +362,24 @@ def test_handler_returns_the_report_as_json(rx: Reactions) -> None:
     )
     assert result["function"] == "capacity-events"
     assert result["decisions"][0]["outcome"] == "unchanged"
+
+
+SAMPLES = [
+    p
+    for pattern in ("cloudwatch-alarm-*.json", "ecs-service-action-*.json", "ec2-spot-*.json")
+    for p in sorted(EVENTS.glob(pattern))
+]
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
+def test_every_sample_capacity_event_runs_through_the_handler_in_dry_run(
+    rx: Reactions, monkeypatch: pytest.MonkeyPatch, path: Path
+) -> None:
+    event = json.loads(path.read_text())
+    cluster = event["detail"].get("clusterArn")
+    if cluster:
+        monkeypatch.setenv("CLUSTER_ARN", cluster)
+    report = run(rx, event, dry_run=True)
+    assert report["dry_run"] is True
+    assert len(report["decisions"]) == 1
+    assert rx.mutations() == {}

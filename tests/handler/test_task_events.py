@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from tests.handler.reactions_fixtures import ZONES, Reactions
 A, B, C = ZONES
 clock = reactions_fixtures.clock  # fixtures (conftest.py is not ours to extend)
 rx = reactions_fixtures.rx
+EVENTS = Path(__file__).parents[2] / "events"
 BINPACK = [{"type": "binpack", "field": "memory"}]
 
 
@@ -518,3 +521,21 @@ def test_handler_returns_the_report_as_json(rx: Reactions) -> None:
     assert result["decisions"][0]["outcome"] == "balanced"
     assert result["event_id"].endswith("#1")
     assert CLUSTER in result["decisions"][0]["service"]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(EVENTS.glob("ecs-task-*.json")), ids=lambda p: p.stem.removeprefix("ecs-task-")
+)
+def test_every_sample_task_event_runs_through_the_handler_in_dry_run(
+    rx: Reactions, monkeypatch: pytest.MonkeyPatch, path: Path
+) -> None:
+    event = json.loads(path.read_text())
+    monkeypatch.setenv("CLUSTER_ARN", event["detail"]["clusterArn"])
+    family, revision = event["detail"]["taskDefinitionArn"].rsplit("/", 1)[-1].split(":")
+    for _ in range(int(revision)):  # the sample's revision exists (crashes read it)
+        rx.task_definition(family)
+    rx.world.calls.clear()
+    report = run(rx, event, dry_run=True)
+    assert report["dry_run"] is True
+    assert len(report["decisions"]) == 1
+    assert rx.mutations() == {}

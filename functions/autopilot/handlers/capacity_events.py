@@ -53,7 +53,7 @@ from autopilot.adapters.reaction_state import (
     service_target,
 )
 from autopilot.contract import CAPACITY_EVENTS
-from autopilot.errors import AwsCallFailed, Incomplete, InvalidEvent, LeaseBusy
+from autopilot.errors import AwsCallFailed, Incomplete, InvalidEvent, LeaseBusy, NotFound
 from autopilot.handlers.common import add_metrics, count_invalid, duplicate_report, finish
 from autopilot.handlers.task_events import validate_event
 from autopilot.logic import capacity as cap
@@ -219,11 +219,14 @@ def _alarm(ctx: _Run, event: AlarmStateChangeEvent) -> None:
         (r for r in event.resources if ":alarm:" in r),
         scaling.alarm_arn(event.region, event.account, d.alarm_name),
     )
-    tags: dict[str, Any] = (
-        dict(d.alarm_tags)
-        if d.alarm_tags is not None
-        else scaling.alarm_tags(ctx.aws.cloudwatch, arn)
-    )
+    if d.alarm_tags is not None:
+        tags: dict[str, Any] = dict(d.alarm_tags)
+    else:
+        try:
+            tags = scaling.alarm_tags(ctx.aws.cloudwatch, arn)
+        except NotFound:
+            ctx.decide(arn, Outcome.IGNORED, "the alarm no longer exists: it drives nothing")
+            return
     binding = cap.parse_alarm_tags(tags)
     if isinstance(binding, cap.TagError):
         ours = any(str(k).startswith(contract.TAG_PREFIX) for k in tags)
