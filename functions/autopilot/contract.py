@@ -96,7 +96,9 @@ CAPACITY_EVENTS: Final = FunctionSpec(
     handler="autopilot.handlers.capacity_events.handler",
     description="Alarms, placement failures and Spot warnings: bounded scaling",
 )
-FUNCTIONS: Final = {f.name: f for f in (IMAGE_EVENTS, DEPLOYMENT_EVENTS, TASK_EVENTS, CAPACITY_EVENTS)}
+FUNCTIONS: Final = {
+    f.name: f for f in (IMAGE_EVENTS, DEPLOYMENT_EVENTS, TASK_EVENTS, CAPACITY_EVENTS)
+}
 
 
 # ---------------------------------------------------------------------------
@@ -179,3 +181,61 @@ def alarm_pattern(alarm_name_prefix: str) -> dict[str, Any]:
 def spot_warning_pattern() -> dict[str, Any]:
     """Spot interruption warnings (the handler keeps only the cluster's instances)."""
     return {"source": [SOURCE_EC2], "detail-type": [DT_SPOT_WARNING]}
+
+
+# ---------------------------------------------------------------------------
+# Policy values in tags
+# ---------------------------------------------------------------------------
+# ECS tag values allow only letters, digits, white space and ``+ - = . _ : / @``, so most
+# glob and regex patterns (``*``, ``?``, ``[``, ``^``, ``\``, ``(``...) cannot be written
+# into an ``autopilot:policy`` tag as they are. Such a pattern travels base64url-encoded
+# (no padding) under its own kind: ``glob64:<b64>`` / ``regex64:<b64>``. The CDK app
+# encodes when it must; the handlers decode; ``autopilot policy-tag`` prints the value.
+ENCODED_POLICY_KINDS: Final = {"glob64": "glob", "regex64": "regex"}
+_TAG_VALUE_CHARS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 +-=._:/@"
+)
+MAX_TAG_VALUE_LENGTH: Final = 256
+
+
+def fits_tag_value(value: str) -> bool:
+    """True when ``value`` can be an ECS tag value as it is (ASCII subset, at most 256 chars)."""
+    return len(value) <= MAX_TAG_VALUE_LENGTH and all(c in _TAG_VALUE_CHARS for c in value)
+
+
+def encode_policy_tag(policy: str) -> str:
+    """The ``autopilot:policy`` tag value for ``policy``: unchanged when it fits, else encoded."""
+    import base64  # noqa: PLC0415 - only the CDK app and the CLI encode
+
+    if fits_tag_value(policy):
+        return policy
+    kind, _, pattern = policy.partition(":")
+    if kind not in ("glob", "regex"):
+        raise ValueError(f"policy {policy!r} cannot be written as a tag value")
+    encoded = base64.urlsafe_b64encode(pattern.encode()).decode().rstrip("=")
+    value = f"{kind}64:{encoded}"
+    if len(value) > MAX_TAG_VALUE_LENGTH:
+        raise ValueError(f"policy {policy!r} is too long for a tag value once encoded")
+    return value
+
+
+def decode_policy_tag(value: str) -> str:
+    """The policy a tag value names: ``glob64:``/``regex64:`` values decoded, others unchanged.
+
+    Raises ``ValueError`` when an encoded value is not valid base64url of UTF-8 text.
+    """
+    import base64  # noqa: PLC0415
+    import binascii  # noqa: PLC0415
+
+    kind, sep, payload = value.partition(":")
+    plain = ENCODED_POLICY_KINDS.get(kind)
+    if not sep or plain is None:
+        return value
+    if len(payload) > MAX_TAG_VALUE_LENGTH or not payload:
+        raise ValueError(f"{kind}: value is empty or too long")
+    try:
+        padded = payload + "=" * (-len(payload) % 4)
+        pattern = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{kind}: value is not base64url-encoded UTF-8 text") from exc
+    return f"{plain}:{pattern}"
