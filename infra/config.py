@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from autopilot.contract import encode_policy_tag
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-# The character set ECS (and the Resource Groups Tagging API) accept in a tag value.
-_TAG_VALUE_RE = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
 # ECR repository names (ECR's own pattern), 2-256 characters.
 _ECR_NAME_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _SEMVER_FORMS = frozenset({"semver", "semver:minor", "semver:patch"})
@@ -209,15 +208,6 @@ class Scaling(_Strict):
         return self
 
 
-def _tag_value(value: str) -> str:
-    if not _TAG_VALUE_RE.fullmatch(value) or len(value) > 256:
-        raise ValueError(
-            f"{value!r} cannot be an ECS tag value (only letters, digits, spaces and "
-            "+ - = . _ : / @ are allowed, at most 256 characters)"
-        )
-    return value
-
-
 class Automation(_Strict):
     """The opt-in tags of DESIGN section 3, written on the service."""
 
@@ -229,7 +219,18 @@ class Automation(_Strict):
     @field_validator("policy")
     @classmethod
     def _policy(cls, value: str) -> str:
-        return _tag_value(check_policy(value))
+        policy = check_policy(value)
+        try:
+            # glob/regex patterns ECS cannot hold in a tag are written base64url-encoded
+            encode_policy_tag(policy)
+        except ValueError as exc:
+            raise ValueError(f"bad policy {policy!r}: {exc}") from exc
+        return policy
+
+    @property
+    def policy_tag(self) -> str:
+        """The ``autopilot:policy`` tag value (``glob64:``/``regex64:`` when it must be encoded)."""
+        return encode_policy_tag(self.policy)
 
     @field_validator("rebalance", mode="before")
     @classmethod

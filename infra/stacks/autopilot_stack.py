@@ -227,7 +227,7 @@ def _service_tags(service: Any, registry: Registry) -> dict[str, str]:
     auto = service.automation
     tags = {
         contract.TAG_CONTAINER: service.container,
-        contract.TAG_POLICY: auto.policy,
+        contract.TAG_POLICY: auto.policy_tag,
         contract.TAG_SCAN: auto.scan,
         contract.TAG_APPROVAL: auto.approval,
         contract.TAG_REBALANCE: auto.rebalance,

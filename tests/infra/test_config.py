@@ -72,19 +72,32 @@ def test_policy_grammar_rejects(policy: str) -> None:
         check_policy(policy)
 
 
-def test_policy_must_fit_in_an_ecs_tag_value(tmp_path: Path) -> None:
+def test_a_pattern_ecs_cannot_hold_in_a_tag_is_written_encoded(tmp_path: Path) -> None:
     # ECS tag values allow letters, digits, spaces and + - = . _ : / @ only
     text = (
         (REPO / "config" / "demo.yaml")
         .read_text()
         .replace('policy: "semver:minor"', 'policy: "glob:v1.*"')
     )
-    bad = tmp_path / "glob.yaml"
+    path = tmp_path / "glob.yaml"
+    path.write_text(text)
+    automation = load_config(path).services[1].automation
+    assert automation.policy == "glob:v1.*"
+    assert automation.policy_tag == "glob64:djEuKg"
+
+
+def test_a_policy_too_long_to_encode_in_a_tag_is_refused(tmp_path: Path) -> None:
+    text = (
+        (REPO / "config" / "demo.yaml")
+        .read_text()
+        .replace('policy: "semver:minor"', 'policy: "regex:' + "a*" * 120 + '"')
+    )
+    bad = tmp_path / "long.yaml"
     bad.write_text(text)
     with pytest.raises(ConfigError) as err:
         load_config(bad)
     assert err.value.field == "services[1].automation.policy"
-    assert "cannot be an ECS tag value" in str(err.value)
+    assert "too long" in str(err.value)
 
 
 def test_fargate_sizes_are_checked(tmp_path: Path) -> None:
