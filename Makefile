@@ -17,9 +17,11 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_NOTICES := false
 
 CDK := npx --no-install cdk
-CDK_FLAGS ?=
+# CONFIG=config/<env>.yaml picks the config file (default: cdk.json's autopilot:config)
+CONFIG ?=
+CDK_FLAGS ?= $(if $(CONFIG),-c autopilot:config=$(CONFIG))
 
-.PHONY: help dev test test-fast lint fmt synth deploy diff destroy demo bench reliability clean
+.PHONY: help dev test lint fmt synth bootstrap deploy diff destroy demo bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,6 +54,9 @@ fmt: dev ## format and fix what ruff can
 
 synth: dev ## synthesize the stacks into cdk.out/
 	$(CDK) synth --quiet $(CDK_FLAGS)
+
+bootstrap: dev ## cdk bootstrap the account and region your AWS credentials name (once)
+	$(CDK) bootstrap $(CDK_FLAGS)
 
 deploy: dev ## deploy into the account your AWS credentials name
 	$(CDK) deploy --all $(CDK_FLAGS)
