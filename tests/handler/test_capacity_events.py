@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from autopilot.errors import InvalidEvent, UnsupportedEvent
+from autopilot.errors import Incomplete, InvalidEvent, UnsupportedEvent
 from autopilot.handlers import capacity_events
 
 from tests.handler import reactions_fixtures
@@ -308,6 +308,18 @@ def test_fargate_spot_falls_back_to_fargate_and_returns_after_the_calm_period(
     assert world.calls["ecs:UpdateService"] == 2
     outcomes = [n["attributes"]["outcome"] for n in world.notices()]
     assert outcomes == ["fallback", "restored"]
+
+
+def test_a_strategy_shift_waits_for_the_services_lease(rx: Reactions, world: World) -> None:
+    spot = [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
+    svc = rx.service("worker", desired=2, strategy=spot)
+    world.ledger.acquire_lease(svc, "deployment-events:x", 300)
+    event = rx.service_action("worker", "SERVICE_TASK_PLACEMENT_FAILURE", "RESOURCE:FARGATE")
+    with pytest.raises(Incomplete):
+        capacity_events.handler(event, LambdaContext())
+    assert rx.describe(svc)["capacityProviderStrategy"] == spot
+    world.ledger.release_lease(svc, "deployment-events:x")
+    assert decision(run(rx, event))["outcome"] == "fallback"
 
 
 def test_steady_state_without_a_fallback_reads_no_aws(rx: Reactions) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from autopilot.errors import AwsCallFailed, InvalidEvent, UnsupportedEvent
+from autopilot.errors import AwsCallFailed, Incomplete, InvalidEvent, UnsupportedEvent
 from autopilot.handlers import deployment_events, task_events
 from autopilot.models.state import DeployRecord
 
@@ -322,6 +322,43 @@ def test_a_failed_evaluation_gives_its_window_back_so_the_retry_evaluates(
     assert decision(run(rx, event))["outcome"] == "rebalanced"
 
 
+def test_a_busy_service_is_retried_and_the_retry_evaluates(rx: Reactions, world: World) -> None:
+    # Given another function holding the service's lease (a deploy in flight)
+    svc = rx.service("web", spread={A: 4, B: 1, C: 1})
+    world.ledger.acquire_lease(svc, "image-events:push-1", 300)
+    event = rx.task_event("web")
+
+    # When the task event arrives, the Lambda entry raises Incomplete (Lambda retries)
+    with pytest.raises(Incomplete):
+        task_events.handler(event, LambdaContext())
+    assert rx.describe(svc).get("availabilityZoneRebalancing") == "DISABLED"
+
+    # and once the lease is free, the retry evaluates (not debounced, not a duplicate)
+    world.ledger.release_lease(svc, "image-events:push-1")
+    assert decision(run(rx, event))["outcome"] == "rebalanced"
+    assert rx.describe(svc)["availabilityZoneRebalancing"] == "ENABLED"
+
+
+def test_a_change_made_after_the_read_refuses_the_lease_so_the_plan_is_made_again(
+    rx: Reactions, world: World
+) -> None:
+    # Given a deploy that changes the service right after this evaluation read it
+    svc = rx.service("web", spread={A: 4, B: 1, C: 1})
+
+    def deploy_in_between(**_: Any) -> None:
+        world.ecs.meta.events.unregister("after-call.ecs.DescribeServices", deploy_in_between)
+        world.ledger.acquire_lease(svc, "image-events:push-2", 300)
+        world.ledger.release_lease(svc, "image-events:push-2", changed=True)
+
+    world.ecs.meta.events.register("after-call.ecs.DescribeServices", deploy_in_between)
+    report = run(rx, rx.task_event("web"))
+
+    # Then nothing is changed on the stale plan, and the event is to be retried
+    assert decision(report)["outcome"] == "busy"
+    assert report["retry_services"] == [svc]
+    assert "ecs:UpdateService" not in rx.mutations()
+
+
 def test_the_same_state_change_twice_is_a_duplicate(rx: Reactions) -> None:
     rx.service("web", spread={A: 4, B: 1, C: 1})
     event = rx.task_event("web")
@@ -444,6 +481,31 @@ def test_a_crash_loop_of_a_newer_digest_rolls_back_and_quarantines_through_the_s
     )
     assert "already reported" in decision(fourth)["reason"]
     assert world.calls["ecs:UpdateService"] == 1
+
+
+def test_a_crash_loop_met_by_a_busy_lease_is_rolled_back_by_the_retry(
+    rx: Reactions, world: World
+) -> None:
+    svc, td1, _td2, _old, new = _tracked(rx, world)
+    start = datetime.fromtimestamp(rx.clock.now, UTC)
+    events = [
+        rx.task_event(
+            "api",
+            status="STOPPED",
+            exit_code=1,
+            digest=new,
+            stopped_at=start + timedelta(minutes=i),
+        )
+        for i in range(3)
+    ]
+    for event in events[:2]:
+        run(rx, event)
+    world.ledger.acquire_lease(svc, "image-events:push-3", 300)
+    with pytest.raises(Incomplete):
+        task_events.handler(events[2], LambdaContext())
+    world.ledger.release_lease(svc, "image-events:push-3")
+    assert decision(run(rx, events[2]))["outcome"] == "rolled-back"
+    assert rx.describe(svc)["taskDefinition"] == td1
 
 
 def test_a_crash_loop_of_the_last_known_good_is_announced_but_not_rolled_back(

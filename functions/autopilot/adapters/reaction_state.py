@@ -270,6 +270,10 @@ class ReactionState:
             {":now": now},
         )
 
+    def release_crash_loop(self, service_arn: str, task_definition: str) -> None:
+        """Forget a report that could not be acted on (its event is retried)."""
+        self._delete(svc_pk(service_arn), f"CRASHLOOP#{task_definition}")
+
     # -- capacity: cooldowns and floors ----------------------------------------------------
     def last_change(self, target: str) -> LastChange | None:
         item = self._get(tgt_pk(target), "CAP#LAST")

@@ -36,6 +36,7 @@ cluster's ASGs only)              scaling: its MinSize)               UpdateAuto
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -110,6 +111,8 @@ class _Target:
     service_arn: str | None = None
     resource_id: str | None = None
     asg: str | None = None
+    #: When the service was read (epoch seconds): the lease refuses if it changed since.
+    observed_at: float | None = None
 
 
 def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None = None) -> Report:
@@ -156,6 +159,7 @@ def _service_state(
     ctx: _Run, service: str, *, scalable_target: bool = True
 ) -> tuple[ecs_tasks.ServiceDetails, cap.ServiceState, _Target] | None:
     """The service as the capacity logic sees it (with its scalable target, if asked)."""
+    observed_at = time.time()
     svc = ecs_tasks.describe_service(ctx.aws.ecs, ctx.cluster, service)
     if svc is None:
         return None
@@ -187,6 +191,7 @@ def _service_state(
         key=key,
         service_arn=svc.arn,
         resource_id=resource_id if found is not None else None,
+        observed_at=observed_at,
     )
     return svc, state, target
 
@@ -477,7 +482,12 @@ def _apply(
     if leased:
         assert target.service_arn is not None
         try:
-            ctx.ledger.acquire_lease(target.service_arn, holder, ctx.settings.lease_seconds)
+            ctx.ledger.acquire_lease(
+                target.service_arn,
+                holder,
+                ctx.settings.lease_seconds,
+                unchanged_since=target.observed_at,
+            )
         except LeaseBusy as exc:
             made.outcome, made.notify = Outcome.BUSY, False
             made.reason = f"another change to the service is in flight ({exc.holder}); retried"
@@ -489,7 +499,7 @@ def _apply(
     finally:
         if leased:
             assert target.service_arn is not None
-            ctx.ledger.release_lease(target.service_arn, holder)
+            ctx.ledger.release_lease(target.service_arn, holder, changed=action.done)
 
 
 def _claim_and_perform(  # noqa: PLR0917 - internal step of _apply()

@@ -14,6 +14,7 @@ SetDesiredCapacity / UpdateAutoScalingGroup MinSize, StopTask) -> record (ledger
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -100,6 +101,8 @@ class _Run:
     aws: AwsClients
     settings: TaskEventsSettings
     subject: str
+    #: When the service was read (epoch seconds): the lease refuses if it changed since.
+    observed_at: float | None = None
 
     def decide(self, outcome: Outcome, reason: str, **extra: Any) -> Decision:
         decision = Decision(service=self.subject, outcome=outcome, reason=reason, **extra)
@@ -196,6 +199,7 @@ def _crash_loop(ctx: _Run) -> bool:
     if ctx.state.crash_loop_reported(ctx.subject, loop.task_definition_arn):
         ctx.decide(Outcome.IGNORED, f"{what}; already reported in this window")
         return True
+    ctx.observed_at = time.time()
     svc = ecs_tasks.describe_service(ctx.aws.ecs, ctx.settings.cluster_arn, ctx.subject)
     if svc is None:
         ctx.decide(Outcome.IGNORED, f"{what}; the service is not active")
@@ -289,7 +293,11 @@ def _crash_decision(
         ctx.ledger,
         ctx.aws,
         get_settings(DeploymentEventsSettings),
+        observed_at=ctx.observed_at,
     )
+    if plan.decision.outcome is Outcome.BUSY and not ctx.report.dry_run:
+        # Retried (Incomplete): let the retry report and roll back the loop.
+        ctx.state.release_crash_loop(svc.arn, loop.task_definition_arn)
 
 
 def _revision(task_definition: str) -> tuple[str, int]:
@@ -338,6 +346,7 @@ def _zone_balance(ctx: _Run, service_name: str) -> None:
 
 
 def _evaluate(ctx: _Run, service_name: str) -> None:
+    ctx.observed_at = time.time()
     svc = ecs_tasks.describe_service(ctx.aws.ecs, ctx.settings.cluster_arn, ctx.subject)
     if svc is None:
         ctx.decide(Outcome.IGNORED, f"service {service_name} is not active")
@@ -544,12 +553,17 @@ def _act(
         return
     holder = f"{ctx.report.function}:{ctx.report.event_id}"
     try:
-        ctx.ledger.acquire_lease(svc.arn, holder, ctx.settings.lease_seconds)
+        ctx.ledger.acquire_lease(
+            svc.arn, holder, ctx.settings.lease_seconds, unchanged_since=ctx.observed_at
+        )
     except LeaseBusy as exc:
-        decision.outcome = Outcome.DEFERRED
-        decision.reason = f"another change to the service is in flight ({exc.holder})"
+        # Another change is in flight, or was made since the read: decide again on a retry.
+        decision.outcome = Outcome.BUSY
+        decision.reason = f"another change to the service ({exc.holder}); retried"
         decision.notify = False
         ctx.report.actions = [a for a in ctx.report.actions if a not in changes]
+        ctx.report.retry_services.append(svc.arn)
+        ctx.state.release_evaluation(svc.arn)
         return
     try:
         for action, perform, remember in planned:
@@ -567,7 +581,8 @@ def _act(
             remember()
         logger.info("zone balance", service=svc.arn, outcome=decision.outcome.value, spread=spread)
     finally:
-        ctx.ledger.release_lease(svc.arn, holder)
+        changed = any(a.done and a.api == "ecs:UpdateService" for a in changes)
+        ctx.ledger.release_lease(svc.arn, holder, changed=changed)
 
 
 def _is_release(action: Action, plan: Plan) -> bool:
