@@ -307,7 +307,7 @@ def test_a_storm_of_1000_events_gives_one_evaluation_and_one_action(rx: Reaction
 
 
 def test_a_failed_evaluation_gives_its_window_back_so_the_retry_evaluates(
-    rx: Reactions,
+    rx: Reactions, clock: Any
 ) -> None:
     rx.service("web", spread={A: 4, B: 1, C: 1})
     svc = rx.moto_service("web")
@@ -317,12 +317,17 @@ def test_a_failed_evaluation_gives_its_window_back_so_the_retry_evaluates(
     }
     event = rx.task_event("web")
     with pytest.raises(AwsCallFailed):
-        run(rx, event)  # Lambda retries the event
+        run(rx, event)  # Lambda retries the event, a minute or so later
     svc.network_configuration = good
+    # a storm meanwhile is still debounced; the retry after that evaluates
+    assert decision(run(rx, rx.task_event("web")))["outcome"] == "debounced"
+    clock.advance(11)
     assert decision(run(rx, event))["outcome"] == "rebalanced"
 
 
-def test_a_busy_service_is_retried_and_the_retry_evaluates(rx: Reactions, world: World) -> None:
+def test_a_busy_service_is_retried_and_the_retry_evaluates(
+    rx: Reactions, world: World, clock: Any
+) -> None:
     # Given another function holding the service's lease (a deploy in flight)
     svc = rx.service("web", spread={A: 4, B: 1, C: 1})
     world.ledger.acquire_lease(svc, "image-events:push-1", 300)
@@ -335,6 +340,7 @@ def test_a_busy_service_is_retried_and_the_retry_evaluates(rx: Reactions, world:
 
     # and once the lease is free, the retry evaluates (not debounced, not a duplicate)
     world.ledger.release_lease(svc, "image-events:push-1")
+    clock.advance(60)
     assert decision(run(rx, event))["outcome"] == "rebalanced"
     assert rx.describe(svc)["availabilityZoneRebalancing"] == "ENABLED"
 

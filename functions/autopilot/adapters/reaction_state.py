@@ -188,9 +188,20 @@ class ReactionState:
             {":now": now},
         )
 
-    def release_evaluation(self, service_arn: str) -> None:
-        """Give the window back (the evaluation failed before deciding: let a retry evaluate)."""
-        self._delete(svc_pk(service_arn), "ZONE#WINDOW")
+    def reopen_evaluation(self, service_arn: str, after_seconds: int) -> None:
+        """End the window early, in ``after_seconds`` (the evaluation could not act: its
+        retry evaluates, while a storm meanwhile still makes at most one more evaluation)."""
+        now = self.epoch()
+        self._put(
+            {
+                "pk": svc_pk(service_arn),
+                "sk": "ZONE#WINDOW",
+                "kind": "zone-window",
+                "window_until": now + after_seconds,
+                "claimed_at": _iso(now),
+                "expires_at": now + after_seconds + DAY,
+            }
+        )
 
     def last_move(self, service_arn: str) -> LastChange | None:
         item = self._get(svc_pk(service_arn), "ZONE#MOVE")

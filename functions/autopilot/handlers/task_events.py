@@ -338,11 +338,17 @@ def _zone_balance(ctx: _Run, service_name: str) -> None:
     try:
         _evaluate(ctx, service_name)
     except Exception:
-        # Failed before deciding (an AWS read, most likely): give the window back so that
+        # Failed before acting (an AWS read, most likely): end the window early so that
         # Lambda's retry of this event evaluates instead of being debounced.
         if not ctx.report.dry_run and not any(a.done for a in ctx.report.actions):
-            ctx.state.release_evaluation(ctx.subject)
+            ctx.state.reopen_evaluation(ctx.subject, _reopen_after(ctx.settings))
         raise
+
+
+def _reopen_after(settings: TaskEventsSettings) -> int:
+    """How soon an evaluation that could not act lets the next one in (Lambda's first retry
+    comes about a minute later)."""
+    return min(10, settings.evaluation_window_seconds)
 
 
 def _evaluate(ctx: _Run, service_name: str) -> None:
@@ -563,7 +569,7 @@ def _act(
         decision.notify = False
         ctx.report.actions = [a for a in ctx.report.actions if a not in changes]
         ctx.report.retry_services.append(svc.arn)
-        ctx.state.release_evaluation(svc.arn)
+        ctx.state.reopen_evaluation(svc.arn, _reopen_after(ctx.settings))
         return
     try:
         for action, perform, remember in planned:
