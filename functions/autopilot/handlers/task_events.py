@@ -9,6 +9,20 @@ capacity providers, their ASGs and the container instances) -> ignores that need
 service -> ``plan_zone_balance`` -> act (lease; UpdateService availabilityZoneRebalancing,
 SetDesiredCapacity / UpdateAutoScalingGroup MinSize, StopTask) -> record (ledger, notices).
 
+Native behaviours relied on: ECS's own AZ rebalancing for eligible services (turned on
+with ``availabilityZoneRebalancing=ENABLED``, which starts no deployment) and its stop
+reason "Availability-zone rebalancing initiated by ..." (ignored); ECS replacing a stopped
+service task (placement spreads it into the emptier zone); EC2 Auto Scaling launching the
+next instance in its least populated zone, and raising the desired capacity to a raised
+``MinSize``; ECS managed scaling owning the desired capacity of a managed ASG (hence the
+floor, released once balanced).
+
+AWS calls per evaluation (DynamoDB and SNS aside), measured against moto: Fargate 4 reads
+(DescribeServices, ListTasks, DescribeTasks, DescribeSubnets) + the action; EC2 up to 9
+reads (+ DescribeClusters, DescribeCapacityProviders, DescribeAutoScalingGroups,
+DescribeTaskDefinition, ListContainerInstances, DescribeContainerInstances) + the action.
+A debounced or ignored event makes none.
+
 ``run`` is the whole of it; ``handler`` is the Lambda entry.
 """
 
