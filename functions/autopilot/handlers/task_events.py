@@ -18,7 +18,7 @@ next instance in its least populated zone, and raising the desired capacity to a
 floor, released once balanced).
 
 AWS calls per evaluation (DynamoDB and SNS aside), measured against moto: Fargate 4 reads
-(DescribeServices, ListTasks, DescribeTasks, DescribeSubnets) + the action; EC2 up to 9
+(DescribeServices, ListTasks, DescribeTasks, DescribeSubnets) + the action; EC2 up to 10
 reads (+ DescribeClusters, DescribeCapacityProviders, DescribeAutoScalingGroups,
 DescribeTaskDefinition, ListContainerInstances, DescribeContainerInstances) + the action.
 A debounced or ignored event makes none.
