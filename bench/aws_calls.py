@@ -91,8 +91,7 @@ def _naive_discovery(w: World) -> list[str]:
         arns += page["serviceArns"]
     # moto answers in one page; ECS pages ListServices by at most 100
     pages = -(-len(arns) // 100)
-    if w.calls["ecs:ListServices"] < pages:
-        w.calls["ecs:ListServices"] = pages
+    w.calls["ecs:ListServices"] = max(w.calls["ecs:ListServices"], pages)
     tracking = []
     for i in range(0, len(arns), 10):
         batch = w.ecs.describe_services(cluster=CLUSTER, services=arns[i : i + 10])["services"]
@@ -143,9 +142,7 @@ def run(*, quick: bool) -> Section:
             values=[n_big],
             target=f"same as in a cluster of {TRACKED} ({n_small})",
             verdict=verdict(same and big["deployed"] == TRACKED),
-            why=""
-            if same
-            else f"the count depends on the untracked services: {small['autopilot']} vs {big['autopilot']}",
+            why="" if same else f"depends on the untracked services: {big['autopilot']}",
             extra={"calls": big["autopilot"], "deployed": big["deployed"]},
         )
     )
@@ -170,8 +167,8 @@ def run(*, quick: bool) -> Section:
         "(100 services a page)."
     )
     section.notes.append(
-        f"Per tracking service autopilot pays DescribeTaskDefinition (one per distinct "
-        f"revision; here each service has its own), RegisterTaskDefinition and UpdateService; "
-        f"DescribeServices is batched by 10 and DescribeImages is one call per push."
+        "Per tracking service autopilot pays DescribeTaskDefinition (one per distinct "
+        "revision; here each service has its own), RegisterTaskDefinition and UpdateService; "
+        "DescribeServices is batched by 10 and DescribeImages is one call per push."
     )
     return section

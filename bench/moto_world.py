@@ -86,11 +86,18 @@ def environment() -> Iterator[None]:
 
 
 def _list_tasks_by_service(original: Any) -> Any:
-    def list_tasks(self: Any, cluster_str: Any = None, container_instance: Any = None,
-                   family: Any = None, started_by: Any = None, service_name: Any = None,
-                   desiredStatus: Any = None) -> Any:  # noqa: N803 - moto's own name
-        tasks = original(self, cluster_str, container_instance, family, started_by,
-                         service_name, desiredStatus)
+    def list_tasks(  # noqa: PLR0917 - moto's signature
+        self: Any,
+        cluster_str: Any = None,
+        container_instance: Any = None,
+        family: Any = None,
+        started_by: Any = None,
+        service_name: Any = None,
+        desiredStatus: Any = None,
+    ) -> Any:
+        tasks = original(
+            self, cluster_str, container_instance, family, started_by, service_name, desiredStatus
+        )
         if service_name:
             group = f"service:{str(service_name).rsplit('/', 1)[-1]}"
             tasks = [t for t in tasks if t.group == group]
@@ -222,9 +229,7 @@ class World:
 
     def aws_calls(self, *, exclude: tuple[str, ...] = ("dynamodb", "sns")) -> dict[str, int]:
         """Calls per ``service:Operation``, without the ledger (DynamoDB) and notices (SNS)."""
-        return dict(
-            sorted((k, v) for k, v in self.calls.items() if k.split(":")[0] not in exclude)
-        )
+        return dict(sorted((k, v) for k, v in self.calls.items() if k.split(":")[0] not in exclude))
 
     # -- ECR -------------------------------------------------------------------------
     def repo(self, name: str) -> str:
@@ -372,8 +377,13 @@ class World:
         return out
 
     # -- events ----------------------------------------------------------------------
-    def _event(self, detail_type: str, source: str, detail: dict[str, Any],
-               resources: list[str] | None = None) -> dict[str, Any]:
+    def _event(
+        self,
+        detail_type: str,
+        source: str,
+        detail: dict[str, Any],
+        resources: list[str] | None = None,
+    ) -> dict[str, Any]:
         self.clock += timedelta(seconds=1)
         return {
             "version": "0",
@@ -411,8 +421,11 @@ class World:
     ) -> dict[str, Any]:
         version = self.versions[task_arn] = self.versions.get(task_arn, 0) + 1
         svc = self.backend.services[f"{CLUSTER}:{service}"]
-        container: dict[str, Any] = {"name": "app", "lastStatus": status,
-                                     "image": "public.ecr.aws/nginx/nginx:1"}
+        container: dict[str, Any] = {
+            "name": "app",
+            "lastStatus": status,
+            "image": "public.ecr.aws/nginx/nginx:1",
+        }
         sidecar: dict[str, Any] = {"name": "log-router", "lastStatus": status}
         detail: dict[str, Any] = {
             "clusterArn": CLUSTER_ARN,
@@ -433,5 +446,7 @@ class World:
             at = stopped_at or self.clock
             detail["stoppedAt"] = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
             detail["stopCode"] = stop_code or "ServiceSchedulerInitiated"
-            detail["stoppedReason"] = reason or "Scaling activity initiated by (deployment ecs-svc/1)"
+            detail["stoppedReason"] = (
+                reason or "Scaling activity initiated by (deployment ecs-svc/1)"
+            )
         return self._event("ECS Task State Change", "aws.ecs", detail, [task_arn])

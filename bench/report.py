@@ -6,7 +6,7 @@ from typing import Any
 
 
 def _num(value: float, unit: str) -> str:
-    if unit in ("calls", "actions", "files") or float(value).is_integer() and abs(value) >= 10:
+    if unit in ("calls", "actions", "files") or (float(value).is_integer() and abs(value) >= 10):
         return f"{value:,.0f}"
     if unit == "decisions/s":
         return f"{value:,.0f}"
@@ -47,8 +47,8 @@ def render(doc: dict[str, Any]) -> str:
         f"{meta['seconds']:.0f} s in all).",
         "",
         "Benchmarks, not tests: nothing here is asserted by `make test`. The machine was shared "
-        "with other work while this ran, so times are noisy; the spread is shown beside each median. "
-        "Raw numbers, every run: [results.json](results.json).",
+        "with other work while this ran, so times are noisy; the spread is shown beside each "
+        "median. Raw numbers, every run: [results.json](results.json).",
         "",
         "## Summary",
         "",
@@ -103,27 +103,47 @@ def _extras(section: dict[str, Any]) -> list[str]:
     key = section["key"]
     lines: list[str] = []
     if key == "cold-start":
-        lines += ["| function, set-up | clients | function median | boto3 baseline median | ratio |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "| function, set-up | clients | CPU: function / baseline | ratio | "
+            "wall: function / baseline | wall ratio |",
+            "|---|---|---|---|---|---|",
+        ]
         for fig in section["figures"]:
             e = fig["extra"]
             lines.append(
                 f"| {_cell(fig['name'])} | {', '.join(e['services'])} | "
-                f"{fig['stats']['median']:.3f} s | {e['baseline']['median']:.3f} s | {e['ratio']:.2f}x |"
+                f"{fig['stats']['median']:.3f} / {e['baseline']['median']:.3f} s | "
+                f"{e['ratio']:.2f}x | {e['wall']['median']:.3f} / "
+                f"{e['baseline_wall']['median']:.3f} s | {e['wall_ratio']:.2f}x |"
             )
-        offenders = [f for f in section["figures"] if f["extra"].get("importtime_offenders")]
-        if offenders:
-            lines += ["", "Import time the function pays beyond the baseline (`python -X importtime`, "
-                      "self time summed per top-level package, median of 3):", ""]
-            for fig in offenders:
-                rows = ", ".join(
-                    f"`{r['package']}` +{r['extra_ms']:.0f} ms" for r in fig["extra"]["importtime_offenders"]
+        for fig in section["figures"]:
+            found = fig["extra"].get("importtime_offenders")
+            if not found:
+                continue
+            lines += [
+                "",
+                f"{fig['name'].split(':')[0]}: what it imports beyond the baseline "
+                "(`python -X importtime`, self time per package, median of 5 runs), and "
+                "what pulls it in:",
+                "",
+            ]
+            for r in found["packages"]:
+                lines.append(
+                    f"- `{r['package']}` {r['ms']:.0f} ms (imported by `{r['imported_by']}`)"
                 )
-                lines.append(f"- {fig['name'].split(':')[0]}: {rows}")
+            own = ", ".join(
+                f"`{r['module']}` {r['ms']:.0f} ms (from `{r.get('imported_by', '-')}`)"
+                for r in found["own_modules"]
+            )
+            lines.append(f"- its own slowest modules: {own}")
         first = section["figures"][0] if section["figures"] else None
         if first:
-            lines += ["", f"Function run: `{first['command']}`", "",
-                      f"Baseline run: `{first['extra']['baseline_command']}`"]
+            lines += [
+                "",
+                f"Function run: `{first['command']}`",
+                "",
+                f"Baseline run: `{first['extra']['baseline_command']}`",
+            ]
     elif key == "aws-calls":
         lines += ["| reaction | calls by API |", "|---|---|"]
         for fig in section["figures"]:
@@ -143,7 +163,8 @@ def _extras(section: dict[str, Any]) -> list[str]:
             f"Calls by API: {', '.join(f'{k} {v}' for k, v in d['calls'].items())}.",
             "",
             "Spread of running tasks per service after the storm (largest zone first): "
-            + ", ".join(f"{k}: {v} services" for k, v in d["spread_after"].items()) + ".",
+            + ", ".join(f"{k}: {v} services" for k, v in d["spread_after"].items())
+            + ".",
         ]
     elif key == "synth":
         for fig in section["figures"]:
@@ -160,7 +181,9 @@ def _extras(section: dict[str, Any]) -> list[str]:
             lines.append(f"| {fig['name'].split(' ')[0]} | {e['resources']} | {_cell(plain)} |")
     elif key == "demo":
         for fig in section["figures"]:
-            lines.append(f"Command: `{fig['command']}`; runs: {'; '.join(fig['extra']['summaries'])}.")
+            lines.append(
+                f"Command: `{fig['command']}`; runs: {'; '.join(fig['extra']['summaries'])}."
+            )
     elif key == "throughput":
         for fig in section["figures"]:
             e = fig["extra"]

@@ -66,14 +66,20 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a broken section is reported, the others still run
             failed = True
             traceback.print_exc()
-            section = Section(key=name, title=name, command=f"python -m bench.run --only {name}",
-                              skipped=f"failed: {type(exc).__name__}: {exc}"[:300])
+            section = Section(
+                key=name,
+                title=name,
+                command=f"python -m bench.run --only {name}",
+                skipped=f"failed: {type(exc).__name__}: {exc}"[:300],
+            )
         section.seconds = time.perf_counter() - t0
         print(f"[bench] {name} done in {section.seconds:.1f} s", file=sys.stderr, flush=True)
         sections.append(section)
 
-    cmd = "python -m bench.run" + (" --quick" if args.quick else "") + "".join(
-        f" --only {n}" for n in only
+    cmd = (
+        "python -m bench.run"
+        + (" --quick" if args.quick else "")
+        + "".join(f" --only {n}" for n in only)
     )
     doc = {
         "meta": {

@@ -14,6 +14,7 @@ To time the curve at every point, the timed runs pass
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import tempfile
@@ -62,14 +63,25 @@ def write_config(n: int, dest: Path) -> Path:
 
 
 def command(config: Path, out: Path, *, overrides: bool = True) -> list[str]:
-    cmd = ["npx", "--no-install", "cdk", "synth", "--quiet", "-o", str(out),
-           "-c", f"{CONTEXT_KEY}={config}"]
+    cmd = [
+        "npx",
+        "--no-install",
+        "cdk",
+        "synth",
+        "--quiet",
+        "-o",
+        str(out),
+        "-c",
+        f"{CONTEXT_KEY}={config}",
+    ]
     return cmd + (OVERRIDES if overrides else [])
 
 
 def _synth(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=tool_env(), capture_output=True, text=True)
+    proc = subprocess.run(
+        cmd, cwd=REPO_ROOT, env=tool_env(), capture_output=True, text=True, check=False
+    )
     return time.perf_counter() - start, proc
 
 
@@ -100,9 +112,7 @@ def run(*, quick: bool) -> Section:
                 cmd = command(config, out)
                 seconds, proc = _synth(cmd)
                 if proc.returncode != 0:
-                    section.notes.append(
-                        f"{n} services: synth failed: {_last_error(proc)}"
-                    )
+                    section.notes.append(f"{n} services: synth failed: {_last_error(proc)}")
                     break
                 times.append(seconds)
                 resources = _resources(out)
@@ -122,15 +132,18 @@ def run(*, quick: bool) -> Section:
                 unit="s",
                 values=[round(t, 2) for t in times],
                 command=f"PATH=$PWD/.venv/bin:$PATH {shown}",
-                extra={"resources": resources, "plain_synth_ok": plain_ok,
-                       "plain_synth_error": plain_error},
+                extra={
+                    "resources": resources,
+                    "plain_synth_ok": plain_ok,
+                    "plain_synth_error": plain_error,
+                },
             )
             if plain_ok is False:
                 fig.why = f"plain cdk synth fails: {plain_error}"
             section.figures.append(fig)
     points = sorted(medians)
     slopes = []
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         slope = (medians[b] - medians[a]) / (b - a)
         slopes.append({"from": a, "to": b, "seconds_per_service": round(slope, 4)})
     section.details = {"medians": medians, "slopes": slopes}
@@ -140,8 +153,11 @@ def run(*, quick: bool) -> Section:
         section.notes.append(
             "Time per added service between points: "
             + ", ".join(f"{s['from']}->{s['to']}: {s['seconds_per_service']:.3f} s" for s in slopes)
-            + (". Roughly linear (constant cost per service on top of a fixed start-up)."
-               if linear else ". Not linear: the cost per service changes between points.")
+            + (
+                ". Roughly linear (constant cost per service on top of a fixed start-up)."
+                if linear
+                else ". Not linear: the cost per service changes between points."
+            )
         )
     section.notes.append(
         "Most of a small synth is fixed cost: starting Node, the jsii kernel and "

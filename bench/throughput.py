@@ -36,7 +36,13 @@ def _image_cases(n: int) -> list[Callable[[], Any]]:
         parse_service_config,
     )
 
-    policies = ["semver", "semver:minor", "semver:patch", "glob:v1.*", "regex:^v\\d+\\.\\d+\\.\\d+$"]
+    policies = [
+        "semver",
+        "semver:minor",
+        "semver:patch",
+        "glob:v1.*",
+        "regex:^v\\d+\\.\\d+\\.\\d+$",
+    ]
     cases: list[Callable[[], Any]] = []
     for i in range(n):
         new = f"sha256:{i:064x}"
@@ -69,22 +75,45 @@ def _image_cases(n: int) -> list[Callable[[], Any]]:
         assert cfg is not None
         tag = f"v1.{i % 7 + (i % 2)}.{i % 5}"
         cand = Candidate("demo/web", new, (tag,), f"e{i}", T0, "push", REG)
-        scan = scan_record(repository="demo/web", digest=new, status="COMPLETE",
-                           counts={"HIGH": i % 2}, at=T0, event_id="s")
+        scan = scan_record(
+            repository="demo/web",
+            digest=new,
+            status="COMPLETE",
+            counts={"HIGH": i % 2},
+            at=T0,
+            event_id="s",
+        )
         image = f"{REG}/demo/web:v1.{i % 7}.0"
         running = ContainerImage("app", image, parse_image(image))
         state = ServiceLedgerState()
         cand_info = ImageInfo(new, cand.tags, T0 + timedelta(minutes=10))
         running_info = ImageInfo(old, (f"v1.{i % 7}.0",), T0)
 
-        def case(cand=cand, svc=svc, cfg=cfg, state=state, scan=scan, running=running,
-                 old=old, cand_info=cand_info, running_info=running_info, td=td) -> Any:
+        def case(  # noqa: PLR0917 - binds the loop's values
+            cand=cand,
+            svc=svc,
+            cfg=cfg,
+            state=state,
+            scan=scan,
+            running=running,
+            old=old,
+            cand_info=cand_info,
+            running_info=running_info,
+            td=td,
+        ) -> Any:
             early = image_plan.precheck(cand, svc, cfg, state, scan)
             if early is not None:
                 return early
             return image_plan.decide(
-                cand, svc, cfg, state, running=running, running_digest=old,
-                cand_info=cand_info, running_info=running_info, task_definition=td,
+                cand,
+                svc,
+                cfg,
+                state,
+                running=running,
+                running_digest=old,
+                cand_info=cand_info,
+                running_info=running_info,
+                task_definition=td,
                 task_definition_tags=[],
             )
 
@@ -107,8 +136,10 @@ def _zone_cases(n: int) -> list[Callable[[], Any]]:
         ec2 = None
         if i % 2:
             ec2 = zb.Ec2Capacity(
-                tuple(zb.ZoneCapacity(z, has_room=(i + j) % 3 != 0, instances=1)
-                      for j, z in enumerate(zones)),
+                tuple(
+                    zb.ZoneCapacity(z, has_room=(i + j) % 3 != 0, instances=1)
+                    for j, z in enumerate(zones)
+                ),
                 (zb.AsgCapacity("asg", desired=3, min_size=1, max_size=6, zones=zones),),
             )
         snap = zb.ZoneBalanceSnapshot(
@@ -148,16 +179,24 @@ def _capacity_cases(n: int) -> list[Callable[[], Any]]:
         if i % 2:
             cases.append(
                 lambda b=binding, s=service, last=last, i=i: cap.decide_alarm(
-                    alarm_name=f"cpu-high-{i}", state="ALARM" if i % 4 else "OK", binding=b,
-                    target=s, last_change_at=last, now=T0,
+                    alarm_name=f"cpu-high-{i}",
+                    state="ALARM" if i % 4 else "OK",
+                    binding=b,
+                    target=s,
+                    last_change_at=last,
+                    now=T0,
                 )
             )
         else:
             reason = ("RESOURCE:CPU", "RESOURCE:MEMORY", "RESOURCE:FARGATE")[i % 3]
             cases.append(
                 lambda s=service, a=asg, last=last, reason=reason: cap.decide_placement_failure(
-                    reason=reason, service=s, asg=a, last_change_at=last,
-                    cooldown_seconds=300, now=T0,
+                    reason=reason,
+                    service=s,
+                    asg=a,
+                    last_change_at=last,
+                    cooldown_seconds=300,
+                    now=T0,
                 )
             )
     return cases
@@ -189,8 +228,12 @@ def run(*, quick: bool) -> Section:
         _measure(cases, min(n, 1000))  # warm-up
         values = [round(_measure(cases, n), 1) for _ in range(runs)]
         section.figures.append(
-            Figure(name=name, unit="decisions/s", values=values,
-                   extra={"decisions_per_run": n, "distinct_inputs": len(cases)})
+            Figure(
+                name=name,
+                unit="decisions/s",
+                values=values,
+                extra={"decisions_per_run": n, "distinct_inputs": len(cases)},
+            )
         )
     section.notes.append(
         "No target in the issue: these show the decision logic is never the bottleneck "
