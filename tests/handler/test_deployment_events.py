@@ -3,7 +3,6 @@ back into image-events (a quarantined digest never deploys again; a newer one do
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -208,7 +207,7 @@ def test_failed_deployment_no_longer_listed_by_ecs_is_found_through_the_deploy_r
     # (moto's UpdateService starts no deployment: record the id ECS would have returned)
     record = world.ledger.get_deploy(svc, bad_td)
     assert record is not None
-    world.ledger.record_deploy(svc, replace(record, deployment_id="ecs-svc/gone"))
+    world.ledger.record_deploy(svc, record._replace(deployment_id="ecs-svc/gone"))
 
     out = deployments(world, world.deployment_event(svc, "FAILED", "ecs-svc/gone", BREAKER))
 

@@ -21,8 +21,7 @@ definition, else the revision the failed deploy replaced (from the deploy record
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from autopilot.models.report import Decision, Outcome
 from autopilot.models.state import DeployRecord, ServiceLedgerState, ServiceView
@@ -30,8 +29,7 @@ from autopilot.models.state import DeployRecord, ServiceLedgerState, ServiceView
 ROLLING_BACK = "rolling back to"
 
 
-@dataclass(frozen=True)
-class DeploymentFacts:
+class DeploymentFacts(NamedTuple):
     """What the failed or completed deployment put on the service."""
 
     deployment_id: str
@@ -43,8 +41,7 @@ class DeploymentFacts:
     repository: str | None
 
 
-@dataclass(frozen=True)
-class DeploymentPlan:
+class DeploymentPlan(NamedTuple):
     decision: Decision
     last_known_good: bool = False
     quarantine: str | None = None

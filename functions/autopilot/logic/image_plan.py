@@ -17,8 +17,7 @@ task definition and the images are known.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from autopilot.logic.policy import Policy
 from autopilot.logic.scan import gate_verdict
@@ -36,8 +35,7 @@ from autopilot.models.state import (
 )
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     decision: Decision
     register: dict[str, Any] | None = None
     update: dict[str, Any] | None = None

@@ -8,8 +8,7 @@ pre-releases, e.g. ``semver:minor+pre``), ``glob:<pattern>``, ``regex:<pattern>`
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from autopilot import contract
 from autopilot.errors import MalformedTag
@@ -22,8 +21,7 @@ ScanGate = Literal["critical", "high", "off"]
 Approval = Literal["auto", "manual"]
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     kind: PolicyKind
     raw: str
     scope: SemverScope = "any"

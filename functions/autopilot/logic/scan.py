@@ -11,7 +11,6 @@ with a CRITICAL finding never deploys, whatever order the events come in.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from autopilot.logic.policy import ScanGate
@@ -53,7 +52,7 @@ def merge_scans(old: ScanRecord | None, new: ScanRecord | None) -> ScanRecord | 
     counts = {
         k: max(old.counts.get(k, 0), new.counts.get(k, 0)) for k in {*old.counts, *new.counts}
     }
-    return replace(newest, counts={k: v for k, v in sorted(counts.items()) if v > 0})
+    return newest._replace(counts={k: v for k, v in sorted(counts.items()) if v > 0})
 
 
 BLOCKING: dict[ScanGate, tuple[str, ...]] = {

@@ -5,9 +5,8 @@ Plain frozen dataclasses built by the adapters; the pure logic takes and returns
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from autopilot import contract
 from autopilot.logic.images import ImageRef, parse_image
@@ -23,23 +22,21 @@ from autopilot.logic.policy import (
 ScanState = Literal["complete", "failed"]
 
 
-@dataclass(frozen=True)
-class DeploymentView:
+class DeploymentView(NamedTuple):
     id: str
     status: str  # PRIMARY | ACTIVE | INACTIVE
     task_definition: str
     rollout_state: str | None = None
 
 
-@dataclass(frozen=True)
-class ServiceView:
+class ServiceView(NamedTuple):
     """An ECS service as DescribeServices shows it (with its tags)."""
 
     arn: str
     name: str
     cluster_arn: str
     task_definition: str
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = {}
     deployments: tuple[DeploymentView, ...] = ()
     circuit_breaker_rollback: bool = False
 
@@ -51,8 +48,7 @@ class ServiceView:
         return next((d for d in self.deployments if d.id == deployment_id), None)
 
 
-@dataclass(frozen=True)
-class ServiceConfig:
+class ServiceConfig(NamedTuple):
     """A service's ``autopilot:*`` tags, parsed (``parse_service_config`` raises MalformedTag)."""
 
     repository: str
@@ -77,8 +73,7 @@ def parse_service_config(tags: dict[str, str]) -> ServiceConfig | None:
     )
 
 
-@dataclass(frozen=True)
-class ContainerImage:
+class ContainerImage(NamedTuple):
     """The tracked container of a task definition and its image."""
 
     name: str
@@ -109,8 +104,7 @@ def tracked_container(
     return None
 
 
-@dataclass(frozen=True)
-class ImageInfo:
+class ImageInfo(NamedTuple):
     """What ECR knows of one image (DescribeImages)."""
 
     digest: str
@@ -118,8 +112,7 @@ class ImageInfo:
     pushed_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class ScanRecord:
+class ScanRecord(NamedTuple):
     """A remembered scan result for one digest (joined to pushes by digest)."""
 
     repository: str
@@ -132,16 +125,14 @@ class ScanRecord:
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class LastKnownGood:
+class LastKnownGood(NamedTuple):
     task_definition: str
     digest: str | None
     image: str | None
     at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class DeployRecord:
+class DeployRecord(NamedTuple):
     """What a deploy (or a rollback) put on a service: task definition -> digest, and what
     it replaced."""
 
@@ -157,8 +148,7 @@ class DeployRecord:
     state: str = "deployed"
 
 
-@dataclass(frozen=True)
-class ServiceLedgerState:
+class ServiceLedgerState(NamedTuple):
     """Everything the ledger holds about one service's present (not its history)."""
 
     last_known_good: LastKnownGood | None = None
@@ -168,8 +158,7 @@ class ServiceLedgerState:
     paused: bool = False
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """An image that might deploy: from a push, or from a scan result."""
 
     repository: str
