@@ -216,7 +216,7 @@ def _decide_and_act(  # noqa: PLR0917 - internal step of run()
     if cand_info is None:
         for svc, _cfg in ready:
             report.decisions.append(
-                image_plan._decision(
+                image_plan.make_decision(
                     svc, cand, Outcome.IGNORED, "the image is no longer in the repository"
                 )
             )

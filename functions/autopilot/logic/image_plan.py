@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from autopilot.logic.policy import Policy
 from autopilot.logic.scan import gate_verdict
-from autopilot.logic.semver import Version
 from autopilot.logic.taskdef import pinned_registration
 from autopilot.models.report import Decision, Outcome
 from autopilot.models.state import (
@@ -41,7 +39,7 @@ class Plan(NamedTuple):
     update: dict[str, Any] | None = None
 
 
-def _decision(
+def make_decision(
     svc: ServiceView, cand: Candidate, outcome: Outcome, reason: str, **extra: Any
 ) -> Decision:
     return Decision(
@@ -64,25 +62,21 @@ def precheck(
 ) -> Decision | None:
     """Decide without AWS reads if the ledger alone settles it; None means: look further."""
     if state.paused:
-        return _decision(svc, cand, Outcome.PAUSED, "service is paused")
+        return make_decision(svc, cand, Outcome.PAUSED, "service is paused")
     if cand.digest in state.quarantined:
-        return _decision(
+        return make_decision(
             svc, cand, Outcome.QUARANTINED, "digest is quarantined after a failed deployment"
         )
     verdict, reason = gate_verdict(cfg.scan, scan)
     if verdict == "block":
         counts = dict(scan.counts) if scan is not None else None
         # Announce a block once: when the scan result arrives, not on every re-push.
-        return _decision(
+        return make_decision(
             svc, cand, Outcome.BLOCKED, reason, counts=counts, notify=cand.trigger == "scan"
         )
     if verdict == "await":
-        return _decision(svc, cand, Outcome.AWAITING_SCAN, reason)
+        return make_decision(svc, cand, Outcome.AWAITING_SCAN, reason)
     return None
-
-
-def _versions(policy: Policy, tags: tuple[str, ...]) -> tuple[str, Version] | None:
-    return policy.best_version(tags)
 
 
 def decide(
@@ -101,7 +95,7 @@ def decide(
     """Steps 4-8 for one service that passed ``precheck``."""
     if running_digest == cand.digest:
         return Plan(
-            _decision(svc, cand, Outcome.ALREADY_RUNNING, "service already runs this digest")
+            make_decision(svc, cand, Outcome.ALREADY_RUNNING, "service already runs this digest")
         )
 
     tags = tuple(dict.fromkeys((*cand.tags, *(cand_info.tags if cand_info else ()))))
@@ -113,21 +107,21 @@ def decide(
     policy = cfg.policy
     chosen_tag: str | None
     if policy.by_version:
-        best = _versions(policy, tags)
+        best = policy.best_version(tags)
         if best is None:
             return Plan(
-                _decision(svc, cand, Outcome.POLICY_MISMATCH, f"no SemVer tag ({policy.raw})")
+                make_decision(svc, cand, Outcome.POLICY_MISMATCH, f"no SemVer tag ({policy.raw})")
             )
         chosen_tag, version = best
-        current = _versions(policy, running_tags)
+        current = policy.best_version(running_tags)
         current_version = current[1] if current else None
         refused = policy.version_allowed(version, current_version)
         if refused:
-            return Plan(_decision(svc, cand, Outcome.POLICY_MISMATCH, refused, tag=chosen_tag))
+            return Plan(make_decision(svc, cand, Outcome.POLICY_MISMATCH, refused, tag=chosen_tag))
         if current_version is not None:
             if not version > current_version:
                 return Plan(
-                    _decision(
+                    make_decision(
                         svc,
                         cand,
                         Outcome.OLDER,
@@ -136,20 +130,20 @@ def decide(
                     )
                 )
         elif (older := _older_by_time(cand_info, running_info)) is not None:
-            return Plan(_decision(svc, cand, Outcome.OLDER, older, tag=chosen_tag))
+            return Plan(make_decision(svc, cand, Outcome.OLDER, older, tag=chosen_tag))
     else:
         matching = [t for t in tags if policy.accepts_tag(t)]
         if not matching:
             return Plan(
-                _decision(svc, cand, Outcome.POLICY_MISMATCH, f"no tag matches {policy.raw}")
+                make_decision(svc, cand, Outcome.POLICY_MISMATCH, f"no tag matches {policy.raw}")
             )
         chosen_tag = matching[0]
         if (older := _older_by_time(cand_info, running_info)) is not None:
-            return Plan(_decision(svc, cand, Outcome.OLDER, older, tag=chosen_tag))
+            return Plan(make_decision(svc, cand, Outcome.OLDER, older, tag=chosen_tag))
 
     if cfg.approval == "manual" and cand.digest not in state.approved:
         return Plan(
-            _decision(
+            make_decision(
                 svc,
                 cand,
                 Outcome.PENDING_APPROVAL,
@@ -165,7 +159,7 @@ def decide(
     update = {"cluster": svc.cluster_arn, "service": svc.arn, "taskDefinition": None}
     reason = f"{chosen_tag or cand.digest} replaces {running.image} in container {running.name}"
     return Plan(
-        _decision(
+        make_decision(
             svc,
             cand,
             Outcome.DEPLOYED,
