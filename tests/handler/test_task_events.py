@@ -434,13 +434,13 @@ def test_a_crash_loop_of_a_newer_digest_rolls_back_and_quarantines_through_the_s
 ) -> None:
     svc, td1, td2, _old, new = _tracked(rx, world)
     shared: list[str] = []
-    real_act = deployment_events._act
+    real_act = deployment_events.carry_out
 
     def spy(*args: Any, **kwargs: Any) -> None:
         shared.append(args[1].decision.outcome.value)
         real_act(*args, **kwargs)
 
-    monkeypatch.setattr(deployment_events, "_act", spy)
+    monkeypatch.setattr(deployment_events, "carry_out", spy)
     start = datetime.fromtimestamp(rx.clock.now, UTC)
 
     # When three tasks of td:2 crash (exit 1) within ten minutes

@@ -104,7 +104,7 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
     state = ledger.load_state(svc.arn)
     plan = plan_deployment(facts, svc, state, record)
     report.decisions.append(plan.decision)
-    _act(report, plan, svc, facts, ledger, aws, settings, observed_at=observed_at)
+    carry_out(report, plan, svc, facts, ledger, aws, settings, observed_at=observed_at)
     return _finish(report, ledger, aws, settings, parsed)
 
 
@@ -126,7 +126,7 @@ def _facts(
     )
 
 
-def _act(  # noqa: PLR0917 - internal step of run()
+def carry_out(  # noqa: PLR0917 - the one path for rollback and quarantine
     report: Report,
     plan: DeploymentPlan,
     svc: ServiceView,
@@ -137,7 +137,10 @@ def _act(  # noqa: PLR0917 - internal step of run()
     *,
     observed_at: float | None = None,
 ) -> None:
-    """Carry out a deployment plan (task-events' crash-loop rollback reuses it)."""
+    """Carry out a deployment plan: the one rollback-and-quarantine path.
+
+    deployment-events uses it for FAILED deployments and task-events for crash loops.
+    """
     decision = plan.decision
     update = None
     if plan.update is not None:

@@ -299,7 +299,7 @@ def _crash_decision(
     )
     plan = plan_deployment(facts, view, state, deploy)
     ctx.report.decisions.append(plan.decision)
-    deployment_events._act(
+    deployment_events.carry_out(
         ctx.report,
         plan,
         view,
