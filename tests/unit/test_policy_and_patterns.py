@@ -31,6 +31,8 @@ from hypothesis import strategies as st
         ("glob:v1.*", "glob", "any", False),
         ("regex:^release-[0-9]+$", "regex", "any", False),
         ("tag:stable", "tag", "any", False),
+        ("glob64:djEuKg", "glob", "any", False),
+        ("regex64:XnYxXC5bMC05XSsk", "regex", "any", False),
     ],
 )
 def test_policies_parse(value: str | None, kind: str, scope: str, pre: bool) -> None:
@@ -50,6 +52,9 @@ def test_policies_parse(value: str | None, kind: str, scope: str, pre: bool) -> 
         "tag:no spaces",
         "latest",
         "regex:([",
+        "glob64:",
+        "glob64:!!!",
+        "regex64:KFs",
     ],
 )
 def test_malformed_policies_raise_a_typed_error(value: str) -> None:
@@ -98,6 +103,13 @@ def test_worst_accepted_regex_is_bounded() -> None:
     assert not regex_matches(compiled, "a" * MAX_INPUT)
     assert time.perf_counter() - start < 0.5
     assert not regex_matches(compile_safe_regex("a+"), "a" * (MAX_INPUT + 1))
+
+
+def test_an_encoded_policy_tag_means_the_pattern_it_carries() -> None:
+    policy = parse_policy("glob64:djEuKg")
+    assert policy.pattern == "v1.*"
+    assert policy.accepts_tag("v1.7")
+    assert not policy.accepts_tag("v2.0")
 
 
 @pytest.mark.parametrize(

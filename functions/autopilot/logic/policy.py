@@ -74,7 +74,11 @@ def parse_policy(value: str | None) -> Policy:
     """Parse an ``autopilot:policy`` value, or raise ``MalformedTag``."""
     key = contract.TAG_POLICY
     raw = contract.DEFAULT_POLICY if value is None else value
-    text = raw.strip()
+    try:
+        # glob64:/regex64: carry patterns ECS tag values cannot hold (contract module)
+        text = contract.decode_policy_tag(raw.strip())
+    except ValueError as exc:
+        raise MalformedTag(key, raw, str(exc)) from exc
     head, _, rest = text.partition(":")
     if text == "semver" or text.startswith(("semver:", "semver+")):
         body, plus, modifier = text.partition("+")
