@@ -251,6 +251,70 @@ _FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
 }
 
 
+_STEP_RE = re.compile(r"^[+-][1-9][0-9]{0,3}%?$")
+
+
+def _step(value: str) -> str:
+    if not _STEP_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a step like +1, -2 or +50%")
+    return value
+
+
+class Thresholds(_Strict):
+    """High and low thresholds (percent) of one metric: high scales out, low scales in."""
+
+    high: float = Field(default=80, gt=0, le=100)
+    low: float | None = Field(default=20, ge=0, lt=100)
+
+    @model_validator(mode="after")
+    def _order(self) -> Thresholds:
+        if self.low is not None and self.low >= self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        return self
+
+
+class ServiceAlarms(_Strict):
+    """Alarms on a service's CPUUtilization and MemoryUtilization (AWS/ECS), tagged with
+    ``autopilot:target`` = the service, ``autopilot:step`` and ``autopilot:cooldown``."""
+
+    cpu: Thresholds | None = Thresholds()
+    memory: Thresholds | None = Thresholds()
+    step_out: str = "+1"
+    step_in: str = "-1"
+    cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
+
+    @field_validator("step_out", "step_in")
+    @classmethod
+    def _steps(cls, value: str) -> str:
+        return _step(value)
+
+
+class ClusterAlarms(_Strict):
+    """Alarms on the cluster's CPUReservation and MemoryReservation (AWS/ECS), driving the
+    EC2 capacity provider (``autopilot:target`` = ``capacity-provider:<name>``)."""
+
+    cpu_reservation: Thresholds | None = Thresholds()
+    memory_reservation: Thresholds | None = Thresholds()
+    step_out: str = "+1"
+    step_in: str = "-1"
+    cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
+
+    @field_validator("step_out", "step_in")
+    @classmethod
+    def _steps(cls, value: str) -> str:
+        return _step(value)
+
+
+class CapacityAlarms(_Strict):
+    """The alarms capacity-events acts on. Their names start with ``name_prefix`` (the
+    capacity rule matches that prefix; default ``autopilot-<environment>-``)."""
+
+    name_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    cluster: ClusterAlarms | None = ClusterAlarms()
+    period_seconds: Literal[60, 300] = 60
+    evaluation_periods: int = Field(default=3, ge=1, le=100)
+
+
 class LoadBalancer(_Strict):
     """Put the service behind an internet-facing Application Load Balancer (HTTP)."""
 
@@ -276,6 +340,17 @@ class Service(_Strict):
     scaling: Scaling | None = None
     automation: Automation = Automation()
     load_balancer: LoadBalancer | None = None
+    # Deployment floor: ECS keeps at least this percent of desired tasks running (a zone
+    # rebalance by task moves needs it below 100).
+    min_healthy_percent: int = Field(default=100, ge=0, le=100)
+    # EC2 task placement: spread over zones first (eligible for ECS's own AZ rebalancing),
+    # spread over instances only, or binpack on memory (both ineligible: autopilot moves
+    # tasks one at a time instead).
+    placement: Literal["spread-zones", "spread-instances", "binpack"] = "spread-zones"
+    # ECS's own Availability Zone rebalancing (ignored, off, for an ineligible placement).
+    az_rebalancing: bool = True
+    # CloudWatch alarms on the service's CPU and memory that drive it (issue 6).
+    alarms: ServiceAlarms | None = None
 
     @property
     def container(self) -> str:
@@ -288,6 +363,8 @@ class Service(_Strict):
                 f"cpu {self.cpu} with memory_mib {self.memory_mib} is not a Fargate size "
                 "(see the Fargate task CPU and memory table)"
             )
+        if self.capacity != "ec2" and self.placement != "spread-zones":
+            raise ValueError("placement applies to ec2 services only")
         if self.repository is None and self.image is None:
             raise ValueError("give repository (tracked by image automation) or image")
         if self.scaling is not None and not (
@@ -315,6 +392,16 @@ class AutomationFunctions(_Strict):
     timeout_seconds: int = Field(default=60, ge=5, le=900)
     max_event_age_minutes: int = Field(default=120, ge=1, le=1440)
     rule_retry_attempts: int = Field(default=8, ge=0, le=185)
+    # task-events: one zone-balance evaluation per service per window; one move per cooldown
+    evaluation_window_seconds: int = Field(default=60, ge=1, le=3600)
+    move_cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
+    # task-events: N crashes of one task definition within M minutes is a crash loop
+    crash_loop_threshold: int = Field(default=3, ge=1, le=1000)
+    crash_loop_window_minutes: int = Field(default=10, ge=1, le=1440)
+    # capacity-events: cooldown of placement-failure / Spot-warning raises per ASG, and how
+    # long a Fargate Spot fallback waits without a placement failure before it is undone
+    capacity_cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
+    spot_calm_seconds: int = Field(default=1800, ge=0, le=604_800)
 
 
 class AutopilotConfig(_Strict):
@@ -328,8 +415,13 @@ class AutopilotConfig(_Strict):
     services: list[Service] = Field(min_length=1)
     observability: Observability = Observability()
     functions: AutomationFunctions = AutomationFunctions()
+    capacity_alarms: CapacityAlarms = CapacityAlarms()
     # True keeps repositories, the ledger and log groups when the stack is destroyed.
     retain_data: bool = True
+
+    @property
+    def alarm_name_prefix(self) -> str:
+        return self.capacity_alarms.name_prefix or f"autopilot-{self.environment}-"
 
     def repository(self, name: str) -> Repository:
         return next(r for r in self.repositories if r.name == name)

@@ -302,12 +302,233 @@ class DuplicatePushChangesNothing:
         return checks
 
 
+# --------------------------------------------------------------------------- zone balance
+def _spread(ctx: DemoContext, service: str) -> dict[str, int]:
+    return dict(ctx.sim.service(service).spread())
+
+
+def _balanced(spread: dict[str, int]) -> bool:
+    return bool(spread) and max(spread.values()) - min(spread.values()) <= 1
+
+
+def _by(routes: list[RouteResult], function: str) -> list[dict[str, Any]]:
+    return [
+        a
+        for r in routes
+        if r.report and r.function == function
+        for a in r.report.get("actions") or []
+        if a.get("done")
+    ]
+
+
+def _service_desc(ctx: DemoContext, name: str) -> dict[str, Any]:
+    cluster = ctx.sim.service(name).cluster_arn
+    return dict(ctx.ecs().describe_services(cluster=cluster, services=[name])["services"][0])
+
+
+class ZoneLossRebalanced:
+    title = "A six-task service loses a zone's tasks; autopilot restores the spread"
+
+    def run(self, ctx: DemoContext) -> list[Check]:
+        name = "feed"
+        svc = ctx.sim.service(name)
+        zone = svc.azs[0]
+        before = _service_desc(ctx, name).get("availabilityZoneRebalancing")
+        routes = ctx.sim.stop_tasks(name, zone)
+        after = _spread(ctx, name)
+        turned_on = [
+            a
+            for a in _by(routes, "task-events")
+            if a.get("api") == "ecs:UpdateService"
+            and a["params"].get("availabilityZoneRebalancing") == "ENABLED"
+        ]
+        return [
+            Check("no invocation failed", not failures(routes), "; ".join(failures(routes))),
+            Check(f"{name} had ECS's AZ rebalancing off", before == "DISABLED", str(before)),
+            Check("task-events turned ECS's AZ rebalancing on", bool(turned_on)),
+            Check(
+                f"{name} runs six tasks spread over the zones again",
+                sum(after.values()) == 6 and _balanced(after),
+                str(after),
+            ),
+        ]
+
+
+class IneligibleServiceMovedOneByOne:
+    title = "An ineligible service is rebalanced one task at a time"
+
+    def run(self, ctx: DemoContext) -> list[Check]:
+        name = "batch"
+        svc = ctx.sim.service(name)
+        zone = next(z for z, n in svc.spread().items() if n)
+        routes = ctx.sim.stop_tasks(name, zone)
+        after = _spread(ctx, name)
+        stops = [a for a in _by(routes, "task-events") if a.get("api") == "ecs:StopTask"]
+        per_evaluation = [
+            sum(1 for a in r.report.get("actions") or [] if a.get("api") == "ecs:StopTask")
+            for r in routes
+            if r.report and r.function == "task-events"
+        ]
+        return [
+            Check("no invocation failed", not failures(routes), "; ".join(failures(routes))),
+            Check(
+                "task-events moved tasks with StopTask, at most one per evaluation",
+                bool(stops) and max(per_evaluation, default=0) <= 1,
+                f"{len(stops)} stops",
+            ),
+            Check(f"{name} is spread over the zones again", _balanced(after), str(after)),
+        ]
+
+
+class EmptyZoneGetsCapacity:
+    title = "An EC2 service whose zone lost its capacity gets an instance there"
+
+    def run(self, ctx: DemoContext) -> list[Check]:
+        name = "worker"
+        svc = ctx.sim.service(name)
+        zone = svc.azs[-1]
+        routes = ctx.sim.lose_instance(zone)
+        raised = [
+            a
+            for a in _by(routes, "task-events")
+            if a.get("api")
+            in ("autoscaling:UpdateAutoScalingGroup", "autoscaling:SetDesiredCapacity")
+        ]
+        after = _spread(ctx, name)
+        zones = ctx.sim.instance_zones()
+        return [
+            Check("no invocation failed", not failures(routes), "; ".join(failures(routes))),
+            Check(
+                "task-events raised the Auto Scaling group (its minimum: managed scaling "
+                "owns the desired capacity)",
+                bool(raised),
+                ", ".join(str(a.get("params")) for a in raised),
+            ),
+            Check(f"an instance runs in {zone} again", zones.get(zone, 0) >= 1, str(zones)),
+            Check(
+                f"{name} runs a task in {zone} and is spread",
+                after.get(zone, 0) >= 1 and _balanced(after),
+                str(after),
+            ),
+        ]
+
+
+# --------------------------------------------------------------------------- capacity
+def _scalable_min(ctx: DemoContext, name: str) -> tuple[int, int]:
+    assert ctx.sandbox.clients is not None
+    aas = ctx.sandbox.clients("application-autoscaling")
+    cluster = ctx.sim.service(name).cluster_name
+    t = aas.describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=[f"service/{cluster}/{name}"]
+    )["ScalableTargets"][0]
+    return int(t["MinCapacity"]), int(t["MaxCapacity"])
+
+
+class AlarmScalesOutAndBack:
+    title = "An alarm scales a service out within bounds, and its clearing restores it"
+
+    def run(self, ctx: DemoContext) -> list[Check]:
+        name = "web"
+        assert ctx.sandbox.clients is not None
+        cw = ctx.sandbox.clients("cloudwatch")
+        alarm = next(
+            a
+            for a in cw.describe_alarms(AlarmNamePrefix="autopilot-")["MetricAlarms"]
+            if a["AlarmName"].endswith(f"{name}-cpu-high")
+        )
+        tags = {
+            t["Key"]: t["Value"]
+            for t in cw.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+        }
+        floor, ceiling = _scalable_min(ctx, name)
+        desired = int(_service_desc(ctx, name)["desiredCount"])
+        up = ctx.sim.alarm(alarm["AlarmName"], "ALARM")
+        raised, _ = _scalable_min(ctx, name)
+        scaled = int(_service_desc(ctx, name)["desiredCount"])
+        running = len(ctx.sim.service(name).running())
+        time.sleep(int(tags.get("autopilot:cooldown", "0")) + 0.1)
+        down = ctx.sim.alarm(alarm["AlarmName"], "OK")
+        restored, _ = _scalable_min(ctx, name)
+        routes = up + down
+        return [
+            Check("no invocation failed", not failures(routes), "; ".join(failures(routes))),
+            Check(
+                f"the alarm's tags drive {tags.get('autopilot:target')} "
+                f"by {tags.get('autopilot:step')}",
+                tags.get("autopilot:target") == f"service:{name}",
+                str(tags),
+            ),
+            Check(
+                f"ALARM raised the scalable target's minimum {floor} -> {raised} "
+                f"(within {floor}-{ceiling})",
+                floor < raised <= ceiling,
+            ),
+            Check(
+                f"{name} scaled out {desired} -> {scaled} tasks, all running",
+                scaled > desired and running == scaled,
+                f"{running} running",
+            ),
+            Check(
+                f"OK restored the minimum to {floor}",
+                restored == floor and "restored" in outcomes(down, "capacity-events"),
+                f"{restored}; {', '.join(outcomes(down, 'capacity-events'))}",
+            ),
+        ]
+
+
+class FargateSpotFallsBack:
+    title = "A Fargate Spot placement failure falls back to on-demand Fargate, and back"
+
+    def run(self, ctx: DemoContext) -> list[Check]:
+        name = "api"
+
+        def strategy() -> list[str]:
+            return sorted(
+                f"{i['capacityProvider']}:{i.get('weight', 0)}"
+                for i in _service_desc(ctx, name).get("capacityProviderStrategy") or []
+            )
+
+        original = strategy()
+        short = ctx.sim.fargate_spot_shortage(True)
+        during = strategy()
+        providers = {t.provider for t in ctx.sim.service(name).running()}
+        ctx.sim.fargate_spot_shortage(False)
+        assert ctx.sandbox.router is not None
+        env = ctx.sandbox.router.function("capacity-events").environment
+        calm = env.get("SPOT_CALM_SECONDS", "0")
+        time.sleep(float(calm) + 0.2)
+        back = ctx.sim.service_action(name, "SERVICE_STEADY_STATE")
+        after = strategy()
+        routes = short + back
+        return [
+            Check("no invocation failed", not failures(routes), "; ".join(failures(routes))),
+            Check(
+                "the placement failure (RESOURCE:FARGATE) shifted the service to FARGATE",
+                "fallback" in outcomes(short, "capacity-events")
+                and bool(during)
+                and all(s.startswith("FARGATE:") for s in during),
+                f"{original} -> {during}",
+            ),
+            Check("its tasks run on on-demand Fargate", providers == {"FARGATE"}, str(providers)),
+            Check(
+                "after the calm period the original strategy is back",
+                "restored" in outcomes(back, "capacity-events") and after == original,
+                f"{after}; {', '.join(outcomes(back, 'capacity-events'))}",
+            ),
+        ]
+
+
 #: the story, in order; later issues append their scenes here
 SCENES: list[type[Any]] = [
     CleanPushDeploys,
     VulnerablePushBlocked,
     CrashingImageRolledBack,
     DuplicatePushChangesNothing,
+    ZoneLossRebalanced,
+    IneligibleServiceMovedOneByOne,
+    EmptyZoneGetsCapacity,
+    AlarmScalesOutAndBack,
+    FargateSpotFallsBack,
 ]
 
 

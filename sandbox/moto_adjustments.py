@@ -106,7 +106,8 @@ ADJUSTMENTS: tuple[Adjustment, ...] = (
         "ecs-service-properties",
         "reconcile",
         "Re-apply each service's `CapacityProviderStrategy`, `NetworkConfiguration`, "
-        "`DeploymentConfiguration` and `AvailabilityZoneRebalancing` with `UpdateService`.",
+        "`DeploymentConfiguration`, `AvailabilityZoneRebalancing`, `PlacementStrategies` and "
+        "`PlacementConstraints` with `UpdateService`.",
         "moto's CloudFormation drops them (launchType EC2, no subnets, no circuit breaker); "
         "the handlers read them (capacity strategy, zones) and the simulator honours the "
         "circuit breaker.",
@@ -422,6 +423,13 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
         ):
             if cfn_key in p:
                 update[cfn_key[:1].lower() + cfn_key[1:]] = _lower_first(p[cfn_key])
+        # the template's plural keys are UpdateService's singular ones
+        for cfn_key, api_key in (
+            ("PlacementStrategies", "placementStrategy"),
+            ("PlacementConstraints", "placementConstraints"),
+        ):
+            if cfn_key in p:
+                update[api_key] = _lower_first(p[cfn_key])
         if "networkConfiguration" in update:
             update["networkConfiguration"] = {
                 "awsvpcConfiguration": update["networkConfiguration"]["awsvpcConfiguration"]

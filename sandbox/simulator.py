@@ -35,7 +35,9 @@ import hashlib
 import json
 import secrets
 import threading
+import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -85,6 +87,16 @@ def image_digest(image: str) -> str | None:
     return image.split("@", 1)[1] if "@sha256:" in image else None
 
 
+#: A replacement for a task lost outside a deployment (a zone's loss, StopTask, a drained
+#: instance, a Spot interruption) starts this long after the stop. ECS takes tens of
+#: seconds; 1.2 s lets a 1 s debounce window (the demo config's) pass in between.
+REPLACEMENT_SECONDS = 1.2
+#: CPU units and MiB an ECS container instance registers, by instance size.
+INSTANCE_SIZES = {"medium": (1024, 3840), "large": (2048, 7680), "xlarge": (4096, 15_360)}
+FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+REBALANCING_REASON = "Availability-zone rebalancing initiated by (deployment {})"
+
+
 @dataclass
 class SimTask:
     arn: str
@@ -95,6 +107,22 @@ class SimTask:
     status: str = "RUNNING"
     version: int = 1
     created: datetime = field(default_factory=_now)
+    #: FARGATE / FARGATE_SPOT, or the EC2 capacity provider
+    provider: str | None = None
+    instance_id: str | None = None
+
+
+@dataclass
+class SimInstance:
+    """An EC2 instance of an Auto Scaling group, registered with the cluster."""
+
+    instance_id: str
+    az: str
+    asg: str
+    cluster_name: str
+    container_instance_arn: str
+    cpu: int
+    memory: int
 
 
 @dataclass
@@ -109,6 +137,14 @@ class SimService:
     rollback: bool = True
     impaired_az: str | None = None
     tasks: list[SimTask] = field(default_factory=list)
+    ec2: bool = False
+    cpu: int = 0
+    memory: int = 0
+    #: monotonic time before which lost tasks are not replaced
+    replace_after: float = 0.0
+    #: the reason of the placement failure reported and not yet resolved
+    placement_failure: str | None = None
+    steady: bool = True
 
     @property
     def cluster_name(self) -> str:
@@ -153,6 +189,11 @@ class Simulator:
         self._lock = threading.RLock()
         self._draining = False
         self._routes: list[RouteResult] = []
+        self.instances: dict[str, SimInstance] = {}
+        self.asg_clusters: dict[str, str] = {}  # ASG name -> cluster name
+        #: False: Fargate Spot has no capacity (placements on FARGATE_SPOT fail)
+        self.fargate_spot_available = True
+        self.replacement_seconds = REPLACEMENT_SECONDS
 
     # ------------------------------------------------------------------ moto access
     @staticmethod
@@ -170,8 +211,10 @@ class Simulator:
         _patch_moto_list_tasks()
         _patch_moto_update_service()
         _hold_moto_task_states()
+        _patch_moto_asg_zones()
         ecs = self.clients("ecs")
         ec2 = self.clients("ec2")
+        self._start_capacity()
         clusters = {
             arn for s in self.stacks for arn in s.resources_of("AWS::ECS::Cluster").values()
         }
@@ -195,6 +238,9 @@ class Simulator:
                     dep = (d.get("deployments") or [{}])[0].get(
                         "id"
                     ) or f"ecs-svc/{secrets.randbelow(10**18)}"
+                    td = ecs.describe_task_definition(taskDefinition=d["taskDefinition"])[
+                        "taskDefinition"
+                    ]
                     svc = SimService(
                         d["serviceArn"],
                         d["serviceName"],
@@ -204,6 +250,9 @@ class Simulator:
                         azs,
                         by_az,
                         rollback=bool(breaker.get("enable") and breaker.get("rollback", True)),
+                        ec2=_runs_on_ec2(d, td),
+                        cpu=_task_size(td)[0],
+                        memory=_task_size(td)[1],
                     )
                     self.services[svc.arn] = svc
                     for _ in range(int(d.get("desiredCount") or 0)):
@@ -271,7 +320,14 @@ class Simulator:
         self._draining = True
         try:
             steps = 0
-            while self._queue:
+            while True:
+                if not self._queue:
+                    wait = self.pending_replacements()
+                    if wait is None:
+                        break
+                    time.sleep(wait + 0.01)
+                    self.observe()
+                    continue
                 steps += 1
                 if steps > MAX_STEPS:
                     raise RuntimeError(
@@ -313,7 +369,10 @@ class Simulator:
 
     # ------------------------------------------------------------------ observe
     def observe(self) -> None:
-        """Compare moto's services with what runs; start deployments, replace and scale tasks."""
+        """Compare moto's services with what runs; start deployments, replace and scale tasks;
+        EC2 capacity follows its Auto Scaling groups; steady states and ECS's own AZ
+        rebalancing as ECS does them."""
+        self._sync_instances()
         for svc in list(self.services.values()):
             try:
                 ms = self._moto_service(svc)
@@ -330,6 +389,7 @@ class Simulator:
                         reason=mt.stopped_reason or "Task stopped by user",
                         mirror=False,
                     )
+                    self._lost(svc)
             primary = (ms.deployments or [{}])[0]
             forced = primary.get("rolloutState") == "IN_PROGRESS" and primary.get("id") not in (
                 svc.deployment_id,
@@ -338,13 +398,18 @@ class Simulator:
             if ms.task_definition != svc.task_definition or forced:
                 self._deploy(svc, ms.task_definition)
                 continue
+            self._apply_scalable_target(svc, ms)
             desired = int(ms.desired_count or 0)
             running = svc.running()
-            if len(running) < desired:
+            changed = False
+            if len(running) < desired and time.monotonic() >= svc.replace_after:
                 for _ in range(desired - len(running)):
-                    self._start_task(svc)
+                    if self._start_task(svc) is None:
+                        break
+                    changed = True
                 svc.impaired_az = None
             elif len(running) > desired:
+                changed = True
                 for t in self._most_loaded_first(svc)[: len(running) - desired]:
                     self._stop_task(
                         svc,
@@ -355,6 +420,27 @@ class Simulator:
                         + ")",
                     )
             self._sync_counts(svc)
+            in_progress = primary.get("rolloutState") == "IN_PROGRESS"
+            if len(svc.running()) != desired or in_progress:
+                svc.steady = False
+            elif not svc.steady:
+                svc.steady = True
+                self._service_event(svc, "SERVICE_STEADY_STATE")
+            elif not changed:
+                self._native_rebalance(svc, ms)
+
+    def _lost(self, svc: SimService) -> None:
+        """A task was lost outside a deployment: ECS replaces it a little later."""
+        svc.replace_after = time.monotonic() + self.replacement_seconds
+
+    def pending_replacements(self) -> float | None:
+        """Seconds until the next lost task is due to be replaced (None: none is pending)."""
+        due = [
+            s.replace_after
+            for s in self.services.values()
+            if s.replace_after > time.monotonic() and s.placement_failure is None
+        ]
+        return max(0.0, min(due) - time.monotonic()) if due else None
 
     def _most_loaded_first(self, svc: SimService) -> list[SimTask]:
         spread = svc.spread()
@@ -501,6 +587,8 @@ class Simulator:
         # the new tasks start and exit: the circuit breaker counts them and trips
         for _ in range(min(3, max(1, int(self._moto_service(svc).desired_count or 1)))):
             t = self._start_task(svc, quiet=True, deployment_id=dep, task_definition=new_td)
+            if t is None:
+                break
             self._stop_task(
                 svc,
                 t,
@@ -569,6 +657,73 @@ class Simulator:
             return candidates[0]
         return min(candidates, key=lambda az: (spread.get(az, 0), svc.azs.index(az)))
 
+    def _strategy(self, svc: SimService) -> list[dict[str, Any]]:
+        return list(getattr(self._moto_service(svc), "capacity_provider_strategy", None) or [])
+
+    def _fargate_provider(self, svc: SimService) -> str:
+        """FARGATE or FARGATE_SPOT for the next task, by the strategy's base and weights."""
+        strategy = [
+            i for i in self._strategy(svc) if i.get("capacityProvider") in FARGATE_PROVIDERS
+        ]
+        if not strategy:
+            return "FARGATE"
+        on = Counter(t.provider for t in svc.running())
+        for item in strategy:
+            if on[item["capacityProvider"]] < int(item.get("base") or 0):
+                return str(item["capacityProvider"])
+        total = sum(int(i.get("weight") or 0) for i in strategy) or 1
+        count = len(svc.running()) + 1
+        return str(
+            min(
+                strategy,
+                key=lambda i: (
+                    on[i["capacityProvider"]] - count * int(i.get("weight") or 0) / total,
+                    -int(i.get("weight") or 0),
+                ),
+            )["capacityProvider"]
+        )
+
+    def _place_ec2(self, svc: SimService, zone: str | None = None) -> SimInstance | str:
+        """The instance ECS would place the service's next task on, or the failure reason
+        (``RESOURCE:CPU`` / ``RESOURCE:MEMORY``)."""
+        used = self._used()
+        fits_cpu = [
+            i
+            for i in self.instances.values()
+            if i.cluster_name == svc.cluster_name and i.cpu - used[i.instance_id][0] >= svc.cpu
+        ]
+        fits = [i for i in fits_cpu if i.memory - used[i.instance_id][1] >= svc.memory]
+        if zone is not None:
+            fits = [i for i in fits if i.az == zone]
+        elif svc.impaired_az:
+            fits = [i for i in fits if i.az != svc.impaired_az] or fits
+        if not fits:
+            return "RESOURCE:CPU" if not fits_cpu else "RESOURCE:MEMORY"
+        mine = Counter(t.instance_id for t in svc.running())
+        per_zone = Counter(t.az for t in svc.running())
+        kind = [
+            p.get("type")
+            for p in getattr(self._moto_service(svc), "placement_strategy", None) or []
+        ]
+        fields = [
+            p.get("field")
+            for p in getattr(self._moto_service(svc), "placement_strategy", None) or []
+        ]
+        if kind[:1] == ["binpack"]:
+            return min(fits, key=lambda i: (i.memory - used[i.instance_id][1], i.instance_id))
+        if kind[:1] == ["spread"] and "availability-zone" in str(fields[0]):
+            return min(fits, key=lambda i: (per_zone[i.az], mine[i.instance_id], i.az))
+        return min(fits, key=lambda i: (mine[i.instance_id], per_zone[i.az], i.az))
+
+    def _used(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = dict.fromkeys(self.instances, (0, 0))
+        for svc in self.services.values():
+            for t in svc.running():
+                if t.instance_id in out:
+                    cpu, mem = out[t.instance_id]
+                    out[t.instance_id] = (cpu + svc.cpu, mem + svc.memory)
+        return out
+
     def _start_task(
         self,
         svc: SimService,
@@ -576,19 +731,142 @@ class Simulator:
         quiet: bool = False,
         deployment_id: str | None = None,
         task_definition: str | None = None,
-    ) -> SimTask:
-        az = self._choose_az(svc)
+        zone: str | None = None,
+    ) -> SimTask | None:
+        """Start one task where ECS would place it; None (and a placement failure, once) if
+        no capacity can take it."""
+        instance: SimInstance | None = None
+        if svc.ec2:
+            placed = self._place_ec2(svc, zone)
+            if isinstance(placed, str):
+                self._placement_failed(svc, placed)
+                return None
+            instance, az, provider = placed, placed.az, self._ec2_provider(svc)
+        else:
+            provider = self._fargate_provider(svc)
+            if provider == "FARGATE_SPOT" and not self.fargate_spot_available:
+                self._placement_failed(svc, "RESOURCE:FARGATE", provider="FARGATE_SPOT")
+                return None
+            az = zone or self._choose_az(svc)
+        svc.placement_failure = None
         td = task_definition or svc.task_definition
         dep = deployment_id or svc.deployment_id
-        arn = self._mirror_start(svc, td, az, dep)
-        task = SimTask(arn, td, az, svc.subnets.get(az), dep)
+        arn = self._mirror_start(svc, td, az, dep, instance)
+        task = SimTask(arn, td, az, svc.subnets.get(az), dep, provider=provider)
+        task.instance_id = instance.instance_id if instance else None
         svc.tasks.append(task)
+        self._sync_instance_resources()
         if not quiet:
             self._enqueue(
                 self._task_event(svc, task),
-                label=f"task {arn.rsplit('/', 1)[-1][:8]} RUNNING in {az} ({svc.name})",
+                label=f"task {arn.rsplit('/', 1)[-1][:8]} RUNNING in {az} ({svc.name}"
+                + (f" on {instance.instance_id}" if instance else f", {provider}")
+                + ")",
             )
         return task
+
+    def _ec2_provider(self, svc: SimService) -> str | None:
+        names = [
+            i.get("capacityProvider")
+            for i in self._strategy(svc)
+            if i.get("capacityProvider") not in FARGATE_PROVIDERS
+        ]
+        return str(names[0]) if names else None
+
+    def _placement_failed(self, svc: SimService, reason: str, provider: str | None = None) -> None:
+        if svc.placement_failure == reason:
+            return  # ECS reports a placement failure once, not on every retry
+        svc.placement_failure = reason
+        self.timeline.add("state", f"{svc.name}: a task cannot be placed ({reason})")
+        providers = [provider] if provider else [p for p in [self._ec2_provider(svc)] if p]
+        self._service_event(
+            svc,
+            "SERVICE_TASK_PLACEMENT_FAILURE",
+            reason=reason,
+            capacity_providers=providers,
+        )
+
+    def _service_event(
+        self,
+        svc: SimService,
+        event_name: str,
+        *,
+        reason: str | None = None,
+        capacity_providers: list[str] | None = None,
+    ) -> None:
+        """Put an ``ECS Service Action`` on the queue, shaped as ECS sends it."""
+        detail: dict[str, Any] = {
+            "eventType": "ERROR" if "FAILURE" in event_name else "INFO",
+            "eventName": event_name,
+            "clusterArn": svc.cluster_arn,
+            "createdAt": _iso(millis=True),
+        }
+        if capacity_providers:
+            detail["capacityProviderArns"] = [
+                f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:capacity-provider/{p}"
+                for p in capacity_providers
+            ]
+        if reason:
+            detail["reason"] = reason
+        self._enqueue(
+            make_event("aws.ecs", "ECS Service Action", detail, [svc.arn]),
+            label=f"ECS Service Action {svc.name}: {event_name}" + (f" {reason}" if reason else ""),
+        )
+
+    def _native_rebalance(self, svc: SimService, ms: Any) -> None:
+        """ECS's own AZ rebalancing, for an eligible service that has it on: start a task in
+        the least loaded zone, then stop one in the most loaded (one move at a time)."""
+        if getattr(ms, "availability_zone_rebalancing", None) != "ENABLED" or svc.impaired_az:
+            return
+        strategy = getattr(ms, "placement_strategy", None) or []
+        eligible = not svc.ec2 or (
+            bool(strategy)
+            and strategy[0].get("type") == "spread"
+            and "availability-zone" in str(strategy[0].get("field"))
+        )
+        if not eligible:
+            return
+        zones = sorted({i.az for i in self.instances.values()}) if svc.ec2 else svc.azs
+        zones = [z for z in zones if z in svc.azs] or zones
+        spread = dict.fromkeys(zones, 0)
+        for t in svc.running():
+            spread[t.az] = spread.get(t.az, 0) + 1
+        if not spread or max(spread.values()) - min(spread.values()) <= 1:
+            return
+        low = min(spread, key=lambda z: (spread[z], z))
+        high = max(spread, key=lambda z: (spread[z], z))
+        if svc.ec2 and isinstance(self._place_ec2(svc, low), str):
+            return  # no room in that zone: ECS cannot rebalance into it
+        self.timeline.add("state", f"{svc.name}: ECS rebalances a task from {high} to {low}")
+        if self._start_task(svc, zone=low) is None:
+            return
+        victim = min((t for t in svc.running() if t.az == high), key=lambda t: t.created)
+        self._stop_task(
+            svc,
+            victim,
+            stop_code="ServiceSchedulerInitiated",
+            reason=REBALANCING_REASON.format(svc.deployment_id),
+        )
+
+    def _apply_scalable_target(self, svc: SimService, ms: Any) -> None:
+        """Application Auto Scaling keeps a service's desired count inside its scalable
+        target's bounds (a raised minimum scales the service out)."""
+        from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+        backend = applicationautoscaling_backends[ACCOUNT_ID][REGION]
+        rid = f"service/{svc.cluster_name}/{svc.name}"
+        target = backend.targets.get("ecs:service:DesiredCount", {}).get(rid)
+        if target is None:
+            return
+        desired = int(ms.desired_count or 0)
+        bounded = max(int(target.min_capacity), min(int(target.max_capacity), desired))
+        if bounded != desired:
+            self.timeline.add(
+                "state",
+                f"{svc.name}: Application Auto Scaling sets desired count {desired} -> {bounded} "
+                f"(bounds {target.min_capacity}-{target.max_capacity})",
+            )
+            ms.desired_count = bounded
 
     def _stop_task(
         self,
@@ -614,7 +892,9 @@ class Simulator:
             label=f"task {_short(task.arn)} STOPPED in {task.az} ({svc.name}): {reason}",
         )
 
-    def _mirror_start(self, svc: SimService, td_arn: str, az: str, dep: str) -> str:
+    def _mirror_start(
+        self, svc: SimService, td_arn: str, az: str, dep: str, instance: SimInstance | None
+    ) -> str:
         """Create the task in moto's ECS backend too, with its Availability Zone."""
         from moto.ecs.models import Task
 
@@ -630,8 +910,10 @@ class Simulator:
         task = Task(
             cluster,
             td,
-            None,
-            None,
+            instance.container_instance_arn if instance else None,
+            # the simulator keeps the instances' remaining resources itself (StopTask on a
+            # task with an instance subtracts these from moto's copy: nothing)
+            {"CPU": 0, "MEMORY": 0, "PORTS": [], "PORTS_UDP": []} if instance else None,
             backend,
             group=f"service:{svc.name}",
             launch_type=ms.launch_type or "",
@@ -677,7 +959,6 @@ class Simulator:
             if task.status == "STOPPED" and exit_code is not None:
                 container["exitCode"] = exit_code if c.get("essential", True) else 0
             containers.append(container)
-        ms = self._moto_service(svc)
         detail: dict[str, Any] = {
             "attachments": [
                 {
@@ -693,12 +974,7 @@ class Simulator:
             "clusterArn": svc.cluster_arn,
             "containers": containers,
             "createdAt": _iso(task.created, millis=True),
-            "launchType": "FARGATE"
-            if any(
-                s.get("capacityProvider", "").startswith("FARGATE")
-                for s in (getattr(ms, "capacity_provider_strategy", None) or [])
-            )
-            else (ms.launch_type or "EC2"),
+            "launchType": "EC2" if svc.ec2 else "FARGATE",
             "cpu": str(td.get("cpu", "")),
             "memory": str(td.get("memory", "")),
             "desiredStatus": task.status,
@@ -711,6 +987,12 @@ class Simulator:
             },
             "startedBy": task.deployment_id,
             "taskArn": task.arn,
+            **({"capacityProviderName": task.provider} if task.provider else {}),
+            **(
+                {"containerInstanceArn": self.instances[task.instance_id].container_instance_arn}
+                if task.instance_id in self.instances
+                else {}
+            ),
             "taskDefinitionArn": task.task_definition_arn,
             "updatedAt": now,
             "version": task.version,
@@ -745,6 +1027,7 @@ class Simulator:
                 self._stop_task(
                     svc, t, stop_code="TaskFailedToStart", reason=f"Host in {az} became unavailable"
                 )
+            self._lost(svc)
             self._drain()
             spread = ", ".join(f"{az} {n}" for az, n in svc.spread().items())
             self.timeline.add("state", f"{svc.name}: running tasks per zone: {spread}")
@@ -756,16 +1039,178 @@ class Simulator:
         """Emit an ``ECS Service Action`` for a service (steady state, placement failure...)."""
         with self._lock:
             svc = self.service(service)
-            detail: dict[str, Any] = {
-                "eventType": "ERROR" if "FAILURE" in event_name else "INFO",
-                "eventName": event_name,
-                "clusterArn": svc.cluster_arn,
-                "createdAt": _iso(millis=True),
-            }
-            if reason:
-                detail["reason"] = reason
             start = len(self._routes)
-            self._enqueue(make_event("aws.ecs", "ECS Service Action", detail, [svc.arn]))
+            self._service_event(svc, event_name, reason=reason)
+            self._drain()
+            return self._routes[start:]
+
+    # ------------------------------------------------------------------ EC2 capacity
+    def _start_capacity(self) -> None:
+        """Each cluster's Auto Scaling groups (by its capacity providers) start with one
+        instance per zone (within max): what managed scaling would have launched for the
+        stack's EC2 services."""
+        ecs = self.clients("ecs")
+        autoscaling = self.clients("autoscaling")
+        clusters = {
+            arn for s in self.stacks for arn in s.resources_of("AWS::ECS::Cluster").values()
+        }
+        for cluster_arn in sorted(clusters):
+            described = ecs.describe_clusters(clusters=[cluster_arn])["clusters"]
+            names = (
+                [
+                    n
+                    for n in (described[0].get("capacityProviders") or [])
+                    if described and n not in FARGATE_PROVIDERS
+                ]
+                if described
+                else []
+            )
+            if not names:
+                continue
+            for cp in ecs.describe_capacity_providers(capacityProviders=names)["capacityProviders"]:
+                arn = (cp.get("autoScalingGroupProvider") or {}).get("autoScalingGroupArn", "")
+                asg = arn.split("autoScalingGroupName/", 1)[-1]
+                if asg:
+                    self.asg_clusters[asg] = cluster_arn.rsplit("/", 1)[-1]
+        for name in sorted(self.asg_clusters):
+            g = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+                "AutoScalingGroups"
+            ]
+            if not g:
+                continue
+            want = min(
+                int(g[0]["MaxSize"]),
+                max(int(g[0]["DesiredCapacity"]), len(g[0]["AvailabilityZones"])),
+            )
+            if want != int(g[0]["DesiredCapacity"]):
+                autoscaling.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=want)
+        self._sync_instances()
+
+    def _sync_instances(self) -> None:
+        """Instances follow their Auto Scaling groups: a new one registers with the cluster
+        (the ECS agent's job), a gone one is drained (its tasks stop and are replaced)."""
+        if not self.asg_clusters:
+            return
+        from moto.autoscaling.models import autoscaling_backends
+
+        backend = autoscaling_backends[ACCOUNT_ID][REGION]
+        ecs_backend = self._ecs_backend()
+        live: set[str] = set()
+        for name, cluster in self.asg_clusters.items():
+            group = backend.autoscaling_groups.get(name)
+            if group is None:
+                continue
+            for state in group.instance_states:
+                if state.lifecycle_state not in ("InService", "Pending"):
+                    continue
+                iid = state.instance.id
+                live.add(iid)
+                if iid in self.instances:
+                    continue
+                ci = ecs_backend.register_container_instance(cluster, iid)
+                cpu, memory = INSTANCE_SIZES.get(
+                    str(state.instance.instance_type).rsplit(".", 1)[-1], (2048, 7680)
+                )
+                for res in (*ci.registered_resources, *ci.remaining_resources):
+                    if res["name"] == "CPU":
+                        res["integerValue"] = cpu
+                    elif res["name"] == "MEMORY":
+                        res["integerValue"] = memory
+                az = state.instance.placement
+                az = getattr(az, "zone", None) or str(state.availability_zone)
+                self.instances[iid] = SimInstance(
+                    iid, az, name, cluster, ci.container_instance_arn, cpu, memory
+                )
+                self.timeline.add(
+                    "state", f"instance {iid} of {name} in {az} joined {cluster} ({cpu} CPU)"
+                )
+        for iid in [i for i in self.instances if i not in live]:
+            gone = self.instances.pop(iid)
+            self.timeline.add("state", f"instance {iid} in {gone.az} left {gone.cluster_name}")
+            ci_id = gone.container_instance_arn.rsplit("/", 1)[-1]
+            ecs_backend.container_instances.get(gone.cluster_name, {}).pop(ci_id, None)
+            for svc in self.services.values():
+                for t in [t for t in svc.running() if t.instance_id == iid]:
+                    self._stop_task(
+                        svc,
+                        t,
+                        stop_code="ServiceSchedulerInitiated",
+                        reason=f"Container instance {iid} was drained and terminated",
+                    )
+                    self._lost(svc)
+        self._sync_instance_resources()
+
+    def _sync_instance_resources(self) -> None:
+        """Container instances' remaining CPU and memory, as ECS reports them."""
+        if not self.instances:
+            return
+        used = self._used()
+        cis = self._ecs_backend().container_instances
+        for inst in self.instances.values():
+            ci = cis.get(inst.cluster_name, {}).get(inst.container_instance_arn.rsplit("/", 1)[-1])
+            if ci is None:
+                continue
+            cpu, memory = used[inst.instance_id]
+            for res in ci.remaining_resources:
+                if res["name"] == "CPU":
+                    res["integerValue"] = inst.cpu - cpu
+                elif res["name"] == "MEMORY":
+                    res["integerValue"] = inst.memory - memory
+            ci.running_tasks_count = sum(
+                1
+                for s in self.services.values()
+                for t in s.running()
+                if t.instance_id == inst.instance_id
+            )
+
+    def lose_instance(self, az: str) -> list[RouteResult]:
+        """Managed scaling scales in: the instance in ``az`` is drained and terminated (the
+        group's desired capacity goes down by one), leaving that zone without capacity."""
+        with self._lock:
+            victims = [i for i in self.instances.values() if i.az == az]
+            if not victims:
+                raise SimulatorError(f"no instance in {az} (instances: {self.instance_zones()})")
+            start = len(self._routes)
+            victim = victims[0]
+            self.timeline.add(
+                "note", f"{victim.asg}: scale-in terminates {victim.instance_id} in {az}"
+            )
+            self.clients("autoscaling").terminate_instance_in_auto_scaling_group(
+                InstanceId=victim.instance_id, ShouldDecrementDesiredCapacity=True
+            )
+            self.observe()
+            self._drain()
+            return self._routes[start:]
+
+    def instance_zones(self) -> dict[str, int]:
+        return dict(sorted(Counter(i.az for i in self.instances.values()).items()))
+
+    def fargate_spot_shortage(self, on: bool = True) -> list[RouteResult]:
+        """Fargate Spot runs out of capacity (``on``): running Spot tasks are interrupted and
+        new ones cannot be placed; or it comes back (``on=False``)."""
+        with self._lock:
+            start = len(self._routes)
+            self.fargate_spot_available = not on
+            self.timeline.add(
+                "note", "Fargate Spot has no capacity" if on else "Fargate Spot capacity is back"
+            )
+            if on:
+                for svc in self.services.values():
+                    spot = [t for t in svc.running() if t.provider == "FARGATE_SPOT"]
+                    for t in spot:
+                        self._stop_task(
+                            svc,
+                            t,
+                            stop_code="SpotInterruption",
+                            reason="Your Spot Task was interrupted.",
+                        )
+                    if spot:
+                        self._lost(svc)
+            else:
+                for svc in self.services.values():
+                    if svc.placement_failure == "RESOURCE:FARGATE":
+                        svc.placement_failure = None
+            self.observe()
             self._drain()
             return self._routes[start:]
 
@@ -993,7 +1438,67 @@ def _manifest(seed: str) -> str:
     )
 
 
+def _runs_on_ec2(service: dict[str, Any], td: dict[str, Any]) -> bool:
+    """EC2 unless the capacity provider strategy (else launch type, else the task
+    definition's compatibilities) says Fargate."""
+    strategy = [i.get("capacityProvider") for i in service.get("capacityProviderStrategy") or []]
+    if strategy:
+        return not all(p in FARGATE_PROVIDERS for p in strategy)
+    if service.get("launchType") in ("FARGATE", "EC2"):
+        return service.get("launchType") == "EC2"
+    return "FARGATE" not in (td.get("requiresCompatibilities") or [])
+
+
+def _task_size(td: dict[str, Any]) -> tuple[int, int]:
+    """(CPU units, MiB) one task takes: task-level sizes, else the containers' sum."""
+    containers = td.get("containerDefinitions", [])
+    cpu = int(td.get("cpu") or 0) or sum(int(c.get("cpu") or 0) for c in containers)
+    memory = int(td.get("memory") or 0) or sum(
+        int(c.get("memory") or c.get("memoryReservation") or 0) for c in containers
+    )
+    return cpu, memory
+
+
 _ORIGINALS: dict[str, Any] = {}
+_ASG_ORIGINALS: dict[str, Any] = {}
+
+
+def _patch_moto_asg_zones() -> None:
+    """EC2 Auto Scaling launches each new instance in the group's least populated zone (and
+    its subnet there); moto puts every instance in the first subnet, in a random zone."""
+    from moto.autoscaling.models import FakeAutoScalingGroup
+    from moto.ec2.models import ec2_backends
+
+    original = _ASG_ORIGINALS.setdefault(
+        "replace_autoscaling_group_instances",
+        FakeAutoScalingGroup.replace_autoscaling_group_instances,
+    )
+
+    def replace(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
+        ec2 = ec2_backends[ACCOUNT_ID][REGION]
+        subnets = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
+        by_zone: dict[str, str] = {}
+        for sid in subnets:
+            by_zone.setdefault(ec2.get_subnet(sid).availability_zone, sid)
+        if not by_zone:
+            original(self, count_needed, propagated_tags)
+            return
+        saved = (self.vpc_zone_identifier, self.availability_zones)
+        try:
+            for _ in range(count_needed):
+                counts = Counter(
+                    str(s.instance.placement)
+                    if not hasattr(s.instance.placement, "zone")
+                    else s.instance.placement.zone
+                    for s in self.instance_states
+                )
+                zone = min(by_zone, key=lambda z: (counts[z], z))
+                self.vpc_zone_identifier, self.availability_zones = by_zone[zone], [zone]
+                original(self, 1, dict(propagated_tags))
+        finally:
+            self.vpc_zone_identifier, self.availability_zones = saved
+
+    FakeAutoScalingGroup.replace_autoscaling_group_instances = replace  # type: ignore[method-assign]
 
 
 def _patch(name: str, replacement: Any) -> None:
@@ -1012,6 +1517,12 @@ def restore_moto() -> None:
     for name, original in _ORIGINALS.items():
         setattr(EC2ContainerServiceBackend, name, original)
     _ORIGINALS.clear()
+    if _ASG_ORIGINALS:
+        from moto.autoscaling.models import FakeAutoScalingGroup
+
+        for name, original in _ASG_ORIGINALS.items():
+            setattr(FakeAutoScalingGroup, name, original)
+        _ASG_ORIGINALS.clear()
     state_manager.unset_transition(model_name="ecs::task")
 
 

@@ -1,21 +1,30 @@
 """Automation: the ledger, the functions, their EventBridge rules, dead-letter queues,
 alarms and the dashboard.
 
-Only functions whose handlers exist are wired (image-events and deployment-events now);
-event patterns, names and handler paths come from ``autopilot.contract`` and the
-environment of each function is exactly its settings model's fields.
+The four functions of DESIGN section 2 are wired (image-events, deployment-events,
+task-events, capacity-events); event patterns, names and handler paths come from
+``autopilot.contract`` and the environment of each function is exactly its settings
+model's fields. The alarms that drive capacity-events are built by
+``infra.constructs.alarms.ScalingAlarms``; their names share the prefix the capacity rule
+matches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autopilot import contract
-from autopilot.settings import DeploymentEventsSettings, ImageEventsSettings, env_var_names
-from aws_cdk import Duration, RemovalPolicy, Stack
+from autopilot.settings import (
+    CapacityEventsSettings,
+    DeploymentEventsSettings,
+    ImageEventsSettings,
+    TaskEventsSettings,
+    env_var_names,
+)
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -27,6 +36,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.config import ClusterAlarms, ServiceAlarms
+from infra.constructs.alarms import ScalingAlarms, ScalingAlarmsProps
 from infra.constructs.cluster import Cluster
 from infra.constructs.notices import Notices
 from infra.constructs.registry import Registry
@@ -47,6 +58,8 @@ POWERTOOLS_LAYER_VERSION = 27
 SETTINGS_MODELS: Mapping[str, type] = {
     contract.IMAGE_EVENTS.name: ImageEventsSettings,
     contract.DEPLOYMENT_EVENTS.name: DeploymentEventsSettings,
+    contract.TASK_EVENTS.name: TaskEventsSettings,
+    contract.CAPACITY_EVENTS.name: CapacityEventsSettings,
 }
 
 
@@ -59,6 +72,9 @@ class AutomationProps:
     ``powertools_layer_version``: version of the pinned Powertools layer (default 27).
     ``max_event_age`` / ``rule_retry_attempts``: retry policy of each rule target.
     ``log_retention`` / ``removal_policy``: of log groups and the ledger (RETAIN).
+    ``alarm_name_prefix``: names of the scaling alarms (the capacity rule matches it);
+    ``cluster_alarms`` / ``service_alarms``: which scaling alarms to build.
+    The rest are the task-events and capacity-events settings of the same names.
     """
 
     name_prefix: str
@@ -76,6 +92,17 @@ class AutomationProps:
     rule_retry_attempts: int = 8
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    alarm_name_prefix: str = "autopilot-"
+    cluster_alarms: ClusterAlarms | None = None
+    service_alarms: Mapping[str, ServiceAlarms] = field(default_factory=dict)
+    alarm_period: Duration | None = None
+    alarm_evaluation_periods: int = 3
+    evaluation_window_seconds: int = 60
+    move_cooldown_seconds: int = 300
+    crash_loop_threshold: int = 3
+    crash_loop_window_minutes: int = 10
+    capacity_cooldown_seconds: int = 300
+    spot_calm_seconds: int = 1800
 
 
 class AutomatedFunction(Construct):
@@ -151,17 +178,20 @@ class AutomatedFunction(Construct):
             "rule targets of this function (the rule cannot see that link).",
         )
 
-    def acknowledge_grants(self) -> None:
-        """Acknowledge the wildcards of the grants; call after every grant is added."""
+    def acknowledge_grants(self, extra: list[tuple[str, str]] | None = None) -> None:
+        """Acknowledge the wildcards of the grants; call after every grant is added.
+
+        ``extra``: (finding id, reason) of the function's own wildcards."""
         policy = default_policy(self.role)
         cluster = self._props.services.cluster_name
-        for rule_id, reason in (
-            (
-                "AwsSolutions-IAM5[Resource::*]",
-                "No resource-level scope exists for ecs:RegisterTaskDefinition, "
-                "ecs:DescribeTaskDefinition, ecs:DeregisterTaskDefinition, tag:GetResources "
-                "(one account-wide tag look-up) and xray:PutTraceSegments/PutTelemetryRecords.",
-            ),
+        deploys = self.spec.name != contract.CAPACITY_EVENTS.name
+        wildcard = (
+            "No resource-level scope exists for ecs:RegisterTaskDefinition, "
+            "ecs:DescribeTaskDefinition, ecs:DeregisterTaskDefinition, tag:GetResources "
+            "(one account-wide tag look-up) and xray:PutTraceSegments/PutTelemetryRecords."
+        )
+        findings: list[tuple[str, str]] = [
+            ("AwsSolutions-IAM5[Resource::*]", wildcard),
             (
                 f"AwsSolutions-IAM5[Resource::{ARN_PREFIX}:ecs:{REGION_ACCOUNT}:service/{cluster}/*]",
                 "DescribeServices/UpdateService/ListTagsForResource on this cluster's services "
@@ -174,7 +204,12 @@ class AutomatedFunction(Construct):
                 "and TagResource (only with ecs:CreateAction=RegisterTaskDefinition) on task "
                 "definitions of this account and region.",
             ),
-        ):
+        ]
+        if not deploys:
+            findings.pop()  # capacity-events reads no task definition
+        own = {rule_id for rule_id, _ in extra or []}
+        findings = [f for f in findings if f[0] not in own]
+        for rule_id, reason in findings + (extra or []):
             acknowledge(policy, rule_id, reason)
 
     def add_rule(
@@ -244,8 +279,23 @@ class Automation(Construct):
         wiring: list[tuple[contract.FunctionSpec, Callable[[AutomatedFunction], None]]] = [
             (contract.IMAGE_EVENTS, self._wire_image_events),
             (contract.DEPLOYMENT_EVENTS, self._wire_deployment_events),
+            (contract.TASK_EVENTS, self._wire_task_events),
+            (contract.CAPACITY_EVENTS, self._wire_capacity_events),
         ]
         self._props = props
+        self.scaling_alarms = ScalingAlarms(
+            self,
+            "ScalingAlarms",
+            props=ScalingAlarmsProps(
+                name_prefix=props.alarm_name_prefix,
+                cluster_name=props.services.cluster_name,
+                capacity_provider_name=props.cluster.capacity_provider_name,
+                cluster=props.cluster_alarms,
+                services=props.service_alarms,
+                period=props.alarm_period,
+                evaluation_periods=props.alarm_evaluation_periods,
+            ),
+        )
         for spec, wire in wiring:
             fn = AutomatedFunction(
                 self,
@@ -258,10 +308,11 @@ class Automation(Construct):
             )
             self.ledger.grant_read_write_data(fn.role)
             props.notices.grant_publish(fn.role)
-            props.services.grant_deploy(fn.role)
-            props.registry.grant_read_images(fn.role)
+            if spec is not contract.CAPACITY_EVENTS:
+                # task-events rolls crash loops back through deployment-events' own path
+                props.services.grant_deploy(fn.role)
+                props.registry.grant_read_images(fn.role)
             wire(fn)
-            fn.acknowledge_grants()
             self.functions[spec.name] = fn
 
         self.alarms = self._alarms()
@@ -278,6 +329,12 @@ class Automation(Construct):
             "NOTICES_TOPIC_ARN": props.notices.topic.topic_arn,
             "CLUSTER_ARN": props.cluster.cluster_arn,
             "LEASE_SECONDS": str(props.lease_seconds),
+            "EVALUATION_WINDOW_SECONDS": str(props.evaluation_window_seconds),
+            "MOVE_COOLDOWN_SECONDS": str(props.move_cooldown_seconds),
+            "CRASH_LOOP_THRESHOLD": str(props.crash_loop_threshold),
+            "CRASH_LOOP_WINDOW_MINUTES": str(props.crash_loop_window_minutes),
+            "CAPACITY_COOLDOWN_SECONDS": str(props.capacity_cooldown_seconds),
+            "SPOT_CALM_SECONDS": str(props.spot_calm_seconds),
         }
         wanted = env_var_names(SETTINGS_MODELS[spec.name])
         missing = wanted - known.keys()
@@ -303,12 +360,191 @@ class Automation(Construct):
             f"{prefix}-inspector2-scan",
             contract.inspector2_scan_pattern(registry.repository_arns),
         )
+        fn.acknowledge_grants()
 
     def _wire_deployment_events(self, fn: AutomatedFunction) -> None:
         fn.add_rule(
             "EcsDeploymentRule",
             f"{self._props.name_prefix}-ecs-deployment",
             contract.ecs_deployment_pattern(self._props.services.service_arn_prefix),
+        )
+        fn.acknowledge_grants()
+
+    def _wire_task_events(self, fn: AutomatedFunction) -> None:
+        props = self._props
+        fn.add_rule(
+            "EcsTaskRule",
+            f"{props.name_prefix}-ecs-task",
+            contract.ecs_task_pattern(props.cluster.cluster_arn),
+        )
+        arns = _Arns(self)
+        cluster_condition = {"ArnEquals": {"ecs:cluster": props.cluster.cluster_arn}}
+        role = fn.role
+        # ListTasks is authorized on container instances: any, of this cluster only
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:ListTasks"], resources=["*"], conditions=cluster_condition
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeTasks", "ecs:StopTask"],
+                resources=[arns.ecs("task", f"{arns.cluster}/*")],
+                conditions=cluster_condition,
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeContainerInstances"],
+                resources=[arns.ecs("container-instance", f"{arns.cluster}/*")],
+                conditions=cluster_condition,
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeClusters", "ecs:ListContainerInstances"],
+                resources=[props.cluster.cluster_arn],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["ec2:DescribeSubnets"], resources=["*"])
+        )
+        self._grant_capacity_reads_and_asg(fn)
+        fn.acknowledge_grants(
+            [
+                (
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "No resource-level scope exists for ecs:RegisterTaskDefinition, "
+                    "ecs:DescribeTaskDefinition, ecs:DeregisterTaskDefinition, tag:GetResources, "
+                    "ec2:DescribeSubnets, autoscaling:DescribeAutoScalingGroups and X-Ray; "
+                    "ecs:ListTasks is conditioned on ecs:cluster = this cluster.",
+                ),
+                (
+                    f"AwsSolutions-IAM5[Resource::{ARN_PREFIX}:ecs:{REGION_ACCOUNT}:task/"
+                    f"{arns.cluster}/*]",
+                    "DescribeTasks/StopTask on this cluster's tasks (task ids are not known in "
+                    "advance), also conditioned on ecs:cluster = this cluster.",
+                ),
+                (
+                    f"AwsSolutions-IAM5[Resource::{ARN_PREFIX}:ecs:{REGION_ACCOUNT}:"
+                    f"container-instance/{arns.cluster}/*]",
+                    "DescribeContainerInstances on this cluster's instances (launched by its "
+                    "Auto Scaling group, ids not known in advance).",
+                ),
+                self._asg_acknowledgement(),
+            ]
+        )
+
+    def _wire_capacity_events(self, fn: AutomatedFunction) -> None:
+        props = self._props
+        prefix = props.name_prefix
+        fn.add_rule(
+            "AlarmRule",
+            f"{prefix}-scaling-alarms",
+            contract.alarm_pattern(props.alarm_name_prefix),
+        )
+        fn.add_rule(
+            "EcsServiceActionRule",
+            f"{prefix}-ecs-service-action",
+            contract.ecs_placement_failure_pattern(props.cluster.cluster_arn),
+        )
+        fn.add_rule("SpotWarningRule", f"{prefix}-spot-warning", contract.spot_warning_pattern())
+        arns = _Arns(self)
+        role = fn.role
+        services = f"{props.services.service_arn_prefix}*"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ecs:DescribeServices",
+                    "ecs:UpdateService",
+                    "ecs:ListTagsForResource",
+                ],
+                resources=[services],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeClusters"], resources=[props.cluster.cluster_arn]
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "application-autoscaling:DescribeScalableTargets",
+                ],
+                resources=["*"],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["application-autoscaling:RegisterScalableTarget"],
+                resources=[arns.scalable_targets],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:ListTagsForResource"],
+                resources=[arns.alarms(props.alarm_name_prefix)],
+            )
+        )
+        self._grant_capacity_reads_and_asg(fn)
+        fn.acknowledge_grants(
+            [
+                (
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "No resource-level scope exists for autoscaling:DescribeAutoScalingGroups, "
+                    "autoscaling:DescribeAutoScalingInstances, "
+                    "application-autoscaling:DescribeScalableTargets and X-Ray.",
+                ),
+                (
+                    f"AwsSolutions-IAM5[Resource::{ARN_PREFIX}:application-autoscaling:"
+                    f"{REGION_ACCOUNT}:scalable-target/*]",
+                    "RegisterScalableTarget (moving a service's scale-out floor) is authorized "
+                    "on scalable-target/<random id>: the ids are not known at synth, and the "
+                    "service has no condition key for the resource id.",
+                ),
+                (
+                    f"AwsSolutions-IAM5[Resource::{ARN_PREFIX}:cloudwatch:{REGION_ACCOUNT}:"
+                    f"alarm:{props.alarm_name_prefix}*]",
+                    "ListTagsForResource on the alarms this app manages only (their names share "
+                    "the prefix the capacity rule matches).",
+                ),
+                self._asg_acknowledgement(),
+            ]
+        )
+
+    def _grant_capacity_reads_and_asg(self, fn: AutomatedFunction) -> None:
+        """The cluster's EC2 capacity provider and its Auto Scaling group, nothing else."""
+        props = self._props
+        cluster = props.cluster
+        arns = _Arns(self)
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeCapacityProviders"],
+                resources=[arns.ecs("capacity-provider", cluster.capacity_provider_name)],
+            )
+        )
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["autoscaling:DescribeAutoScalingGroups"], resources=["*"])
+        )
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["autoscaling:SetDesiredCapacity", "autoscaling:UpdateAutoScalingGroup"],
+                resources=[cluster.auto_scaling_group.auto_scaling_group_arn],
+            )
+        )
+
+    def _asg_acknowledgement(self) -> tuple[str, str]:
+        asg = self._props.cluster.auto_scaling_group.node.default_child
+        assert asg is not None
+        logical_id = Stack.of(self).get_logical_id(asg)  # type: ignore[arg-type]
+        return (
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:{REGION_ACCOUNT}:"
+            f"autoScalingGroup:*:autoScalingGroupName/<{logical_id}>]",
+            "SetDesiredCapacity/UpdateAutoScalingGroup on the cluster's own Auto Scaling group, "
+            "named exactly; the wildcard is the group's id, which IAM ARNs require and "
+            "CloudFormation does not expose.",
         )
 
     # -- alarms and dashboard ------------------------------------------------------------
@@ -408,7 +644,47 @@ class Automation(Construct):
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=12),
         )
+        scaling = list(self.scaling_alarms.alarms.values())
+        if scaling:
+            dashboard.add_widgets(
+                cloudwatch.AlarmStatusWidget(
+                    title="Scaling alarms (capacity-events)", alarms=scaling, width=24
+                )
+            )
         return dashboard
+
+
+class _Arns:
+    """ARNs in this stack's partition, region and account."""
+
+    def __init__(self, automation: Automation) -> None:
+        self._stack = Stack.of(automation)
+        self.cluster = automation._props.services.cluster_name
+
+    def ecs(self, resource: str, name: str) -> str:
+        return self._stack.format_arn(
+            service="ecs",
+            resource=resource,
+            resource_name=name,
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
+    @property
+    def scalable_targets(self) -> str:
+        return self._stack.format_arn(
+            service="application-autoscaling",
+            resource="scalable-target",
+            resource_name="*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
+    def alarms(self, prefix: str) -> str:
+        return self._stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{prefix}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
 
 
 def _queue(scope: Construct, construct_id: str, name: str) -> sqs.Queue:

@@ -44,6 +44,8 @@ class Cluster(Construct):
         if not props.instance_types:
             raise ValueError("ClusterProps needs at least one instance type")
         self.name = props.cluster_name
+        #: The EC2 capacity provider's physical name, as a plain string.
+        self.capacity_provider_name = f"{props.cluster_name}-ec2"
         subnets = props.subnets or ec2.SubnetSelection(
             subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
         )
@@ -130,7 +132,7 @@ class Cluster(Construct):
             self,
             "Ec2CapacityProvider",
             auto_scaling_group=self.auto_scaling_group,
-            capacity_provider_name=f"{props.cluster_name}-ec2",
+            capacity_provider_name=self.capacity_provider_name,
             enable_managed_scaling=True,
             enable_managed_termination_protection=True,
             enable_managed_draining=True,

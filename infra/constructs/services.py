@@ -70,6 +70,11 @@ class ServiceSpec:
     load_balancer: LoadBalancerSpec | None = None
     min_healthy_percent: int = 100
     max_healthy_percent: int = 200
+    #: EC2 only: ``spread-zones`` (AZ first, then instances), ``spread-instances`` or
+    #: ``binpack`` (memory). Only ``spread-zones`` is eligible for ECS's AZ rebalancing.
+    placement: Literal["spread-zones", "spread-instances", "binpack"] = "spread-zones"
+    #: ECS's own Availability Zone rebalancing; always off for an ineligible placement.
+    az_rebalancing: bool = True
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,11 @@ class Services(Construct):
             "circuit_breaker": ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             "min_healthy_percent": spec.min_healthy_percent,
             "max_healthy_percent": spec.max_healthy_percent,
-            "availability_zone_rebalancing": ecs.AvailabilityZoneRebalancing.ENABLED,
+            "availability_zone_rebalancing": (
+                ecs.AvailabilityZoneRebalancing.ENABLED
+                if spec.az_rebalancing and spec.placement == "spread-zones"
+                else ecs.AvailabilityZoneRebalancing.DISABLED
+            ),
             "enable_ecs_managed_tags": True,
             "propagate_tags": ecs.PropagatedTagSource.SERVICE,
         }
@@ -192,10 +201,7 @@ class Services(Construct):
                         capacity_provider=props.ec2_capacity_provider, weight=1
                     )
                 ],
-                placement_strategies=[
-                    ecs.PlacementStrategy.spread_across(ecs.BuiltInAttributes.AVAILABILITY_ZONE),
-                    ecs.PlacementStrategy.spread_across_instances(),
-                ],
+                placement_strategies=_placement(spec.placement),
                 **common,
             )
         else:
@@ -442,3 +448,14 @@ class Services(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             )
         )
+
+
+def _placement(kind: str) -> list[ecs.PlacementStrategy]:
+    if kind == "spread-instances":
+        return [ecs.PlacementStrategy.spread_across_instances()]
+    if kind == "binpack":
+        return [ecs.PlacementStrategy.packed_by_memory()]
+    return [
+        ecs.PlacementStrategy.spread_across(ecs.BuiltInAttributes.AVAILABILITY_ZONE),
+        ecs.PlacementStrategy.spread_across_instances(),
+    ]

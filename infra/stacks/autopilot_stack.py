@@ -130,6 +130,9 @@ class AutopilotStack(Stack):
                             else None
                         ),
                         tags=_service_tags(s, registry),
+                        min_healthy_percent=s.min_healthy_percent,
+                        placement=s.placement,
+                        az_rebalancing=s.az_rebalancing,
                         load_balancer=(
                             LoadBalancerSpec(
                                 port=s.load_balancer.port,
@@ -172,6 +175,17 @@ class AutopilotStack(Stack):
                 rule_retry_attempts=fn_cfg.rule_retry_attempts,
                 log_retention=retention,
                 removal_policy=removal,
+                alarm_name_prefix=config.alarm_name_prefix,
+                cluster_alarms=config.capacity_alarms.cluster,
+                alarm_period=Duration.seconds(config.capacity_alarms.period_seconds),
+                alarm_evaluation_periods=config.capacity_alarms.evaluation_periods,
+                service_alarms={s.name: s.alarms for s in config.services if s.alarms},
+                evaluation_window_seconds=fn_cfg.evaluation_window_seconds,
+                move_cooldown_seconds=fn_cfg.move_cooldown_seconds,
+                crash_loop_threshold=fn_cfg.crash_loop_threshold,
+                crash_loop_window_minutes=fn_cfg.crash_loop_window_minutes,
+                capacity_cooldown_seconds=fn_cfg.capacity_cooldown_seconds,
+                spot_calm_seconds=fn_cfg.spot_calm_seconds,
             ),
         )
         self.network, self.registry, self.notices = network, registry, notices

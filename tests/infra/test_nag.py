@@ -12,6 +12,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
+_ARN = "arn:<AWS::Partition>"
+_RA = "<AWS::Region>:<AWS::AccountId>"
+_ASG = (
+    f"{_ARN}:autoscaling:{_RA}:autoScalingGroup:*:"
+    "autoScalingGroupName/<ClusterInstancesASG3D8CEFCA>"
+)
+
 # (construct path under the stack, rule id) of every acknowledgement the demo stack carries.
 # A new acknowledgement must be added here on purpose, with its reason in the code.
 EXPECTED_ACKNOWLEDGEMENTS = {
@@ -26,16 +33,17 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("Services/worker/TaskDefinition/Resource", "AwsSolutions-ECS2"),
     ("Services/web/LoadBalancer/SecurityGroup/Resource", "AwsSolutions-EC23"),
     ("Services/AccessLogs/Resource", "AwsSolutions-S1"),
+    ("Services/batch/TaskDefinition/Resource", "AwsSolutions-ECS2"),
     *{
         (
             f"Services/{svc}/TaskDefinition/ExecutionRole/DefaultPolicy",
             "AwsSolutions-IAM5[Resource::*]",
         )
-        for svc in ("web", "api", "worker")
+        for svc in ("web", "api", "worker", "feed", "batch")
     },
     *{
         pair
-        for fn in ("ImageEvents", "DeploymentEvents")
+        for fn in ("ImageEvents", "DeploymentEvents", "TaskEvents", "CapacityEvents")
         for pair in (
             (f"Automation/{fn}/Role/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
             (
@@ -48,6 +56,25 @@ EXPECTED_ACKNOWLEDGEMENTS = {
             ),
             (f"Automation/{fn}/EventsDeadLetterQueue/Resource", "AwsSolutions-SQS3"),
             (f"Automation/{fn}/Function/Resource", "AwsSolutions-L1"),
+        )
+        if not (fn == "CapacityEvents" and "task-definition" in pair[1])
+    },
+    # task-events: the cluster's tasks and container instances, its Auto Scaling group
+    *{
+        ("Automation/TaskEvents/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{arn}]")
+        for arn in (
+            f"{_ARN}:ecs:{_RA}:task/demo-cluster/*",
+            f"{_ARN}:ecs:{_RA}:container-instance/demo-cluster/*",
+            _ASG,
+        )
+    },
+    # capacity-events: scalable targets, the managed alarms, its Auto Scaling group
+    *{
+        ("Automation/CapacityEvents/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{arn}]")
+        for arn in (
+            f"{_ARN}:application-autoscaling:{_RA}:scalable-target/*",
+            f"{_ARN}:cloudwatch:{_RA}:alarm:autopilot-*",
+            _ASG,
         )
     },
 }

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 from autopilot import contract
-from autopilot.settings import DeploymentEventsSettings, ImageEventsSettings, env_var_names
+from autopilot.settings import (
+    CapacityEventsSettings,
+    DeploymentEventsSettings,
+    ImageEventsSettings,
+    TaskEventsSettings,
+    env_var_names,
+)
 from aws_cdk.assertions import Match
 
 from infra.constructs.automation import POWERTOOLS_LAYER_ACCOUNT, POWERTOOLS_LAYER_NAME
@@ -52,6 +58,8 @@ def test_stack_name_and_outputs(synth) -> None:
         "DeploymentEventsFunctionName",
         "DeploymentEventsDlqUrl",
         "DeploymentEventsEventsDlqUrl",
+        "TaskEventsFunctionName",
+        "CapacityEventsFunctionName",
     } <= outputs
 
 
@@ -197,11 +205,13 @@ def test_auto_scaling_group(synth) -> None:
 def test_services_deploy_safely(synth, demo_config) -> None:
     services = by_name(synth, "AWS::ECS::Service", "ServiceName")
     assert set(services) == {s.name for s in demo_config.services}
-    for p in services.values():
-        assert p["AvailabilityZoneRebalancing"] == "ENABLED"
+    for name, p in services.items():
+        # feed: off in the config; batch: spread over instances only, not eligible
+        expected = "DISABLED" if name in ("feed", "batch") else "ENABLED"
+        assert p["AvailabilityZoneRebalancing"] == expected, name
         dc = p["DeploymentConfiguration"]
         assert dc["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
-        assert dc["MinimumHealthyPercent"] == 100
+        assert dc["MinimumHealthyPercent"] == (50 if p["ServiceName"] == "batch" else 100)
         assert dc["MaximumPercent"] == 200
         assert "LaunchType" not in p
     assert services["web"]["CapacityProviderStrategy"] == [
@@ -217,6 +227,7 @@ def test_services_deploy_safely(synth, demo_config) -> None:
         "Field": "attribute:ecs.availability-zone",
     }
     assert len(worker["CapacityProviderStrategy"]) == 1
+    assert services["batch"]["PlacementStrategies"] == [{"Type": "spread", "Field": "instanceId"}]
 
 
 def test_service_tags_come_from_the_config(synth, demo_config) -> None:
@@ -224,19 +235,24 @@ def test_service_tags_come_from_the_config(synth, demo_config) -> None:
     for svc in demo_config.services:
         tags = {t["Key"]: t["Value"] for t in services[svc.name]["Tags"]}
         assert set(tags) <= set(contract.SERVICE_TAG_KEYS)
-        assert tags[contract.TAG_REPOSITORY] == svc.repository
+        assert tags.get(contract.TAG_REPOSITORY) == svc.repository
         assert tags[contract.TAG_CONTAINER] == svc.container
         assert tags[contract.TAG_POLICY] == svc.automation.policy
         assert tags[contract.TAG_SCAN] == svc.automation.scan
         assert tags[contract.TAG_APPROVAL] == svc.automation.approval
         assert tags[contract.TAG_REBALANCE] == svc.automation.rebalance
-        assert tags[contract.TAG_SCALING] == f"{svc.scaling.min}-{svc.scaling.max}"
+        if svc.scaling:
+            assert tags[contract.TAG_SCALING] == f"{svc.scaling.min}-{svc.scaling.max}"
+        else:
+            assert contract.TAG_SCALING not in tags
 
 
 def test_service_scaling_and_logs(synth, demo_config) -> None:
     targets = props_of(synth, "AWS::ApplicationAutoScaling::ScalableTarget")
     bounds = sorted((t["MinCapacity"], t["MaxCapacity"]) for t in targets)
-    assert bounds == sorted((s.scaling.min, s.scaling.max) for s in demo_config.services)
+    assert bounds == sorted(
+        (s.scaling.min, s.scaling.max) for s in demo_config.services if s.scaling
+    )
     policies = props_of(synth, "AWS::ApplicationAutoScaling::ScalingPolicy")
     assert len(policies) == 3
     for p in policies:
@@ -295,7 +311,10 @@ def test_optional_load_balancer(synth) -> None:
 FUNCTIONS = {
     contract.IMAGE_EVENTS.name: (contract.IMAGE_EVENTS, ImageEventsSettings),
     contract.DEPLOYMENT_EVENTS.name: (contract.DEPLOYMENT_EVENTS, DeploymentEventsSettings),
+    contract.TASK_EVENTS.name: (contract.TASK_EVENTS, TaskEventsSettings),
+    contract.CAPACITY_EVENTS.name: (contract.CAPACITY_EVENTS, CapacityEventsSettings),
 }
+DEPLOYERS = sorted(set(FUNCTIONS) - {contract.CAPACITY_EVENTS.name})
 
 
 def lambdas(synth) -> dict[str, dict[str, Any]]:
@@ -306,8 +325,8 @@ def lambdas(synth) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_only_the_landed_functions_are_wired(synth) -> None:
-    assert set(lambdas(synth)) == set(FUNCTIONS)
+def test_the_four_functions_are_wired(synth) -> None:
+    assert set(lambdas(synth)) == set(FUNCTIONS) == set(contract.FUNCTIONS)
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -366,7 +385,24 @@ def test_rules_use_the_contract_patterns(synth) -> None:
         "demo-ecr-image-scan",
         "demo-inspector2-scan",
         "demo-ecs-deployment",
+        "demo-ecs-task",
+        "demo-scaling-alarms",
+        "demo-ecs-service-action",
+        "demo-spot-warning",
     }
+    cluster = {
+        "Fn::GetAtt": [
+            logical_id_of(synth, "AWS::ECS::Cluster", "ClusterName", "demo-cluster"),
+            "Arn",
+        ]
+    }
+    assert rules["demo-ecs-task"]["EventPattern"] == contract.ecs_task_pattern(cluster)
+    assert rules["demo-ecs-service-action"]["EventPattern"] == (
+        contract.ecs_placement_failure_pattern(cluster)
+    )
+    # the demo config's alarm prefix (autopilot-) is the sample alarm events' prefix too
+    assert rules["demo-scaling-alarms"]["EventPattern"] == contract.alarm_pattern("autopilot-")
+    assert rules["demo-spot-warning"]["EventPattern"] == contract.spot_warning_pattern()
     refs = [
         {"Ref": logical_id_of(synth, "AWS::ECR::Repository", "RepositoryName", n)}
         for n in ("demo/web", "demo/api", "demo/worker")
@@ -394,10 +430,7 @@ def test_rule_targets_retry_and_dead_letter(synth) -> None:
 def test_queues_are_encrypted_and_ssl_only(synth) -> None:
     queues = by_name(synth, "AWS::SQS::Queue", "QueueName")
     assert set(queues) == {
-        "demo-image-events-dlq",
-        "demo-image-events-events-dlq",
-        "demo-deployment-events-dlq",
-        "demo-deployment-events-events-dlq",
+        f"demo-{fn}-{kind}" for fn in FUNCTIONS for kind in ("dlq", "events-dlq")
     }
     for q in queues.values():
         assert q["SqsManagedSseEnabled"] is True
@@ -405,7 +438,7 @@ def test_queues_are_encrypted_and_ssl_only(synth) -> None:
     denies = [
         s for p in policies for s in p["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
     ]
-    assert len(denies) == 4
+    assert len(denies) == 8
     assert all(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
 
 
@@ -454,7 +487,7 @@ def actions(statement: dict[str, Any]) -> list[str]:
     return a if isinstance(a, list) else [a]
 
 
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("name", DEPLOYERS)
 def test_function_iam_is_least_privilege(synth, name: str) -> None:
     statements = statements_of(synth, name)
     assert all("*" not in a for s in statements for a in actions(s))
@@ -476,7 +509,7 @@ def test_function_iam_is_least_privilege(synth, name: str) -> None:
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
-    assert len(pass_role["Resource"]) == 6
+    assert len(pass_role["Resource"]) == 10  # 5 services x (task role, execution role)
     assert all("TaskDefinition" in r["Fn::GetAtt"][0] for r in pass_role["Resource"])
     assert by_action["ecs:TagResource"]["Condition"] == {
         "StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}
@@ -489,8 +522,88 @@ def test_function_iam_is_least_privilege(synth, name: str) -> None:
     assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(by_action)
 
 
-def test_alarms_and_dashboard(synth) -> None:
+def _resource_text(statement: dict[str, Any]) -> str:
+    return json.dumps(statement.get("Resource"))
+
+
+def test_task_events_iam_zone_balance(synth) -> None:
+    by_action = {a: s for s in statements_of(synth, "task-events") for a in actions(s)}
+    cluster_condition = by_action["ecs:StopTask"]["Condition"]["ArnEquals"]["ecs:cluster"]
+    assert "Fn::GetAtt" in json.dumps(cluster_condition)
+    assert _resource_text(by_action["ecs:StopTask"]).endswith('":task/demo-cluster/*"]]}')
+    assert by_action["ecs:ListTasks"]["Resource"] == "*"
+    assert by_action["ecs:ListTasks"]["Condition"]["ArnEquals"]["ecs:cluster"] == cluster_condition
+    assert "container-instance/demo-cluster/*" in _resource_text(
+        by_action["ecs:DescribeContainerInstances"]
+    )
+    for action in ("autoscaling:SetDesiredCapacity", "autoscaling:UpdateAutoScalingGroup"):
+        text = _resource_text(by_action[action])
+        assert "autoScalingGroupName/" in text
+        assert "ClusterInstancesASG" in text
+    assert "capacity-provider/demo-cluster-ec2" in _resource_text(
+        by_action["ecs:DescribeCapacityProviders"]
+    )
+    assert by_action["ec2:DescribeSubnets"]["Resource"] == "*"
+    # the shared rollback path (deployment-events') needs what it needs
+    assert {"ecs:RegisterTaskDefinition", "iam:PassRole", "ecr:DescribeImages"} <= set(by_action)
+
+
+def test_capacity_events_iam(synth) -> None:
+    statements = statements_of(synth, "capacity-events")
+    assert all("*" not in a for s in statements for a in actions(s))
+    by_action = {a: s for s in statements for a in actions(s)}
+    for action in ("ecs:UpdateService", "ecs:DescribeServices", "ecs:ListTagsForResource"):
+        assert _resource_text(by_action[action]).endswith('":service/demo-cluster/*"]]}')
+    assert _resource_text(by_action["cloudwatch:ListTagsForResource"]).endswith(
+        '":alarm:autopilot-*"]]}'
+    )
+    assert _resource_text(by_action["application-autoscaling:RegisterScalableTarget"]).endswith(
+        '":scalable-target/*"]]}'
+    )
+    assert "ClusterInstancesASG" in _resource_text(by_action["autoscaling:SetDesiredCapacity"])
+    # it registers no task definition, passes no role and reads no image
+    assert not {"ecs:RegisterTaskDefinition", "iam:PassRole", "ecr:DescribeImages"} & set(by_action)
+    assert "ecs:StopTask" not in by_action
+
+
+def test_scaling_alarms_are_tagged_for_capacity_events(synth, demo_config) -> None:
     alarms = by_name(synth, "AWS::CloudWatch::Alarm", "AlarmName")
+    scaling = {n: a for n, a in alarms.items() if n.startswith("autopilot-")}
+    expected = {
+        f"autopilot-cluster-{m}-reservation-{lvl}"
+        for m in ("cpu", "memory")
+        for lvl in ("high", "low")
+    } | {
+        f"autopilot-{s.name}-{m}-{lvl}"
+        for s in demo_config.services
+        if s.alarms
+        for m in ("cpu", "memory")
+        for lvl in ("high", "low")
+    }
+    assert set(scaling) == expected
+    for name, alarm in scaling.items():
+        tags = {t["Key"]: t["Value"] for t in alarm["Tags"]}
+        assert set(tags) == set(contract.ALARM_TAG_KEYS), name
+        assert tags[contract.TAG_STEP].startswith("+" if name.endswith("-high") else "-")
+        assert "AlarmActions" not in alarm  # they reach capacity-events through EventBridge
+        assert alarm["Namespace"] == "AWS/ECS"
+    assert {t["Key"]: t["Value"] for t in scaling["autopilot-web-cpu-high"]["Tags"]} == {
+        contract.TAG_TARGET: "service:web",
+        contract.TAG_STEP: "+2",
+        contract.TAG_COOLDOWN: "1",
+    }
+    cluster_tags = {
+        t["Key"]: t["Value"] for t in scaling["autopilot-cluster-cpu-reservation-high"]["Tags"]
+    }
+    assert cluster_tags[contract.TAG_TARGET] == "capacity-provider:demo-cluster-ec2"
+
+
+def test_alarms_and_dashboard(synth) -> None:
+    alarms = {
+        n: a
+        for n, a in by_name(synth, "AWS::CloudWatch::Alarm", "AlarmName").items()
+        if n.startswith("demo-ops-")
+    }
     expected = {
         f"demo-ops-{fn}-{what}"
         for fn in FUNCTIONS
