@@ -1,8 +1,9 @@
 """7. Demo: wall time of ``autopilot demo`` after set-up (``make dev``).
 
 The command is run as a user runs it (``.venv/bin/autopilot demo``), so the time includes
-starting Python, a synth when ``cdk.out`` is stale (the first run may pay it; the later
-ones reuse it), the sandbox, the deploy and every scene.
+starting Python, a synth when ``cdk.out`` is stale (a run after a change to the app pays
+it; the next ones reuse it), the sandbox, the deploy and every scene. The time target is
+judged on the slowest run; whether every scene passed is a figure of its own.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ TARGET_SECONDS = 90.0
 def run(*, quick: bool) -> Section:
     runs = 1 if quick else 3
     exe = Path(PYTHON).parent / "autopilot"
+    shown = f"{exe.relative_to(REPO_ROOT) if exe.is_relative_to(REPO_ROOT) else exe} demo"
     section = Section(
         key="demo",
         title="7. Demo: autopilot demo, wall time",
         command="python -m bench.run --only demo",
     )
     times: list[float] = []
-    passed: list[str] = []
-    failures = 0
+    summaries: list[str] = []
+    failed_scenes: list[list[str]] = []
+    passed_runs = 0
     for _ in range(runs):
         start = time.perf_counter()
         proc = subprocess.run(
@@ -39,27 +42,37 @@ def run(*, quick: bool) -> Section:
             check=False,
         )
         times.append(round(time.perf_counter() - start, 2))
-        m = re.search(r"(\d+/\d+ scenes passed[^\n]*)", proc.stdout + proc.stderr)
-        passed.append(m.group(1) if m else f"exit {proc.returncode}")
-        failures += proc.returncode != 0
+        output = proc.stdout + proc.stderr
+        m = re.search(r"(\d+/\d+ scenes passed[^\n]*)", output)
+        summaries.append(m.group(1) if m else f"exit {proc.returncode}: {output.strip()[-200:]}")
+        failed_scenes.append(re.findall(r"^\s*FAIL\s+(.+?)\s+\(", output, flags=re.MULTILINE))
+        passed_runs += proc.returncode == 0
     worst = max(times)
-    ok = worst <= TARGET_SECONDS and failures == 0
-    why = ""
-    if failures:
-        why = f"{failures} of {runs} runs exited non-zero (a scene missed): {passed}"
-    elif not ok:
-        why = "slower than the target"
     section.figures.append(
         Figure(
-            name="autopilot demo (every run)",
+            name="autopilot demo, wall time (every run)",
             unit="s",
             values=times,
-            target=f"<= {TARGET_SECONDS:.0f} s",
-            verdict=verdict(ok),
-            why=why,
-            command=f"{exe.relative_to(REPO_ROOT) if exe.is_relative_to(REPO_ROOT) else exe} demo",
-            extra={"summaries": passed},
+            target=f"<= {TARGET_SECONDS:.0f} s (slowest run)",
+            verdict=verdict(worst <= TARGET_SECONDS),
+            why="" if worst <= TARGET_SECONDS else "the slowest run took longer than the target",
+            command=shown,
+            extra={"summaries": summaries},
         )
     )
-    section.notes.append("The verdict uses the slowest run, and needs every run to pass.")
+    failing = sorted({s for scenes in failed_scenes for s in scenes})
+    section.figures.append(
+        Figure(
+            name="runs where every scene passed (exit 0)",
+            unit="runs",
+            values=[passed_runs],
+            target=f"{runs} of {runs}",
+            verdict=verdict(passed_runs == runs),
+            why=""
+            if passed_runs == runs
+            else f"scenes failed in {runs - passed_runs} run(s): {'; '.join(failing) or '?'}",
+            command=shown,
+            extra={"summaries": summaries, "failed_scenes": failed_scenes},
+        )
+    )
     return section

@@ -408,6 +408,18 @@ class World:
             detail["image-tag"] = tag
         return self._event("ECR Image Action", "aws.ecr", detail)
 
+    def scan_event(self, repo: str, digest: str, tags: list[str]) -> dict[str, Any]:
+        """A basic ``ECR Image Scan`` result with no findings (zero counts are omitted)."""
+        repo_arn = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repo}"
+        detail = {
+            "scan-status": "COMPLETE",
+            "repository-name": repo,
+            "finding-severity-counts": {},
+            "image-digest": digest,
+            "image-tags": tags,
+        }
+        return self._event("ECR Image Scan", "aws.ecr", detail, [repo_arn])
+
     def task_event(
         self,
         service: str,

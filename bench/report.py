@@ -6,7 +6,9 @@ from typing import Any
 
 
 def _num(value: float, unit: str) -> str:
-    if unit in ("calls", "actions", "files") or (float(value).is_integer() and abs(value) >= 10):
+    if unit in ("calls", "actions", "files", "runs") or (
+        float(value).is_integer() and abs(value) >= 10
+    ):
         return f"{value:,.0f}"
     if unit == "decisions/s":
         return f"{value:,.0f}"
@@ -23,6 +25,13 @@ def _spread(fig: dict[str, Any]) -> str:
     if fig["runs"] >= 4:
         text += f" (IQR {_num(stats['q1'], unit)} .. {_num(stats['q3'], unit)})"
     return text
+
+
+def _load(meta: dict[str, Any]) -> str:
+    start, end = meta.get("load_average_at_start"), meta.get("load_average_at_end")
+    if not start or not end:
+        return "unknown"
+    return f"{start[0]:.1f} at the start, {end[0]:.1f} at the end (1 min)"
 
 
 def _word(fig: dict[str, Any]) -> str:
@@ -44,7 +53,7 @@ def render(doc: dict[str, Any]) -> str:
         f"Written by `{meta['command']}` on {meta['date']} "
         f"(machine: {meta['machine']}; Python {meta['python']}; "
         f"{'quick run: small sizes, few runs' if meta['quick'] else 'full run'}; "
-        f"{meta['seconds']:.0f} s in all).",
+        f"{meta['seconds']:.0f} s in all; load average {_load(meta)}).",
         "",
         "Benchmarks, not tests: nothing here is asserted by `make test`. The machine was shared "
         "with other work while this ran, so times are noisy; the spread is shown beside each "
@@ -179,16 +188,15 @@ def _extras(section: dict[str, Any]) -> list[str]:
                 e["plain_synth_ok"]
             ]
             lines.append(f"| {fig['name'].split(' ')[0]} | {e['resources']} | {_cell(plain)} |")
-    elif key == "demo":
-        for fig in section["figures"]:
-            lines.append(
-                f"Command: `{fig['command']}`; runs: {'; '.join(fig['extra']['summaries'])}."
-            )
+    elif key == "demo" and section["figures"]:
+        fig = section["figures"][0]
+        lines.append(f"Command: `{fig['command']}`; runs: {'; '.join(fig['extra']['summaries'])}.")
     elif key == "throughput":
         for fig in section["figures"]:
             e = fig["extra"]
+            mix = ", ".join(f"{k} {v}" for k, v in e.get("mix", {}).items())
             lines.append(
                 f"- {fig['name']}: {e['decisions_per_run']:,} decisions per run over "
-                f"{e['distinct_inputs']} distinct inputs."
+                f"{e['distinct_inputs']} distinct inputs ({mix})."
             )
     return lines

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [n for n in SECTIONS if n in only] if only else list(SECTIONS)
 
     started = time.perf_counter()
+    load_start = [round(x, 2) for x in os.getloadavg()]
     sections = []
     failed = False
     for name in chosen:
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 skipped=f"failed: {type(exc).__name__}: {exc}"[:300],
             )
         section.seconds = time.perf_counter() - t0
+        section.command = f"python -m bench.run --only {name}" + (" --quick" if args.quick else "")
         print(f"[bench] {name} done in {section.seconds:.1f} s", file=sys.stderr, flush=True)
         sections.append(section)
 
@@ -89,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "quick": args.quick,
             "seconds": round(time.perf_counter() - started, 1),
+            "load_average_at_start": load_start,
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "sections": [s.as_dict() for s in sections],
     }

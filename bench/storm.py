@@ -210,7 +210,7 @@ def run(*, quick: bool) -> Section:
     section = Section(
         key="storm",
         title=f"4. Storm: {events:,} task-state events across {services} services (task-events)",
-        command="python -m bench.run --only storm" + (" --quick" if quick else ""),
+        command="python -m bench.run --only storm",
     )
     try:
         import autopilot.handlers.task_events  # noqa: F401, PLC0415
@@ -273,6 +273,22 @@ def run(*, quick: bool) -> Section:
         "Duplicate actions = mutating calls made while handling a redelivered event + moves "
         "(StopTask, ASG changes) on one service closer together than the 300 s cooldown + the "
         "same change (API and parameters) made twice on one service."
+    )
+    evaluations = r["calls"].get("ecs:DescribeServices", 0)
+    if evaluations:
+        section.notes.append(
+            f"{evaluations} evaluations (one per service per window at most); reads per "
+            f"evaluation besides the ledger: {r['calls_without_ledger'] / evaluations:.1f} "
+            "(Fargate: DescribeServices, ListTasks, DescribeTasks, DescribeSubnets; on EC2 also "
+            "DescribeClusters, DescribeTaskDefinition, ListContainerInstances, "
+            "DescribeContainerInstances). Ledger and notices: "
+            f"{(r['calls_total'] - r['calls_without_ledger']) / events:.1f} calls per event "
+            "(idempotency check, window claim, decision record, event mark)."
+        )
+    section.notes.append(
+        "moto runs no scheduler: after ECS's rebalancing is turned on nothing moves the "
+        "Fargate tasks, and a stopped EC2 task is not replaced, so the spread after the storm "
+        "shows autopilot's own moves only."
     )
     section.notes.append(
         "Wall time is dominated by moto (every call is serialized, routed and answered "

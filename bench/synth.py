@@ -149,15 +149,18 @@ def run(*, quick: bool) -> Section:
     section.details = {"medians": medians, "slopes": slopes}
     if len(slopes) >= 2:
         s1, s2 = slopes[0]["seconds_per_service"], slopes[-1]["seconds_per_service"]
-        linear = abs(s2 - s1) <= max(0.5 * max(abs(s1), abs(s2)), 0.02)
+        growth = s2 / s1 if s1 > 0 else float("inf")
+        section.details["slope_growth"] = round(growth, 2)
+        shape = (
+            "linear within the noise (about the same cost per added service)"
+            if 0.67 <= growth <= 1.5
+            else f"not quite linear: an added service costs {growth:.1f}x as much between the "
+            "last two points as between the first two (compare with the spread of the runs)"
+        )
         section.notes.append(
             "Time per added service between points: "
             + ", ".join(f"{s['from']}->{s['to']}: {s['seconds_per_service']:.3f} s" for s in slopes)
-            + (
-                ". Roughly linear (constant cost per service on top of a fixed start-up)."
-                if linear
-                else ". Not linear: the cost per service changes between points."
-            )
+            + f". The curve is {shape}."
         )
     section.notes.append(
         "Most of a small synth is fixed cost: starting Node, the jsii kernel and "

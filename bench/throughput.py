@@ -13,6 +13,7 @@ this process (one core); several runs, median and spread.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -202,6 +203,19 @@ def _capacity_cases(n: int) -> list[Callable[[], Any]]:
     return cases
 
 
+def _kind(result: Any) -> str:
+    """What a planner decided, for the input mix (image: outcome; zone: first step; capacity:
+    the decision's type)."""
+    decision = getattr(result, "decision", result)
+    outcome = getattr(decision, "outcome", None)
+    if outcome is not None:
+        return str(outcome.value)
+    actions = getattr(result, "actions", None)
+    if actions is not None:
+        return type(actions[0]).__name__ if actions else "nothing"
+    return type(result).__name__
+
+
 def _measure(cases: list[Callable[[], Any]], n: int) -> float:
     """Decisions per second over one pass of ``n`` decisions."""
     m = len(cases)
@@ -225,6 +239,7 @@ def run(*, quick: bool) -> Section:
     }
     for name, build in planners.items():
         cases = build(500)
+        mix = Counter(_kind(case()) for case in cases)
         _measure(cases, min(n, 1000))  # warm-up
         values = [round(_measure(cases, n), 1) for _ in range(runs)]
         section.figures.append(
@@ -232,7 +247,11 @@ def run(*, quick: bool) -> Section:
                 name=name,
                 unit="decisions/s",
                 values=values,
-                extra={"decisions_per_run": n, "distinct_inputs": len(cases)},
+                extra={
+                    "decisions_per_run": n,
+                    "distinct_inputs": len(cases),
+                    "mix": dict(mix.most_common()),
+                },
             )
         )
     section.notes.append(
