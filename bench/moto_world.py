@@ -129,7 +129,9 @@ class World:
         self._stack.append(env)
         from autopilot.observability import logger  # noqa: PLC0415
 
+        self._log_level = logger.log_level
         logger.setLevel("WARNING")  # the handlers' INFO lines would drown the bench's output
+        self._logger = logger
         m = mock_aws()
         m.start()
         self._stack.append(m)
@@ -186,6 +188,7 @@ class World:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._logger.setLevel(self._log_level)
         self._state_manager.unset_transition("ecs::task")
         for item in reversed(self._stack):
             if hasattr(item, "stop"):
