@@ -70,6 +70,12 @@ config = Config(retries={{"mode": "standard", "max_attempts": 5}}, connect_timeo
 session = boto3.session.Session()
 clients = [session.client(service, config=config) for service in {services!r}]
 """  # noqa: E501 - shown as one line in the results
+# The libraries alone, no function code: what any function built on them pays at least.
+FLOOR = """\
+import pydantic
+from aws_lambda_powertools import Logger, Metrics{tracer_import}
+Logger(); Metrics(){tracer}
+"""
 FUNCTION = """\
 import autopilot.handlers.{module}
 from autopilot.settings import {settings}, get_settings
@@ -242,6 +248,48 @@ def offenders(code: str, baseline: str, env: dict[str, str], runs: int = 5) -> d
     return {"packages": rows[:10], "own_modules": own[:6]}
 
 
+def _floors(env: dict[str, str], pycache: Path, task_root: Path, runs: int) -> list[Figure]:
+    """The dependency floor: boto3 with image-events' clients, plus pydantic and Powertools'
+    Logger and Metrics, without and with the Tracer (X-Ray SDK, botocore patched). If these
+    alone are over the target, no change inside functions/ can meet it."""
+    services = tuple(services_of("image_events"))
+    bcode = BASELINE.format(services=services)
+    variants = {
+        "pydantic + Powertools Logger, Metrics": FLOOR.format(tracer_import="", tracer=""),
+        "pydantic + Powertools Logger, Metrics, Tracer(patch botocore)": FLOOR.format(
+            tracer_import=", Tracer", tracer='; Tracer(patch_modules=("botocore",))'
+        ),
+    }
+    codes = {name: bcode + code for name, code in variants.items()}
+    _prime([bcode, *codes.values()], [env], pycache, task_root)
+    times: dict[str, list[float]] = {name: [] for name in [*codes, "base"]}
+    for _ in range(runs):
+        times["base"].append(_time(bcode, env)[1])
+        for name, code in codes.items():
+            times[name].append(_time(code, env)[1])
+    base = summary(times["base"])
+    out = []
+    for name, code in codes.items():
+        ratio = summary(times[name])["median"] / base["median"]
+        out.append(
+            Figure(
+                name=f"floor, no function code: boto3 clients + {name}",
+                unit="s CPU",
+                values=[round(t, 4) for t in times[name]],
+                command=f"{PYTHON} -c '{one_line(code)}'",
+                extra={
+                    "ratio": round(ratio, 3),
+                    "wall_ratio": None,
+                    "baseline": base,
+                    "baseline_values": [round(t, 4) for t in times["base"]],
+                    "services": list(services),
+                    "mode": "floor",
+                },
+            )
+        )
+    return out
+
+
 def run(*, quick: bool) -> Section:
     runs = 2 if quick else 10
     section = Section(
@@ -316,6 +364,8 @@ def run(*, quick: bool) -> Section:
                 elif judged and not ok:
                     fig.why = "over target (--quick: no importtime profile)"
                 section.figures.append(fig)
+        if not quick:
+            section.figures += _floors(shipped_env, pycache, task_root, runs)
     section.notes += [
         "Each run is a fresh interpreter; runs alternate (as shipped, baseline, compiled). The "
         "figure is CPU time (user + system) of the child process, and the verdict is the ratio "

@@ -119,11 +119,16 @@ def _extras(section: dict[str, Any]) -> list[str]:
         ]
         for fig in section["figures"]:
             e = fig["extra"]
+            wall = (
+                f"{e['wall']['median']:.3f} / {e['baseline_wall']['median']:.3f} s | "
+                f"{e['wall_ratio']:.2f}x"
+                if e.get("wall_ratio")
+                else "- | -"
+            )
             lines.append(
                 f"| {_cell(fig['name'])} | {', '.join(e['services'])} | "
                 f"{fig['stats']['median']:.3f} / {e['baseline']['median']:.3f} s | "
-                f"{e['ratio']:.2f}x | {e['wall']['median']:.3f} / "
-                f"{e['baseline_wall']['median']:.3f} s | {e['wall_ratio']:.2f}x |"
+                f"{e['ratio']:.2f}x | {wall} |"
             )
         for fig in section["figures"]:
             found = fig["extra"].get("importtime_offenders")

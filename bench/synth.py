@@ -92,7 +92,7 @@ def _resources(out: Path) -> int:
     return total
 
 
-def run(*, quick: bool) -> Section:
+def run(*, quick: bool) -> Section:  # noqa: PLR0915 - one linear procedure
     sizes = (5, 25) if quick else (5, 25, 100)
     runs = 1 if quick else 3
     section = Section(
@@ -161,6 +161,24 @@ def run(*, quick: bool) -> Section:
             "Time per added service between points: "
             + ", ".join(f"{s['from']}->{s['to']}: {s['seconds_per_service']:.3f} s" for s in slopes)
             + f". The curve is {shape}."
+        )
+    counts = {
+        int(f.name.split(" ")[0]): int(f.extra["resources"])
+        for f in section.figures
+        if f.extra.get("resources")
+    }
+    if len(counts) >= 2:
+        (n1, r1), (n2, r2) = sorted(counts.items())[0], sorted(counts.items())[-1]
+        per = (r2 - r1) / (n2 - n1)
+        fixed = r1 - per * n1
+        fits = int((STACK_LIMIT - fixed) // per)
+        section.details["resources_per_service"] = round(per, 2)
+        section.details["services_per_stack"] = fits
+        section.notes.append(
+            f"Resources: about {per:.1f} per service on top of {fixed:.0f} fixed, all in one "
+            f"stack, so one stack holds about {fits} services of this shape before "
+            f"CloudFormation's {STACK_LIMIT}-resource limit (a plain synth refuses more). "
+            "Larger estates need the services split across stacks."
         )
     section.notes.append(
         "Most of a small synth is fixed cost: starting Node, the jsii kernel and "
