@@ -291,7 +291,7 @@ def _floors(env: dict[str, str], pycache: Path, task_root: Path, runs: int) -> l
 
 
 def run(*, quick: bool) -> Section:
-    runs = 2 if quick else 10
+    runs = 1 if quick else 10
     section = Section(
         key="cold-start",
         title="1. Cold start per function (fresh process) vs boto3 with the same clients",
@@ -310,9 +310,10 @@ def run(*, quick: bool) -> Section:
             )
             bcode = BASELINE.format(services=tuple(services))
             _prime([fcode, bcode], [shipped_env, compiled_env], pycache, task_root)
-            for env in (shipped_env, compiled_env):  # warm the page cache, not measured
-                _time(fcode, env)
-            _time(bcode, shipped_env)
+            if not quick:
+                for env in (shipped_env, compiled_env):  # warm the page cache, not measured
+                    _time(fcode, env)
+                _time(bcode, shipped_env)
             times: dict[str, list[tuple[float, float]]] = {
                 "shipped": [],
                 "compiled": [],
