@@ -17,9 +17,14 @@ pk                                    sk                                        
 ``SVC#<arn>``                         ``STATE#LKG``: last known good               never
                                       (task_definition, digest, image)
 ``SVC#<arn>``                         ``STATE#QUARANTINE#<digest>`` (reason)       never
-``SVC#<arn>``                         ``STATE#APPROVAL#<digest>``                  30 days
-                                      (status pending | approved | rejected)
-``SVC#<arn>``                         ``STATE#PAUSED``                             never
+``SVC#<arn>``                         ``STATE#APPROVAL#<digest>``: status          30 days
+                                      pending | approved | rejected | expired |
+                                      ineligible (conditional transitions from
+                                      pending only), repository, tag, image,
+                                      requested_at, ``approval_expires`` (N: a
+                                      pending approval past it is expired), by,
+                                      note, decided_at
+``SVC#<arn>``                         ``STATE#PAUSED`` (by, reason, at)            never
 ``SVC#<arn>``                         ``LEASE``: holder, ``lease_until`` (N),      a day after
                                       ``changed_at`` (N, last change made under    the lease
                                       a lease); conditional writes only
@@ -35,7 +40,7 @@ pk                                    sk                                        
 
 One Query (``pk = SVC#<arn> AND begins_with(sk, "STATE#")``) loads a service's present
 state; the decisions are its history. The CLI's ``history`` and ``status`` read through
-``list_decisions``, ``list_services`` and ``load_state``.
+``list_decisions``, ``list_services``, ``load_state``, ``list_approvals`` and ``get_paused``.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autopilot.adapters.aws_errors import translate
 from autopilot.errors import AwsCallFailed, LeaseBusy
@@ -90,6 +95,36 @@ def _parse_iso(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class Approval(NamedTuple):
+    """One ``STATE#APPROVAL#<digest>`` item (``status`` as stored; see ``expired``)."""
+
+    digest: str
+    status: str
+    repository: str | None = None
+    tag: str | None = None
+    image: str | None = None
+    event_id: str = ""
+    requested_at: datetime | None = None
+    approval_expires: int | None = None  # epoch seconds
+    by: str | None = None
+    note: str | None = None
+    decided_at: datetime | None = None
+
+    def expired(self, now: float) -> bool:
+        """A pending approval past its expiry (it is recorded as expired when next met)."""
+        return (
+            self.status == "pending"
+            and self.approval_expires is not None
+            and self.approval_expires <= now
+        )
+
+    @property
+    def expires_iso(self) -> str | None:
+        if self.approval_expires is None:
+            return None
+        return _iso(datetime.fromtimestamp(self.approval_expires, UTC))
 
 
 def to_av(value: Any) -> dict[str, Any]:
@@ -219,9 +254,49 @@ class Ledger:
             }
         )
 
-    def list_decisions(self, service_arn: str, *, limit: int = 50) -> list[dict[str, Any]]:
-        """A service's decisions (or ``repository/<name>``'s), newest first."""
-        return self._query(decision_pk(service_arn), "DEC#", newest_first=True, limit=limit)
+    def list_decisions(
+        self,
+        service_arn: str,
+        *,
+        limit: int | None = 50,
+        since: datetime | None = None,
+        outcomes: frozenset[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """A service's decisions (or ``repository/<name>``'s), newest first: at most
+        ``limit``, with event time at or after ``since``, outcome among ``outcomes``."""
+        if since is None and outcomes is None:
+            return self._query(decision_pk(service_arn), "DEC#", newest_first=True, limit=limit)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": to_item(
+                {
+                    ":pk": decision_pk(service_arn),
+                    ":low": f"DEC#{_iso(since)}" if since else "DEC#",
+                    ":high": "DEC#\uffff",
+                }
+            ),
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+        }
+        if outcomes is not None:
+            names = sorted(outcomes)
+            kwargs["FilterExpression"] = (
+                "#o IN (" + ", ".join(f":o{i}" for i in range(len(names))) + ")"
+            )
+            kwargs["ExpressionAttributeNames"] = {"#o": "outcome"}
+            kwargs["ExpressionAttributeValues"].update(
+                to_item({f":o{i}": name for i, name in enumerate(names)})
+            )
+        items: list[dict[str, Any]] = []
+        while True:
+            with translate("dynamodb:Query"):
+                response = self._db.query(**kwargs)
+            items.extend(from_item(i) for i in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last or (limit is not None and len(items) >= limit):
+                return items[:limit] if limit is not None else items
+            kwargs["ExclusiveStartKey"] = last
 
     def list_services(self) -> list[dict[str, Any]]:
         """Every service the functions have decided on (for ``autopilot status``)."""
@@ -248,7 +323,9 @@ class Ledger:
         quarantined: set[str] = set()
         approved: set[str] = set()
         pending: set[str] = set()
+        rejected: set[str] = set()
         paused = False
+        now = self._clock()
         for item in self._query(svc_pk(service_arn), "STATE#"):
             sk = str(item["sk"])
             if sk == "STATE#LKG":
@@ -261,8 +338,13 @@ class Ledger:
             elif sk.startswith("STATE#QUARANTINE#"):
                 quarantined.add(sk.removeprefix("STATE#QUARANTINE#"))
             elif sk.startswith("STATE#APPROVAL#"):
-                digest = sk.removeprefix("STATE#APPROVAL#")
-                (approved if item.get("status") == "approved" else pending).add(digest)
+                approval = _approval_from_item(item)
+                if approval.status == "approved":
+                    approved.add(approval.digest)
+                elif approval.status == "rejected":
+                    rejected.add(approval.digest)
+                elif approval.status == "pending" and not approval.expired(now):
+                    pending.add(approval.digest)  # an expired one is no longer pending
             elif sk == "STATE#PAUSED":
                 paused = True
         return ServiceLedgerState(
@@ -271,6 +353,7 @@ class Ledger:
             approved=frozenset(approved),
             pending_approval=frozenset(pending),
             paused=paused,
+            rejected=frozenset(rejected),
         )
 
     def get_last_known_good(self, service_arn: str) -> LastKnownGood | None:
@@ -314,28 +397,132 @@ class Ledger:
     def is_quarantined(self, service_arn: str, digest: str) -> bool:
         return self._get(svc_pk(service_arn), f"STATE#QUARANTINE#{digest}") is not None
 
-    def set_approval(self, service_arn: str, digest: str, status: str, *, event_id: str) -> None:
-        self._put(
-            {
-                "pk": svc_pk(service_arn),
-                "sk": f"STATE#APPROVAL#{digest}",
-                "kind": "approval",
-                "digest": digest,
-                "status": status,
-                "event_id": event_id,
-                "expires_at": self._now() + APPROVAL_TTL,
-            }
-        )
+    def set_approval(
+        self,
+        service_arn: str,
+        digest: str,
+        status: str,
+        *,
+        event_id: str,
+        repository: str | None = None,
+        tag: str | None = None,
+        image: str | None = None,
+        ttl_seconds: int | None = None,
+        by: str | None = None,
+    ) -> Approval:
+        """Write an approval (a new pending one expires ``ttl_seconds`` from now)."""
+        now = self._now()
+        values = {
+            "pk": svc_pk(service_arn),
+            "sk": f"STATE#APPROVAL#{digest}",
+            "kind": "approval",
+            "digest": digest,
+            "status": status,
+            "event_id": event_id,
+            "repository": repository,
+            "tag": tag,
+            "image": image,
+            "requested_at": _iso(datetime.fromtimestamp(now, UTC)),
+            "approval_expires": now + ttl_seconds if ttl_seconds is not None else None,
+            "by": by,
+            "expires_at": now + APPROVAL_TTL,
+        }
+        self._put(values)
+        return _approval_from_item(values)
 
-    def set_paused(self, service_arn: str, paused: bool) -> None:
-        if paused:
-            self._put({"pk": svc_pk(service_arn), "sk": "STATE#PAUSED", "kind": "paused"})
-        else:
-            with translate("dynamodb:DeleteItem"):
-                self._db.delete_item(
+    def get_approval(self, service_arn: str, digest: str) -> Approval | None:
+        item = self._get(svc_pk(service_arn), f"STATE#APPROVAL#{digest}")
+        return _approval_from_item(item) if item else None
+
+    def list_approvals(self, service_arn: str) -> list[Approval]:
+        """Every approval item of a service (any status), oldest request first."""
+        found = [
+            _approval_from_item(i) for i in self._query(svc_pk(service_arn), "STATE#APPROVAL#")
+        ]
+        return sorted(found, key=lambda a: a.requested_at or datetime.min.replace(tzinfo=UTC))
+
+    def decide_approval(
+        self,
+        service_arn: str,
+        digest: str,
+        status: str,
+        *,
+        by: str | None,
+        note: str | None = None,
+        expired: bool = False,
+    ) -> bool:
+        """Move a pending approval to ``status``; False if it was not pending (or, unless
+        ``expired``, if it has expired; with ``expired``, if it has not). Conditional: of
+        two concurrent approvals of one digest, exactly one succeeds."""
+        now = self._now()
+        condition = "#s = :pending AND "
+        condition += (
+            "approval_expires <= :now"
+            if expired
+            else "(attribute_not_exists(approval_expires) OR approval_expires > :now)"
+        )
+        values = {
+            ":pending": "pending",
+            ":now": now,
+            ":status": status,
+            ":by": by,
+            ":note": note,
+            ":at": _iso(datetime.fromtimestamp(now, UTC)),
+        }
+        try:
+            with translate("dynamodb:UpdateItem"):
+                self._db.update_item(
                     TableName=self._table,
-                    Key=to_item({"pk": svc_pk(service_arn), "sk": "STATE#PAUSED"}),
+                    Key=to_item({"pk": svc_pk(service_arn), "sk": f"STATE#APPROVAL#{digest}"}),
+                    UpdateExpression="SET #s = :status, #by = :by, note = :note, decided_at = :at",
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#s": "status", "#by": "by"},
+                    ExpressionAttributeValues={k: to_av(v) for k, v in values.items()},
                 )
+        except AwsCallFailed as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def get_paused(self, service_arn: str) -> dict[str, Any] | None:
+        """The ``STATE#PAUSED`` item (by, reason, at), or None when the service is not paused."""
+        return self._get(svc_pk(service_arn), "STATE#PAUSED")
+
+    def set_paused(
+        self,
+        service_arn: str,
+        paused: bool,
+        *,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """Pause or resume; False if the service already was in that state (conditional)."""
+        key = {"pk": svc_pk(service_arn), "sk": "STATE#PAUSED"}
+        try:
+            if paused:
+                self._put(
+                    {
+                        **key,
+                        "kind": "paused",
+                        "by": by,
+                        "reason": reason,
+                        "at": _iso(datetime.fromtimestamp(self._now(), UTC)),
+                    },
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            else:
+                with translate("dynamodb:DeleteItem"):
+                    self._db.delete_item(
+                        TableName=self._table,
+                        Key=to_item(key),
+                        ConditionExpression="attribute_exists(pk)",
+                    )
+        except AwsCallFailed as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     # -- deploy records ----------------------------------------------------------------
     def record_deploy(self, service_arn: str, record: DeployRecord) -> None:
@@ -351,6 +538,7 @@ class Ledger:
                 "deployment_id": record.deployment_id,
                 "state": record.state,
                 "event_id": record.event_id,
+                "pushed_at": _iso(record.pushed_at) if record.pushed_at else None,
                 "at": _iso(datetime.fromtimestamp(self._now(), UTC)),
                 "expires_at": self._now() + DECISION_TTL,
             }
@@ -507,6 +695,24 @@ def _deploy_from_item(item: dict[str, Any]) -> DeployRecord:
         deployment_id=item.get("deployment_id"),
         at=_parse_iso(item.get("at")),
         state=str(item.get("state", "deployed")),
+        pushed_at=_parse_iso(item.get("pushed_at")),
+    )
+
+
+def _approval_from_item(item: dict[str, Any]) -> Approval:
+    expires = item.get("approval_expires")
+    return Approval(
+        digest=str(item["digest"]),
+        status=str(item.get("status", "pending")),
+        repository=item.get("repository"),
+        tag=item.get("tag"),
+        image=item.get("image"),
+        event_id=str(item.get("event_id", "")),
+        requested_at=_parse_iso(item.get("requested_at")),
+        approval_expires=int(expires) if expires is not None else None,
+        by=item.get("by"),
+        note=item.get("note"),
+        decided_at=_parse_iso(item.get("decided_at")),
     )
 
 

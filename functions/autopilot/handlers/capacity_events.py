@@ -473,6 +473,10 @@ def _apply(
             f"{decision.reason}: {decision.owner.value} {decision.old} -> {decision.new}"
             f" (bounds {b.low}-{b.high} from {b.source})"
         )
+    if _paused(ctx, target):
+        # `autopilot pause`: recorded, not acted on (the pause itself was announced)
+        ctx.decide(target.subject, Outcome.PAUSED, f"service is paused, held: {reason}")
+        return
     made = ctx.decide(target.subject, outcome, reason, notify=True)
     ctx.report.actions.append(action)
     if ctx.report.dry_run:
@@ -500,6 +504,12 @@ def _apply(
         if leased:
             assert target.service_arn is not None
             ctx.ledger.release_lease(target.service_arn, holder, changed=action.done)
+
+
+def _paused(ctx: _Run, target: _Target) -> bool:
+    """Whether the service this change is for is paused (ASG-wide changes are no one's)."""
+    service = target.service_arn or (target.subject if ":service/" in target.subject else None)
+    return service is not None and ctx.ledger.get_paused(service) is not None
 
 
 def _claim_and_perform(  # noqa: PLR0917 - internal step of _apply()

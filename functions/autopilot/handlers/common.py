@@ -1,4 +1,4 @@
-"""What both handlers share: the idempotency check, recording, notices and metrics."""
+"""What the handlers share: the idempotency check, recording, notices and metrics."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from autopilot.adapters import notices
-from autopilot.models.report import Action, Decision, Outcome, Report
+from autopilot.models.report import ANNOUNCED, Action, Decision, Outcome, Report
+
+#: the metric of a deploy's lead time (push to deployment COMPLETED), in seconds
+LEAD_TIME_METRIC = "deploy-lead-time"
 
 if TYPE_CHECKING:
     from autopilot.adapters.clients import AwsClients
@@ -38,9 +41,13 @@ def finish(
     topic_arn: str,
     event_time: datetime,
 ) -> Report:
-    """Record every decision, publish the notices, and mark the event handled (not in dry-run)."""
+    """Record every decision, publish the notices, and mark the event handled (not in dry-run).
+
+    A decision is announced when it says ``notify`` and its outcome is a real change or a
+    real problem (``ANNOUNCED``); every decision is recorded.
+    """
     for decision in report.decisions:
-        if decision.notify:
+        if decision.notify and decision.outcome in ANNOUNCED:
             params = notices.notice_params(topic_arn, report.function, report.event_id, decision)
             action = Action(api="sns:Publish", params=params, service=decision.service)
             report.actions.append(action)
@@ -61,13 +68,18 @@ def finish(
 
 
 def add_metrics(report: Report) -> None:
-    """One metric per outcome (the metric name is the outcome)."""
+    """One metric per outcome (the metric name is the outcome), and ``deploy-lead-time``
+    (Seconds) for each deploy that completed."""
     from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
 
     from autopilot.observability import metrics  # noqa: PLC0415
 
     for decision in report.decisions:
         metrics.add_metric(name=decision.outcome.value, unit=MetricUnit.Count, value=1)
+        if decision.lead_time_seconds is not None:
+            metrics.add_metric(
+                name=LEAD_TIME_METRIC, unit=MetricUnit.Seconds, value=decision.lead_time_seconds
+            )
 
 
 def count_invalid() -> None:

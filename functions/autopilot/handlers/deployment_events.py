@@ -8,6 +8,7 @@ record (ledger, notices). ``run`` is the whole of it; ``handler`` is the Lambda 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -104,8 +105,29 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
     state = ledger.load_state(svc.arn)
     plan = plan_deployment(facts, svc, state, record)
     report.decisions.append(plan.decision)
-    carry_out(report, plan, svc, facts, ledger, aws, settings, observed_at=observed_at)
+    if plan.decision.outcome is Outcome.LAST_KNOWN_GOOD and record is not None:
+        plan.decision.lead_time_seconds = lead_time_seconds(record, parsed.time)
+    carry_out(
+        report,
+        plan,
+        svc,
+        facts,
+        ledger,
+        aws,
+        settings,
+        observed_at=observed_at,
+        paused=state.paused,
+    )
     return _finish(report, ledger, aws, settings, parsed)
+
+
+def lead_time_seconds(record: DeployRecord, completed_at: datetime) -> float | None:
+    """Push (ECR imagePushedAt, kept on the deploy record) to deployment COMPLETED; None for
+    deploys that carry no push time (rollbacks, deploys recorded before lead times were)."""
+    if record.pushed_at is None:
+        return None
+    seconds = (completed_at - record.pushed_at).total_seconds()
+    return round(seconds, 3) if seconds >= 0 else None
 
 
 def _facts(
@@ -136,13 +158,22 @@ def carry_out(  # noqa: PLR0917 - the one path for rollback and quarantine
     settings: DeploymentEventsSettings,
     *,
     observed_at: float | None = None,
+    paused: bool = False,
 ) -> None:
     """Carry out a deployment plan: the one rollback-and-quarantine path.
 
     deployment-events uses it for FAILED deployments and task-events for crash loops.
+    A ``paused`` service (``autopilot pause``) keeps its bookkeeping (last known good,
+    quarantine) but is not rolled back: the decision says so, and is announced.
     """
     decision = plan.decision
     update = None
+    if plan.update is not None and paused:
+        target = plan.update.get("taskDefinition")
+        decision.outcome = Outcome.PAUSED
+        decision.reason = f"{decision.reason}; NOT rolled back to {target}: the service is paused"
+        decision.notify = True
+        plan = plan._replace(update=None)
     if plan.update is not None:
         update = Action(api="ecs:UpdateService", params=plan.update, service=svc.arn)
         report.actions.append(update)

@@ -3,11 +3,14 @@
 parse -> load state (services by tag, ledger, running task definitions, images) ->
 decide (``logic.image_plan``) -> act (lease, RegisterTaskDefinition, UpdateService) ->
 record (ledger, notices). ``run`` is the whole of it; ``handler`` is the Lambda entry.
+``decide_and_act`` is the one deploy path: ``autopilot approve`` (``autopilot.operator``)
+deploys an approved digest through it too.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -126,7 +129,7 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
         report.decisions.append(_repo_decision(parsed, repository, Outcome.IGNORED, reason))
         return _finish(report, ledger, aws, settings, parsed)
 
-    _decide_and_act(report, candidate, services, scan, ledger, aws, settings, observed_at)
+    decide_and_act(report, candidate, services, scan, ledger, aws, settings, observed_at)
     return _finish(report, ledger, aws, settings, parsed)
 
 
@@ -137,7 +140,7 @@ def _tracking_services(aws: AwsClients, repository: str, cluster_arn: str) -> li
     return ecs_adapter.describe_services(aws.ecs, cluster_arn, arns)
 
 
-def _decide_and_act(  # noqa: PLR0917 - internal step of run()
+def decide_and_act(  # noqa: PLR0917 - the one deploy path
     report: Report,
     cand: Candidate,
     services: list[ServiceView],
@@ -146,7 +149,13 @@ def _decide_and_act(  # noqa: PLR0917 - internal step of run()
     aws: AwsClients,
     settings: ImageEventsSettings,
     observed_at: float,
+    *,
+    approved: bool = False,
 ) -> None:
+    """Decide for each service and act (unless ``report.dry_run``): the deploy path of
+    pushes, scan results and approvals. ``approved``: an operator approved ``cand``
+    for these services (``autopilot approve``), whatever the ledger says so far.
+    ``observed_at`` (epoch seconds) was taken before ``services`` were read."""
     # 1. the ledger alone (no AWS reads)
     pending: list[tuple[ServiceView, ServiceConfig]] = []
     states: dict[str, ServiceLedgerState] = {}
@@ -168,6 +177,8 @@ def _decide_and_act(  # noqa: PLR0917 - internal step of run()
         if cfg is None or cfg.repository != cand.repository:
             continue  # the tag moved since the tag index saw it
         state = states[svc.arn] = ledger.load_state(svc.arn)
+        if approved:
+            state = states[svc.arn] = state._replace(approved=state.approved | {cand.digest})
         early = image_plan.precheck(cand, svc, cfg, state, scan)
         if early is not None:
             report.decisions.append(early)
@@ -243,12 +254,47 @@ def _decide_and_act(  # noqa: PLR0917 - internal step of run()
         report.decisions.append(plan.decision)
         if (
             plan.decision.outcome == Outcome.PENDING_APPROVAL
-            and not report.dry_run
             and cand.digest not in states[svc.arn].pending_approval
         ):
-            ledger.set_approval(svc.arn, cand.digest, "pending", event_id=report.event_id)
+            _request_approval(report, plan.decision, ledger, settings)
         if plan.register is not None and plan.update is not None:
-            _deploy(report, plan, svc, cand, ledger, aws, settings, observed_at)
+            pushed_at = cand_info.pushed_at
+            _deploy(report, plan, svc, cand, ledger, aws, settings, observed_at, pushed_at)
+
+
+#: How long a pending approval waits, unless the settings say otherwise.
+DEFAULT_APPROVAL_TTL_HOURS = 24
+
+
+def approval_ttl_hours(settings: ImageEventsSettings) -> int:
+    """``APPROVAL_TTL_HOURS`` once the settings model carries it (the CDK app must set every
+    field of the model, so the field arrives together with its wiring), else 24."""
+    value = getattr(settings, "approval_ttl_hours", None)
+    return int(value) if value else DEFAULT_APPROVAL_TTL_HOURS
+
+
+def _request_approval(
+    report: Report, decision: Decision, ledger: Ledger, settings: ImageEventsSettings
+) -> None:
+    """Record a pending approval that expires after ``approval_ttl_hours`` (an expired one
+    is no longer pending: the next event for the digest asks again)."""
+    ttl = approval_ttl_hours(settings) * 3600
+    if report.dry_run:
+        expires = datetime.fromtimestamp(time.time() + ttl, UTC)
+        decision.approval_expires = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return
+    assert decision.digest is not None
+    approval = ledger.set_approval(
+        decision.service,
+        decision.digest,
+        "pending",
+        event_id=report.event_id,
+        repository=decision.repository,
+        tag=decision.tag,
+        image=decision.image,
+        ttl_seconds=ttl,
+    )
+    decision.approval_expires = approval.expires_iso
 
 
 def _running_info(
@@ -268,7 +314,7 @@ def _running_info(
     return info
 
 
-def _deploy(  # noqa: PLR0917 - internal step of run()
+def _deploy(  # noqa: PLR0917 - internal step of decide_and_act()
     report: Report,
     plan: image_plan.Plan,
     svc: ServiceView,
@@ -277,6 +323,7 @@ def _deploy(  # noqa: PLR0917 - internal step of run()
     aws: AwsClients,
     settings: ImageEventsSettings,
     observed_at: float,
+    pushed_at: datetime | None,
 ) -> None:
     assert plan.register is not None
     assert plan.update is not None
@@ -303,6 +350,7 @@ def _deploy(  # noqa: PLR0917 - internal step of run()
             event_id=report.event_id,
             deployment_id=deployment_id,
             state=state,
+            pushed_at=pushed_at,
         )
 
     new_arn: str | None = None

@@ -308,6 +308,7 @@ def _crash_decision(
         ctx.aws,
         get_settings(DeploymentEventsSettings),
         observed_at=ctx.observed_at,
+        paused=state.paused,
     )
     if plan.decision.outcome is Outcome.BUSY and not ctx.report.dry_run:
         # Retried (Incomplete): let the retry report and roll back the loop.
@@ -561,6 +562,15 @@ def _act(
         outcome = Outcome.DEFERRED
     summary = "; ".join(_describe(a) for a in changes) or plan.reason
     shown = ", ".join(f"{z}={n}" for z, n in plan.spread) or "no zones"
+    if changes and ctx.ledger.get_paused(svc.arn) is not None:
+        # `autopilot pause`: recorded, not acted on (the pause itself was announced)
+        ctx.decide(
+            Outcome.PAUSED,
+            f"spread {shown}: service is paused, held: {summary}",
+            counts=spread,
+            task_definition=svc.task_definition,
+        )
+        return
     decision = ctx.decide(
         outcome,
         f"spread {shown}: {summary}",

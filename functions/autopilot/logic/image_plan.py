@@ -8,17 +8,21 @@ Order of the checks for one service (the first that applies decides):
 4. service already runs digest    -> already-running
 5. policy does not take any tag   -> policy-mismatch
 6. not newer than what runs       -> older    (SemVer precedence; else ECR push time)
-7. approval manual, not approved  -> pending-approval
+7. approval manual, rejected      -> rejected (an operator said no: never by approval)
+   approval manual, not approved  -> pending-approval (announced once; it expires)
 8. otherwise                      -> deployed (RegisterTaskDefinition + UpdateService)
 
 ``precheck`` covers 1-3, which need no AWS call; ``decide`` covers 4-8 once the running
-task definition and the images are known.
+task definition and the images are known. ``superseded_by`` is the extra check of an
+operator's approval: a newer image the policy takes, not blocked, supersedes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from autopilot.logic.policy import Policy, ScanGate
 from autopilot.logic.scan import gate_verdict
 from autopilot.logic.taskdef import pinned_registration
 from autopilot.models.report import Decision, Outcome
@@ -141,7 +145,20 @@ def decide(
         if (older := _older_by_time(cand_info, running_info)) is not None:
             return Plan(make_decision(svc, cand, Outcome.OLDER, older, tag=chosen_tag))
 
+    registry = running.ref.registry if running.ref and running.ref.registry else cand.registry
+    image = f"{registry}/{cand.repository}@{cand.digest}"
     if cfg.approval == "manual" and cand.digest not in state.approved:
+        if cand.digest in state.rejected:
+            return Plan(
+                make_decision(
+                    svc,
+                    cand,
+                    Outcome.REJECTED,
+                    "an operator rejected this digest for the service",
+                    tag=chosen_tag,
+                    image=image,
+                )
+            )
         return Plan(
             make_decision(
                 svc,
@@ -149,12 +166,11 @@ def decide(
                 Outcome.PENDING_APPROVAL,
                 "approval is manual: waiting for `autopilot approve`",
                 tag=chosen_tag,
+                image=image,
                 notify=cand.digest not in state.pending_approval,
             )
         )
 
-    registry = running.ref.registry if running.ref and running.ref.registry else cand.registry
-    image = f"{registry}/{cand.repository}@{cand.digest}"
     register = pinned_registration(task_definition, task_definition_tags, running.name, image)
     update = {"cluster": svc.cluster_arn, "service": svc.arn, "taskDefinition": None}
     reason = f"{chosen_tag or cand.digest} replaces {running.image} in container {running.name}"
@@ -165,12 +181,51 @@ def decide(
             Outcome.DEPLOYED,
             reason,
             tag=chosen_tag,
+            image=image,
             previous_task_definition=svc.task_definition,
             notify=True,
         ),
         register=register,
         update=update,
     )
+
+
+def superseded_by(
+    cand: ImageInfo,
+    images: Iterable[ImageInfo],
+    policy: Policy,
+    *,
+    gate: ScanGate,
+    scans: dict[str, ScanRecord | None],
+    quarantined: frozenset[str],
+) -> ImageInfo | None:
+    """A newer image of the repository that the policy takes and that may deploy (scan not
+    blocking, not quarantined), which makes ``cand`` no longer the one to deploy; else None.
+
+    Newer is SemVer precedence for version policies, else a later push. An image awaiting
+    its scan counts (it will be asked for in turn); a blocked or quarantined one does not.
+    """
+    mine = policy.best_version(cand.tags) if policy.by_version else None
+    for other in images:
+        if other.digest == cand.digest or other.digest in quarantined:
+            continue
+        if policy.by_version:
+            best = policy.best_version(other.tags)
+            if mine is None or best is None or not best[1] > mine[1]:
+                continue
+            if policy.version_allowed(best[1], mine[1]) is not None:
+                continue
+        else:
+            if not any(policy.accepts_tag(t) for t in other.tags):
+                continue
+            if cand.pushed_at is None or other.pushed_at is None:
+                continue
+            if other.pushed_at <= cand.pushed_at:
+                continue
+        verdict, _ = gate_verdict(gate, scans.get(other.digest))
+        if verdict != "block":
+            return other
+    return None
 
 
 def _older_by_time(cand: ImageInfo | None, running: ImageInfo | None) -> str | None:

@@ -27,7 +27,9 @@ class Outcome(StrEnum):
     ROLLED_BACK = "rolled-back"
     LAST_KNOWN_GOOD = "last-known-good"
     PENDING_APPROVAL = "pending-approval"
+    EXPIRED = "expired"  # a pending approval nobody approved in time
     PAUSED = "paused"
+    RESUMED = "resumed"
     IGNORED = "ignored"
     REJECTED = "rejected"
     FAILED = "failed"
@@ -45,7 +47,10 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
 
 
-# Outcomes announced on the notices topic: real changes and real problems only.
+# Outcomes that may be announced on the notices topic (a decision is announced when it
+# also says ``notify``): real changes and real problems only. "Nothing to do" outcomes
+# (already-running, older, policy-mismatch, awaiting-scan, ignored, busy, duplicate,
+# balanced, deferred, debounced, unchanged, last-known-good) are recorded, never announced.
 ANNOUNCED = frozenset(
     {
         Outcome.DEPLOYED,
@@ -53,15 +58,26 @@ ANNOUNCED = frozenset(
         Outcome.QUARANTINED,
         Outcome.ROLLED_BACK,
         Outcome.PENDING_APPROVAL,
+        Outcome.EXPIRED,
+        Outcome.PAUSED,
+        Outcome.RESUMED,
         Outcome.REJECTED,
         Outcome.FAILED,
+        Outcome.CRASH_LOOP,
+        Outcome.REBALANCED,
+        Outcome.SCALED,
+        Outcome.RESTORED,
+        Outcome.FALLBACK,
     }
 )
 SEVERITY = {
     Outcome.DEPLOYED: "info",
     Outcome.PENDING_APPROVAL: "info",
+    Outcome.RESUMED: "info",
     Outcome.BLOCKED: "warning",
     Outcome.REJECTED: "warning",
+    Outcome.EXPIRED: "warning",
+    Outcome.PAUSED: "warning",
     Outcome.QUARANTINED: "error",
     Outcome.ROLLED_BACK: "error",
     Outcome.FAILED: "error",
@@ -97,6 +113,12 @@ class Decision(BaseModel):
     task_definition: str | None = None
     previous_task_definition: str | None = None
     counts: dict[str, int] | None = None
+    #: the image reference that deploys (or would deploy): ``<registry>/<repo>@<digest>``
+    image: str | None = None
+    #: a pending approval's expiry (UTC ISO-8601)
+    approval_expires: str | None = None
+    #: push (ECR imagePushedAt) to deployment COMPLETED, for the deploy that completed
+    lead_time_seconds: float | None = None
     notify: bool = False
 
     @property

@@ -146,6 +146,8 @@ class DeployRecord(NamedTuple):
     # "registered": the revision exists but UpdateService has not (yet) used it, so a retry
     # reuses it instead of registering another; "deployed": the service was moved to it.
     state: str = "deployed"
+    #: When ECR received the image (imagePushedAt): the start of the deploy's lead time.
+    pushed_at: datetime | None = None
 
 
 class ServiceLedgerState(NamedTuple):
@@ -154,8 +156,9 @@ class ServiceLedgerState(NamedTuple):
     last_known_good: LastKnownGood | None = None
     quarantined: frozenset[str] = frozenset()
     approved: frozenset[str] = frozenset()
-    pending_approval: frozenset[str] = frozenset()
+    pending_approval: frozenset[str] = frozenset()  # unexpired pending approvals only
     paused: bool = False
+    rejected: frozenset[str] = frozenset()  # digests an operator rejected for this service
 
 
 class Candidate(NamedTuple):
