@@ -1,0 +1,75 @@
+"""The estate the harness runs against: ``estate.yaml`` synthesized and deployed into a sandbox.
+
+Ten Fargate services over five repositories (``rel/app0`` .. ``rel/app4``), two services
+per repository: ``svc<2k>`` (policy ``semver``, scan gate ``critical``) and ``svc<2k+1>``
+(policy ``semver:minor``, scan gate ``high``). Every service starts on ``1.0.0``.
+
+The environment is ``rel``: stack, cluster, functions, table and repositories are named
+apart from the demo's, so this sandbox never collides with another one the same process
+ran before (moto's backends are process-wide).
+"""
+
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from sandbox.synth import REPO_ROOT, CloudAssembly, SynthError, cdk_env, is_fresh, read_assembly
+
+ESTATE_CONFIG = Path(__file__).with_name("estate.yaml")
+OUT_DIR = REPO_ROOT / ".reliability" / "cdk.out"
+REPOSITORIES = tuple(f"rel/app{r}" for r in range(5))
+SERVICES = tuple(f"svc{i}" for i in range(10))
+
+
+def service_repository(service: str) -> str:
+    return REPOSITORIES[int(service[3:]) // 2]
+
+
+def service_gate(service: str) -> str:
+    """``critical`` (even services) or ``high`` (odd services)."""
+    return "critical" if int(service[3:]) % 2 == 0 else "high"
+
+
+def synth_estate(out_dir: Path = OUT_DIR, *, force: bool = False) -> CloudAssembly:
+    """``cdk synth -c autopilot:config=reliability/estate.yaml`` into ``.reliability/cdk.out``."""
+    manifest = out_dir / "manifest.json"
+    if (
+        not force
+        and is_fresh(out_dir)
+        and manifest.stat().st_mtime > ESTATE_CONFIG.stat().st_mtime
+    ):
+        return read_assembly(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        "npx",
+        "--no-install",
+        "cdk",
+        "synth",
+        "--quiet",
+        "-c",
+        f"autopilot:config={ESTATE_CONFIG.relative_to(REPO_ROOT)}",
+        "-o",
+        str(out_dir),
+    ]
+    proc = subprocess.run(
+        cmd, cwd=REPO_ROOT, env=cdk_env(), capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise SynthError(f"cdk synth of the reliability estate failed:\n{tail}")
+    return read_assembly(out_dir)
+
+
+def start_sandbox(assembly: CloudAssembly | None = None) -> Any:
+    """A sandbox with the estate deployed and the functions' clients hooked (``hooks.HOOKS``)."""
+    from sandbox.core import Sandbox
+    from sandbox.timeline import Timeline
+
+    from reliability import hooks
+
+    hooks.install()
+    return Sandbox(assembly=assembly or synth_estate(), timeline=Timeline()).up()
