@@ -322,12 +322,27 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _split_outcomes(text: str | None) -> list[str] | None:
+    return [o.strip() for o in text.split(",") if o.strip()] if text else None
+
+
 def cmd_history(args: argparse.Namespace) -> int:
+    from autopilot.operator import OperatorError
+
     from sandbox.invoke import InvokeError, history
 
     try:
-        rows = history(args.service, endpoint=_endpoint(args), table=args.table, limit=args.limit)
-    except InvokeError as exc:
+        rows = history(
+            args.service,
+            endpoint=_endpoint(args),
+            table=args.table,
+            limit=None if args.since and args.limit is None else (args.limit or 50),
+            since=args.since,
+            outcomes=_split_outcomes(args.outcome),
+            stack=args.stack,
+            cluster=args.cluster,
+        )
+    except (InvokeError, OperatorError) as exc:
         raise UsageError(str(exc)) from exc
     if args.json:
         _print_json(rows)
@@ -345,7 +360,187 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- operator
+def _operator(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(clients, target) for the operator commands, from --endpoint/--stack/--table/--cluster."""
+    from sandbox.invoke import InvokeError, locate, operator_clients
+
+    endpoint = _endpoint(args)
+    try:
+        target = locate(endpoint, stack=args.stack, table=args.table, cluster=args.cluster)
+    except InvokeError as exc:
+        raise UsageError(str(exc)) from exc
+    return operator_clients(endpoint), target
+
+
+def _control(args: argparse.Namespace, action: str) -> int:
+    from autopilot import operator
+
+    from sandbox.invoke import actor
+
+    aws, target = _operator(args)
+    who = actor()
+    reason = getattr(args, "reason", None)
+    try:
+        if action == "approve":
+            result = operator.approve(aws, target, args.service, args.digest, actor=who)
+        elif action == "reject":
+            result = operator.reject(
+                aws, target, args.service, args.digest, actor=who, reason=reason
+            )
+        elif action == "pause":
+            result = operator.pause(aws, target, args.service, actor=who, reason=reason)
+        else:
+            result = operator.resume(aws, target, args.service, actor=who, reason=reason)
+    except operator.OperatorError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        print(result.message)
+    if not result.ok:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    return _control(args, "approve")
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    return _control(args, "reject")
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    return _control(args, "pause")
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return _control(args, "resume")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from autopilot import operator
+
+    aws, target = _operator(args)
+    try:
+        services = operator.status(aws, target)
+    except operator.OperatorError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        _print_json({"cluster": target.cluster_arn, "table": target.table, "services": services})
+        return EXIT_OK
+    if not services:
+        print(f"no tracked service in {target.cluster_arn}")
+        return EXIT_OK
+    for s in services:
+        _print_status(s)
+    return EXIT_OK
+
+
+def _print_status(s: dict[str, Any]) -> None:
+    def short(digest: str | None) -> str:
+        return (digest or "")[:19] or "-"
+
+    head = s["service"]
+    if not s["active"]:
+        head += "  (not active)"
+    if s.get("paused"):
+        p = s["paused"]
+        head += f"  PAUSED by {p.get('by')} at {p.get('at')}"
+        head += f": {p['reason']}" if p.get("reason") else ""
+    print(head)
+    running = s.get("running") or {}
+    if s.get("repository"):
+        print(f"  {'repository':12} {s['repository']}  (approval {s.get('approval') or 'auto'})")
+    revision = str(running.get("task_definition") or "-").rsplit("/", 1)[-1]
+    print(
+        f"  {'running':12} {running.get('tag') or '-'}  {short(running.get('digest'))}  "
+        f"({revision})"
+    )
+    lkg = s.get("last_known_good")
+    if lkg:
+        print(
+            f"  {'last good':12} {short(lkg.get('digest'))}  "
+            f"({str(lkg.get('task_definition')).rsplit('/', 1)[-1]}, {lkg.get('at')})"
+        )
+    for digest in s.get("quarantined") or []:
+        print(f"  {'quarantined':12} {digest}")
+    for a in s.get("pending_approvals") or []:
+        print(
+            f"  {'pending':12} {a.get('tag') or '-'}  {short(a.get('digest'))}  "
+            f"expires {a.get('expires')}\n"
+            f"  {'':12} autopilot approve {s['service']} {a.get('digest')}"
+        )
+    last = s.get("last_decision")
+    if last:
+        print(
+            f"  {'last':12} {last.get('outcome')} at {str(last.get('at'))[:19]} "
+            f"({last.get('function')}): {last.get('reason')}"
+        )
+
+
 # --------------------------------------------------------------------------- parser
+def _operator_parsers(sub: Any, common: Any) -> None:
+    """history, status, approve, reject, pause, resume: against the sandbox or an account."""
+
+    def where(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument(
+            "--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)"
+        )
+        sp.add_argument(
+            "--stack",
+            help="the deployed stack whose outputs name the ledger table and cluster "
+            "(default: EcsAutopilot-<environment of the config file cdk.json names>)",
+        )
+        sp.add_argument("--table", help="ledger table (default: from the stack's outputs)")
+        sp.add_argument("--cluster", help="cluster ARN (default: from the stack's outputs)")
+        return sp
+
+    hist = where(
+        common(
+            sub.add_parser("history", help="the ledger's decisions for one service, newest first")
+        )
+    )
+    hist.add_argument("service", help="service name or ARN")
+    hist.add_argument(
+        "--limit", type=int, default=None, help="at most N (default 50, all with --since)"
+    )
+    hist.add_argument("--since", help="only decisions since: 30m, 2h, 7d, or an ISO-8601 time")
+    hist.add_argument("--outcome", help="only these outcomes, comma-separated (deployed,blocked)")
+    hist.set_defaults(func=cmd_history)
+
+    st = where(
+        common(
+            sub.add_parser(
+                "status",
+                help="every tracked service: running digest and tag, last known good, "
+                "quarantined, pending approvals, paused, last decision",
+            )
+        )
+    )
+    st.set_defaults(func=cmd_status)
+    ap = where(common(sub.add_parser("approve", help="deploy a pending approval, re-checked now")))
+    ap.add_argument("service", help="service name or ARN")
+    ap.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
+    ap.set_defaults(func=cmd_approve)
+    rj = where(common(sub.add_parser("reject", help="refuse a pending approval for good")))
+    rj.add_argument("service", help="service name or ARN")
+    rj.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
+    rj.add_argument("--reason", help="why (recorded and announced)")
+    rj.set_defaults(func=cmd_reject)
+    pa = where(
+        common(sub.add_parser("pause", help="hold every reaction for one service (recorded)"))
+    )
+    pa.add_argument("service", help="service name or ARN")
+    pa.add_argument("--reason", help="why (recorded, shown in status, announced)")
+    pa.set_defaults(func=cmd_pause)
+    re_ = where(common(sub.add_parser("resume", help="release a paused service")))
+    re_.add_argument("service", help="service name or ARN")
+    re_.add_argument("--reason", help="why (recorded and announced)")
+    re_.set_defaults(func=cmd_resume)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="autopilot", description="ecs-autopilot: the sandbox, the demo and handler invocations"
@@ -414,16 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--function-name", help="the deployed function to take the environment from")
     inv.set_defaults(func=cmd_invoke)
 
-    hist = common(
-        sub.add_parser("history", help="the ledger's decisions for one service, newest first")
-    )
-    hist.add_argument("service", help="service name or ARN")
-    hist.add_argument(
-        "--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)"
-    )
-    hist.add_argument("--table", help="ledger table (default: from the deployed functions)")
-    hist.add_argument("--limit", type=int, default=50)
-    hist.set_defaults(func=cmd_history)
+    _operator_parsers(sub, common)
     return p
 
 

@@ -1,4 +1,5 @@
-"""`autopilot invoke` and `autopilot history`: one handler or the ledger, against any endpoint.
+"""`autopilot invoke`, and where the operator commands (`history`, `status`, `approve`,
+`reject`, `pause`, `resume`) act: one handler or the ledger, against any endpoint.
 
 The endpoint is whatever ``--endpoint`` or ``AWS_ENDPOINT_URL`` names: the sandbox (fake
 credentials are used on loopback) or, with neither, AWS itself with the standard
@@ -229,30 +230,128 @@ def _is_bad_input(exc: BaseException) -> bool:
     return isinstance(exc, InvalidEvent)
 
 
+# --------------------------------------------------------------------------- operator
+#: the stack outputs the operator commands read (infra/stacks/autopilot_stack.py)
+OUT_TABLE, OUT_CLUSTER, OUT_TOPIC = "LedgerTableName", "ClusterArn", "NoticesTopicArn"
+
+
+def default_stack() -> str | None:
+    """``EcsAutopilot-<environment>`` of the config file cdk.json names (None if unreadable)."""
+    import json
+    import re
+
+    from sandbox.synth import REPO_ROOT
+
+    try:
+        context = json.loads((REPO_ROOT / "cdk.json").read_text()).get("context", {})
+        config = (REPO_ROOT / str(context.get("autopilot:config", "config/demo.yaml"))).read_text()
+    except (OSError, ValueError):
+        return None
+    match = re.search(r"^environment:\s*[\"']?([a-z][a-z0-9-]*)", config, re.MULTILINE)
+    return f"EcsAutopilot-{match[1]}" if match else None
+
+
+def stack_outputs(stack: str, endpoint: str | None) -> dict[str, str]:
+    """The stack's outputs (CloudFormation DescribeStacks); empty if there is no such stack."""
+    cfn = _client("cloudformation", endpoint)
+    try:
+        found = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except Exception:
+        return {}
+    return {o["OutputKey"]: o["OutputValue"] for o in (found[0].get("Outputs") or [])}
+
+
+def locate(
+    endpoint: str | None,
+    *,
+    stack: str | None = None,
+    table: str | None = None,
+    cluster: str | None = None,
+) -> Any:
+    """Where the operator commands act (``autopilot.operator.Target``): ``--table`` and
+    ``--cluster`` if given, else the outputs of ``--stack`` (default: ``EcsAutopilot-<env>``
+    of the config file cdk.json names), else the environment of the deployed functions."""
+    from autopilot.operator import Target
+
+    outputs: dict[str, str] = {}
+    if stack or not (table and cluster):
+        name = stack or default_stack()
+        outputs = stack_outputs(name, endpoint) if name else {}
+        if stack and not outputs:
+            raise InvokeError(f"no stack {stack} (or it has no outputs) at this endpoint")
+    table = table or outputs.get(OUT_TABLE)
+    cluster = cluster or outputs.get(OUT_CLUSTER)
+    topic = outputs.get(OUT_TOPIC)
+    env: dict[str, str] = {}
+    if not (table and cluster and topic):
+        cfg = deployed_function("image-events", endpoint)
+        env = dict((cfg or {}).get("Environment", {}).get("Variables", {}))
+    table = table or env.get("LEDGER_TABLE") or os.environ.get("LEDGER_TABLE")
+    cluster = cluster or env.get("CLUSTER_ARN") or os.environ.get("CLUSTER_ARN")
+    topic = topic or env.get("NOTICES_TOPIC_ARN") or os.environ.get("NOTICES_TOPIC_ARN")
+    if not table:
+        raise InvokeError(
+            "no ledger table: none deployed at this endpoint; pass --stack or --table"
+        )
+    if not cluster:
+        raise InvokeError("no cluster: none deployed at this endpoint; pass --stack or --cluster")
+    if not cluster.startswith("arn:"):
+        raise InvokeError(f"--cluster {cluster}: give the cluster's ARN")
+    lease = env.get("LEASE_SECONDS", "")
+    return Target(
+        table=table,
+        cluster_arn=cluster,
+        topic_arn=topic,
+        lease_seconds=int(lease) if lease.isdigit() else 300,
+    )
+
+
+def operator_clients(endpoint: str | None) -> Any:
+    """``AwsClients`` for the operator commands, pointed at ``endpoint`` (or AWS itself)."""
+    from autopilot.adapters.clients import AwsClients
+
+    return AwsClients(
+        ecs=_client("ecs", endpoint),
+        ecr=_client("ecr", endpoint),
+        tagging=_client("resourcegroupstaggingapi", endpoint),
+        dynamodb=_client("dynamodb", endpoint),
+        sns=_client("sns", endpoint),
+    )
+
+
+def actor() -> str:
+    """Who gives an operator command: ``$AUTOPILOT_ACTOR``, else the login name."""
+    import getpass
+
+    try:
+        return os.environ.get("AUTOPILOT_ACTOR") or getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "unknown"
+
+
 def history(
-    service: str, *, endpoint: str | None = None, table: str | None = None, limit: int = 50
+    service: str,
+    *,
+    endpoint: str | None = None,
+    table: str | None = None,
+    limit: int | None = 50,
+    since: str | None = None,
+    outcomes: list[str] | None = None,
+    stack: str | None = None,
+    cluster: str | None = None,
 ) -> list[dict[str, Any]]:
     """The ledger's decisions for one service (name or ARN), newest first."""
-    env: dict[str, str] = {}
-    if not table or not service.startswith("arn:"):
-        for name in _contract():
-            cfg = deployed_function(name, endpoint)
-            if cfg:
-                env = dict(cfg.get("Environment", {}).get("Variables", {}))
-                break
-    table = table or env.get("LEDGER_TABLE") or os.environ.get("LEDGER_TABLE")
-    if not table:
-        raise InvokeError("no ledger table: none deployed at this endpoint; pass --table")
-    arn = service
-    if not service.startswith("arn:"):
-        cluster = env.get("CLUSTER_ARN") or os.environ.get("CLUSTER_ARN")
-        if not cluster:
-            raise InvokeError(f"cannot tell {service}'s ARN: pass the service ARN")
-        arn = cluster.replace(":cluster/", ":service/") + "/" + service
-    from autopilot.adapters.ledger import Ledger
+    from autopilot import operator
 
-    db = _client("dynamodb", endpoint)
+    if table and service.startswith("arn:") and not cluster:
+        prefix, _, path = service.partition(":service/")
+        cluster = f"{prefix}:cluster/{path.split('/')[0]}"
+    target = locate(endpoint, stack=stack, table=table, cluster=cluster)
     try:
-        return Ledger(db, table).list_decisions(arn, limit=limit)
+        return operator.history(
+            operator_clients(endpoint), target, service, since=since, outcomes=outcomes, limit=limit
+        )
+    except operator.OperatorError:
+        raise
     except Exception as exc:
-        raise InvokeError(f"cannot read the ledger {table}: {exc}") from exc
+        raise InvokeError(f"cannot read the ledger {target.table}: {exc}") from exc

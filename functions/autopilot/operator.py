@@ -66,7 +66,6 @@ class Target(NamedTuple):
     cluster_arn: str
     topic_arn: str | None = None
     lease_seconds: int = 300
-    approval_ttl_hours: int = image_events.DEFAULT_APPROVAL_TTL_HOURS
 
 
 @dataclass
