@@ -59,6 +59,9 @@ class Hooks:
     faults: Counter[str] = field(default_factory=Counter)
     attempts: int = 0
     observers: list[Any] = field(default_factory=list)
+    #: if set, only these operations fail (e.g. {"UpdateService"}); else every call may
+    fault_operations: frozenset[str] | None = None
+    _current: threading.local = field(default_factory=threading.local)
     _rng: random.Random = field(default_factory=lambda: random.Random(0))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,6 +92,7 @@ class Hooks:
         )
         if isinstance(context, dict):
             context["reliability_call"] = call
+        self._current.operation = model.name
         for observe in list(self.observers):
             observe(call)
         with self._lock:
@@ -98,11 +102,18 @@ class Hooks:
         call = context.get("reliability_call") if isinstance(context, dict) else None
         if call is not None:
             call.ok = not (isinstance(parsed, dict) and "Error" in parsed)
+            if call.ok and call.operation == "RegisterTaskDefinition" and isinstance(parsed, dict):
+                call.note["arn"] = parsed["taskDefinition"]["taskDefinitionArn"]
 
     def before_send(self, request: Any, protocol: str = "json", **_kw: Any) -> Any:
         with self._lock:
             self.attempts += 1
-            if self.fault_rate <= 0 or self._rng.random() >= self.fault_rate:
+            if self.fault_rate <= 0 or (
+                self.fault_operations is not None
+                and getattr(self._current, "operation", None) not in self.fault_operations
+            ):
+                return None
+            if self._rng.random() >= self.fault_rate:
                 return None
             kind = self._rng.choice(self.fault_kinds)
             self.faults[kind] += 1

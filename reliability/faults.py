@@ -1,0 +1,197 @@
+"""Faults at the botocore level: a rate that retries absorb, a stretch that fills the DLQs.
+
+1. ``rate_run``: a replay stream (``replay.run_replay``) with every HTTP attempt of the
+   functions' clients failing at ``rate`` (throttling, 500, read timeouts, seeded).
+   Expected: every reaction completes (botocore's standard retries, then Lambda's retries
+   as the router emulates them), nothing is dead-lettered, and the model's checks hold.
+2. ``outage_run``: faults at 100% for a stretch of image events (``scope="all"``: every
+   call fails; ``scope="UpdateService"``: only ``UpdateService``, so revisions are
+   registered and then not used). Expected: each event ends, intact, in image-events'
+   DLQ. Then the faults stop, ``sandbox.redrive.redrive_sandbox`` replays the DLQ and the
+   reactions complete: each service on the model's newest eligible image.
+3. ``leftovers``: every revision the functions registered is in use by a service, was
+   used by an ``UpdateService`` at some point, or was deregistered; no lease is still held.
+"""
+
+# ruff: noqa: PLC0415 - imports are deferred
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from reliability import estate, replay
+from reliability.hooks import HOOKS, Call
+
+
+@dataclass
+class OutageResult:
+    scope: str
+    events: int = 0
+    dead_lettered: int = 0
+    intact: int = 0
+    redriven: int = 0
+    redrive_failed: int = 0
+    wrong_final: list[str] = field(default_factory=list)
+    dry_run_listed: int = 0
+    left_in_dlq: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.dead_lettered == self.events == self.intact == self.redriven
+            and self.dry_run_listed == self.events
+            and not self.redrive_failed
+            and not self.wrong_final
+            and self.left_in_dlq == 0
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return {k: (len(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
+
+
+def _dlq_bodies(sb: Any, function: str) -> list[dict[str, Any]]:
+    fn = sb.router.function(function)
+    sqs = sb.clients("sqs")
+    url = sqs.get_queue_url(QueueName=fn.dead_letter_arn.rsplit(":", 1)[-1])["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    _ = attrs
+    out: list[dict[str, Any]] = []
+    msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    while msgs.get("Messages"):
+        batch = msgs["Messages"]
+        out += [json.loads(m["Body"]) for m in batch]
+        if len(batch) < 10 or len(out) > 1000:
+            break
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return out
+
+
+def dlq_count(sb: Any, function: str) -> int:
+    fn = sb.router.function(function)
+    sqs = sb.clients("sqs")
+    url = sqs.get_queue_url(QueueName=fn.dead_letter_arn.rsplit(":", 1)[-1])["QueueUrl"]
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(
+        attrs["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def outage_run(sb: Any, *, seed: int, n_images: int, scope: str = "all",
+               repositories: tuple[str, ...] = estate.REPOSITORIES) -> OutageResult:
+    """New clean images for ``repositories``; their scan events meet a 100% outage."""
+    from sandbox.redrive import redrive_sandbox
+
+    res = OutageResult(scope=scope)
+    stream = replay.generate(seed, n_images * 2, dup_rate=0.0, reorder_rate=0.0,
+                             repositories=repositories)
+    # the outage hits the scan results (the events that deploy): pushes go through first
+    for img in stream.images:
+        img.findings, img.crashing = {}, False
+        img.version = (1, 900 + seed % 50, img.version[1] * 10 + img.version[2])
+    replay.put_images(sb, stream.images)
+    repos = {r["repositoryName"]: r for r in sb.clients("ecr").describe_repositories(
+        repositoryNames=list(repositories))["repositories"]}
+    by_digest = {i.digest: i for i in stream.images}
+    pushes = [e for e in stream.events if e["kind"] == "push"]
+    scans = [e for e in stream.events if e["kind"] == "scan"]
+    for ev in pushes:
+        sb.simulator.emit(replay.to_event(sb, ev, repos))
+    before = dlq_count(sb, "image-events")
+    started = time.perf_counter()
+    sent: dict[str, dict[str, Any]] = {}
+    HOOKS.fault_rate = 1.0
+    HOOKS.fault_operations = None if scope == "all" else frozenset({scope})
+    HOOKS.seed(seed)
+    try:
+        for ev in scans:
+            event = replay.to_event(sb, ev, repos)
+            sent[event["id"]] = event
+            routes = sb.simulator.emit(event)
+            res.events += 1
+            res.dead_lettered += sum(r.dead_lettered for r in routes
+                                     if r.function == "image-events")
+    finally:
+        HOOKS.fault_rate = 0.0
+        HOOKS.fault_operations = None
+    bodies = [b for b in _dlq_bodies(sb, "image-events") if b.get("id") in sent]
+    res.intact = sum(b == json.loads(json.dumps(sent[b["id"]])) for b in bodies)
+    _ = before
+    listed = redrive_sandbox(sb, functions=["image-events"], dry_run=True)
+    res.dry_run_listed = sum(m.event_id in sent for m in listed.messages)
+    report = redrive_sandbox(sb, functions=["image-events"])
+    res.redriven = sum(m.ok and m.event_id in sent for m in report.messages)
+    res.redrive_failed = len(report.failed)
+    res.left_in_dlq = dlq_count(sb, "image-events")
+    res.seconds = time.perf_counter() - started
+    # each service of those repositories now runs the newest of these images (all clean)
+    ecs = sb.clients("ecs")
+    observer = replay.DeployObserver(sb)
+    for svc in estate.SERVICES:
+        repo = estate.service_repository(svc)
+        if repo not in repositories:
+            continue
+        gate_minor = estate.service_gate(svc) == "high"
+        want = max((i.version for i in stream.images if i.repository == repo
+                    and not (gate_minor and i.version[0] != 1)), default=None)
+        sim = sb.simulator.service(svc)
+        td = ecs.describe_services(cluster=sim.cluster_arn, services=[svc])["services"][0]
+        digest, _tag = observer.image_of(td["taskDefinition"])
+        got = by_digest[digest].version if digest in by_digest else None
+        if want is not None and got != want:
+            res.wrong_final.append(f"{svc}: runs {got}, model says {want}")
+    return res
+
+
+@dataclass
+class Leftovers:
+    registered: int = 0
+    unused: list[str] = field(default_factory=list)
+    leases_held: list[str] = field(default_factory=list)
+    leases_past_expiry: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unused or self.leases_past_expiry or self.leases_held)
+
+    def summary(self) -> dict[str, Any]:
+        return {k: (len(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
+
+
+def leftovers(sb: Any, calls: list[Call]) -> Leftovers:
+    """Registered-but-never-used revisions still ACTIVE, and leases still held."""
+    out = Leftovers()
+    ecs = sb.clients("ecs")
+    registered = [c.note["arn"] for c in calls
+                  if c.operation == "RegisterTaskDefinition" and "arn" in c.note]
+    used = {c.params.get("taskDefinition") for c in calls
+            if c.operation == "UpdateService" and c.ok}
+    running = {ecs.describe_services(cluster=s.cluster_arn, services=[s.arn])["services"][0][
+        "taskDefinition"] for s in sb.simulator.services.values()}
+    out.registered = len(registered)
+    for arn in registered:
+        if arn in used or arn in running:
+            continue
+        status = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"]
+        if status == "ACTIVE":
+            out.unused.append(arn)
+    table = next(v for k, v in sb.router.function("image-events").environment.items()
+                 if "TABLE" in k)
+    ddb = sb.clients("dynamodb")
+    now = time.time()
+    for page in ddb.get_paginator("scan").paginate(
+        TableName=table, FilterExpression="sk = :l", ExpressionAttributeValues={
+            ":l": {"S": "LEASE"}}):
+        for item in page["Items"]:
+            if "holder" not in item:
+                continue
+            until = float(item.get("lease_until", {}).get("N", "0"))
+            label = f"{item['pk']['S']} held by {item['holder'].get('S')} until {until:.0f}"
+            (out.leases_past_expiry if until < now else out.leases_held).append(label)
+    return out
