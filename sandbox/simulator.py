@@ -33,6 +33,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import math
 import secrets
 import threading
 import time
@@ -88,8 +89,8 @@ def image_digest(image: str) -> str | None:
 
 
 #: A replacement for a task lost outside a deployment (a zone's loss, StopTask, a drained
-#: instance, a Spot interruption) starts this long after the stop. ECS takes tens of
-#: seconds; 1.2 s lets a 1 s debounce window (the demo config's) pass in between.
+#: instance, a Spot interruption) starts this long after the stop's events were delivered.
+#: ECS takes tens of seconds; 1.2 s lets a 1 s debounce window (the demo config's) pass.
 REPLACEMENT_SECONDS = 1.2
 #: CPU units and MiB an ECS container instance registers, by instance size.
 INSTANCE_SIZES = {"medium": (1024, 3840), "large": (2048, 7680), "xlarge": (4096, 15_360)}
@@ -194,6 +195,9 @@ class Simulator:
         #: False: Fargate Spot has no capacity (placements on FARGATE_SPOT fail)
         self.fargate_spot_available = True
         self.replacement_seconds = REPLACEMENT_SECONDS
+        #: True: alarm events carry ``alarmTags`` (CloudWatch's alarm tag propagation);
+        #: False (AWS's default): they do not, and capacity-events reads the tags itself
+        self.propagate_alarm_tags = False
 
     # ------------------------------------------------------------------ moto access
     @staticmethod
@@ -430,17 +434,24 @@ class Simulator:
                 self._native_rebalance(svc, ms)
 
     def _lost(self, svc: SimService) -> None:
-        """A task was lost outside a deployment: ECS replaces it a little later."""
-        svc.replace_after = time.monotonic() + self.replacement_seconds
+        """A task was lost outside a deployment: ECS replaces it a little later (counted
+        from when the events of the moment have been delivered: see pending_replacements)."""
+        svc.replace_after = math.inf
 
     def pending_replacements(self) -> float | None:
-        """Seconds until the next lost task is due to be replaced (None: none is pending)."""
+        """Seconds until the next lost task is due to be replaced (None: none is pending).
+        Called when the bus is quiet: replacements pending since then become due
+        ``replacement_seconds`` from now."""
+        now = time.monotonic()
+        for svc in self.services.values():
+            if svc.replace_after == math.inf:
+                svc.replace_after = now + self.replacement_seconds
         due = [
             s.replace_after
             for s in self.services.values()
-            if s.replace_after > time.monotonic() and s.placement_failure is None
+            if s.replace_after > now and s.placement_failure is None
         ]
-        return max(0.0, min(due) - time.monotonic()) if due else None
+        return max(0.0, min(due) - now) if due else None
 
     def _most_loaded_first(self, svc: SimService) -> list[SimTask]:
         spread = svc.spread()
@@ -1362,9 +1373,11 @@ class Simulator:
                 )
                 return []
             start = len(self._routes)
-            self._enqueue(
-                alarm_event(before, after), label=f"alarm {name}: {before['StateValue']} -> {state}"
-            )
+            event = alarm_event(before, after)
+            if self.propagate_alarm_tags:
+                tags = cw.list_tags_for_resource(ResourceARN=after["AlarmArn"]).get("Tags", [])
+                event["detail"]["alarmTags"] = {t["Key"]: t["Value"] for t in tags}
+            self._enqueue(event, label=f"alarm {name}: {before['StateValue']} -> {state}")
             self._drain()
             return self._routes[start:]
 

@@ -1,7 +1,12 @@
 """Every sample event in events/, routed through `autopilot local emit`'s code path.
 
 The table says which function each event reaches: the contract's function for its
-detail-type when that function is deployed, else nothing (reported as unmatched).
+detail-type when that function is deployed, else nothing (reported as unmatched). All four
+functions are deployed now: task events reach task-events (the rule takes the cluster's
+RUNNING and STOPPED tasks), service actions, alarms and Spot warnings reach capacity-events.
+The sample alarm events are named ``autopilot-...``: the demo config's alarm name prefix is
+``autopilot-`` so that the capacity rule matches them (the default prefix,
+``autopilot-<environment>-``, would not).
 """
 
 from __future__ import annotations

@@ -153,3 +153,56 @@ def test_app_exits_2_with_one_line_and_no_traceback(name: str, field: str, probl
     assert f": {field}: " in lines[0] if field else True
     assert problem in lines[0]
     assert result.stdout == ""
+
+
+# -- zone balance and capacity settings ------------------------------------------------------
+def _demo_with(tmp_path: Path, old: str, new: str) -> Path:
+    text = (REPO / "config" / "demo.yaml").read_text()
+    assert old in text
+    path = tmp_path / "variant.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def test_alarm_prefix_defaults_to_the_environment(tmp_path: Path) -> None:
+    path = _demo_with(tmp_path, "  name_prefix: autopilot-\n", "")
+    assert load_config(path).alarm_name_prefix == "autopilot-demo-"
+    assert load_config(REPO / "config" / "demo.yaml").alarm_name_prefix == "autopilot-"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "problem"),
+    [
+        (
+            'alarms: {step_out: "+2", step_in: "-1", cooldown_seconds: 1}',
+            'alarms: {step_out: "2", step_in: "-1", cooldown_seconds: 1}',
+            "services[0].alarms.step_out",
+            "is not a step like +1",
+        ),
+        (
+            "cpu_reservation: {high: 80, low: 20}",
+            "cpu_reservation: {high: 80, low: 90}",
+            "capacity_alarms.cluster.cpu_reservation",
+            "low 90.0 must be below high 80.0",
+        ),
+        (
+            "    az_rebalancing: false\n",
+            "    az_rebalancing: false\n    placement: binpack\n",
+            "services[3]",
+            "placement applies to ec2 services only",
+        ),
+        (
+            "  spot_calm_seconds: 5\n",
+            "  spot_calm_seconds: -1\n",
+            "functions.spot_calm_seconds",
+            "greater than or equal to 0",
+        ),
+    ],
+)
+def test_zone_and_capacity_settings_are_checked(
+    tmp_path: Path, old: str, new: str, field: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(_demo_with(tmp_path, old, new))
+    assert err.value.field == field
+    assert problem in str(err.value)
