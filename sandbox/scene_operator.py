@@ -1,0 +1,115 @@
+"""Demo scene of the operator controls (issue 7): manual approval, `autopilot approve`.
+
+The demo config approves automatically everywhere, so the scene switches one service to
+manual approval with the tag the config would write (``autopilot:approval=manual``) and
+puts it back at the end. The approval is given by calling what `autopilot approve` calls
+(``autopilot.operator.approve``, with the target found as the CLI finds it), against the
+sandbox's endpoint.
+"""
+
+# ruff: noqa: PLC0415 - imports are deferred: boto3 and the functions load only where used
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sandbox.demo import TAG_REPOSITORY, Check, DemoContext, failures, outcomes
+
+TAG_APPROVAL = "autopilot:approval"
+_SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+
+
+class ManualApprovalDeploysOnApprove:
+    title = "Under manual approval a push waits; `autopilot approve` deploys it, once"
+
+    def run(self, ctx: DemoContext) -> list[Check]:
+        from autopilot import operator
+
+        from sandbox.invoke import locate, operator_clients
+
+        svc = ctx.story.get("service") or ctx.pick_service()
+        repo = svc["tags"][TAG_REPOSITORY]
+        ecs = ctx.ecs()
+        previous = svc["tags"].get(TAG_APPROVAL)
+        ecs.tag_resource(resourceArn=svc["arn"], tags=[{"key": TAG_APPROVAL, "value": "manual"}])
+        ctx.sandbox.timeline.add("event", f"{svc['name']} switched to manual approval")
+        try:
+            before, revisions = ctx.task_definition(svc), ctx.revisions(svc)
+            pushed = ctx.sim.push(repo, next_version(ctx, repo))
+            waiting = outcomes(pushed.routes, "image-events")
+            held = ctx.task_definition(svc) == before and ctx.revisions(svc) == revisions
+
+            endpoint = ctx.sandbox.endpoint
+            target = locate(endpoint)
+            aws = operator_clients(endpoint)
+            first = operator.approve(aws, target, svc["name"], pushed.digest, actor="demo")
+            ctx.sandbox.timeline.add("event", f"autopilot approve: {first.message}")
+            routes = ctx.sim.settle()  # the deployment the approval started
+            deployed_revisions = ctx.revisions(svc)
+            second = operator.approve(aws, target, svc["name"], pushed.digest, actor="demo")
+            ctx.sandbox.timeline.add("event", f"autopilot approve again: {second.message}")
+            completed = outcomes(routes, "deployment-events")
+        finally:
+            if previous is None:
+                ecs.untag_resource(resourceArn=svc["arn"], tagKeys=[TAG_APPROVAL])
+            else:
+                ecs.tag_resource(
+                    resourceArn=svc["arn"], tags=[{"key": TAG_APPROVAL, "value": previous}]
+                )
+        lead = _lead_time(routes)
+        return [
+            Check(
+                "no invocation failed",
+                not failures(pushed.routes + routes),
+                "; ".join(failures(pushed.routes + routes)),
+            ),
+            Check(
+                "the push is recorded as pending approval, nothing deployed",
+                "pending-approval" in waiting and held,
+                ", ".join(waiting),
+            ),
+            Check(
+                f"`autopilot approve` deployed {repo}@{pushed.digest[:19]}...",
+                first.ok and first.changed and ctx.image(svc).endswith("@" + pushed.digest),
+                first.message,
+            ),
+            Check(
+                "the deployment completed and became last known good (with its lead time)",
+                "last-known-good" in completed and lead is not None,
+                f"{', '.join(completed)}; lead time {lead} s",
+            ),
+            Check(
+                "approving again changes nothing",
+                second.ok and not second.changed and ctx.revisions(svc) == deployed_revisions,
+                second.message,
+            ),
+        ]
+
+
+def next_version(ctx: DemoContext, repository: str) -> str:
+    """A SemVer tag newer than every one in the repository (the scene can run again)."""
+    assert ctx.sandbox.clients is not None
+    ecr = ctx.sandbox.clients("ecr")
+    found = [
+        tuple(int(p) for p in m.groups())
+        for page in ecr.get_paginator("describe_images").paginate(repositoryName=repository)
+        for d in page["imageDetails"]
+        for t in d.get("imageTags", [])
+        if (m := _SEMVER.match(t))
+    ]
+    major, minor, _patch = max(found, default=(1, 0, 0))
+    return f"{major}.{minor + 1}.0"
+
+
+def _lead_time(routes: list[Any]) -> float | None:
+    for r in routes:
+        if r.ok and r.report and r.function == "deployment-events":
+            for d in r.report.get("decisions") or []:
+                if d.get("lead_time_seconds") is not None:
+                    return float(d["lead_time_seconds"])
+    return None
+
+
+#: what sandbox/demo.py's SCENES gets (appended after the story's image scenes)
+SCENES = [ManualApprovalDeploysOnApprove]
