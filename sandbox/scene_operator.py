@@ -12,9 +12,10 @@ sandbox's endpoint.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sandbox.demo import TAG_REPOSITORY, Check, DemoContext, failures, outcomes
+if TYPE_CHECKING:  # sandbox.demo imports this module to list the scene: no import cycle
+    from sandbox.demo import Check, DemoContext
 
 TAG_APPROVAL = "autopilot:approval"
 _SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
@@ -26,6 +27,7 @@ class ManualApprovalDeploysOnApprove:
     def run(self, ctx: DemoContext) -> list[Check]:
         from autopilot import operator
 
+        from sandbox.demo import TAG_REPOSITORY, Check, failures, outcomes
         from sandbox.invoke import locate, operator_clients
 
         svc = ctx.story.get("service") or ctx.pick_service()
