@@ -186,13 +186,20 @@ def _extras(section: dict[str, Any]) -> list[str]:
                 lines.append(f"Timed command ({fig['name']}): `{fig['command']}`")
                 break
         lines.append("")
-        lines += ["| services | resources | plain `cdk synth` |", "|---|---|---|"]
+        lines += [
+            "| services | resources | wall median | CPU median (CLI, app, jsii) "
+            "| plain `cdk synth` |",
+            "|---|---|---|---|---|",
+        ]
         for fig in section["figures"]:
             e = fig["extra"]
             plain = {True: "ok", False: f"fails: {e['plain_synth_error']}", None: "not run"}[
                 e["plain_synth_ok"]
             ]
-            lines.append(f"| {fig['name'].split(' ')[0]} | {e['resources']} | {_cell(plain)} |")
+            lines.append(
+                f"| {fig['name'].split(' ')[0]} | {e['resources']} | "
+                f"{fig['stats']['median']:.1f} s | {e['cpu']['median']:.1f} s | {_cell(plain)} |"
+            )
     elif key == "demo" and section["figures"]:
         fig = section["figures"][0]
         lines.append(f"Command: `{fig['command']}`; runs: {'; '.join(fig['extra']['summaries'])}.")

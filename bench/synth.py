@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import resource
 import subprocess
 import tempfile
 import time
@@ -77,12 +78,17 @@ def command(config: Path, out: Path, *, overrides: bool = True) -> list[str]:
     return cmd + (OVERRIDES if overrides else [])
 
 
-def _synth(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+def _synth(cmd: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """(wall seconds, CPU seconds of the CLI and everything it ran, the process)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         cmd, cwd=REPO_ROOT, env=tool_env(), capture_output=True, text=True, check=False
     )
-    return time.perf_counter() - start, proc
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc
 
 
 def _resources(out: Path) -> int:
@@ -90,6 +96,13 @@ def _resources(out: Path) -> int:
     for template in out.glob("*.template.json"):
         total += len(json.loads(template.read_text()).get("Resources", {}))
     return total
+
+
+def _slopes(medians: dict[int, float]) -> list[dict[str, float]]:
+    return [
+        {"from": a, "to": b, "seconds_per_service": round((medians[b] - medians[a]) / (b - a), 4)}
+        for a, b in itertools.pairwise(sorted(medians))
+    ]
 
 
 def run(*, quick: bool) -> Section:  # noqa: PLR0915 - one linear procedure
@@ -100,40 +113,45 @@ def run(*, quick: bool) -> Section:  # noqa: PLR0915 - one linear procedure
         title="6. Synth scaling: cdk synth wall time by number of services",
         command="python -m bench.run --only synth",
     )
-    medians: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
         root = Path(tmp)
-        for n in sizes:
-            config = write_config(n, root)
-            times: list[float] = []
-            resources = 0
-            for r in range(runs):
+        configs = {n: write_config(n, root) for n in sizes}
+        wall: dict[int, list[float]] = {n: [] for n in sizes}
+        cpu: dict[int, list[float]] = {n: [] for n in sizes}
+        resources: dict[int, int] = {}
+        failed: set[int] = set()
+        for r in range(runs):  # sizes interleaved: a change of load hits every size alike
+            for n in sizes:
+                if n in failed:
+                    continue
                 out = root / f"out-{n}-{r}"
-                cmd = command(config, out)
-                seconds, proc = _synth(cmd)
+                seconds, cpu_seconds, proc = _synth(command(configs[n], out))
                 if proc.returncode != 0:
                     section.notes.append(f"{n} services: synth failed: {_last_error(proc)}")
-                    break
-                times.append(seconds)
-                resources = _resources(out)
-            plain_out = root / f"plain-{n}"
+                    failed.add(n)
+                    continue
+                wall[n].append(seconds)
+                cpu[n].append(cpu_seconds)
+                resources[n] = _resources(out)
+        for n in sizes:
+            if not wall[n]:
+                continue
             plain_ok: bool | None = None
             plain_error = ""
-            if resources > STACK_LIMIT or quick is False:
-                _, proc = _synth(command(config, plain_out, overrides=False))
+            if resources[n] > STACK_LIMIT or not quick:
+                _, _, proc = _synth(command(configs[n], root / f"plain-{n}", overrides=False))
                 plain_ok = proc.returncode == 0
                 plain_error = "" if plain_ok else _last_error(proc)
-            if not times:
-                continue
-            medians[n] = summary(times)["median"]
-            shown = " ".join(cmd).replace(str(root), "$TMP")
+            shown = " ".join(command(configs[n], root / f"out-{n}")).replace(str(root), "$TMP")
             fig = Figure(
-                name=f"{n} services ({resources} resources)",
+                name=f"{n} services ({resources[n]} resources)",
                 unit="s",
-                values=[round(t, 2) for t in times],
+                values=[round(t, 2) for t in wall[n]],
                 command=f"PATH=$PWD/.venv/bin:$PATH {shown}",
                 extra={
-                    "resources": resources,
+                    "resources": resources[n],
+                    "cpu": summary(cpu[n]),
+                    "cpu_values": [round(t, 2) for t in cpu[n]],
                     "plain_synth_ok": plain_ok,
                     "plain_synth_error": plain_error,
                 },
@@ -141,26 +159,34 @@ def run(*, quick: bool) -> Section:  # noqa: PLR0915 - one linear procedure
             if plain_ok is False:
                 fig.why = f"plain cdk synth fails: {plain_error}"
             section.figures.append(fig)
-    points = sorted(medians)
-    slopes = []
-    for a, b in itertools.pairwise(points):
-        slope = (medians[b] - medians[a]) / (b - a)
-        slopes.append({"from": a, "to": b, "seconds_per_service": round(slope, 4)})
-    section.details = {"medians": medians, "slopes": slopes}
-    if len(slopes) >= 2:
-        s1, s2 = slopes[0]["seconds_per_service"], slopes[-1]["seconds_per_service"]
+    wall_medians = {n: summary(v)["median"] for n, v in wall.items() if v}
+    cpu_medians = {n: summary(v)["median"] for n, v in cpu.items() if v}
+    slopes, cpu_slopes = _slopes(wall_medians), _slopes(cpu_medians)
+    section.details = {
+        "wall_medians": wall_medians,
+        "cpu_medians": cpu_medians,
+        "slopes": slopes,
+        "cpu_slopes": cpu_slopes,
+    }
+    if len(cpu_slopes) >= 2:
+        s1, s2 = cpu_slopes[0]["seconds_per_service"], cpu_slopes[-1]["seconds_per_service"]
         growth = s2 / s1 if s1 > 0 else float("inf")
-        section.details["slope_growth"] = round(growth, 2)
+        section.details["cpu_slope_growth"] = round(growth, 2)
         shape = (
-            "linear within the noise (about the same cost per added service)"
+            "linear within the noise (about the same CPU per added service)"
             if 0.67 <= growth <= 1.5
-            else f"not quite linear: an added service costs {growth:.1f}x as much between the "
-            "last two points as between the first two (compare with the spread of the runs)"
+            else f"not linear: an added service costs {growth:.1f}x the CPU between the last "
+            "two points that it costs between the first two"
         )
         section.notes.append(
-            "Time per added service between points: "
+            "Cost per added service between points, wall: "
             + ", ".join(f"{s['from']}->{s['to']}: {s['seconds_per_service']:.3f} s" for s in slopes)
-            + f". The curve is {shape}."
+            + "; CPU: "
+            + ", ".join(
+                f"{s['from']}->{s['to']}: {s['seconds_per_service']:.3f} s" for s in cpu_slopes
+            )
+            + f". Judged on CPU time (wall time on this shared machine swings by several "
+            f"seconds between runs), the curve is {shape}."
         )
     counts = {
         int(f.name.split(" ")[0]): int(f.extra["resources"])
