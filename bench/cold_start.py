@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import FUNCTIONS, PYTHON, Figure, Section, summary, verdict
+from bench.common import FUNCTIONS, PYTHON, SHOWN_PYTHON, Figure, Section, summary, verdict
 
 TARGET_RATIO = 1.35
 HANDLERS = FUNCTIONS / "autopilot" / "handlers"
@@ -276,7 +276,7 @@ def _floors(env: dict[str, str], pycache: Path, task_root: Path, runs: int) -> l
                 name=f"floor, no function code: boto3 clients + {name}",
                 unit="s CPU",
                 values=[round(t, 4) for t in times[name]],
-                command=f"{PYTHON} -c '{one_line(code)}'",
+                command=f"{SHOWN_PYTHON} -c '{one_line(code)}'",
                 extra={
                     "ratio": round(ratio, 3),
                     "wall_ratio": None,
@@ -342,7 +342,7 @@ def run(*, quick: bool) -> Section:
                     values=[round(c, 4) for c in cpu],
                     target=f"ratio <= {TARGET_RATIO}x" if judged else None,
                     verdict=verdict(ok) if judged else None,
-                    command=f"{PYTHON} -c '{one_line(fcode)}'",
+                    command=f"{SHOWN_PYTHON} -c '{one_line(fcode)}'",
                     extra={
                         "ratio": round(ratio, 3),
                         "wall_ratio": round(wall_ratio, 3),
@@ -351,7 +351,7 @@ def run(*, quick: bool) -> Section:
                         "baseline": summary(base_cpu),
                         "baseline_values": [round(c, 4) for c in base_cpu],
                         "baseline_wall": summary(base_wall),
-                        "baseline_command": f"{PYTHON} -c '{one_line(bcode)}'",
+                        "baseline_command": f"{SHOWN_PYTHON} -c '{one_line(bcode)}'",
                         "services": services,
                         "mode": mode,
                     },

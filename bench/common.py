@@ -15,6 +15,10 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = REPO_ROOT / "functions"
 PYTHON = sys.executable
+#: The interpreter as the results show it (relative to the repository when it is the venv's).
+SHOWN_PYTHON = (
+    str(Path(PYTHON).relative_to(REPO_ROOT)) if PYTHON.startswith(str(REPO_ROOT)) else PYTHON
+)
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:

@@ -157,6 +157,11 @@ def _extras(section: dict[str, Any]) -> list[str]:
                 f"Function run: `{first['command']}`",
                 "",
                 f"Baseline run: `{first['extra']['baseline_command']}`",
+                "",
+                "Environment of both: the functions' variables (`bench/cold_start.py` ENV), "
+                "`LAMBDA_TASK_ROOT` and `PYTHONPATH` = a copy of functions/ without "
+                "`__pycache__`, `PYTHONPYCACHEPREFIX` = the primed bytecode cache, "
+                "`PYTHONDONTWRITEBYTECODE=1`.",
             ]
     elif key == "aws-calls":
         lines += ["| reaction | calls by API |", "|---|---|"]
