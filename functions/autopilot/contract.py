@@ -53,6 +53,7 @@ SOURCE_INSPECTOR2: Final = "aws.inspector2"
 SOURCE_ECS: Final = "aws.ecs"
 SOURCE_CLOUDWATCH: Final = "aws.cloudwatch"
 SOURCE_EC2: Final = "aws.ec2"
+SOURCE_EVENTS: Final = "aws.events"
 
 DT_ECR_IMAGE_ACTION: Final = "ECR Image Action"
 DT_ECR_IMAGE_SCAN: Final = "ECR Image Scan"
@@ -62,6 +63,8 @@ DT_ECS_TASK: Final = "ECS Task State Change"
 DT_ECS_SERVICE_ACTION: Final = "ECS Service Action"
 DT_ALARM: Final = "CloudWatch Alarm State Change"
 DT_SPOT_WARNING: Final = "EC2 Spot Instance Interruption Warning"
+#: What a schedule rule delivers (source ``aws.events``, ``resources`` = the rule's ARN).
+DT_SCHEDULED: Final = "Scheduled Event"
 
 
 # ---------------------------------------------------------------------------
@@ -181,6 +184,17 @@ def alarm_pattern(alarm_name_prefix: str) -> dict[str, Any]:
 def spot_warning_pattern() -> dict[str, Any]:
     """Spot interruption warnings (the handler keeps only the cluster's instances)."""
     return {"source": [SOURCE_EC2], "detail-type": [DT_SPOT_WARNING]}
+
+
+def recheck_schedule(minutes: int) -> str:
+    """The schedule expression of task-events' zone-balance re-check rule.
+
+    A schedule rule has no event pattern: EventBridge sends the target a ``Scheduled Event``
+    (source ``aws.events``) whose ``resources`` name the rule.
+    """
+    if minutes < 1:
+        raise ValueError("the re-check interval is at least one minute")
+    return f"rate({minutes} minute{'' if minutes == 1 else 's'})"
 
 
 # ---------------------------------------------------------------------------

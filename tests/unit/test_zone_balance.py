@@ -306,11 +306,78 @@ def test_c_on_ec2_with_room_stops_a_task() -> None:
     assert step.zone == A
 
 
-def test_balanced_service_releases_a_raised_floor() -> None:
-    asg = replace(SPREAD_ASG, managed_scaling=True, min_size=5, recorded_original_min=2)
-    capacity = ec2({A: True, B: True, C: True}, {}, asg)
-    plan = plan_zone_balance(snapshot(ec2=capacity, tasks=tasks(a=2, b=2, c=2)))
+def raised(by: str | None, held_seconds: int = 60) -> AsgCapacity:
+    """SPREAD_ASG with its minimum raised 2 -> 5 by ``by``, ``held_seconds`` ago."""
+    return replace(
+        SPREAD_ASG,
+        managed_scaling=True,
+        min_size=5,
+        recorded_original_min=2,
+        floor_raised_by=by,
+        floor_raised_at=NOW - timedelta(seconds=held_seconds),
+    )
+
+
+BALANCED = tasks(a=2, b=2, c=2)
+
+
+def test_balanced_service_releases_the_floor_it_raised() -> None:
+    capacity = ec2({A: True, B: True, C: True}, {}, raised("web"))
+    plan = plan_zone_balance(snapshot(ec2=capacity, tasks=BALANCED))
     assert plan.actions == (ReleaseCapacityFloor("demo-asg", 2),)
+    assert plan.recheck_at is None
+
+
+def test_a_balanced_service_keeps_the_floor_another_service_raised() -> None:
+    capacity = ec2({A: True, B: True, C: True}, {}, raised("worker"))
+    plan = plan_zone_balance(snapshot(ec2=capacity, tasks=BALANCED))
+    assert plan.actions == ()
+    assert plan.reason == "balanced"
+    assert plan.recheck_at is None  # not its floor: its owner comes back for it
+
+
+def test_a_floor_capacity_events_raised_is_left_to_it() -> None:
+    capacity = ec2({A: True, B: True, C: True}, {}, raised(None, held_seconds=10_000))
+    assert plan_zone_balance(snapshot(ec2=capacity, tasks=BALANCED)).actions == ()
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+def test_a_floor_held_past_its_max_age_is_released_by_any_evaluation(balanced: bool) -> None:
+    capacity = ec2({A: True, B: True, C: True}, {A: 2, B: 2, C: 2}, raised("worker", 1800))
+    running = BALANCED if balanced else tasks(a=4, b=1, c=1)
+    plan = plan_zone_balance(snapshot(ec2=capacity, tasks=running))
+    assert ReleaseCapacityFloor("demo-asg", 2) in plan.actions
+    younger = ec2({A: True, B: True, C: True}, {A: 2, B: 2, C: 2}, raised("worker", 1799))
+    kept = plan_zone_balance(snapshot(ec2=younger, tasks=running))
+    assert not any(isinstance(a, ReleaseCapacityFloor) for a in kept.actions)
+
+
+def test_an_expired_floor_is_not_released_by_a_plan_that_raises_it_again() -> None:
+    asg = replace(raised("worker", 5000), desired=4)
+    capacity = ec2({A: True, B: True}, {A: 2, B: 2, C: 0}, asg)
+    plan = plan_zone_balance(snapshot(ec2=capacity, tasks=tasks(a=3, b=3, c=0)))
+    assert plan.actions == (RaiseCapacity("demo-asg", 5, C, new_min=5),)
+
+
+def test_the_owner_of_a_floor_is_re_checked_at_its_max_age() -> None:
+    # imbalanced, inside the cooldown, holding its floor: the earlier of the two
+    capacity = ec2({A: True, B: True, C: True}, {A: 2, B: 2, C: 2}, raised("web", 1790))
+    plan = plan_zone_balance(
+        snapshot(ec2=capacity, last_move_at=NOW - timedelta(seconds=100), cooldown_seconds=300)
+    )
+    assert plan.actions == ()
+    assert plan.recheck_at == NOW + timedelta(seconds=10)
+    # a raise under managed scaling: re-checked when the new floor reaches its max age
+    managed = ec2({A: True, B: True}, {A: 2, B: 2}, replace(SPREAD_ASG, managed_scaling=True))
+    raise_plan = plan_zone_balance(snapshot(ec2=managed))
+    assert raise_plan.recheck_at == NOW + timedelta(seconds=1800)
+
+
+def test_a_cooldown_deferral_is_re_checked_when_the_cooldown_ends() -> None:
+    plan = plan_zone_balance(snapshot(last_move_at=NOW - timedelta(seconds=100)))
+    assert plan.actions == ()
+    assert plan.recheck_at == NOW + timedelta(seconds=200)
+    assert plan_zone_balance(snapshot()).recheck_at is None
 
 
 # ---------------------------------------------------------------------------

@@ -37,8 +37,27 @@ pk                     sk                                   what                
                                                             included)
 ``TGT#<target>``       ``CAP#ORIGINAL_MIN``                 the floor (scalable target    never
                                                             MinCapacity / ASG MinSize)
-                                                            before autopilot raised it
+                                                            before autopilot raised it;
+                                                            when task-events raised an
+                                                            ASG's: ``raised_by`` (the
+                                                            service) and
+                                                            ``raised_at_epoch``
+``RECHECK``            ``SVC#<arn>``                        a zone-balance re-check due   due
+                                                            at ``due_at``: a debounced    + 7 days
+                                                            event, or a deferral (move
+                                                            cooldown, floor max age).
+                                                            Written only if none is due
+                                                            earlier (conditional); read
+                                                            by the scheduled re-check
+                                                            with one Query of this
+                                                            partition; cleared with a
+                                                            conditional delete
 =====================  ===================================  ===========================  ========
+
+Every re-check mark shares the one ``RECHECK`` partition so that the scheduled run finds
+them with a single Query (no Scan). There is at most one item per service, written only
+when a service's evaluation is debounced or deferred; a storm of one service's events
+makes one write (the rest fail the condition).
 """
 
 from __future__ import annotations
@@ -99,6 +118,28 @@ def _strategy(values: Any) -> tuple[StrategyItem, ...]:
         StrategyItem(str(v["capacity_provider"]), int(v.get("weight", 0)), int(v.get("base", 0)))
         for v in values or []
     )
+
+
+RECHECK_PK = "RECHECK"
+RECHECK_TTL = 7 * DAY
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """A zone-balance re-check due at ``due_epoch`` for ``service_arn``."""
+
+    service_arn: str
+    due_epoch: int
+    why: str
+
+
+@dataclass(frozen=True)
+class Floor:
+    """An ASG floor (or scalable target minimum) autopilot raised, and who raised it."""
+
+    original_min: int
+    raised_by: str | None = None
+    raised_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +243,52 @@ class ReactionState:
                 "expires_at": now + after_seconds + DAY,
             }
         )
+
+    # -- zone balance: re-checks (the trailing edge of the debounce) ------------------------
+    def mark_recheck(self, service_arn: str, due_epoch: int, why: str) -> bool:
+        """Mark a re-check of the service due at ``due_epoch``: one conditional write, kept
+        only if no re-check is due earlier (so repeating it changes nothing)."""
+        due = int(due_epoch)
+        return self._put_if(
+            {
+                "pk": RECHECK_PK,
+                "sk": svc_pk(service_arn),
+                "kind": "zone-recheck",
+                "service_arn": service_arn,
+                "due_at": due,
+                "due": _iso(due),
+                "why": why[:200],
+                "expires_at": due + RECHECK_TTL,
+            },
+            "attribute_not_exists(pk) OR due_at > :due",
+            {":due": due},
+        )
+
+    def due_rechecks(self, *, limit: int) -> list[Recheck]:
+        """Re-checks due now, earliest first, at most ``limit`` (one Query of ``RECHECK``)."""
+        now = self.epoch()
+        due = [
+            Recheck(str(i["service_arn"]), int(i["due_at"]), str(i.get("why", "")))
+            for i in self._query(RECHECK_PK, "SVC#")
+            if i.get("service_arn") and int(i.get("due_at", now + 1)) <= now
+        ]
+        return sorted(due, key=lambda r: (r.due_epoch, r.service_arn))[:limit]
+
+    def clear_recheck(self, recheck: Recheck) -> bool:
+        """Delete the mark if it is still the one read (a newer, earlier mark stays)."""
+        try:
+            with translate("dynamodb:DeleteItem"):
+                self._db.delete_item(
+                    TableName=self._table,
+                    Key=to_item({"pk": RECHECK_PK, "sk": svc_pk(recheck.service_arn)}),
+                    ConditionExpression="due_at = :due",
+                    ExpressionAttributeValues=to_item({":due": recheck.due_epoch}),
+                )
+        except AwsCallFailed as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def last_move(self, service_arn: str) -> LastChange | None:
         item = self._get(svc_pk(service_arn), "ZONE#MOVE")
@@ -330,6 +417,50 @@ class ReactionState:
             "attribute_not_exists(pk)",
             {},
         )
+
+    def floor(self, target: str) -> Floor | None:
+        item = self._get(tgt_pk(target), "CAP#ORIGINAL_MIN")
+        if item is None:
+            return None
+        by = item.get("raised_by")
+        return Floor(
+            original_min=int(item["value"]),
+            raised_by=str(by) if by else None,
+            raised_at=_dt(item.get("raised_at_epoch")),
+        )
+
+    def record_floor_raise(self, target: str, original: int, raised_by: str) -> bool:
+        """Record a floor raised by ``raised_by``'s zone-balance evaluation: the first
+        original is kept, the owner and time are the latest raise's. A floor capacity-events
+        holds (no owner) is left to it: False, nothing written."""
+        now = self.epoch()
+        try:
+            with translate("dynamodb:UpdateItem"):
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=to_item({"pk": tgt_pk(target), "sk": "CAP#ORIGINAL_MIN"}),
+                    UpdateExpression=(
+                        "SET #v = if_not_exists(#v, :v), kind = :kind, "
+                        "#at = if_not_exists(#at, :iso), raised_by = :by, "
+                        "raised_at_epoch = :now, raised_at = :iso"
+                    ),
+                    ConditionExpression="attribute_not_exists(pk) OR attribute_exists(raised_by)",
+                    ExpressionAttributeNames={"#v": "value", "#at": "at"},
+                    ExpressionAttributeValues=to_item(
+                        {
+                            ":v": original,
+                            ":kind": "original-min",
+                            ":iso": _iso(now),
+                            ":by": raised_by,
+                            ":now": now,
+                        }
+                    ),
+                )
+        except AwsCallFailed as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def clear_original_min(self, target: str) -> None:
         self._delete(tgt_pk(target), "CAP#ORIGINAL_MIN")

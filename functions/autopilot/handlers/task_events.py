@@ -23,11 +23,22 @@ reads (+ DescribeClusters, DescribeCapacityProviders, DescribeAutoScalingGroups,
 DescribeTaskDefinition, ListContainerInstances, DescribeContainerInstances) + the action.
 A debounced or ignored event makes none.
 
+Trailing edge (the re-check): an event debounced inside a service's window marks a
+re-check of that service due when the window ends (one conditional write in the ``RECHECK``
+partition; a storm makes one write), and an evaluation deferred by the move cooldown (or
+holding a raised ASG floor) marks one due at its ``retry_at`` (the floor's max age). A
+schedule rule (``rate(N minutes)``) sends task-events a ``Scheduled Event``: it loads the
+due re-checks with one Query of that partition (no Scan) and evaluates each under the same
+rules (the window claim first, so a storm still gets one evaluation per window; the mark
+is then deleted conditionally). A re-check whose window is still held keeps its mark for
+the next tick. Dry-run evaluates the due re-checks and changes nothing, marks included.
+
 ``run`` is the whole of it; ``handler`` is the Lambda entry.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,7 +53,7 @@ from autopilot.adapters import ecs as ecs_adapter
 from autopilot.adapters import ecs_tasks, scaling
 from autopilot.adapters.clients import AwsClients, get_clients
 from autopilot.adapters.ledger import Ledger
-from autopilot.adapters.reaction_state import ReactionState, asg_target
+from autopilot.adapters.reaction_state import ReactionState, Recheck, asg_target
 from autopilot.contract import TASK_EVENTS
 from autopilot.errors import AwsCallFailed, Incomplete, InvalidEvent, LeaseBusy, UnsupportedEvent
 from autopilot.handlers import deployment_events
@@ -67,12 +78,19 @@ from autopilot.logic.zone_balance import (
     is_imbalanced,
     native_rebalancing_eligible,
     plan_zone_balance,
+    service_ignore,
 )
 from autopilot.models.report import Action, Decision, Outcome, Report
 from autopilot.models.state import LastKnownGood, ServiceView, tracked_container
-from autopilot.models.task_events import TaskStateChangeEvent
+from autopilot.models.task_events import ScheduledEvent, TaskStateChangeEvent
 from autopilot.observability import logger, metrics, tracer
 from autopilot.settings import DeploymentEventsSettings, TaskEventsSettings, get_settings
+
+#: A floor (ASG minimum) raised by a zone-balance evaluation is released by any evaluation
+#: once held this long, even if the service that raised it never reports balanced.
+FLOOR_MAX_AGE_SECONDS = 1800
+#: At most this many due re-checks per scheduled run (the rest wait for the next tick).
+MAX_RECHECKS_PER_RUN = 50
 
 
 def validate_event(models: Mapping[str, type[BaseModel]], event: Any) -> BaseModel:
@@ -104,12 +122,23 @@ def parse_task_event(event: Any) -> TaskStateChangeEvent:
     return parsed
 
 
+def parse_event(event: Any) -> TaskStateChangeEvent | ScheduledEvent:
+    """A task state change, or the re-check schedule's tick."""
+    parsed = validate_event(
+        {contract.DT_ECS_TASK: TaskStateChangeEvent, contract.DT_SCHEDULED: ScheduledEvent},
+        event,
+    )
+    assert isinstance(parsed, TaskStateChangeEvent | ScheduledEvent)
+    return parsed
+
+
 @dataclass
 class _Run:
     """What one run carries between its steps."""
 
     report: Report
-    event: TaskStateChangeEvent
+    #: ``None`` in a scheduled re-check (no task event).
+    event: TaskStateChangeEvent | None
     ledger: Ledger
     state: ReactionState
     aws: AwsClients
@@ -117,6 +146,9 @@ class _Run:
     subject: str
     #: When the service was read (epoch seconds): the lease refuses if it changed since.
     observed_at: float | None = None
+    #: A scheduled re-check: a busy or failed evaluation is marked for the next tick
+    #: instead of failing the invocation (which would retry every service of the run).
+    scheduled: bool = False
 
     def decide(self, outcome: Outcome, reason: str, **extra: Any) -> Decision:
         decision = Decision(service=self.subject, outcome=outcome, reason=reason, **extra)
@@ -125,11 +157,14 @@ class _Run:
 
 
 def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None = None) -> Report:
-    """Handle one task event. With ``dry_run`` the plan is returned and nothing is changed."""
-    parsed = parse_task_event(event)
+    """Handle one task event (or a re-check tick). With ``dry_run`` the plan is returned and
+    nothing is changed."""
+    parsed = parse_event(event)
     settings = get_settings(TaskEventsSettings)
     aws = aws or get_clients()
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
+    if isinstance(parsed, ScheduledEvent):
+        return _run_scheduled(parsed, dry_run=dry_run, aws=aws, ledger=ledger, settings=settings)
     detail = parsed.detail
     # Idempotent on (task ARN, version): redeliveries and copies of one state change.
     report = Report(
@@ -169,11 +204,71 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
     )
 
 
+def _run_scheduled(
+    parsed: ScheduledEvent,
+    *,
+    dry_run: bool,
+    aws: AwsClients,
+    ledger: Ledger,
+    settings: TaskEventsSettings,
+) -> Report:
+    """The re-check tick: evaluate every service whose re-check is due (one Query)."""
+    report = Report(
+        function=TASK_EVENTS.name,
+        event_id=parsed.id,
+        detail_type=parsed.detail_type,
+        dry_run=dry_run,
+    )
+    if (seen := duplicate_report(report, ledger)) is not None:
+        logger.info("duplicate event", event_id=report.event_id)
+        return seen
+    state = ReactionState(aws.dynamodb, settings.ledger_table)
+    for recheck in state.due_rechecks(limit=MAX_RECHECKS_PER_RUN):
+        name = recheck.service_arn.rsplit("/", 1)[-1]
+        if ecs_tasks.service_arn_of(settings.cluster_arn, name) != recheck.service_arn:
+            continue  # another cluster's (a table shared by two stacks): not ours to judge
+        ctx = _Run(report, None, ledger, state, aws, settings, recheck.service_arn, scheduled=True)
+        _recheck(ctx, recheck, name)
+    return finish(
+        report,
+        ledger=ledger,
+        aws=aws,
+        topic_arn=settings.notices_topic_arn,
+        event_time=parsed.time,
+    )
+
+
+def _recheck(ctx: _Run, recheck: Recheck, service_name: str) -> None:
+    """One due re-check: the window claim (kept for the next tick if it is held), the
+    conditional delete of the mark, then the evaluation a task event would have made."""
+    state, settings = ctx.state, ctx.settings
+    if not ctx.report.dry_run:
+        if not state.claim_evaluation(ctx.subject, settings.evaluation_window_seconds):
+            logger.info("re-check waits: evaluation window held", service=ctx.subject)
+            return
+        state.clear_recheck(recheck)
+    first = len(ctx.report.decisions)
+    try:
+        _evaluate(ctx, service_name)
+    except Exception as exc:
+        logger.exception("re-check failed", service=ctx.subject)
+        if not ctx.report.dry_run:
+            if not any(a.done for a in ctx.report.actions):
+                state.reopen_evaluation(ctx.subject, _reopen_after(settings))
+            state.mark_recheck(
+                ctx.subject, state.epoch() + _reopen_after(settings), "re-check failed"
+            )
+        ctx.decide(Outcome.FAILED, f"{type(exc).__name__}: {str(exc)[:300]}; re-checked later")
+    for decision in ctx.report.decisions[first:]:
+        decision.reason = f"re-check ({recheck.why}): {decision.reason}"
+
+
 # ---------------------------------------------------------------------------
 # Crash loops (issue 5, item 5)
 # ---------------------------------------------------------------------------
 def _crash_loop(ctx: _Run) -> bool:
     """Record a crashed stop; on a loop, decide (and roll back). True if it decided."""
+    assert ctx.event is not None
     d = ctx.event.detail
     if d.last_status != "STOPPED" or not any(c.exit_code not in (None, 0) for c in d.containers):
         return False
@@ -237,6 +332,8 @@ def _crash_decision(
     task_definition: dict[str, Any],
     what: str,
 ) -> None:
+    assert ctx.event is not None
+    event = ctx.event
     repository = svc.tags.get(contract.TAG_REPOSITORY)
     container = (
         tracked_container(task_definition, repository, svc.tags.get(contract.TAG_CONTAINER))
@@ -248,7 +345,7 @@ def _crash_decision(
         digest = next(
             (
                 c.image_digest
-                for c in ctx.event.detail.containers
+                for c in event.detail.containers
                 if c.name == container.name and c.image_digest
             ),
             None,
@@ -345,9 +442,15 @@ def _zone_balance(ctx: _Run, service_name: str) -> None:
     if not ctx.report.dry_run and not ctx.state.claim_evaluation(
         ctx.subject, settings.evaluation_window_seconds
     ):
+        # The trailing edge: the window (claimed at most a window ago) is over by then,
+        # and the scheduled re-check evaluates what this event would have.
+        ctx.state.mark_recheck(
+            ctx.subject, ctx.state.epoch() + settings.evaluation_window_seconds, "debounced"
+        )
         ctx.decide(
             Outcome.DEBOUNCED,
-            f"evaluated less than {settings.evaluation_window_seconds} s ago",
+            f"evaluated less than {settings.evaluation_window_seconds} s ago; "
+            "re-checked once the window ends",
         )
         return
     try:
@@ -383,7 +486,8 @@ def _evaluate(ctx: _Run, service_name: str) -> None:
     facts = ServiceFacts(
         rebalance_on=tag == "on", deployment_in_progress=svc.deployment_in_progress
     )
-    if isinstance(second := classify(ctx.event.detail, facts), Ignore):
+    second = service_ignore(facts) if ctx.event is None else classify(ctx.event.detail, facts)
+    if isinstance(second, Ignore):
         ctx.decide(Outcome.IGNORED, second.reason)
         return
     snapshot, asgs = _snapshot(ctx, svc)
@@ -432,6 +536,7 @@ def _snapshot(
         ec2=ec2,
         last_move_at=last.at if last else None,
         cooldown_seconds=ctx.settings.move_cooldown_seconds,
+        floor_max_age_seconds=FLOOR_MAX_AGE_SECONDS,
     )
     return snapshot, asgs
 
@@ -469,18 +574,20 @@ def _ec2_capacity(
         )
         for z in zone_names
     )
-    asgs = {
-        g.name: AsgCapacity(
+    asgs: dict[str, AsgCapacity] = {}
+    for g in described:
+        floor = ctx.state.floor(asg_target(g.name))
+        asgs[g.name] = AsgCapacity(
             name=g.name,
             desired=g.desired,
             min_size=g.min_size,
             max_size=g.max_size,
             zones=g.zones,
             managed_scaling=managed.get(g.name, False),
-            recorded_original_min=ctx.state.original_min(asg_target(g.name)),
+            recorded_original_min=floor.original_min if floor else None,
+            floor_raised_by=floor.raised_by if floor else None,
+            floor_raised_at=floor.raised_at if floor else None,
         )
-        for g in described
-    }
     return Ec2Capacity(zones, tuple(asgs.values())), asgs, asg_zones
 
 
@@ -509,7 +616,7 @@ def _planned_actions(
                 perform = partial(scaling.update_min_size, aws.autoscaling, params)
                 known = asgs.get(step.asg)
                 old_min = known.min_size if known else step.new_min
-                floor = partial(state.record_original_min, asg_target(step.asg), old_min)
+                floor = partial(_record_floor, state, asg_target(step.asg), old_min, svc.arn)
                 action = Action(api=api, params=params, service=svc.arn)
                 out.append((action, perform, _both(floor, move)))
             else:
@@ -535,6 +642,12 @@ def _planned_actions(
 
 def _nothing() -> None:
     return None
+
+
+def _record_floor(state: ReactionState, target: str, original: int, service_arn: str) -> None:
+    """Record who raised the floor (only that service's balanced evaluation releases it)."""
+    if not state.record_floor_raise(target, original, service_arn):
+        logger.info("floor held by capacity-events: left to it", target=target)
 
 
 def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
@@ -579,6 +692,9 @@ def _act(
         notify=outcome == Outcome.REBALANCED,
     )
     ctx.report.actions.extend(changes)
+    if plan.recheck_at is not None and not ctx.report.dry_run:
+        # Deferred (cooldown) or holding a floor: come back then even if no event does.
+        ctx.state.mark_recheck(svc.arn, math.ceil(plan.recheck_at.timestamp()), "deferred")
     if ctx.report.dry_run or not planned:
         return
     holder = f"{ctx.report.function}:{ctx.report.event_id}"
@@ -587,13 +703,7 @@ def _act(
             svc.arn, holder, ctx.settings.lease_seconds, unchanged_since=ctx.observed_at
         )
     except LeaseBusy as exc:
-        # Another change is in flight, or was made since the read: decide again on a retry.
-        decision.outcome = Outcome.BUSY
-        decision.reason = f"another change to the service ({exc.holder}); retried"
-        decision.notify = False
-        ctx.report.actions = [a for a in ctx.report.actions if a not in changes]
-        ctx.report.retry_services.append(svc.arn)
-        ctx.state.reopen_evaluation(svc.arn, _reopen_after(ctx.settings))
+        _busy(ctx, svc.arn, decision, changes, exc.holder)
         return
     try:
         for action, perform, remember in planned:
@@ -613,6 +723,25 @@ def _act(
     finally:
         changed = any(a.done and a.api == "ecs:UpdateService" for a in changes)
         ctx.ledger.release_lease(svc.arn, holder, changed=changed)
+
+
+def _busy(
+    ctx: _Run, service_arn: str, decision: Decision, changes: list[Action], holder: str
+) -> None:
+    """Another change is in flight, or was made since the read: decide again later (Lambda's
+    retry of the event; for a scheduled re-check, the next tick: a retry would re-run every
+    service of the tick)."""
+    decision.outcome = Outcome.BUSY
+    decision.notify = False
+    ctx.report.actions = [a for a in ctx.report.actions if a not in changes]
+    ctx.state.reopen_evaluation(service_arn, _reopen_after(ctx.settings))
+    if ctx.scheduled:
+        due = ctx.state.epoch() + _reopen_after(ctx.settings)
+        ctx.state.mark_recheck(service_arn, due, "busy")
+        decision.reason = f"another change to the service ({holder}); re-checked later"
+    else:
+        ctx.report.retry_services.append(service_arn)
+        decision.reason = f"another change to the service ({holder}); retried"
 
 
 def _is_release(action: Action, plan: Plan) -> bool:

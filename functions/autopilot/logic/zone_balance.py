@@ -25,13 +25,20 @@ eligible and on, capacity there       Nothing: ECS's own rebalancing handles it
                                       scaling the ASG's desired capacity belongs to ECS:
                                       raise its *minimum* (``new_min``) instead, so the
                                       managed target-tracking policy cannot scale the new
-                                      instance in, and release that floor once balanced
-                                      (``ReleaseCapacityFloor``). Cooldown applies.
+                                      instance in, and release that floor once *that
+                                      service* is balanced (``ReleaseCapacityFloor``; the
+                                      ledger records who raised it), or by any evaluation
+                                      once it has been held ``floor_max_age_seconds``.
+                                      Cooldown applies.
 (c) ineligible, capacity in the       StopTask: one task of the most loaded zone, only if
     under-loaded zone                 running - 1 >= ceil(desired x minimumHealthyPercent
                                       / 100), the service is steady (running == desired)
                                       and the last move is at least the cooldown ago.
 ====================================  ===================================================
+
+``Plan.recheck_at``: when the service should be evaluated again even if no task event
+comes (the cooldown ends, or a floor it raised reaches its max age); the handler marks a
+re-check due then, and the scheduled re-check evaluates it.
 """
 
 from __future__ import annotations
@@ -102,12 +109,18 @@ def classify(event: TaskEventLike, facts: ServiceFacts | None = None) -> Ignore 
         return Ignore("stopped by ECS availability-zone rebalancing")
     if event.stop_code == STOP_CODE_SPOT:
         return Ignore("stopped by a Spot interruption")
-    if facts is not None:
-        if not facts.rebalance_on:
-            return Ignore("service is tagged autopilot:rebalance=off")
-        if facts.deployment_in_progress:
-            return Ignore("service has a deployment in progress")
+    if facts is not None and (ignore := service_ignore(facts)) is not None:
+        return ignore
     return Evaluate(event.group[len(SERVICE_GROUP_PREFIX) :])
+
+
+def service_ignore(facts: ServiceFacts) -> Ignore | None:
+    """The checks of ``classify`` that need only the service (a re-check has no event)."""
+    if not facts.rebalance_on:
+        return Ignore("service is tagged autopilot:rebalance=off")
+    if facts.deployment_in_progress:
+        return Ignore("service has a deployment in progress")
+    return None
 
 
 def native_rebalancing_eligible(
@@ -164,6 +177,10 @@ class AsgCapacity:
     managed_scaling: bool = False
     #: The minimum recorded before autopilot raised it (managed scaling), if it did.
     recorded_original_min: int | None = None
+    #: The service whose zone-balance evaluation raised that floor (``None``: raised by
+    #: capacity-events, which releases its own floors), and when.
+    floor_raised_by: str | None = None
+    floor_raised_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +212,8 @@ class ZoneBalanceSnapshot:
     ec2: Ec2Capacity | None = None
     last_move_at: datetime | None = None
     cooldown_seconds: int = 300
+    #: A raised ASG floor is released by any evaluation once held this long.
+    floor_max_age_seconds: int = 1800
 
 
 @dataclass(frozen=True)
@@ -245,6 +264,8 @@ class Plan:
     service: str
     spread: tuple[tuple[str, int], ...]
     steps: tuple[Step, ...] = field(default=())
+    #: Evaluate again then, even without a task event (see the module docstring).
+    recheck_at: datetime | None = None
 
     @property
     def actions(self) -> tuple[Step, ...]:
@@ -310,14 +331,52 @@ def _raise_capacity(s: ZoneBalanceSnapshot, ec2: Ec2Capacity, zone: str) -> Step
     return RaiseCapacity(asg.name, new_desired, zone)
 
 
-def _floors_to_release(s: ZoneBalanceSnapshot) -> tuple[Step, ...]:
+def _floor_expires(s: ZoneBalanceSnapshot, asg: AsgCapacity) -> datetime | None:
+    if asg.floor_raised_at is None:
+        return None
+    return asg.floor_raised_at + timedelta(seconds=s.floor_max_age_seconds)
+
+
+def _held_floors(s: ZoneBalanceSnapshot) -> tuple[AsgCapacity, ...]:
+    """Floors zone balance raised (an owner is recorded) and that are still raised."""
     if s.ec2 is None:
         return ()
     return tuple(
-        ReleaseCapacityFloor(a.name, a.recorded_original_min)
+        a
         for a in s.ec2.asgs
-        if a.recorded_original_min is not None and a.recorded_original_min < a.min_size
+        if a.recorded_original_min is not None
+        and a.recorded_original_min < a.min_size
+        and a.floor_raised_by is not None
     )
+
+
+def _floors_to_release(
+    s: ZoneBalanceSnapshot, *, balanced: bool, raising: frozenset[str] = frozenset()
+) -> tuple[ReleaseCapacityFloor, ...]:
+    """The service's own floors once it is balanced; anyone's once past the max age (unless
+    this plan raises that group again: the raise renews it)."""
+    out: list[ReleaseCapacityFloor] = []
+    for a in _held_floors(s):
+        assert a.recorded_original_min is not None
+        expires = _floor_expires(s, a)
+        expired = expires is not None and s.now >= expires
+        if (balanced and a.floor_raised_by == s.service) or (expired and a.name not in raising):
+            out.append(ReleaseCapacityFloor(a.name, a.recorded_original_min))
+    return tuple(out)
+
+
+def _recheck_at(s: ZoneBalanceSnapshot, steps: tuple[Step, ...]) -> datetime | None:
+    """The earliest of: a deferral's retry time, the max age of a floor this service holds
+    (kept or raised by this plan)."""
+    released = {r.asg for r in steps if isinstance(r, ReleaseCapacityFloor)}
+    times = [r.retry_at for r in steps if isinstance(r, Nothing) and r.retry_at is not None]
+    for a in _held_floors(s):
+        expires = _floor_expires(s, a)
+        if a.floor_raised_by == s.service and a.name not in released and expires is not None:
+            times.append(expires)
+    if any(isinstance(r, RaiseCapacity) and r.new_min is not None for r in steps):
+        times.append(s.now + timedelta(seconds=s.floor_max_age_seconds))
+    return min(times, default=None)
 
 
 def plan_zone_balance(s: ZoneBalanceSnapshot) -> Plan:
@@ -334,9 +393,15 @@ def plan_zone_balance(s: ZoneBalanceSnapshot) -> Plan:
         return plan(Nothing("deployment in progress"))
     if not counts:
         return plan(Nothing("service has no usable availability zone"))
-    if not is_imbalanced(counts):
-        return plan(*_floors_to_release(s), Nothing("balanced"))
+    balanced = not is_imbalanced(counts)
+    steps = (Nothing("balanced"),) if balanced else _imbalanced_steps(s, counts)
+    raising = frozenset(r.asg for r in steps if isinstance(r, RaiseCapacity))
+    releases = _floors_to_release(s, balanced=balanced, raising=raising)
+    ordered = (*releases, *steps) if balanced else (*steps, *releases)
+    return Plan(s.service, spread, ordered, _recheck_at(s, ordered))
 
+
+def _imbalanced_steps(s: ZoneBalanceSnapshot, counts: dict[str, int]) -> tuple[Step, ...]:
     low_zone = min(counts, key=lambda z: (counts[z], z))
     high_zone = max(counts, key=lambda z: (counts[z], z))
     room = s.ec2 is None or s.ec2.has_room(low_zone)
@@ -348,21 +413,21 @@ def plan_zone_balance(s: ZoneBalanceSnapshot) -> Plan:
         if room:
             if s.native_enabled:
                 steps.append(Nothing("native rebalancing is on and will fix it"))
-            return plan(*steps)
+            return tuple(steps)
     if not room:
         assert s.ec2 is not None
         steps.append(_raise_capacity(s, s.ec2, low_zone))  # (b)
-        return plan(*steps)
+        return tuple(steps)
 
     # (c) ineligible: move one task, within minimum healthy and the cooldown.
     running = len(s.tasks)
     floor = min_healthy_tasks(s.desired_count, s.min_healthy_percent)
     until = _cooldown_left(s)
     if running != s.desired_count:
-        return plan(Nothing(f"not steady: {running} running of {s.desired_count} desired"))
+        return (Nothing(f"not steady: {running} running of {s.desired_count} desired"),)
     if running - 1 < floor:
-        return plan(Nothing(f"a stop would go below minimum healthy ({floor} tasks)"))
+        return (Nothing(f"a stop would go below minimum healthy ({floor} tasks)"),)
     if until is not None:
-        return plan(Nothing("inside the cooldown since the last move", retry_at=until))
+        return (Nothing("inside the cooldown since the last move", retry_at=until),)
     victim = min(t.task_arn for t in s.tasks if t.zone == high_zone)
-    return plan(StopTask(victim, high_zone))
+    return (StopTask(victim, high_zone),)

@@ -143,3 +143,20 @@ class TaskStateChangeEvent(EventEnvelope[TaskStateChangeDetail]):
 
     source: Literal["aws.ecs"]
     detail_type: Literal["ECS Task State Change"] = Field(alias="detail-type")
+
+
+class ScheduledDetail(_Model):
+    """A ``Scheduled Event``'s ``detail``: always ``{}``."""
+
+
+class ScheduledEvent(EventEnvelope[ScheduledDetail]):
+    """What a schedule rule delivers: task-events' zone-balance re-check tick.
+
+    Real shape: ``source`` ``aws.events``, ``detail-type`` ``Scheduled Event``, ``detail``
+    ``{}``, ``resources`` the rule's ARN (``arn:<partition>:events:<region>:<account>:rule/
+    <name>``).
+    """
+
+    source: Literal["aws.events"]
+    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+    detail: ScheduledDetail = ScheduledDetail()
