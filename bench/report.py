@@ -27,6 +27,18 @@ def _spread(fig: dict[str, Any]) -> str:
     return text
 
 
+def _commit(meta: dict[str, Any]) -> str:
+    git = meta.get("git") or {}
+    if not git:
+        return ""
+    dirty = (
+        " with uncommitted changes under functions/ (other work in the shared checkout)"
+        if git.get("functions_dirty")
+        else ""
+    )
+    return f"Measured: the working tree at commit {git.get('commit')}{dirty}."
+
+
 def _load(meta: dict[str, Any]) -> str:
     start, end = meta.get("load_average_at_start"), meta.get("load_average_at_end")
     if not start or not end:
@@ -53,7 +65,7 @@ def render(doc: dict[str, Any]) -> str:
         f"Written by `{meta['command']}` on {meta['date']} "
         f"(machine: {meta['machine']}; Python {meta['python']}; "
         f"{'quick run: small sizes, few runs' if meta['quick'] else 'full run'}; "
-        f"{meta['seconds']:.0f} s in all; load average {_load(meta)}).",
+        f"{meta['seconds']:.0f} s in all; load average {_load(meta)}). {_commit(meta)}",
         "",
         "Benchmarks, not tests: nothing here is asserted by `make test`. The machine was shared "
         "with other work while this ran, so times are noisy; the spread is shown beside each "

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 import traceback
@@ -30,6 +31,22 @@ SECTIONS: dict[str, Callable[..., Section]] = {
     "synth": synth.run,
     "demo": demo.run,
 }
+
+
+def _git() -> dict[str, str | bool]:
+    """The commit measured, and whether functions/ had uncommitted changes (a shared
+    checkout: the bench measures the working tree)."""
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+        )
+        return proc.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or "unknown",
+        "functions_dirty": bool(git("status", "--porcelain", "--", "functions")),
+    }
 
 
 def _machine() -> str:
@@ -92,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
             "seconds": round(time.perf_counter() - started, 1),
             "load_average_at_start": load_start,
+            "git": _git(),
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "sections": [s.as_dict() for s in sections],
