@@ -610,6 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
     inv.set_defaults(func=cmd_invoke)
 
     _operator_parsers(sub, common)
+    from sandbox.redrive import register_cli
+
+    register_cli(sub, common)  # autopilot redrive (sandbox/redrive.py)
     return p
 
 

@@ -275,3 +275,54 @@ def _sandbox_dead_letters(state: dict[str, Any], lam: Any) -> dict[str, str]:
             if name in names:
                 out[name] = arn
     return out
+
+
+# ---------------------------------------------------------------------------- the CLI
+def register_cli(sub: Any, common: Callable[[Any], Any]) -> None:
+    """`autopilot redrive [--dry-run] [--function NAME]... [--account] [--endpoint URL]`."""
+    p = common(
+        sub.add_parser(
+            "redrive",
+            help="replay the events in the functions' dead-letter queues (sandbox or account)",
+        )
+    )
+    p.add_argument("--dry-run", action="store_true", help="list what would be redriven; keep it")
+    p.add_argument(
+        "--function",
+        action="append",
+        dest="functions",
+        help="only this function's DLQ (image-events, ... or the deployed name); repeatable",
+    )
+    p.add_argument(
+        "--account",
+        action="store_true",
+        help="against the AWS account your credentials name (lambda Invoke, Event), even if "
+        "a sandbox is running",
+    )
+    p.add_argument("--endpoint", help="AWS endpoint for --account (default: AWS itself)")
+    p.set_defaults(func=cmd_redrive)
+
+
+def cmd_redrive(args: Any) -> int:
+    from sandbox.cli import EXIT_FAILED, EXIT_OK, UsageError, _print_json
+    from sandbox.control import NoSandbox
+
+    try:
+        if args.account or args.endpoint:
+            report = redrive_account(
+                endpoint=args.endpoint, functions=args.functions, dry_run=args.dry_run
+            )
+        else:
+            report = redrive_control(functions=args.functions, dry_run=args.dry_run)
+    except NoSandbox as exc:
+        raise UsageError(f"{exc} (or pass --account to redrive in your AWS account)") from exc
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        verb = "would redrive" if report.dry_run else "redriven"
+        for m in report.messages:
+            mark = "ok" if m.ok else "XX"
+            print(f"{mark} {m.function}: {m.detail_type} {m.event_id}"
+                  + (f" ({m.error})" if m.error else ""))
+        print(f"{len(report.messages) - len(report.failed)} {verb}, {len(report.failed)} failed")
+    return EXIT_FAILED if report.failed else EXIT_OK
