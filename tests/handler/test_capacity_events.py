@@ -255,6 +255,18 @@ def test_spot_warning_for_an_instance_outside_the_cluster_changes_nothing(rx: Re
     assert rx.mutations() == {}
 
 
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_a_spot_warnings_subject_is_in_the_events_partition(rx: Reactions, partition: str) -> None:
+    rx.asg("elsewhere", desired=1)
+    instance = rx.describe_asg("elsewhere")["Instances"][0]["InstanceId"]
+    event = rx.spot_warning(instance)
+    # the real shape: arn:<partition>:ec2:<az>:instance/<id> (a zone, no account)
+    event["resources"] = [f"arn:{partition}:ec2:{event['region']}b:instance/{instance}"]
+    d = decision(run(rx, event))
+    assert d["service"].startswith(f"arn:{partition}:ec2:{event['region']}:")
+    assert d["service"].endswith(f":instance/{instance}")
+
+
 # ---------------------------------------------------------------------------
 # Fargate Spot: fall back to FARGATE, and back after the calm period
 # ---------------------------------------------------------------------------

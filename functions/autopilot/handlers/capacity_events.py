@@ -37,6 +37,7 @@ cluster's ASGs only)              scaling: its MinSize)               UpdateAuto
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -387,7 +388,8 @@ def _steady_state(ctx: _Run, event: ServiceActionEvent) -> None:
 # ---------------------------------------------------------------------------
 def _spot_warning(ctx: _Run, event: SpotInterruptionEvent) -> None:
     instance = event.detail.instance_id
-    subject = f"arn:aws:ec2:{event.region}:{event.account}:instance/{instance}"
+    partition = _partition(event.resources, ctx.cluster)
+    subject = f"arn:{partition}:ec2:{event.region}:{event.account}:instance/{instance}"
     name = scaling.asg_of_instance(ctx.aws.autoscaling, instance)
     if name is None:
         ctx.decide(subject, Outcome.IGNORED, "the instance is in no Auto Scaling group")
@@ -413,6 +415,17 @@ def _spot_warning(ctx: _Run, event: SpotInterruptionEvent) -> None:
 # ---------------------------------------------------------------------------
 # Acting through the owner
 # ---------------------------------------------------------------------------
+def _partition(resources: Sequence[str], fallback_arn: str) -> str:
+    """The partition (aws, aws-cn, aws-us-gov...) of the event's own ARNs, else of
+    ``fallback_arn`` (the cluster's); the Spot warning's ``resources`` is
+    ``arn:<partition>:ec2:<az>:instance/<id>``."""
+    for arn in (*resources, fallback_arn):
+        parts = arn.split(":", 2)
+        if len(parts) == 3 and parts[0] == "arn" and parts[1].startswith("aws"):
+            return parts[1]
+    return "aws"
+
+
 def _change_action(ctx: _Run, target: _Target, change: cap.Change) -> Action:
     owner = change.owner
     if owner is cap.Owner.SCALABLE_TARGET_MIN:
