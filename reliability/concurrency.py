@@ -64,7 +64,6 @@ def run_rounds(sb: Any, *, rounds: int, threads: int, seed: int = 0,
         repositoryNames=list(repositories))["repositories"]}
     ecs = sb.clients("ecs")
     observer = replay.DeployObserver(sb).install()
-    minor = 800 + seed % 50
     with patched_environ(lambda_environment(fn, sb.endpoint)), _CapturedOutput():
         reset_function_caches()
         module = load_handler(fn.handler.rsplit(".", 1)[0] + ".run")
@@ -72,7 +71,7 @@ def run_rounds(sb: Any, *, rounds: int, threads: int, seed: int = 0,
             repo = repositories[rnd % len(repositories)]
             kind = "same" if rnd % 2 == 0 else "race"
             n_images = 1 if kind == "same" else threads
-            images = [replay.Image(repo, (1, minor + rnd, k), {}, False) for k in range(n_images)]
+            images = [replay.Image(repo, v, {}, False) for v in replay.allocate(repo, n_images)]
             replay.put_images(sb, images)
             events = [_scan_event(sb, images[0 if kind == "same" else i],
                                   f"conc-{seed}-{rnd}-{i}", repos) for i in range(threads)]

@@ -34,13 +34,18 @@ def service_gate(service: str) -> str:
     return "critical" if int(service[3:]) % 2 == 0 else "high"
 
 
-def synth_estate(out_dir: Path = OUT_DIR, *, force: bool = False) -> CloudAssembly:
-    """``cdk synth -c autopilot:config=reliability/estate.yaml`` into ``.reliability/cdk.out``."""
+DEMO_CONFIG = REPO_ROOT / "config" / "demo.yaml"
+DEMO_OUT_DIR = REPO_ROOT / ".reliability" / "demo.out"
+
+
+def synth_estate(out_dir: Path = OUT_DIR, *, force: bool = False,
+                 config: Path = ESTATE_CONFIG) -> CloudAssembly:
+    """``cdk synth -c autopilot:config=<config>`` into ``out_dir`` (unless it is fresh)."""
     manifest = out_dir / "manifest.json"
     if (
         not force
         and is_fresh(out_dir)
-        and manifest.stat().st_mtime > ESTATE_CONFIG.stat().st_mtime
+        and manifest.stat().st_mtime > config.stat().st_mtime
     ):
         return read_assembly(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +56,7 @@ def synth_estate(out_dir: Path = OUT_DIR, *, force: bool = False) -> CloudAssemb
         "synth",
         "--quiet",
         "-c",
-        f"autopilot:config={ESTATE_CONFIG.relative_to(REPO_ROOT)}",
+        f"autopilot:config={config.relative_to(REPO_ROOT)}",
         "-o",
         str(out_dir),
     ]
@@ -60,7 +65,7 @@ def synth_estate(out_dir: Path = OUT_DIR, *, force: bool = False) -> CloudAssemb
     )
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise SynthError(f"cdk synth of the reliability estate failed:\n{tail}")
+        raise SynthError(f"cdk synth of {config.name} failed:\n{tail}")
     return read_assembly(out_dir)
 
 

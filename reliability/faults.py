@@ -92,9 +92,11 @@ def outage_run(sb: Any, *, seed: int, n_images: int, scope: str = "all",
     stream = replay.generate(seed, n_images * 2, dup_rate=0.0, reorder_rate=0.0,
                              repositories=repositories)
     # the outage hits the scan results (the events that deploy): pushes go through first
+    fresh = {r: replay.allocate(r, n_images) for r in repositories}
     for img in stream.images:
         img.findings, img.crashing = {}, False
-        img.version = (1, 900 + seed % 50, img.version[1] * 10 + img.version[2])
+        img.version = fresh[img.repository].pop(0)
+    stream.images = [i for i in stream.images]
     replay.put_images(sb, stream.images)
     repos = {r["repositoryName"]: r for r in sb.clients("ecr").describe_repositories(
         repositoryNames=list(repositories))["repositories"]}
@@ -137,9 +139,7 @@ def outage_run(sb: Any, *, seed: int, n_images: int, scope: str = "all",
         repo = estate.service_repository(svc)
         if repo not in repositories:
             continue
-        gate_minor = estate.service_gate(svc) == "high"
-        want = max((i.version for i in stream.images if i.repository == repo
-                    and not (gate_minor and i.version[0] != 1)), default=None)
+        want = max((i.version for i in stream.images if i.repository == repo), default=None)
         sim = sb.simulator.service(svc)
         td = ecs.describe_services(cluster=sim.cluster_arn, services=[svc])["services"][0]
         digest, _tag = observer.image_of(td["taskDefinition"])

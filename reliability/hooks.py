@@ -122,6 +122,7 @@ class Hooks:
 
 HOOKS = Hooks()
 _installed = False
+_saved: dict[str, Any] = {}
 
 
 class _Raw:
@@ -215,6 +216,8 @@ def install() -> Hooks:
     from autopilot.adapters import clients
 
     original = clients._make
+    _saved.update(make=clients._make, session=clients._session,
+                  delay=standard.ExponentialBackoff.delay_amount)
 
     def _make(session: Any, service: str) -> Any:
         client = original(session, service)
@@ -239,3 +242,20 @@ def install() -> Hooks:
     standard.ExponentialBackoff.delay_amount = scaled  # type: ignore[method-assign]
     _installed = True
     return HOOKS
+
+
+def uninstall() -> None:
+    """Undo ``install()`` (clients built afterwards are plain again)."""
+    global _installed  # noqa: PLW0603
+    if not _installed:
+        return
+    import botocore.retries.standard as standard
+    from autopilot.adapters import clients
+
+    clients._make = _saved["make"]  # type: ignore[assignment]
+    clients._session = _saved["session"]  # type: ignore[assignment]
+    standard.ExponentialBackoff.delay_amount = _saved["delay"]  # type: ignore[method-assign]
+    HOOKS.reset()
+    HOOKS.observers.clear()
+    HOOKS.fault_rate = 0.0
+    _installed = False

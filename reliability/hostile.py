@@ -254,6 +254,7 @@ def hostile_tag_values() -> list[tuple[str, str]]:
 
 
 def run_tags(sb: Any, result: HostileResult, *, seed: int = 0,
+             values: list[tuple[str, str]] | None = None,
              repository: str = "rel/app4", victim: str = "svc9", sibling: str = "svc8") -> None:
     """Each hostile value on ``victim``; a push to its repository; the checks."""
     from reliability import replay
@@ -264,10 +265,9 @@ def run_tags(sb: Any, result: HostileResult, *, seed: int = 0,
         resourceArn=sim_victim.arn)["tags"]}
     repos = {r["repositoryName"]: r for r in sb.clients("ecr").describe_repositories(
         repositoryNames=[repository])["repositories"]}
-    base_minor = 700 + seed % 50
-    for n, (key, value) in enumerate(hostile_tag_values()):
+    for n, (key, value) in enumerate(values if values is not None else hostile_tag_values()):
         ecs.tag_resource(resourceArn=sim_victim.arn, tags=[{"key": key, "value": value}])
-        img = replay.Image(repository, (1, base_minor, n), {}, False)
+        img = replay.Image(repository, replay.allocate(repository, 1)[0], {}, False)
         replay.put_images(sb, [img])
         mark = HOOKS.mark()
         t0 = time.perf_counter()

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +53,11 @@ IMPLIED = {
     "kms:GenerateDataKey": "sns:Publish to the KMS-encrypted notices topic",
     "iam:PassRole": "ecs:RegisterTaskDefinition passes the task and execution roles",
     "ecs:TagResource": "ecs:RegisterTaskDefinition with tags (ecs:CreateAction condition)",
+    "ecs:ListTagsForResource": "DescribeServices / DescribeTaskDefinition with include=[TAGS]",
 }
 
 
+@functools.lru_cache(maxsize=None)
 def _operations(service: str) -> dict[str, str]:
     """snake_case method -> Operation of a botocore service."""
     import botocore.session
@@ -153,12 +156,13 @@ def module_actions(module: str) -> dict[str, set[str]]:
     return out
 
 
-def code_actions() -> dict[str, set[str]]:
+@functools.lru_cache(maxsize=1)
+def code_actions() -> dict[str, frozenset[str]]:
     """Contract name of each function -> the IAM actions its code calls: the adapters'
     functions and classes named anywhere in the handler's import closure."""
     from autopilot.contract import FUNCTIONS
 
-    out: dict[str, set[str]] = {}
+    out: dict[str, frozenset[str]] = {}
     for spec in FUNCTIONS.values():
         module = spec.handler.rsplit(".", 1)[0]
         closure = import_closure(module)
@@ -179,7 +183,7 @@ def code_actions() -> dict[str, set[str]]:
             for name, acts in module_actions(m).items():
                 if name in named:
                     actions |= acts
-        out[spec.name] = actions
+        out[spec.name] = frozenset(actions)
     return out
 
 
@@ -280,7 +284,7 @@ def check(template: dict[str, Any], name: str,
                            if _mutating(a) and not a.startswith("xray:")})
     support = support if support is not None else resource_level_support(star_actions)
     for lid, st in stmts:
-        if st.star:
+        if st.star and not st.condition:  # a condition (e.g. ecs:cluster) constrains it
             for a in st.actions:
                 if a in star_actions and (support.get(a) or "*" in a.split(":", 1)[-1]):
                     f.star_mutating.append(f"{lid}: {a} on *")
@@ -295,6 +299,19 @@ def check(template: dict[str, Any], name: str,
         f.extra[fn] = sorted(a for a in granted if a not in calls[fn] and a not in IMPLIED)
         f.missing[fn] = sorted(a for a in calls[fn] if a not in granted)
     return f
+
+
+_ENDPOINT_PREFIX = {"api.ecr": "ecr", "tagging": "tag", "monitoring": "cloudwatch"}
+
+
+def observed_actions(calls: list[Any]) -> dict[str, list[str]]:
+    """Contract name -> the IAM actions the hooks saw the function call in the sandbox."""
+    out: dict[str, set[str]] = {}
+    for c in calls:
+        fn = c.function.split("-", 1)[-1] if c.function else "?"
+        prefix = _ENDPOINT_PREFIX.get(c.service, c.service)
+        out.setdefault(fn, set()).add(f"{prefix}:{c.operation}")
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def load_template(path: Path) -> dict[str, Any]:

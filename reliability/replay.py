@@ -58,23 +58,36 @@ class Stream:
     reordered: int
 
 
+#: per repository, the highest minor version handed out so far (streams and phases share it,
+#: so every new image is newer than anything the sandbox already ran)
+_MINOR: dict[str, int] = {}
+#: every image put into the sandbox's ECR by the harness, by digest
+KNOWN: dict[str, Image] = {}
+
+
+def allocate(repository: str, n: int) -> list[Version]:
+    """``n`` fresh versions for ``repository``, ascending, above every earlier one."""
+    start = _MINOR.get(repository, 0) + 1
+    _MINOR[repository] = start + n
+    return [(1, start + k, 0) for k in range(n)]
+
+
 def generate(seed: int, n_events: int, *, dup_rate: float = 0.3, reorder_rate: float = 0.2,
              repositories: tuple[str, ...] = estate.REPOSITORIES) -> Stream:
     rng = random.Random(seed)
     n_dups = round(n_events * dup_rate)
     n_images = max(1, (n_events - n_dups) // 2)
     images: list[Image] = []
-    per_repo: dict[str, Version] = {r: (1, 0, 0) for r in repositories}
+    per_repo: dict[str, Version] = {r: (1, _MINOR.get(r, 0) + 1, 0) for r in repositories}
     for i in range(n_images):
         repo = repositories[i % len(repositories)]
         major, minor, patch = per_repo[repo]
-        if rng.random() < 0.03:
-            major, minor, patch = major + 1, 0, 0
-        elif rng.random() < 0.5:
+        if rng.random() < 0.5:
             minor, patch = minor + 1, 0
         else:
             patch += 1 + rng.randrange(2)
         per_repo[repo] = (major, minor, patch)
+        _MINOR[repo] = max(_MINOR.get(repo, 0), minor)
         roll = rng.random()
         findings = {} if roll < 0.55 else ({"HIGH": 1 + rng.randrange(3)} if roll < 0.8 else
                                            {"CRITICAL": 1, "HIGH": rng.randrange(3)})
@@ -113,6 +126,7 @@ def put_images(sb: Any, images: list[Image]) -> None:
             imageTag=img.tag,
         )
         img.digest = out["image"]["imageId"]["imageDigest"]
+        KNOWN[img.digest] = img
         if img.crashing:
             sb.simulator.crashing.add(img.digest)
 
@@ -197,16 +211,16 @@ class DeployObserver:
 # ---------------------------------------------------------------------------------------
 # The model and the checks
 # ---------------------------------------------------------------------------------------
-def expected_versions(stream: Stream, delivered_scans: set[str]) -> dict[str, Version]:
+def expected_versions(stream: Stream, delivered_scans: set[str],
+                      start: dict[str, Version]) -> dict[str, Version]:
     out: dict[str, Version] = {}
     for svc in estate.SERVICES:
         repo, gate = estate.service_repository(svc), estate.service_gate(svc)
-        minor_only = gate == "high"  # odd services: policy semver:minor
-        best: Version = (1, 0, 0)
+        best: Version = start.get(svc, (1, 0, 0))
         for img in stream.images:
             if img.repository != repo or img.digest not in delivered_scans:
                 continue
-            if not img.passes(gate) or img.crashing or (minor_only and img.version[0] != 1):
+            if not img.passes(gate) or img.crashing:
                 continue
             best = max(best, img.version)
         out[svc] = best
@@ -256,6 +270,8 @@ def run_replay(sb: Any, *, seed: int, n_events: int, fault_rate: float = 0.0,
         repositoryNames=list(repositories))["repositories"]}
     by_digest = {img.digest: img for img in stream.images}
     observer = DeployObserver(sb).install()
+    start = {svc: v for svc in estate.SERVICES
+             if (v := running_version(sb, observer, svc)) is not None}
     res = ReplayResult(events=len(stream.events), duplicates=stream.duplicates,
                        reordered=stream.reordered, images=len(stream.images),
                        crashing=sum(i.crashing for i in stream.images),
@@ -291,26 +307,35 @@ def run_replay(sb: Any, *, seed: int, n_events: int, fault_rate: float = 0.0,
                 d["outcome"] == "deployed" for d in r.report.get("decisions", []))
     check_deploys(res, observer.deploys, by_digest, HOOKS.since(mark))
     # final state against the model
-    expected = expected_versions(stream, delivered_scans)
-    ecs = sb.clients("ecs")
+    expected = expected_versions(stream, delivered_scans, start)
     for svc in estate.SERVICES:
         if estate.service_repository(svc) not in repositories:
             continue
-        sim = sb.simulator.service(svc)
-        td = ecs.describe_services(cluster=sim.cluster_arn, services=[svc])["services"][0]
-        digest, tag = observer.image_of(td["taskDefinition"])
-        got = by_digest[digest].version if digest in by_digest else (
-            tuple(int(x) for x in tag.split(".")) if tag else None)
+        got = running_version(sb, observer, svc)
         if got != expected[svc]:
             res.wrong_final.append(f"{svc}: runs {got}, model says {expected[svc]}")
     return res
 
 
+def running_version(sb: Any, observer: DeployObserver, svc: str) -> Version | None:
+    """The version a service runs now (by digest from ``KNOWN``, or by its tag)."""
+    sim = sb.simulator.service(svc)
+    td = sb.clients("ecs").describe_services(cluster=sim.cluster_arn, services=[svc])[
+        "services"][0]["taskDefinition"]
+    digest, tag = observer.image_of(td)
+    if digest:
+        return KNOWN[digest].version if digest in KNOWN else None
+    try:
+        return tuple(int(x) for x in (tag or "").split("."))  # type: ignore[return-value]
+    except ValueError:
+        return None
+
+
 def check_deploys(res: ReplayResult, deploys: list[Deploy], by_digest: dict[str, Image],
                   calls: list[Call]) -> None:
     def version(digest: str | None, tag: str | None) -> Version | None:
-        if digest and digest in by_digest:
-            return by_digest[digest].version
+        if digest and digest in KNOWN:
+            return KNOWN[digest].version
         return tuple(int(x) for x in tag.split(".")) if tag else None  # type: ignore[return-value]
 
     seen: Counter[tuple[str, str | None]] = Counter()

@@ -1,0 +1,92 @@
+"""Least privilege, read from the templates synthesized in this session, and checkov."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reliability import least_privilege as lp
+from reliability.hooks import HOOKS
+from sandbox.synth import CloudAssembly
+
+
+@pytest.fixture(scope="module")
+def template(estate_assembly: CloudAssembly) -> dict[str, Any]:
+    return estate_assembly.stacks[0].template
+
+
+@pytest.fixture(scope="module")
+def findings(template: dict[str, Any]) -> lp.Findings:
+    from reliability.tools import ToolUnavailable
+
+    try:
+        return lp.check(template, "estate")
+    except ToolUnavailable as exc:  # policy_sentry comes with the checkov tool venv
+        pytest.skip(str(exc))
+
+
+def test_the_code_derivation_finds_each_functions_calls() -> None:
+    calls = lp.code_actions()
+    assert {"ecs:RegisterTaskDefinition", "ecs:UpdateService", "tag:GetResources"} <= calls[
+        "image-events"
+    ]
+    assert "ecs:UpdateService" in calls["deployment-events"]
+    assert "ecs:StopTask" in calls["task-events"]
+    assert "application-autoscaling:RegisterScalableTarget" in calls["capacity-events"]
+
+
+def test_pass_role_only_to_ecs_tasks(findings: lp.Findings) -> None:
+    assert findings.pass_role == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open finding (infra): CDK's default policy of the ECS cluster's instance role "
+    "(ClusterInstanceRoleDefaultPolicy) grants logs:CreateLogStream and logs:PutLogEvents on "
+    "'*' with no condition; both support log-group ARNs",
+)
+def test_no_star_resource_on_a_mutating_action_with_resource_level_support(
+    findings: lp.Findings,
+) -> None:
+    assert findings.star_mutating == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open finding (infra/constructs/automation.py): the functions' policies hold "
+    "actions their code never calls: ledger.grant_read_write_data adds dynamodb:BatchGetItem, "
+    "BatchWriteItem, ConditionCheckItem, DescribeTable, GetRecords, GetShardIterator, Scan; "
+    "the repository grants add ecr:BatchGetImage and ecr:DescribeImageScanFindings (and "
+    "ecr:DescribeImages to functions that never read images)",
+)
+def test_each_function_holds_only_the_actions_its_code_calls(findings: lp.Findings) -> None:
+    assert {fn: extra for fn, extra in findings.extra.items() if extra} == {}
+
+
+def test_every_call_seen_in_the_sandbox_is_granted(template: dict[str, Any]) -> None:
+    seen = lp.observed_actions(HOOKS.calls)
+    if not seen:
+        pytest.skip("no sandbox run in this session yet (run the whole package)")
+    policies = lp.function_policies(template)
+    missing = {
+        fn: sorted(set(actions) - {a for st in policies[fn] for a in st.actions})
+        for fn, actions in seen.items()
+        if fn in policies
+    }
+    assert {fn: m for fn, m in missing.items() if m} == {}
+
+
+def test_checkov_has_no_failed_check_without_a_written_reason(
+    estate_assembly: CloudAssembly,
+) -> None:
+    from reliability import checkov_run
+    from reliability.tools import ToolUnavailable
+
+    try:
+        res = checkov_run.run(estate_assembly.stacks[0].template_file)
+    except ToolUnavailable as exc:
+        pytest.skip(str(exc))
+    assert res.passed > 0
+    assert res.unexplained == []
+    assert res.verify_failed == []
