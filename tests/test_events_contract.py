@@ -22,7 +22,7 @@ from autopilot.models.events import (
     parse_deployment_event,
     parse_image_event,
 )
-from autopilot.models.task_events import TaskStateChangeEvent
+from autopilot.models.task_events import ScheduledEvent, TaskStateChangeEvent
 from pydantic import BaseModel
 
 EVENTS = sorted((Path(__file__).parent.parent / "events").glob("*.json"))
@@ -41,6 +41,8 @@ PARSERS: dict[str, tuple[str, Any]] = {
     contract.DT_ALARM: (contract.CAPACITY_EVENTS.name, _model(AlarmStateChangeEvent)),
     contract.DT_ECS_SERVICE_ACTION: (contract.CAPACITY_EVENTS.name, _model(ServiceActionEvent)),
     contract.DT_SPOT_WARNING: (contract.CAPACITY_EVENTS.name, _model(SpotInterruptionEvent)),
+    # what task-events' re-check schedule rule delivers
+    contract.DT_SCHEDULED: (contract.TASK_EVENTS.name, _model(ScheduledEvent)),
 }
 
 # What the image and deployment samples must come out as (the traps in real shapes).

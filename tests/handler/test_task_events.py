@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -563,6 +564,209 @@ def test_crashes_spread_beyond_the_window_or_of_non_essential_containers_are_no_
     sidecar["detail"]["containers"][1]["exitCode"] = 1
     rx.clock.advance(120)
     assert decision(run(rx, sidecar))["outcome"] != "crash-loop"
+
+
+# ---------------------------------------------------------------------------
+# The trailing edge: debounced and deferred evaluations come back on the schedule
+# ---------------------------------------------------------------------------
+def tick(rx: Reactions) -> dict[str, Any]:
+    """What the re-check rule's schedule sends (the shape of events/scheduled-event-recheck)."""
+    event = json.loads((EVENTS / "scheduled-event-recheck.json").read_text())
+    event["id"] = str(uuid.uuid4())
+    event["time"] = datetime.fromtimestamp(rx.clock.now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
+
+
+def rechecks(world: World) -> dict[str, int]:
+    """service ARN -> due epoch, straight from the RECHECK partition."""
+    items = world.dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "RECHECK"}},
+    )["Items"]
+    return {i["service_arn"]["S"]: int(i["due_at"]["N"]) for i in items}
+
+
+def test_an_ineligible_service_is_not_left_lopsided_by_a_debounced_last_event(
+    rx: Reactions, world: World, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given AWS's defaults (60 s window, 300 s cooldown) and a 4/1/1 ineligible service
+    monkeypatch.setenv("EVALUATION_WINDOW_SECONDS", "60")
+    monkeypatch.setenv("MOVE_COOLDOWN_SECONDS", "300")
+    svc = ec2_ineligible(rx)
+    assert decision(run(rx, rx.task_event("api")))["outcome"] == "rebalanced"  # 3/1/1
+    rx.add_task("api", C)  # ECS's replacement: 3/1/2
+
+    # When the last event of the burst (the replacement's) lands inside the window
+    clock.advance(20)
+    d = decision(run(rx, rx.task_event("api", zone=C)))
+    assert d["outcome"] == "debounced"
+    assert rechecks(world) == {svc: int(clock.now) + 60}
+
+    # Then a tick inside the window changes nothing and keeps the mark
+    world.calls.clear()
+    assert run(rx, tick(rx))["decisions"] == []
+    assert rx.reads() == {}
+    assert svc in rechecks(world)
+
+    # the tick after the window evaluates: inside the cooldown, so it is deferred and
+    # marked due when the cooldown ends
+    clock.advance(60)
+    deferred = decision(run(rx, tick(rx)))
+    assert deferred["outcome"] == "deferred"
+    assert deferred["reason"].startswith("re-check (debounced): ")
+    assert rechecks(world) == {svc: int(clock.now) - 80 + 300}
+
+    # and the tick after the cooldown makes the next move, with no task event at all
+    clock.advance(230)
+    moved = decision(run(rx, tick(rx)))
+    assert moved["outcome"] == "rebalanced"
+    assert rx.mutations()["ecs:StopTask"] == 1  # counted since the first tick
+    assert rx.spread("api") == {A: 2, B: 1, C: 2}
+
+
+def test_a_storm_gets_one_trailing_evaluation_and_still_one_action(
+    rx: Reactions, world: World, clock: Any
+) -> None:
+    # Given the storm: 1,000 events in one window (one evaluation, one action)
+    svc = rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="DISABLED")
+    events = [rx.task_event("web", zone=ZONES[i % 3]) for i in range(1000)]
+    rx.world.calls.clear()
+    outcomes = [decision(run(rx, e))["outcome"] for e in events]
+    assert outcomes.count("rebalanced") == 1
+    # the 999 debounced events left one mark: one conditional write each, all but the
+    # first failing its condition (with the window claim, the decision and the event
+    # record: four puts per debounced event, no read)
+    assert list(rechecks(world)) == [svc]
+    assert world.calls["dynamodb:PutItem"] <= 4 * 1000
+
+    # When the schedule comes after the window: one re-check, one round of describes
+    clock.advance(61)
+    rx.world.calls.clear()
+    report = run(rx, tick(rx))
+
+    # Then ECS's own rebalancing is on now: nothing more to do, and no second action
+    assert decision(report)["outcome"] == "balanced"
+    assert rx.reads() == {
+        "ecs:DescribeServices": 1,
+        "ecs:ListTasks": 1,
+        "ecs:DescribeTasks": 1,
+        "ec2:DescribeSubnets": 1,
+    }
+    assert rx.mutations() == {}
+    assert rechecks(world) == {}
+    # a second tick finds nothing due
+    rx.world.calls.clear()
+    assert run(rx, tick(rx))["decisions"] == []
+    assert rx.reads() == {}
+
+
+def test_a_dry_run_tick_plans_the_due_re_checks_and_changes_nothing(
+    rx: Reactions, world: World, clock: Any
+) -> None:
+    svc = ec2_ineligible(rx)
+    task_events.ReactionState(world.dynamodb, TABLE).mark_recheck(svc, int(clock.now), "x")
+    world.calls.clear()
+    report = run(rx, tick(rx), dry_run=True)
+    d = decision(report)
+    assert d["outcome"] == "rebalanced"
+    assert [a["api"] for a in report["actions"]] == ["ecs:StopTask", "sns:Publish"]
+    assert rx.mutations() == {}
+    reads = ("dynamodb:GetItem", "dynamodb:Query")
+    assert [k for k in world.calls if k.startswith("dynamodb:") and k not in reads] == []
+    assert rechecks(world) == {svc: int(clock.now)}
+
+
+def test_a_busy_re_check_is_marked_for_the_next_tick_not_retried(
+    rx: Reactions, world: World, clock: Any
+) -> None:
+    svc = rx.service("web", spread={A: 4, B: 1, C: 1})
+    task_events.ReactionState(world.dynamodb, TABLE).mark_recheck(svc, int(clock.now), "x")
+    world.ledger.acquire_lease(svc, "image-events:push-9", 300)
+    result = task_events.handler(tick(rx), LambdaContext())  # no Incomplete raised
+    assert result["decisions"][0]["outcome"] == "busy"
+    assert result["retry_services"] == []
+    assert rechecks(world) == {svc: int(clock.now) + 10}
+    world.ledger.release_lease(svc, "image-events:push-9")
+    clock.advance(11)
+    assert decision(run(rx, tick(rx)))["outcome"] == "rebalanced"
+
+
+def _shared_asg(rx: Reactions) -> None:
+    """Two EC2 services on one managed-scaling ASG over three zones, instances in A and B."""
+    rx.asg("nodes", desired=2, min_size=1, max_size=6, provider="nodes-cp", managed=True)
+    rx.container_instance(A)
+    rx.container_instance(B)
+    spread_az = [{"type": "spread", "field": "attribute:ecs.availability-zone"}]
+    strategy = [{"capacityProvider": "nodes-cp", "weight": 1, "base": 0}]
+    for name, spread in (("api", {A: 3, B: 3, C: 0}), ("jobs", {A: 2, B: 2, C: 1})):
+        rx.service(
+            name,
+            launch_type="EC2",
+            placement=spread_az,
+            rebalancing="ENABLED",
+            strategy=strategy,
+            spread=spread,
+            desired=sum(spread.values()),
+        )
+
+
+def test_a_floor_is_released_by_the_service_that_raised_it_not_another(
+    rx: Reactions, world: World, clock: Any
+) -> None:
+    # Given api raised the ASG's floor 1 -> 3 for its empty zone
+    _shared_asg(rx)
+    assert decision(run(rx, rx.task_event("api")))["outcome"] == "rebalanced"
+    assert rx.describe_asg("nodes")["MinSize"] == 3
+    floor = rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")
+    assert floor["value"] == 1
+    assert floor["raised_by"].endswith("service/" + CLUSTER + "/api")
+
+    # When jobs, another service on that group, is evaluated balanced
+    clock.advance(120)
+    other = decision(run(rx, rx.task_event("jobs")))
+
+    # Then the floor stays (api still needs its instance)
+    assert other["outcome"] == "balanced"
+    assert rx.describe_asg("nodes")["MinSize"] == 3
+
+    # and api, once balanced, releases it
+    rx.container_instance(C)
+    for zone in (A, B):
+        rx.backend.tasks[CLUSTER].pop(rx.tasks("api")[zone][0])
+    rx.add_task("api", C)
+    rx.add_task("api", C)
+    assert decision(run(rx, rx.task_event("api")))["outcome"] == "restored"
+    assert rx.describe_asg("nodes")["MinSize"] == 1
+    assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
+
+
+def test_a_floor_never_sticks_past_its_max_age(rx: Reactions, world: World, clock: Any) -> None:
+    # Given api raised the floor and never becomes balanced (no instance ever joins in C)
+    _shared_asg(rx)
+    api = rx.moto_service("api").arn
+    run(rx, rx.task_event("api"))
+    assert rx.describe_asg("nodes")["MinSize"] == 3
+    # its owner is marked for a re-check at the floor's max age
+    max_age = task_events.FLOOR_MAX_AGE_SECONDS
+    assert rechecks(world)[api] == int(clock.now) + max_age
+
+    # When another service's evaluation comes after the max age
+    clock.advance(max_age)
+    d = decision(run(rx, rx.task_event("jobs")))
+
+    # Then the floor goes back to what it was
+    assert d["outcome"] == "restored"
+    assert rx.describe_asg("nodes")["MinSize"] == 1
+    assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
+
+
+def test_the_sample_scheduled_event_runs_through_the_handler_in_dry_run(rx: Reactions) -> None:
+    event = json.loads((EVENTS / "scheduled-event-recheck.json").read_text())
+    report = run(rx, event, dry_run=True)
+    assert report["detail_type"] == "Scheduled Event"
+    assert report["decisions"] == []
+    assert rx.mutations() == {}
 
 
 # ---------------------------------------------------------------------------
