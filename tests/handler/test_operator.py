@@ -467,3 +467,17 @@ def test_nothing_to_do_is_recorded_never_announced(world: World) -> None:
     for report in reports:
         for d in report.decisions:
             assert not d.notify or d.outcome in ANNOUNCED
+
+
+def test_a_paused_service_that_tracks_no_repository_is_listed_in_status(
+    rx: Reactions, clock: Any
+) -> None:
+    rx.service("feed", spread={A: 2, B: 2, C: 2})
+    operator.pause(rx.clients, _rx_target(rx), "feed", actor="carol", reason="maintenance")
+
+    (doc,) = operator.status(rx.clients, _rx_target(rx))
+
+    assert doc["service"] == "feed"
+    assert doc["repository"] is None
+    assert doc["paused"]["reason"] == "maintenance"
+    assert doc["running"] == {"task_definition": rx.describe("feed")["taskDefinition"]}

@@ -66,8 +66,8 @@ def test_blocked_body_has_the_reason_the_counts_and_the_next_step() -> None:
     _p, text, details = params(d)
     lines = text.splitlines()
     assert lines[0] == f"web: blocked 1.4.2 ({DIGEST[:19]})"
-    assert "Reason:    1 CRITICAL finding" in text
-    assert "Findings:  CRITICAL=1, HIGH=2" in text
+    assert "Reason:     1 CRITICAL finding" in text
+    assert "Findings:   CRITICAL=1, HIGH=2" in text
     assert "Next step:" in text
     assert "push a new image" in text
     assert "Details (JSON):" in text
@@ -79,7 +79,7 @@ def test_pending_approval_says_what_deploys_and_the_commands() -> None:
     image = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo/web@{DIGEST}"
     d = decision(Outcome.PENDING_APPROVAL, image=image, approval_expires="2026-01-02T00:00:00Z")
     _p, text, details = params(d)
-    assert f"Image:     {image}" in text
+    assert f"Image:      {image}" in text
     assert f"autopilot approve web {DIGEST}" in text
     assert f"autopilot reject web {DIGEST}" in text
     assert "2026-01-02T00:00:00Z" in text

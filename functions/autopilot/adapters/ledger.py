@@ -35,7 +35,8 @@ pk                                    sk                                        
 ``REPO#<repository>``                 ``DEC#...``: decisions about no one service  180 days
                                       (deletes, failed pushes, untracked repos)
 ``SERVICES``                          ``<arn>``: every tracking service decided on  never
-                                      (repository, last_outcome, last_at)
+                                      (repository, last_outcome, last_at), and
+                                      every service ever paused
 ====================================  ==========================================  =========
 
 One Query (``pk = SVC#<arn> AND begins_with(sk, "STATE#")``) loads a service's present
@@ -69,6 +70,8 @@ DECISION_TTL = 180 * DAY
 SCAN_TTL = 90 * DAY
 EVENT_TTL = 7 * DAY
 APPROVAL_TTL = 30 * DAY
+#: outcomes that list a service in ``SERVICES`` even if it tracks no repository
+_ALWAYS_LISTED = frozenset({"paused", "resumed"})
 
 
 def svc_pk(service_arn: str) -> str:
@@ -241,8 +244,9 @@ class Ledger:
             expires_at=now + DECISION_TTL,
         )
         self._put(values)
-        if decision.service.startswith("repository/") or decision.repository is None:
-            return  # only services that track a repository are listed
+        listed = decision.repository is not None or decision.outcome.value in _ALWAYS_LISTED
+        if decision.service.startswith("repository/") or not listed:
+            return  # services that track a repository are listed, and paused ones
         self._put(
             {
                 "pk": "SERVICES",

@@ -119,7 +119,7 @@ def notice_text(decision: Decision, *, function: str, event_id: str) -> str:
 
     def field(label: str, value: object) -> None:
         if value not in (None, "", {}):
-            lines.append(f"{label + ':':<11}{value}")
+            lines.append(f"{label + ':':<12}{value}")
 
     field("Service", decision.service)
     field("Image", decision.image)
