@@ -5,6 +5,8 @@ prints a summary, writes RELIABILITY.md with ``--out``, and exits 1 if any check
 Default sizes fit CI; ``--full`` runs the sizes of issue 8.
 """
 
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and checkov load only where used
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +36,15 @@ FULL = Sizes(1000, 300, 8, 10, 8, 10_000, 10_000, 3000)
 
 
 def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: PLR0915
-    from reliability import checkov_run, concurrency, estate, faults, hostile, least_privilege
-    from reliability import replay
+    from reliability import (
+        checkov_run,
+        concurrency,
+        estate,
+        faults,
+        hostile,
+        least_privilege,
+        replay,
+    )
     from reliability.hooks import HOOKS
 
     out: dict[str, Any] = {"seed": seed, "sizes": sizes.__dict__, "phases": {}}
@@ -45,7 +54,9 @@ def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: P
     out["synth_seconds"] = round(time.perf_counter() - t0, 1)
     sb = estate.start_sandbox(assembly)
     try:
-        say(f"sandbox up ({time.perf_counter() - t0:.0f} s); replaying {sizes.replay_events} events")
+        say(
+            f"sandbox up ({time.perf_counter() - t0:.0f} s); replaying {sizes.replay_events} events"
+        )
         t = time.perf_counter()
         r = replay.run_replay(sb, seed=seed, n_events=sizes.replay_events)
         out["phases"]["replay"] = r.summary() | {"ok": r.ok, "details": _details(r)}
@@ -53,23 +64,23 @@ def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: P
 
         t = time.perf_counter()
         fr = replay.run_replay(sb, seed=seed + 1, n_events=sizes.fault_events, fault_rate=0.2)
-        out["phases"]["faults_20"] = fr.summary() | {"ok": fr.ok and fr.dead_lettered == 0,
-                                                      "details": _details(fr)}
+        out["phases"]["faults_20"] = fr.summary() | {
+            "ok": fr.ok and fr.dead_lettered == 0,
+            "details": _details(fr),
+        }
         say(f"  20% faults ok={fr.ok} in {time.perf_counter() - t:.0f} s")
 
         for k, scope in enumerate(("all", "UpdateService")):
             t = time.perf_counter()
-            o = faults.outage_run(sb, seed=seed + 2 + k, n_images=sizes.outage_images,
-                                  scope=scope)
-            out["phases"][f"outage_{scope}"] = o.summary() | {"ok": o.ok,
-                                                               "details": o.wrong_final}
+            o = faults.outage_run(sb, seed=seed + 2 + k, n_images=sizes.outage_images, scope=scope)
+            out["phases"][f"outage_{scope}"] = o.summary() | {"ok": o.ok, "details": o.wrong_final}
             say(f"  100% outage ({scope}) ok={o.ok} in {time.perf_counter() - t:.0f} s")
 
         t = time.perf_counter()
-        c = concurrency.run_rounds(sb, rounds=sizes.conc_rounds, threads=sizes.conc_threads,
-                                   seed=seed)
-        out["phases"]["concurrency"] = c.summary() | {"ok": c.ok,
-                                                       "details": c.failures + c.errors}
+        c = concurrency.run_rounds(
+            sb, rounds=sizes.conc_rounds, threads=sizes.conc_threads, seed=seed
+        )
+        out["phases"]["concurrency"] = c.summary() | {"ok": c.ok, "details": c.failures + c.errors}
         say(f"  concurrency ok={c.ok} in {time.perf_counter() - t:.0f} s")
 
         t = time.perf_counter()
@@ -77,13 +88,19 @@ def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: P
         hostile.run_tag_parsing(h, n_values=sizes.tag_parse_values, seed=seed)
         values = hostile.hostile_tag_values()
         hostile.run_tags(sb, h, seed=seed, values=values[: sizes.hostile_tag_values])
-        out["phases"]["hostile"] = h.summary() | {"ok": h.ok, "details": (
-            h.untyped + h.unclear + h.mutating + h.calls_on_rejection + h.tag_checks_failed)[:20]}
+        out["phases"]["hostile"] = h.summary() | {
+            "ok": h.ok,
+            "details": (
+                h.untyped + h.unclear + h.mutating + h.calls_on_rejection + h.tag_checks_failed
+            )[:20],
+        }
         say(f"  hostile ok={h.ok} in {time.perf_counter() - t:.0f} s")
 
         left = faults.leftovers(sb, HOOKS.calls)
-        out["phases"]["leftovers"] = left.summary() | {"ok": left.ok, "details": (
-            left.unused + left.leases_held + left.leases_past_expiry)[:20]}
+        out["phases"]["leftovers"] = left.summary() | {
+            "ok": left.ok,
+            "details": (left.unused + left.leases_held + left.leases_past_expiry)[:20],
+        }
         out["observed_actions"] = least_privilege.observed_actions(HOOKS.calls)
     finally:
         sb.down()
@@ -112,8 +129,8 @@ def _cpus() -> int:
 
 
 def _details(r: Any) -> list[str]:
-    return (r.backward + r.blocked_deploys + r.duplicate_deploys + r.wrong_final
-            + r.failed_routes)[:20]
+    out: list[str] = r.backward + r.blocked_deploys + r.duplicate_deploys
+    return (out + r.wrong_final + r.failed_routes)[:20]
 
 
 def failures(doc: dict[str, Any]) -> list[str]:
@@ -123,7 +140,9 @@ def failures(doc: dict[str, Any]) -> list[str]:
             bad.append(f"checkov {name}: {ck['unexplained'] + ck['verify_failed']}")
     for name, lp in doc["least_privilege"].items():
         if lp["star_mutating_unexpected"] or lp["pass_role"]:
-            bad.append(f"least privilege {name}: {lp['star_mutating_unexpected'] + lp['pass_role']}")
+            bad.append(
+                f"least privilege {name}: {lp['star_mutating_unexpected'] + lp['pass_role']}"
+            )
     return bad
 
 
@@ -136,8 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sizes = FULL if args.full else SMALL
     doc = run(sizes, args.seed)
-    doc["command"] = "python -m reliability" + (" --full" if args.full else "") + (
-        f" --seed {args.seed}" if args.seed != 1 else "")
+    doc["command"] = (
+        "python -m reliability"
+        + (" --full" if args.full else "")
+        + (f" --seed {args.seed}" if args.seed != 1 else "")
+    )
     from reliability.report import annotate, render
 
     annotate(doc)
@@ -149,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     bad = failures(doc)
     for line in bad:
         print(f"FAILED {line}", file=sys.stderr)
-    print(f"{'all checks passed' if not bad else f'{len(bad)} check(s) failed'} "
-          f"in {doc['seconds']:.0f} s")
+    print(
+        f"{'all checks passed' if not bad else f'{len(bad)} check(s) failed'} "
+        f"in {doc['seconds']:.0f} s"
+    )
     return 1 if bad else 0
 
 

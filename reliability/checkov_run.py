@@ -37,7 +37,7 @@ class CheckovResult:
 
 
 def load_skips() -> dict[str, dict[str, Any]]:
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     doc: dict[str, dict[str, Any]] = yaml.safe_load(SKIPS.read_text())
     for check, entry in doc.items():
@@ -65,8 +65,10 @@ def _verify(kind: str, template: dict[str, Any]) -> list[str]:
                     has_account = "kms:CallerAccount" in (cond.get("StringEquals") or {})
                     has_principal = "aws:PrincipalArn" in (cond.get("ArnLike") or {})
                     if not (has_account and has_principal):
-                        out.append(f"{lid}: Principal * without kms:CallerAccount and "
-                                   "aws:PrincipalArn conditions")
+                        out.append(
+                            f"{lid}: Principal * without kms:CallerAccount and "
+                            "aws:PrincipalArn conditions"
+                        )
     return out
 
 
@@ -75,9 +77,21 @@ def run(template_path: Path) -> CheckovResult:
 
     exe = ensure_checkov()
     proc = subprocess.run(
-        [str(exe), "-f", str(template_path), "--framework", "cloudformation", "--quiet",
-         "--compact", "-o", "json", "--skip-download"],
-        capture_output=True, text=True, check=False,
+        [
+            str(exe),
+            "-f",
+            str(template_path),
+            "--framework",
+            "cloudformation",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     doc: Any = json.loads(proc.stdout)
     doc = doc[0] if isinstance(doc, list) else doc

@@ -50,18 +50,33 @@ def _scan_event(sb: Any, img: replay.Image, event_id: str, repos: dict[str, Any]
     return replay.to_event(sb, {"kind": "scan", "image": img, "id": event_id}, repos)
 
 
-def run_rounds(sb: Any, *, rounds: int, threads: int, seed: int = 0,
-               repositories: tuple[str, ...] = ("rel/app2", "rel/app3")) -> ConcurrencyResult:
+def run_rounds(  # noqa: PLR0915 - one round is one story
+    sb: Any,
+    *,
+    rounds: int,
+    threads: int,
+    seed: int = 0,
+    repositories: tuple[str, ...] = ("rel/app2", "rel/app3"),
+) -> ConcurrencyResult:
     from autopilot.adapters.clients import AwsClients
-    from sandbox.router import _CapturedOutput, lambda_environment, load_handler, reset_function_caches
-    from sandbox.server import patched_environ
 
     from reliability.faults import leftovers
+    from sandbox.router import (
+        _CapturedOutput,
+        lambda_environment,
+        load_handler,
+        reset_function_caches,
+    )
+    from sandbox.server import patched_environ
 
     res = ConcurrencyResult(threads=threads)
     fn = sb.router.function("image-events")
-    repos = {r["repositoryName"]: r for r in sb.clients("ecr").describe_repositories(
-        repositoryNames=list(repositories))["repositories"]}
+    repos = {
+        r["repositoryName"]: r
+        for r in sb.clients("ecr").describe_repositories(repositoryNames=list(repositories))[
+            "repositories"
+        ]
+    }
     ecs = sb.clients("ecs")
     observer = replay.DeployObserver(sb).install()
     with patched_environ(lambda_environment(fn, sb.endpoint)), _CapturedOutput():
@@ -73,17 +88,19 @@ def run_rounds(sb: Any, *, rounds: int, threads: int, seed: int = 0,
             n_images = 1 if kind == "same" else threads
             images = [replay.Image(repo, v, {}, False) for v in replay.allocate(repo, n_images)]
             replay.put_images(sb, images)
-            events = [_scan_event(sb, images[0 if kind == "same" else i],
-                                  f"conc-{seed}-{rnd}-{i}", repos) for i in range(threads)]
+            events = [
+                _scan_event(sb, images[0 if kind == "same" else i], f"conc-{seed}-{rnd}-{i}", repos)
+                for i in range(threads)
+            ]
             mark = HOOKS.mark()
             barrier = threading.Barrier(threads)
             reports: list[Any] = [None] * threads
 
             def work(i: int, ev: dict[str, Any]) -> None:
-                barrier.wait()
+                barrier.wait()  # noqa: B023 - each thread of a round uses its barrier
                 try:
                     reports[i] = module(ev, aws=AwsClients())  # noqa: B023
-                except Exception as exc:  # noqa: BLE001 - reported
+                except Exception as exc:
                     res.errors.append(f"round {rnd}: {type(exc).__name__}: {exc}")  # noqa: B023
 
             pool = [threading.Thread(target=work, args=(i, ev)) for i, ev in enumerate(events)]
@@ -94,8 +111,11 @@ def run_rounds(sb: Any, *, rounds: int, threads: int, seed: int = 0,
             res.rounds += 1
             res.deliveries += threads
             # Lambda's retries of what was refused while the lease was held
-            pending = [ev for ev, rep in zip(events, reports, strict=True)
-                       if rep is not None and rep.retry_services]
+            pending = [
+                ev
+                for ev, rep in zip(events, reports, strict=True)
+                if rep is not None and rep.retry_services
+            ]
             res.busy += sum(len(rep.retry_services) for rep in reports if rep is not None)
             for _attempt in range(5):
                 if not pending:
@@ -110,8 +130,7 @@ def run_rounds(sb: Any, *, rounds: int, threads: int, seed: int = 0,
                 time.sleep(0.05)
             if pending:
                 res.failures.append(f"round {rnd}: {len(pending)} event(s) still refused")
-            updates = [c for c in HOOKS.since(mark)
-                       if c.operation == "UpdateService" and c.ok]
+            updates = [c for c in HOOKS.since(mark) if c.operation == "UpdateService" and c.ok]
             res.update_service += len(updates)
             with sb.simulator._lock:
                 sb.simulator.settle()
@@ -121,23 +140,32 @@ def run_rounds(sb: Any, *, rounds: int, threads: int, seed: int = 0,
                     continue
                 mine = [c for c in updates if str(c.params["service"]).endswith(f"/{svc}")]
                 if kind == "same" and len(mine) != 1:
-                    res.failures.append(f"round {rnd} ({kind}): {svc} got {len(mine)} UpdateService")
+                    res.failures.append(
+                        f"round {rnd} ({kind}): {svc} got {len(mine)} UpdateService"
+                    )
                 sim = sb.simulator.service(svc)
-                td = ecs.describe_services(cluster=sim.cluster_arn,
-                                           services=[svc])["services"][0]["taskDefinition"]
+                td = ecs.describe_services(cluster=sim.cluster_arn, services=[svc])["services"][0][
+                    "taskDefinition"
+                ]
                 digest, _ = observer.image_of(td)
                 if digest != newest.digest:
-                    res.failures.append(f"round {rnd} ({kind}): {svc} runs {digest}, "
-                                        f"not the newest {newest.tag}")
+                    res.failures.append(
+                        f"round {rnd} ({kind}): {svc} runs {digest}, not the newest {newest.tag}"
+                    )
             by_digest = {i.digest: i for i in images}
             for d in observer.deploys:
-                if d.call.ok and d.to_digest in by_digest and d.from_digest in by_digest:
-                    if by_digest[d.to_digest].version <= by_digest[d.from_digest].version:
-                        res.failures.append(f"round {rnd}: {d.service} went backward")
+                if (
+                    d.call.ok
+                    and d.to_digest in by_digest
+                    and d.from_digest in by_digest
+                    and by_digest[d.to_digest].version <= by_digest[d.from_digest].version
+                ):
+                    res.failures.append(f"round {rnd}: {d.service} went backward")
             observer.deploys.clear()
             left = leftovers(sb, HOOKS.since(mark))
-            res.failures += [f"round {rnd}: lease {x}" for x in left.leases_held
-                             + left.leases_past_expiry]
+            res.failures += [
+                f"round {rnd}: lease {x}" for x in left.leases_held + left.leases_past_expiry
+            ]
         reset_function_caches()
     observer.remove()
     return res

@@ -38,15 +38,12 @@ DEMO_CONFIG = REPO_ROOT / "config" / "demo.yaml"
 DEMO_OUT_DIR = REPO_ROOT / ".reliability" / "demo.out"
 
 
-def synth_estate(out_dir: Path = OUT_DIR, *, force: bool = False,
-                 config: Path = ESTATE_CONFIG) -> CloudAssembly:
+def synth_estate(
+    out_dir: Path = OUT_DIR, *, force: bool = False, config: Path = ESTATE_CONFIG
+) -> CloudAssembly:
     """``cdk synth -c autopilot:config=<config>`` into ``out_dir`` (unless it is fresh)."""
     manifest = out_dir / "manifest.json"
-    if (
-        not force
-        and is_fresh(out_dir)
-        and manifest.stat().st_mtime > config.stat().st_mtime
-    ):
+    if not force and is_fresh(out_dir) and manifest.stat().st_mtime > config.stat().st_mtime:
         return read_assembly(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -71,10 +68,9 @@ def synth_estate(out_dir: Path = OUT_DIR, *, force: bool = False,
 
 def start_sandbox(assembly: CloudAssembly | None = None) -> Any:
     """A sandbox with the estate deployed and the functions' clients hooked (``hooks.HOOKS``)."""
+    from reliability import hooks
     from sandbox.core import Sandbox
     from sandbox.timeline import Timeline
-
-    from reliability import hooks
 
     hooks.install()
     return Sandbox(assembly=assembly or synth_estate(), timeline=Timeline()).up()

@@ -83,23 +83,33 @@ def dlq_count(sb: Any, function: str) -> int:
     )
 
 
-def outage_run(sb: Any, *, seed: int, n_images: int, scope: str = "all",
-               repositories: tuple[str, ...] = estate.REPOSITORIES) -> OutageResult:
+def outage_run(  # noqa: PLR0915 - one outage is one story
+    sb: Any,
+    *,
+    seed: int,
+    n_images: int,
+    scope: str = "all",
+    repositories: tuple[str, ...] = estate.REPOSITORIES,
+) -> OutageResult:
     """New clean images for ``repositories``; their scan events meet a 100% outage."""
     from sandbox.redrive import redrive_sandbox
 
     res = OutageResult(scope=scope)
-    stream = replay.generate(seed, n_images * 2, dup_rate=0.0, reorder_rate=0.0,
-                             repositories=repositories)
+    stream = replay.generate(
+        seed, n_images * 2, dup_rate=0.0, reorder_rate=0.0, repositories=repositories
+    )
     # the outage hits the scan results (the events that deploy): pushes go through first
     fresh = {r: replay.allocate(r, n_images) for r in repositories}
     for img in stream.images:
         img.findings, img.crashing = {}, False
         img.version = fresh[img.repository].pop(0)
-    stream.images = [i for i in stream.images]
     replay.put_images(sb, stream.images)
-    repos = {r["repositoryName"]: r for r in sb.clients("ecr").describe_repositories(
-        repositoryNames=list(repositories))["repositories"]}
+    repos = {
+        r["repositoryName"]: r
+        for r in sb.clients("ecr").describe_repositories(repositoryNames=list(repositories))[
+            "repositories"
+        ]
+    }
     by_digest = {i.digest: i for i in stream.images}
     pushes = [e for e in stream.events if e["kind"] == "push"]
     scans = [e for e in stream.events if e["kind"] == "scan"]
@@ -117,8 +127,9 @@ def outage_run(sb: Any, *, seed: int, n_images: int, scope: str = "all",
             sent[event["id"]] = event
             routes = sb.simulator.emit(event)
             res.events += 1
-            res.dead_lettered += sum(r.dead_lettered for r in routes
-                                     if r.function == "image-events")
+            res.dead_lettered += sum(
+                r.dead_lettered for r in routes if r.function == "image-events"
+            )
     finally:
         HOOKS.fault_rate = 0.0
         HOOKS.fault_operations = None
@@ -168,12 +179,18 @@ def leftovers(sb: Any, calls: list[Call]) -> Leftovers:
     """Registered-but-never-used revisions still ACTIVE, and leases still held."""
     out = Leftovers()
     ecs = sb.clients("ecs")
-    registered = [c.note["arn"] for c in calls
-                  if c.operation == "RegisterTaskDefinition" and "arn" in c.note]
-    used = {c.params.get("taskDefinition") for c in calls
-            if c.operation == "UpdateService" and c.ok}
-    running = {ecs.describe_services(cluster=s.cluster_arn, services=[s.arn])["services"][0][
-        "taskDefinition"] for s in sb.simulator.services.values()}
+    registered = [
+        c.note["arn"] for c in calls if c.operation == "RegisterTaskDefinition" and "arn" in c.note
+    ]
+    used = {
+        c.params.get("taskDefinition") for c in calls if c.operation == "UpdateService" and c.ok
+    }
+    running = {
+        ecs.describe_services(cluster=s.cluster_arn, services=[s.arn])["services"][0][
+            "taskDefinition"
+        ]
+        for s in sb.simulator.services.values()
+    }
     out.registered = len(registered)
     for arn in registered:
         if arn in used or arn in running:
@@ -181,13 +198,16 @@ def leftovers(sb: Any, calls: list[Call]) -> Leftovers:
         status = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"]
         if status == "ACTIVE":
             out.unused.append(arn)
-    table = next(v for k, v in sb.router.function("image-events").environment.items()
-                 if "TABLE" in k)
+    table = next(
+        v for k, v in sb.router.function("image-events").environment.items() if "TABLE" in k
+    )
     ddb = sb.clients("dynamodb")
     now = time.time()
     for page in ddb.get_paginator("scan").paginate(
-        TableName=table, FilterExpression="sk = :l", ExpressionAttributeValues={
-            ":l": {"S": "LEASE"}}):
+        TableName=table,
+        FilterExpression="sk = :l",
+        ExpressionAttributeValues={":l": {"S": "LEASE"}},
+    ):
         for item in page["Items"]:
             if "holder" not in item:
                 continue

@@ -21,6 +21,7 @@ decisions and attempt counts are botocore's own.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -139,7 +140,11 @@ class _Raw:
 def _cbor_text(value: str) -> bytes:
     data = value.encode()
     n = len(data)
-    head = bytes([0x60 + n]) if n < 24 else (bytes([0x78, n]) if n < 256 else bytes([0x79]) + n.to_bytes(2, "big"))
+    head = (
+        bytes([0x60 + n])
+        if n < 24
+        else (bytes([0x78, n]) if n < 256 else bytes([0x79]) + n.to_bytes(2, "big"))
+    )
     return head + data
 
 
@@ -155,7 +160,7 @@ def fault_response(kind: str, protocol: str, url: str) -> Any:
     message = "injected by reliability.hooks"
     if protocol in ("json", "rest-json"):
         code = "ThrottlingException" if throttle else "InternalFailure"
-        body = ('{"__type":"%s","message":"%s"}' % (code, message)).encode()
+        body = json.dumps({"__type": code, "message": message}).encode()
         headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}
     elif protocol == "smithy-rpc-v2-cbor":
         code = "ThrottlingException" if throttle else "InternalFailure"
@@ -165,18 +170,18 @@ def fault_response(kind: str, protocol: str, url: str) -> Any:
     elif protocol == "ec2":
         code = "RequestLimitExceeded" if throttle else "InternalError"
         body = (
-            "<Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors>"
-            "<RequestID>0</RequestID></Response>" % (code, message)
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message>"
+            "</Error></Errors><RequestID>0</RequestID></Response>"
         ).encode()
         headers = {"Content-Type": "text/xml"}
     else:  # query (SNS, Auto Scaling)
         code = "Throttling" if throttle else "InternalFailure"
         body = (
-            "<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message>"
-            "</Error><RequestId>0</RequestId></ErrorResponse>" % (code, message)
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error><RequestId>0</RequestId></ErrorResponse>"
         ).encode()
         headers = {"Content-Type": "text/xml"}
-    return AWSResponse(url, status, headers, _Raw(body))
+    return AWSResponse(url, status, headers, _Raw(body))  # type: ignore[arg-type]
 
 
 class _DedupPaths(list):  # type: ignore[type-arg]
@@ -212,12 +217,13 @@ def install() -> Hooks:
     global _installed  # noqa: PLW0603
     if _installed:
         return HOOKS
-    import botocore.retries.standard as standard
     from autopilot.adapters import clients
+    from botocore.retries import standard
 
     original = clients._make
-    _saved.update(make=clients._make, session=clients._session,
-                  delay=standard.ExponentialBackoff.delay_amount)
+    _saved.update(
+        make=clients._make, session=clients._session, delay=standard.ExponentialBackoff.delay_amount
+    )
 
     def _make(session: Any, service: str) -> Any:
         client = original(session, service)
@@ -231,15 +237,15 @@ def install() -> Hooks:
         client.meta.events.register("before-send", before_send)
         return client
 
-    clients._make = _make  # type: ignore[assignment]
-    clients._session = _session  # type: ignore[assignment]
+    clients._make = _make
+    clients._session = _session
 
     delay = standard.ExponentialBackoff.delay_amount
 
     def scaled(self: Any, context: Any) -> float:
         return float(delay(self, context)) * HOOKS.backoff_scale
 
-    standard.ExponentialBackoff.delay_amount = scaled  # type: ignore[method-assign]
+    standard.ExponentialBackoff.delay_amount = scaled
     _installed = True
     return HOOKS
 
@@ -249,12 +255,12 @@ def uninstall() -> None:
     global _installed  # noqa: PLW0603
     if not _installed:
         return
-    import botocore.retries.standard as standard
     from autopilot.adapters import clients
+    from botocore.retries import standard
 
-    clients._make = _saved["make"]  # type: ignore[assignment]
-    clients._session = _saved["session"]  # type: ignore[assignment]
-    standard.ExponentialBackoff.delay_amount = _saved["delay"]  # type: ignore[method-assign]
+    clients._make = _saved["make"]
+    clients._session = _saved["session"]
+    standard.ExponentialBackoff.delay_amount = _saved["delay"]
     HOOKS.reset()
     HOOKS.observers.clear()
     HOOKS.fault_rate = 0.0

@@ -74,8 +74,13 @@ class HostileResult:
 
     @property
     def ok(self) -> bool:
-        return not (self.untyped or self.unclear or self.mutating or self.calls_on_rejection
-                    or self.tag_checks_failed)
+        return not (
+            self.untyped
+            or self.unclear
+            or self.mutating
+            or self.calls_on_rejection
+            or self.tag_checks_failed
+        )
 
     def summary(self) -> dict[str, Any]:
         out = {k: (len(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
@@ -111,18 +116,35 @@ def event_strategy(base: list[dict[str, Any]]) -> Any:
     from hypothesis import strategies as st
 
     junk = st.one_of(
-        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-        st.text(max_size=30), st.lists(st.integers(), max_size=3),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=30),
+        st.lists(st.integers(), max_size=3),
         st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
-        st.just("x" * 100_000), st.just("\u202e\u0000\ud800\U0001f4a5" * 50),
+        st.just("x" * 100_000),
+        st.just("\u202e\u0000\ud800\U0001f4a5" * 50),
         st.text(alphabet=st.characters(codec=None, min_codepoint=0x80), min_size=1, max_size=40),
-        st.just("sha256:" + "0" * 64), st.just("-1"), st.just(10**30),
+        st.just("sha256:" + "0" * 64),
+        st.just("-1"),
+        st.just(10**30),
     )
-    detail_types = st.sampled_from([
-        "ECR Image Action", "ECR Image Scan", "Inspector2 Scan", "ECS Deployment State Change",
-        "ECS Task State Change", "ECS Service Action", "CloudWatch Alarm State Change",
-        "EC2 Spot Instance Interruption Warning", "", "Nope", "ECR Image Action ",
-    ])
+    detail_types = st.sampled_from(
+        [
+            "ECR Image Action",
+            "ECR Image Scan",
+            "Inspector2 Scan",
+            "ECS Deployment State Change",
+            "ECS Task State Change",
+            "ECS Service Action",
+            "CloudWatch Alarm State Change",
+            "EC2 Spot Instance Interruption Warning",
+            "",
+            "Nope",
+            "ECR Image Action ",
+        ]
+    )
 
     @st.composite
     def mutated(draw: Any) -> Any:
@@ -146,14 +168,20 @@ def event_strategy(base: list[dict[str, Any]]) -> Any:
         text = json.dumps(draw(st.sampled_from(base)))
         return text[: draw(st.integers(0, len(text) - 1))]
 
-    top = st.one_of(st.none(), st.integers(), st.lists(st.integers(), max_size=2), st.text(max_size=20))
+    top = st.one_of(
+        st.none(), st.integers(), st.lists(st.integers(), max_size=2), st.text(max_size=20)
+    )
     return st.one_of(mutated(), mutated(), mutated(), mutated(), truncated(), top)
 
 
 # ---------------------------------------------------------------------------- events
-def run_events(sb: Any, *, n_events: int, seed: int = 0) -> HostileResult:
+def run_events(  # noqa: PLR0915 - the classification reads best in one place
+    sb: Any, *, n_events: int, seed: int = 0
+) -> HostileResult:
     from autopilot.errors import AutopilotError, InvalidEvent
-    from hypothesis import HealthCheck, given, seed as hseed, settings
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as hseed
+
     from sandbox.router import (
         LambdaContext,
         _CapturedOutput,
@@ -173,8 +201,13 @@ def run_events(sb: Any, *, n_events: int, seed: int = 0) -> HostileResult:
             handler = load_handler(fn.handler)  # imported as Lambda does: in its environment
 
         @hseed(seed)
-        @settings(max_examples=per_fn, deadline=timedelta(seconds=30), database=None,
-                  suppress_health_check=list(HealthCheck), derandomize=False)
+        @settings(
+            max_examples=per_fn,
+            deadline=timedelta(seconds=30),
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=False,
+        )
         @given(event_strategy(docs))
         def one(event: Any) -> None:
             mark = HOOKS.mark()
@@ -182,7 +215,7 @@ def run_events(sb: Any, *, n_events: int, seed: int = 0) -> HostileResult:
             error: BaseException | None = None
             try:
                 handler(event, LambdaContext(fn))  # noqa: B023
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 error = exc
             took = time.perf_counter() - t0
             res.max_seconds = max(res.max_seconds, took)
@@ -193,15 +226,17 @@ def run_events(sb: Any, *, n_events: int, seed: int = 0) -> HostileResult:
             if error is None:
                 res.accepted += 1
                 bad = [c for c in calls if c.mutating and c.service not in LEDGER_SERVICES]
-                res.mutating += [f"{fn_name}: {c.service}:{c.operation} on {sample}"  # noqa: B023
-                                 for c in bad]
+                res.mutating += [
+                    f"{fn_name}: {c.service}:{c.operation} on {sample}"  # noqa: B023
+                    for c in bad
+                ]
             elif isinstance(error, InvalidEvent):
                 res.rejected += 1
                 if not str(error).strip():
                     res.unclear.append(f"{fn_name}: empty message on {sample}")  # noqa: B023
                 if calls:
-                    res.calls_on_rejection.append(
-                        f"{fn_name}: {[c.operation for c in calls]} before rejecting {sample}")  # noqa: B023
+                    ops = [c.operation for c in calls]
+                    res.calls_on_rejection.append(f"{fn_name}: {ops} before rejecting {sample}")  # noqa: B023
             elif isinstance(error, AutopilotError):
                 res.typed_other[type(error).__name__] += 1
                 bad = [c for c in calls if c.mutating and c.service not in LEDGER_SERVICES]
@@ -210,7 +245,8 @@ def run_events(sb: Any, *, n_events: int, seed: int = 0) -> HostileResult:
                 where = traceback.extract_tb(error.__traceback__)[-1]
                 res.untyped.append(
                     f"{fn_name}: {type(error).__name__}: {str(error)[:200]} at "  # noqa: B023
-                    f"{where.filename}:{where.lineno} on {sample}")
+                    f"{where.filename}:{where.lineno} on {sample}"
+                )
 
         with patched_environ(lambda_environment(fn, sb.endpoint)), _CapturedOutput():
             reset_function_caches()
@@ -223,13 +259,24 @@ def run_events(sb: Any, *, n_events: int, seed: int = 0) -> HostileResult:
 
 
 # ---------------------------------------------------------------------------- tags
-CATASTROPHIC = ["(a+)+$", "(a|aa)+$", "(.*a){25}", r"^(\w+\s?)*$", "(x+x+)+y", "((a*)*)*b",
-                "(?:a?){40}a{40}", r"(\d+)*\D"]
+CATASTROPHIC = [
+    "(a+)+$",
+    "(a|aa)+$",
+    "(.*a){25}",
+    r"^(\w+\s?)*$",
+    "(x+x+)+y",
+    "((a*)*)*b",
+    "(?:a?){40}a{40}",
+    r"(\d+)*\D",
+]
 
 
 def hostile_tag_values() -> list[tuple[str, str]]:
     """(tag key, value) pairs: each makes the service's config malformed or harmless."""
-    b64 = lambda s: base64.b64encode(s.encode()).decode()  # noqa: E731
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
     vals: list[tuple[str, str]] = [("autopilot:policy", f"regex:{r}") for r in CATASTROPHIC]
     vals += [("autopilot:policy", f"regex64:{b64(r)}") for r in CATASTROPHIC[:3]]
     vals += [
@@ -253,18 +300,30 @@ def hostile_tag_values() -> list[tuple[str, str]]:
     return vals
 
 
-def run_tags(sb: Any, result: HostileResult, *, seed: int = 0,
-             values: list[tuple[str, str]] | None = None,
-             repository: str = "rel/app4", victim: str = "svc9", sibling: str = "svc8") -> None:
+def run_tags(
+    sb: Any,
+    result: HostileResult,
+    *,
+    seed: int = 0,
+    values: list[tuple[str, str]] | None = None,
+    repository: str = "rel/app4",
+    victim: str = "svc9",
+    sibling: str = "svc8",
+) -> None:
     """Each hostile value on ``victim``; a push to its repository; the checks."""
     from reliability import replay
 
     ecs = sb.clients("ecs")
     sim_victim = sb.simulator.service(victim)
-    original = {t["key"]: t["value"] for t in ecs.list_tags_for_resource(
-        resourceArn=sim_victim.arn)["tags"]}
-    repos = {r["repositoryName"]: r for r in sb.clients("ecr").describe_repositories(
-        repositoryNames=[repository])["repositories"]}
+    original = {
+        t["key"]: t["value"] for t in ecs.list_tags_for_resource(resourceArn=sim_victim.arn)["tags"]
+    }
+    repos = {
+        r["repositoryName"]: r
+        for r in sb.clients("ecr").describe_repositories(repositoryNames=[repository])[
+            "repositories"
+        ]
+    }
     for n, (key, value) in enumerate(values if values is not None else hostile_tag_values()):
         ecs.tag_resource(resourceArn=sim_victim.arn, tags=[{"key": key, "value": value}])
         img = replay.Image(repository, replay.allocate(repository, 1)[0], {}, False)
@@ -281,28 +340,42 @@ def run_tags(sb: Any, result: HostileResult, *, seed: int = 0,
         label = f"{key}={value[:40]!r}{'...' if len(value) > 40 else ''}"
         image_routes = [r for r in routes if r.function == "image-events"]
         if any(not r.ok for r in image_routes):
-            result.tag_checks_failed.append(f"{label}: image-events failed: "
-                                            f"{[r.error for r in image_routes if not r.ok]}")
+            result.tag_checks_failed.append(
+                f"{label}: image-events failed: {[r.error for r in image_routes if not r.ok]}"
+            )
         decisions = [d for r in image_routes for d in (r.report or {}).get("decisions", [])]
         victim_d = [d for d in decisions if d["service"].endswith(f"/{victim}")]
-        image_key = key in ("autopilot:policy", "autopilot:scan", "autopilot:approval",
-                            "autopilot:container")  # the tags image-events reads
-        if image_key and victim_d and not all(d["outcome"] == "rejected" and key in d["reason"]
-                                for d in victim_d):
-            # a value that is valid after all (e.g. a harmless pattern) must still not hang
-            if not all(d["outcome"] in ("rejected", "policy-mismatch", "awaiting-scan")
-                       for d in victim_d):
-                result.tag_checks_failed.append(f"{label}: {victim} decided {victim_d}")
-        deploys = [c for c in HOOKS.since(mark) if c.operation == "UpdateService"
-                   and str(c.params.get("service", "")).endswith(f"/{victim}")]
+        image_key = key in (
+            "autopilot:policy",
+            "autopilot:scan",
+            "autopilot:approval",
+            "autopilot:container",
+        )  # the tags image-events reads
+        # rejected with the tag named, or (a value harmless after all) not deployable by it
+        fine = [
+            (d["outcome"] == "rejected" and key in d["reason"])
+            or d["outcome"] in ("policy-mismatch", "awaiting-scan")
+            for d in victim_d
+        ]
+        if image_key and not all(fine):
+            result.tag_checks_failed.append(f"{label}: {victim} decided {victim_d}")
+        deploys = [
+            c
+            for c in HOOKS.since(mark)
+            if c.operation == "UpdateService"
+            and str(c.params.get("service", "")).endswith(f"/{victim}")
+        ]
         if deploys and image_key:
             result.tag_checks_failed.append(f"{label}: {victim} was deployed")
-        if not any(d["service"].endswith(f"/{sibling}") and d["outcome"] == "deployed"
-                   for d in decisions):
+        if not any(
+            d["service"].endswith(f"/{sibling}") and d["outcome"] == "deployed" for d in decisions
+        ):
             result.tag_checks_failed.append(f"{label}: {sibling} was not deployed")
         ecs.untag_resource(resourceArn=sim_victim.arn, tagKeys=[key])
         if key in original:
-            ecs.tag_resource(resourceArn=sim_victim.arn, tags=[{"key": key, "value": original[key]}])
+            ecs.tag_resource(
+                resourceArn=sim_victim.arn, tags=[{"key": key, "value": original[key]}]
+            )
 
 
 def run_tag_parsing(result: HostileResult, *, n_values: int, seed: int = 0) -> None:
@@ -310,20 +383,42 @@ def run_tag_parsing(result: HostileResult, *, n_values: int, seed: int = 0) -> N
     config, each call bounded."""
     from autopilot.errors import AutopilotError
     from autopilot.models.state import parse_service_config
-    from hypothesis import HealthCheck, given, seed as hseed, settings
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as hseed
     from hypothesis import strategies as st
 
-    keys = st.sampled_from(["autopilot:policy", "autopilot:scan", "autopilot:approval",
-                            "autopilot:container", "autopilot:scaling", "autopilot:rebalance"])
-    prefixes = st.sampled_from(["", "regex:", "glob:", "tag:", "semver", "semver:",
-                                "regex64:", "glob64:"])
-    values = st.one_of(st.text(max_size=300), st.sampled_from(CATASTROPHIC),
-                       st.text(alphabet="()*+?|\\.a{}[]^$", max_size=80))
-    probe = ["a" * 60 + "!", "1.2.3", "x" * 128, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]
+    keys = st.sampled_from(
+        [
+            "autopilot:policy",
+            "autopilot:scan",
+            "autopilot:approval",
+            "autopilot:container",
+            "autopilot:scaling",
+            "autopilot:rebalance",
+        ]
+    )
+    prefixes = st.sampled_from(
+        ["", "regex:", "glob:", "tag:", "semver", "semver:", "regex64:", "glob64:"]
+    )
+    values = st.one_of(
+        st.text(max_size=300),
+        st.sampled_from(CATASTROPHIC),
+        st.text(alphabet="()*+?|\\.a{}[]^$", max_size=80),
+    )
+    probe = [
+        "a" * 60 + "!",
+        "1.2.3",
+        "x" * 128,
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ]
 
     @hseed(seed)
-    @settings(max_examples=n_values, deadline=timedelta(seconds=10), database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=n_values,
+        deadline=timedelta(seconds=10),
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(keys, prefixes, values)
     def one(key: str, prefix: str, value: str) -> None:
         t0 = time.perf_counter()
@@ -335,10 +430,12 @@ def run_tag_parsing(result: HostileResult, *, n_values: int, seed: int = 0) -> N
                     cfg.policy.accepts_tag(p)
         except AutopilotError:
             pass
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            result.untyped.append(f"parse_service_config: {type(exc).__name__}: {exc} at "
-                                  f"{where.filename}:{where.lineno} on {tags!r}"[:400])
+            result.untyped.append(
+                f"parse_service_config: {type(exc).__name__}: {exc} at "
+                f"{where.filename}:{where.lineno} on {tags!r}"[:400]
+            )
         result.tag_max_seconds = max(result.tag_max_seconds, time.perf_counter() - t0)
         result.tag_config_values += 1
 

@@ -57,7 +57,7 @@ IMPLIED = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _operations(service: str) -> dict[str, str]:
     """snake_case method -> Operation of a botocore service."""
     import botocore.session
@@ -228,9 +228,13 @@ def function_policies(template: dict[str, Any]) -> dict[str, list[Statement]]:
         for doc in docs:
             for st in _as_list(doc.get("Statement", [])):
                 if st.get("Effect") == "Allow":
-                    stmts.append(Statement(_as_list(st.get("Action", [])),
-                                           _as_list(st.get("Resource", [])),
-                                           st.get("Condition") or {}))
+                    stmts.append(
+                        Statement(
+                            _as_list(st.get("Action", [])),
+                            _as_list(st.get("Resource", [])),
+                            st.get("Condition") or {},
+                        )
+                    )
     return out
 
 
@@ -246,9 +250,16 @@ def all_statements(template: dict[str, Any]) -> list[tuple[str, Statement]]:
         for doc in docs:
             for st in _as_list(doc.get("Statement", [])):
                 if st.get("Effect") == "Allow":
-                    out.append((lid, Statement(_as_list(st.get("Action", [])),
-                                               _as_list(st.get("Resource", [])),
-                                               st.get("Condition") or {})))
+                    out.append(
+                        (
+                            lid,
+                            Statement(
+                                _as_list(st.get("Action", [])),
+                                _as_list(st.get("Resource", [])),
+                                st.get("Condition") or {},
+                            ),
+                        )
+                    )
     return out
 
 
@@ -273,15 +284,23 @@ class Findings:
         return dict(self.__dict__)
 
 
-def check(template: dict[str, Any], name: str,
-          support: dict[str, bool | None] | None = None) -> Findings:
+def check(
+    template: dict[str, Any], name: str, support: dict[str, bool | None] | None = None
+) -> Findings:
     from reliability.tools import resource_level_support
 
     f = Findings(template=name)
     stmts = all_statements(template)
     f.statements = len(stmts)
-    star_actions = sorted({a for _lid, st in stmts if st.star for a in st.actions
-                           if _mutating(a) and not a.startswith("xray:")})
+    star_actions = sorted(
+        {
+            a
+            for _lid, st in stmts
+            if st.star
+            for a in st.actions
+            if _mutating(a) and not a.startswith("xray:")
+        }
+    )
     support = support if support is not None else resource_level_support(star_actions)
     for lid, st in stmts:
         if st.star and not st.condition:  # a condition (e.g. ecs:cluster) constrains it

@@ -42,7 +42,7 @@ class Image:
 
     @property
     def tag(self) -> str:
-        return "%d.%d.%d" % self.version
+        return ".".join(str(n) for n in self.version)
 
     def passes(self, gate: str) -> bool:
         if self.findings.get("CRITICAL", 0):
@@ -72,8 +72,14 @@ def allocate(repository: str, n: int) -> list[Version]:
     return [(1, start + k, 0) for k in range(n)]
 
 
-def generate(seed: int, n_events: int, *, dup_rate: float = 0.3, reorder_rate: float = 0.2,
-             repositories: tuple[str, ...] = estate.REPOSITORIES) -> Stream:
+def generate(
+    seed: int,
+    n_events: int,
+    *,
+    dup_rate: float = 0.3,
+    reorder_rate: float = 0.2,
+    repositories: tuple[str, ...] = estate.REPOSITORIES,
+) -> Stream:
     rng = random.Random(seed)
     n_dups = round(n_events * dup_rate)
     n_images = max(1, (n_events - n_dups) // 2)
@@ -89,8 +95,15 @@ def generate(seed: int, n_events: int, *, dup_rate: float = 0.3, reorder_rate: f
         per_repo[repo] = (major, minor, patch)
         _MINOR[repo] = max(_MINOR.get(repo, 0), minor)
         roll = rng.random()
-        findings = {} if roll < 0.55 else ({"HIGH": 1 + rng.randrange(3)} if roll < 0.8 else
-                                           {"CRITICAL": 1, "HIGH": rng.randrange(3)})
+        findings = (
+            {}
+            if roll < 0.55
+            else (
+                {"HIGH": 1 + rng.randrange(3)}
+                if roll < 0.8
+                else {"CRITICAL": 1, "HIGH": rng.randrange(3)}
+            )
+        )
         images.append(Image(repo, (major, minor, patch), findings, rng.random() < 0.1))
     events: list[dict[str, Any]] = []
     for img in images:
@@ -147,8 +160,9 @@ def to_event(sb: Any, ev: dict[str, Any], repos: dict[str, dict[str, Any]]) -> d
     else:
         repo = repos[img.repository]
         kind = sb.simulator.scanner_for(repo)
-        out = Simulator.scan_event(repo, img.digest, [img.tag], img.findings,
-                                   "basic" if kind == "none" else kind)
+        out = Simulator.scan_event(
+            repo, img.digest, [img.tag], img.findings, "basic" if kind == "none" else kind
+        )
     out["id"] = ev["id"]
     return out
 
@@ -211,8 +225,9 @@ class DeployObserver:
 # ---------------------------------------------------------------------------------------
 # The model and the checks
 # ---------------------------------------------------------------------------------------
-def expected_versions(stream: Stream, delivered_scans: set[str],
-                      start: dict[str, Version]) -> dict[str, Version]:
+def expected_versions(
+    stream: Stream, delivered_scans: set[str], start: dict[str, Version]
+) -> dict[str, Version]:
     out: dict[str, Version] = {}
     for svc in estate.SERVICES:
         repo, gate = estate.service_repository(svc), estate.service_gate(svc)
@@ -252,30 +267,48 @@ class ReplayResult:
 
     @property
     def ok(self) -> bool:
-        return not (self.backward or self.blocked_deploys or self.duplicate_deploys
-                    or self.wrong_final or self.failed_routes
-                    or self.deploy_decisions != self.update_service_ok)
+        return not (
+            self.backward
+            or self.blocked_deploys
+            or self.duplicate_deploys
+            or self.wrong_final
+            or self.failed_routes
+            or self.deploy_decisions != self.update_service_ok
+        )
 
     def summary(self) -> dict[str, Any]:
         return {k: (len(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
 
 
-def run_replay(sb: Any, *, seed: int, n_events: int, fault_rate: float = 0.0,
-               repositories: tuple[str, ...] = estate.REPOSITORIES) -> ReplayResult:
+def run_replay(
+    sb: Any,
+    *,
+    seed: int,
+    n_events: int,
+    fault_rate: float = 0.0,
+    repositories: tuple[str, ...] = estate.REPOSITORIES,
+) -> ReplayResult:
     """Generate a stream, route it, and check it against the model."""
     stream = generate(seed, n_events, repositories=repositories)
     put_images(sb, stream.images)
     ecr = sb.clients("ecr")
-    repos = {r["repositoryName"]: r for r in ecr.describe_repositories(
-        repositoryNames=list(repositories))["repositories"]}
+    repos = {
+        r["repositoryName"]: r
+        for r in ecr.describe_repositories(repositoryNames=list(repositories))["repositories"]
+    }
     by_digest = {img.digest: img for img in stream.images}
     observer = DeployObserver(sb).install()
-    start = {svc: v for svc in estate.SERVICES
-             if (v := running_version(sb, observer, svc)) is not None}
-    res = ReplayResult(events=len(stream.events), duplicates=stream.duplicates,
-                       reordered=stream.reordered, images=len(stream.images),
-                       crashing=sum(i.crashing for i in stream.images),
-                       vulnerable=sum(bool(i.findings) for i in stream.images))
+    start = {
+        svc: v for svc in estate.SERVICES if (v := running_version(sb, observer, svc)) is not None
+    }
+    res = ReplayResult(
+        events=len(stream.events),
+        duplicates=stream.duplicates,
+        reordered=stream.reordered,
+        images=len(stream.images),
+        crashing=sum(i.crashing for i in stream.images),
+        vulnerable=sum(bool(i.findings) for i in stream.images),
+    )
     mark = HOOKS.mark()
     HOOKS.faults.clear()
     attempts0 = HOOKS.attempts
@@ -304,7 +337,8 @@ def run_replay(sb: Any, *, seed: int, n_events: int, fault_rate: float = 0.0,
         res.dead_lettered += int(r.dead_lettered)
         if r.function == "image-events" and r.ok and r.report and not r.report.get("duplicate"):
             res.deploy_decisions += sum(
-                d["outcome"] == "deployed" for d in r.report.get("decisions", []))
+                d["outcome"] == "deployed" for d in r.report.get("decisions", [])
+            )
     check_deploys(res, observer.deploys, by_digest, HOOKS.since(mark))
     # final state against the model
     expected = expected_versions(stream, delivered_scans, start)
@@ -320,8 +354,9 @@ def run_replay(sb: Any, *, seed: int, n_events: int, fault_rate: float = 0.0,
 def running_version(sb: Any, observer: DeployObserver, svc: str) -> Version | None:
     """The version a service runs now (by digest from ``KNOWN``, or by its tag)."""
     sim = sb.simulator.service(svc)
-    td = sb.clients("ecs").describe_services(cluster=sim.cluster_arn, services=[svc])[
-        "services"][0]["taskDefinition"]
+    td = sb.clients("ecs").describe_services(cluster=sim.cluster_arn, services=[svc])["services"][
+        0
+    ]["taskDefinition"]
     digest, tag = observer.image_of(td)
     if digest:
         return KNOWN[digest].version if digest in KNOWN else None
@@ -331,8 +366,9 @@ def running_version(sb: Any, observer: DeployObserver, svc: str) -> Version | No
         return None
 
 
-def check_deploys(res: ReplayResult, deploys: list[Deploy], by_digest: dict[str, Image],
-                  calls: list[Call]) -> None:
+def check_deploys(
+    res: ReplayResult, deploys: list[Deploy], by_digest: dict[str, Image], calls: list[Call]
+) -> None:
     def version(digest: str | None, tag: str | None) -> Version | None:
         if digest and digest in KNOWN:
             return KNOWN[digest].version
@@ -347,9 +383,8 @@ def check_deploys(res: ReplayResult, deploys: list[Deploy], by_digest: dict[str,
         if not d.function.endswith("image-events"):
             res.rollbacks += 1
             src = by_digest.get(d.from_digest or "")
-            if src is None or not src.crashing:
-                if d.from_digest != d.to_digest:
-                    res.backward.append(f"{d.service}: {d.function} moved it off a good image")
+            if (src is None or not src.crashing) and d.from_digest != d.to_digest:
+                res.backward.append(f"{d.service}: {d.function} moved it off a good image")
             continue
         res.update_service_ok += 1
         key = (d.service, d.to_digest)

@@ -41,9 +41,19 @@ def ensure_checkov() -> Path:
         if not _python().exists():
             subprocess.run([base, "-m", "venv", str(VENV)], check=True, capture_output=True)
         subprocess.run(
-            [str(_python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             f"checkov=={CHECKOV_VERSION}"],
-            check=True, capture_output=True, text=True, timeout=900,
+            [
+                str(_python()),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                f"checkov=={CHECKOV_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
@@ -75,7 +85,10 @@ def resource_level_support(actions: list[str]) -> dict[str, bool | None]:
     ensure_checkov()
     proc = subprocess.run(
         [str(_python()), "-c", _RESOURCE_LEVEL],
-        input=json.dumps(sorted(set(actions))), capture_output=True, text=True, check=True,
+        input=json.dumps(sorted(set(actions))),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     doc: dict[str, Any] = json.loads(proc.stdout)
     return doc
@@ -84,6 +97,8 @@ def resource_level_support(actions: list[str]) -> dict[str, bool | None]:
 def policy_sentry_version() -> str:
     proc = subprocess.run(
         [str(_python()), "-c", "import importlib.metadata as m; print(m.version('policy_sentry'))"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return proc.stdout.strip() or "unknown"

@@ -164,7 +164,7 @@ def redrive_account(
     """Re-invoke each DLQ'd event asynchronously; delete the message once Lambda took it."""
     import boto3
 
-    kwargs = {"endpoint_url": endpoint} if endpoint else {}
+    kwargs: dict[str, Any] = {"endpoint_url": endpoint} if endpoint else {}
     lam = lam or boto3.client("lambda", **kwargs)
     sqs = sqs or boto3.client("sqs", **kwargs)
 
@@ -173,7 +173,7 @@ def redrive_account(
             out = lam.invoke(
                 FunctionName=function, InvocationType="Event", Payload=json.dumps(event).encode()
             )
-        except Exception as exc:  # noqa: BLE001 - any failure leaves the message for later
+        except Exception as exc:
             return False, f"{type(exc).__name__}: {exc}"
         status = int(out.get("StatusCode", 0))
         return (status == 202, None if status == 202 else f"Invoke answered {status}")
@@ -246,8 +246,8 @@ def redrive_control(*, functions: list[str] | None = None, dry_run: bool = False
 def _sandbox_dead_letters(state: dict[str, Any], lam: Any) -> dict[str, str]:
     """Function name -> DLQ ARN: moto's Lambda keeps no DeadLetterConfig, the template does."""
     import boto3
-
     from autopilot.contract import FUNCTIONS
+
     from sandbox import moto_adjustments as adj
     from sandbox.server import client_kwargs
 
@@ -322,7 +322,9 @@ def cmd_redrive(args: Any) -> int:
         verb = "would redrive" if report.dry_run else "redriven"
         for m in report.messages:
             mark = "ok" if m.ok else "XX"
-            print(f"{mark} {m.function}: {m.detail_type} {m.event_id}"
-                  + (f" ({m.error})" if m.error else ""))
+            print(
+                f"{mark} {m.function}: {m.detail_type} {m.event_id}"
+                + (f" ({m.error})" if m.error else "")
+            )
         print(f"{len(report.messages) - len(report.failed)} {verb}, {len(report.failed)} failed")
     return EXIT_FAILED if report.failed else EXIT_OK

@@ -13,7 +13,7 @@ from reliability.hooks import HOOKS
 
 @pytest.fixture(scope="module")
 def at_20_percent(rel_sandbox: Any) -> replay.ReplayResult:
-    return replay.run_replay(rel_sandbox, seed=21, n_events=16, fault_rate=0.2)
+    return replay.run_replay(rel_sandbox, seed=21, n_events=12, fault_rate=0.2)
 
 
 def test_at_20_percent_every_reaction_completes(at_20_percent: replay.ReplayResult) -> None:
@@ -22,7 +22,9 @@ def test_at_20_percent_every_reaction_completes(at_20_percent: replay.ReplayResu
     assert r.failed_routes == []
     assert r.dead_lettered == 0
     assert r.wrong_final == []
-    assert r.backward == [] and r.duplicate_deploys == [] and r.blocked_deploys == []
+    assert r.backward == []
+    assert r.duplicate_deploys == []
+    assert r.blocked_deploys == []
     assert r.update_service_ok == r.deploy_decisions
 
 
@@ -35,7 +37,8 @@ def test_a_100_percent_outage_ends_in_the_dlq_and_redrive_completes(
     assert o.dead_lettered == o.events, "every event ends in the DLQ"
     assert o.intact == o.events, "the DLQ holds each event unchanged"
     assert o.dry_run_listed == o.events, "redrive --dry-run lists them all (and keeps them)"
-    assert o.redriven == o.events and o.redrive_failed == 0
+    assert o.redriven == o.events
+    assert o.redrive_failed == 0
     assert o.left_in_dlq == 0
     assert o.wrong_final == []
 
@@ -44,4 +47,5 @@ def test_nothing_is_left_half_changed(rel_sandbox: Any, at_20_percent: Any) -> N
     left = faults.leftovers(rel_sandbox, HOOKS.calls)
     assert left.registered > 0
     assert left.unused == [], "registered revisions never used and not deregistered"
-    assert left.leases_held == [] and left.leases_past_expiry == []
+    assert left.leases_held == []
+    assert left.leases_past_expiry == []

@@ -21,7 +21,10 @@ def result(rel_sandbox: Any) -> hostile.HostileResult:
 
 def test_every_handler_saw_malformed_events(result: hostile.HostileResult) -> None:
     assert set(result.by_function) == {
-        "image-events", "deployment-events", "task-events", "capacity-events"
+        "image-events",
+        "deployment-events",
+        "task-events",
+        "capacity-events",
     }
     assert result.rejected > result.events / 2
 

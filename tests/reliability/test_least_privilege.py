@@ -1,5 +1,7 @@
 """Least privilege, read from the templates synthesized in this session, and checkov."""
 
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and checkov load only where used
+
 from __future__ import annotations
 
 from typing import Any

@@ -14,7 +14,7 @@ from reliability import replay
 
 @pytest.fixture(scope="module")
 def result(rel_sandbox: Any) -> replay.ReplayResult:
-    return replay.run_replay(rel_sandbox, seed=11, n_events=30)
+    return replay.run_replay(rel_sandbox, seed=11, n_events=24)
 
 
 def test_the_stream_has_duplicates_reordering_vulnerable_and_deploys(
