@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from autopilot.adapters.ledger import Approval
 from autopilot.adapters.notices import notice_params, subject_line
+from autopilot.handlers.image_events import approval_ttl_hours
 from autopilot.logic.image_plan import superseded_by
 from autopilot.logic.policy import parse_policy
 from autopilot.models.report import ANNOUNCED, Decision, Outcome
 from autopilot.models.state import ImageInfo, ScanRecord
 from autopilot.operator import OperatorError, parse_since
+from autopilot.settings import ImageEventsSettings
 
 SVC = "arn:aws:ecs:eu-west-1:123456789012:service/demo-cluster/web"
 DIGEST = "sha256:" + "ab" * 32
@@ -182,3 +184,19 @@ def test_since_takes_durations_and_iso_times(text: str, expected: datetime) -> N
 def test_since_rejects_junk_with_a_clear_error() -> None:
     with pytest.raises(OperatorError, match="--since"):
         parse_since("last week", T0)
+
+
+def test_the_approval_ttl_comes_from_the_settings_once_they_carry_it() -> None:
+    base = {
+        "powertools_service_name": "image-events",
+        "powertools_metrics_namespace": "EcsAutopilot",
+        "ledger_table": "t",
+        "notices_topic_arn": "arn:aws:sns:eu-west-1:123456789012:n",
+        "cluster_arn": "arn:aws:ecs:eu-west-1:123456789012:cluster/c",
+    }
+
+    class WithTtl(ImageEventsSettings):
+        approval_ttl_hours: int = 24
+
+    assert approval_ttl_hours(ImageEventsSettings.model_validate(base)) == 24
+    assert approval_ttl_hours(WithTtl.model_validate({**base, "approval_ttl_hours": "6"})) == 6
