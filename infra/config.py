@@ -398,6 +398,8 @@ class AutomationFunctions(_Strict):
     # task-events: N crashes of one task definition within M minutes is a crash loop
     crash_loop_threshold: int = Field(default=3, ge=1, le=1000)
     crash_loop_window_minutes: int = Field(default=10, ge=1, le=1440)
+    # task-events: how often the schedule rule re-checks debounced and deferred evaluations
+    recheck_interval_minutes: int = Field(default=1, ge=1, le=60)
     # capacity-events: cooldown of placement-failure / Spot-warning raises per ASG, and how
     # long a Fargate Spot fallback waits without a placement failure before it is undone
     capacity_cooldown_seconds: int = Field(default=300, ge=0, le=86_400)

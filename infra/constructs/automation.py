@@ -101,6 +101,8 @@ class AutomationProps:
     move_cooldown_seconds: int = 300
     crash_loop_threshold: int = 3
     crash_loop_window_minutes: int = 10
+    #: task-events' zone-balance re-check rule: ``rate(<this> minutes)``
+    recheck_interval_minutes: int = 1
     capacity_cooldown_seconds: int = 300
     spot_calm_seconds: int = 1800
 
@@ -228,6 +230,27 @@ class AutomatedFunction(Construct):
         cfn_rule = rule.node.default_child
         assert isinstance(cfn_rule, events.CfnRule)
         cfn_rule.add_property_override("EventPattern", dict(pattern))
+        rule.add_target(
+            targets.LambdaFunction(
+                self.function,
+                dead_letter_queue=self.events_dead_letter_queue,
+                max_event_age=self._props.max_event_age or Duration.hours(2),
+                retry_attempts=self._props.rule_retry_attempts,
+            )
+        )
+        self.rules.append(rule)
+        return rule
+
+    def add_schedule(self, construct_id: str, rule_name: str, expression: str) -> events.Rule:
+        """A schedule rule (no event pattern) targeting the function: EventBridge sends it a
+        ``Scheduled Event``. Same retry policy and dead-letter queue as the pattern rules."""
+        rule = events.Rule(
+            self,
+            construct_id,
+            rule_name=rule_name,
+            description=f"{expression} -> {self.function_name} (zone-balance re-check)",
+            schedule=events.Schedule.expression(expression),
+        )
         rule.add_target(
             targets.LambdaFunction(
                 self.function,
@@ -376,6 +399,13 @@ class Automation(Construct):
             "EcsTaskRule",
             f"{props.name_prefix}-ecs-task",
             contract.ecs_task_pattern(props.cluster.cluster_arn),
+        )
+        # The trailing edge of the debounce: due re-checks (debounced or deferred
+        # evaluations) are evaluated on this schedule.
+        fn.add_schedule(
+            "RecheckSchedule",
+            f"{props.name_prefix}-task-recheck",
+            contract.recheck_schedule(props.recheck_interval_minutes),
         )
         arns = _Arns(self)
         cluster_condition = {"ArnEquals": {"ecs:cluster": props.cluster.cluster_arn}}

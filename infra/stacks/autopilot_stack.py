@@ -184,6 +184,7 @@ class AutopilotStack(Stack):
                 move_cooldown_seconds=fn_cfg.move_cooldown_seconds,
                 crash_loop_threshold=fn_cfg.crash_loop_threshold,
                 crash_loop_window_minutes=fn_cfg.crash_loop_window_minutes,
+                recheck_interval_minutes=fn_cfg.recheck_interval_minutes,
                 capacity_cooldown_seconds=fn_cfg.capacity_cooldown_seconds,
                 spot_calm_seconds=fn_cfg.spot_calm_seconds,
             ),

@@ -389,6 +389,7 @@ def test_rules_use_the_contract_patterns(synth) -> None:
         "demo-scaling-alarms",
         "demo-ecs-service-action",
         "demo-spot-warning",
+        "demo-task-recheck",
     }
     cluster = {
         "Fn::GetAtt": [
@@ -415,6 +416,18 @@ def test_rules_use_the_contract_patterns(synth) -> None:
     prefix = deploy["resources"][0]["prefix"]
     assert deploy == contract.ecs_deployment_pattern(prefix)
     assert prefix["Fn::Join"][1][-1] == ":service/demo-cluster/"
+
+
+def test_the_recheck_rule_is_a_schedule_targeting_task_events(synth) -> None:
+    # the trailing edge of task-events' debounce: a schedule rule, no event pattern
+    rule = rule_patterns(synth)["demo-task-recheck"]
+    assert rule["ScheduleExpression"] == contract.recheck_schedule(1) == "rate(1 minute)"
+    assert "EventPattern" not in rule
+    assert rule["State"] == "ENABLED"
+    (target,) = rule["Targets"]
+    task_events = logical_id_of(synth, "AWS::Lambda::Function", "FunctionName", "demo-task-events")
+    assert target["Arn"] == {"Fn::GetAtt": [task_events, "Arn"]}
+    assert contract.recheck_schedule(5) == "rate(5 minutes)"
 
 
 def test_rule_targets_retry_and_dead_letter(synth) -> None:
