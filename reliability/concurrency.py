@@ -70,7 +70,7 @@ def run_rounds(  # noqa: PLR0915 - one round is one story
     from sandbox.server import patched_environ
 
     res = ConcurrencyResult(threads=threads)
-    fn = sb.router.function("image-events")
+    fn = estate.function(sb, "image-events")
     repos = {
         r["repositoryName"]: r
         for r in sb.clients("ecr").describe_repositories(repositoryNames=list(repositories))[
@@ -140,8 +140,17 @@ def run_rounds(  # noqa: PLR0915 - one round is one story
                     continue
                 mine = [c for c in updates if str(c.params["service"]).endswith(f"/{svc}")]
                 if kind == "same" and len(mine) != 1:
+                    outcomes = sorted(
+                        {
+                            f"{d.outcome.value}: {d.reason}"
+                            for rep in reports
+                            if rep is not None
+                            for d in rep.decisions
+                            if d.service.endswith(f"/{svc}")
+                        }
+                    )
                     res.failures.append(
-                        f"round {rnd} ({kind}): {svc} got {len(mine)} UpdateService"
+                        f"round {rnd} ({kind}): {svc} got {len(mine)} UpdateService {outcomes}"
                     )
                 sim = sb.simulator.service(svc)
                 td = ecs.describe_services(cluster=sim.cluster_arn, services=[svc])["services"][0][

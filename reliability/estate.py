@@ -66,6 +66,18 @@ def synth_estate(
     return read_assembly(out_dir)
 
 
+ENVIRONMENT = "rel"
+
+
+def function(sb: Any, name: str) -> Any:
+    """The estate's deployed function by its contract name (``image-events``).
+
+    By its deployed name, ``rel-<name>``: when tests/e2e ran first in the same process,
+    moto still holds the demo's functions and rules, and the router reads them back too.
+    """
+    return sb.router.function(f"{ENVIRONMENT}-{name}")
+
+
 def start_sandbox(assembly: CloudAssembly | None = None) -> Any:
     """A sandbox with the estate deployed and the functions' clients hooked (``hooks.HOOKS``)."""
     from reliability import hooks

@@ -54,7 +54,7 @@ class OutageResult:
 
 
 def _dlq_bodies(sb: Any, function: str) -> list[dict[str, Any]]:
-    fn = sb.router.function(function)
+    fn = estate.function(sb, function)
     sqs = sb.clients("sqs")
     url = sqs.get_queue_url(QueueName=fn.dead_letter_arn.rsplit(":", 1)[-1])["QueueUrl"]
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -71,7 +71,7 @@ def _dlq_bodies(sb: Any, function: str) -> list[dict[str, Any]]:
 
 
 def dlq_count(sb: Any, function: str) -> int:
-    fn = sb.router.function(function)
+    fn = estate.function(sb, function)
     sqs = sb.clients("sqs")
     url = sqs.get_queue_url(QueueName=fn.dead_letter_arn.rsplit(":", 1)[-1])["QueueUrl"]
     attrs = sqs.get_queue_attributes(
@@ -136,9 +136,9 @@ def outage_run(  # noqa: PLR0915 - one outage is one story
     bodies = [b for b in _dlq_bodies(sb, "image-events") if b.get("id") in sent]
     res.intact = sum(b == json.loads(json.dumps(sent[b["id"]])) for b in bodies)
     _ = before
-    listed = redrive_sandbox(sb, functions=["image-events"], dry_run=True)
+    listed = redrive_sandbox(sb, functions=[f"{estate.ENVIRONMENT}-image-events"], dry_run=True)
     res.dry_run_listed = sum(m.event_id in sent for m in listed.messages)
-    report = redrive_sandbox(sb, functions=["image-events"])
+    report = redrive_sandbox(sb, functions=[f"{estate.ENVIRONMENT}-image-events"])
     res.redriven = sum(m.ok and m.event_id in sent for m in report.messages)
     res.redrive_failed = len(report.failed)
     res.left_in_dlq = dlq_count(sb, "image-events")
@@ -199,7 +199,7 @@ def leftovers(sb: Any, calls: list[Call]) -> Leftovers:
         if status == "ACTIVE":
             out.unused.append(arn)
     table = next(
-        v for k, v in sb.router.function("image-events").environment.items() if "TABLE" in k
+        v for k, v in estate.function(sb, "image-events").environment.items() if "TABLE" in k
     )
     ddb = sb.clients("dynamodb")
     now = time.time()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from reliability import estate
 from reliability.hooks import HOOKS
 
 FUNCTION_OF = {
@@ -196,7 +197,7 @@ def run_events(  # noqa: PLR0915 - the classification reads best in one place
     base = samples()
     per_fn = max(1, n_events // len(base))
     for fn_name, docs in base.items():
-        fn = sb.router.function(fn_name)
+        fn = estate.function(sb, fn_name)
         with patched_environ(lambda_environment(fn, sb.endpoint)):
             handler = load_handler(fn.handler)  # imported as Lambda does: in its environment
 
