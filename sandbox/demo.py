@@ -380,6 +380,62 @@ class IneligibleServiceMovedOneByOne:
         ]
 
 
+class DebouncedEventRechecked:
+    title = "A burst's last events land in the debounce window; the schedule re-checks them"
+    #: the debounce window for this scene: longer than the burst takes here, whatever the
+    #: machine's speed (the demo config's 1 s is shorter than a few handler runs)
+    window = 4
+
+    def run(self, ctx: DemoContext) -> list[Check]:
+        name = "batch"
+        sim = ctx.sim
+        assert ctx.sandbox.router is not None
+        zone = next(z for z, n in sim.service(name).spread().items() if n)
+        saved = sim.replacement_seconds
+        # ECS replaces lost tasks inside the window: the replacements' RUNNING events, the
+        # burst's last, are debounced and the service is left lopsided. Before the re-check,
+        # nothing came back to them.
+        sim.replacement_seconds = 0.2
+        ticks: list[RouteResult] = []
+        try:
+            with ctx.sandbox.router.environment_override(
+                "task-events", EVALUATION_WINDOW_SECONDS=str(self.window)
+            ):
+                burst = sim.stop_tasks(name, zone)
+                lopsided = _spread(ctx, name)
+                last = outcomes([r for r in burst if r.function == "task-events"][-2:])
+                for _ in range(8):
+                    if _balanced(_spread(ctx, name)):
+                        break
+                    time.sleep(self.window + 0.1)  # the schedule's next tick
+                    ticks += sim.tick()
+        finally:
+            sim.replacement_seconds = saved
+        after = _spread(ctx, name)
+        rechecked = [
+            a
+            for r in ticks
+            if r.report and r.function == "task-events" and r.detail_type == "Scheduled Event"
+            for a in r.report.get("actions") or []
+            if a.get("done") and a.get("api") == "ecs:StopTask"
+        ]
+        routes = burst + ticks
+        return [
+            Check("no invocation failed", not failures(routes), "; ".join(failures(routes))),
+            Check(
+                f"the burst's last task events were debounced and left {name} lopsided",
+                bool(last) and set(last) == {"debounced"} and not _balanced(lopsided),
+                f"{lopsided}; {', '.join(last)}",
+            ),
+            Check(
+                "the re-check schedule (Scheduled Event) came back and moved tasks with StopTask",
+                bool(rechecked),
+                f"{len(rechecked)} stops",
+            ),
+            Check(f"{name} is spread over the zones again", _balanced(after), str(after)),
+        ]
+
+
 class EmptyZoneGetsCapacity:
     title = "An EC2 service whose zone lost its capacity gets an instance there"
 
@@ -526,6 +582,7 @@ SCENES: list[type[Any]] = [
     DuplicatePushChangesNothing,
     ZoneLossRebalanced,
     IneligibleServiceMovedOneByOne,
+    DebouncedEventRechecked,
     EmptyZoneGetsCapacity,
     AlarmScalesOutAndBack,
     FargateSpotFallsBack,

@@ -8,6 +8,12 @@ function's environment, AWS clients pointed at the sandbox, and a Lambda-like co
 
 A handler that raises is a failed asynchronous invocation: Lambda retries it twice, then
 the event goes, intact, to the function's dead-letter queue.
+
+Schedule rules (a ``ScheduleExpression``, no pattern) are loaded too: EventBridge fires
+them on its clock, here ``Router.tick()`` does, sending each target the ``Scheduled Event``
+AWS sends (source ``aws.events``, ``resources`` = the rule's ARN). Such an event matches
+the schedule rule its ``resources`` name (that is what ``local emit`` of
+``events/scheduled-event-recheck.json`` does), and no pattern rule.
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
@@ -25,7 +31,8 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sandbox.server import ACCOUNT_ID, FAKE_ENV, REGION, Clients, patched_environ
@@ -59,17 +66,44 @@ class FunctionInfo:
         return self.name
 
 
+SCHEDULED_SOURCE = "aws.events"
+SCHEDULED_DETAIL_TYPE = "Scheduled Event"
+
+
 @dataclass(frozen=True)
 class RuleInfo:
     name: str
     arn: str
     pattern: dict[str, Any]
     function_arns: tuple[str, ...]
+    #: ``rate(...)``/``cron(...)`` of a schedule rule (which has no pattern), else None
+    schedule: str | None = None
 
     def matches(self, event: dict[str, Any]) -> bool:
+        if self.schedule is not None:
+            # what EventBridge sends when this schedule fires: its resources name the rule
+            return (
+                event.get("source") == SCHEDULED_SOURCE
+                and event.get("detail-type") == SCHEDULED_DETAIL_TYPE
+                and any(
+                    r == self.arn or str(r).endswith(f":rule/{self.name}")
+                    for r in event.get("resources") or []
+                )
+            )
         from moto.events.models import EventPattern
 
         return bool(EventPattern.load(json.dumps(self.pattern)).matches_event(event))
+
+    def scheduled_event(self) -> dict[str, Any]:
+        """The event this schedule rule's targets get when it fires (AWS's shape)."""
+        return normalize_event(
+            {
+                "source": SCHEDULED_SOURCE,
+                "detail-type": SCHEDULED_DETAIL_TYPE,
+                "resources": [self.arn],
+                "detail": {},
+            }
+        )
 
 
 @dataclass
@@ -289,11 +323,13 @@ class Router:
         rules: list[RuleInfo] = []
         for page in events.get_paginator("list_rules").paginate():
             for r in page["Rules"]:
-                if r.get("State") != "ENABLED" or not r.get("EventPattern"):
+                schedule = r.get("ScheduleExpression") or None
+                if r.get("State") != "ENABLED" or not (r.get("EventPattern") or schedule):
                     continue
                 targets = events.list_targets_by_rule(Rule=r["Name"])["Targets"]
                 arns = tuple(t["Arn"] for t in targets if ":lambda:" in t["Arn"])
-                rules.append(RuleInfo(r["Name"], r["Arn"], json.loads(r["EventPattern"]), arns))
+                pattern = json.loads(r["EventPattern"]) if r.get("EventPattern") else {}
+                rules.append(RuleInfo(r["Name"], r["Arn"], pattern, arns, schedule))
                 for arn in arns:
                     if arn not in self.functions:
                         self.functions[arn] = self._function(lam, arn)
@@ -323,12 +359,39 @@ class Router:
             retries=retries,
         )
 
+    @contextlib.contextmanager
+    def environment_override(self, name: str, **variables: str) -> Iterator[FunctionInfo]:
+        """Run a deployed function with some of its variables changed, for a while (as if
+        the config said so): e.g. a scene that needs a longer debounce window than the
+        demo config's 1 s to be independent of how fast handlers run here."""
+        with self._lock:
+            fn = self.function(name)
+            changed = replace(fn, environment={**fn.environment, **variables})
+            self.functions[fn.arn] = changed
+        try:
+            yield changed
+        finally:
+            with self._lock:
+                self.functions[fn.arn] = fn
+
     def function(self, name: str) -> FunctionInfo:
         """A deployed function by its contract name (image-events) or deployed name."""
         for fn in self.functions.values():
             if name in (fn.name, fn.short_name, fn.arn):
                 return fn
         raise KeyError(name)
+
+    @property
+    def schedules(self) -> list[RuleInfo]:
+        """The schedule rules (fired by ``tick``)."""
+        return [r for r in self.rules if r.schedule is not None]
+
+    def tick(self) -> list[RouteResult]:
+        """Fire every schedule rule once, as EventBridge does on its clock."""
+        results: list[RouteResult] = []
+        for rule in self.schedules:
+            results += self.route(rule.scheduled_event())
+        return results
 
     def matching(self, event: dict[str, Any]) -> list[RuleInfo]:
         return [r for r in self.rules if r.matches(event)]

@@ -304,6 +304,18 @@ class Simulator:
             self._drain()
             return self._routes[start:]
 
+    def tick(self) -> list[RouteResult]:
+        """Fire every schedule rule once (EventBridge's clock: e.g. task-events' re-check
+        rule), then route whatever follows until the bus is quiet. Scenes and tests call it
+        when they want the schedule to come, e.g. after a debounce window."""
+        with self._lock:
+            start = len(self._routes)
+            for rule in self.router.schedules:
+                event = rule.scheduled_event()
+                self._enqueue(event, label=f"Scheduled Event of {rule.name} ({rule.schedule})")
+            self._drain()
+            return self._routes[start:]
+
     def _enqueue(self, event: dict[str, Any], *, label: str | None = None) -> None:
         self._queue.append(event)
         self.emitted.append(event)

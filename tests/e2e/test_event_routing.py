@@ -7,6 +7,12 @@ RUNNING and STOPPED tasks), service actions, alarms and Spot warnings reach capa
 The sample alarm events are named ``autopilot-...``: the demo config's alarm name prefix is
 ``autopilot-`` so that the capacity rule matches them (the default prefix,
 ``autopilot-<environment>-``, would not).
+
+Schedule rules have no pattern: EventBridge sends their targets a ``Scheduled Event`` whose
+``resources`` name the rule, and the router delivers such an event to the rule it names.
+So the rule "is matched by a sample" when a sample ``Scheduled Event`` names it:
+``events/scheduled-event-recheck.json`` names ``demo-task-recheck`` (re-homed to the
+sandbox's account and region like every sample). No pattern rule matches it.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ BY_DETAIL_TYPE = {
     contract.DT_ECS_SERVICE_ACTION: "capacity-events",
     contract.DT_ALARM: "capacity-events",
     contract.DT_SPOT_WARNING: "capacity-events",
+    # a schedule rule's tick: it reaches the rule its resources name (task-events' re-check)
+    contract.DT_SCHEDULED: "task-events",
 }
 
 #: events the deployed rules deliberately do not deliver, even with their function wired
@@ -91,3 +99,16 @@ def test_every_rule_is_matched_by_an_event(sandbox: Sandbox, assembly: Any) -> N
     ]
     assert not unmatched, f"rules no sample event matches: {unmatched}"
     assert {r.name for r in sandbox.router.rules} >= template_rules
+    schedules = [r for r in sandbox.router.rules if r.name in template_rules and r.schedule]
+    assert [r.name for r in schedules] == ["demo-task-recheck"]
+    assert schedules[0].schedule == "rate(1 minute)"
+
+
+def test_a_tick_fires_every_schedule_rule_and_only_those(sandbox: Sandbox) -> None:
+    assert sandbox.router is not None
+    ticked = sandbox.router.tick()
+    assert [(r.rule, r.function, r.ok) for r in ticked] == [
+        ("demo-task-recheck", "task-events", True)
+    ]
+    assert ticked[0].report is not None
+    assert ticked[0].report["detail_type"] == "Scheduled Event"
