@@ -388,6 +388,8 @@ class AutomationFunctions(_Strict):
     # AWSLambdaPowertoolsPythonV3-python313-arm64 layer version (infra/constructs/automation.py)
     powertools_layer_version: int = Field(default=27, ge=1)
     lease_seconds: int = Field(default=300, ge=10, le=3600)
+    # image-events: a pending manual approval expires after this many hours
+    approval_ttl_hours: int = Field(default=24, ge=1, le=720)
     memory_mib: int = Field(default=512, ge=128, le=10240)
     timeout_seconds: int = Field(default=60, ge=5, le=900)
     max_event_age_minutes: int = Field(default=120, ge=1, le=1440)

@@ -28,6 +28,8 @@ class ImageEventsSettings(_FromEnv):
     """image-events: scan-gated redeploys."""
 
     lease_seconds: int = Field(default=300, ge=10, le=3600)
+    #: A pending manual approval expires after this many hours (then it is recorded "expired").
+    approval_ttl_hours: int = Field(default=24, ge=1, le=720)
 
 
 class DeploymentEventsSettings(_FromEnv):
@@ -67,7 +69,10 @@ S = TypeVar("S", bound=_FromEnv)
 
 @cache
 def get_settings(model: type[S]) -> S:
-    """Read ``model`` from the environment once per process (tests call ``get_settings.cache_clear()``)."""
+    """Read ``model`` from the environment once per process.
+
+    Tests (and the sandbox, which changes the environment) call ``get_settings.cache_clear()``.
+    """
     return model.model_validate({k.lower(): v for k, v in os.environ.items()})
 
 

@@ -53,6 +53,8 @@ from infra.nag import ARN_PREFIX, REGION_ACCOUNT, acknowledge, default_policy
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
 POWERTOOLS_LAYER_VERSION = 27
+#: deployment-events' metric of push-to-COMPLETED time (seconds)
+LEAD_TIME_METRIC = "deploy-lead-time"
 
 # Settings model of each wired function.
 SETTINGS_MODELS: Mapping[str, type] = {
@@ -86,6 +88,8 @@ class AutomationProps:
     metrics_namespace: str = "EcsAutopilot"
     powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
     lease_seconds: int = 300
+    #: image-events: how long a pending manual approval stays valid
+    approval_ttl_hours: int = 24
     memory_mib: int = 512
     timeout: Duration | None = None  # default 60 s
     max_event_age: Duration | None = None  # default 2 h
@@ -352,6 +356,7 @@ class Automation(Construct):
             "NOTICES_TOPIC_ARN": props.notices.topic.topic_arn,
             "CLUSTER_ARN": props.cluster.cluster_arn,
             "LEASE_SECONDS": str(props.lease_seconds),
+            "APPROVAL_TTL_HOURS": str(props.approval_ttl_hours),
             "EVALUATION_WINDOW_SECONDS": str(props.evaluation_window_seconds),
             "MOVE_COOLDOWN_SECONDS": str(props.move_cooldown_seconds),
             "CRASH_LOOP_THRESHOLD": str(props.crash_loop_threshold),
@@ -673,6 +678,39 @@ class Automation(Construct):
                 width=12,
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=12),
+        )
+        namespace = self._props.metrics_namespace
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Decisions by outcome (every function)",
+                left=[
+                    cloudwatch.MathExpression(
+                        # one metric per outcome (its name), dimension service = the function
+                        expression=(
+                            f"SEARCH('{{{namespace},service}} "
+                            f"NOT MetricName=\"{LEAD_TIME_METRIC}\"', 'Sum', 300)"
+                        ),
+                        label="",
+                        period=period,
+                    )
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Deploy lead time: push to deployment COMPLETED (s)",
+                left=[
+                    cloudwatch.Metric(
+                        namespace=namespace,
+                        metric_name=LEAD_TIME_METRIC,
+                        dimensions_map={"service": contract.DEPLOYMENT_EVENTS.name},
+                        statistic=stat,
+                        period=period,
+                        label=stat,
+                    )
+                    for stat in ("p50", "p90", "Maximum")
+                ],
+                width=12,
+            ),
         )
         scaling = list(self.scaling_alarms.alarms.values())
         if scaling:

@@ -169,6 +169,7 @@ class AutopilotStack(Stack):
                 metrics_namespace=config.observability.metrics_namespace,
                 powertools_layer_version=fn_cfg.powertools_layer_version,
                 lease_seconds=fn_cfg.lease_seconds,
+                approval_ttl_hours=fn_cfg.approval_ttl_hours,
                 memory_mib=fn_cfg.memory_mib,
                 timeout=Duration.seconds(fn_cfg.timeout_seconds),
                 max_event_age=Duration.minutes(fn_cfg.max_event_age_minutes),

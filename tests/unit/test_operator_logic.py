@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from autopilot.adapters.ledger import Approval
 from autopilot.adapters.notices import notice_params, subject_line
-from autopilot.handlers.image_events import approval_ttl_hours
 from autopilot.logic.image_plan import superseded_by
 from autopilot.logic.policy import parse_policy
 from autopilot.models.report import ANNOUNCED, Decision, Outcome
@@ -186,7 +185,7 @@ def test_since_rejects_junk_with_a_clear_error() -> None:
         parse_since("last week", T0)
 
 
-def test_the_approval_ttl_comes_from_the_settings_once_they_carry_it() -> None:
+def test_the_approval_ttl_comes_from_the_settings() -> None:
     base = {
         "powertools_service_name": "image-events",
         "powertools_metrics_namespace": "EcsAutopilot",
@@ -194,9 +193,6 @@ def test_the_approval_ttl_comes_from_the_settings_once_they_carry_it() -> None:
         "notices_topic_arn": "arn:aws:sns:eu-west-1:123456789012:n",
         "cluster_arn": "arn:aws:ecs:eu-west-1:123456789012:cluster/c",
     }
-
-    class WithTtl(ImageEventsSettings):
-        approval_ttl_hours: int = 24
-
-    assert approval_ttl_hours(ImageEventsSettings.model_validate(base)) == 24
-    assert approval_ttl_hours(WithTtl.model_validate({**base, "approval_ttl_hours": "6"})) == 6
+    assert ImageEventsSettings.model_validate(base).approval_ttl_hours == 24
+    ttl = ImageEventsSettings.model_validate({**base, "approval_ttl_hours": "6"}).approval_ttl_hours
+    assert ttl == 6

@@ -262,23 +262,12 @@ def decide_and_act(  # noqa: PLR0917 - the one deploy path
             _deploy(report, plan, svc, cand, ledger, aws, settings, observed_at, pushed_at)
 
 
-#: How long a pending approval waits, unless the settings say otherwise.
-DEFAULT_APPROVAL_TTL_HOURS = 24
-
-
-def approval_ttl_hours(settings: ImageEventsSettings) -> int:
-    """``APPROVAL_TTL_HOURS`` once the settings model carries it (the CDK app must set every
-    field of the model, so the field arrives together with its wiring), else 24."""
-    value = getattr(settings, "approval_ttl_hours", None)
-    return int(value) if value else DEFAULT_APPROVAL_TTL_HOURS
-
-
 def _request_approval(
     report: Report, decision: Decision, ledger: Ledger, settings: ImageEventsSettings
 ) -> None:
     """Record a pending approval that expires after ``approval_ttl_hours`` (an expired one
     is no longer pending: the next event for the digest asks again)."""
-    ttl = approval_ttl_hours(settings) * 3600
+    ttl = settings.approval_ttl_hours * 3600
     if report.dry_run:
         expires = datetime.fromtimestamp(time.time() + ttl, UTC)
         decision.approval_expires = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
