@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol
 
 from sandbox.core import Sandbox
 from sandbox.router import RouteResult
+from sandbox.scene_operator import ManualApprovalDeploysOnApprove
 from sandbox.simulator import PushResult
 from sandbox.timeline import Timeline
 
@@ -586,6 +587,7 @@ SCENES: list[type[Any]] = [
     EmptyZoneGetsCapacity,
     AlarmScalesOutAndBack,
     FargateSpotFallsBack,
+    ManualApprovalDeploysOnApprove,
 ]
 
 
