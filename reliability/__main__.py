@@ -32,7 +32,7 @@ class Sizes:
 
 
 SMALL = Sizes(30, 24, 2, 2, 4, 400, 5, 200)
-FULL = Sizes(1000, 300, 8, 10, 8, 10_000, 10_000, 3000)
+FULL = Sizes(1000, 200, 8, 10, 8, 10_000, 10_000, 3000)
 
 
 def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: PLR0915
@@ -88,10 +88,18 @@ def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: P
         hostile.run_tag_parsing(h, n_values=sizes.tag_parse_values, seed=seed)
         values = hostile.hostile_tag_values()
         hostile.run_tags(sb, h, seed=seed, values=values[: sizes.hostile_tag_values])
+        h_redos = hostile.run_redos_push(sb, h, bound=10)
         out["phases"]["hostile"] = h.summary() | {
+            "redos_seconds": round(h_redos, 1),
+            "hang_details": h.hangs[:10],
             "ok": h.ok,
             "details": (
-                h.untyped + h.unclear + h.mutating + h.calls_on_rejection + h.tag_checks_failed
+                h.hangs
+                + h.untyped
+                + h.unclear
+                + h.mutating
+                + h.calls_on_rejection
+                + h.tag_checks_failed
             )[:20],
         }
         say(f"  hostile ok={h.ok} in {time.perf_counter() - t:.0f} s")

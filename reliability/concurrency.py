@@ -59,6 +59,7 @@ def run_rounds(  # noqa: PLR0915 - one round is one story
     repositories: tuple[str, ...] = ("rel/app2", "rel/app3"),
 ) -> ConcurrencyResult:
     from autopilot.adapters.clients import AwsClients
+    from autopilot.errors import LeaseBusy
 
     from reliability.faults import leftovers
     from sandbox.router import (
@@ -95,11 +96,14 @@ def run_rounds(  # noqa: PLR0915 - one round is one story
             mark = HOOKS.mark()
             barrier = threading.Barrier(threads)
             reports: list[Any] = [None] * threads
+            raised = [False] * threads
 
             def work(i: int, ev: dict[str, Any]) -> None:
                 barrier.wait()  # noqa: B023 - each thread of a round uses its barrier
                 try:
                     reports[i] = module(ev, aws=AwsClients())  # noqa: B023
+                except LeaseBusy:  # retryable by design: Lambda redelivers the event
+                    raised[i] = True  # noqa: B023
                 except Exception as exc:
                     res.errors.append(f"round {rnd}: {type(exc).__name__}: {exc}")  # noqa: B023
 
@@ -113,17 +117,23 @@ def run_rounds(  # noqa: PLR0915 - one round is one story
             # Lambda's retries of what was refused while the lease was held
             pending = [
                 ev
-                for ev, rep in zip(events, reports, strict=True)
-                if rep is not None and rep.retry_services
+                for ev, rep, busy in zip(events, reports, raised, strict=True)
+                if busy or (rep is not None and rep.retry_services)
             ]
-            res.busy += sum(len(rep.retry_services) for rep in reports if rep is not None)
+            res.busy += sum(raised) + sum(
+                len(rep.retry_services) for rep in reports if rep is not None
+            )
             for _attempt in range(5):
                 if not pending:
                     break
                 again = []
                 for ev in pending:
                     res.retries += 1
-                    rep = module(ev, aws=AwsClients())
+                    try:
+                        rep = module(ev, aws=AwsClients())
+                    except LeaseBusy:
+                        again.append(ev)
+                        continue
                     if rep.retry_services:
                         again.append(ev)
                 pending = again

@@ -21,7 +21,10 @@ policy's tag matching are also driven directly with generated values.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import signal
+import threading
 import time
 import traceback
 from collections import Counter
@@ -55,6 +58,34 @@ def samples() -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+class Overrun(Exception):
+    """A call ran past its time bound (interrupted by SIGALRM)."""
+
+
+@contextlib.contextmanager
+def bounded(seconds: float) -> Any:
+    """Interrupt the block after ``seconds`` (main thread only; elsewhere: no bound)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(*_a: Any) -> None:
+        raise Overrun(f"ran past {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+#: per call: a handler on one event, a tag parse with its probes
+EVENT_BOUND_SECONDS = 30.0
+TAG_BOUND_SECONDS = 5.0
+
+
 @dataclass
 class HostileResult:
     events: int = 0
@@ -72,11 +103,13 @@ class HostileResult:
     tag_checks_failed: list[str] = field(default_factory=list)
     tag_max_seconds: float = 0.0
     tag_config_values: int = 0
+    hangs: list[str] = field(default_factory=list)  # calls that ran past their bound
 
     @property
     def ok(self) -> bool:
         return not (
-            self.untyped
+            self.hangs
+            or self.untyped
             or self.unclear
             or self.mutating
             or self.calls_on_rejection
@@ -215,7 +248,11 @@ def run_events(  # noqa: PLR0915 - the classification reads best in one place
             t0 = time.perf_counter()
             error: BaseException | None = None
             try:
-                handler(event, LambdaContext(fn))  # noqa: B023
+                with bounded(EVENT_BOUND_SECONDS):
+                    handler(event, LambdaContext(fn))  # noqa: B023
+            except Overrun as exc:
+                res.hangs.append(f"{fn_name}: {exc} on {json.dumps(event)[:300]}")  # noqa: B023
+                return
             except Exception as exc:
                 error = exc
             took = time.perf_counter() - t0
@@ -401,9 +438,8 @@ def run_tag_parsing(result: HostileResult, *, n_values: int, seed: int = 0) -> N
     prefixes = st.sampled_from(
         ["", "regex:", "glob:", "tag:", "semver", "semver:", "regex64:", "glob64:"]
     )
-    values = st.one_of(
+    values = st.one_of(  # CATASTROPHIC are checked once each, before
         st.text(max_size=300),
-        st.sampled_from(CATASTROPHIC),
         st.text(alphabet="()*+?|\\.a{}[]^$", max_size=80),
     )
     probe = [
@@ -413,22 +449,17 @@ def run_tag_parsing(result: HostileResult, *, n_values: int, seed: int = 0) -> N
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     ]
 
-    @hseed(seed)
-    @settings(
-        max_examples=n_values,
-        deadline=timedelta(seconds=10),
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(keys, prefixes, values)
-    def one(key: str, prefix: str, value: str) -> None:
+    def check(key: str, prefix: str, value: str) -> None:
         t0 = time.perf_counter()
         tags = {"autopilot:repository": "rel/app0", key: prefix + value}
         try:
-            cfg = parse_service_config(tags)
-            if cfg is not None:
-                for p in probe:
-                    cfg.policy.accepts_tag(p)
+            with bounded(TAG_BOUND_SECONDS):
+                cfg = parse_service_config(tags)
+                if cfg is not None:
+                    for p in probe:
+                        cfg.policy.accepts_tag(p)
+        except Overrun as exc:
+            result.hangs.append(f"{key}={prefix + value!r}: matching {probe} {exc}")
         except AutopilotError:
             pass
         except Exception as exc:
@@ -440,4 +471,82 @@ def run_tag_parsing(result: HostileResult, *, n_values: int, seed: int = 0) -> N
         result.tag_max_seconds = max(result.tag_max_seconds, time.perf_counter() - t0)
         result.tag_config_values += 1
 
+    # the hand-written ones first (deterministic), then generated ones
+    for value in CATASTROPHIC:
+        check("autopilot:policy", "regex:", value)
+
+    @hseed(seed)
+    @settings(
+        max_examples=n_values,
+        deadline=timedelta(seconds=10),
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(keys, prefixes, values)
+    def one(key: str, prefix: str, value: str) -> None:
+        check(key, prefix, value)
+
     one()
+
+
+REDOS_POLICY = "regex:(?:a?){40}a{40}"
+
+
+def run_redos_push(
+    sb: Any,
+    result: HostileResult,
+    *,
+    repository: str = "rel/app4",
+    victim: str = "svc9",
+    bound: float = EVENT_BOUND_SECONDS,
+) -> float:
+    """The whole image-events path on an image whose tag meets a backtracking policy regex.
+
+    ``victim`` gets ``autopilot:policy`` = ``REDOS_POLICY`` (accepted by the pattern check),
+    an image tagged ``"a" * 40`` is pushed, and image-events' ``run()`` is called on its
+    clean scan result (directly, in the main thread, bounded by ``EVENT_BOUND_SECONDS``). Returns
+    the seconds it took; an overrun is recorded in ``result.hangs``.
+    """
+    from autopilot.adapters.clients import AwsClients
+
+    from sandbox.router import lambda_environment, load_handler, reset_function_caches
+    from sandbox.server import patched_environ
+
+    ecs = sb.clients("ecs")
+    arn = sb.simulator.service(victim).arn
+    before = {t["key"]: t["value"] for t in ecs.list_tags_for_resource(resourceArn=arn)["tags"]}
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": "autopilot:policy", "value": REDOS_POLICY}])
+    out = sb.clients("ecr").put_image(
+        repositoryName=repository,
+        imageManifest=__import__("sandbox.simulator", fromlist=["_manifest"])._manifest("redos"),
+        imageTag="a" * 40,
+    )
+    digest = out["image"]["imageId"]["imageDigest"]
+    from sandbox.simulator import Simulator
+
+    repo = sb.clients("ecr").describe_repositories(repositoryNames=[repository])["repositories"][0]
+    # the scan result (clean): the scan gate passes and the policy is asked about the tag
+    event = Simulator.scan_event(repo, digest, ["a" * 40], {}, "basic")
+    event["id"] = "hostile-redos-scan"
+    fn = estate.function(sb, "image-events")
+    t0 = time.perf_counter()
+    try:
+        with patched_environ(lambda_environment(fn, sb.endpoint)):
+            reset_function_caches()
+            run = load_handler(fn.handler.rsplit(".", 1)[0] + ".run")
+            with bounded(bound):
+                run(event, aws=AwsClients())
+    except Overrun as exc:
+        result.hangs.append(
+            f"image-events on a push tagged 'a'*40 with {victim} on "
+            f"autopilot:policy={REDOS_POLICY}: {exc}"
+        )
+    finally:
+        reset_function_caches()
+        ecs.untag_resource(resourceArn=arn, tagKeys=["autopilot:policy"])
+        if "autopilot:policy" in before:
+            ecs.tag_resource(
+                resourceArn=arn,
+                tags=[{"key": "autopilot:policy", "value": before["autopilot:policy"]}],
+            )
+    return time.perf_counter() - t0
