@@ -385,8 +385,9 @@ class Observability(_Strict):
 class AutomationFunctions(_Strict):
     """Settings of the Lambda functions."""
 
-    # AWSLambdaPowertoolsPythonV3-python313-arm64 layer version (infra/constructs/automation.py)
-    powertools_layer_version: int = Field(default=27, ge=1)
+    # Powertools version whose official layer the functions use (resolved through AWS's
+    # public SSM parameter at deploy time); default: the version uv.lock pins
+    powertools_version: str | None = Field(default=None, pattern=r"^3\.\d+\.\d+$")
     lease_seconds: int = Field(default=300, ge=10, le=3600)
     # image-events: a pending manual approval expires after this many hours
     approval_ttl_hours: int = Field(default=24, ge=1, le=720)

@@ -55,6 +55,15 @@ ADJUSTMENTS: tuple[Adjustment, ...] = (
         "subnets (and tasks) would land in zones of another region.",
     ),
     Adjustment(
+        "public-ssm-parameter-defaults",
+        "template",
+        "Point the `Default` of each SSM-typed parameter under `/aws/service/` at its "
+        "`/sandbox` copy (see `reserved-ssm-parameters`).",
+        "moto resolves every parameter's default before it applies the values passed to "
+        "`CreateStack`, and holds few of AWS's public parameters (not the Powertools layer's): "
+        "the stack would fail with a server error.",
+    ),
+    Adjustment(
         "skipped-resource-references",
         "template",
         "Replace `Fn::GetAtt [<alarm>, Arn]` and `Ref <alarm>` of `AWS::CloudWatch::Alarm` "
@@ -90,8 +99,9 @@ ADJUSTMENTS: tuple[Adjustment, ...] = (
         "reserved-ssm-parameters",
         "account",
         "For each SSM-typed template parameter whose default is under `/aws/service/` "
-        "(the ECS-optimized AMI), put the same name under `/sandbox` with an AMI id and pass "
-        "that name as the parameter value at `CreateStack` (the template is unchanged).",
+        "(the ECS-optimized AMI, the Powertools layer ARN), put the same name under "
+        "`/sandbox` with a stand-in (an AMI id, a layer ARN of the publishing account) and "
+        "pass that name as the parameter value at `CreateStack` (the template is unchanged).",
         "moto reserves `/aws/service/` names (AccessDenied on put) and does not hold "
         "AWS's public parameters.",
     ),
@@ -210,6 +220,14 @@ def adjust_template(
     outputs = body.get("Outputs", {})
     for name in [n for n, o in outputs.items() if _mentions(o, removed)]:
         del outputs[name]
+    for param in body.get("Parameters", {}).values():
+        default = param.get("Default")
+        if (
+            str(param.get("Type", "")).startswith("AWS::SSM::Parameter::Value")
+            and isinstance(default, str)
+            and default.startswith("/aws/service/")
+        ):
+            param["Default"] = SANDBOX_SSM_PREFIX + default
     body = _pin_getazs(body)
     alarms = {
         lid: _alarm_name(stack_name, lid, r)
@@ -282,6 +300,17 @@ def _mentions(value: Any, ids: list[str]) -> bool:
 # ---------------------------------------------------------------------------
 # account
 # ---------------------------------------------------------------------------
+def _public_parameter_value(ptype: str, name: str) -> str:
+    """A stand-in for one of AWS's public parameters: an AMI id, or the Powertools layer ARN."""
+    if "Image" in ptype or "ami" in name:
+        return SANDBOX_AMI_ID
+    if name.startswith("/aws/service/powertools/"):
+        # a layer of another account, as AWS's parameter holds; moto's Lambda drops it
+        layer = "AWSLambdaPowertoolsPythonV3-python313-arm64"
+        return f"arn:aws:lambda:{REGION}:017000801446:layer:{layer}:1"
+    return "sandbox"
+
+
 def prepare_account(clients: Clients, stack: StackArtifact) -> dict[str, str]:
     """Bootstrap bucket, assets and SSM parameters; returns the CreateStack parameter values."""
     s3 = clients("s3")
@@ -311,7 +340,7 @@ def prepare_account(clients: Clients, stack: StackArtifact) -> dict[str, str]:
             local_name = SANDBOX_SSM_PREFIX + default
             ssm.put_parameter(
                 Name=local_name,
-                Value=SANDBOX_AMI_ID if "Image" in ptype or "ami" in default else "sandbox",
+                Value=_public_parameter_value(ptype, default),
                 Type="String",
                 Overwrite=True,
             )

@@ -34,6 +34,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import ClusterAlarms, ServiceAlarms
@@ -44,15 +45,25 @@ from infra.constructs.registry import Registry
 from infra.constructs.services import Services
 from infra.nag import ARN_PREFIX, REGION_ACCOUNT, acknowledge, default_policy
 
-# Official Powertools for AWS Lambda (Python) v3 layer, published by AWS in every commercial
-# region under this account. Version 27 of AWSLambdaPowertoolsPythonV3-python313-arm64 is
-# the layer the Powertools docs point to after aws-powertools/powertools-lambda-python#7757
-# (docs: layer 18 -> 27), the newest we could confirm; pyproject pins the library to
-# >=3.37,<4 for local runs. Built with include_extras=True: it carries pydantic and
-# aws-xray-sdk; boto3 comes with the runtime. Config: functions.powertools_layer_version.
+# The official Powertools for AWS Lambda (Python) v3 layer, pinned to the exact library
+# version the tests run with (the one in uv.lock), through the public SSM parameter AWS
+# publishes per version: /aws/service/powertools/python/<arch>/<python>/<version> holds
+# the ARN of AWSLambdaPowertoolsPythonV3-python313-arm64:<layer version> in each region.
+# CloudFormation resolves it at deploy time, so synth stays offline. The layer is built
+# with include_extras=True: it carries pydantic and aws-xray-sdk; boto3 comes with the
+# runtime. Config: functions.powertools_version overrides the version.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
-POWERTOOLS_LAYER_VERSION = 27
+POWERTOOLS_SSM_PREFIX = "/aws/service/powertools/python/arm64/python3.13/"
+
+
+def installed_powertools_version() -> str:
+    """The aws-lambda-powertools version installed here (the one uv.lock pins)."""
+    from importlib.metadata import version  # noqa: PLC0415
+
+    return version("aws-lambda-powertools")
+
+
 #: deployment-events' metric of push-to-COMPLETED time (seconds)
 LEAD_TIME_METRIC = "deploy-lead-time"
 
@@ -71,7 +82,8 @@ class AutomationProps:
 
     ``code_path``: the ``functions/`` folder, shipped whole as the code asset.
     ``name_prefix``: physical names are ``<prefix>-<function>``, ``<prefix>-ledger`` ...
-    ``powertools_layer_version``: version of the pinned Powertools layer (default 27).
+    ``powertools_version``: Powertools version whose layer the functions use (default: the
+    installed one, i.e. uv.lock's).
     ``max_event_age`` / ``rule_retry_attempts``: retry policy of each rule target.
     ``log_retention`` / ``removal_policy``: of log groups and the ledger (RETAIN).
     ``alarm_name_prefix``: names of the scaling alarms (the capacity rule matches it);
@@ -86,7 +98,7 @@ class AutomationProps:
     registry: Registry
     notices: Notices
     metrics_namespace: str = "EcsAutopilot"
-    powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
+    powertools_version: str = field(default_factory=installed_powertools_version)
     lease_seconds: int = 300
     #: image-events: how long a pending manual approval stays valid
     approval_ttl_hours: int = 24
@@ -298,9 +310,9 @@ class Automation(Construct):
         layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
-            f"arn:{Stack.of(self).partition}:lambda:{Stack.of(self).region}:"
-            f"{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:"
-            f"{props.powertools_layer_version}",
+            ssm.StringParameter.value_for_string_parameter(
+                self, POWERTOOLS_SSM_PREFIX + props.powertools_version
+            ),
         )
         self.functions: dict[str, AutomatedFunction] = {}
         wiring: list[tuple[contract.FunctionSpec, Callable[[AutomatedFunction], None]]] = [

@@ -167,7 +167,11 @@ class AutopilotStack(Stack):
                 registry=registry,
                 notices=notices,
                 metrics_namespace=config.observability.metrics_namespace,
-                powertools_layer_version=fn_cfg.powertools_layer_version,
+                **(
+                    {"powertools_version": fn_cfg.powertools_version}
+                    if fn_cfg.powertools_version
+                    else {}
+                ),
                 lease_seconds=fn_cfg.lease_seconds,
                 approval_ttl_hours=fn_cfg.approval_ttl_hours,
                 memory_mib=fn_cfg.memory_mib,

@@ -32,6 +32,8 @@ def diff(a: Any, b: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any
 
 def explained(path: tuple[Any, ...], node: Any, removed: list[str], alarms: set[str]) -> str | None:
     """Which listed adjustment explains a difference under ``node`` at ``path`` (None: none)."""
+    if len(path) == 3 and path[0] == "Parameters" and path[2] == "Default":
+        return "public-ssm-parameter-defaults"
     if len(path) >= 2 and path[0] == "Resources" and path[1] in removed:
         return "strip-custom-resources"
     if path and path[-1] == "DependsOn" and any(d in json.dumps(node) for d in removed):

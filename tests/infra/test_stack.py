@@ -17,7 +17,7 @@ from autopilot.settings import (
 )
 from aws_cdk.assertions import Match
 
-from infra.constructs.automation import POWERTOOLS_LAYER_ACCOUNT, POWERTOOLS_LAYER_NAME
+from infra.constructs.automation import POWERTOOLS_SSM_PREFIX, installed_powertools_version
 from tests.infra.conftest import REPO
 
 
@@ -64,10 +64,10 @@ def test_stack_name_and_outputs(synth) -> None:
 
 
 def test_env_agnostic_and_few_custom_resources(synth) -> None:
-    # no account id but the layer publisher and the pull principal the config names (the
+    # no account id but the pull principal the config names (the
     # Mappings section holds the ELB log-delivery accounts of the regions, looked up at deploy)
     text = json.dumps({k: v for k, v in synth.template_json.items() if k != "Mappings"})
-    text = text.replace(POWERTOOLS_LAYER_ACCOUNT, "").replace("111122223333", "")
+    text = text.replace("111122223333", "")
     assert not re.search(r"\b\d{12}\b", text)
     assert "AWS::AccountId" in text
     custom = [
@@ -344,10 +344,12 @@ def test_function_runtime_layer_tracing_logs_and_dlq(synth, name: str) -> None:
     assert fn["Runtime"] == "python3.13"
     assert fn["Architectures"] == ["arm64"]
     assert fn["TracingConfig"] == {"Mode": "Active"}
-    (layer,) = fn["Layers"]
-    layer_text = json.dumps(layer)
-    assert f":{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:" in layer_text
-    assert "AWS::Region" in layer_text
+    # the layer of exactly the Powertools version the tests run with, resolved from AWS's
+    # public SSM parameter at deploy time
+    ((_, ref),) = fn["Layers"][0].items()
+    parameter = synth.template_json["Parameters"][ref]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert parameter["Default"] == POWERTOOLS_SSM_PREFIX + installed_powertools_version()
     log_group = fn["LoggingConfig"]["LogGroup"]
     groups = by_name(synth, "AWS::Logs::LogGroup", "LogGroupName")
     assert groups[f"/aws/lambda/demo-{name}"]["RetentionInDays"] == 30
