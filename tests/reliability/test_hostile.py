@@ -59,14 +59,6 @@ def test_no_hostile_value_runs_unbounded_except_the_known_redos(
     assert others == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (ReDoS) functions/autopilot/logic/patterns.py:_walk (lines 33-60): an optional "
-    "item inside a large repeat, e.g. autopilot:policy=regex:(?:a?){40}a{40}, passes the "
-    "pattern check (a repeat with max 1 is not counted as nested repetition) and "
-    "matching a pushed tag of ~40 'a' never ends: image-events hangs until the Lambda "
-    "timeout on every push to that repository, for every service tracking it",
-)
 def test_a_policy_regex_is_rejected_or_matches_in_bounded_time() -> None:
     try:
         cfg = parse_service_config(
@@ -79,12 +71,6 @@ def test_a_policy_regex_is_rejected_or_matches_in_bounded_time() -> None:
         cfg.policy.accepts_tag("a" * 40 + "!")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (ReDoS), the same through image-events' run() in the sandbox: a push tagged "
-    "'a'*40 to a repository whose service has autopilot:policy=regex:(?:a?){40}a{40} "
-    "runs past its time bound (see the test above)",
-)
 def test_image_events_on_a_backtracking_policy_is_bounded(rel_sandbox: Any) -> None:
     res = hostile.HostileResult()
     hostile.run_redos_push(rel_sandbox, res, bound=5)

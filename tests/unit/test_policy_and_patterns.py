@@ -74,6 +74,8 @@ def test_malformed_policies_raise_a_typed_error(value: str) -> None:
         ".*.*.*.*x",
         "a" * 101,
         "(?:a{1,30}){1,30}",
+        "(?:a?){40}a{40}",  # an optional inside a loop: 2^40 ways to split the a's
+        "a?" * 40 + "a{40}",  # forty optionals in sequence: the same, without a loop
     ],
 )
 def test_hostile_regexes_are_rejected(pattern: str) -> None:

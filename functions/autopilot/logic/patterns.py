@@ -1,11 +1,13 @@
 """Bounded pattern matching for ``glob:`` and ``regex:`` policies.
 
-Python's ``re`` cannot be interrupted, so a regex is bounded before it runs:
-the pattern is at most 100 characters, the input at most 128 (ECR's tag limit), and the
-parsed pattern is rejected if it could backtrack badly: a repeat inside a repeat
-(``(a+)+``), an alternation inside a repeat (``(a|aa)*``), a back-reference, or more
-than three unbounded repeats (``.*.*.*.*x`` is polynomial of degree 4). What remains
-runs in at most ~n^3 steps on 128 characters (well under a millisecond to a few ms).
+Python's ``re`` cannot be interrupted, so a regex is bounded before it runs: the pattern
+is at most 100 characters, the input at most 128 (ECR's tag limit), and the parsed pattern
+is rejected if it could backtrack badly: a repeat inside a repeat (``(a+)+``), an
+alternation inside a repeat (``(a|aa)*``), an optional or variable repeat inside a repeat
+(``(?:a?){40}``), a back-reference, more than three unbounded repeats (``.*.*.*.*x`` is
+polynomial of degree 4), or more than six optional or variable repeats in all
+(``a?a?...a?aaa...`` is exponential in their number). What remains runs in at most ~n^3
+steps on 128 characters (well under a millisecond to a few ms).
 
 Globs use ``*`` (any run), ``?`` (one character) and ``[...]`` classes, matched by a
 linear-space dynamic programme: no regex, no backtracking.
@@ -24,6 +26,7 @@ from autopilot.errors import UnsafePattern
 MAX_PATTERN = 100
 MAX_INPUT = 128
 MAX_UNBOUNDED_REPEATS = 3
+MAX_VARIABLE_REPEATS = 6
 
 _sre: Any = importlib.import_module("re._parser")
 _REPEATS = {"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"}
@@ -34,9 +37,15 @@ def _walk(items: Any, inside_repeat: bool, counter: list[int], key: str, value: 
     for op, arg in items:
         name = str(op)
         if name in _REPEATS:
-            _low, high, sub = arg
+            low, high, sub = arg
             if high is _sre.MAXREPEAT or high > _UNBOUNDED_MIN:
                 counter[0] += 1
+            if low != high:
+                # every variable repeat (``?`` included) is a choice point: inside a loop
+                # they multiply per iteration, and in sequence they multiply with each other
+                if inside_repeat:
+                    raise UnsafePattern(key, value, "nested repetition can backtrack exponentially")
+                counter[1] += 1
             if high != 1:
                 if inside_repeat:
                     raise UnsafePattern(key, value, "nested repetition can backtrack exponentially")
@@ -73,10 +82,14 @@ def compile_safe_regex(pattern: str, key: str = "autopilot:policy") -> re.Patter
             compiled = re.compile(pattern)
     except re.error as exc:
         raise UnsafePattern(key, value, f"not a regular expression: {exc.msg}") from None
-    counter = [0]
+    counter = [0, 0]
     _walk(parsed, False, counter, key, value)
     if counter[0] > MAX_UNBOUNDED_REPEATS:
         raise UnsafePattern(key, value, f"more than {MAX_UNBOUNDED_REPEATS} unbounded repeats")
+    if counter[1] > MAX_VARIABLE_REPEATS:
+        raise UnsafePattern(
+            key, value, f"more than {MAX_VARIABLE_REPEATS} optional or variable repeats"
+        )
     return compiled
 
 
