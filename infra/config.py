@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from autopilot.contract import encode_policy_tag
+from autopilot.errors import MalformedTag
+from autopilot.logic.policy import parse_policy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # ECR repository names (ECR's own pattern), 2-256 characters.
@@ -58,6 +60,12 @@ def check_policy(policy: str) -> str:
             raise ValueError(f"bad policy {policy!r}: the regex does not compile ({exc})") from exc
     if kind == "tag" and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", arg):
         raise ValueError(f"bad policy {policy!r}: {arg!r} is not a valid image tag")
+    try:
+        # the handlers' own parser: a pattern they would refuse (too long, could backtrack
+        # badly) fails the synth instead of every push to the repository
+        parse_policy(policy)
+    except MalformedTag as exc:
+        raise ValueError(f"bad policy {policy!r}: {exc.problem}") from exc
     return policy
 
 
