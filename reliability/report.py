@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 #: what the harness found in functions/ and infra/, and what became of it
 FOUND = [
     (
