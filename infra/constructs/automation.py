@@ -64,6 +64,15 @@ def installed_powertools_version() -> str:
     return version("aws-lambda-powertools")
 
 
+#: The DynamoDB calls of functions/autopilot/adapters (ledger, reaction_state); the
+#: reliability suite checks this against the code.
+LEDGER_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+)
 #: deployment-events' metric of push-to-COMPLETED time (seconds)
 LEAD_TIME_METRIC = "deploy-lead-time"
 
@@ -345,12 +354,17 @@ class Automation(Construct):
                 layer=layer,
                 environment=self._environment(spec),
             )
-            self.ledger.grant_read_write_data(fn.role)
+            # exactly the item calls the ledger adapters make (no Scan, no batch, no streams)
+            self.ledger.grant(fn.role, *LEDGER_ACTIONS)
             props.notices.grant_publish(fn.role)
-            if spec is not contract.CAPACITY_EVENTS:
-                # task-events rolls crash loops back through deployment-events' own path
+            if spec is contract.IMAGE_EVENTS:
                 props.services.grant_deploy(fn.role)
+                # push times of candidate images (ECR DescribeImages), nothing else of ECR
                 props.registry.grant_read_images(fn.role)
+            elif spec is not contract.CAPACITY_EVENTS:
+                # deployment-events rolls back; task-events rolls crash loops back through
+                # deployment-events' own path: existing revisions only
+                props.services.grant_roll_back(fn.role)
             wire(fn)
             self.functions[spec.name] = fn
 

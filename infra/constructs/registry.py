@@ -26,11 +26,8 @@ _PUSH_ACTIONS = [
     "ecr:GetDownloadUrlForLayer",
 ]
 # What image automation reads about the tracked images (issue 3 item 10).
-_AUTOMATION_READ_ACTIONS = [
-    "ecr:DescribeImages",
-    "ecr:BatchGetImage",
-    "ecr:DescribeImageScanFindings",
-]
+# image-events reads push times (DescribeImages); scan results arrive as events
+_AUTOMATION_READ_ACTIONS = ["ecr:DescribeImages"]
 
 
 @dataclass(frozen=True)
@@ -152,7 +149,7 @@ class Registry(Construct):
     def grant_read_images(
         self, grantee: iam.IGrantable, names: list[str] | None = None
     ) -> iam.Grant:
-        """Describe images, read manifests and scan findings (all repositories by default)."""
+        """Describe images (push times) in the repositories (all of them by default)."""
         repos = [self.repositories[n] for n in names] if names else list(self.repositories.values())
         return iam.Grant.add_to_principal(
             grantee=grantee,

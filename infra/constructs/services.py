@@ -398,12 +398,11 @@ class Services(Construct):
         """The task and execution roles of the services (what automation may pass to ECS)."""
         return list(self._roles)
 
-    def grant_deploy(self, grantee: iam.IGrantable) -> None:
-        """Let ``grantee`` roll the cluster's services to new task definition revisions.
+    def grant_roll_back(self, grantee: iam.IGrantable) -> None:
+        """Let ``grantee`` move the cluster's services to revisions that already exist.
 
-        Service-level actions are scoped to this cluster's services. Task definition actions
-        have no resource-level scope in IAM (RegisterTaskDefinition, DescribeTaskDefinition,
-        DeregisterTaskDefinition) and the tag look-up is account-wide by nature.
+        What deployment-events and task-events need to roll back: describe and update this
+        cluster's services (which passes their task and execution roles to ECS tasks again).
         """
         stack = Stack.of(self)
         services_arn = f"{self.service_arn_prefix}*"
@@ -424,9 +423,33 @@ class Services(Construct):
             resource_arns=[services_arn, task_definitions_arn],
         ).assert_success()
         iam.Grant.add_to_principal(
+            grantee=grantee, actions=["ecs:DescribeTaskDefinition"], resource_arns=["*"]
+        ).assert_success()
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[role.role_arn for role in self._roles],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
+
+    def grant_deploy(self, grantee: iam.IGrantable) -> None:
+        """Let ``grantee`` roll the cluster's services to new task definition revisions.
+
+        ``grant_roll_back`` plus registering (and deregistering unused) revisions and the
+        tag look-up. Task definition actions have no resource-level scope in IAM and the
+        tag look-up is account-wide by nature.
+        """
+        self.grant_roll_back(grantee)
+        task_definitions_arn = Stack.of(self).format_arn(
+            service="ecs",
+            resource="task-definition",
+            resource_name="*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        iam.Grant.add_to_principal(
             grantee=grantee,
             actions=[
-                "ecs:DescribeTaskDefinition",
                 "ecs:RegisterTaskDefinition",
                 "ecs:DeregisterTaskDefinition",
                 "tag:GetResources",
@@ -439,13 +462,6 @@ class Services(Construct):
                 actions=["ecs:TagResource"],
                 resources=[task_definitions_arn],
                 conditions={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
-            )
-        )
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[role.role_arn for role in self._roles],
-                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             )
         )
 

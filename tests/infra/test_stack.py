@@ -511,14 +511,23 @@ def test_function_iam_is_least_privilege(synth, name: str) -> None:
     # service actions: this cluster's services only
     for action in ("ecs:UpdateService", "ecs:DescribeServices"):
         assert json.dumps(by_action[action]["Resource"]).endswith('":service/demo-cluster/*"]]}')
-    # no resource-level scope exists for these
-    for action in (
+    # no resource-level scope exists for these; only image-events registers revisions
+    registers = name == contract.IMAGE_EVENTS.name
+    register_actions = {
         "ecs:RegisterTaskDefinition",
-        "ecs:DescribeTaskDefinition",
         "ecs:DeregisterTaskDefinition",
         "tag:GetResources",
-    ):
-        assert by_action[action]["Resource"] == "*"
+        "ecs:TagResource",
+    }
+    assert by_action["ecs:DescribeTaskDefinition"]["Resource"] == "*"
+    if registers:
+        for action in register_actions - {"ecs:TagResource"}:
+            assert by_action[action]["Resource"] == "*"
+        assert by_action["ecs:TagResource"]["Condition"] == {
+            "StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}
+        }
+    else:
+        assert register_actions.isdisjoint(by_action)
     # PassRole: only the services' task and execution roles, only to ECS tasks
     pass_role = by_action["iam:PassRole"]
     assert pass_role["Condition"] == {
@@ -526,12 +535,14 @@ def test_function_iam_is_least_privilege(synth, name: str) -> None:
     }
     assert len(pass_role["Resource"]) == 10  # 5 services x (task role, execution role)
     assert all("TaskDefinition" in r["Fn::GetAtt"][0] for r in pass_role["Resource"])
-    assert by_action["ecs:TagResource"]["Condition"] == {
-        "StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}
-    }
-    # ECR read on the tracked repositories
-    for action in ("ecr:DescribeImages", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings"):
-        assert len(by_action[action]["Resource"]) == 3
+    # ECR: push times of candidate images, image-events only
+    if name == "image-events":
+        assert len(by_action["ecr:DescribeImages"]["Resource"]) == 3
+    else:
+        assert "ecr:DescribeImages" not in by_action
+    assert not {"ecr:BatchGetImage", "ecr:DescribeImageScanFindings"} & set(by_action)
+    # the ledger: item calls only
+    assert {"dynamodb:Scan", "dynamodb:BatchWriteItem"}.isdisjoint(by_action)
     assert "sns:Publish" in by_action
     assert "dynamodb:PutItem" in by_action
     assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(by_action)
@@ -560,7 +571,7 @@ def test_task_events_iam_zone_balance(synth) -> None:
     )
     assert by_action["ec2:DescribeSubnets"]["Resource"] == "*"
     # the shared rollback path (deployment-events') needs what it needs
-    assert {"ecs:RegisterTaskDefinition", "iam:PassRole", "ecr:DescribeImages"} <= set(by_action)
+    assert {"ecs:UpdateService", "ecs:DescribeTaskDefinition", "iam:PassRole"} <= set(by_action)
 
 
 def test_capacity_events_iam(synth) -> None:

@@ -54,15 +54,6 @@ def test_no_star_resource_on_a_mutating_action_with_resource_level_support(
     assert findings.star_mutating == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open finding (infra/constructs/automation.py): the functions' policies hold "
-    "actions their code never calls: ledger.grant_read_write_data adds dynamodb:BatchGetItem, "
-    "BatchWriteItem, ConditionCheckItem, DescribeTable, GetRecords, GetShardIterator, Scan to "
-    "all four; the repository grants add ecr:BatchGetImage and ecr:DescribeImageScanFindings; "
-    "deployment-events and task-events also hold ecs:RegisterTaskDefinition, "
-    "ecs:DeregisterTaskDefinition, tag:GetResources and ecr:DescribeImages",
-)
 def test_each_function_holds_only_the_actions_its_code_calls(findings: lp.Findings) -> None:
     assert {fn: extra for fn, extra in findings.extra.items() if extra} == {}
 
