@@ -110,9 +110,16 @@ def _drive(
     for function, arn in queues:
         url = _queue_url(sqs, arn)
         seen: list[dict[str, Any]] = []
+        again: list[dict[str, Any]] = []  # copies dead-lettered again during this run
+        handled: set[str] = set()
         for msg in _messages(sqs, url):
             seen.append(msg)
             event = _event(msg.get("Body", ""))
+            event_id = str((event or {}).get("id", ""))
+            if event_id and event_id in handled:
+                again.append(msg)  # left for a later redrive
+                continue
+            handled.add(event_id)
             item = Redriven(
                 function=function,
                 queue=arn.rsplit(":", 1)[-1],
@@ -127,11 +134,16 @@ def _drive(
             if dry_run:
                 item.ok = True
                 continue
-            item.ok, item.error = hand_over(function, event)
-            if item.ok:
+            # (delete the message?, error): a failed redelivery that dead-lettered the event
+            # again is deleted (its copy is back in the queue) and reported as failed
+            delete, item.error = hand_over(function, event)
+            item.ok = delete and item.error is None
+            if delete:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
         if dry_run and seen:
             _release(sqs, url, seen)
+        elif again:
+            _release(sqs, url, again)
     return report
 
 
