@@ -67,6 +67,16 @@ def render(doc: dict[str, Any]) -> str:
         f"{'quick run: small sizes, few runs' if meta['quick'] else 'full run'}; "
         f"{meta['seconds']:.0f} s in all; load average {_load(meta)}). {_commit(meta)}",
         "",
+        *(
+            [
+                "Sections re-run later and merged in: "
+                + "; ".join(f"`{m['command']}` at {m['date']}" for m in meta["merged"])
+                + ".",
+                "",
+            ]
+            if meta.get("merged")
+            else []
+        ),
         "Benchmarks, not tests: nothing here is asserted by `make test`. The machine was shared "
         "with other work while this ran, so times are noisy; the spread is shown beside each "
         "median. Raw numbers, every run: [results.json](results.json).",

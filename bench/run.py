@@ -65,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only these sections (repeat or comma-separate): {', '.join(SECTIONS)}",
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench", help="where to write")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace only the sections run in the existing results.json (keep the others)",
+    )
     args = parser.parse_args(argv)
     only = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
     unknown = [n for n in only if n not in SECTIONS]
@@ -115,6 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         "sections": [s.as_dict() for s in sections],
     }
     args.out.mkdir(parents=True, exist_ok=True)
+    previous = args.out / "results.json"
+    if args.merge and previous.exists():
+        old = json.loads(previous.read_text())
+        fresh = {s["key"]: s for s in doc["sections"]}
+        doc["sections"] = [fresh.pop(s["key"], s) for s in old["sections"]] + list(fresh.values())
+        doc["meta"] = old["meta"]
+        doc["meta"]["merged"] = [
+            {"command": cmd, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+        ]
     (args.out / "results.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
     (args.out / "results.md").write_text(report.render(doc))
     print(f"[bench] wrote {args.out / 'results.md'} and results.json", file=sys.stderr)

@@ -188,6 +188,14 @@ def run(*, quick: bool) -> Section:  # noqa: PLR0915 - one linear procedure
             + f". Judged on CPU time (wall time on this shared machine swings by several "
             f"seconds between runs), the curve is {shape}."
         )
+    if len(cpu_slopes) == 1:
+        only = cpu_slopes[0]
+        section.notes.append(
+            f"Only two sizes synthesized ({only['from']} and {only['to']}), so whether the "
+            f"curve is linear cannot be judged here: {only['from']}->{only['to']} costs "
+            f"{slopes[0]['seconds_per_service']:.3f} s wall, "
+            f"{only['seconds_per_service']:.3f} s CPU per added service."
+        )
     counts = {
         int(f.name.split(" ")[0]): int(f.extra["resources"])
         for f in section.figures
@@ -220,5 +228,12 @@ def _last_error(proc: subprocess.CompletedProcess[str]) -> str:
         if "Error" in ln or "error" in ln.lower()
     ]
     text = next((ln for ln in lines if "TooManyResources" in ln or "maximum" in ln), None)
+    if text is None:
+        # a cdk-nag (or other validation) error: its message and the construct path below it
+        out = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines()]
+        for i, ln in enumerate(out):
+            if ln.startswith("ERROR"):
+                text = f"{ln} at {out[i + 1] if i + 1 < len(out) else '?'}"
+                break
     text = text or (lines[-1] if lines else f"exit {proc.returncode}")
     return text[:300]
