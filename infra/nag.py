@@ -10,7 +10,8 @@ the pack's well-known prefix (``AwsSolutions::AwsSolutions-IAM5[...]``, as cdk-n
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+import jsii
+from aws_cdk import Acknowledgment, Aspects, IAspect, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
@@ -33,3 +34,30 @@ def default_policy(role: iam.IRole) -> IConstruct:
     """The role's DefaultPolicy, where CDK grants land (the role itself if there is none yet)."""
     child = role.node.try_find_child("DefaultPolicy")
     return child if child is not None else role
+
+
+@jsii.implements(IAspect)
+class _OverflowPolicies:
+    """Carries a role's acknowledgements over to the overflow policies CDK splits off.
+
+    A role whose default policy grows past IAM's size limit (many services: many roles to
+    pass) gets ``OverflowPolicyN`` managed policies holding part of the same statements;
+    they are the same grants, so they carry the same acknowledgements.
+    """
+
+    def __init__(self, role: iam.IRole, findings: list[tuple[str, str]]) -> None:
+        self._role = role
+        self._findings = findings
+
+    def visit(self, node: IConstruct) -> None:
+        if node.node.scope is self._role and node.node.id.startswith("OverflowPolicy"):
+            for rule_id, reason in self._findings:
+                acknowledge(node, rule_id, reason)
+
+
+def acknowledge_policy(role: iam.IRole, findings: list[tuple[str, str]]) -> None:
+    """Acknowledge ``findings`` on the role's DefaultPolicy and any overflow policy of it."""
+    policy = default_policy(role)
+    for rule_id, reason in findings:
+        acknowledge(policy, rule_id, reason)
+    Aspects.of(role).add(_OverflowPolicies(role, findings))

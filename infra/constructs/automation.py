@@ -43,7 +43,7 @@ from infra.constructs.cluster import Cluster
 from infra.constructs.notices import Notices
 from infra.constructs.registry import Registry
 from infra.constructs.services import Services
-from infra.nag import ARN_PREFIX, REGION_ACCOUNT, acknowledge, default_policy
+from infra.nag import ARN_PREFIX, REGION_ACCOUNT, acknowledge, acknowledge_policy
 
 # The official Powertools for AWS Lambda (Python) v3 layer, pinned to the exact library
 # version the tests run with (the one in uv.lock), through the public SSM parameter AWS
@@ -209,7 +209,6 @@ class AutomatedFunction(Construct):
         """Acknowledge the wildcards of the grants; call after every grant is added.
 
         ``extra``: (finding id, reason) of the function's own wildcards."""
-        policy = default_policy(self.role)
         cluster = self._props.services.cluster_name
         deploys = self.spec.name != contract.CAPACITY_EVENTS.name
         wildcard = (
@@ -236,8 +235,7 @@ class AutomatedFunction(Construct):
             findings.pop()  # capacity-events reads no task definition
         own = {rule_id for rule_id, _ in extra or []}
         findings = [f for f in findings if f[0] not in own]
-        for rule_id, reason in findings + (extra or []):
-            acknowledge(policy, rule_id, reason)
+        acknowledge_policy(self.role, findings + (extra or []))
 
     def add_rule(
         self, construct_id: str, rule_name: str, pattern: Mapping[str, Any]
