@@ -21,7 +21,7 @@ CDK := npx --no-install cdk
 CONFIG ?=
 CDK_FLAGS ?= $(if $(CONFIG),-c autopilot:config=$(CONFIG))
 
-.PHONY: help dev test lint fmt synth bootstrap deploy diff destroy demo bench clean
+.PHONY: help dev test lint fmt synth bootstrap deploy diff destroy demo bench reliability clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,12 @@ destroy: dev ## tear the stacks down
 
 demo: dev ## the whole event loop offline against the embedded local AWS
 	$(BIN)/autopilot demo
+
+bench: dev ## benchmarks (cold start, calls per reaction, storms, synth scaling, demo) -> bench/results.md
+	$(BIN)/python -m bench.run
+
+reliability: dev ## the reliability harness at full size -> RELIABILITY.md
+	$(BIN)/python -m reliability --full --out RELIABILITY.md
 
 clean: ## remove build output (keeps the installs)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
