@@ -391,7 +391,7 @@ def run_tags(
         )  # the tags image-events reads
         # rejected with the tag named, or (a value harmless after all) not deployable by it
         fine = [
-            (d["outcome"] == "rejected" and key in d["reason"])
+            (d["outcome"] == "rejected" and (key in d["reason"] or value[:40] in d["reason"]))
             or d["outcome"] in ("policy-mismatch", "awaiting-scan")
             for d in victim_d
         ]
