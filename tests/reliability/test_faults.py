@@ -51,16 +51,6 @@ def test_nothing_is_left_half_changed(rel_sandbox: Any, at_20_percent: Any) -> N
     assert left.leases_past_expiry == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG functions/autopilot/handlers/image_events.py:347 with "
-    "functions/autopilot/adapters/ledger.py:555 find_registered: a revision registered by a "
-    "failed attempt is reused only if the service still runs the task definition it was "
-    "built on. With two images of one repository dead-lettered in the same outage, the "
-    "redrive of the first deploys, so the second's revision (built on the old task "
-    "definition) is never reused nor deregistered: it stays ACTIVE and unused "
-    "(full run: 6 such revisions, one per service with two images)",
-)
 def test_an_outage_with_two_images_per_service_leaves_no_unused_revision(
     rel_sandbox: Any,
 ) -> None:

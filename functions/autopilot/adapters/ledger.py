@@ -566,6 +566,14 @@ class Ledger:
                 return _deploy_from_item(item)
         return None
 
+    def list_registered(self, service_arn: str) -> list[DeployRecord]:
+        """Every revision registered for the service that no UpdateService has used yet."""
+        return [
+            _deploy_from_item(item)
+            for item in self._query(svc_pk(service_arn), "DEPLOY#")
+            if item.get("state") == "registered"
+        ]
+
     def forget_deploy(self, service_arn: str, task_definition: str) -> None:
         with translate("dynamodb:DeleteItem"):
             self._db.delete_item(

@@ -355,6 +355,12 @@ def _deploy(  # noqa: PLR0917 - internal step of decide_and_act()
         update.params["taskDefinition"] = new_arn
         update.result = ecs_adapter.update_service(aws.ecs, update.params)
         update.done = True
+        # still under the lease: revisions earlier attempts registered for this service and
+        # never used (built on a task definition the service no longer runs) are stale now
+        for stale in ledger.list_registered(svc.arn):
+            if stale.task_definition != new_arn:
+                _deregister(report, aws, svc, stale.task_definition)
+                ledger.forget_deploy(svc.arn, stale.task_definition)
     except AwsCallFailed as exc:
         _deploy_failed(report, decision, register, update, svc, ledger, aws, exc, new_arn)
         return
