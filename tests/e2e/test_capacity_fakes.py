@@ -121,7 +121,11 @@ def test_a_cpu_placement_failure_raises_the_auto_scaling_group(
         if a["api"] == "autoscaling:UpdateAutoScalingGroup"
     ]
     assert raised, reports
-    assert _asg(sandbox)["DesiredCapacity"] == before["DesiredCapacity"] + 1
+    # capacity-events raises the group's floor above what it had, within its maximum (zone
+    # balance may have raised it meanwhile for an emptied zone, so the step starts from there)
+    after = _asg(sandbox)
+    assert before["DesiredCapacity"] < raised[0]["params"]["MinSize"] <= after["MaxSize"], raised
+    assert after["DesiredCapacity"] >= before["DesiredCapacity"] + 1
     assert len(worker_svc.running()) == running + room + 1
     # put worker back (the tasks above its count stop)
     ecs.update_service(cluster="demo-cluster", service="worker", desiredCount=running)
