@@ -25,7 +25,18 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     build(app, config)
-    app.synth()
+    try:
+        app.synth()
+    except RuntimeError as exc:  # jsii surfaces CDK's synth errors as RuntimeError
+        if "TooManyResourcesInStack" not in str(exc):
+            raise
+        print(
+            f"error: {path}: services: {len(config.services)} services need more than the "
+            "500 resources one CloudFormation stack may hold (about 30 services fit); split "
+            "them over several config files, one stack each",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

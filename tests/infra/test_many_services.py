@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ from aws_cdk import App
 
 from infra.app_builder import build
 from infra.config import AutopilotConfig
-from tests.infra.conftest import REPO, cdk_context
+from tests.infra.conftest import REPO, cdk_context, scrubbed_env
 
 SERVICES = 25
 
@@ -43,3 +45,27 @@ def test_twenty_five_services_synthesize_through_the_gate(tmp_path: Path) -> Non
     assert overflow
     services = [r for r in template["Resources"].values() if r["Type"] == "AWS::ECS::Service"]
     assert len(services) == SERVICES
+
+
+def test_an_estate_too_large_for_one_stack_fails_with_one_line(tmp_path: Path) -> None:
+    # Given 40 services: more than CloudFormation's 500 resources in one stack
+    path = tmp_path / "estate-40.yaml"
+    path.write_text(yaml.safe_dump(_estate(40), sort_keys=False))
+    # When app.py synthesizes it (as `cdk synth -c autopilot:config=...` runs it)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "app.py")],
+        cwd=REPO,
+        env=scrubbed_env(
+            CDK_CONTEXT_JSON=f'{{"autopilot:config": "{path}"}}', CDK_OUTDIR=str(tmp_path / "o")
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    # Then it exits 2 with one line that says what to do, no traceback
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert f"{path}: services: 40 services" in lines[0]
+    assert "split them" in lines[0]
