@@ -465,6 +465,11 @@ def _apply(
     cooldown_seconds: int,
 ) -> None:
     if isinstance(decision, cap.NoChange):
+        if _paused(ctx, target):
+            # `autopilot pause` holds every reaction for the service, even one that would
+            # change nothing now: recorded as paused
+            ctx.decide(target.subject, Outcome.PAUSED, f"service is paused: {decision.reason}")
+            return
         outcome = Outcome.DEFERRED if decision.retry_at else Outcome.UNCHANGED
         reason = decision.reason
         if decision.retry_at:
