@@ -55,8 +55,8 @@ from autopilot.adapters.reaction_state import (
     service_target,
 )
 from autopilot.contract import CAPACITY_EVENTS
-from autopilot.errors import AwsCallFailed, Incomplete, InvalidEvent, LeaseBusy, NotFound
-from autopilot.handlers.common import add_metrics, count_invalid, duplicate_report, finish
+from autopilot.errors import AwsCallFailed, LeaseBusy, NotFound
+from autopilot.handlers.common import duplicate_report, finish, lambda_entry
 from autopilot.handlers.task_events import validate_event
 from autopilot.logic import capacity as cap
 from autopilot.models.capacity_events import (
@@ -574,22 +574,4 @@ def _claim_and_perform(  # noqa: PLR0917 - internal step of _apply()
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry. Invalid input raises ``InvalidEvent`` (retries, then the DLQ, keep it)."""
-    get_settings(CapacityEventsSettings)
-    try:
-        report = run(event)
-    except InvalidEvent as exc:
-        count_invalid()
-        logger.warning("invalid event", error=str(exc), errors=exc.errors)
-        raise
-    add_metrics(report)
-    for decision in report.decisions:
-        logger.info(
-            "decision",
-            service=decision.service,
-            outcome=decision.outcome.value,
-            reason=decision.reason,
-        )
-    if report.retry_services:
-        raise Incomplete(report.retry_services)
-    result: dict[str, Any] = report.model_dump(mode="json")
-    return result
+    return lambda_entry(event, run, CapacityEventsSettings)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autopilot.adapters import notices
 from autopilot.models.report import ANNOUNCED, Action, Decision, Outcome, Report
@@ -89,3 +90,37 @@ def count_invalid() -> None:
     from autopilot.observability import metrics  # noqa: PLC0415
 
     metrics.add_metric(name="invalid-event", unit=MetricUnit.Count, value=1)
+
+
+def lambda_entry(
+    event: dict[str, Any], run: Callable[[dict[str, Any]], Report], settings_model: type
+) -> dict[str, Any]:
+    """The body every handler shares: settings, run, metrics, decision logs, retry or result.
+
+    Invalid input raises ``InvalidEvent`` (Lambda retries, then the DLQ keeps the event
+    intact); a service left for later (lease busy, transient failure) raises ``Incomplete``
+    so Lambda retries the event.
+    """
+    from autopilot.errors import Incomplete, InvalidEvent  # noqa: PLC0415
+    from autopilot.observability import logger  # noqa: PLC0415
+    from autopilot.settings import get_settings  # noqa: PLC0415
+
+    get_settings(settings_model)
+    try:
+        report = run(event)
+    except InvalidEvent as exc:
+        count_invalid()
+        logger.warning("invalid event", error=str(exc), errors=exc.errors)
+        raise
+    add_metrics(report)
+    for decision in report.decisions:
+        logger.info(
+            "decision",
+            service=decision.service,
+            outcome=decision.outcome.value,
+            reason=decision.reason,
+        )
+    if report.retry_services:
+        raise Incomplete(report.retry_services)
+    result: dict[str, Any] = report.model_dump(mode="json")
+    return result

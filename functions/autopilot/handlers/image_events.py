@@ -20,8 +20,8 @@ from autopilot.adapters import ecs as ecs_adapter
 from autopilot.adapters.clients import AwsClients, get_clients
 from autopilot.adapters.ledger import Ledger
 from autopilot.contract import IMAGE_EVENTS
-from autopilot.errors import AwsCallFailed, Incomplete, InvalidEvent, LeaseBusy, MalformedTag
-from autopilot.handlers.common import add_metrics, count_invalid, duplicate_report, finish
+from autopilot.errors import AwsCallFailed, LeaseBusy, MalformedTag
+from autopilot.handlers.common import duplicate_report, finish, lambda_entry
 from autopilot.logic import image_plan
 from autopilot.logic.images import ecr_registry
 from autopilot.logic.scan import merge_scans, scan_record
@@ -451,22 +451,4 @@ def _finish(
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry. Invalid input raises ``InvalidEvent`` (retries, then the DLQ, keep it)."""
-    get_settings(ImageEventsSettings)
-    try:
-        report = run(event)
-    except InvalidEvent as exc:
-        count_invalid()
-        logger.warning("invalid event", error=str(exc), errors=exc.errors)
-        raise
-    add_metrics(report)
-    for decision in report.decisions:
-        logger.info(
-            "decision",
-            service=decision.service,
-            outcome=decision.outcome.value,
-            reason=decision.reason,
-        )
-    if report.retry_services:
-        raise Incomplete(report.retry_services)
-    result: dict[str, Any] = report.model_dump(mode="json")
-    return result
+    return lambda_entry(event, run, ImageEventsSettings)

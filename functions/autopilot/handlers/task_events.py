@@ -55,9 +55,9 @@ from autopilot.adapters.clients import AwsClients, get_clients
 from autopilot.adapters.ledger import Ledger
 from autopilot.adapters.reaction_state import ReactionState, Recheck, asg_target
 from autopilot.contract import TASK_EVENTS
-from autopilot.errors import AwsCallFailed, Incomplete, InvalidEvent, LeaseBusy, UnsupportedEvent
+from autopilot.errors import AwsCallFailed, InvalidEvent, LeaseBusy, UnsupportedEvent
 from autopilot.handlers import deployment_events
-from autopilot.handlers.common import add_metrics, count_invalid, duplicate_report, finish
+from autopilot.handlers.common import duplicate_report, finish, lambda_entry
 from autopilot.logic.crash_loop import CrashLoop, CrashLoopPolicy, StopRecord, detect_crash_loop
 from autopilot.logic.deployment_plan import DeploymentFacts, plan_deployment
 from autopilot.logic.zone_balance import (
@@ -769,22 +769,4 @@ def _describe(action: Action) -> str:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry. Invalid input raises ``InvalidEvent`` (retries, then the DLQ, keep it)."""
-    get_settings(TaskEventsSettings)
-    try:
-        report = run(event)
-    except InvalidEvent as exc:
-        count_invalid()
-        logger.warning("invalid event", error=str(exc), errors=exc.errors)
-        raise
-    add_metrics(report)
-    for decision in report.decisions:
-        logger.info(
-            "decision",
-            service=decision.service,
-            outcome=decision.outcome.value,
-            reason=decision.reason,
-        )
-    if report.retry_services:
-        raise Incomplete(report.retry_services)
-    result: dict[str, Any] = report.model_dump(mode="json")
-    return result
+    return lambda_entry(event, run, TaskEventsSettings)
