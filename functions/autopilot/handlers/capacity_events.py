@@ -56,8 +56,7 @@ from autopilot.adapters.reaction_state import (
 )
 from autopilot.contract import CAPACITY_EVENTS
 from autopilot.errors import AwsCallFailed, LeaseBusy, NotFound
-from autopilot.handlers.common import duplicate_report, finish, lambda_entry
-from autopilot.handlers.task_events import validate_event
+from autopilot.handlers.common import duplicate_report, finish, lambda_entry, validate_event
 from autopilot.logic import capacity as cap
 from autopilot.models.capacity_events import (
     AlarmStateChangeEvent,

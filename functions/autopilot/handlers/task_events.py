@@ -40,13 +40,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from pydantic import BaseModel, ValidationError
 
 from autopilot import contract
 from autopilot.adapters import ecs as ecs_adapter
@@ -55,9 +54,9 @@ from autopilot.adapters.clients import AwsClients, get_clients
 from autopilot.adapters.ledger import Ledger
 from autopilot.adapters.reaction_state import ReactionState, Recheck, asg_target
 from autopilot.contract import TASK_EVENTS
-from autopilot.errors import AwsCallFailed, InvalidEvent, LeaseBusy, UnsupportedEvent
+from autopilot.errors import AwsCallFailed, LeaseBusy
 from autopilot.handlers import deployment_events
-from autopilot.handlers.common import duplicate_report, finish, lambda_entry
+from autopilot.handlers.common import duplicate_report, finish, lambda_entry, validate_event
 from autopilot.logic.crash_loop import CrashLoop, CrashLoopPolicy, StopRecord, detect_crash_loop
 from autopilot.logic.deployment_plan import DeploymentFacts, plan_deployment
 from autopilot.logic.zone_balance import (
@@ -91,29 +90,6 @@ from autopilot.settings import DeploymentEventsSettings, TaskEventsSettings, get
 FLOOR_MAX_AGE_SECONDS = 1800
 #: At most this many due re-checks per scheduled run (the rest wait for the next tick).
 MAX_RECHECKS_PER_RUN = 50
-
-
-def validate_event(models: Mapping[str, type[BaseModel]], event: Any) -> BaseModel:
-    """``event`` parsed by the model of its detail-type; typed errors on anything else
-    (``UnsupportedEvent`` for another detail-type, ``InvalidEvent`` for junk)."""
-    if not isinstance(event, dict):
-        raise InvalidEvent(f"an event is a JSON object, got {type(event).__name__}")
-    detail_type = event.get("detail-type")
-    if not isinstance(detail_type, str):
-        raise InvalidEvent("event has no detail-type string")
-    model = models.get(detail_type)
-    if model is None:
-        raise UnsupportedEvent(detail_type, expected=tuple(models))
-    try:
-        return model.model_validate(event)
-    except ValidationError as exc:
-        errors = [
-            {"loc": [str(p) for p in e["loc"]], "type": e["type"], "msg": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise InvalidEvent(
-            f"invalid {model.__name__}: {exc.error_count()} error(s)", errors=errors
-        ) from None
 
 
 def parse_task_event(event: Any) -> TaskStateChangeEvent:
