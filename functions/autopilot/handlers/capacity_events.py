@@ -56,7 +56,7 @@ from autopilot.adapters.reaction_state import (
 )
 from autopilot.contract import CAPACITY_EVENTS
 from autopilot.errors import AwsCallFailed, LeaseBusy, NotFound
-from autopilot.handlers.common import duplicate_report, finish, lambda_entry, validate_event
+from autopilot.handlers.common import finish, lambda_entry, open_report, validate_event
 from autopilot.logic import capacity as cap
 from autopilot.models.capacity_events import (
     AlarmStateChangeEvent,
@@ -121,14 +121,10 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
     settings = get_settings(CapacityEventsSettings)
     aws = aws or get_clients()
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
-    report = Report(
-        function=CAPACITY_EVENTS.name,
-        event_id=parsed.id,
-        detail_type=parsed.detail_type,
-        dry_run=dry_run,
+    report, seen = open_report(
+        CAPACITY_EVENTS.name, parsed.id, parsed.detail_type, ledger, dry_run=dry_run
     )
-    if (seen := duplicate_report(report, ledger)) is not None:
-        logger.info("duplicate event", event_id=parsed.id)
+    if seen is not None:
         return seen
     state = ReactionState(aws.dynamodb, settings.ledger_table)
     ctx = _Run(report, ledger, state, aws, settings, state.now())

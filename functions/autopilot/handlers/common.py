@@ -19,6 +19,19 @@ if TYPE_CHECKING:
     from autopilot.adapters.ledger import Ledger
 
 
+def open_report(
+    function: str, event_id: str, detail_type: str, ledger: Ledger, *, dry_run: bool
+) -> tuple[Report, Report | None]:
+    """A new report for one event, and the duplicate report if the event was handled."""
+    report = Report(function=function, event_id=event_id, detail_type=detail_type, dry_run=dry_run)
+    seen = duplicate_report(report, ledger)
+    if seen is not None:
+        from autopilot.observability import logger  # noqa: PLC0415
+
+        logger.info("duplicate event", function=function, event_id=event_id)
+    return report, seen
+
+
 def duplicate_report(report: Report, ledger: Ledger) -> Report | None:
     """The report for an event already handled by this function, or None."""
     seen = ledger.get_event(report.event_id, report.function)

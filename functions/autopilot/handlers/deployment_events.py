@@ -19,7 +19,7 @@ from autopilot.adapters.clients import AwsClients, get_clients
 from autopilot.adapters.ledger import Ledger
 from autopilot.contract import DEPLOYMENT_EVENTS
 from autopilot.errors import AwsCallFailed, LeaseBusy
-from autopilot.handlers.common import duplicate_report, finish, lambda_entry
+from autopilot.handlers.common import finish, lambda_entry, open_report
 from autopilot.logic.deployment_plan import DeploymentFacts, DeploymentPlan, plan_deployment
 from autopilot.models.events import EcsDeploymentEvent, parse_deployment_event
 from autopilot.models.report import Action, Decision, Outcome, Report
@@ -45,14 +45,10 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
     settings = get_settings(DeploymentEventsSettings)
     aws = aws or get_clients()
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
-    report = Report(
-        function=DEPLOYMENT_EVENTS.name,
-        event_id=parsed.id,
-        detail_type=parsed.detail_type,
-        dry_run=dry_run,
+    report, seen = open_report(
+        DEPLOYMENT_EVENTS.name, parsed.id, parsed.detail_type, ledger, dry_run=dry_run
     )
-    if (seen := duplicate_report(report, ledger)) is not None:
-        logger.info("duplicate event", event_id=parsed.id)
+    if seen is not None:
         return seen
 
     service_arn = parsed.service_arn

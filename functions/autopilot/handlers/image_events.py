@@ -21,7 +21,7 @@ from autopilot.adapters.clients import AwsClients, get_clients
 from autopilot.adapters.ledger import Ledger
 from autopilot.contract import IMAGE_EVENTS
 from autopilot.errors import AwsCallFailed, LeaseBusy, MalformedTag
-from autopilot.handlers.common import duplicate_report, finish, lambda_entry
+from autopilot.handlers.common import finish, lambda_entry, open_report
 from autopilot.logic import image_plan
 from autopilot.logic.images import ecr_registry
 from autopilot.logic.scan import merge_scans, scan_record
@@ -66,14 +66,10 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
     settings = get_settings(ImageEventsSettings)
     aws = aws or get_clients()
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
-    report = Report(
-        function=IMAGE_EVENTS.name,
-        event_id=parsed.id,
-        detail_type=parsed.detail_type,
-        dry_run=dry_run,
+    report, seen = open_report(
+        IMAGE_EVENTS.name, parsed.id, parsed.detail_type, ledger, dry_run=dry_run
     )
-    if (seen := duplicate_report(report, ledger)) is not None:
-        logger.info("duplicate event", event_id=parsed.id)
+    if seen is not None:
         return seen
 
     repository = parsed.detail.repository_name

@@ -56,7 +56,7 @@ from autopilot.adapters.reaction_state import ReactionState, Recheck, asg_target
 from autopilot.contract import TASK_EVENTS
 from autopilot.errors import AwsCallFailed, LeaseBusy
 from autopilot.handlers import deployment_events
-from autopilot.handlers.common import duplicate_report, finish, lambda_entry, validate_event
+from autopilot.handlers.common import finish, lambda_entry, open_report, validate_event
 from autopilot.logic.crash_loop import CrashLoop, CrashLoopPolicy, StopRecord, detect_crash_loop
 from autopilot.logic.deployment_plan import DeploymentFacts, plan_deployment
 from autopilot.logic.zone_balance import (
@@ -143,14 +143,10 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
         return _run_scheduled(parsed, dry_run=dry_run, aws=aws, ledger=ledger, settings=settings)
     detail = parsed.detail
     # Idempotent on (task ARN, version): redeliveries and copies of one state change.
-    report = Report(
-        function=TASK_EVENTS.name,
-        event_id=detail.dedup_key,
-        detail_type=parsed.detail_type,
-        dry_run=dry_run,
+    report, seen = open_report(
+        TASK_EVENTS.name, detail.dedup_key, parsed.detail_type, ledger, dry_run=dry_run
     )
-    if (seen := duplicate_report(report, ledger)) is not None:
-        logger.info("duplicate event", event_id=report.event_id)
+    if seen is not None:
         return seen
     name = detail.service_name
     # Standalone tasks are recorded under their cluster (one subject, not one per task).
@@ -189,14 +185,10 @@ def _run_scheduled(
     settings: TaskEventsSettings,
 ) -> Report:
     """The re-check tick: evaluate every service whose re-check is due (one Query)."""
-    report = Report(
-        function=TASK_EVENTS.name,
-        event_id=parsed.id,
-        detail_type=parsed.detail_type,
-        dry_run=dry_run,
+    report, seen = open_report(
+        TASK_EVENTS.name, parsed.id, parsed.detail_type, ledger, dry_run=dry_run
     )
-    if (seen := duplicate_report(report, ledger)) is not None:
-        logger.info("duplicate event", event_id=report.event_id)
+    if seen is not None:
         return seen
     state = ReactionState(aws.dynamodb, settings.ledger_table)
     for recheck in state.due_rechecks(limit=MAX_RECHECKS_PER_RUN):
