@@ -281,36 +281,33 @@ class Thresholds(_Strict):
         return self
 
 
-class ServiceAlarms(_Strict):
+class _AlarmSteps(_Strict):
+    """What an alarm's state change does: the step out on ALARM, in on the low alarm."""
+
+    step_out: str = "+1"
+    step_in: str = "-1"
+    cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
+
+    @field_validator("step_out", "step_in")
+    @classmethod
+    def _steps(cls, value: str) -> str:
+        return _step(value)
+
+
+class ServiceAlarms(_AlarmSteps):
     """Alarms on a service's CPUUtilization and MemoryUtilization (AWS/ECS), tagged with
     ``autopilot:target`` = the service, ``autopilot:step`` and ``autopilot:cooldown``."""
 
     cpu: Thresholds | None = Thresholds()
     memory: Thresholds | None = Thresholds()
-    step_out: str = "+1"
-    step_in: str = "-1"
-    cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
-
-    @field_validator("step_out", "step_in")
-    @classmethod
-    def _steps(cls, value: str) -> str:
-        return _step(value)
 
 
-class ClusterAlarms(_Strict):
+class ClusterAlarms(_AlarmSteps):
     """Alarms on the cluster's CPUReservation and MemoryReservation (AWS/ECS), driving the
     EC2 capacity provider (``autopilot:target`` = ``capacity-provider:<name>``)."""
 
     cpu_reservation: Thresholds | None = Thresholds()
     memory_reservation: Thresholds | None = Thresholds()
-    step_out: str = "+1"
-    step_in: str = "-1"
-    cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
-
-    @field_validator("step_out", "step_in")
-    @classmethod
-    def _steps(cls, value: str) -> str:
-        return _step(value)
 
 
 class CapacityAlarms(_Strict):
