@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aws_cdk import ArnFormat, Stack
+
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -11,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.nag import acknowledge, default_policy
+from infra.nag import acknowledge
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class ClusterProps:
     override per type). ``spot``: Spot instances above a base of 0 on-demand (default off).
     ``subnets``: where instances run (default: the VPC's private subnets, every AZ).
     ``notices_topic``: receives the Auto Scaling group's launch/terminate notifications.
+    ``log_group_prefix``: the log groups the instances' agent may write to for a task that
+    has no execution role (every task definition of this app has one); default: none.
     """
 
     vpc: ec2.IVpc
@@ -34,6 +38,7 @@ class ClusterProps:
     root_volume_gib: int = 30
     target_capacity_percent: int = 100
     subnets: ec2.SubnetSelection | None = None
+    log_group_prefix: str | None = None
 
 
 class Cluster(Construct):
@@ -75,11 +80,15 @@ class Cluster(Construct):
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
             ],
         )
+        self.agent_policy = self._agent_policy(props)
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
             machine_image=ecs.EcsOptimizedImage.amazon_linux2023(ecs.AmiHardwareType.STANDARD),
-            role=self.instance_role,
+            # CDK's cluster adds its ECS agent statements to the group's role, among them
+            # logs:CreateLogStream/PutLogEvents on "*"; the group gets a view of the role that
+            # takes no statements, and the agent's policy is written here, scoped.
+            role=self.instance_role.without_policy_updates(),
             security_group=self.instance_security_group,
             user_data=ec2.UserData.for_linux(),
             require_imdsv2=True,
@@ -147,20 +156,28 @@ class Cluster(Construct):
             "SSM Session Manager access to the instances (instead of SSH): AWS maintains the "
             "exact set of ssm/ssmmessages/ec2messages actions the agent needs.",
         )
-        agent_policy = default_policy(self.instance_role)
+        agent_policy = self.agent_policy.node.default_child or self.agent_policy
         acknowledge(
             agent_policy,
             "AwsSolutions-IAM5[Resource::*]",
-            "CDK's ECS agent policy: ecs:DiscoverPollEndpoint, ecs:Submit*, "
-            "ecr:GetAuthorizationToken and logs actions have no resource-level scope; "
-            "cluster actions are scoped to the cluster.",
+            "The ECS agent's policy: ecs:DiscoverPollEndpoint and ecr:GetAuthorizationToken "
+            "have no resource-level scope; ecs:Poll and ecs:StartTelemetrySession are "
+            "conditioned on the cluster (ecs:cluster).",
         )
         acknowledge(
             agent_policy,
             "AwsSolutions-IAM5[Action::ecs:Submit*]",
-            "CDK's ECS agent policy: the agent reports task, container and attachment state "
-            "changes through the ecs:Submit* family.",
+            "The ECS agent's policy: the agent reports task, container and attachment state "
+            "changes through the ecs:Submit* family, on this cluster only.",
         )
+        if props.log_group_prefix:
+            acknowledge(
+                agent_policy,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:"
+                f"<AWS::AccountId>:log-group:{props.log_group_prefix}/*:log-stream:*]",
+                "The ECS agent writes container logs (awslogs) for a task without an execution "
+                "role: the streams of this estate's log groups only, named when a task starts.",
+            )
         asg = self.auto_scaling_group.node.default_child
         assert asg is not None
         acknowledge(
@@ -169,6 +186,47 @@ class Cluster(Construct):
             "EBS encryption is set on the launch template's block device (encrypted gp3 root "
             "volume); the rule cannot follow the group's launch template reference "
             "(an infra test asserts Encrypted=true on the template).",
+        )
+
+    def _agent_policy(self, props: ClusterProps) -> iam.Policy:
+        """What the ECS agent on the instances calls: CDK's statements, logs scoped."""
+        statements = [
+            iam.PolicyStatement(
+                actions=[
+                    "ecs:DeregisterContainerInstance",
+                    "ecs:RegisterContainerInstance",
+                    "ecs:Submit*",
+                ],
+                resources=[self.cluster.cluster_arn],
+            ),
+            iam.PolicyStatement(
+                actions=["ecs:Poll", "ecs:StartTelemetrySession"],
+                resources=["*"],
+                conditions={"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}},
+            ),
+            iam.PolicyStatement(
+                actions=["ecs:DiscoverPollEndpoint", "ecr:GetAuthorizationToken"],
+                resources=["*"],
+            ),
+        ]
+        if props.log_group_prefix:
+            stack = Stack.of(self)
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[
+                        stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name=f"{props.log_group_prefix}/*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                        + ":log-stream:*"
+                    ],
+                )
+            )
+        return iam.Policy(
+            self, "AgentPolicy", roles=[self.instance_role], statements=statements
         )
 
     @property

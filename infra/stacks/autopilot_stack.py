@@ -83,6 +83,7 @@ class AutopilotStack(Stack):
             self, "Notices", props=NoticesProps(topic_name=f"{env}-notices", removal_policy=removal)
         )
         cap = config.ec2_capacity
+        log_group_prefix = f"/ecs/{env}"
         cluster = Cluster(
             self,
             "Cluster",
@@ -97,6 +98,7 @@ class AutopilotStack(Stack):
                 root_volume_gib=cap.root_volume_gib,
                 target_capacity_percent=cap.target_capacity_percent,
                 subnets=network.private_subnets,
+                log_group_prefix=log_group_prefix,
             ),
         )
         fargate = config.fargate_capacity
@@ -144,7 +146,7 @@ class AutopilotStack(Stack):
                     )
                     for s in config.services
                 ),
-                log_group_prefix=f"/ecs/{env}",
+                log_group_prefix=log_group_prefix,
                 subnets=network.private_subnets,
                 public_subnets=network.public_subnets,
                 access_log_bucket_name=f"{env}-alb-logs-{Aws.ACCOUNT_ID}-{Aws.REGION}",

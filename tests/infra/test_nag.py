@@ -27,8 +27,13 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "Cluster/InstanceRole/Resource",
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
     ),
-    ("Cluster/InstanceRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
-    ("Cluster/InstanceRole/DefaultPolicy", "AwsSolutions-IAM5[Action::ecs:Submit*]"),
+    ("Cluster/AgentPolicy/Resource", "AwsSolutions-IAM5[Resource::*]"),
+    ("Cluster/AgentPolicy/Resource", "AwsSolutions-IAM5[Action::ecs:Submit*]"),
+    (
+        "Cluster/AgentPolicy/Resource",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+        "log-group:/ecs/demo/*:log-stream:*]",
+    ),
     ("Cluster/Instances/ASG", "AwsSolutions-EC26"),
     ("Services/worker/TaskDefinition/Resource", "AwsSolutions-ECS2"),
     ("Services/web/LoadBalancer/SecurityGroup/Resource", "AwsSolutions-EC23"),

@@ -187,6 +187,44 @@ def test_launch_template_hardening(synth) -> None:
     )
 
 
+def test_instance_role_holds_only_the_scoped_agent_policy(synth) -> None:
+    # Given the instance role (the one with the SSM managed policy)
+    role_id = next(
+        rid
+        for rid, r in resources(synth, "AWS::IAM::Role").items()
+        if "container instances" in r["Properties"].get("Description", "")
+    )
+    # Then exactly one inline policy is attached to it: the agent's, not CDK's default one
+    (policy,) = [
+        r["Properties"]
+        for r in resources(synth, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in r["Properties"].get("Roles", [])
+    ]
+    statements = policy["PolicyDocument"]["Statement"]
+    assert {a for st in statements for a in actions(st)} == {
+        "ecs:DeregisterContainerInstance",
+        "ecs:RegisterContainerInstance",
+        "ecs:Submit*",
+        "ecs:Poll",
+        "ecs:StartTelemetrySession",
+        "ecs:DiscoverPollEndpoint",
+        "ecr:GetAuthorizationToken",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    # And the log actions reach this estate's log groups only, never "*"
+    (logs_statement,) = [st for st in statements if "logs:PutLogEvents" in actions(st)]
+    assert logs_statement["Resource"] != "*"
+    assert ":log-group:/ecs/demo/*:log-stream:*" in json.dumps(logs_statement["Resource"])
+    star = [st for st in statements if st["Resource"] == "*"]
+    assert {a for st in star for a in actions(st)} == {
+        "ecs:Poll",
+        "ecs:StartTelemetrySession",
+        "ecs:DiscoverPollEndpoint",
+        "ecr:GetAuthorizationToken",
+    }
+
+
 def test_auto_scaling_group(synth) -> None:
     (asg,) = props_of(synth, "AWS::AutoScaling::AutoScalingGroup")
     assert len(asg["VPCZoneIdentifier"]) == 3

@@ -42,12 +42,6 @@ def test_pass_role_only_to_ecs_tasks(findings: lp.Findings) -> None:
     assert findings.pass_role == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open finding (infra): CDK's default policy of the ECS cluster's instance role "
-    "(ClusterInstanceRoleDefaultPolicy) grants logs:CreateLogStream and logs:PutLogEvents on "
-    "'*' with no condition; both support log-group ARNs",
-)
 def test_no_star_resource_on_a_mutating_action_with_resource_level_support(
     findings: lp.Findings,
 ) -> None:
