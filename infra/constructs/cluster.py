@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Stack
-
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -225,9 +224,7 @@ class Cluster(Construct):
                     ],
                 )
             )
-        return iam.Policy(
-            self, "AgentPolicy", roles=[self.instance_role], statements=statements
-        )
+        return iam.Policy(self, "AgentPolicy", roles=[self.instance_role], statements=statements)
 
     @property
     def cluster_name(self) -> str:
