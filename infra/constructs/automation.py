@@ -371,7 +371,8 @@ class Automation(Construct):
 
     # -- wiring -------------------------------------------------------------------------
     def _environment(self, spec: contract.FunctionSpec) -> dict[str, str]:
-        """Exactly the settings model's variables: a field the infra cannot fill fails synth."""
+        """Exactly the settings model's variables (a field the infra cannot fill fails
+        synth), and the library switches of ``contract.RUNTIME_ENVIRONMENT``."""
         props = self._props
         known = {
             "POWERTOOLS_SERVICE_NAME": spec.name,
@@ -392,7 +393,7 @@ class Automation(Construct):
         missing = wanted - known.keys()
         if missing:
             raise ValueError(f"{spec.name}: no value for settings {sorted(missing)}")
-        return {name: known[name] for name in sorted(wanted)}
+        return {name: known[name] for name in sorted(wanted)} | contract.RUNTIME_ENVIRONMENT
 
     def _wire_image_events(self, fn: AutomatedFunction) -> None:
         registry = self._props.registry

@@ -371,7 +371,8 @@ def test_the_four_functions_are_wired(synth) -> None:
 def test_function_environment_equals_its_settings_model(synth, name: str) -> None:
     _spec, model = FUNCTIONS[name]
     env = lambdas(synth)[name]["Environment"]["Variables"]
-    assert set(env) == env_var_names(model)
+    assert set(env) == env_var_names(model) | set(contract.RUNTIME_ENVIRONMENT)
+    assert {k: env[k] for k in contract.RUNTIME_ENVIRONMENT} == contract.RUNTIME_ENVIRONMENT
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
