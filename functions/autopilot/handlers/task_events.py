@@ -55,10 +55,8 @@ from autopilot.adapters.ledger import Ledger
 from autopilot.adapters.reaction_state import ReactionState, Recheck, asg_target
 from autopilot.contract import TASK_EVENTS
 from autopilot.errors import AwsCallFailed, LeaseBusy
-from autopilot.handlers import deployment_events
 from autopilot.handlers.common import finish, lambda_entry, open_report, validate_event
 from autopilot.logic.crash_loop import CrashLoop, CrashLoopPolicy, StopRecord, detect_crash_loop
-from autopilot.logic.deployment_plan import DeploymentFacts, plan_deployment
 from autopilot.logic.zone_balance import (
     AsgCapacity,
     Ec2Capacity,
@@ -83,7 +81,7 @@ from autopilot.models.report import Action, Decision, Outcome, Report
 from autopilot.models.state import LastKnownGood, ServiceView, tracked_container
 from autopilot.models.task_events import ScheduledEvent, TaskStateChangeEvent
 from autopilot.observability import logger, metrics, tracer
-from autopilot.settings import DeploymentEventsSettings, TaskEventsSettings, get_settings
+from autopilot.settings import TaskEventsSettings, get_settings
 
 #: A floor (ASG minimum) raised by a zone-balance evaluation is released by any evaluation
 #: once held this long, even if the service that raised it never reports balanced.
@@ -345,7 +343,13 @@ def _crash_decision(
         return
     # The same path as deployment-events: its planner and its actor (lease, UpdateService
     # back to last known good, quarantine, deploy record). No deployment is in progress,
-    # so ECS's circuit breaker will not roll this back itself.
+    # so ECS's circuit breaker will not roll this back itself. Imported here: crash-loop
+    # rollbacks are rare, and the rest of task-events' cold start need not build
+    # deployment-events' modules and event models.
+    from autopilot.handlers import deployment_events  # noqa: PLC0415
+    from autopilot.logic.deployment_plan import DeploymentFacts, plan_deployment  # noqa: PLC0415
+    from autopilot.settings import DeploymentEventsSettings  # noqa: PLC0415
+
     view = ServiceView(
         arn=svc.arn,
         name=svc.name,

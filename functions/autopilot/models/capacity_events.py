@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from autopilot.models.task_events import ClusterArn, EventEnvelope
+from autopilot.models.envelope import ClusterArn, EventEnvelope
 
 AlarmStateValue = Literal["ALARM", "OK", "INSUFFICIENT_DATA"]
 Text = Annotated[str, StringConstraints(max_length=10240)]

@@ -12,29 +12,27 @@ everything else in the event is ignored. Real shapes accepted:
   (or any custom group given to RunTask).
 
 Junk (wrong types, missing ARNs, a non-ECS ARN, a negative version) raises pydantic's
-``ValidationError``; the handler maps it to its typed error. The envelope here is plain
-pydantic, not Powertools' ``EventBridgeModel``, to keep the import cheap.
+``ValidationError``; the handler maps it to its typed error. The envelope
+(``models.envelope``) is plain pydantic, not Powertools' ``EventBridgeModel``, to keep the
+import cheap.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-_ARN_PREFIX = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:"
+from autopilot.models.envelope import ECS_ARN_PREFIX, ClusterArn, EventEnvelope
 
 TaskArn = Annotated[
-    str, StringConstraints(pattern=_ARN_PREFIX + r"task/[A-Za-z0-9_/-]{1,400}$", max_length=600)
-]
-ClusterArn = Annotated[
-    str, StringConstraints(pattern=_ARN_PREFIX + r"cluster/[A-Za-z0-9_-]{1,255}$", max_length=600)
+    str, StringConstraints(pattern=ECS_ARN_PREFIX + r"task/[A-Za-z0-9_/-]{1,400}$", max_length=600)
 ]
 TaskDefinitionArn = Annotated[
     str,
     StringConstraints(
-        pattern=_ARN_PREFIX + r"task-definition/[A-Za-z0-9_-]{1,255}:\d{1,10}$", max_length=600
+        pattern=ECS_ARN_PREFIX + r"task-definition/[A-Za-z0-9_-]{1,255}:\d{1,10}$", max_length=600
     ),
 ]
 #: ECS lifecycle states (PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING,
@@ -115,27 +113,6 @@ class TaskStateChangeDetail(_Model):
     @property
     def spot_interrupted(self) -> bool:
         return self.stop_code == STOP_CODE_SPOT_INTERRUPTION
-
-
-D = TypeVar("D", bound=BaseModel)
-
-
-class EventEnvelope(BaseModel, Generic[D]):
-    """An EventBridge event with a typed ``detail``."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
-
-    version: str = "0"
-    id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    detail_type: str = Field(alias="detail-type", min_length=1, max_length=256)
-    source: str = Field(min_length=1, max_length=256)
-    account: Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
-    time: datetime
-    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")]
-    resources: tuple[Annotated[str, StringConstraints(max_length=2048)], ...] = Field(
-        default=(), max_length=100
-    )
-    detail: D
 
 
 class TaskStateChangeEvent(EventEnvelope[TaskStateChangeDetail]):
