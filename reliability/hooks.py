@@ -229,7 +229,9 @@ def install() -> Hooks:
         client = original(session, service)
         client.meta.events.register("before-parameter-build", HOOKS.before_call)
         client.meta.events.register("after-call", HOOKS.after_call)
-        protocol = client.meta.service_model.protocol
+        # The protocol the client speaks: botocore picks one of the model's ``protocols``
+        # (tagging and CloudWatch list CBOR first, yet this botocore speaks JSON to them).
+        protocol = client.meta.service_model.resolved_protocol
 
         def before_send(request: Any, **kw: Any) -> Any:
             return HOOKS.before_send(request, protocol=protocol, **kw)
