@@ -43,6 +43,7 @@ def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: P
         faults,
         hostile,
         least_privilege,
+        nag_report,
         replay,
     )
     from reliability.hooks import HOOKS
@@ -117,10 +118,12 @@ def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: P
     templates = {"estate": assembly.stacks[0].template_file, "demo": demo.stacks[0].template_file}
     lp: dict[str, Any] = {}
     ck: dict[str, Any] = {}
+    out["cdk_nag"] = {}
     for name, path in templates.items():
         f = least_privilege.check(least_privilege.load_template(path), path.name)
         lp[name] = f.to_json()
         ck[name] = checkov_run.run(path).to_json()
+        out["cdk_nag"][name] = nag_report.read(path).to_json()
     out["least_privilege"] = lp
     out["code_actions"] = {k: sorted(v) for k, v in least_privilege.code_actions().items()}
     out["checkov"] = ck
@@ -146,6 +149,9 @@ def failures(doc: dict[str, Any]) -> list[str]:
     for name, ck in doc["checkov"].items():
         if ck["unexplained"] or ck["verify_failed"]:
             bad.append(f"checkov {name}: {ck['unexplained'] + ck['verify_failed']}")
+    for name, nag in doc["cdk_nag"].items():
+        if not nag["ok"]:
+            bad.append(f"cdk-nag {name}: {nag['violations'] + nag['without_reason']}")
     for name, lp in doc["least_privilege"].items():
         if lp["star_mutating_unexpected"] or lp["pass_role"]:
             bad.append(

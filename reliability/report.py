@@ -14,6 +14,37 @@ FOUND = [
         "fixed in ac8baa3 (an optional or variable repeat inside a loop, or more than six in "
         "all, is rejected); `tests/reliability/test_hostile.py` keeps both repros",
     ),
+    (
+        "Unused task definition revisions: two images of one repository dead-lettered in one "
+        "outage left, after redrive, one registered and never used revision per service",
+        "fixed in 735506d (after a deploy, under the lease, the revisions earlier attempts "
+        "registered and never used are deregistered); "
+        "`tests/reliability/test_faults.py::test_an_outage_with_two_images_per_service_leaves_"
+        "no_unused_revision`",
+    ),
+    (
+        "Functions' policies held actions their code never calls (the ledger's table-wide "
+        "grant_read_write_data; ECR and RegisterTaskDefinition for functions that only roll "
+        "back)",
+        "fixed in df873ca (item actions only; each function what its adapters call); "
+        "`tests/reliability/test_least_privilege.py` derives the list from the code",
+    ),
+    (
+        "`*` resource on mutating actions: CDK's ECS cluster puts `logs:CreateLogStream` and "
+        "`logs:PutLogEvents` on `*` into the container instances' role",
+        "fixed in aba14e5 (`Cluster` writes the agent's policy itself, logs scoped to the "
+        "estate's `/ecs/<env>/*` log groups; the Auto Scaling group gets a view of the role "
+        "that takes no statements); `tests/infra/test_stack.py::test_instance_role_holds_only_"
+        "the_scoped_agent_policy`",
+    ),
+    (
+        "The harness's own fault bodies: a throttle or 500 for the tagging and CloudWatch "
+        "clients was written in CBOR (their models list it first) while botocore speaks JSON "
+        "to them, so the client saw a parse error (UnicodeDecodeError) instead of the AWS "
+        "error; one 20% run failed on it",
+        "fixed in 45b01b5 (faults follow the client's resolved protocol); "
+        "`tests/reliability/test_fault_shapes.py` checks every service and fault kind",
+    ),
 ]
 
 
@@ -138,6 +169,13 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
             f"(`reliability/checkov-skips.yaml`): {len(ck['unexplained'])} without | "
             f"{_ok(not ck['unexplained'] and not ck['verify_failed'])} |"
         )
+    for nag in doc["cdk_nag"].values():
+        add(
+            f"| cdk-nag AwsSolutions: {nag['template']} | the whole pack at synth | "
+            f"{len(nag['violations'])} violations; {nag['acknowledged']} findings acknowledged "
+            f"on their constructs ({nag['rules']} rules), {len(nag['without_reason'])} "
+            f"without a reason | {_ok(nag['ok'])} |"
+        )
     for lp in doc["least_privilege"].values():
         add(
             f"| least privilege: {lp['template']} | {lp['statements']} statements | "
@@ -156,7 +194,7 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
     add("| faults, outage, redrive, leftovers | `pytest tests/reliability/test_faults.py` |")
     add("| concurrency | `pytest tests/reliability/test_concurrency.py` |")
     add("| hostile events and tags | `pytest tests/reliability/test_hostile.py` |")
-    add("| least privilege, checkov | `pytest tests/reliability/test_least_privilege.py` |")
+    add("| least privilege, checkov, cdk-nag | `pytest tests/reliability/test_least_privilege.py` |")  # noqa: E501
     add(
         "| redrive by hand | `autopilot redrive --dry-run` then `autopilot redrive` "
         "(sandbox: against `autopilot local up`; account: `--account`) |"

@@ -78,3 +78,36 @@ def test_checkov_has_no_failed_check_without_a_written_reason(
     assert res.passed > 0
     assert res.unexplained == []
     assert res.verify_failed == []
+
+
+def test_cdk_nag_passed_the_estate_with_every_acknowledgement_reasoned(
+    estate_assembly: CloudAssembly,
+) -> None:
+    from reliability import nag_report
+
+    nag = nag_report.read(estate_assembly.stacks[0].template_file)
+    assert nag.plugin_reports == 1
+    assert nag.violations == []
+    assert nag.acknowledged > 0
+    assert nag.without_reason == []
+    assert nag.ok
+
+
+def test_the_nag_reader_sees_a_violation_and_a_reasonless_acknowledgement(tmp_path: Any) -> None:
+    import json
+
+    from reliability import nag_report
+
+    # Given an assembly whose report holds one violation and whose metadata one bare ack
+    (tmp_path / "S.template.json").write_text("{}")
+    violation = {"ruleName": "AwsSolutions-S1", "violatingResources": [{"resourceLogicalId": "B"}]}
+    (tmp_path / "validation-report.json").write_text(
+        json.dumps({"pluginReports": [{"violations": [violation]}]})
+    )
+    ack = {"type": "aws:cdk:acknowledged-rules", "data": {"AwsSolutions::AwsSolutions-L1": "ok"}}
+    (tmp_path / "S.metadata.json").write_text(json.dumps({"/S/Fn": [ack]}))
+    # Then both are reported and the verdict fails
+    nag = nag_report.read(tmp_path / "S.template.json")
+    assert nag.violations == ["AwsSolutions-S1: ['B']"]
+    assert nag.without_reason == ["/S/Fn AwsSolutions::AwsSolutions-L1"]
+    assert not nag.ok
