@@ -194,7 +194,10 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
     add("| faults, outage, redrive, leftovers | `pytest tests/reliability/test_faults.py` |")
     add("| concurrency | `pytest tests/reliability/test_concurrency.py` |")
     add("| hostile events and tags | `pytest tests/reliability/test_hostile.py` |")
-    add("| least privilege, checkov, cdk-nag | `pytest tests/reliability/test_least_privilege.py` |")  # noqa: E501
+    add(
+        "| least privilege, checkov, cdk-nag "
+        "| `pytest tests/reliability/test_least_privilege.py` |"
+    )
     add(
         "| redrive by hand | `autopilot redrive --dry-run` then `autopilot redrive` "
         "(sandbox: against `autopilot local up`; account: `--account`) |"
