@@ -194,10 +194,8 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
     add("| faults, outage, redrive, leftovers | `pytest tests/reliability/test_faults.py` |")
     add("| concurrency | `pytest tests/reliability/test_concurrency.py` |")
     add("| hostile events and tags | `pytest tests/reliability/test_hostile.py` |")
-    add(
-        "| least privilege, checkov, cdk-nag "
-        "| `pytest tests/reliability/test_least_privilege.py` |"
-    )
+    lp_tests = "`pytest tests/reliability/test_least_privilege.py`"
+    add(f"| least privilege, checkov, cdk-nag | {lp_tests} |")
     add(
         "| redrive by hand | `autopilot redrive --dry-run` then `autopilot redrive` "
         "(sandbox: against `autopilot local up`; account: `--account`) |"
