@@ -62,13 +62,16 @@ class DemoContext:
 
     # ---- services and what they run
     def tracked_services(self) -> list[dict[str, Any]]:
-        """Services that opt in to image automation, with their tags."""
+        """This sandbox's services that opt in to image automation, with their tags (moto's
+        backends are process-wide: another sandbox's services may still be in them)."""
         assert self.sandbox.clients is not None
         tagging = self.sandbox.clients("resourcegroupstaggingapi")
         out = []
         for m in tagging.get_resources(
             TagFilters=[{"Key": TAG_REPOSITORY}], ResourceTypeFilters=["ecs:service"]
         )["ResourceTagMappingList"]:
+            if m["ResourceARN"] not in self.sim.services:
+                continue
             tags = {t["Key"]: t["Value"] for t in m["Tags"]}
             out.append(
                 {"arn": m["ResourceARN"], "name": m["ResourceARN"].rsplit("/", 1)[-1], "tags": tags}
