@@ -467,3 +467,90 @@ def test_a_concurrent_newer_deploy_wins_and_the_stale_decision_is_retried(world:
     assert world.running_image(svc).endswith(v14)
     again = image_events.run(dict(world.push_event(REPO, v13, "v1.3.0")), aws=world.clients)
     assert again.outcomes() == {svc: "older"}
+
+
+def _fail_once(world: World, operation: str, when: Any, code: str = "ThrottlingException") -> None:
+    """The first ``operation`` call whose parameters satisfy ``when`` fails with ``code``."""
+    failed: list[int] = []
+    client = world.dynamodb if operation in {"PutItem", "DeleteItem"} else world.ecs
+    service = "dynamodb" if client is world.dynamodb else "ecs"
+
+    def fail(params: dict[str, Any], **_: Any) -> None:
+        if not failed and when(params):
+            failed.append(1)
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, operation)
+
+    client.meta.events.register(f"before-parameter-build.{service}.{operation}", fail)
+
+
+def _status(world: World, arn: str) -> str:
+    return str(world.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"])
+
+
+def test_a_deploy_whose_record_fails_is_completed_by_the_retry_without_a_second_update(
+    world: World, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the "deployed" record fails once, after UpdateService moved the service
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+    _fail_once(world, "PutItem", lambda p: p["Item"].get("state") == {"S": "deployed"})
+    monkeypatch.setattr(image_events, "get_clients", lambda: world.clients)
+    event = world.push_event(REPO, digest, "v1.3.0")
+    # When the handler runs, then Lambda retries
+    with pytest.raises(Incomplete):
+        image_events.handler(event, context)
+    assert world.running_image(svc).endswith(digest)
+    world.calls.clear()
+    result = image_events.handler(event, context)
+    # Then the retry records that deploy, says so, and moves nothing again
+    (decision,) = result["decisions"]
+    assert decision["outcome"] == "deployed"
+    assert "earlier attempt" in decision["reason"]
+    assert world.calls["ecs:UpdateService"] == 0
+    assert world.calls["ecs:RegisterTaskDefinition"] == 0
+    record = world.ledger.get_deploy(svc, decision["task_definition"])
+    assert record is not None
+    assert record.state == "deployed"
+    assert record.digest == digest
+    # and a third delivery is only "already running"
+    again = run(world, {**event, "id": "another-delivery"})
+    assert outcome(again) == "already-running"
+
+
+def test_a_revision_whose_record_fails_is_deregistered_at_once(world: World) -> None:
+    # Given the "registered" record fails: no retry could find the revision
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+    _fail_once(world, "PutItem", lambda p: p["Item"].get("state") == {"S": "registered"})
+    report = run(world, world.push_event(REPO, digest, "v1.3.0"))
+    # Then the deploy failed (retried), and the revision does not stay behind
+    assert outcome(report) == "failed"
+    assert report["retry_services"] == [svc]
+    new = report["actions"][0]["result"]["taskDefinitionArn"]
+    assert _status(world, new) == "INACTIVE"
+    assert world.ledger.list_registered(svc) == []
+    assert world.running_image(svc).endswith(":v1.2.0")
+
+
+def test_a_stale_revision_that_will_not_deregister_is_kept_for_the_next_clean_up(
+    world: World,
+) -> None:
+    # Given v1.3.0's revision was registered and kept for a retry (UpdateService throttled)
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    d13 = world.push(REPO, "v1.3.0")
+    _fail_once(world, "UpdateService", lambda _p: True)
+    first = run(world, world.push_event(REPO, d13, "v1.3.0"))
+    stale = first["actions"][0]["result"]["taskDefinitionArn"]
+    # When v1.4.0 deploys and deregistering the stale revision fails
+    d14 = world.push(REPO, "v1.4.0")
+    _fail_once(world, "DeregisterTaskDefinition", lambda p: p["taskDefinition"] == stale)
+    second = run(world, world.push_event(REPO, d14, "v1.4.0"))
+    # Then the deploy stands, and the stale revision's record is kept, not forgotten
+    assert outcome(second) == "deployed"
+    assert _status(world, stale) == "ACTIVE"
+    assert [r.task_definition for r in world.ledger.list_registered(svc)] == [stale]
+    # and the next deploy's clean-up removes it
+    d15 = world.push(REPO, "v1.5.0")
+    assert outcome(run(world, world.push_event(REPO, d15, "v1.5.0"))) == "deployed"
+    assert _status(world, stale) == "INACTIVE"
+    assert world.ledger.list_registered(svc) == []

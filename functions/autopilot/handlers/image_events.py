@@ -248,14 +248,28 @@ def decide_and_act(  # noqa: PLR0917 - the one deploy path
             task_definition_tags=td_tags,
         )
         report.decisions.append(plan.decision)
-        if (
-            plan.decision.outcome == Outcome.PENDING_APPROVAL
-            and cand.digest not in states[svc.arn].pending_approval
-        ):
-            _request_approval(report, plan.decision, ledger, settings)
+        _record_side(report, plan.decision, svc, ledger, settings, states[svc.arn])
         if plan.register is not None and plan.update is not None:
             pushed_at = cand_info.pushed_at
             _deploy(report, plan, svc, cand, ledger, aws, settings, observed_at, pushed_at)
+
+
+def _record_side(  # noqa: PLR0917 - internal step of decide_and_act()
+    report: Report,
+    decision: Decision,
+    svc: ServiceView,
+    ledger: Ledger,
+    settings: ImageEventsSettings,
+    state: ServiceLedgerState,
+) -> None:
+    """What a decision writes to the ledger besides itself: a new pending approval, or the
+    completed record of a deploy an earlier attempt made."""
+    if decision.outcome == Outcome.ALREADY_RUNNING:
+        _complete_earlier_deploy(report, decision, svc, ledger)
+    elif decision.outcome == Outcome.PENDING_APPROVAL and decision.digest not in (
+        state.pending_approval
+    ):
+        _request_approval(report, decision, ledger, settings)
 
 
 def _request_approval(
@@ -339,32 +353,42 @@ def _deploy(  # noqa: PLR0917 - internal step of decide_and_act()
         )
 
     new_arn: str | None = None
+    recorded = False  # the revision has its "registered" record (a retry can reuse it)
     try:
-        reusable = ledger.find_registered(svc.arn, cand.digest, svc.task_definition)
-        if reusable is not None:  # registered by an attempt that never used it
-            new_arn = reusable.task_definition
-            register.result = {"taskDefinitionArn": new_arn, "reused": True}
-        else:
-            new_arn = ecs_adapter.register_task_definition(aws.ecs, plan.register)
-            register.done, register.result = True, {"taskDefinitionArn": new_arn}
-            ledger.record_deploy(svc.arn, record(new_arn, "registered"))
-        update.params["taskDefinition"] = new_arn
-        update.result = ecs_adapter.update_service(aws.ecs, update.params)
-        update.done = True
-        # still under the lease: revisions earlier attempts registered for this service and
-        # never used (built on a task definition the service no longer runs) are stale now
-        for stale in ledger.list_registered(svc.arn):
-            if stale.task_definition != new_arn:
-                _deregister(report, aws, svc, stale.task_definition)
-                ledger.forget_deploy(svc.arn, stale.task_definition)
-    except AwsCallFailed as exc:
-        _deploy_failed(report, decision, register, update, svc, ledger, aws, exc, new_arn)
-        return
+        try:
+            reusable = ledger.find_registered(svc.arn, cand.digest, svc.task_definition)
+            if reusable is not None:  # registered by an attempt that never used it
+                new_arn = reusable.task_definition
+                register.result = {"taskDefinitionArn": new_arn, "reused": True}
+            else:
+                new_arn = ecs_adapter.register_task_definition(aws.ecs, plan.register)
+                register.done, register.result = True, {"taskDefinitionArn": new_arn}
+                ledger.record_deploy(svc.arn, record(new_arn, "registered"))
+            recorded = True
+            update.params["taskDefinition"] = new_arn
+            update.result = ecs_adapter.update_service(aws.ecs, update.params)
+            update.done = True
+        except AwsCallFailed as exc:
+            _deploy_failed(report, decision, register, update, svc, exc, new_arn)
+            if new_arn is not None and not (recorded and exc.transient):
+                # No retry would find it (no record), or none comes: never leave a
+                # revision that no service uses. Its record goes only once it is gone.
+                _drop_unused(report, ledger, aws, svc, new_arn, recorded=recorded)
+            return
+        # The service is moved: from here on a failure is bookkeeping, never a failed deploy.
+        decision.task_definition = new_arn
+        deployment_id = _our_deployment(update.result, new_arn)
+        try:
+            ledger.record_deploy(svc.arn, record(new_arn, "deployed", deployment_id))
+        except AwsCallFailed as exc:
+            # Retried: the retry finds the service on this revision, still recorded as
+            # "registered", and completes the record (_complete_earlier_deploy).
+            decision.reason += f"; its deploy record failed ({exc.code}): retried"
+            report.retry_services.append(svc.arn)
+            return
+        _deregister_stale(report, ledger, aws, svc, keep=new_arn)
     finally:
         ledger.release_lease(svc.arn, holder, changed=update.done)
-    decision.task_definition = new_arn
-    deployment_id = _our_deployment(update.result, new_arn)
-    ledger.record_deploy(svc.arn, record(new_arn, "deployed", deployment_id))
     logger.info(
         "deployed",
         service=svc.arn,
@@ -374,14 +398,67 @@ def _deploy(  # noqa: PLR0917 - internal step of decide_and_act()
     )
 
 
+def _deregister_stale(
+    report: Report, ledger: Ledger, aws: AwsClients, svc: ServiceView, *, keep: str
+) -> None:
+    """Under the lease, after a deploy: revisions earlier attempts registered for the
+    service and never used (built on a task definition it no longer runs) are deregistered.
+    Best effort: a record is forgotten only once its revision is gone, so a failure here
+    leaves it for the next deploy's clean-up instead of losing track of it."""
+    try:
+        stale = [r for r in ledger.list_registered(svc.arn) if r.task_definition != keep]
+    except AwsCallFailed as exc:
+        logger.warning("stale revisions not listed", service=svc.arn, code=exc.code)
+        return
+    for record in stale:
+        _drop_unused(report, ledger, aws, svc, record.task_definition, recorded=True)
+
+
+def _drop_unused(
+    report: Report,
+    ledger: Ledger,
+    aws: AwsClients,
+    svc: ServiceView,
+    task_definition: str,
+    *,
+    recorded: bool,
+) -> None:
+    """Deregister a revision no service uses, then drop its record. If deregistering fails
+    the record stays, so the next deploy's clean-up tries again; if dropping the record
+    fails, the next clean-up's DeregisterTaskDefinition of it is a no-op and it goes then."""
+    if not _deregister(report, aws, svc, task_definition) or not recorded:
+        return
+    try:
+        ledger.forget_deploy(svc.arn, task_definition)
+    except AwsCallFailed as exc:
+        logger.warning("record of a deregistered revision kept", code=exc.code)
+
+
+def _complete_earlier_deploy(
+    report: Report, decision: Decision, svc: ServiceView, ledger: Ledger
+) -> None:
+    """The service runs a revision an earlier attempt registered and moved it to, but whose
+    "deployed" record that attempt could not write: this is that deploy, completed."""
+    if report.dry_run:
+        return
+    record = ledger.get_deploy(svc.arn, svc.task_definition)
+    if record is None or record.state != "registered" or record.digest != decision.digest:
+        return
+    ledger.record_deploy(svc.arn, record._replace(state="deployed"))
+    decision.outcome = Outcome.DEPLOYED
+    decision.task_definition = svc.task_definition
+    decision.reason = (
+        f"deployed by an earlier attempt (event {record.event_id}), which moved the service "
+        "to the revision but could not record it; recorded now"
+    )
+
+
 def _deploy_failed(  # noqa: PLR0917 - internal step of _deploy()
     report: Report,
     decision: Decision,
     register: Action,
     update: Action,
     svc: ServiceView,
-    ledger: Ledger,
-    aws: AwsClients,
     exc: AwsCallFailed,
     new_arn: str | None,
 ) -> None:
@@ -394,10 +471,6 @@ def _deploy_failed(  # noqa: PLR0917 - internal step of _deploy()
         decision.reason += " (transient: retried)"
         decision.notify = False
         report.retry_services.append(svc.arn)
-    elif new_arn is not None:
-        # Never leave a revision that no service uses.
-        _deregister(report, aws, svc, new_arn)
-        ledger.forget_deploy(svc.arn, new_arn)
 
 
 def _our_deployment(result: dict[str, Any] | None, task_definition: str) -> str | None:
@@ -416,8 +489,9 @@ def _busy(report: Report, decision: Decision, svc: ServiceView, exc: LeaseBusy) 
     report.actions = [a for a in report.actions if a.service != svc.arn]
 
 
-def _deregister(report: Report, aws: AwsClients, svc: ServiceView, arn: str) -> None:
-    """A registered revision that no service uses is deregistered (never left half-changed)."""
+def _deregister(report: Report, aws: AwsClients, svc: ServiceView, arn: str) -> bool:
+    """A registered revision that no service uses is deregistered (never left half-changed).
+    False if that failed (the caller keeps its record)."""
     action = Action(
         api="ecs:DeregisterTaskDefinition", params={"taskDefinition": arn}, service=svc.arn
     )
@@ -428,6 +502,8 @@ def _deregister(report: Report, aws: AwsClients, svc: ServiceView, arn: str) -> 
     except AwsCallFailed as exc:
         action.error = f"{exc.code}: {exc.aws_message}"
         logger.error("could not deregister unused revision", task_definition=arn, code=exc.code)
+        return False
+    return True
 
 
 def _finish(
