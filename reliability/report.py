@@ -38,6 +38,17 @@ FOUND = [
         "the_scoped_agent_policy`",
     ),
     (
+        "Bookkeeping after a deploy treated as a failed deploy: at 20% faults, a ledger write "
+        "that failed after UpdateService had moved the service made the attempt fail; the "
+        "retry found the service on the new digest and said already-running (one deploy "
+        "without its deploy decision), and a stale revision whose DeregisterTaskDefinition "
+        "failed had its record dropped anyway (one revision left unused)",
+        "fixed in 0df8ddd (the retry completes the deploy's record and decides deployed without a "
+        "second UpdateService; clean-up is best effort and drops a record only once its "
+        "revision is gone; a revision whose registered record fails is deregistered at "
+        "once); three tests in `tests/handler/test_image_events.py`",
+    ),
+    (
         "The harness's own fault bodies: a throttle or 500 for the tagging and CloudWatch "
         "clients was written in CBOR (their models list it first) while botocore speaks JSON "
         "to them, so the client saw a parse error (UnicodeDecodeError) instead of the AWS "
