@@ -46,17 +46,15 @@ def test_hostile_tag_values_skip_the_service_with_a_reason(result: hostile.Hosti
     assert result.tag_checks_failed == []
 
 
-def test_each_run_is_bounded(result: hostile.HostileResult) -> None:  # hangs: see below
+def test_each_run_is_bounded(result: hostile.HostileResult) -> None:
     # generous: a pathological regex would take minutes; the hypothesis deadline is 30 s
     assert result.max_seconds < 10
     assert result.tag_max_seconds < 20
 
 
-def test_no_hostile_value_runs_unbounded_except_the_known_redos(
-    result: hostile.HostileResult,
-) -> None:
-    others = [h for h in result.hangs if hostile.REDOS_POLICY.split(":", 1)[1] not in h]
-    assert others == []
+def test_no_hostile_value_runs_past_its_bound(result: hostile.HostileResult) -> None:
+    # the ReDoS the harness found (hostile.REDOS_POLICY) included: it is rejected now
+    assert result.hangs == []
 
 
 def test_a_policy_regex_is_rejected_or_matches_in_bounded_time() -> None:
