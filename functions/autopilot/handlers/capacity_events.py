@@ -56,13 +56,14 @@ from autopilot.adapters.reaction_state import (
 )
 from autopilot.contract import CAPACITY_EVENTS
 from autopilot.errors import AwsCallFailed, LeaseBusy, NotFound
-from autopilot.handlers.common import finish, lambda_entry, open_report, validate_event
+from autopilot.handlers.common import finish, lambda_entry, open_report
 from autopilot.logic import capacity as cap
 from autopilot.models.capacity_events import (
     AlarmStateChangeEvent,
     ServiceActionEvent,
     SpotInterruptionEvent,
 )
+from autopilot.models.parse import validate_event
 from autopilot.models.report import Action, Decision, Outcome, Report
 from autopilot.observability import logger, metrics, tracer
 from autopilot.settings import CapacityEventsSettings, get_settings
@@ -76,9 +77,7 @@ MODELS: dict[str, type[AlarmStateChangeEvent | ServiceActionEvent | SpotInterrup
 
 
 def parse_capacity_event(event: Any) -> CapacityEvent:
-    parsed = validate_event(MODELS, event)
-    assert isinstance(parsed, AlarmStateChangeEvent | ServiceActionEvent | SpotInterruptionEvent)
-    return parsed
+    return validate_event(MODELS, event)
 
 
 @dataclass

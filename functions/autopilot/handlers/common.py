@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +13,6 @@ from autopilot.models.report import ANNOUNCED, Action, Decision, Outcome, Report
 LEAD_TIME_METRIC = "deploy-lead-time"
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from autopilot.adapters.clients import AwsClients
     from autopilot.adapters.ledger import Ledger
 
@@ -139,30 +137,3 @@ def lambda_entry(
         raise Incomplete(report.retry_services)
     result: dict[str, Any] = report.model_dump(mode="json")
     return result
-
-
-def validate_event(models: Mapping[str, type[BaseModel]], event: Any) -> BaseModel:
-    """``event`` parsed by the model of its detail-type; typed errors on anything else
-    (``UnsupportedEvent`` for another detail-type, ``InvalidEvent`` for junk)."""
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    from autopilot.errors import InvalidEvent, UnsupportedEvent  # noqa: PLC0415
-
-    if not isinstance(event, dict):
-        raise InvalidEvent(f"an event is a JSON object, got {type(event).__name__}")
-    detail_type = event.get("detail-type")
-    if not isinstance(detail_type, str):
-        raise InvalidEvent("event has no detail-type string")
-    model = models.get(detail_type)
-    if model is None:
-        raise UnsupportedEvent(detail_type, expected=tuple(models))
-    try:
-        return model.model_validate(event)
-    except ValidationError as exc:
-        errors = [
-            {"loc": [str(p) for p in e["loc"]], "type": e["type"], "msg": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise InvalidEvent(
-            f"invalid {model.__name__}: {exc.error_count()} error(s)", errors=errors
-        ) from None

@@ -55,7 +55,7 @@ from autopilot.adapters.ledger import Ledger
 from autopilot.adapters.reaction_state import ReactionState, Recheck, asg_target
 from autopilot.contract import TASK_EVENTS
 from autopilot.errors import AwsCallFailed, LeaseBusy
-from autopilot.handlers.common import finish, lambda_entry, open_report, validate_event
+from autopilot.handlers.common import finish, lambda_entry, open_report
 from autopilot.logic.crash_loop import CrashLoop, CrashLoopPolicy, StopRecord, detect_crash_loop
 from autopilot.logic.zone_balance import (
     AsgCapacity,
@@ -77,6 +77,7 @@ from autopilot.logic.zone_balance import (
     plan_zone_balance,
     service_ignore,
 )
+from autopilot.models.parse import validate_event
 from autopilot.models.report import Action, Decision, Outcome, Report
 from autopilot.models.state import LastKnownGood, ServiceView, tracked_container
 from autopilot.models.task_events import ScheduledEvent, TaskStateChangeEvent
@@ -90,20 +91,16 @@ FLOOR_MAX_AGE_SECONDS = 1800
 MAX_RECHECKS_PER_RUN = 50
 
 
-def parse_task_event(event: Any) -> TaskStateChangeEvent:
-    parsed = validate_event({contract.DT_ECS_TASK: TaskStateChangeEvent}, event)
-    assert isinstance(parsed, TaskStateChangeEvent)
-    return parsed
+#: What task-events parses: task state changes, and the re-check schedule's tick.
+MODELS: dict[str, type[TaskStateChangeEvent | ScheduledEvent]] = {
+    contract.DT_ECS_TASK: TaskStateChangeEvent,
+    contract.DT_SCHEDULED: ScheduledEvent,
+}
 
 
 def parse_event(event: Any) -> TaskStateChangeEvent | ScheduledEvent:
     """A task state change, or the re-check schedule's tick."""
-    parsed = validate_event(
-        {contract.DT_ECS_TASK: TaskStateChangeEvent, contract.DT_SCHEDULED: ScheduledEvent},
-        event,
-    )
-    assert isinstance(parsed, TaskStateChangeEvent | ScheduledEvent)
-    return parsed
+    return validate_event(MODELS, event)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -26,12 +26,11 @@ from pydantic import (
     Field,
     NonNegativeInt,
     StringConstraints,
-    ValidationError,
     model_validator,
 )
 
 from autopilot import contract
-from autopilot.errors import InvalidEvent, UnsupportedEvent
+from autopilot.models.parse import validate_event
 
 _REPO_NAME = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _REPO_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/(?P<name>.+)$")
@@ -185,53 +184,12 @@ DEPLOYMENT_EVENT_MODELS: dict[str, type[EcsDeploymentEvent]] = {
     contract.DT_ECS_DEPLOYMENT: EcsDeploymentEvent,
 }
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def _validate(model: type[M], event: Any) -> M:
-    try:
-        return model.model_validate(event)
-    except ValidationError as exc:
-        errors = [
-            {"loc": [str(p) for p in e["loc"]], "type": e["type"], "msg": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise InvalidEvent(
-            f"invalid {model.__name__}: {exc.error_count()} error(s)", errors=errors
-        ) from None
-
-
-def _detail_type(event: Any) -> str:
-    if not isinstance(event, dict):
-        raise InvalidEvent(f"an event is a JSON object, got {type(event).__name__}")
-    detail_type = event.get("detail-type")
-    if not isinstance(detail_type, str):
-        raise InvalidEvent("event has no detail-type string")
-    return detail_type
-
 
 def parse_image_event(event: Any) -> ImageEvent:
     """Parse an image-events event, or raise ``InvalidEvent`` / ``UnsupportedEvent``."""
-    detail_type = _detail_type(event)
-    model = IMAGE_EVENT_MODELS.get(detail_type)
-    if model is None:
-        raise UnsupportedEvent(detail_type, expected=tuple(IMAGE_EVENT_MODELS))
-    return _validate(model, event)
+    return validate_event(IMAGE_EVENT_MODELS, event)
 
 
 def parse_deployment_event(event: Any) -> EcsDeploymentEvent:
     """Parse a deployment-events event, or raise ``InvalidEvent`` / ``UnsupportedEvent``."""
-    detail_type = _detail_type(event)
-    model = DEPLOYMENT_EVENT_MODELS.get(detail_type)
-    if model is None:
-        raise UnsupportedEvent(detail_type, expected=tuple(DEPLOYMENT_EVENT_MODELS))
-    return _validate(model, event)
-
-
-def model_for(event: Any) -> type[BaseModel]:
-    """The model that parses ``event`` (contract tests use it)."""
-    detail_type = _detail_type(event)
-    models: dict[str, type[BaseModel]] = {**IMAGE_EVENT_MODELS, **DEPLOYMENT_EVENT_MODELS}
-    if detail_type not in models:
-        raise UnsupportedEvent(detail_type, expected=tuple(models))
-    return models[detail_type]
+    return validate_event(DEPLOYMENT_EVENT_MODELS, event)
