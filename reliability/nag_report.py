@@ -34,6 +34,21 @@ class NagResult:
         return asdict(self) | {"ok": self.ok}
 
 
+def acknowledgements(outdir: Path, stack: str) -> dict[tuple[str, str], str]:
+    """(construct path below the stack, rule) -> reason, for the pack's acknowledgements."""
+    metadata = json.loads((outdir / f"{stack}.metadata.json").read_text())
+    out: dict[tuple[str, str], str] = {}
+    for path, entries in metadata.items():
+        for entry in entries:
+            if entry.get("type") != "aws:cdk:acknowledged-rules":
+                continue
+            for rule, reason in entry["data"].items():
+                if rule.startswith(f"{PACK}::"):
+                    key = (path.removeprefix(f"/{stack}/"), rule.removeprefix(f"{PACK}::"))
+                    out[key] = reason
+    return out
+
+
 def read(template_file: Path) -> NagResult:
     """The nag verdict for the stack whose template is ``template_file``."""
     outdir = template_file.parent
@@ -47,18 +62,12 @@ def read(template_file: Path) -> NagResult:
             for v in plugin.get("violations", []):
                 where = [r.get("resourceLogicalId") for r in v.get("violatingResources", [])]
                 result.violations.append(f"{v.get('ruleName')}: {where}")
-    metadata = json.loads((outdir / f"{stack}.metadata.json").read_text())
     rules: set[str] = set()
-    for path, entries in metadata.items():
-        for entry in entries:
-            if entry.get("type") != "aws:cdk:acknowledged-rules":
-                continue
-            for rule, reason in entry["data"].items():
-                if not rule.startswith(f"{PACK}::"):
-                    continue
-                result.acknowledged += 1
-                rules.add(rule.removeprefix(f"{PACK}::").split("[")[0])
-                if len(str(reason).strip()) < MIN_REASON:
-                    result.without_reason.append(f"{path} {rule}")
+    for (path, rule), reason in acknowledgements(outdir, stack).items():
+        result.acknowledged += 1
+        rules.add(rule.split("[")[0])
+        if len(str(reason).strip()) < MIN_REASON:
+            where = path if path.startswith("/") else f"/{stack}/{path}"
+            result.without_reason.append(f"{where} {PACK}::{rule}")
     result.rules = len(rules)
     return result

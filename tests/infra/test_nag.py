@@ -12,6 +12,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
+from reliability.nag_report import acknowledgements
+
 _ARN = "arn:<AWS::Partition>"
 _RA = "<AWS::Region>:<AWS::AccountId>"
 _ASG = (
@@ -83,21 +85,6 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         )
     },
 }
-
-
-def acknowledgements(outdir: Path, stack: str) -> dict[tuple[str, str], str]:
-    metadata = json.loads((outdir / f"{stack}.metadata.json").read_text())
-    out: dict[tuple[str, str], str] = {}
-    for path, entries in metadata.items():
-        for entry in entries:
-            if entry["type"] != "aws:cdk:acknowledged-rules":
-                continue
-            for rule, reason in entry["data"].items():
-                if rule.startswith("AwsSolutions::"):
-                    out[(path.removeprefix(f"/{stack}/"), rule.removeprefix("AwsSolutions::"))] = (
-                        reason
-                    )
-    return out
 
 
 def test_the_demo_stack_passes_the_gate(synth) -> None:
