@@ -25,10 +25,11 @@ from typing import Any
 
 from reliability import estate, replay
 from reliability.hooks import HOOKS
+from reliability.results import Summarized
 
 
 @dataclass
-class ConcurrencyResult:
+class ConcurrencyResult(Summarized):
     rounds: int = 0
     threads: int = 0
     deliveries: int = 0
@@ -41,9 +42,6 @@ class ConcurrencyResult:
     @property
     def ok(self) -> bool:
         return not (self.failures or self.errors)
-
-    def summary(self) -> dict[str, Any]:
-        return {k: (len(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
 
 
 def _scan_event(sb: Any, img: replay.Image, event_id: str, repos: dict[str, Any]) -> dict[str, Any]:

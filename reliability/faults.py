@@ -24,10 +24,11 @@ from typing import Any
 
 from reliability import estate, replay
 from reliability.hooks import HOOKS, Call
+from reliability.results import Summarized
 
 
 @dataclass
-class OutageResult:
+class OutageResult(Summarized):
     scope: str
     events: int = 0
     dead_lettered: int = 0
@@ -48,9 +49,6 @@ class OutageResult:
             and not self.wrong_final
             and self.left_in_dlq == 0
         )
-
-    def summary(self) -> dict[str, Any]:
-        return {k: (len(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
 
 
 def _dlq_bodies(sb: Any, function: str) -> list[dict[str, Any]]:
@@ -161,7 +159,7 @@ def outage_run(  # noqa: PLR0915 - one outage is one story
 
 
 @dataclass
-class Leftovers:
+class Leftovers(Summarized):
     registered: int = 0
     unused: list[str] = field(default_factory=list)
     leases_held: list[str] = field(default_factory=list)
@@ -170,9 +168,6 @@ class Leftovers:
     @property
     def ok(self) -> bool:
         return not (self.unused or self.leases_past_expiry or self.leases_held)
-
-    def summary(self) -> dict[str, Any]:
-        return {k: (len(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
 
 
 def leftovers(sb: Any, calls: list[Call]) -> Leftovers:

@@ -34,6 +34,7 @@ from typing import Any
 
 from reliability import estate
 from reliability.hooks import HOOKS
+from reliability.results import Summarized
 
 FUNCTION_OF = {
     "ecr-": "image-events",
@@ -87,7 +88,7 @@ TAG_BOUND_SECONDS = 5.0
 
 
 @dataclass
-class HostileResult:
+class HostileResult(Summarized):
     events: int = 0
     by_function: dict[str, int] = field(default_factory=dict)
     rejected: int = 0
@@ -117,7 +118,7 @@ class HostileResult:
         )
 
     def summary(self) -> dict[str, Any]:
-        out = {k: (len(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
+        out = super().summary()
         out["typed_other"] = dict(self.typed_other)
         return out
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from reliability import estate
 from reliability.hooks import HOOKS, Call
+from reliability.results import Summarized
 
 Version = tuple[int, int, int]
 
@@ -243,7 +244,7 @@ def expected_versions(
 
 
 @dataclass
-class ReplayResult:
+class ReplayResult(Summarized):
     events: int = 0
     duplicates: int = 0
     reordered: int = 0
@@ -275,9 +276,6 @@ class ReplayResult:
             or self.failed_routes
             or self.deploy_decisions != self.update_service_ok
         )
-
-    def summary(self) -> dict[str, Any]:
-        return {k: (len(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
 
 
 def run_replay(
