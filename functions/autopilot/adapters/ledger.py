@@ -177,6 +177,48 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: from_av(v) for k, v in item.items()}
 
 
+def query_items(
+    db: DynamoDBClient, kwargs: dict[str, Any], *, limit: int | None = None, page_limit: bool = True
+) -> list[dict[str, Any]]:
+    """Every item a Query returns, page by page, at most ``limit``. ``page_limit``: ask each
+    page for only what is still missing (off when a FilterExpression applies after it)."""
+    items: list[dict[str, Any]] = []
+    while True:
+        if limit is not None and page_limit:
+            kwargs["Limit"] = limit - len(items)
+        with translate("dynamodb:Query"):
+            response = db.query(**kwargs)
+        items.extend(from_item(i) for i in response.get("Items", []))
+        last = response.get("LastEvaluatedKey")
+        if not last or (limit is not None and len(items) >= limit):
+            return items[:limit] if limit is not None else items
+        kwargs["ExclusiveStartKey"] = last
+
+
+def query_prefix(
+    db: DynamoDBClient,
+    table: str,
+    pk: str,
+    prefix: str,
+    *,
+    newest_first: bool = False,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The items of partition ``pk`` whose sort key starts with ``prefix`` (all of them if
+    it is empty), strongly consistent."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": to_item({":pk": pk, ":prefix": prefix}),
+        "ScanIndexForward": not newest_first,
+        "ConsistentRead": True,
+    }
+    if not prefix:
+        kwargs["KeyConditionExpression"] = "pk = :pk"
+        kwargs["ExpressionAttributeValues"] = to_item({":pk": pk})
+    return query_items(db, kwargs, limit=limit)
+
+
 class Ledger:
     """Typed reads and writes of the ledger table."""
 
@@ -204,27 +246,9 @@ class Ledger:
     def _query(
         self, pk: str, prefix: str, *, newest_first: bool = False, limit: int | None = None
     ) -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": to_item({":pk": pk, ":prefix": prefix}),
-            "ScanIndexForward": not newest_first,
-            "ConsistentRead": True,
-        }
-        if not prefix:
-            kwargs["KeyConditionExpression"] = "pk = :pk"
-            kwargs["ExpressionAttributeValues"] = to_item({":pk": pk})
-        items: list[dict[str, Any]] = []
-        while True:
-            if limit is not None:
-                kwargs["Limit"] = limit - len(items)
-            with translate("dynamodb:Query"):
-                response = self._db.query(**kwargs)
-            items.extend(from_item(i) for i in response.get("Items", []))
-            last = response.get("LastEvaluatedKey")
-            if not last or (limit is not None and len(items) >= limit):
-                return items
-            kwargs["ExclusiveStartKey"] = last
+        return query_prefix(
+            self._db, self._table, pk, prefix, newest_first=newest_first, limit=limit
+        )
 
     # -- decisions (the audit trail) --------------------------------------------------
     def record_decision(
@@ -292,15 +316,8 @@ class Ledger:
             kwargs["ExpressionAttributeValues"].update(
                 to_item({f":o{i}": name for i, name in enumerate(names)})
             )
-        items: list[dict[str, Any]] = []
-        while True:
-            with translate("dynamodb:Query"):
-                response = self._db.query(**kwargs)
-            items.extend(from_item(i) for i in response.get("Items", []))
-            last = response.get("LastEvaluatedKey")
-            if not last or (limit is not None and len(items) >= limit):
-                return items[:limit] if limit is not None else items
-            kwargs["ExclusiveStartKey"] = last
+        # no per-page Limit: DynamoDB applies it before the filter
+        return query_items(self._db, kwargs, limit=limit, page_limit=False)
 
     def list_services(self) -> list[dict[str, Any]]:
         """Every service the functions have decided on (for ``autopilot status``)."""

@@ -69,7 +69,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from autopilot.adapters.aws_errors import translate
-from autopilot.adapters.ledger import from_item, svc_pk, to_item
+from autopilot.adapters.ledger import from_item, query_prefix, svc_pk, to_item
 from autopilot.errors import AwsCallFailed
 from autopilot.logic.capacity import RecordedShift, StrategyItem
 from autopilot.logic.crash_loop import StopRecord
@@ -196,21 +196,7 @@ class ReactionState:
             self._db.delete_item(TableName=self._table, Key=to_item({"pk": pk, "sk": sk}))
 
     def _query(self, pk: str, prefix: str) -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": to_item({":pk": pk, ":prefix": prefix}),
-            "ConsistentRead": True,
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            with translate("dynamodb:Query"):
-                response = self._db.query(**kwargs)
-            items.extend(from_item(i) for i in response.get("Items", []))
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return items
-            kwargs["ExclusiveStartKey"] = last
+        return query_prefix(self._db, self._table, pk, prefix)
 
     # -- zone balance: debounce and moves --------------------------------------------------
     def claim_evaluation(self, service_arn: str, window_seconds: int) -> bool:
