@@ -26,8 +26,8 @@ from typing import Any
 import yaml
 
 from bench.common import REPO_ROOT, Figure, Section, summary, tool_env
+from sandbox.synth import CONFIG_CONTEXT
 
-CONTEXT_KEY = "autopilot:config"  # infra/app_builder.CONFIG_CONTEXT_KEY
 OVERRIDES = [
     "-c",
     "@aws-cdk/core:stackResourceLimit=0",
@@ -73,7 +73,7 @@ def command(config: Path, out: Path, *, overrides: bool = True) -> list[str]:
         "-o",
         str(out),
         "-c",
-        f"{CONTEXT_KEY}={config}",
+        f"{CONFIG_CONTEXT}={config}",
     ]
     return cmd + (OVERRIDES if overrides else [])
 

@@ -13,11 +13,10 @@ ran before (moto's backends are process-wide).
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from sandbox.synth import REPO_ROOT, CloudAssembly, SynthError, cdk_env, is_fresh, read_assembly
+from sandbox.synth import REPO_ROOT, CloudAssembly, synth
 
 ESTATE_CONFIG = Path(__file__).with_name("estate.yaml")
 OUT_DIR = REPO_ROOT / ".reliability" / "cdk.out"
@@ -42,28 +41,8 @@ def synth_estate(
     out_dir: Path = OUT_DIR, *, force: bool = False, config: Path = ESTATE_CONFIG
 ) -> CloudAssembly:
     """``cdk synth -c autopilot:config=<config>`` into ``out_dir`` (unless it is fresh)."""
-    manifest = out_dir / "manifest.json"
-    if not force and is_fresh(out_dir) and manifest.stat().st_mtime > config.stat().st_mtime:
-        return read_assembly(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        "npx",
-        "--no-install",
-        "cdk",
-        "synth",
-        "--quiet",
-        "-c",
-        f"autopilot:config={config.relative_to(REPO_ROOT)}",
-        "-o",
-        str(out_dir),
-    ]
-    proc = subprocess.run(
-        cmd, cwd=REPO_ROOT, env=cdk_env(), capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise SynthError(f"cdk synth of {config.name} failed:\n{tail}")
-    return read_assembly(out_dir)
+    return synth(out_dir, config=config, force=force)
 
 
 ENVIRONMENT = "rel"

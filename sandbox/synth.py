@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,9 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: inputs of the synth: a cdk.out newer than all of these is fresh
+#: the context key naming the config file (infra/app_builder.py's CONFIG_CONTEXT_KEY; not
+#: imported from there, which would load aws_cdk into every CLI command)
+CONFIG_CONTEXT = "autopilot:config"
 _INPUTS = ("app.py", "cdk.json", "infra", "config", "functions")
 
 
@@ -70,12 +73,14 @@ def _newest_mtime(paths: list[Path]) -> float:
     return newest
 
 
-def is_fresh(out_dir: Path, app_dir: Path = REPO_ROOT) -> bool:
-    """True when ``out_dir`` holds a manifest newer than every input of the synth."""
+def is_fresh(out_dir: Path, app_dir: Path = REPO_ROOT, *, extra: Sequence[Path] = ()) -> bool:
+    """True when ``out_dir`` holds a manifest newer than every input of the synth (the
+    app's sources, and ``extra`` files such as a config file outside them)."""
     manifest = out_dir / "manifest.json"
     if not manifest.is_file():
         return False
-    return manifest.stat().st_mtime >= _newest_mtime([app_dir / p for p in _INPUTS])
+    inputs = [app_dir / p for p in _INPUTS] + list(extra)
+    return manifest.stat().st_mtime >= _newest_mtime(inputs)
 
 
 def cdk_env() -> dict[str, str]:
@@ -93,25 +98,33 @@ def synth(
     out_dir: Path | None = None,
     *,
     app_dir: Path = REPO_ROOT,
+    config: Path | None = None,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> CloudAssembly:
-    """Run ``npx cdk synth --quiet -o out_dir`` unless ``out_dir`` is fresh; read the assembly."""
+    """Run ``npx cdk synth --quiet -o out_dir`` (with ``-c autopilot:config=<config>`` if
+    given; else the config cdk.json names) unless ``out_dir`` is fresh; read the assembly."""
     out_dir = (out_dir or app_dir / "cdk.out").resolve()
     say = progress or (lambda _msg: None)
-    if not force and is_fresh(out_dir, app_dir):
+    if not force and is_fresh(out_dir, app_dir, extra=[config] if config else []):
         say(f"reusing {out_dir.name}/ (newer than the app's sources)")
         return read_assembly(out_dir)
     if not (app_dir / "cdk.json").is_file():
         raise SynthError(f"no cdk.json in {app_dir}: nothing to synthesize")
     say("synthesizing the CDK app (cdk synth, ~10 s)")
     cmd = ["npx", "--no-install", "cdk", "synth", "--quiet", "-o", str(out_dir)]
+    if config is not None:
+        shown = config.resolve()
+        if shown.is_relative_to(app_dir.resolve()):
+            shown = shown.relative_to(app_dir.resolve())
+        cmd += ["-c", f"{CONFIG_CONTEXT}={shown}"]
     proc = subprocess.run(
         cmd, cwd=app_dir, env=cdk_env(), capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise SynthError(f"cdk synth failed (exit {proc.returncode}):\n{tail}")
+        what = f"cdk synth of {config.name}" if config else "cdk synth"
+        raise SynthError(f"{what} failed (exit {proc.returncode}):\n{tail}")
     return read_assembly(out_dir)
 
 
