@@ -89,7 +89,7 @@ MODEL_FLOOR = "pydantic + Powertools Logger, Metrics, Tracer(patch botocore) + o
 FUNCTION = """\
 import autopilot.handlers.{module}
 from autopilot.settings import {settings}, get_settings
-from autopilot.adapters.clients import get_clients
+from autopilot.aws.clients import get_clients
 get_settings({settings})
 get_clients().warm(*{services!r})
 """

@@ -67,7 +67,7 @@ ENV = {
 @contextmanager
 def environment() -> Iterator[None]:
     """The functions' environment, and fresh settings and clients before and after."""
-    from autopilot.adapters.clients import reset_clients  # noqa: PLC0415
+    from autopilot.aws.clients import reset_clients  # noqa: PLC0415
     from autopilot.settings import get_settings  # noqa: PLC0415
 
     saved = dict(os.environ)
@@ -199,7 +199,7 @@ class World:
 
     @property
     def clients(self) -> Any:
-        from autopilot.adapters.clients import AwsClients  # noqa: PLC0415
+        from autopilot.aws.clients import AwsClients  # noqa: PLC0415
 
         return AwsClients(
             ecs=self.ecs,

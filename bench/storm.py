@@ -108,14 +108,14 @@ def _event(w: World, rng: random.Random, name: str, tasks: list[str]) -> dict[st
 
 
 def storm(services: int, events: int, *, seed: int = 9) -> dict[str, Any]:  # noqa: PLR0915
-    from autopilot.adapters import reaction_state  # noqa: PLC0415
     from autopilot.handlers import task_events  # noqa: PLC0415
+    from autopilot.store import table as ledger_table  # noqa: PLC0415
 
     rng = random.Random(seed)
     start = datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()
     clock = FakeClock(start)
-    saved = reaction_state.CLOCK
-    reaction_state.CLOCK = clock
+    saved = ledger_table.CLOCK
+    ledger_table.CLOCK = clock
     try:
         with World() as w:
             tasks = _build(w, services)
@@ -154,7 +154,7 @@ def storm(services: int, events: int, *, seed: int = 9) -> dict[str, Any]:  # no
             cpu = time.process_time() - began_cpu
             spreads = {n: w.running_spread(n) for n in names}
     finally:
-        reaction_state.CLOCK = saved
+        ledger_table.CLOCK = saved
 
     describes: dict[str, int] = {}
     all_describes: dict[str, int] = {}

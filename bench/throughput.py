@@ -26,17 +26,17 @@ REG = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
 
 def _image_cases(n: int) -> list[Callable[[], Any]]:
-    from autopilot.logic import image_plan  # noqa: PLC0415
-    from autopilot.logic.images import parse_image  # noqa: PLC0415
-    from autopilot.logic.scan import scan_record  # noqa: PLC0415
-    from autopilot.models.state import (  # noqa: PLC0415
+    from autopilot.domain.images import (  # noqa: PLC0415
         Candidate,
         ContainerImage,
         ImageInfo,
-        ServiceLedgerState,
-        ServiceView,
-        parse_service_config,
+        parse_image,
     )
+    from autopilot.domain.records import ServiceLedgerState  # noqa: PLC0415
+    from autopilot.domain.service import Service  # noqa: PLC0415
+    from autopilot.logic import image_plan  # noqa: PLC0415
+    from autopilot.logic.policy import parse_service_config  # noqa: PLC0415
+    from autopilot.logic.scan import scan_record  # noqa: PLC0415
 
     policies = [
         "semver",
@@ -49,7 +49,7 @@ def _image_cases(n: int) -> list[Callable[[], Any]]:
     for i in range(n):
         new = f"sha256:{i:064x}"
         old = f"sha256:{i + 10**6:064x}"
-        svc = ServiceView(
+        svc = Service(
             arn=f"arn:aws:ecs:us-east-1:123456789012:service/c/web-{i}",
             name=f"web-{i}",
             cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/c",

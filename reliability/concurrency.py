@@ -56,7 +56,7 @@ def run_rounds(  # noqa: PLR0915 - one round is one story
     seed: int = 0,
     repositories: tuple[str, ...] = ("rel/app2", "rel/app3"),
 ) -> ConcurrencyResult:
-    from autopilot.adapters.clients import AwsClients
+    from autopilot.aws.clients import AwsClients
     from autopilot.errors import LeaseBusy
 
     from reliability.faults import leftovers

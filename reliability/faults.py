@@ -7,7 +7,7 @@
 2. ``outage_run``: faults at 100% for a stretch of image events (``scope="all"``: every
    call fails; ``scope="UpdateService"``: only ``UpdateService``, so revisions are
    registered and then not used). Expected: each event ends, intact, in image-events'
-   DLQ. Then the faults stop, ``sandbox.redrive.redrive_sandbox`` replays the DLQ and the
+   DLQ. Then the faults stop, ``cli.redrive.redrive_sandbox`` replays the DLQ and the
    reactions complete: each service on the model's newest eligible image.
 3. ``leftovers``: every revision the functions registered is in use by a service, was
    used by an ``UpdateService`` at some point, or was deregistered; no lease is still held.
@@ -90,7 +90,7 @@ def outage_run(  # noqa: PLR0915 - one outage is one story
     repositories: tuple[str, ...] = estate.REPOSITORIES,
 ) -> OutageResult:
     """New clean images for ``repositories``; their scan events meet a 100% outage."""
-    from sandbox.redrive import redrive_sandbox
+    from cli.redrive import redrive_sandbox
 
     res = OutageResult(scope=scope)
     stream = replay.generate(

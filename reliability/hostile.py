@@ -421,7 +421,7 @@ def run_tag_parsing(result: HostileResult, *, n_values: int, seed: int = 0) -> N
     """``parse_service_config`` and tag matching on generated values: MalformedTag or a
     config, each call bounded."""
     from autopilot.errors import AutopilotError
-    from autopilot.models.state import parse_service_config
+    from autopilot.logic.policy import parse_service_config
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as hseed
     from hypothesis import strategies as st
@@ -508,7 +508,7 @@ def run_redos_push(
     clean scan result (directly, in the main thread, bounded by ``EVENT_BOUND_SECONDS``). Returns
     the seconds it took; an overrun is recorded in ``result.hangs``.
     """
-    from autopilot.adapters.clients import AwsClients
+    from autopilot.aws.clients import AwsClients
 
     from sandbox.router import lambda_environment, load_handler, reset_function_caches
     from sandbox.server import patched_environ

@@ -191,7 +191,7 @@ def reset_function_caches() -> None:
     except ImportError:  # pragma: no cover
         pass
     try:
-        clients = importlib.import_module("autopilot.adapters.clients")
+        clients = importlib.import_module("autopilot.aws.clients")
     except ImportError:
         return
     reset = getattr(clients, "reset_clients", None)

@@ -25,10 +25,9 @@ class ManualApprovalDeploysOnApprove:
     title = "Under manual approval a push waits; `autopilot approve` deploys it, once"
 
     def run(self, ctx: DemoContext) -> list[Check]:
-        from autopilot import operator
-
+        from cli import controls as operator
+        from cli.invoke import locate, operator_clients
         from sandbox.demo import TAG_REPOSITORY, Check, failures, outcomes
-        from sandbox.invoke import locate, operator_clients
 
         svc = ctx.story.get("service") or ctx.pick_service()
         repo = svc["tags"][TAG_REPOSITORY]

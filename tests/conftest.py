@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from autopilot.adapters.clients import reset_clients
+from autopilot.aws.clients import reset_clients
 from autopilot.settings import get_settings
 
 

@@ -9,20 +9,19 @@ from typing import Any
 
 import pytest
 from autopilot import contract
-from autopilot.models.capacity_events import (
+from autopilot.events.capacity import (
     AlarmStateChangeEvent,
     ServiceActionEvent,
     SpotInterruptionEvent,
 )
-from autopilot.models.events import (
+from autopilot.events.deployment import EcsDeploymentEvent, parse_deployment_event
+from autopilot.events.image import (
     EcrImageActionEvent,
     EcrImageScanEvent,
-    EcsDeploymentEvent,
     Inspector2ScanEvent,
-    parse_deployment_event,
     parse_image_event,
 )
-from autopilot.models.task_events import ScheduledEvent, TaskStateChangeEvent
+from autopilot.events.task import ScheduledEvent, TaskStateChangeEvent
 from pydantic import BaseModel
 
 EVENTS = sorted((Path(__file__).parent.parent / "events").glob("*.json"))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.cli import main
+from cli.main import main
 from sandbox.control import ControlServer, write_state
 from sandbox.core import Sandbox
 from sandbox.synth import REPO_ROOT

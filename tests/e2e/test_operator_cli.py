@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.cli import main
+from cli.main import main
 from sandbox.core import Sandbox
 from sandbox.demo import DemoContext, outcomes, run_scenes
 from sandbox.scene_operator import (
@@ -164,10 +164,10 @@ def test_approval_of_a_superseded_or_quarantined_digest_deploys_nothing(
     assert "superseded" in out
     assert running_image(ctx) == before
 
-    from autopilot.adapters.ledger import Ledger
+    from autopilot.store.ledger import Ledger
 
     ledger = Ledger(ctx.sandbox.clients("dynamodb"), ctx.sandbox.outputs["LedgerTableName"])  # type: ignore[misc]
-    ledger.quarantine(manual["arn"], newer, reason="bad elsewhere", event_id="test")
+    ledger.state.quarantine(manual["arn"], newer, reason="bad elsewhere", event_id="test")
     code, out, _err = cli(capsys, ctx.sandbox, "approve", SERVICE, newer)
     assert code == 1
     assert "quarantined" in out
@@ -264,7 +264,7 @@ def test_bad_usage_exits_2_with_one_line(
 def test_notices_since_the_demo_are_actionable_and_never_nothing_to_do(
     ctx: DemoContext,
 ) -> None:
-    from autopilot.models.report import ANNOUNCED
+    from autopilot.domain.report import ANNOUNCED
     from moto.sns.models import sns_backends
 
     topic = ctx.sandbox.outputs["NoticesTopicArn"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import _parse_findings, main
 from sandbox import moto_adjustments as adj
-from sandbox.cli import _parse_findings, main
 from sandbox.intrinsics import Resolver, Unresolvable
 from sandbox.router import RuleInfo, normalize_event, rehome_event
 from sandbox.server import ACCOUNT_ID, REGION

@@ -19,8 +19,8 @@ from typing import Any
 
 import boto3
 import pytest
-from autopilot.adapters.clients import AwsClients
-from autopilot.adapters.ledger import Ledger
+from autopilot.aws.clients import AwsClients
+from autopilot.store.ledger import Ledger
 from moto import mock_aws
 from moto.ecr.models import ecr_backends
 from moto.ecs.models import ecs_backends

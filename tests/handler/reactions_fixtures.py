@@ -21,8 +21,8 @@ from typing import Any
 
 import boto3
 import pytest
-from autopilot.adapters import reaction_state
-from autopilot.adapters.clients import AwsClients
+from autopilot.aws.clients import AwsClients
+from autopilot.store import table as ledger_table
 from moto.ecs.models import Task, ecs_backends
 from moto.moto_api import state_manager
 
@@ -466,7 +466,7 @@ class Reactions:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(reaction_state, "CLOCK", fake)
+    monkeypatch.setattr(ledger_table, "CLOCK", fake)
     return fake
 
 

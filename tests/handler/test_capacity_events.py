@@ -55,7 +55,7 @@ def test_a_service_with_a_scalable_target_is_scaled_through_its_minimum_never_de
     assert rx.target_bounds("web") == (5, 10)
     assert "ecs:UpdateService" not in world.calls
     assert rx.describe("web")["desiredCount"] == 3
-    assert world.ledger._get(f"TGT#service:{svc}", "CAP#ORIGINAL_MIN")["value"] == 2
+    assert world.ledger.table.get(f"TGT#service:{svc}", "CAP#ORIGINAL_MIN")["value"] == 2
 
     # When it clears after the cooldown: the recorded floor comes back, still not desiredCount
     clock.advance(301)
@@ -64,7 +64,7 @@ def test_a_service_with_a_scalable_target_is_scaled_through_its_minimum_never_de
     assert rx.target_bounds("web") == (2, 10)
     assert world.calls["application-auto-scaling:RegisterScalableTarget"] == 2
     assert "ecs:UpdateService" not in world.calls
-    assert world.ledger._get(f"TGT#service:{svc}", "CAP#ORIGINAL_MIN") is None
+    assert world.ledger.table.get(f"TGT#service:{svc}", "CAP#ORIGINAL_MIN") is None
 
 
 def test_alarm_ok_alarm_inside_the_cooldown_makes_one_change(
@@ -162,7 +162,7 @@ def test_no_or_malformed_tags_change_nothing_and_are_recorded(  # noqa: PLR0917 
     assert {k: v for k, v in rx.mutations().items() if k != "sns:Publish"} == {}
     assert rx.describe("web")["desiredCount"] == 3
     assert world.calls.get("cloudwatch:ListTagsForResource", 0) == (where == "alarm")
-    (recorded,) = world.ledger.list_decisions(arn)
+    (recorded,) = world.ledger.decisions.list(arn)
     assert recorded["reason"] == d["reason"]
     notices = [n["attributes"]["outcome"] for n in world.notices()]
     assert notices == (["rejected"] if outcome == "rejected" else [])
@@ -298,7 +298,7 @@ def test_fargate_spot_falls_back_to_fargate_and_returns_after_the_calm_period(
     assert rx.describe(svc)["capacityProviderStrategy"] == [
         {"capacityProvider": "FARGATE", "weight": 3, "base": 1}
     ]
-    assert world.ledger._get(f"SVC#{svc}", "SPOT#SHIFT") is not None
+    assert world.ledger.table.get(f"SVC#{svc}", "SPOT#SHIFT") is not None
     # a repeated failure changes nothing more
     repeated = run(
         rx, rx.service_action("worker", "SERVICE_TASK_PLACEMENT_FAILURE", "RESOURCE:FARGATE")
@@ -316,7 +316,7 @@ def test_fargate_spot_falls_back_to_fargate_and_returns_after_the_calm_period(
     back = run(rx, rx.service_action("worker", "SERVICE_STEADY_STATE"))
     assert decision(back)["outcome"] == "restored"
     assert rx.describe(svc)["capacityProviderStrategy"] == spot
-    assert world.ledger._get(f"SVC#{svc}", "SPOT#SHIFT") is None
+    assert world.ledger.table.get(f"SVC#{svc}", "SPOT#SHIFT") is None
     assert world.calls["ecs:UpdateService"] == 2
     outcomes = [n["attributes"]["outcome"] for n in world.notices()]
     assert outcomes == ["fallback", "restored"]
@@ -325,12 +325,12 @@ def test_fargate_spot_falls_back_to_fargate_and_returns_after_the_calm_period(
 def test_a_strategy_shift_waits_for_the_services_lease(rx: Reactions, world: World) -> None:
     spot = [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
     svc = rx.service("worker", desired=2, strategy=spot)
-    world.ledger.acquire_lease(svc, "deployment-events:x", 300)
+    world.ledger.leases.acquire(svc, "deployment-events:x", 300)
     event = rx.service_action("worker", "SERVICE_TASK_PLACEMENT_FAILURE", "RESOURCE:FARGATE")
     with pytest.raises(Incomplete):
         capacity_events.handler(event, LambdaContext())
     assert rx.describe(svc)["capacityProviderStrategy"] == spot
-    world.ledger.release_lease(svc, "deployment-events:x")
+    world.ledger.leases.release(svc, "deployment-events:x")
     assert decision(run(rx, event))["outcome"] == "fallback"
 
 

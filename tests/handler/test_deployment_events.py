@@ -51,7 +51,7 @@ def svc(world: World) -> str:
 
 def test_completed_records_last_known_good(world: World, svc: str) -> None:
     digest, td = deployed_and_completed(world, "v1.1.0")
-    lkg = world.ledger.get_last_known_good(svc)
+    lkg = world.ledger.state.last_known_good(svc)
     assert lkg is not None
     assert (lkg.task_definition, lkg.digest) == (td, digest)
     assert lkg.image == f"{REGISTRY}/{REPO}@{digest}"
@@ -74,7 +74,7 @@ def test_failed_rolls_back_to_last_known_good_and_quarantines(world: World, svc:
     assert world.describe(svc)["taskDefinition"] == good_td
     assert report["actions"][0]["api"] == "ecs:UpdateService"
     assert report["actions"][0]["params"]["taskDefinition"] == good_td
-    assert world.ledger.is_quarantined(svc, bad)
+    assert world.ledger.state.is_quarantined(svc, bad)
     (notice,) = world.notices()
     assert notice["attributes"] == {"outcome": "rolled-back", "service": svc, "severity": "error"}
 
@@ -115,7 +115,7 @@ def test_failed_when_ecs_rolls_back_itself_only_quarantines(world: World, svc: s
     assert report["actions"][0]["api"] == "sns:Publish"
     assert world.calls["ecs:UpdateService"] == 1  # only the deploy, no rollback of ours
     assert world.describe(svc)["taskDefinition"] == bad_td
-    assert world.ledger.is_quarantined(svc, bad)
+    assert world.ledger.state.is_quarantined(svc, bad)
 
 
 def test_failed_deployment_unknown_to_ecs_and_ledger_is_announced_and_changes_nothing(
@@ -141,7 +141,7 @@ def test_rolling_back_in_progress_is_recorded_and_not_acted_on(world: World, svc
     assert outcome(report) == "ignored"
     assert "rolling back" in report["decisions"][0]["reason"]
     assert world.aws_calls() == {}
-    assert world.ledger.list_decisions(svc)[0]["outcome"] == "ignored"
+    assert world.ledger.decisions.list(svc)[0]["outcome"] == "ignored"
 
 
 def test_duplicate_failed_event_rolls_back_once(world: World, svc: str) -> None:
@@ -172,7 +172,7 @@ def test_dry_run_plans_the_rollback_and_changes_nothing(world: World, svc: str) 
     assert report["actions"][0]["params"]["taskDefinition"] == good_td
     assert not any(a["done"] for a in report["actions"])
     assert world.describe(svc)["taskDefinition"] == bad_td
-    assert not world.ledger.is_quarantined(svc, bad)
+    assert not world.ledger.state.is_quarantined(svc, bad)
     assert "ecs:UpdateService" not in world.calls
 
 
@@ -205,13 +205,13 @@ def test_failed_deployment_no_longer_listed_by_ecs_is_found_through_the_deploy_r
     bad_td = report.decisions[0].task_definition
     assert bad_td is not None
     # (moto's UpdateService starts no deployment: record the id ECS would have returned)
-    record = world.ledger.get_deploy(svc, bad_td)
+    record = world.ledger.deploys.get(svc, bad_td)
     assert record is not None
-    world.ledger.record_deploy(svc, record._replace(deployment_id="ecs-svc/gone"))
+    world.ledger.deploys.record(svc, record._replace(deployment_id="ecs-svc/gone"))
 
     out = deployments(world, world.deployment_event(svc, "FAILED", "ecs-svc/gone", BREAKER))
 
     assert outcome(out) == "rolled-back"
     assert out["decisions"][0]["digest"] == bad
     assert world.describe(svc)["taskDefinition"] == good_td
-    assert world.ledger.is_quarantined(svc, bad)
+    assert world.ledger.state.is_quarantined(svc, bad)

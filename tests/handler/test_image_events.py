@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from autopilot.adapters.clients import AwsClients
+from autopilot.aws.clients import AwsClients
 from autopilot.errors import Incomplete, InvalidEvent, UnsupportedEvent
 from autopilot.handlers import image_events
 from autopilot.logic.scan import scan_record
@@ -93,11 +93,11 @@ def test_critical_finding_blocks_with_a_ledger_entry_and_a_notice(
     assert report["decisions"][0]["counts"] == {"CRITICAL": 1, "LOW": 3}
     assert world.revisions("web") == family_before
     assert report["actions"][0]["api"] == "sns:Publish"
-    history = world.ledger.list_decisions(svc)
+    history = world.ledger.decisions.list(svc)
     assert [d["outcome"] for d in history] == ["blocked", "awaiting-scan"]
     assert history[0]["counts"] == {"CRITICAL": 1, "LOW": 3}
     assert {"event_id", "repository", "tag", "digest", "reason", "decided_at"} <= set(history[0])
-    (listed,) = world.ledger.list_services()
+    (listed,) = world.ledger.decisions.list_services()
     assert (listed["sk"], listed["last_outcome"]) == (svc, "blocked")
     (notice,) = world.notices()
     assert notice["attributes"] == {"outcome": "blocked", "service": svc, "severity": "warning"}
@@ -135,7 +135,7 @@ def test_a_late_older_push_changes_nothing_and_says_older(world: World) -> None:
     assert outcome(report) == "older"
     assert "1.2.9 is not newer than running 1.3.0" in report["decisions"][0]["reason"]
     assert world.running_image(svc) == image
-    assert world.ledger.list_decisions(svc)[0]["outcome"] == "older"
+    assert world.ledger.decisions.list(svc)[0]["outcome"] == "older"
 
 
 def test_scan_before_push_deploys_once(world: World) -> None:
@@ -161,7 +161,7 @@ def test_scan_remembered_then_push_by_digest_deploys_at_once(world: World) -> No
         event_id="earlier",
     )
     assert record is not None
-    world.ledger.remember_scan(record)
+    world.ledger.scans.remember(record)
     # a push by digest has no image-tag: the tags come from ECR
     report = run(world, world.push_event(REPO, digest, None))
     assert outcome(report) == "deployed"
@@ -201,7 +201,7 @@ def test_deletes_and_failed_pushes_are_recorded_as_ignored(
         del event["detail"]["image-digest"]
     report = run(world, event)
     assert outcome(report) == expected
-    assert world.ledger.list_decisions(f"repository/{REPO}")[0]["outcome"] == "ignored"
+    assert world.ledger.decisions.list(f"repository/{REPO}")[0]["outcome"] == "ignored"
     assert world.aws_calls() == {}
 
 
@@ -272,12 +272,12 @@ def test_manual_approval_is_recorded_and_announced(world: World) -> None:
     assert outcome(report) == "pending-approval"
     assert world.running_image(svc).endswith(":v1.2.0")
     assert [n["attributes"]["outcome"] for n in world.notices()] == ["pending-approval"]
-    assert world.ledger.load_state(svc).pending_approval == {digest}
+    assert world.ledger.state.load(svc).pending_approval == {digest}
     # announced once; once approved (what `autopilot approve` writes) the next event deploys
     again = world.scan_event(REPO, digest, {}, tags=["v1.3.0"])
     assert outcome(run(world, again)) == "pending-approval"
     assert world.notices() == []
-    world.ledger.set_approval(svc, digest, "approved", event_id="operator")
+    world.ledger.approvals.set(svc, digest, "approved", event_id="operator")
     assert outcome(run(world, world.push_event(REPO, digest, "v1.3.0"))) == "deployed"
 
 
@@ -300,7 +300,7 @@ def test_dry_run_returns_the_plan_and_changes_nothing(world: World) -> None:
     mutating = {"ecs:RegisterTaskDefinition", "ecs:UpdateService", "sns:Publish"}
     assert not mutating & set(world.calls)
     assert not {k for k in world.calls if k.startswith("dynamodb:") and "Put" in k}
-    assert world.ledger.list_decisions(svc) == []
+    assert world.ledger.decisions.list(svc) == []
     # the real run afterwards does exactly what was planned
     done = run(world, event)
     assert outcome(done) == "deployed"
@@ -363,7 +363,7 @@ def test_a_busy_lease_defers_the_service_and_the_handler_asks_for_a_retry(
 ) -> None:
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
     digest = world.push(REPO, "v1.3.0")
-    world.ledger.acquire_lease(svc, "someone-else", 60)
+    world.ledger.leases.acquire(svc, "someone-else", 60)
     event = world.push_event(REPO, digest, "v1.3.0")
 
     monkeypatch.setattr(image_events, "get_clients", lambda: world.clients)
@@ -372,7 +372,7 @@ def test_a_busy_lease_defers_the_service_and_the_handler_asks_for_a_retry(
     assert raised.value.services == [svc]
     assert world.calls["ecs:UpdateService"] == 0
     # once the lease is free, the retried event deploys
-    world.ledger.release_lease(svc, "someone-else")
+    world.ledger.leases.release(svc, "someone-else")
     result = image_events.handler(event, context)
     assert [d["outcome"] for d in result["decisions"]] == ["deployed"]
 
@@ -508,7 +508,7 @@ def test_a_deploy_whose_record_fails_is_completed_by_the_retry_without_a_second_
     assert "earlier attempt" in decision["reason"]
     assert world.calls["ecs:UpdateService"] == 0
     assert world.calls["ecs:RegisterTaskDefinition"] == 0
-    record = world.ledger.get_deploy(svc, decision["task_definition"])
+    record = world.ledger.deploys.get(svc, decision["task_definition"])
     assert record is not None
     assert record.state == "deployed"
     assert record.digest == digest
@@ -528,7 +528,7 @@ def test_a_revision_whose_record_fails_is_deregistered_at_once(world: World) -> 
     assert report["retry_services"] == [svc]
     new = report["actions"][0]["result"]["taskDefinitionArn"]
     assert _status(world, new) == "INACTIVE"
-    assert world.ledger.list_registered(svc) == []
+    assert world.ledger.deploys.list_registered(svc) == []
     assert world.running_image(svc).endswith(":v1.2.0")
 
 
@@ -548,9 +548,9 @@ def test_a_stale_revision_that_will_not_deregister_is_kept_for_the_next_clean_up
     # Then the deploy stands, and the stale revision's record is kept, not forgotten
     assert outcome(second) == "deployed"
     assert _status(world, stale) == "ACTIVE"
-    assert [r.task_definition for r in world.ledger.list_registered(svc)] == [stale]
+    assert [r.task_definition for r in world.ledger.deploys.list_registered(svc)] == [stale]
     # and the next deploy's clean-up removes it
     d15 = world.push(REPO, "v1.5.0")
     assert outcome(run(world, world.push_event(REPO, d15, "v1.5.0"))) == "deployed"
     assert _status(world, stale) == "INACTIVE"
-    assert world.ledger.list_registered(svc) == []
+    assert world.ledger.deploys.list_registered(svc) == []

@@ -59,7 +59,9 @@ def test_any_order_of_pushes_and_scans_ends_on_the_newest_eligible_digest(
         digests = {img.version: world.push(REPO, img.version) for img in order}
         for img in images:
             if img.verdict == "quarantined":
-                world.ledger.quarantine(svc, digests[img.version], reason="test", event_id="t")
+                world.ledger.state.quarantine(
+                    svc, digests[img.version], reason="test", event_id="t"
+                )
 
         pool = []
         for img in images:

@@ -8,10 +8,10 @@ import time
 from typing import Any
 
 import pytest
-from autopilot import operator
+from autopilot.domain.report import ANNOUNCED
 from autopilot.handlers import capacity_events, deployment_events, image_events, task_events
-from autopilot.models.report import ANNOUNCED
 
+from cli import controls as operator
 from tests.handler import reactions_fixtures
 from tests.handler.conftest import CLUSTER_ARN, REGISTRY, TABLE, LambdaContext, World
 from tests.handler.reactions_fixtures import ZONES, Reactions
@@ -68,7 +68,7 @@ def test_pending_approval_notice_says_what_would_deploy_and_the_command(world: W
     text = body["text"]
     for part in ("Service:", svc, "Image:", "Tag:", "v1.3.0", "Reason:", "Next step:"):
         assert part in text
-    (approval,) = world.ledger.list_approvals(svc)
+    (approval,) = world.ledger.approvals.list(svc)
     assert approval.status == "pending"
     assert approval.approval_expires is not None
     hours = (approval.approval_expires - time.time()) / 3600
@@ -94,10 +94,10 @@ def test_approve_deploys_through_the_deploy_path_and_twice_deploys_once(world: W
     apis = [a.api for a in first.report.actions]
     assert apis == ["ecs:RegisterTaskDefinition", "ecs:UpdateService", "sns:Publish"]
     # the deploy record carries the push time (lead time) as every image-events deploy does
-    record = world.ledger.get_deploy(svc, world.describe(svc)["taskDefinition"])
+    record = world.ledger.deploys.get(svc, world.describe(svc)["taskDefinition"])
     assert record is not None
     assert record.pushed_at is not None
-    assert world.ledger.get_approval(svc, digest).status == "approved"
+    assert world.ledger.approvals.get(svc, digest).status == "approved"
     assert [n["attributes"]["outcome"] for n in world.notices()] == ["deployed"]
 
     second = approve(world, digest)
@@ -128,7 +128,7 @@ def test_reject_records_and_the_digest_never_deploys_by_approval(world: World) -
 
     assert result.ok
     assert result.changed
-    assert world.ledger.get_approval(svc, digest).status == "rejected"
+    assert world.ledger.approvals.get(svc, digest).status == "rejected"
     (notice,) = world.notices()
     assert notice["attributes"]["outcome"] == "rejected"
     assert "rejected by bob: breaks checkout" in notice["message"]["text"]
@@ -139,7 +139,7 @@ def test_reject_records_and_the_digest_never_deploys_by_approval(world: World) -
     assert world.running_image(svc).endswith(":v1.2.0")
     # and the digest coming again (a re-push, a re-scan) is not asked for again
     assert images(world, world.push_event(REPO, digest, "v1.3.0")) == "rejected"
-    assert world.ledger.load_state(svc).pending_approval == frozenset()
+    assert world.ledger.state.load(svc).pending_approval == frozenset()
     assert world.notices() == []
 
 
@@ -154,7 +154,7 @@ def test_expiry_is_recorded_when_met_and_the_next_event_asks_again(world: World)
     assert not result.ok
     assert "expired" in result.message
     assert world.running_image(svc).endswith(":v1.2.0")
-    assert world.ledger.get_approval(svc, digest).status == "expired"
+    assert world.ledger.approvals.get(svc, digest).status == "expired"
     (notice,) = world.notices()
     assert notice["attributes"] == {"outcome": "expired", "service": svc, "severity": "warning"}
     # met again: recorded once
@@ -166,15 +166,15 @@ def test_expiry_is_recorded_when_met_and_the_next_event_asks_again(world: World)
     # image-events treats it as not pending: the next event for the digest asks again
     assert images(world, world.scan_event(REPO, digest, {}, tags=["v1.3.0"])) == "pending-approval"
     assert [n["attributes"]["outcome"] for n in world.notices()] == ["pending-approval"]
-    assert world.ledger.get_approval(svc, digest).status == "pending"
+    assert world.ledger.approvals.get(svc, digest).status == "pending"
 
 
 def test_an_expired_pending_approval_is_not_pending_for_image_events(world: World) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
     ledger = type(world.ledger)(world.dynamodb, TABLE, clock=lambda: time.time() + 25 * 3600)
-    assert digest not in ledger.load_state(svc).pending_approval
-    assert digest in world.ledger.load_state(svc).pending_approval
+    assert digest not in ledger.state.load(svc).pending_approval
+    assert digest in world.ledger.state.load(svc).pending_approval
 
 
 def test_approval_of_a_digest_superseded_by_a_newer_push_does_not_deploy(world: World) -> None:
@@ -189,7 +189,7 @@ def test_approval_of_a_digest_superseded_by_a_newer_push_does_not_deploy(world: 
     assert "superseded" in result.message
     assert "v1.4.0" in result.message
     assert world.running_image(svc).endswith(":v1.2.0")
-    assert world.ledger.get_approval(svc, old).status == "ineligible"
+    assert world.ledger.approvals.get(svc, old).status == "ineligible"
     # the newer one still deploys
     assert approve(world, new).changed
     assert world.running_image(svc).endswith("@" + new)
@@ -210,14 +210,14 @@ def test_a_newer_image_blocked_by_its_scan_does_not_supersede(world: World) -> N
 def test_approval_of_a_quarantined_digest_does_not_deploy(world: World) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
-    world.ledger.quarantine(svc, digest, reason="failed elsewhere", event_id="e")
+    world.ledger.state.quarantine(svc, digest, reason="failed elsewhere", event_id="e")
 
     result = approve(world, digest)
 
     assert not result.ok
     assert "quarantined" in result.message
     assert world.running_image(svc).endswith(":v1.2.0")
-    assert world.ledger.get_approval(svc, digest).status == "ineligible"
+    assert world.ledger.approvals.get(svc, digest).status == "ineligible"
     (last,) = operator.history(world.clients, target(world), "web", limit=1)
     assert last["outcome"] == "quarantined"
     assert last["function"] == "operator"
@@ -232,7 +232,7 @@ def test_approval_while_paused_stays_pending_and_deploys_after_resume(world: Wor
 
     assert not held.ok
     assert "stays pending" in held.message
-    assert world.ledger.get_approval(svc, digest).status == "pending"
+    assert world.ledger.approvals.get(svc, digest).status == "pending"
     operator.resume(world.clients, target(world), "web", actor="carol")
     assert approve(world, digest).changed
 
@@ -351,7 +351,7 @@ def test_pause_holds_the_rollback_of_a_failed_deployment_but_quarantines(world: 
     assert decision.outcome.value == "paused"
     assert "NOT rolled back" in decision.reason
     assert world.describe(svc)["taskDefinition"] == deployed_td
-    assert world.ledger.is_quarantined(svc, bad)
+    assert world.ledger.state.is_quarantined(svc, bad)
     (notice,) = world.notices()  # a real problem left to a person: announced
     assert notice["attributes"]["outcome"] == "paused"
 
@@ -364,7 +364,7 @@ def test_status_shows_running_lkg_quarantine_approvals_pause_and_last_decision(
 ) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
-    world.ledger.quarantine(svc, "sha256:" + "b" * 64, reason="x", event_id="e")
+    world.ledger.state.quarantine(svc, "sha256:" + "b" * 64, reason="x", event_id="e")
     operator.pause(world.clients, target(world), "web", actor="carol", reason="freeze")
     world.service("plain", "demo/other", tag="1", track=False)  # no autopilot tag: not listed
 
@@ -390,7 +390,7 @@ def test_status_records_an_expired_approval_it_meets(world: World) -> None:
     later = time.time() + 25 * 3600
     (doc,) = operator.status(world.clients, target(world), clock=lambda: later)
     assert doc["pending_approvals"] == []
-    assert world.ledger.get_approval(svc, digest).status == "expired"
+    assert world.ledger.approvals.get(svc, digest).status == "expired"
 
 
 def test_history_filters_by_time_and_outcome_newest_first(world: World) -> None:
@@ -458,7 +458,7 @@ def test_nothing_to_do_is_recorded_never_announced(world: World) -> None:
     ]
     older = world.push(REPO, "v1.1.0")
     reports.append(image_events.run(world.push_event(REPO, older, "v1.1.0"), aws=world.clients))
-    world.ledger.quarantine(svc, "sha256:" + "c" * 64, reason="x", event_id="e")
+    world.ledger.state.quarantine(svc, "sha256:" + "c" * 64, reason="x", event_id="e")
 
     outcomes = [d.outcome.value for r in reports for d in r.decisions]
     assert outcomes == ["awaiting-scan", "deployed", "already-running", "awaiting-scan"]

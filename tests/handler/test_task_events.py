@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from autopilot.domain.records import DeployRecord
 from autopilot.errors import AwsCallFailed, Incomplete, InvalidEvent, UnsupportedEvent
-from autopilot.handlers import deployment_events, task_events
-from autopilot.models.state import DeployRecord
+from autopilot.flows import rollback, zone_balance
+from autopilot.handlers import task_events
+from autopilot.store.ledger import Ledger
 
 from tests.handler import reactions_fixtures
 from tests.handler.conftest import CLUSTER, TABLE, LambdaContext, World
@@ -97,7 +99,7 @@ def test_each_ignore_case_changes_nothing_and_is_recorded_with_its_reason(
     assert report["actions"] == []
     assert rx.mutations() == {}
     subject = svc if service else event["detail"]["clusterArn"]
-    (recorded,) = world.ledger.list_decisions(subject)
+    (recorded,) = world.ledger.decisions.list(subject)
     assert recorded["outcome"] == "ignored"
     assert recorded["reason"] == d["reason"]
     assert recorded["function"] == "task-events"
@@ -234,7 +236,7 @@ def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Reactions, managed
         assert action["api"] == "autoscaling:UpdateAutoScalingGroup"
         assert action["params"] == {"AutoScalingGroupName": "nodes", "MinSize": 3}
         assert group["MinSize"] == 3
-        assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")["value"] == 1
+        assert rx.world.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")["value"] == 1
         assert "auto-scaling:SetDesiredCapacity" not in rx.mutations()
         assert rx.mutations()["auto-scaling:UpdateAutoScalingGroup"] == 1
     else:
@@ -277,7 +279,7 @@ def test_a_raised_floor_is_released_once_the_zones_are_balanced(rx: Reactions, c
     assert d["outcome"] == "restored"
     assert d["counts"] == {A: 2, B: 2, C: 2}
     assert rx.describe_asg("nodes")["MinSize"] == 1
-    assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
+    assert rx.world.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
 
 
 # ---------------------------------------------------------------------------
@@ -331,7 +333,7 @@ def test_a_busy_service_is_retried_and_the_retry_evaluates(
 ) -> None:
     # Given another function holding the service's lease (a deploy in flight)
     svc = rx.service("web", spread={A: 4, B: 1, C: 1})
-    world.ledger.acquire_lease(svc, "image-events:push-1", 300)
+    world.ledger.leases.acquire(svc, "image-events:push-1", 300)
     event = rx.task_event("web")
 
     # When the task event arrives, the Lambda entry raises Incomplete (Lambda retries)
@@ -340,7 +342,7 @@ def test_a_busy_service_is_retried_and_the_retry_evaluates(
     assert rx.describe(svc).get("availabilityZoneRebalancing") == "DISABLED"
 
     # and once the lease is free, the retry evaluates (not debounced, not a duplicate)
-    world.ledger.release_lease(svc, "image-events:push-1")
+    world.ledger.leases.release(svc, "image-events:push-1")
     clock.advance(60)
     assert decision(run(rx, event))["outcome"] == "rebalanced"
     assert rx.describe(svc)["availabilityZoneRebalancing"] == "ENABLED"
@@ -354,8 +356,8 @@ def test_a_change_made_after_the_read_refuses_the_lease_so_the_plan_is_made_agai
 
     def deploy_in_between(**_: Any) -> None:
         world.ecs.meta.events.unregister("after-call.ecs.DescribeServices", deploy_in_between)
-        world.ledger.acquire_lease(svc, "image-events:push-2", 300)
-        world.ledger.release_lease(svc, "image-events:push-2", changed=True)
+        world.ledger.leases.acquire(svc, "image-events:push-2", 300)
+        world.ledger.leases.release(svc, "image-events:push-2", changed=True)
 
     world.ecs.meta.events.register("after-call.ecs.DescribeServices", deploy_in_between)
     report = run(rx, rx.task_event("web"))
@@ -412,11 +414,11 @@ def _tracked(rx: Reactions, world: World) -> tuple[str, str, str, str, str]:
         tags={"autopilot:repository": repo},
     )
     ledger = type(world.ledger)(world.dynamodb, TABLE, clock=lambda: 1_000_000)
-    ledger.set_last_known_good(
+    ledger.state.set_last_known_good(
         svc, task_definition=td1, digest=old, image=image + old, event_id="seed"
     )
     later = type(world.ledger)(world.dynamodb, TABLE, clock=lambda: 1_000_600)
-    later.record_deploy(
+    later.deploys.record(
         svc,
         DeployRecord(
             task_definition=td2,
@@ -435,13 +437,13 @@ def test_a_crash_loop_of_a_newer_digest_rolls_back_and_quarantines_through_the_s
 ) -> None:
     svc, td1, td2, _old, new = _tracked(rx, world)
     shared: list[str] = []
-    real_act = deployment_events.carry_out
+    real_plan = rollback.rollback_plan
 
-    def spy(*args: Any, **kwargs: Any) -> None:
+    def spy(*args: Any, **kwargs: Any) -> Any:
         shared.append(args[1].decision.outcome.value)
-        real_act(*args, **kwargs)
+        return real_plan(*args, **kwargs)
 
-    monkeypatch.setattr(deployment_events, "carry_out", spy)
+    monkeypatch.setattr(rollback, "rollback_plan", spy)
     start = datetime.fromtimestamp(rx.clock.now, UTC)
 
     # When three tasks of td:2 crash (exit 1) within ten minutes
@@ -466,11 +468,11 @@ def test_a_crash_loop_of_a_newer_digest_rolls_back_and_quarantines_through_the_s
     assert d["outcome"] == "rolled-back"
     assert "crash loop: 3 crashes" in d["reason"]
     assert d["task_definition"] == td1
-    assert shared == ["rolled-back"]  # deployment-events' actor did it
+    assert shared == ["rolled-back"]  # deployment-events' rollback plan did it
     assert rx.describe(svc)["taskDefinition"] == td1
-    state = world.ledger.load_state(svc)
+    state = world.ledger.state.load(svc)
     assert new in state.quarantined
-    assert world.ledger.get_deploy(svc, td1) is not None
+    assert world.ledger.deploys.get(svc, td1) is not None
     outcomes = [n["attributes"]["outcome"] for n in world.notices()]
     assert outcomes == ["rolled-back"]
 
@@ -507,10 +509,10 @@ def test_a_crash_loop_met_by_a_busy_lease_is_rolled_back_by_the_retry(
     ]
     for event in events[:2]:
         run(rx, event)
-    world.ledger.acquire_lease(svc, "image-events:push-3", 300)
+    world.ledger.leases.acquire(svc, "image-events:push-3", 300)
     with pytest.raises(Incomplete):
         task_events.handler(events[2], LambdaContext())
-    world.ledger.release_lease(svc, "image-events:push-3")
+    world.ledger.leases.release(svc, "image-events:push-3")
     assert decision(run(rx, events[2]))["outcome"] == "rolled-back"
     assert rx.describe(svc)["taskDefinition"] == td1
 
@@ -525,7 +527,7 @@ def test_a_crash_loop_of_the_last_known_good_is_announced_but_not_rolled_back(
     svc = rx.service(
         "api", task_definition=td, spread={A: 2, B: 2, C: 2}, tags={"autopilot:repository": repo}
     )
-    world.ledger.set_last_known_good(
+    world.ledger.state.set_last_known_good(
         svc, task_definition=td, digest=digest, image=image, event_id="seed"
     )
     start = datetime.fromtimestamp(rx.clock.now, UTC)
@@ -543,7 +545,7 @@ def test_a_crash_loop_of_the_last_known_good_is_announced_but_not_rolled_back(
     assert "last known good itself" in d["reason"]
     assert "ecs:UpdateService" not in rx.mutations()
     assert [n["attributes"]["outcome"] for n in world.notices()] == ["crash-loop"]
-    assert world.ledger.load_state(svc).quarantined == frozenset()
+    assert world.ledger.state.load(svc).quarantined == frozenset()
 
 
 def test_crashes_spread_beyond_the_window_or_of_non_essential_containers_are_no_loop(
@@ -665,7 +667,7 @@ def test_a_dry_run_tick_plans_the_due_re_checks_and_changes_nothing(
     rx: Reactions, world: World, clock: Any
 ) -> None:
     svc = ec2_ineligible(rx)
-    task_events.ReactionState(world.dynamodb, TABLE).mark_recheck(svc, int(clock.now), "x")
+    Ledger(world.dynamodb, TABLE).rechecks.mark(svc, int(clock.now), "x")
     world.calls.clear()
     report = run(rx, tick(rx), dry_run=True)
     d = decision(report)
@@ -681,13 +683,13 @@ def test_a_busy_re_check_is_marked_for_the_next_tick_not_retried(
     rx: Reactions, world: World, clock: Any
 ) -> None:
     svc = rx.service("web", spread={A: 4, B: 1, C: 1})
-    task_events.ReactionState(world.dynamodb, TABLE).mark_recheck(svc, int(clock.now), "x")
-    world.ledger.acquire_lease(svc, "image-events:push-9", 300)
+    Ledger(world.dynamodb, TABLE).rechecks.mark(svc, int(clock.now), "x")
+    world.ledger.leases.acquire(svc, "image-events:push-9", 300)
     result = task_events.handler(tick(rx), LambdaContext())  # no Incomplete raised
     assert result["decisions"][0]["outcome"] == "busy"
     assert result["retry_services"] == []
     assert rechecks(world) == {svc: int(clock.now) + 10}
-    world.ledger.release_lease(svc, "image-events:push-9")
+    world.ledger.leases.release(svc, "image-events:push-9")
     clock.advance(11)
     assert decision(run(rx, tick(rx)))["outcome"] == "rebalanced"
 
@@ -718,7 +720,7 @@ def test_a_floor_is_released_by_the_service_that_raised_it_not_another(
     _shared_asg(rx)
     assert decision(run(rx, rx.task_event("api")))["outcome"] == "rebalanced"
     assert rx.describe_asg("nodes")["MinSize"] == 3
-    floor = rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")
+    floor = rx.world.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")
     assert floor["value"] == 1
     assert floor["raised_by"].endswith("service/" + CLUSTER + "/api")
 
@@ -738,7 +740,7 @@ def test_a_floor_is_released_by_the_service_that_raised_it_not_another(
     rx.add_task("api", C)
     assert decision(run(rx, rx.task_event("api")))["outcome"] == "restored"
     assert rx.describe_asg("nodes")["MinSize"] == 1
-    assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
+    assert rx.world.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
 
 
 def test_a_floor_never_sticks_past_its_max_age(rx: Reactions, world: World, clock: Any) -> None:
@@ -748,7 +750,7 @@ def test_a_floor_never_sticks_past_its_max_age(rx: Reactions, world: World, cloc
     run(rx, rx.task_event("api"))
     assert rx.describe_asg("nodes")["MinSize"] == 3
     # its owner is marked for a re-check at the floor's max age
-    max_age = task_events.FLOOR_MAX_AGE_SECONDS
+    max_age = zone_balance.FLOOR_MAX_AGE_SECONDS
     assert rechecks(world)[api] == int(clock.now) + max_age
 
     # When another service's evaluation comes after the max age
@@ -758,7 +760,7 @@ def test_a_floor_never_sticks_past_its_max_age(rx: Reactions, world: World, cloc
     # Then the floor goes back to what it was
     assert d["outcome"] == "restored"
     assert rx.describe_asg("nodes")["MinSize"] == 1
-    assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
+    assert rx.world.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
 
 
 def test_the_sample_scheduled_event_runs_through_the_handler_in_dry_run(rx: Reactions) -> None:

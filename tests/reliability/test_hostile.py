@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from autopilot.errors import MalformedTag
-from autopilot.models.state import parse_service_config
+from autopilot.logic.policy import parse_service_config
 
 from reliability import hostile
 

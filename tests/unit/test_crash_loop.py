@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from autopilot.domain.records import StopRecord
 from autopilot.logic.crash_loop import (
     CrashLoop,
     CrashLoopPolicy,
     InvalidCrashLoopPolicy,
-    StopRecord,
     detect_crash_loop,
 )
 from hypothesis import given, settings

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from autopilot.domain.records import DeployRecord, LastKnownGood, ServiceLedgerState
+from autopilot.domain.report import Outcome
+from autopilot.domain.service import Deployment, Service
 from autopilot.logic.deployment_plan import DeploymentFacts, plan_deployment
-from autopilot.models.report import Outcome
-from autopilot.models.state import (
-    DeploymentView,
-    DeployRecord,
-    LastKnownGood,
-    ServiceLedgerState,
-    ServiceView,
-)
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:service/c/web"
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/c"
@@ -22,16 +17,16 @@ BAD = "sha256:" + "b" * 64
 GOOD = "sha256:" + "a" * 64
 
 
-def svc(*, on: str = BAD_TD, breaker: bool = False, primary: str = "d-bad") -> ServiceView:
-    return ServiceView(
+def svc(*, on: str = BAD_TD, breaker: bool = False, primary: str = "d-bad") -> Service:
+    return Service(
         ARN,
         "web",
         CLUSTER,
         on,
         {"autopilot:repository": "demo/web"},
         (
-            DeploymentView(primary, "PRIMARY", BAD_TD if primary == "d-bad" else GOOD_TD),
-            DeploymentView("d-good", "ACTIVE", GOOD_TD),
+            Deployment(primary, "PRIMARY", BAD_TD if primary == "d-bad" else GOOD_TD),
+            Deployment("d-good", "ACTIVE", GOOD_TD),
         ),
         breaker,
     )
@@ -108,7 +103,7 @@ RECORD = DeployRecord(BAD_TD, BAD, "v2", ORIG_TD, "e")
 )
 def test_decision_table(  # noqa: PLR0917 - one parameter per table column
     f: DeploymentFacts,
-    s: ServiceView,
+    s: Service,
     state: ServiceLedgerState,
     record: DeployRecord | None,
     outcome: Outcome,

@@ -7,12 +7,8 @@ from typing import Any
 
 import pytest
 from autopilot.errors import InvalidEvent, UnsupportedEvent
-from autopilot.models.events import (
-    EcrImageActionEvent,
-    Inspector2ScanEvent,
-    parse_deployment_event,
-    parse_image_event,
-)
+from autopilot.events.deployment import parse_deployment_event
+from autopilot.events.image import EcrImageActionEvent, Inspector2ScanEvent, parse_image_event
 
 DIGEST = "sha256:" + "c" * 64
 PUSH: dict[str, Any] = {

@@ -6,27 +6,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from autopilot.logic.image_plan import decide, precheck
-from autopilot.logic.images import parse_image
-from autopilot.logic.scan import scan_record
-from autopilot.logic.taskdef import pinned_registration
-from autopilot.models.report import Outcome
-from autopilot.models.state import (
+from autopilot.domain.images import (
     Candidate,
     ContainerImage,
     ImageInfo,
-    ScanRecord,
-    ServiceLedgerState,
-    ServiceView,
-    parse_service_config,
+    parse_image,
     tracked_container,
 )
+from autopilot.domain.records import ScanRecord, ServiceLedgerState
+from autopilot.domain.report import Outcome
+from autopilot.domain.service import Service
+from autopilot.logic.image_plan import decide, precheck
+from autopilot.logic.policy import parse_service_config
+from autopilot.logic.scan import scan_record
+from autopilot.logic.taskdef import pinned_registration
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 REG = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 NEW = "sha256:" + "b" * 64
 OLD = "sha256:" + "a" * 64
-SVC = ServiceView(
+SVC = Service(
     arn="arn:aws:ecs:us-east-1:123456789012:service/c/web",
     name="web",
     cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/c",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from autopilot.adapters.ledger import decision_pk, from_item, img_pk, svc_pk, to_item
+from autopilot.store.decisions import decision_pk
+from autopilot.store.table import from_item, img_pk, svc_pk, to_item
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -7,14 +7,15 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from autopilot.adapters.ledger import Approval
-from autopilot.adapters.notices import notice_params, subject_line
+from autopilot.domain.images import ImageInfo
+from autopilot.domain.records import ApprovalRecord, ScanRecord
+from autopilot.domain.report import ANNOUNCED, Decision, Outcome
 from autopilot.logic.image_plan import superseded_by
+from autopilot.logic.notices import notice_params, subject_line
 from autopilot.logic.policy import parse_policy
-from autopilot.models.report import ANNOUNCED, Decision, Outcome
-from autopilot.models.state import ImageInfo, ScanRecord
-from autopilot.operator import OperatorError, parse_since
 from autopilot.settings import ImageEventsSettings
+
+from cli.controls import OperatorError, parse_since
 
 SVC = "arn:aws:ecs:eu-west-1:123456789012:service/demo-cluster/web"
 DIGEST = "sha256:" + "ab" * 32
@@ -157,11 +158,11 @@ def test_non_version_policies_compare_push_times_of_matching_tags() -> None:
 
 
 def test_an_approval_expires_only_while_pending() -> None:
-    pending = Approval(DIGEST, "pending", approval_expires=100)
+    pending = ApprovalRecord(DIGEST, "pending", approval_expires=100)
     assert not pending.expired(99)
     assert pending.expired(100)
     assert not pending._replace(status="approved").expired(1000)
-    assert not Approval(DIGEST, "pending").expired(10**12)  # no expiry recorded
+    assert not ApprovalRecord(DIGEST, "pending").expired(10**12)  # no expiry recorded
     assert pending.expires_iso == "1970-01-01T00:01:40.000000Z"
 
 

@@ -12,9 +12,13 @@ from autopilot.logic.patterns import (
     glob_matches,
     regex_matches,
 )
-from autopilot.logic.policy import parse_approval, parse_policy, parse_scan_gate
+from autopilot.logic.policy import (
+    parse_approval,
+    parse_policy,
+    parse_scan_gate,
+    parse_service_config,
+)
 from autopilot.logic.semver import parse_version
-from autopilot.models.state import parse_service_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 
-from autopilot.logic.scan import gate_verdict, merge_scans, scan_record
-from autopilot.models.state import ScanRecord
+from autopilot.domain.records import ScanRecord, merge_scans
+from autopilot.logic.scan import gate_verdict, scan_record
 from hypothesis import given
 from hypothesis import strategies as st
 

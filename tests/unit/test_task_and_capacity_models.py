@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from autopilot import contract
-from autopilot.logic.zone_balance import Evaluate, Ignore, ServiceFacts, classify
-from autopilot.models.capacity_events import (
+from autopilot.events.capacity import (
     AlarmStateChangeEvent,
     ServiceActionEvent,
     SpotInterruptionEvent,
 )
-from autopilot.models.task_events import TaskStateChangeEvent
+from autopilot.events.task import TaskStateChangeEvent
+from autopilot.logic.zone_balance import Evaluate, Ignore, ServiceFacts, classify
 from pydantic import BaseModel, ValidationError
 
 pytestmark = pytest.mark.disable_socket

@@ -1,4 +1,4 @@
-"""Capacity decisions (issue 6). Pure: no AWS, no pydantic, no clock (``now`` is passed in).
+"""Capacity decisions. Pure: no AWS, no clock (``now`` is passed in).
 
 Alarm tags (on the CloudWatch alarm; ``alarmTags`` in the event when tag propagation is
 on, else read from the alarm). Values are ASCII, printable, at most 256 characters
@@ -66,10 +66,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final, Literal
 
-TAG_TARGET: Final = "autopilot:target"
-TAG_STEP: Final = "autopilot:step"
-TAG_COOLDOWN: Final = "autopilot:cooldown"
-TAG_SCALING: Final = "autopilot:scaling"
+from autopilot.contract import TAG_COOLDOWN, TAG_SCALING, TAG_STEP, TAG_TARGET
+from autopilot.domain.records import RecordedShift
+from autopilot.domain.report import Outcome
+from autopilot.domain.service import FARGATE, FARGATE_SPOT, Strategy, StrategyItem
 
 MAX_TAG_VALUE: Final = 256
 DEFAULT_COOLDOWN_SECONDS: Final = 300
@@ -78,8 +78,6 @@ MAX_STEP: Final = 10_000
 MAX_STEP_PERCENT: Final = 1_000
 MAX_CAPACITY: Final = 1_000_000
 
-FARGATE: Final = "FARGATE"
-FARGATE_SPOT: Final = "FARGATE_SPOT"
 REASON_CPU: Final = "RESOURCE:CPU"
 REASON_MEMORY: Final = "RESOURCE:MEMORY"
 REASON_FARGATE: Final = "RESOURCE:FARGATE"
@@ -268,7 +266,7 @@ def parse_alarm_tags(tags: Mapping[str, object] | None) -> AlarmBinding | TagErr
 
 
 # ---------------------------------------------------------------------------
-# State the handler loads, and the decisions
+# State the flow gathers, and the decisions
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ScalableTargetState:
@@ -278,16 +276,6 @@ class ScalableTargetState:
     max_capacity: int
     #: The MinCapacity recorded (ledger) before autopilot first raised it, if it did.
     recorded_original_min: int | None = None
-
-
-@dataclass(frozen=True)
-class StrategyItem:
-    capacity_provider: str
-    weight: int = 0
-    base: int = 0
-
-
-Strategy = tuple[StrategyItem, ...]
 
 
 @dataclass(frozen=True)
@@ -349,15 +337,6 @@ class StrategyShift:
 class NoChange:
     reason: str
     retry_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class RecordedShift:
-    """A Fargate Spot fallback as recorded in the ledger."""
-
-    original: Strategy
-    shifted_to: Strategy
-    shifted_at: datetime
 
 
 Decision = Change | StrategyShift | NoChange
@@ -511,7 +490,7 @@ def decide_alarm(
 ) -> Decision:
     """The change an alarm's new state makes to what it drives (or why none).
 
-    For a ``CapacityProviderTarget`` the handler passes the provider's ASG (its
+    For a ``CapacityProviderTarget`` the flow passes the provider's ASG (its
     ``managed_scaling`` set from the provider) as ``target``.
     """
     if state not in ("ALARM", "OK"):
@@ -681,4 +660,22 @@ def decide_floor_release(
         step=Step(-1, 1),
         clearing=True,
         why="release the floor raised by autopilot",
+    )
+
+
+def outcome(decision: Decision) -> tuple[Outcome, str]:
+    """The outcome a capacity decision is recorded with, and its reason in words."""
+    if isinstance(decision, NoChange):
+        if decision.retry_at:
+            return Outcome.DEFERRED, f"{decision.reason} (until {decision.retry_at.isoformat()})"
+        return Outcome.UNCHANGED, decision.reason
+    if isinstance(decision, StrategyShift):
+        shown = ", ".join(f"{i.capacity_provider}:{i.weight}/{i.base}" for i in decision.new)
+        kind = Outcome.FALLBACK if decision.record_original else Outcome.RESTORED
+        return kind, f"{decision.reason}: capacity provider strategy to {shown}"
+    b = decision.bounds
+    kind = Outcome.RESTORED if decision.clear_original else Outcome.SCALED
+    return kind, (
+        f"{decision.reason}: {decision.owner.value} {decision.old} -> {decision.new}"
+        f" (bounds {b.low}-{b.high} from {b.source})"
     )

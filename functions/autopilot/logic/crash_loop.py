@@ -1,4 +1,4 @@
-"""Crash-loop detection (issue 5, item 5). Pure: no AWS, no clock.
+"""Crash loops: detection, and what to do about one. Pure: no AWS, no clock.
 
 A crash is a stopped task one of whose *essential* containers exited with a code other
 than 0 (a container that never started has no exit code and is not a crash: that is a
@@ -6,6 +6,11 @@ failure to start, which the deployment circuit breaker handles). A crash loop is
 least ``threshold`` (N) crashes of one task definition within the last ``window_minutes`` (M),
 while no deployment is in progress. Stops are counted once per task ARN, since
 EventBridge may deliver a stop more than once.
+
+A loop is rolled back (through the rollback planner, ``logic.deployment_plan``) only when
+the crashing digest is known, the service still runs the crashing revision, and the digest
+is known to be newer than the service's last known good; otherwise it is announced
+(``verdict`` says why).
 """
 
 from __future__ import annotations
@@ -14,22 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from autopilot.domain.records import LastKnownGood, StopRecord
+from autopilot.logic.taskdef import revision
+
 
 class InvalidCrashLoopPolicy(ValueError):
     """The crash-loop configuration is out of range."""
-
-
-@dataclass(frozen=True)
-class StopRecord:
-    task_arn: str
-    task_definition_arn: str
-    #: Exit codes of the task's essential containers (``None``: never exited/started).
-    essential_exit_codes: tuple[int | None, ...]
-    stopped_at: datetime
-
-    @property
-    def crashed(self) -> bool:
-        return any(code is not None and code != 0 for code in self.essential_exit_codes)
 
 
 @dataclass(frozen=True)
@@ -79,3 +74,39 @@ def detect_crash_loop(
     if not loops:
         return None
     return max(loops, key=lambda c: (c.count, c.last_at, c.task_definition_arn))
+
+
+def newer_than_last_known_good(
+    lkg: LastKnownGood | None, task_definition: str, digest: str, deployed_at: datetime | None
+) -> str | None:
+    """None if the crashing digest is known to be newer than last known good (roll it back),
+    else why it is not."""
+    if lkg is None:
+        return "no last known good to roll back to"
+    if digest == lkg.digest or task_definition == lkg.task_definition:
+        return "the last known good itself is crashing: not an image to roll back"
+    if deployed_at is not None and lkg.at is not None:
+        return None if deployed_at > lkg.at else "deployed before the last known good"
+    family, number = revision(task_definition)
+    lkg_family, lkg_number = revision(lkg.task_definition)
+    if family == lkg_family and number > lkg_number:
+        return None
+    return "cannot tell it is newer than the last known good"
+
+
+def verdict(
+    loop: CrashLoop,
+    *,
+    service_task_definition: str,
+    digest: str | None,
+    last_known_good: LastKnownGood | None,
+    deployed_at: datetime | None,
+) -> str | None:
+    """None: roll the loop back; else why it is only announced."""
+    if digest is None:
+        return "the image's digest is unknown (no tracked repository): nothing to roll back"
+    if loop.task_definition_arn != service_task_definition:
+        return f"the service has moved on to {service_task_definition}"
+    return newer_than_last_known_good(
+        last_known_good, loop.task_definition_arn, digest, deployed_at
+    )

@@ -16,15 +16,18 @@ FAILED                              the failed digest is unknown, nothing to do 
 ==================================  =============================================  =============
 
 Every FAILED outcome is announced. The rollback target is the last known good task
-definition, else the revision the failed deploy replaced (from the deploy record).
+definition, else the revision the failed deploy replaced (from the deploy record). A
+COMPLETED deploy that autopilot made carries its lead time (push to completed).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, NamedTuple
 
-from autopilot.models.report import Decision, Outcome
-from autopilot.models.state import DeployRecord, ServiceLedgerState, ServiceView
+from autopilot.domain.records import DeployRecord, ServiceLedgerState
+from autopilot.domain.report import Decision, Outcome
+from autopilot.domain.service import Service
 
 ROLLING_BACK = "rolling back to"
 
@@ -39,6 +42,8 @@ class DeploymentFacts(NamedTuple):
     digest: str | None
     image: str | None
     repository: str | None
+    #: when ECS reported it (the event's time)
+    at: datetime | None = None
 
 
 class DeploymentPlan(NamedTuple):
@@ -48,7 +53,7 @@ class DeploymentPlan(NamedTuple):
     update: dict[str, Any] | None = None
 
 
-def _decision(facts: DeploymentFacts, svc: ServiceView, outcome: Outcome, reason: str) -> Decision:
+def _decision(facts: DeploymentFacts, svc: Service, outcome: Outcome, reason: str) -> Decision:
     return Decision(
         service=svc.arn,
         outcome=outcome,
@@ -60,7 +65,7 @@ def _decision(facts: DeploymentFacts, svc: ServiceView, outcome: Outcome, reason
     )
 
 
-def ecs_rolls_back(facts: DeploymentFacts, svc: ServiceView) -> str | None:
+def ecs_rolls_back(facts: DeploymentFacts, svc: Service) -> str | None:
     """Why ECS itself is (or will be) undoing the failed deployment, or None."""
     if ROLLING_BACK in facts.reason.lower():
         return "ECS is rolling back"
@@ -74,7 +79,7 @@ def ecs_rolls_back(facts: DeploymentFacts, svc: ServiceView) -> str | None:
 
 def plan_deployment(
     facts: DeploymentFacts,
-    svc: ServiceView,
+    svc: Service,
     state: ServiceLedgerState,
     deploy: DeployRecord | None,
 ) -> DeploymentPlan:
@@ -94,9 +99,9 @@ def plan_deployment(
             reason = "completed, but its digest is quarantined: not known good"
             return DeploymentPlan(_decision(facts, svc, Outcome.IGNORED, reason))
         reason = f"{facts.task_definition} completed: last known good"
-        return DeploymentPlan(
-            _decision(facts, svc, Outcome.LAST_KNOWN_GOOD, reason), last_known_good=True
-        )
+        decision = _decision(facts, svc, Outcome.LAST_KNOWN_GOOD, reason)
+        decision.lead_time_seconds = lead_time_seconds(deploy, facts.at)
+        return DeploymentPlan(decision, last_known_good=True)
 
     # FAILED
     quarantine = facts.digest
@@ -146,3 +151,12 @@ def plan_deployment(
         quarantine=quarantine,
         update={"cluster": svc.cluster_arn, "service": svc.arn, "taskDefinition": target},
     )
+
+
+def lead_time_seconds(record: DeployRecord | None, completed_at: datetime | None) -> float | None:
+    """Push (ECR imagePushedAt, kept on the deploy record) to deployment COMPLETED; None for
+    deploys that carry no push time (rollbacks, deploys recorded before lead times were)."""
+    if record is None or record.pushed_at is None or completed_at is None:
+        return None
+    seconds = (completed_at - record.pushed_at).total_seconds()
+    return round(seconds, 3) if seconds >= 0 else None

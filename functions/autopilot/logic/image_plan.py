@@ -5,16 +5,21 @@ Order of the checks for one service (the first that applies decides):
 1. paused                         -> paused
 2. digest quarantined for service -> quarantined
 3. scan gate (by digest)          -> blocked | awaiting-scan
-4. service already runs digest    -> already-running
+4. service already runs digest    -> already-running (deployed, when it is the revision an
+                                     earlier attempt moved it to but could not record)
 5. policy does not take any tag   -> policy-mismatch
 6. not newer than what runs       -> older    (SemVer precedence; else ECR push time)
 7. approval manual, rejected      -> rejected (an operator said no: never by approval)
-   approval manual, not approved  -> pending-approval (announced once; it expires)
+   approval manual, not approved  -> pending-approval (announced once; it expires at
+                                     ``approval_expires``, recorded with it)
 8. otherwise                      -> deployed (RegisterTaskDefinition + UpdateService)
 
 ``precheck`` covers 1-3, which need no AWS call; ``decide`` covers 4-8 once the running
-task definition and the images are known. ``superseded_by`` is the extra check of an
-operator's approval: a newer image the policy takes, not blocked, supersedes it.
+task definition and the images are known. A deploy's plan carries the RegisterTaskDefinition
+input (the running revision with the container pinned to ``repo@digest``) and the
+UpdateService input, whose ``taskDefinition`` is the revision the registration makes.
+``superseded_by`` is the extra check of an operator's approval: a newer image the policy
+takes, not blocked, supersedes it.
 """
 
 from __future__ import annotations
@@ -22,29 +27,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from autopilot.logic.policy import Policy, ScanGate
+from autopilot.domain.images import Candidate, ContainerImage, ImageInfo
+from autopilot.domain.records import DeployRecord, ScanRecord, ServiceLedgerState
+from autopilot.domain.report import Decision, Outcome
+from autopilot.domain.service import Service
+from autopilot.logic import pause
+from autopilot.logic.policy import Policy, ScanGate, ServiceConfig
 from autopilot.logic.scan import gate_verdict
 from autopilot.logic.taskdef import pinned_registration
-from autopilot.models.report import Decision, Outcome
-from autopilot.models.state import (
-    Candidate,
-    ContainerImage,
-    ImageInfo,
-    ScanRecord,
-    ServiceConfig,
-    ServiceLedgerState,
-    ServiceView,
-)
 
 
 class Plan(NamedTuple):
     decision: Decision
     register: dict[str, Any] | None = None
     update: dict[str, Any] | None = None
+    #: the ledger's deploy record to write (the earlier attempt's, completed)
+    completes: DeployRecord | None = None
+    #: a pending approval to record (expiring at ``decision.approval_expires``)
+    asks_approval: bool = False
 
 
 def make_decision(
-    svc: ServiceView, cand: Candidate, outcome: Outcome, reason: str, **extra: Any
+    svc: Service, cand: Candidate, outcome: Outcome, reason: str, **extra: Any
 ) -> Decision:
     return Decision(
         service=svc.arn,
@@ -59,14 +63,14 @@ def make_decision(
 
 def precheck(
     cand: Candidate,
-    svc: ServiceView,
+    svc: Service,
     cfg: ServiceConfig,
     state: ServiceLedgerState,
     scan: ScanRecord | None,
 ) -> Decision | None:
     """Decide without AWS reads if the ledger alone settles it; None means: look further."""
     if state.paused:
-        return make_decision(svc, cand, Outcome.PAUSED, "service is paused")
+        return make_decision(svc, cand, Outcome.PAUSED, pause.REASON)
     if cand.digest in state.quarantined:
         return make_decision(
             svc, cand, Outcome.QUARANTINED, "digest is quarantined after a failed deployment"
@@ -85,7 +89,7 @@ def precheck(
 
 def decide(
     cand: Candidate,
-    svc: ServiceView,
+    svc: Service,
     cfg: ServiceConfig,
     state: ServiceLedgerState,
     *,
@@ -95,12 +99,14 @@ def decide(
     running_info: ImageInfo | None,
     task_definition: dict[str, Any],
     task_definition_tags: list[dict[str, str]],
+    running_record: DeployRecord | None = None,
+    approval_expires: str | None = None,
 ) -> Plan:
-    """Steps 4-8 for one service that passed ``precheck``."""
+    """Steps 4-8 for one service that passed ``precheck``. ``running_record`` is the deploy
+    record of the revision the service runs (if any); ``approval_expires`` is when an
+    approval asked for now would expire (UTC ISO-8601)."""
     if running_digest == cand.digest:
-        return Plan(
-            make_decision(svc, cand, Outcome.ALREADY_RUNNING, "service already runs this digest")
-        )
+        return _already_running(svc, cand, running_record)
 
     tags = tuple(dict.fromkeys((*cand.tags, *(cand_info.tags if cand_info else ()))))
     running_tags = tuple(
@@ -159,6 +165,7 @@ def decide(
                     image=image,
                 )
             )
+        asks = cand.digest not in state.pending_approval
         return Plan(
             make_decision(
                 svc,
@@ -167,8 +174,10 @@ def decide(
                 "approval is manual: waiting for `autopilot approve`",
                 tag=chosen_tag,
                 image=image,
-                notify=cand.digest not in state.pending_approval,
-            )
+                approval_expires=approval_expires if asks else None,
+                notify=asks,
+            ),
+            asks_approval=asks,
         )
 
     register = pinned_registration(task_definition, task_definition_tags, running.name, image)
@@ -226,6 +235,24 @@ def superseded_by(
         if verdict != "block":
             return other
     return None
+
+
+def _already_running(svc: Service, cand: Candidate, record: DeployRecord | None) -> Plan:
+    """The service runs the digest. If it runs the revision an earlier attempt registered and
+    moved it to, but whose "deployed" record that attempt could not write, this is that
+    deploy, completed now."""
+    if record is None or record.state != "registered" or record.digest != cand.digest:
+        return Plan(
+            make_decision(svc, cand, Outcome.ALREADY_RUNNING, "service already runs this digest")
+        )
+    reason = (
+        f"deployed by an earlier attempt (event {record.event_id}), which moved the service "
+        "to the revision but could not record it; recorded now"
+    )
+    decision = make_decision(
+        svc, cand, Outcome.DEPLOYED, reason, task_definition=svc.task_definition
+    )
+    return Plan(decision, completes=record._replace(state="deployed"))
 
 
 def _older_by_time(cand: ImageInfo | None, running: ImageInfo | None) -> str | None:

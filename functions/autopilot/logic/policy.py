@@ -1,4 +1,5 @@
-"""Tag policies (``autopilot:policy``) and the scan gate (``autopilot:scan``): parsing and checks.
+"""A service's ``autopilot:*`` tags: which image tags deploy (``autopilot:policy``), the scan
+gate (``autopilot:scan``), approval and zone rebalancing; parsing and checks.
 
 Policies: ``semver`` | ``semver:minor`` | ``semver:patch`` (add ``+pre`` to also take
 pre-releases, e.g. ``semver:minor+pre``), ``glob:<pattern>``, ``regex:<pattern>``,
@@ -119,3 +120,36 @@ def parse_approval(value: str | None) -> Approval:
     if raw not in ("auto", "manual"):
         raise MalformedTag(contract.TAG_APPROVAL, raw, "expected auto or manual")
     return raw  # type: ignore[return-value]
+
+
+def parse_rebalance(value: str | None) -> bool:
+    """``autopilot:rebalance`` (``on`` | ``off``, default on), or raise ``MalformedTag``."""
+    raw = (contract.DEFAULT_REBALANCE if value is None else value).strip().lower()
+    if raw not in ("on", "off"):
+        raise MalformedTag(contract.TAG_REBALANCE, raw[:32], "expected on or off")
+    return raw == "on"
+
+
+class ServiceConfig(NamedTuple):
+    """A service's image-automation tags, parsed."""
+
+    repository: str
+    container: str | None
+    policy: Policy
+    scan: ScanGate
+    approval: Approval
+
+
+def parse_service_config(tags: dict[str, str]) -> ServiceConfig | None:
+    """None when the service tracks no repository; raises ``MalformedTag``."""
+    repository = tags.get(contract.TAG_REPOSITORY)
+    if repository is None:
+        return None
+    container = tags.get(contract.TAG_CONTAINER)
+    return ServiceConfig(
+        repository=repository.strip(),
+        container=container.strip() if container else None,
+        policy=parse_policy(tags.get(contract.TAG_POLICY)),
+        scan=parse_scan_gate(tags.get(contract.TAG_SCAN)),
+        approval=parse_approval(tags.get(contract.TAG_APPROVAL)),
+    )

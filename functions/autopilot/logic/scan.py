@@ -4,17 +4,15 @@ Statuses with a result (COMPLETE, INITIAL_SCAN_COMPLETE, ACTIVE) give ``complete
 counts; FAILED and UNSUPPORTED_IMAGE give ``failed`` (the gate cannot pass); anything
 else (SCAN_ELIGIBILITY_EXPIRED, PENDING, IN_PROGRESS, ...) carries no verdict.
 
-Combining results for one digest is order-independent: findings only ratchet up (per
-severity maximum), and a completed scan outranks a failed one. So a digest once seen
-with a CRITICAL finding never deploys, whatever order the events come in.
+Results for one digest combine order-independently (``domain.records.merge_scans``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from autopilot.domain.records import ScanRecord
 from autopilot.logic.policy import ScanGate
-from autopilot.models.state import ScanRecord
 
 RESULT_STATUSES = frozenset({"COMPLETE", "INITIAL_SCAN_COMPLETE", "ACTIVE"})
 FAILED_STATUSES = frozenset({"FAILED", "UNSUPPORTED_IMAGE"})
@@ -38,21 +36,6 @@ def scan_record(
             repository, digest, "failed", {}, status, at, event_id, reason=f"scan {status}"
         )
     return None
-
-
-def merge_scans(old: ScanRecord | None, new: ScanRecord | None) -> ScanRecord | None:
-    """Commutative combination of two results for the same digest."""
-    if old is None or new is None:
-        return old or new
-    if old.state != new.state:
-        return old if old.state == "complete" else new
-    newest = old if (old.at, old.event_id) >= (new.at, new.event_id) else new
-    if newest.state == "failed":
-        return newest
-    counts = {
-        k: max(old.counts.get(k, 0), new.counts.get(k, 0)) for k in {*old.counts, *new.counts}
-    }
-    return newest._replace(counts={k: v for k, v in sorted(counts.items()) if v > 0})
 
 
 BLOCKING: dict[ScanGate, tuple[str, ...]] = {

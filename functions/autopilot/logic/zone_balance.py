@@ -1,13 +1,14 @@
 """Zone balance: which task events to act on, and what to do about a lopsided service.
 
-Pure: no AWS, no pydantic, no clock. The handler builds a ``ZoneBalanceSnapshot`` from
-describes and the ledger, calls ``plan_zone_balance`` and acts on the returned plan.
+Pure: no AWS, no clock. The flow (``flows.zone_balance``) builds a ``ZoneBalanceSnapshot``
+from describes and the ledger, calls ``plan_zone_balance``, and records the plan with
+``outcome`` (rebalanced, restored, balanced or deferred) as it carries it out.
 
 Measure: running tasks per usable AZ (zones with no task count as 0; tasks in a zone the
 service may no longer use are counted as running, but not in the spread). Imbalanced
 when the most and the least loaded usable zones differ by more than one task.
 
-Plan, in this order, each only if the previous cannot fix it (issue 5, item 3):
+Plan, in this order, each only if the previous cannot fix it:
 
 ====================================  ===================================================
 situation                             plan
@@ -37,7 +38,7 @@ eligible and on, capacity there       Nothing: ECS's own rebalancing handles it
 ====================================  ===================================================
 
 ``Plan.recheck_at``: when the service should be evaluated again even if no task event
-comes (the cooldown ends, or a floor it raised reaches its max age); the handler marks a
+comes (the cooldown ends, or a floor it raised reaches its max age); the flow marks a
 re-check due then, and the scheduled re-check evaluates it.
 """
 
@@ -49,18 +50,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
+from autopilot.domain.report import Outcome
+
 STOP_REASON: Final = "autopilot: az rebalance"
 SERVICE_GROUP_PREFIX: Final = "service:"
 AZ_REBALANCING_REASON: Final = "availability-zone rebalancing"
 STOP_CODE_SPOT: Final = "SpotInterruption"
+NATIVE_ON: Final = "native rebalancing is on and will fix it"
 ACTED_ON_STATUSES: Final = frozenset({"RUNNING", "STOPPED"})
 
 
 # ---------------------------------------------------------------------------
-# Item 1: which task events are evaluated
+# Which task events are evaluated
 # ---------------------------------------------------------------------------
 class TaskEventLike(Protocol):
-    """What ``classify`` reads of a task event (``models.task_events.TaskStateChangeDetail``)."""
+    """What ``classify`` reads of a task event (``events.task.TaskStateChangeDetail``)."""
 
     @property
     def group(self) -> str: ...
@@ -74,7 +78,7 @@ class TaskEventLike(Protocol):
 
 @dataclass(frozen=True)
 class ServiceFacts:
-    """What the ledger/describes say about the task's service (``None``: not loaded yet)."""
+    """What the describes say about the task's service (``None``: not loaded yet)."""
 
     rebalance_on: bool
     deployment_in_progress: bool
@@ -98,7 +102,7 @@ def _is_az_rebalancing_stop(reason: str | None) -> bool:
 def classify(event: TaskEventLike, facts: ServiceFacts | None = None) -> Ignore | Evaluate:
     """Ignore (with the reason to record) or evaluate the task's service.
 
-    Event-only checks come first so the handler can call this with ``facts=None`` before
+    Event-only checks come first so the flow can call this with ``facts=None`` before
     any describe, and again with the facts once loaded.
     """
     if not event.group.startswith(SERVICE_GROUP_PREFIX) or event.group == SERVICE_GROUP_PREFIX:
@@ -148,7 +152,7 @@ def native_rebalancing_eligible(
 
 
 # ---------------------------------------------------------------------------
-# Items 2 and 3: measure and plan
+# Measure and plan
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunningTask:
@@ -412,7 +416,7 @@ def _imbalanced_steps(s: ZoneBalanceSnapshot, counts: dict[str, int]) -> tuple[S
             steps.append(EnableNativeRebalancing(s.service))  # (a)
         if room:
             if s.native_enabled:
-                steps.append(Nothing("native rebalancing is on and will fix it"))
+                steps.append(Nothing(NATIVE_ON))
             return tuple(steps)
     if not room:
         assert s.ec2 is not None
@@ -431,3 +435,38 @@ def _imbalanced_steps(s: ZoneBalanceSnapshot, counts: dict[str, int]) -> tuple[S
         return (Nothing("inside the cooldown since the last move", retry_at=until),)
     victim = min(t.task_arn for t in s.tasks if t.zone == high_zone)
     return (StopTask(victim, high_zone),)
+
+
+def describe(step: Step) -> str:
+    """One change of a plan, in words."""
+    if isinstance(step, StopTask):
+        return f"stop {step.task_arn.rsplit('/', 1)[-1]} ({step.reason})"
+    if isinstance(step, EnableNativeRebalancing):
+        return "turn on ECS availability-zone rebalancing"
+    if isinstance(step, RaiseCapacity):
+        if step.new_min is not None:
+            return f"{step.asg} minimum to {step.new_min}"
+        return f"{step.asg} desired capacity to {step.new_desired}"
+    if isinstance(step, ReleaseCapacityFloor):
+        return f"{step.asg} minimum to {step.min_size}"
+    return step.reason
+
+
+def outcome(plan: Plan) -> tuple[Outcome, str]:
+    """What a plan is recorded as: rebalanced (it moves tasks or raises capacity), restored
+    (it only releases floors), balanced (nothing to do, or ECS's own rebalancing will fix
+    it) or deferred (lopsided, but nothing can be done now); and its reason in words."""
+    changes = plan.actions
+    if any(not isinstance(s, ReleaseCapacityFloor) for s in changes):
+        kind = Outcome.REBALANCED
+    elif changes:
+        kind = Outcome.RESTORED
+    elif not is_imbalanced(dict(plan.spread)) or any(
+        isinstance(s, Nothing) and s.reason == NATIVE_ON for s in plan.steps
+    ):
+        kind = Outcome.BALANCED
+    else:
+        kind = Outcome.DEFERRED
+    summary = "; ".join(describe(s) for s in changes) or plan.reason
+    shown = ", ".join(f"{z}={n}" for z, n in plan.spread) or "no zones"
+    return kind, f"spread {shown}: {summary}"

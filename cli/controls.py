@@ -1,0 +1,621 @@
+"""Operator controls: approve, reject, pause, resume, status and history, as plain functions
+over ``AwsClients`` and the ledger. The CLI (``cli.main``) calls them against a real
+account or the sandbox; tests call them against moto. They are not part of the Lambda
+asset: no function calls them.
+
+Every control is recorded in the ledger as a decision of function ``operator`` (with its
+reason and who gave it) and real changes are announced on the notices topic, exactly as
+the functions' own decisions are (``autopilot.record.finish``).
+
+- ``approve``: a pending (or approved, not yet running) digest deploys through image-events'
+  own deploy path (``autopilot.flows.image.deploy``), re-checked at that moment:
+  newest the policy takes (no newer image that may deploy), scan passed, not quarantined,
+  not paused, not rejected. The pending -> approved move is a conditional write, and the
+  deploy takes the service's lease refusing a service changed since it was read: approving
+  twice (even at once) deploys once. A digest no longer eligible is recorded as such and
+  its approval closed ("ineligible"); paused or awaiting a scan leaves it pending.
+- ``reject``: pending -> rejected; the digest never deploys to the service by approval.
+- An approval past its expiry is recorded as "expired" when approve, reject or status
+  meets it (image-events treats it as not pending: the next event asks again).
+- ``pause`` / ``resume``: ``STATE#PAUSED``; every reaction (image, zone, capacity, rollback)
+  is recorded as ``paused`` and not acted on. The ECS service itself is not touched.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from autopilot import contract
+from autopilot.aws import ecr, ecs
+from autopilot.aws.clients import AwsClients
+from autopilot.domain.images import Candidate, ecr_registry, parse_image, tracked_container
+from autopilot.domain.plan import Plan
+from autopilot.domain.records import ApprovalRecord
+from autopilot.domain.report import Decision, Outcome, Report
+from autopilot.domain.service import Service
+from autopilot.errors import AutopilotError, MalformedTag
+from autopilot.execute import carry_out
+from autopilot.flows import image
+from autopilot.logic import image_plan
+from autopilot.logic.policy import ServiceConfig, parse_service_config
+from autopilot.record import Run, finish
+from autopilot.settings import ImageEventsSettings
+from autopilot.store.ledger import Ledger
+
+FUNCTION = "operator"
+#: how long an approval an approve asks for would stay pending (it asks for none)
+_APPROVAL_TTL_HOURS: int = ImageEventsSettings.model_fields["approval_ttl_hours"].default
+#: outcomes that leave an approval pending (they pass): anything else closes it
+_PASSING = frozenset({Outcome.PAUSED, Outcome.AWAITING_SCAN, Outcome.BUSY})
+
+
+class OperatorError(AutopilotError):
+    """The request names nothing that can be acted on (unknown service, no such approval)."""
+
+
+class Target(NamedTuple):
+    """Where the controls act: the ledger table, the cluster and the notices topic."""
+
+    table: str
+    cluster_arn: str
+    topic_arn: str | None = None
+    lease_seconds: int = 300
+
+
+@dataclass
+class Result:
+    """What a control did: ``ok`` (done, or nothing needed doing), ``changed``, one line."""
+
+    action: str
+    service: str
+    ok: bool
+    changed: bool
+    message: str
+    report: Report | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "service": self.service,
+            "ok": self.ok,
+            "changed": self.changed,
+            "message": self.message,
+            **self.details,
+            "report": self.report.model_dump(mode="json") if self.report else None,
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+class _Ctx:
+    def __init__(self, aws: AwsClients, target: Target, clock: Any) -> None:
+        self.aws, self.target, self.clock = aws, target, clock
+        self.ledger = Ledger(aws.dynamodb, target.table, clock=clock)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def run(self, command: str, *, dry_run: bool = False) -> Run:
+        """A run of one control (announced on the topic, if one is known)."""
+        report = Report(
+            function=FUNCTION,
+            event_id=f"{command}-{uuid.uuid4()}",
+            detail_type=f"autopilot {command}",
+            dry_run=dry_run,
+        )
+        topic = self.target.topic_arn or ""
+        return Run(report, self.ledger, self.aws, topic, self.target.lease_seconds)
+
+    def record(self, run: Run, *decisions: Decision) -> Report:
+        """Record ``decisions`` (and what the run decided already), announce what says
+        ``notify``."""
+        for decision in decisions:
+            carry_out(run, Plan(decision))
+        return finish(run, self.now())
+
+
+def service_arn(target: Target, service: str) -> str:
+    """A service name or ARN -> the ARN in the target's cluster."""
+    if service.startswith("arn:"):
+        return service
+    prefix, _, cluster = target.cluster_arn.partition(":cluster/")
+    return f"{prefix}:service/{cluster}/{service}"
+
+
+def resolve_service(aws: AwsClients, target: Target, service: str) -> Service:
+    found = ecs.describe_service(aws.ecs, target.cluster_arn, service_arn(target, service))
+    if found is None:
+        raise OperatorError(f"no active service {service} in {target.cluster_arn}")
+    return found
+
+
+def _config(svc: Service) -> ServiceConfig:
+    try:
+        cfg = parse_service_config(svc.tags)
+    except MalformedTag as exc:
+        raise OperatorError(f"{svc.name}: tag {exc.key}={exc.value!r}: {exc.problem}") from exc
+    if cfg is None:
+        raise OperatorError(f"{svc.name} tracks no repository ({contract.TAG_REPOSITORY})")
+    return cfg
+
+
+def _find_approval(ledger: Ledger, svc: Service, digest: str) -> ApprovalRecord:
+    """The approval of ``digest`` (or of the one digest that starts with it)."""
+    exact = ledger.approvals.get(svc.arn, digest)
+    if exact is not None:
+        return exact
+    matches = [a for a in ledger.approvals.list(svc.arn) if a.digest.startswith(digest)]
+    if len(matches) == 1 and len(digest) >= len("sha256:") + 6:
+        return matches[0]
+    if len(matches) > 1:
+        raise OperatorError(f"{digest} names several digests of {svc.name}: give more of it")
+    raise OperatorError(f"no approval was asked for {digest} on {svc.name}")
+
+
+def _what(approval: ApprovalRecord) -> str:
+    return f"{approval.tag} ({approval.digest[:19]})" if approval.tag else approval.digest[:19]
+
+
+def _approval_decision(
+    svc: Service, approval: ApprovalRecord, outcome: Outcome, reason: str, *, notify: bool
+) -> Decision:
+    return Decision(
+        service=svc.arn,
+        outcome=outcome,
+        reason=reason,
+        repository=approval.repository,
+        tag=approval.tag,
+        digest=approval.digest,
+        image=approval.image,
+        notify=notify,
+    )
+
+
+def _expire(ctx: _Ctx, svc: Service, approval: ApprovalRecord, command: str) -> Result:
+    """Record an approval met past its expiry as expired (once: a conditional write)."""
+    run = ctx.run(command)
+    report = run.report
+    if ctx.ledger.approvals.decide(svc.arn, approval.digest, "expired", by=None, expired=True):
+        reason = (
+            f"the approval of {_what(approval)} expired at {approval.expires_iso} "
+            "without a decision: nothing deployed"
+        )
+        ctx.record(run, _approval_decision(svc, approval, Outcome.EXPIRED, reason, notify=True))
+    message = f"the approval of {_what(approval)} on {svc.name} expired at {approval.expires_iso}"
+    return Result(command, svc.arn, ok=False, changed=False, message=message, report=report)
+
+
+# --------------------------------------------------------------------------- approve / reject
+def approve(
+    aws: AwsClients,
+    target: Target,
+    service: str,
+    digest: str,
+    *,
+    actor: str,
+    clock: Any = time.time,
+) -> Result:
+    """Deploy a pending (or approved, not yet running) digest, if it is still eligible."""
+    ctx = _Ctx(aws, target, clock)
+    svc = resolve_service(aws, target, service)
+    cfg = _config(svc)
+    approval = _find_approval(ctx.ledger, svc, digest)
+    if approval.expired(clock()):
+        return _expire(ctx, svc, approval, "approve")
+    if approval.status not in ("pending", "approved"):
+        note = f" ({approval.note})" if approval.note else ""
+        return Result(
+            "approve",
+            svc.arn,
+            ok=False,
+            changed=False,
+            message=f"{_what(approval)} on {svc.name} is {approval.status}{note}: not deployed",
+        )
+
+    # 1. the decision image-events would make now, approved (reads only)
+    cand = _candidate(svc, cfg, approval, ctx)
+    scan = ctx.ledger.scans.get(cfg.repository, approval.digest)
+    probe = ctx.run("approve", dry_run=True)
+    image.deploy(
+        probe,
+        cand,
+        [svc],
+        scan,
+        observed_at=clock(),
+        approval_ttl_hours=_APPROVAL_TTL_HOURS,
+        approved=True,
+    )
+    decision = probe.report.decisions[0] if probe.report.decisions else None
+    if decision is not None and decision.outcome is Outcome.DEPLOYED:
+        newer = _superseded(ctx, svc, cfg, approval)
+        if newer is not None:
+            decision = image_plan.make_decision(svc, cand, Outcome.OLDER, newer)
+    if decision is None or decision.outcome is not Outcome.DEPLOYED:
+        return _not_eligible(ctx, svc, approval, decision, actor)
+
+    # 2. claim the approval (once), then 3. deploy through the same path, on a fresh read
+    claimed = approval.status == "pending" and ctx.ledger.approvals.decide(
+        svc.arn, approval.digest, "approved", by=actor
+    )
+    run = ctx.run("approve")
+    report = run.report
+    observed_at = clock()
+    services = ecs.describe_services(aws.ecs, target.cluster_arn, [svc.arn])
+    image.deploy(
+        run,
+        cand,
+        services,
+        scan,
+        observed_at=observed_at,
+        approval_ttl_hours=_APPROVAL_TTL_HOURS,
+        approved=True,
+        said=f"approved by {actor}: ",
+    )
+    ctx.record(run)
+    outcome = report.decisions[0].outcome if report.decisions else Outcome.IGNORED
+    deployed = outcome is Outcome.DEPLOYED
+    if deployed:
+        message = f"approved by {actor}: {_what(approval)} deploys to {svc.name}"
+    elif outcome is Outcome.ALREADY_RUNNING:
+        message = f"{_what(approval)} already runs on {svc.name}: nothing to do"
+    else:
+        message = f"approved, not deployed now ({outcome.value}): {report.decisions[0].reason}"
+    return Result(
+        "approve",
+        svc.arn,
+        ok=deployed or outcome is Outcome.ALREADY_RUNNING,
+        changed=deployed or claimed,
+        message=message,
+        report=report,
+        details={"outcome": outcome.value, "digest": approval.digest},
+    )
+
+
+def _candidate(svc: Service, cfg: ServiceConfig, approval: ApprovalRecord, ctx: _Ctx) -> Candidate:
+    ref = parse_image(approval.image) if approval.image else None
+    parts = svc.arn.split(":")
+    registry = (ref.registry if ref else None) or ecr_registry(parts[4], parts[3])
+    return Candidate(
+        repository=cfg.repository,
+        digest=approval.digest,
+        tags=(approval.tag,) if approval.tag else (),
+        event_id=approval.event_id,
+        event_time=ctx.now(),
+        trigger="scan",  # a blocked verdict is not announced again
+        registry=registry,
+    )
+
+
+def _superseded(
+    ctx: _Ctx, svc: Service, cfg: ServiceConfig, approval: ApprovalRecord
+) -> str | None:
+    """Why a newer image the policy takes makes this approval stale, or None."""
+    images = ecr.list_images(ctx.aws.ecr, cfg.repository)
+    mine = next((i for i in images if i.digest == approval.digest), None)
+    if mine is None:
+        return None  # decide() found it; untagged since: nothing to compare by
+    state = ctx.ledger.state.load(svc.arn)
+    newer_candidates = [i for i in images if i.digest != approval.digest]
+    scans = {i.digest: ctx.ledger.scans.get(cfg.repository, i.digest) for i in newer_candidates}
+    newer = image_plan.superseded_by(
+        mine,
+        newer_candidates,
+        cfg.policy,
+        gate=cfg.scan,
+        scans=scans,
+        quarantined=state.quarantined,
+    )
+    if newer is None:
+        return None
+    shown = ", ".join(newer.tags) or newer.digest[:19]
+    return f"superseded: {shown} ({newer.digest[:19]}) is newer and may deploy instead"
+
+
+def _not_eligible(
+    ctx: _Ctx,
+    svc: Service,
+    approval: ApprovalRecord,
+    decision: Decision | None,
+    actor: str,
+) -> Result:
+    run = ctx.run("approve")
+    report = run.report
+    reason = decision.reason if decision else "the service no longer runs this repository"
+    outcome = decision.outcome if decision else Outcome.IGNORED
+    closes = outcome not in _PASSING
+    if closes and approval.status == "pending":
+        ctx.ledger.approvals.decide(svc.arn, approval.digest, "ineligible", by=actor, note=reason)
+    recorded = _approval_decision(
+        svc,
+        approval,
+        outcome,
+        f"approval by {actor} not carried out: {reason}",
+        notify=False,
+    )
+    ctx.record(run, recorded)
+    still = "; it stays pending" if not closes else ""
+    running = outcome is Outcome.ALREADY_RUNNING
+    message = (
+        f"{_what(approval)} already runs on {svc.name}: nothing to do"
+        if running
+        else f"{_what(approval)} is not deployed to {svc.name}: {reason}{still}"
+    )
+    return Result(
+        "approve",
+        svc.arn,
+        ok=running,
+        changed=False,
+        message=message,
+        report=report,
+        details={"outcome": outcome.value, "digest": approval.digest},
+    )
+
+
+def reject(
+    aws: AwsClients,
+    target: Target,
+    service: str,
+    digest: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    clock: Any = time.time,
+) -> Result:
+    """Close a pending approval as rejected: the digest never deploys to the service by approval."""
+    ctx = _Ctx(aws, target, clock)
+    svc = resolve_service(aws, target, service)
+    approval = _find_approval(ctx.ledger, svc, digest)
+    if approval.expired(clock()):
+        return _expire(ctx, svc, approval, "reject")
+    if approval.status == "rejected":
+        return Result(
+            "reject",
+            svc.arn,
+            ok=True,
+            changed=False,
+            message=f"{_what(approval)} on {svc.name} was already rejected by {approval.by}",
+        )
+    if approval.status != "pending" or not ctx.ledger.approvals.decide(
+        svc.arn, approval.digest, "rejected", by=actor, note=reason
+    ):
+        current = ctx.ledger.approvals.get(svc.arn, approval.digest) or approval
+        return Result(
+            "reject",
+            svc.arn,
+            ok=False,
+            changed=False,
+            message=f"{_what(approval)} on {svc.name} is {current.status}: not rejected",
+        )
+    run = ctx.run("reject")
+    report = run.report
+    why = f"rejected by {actor}" + (f": {reason}" if reason else "")
+    ctx.record(run, _approval_decision(svc, approval, Outcome.REJECTED, why, notify=True))
+    return Result(
+        "reject",
+        svc.arn,
+        ok=True,
+        changed=True,
+        message=f"{why}: {_what(approval)} never deploys to {svc.name} by approval",
+        report=report,
+    )
+
+
+# --------------------------------------------------------------------------- pause / resume
+def pause(
+    aws: AwsClients,
+    target: Target,
+    service: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    clock: Any = time.time,
+) -> Result:
+    """Hold every reaction for one service (recorded and announced); ECS is not touched."""
+    return _set_paused(aws, target, service, paused=True, actor=actor, reason=reason, clock=clock)
+
+
+def resume(
+    aws: AwsClients,
+    target: Target,
+    service: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    clock: Any = time.time,
+) -> Result:
+    """Release a paused service: its events are reacted to again."""
+    return _set_paused(aws, target, service, paused=False, actor=actor, reason=reason, clock=clock)
+
+
+def _set_paused(
+    aws: AwsClients,
+    target: Target,
+    service: str,
+    *,
+    paused: bool,
+    actor: str,
+    reason: str | None,
+    clock: Any,
+) -> Result:
+    ctx = _Ctx(aws, target, clock)
+    svc = resolve_service(aws, target, service)
+    command = "pause" if paused else "resume"
+    if not ctx.ledger.pauses.set(svc.arn, paused, by=actor, reason=reason):
+        held = ctx.ledger.pauses.get(svc.arn) if paused else None
+        since = f" (by {held.by} at {held.at})" if held else ""
+        state = "already paused" if paused else "not paused"
+        return Result(
+            command, svc.arn, ok=True, changed=False, message=f"{svc.name} is {state}{since}"
+        )
+    run = ctx.run(command)
+    report = run.report
+    done = "paused" if paused else "resumed"
+    why = f"{done} by {actor}" + (f": {reason}" if reason else "")
+    decision = Decision(
+        service=svc.arn,
+        outcome=Outcome.PAUSED if paused else Outcome.RESUMED,
+        reason=why,
+        repository=svc.tags.get(contract.TAG_REPOSITORY),
+        notify=True,
+    )
+    ctx.record(run, decision)
+    effect = "every reaction (image, zone, capacity) is held" if paused else "reactions resume"
+    return Result(
+        command,
+        svc.arn,
+        ok=True,
+        changed=True,
+        message=f"{svc.name} {why}; {effect}",
+        report=report,
+    )
+
+
+# --------------------------------------------------------------------------- status / history
+def status(aws: AwsClients, target: Target, *, clock: Any = time.time) -> list[dict[str, Any]]:
+    """Every tracked service (an ``autopilot:`` tag, or decided on): what it runs, last known
+    good, quarantined digests, pending approvals, paused or not, last decision and when.
+    Pending approvals found past their expiry are recorded as expired."""
+    ctx = _Ctx(aws, target, clock)
+    arns = ecs.list_service_arns(aws.ecs, target.cluster_arn)
+    views = {v.arn: v for v in ecs.describe_services(aws.ecs, target.cluster_arn, arns)}
+    tracked = {
+        a for a, v in views.items() if any(k.startswith(contract.TAG_PREFIX) for k in v.tags)
+    }
+    indexed = {str(i["sk"]): i for i in ctx.ledger.decisions.list_services()}
+    cluster_path = target.cluster_arn.partition(":cluster/")[2]
+    tracked |= {a for a in indexed if f":service/{cluster_path}/" in a}
+    return [_service_status(ctx, arn, views.get(arn)) for arn in sorted(tracked)]
+
+
+def _service_status(ctx: _Ctx, arn: str, svc: Service | None) -> dict[str, Any]:
+    ledger, now = ctx.ledger, ctx.clock()
+    state = ledger.state.load(arn)
+    paused = ledger.pauses.get(arn)
+    approvals = ledger.approvals.list(arn)
+    pending: list[dict[str, Any]] = []
+    for a in approvals:
+        if a.expired(now) and svc is not None:
+            _expire(ctx, svc, a, "status")
+        elif a.status == "pending":
+            pending.append(
+                {
+                    "digest": a.digest,
+                    "tag": a.tag,
+                    "image": a.image,
+                    "requested_at": _iso(a.requested_at),
+                    "expires": a.expires_iso,
+                }
+            )
+    last = ledger.decisions.list(arn, limit=1)
+    lkg = state.last_known_good
+    doc: dict[str, Any] = {
+        "service": arn.rsplit("/", 1)[-1],
+        "arn": arn,
+        "active": svc is not None,
+        "repository": svc.tags.get(contract.TAG_REPOSITORY) if svc else None,
+        "approval": (svc.tags.get(contract.TAG_APPROVAL) or contract.DEFAULT_APPROVAL)
+        if svc
+        else None,
+        "running": _running(ctx, svc) if svc else None,
+        "last_known_good": {
+            "digest": lkg.digest,
+            "task_definition": lkg.task_definition,
+            "at": _iso(lkg.at),
+        }
+        if lkg
+        else None,
+        "quarantined": sorted(state.quarantined),
+        "pending_approvals": pending,
+        "paused": paused.as_json() if paused else None,
+        "last_decision": {
+            "outcome": last[0].get("outcome"),
+            "reason": last[0].get("reason"),
+            "at": last[0].get("decided_at") or last[0].get("event_time"),
+            "function": last[0].get("function"),
+        }
+        if last
+        else None,
+    }
+    return doc
+
+
+def _running(ctx: _Ctx, svc: Service) -> dict[str, Any]:
+    """The tracked container's image as the running task definition says, with its digest
+    and tag (a digest-pinned image's tag from the deploy record, else from ECR)."""
+    doc: dict[str, Any] = {"task_definition": svc.task_definition}
+    repository = svc.tags.get(contract.TAG_REPOSITORY)
+    if not repository or not svc.task_definition:
+        return doc
+    td, _tags = ecs.describe_task_definition(ctx.aws.ecs, svc.task_definition)
+    container = tracked_container(td, repository, svc.tags.get(contract.TAG_CONTAINER))
+    if container is None:
+        return doc
+    doc.update(image=container.image, digest=container.digest, tag=container.tag)
+    if container.digest:
+        record = ctx.ledger.deploys.get(svc.arn, svc.task_definition)
+        if record is not None and record.tag:
+            doc["tag"] = record.tag
+            return doc
+    if container.ref is not None and container.ref.repository == repository:
+        digests = [container.digest] if container.digest else []
+        tags = [container.tag] if container.tag and not container.digest else []
+        by_digest, by_tag = ecr.describe_images(ctx.aws.ecr, repository, digests, tags)
+        info = by_digest.get(container.digest or "") or by_tag.get(container.tag or "")
+        if info is not None:
+            doc["digest"] = info.digest
+            doc["tag"] = doc.get("tag") or (", ".join(info.tags) or None)
+    return doc
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+_AGO = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``2h``, ``30m``, ``7d``, ``90s``, ``1w`` ago, or an ISO-8601 time (UTC if no zone)."""
+    match = _AGO.match(text.strip().lower())
+    if match:
+        return now - timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise OperatorError(
+            f"--since {text!r}: expected a duration (30m, 2h, 7d) or an ISO-8601 time"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def history(
+    aws: AwsClients,
+    target: Target,
+    service: str,
+    *,
+    since: str | None = None,
+    outcomes: list[str] | None = None,
+    limit: int | None = 50,
+    clock: Any = time.time,
+) -> list[dict[str, Any]]:
+    """A service's decisions, newest first, each with its reason and event id."""
+    ctx = _Ctx(aws, target, clock)
+    known = {o.value for o in Outcome}
+    wanted = None
+    if outcomes:
+        unknown = sorted(set(outcomes) - known)
+        if unknown:
+            raise OperatorError(
+                f"--outcome: unknown {', '.join(unknown)}; one of {', '.join(sorted(known))}"
+            )
+        wanted = frozenset(outcomes)
+    after = parse_since(since, ctx.now()) if since else None
+    return ctx.ledger.decisions.list(
+        service_arn(target, service), limit=limit, since=after, outcomes=wanted
+    )

@@ -1,0 +1,355 @@
+"""`autopilot invoke`, and where the operator commands (`history`, `status`, `approve`,
+`reject`, `pause`, `resume`) act: one handler or the ledger, against any endpoint.
+
+The endpoint is whatever ``--endpoint`` or ``AWS_ENDPOINT_URL`` names: the sandbox (fake
+credentials are used on loopback) or, with neither, AWS itself with the standard
+credential chain. The function's environment comes from the deployed function whose
+handler is the contract's handler for that name.
+"""
+
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import ipaddress
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from autopilot.aws.clients import AwsClients
+
+from cli import controls
+from cli.controls import Target
+from sandbox.router import (
+    FunctionInfo,
+    LambdaContext,
+    _CapturedOutput,
+    load_handler,
+    reset_function_caches,
+)
+from sandbox.server import FAKE_ENV, REGION, patched_environ
+
+#: operation name prefixes that only read
+READ_PREFIXES = (
+    "Describe",
+    "List",
+    "Get",
+    "Query",
+    "Scan",
+    "BatchGet",
+    "Head",
+    "Search",
+    "Lookup",
+    "Test",
+)
+
+
+class InvokeError(ValueError):
+    """Bad input for invoke/history: unknown function, no such table, ..."""
+
+
+@dataclass
+class InvokeOutcome:
+    function: str
+    function_name: str | None
+    endpoint: str | None
+    dry_run: bool
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    bad_input: bool = False
+    calls: list[str] = field(default_factory=list)
+    logs: str = ""
+
+    @property
+    def mutating_calls(self) -> list[str]:
+        return [c for c in self.calls if not c.split(":", 1)[-1].startswith(READ_PREFIXES)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "function": self.function,
+            "function_name": self.function_name,
+            "endpoint": self.endpoint,
+            "dry_run": self.dry_run,
+            "ok": self.error is None,
+            "error": self.error,
+            "report": self.report,
+            "aws_calls": self.calls,
+            "mutating_calls": self.mutating_calls,
+        }
+
+
+def is_loopback(endpoint: str | None) -> bool:
+    if not endpoint:
+        return False
+    host = urlparse(endpoint).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _env(endpoint: str | None) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    if is_loopback(endpoint):
+        env.update(FAKE_ENV)
+    elif not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        env["AWS_DEFAULT_REGION"] = REGION
+    return env
+
+
+def _client(service: str, endpoint: str | None) -> Any:
+    import boto3
+
+    kwargs: dict[str, Any] = {}
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
+    with patched_environ(_env(endpoint)):
+        return boto3.session.Session().client(service, **kwargs)  # type: ignore[call-overload]
+
+
+def _contract() -> dict[str, Any]:
+    from autopilot.contract import FUNCTIONS
+
+    return dict(FUNCTIONS)
+
+
+def deployed_function(
+    function: str, endpoint: str | None, function_name: str | None = None
+) -> dict[str, Any] | None:
+    """The deployed configuration of the contract's function (None if it cannot be read)."""
+    specs = _contract()
+    spec = specs.get(function)
+    lam = _client("lambda", endpoint)
+    try:
+        if function_name:
+            cfg: dict[str, Any] = lam.get_function_configuration(FunctionName=function_name)
+            return cfg
+        found = [
+            f
+            for page in lam.get_paginator("list_functions").paginate()
+            for f in page["Functions"]
+            if spec is not None and f.get("Handler") == spec.handler
+        ]
+    except Exception as exc:
+        if function_name:
+            raise InvokeError(f"cannot read function {function_name}: {exc}") from exc
+        return None
+    if len(found) > 1:
+        names = ", ".join(f["FunctionName"] for f in found)
+        raise InvokeError(
+            f"several deployed functions run {function}: {names}; choose one with --function-name"
+        )
+    return found[0] if found else None
+
+
+@contextlib.contextmanager
+def watch_calls(calls: list[str]) -> Iterator[None]:
+    """Record every AWS API call made in this process (service:Operation)."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        calls.append(f"{self.meta.service_model.service_name}:{operation_name}")
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+def invoke(
+    function: str,
+    event: dict[str, Any],
+    *,
+    endpoint: str | None = None,
+    dry_run: bool = False,
+    function_name: str | None = None,
+) -> InvokeOutcome:
+    specs = _contract()
+    if function not in specs:
+        raise InvokeError(f"unknown function {function!r}; one of: {', '.join(specs)}")
+    spec = specs[function]
+    cfg = deployed_function(function, endpoint, function_name)
+    fn_env = dict((cfg or {}).get("Environment", {}).get("Variables", {}))
+    info = FunctionInfo(
+        name=(cfg or {}).get("FunctionName", function),
+        arn=(cfg or {}).get("FunctionArn", function),
+        handler=spec.handler,
+        environment=fn_env,
+        timeout=int((cfg or {}).get("Timeout", 60)),
+    )
+    outcome = InvokeOutcome(function, (cfg or {}).get("FunctionName"), endpoint, dry_run)
+    env = {**_env(endpoint), **fn_env, "POWERTOOLS_TRACE_DISABLED": "true"}
+    if cfg is not None:
+        env.setdefault("AWS_LAMBDA_FUNCTION_NAME", info.name)
+    output = _CapturedOutput()
+    with patched_environ(env):
+        reset_function_caches()
+        try:
+            with output, watch_calls(outcome.calls):
+                if dry_run:
+                    module = importlib.import_module(spec.handler.rpartition(".")[0])
+                    run = getattr(module, "run", None)
+                    if run is None:
+                        raise InvokeError(
+                            f"{function} has no run() to plan with: --dry-run is not available"
+                        )
+                    result: Any = run(event, dry_run=True)
+                else:
+                    result = load_handler(spec.handler)(event, LambdaContext(info))
+            if hasattr(result, "model_dump"):
+                result = result.model_dump(mode="json")
+            outcome.report = result if isinstance(result, dict) else {"result": result}
+        except InvokeError:
+            raise
+        except ImportError as exc:
+            raise InvokeError(
+                f"{function}'s handler {spec.handler} cannot be imported: {exc}"
+            ) from exc
+        except Exception as exc:
+            outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.bad_input = _is_bad_input(exc)
+        finally:
+            reset_function_caches()
+    outcome.logs = output.text
+    return outcome
+
+
+def _is_bad_input(exc: BaseException) -> bool:
+    try:
+        from autopilot.errors import InvalidEvent
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, InvalidEvent)
+
+
+# --------------------------------------------------------------------------- operator
+#: the stack outputs the operator commands read (infra/stacks/autopilot_stack.py)
+OUT_TABLE, OUT_CLUSTER, OUT_TOPIC = "LedgerTableName", "ClusterArn", "NoticesTopicArn"
+
+
+def default_stack() -> str | None:
+    """``EcsAutopilot-<environment>`` of the config file cdk.json names (None if unreadable)."""
+    import json
+    import re
+
+    from sandbox.synth import REPO_ROOT
+
+    try:
+        context = json.loads((REPO_ROOT / "cdk.json").read_text()).get("context", {})
+        config = (REPO_ROOT / str(context.get("autopilot:config", "config/demo.yaml"))).read_text()
+    except (OSError, ValueError):
+        return None
+    match = re.search(r"^environment:\s*[\"']?([a-z][a-z0-9-]*)", config, re.MULTILINE)
+    return f"EcsAutopilot-{match[1]}" if match else None
+
+
+def stack_outputs(stack: str, endpoint: str | None) -> dict[str, str]:
+    """The stack's outputs (CloudFormation DescribeStacks); empty if there is no such stack."""
+    cfn = _client("cloudformation", endpoint)
+    try:
+        found = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except Exception:
+        return {}
+    return {o["OutputKey"]: o["OutputValue"] for o in (found[0].get("Outputs") or [])}
+
+
+def locate(
+    endpoint: str | None,
+    *,
+    stack: str | None = None,
+    table: str | None = None,
+    cluster: str | None = None,
+) -> Target:
+    """Where the operator commands act (``cli.controls.Target``): ``--table`` and
+    ``--cluster`` if given, else the outputs of ``--stack`` (default: ``EcsAutopilot-<env>``
+    of the config file cdk.json names), else the environment of the deployed functions."""
+    outputs: dict[str, str] = {}
+    if stack or not (table and cluster):
+        name = stack or default_stack()
+        outputs = stack_outputs(name, endpoint) if name else {}
+        if stack and not outputs:
+            raise InvokeError(f"no stack {stack} (or it has no outputs) at this endpoint")
+    table = table or outputs.get(OUT_TABLE)
+    cluster = cluster or outputs.get(OUT_CLUSTER)
+    topic = outputs.get(OUT_TOPIC)
+    env: dict[str, str] = {}
+    if not (table and cluster and topic):
+        cfg = deployed_function("image-events", endpoint)
+        env = dict((cfg or {}).get("Environment", {}).get("Variables", {}))
+    table = table or env.get("LEDGER_TABLE") or os.environ.get("LEDGER_TABLE")
+    cluster = cluster or env.get("CLUSTER_ARN") or os.environ.get("CLUSTER_ARN")
+    topic = topic or env.get("NOTICES_TOPIC_ARN") or os.environ.get("NOTICES_TOPIC_ARN")
+    if not table:
+        raise InvokeError(
+            "no ledger table: none deployed at this endpoint; pass --stack or --table"
+        )
+    if not cluster:
+        raise InvokeError("no cluster: none deployed at this endpoint; pass --stack or --cluster")
+    if not cluster.startswith("arn:"):
+        raise InvokeError(f"--cluster {cluster}: give the cluster's ARN")
+    lease = env.get("LEASE_SECONDS", "")
+    return Target(
+        table=table,
+        cluster_arn=cluster,
+        topic_arn=topic,
+        lease_seconds=int(lease) if lease.isdigit() else 300,
+    )
+
+
+def operator_clients(endpoint: str | None) -> AwsClients:
+    """``AwsClients`` for the operator commands, pointed at ``endpoint`` (or AWS itself)."""
+    return AwsClients(
+        ecs=_client("ecs", endpoint),
+        ecr=_client("ecr", endpoint),
+        tagging=_client("resourcegroupstaggingapi", endpoint),
+        dynamodb=_client("dynamodb", endpoint),
+        sns=_client("sns", endpoint),
+    )
+
+
+def actor() -> str:
+    """Who gives an operator command: ``$AUTOPILOT_ACTOR``, else the login name."""
+    import getpass
+
+    try:
+        return os.environ.get("AUTOPILOT_ACTOR") or getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "unknown"
+
+
+def history(
+    service: str,
+    *,
+    endpoint: str | None = None,
+    table: str | None = None,
+    limit: int | None = 50,
+    since: str | None = None,
+    outcomes: list[str] | None = None,
+    stack: str | None = None,
+    cluster: str | None = None,
+) -> list[dict[str, Any]]:
+    """The ledger's decisions for one service (name or ARN), newest first."""
+    if table and service.startswith("arn:") and not cluster:
+        prefix, _, path = service.partition(":service/")
+        cluster = f"{prefix}:cluster/{path.split('/')[0]}"
+    target = locate(endpoint, stack=stack, table=table, cluster=cluster)
+    try:
+        return controls.history(
+            operator_clients(endpoint), target, service, since=since, outcomes=outcomes, limit=limit
+        )
+    except controls.OperatorError:
+        raise
+    except Exception as exc:
+        raise InvokeError(f"cannot read the ledger {target.table}: {exc}") from exc

@@ -1,0 +1,620 @@
+"""`autopilot`: the demo, the sandbox, one-handler invocations, the operator controls.
+
+Exit codes (``cli.output``): 0 done; 1 a reaction did not happen or failed; 2 bad usage
+or bad input (one clear line on stderr, never a traceback).
+"""
+
+# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from cli.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Failed, UsageError, print_json, progress
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise UsageError(f"{self.prog}: {message}")
+
+
+# --------------------------------------------------------------------------- output
+def _print_entries(entries: list[dict[str, Any]], *, verbose: bool = False) -> None:
+    from sandbox.timeline import Entry, format_entry, quiet
+
+    for e in entries:
+        entry = Entry(e.get("at", 0.0), e["kind"], e["text"], e.get("data") or {})
+        if verbose or not quiet(entry):
+            print(format_entry(entry))
+
+
+def _routes_exit(routes: list[dict[str, Any]], *, require_match: bool = False) -> int:
+    failed = [r for r in routes if r.get("matched") and not r.get("ok")]
+    if failed:
+        first = failed[0]
+        print(f"error: {first['function']} failed: {first['error']}", file=sys.stderr)
+        return EXIT_FAILED
+    if require_match and not any(r.get("matched") for r in routes):
+        print("error: no rule matched the event: nothing reacted", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _load_event(path: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not JSON: {exc.msg} (line {exc.lineno})") from exc
+    if not isinstance(doc, dict) or "detail-type" not in doc or "source" not in doc:
+        raise UsageError(
+            f"{path} is not an EventBridge event (it needs 'source' and 'detail-type')"
+        )
+    return doc
+
+
+def _parse_findings(text: str | None) -> dict[str, int]:
+    from sandbox.simulator import SEVERITIES
+
+    out: dict[str, int] = {}
+    for part in filter(None, (text or "").split(",")):
+        key, sep, value = part.partition("=")
+        key = key.strip().upper()
+        if not sep or key not in SEVERITIES or not value.strip().isdigit():
+            raise UsageError(
+                f"--findings: {part!r} is not SEVERITY=COUNT, SEVERITY one of "
+                f"{', '.join(SEVERITIES)}"
+            )
+        out[key] = int(value)
+    return out
+
+
+# --------------------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sandbox.core import Sandbox
+    from sandbox.demo import DemoContext, run_scenes
+    from sandbox.timeline import Timeline
+
+    started = time.perf_counter()
+    timeline = Timeline(echo=not args.json, verbose=args.verbose)
+    out_dir = Path(args.out) if args.out else None
+    sb = Sandbox(out_dir=out_dir, progress=None if args.json else progress, timeline=timeline)
+    try:
+        if args.resynth:
+            from sandbox.synth import synth
+
+            sb.assembly = synth(out_dir, force=True, progress=None if args.json else progress)
+        sb.up()
+        results = run_scenes(DemoContext(sb))
+    finally:
+        sb.down()
+    wall = time.perf_counter() - started
+    ok = all(r.ok for r in results)
+    if args.json:
+        print_json(
+            {
+                "ok": ok,
+                "seconds": round(wall, 1),
+                "timings": sb.timings,
+                "scenes": [
+                    {
+                        "title": r.title,
+                        "ok": r.ok,
+                        "error": r.error,
+                        "seconds": round(r.seconds, 2),
+                        "checks": [c.__dict__ for c in r.checks],
+                    }
+                    for r in results
+                ],
+                "timeline": [e.to_json() for e in timeline.entries],
+            }
+        )
+    else:
+        print()
+        for r in results:
+            print(f"  {'PASS' if r.ok else 'FAIL'}  {r.title}  ({r.seconds:.1f} s)")
+            for c in r.checks:
+                if not c.ok:
+                    print(f"        missed: {c.what}" + (f" ({c.detail})" if c.detail else ""))
+            if r.error:
+                print(f"        broke: {r.error}")
+        print(
+            f"\n{sum(r.ok for r in results)}/{len(results)} scenes passed in {wall:.1f} s "
+            f"(synth {sb.timings.get('synth', 0):.1f} s, "
+            f"deploy {sb.timings.get('deploy', 0):.1f} s)"
+        )
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+# --------------------------------------------------------------------------- local
+def cmd_local_up(args: argparse.Namespace) -> int:
+    from sandbox.control import (
+        ControlServer,
+        NoSandbox,
+        call,
+        read_state,
+        remove_state,
+        write_state,
+    )
+    from sandbox.core import Sandbox
+    from sandbox.timeline import Timeline
+
+    try:
+        state = read_state()
+        call("/info", {}, timeout=2.0)
+    except NoSandbox:
+        pass
+    else:
+        where = f"{state['endpoint']} (pid {state['pid']})"
+        raise UsageError(f"a sandbox is already running at {where}")
+    sb = Sandbox(
+        port=args.port,
+        out_dir=Path(args.out) if args.out else None,
+        progress=progress,
+        timeline=Timeline(echo=True, verbose=args.verbose),
+    )
+    try:
+        sb.up()
+    except OSError as exc:
+        raise UsageError(str(exc)) from exc
+    control = ControlServer(sb).start()
+    path = write_state(sb, control.url)
+    print(
+        f"sandbox up: AWS endpoint {sb.endpoint} (AWS_ENDPOINT_URL={sb.endpoint}, region "
+        f"{os.environ.get('AWS_DEFAULT_REGION') or 'eu-west-1'}), state in {path}",
+        flush=True,
+    )
+    print("stop with Ctrl-C", flush=True)
+    stop = {"now": False}
+
+    def _stop(*_: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)  # also when started in the background
+    try:
+        while not stop["now"]:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        control.stop()
+        remove_state()
+        sb.down()
+        print("sandbox stopped", flush=True)
+    return EXIT_OK
+
+
+def _local_call(
+    path: str, body: dict[str, Any], args: argparse.Namespace, *, require_match: bool = False
+) -> int:
+    from sandbox.control import BadRequest, NoSandbox, call
+
+    try:
+        doc = call(path, body)
+    except NoSandbox as exc:
+        raise UsageError(str(exc)) from exc
+    except BadRequest as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print_json(doc)
+    else:
+        _print_entries(doc.get("timeline", []), verbose=args.verbose)
+    return _routes_exit(doc.get("routes", []), require_match=require_match)
+
+
+def cmd_local_push(args: argparse.Namespace) -> int:
+    repo, sep, tag = args.image.rpartition(":")
+    if not sep or not repo or "/" in tag:
+        repo, tag = args.image, None
+        if "@" in repo:
+            raise UsageError(
+                "push REPO:TAG (a new image is generated; "
+                "pushing an existing digest is not supported)"
+            )
+    return _local_call(
+        "/push",
+        {
+            "repository": repo,
+            "tag": tag or None,
+            "findings": _parse_findings(args.findings),
+            "crashing": args.crashing,
+            "scanner": args.scanner,
+        },
+        args,
+    )
+
+
+def cmd_local_emit(args: argparse.Namespace) -> int:
+    return _local_call(
+        "/emit", {"event": _load_event(args.event), "as_is": args.as_is}, args, require_match=True
+    )
+
+
+def cmd_local_alarm(args: argparse.Namespace) -> int:
+    return _local_call(
+        "/alarm", {"name": args.name, "state": args.state, "reason": args.reason}, args
+    )
+
+
+def cmd_local_stop_tasks(args: argparse.Namespace) -> int:
+    return _local_call("/stop-tasks", {"service": args.service, "az": args.az}, args)
+
+
+def cmd_local_info(args: argparse.Namespace) -> int:
+    from sandbox.control import NoSandbox, call, read_state
+
+    try:
+        state = read_state()
+        doc = call("/info", {})
+    except NoSandbox as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print_json(doc)
+        return EXIT_OK
+    print(f"endpoint {state['endpoint']}  (pid {state['pid']})")
+    for r in doc.get("rules", []):
+        print(f"  rule {r['name']} -> {', '.join(r['functions'])}")
+    for name, s in doc.get("services", {}).items():
+        print(f"  service {name}: {s['taskDefinition'].rsplit('/', 1)[-1]}  tasks {s['spread']}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- invoke
+def _endpoint(args: argparse.Namespace) -> str | None:
+    return args.endpoint or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from cli.invoke import InvokeError, invoke
+
+    event = _load_event(args.event)
+    try:
+        outcome = invoke(
+            args.function,
+            event,
+            endpoint=_endpoint(args),
+            dry_run=args.dry_run,
+            function_name=args.function_name,
+        )
+    except InvokeError as exc:
+        raise UsageError(str(exc)) from exc
+    print_json(outcome.to_json())
+    if args.verbose and outcome.logs:
+        print(outcome.logs, file=sys.stderr)
+    if outcome.mutating_calls and args.dry_run:
+        print(
+            f"error: the dry run made {len(outcome.mutating_calls)} mutating call(s): "
+            f"{', '.join(outcome.mutating_calls)}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    if outcome.error:
+        print(f"error: {outcome.error}", file=sys.stderr)
+        return EXIT_FAILED if not outcome.bad_input else EXIT_USAGE
+    return EXIT_OK
+
+
+def _split_outcomes(text: str | None) -> list[str] | None:
+    return [o.strip() for o in text.split(",") if o.strip()] if text else None
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from cli.controls import OperatorError
+    from cli.invoke import InvokeError, history
+
+    try:
+        rows = history(
+            args.service,
+            endpoint=_endpoint(args),
+            table=args.table,
+            limit=None if args.since and args.limit is None else (args.limit or 50),
+            since=args.since,
+            outcomes=_split_outcomes(args.outcome),
+            stack=args.stack,
+            cluster=args.cluster,
+        )
+    except (InvokeError, OperatorError) as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
+    if not rows:
+        print(f"no decisions recorded for {args.service}")
+        return EXIT_OK
+    for r in rows:
+        what = r.get("tag") or (r.get("digest") or "")[:19]
+        print(
+            f"{str(r.get('event_time') or r.get('decided_at') or '')[:19]:19}  "
+            f"{r.get('outcome', '?'):16} "
+            f"{what:14} {r.get('reason', '')}  [{r.get('function', '')} {str(r.get('event_id', ''))[:8]}]"  # noqa: E501
+        )
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- operator
+def _operator(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(clients, target) for the operator commands, from --endpoint/--stack/--table/--cluster."""
+    from cli.invoke import InvokeError, locate, operator_clients
+
+    endpoint = _endpoint(args)
+    try:
+        target = locate(endpoint, stack=args.stack, table=args.table, cluster=args.cluster)
+    except InvokeError as exc:
+        raise UsageError(str(exc)) from exc
+    return operator_clients(endpoint), target
+
+
+def _control(args: argparse.Namespace, action: str) -> int:
+    from cli import controls as operator
+    from cli.invoke import actor
+
+    aws, target = _operator(args)
+    who = actor()
+    reason = getattr(args, "reason", None)
+    try:
+        if action == "approve":
+            result = operator.approve(aws, target, args.service, args.digest, actor=who)
+        elif action == "reject":
+            result = operator.reject(
+                aws, target, args.service, args.digest, actor=who, reason=reason
+            )
+        elif action == "pause":
+            result = operator.pause(aws, target, args.service, actor=who, reason=reason)
+        else:
+            result = operator.resume(aws, target, args.service, actor=who, reason=reason)
+    except operator.OperatorError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print_json(result.to_json())
+    else:
+        print(result.message)
+    if not result.ok:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    return _control(args, "approve")
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    return _control(args, "reject")
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    return _control(args, "pause")
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return _control(args, "resume")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from cli import controls as operator
+
+    aws, target = _operator(args)
+    try:
+        services = operator.status(aws, target)
+    except operator.OperatorError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print_json({"cluster": target.cluster_arn, "table": target.table, "services": services})
+        return EXIT_OK
+    if not services:
+        print(f"no tracked service in {target.cluster_arn}")
+        return EXIT_OK
+    for s in services:
+        _print_status(s)
+    return EXIT_OK
+
+
+def _print_status(s: dict[str, Any]) -> None:
+    def short(digest: str | None) -> str:
+        return (digest or "")[:19] or "-"
+
+    head = s["service"]
+    if not s["active"]:
+        head += "  (not active)"
+    if s.get("paused"):
+        p = s["paused"]
+        head += f"  PAUSED by {p.get('by')} at {p.get('at')}"
+        head += f": {p['reason']}" if p.get("reason") else ""
+    print(head)
+    running = s.get("running") or {}
+    if s.get("repository"):
+        print(f"  {'repository':12} {s['repository']}  (approval {s.get('approval') or 'auto'})")
+    revision = str(running.get("task_definition") or "-").rsplit("/", 1)[-1]
+    print(
+        f"  {'running':12} {running.get('tag') or '-'}  {short(running.get('digest'))}  "
+        f"({revision})"
+    )
+    lkg = s.get("last_known_good")
+    if lkg:
+        print(
+            f"  {'last good':12} {short(lkg.get('digest'))}  "
+            f"({str(lkg.get('task_definition')).rsplit('/', 1)[-1]}, {lkg.get('at')})"
+        )
+    for digest in s.get("quarantined") or []:
+        print(f"  {'quarantined':12} {digest}")
+    for a in s.get("pending_approvals") or []:
+        print(
+            f"  {'pending':12} {a.get('tag') or '-'}  {short(a.get('digest'))}  "
+            f"expires {a.get('expires')}\n"
+            f"  {'':12} autopilot approve {s['service']} {a.get('digest')}"
+        )
+    last = s.get("last_decision")
+    if last:
+        print(
+            f"  {'last':12} {last.get('outcome')} at {str(last.get('at'))[:19]} "
+            f"({last.get('function')}): {last.get('reason')}"
+        )
+
+
+# --------------------------------------------------------------------------- parser
+def _operator_parsers(sub: Any, common: Any) -> None:
+    """history, status, approve, reject, pause, resume: against the sandbox or an account."""
+
+    def where(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument(
+            "--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)"
+        )
+        sp.add_argument(
+            "--stack",
+            help="the deployed stack whose outputs name the ledger table and cluster "
+            "(default: EcsAutopilot-<environment of the config file cdk.json names>)",
+        )
+        sp.add_argument("--table", help="ledger table (default: from the stack's outputs)")
+        sp.add_argument("--cluster", help="cluster ARN (default: from the stack's outputs)")
+        return sp
+
+    hist = where(
+        common(
+            sub.add_parser("history", help="the ledger's decisions for one service, newest first")
+        )
+    )
+    hist.add_argument("service", help="service name or ARN")
+    hist.add_argument(
+        "--limit", type=int, default=None, help="at most N (default 50, all with --since)"
+    )
+    hist.add_argument("--since", help="only decisions since: 30m, 2h, 7d, or an ISO-8601 time")
+    hist.add_argument("--outcome", help="only these outcomes, comma-separated (deployed,blocked)")
+    hist.set_defaults(func=cmd_history)
+
+    st = where(
+        common(
+            sub.add_parser(
+                "status",
+                help="every tracked service: running digest and tag, last known good, "
+                "quarantined, pending approvals, paused, last decision",
+            )
+        )
+    )
+    st.set_defaults(func=cmd_status)
+    ap = where(common(sub.add_parser("approve", help="deploy a pending approval, re-checked now")))
+    ap.add_argument("service", help="service name or ARN")
+    ap.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
+    ap.set_defaults(func=cmd_approve)
+    rj = where(common(sub.add_parser("reject", help="refuse a pending approval for good")))
+    rj.add_argument("service", help="service name or ARN")
+    rj.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
+    rj.add_argument("--reason", help="why (recorded and announced)")
+    rj.set_defaults(func=cmd_reject)
+    pa = where(
+        common(sub.add_parser("pause", help="hold every reaction for one service (recorded)"))
+    )
+    pa.add_argument("service", help="service name or ARN")
+    pa.add_argument("--reason", help="why (recorded, shown in status, announced)")
+    pa.set_defaults(func=cmd_pause)
+    re_ = where(common(sub.add_parser("resume", help="release a paused service")))
+    re_.add_argument("service", help="service name or ARN")
+    re_.add_argument("--reason", help="why (recorded and announced)")
+    re_.set_defaults(func=cmd_resume)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="autopilot", description="ecs-autopilot: the sandbox, the demo and handler invocations"
+    )
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sp.add_argument(
+            "-v", "--verbose", action="store_true", help="show task events and unmatched events too"
+        )
+        return sp
+
+    d = common(sub.add_parser("demo", help="the whole event loop offline, as a timeline of scenes"))
+    d.add_argument("--out", help="cloud assembly directory (default: cdk.out, reused when fresh)")
+    d.add_argument("--resynth", action="store_true", help="synthesize even when cdk.out is fresh")
+    d.set_defaults(func=cmd_demo)
+
+    local = sub.add_parser("local", help="the sandbox: embedded local AWS with the stacks deployed")
+    lsub = local.add_subparsers(dest="local_command", required=True, parser_class=_Parser)
+    up = common(lsub.add_parser("up", help="start the sandbox in the foreground until Ctrl-C"))
+    up.add_argument("--port", type=int, help="port of the local AWS endpoint (default: a free one)")
+    up.add_argument("--out", help="cloud assembly directory (default: cdk.out, reused when fresh)")
+    up.set_defaults(func=cmd_local_up)
+    push = common(lsub.add_parser("push", help="push a new image and route what AWS would emit"))
+    push.add_argument("image", metavar="REPO:TAG")
+    push.add_argument("--findings", help="scan findings, e.g. CRITICAL=1,HIGH=2 (default: clean)")
+    push.add_argument("--crashing", action="store_true", help="the image's tasks exit at start")
+    push.add_argument(
+        "--scanner",
+        choices=["basic", "inspector2", "none"],
+        help="override the registry's scanning configuration",
+    )
+    push.set_defaults(func=cmd_local_push)
+    emit = common(lsub.add_parser("emit", help="route one event through the deployed rules"))
+    emit.add_argument("event", metavar="EVENT.json", help="an EventBridge event (- for stdin)")
+    emit.add_argument(
+        "--as-is",
+        action="store_true",
+        help="keep the event's account and region (default: rewritten to the sandbox's)",
+    )
+    emit.set_defaults(func=cmd_local_emit)
+    alarm = common(lsub.add_parser("alarm", help="set an alarm's state and route the state change"))
+    alarm.add_argument("name")
+    alarm.add_argument("state", choices=["ALARM", "OK", "INSUFFICIENT_DATA"])
+    alarm.add_argument("--reason")
+    alarm.set_defaults(func=cmd_local_alarm)
+    stop = common(lsub.add_parser("stop-tasks", help="a zone loses a service's tasks"))
+    stop.add_argument("service")
+    stop.add_argument("--az", required=True)
+    stop.set_defaults(func=cmd_local_stop_tasks)
+    info = common(lsub.add_parser("info", help="what the running sandbox holds"))
+    info.set_defaults(func=cmd_local_info)
+
+    inv = common(
+        sub.add_parser("invoke", help="run one handler on one event and print its decision")
+    )
+    inv.add_argument(
+        "function", help="image-events, deployment-events, task-events or capacity-events"
+    )
+    inv.add_argument("event", metavar="EVENT.json")
+    inv.add_argument("--dry-run", action="store_true", help="print the plan; make no mutating call")
+    inv.add_argument(
+        "--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)"
+    )
+    inv.add_argument("--function-name", help="the deployed function to take the environment from")
+    inv.set_defaults(func=cmd_invoke)
+
+    _operator_parsers(sub, common)
+    from cli.redrive import register_cli
+
+    register_cli(sub, common)  # autopilot redrive (cli/redrive.py)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Failed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

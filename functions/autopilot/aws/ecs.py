@@ -1,0 +1,378 @@
+"""ECS (and the Resource Groups Tagging API): find the services that track a repository,
+describe services, tasks, task definitions, the cluster's capacity providers and
+container instances, and make the changes (register, update, deregister, stop).
+
+Reads return the plain values of ``domain.service``; nothing outside ``aws/`` sees boto3
+shapes. The ``*_params`` builders are the request shapes the flows plan with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from autopilot import contract
+from autopilot.aws.translate import translate
+from autopilot.domain.service import (
+    FARGATE_PROVIDERS,
+    CapacityProviderInfo,
+    ClusterCapacity,
+    ContainerInstanceInfo,
+    Deployment,
+    Service,
+    Strategy,
+    StrategyItem,
+    TaskInfo,
+    cluster_name,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+
+DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services
+DESCRIBE_TASKS_BATCH = 100
+DESCRIBE_INSTANCES_BATCH = 100
+
+#: ECS refuses a change to a service's capacity provider strategy without a new deployment
+#: ("InvalidParameterException: When switching from launch type to capacity provider
+#: strategy on an existing service, or making a change to a capacity provider strategy on a
+#: service that is already using one, you must force a new deployment."). The new
+#: deployment keeps the task definition; it re-places the tasks under the new strategy.
+STRATEGY_CHANGE_FORCES_DEPLOYMENT = True
+
+
+# -- finding and describing services ------------------------------------------------------
+def in_cluster(service_arn: str, cluster_arn: str) -> bool:
+    """New-format ARNs (service/<cluster>/<name>) name their cluster; old ones cannot be told."""
+    parts = service_arn.split(":", 5)
+    if len(parts) < 6 or not parts[5].startswith("service/"):
+        return False
+    path = parts[5].split("/")
+    if len(path) == 3:
+        return path[1] == cluster_name(cluster_arn)
+    return True
+
+
+def tagged_service_arns(
+    tagging: ResourceGroupsTaggingAPIClient, repository: str, cluster_arn: str
+) -> list[str]:
+    """ARNs of the cluster's services tagged ``autopilot:repository=<repository>``: one call
+    per 100 services, whatever the number of untracked services."""
+    arns: list[str] = []
+    token = ""
+    while True:
+        with translate("tag:GetResources"):
+            response = tagging.get_resources(
+                TagFilters=[{"Key": contract.TAG_REPOSITORY, "Values": [repository]}],
+                ResourceTypeFilters=["ecs:service"],
+                ResourcesPerPage=100,
+                PaginationToken=token,
+            )
+        arns.extend(
+            m["ResourceARN"]
+            for m in response.get("ResourceTagMappingList", [])
+            if in_cluster(m["ResourceARN"], cluster_arn)
+        )
+        token = response.get("PaginationToken", "")
+        if not token:
+            return sorted(set(arns))
+
+
+def list_service_arns(ecs: ECSClient, cluster_arn: str) -> list[str]:
+    """Every service of the cluster (ListServices, 100 per call)."""
+    arns: list[str] = []
+    token = ""
+    while True:
+        with translate("ecs:ListServices"):
+            if token:
+                response = ecs.list_services(cluster=cluster_arn, maxResults=100, nextToken=token)
+            else:
+                response = ecs.list_services(cluster=cluster_arn, maxResults=100)
+        arns.extend(response.get("serviceArns", []))
+        token = response.get("nextToken", "")
+        if not token:
+            return sorted(arns)
+
+
+def _strategy(raw: Iterable[Any]) -> Strategy:
+    return tuple(
+        StrategyItem(str(i["capacityProvider"]), int(i.get("weight", 0)), int(i.get("base", 0)))
+        for i in raw
+        if "capacityProvider" in i
+    )
+
+
+def _service(raw: Any) -> Service:
+    config = raw.get("deploymentConfiguration") or {}
+    breaker = config.get("deploymentCircuitBreaker") or {}
+    alarms = config.get("alarms") or {}
+    network = (raw.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    constraints = raw.get("placementConstraints") or []
+    return Service(
+        arn=raw["serviceArn"],
+        name=raw["serviceName"],
+        cluster_arn=raw.get("clusterArn", ""),
+        task_definition=raw.get("taskDefinition", ""),
+        tags={t["key"]: t["value"] for t in raw.get("tags", []) if "key" in t and "value" in t},
+        deployments=tuple(
+            Deployment(
+                id=d.get("id", ""),
+                status=d.get("status", ""),
+                task_definition=d.get("taskDefinition", ""),
+                rollout_state=d.get("rolloutState"),
+            )
+            for d in raw.get("deployments") or []
+        ),
+        circuit_breaker_rollback=bool(breaker.get("enable") and breaker.get("rollback")),
+        status=raw.get("status", ""),
+        desired_count=int(raw.get("desiredCount", 0)),
+        running_count=int(raw.get("runningCount", 0)),
+        launch_type=raw.get("launchType"),
+        scheduling_strategy=raw.get("schedulingStrategy", "REPLICA"),
+        min_healthy_percent=int(config.get("minimumHealthyPercent", 100)),
+        strategy=_strategy(raw.get("capacityProviderStrategy") or []),
+        placement_strategy=tuple(
+            (str(p.get("type", "")), str(p.get("field", "")))
+            for p in raw.get("placementStrategy") or []
+        ),
+        az_placement_constraint=any(
+            "ecs.availability-zone" in str(c.get("expression", "")) for c in constraints
+        ),
+        subnets=tuple(network.get("subnets") or ()),
+        az_rebalancing=raw.get("availabilityZoneRebalancing"),
+        deployment_alarms=frozenset(
+            alarms.get("alarmNames") or () if alarms.get("enable", True) else ()
+        ),
+    )
+
+
+def describe_services(ecs: ECSClient, cluster_arn: str, services: list[str]) -> list[Service]:
+    """The active services among ``services`` (ARNs or names), with their tags, 10 per call."""
+    found: list[Service] = []
+    for start in range(0, len(services), DESCRIBE_BATCH):
+        with translate("ecs:DescribeServices"):
+            response = ecs.describe_services(
+                cluster=cluster_arn,
+                services=services[start : start + DESCRIBE_BATCH],
+                include=["TAGS"],
+            )
+        found.extend(
+            _service(s) for s in response.get("services", []) if s.get("status") == "ACTIVE"
+        )
+    return found
+
+
+def describe_service(ecs: ECSClient, cluster_arn: str, service: str) -> Service | None:
+    """One service (ARN or name) with its tags, or None if it is not active."""
+    found = describe_services(ecs, cluster_arn, [service])
+    return found[0] if found else None
+
+
+# -- task definitions ---------------------------------------------------------------------
+def describe_task_definition(
+    ecs: ECSClient, arn: str
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The task definition and its tags."""
+    with translate("ecs:DescribeTaskDefinition"):
+        response = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+    task_definition: dict[str, Any] = dict(response["taskDefinition"])
+    tags = [{"key": t["key"], "value": t["value"]} for t in response.get("tags", [])]
+    return task_definition, tags
+
+
+def register_task_definition(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
+    with translate("ecs:RegisterTaskDefinition"):
+        response = ecs.register_task_definition(**params)
+    return {"taskDefinitionArn": response["taskDefinition"]["taskDefinitionArn"]}
+
+
+def deregister_task_definition(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
+    with translate("ecs:DeregisterTaskDefinition"):
+        ecs.deregister_task_definition(**params)
+    return {}
+
+
+# -- tasks, capacity, instances -----------------------------------------------------------
+def running_tasks(ecs: ECSClient, cluster_arn: str, service_name: str) -> list[TaskInfo]:
+    """The service's RUNNING tasks (desired and last status), with their zones."""
+    arns: list[str] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {
+            "cluster": cluster_arn,
+            "serviceName": service_name,
+            "desiredStatus": "RUNNING",
+        }
+        if token:
+            kwargs["nextToken"] = token
+        with translate("ecs:ListTasks"):
+            response = ecs.list_tasks(**kwargs)
+        arns.extend(response.get("taskArns", []))
+        token = response.get("nextToken")
+        if not token:
+            break
+    group = f"service:{service_name}"
+    tasks: list[TaskInfo] = []
+    for start in range(0, len(arns), DESCRIBE_TASKS_BATCH):
+        with translate("ecs:DescribeTasks"):
+            described = ecs.describe_tasks(
+                cluster=cluster_arn, tasks=arns[start : start + DESCRIBE_TASKS_BATCH]
+            )
+        tasks.extend(
+            TaskInfo(
+                arn=t["taskArn"],
+                zone=t.get("availabilityZone"),
+                task_definition=t.get("taskDefinitionArn", ""),
+                container_instance=t.get("containerInstanceArn"),
+            )
+            for t in described.get("tasks", [])
+            if t.get("group") == group
+            and t.get("lastStatus") == "RUNNING"
+            and t.get("desiredStatus") == "RUNNING"
+        )
+    return tasks
+
+
+def cluster_capacity(ecs: ECSClient, cluster_arn: str) -> ClusterCapacity:
+    """The cluster's capacity providers (their ASGs and managed scaling) and default strategy."""
+    with translate("ecs:DescribeClusters"):
+        response = ecs.describe_clusters(clusters=[cluster_arn])
+    clusters = response.get("clusters", [])
+    if not clusters:
+        return ClusterCapacity((), ())
+    raw = clusters[0]
+    names = [n for n in raw.get("capacityProviders", []) if n not in FARGATE_PROVIDERS]
+    providers: list[CapacityProviderInfo] = []
+    if names:
+        with translate("ecs:DescribeCapacityProviders"):
+            described = ecs.describe_capacity_providers(capacityProviders=names)
+        for cp in described.get("capacityProviders", []):
+            asg: Any = cp.get("autoScalingGroupProvider") or {}
+            arn = asg.get("autoScalingGroupArn")
+            providers.append(
+                CapacityProviderInfo(
+                    name=cp["name"],
+                    asg_name=arn.split("autoScalingGroupName/", 1)[-1] if arn else None,
+                    managed_scaling=(asg.get("managedScaling") or {}).get("status") == "ENABLED",
+                )
+            )
+    return ClusterCapacity(
+        tuple(providers), _strategy(raw.get("defaultCapacityProviderStrategy") or [])
+    )
+
+
+def container_instances(ecs: ECSClient, cluster_arn: str) -> list[ContainerInstanceInfo]:
+    """The cluster's ACTIVE container instances, with zone and remaining CPU/memory."""
+    arns: list[str] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"cluster": cluster_arn, "status": "ACTIVE"}
+        if token:
+            kwargs["nextToken"] = token
+        with translate("ecs:ListContainerInstances"):
+            response = ecs.list_container_instances(**kwargs)
+        arns.extend(response.get("containerInstanceArns", []))
+        token = response.get("nextToken")
+        if not token:
+            break
+    out: list[ContainerInstanceInfo] = []
+    for start in range(0, len(arns), DESCRIBE_INSTANCES_BATCH):
+        with translate("ecs:DescribeContainerInstances"):
+            described = ecs.describe_container_instances(
+                cluster=cluster_arn,
+                containerInstances=arns[start : start + DESCRIBE_INSTANCES_BATCH],
+            )
+        for ci in described.get("containerInstances", []):
+            remaining = {r["name"]: r for r in ci.get("remainingResources", []) if "name" in r}
+            zone = next(
+                (
+                    a.get("value")
+                    for a in ci.get("attributes", [])
+                    if a.get("name") == "ecs.availability-zone"
+                ),
+                None,
+            )
+            out.append(
+                ContainerInstanceInfo(
+                    arn=ci["containerInstanceArn"],
+                    zone=zone,
+                    remaining_cpu=int(remaining.get("CPU", {}).get("integerValue", 0)),
+                    remaining_memory=int(remaining.get("MEMORY", {}).get("integerValue", 0)),
+                    ec2_instance_id=ci.get("ec2InstanceId"),
+                )
+            )
+    return out
+
+
+# -- changes --------------------------------------------------------------------------------
+def update_service(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
+    """UpdateService; the answer as the flows read it (the new primary deployment, the fields
+    the planned change set)."""
+    with translate("ecs:UpdateService"):
+        response = ecs.update_service(**params)
+    service = response["service"]
+    primary = [d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"]
+    result: dict[str, Any] = {
+        "taskDefinition": service.get("taskDefinition"),
+        "deploymentId": primary[0].get("id") if primary else None,
+        "primaryTaskDefinition": primary[0].get("taskDefinition") if primary else None,
+    }
+    for key in ("desiredCount", "availabilityZoneRebalancing", "capacityProviderStrategy"):
+        if key in params:
+            result[key] = service.get(key)
+    return result
+
+
+def stop_task(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
+    """StopTask(cluster, task, reason)."""
+    with translate("ecs:StopTask"):
+        response = ecs.stop_task(**params)
+    task = response.get("task", {})
+    return {"taskArn": task.get("taskArn"), "desiredStatus": task.get("desiredStatus")}
+
+
+def rebalancing_params(cluster_arn: str, service_arn: str) -> dict[str, Any]:
+    """Turn on ECS's own AZ rebalancing (starts no deployment)."""
+    return {
+        "cluster": cluster_arn,
+        "service": service_arn,
+        "availabilityZoneRebalancing": "ENABLED",
+    }
+
+
+def strategy_params(strategy: Iterable[StrategyItem]) -> list[dict[str, Any]]:
+    return [
+        {"capacityProvider": i.capacity_provider, "weight": i.weight, "base": i.base}
+        for i in strategy
+    ]
+
+
+def strategy_update_params(
+    cluster_arn: str, service_arn: str, strategy: Iterable[StrategyItem]
+) -> dict[str, Any]:
+    return {
+        "cluster": cluster_arn,
+        "service": service_arn,
+        "capacityProviderStrategy": strategy_params(strategy),
+        "forceNewDeployment": STRATEGY_CHANGE_FORCES_DEPLOYMENT,
+    }
+
+
+def desired_count_params(cluster_arn: str, service_arn: str, desired: int) -> dict[str, Any]:
+    return {"cluster": cluster_arn, "service": service_arn, "desiredCount": desired}
+
+
+def stop_task_params(cluster_arn: str, task_arn: str, reason: str) -> dict[str, Any]:
+    return {"cluster": cluster_arn, "task": task_arn, "reason": reason}
+
+
+def task_definition_params(task_definition: str) -> dict[str, Any]:
+    return {"taskDefinition": task_definition}
+
+
+def service_params(
+    cluster_arn: str, service_arn: str, task_definition: str | None
+) -> dict[str, Any]:
+    """UpdateService onto a revision (``None``: the revision a registration makes)."""
+    return {"cluster": cluster_arn, "service": service_arn, "taskDefinition": task_definition}

@@ -1,0 +1,90 @@
+"""Images: references (``registry/repo:tag``, ``registry/repo@sha256:...``), what ECR knows of
+one, the candidate a push or a scan offers, and the container a service's revision runs."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal, NamedTuple
+
+_REF = re.compile(
+    r"^(?:(?P<registry>[^/]+\.[^/]+|localhost(?::\d+)?)/)?(?P<repo>[^:@]+?)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>[a-z0-9]+:[a-f0-9]{32,128}))?$"
+)
+
+
+class ImageRef(NamedTuple):
+    registry: str | None
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    def pinned(self, digest: str) -> str:
+        """The same image pinned to ``digest`` (any tag dropped)."""
+        prefix = f"{self.registry}/" if self.registry else ""
+        return f"{prefix}{self.repository}@{digest}"
+
+
+def parse_image(image: str) -> ImageRef | None:
+    match = _REF.match(image.strip())
+    if match is None:
+        return None
+    return ImageRef(
+        match.group("registry"), match.group("repo"), match.group("tag"), match.group("digest")
+    )
+
+
+def ecr_registry(account: str, region: str) -> str:
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{suffix}"
+
+
+class ImageInfo(NamedTuple):
+    """What ECR knows of one image (DescribeImages)."""
+
+    digest: str
+    tags: tuple[str, ...] = ()
+    pushed_at: datetime | None = None
+
+
+class Candidate(NamedTuple):
+    """An image that might deploy: from a push, or from a scan result."""
+
+    repository: str
+    digest: str
+    tags: tuple[str, ...]
+    event_id: str
+    event_time: datetime
+    trigger: Literal["push", "scan"]
+    registry: str
+
+
+class ContainerImage(NamedTuple):
+    """The tracked container of a task definition and its image."""
+
+    name: str
+    image: str
+    ref: ImageRef | None
+
+    @property
+    def digest(self) -> str | None:
+        return self.ref.digest if self.ref else None
+
+    @property
+    def tag(self) -> str | None:
+        return self.ref.tag if self.ref else None
+
+
+def tracked_container(
+    task_definition: dict[str, Any], repository: str, container: str | None
+) -> ContainerImage | None:
+    """The container to update: the one the tag names, else the one using ``repository``."""
+    for c in task_definition.get("containerDefinitions", []):
+        name, image = str(c.get("name", "")), str(c.get("image", ""))
+        ref = parse_image(image)
+        if container is not None:
+            if name == container:
+                return ContainerImage(name, image, ref)
+        elif ref is not None and ref.repository == repository:
+            return ContainerImage(name, image, ref)
+    return None

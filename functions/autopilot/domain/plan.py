@@ -1,0 +1,94 @@
+"""The plan a flow hands the actor (``autopilot.execute``): the decision it makes, final, and
+every mutating step that carries it out, planned before anything is done.
+
+A ``Step`` is one AWS call (an ``Action``: api and params) with the ledger writes that go
+with it: a ``guard`` that must hold first (a cooldown claim), and what the ledger
+remembers once the call succeeded (``then``). A ``PinnedDeploy`` is the image flow's pair of
+calls: register a revision pinned to a digest, then move the service onto it. ``writes``
+are bookkeeping made whether or not the steps run (quarantine, last known good, a pending
+approval, a re-check mark); a paused service keeps them and loses its steps
+(``logic.pause``). Ledger writes are bound by the flow that plans them, so a dry run can list
+them (``Write.what``) without making them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from autopilot.domain.records import DeployRecord
+from autopilot.domain.report import Action, Decision
+
+
+@dataclass(frozen=True)
+class Write:
+    """One ledger write. ``apply`` returns False when a conditional write did not hold."""
+
+    what: str
+    apply: Callable[[], object]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One mutating AWS call and the ledger writes that go with it."""
+
+    action: Action
+    #: must hold before the call (e.g. a cooldown claim); if it does not, nothing more is
+    #: done and the decision is recorded as deferred with ``guard_lost``
+    guard: Write | None = None
+    guard_lost: str = ""
+    #: written before the call, once the guard holds (e.g. an original value to restore)
+    before: tuple[Write, ...] = ()
+    #: what the ledger remembers once the call succeeded
+    then: tuple[Write, ...] = ()
+    #: written when the call failed (e.g. the guard given back: nothing was changed)
+    undo: tuple[Write, ...] = ()
+
+
+@dataclass(frozen=True)
+class PinnedDeploy:
+    """Register ``register`` (a revision pinned to a digest) and move the service onto it
+    with ``update``, whose ``taskDefinition`` the registration fills in. ``record`` is the
+    deploy record to keep (its ``task_definition`` is the new revision's)."""
+
+    register: Action
+    update: Action
+    record: DeployRecord
+
+
+@dataclass(frozen=True)
+class Retry:
+    """What a plan that must be tried again leaves behind: refused by the service's lease
+    (busy), or a call failed transiently."""
+
+    #: Lambda retries the event (the handler raises ``Incomplete``)
+    lambda_retry: bool = True
+    #: written instead, or as well (a re-check mark, a reopened window, a released claim)
+    writes: tuple[Write, ...] = ()
+    #: what the recorded reason says comes next
+    then: str = "retried"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A decision and how it is carried out."""
+
+    decision: Decision
+    steps: tuple[Step | PinnedDeploy, ...] = ()
+    writes: tuple[Write, ...] = ()
+    #: the service whose lease the steps take (None: no lease, e.g. an ASG-wide change)
+    lease: str | None = None
+    #: when the service was read (epoch seconds): the lease refuses a change made since
+    observed_at: float | None = None
+    on_retry: Retry = field(default_factory=Retry)
+
+    @property
+    def actions(self) -> list[Action]:
+        """Every AWS call the plan makes, in order."""
+        out: list[Action] = []
+        for step in self.steps:
+            if isinstance(step, PinnedDeploy):
+                out += [step.register, step.update]
+            else:
+                out.append(step.action)
+        return out

@@ -1,0 +1,170 @@
+"""ECS as the functions see it: a service (one DescribeServices view for every flow), its
+deployments, tasks, the cluster's capacity providers and instances, and the numbers
+Auto Scaling owns. Built by ``aws.ecs`` / ``aws.scaling``; read by planners and flows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, NamedTuple
+
+FARGATE: Final = "FARGATE"
+FARGATE_SPOT: Final = "FARGATE_SPOT"
+FARGATE_PROVIDERS: Final = frozenset({FARGATE, FARGATE_SPOT})
+
+
+@dataclass(frozen=True)
+class StrategyItem:
+    """One item of a capacity provider strategy."""
+
+    capacity_provider: str
+    weight: int = 0
+    base: int = 0
+
+
+Strategy = tuple[StrategyItem, ...]
+
+
+class Deployment(NamedTuple):
+    """One entry of a service's ``deployments`` list."""
+
+    id: str
+    status: str  # PRIMARY | ACTIVE | INACTIVE
+    task_definition: str
+    rollout_state: str | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    """An ECS service as DescribeServices (with its tags) shows it."""
+
+    arn: str
+    name: str
+    cluster_arn: str
+    task_definition: str
+    tags: dict[str, str] = field(default_factory=dict)
+    deployments: tuple[Deployment, ...] = ()
+    #: the deployment circuit breaker is on and rolls back
+    circuit_breaker_rollback: bool = False
+    status: str = "ACTIVE"
+    desired_count: int = 0
+    running_count: int = 0
+    launch_type: str | None = None
+    scheduling_strategy: str = "REPLICA"
+    min_healthy_percent: int = 100
+    strategy: Strategy = ()
+    #: ``(type, field)`` of each placement strategy, in order
+    placement_strategy: tuple[tuple[str, str], ...] = ()
+    az_placement_constraint: bool = False
+    subnets: tuple[str, ...] = ()
+    az_rebalancing: str | None = None
+    #: the alarm names of ``deploymentConfiguration.alarms`` (when enabled)
+    deployment_alarms: frozenset[str] = frozenset()
+
+    @property
+    def primary(self) -> Deployment | None:
+        return next((d for d in self.deployments if d.status == "PRIMARY"), None)
+
+    def deployment(self, deployment_id: str) -> Deployment | None:
+        return next((d for d in self.deployments if d.id == deployment_id), None)
+
+    @property
+    def deployment_in_progress(self) -> bool:
+        """More than one deployment, or the primary's rollout still running."""
+        if len(self.deployments) > 1:
+            return True
+        return any(d.rollout_state == "IN_PROGRESS" for d in self.deployments)
+
+    @property
+    def fargate(self) -> bool:
+        if self.strategy:
+            return all(i.capacity_provider in FARGATE_PROVIDERS for i in self.strategy)
+        return self.launch_type == "FARGATE"
+
+    @property
+    def ec2_providers(self) -> tuple[str, ...]:
+        """The service's own EC2 capacity providers (empty: launch type or cluster default)."""
+        return tuple(
+            i.capacity_provider
+            for i in self.strategy
+            if i.capacity_provider not in FARGATE_PROVIDERS
+        )
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    arn: str
+    zone: str | None
+    task_definition: str
+    container_instance: str | None
+
+
+@dataclass(frozen=True)
+class CapacityProviderInfo:
+    name: str
+    asg_name: str | None
+    managed_scaling: bool
+
+
+@dataclass(frozen=True)
+class ClusterCapacity:
+    providers: tuple[CapacityProviderInfo, ...]
+    default_strategy: Strategy
+
+    def provider(self, name: str) -> CapacityProviderInfo | None:
+        return next((p for p in self.providers if p.name == name), None)
+
+    def ec2_default_providers(self) -> tuple[str, ...]:
+        """The EC2 capacity providers of the cluster's default strategy."""
+        return tuple(
+            i.capacity_provider
+            for i in self.default_strategy
+            if i.capacity_provider not in FARGATE_PROVIDERS
+        )
+
+
+@dataclass(frozen=True)
+class ContainerInstanceInfo:
+    arn: str
+    zone: str | None
+    remaining_cpu: int
+    remaining_memory: int
+    ec2_instance_id: str | None
+
+
+@dataclass(frozen=True)
+class AsgInfo:
+    name: str
+    min_size: int
+    max_size: int
+    desired: int
+    zones: tuple[str, ...]
+    #: In-service (or launching) instances per zone.
+    instances: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScalableTargetInfo:
+    resource_id: str
+    min_capacity: int
+    max_capacity: int
+
+
+def service_arn_of(cluster_arn: str, service_name: str) -> str:
+    """``arn:...:cluster/<c>`` + name -> the service's (long-format) ARN."""
+    prefix, _, cluster = cluster_arn.partition(":cluster/")
+    return f"{prefix}:service/{cluster}/{service_name}"
+
+
+def cluster_of(service_arn: str) -> str:
+    """``arn:...:service/<cluster>/<name>`` -> the cluster's ARN."""
+    prefix, _, path = service_arn.partition(":service/")
+    return f"{prefix}:cluster/{path.split('/')[0]}"
+
+
+def cluster_name(cluster_arn: str) -> str:
+    return cluster_arn.rsplit("/", 1)[-1]
+
+
+def short_name(arn: str) -> str:
+    """The last part of an ARN (a service's name)."""
+    return arn.rsplit("/", 1)[-1] or arn

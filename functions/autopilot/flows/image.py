@@ -1,0 +1,336 @@
+"""image-events: an ECR push or a scan result -> scan-gated redeploys pinned by digest.
+
+1. gather: the candidate image (from the event; a scan result is remembered first, merged
+   with what the ledger holds), the services tagged with its repository, each one's tags
+   and ledger state; for the services the ledger does not settle, their running task
+   definitions (one read per revision) and what ECR knows of the candidate and of the
+   running images (one DescribeImages)
+2. plan: ``logic.image_plan`` for each service (``precheck`` on the ledger alone, then
+   ``decide``)
+3. carry out: ``execute.carry_out`` for each plan (lease, RegisterTaskDefinition pinned to
+   the digest, UpdateService)
+4. record: ``record.finish`` (ledger, notices)
+
+``deploy`` is steps 1-3 for one candidate and given services: ``autopilot approve`` deploys
+an approved digest through it.
+
+AWS calls for a push that deploys one service (besides the ledger and the notice):
+GetResources, DescribeServices, DescribeTaskDefinition, DescribeImages,
+RegisterTaskDefinition, UpdateService.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import partial
+
+from autopilot.aws import ecr, ecs
+from autopilot.aws.clients import AwsClients
+from autopilot.contract import IMAGE_EVENTS
+from autopilot.domain.images import (
+    Candidate,
+    ContainerImage,
+    ImageInfo,
+    ecr_registry,
+    tracked_container,
+)
+from autopilot.domain.plan import PinnedDeploy, Plan, Write
+from autopilot.domain.records import DeployRecord, ScanRecord, ServiceLedgerState, iso, merge_scans
+from autopilot.domain.report import Action, Decision, Outcome, Report
+from autopilot.domain.service import Service
+from autopilot.errors import MalformedTag
+from autopilot.events.image import EcrImageActionEvent, ImageEvent
+from autopilot.execute import carry_out
+from autopilot.logic import image_plan
+from autopilot.logic.policy import ServiceConfig, parse_service_config
+from autopilot.logic.scan import scan_record
+from autopilot.record import Run, finish, open_run
+from autopilot.settings import ImageEventsSettings
+from autopilot.store.ledger import Ledger
+
+
+def run(
+    event: ImageEvent, settings: ImageEventsSettings, aws: AwsClients, *, dry_run: bool = False
+) -> Report:
+    """Handle one image event. With ``dry_run`` the plan is returned and nothing is changed."""
+    ledger = Ledger(aws.dynamodb, settings.ledger_table)
+    r = open_run(
+        IMAGE_EVENTS.name,
+        event.id,
+        event.detail_type,
+        ledger=ledger,
+        aws=aws,
+        topic_arn=settings.notices_topic_arn,
+        lease_seconds=settings.lease_seconds,
+        dry_run=dry_run,
+    )
+    if r.report.duplicate:
+        return r.report
+    repository = event.detail.repository_name
+    candidate, scan, ignored = _candidate(r, event)
+    if candidate is None:
+        carry_out(r, Plan(_repo_decision(event, Outcome.IGNORED, ignored)))
+        return finish(r, event.time)
+    observed_at = ledger.leases.now()  # the lease refuses if the services change after this
+    services = _tracking_services(aws, repository, settings.cluster_arn)
+    if not services:
+        reason = "no service in the cluster tracks this repository"
+        carry_out(r, Plan(_repo_decision(event, Outcome.IGNORED, reason)))
+        return finish(r, event.time)
+    deploy(
+        r,
+        candidate,
+        services,
+        scan,
+        observed_at=observed_at,
+        approval_ttl_hours=settings.approval_ttl_hours,
+    )
+    return finish(r, event.time)
+
+
+def _candidate(r: Run, event: ImageEvent) -> tuple[Candidate | None, ScanRecord | None, str]:
+    """The image the event offers and its scan result, or None and why it offers none. A
+    scan result is remembered (merged into what the ledger holds) before anything else."""
+    repository = event.detail.repository_name
+    registry = ecr_registry(event.account, event.region)
+    if isinstance(event, EcrImageActionEvent):
+        d = event.detail
+        if d.action_type != "PUSH" or d.result != "SUCCESS" or not d.image_digest:
+            return None, None, f"{d.action_type} {d.result}: only successful pushes deploy"
+        candidate = Candidate(
+            repository=repository,
+            digest=d.image_digest,
+            tags=(d.image_tag,) if d.image_tag else (),
+            event_id=event.id,
+            event_time=event.time,
+            trigger="push",
+            registry=registry,
+        )
+        return candidate, r.ledger.scans.get(repository, d.image_digest), ""
+    s = event.detail
+    new = scan_record(
+        repository=repository,
+        digest=s.image_digest,
+        status=s.scan_status,
+        counts=dict(s.finding_severity_counts),
+        at=event.time,
+        event_id=event.id,
+    )
+    if new is None:
+        return None, None, f"scan status {s.scan_status} carries no verdict"
+    if r.dry_run:  # what remembering it would give, without writing
+        scan = merge_scans(r.ledger.scans.get(repository, s.image_digest), new)
+    else:
+        scan = r.ledger.scans.remember(new)
+    candidate = Candidate(
+        repository=repository,
+        digest=s.image_digest,
+        tags=tuple(s.image_tags),
+        event_id=event.id,
+        event_time=event.time,
+        trigger="scan",
+        registry=registry,
+    )
+    return candidate, scan, ""
+
+
+def _tracking_services(aws: AwsClients, repository: str, cluster_arn: str) -> list[Service]:
+    arns = ecs.tagged_service_arns(aws.tagging, repository, cluster_arn)
+    return ecs.describe_services(aws.ecs, cluster_arn, arns) if arns else []
+
+
+def deploy(
+    r: Run,
+    candidate: Candidate,
+    services: list[Service],
+    scan: ScanRecord | None,
+    *,
+    observed_at: float,
+    approval_ttl_hours: int,
+    approved: bool = False,
+    said: str = "",
+) -> None:
+    """Plan and carry out ``candidate`` for each of ``services``. ``approved``: an operator
+    approved it for these services (``autopilot approve``), whatever the ledger says so far;
+    ``said`` starts every decision's reason (who approved). ``observed_at`` (epoch seconds)
+    was taken before ``services`` were read."""
+    plans: list[Plan] = []
+
+    # 1. the ledger alone: tags, ledger state, and what they settle without an AWS read
+    pending: list[tuple[Service, ServiceConfig, ServiceLedgerState]] = []
+    for svc in services:
+        try:
+            cfg = parse_service_config(svc.tags)
+        except MalformedTag as exc:
+            reason = f"tag {exc.key}={exc.value!r}: {exc.problem}"
+            plans.append(Plan(_rejected(svc, candidate, reason)))
+            continue
+        if cfg is None or cfg.repository != candidate.repository:
+            continue  # the tag moved since the tag index saw it
+        state = r.ledger.state.load(svc.arn)
+        if approved:
+            state = state._replace(approved=state.approved | {candidate.digest})
+        early = image_plan.precheck(candidate, svc, cfg, state, scan)
+        if early is not None:
+            plans.append(Plan(early))
+        else:
+            pending.append((svc, cfg, state))
+
+    # 2. AWS: running task definitions (one read per distinct revision) and images (one read)
+    task_definitions: dict[str, tuple[dict[str, object], list[dict[str, str]]]] = {}
+    ready: list[tuple[Service, ServiceConfig, ServiceLedgerState, ContainerImage]] = []
+    for svc, cfg, state in pending:
+        if svc.task_definition not in task_definitions:
+            task_definitions[svc.task_definition] = ecs.describe_task_definition(
+                r.aws.ecs, svc.task_definition
+            )
+        container = tracked_container(
+            task_definitions[svc.task_definition][0], cfg.repository, cfg.container
+        )
+        if container is None:
+            which = f"container {cfg.container!r}" if cfg.container else "no container"
+            reason = f"{which} in {svc.task_definition} uses {cfg.repository}"
+            plans.append(Plan(_rejected(svc, candidate, reason)))
+            continue
+        ready.append((svc, cfg, state, container))
+    if ready:
+        same_repo = [c for *_, c in ready if c.ref and c.ref.repository == candidate.repository]
+        by_digest, by_tag = ecr.describe_images(
+            r.aws.ecr,
+            candidate.repository,
+            [candidate.digest, *(c.digest for c in same_repo if c.digest)],
+            [c.tag for c in same_repo if c.tag and not c.digest],
+        )
+        expires = r.ledger.table.epoch() + approval_ttl_hours * 3600
+
+        # 3. decide, service by service
+        for svc, cfg, state, container in ready:
+            cand_info = by_digest.get(candidate.digest)
+            if cand_info is None:
+                reason = "the image is no longer in the repository"
+                decision = image_plan.make_decision(svc, candidate, Outcome.IGNORED, reason)
+                plans.append(Plan(decision))
+                continue
+            running_info = _running_info(container, candidate, by_digest, by_tag)
+            running_digest = container.digest or (running_info.digest if running_info else None)
+            td, td_tags = task_definitions[svc.task_definition]
+            planned = image_plan.decide(
+                candidate,
+                svc,
+                cfg,
+                state,
+                running=container,
+                running_digest=running_digest,
+                cand_info=cand_info,
+                running_info=running_info,
+                task_definition=dict(td),
+                task_definition_tags=td_tags,
+                running_record=(
+                    r.ledger.deploys.get(svc.arn, svc.task_definition)
+                    if running_digest == candidate.digest
+                    else None
+                ),
+                approval_expires=iso(datetime.fromtimestamp(expires, UTC)),
+            )
+            plans.append(_plan(r, planned, svc, candidate, cand_info, observed_at, expires))
+
+    # 4. carry out
+    for plan in plans:
+        reason = said + plan.decision.reason
+        carry_out(r, replace(plan, decision=plan.decision.model_copy(update={"reason": reason})))
+
+
+def _plan(  # noqa: PLR0917 - the parts of one service's plan
+    r: Run,
+    planned: image_plan.Plan,
+    svc: Service,
+    candidate: Candidate,
+    cand_info: ImageInfo,
+    observed_at: float,
+    expires: int,
+) -> Plan:
+    """The decision with its ledger writes and its deploy, as the actor carries it out."""
+    decision = planned.decision
+    writes: list[Write] = []
+    if planned.completes is not None:
+        write = partial(r.ledger.deploys.record, svc.arn, planned.completes)
+        writes.append(Write("complete the earlier attempt's deploy record", write))
+    if planned.asks_approval:
+        ask = partial(
+            r.ledger.approvals.set,
+            svc.arn,
+            candidate.digest,
+            "pending",
+            event_id=r.report.event_id,
+            repository=decision.repository,
+            tag=decision.tag,
+            image=decision.image,
+            expires_epoch=expires,
+        )
+        writes.append(Write("record the pending approval", ask))
+    if planned.register is None or planned.update is None:
+        return Plan(decision, writes=tuple(writes))
+    step = PinnedDeploy(
+        register=Action(api="ecs:RegisterTaskDefinition", params=planned.register, service=svc.arn),
+        update=Action(
+            api="ecs:UpdateService",
+            params={
+                **planned.update,
+                "taskDefinition": f"<new revision of {planned.register['family']}>",
+            },
+            service=svc.arn,
+        ),
+        record=DeployRecord(
+            task_definition="",
+            digest=candidate.digest,
+            tag=decision.tag,
+            previous_task_definition=svc.task_definition,
+            event_id=r.report.event_id,
+            pushed_at=cand_info.pushed_at,
+        ),
+    )
+    return Plan(
+        decision, steps=(step,), writes=tuple(writes), lease=svc.arn, observed_at=observed_at
+    )
+
+
+def _running_info(
+    container: ContainerImage,
+    candidate: Candidate,
+    by_digest: dict[str, ImageInfo],
+    by_tag: dict[str, ImageInfo],
+) -> ImageInfo | None:
+    """What ECR knows of the image the service runs (None if not from this repository)."""
+    if container.ref is None or container.ref.repository != candidate.repository:
+        return None
+    if container.digest:
+        return by_digest.get(container.digest)
+    info = by_tag.get(container.tag) if container.tag else None
+    if info is not None and info.digest == candidate.digest:
+        return None  # a moving tag now names the candidate: what the tasks run is unknown
+    return info
+
+
+def _rejected(svc: Service, candidate: Candidate, reason: str) -> Decision:
+    return Decision(
+        service=svc.arn,
+        outcome=Outcome.REJECTED,
+        reason=reason,
+        repository=candidate.repository,
+        digest=candidate.digest,
+        notify=True,
+    )
+
+
+def _repo_decision(event: ImageEvent, outcome: Outcome, reason: str) -> Decision:
+    """A decision about the repository as a whole (no service tracks the image)."""
+    repository = event.detail.repository_name
+    return Decision(
+        service=f"repository/{repository}",
+        outcome=outcome,
+        reason=reason,
+        repository=repository,
+        tag=event.detail.image_tag if isinstance(event, EcrImageActionEvent) else None,
+        digest=event.detail.image_digest,
+    )

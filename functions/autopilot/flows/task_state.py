@@ -1,0 +1,60 @@
+"""task-events, one task state change: a crash loop first, else zone balance.
+
+Idempotent on (task ARN, ``detail.version``): redeliveries and copies of one state change
+are duplicates. Event-only ignores come first (another cluster's task, a standalone task,
+a state that is neither RUNNING nor STOPPED, a stop by ECS's own rebalancing or a Spot
+interruption: ``logic.zone_balance.classify``), then ``flows.crash_loop``, then
+``flows.zone_balance``; the run is recorded once (``record.finish``).
+"""
+
+from __future__ import annotations
+
+from autopilot.aws.clients import AwsClients
+from autopilot.contract import TASK_EVENTS
+from autopilot.domain.plan import Plan
+from autopilot.domain.report import Decision, Outcome, Report
+from autopilot.domain.service import service_arn_of
+from autopilot.events.task import TaskStateChangeEvent
+from autopilot.execute import carry_out
+from autopilot.flows import crash_loop, zone_balance
+from autopilot.logic import zone_balance as zb
+from autopilot.record import finish, open_run
+from autopilot.settings import TaskEventsSettings
+from autopilot.store.ledger import Ledger
+
+
+def run(
+    event: TaskStateChangeEvent,
+    settings: TaskEventsSettings,
+    aws: AwsClients,
+    *,
+    dry_run: bool = False,
+) -> Report:
+    """Handle one task state change. With ``dry_run`` the plan is returned, nothing changed."""
+    detail = event.detail
+    r = open_run(
+        TASK_EVENTS.name,
+        detail.dedup_key,
+        event.detail_type,
+        ledger=Ledger(aws.dynamodb, settings.ledger_table),
+        aws=aws,
+        topic_arn=settings.notices_topic_arn,
+        lease_seconds=settings.lease_seconds,
+        dry_run=dry_run,
+    )
+    if r.report.duplicate:
+        return r.report
+    name = detail.service_name
+    # Standalone tasks are recorded under their cluster (one subject, not one per task).
+    subject = service_arn_of(detail.cluster_arn, name) if name else detail.cluster_arn
+    first = zb.classify(detail)
+    if detail.cluster_arn != settings.cluster_arn:
+        ignored = Decision(
+            service=subject, outcome=Outcome.IGNORED, reason="task of another cluster"
+        )
+        carry_out(r, Plan(ignored))
+    elif isinstance(first, zb.Ignore):
+        carry_out(r, Plan(Decision(service=subject, outcome=Outcome.IGNORED, reason=first.reason)))
+    elif not crash_loop.react(r, event, settings, subject):
+        zone_balance.evaluate_on_event(r, event, settings, subject)
+    return finish(r, event.time)

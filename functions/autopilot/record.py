@@ -1,0 +1,173 @@
+"""Recording: idempotency, the decisions in the ledger, the notices, the metrics.
+
+A flow opens one ``Run`` per event (``open_run``: the event's report, or the report of its
+earlier handling when it is a duplicate), hands each plan to the actor, and ends with
+``finish``: every decision recorded, the notices of the announced ones published, the
+event marked handled (unless some service is left for a retry). ``lambda_entry`` is the
+Lambda side of it: the settings check, the run, one metric per outcome, the decision logs,
+and ``Incomplete`` when a retry is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from autopilot.aws.clients import AwsClients
+from autopilot.aws.perform import perform
+from autopilot.domain.report import ANNOUNCED, Action, Decision, Outcome, Report
+from autopilot.logic import notices
+from autopilot.store.ledger import Ledger
+
+#: the metric of a deploy's lead time (push to deployment COMPLETED), in seconds
+LEAD_TIME_METRIC = "deploy-lead-time"
+
+
+@dataclass
+class Run:
+    """One event being handled: what every step of a flow shares."""
+
+    report: Report
+    ledger: Ledger
+    aws: AwsClients
+    topic_arn: str
+    lease_seconds: int
+
+    @property
+    def function(self) -> str:
+        return self.report.function
+
+    @property
+    def dry_run(self) -> bool:
+        return self.report.dry_run
+
+    @property
+    def holder(self) -> str:
+        """Who holds a lease this run takes."""
+        return f"{self.report.function}:{self.report.event_id}"
+
+
+def open_run(
+    function: str,
+    event_id: str,
+    detail_type: str,
+    *,
+    ledger: Ledger,
+    aws: AwsClients,
+    topic_arn: str,
+    lease_seconds: int,
+    dry_run: bool,
+) -> Run:
+    """A run for one event; ``run.report.duplicate`` when this function handled it already
+    (the report then holds one ``duplicate`` decision per service it decided on)."""
+    report = Report(function=function, event_id=event_id, detail_type=detail_type, dry_run=dry_run)
+    run = Run(report, ledger, aws, topic_arn, lease_seconds)
+    seen = ledger.events.get(event_id, function)
+    if seen is None:
+        return run
+    from autopilot.observability import logger  # noqa: PLC0415
+
+    logger.info("duplicate event", function=function, event_id=event_id)
+    report.duplicate = True
+    for service, outcome in sorted((seen.get("outcomes") or {}).items()):
+        report.decisions.append(
+            Decision(
+                service=service,
+                outcome=Outcome.DUPLICATE,
+                reason=f"event already handled (it was: {outcome})",
+            )
+        )
+    return run
+
+
+def finish(run: Run, event_time: datetime) -> Report:
+    """Record every decision, publish the notices, and mark the event handled (not in dry-run).
+
+    A decision is announced when it says ``notify`` and its outcome is a real change or a
+    real problem (``ANNOUNCED``); every decision is recorded.
+    """
+    report = run.report
+    if report.duplicate:
+        return report
+    publish = [
+        Action(
+            api="sns:Publish",
+            params=notices.notice_params(run.topic_arn, report.function, report.event_id, d),
+            service=d.service,
+        )
+        for d in report.decisions
+        if d.notify and d.outcome in ANNOUNCED and run.topic_arn
+    ]
+    report.actions.extend(publish)
+    if report.dry_run:
+        return report
+    for decision in report.decisions:
+        run.ledger.decisions.record(
+            decision, function=report.function, event_id=report.event_id, event_time=event_time
+        )
+    for action in publish:
+        action.result = perform(run.aws, action.api, action.params)
+        action.done = True
+    if not report.retry_services:
+        run.ledger.events.mark(report.event_id, report.function, report.outcomes())
+    return report
+
+
+def add_metrics(report: Report) -> None:
+    """One metric per outcome (the metric name is the outcome), and ``deploy-lead-time``
+    (Seconds) for each deploy that completed."""
+    from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
+
+    from autopilot.observability import metrics  # noqa: PLC0415
+
+    for decision in report.decisions:
+        metrics.add_metric(name=decision.outcome.value, unit=MetricUnit.Count, value=1)
+        if decision.lead_time_seconds is not None:
+            metrics.add_metric(
+                name=LEAD_TIME_METRIC, unit=MetricUnit.Seconds, value=decision.lead_time_seconds
+            )
+
+
+def count_invalid() -> None:
+    """The metric for an event rejected at the edge (it goes to the DLQ after the retries)."""
+    from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
+
+    from autopilot.observability import metrics  # noqa: PLC0415
+
+    metrics.add_metric(name="invalid-event", unit=MetricUnit.Count, value=1)
+
+
+def lambda_entry(
+    event: dict[str, Any], run: Callable[[dict[str, Any]], Report], settings_model: type
+) -> dict[str, Any]:
+    """The body every handler shares: settings, run, metrics, decision logs, retry or result.
+
+    Invalid input raises ``InvalidEvent`` (Lambda retries, then the DLQ keeps the event
+    intact); a service left for later (lease busy, transient failure) raises ``Incomplete``
+    so Lambda retries the event.
+    """
+    from autopilot.errors import Incomplete, InvalidEvent  # noqa: PLC0415
+    from autopilot.observability import logger  # noqa: PLC0415
+    from autopilot.settings import get_settings  # noqa: PLC0415
+
+    get_settings(settings_model)
+    try:
+        report = run(event)
+    except InvalidEvent as exc:
+        count_invalid()
+        logger.warning("invalid event", error=str(exc), errors=exc.errors)
+        raise
+    add_metrics(report)
+    for decision in report.decisions:
+        logger.info(
+            "decision",
+            service=decision.service,
+            outcome=decision.outcome.value,
+            reason=decision.reason,
+        )
+    if report.retry_services:
+        raise Incomplete(report.retry_services)
+    result: dict[str, Any] = report.model_dump(mode="json")
+    return result

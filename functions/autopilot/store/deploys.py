@@ -1,0 +1,93 @@
+"""Deploy records: what a deploy or a rollback put on a service, and the revisions
+registered for a deploy that no UpdateService has used yet.
+
+=============  ================================================================  ========
+pk             sk                                                                expires
+=============  ================================================================  ========
+``SVC#<arn>``  ``DEPLOY#<task definition arn>``: digest, tag,                    180 days
+               previous_task_definition, deployment_id, state registered |
+               deployed, event_id, pushed_at, at
+=============  ================================================================  ========
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autopilot.domain.records import DeployRecord, iso
+from autopilot.store.decisions import DECISION_TTL
+from autopilot.store.table import Table, parse_iso, svc_pk
+
+PREFIX = "DEPLOY#"
+
+
+def _record(item: dict[str, Any]) -> DeployRecord:
+    return DeployRecord(
+        task_definition=str(item["task_definition"]),
+        digest=item.get("digest"),
+        tag=item.get("tag"),
+        previous_task_definition=item.get("previous_task_definition"),
+        event_id=str(item.get("event_id", "")),
+        deployment_id=item.get("deployment_id"),
+        at=parse_iso(item.get("at")),
+        state=str(item.get("state", "deployed")),
+        pushed_at=parse_iso(item.get("pushed_at")),
+    )
+
+
+class Deploys:
+    def __init__(self, table: Table) -> None:
+        self._t = table
+
+    def record(self, service_arn: str, record: DeployRecord) -> None:
+        self._t.put(
+            {
+                "pk": svc_pk(service_arn),
+                "sk": PREFIX + record.task_definition,
+                "kind": "deploy",
+                "task_definition": record.task_definition,
+                "digest": record.digest,
+                "tag": record.tag,
+                "previous_task_definition": record.previous_task_definition,
+                "deployment_id": record.deployment_id,
+                "state": record.state,
+                "event_id": record.event_id,
+                "pushed_at": iso(record.pushed_at) if record.pushed_at else None,
+                "at": self._t.now_iso(),
+                "expires_at": self._t.epoch() + DECISION_TTL,
+            }
+        )
+
+    def get(self, service_arn: str, task_definition: str) -> DeployRecord | None:
+        item = self._t.get(svc_pk(service_arn), PREFIX + task_definition)
+        return _record(item) if item else None
+
+    def _all(self, service_arn: str) -> list[DeployRecord]:
+        return [_record(i) for i in self._t.query_prefix(svc_pk(service_arn), PREFIX)]
+
+    def find_registered(
+        self, service_arn: str, digest: str, base_task_definition: str
+    ) -> DeployRecord | None:
+        """A revision registered for ``digest`` on top of ``base_task_definition`` that no
+        UpdateService has used yet (a previous attempt failed transiently or timed out)."""
+        return next(
+            (
+                r
+                for r in self._all(service_arn)
+                if r.state == "registered"
+                and r.digest == digest
+                and r.previous_task_definition == base_task_definition
+            ),
+            None,
+        )
+
+    def list_registered(self, service_arn: str) -> list[DeployRecord]:
+        """Every revision registered for the service that no UpdateService has used yet."""
+        return [r for r in self._all(service_arn) if r.state == "registered"]
+
+    def find_by_deployment(self, service_arn: str, deployment_id: str) -> DeployRecord | None:
+        """The deploy record that started ECS deployment ``deployment_id``, if one did."""
+        return next((r for r in self._all(service_arn) if r.deployment_id == deployment_id), None)
+
+    def forget(self, service_arn: str, task_definition: str) -> None:
+        self._t.delete(svc_pk(service_arn), PREFIX + task_definition)
