@@ -17,7 +17,7 @@ from autopilot.settings import (
 )
 from aws_cdk.assertions import Match
 
-from infra.constructs.automation import POWERTOOLS_SSM_PREFIX, installed_powertools_version
+from infra.constructs.function import POWERTOOLS_SSM_PREFIX, installed_powertools_version
 from tests.infra.conftest import REPO
 
 
