@@ -2,7 +2,7 @@
 
 Keys ``pk`` and ``sk`` (strings), on-demand billing, point-in-time recovery, AWS-managed
 encryption, items expire through ``expires_at``. What the items are is the business of the
-stores in ``functions/autopilot/adapters``; the infra only knows the calls they make
+functions' store code (``functions/autopilot``); the infra only knows the calls it makes
 (``LEDGER_ACTIONS``).
 """
 
@@ -15,8 +15,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-#: The DynamoDB calls of functions/autopilot/adapters (ledger, reaction_state);
-#: reliability/least_privilege.py compares what the template grants with what the code calls.
+#: The DynamoDB calls the functions make on the ledger (their store code in
+#: functions/autopilot); reliability/least_privilege.py compares what the template grants
+#: with what the code calls.
 LEDGER_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -65,5 +66,5 @@ class Ledger(Construct):
         return self.table.table_name
 
     def grant_item_calls(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Exactly the item calls the ledger adapters make: no Scan, no batch, no streams."""
+        """Exactly the item calls the functions make: no Scan, no batch, no streams."""
         return self.table.grant(grantee, *LEDGER_ACTIONS)

@@ -320,7 +320,7 @@ class AutopilotStack(Stack):
 
 
 def _service_tags(service: Any, registry: Registry) -> dict[str, str]:
-    """The opt-in tags of DESIGN section 3, keys from ``autopilot.contract``."""
+    """The opt-in tags (README.md, the tag contract), keys from ``autopilot.contract``."""
     auto = service.automation
     tags = {
         contract.TAG_CONTAINER: service.container,
