@@ -109,10 +109,10 @@ class FunctionProps:
     ``name_prefix``: physical names are ``<prefix>-<function>``, ``<prefix>-<function>-dlq``
     ... ``code``: the code asset and layer. ``ledger`` / ``notices``: every function gets
     the ledger's item calls and publishes to the topic. ``cluster`` / ``services``: what
-    the functions act on. ``settings``: their environment. ``memory_mib`` / ``timeout``
-    (default 60 s): of each function. ``max_event_age`` (default 2 h) /
-    ``rule_retry_attempts``: retry policy of each rule target. ``log_retention`` /
-    ``removal_policy``: of the log groups (default one month, RETAIN).
+    the functions act on. ``settings``: their environment. ``memory_mib`` (default 512) /
+    ``timeout`` (default 60 s): of each function. ``max_event_age`` (default 2 h) /
+    ``rule_retry_attempts`` (default 8): retry policy of each rule target.
+    ``log_retention`` / ``removal_policy``: of the log groups (default one month, RETAIN).
     """
 
     name_prefix: str
