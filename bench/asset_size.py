@@ -1,6 +1,7 @@
 """2. Code asset size: functions/ zipped as the CDK asset is (``__pycache__`` excluded).
 
-The exclude list is the one infra/constructs/automation.py gives ``Code.from_asset``.
+The exclude list is ``CODE_EXCLUDE`` of infra/constructs/function.py, the one the code
+asset is built with.
 """
 
 from __future__ import annotations

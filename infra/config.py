@@ -37,7 +37,7 @@ class ConfigError(Exception):
 
 
 def check_policy(policy: str) -> str:
-    """Check one ``autopilot:policy`` string against the grammar of DESIGN section 3.
+    """Check one ``autopilot:policy`` string against its grammar (README.md, the tag contract).
 
     ``semver`` | ``semver:minor`` | ``semver:patch`` | ``glob:<pattern>`` |
     ``regex:<pattern>`` (must compile) | ``tag:<name>``. Returns the policy unchanged or
@@ -217,7 +217,7 @@ class Scaling(_Strict):
 
 
 class Automation(_Strict):
-    """The opt-in tags of DESIGN section 3, written on the service."""
+    """The opt-in tags (README.md, the tag contract), written on the service."""
 
     policy: str = "semver"
     scan: Literal["critical", "high", "off"] = "critical"
@@ -354,7 +354,7 @@ class Service(_Strict):
     placement: Literal["spread-zones", "spread-instances", "binpack"] = "spread-zones"
     # ECS's own Availability Zone rebalancing (ignored, off, for an ineligible placement).
     az_rebalancing: bool = True
-    # CloudWatch alarms on the service's CPU and memory that drive it (issue 6).
+    # CloudWatch alarms on the service's CPU and memory that drive it (capacity-events).
     alarms: ServiceAlarms | None = None
 
     @property

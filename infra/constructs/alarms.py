@@ -1,4 +1,4 @@
-"""ScalingAlarms: the CloudWatch alarms that drive capacity-events (issue 6).
+"""ScalingAlarms: the CloudWatch alarms that drive capacity-events.
 
 Cluster CPU and memory reservation high/low (driving the EC2 capacity provider) and, per
 service, CPU and memory utilization high/low (driving the service). Every alarm is named

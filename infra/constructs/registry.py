@@ -25,8 +25,8 @@ _PUSH_ACTIONS = [
     "ecr:BatchGetImage",
     "ecr:GetDownloadUrlForLayer",
 ]
-# What image automation reads about the tracked images (issue 3 item 10).
-# image-events reads push times (DescribeImages); scan results arrive as events
+# What image automation reads about the tracked images: image-events reads push times
+# (DescribeImages); scan results arrive as events
 _AUTOMATION_READ_ACTIONS = ["ecr:DescribeImages"]
 
 

@@ -53,8 +53,9 @@ class ServiceSpec:
     """One service.
 
     ``image``: the container image the task definition starts from. ``tags``: written on
-    the ECS service (the opt-in tags of DESIGN section 3). ``scaling``: None for a fixed
-    count. ``min_healthy_percent`` / ``max_healthy_percent``: deployment bounds (100/200).
+    the ECS service (the opt-in tags of README.md's tag contract). ``scaling``: None for a
+    fixed count. ``min_healthy_percent`` / ``max_healthy_percent``: deployment bounds
+    (100/200).
     """
 
     name: str

@@ -12,10 +12,29 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import AutopilotConfig
-from infra.constructs.automation import Automation, AutomationProps
+from infra.constructs.alarms import ScalingAlarms, ScalingAlarmsProps
 from infra.constructs.cluster import Cluster, ClusterProps
+from infra.constructs.function import (
+    AutomatedFunction,
+    FunctionCode,
+    FunctionCodeProps,
+    FunctionProps,
+    FunctionSettings,
+)
+from infra.constructs.ledger import Ledger, LedgerProps
+from infra.constructs.monitoring import Monitoring, MonitoringProps
 from infra.constructs.network import Network, NetworkProps
 from infra.constructs.notices import Notices, NoticesProps
+from infra.constructs.reactions import (
+    CapacityEvents,
+    CapacityEventsProps,
+    DeploymentEvents,
+    DeploymentEventsProps,
+    ImageEvents,
+    ImageEventsProps,
+    TaskEvents,
+    TaskEventsProps,
+)
 from infra.constructs.registry import Registry, RegistryProps, RepositorySpec
 from infra.constructs.services import (
     LoadBalancerSpec,
@@ -33,7 +52,9 @@ def stack_name(environment: str) -> str:
 
 
 class AutopilotStack(Stack):
-    """``EcsAutopilot-<environment>``: network, registry, cluster, services, automation."""
+    """``EcsAutopilot-<environment>``: network, registry, notices, cluster, services and,
+    under ``Automation``, the ledger, the functions' code, the scaling alarms, the four
+    functions and the dashboard."""
 
     def __init__(
         self,
@@ -157,52 +178,106 @@ class AutopilotStack(Stack):
                 removal_policy=removal,
             ),
         )
+        # One scope for the ledger, the functions and what watches them: their constructs
+        # keep the paths, hence the logical IDs, their resources had when one construct
+        # built them all. Most are named (table, functions, queues, log groups, rules,
+        # alarms): under a new logical ID CloudFormation would create them anew and delete
+        # the old ones, which for the ledger means its records.
+        automation = Construct(self, "Automation")
+        ledger = Ledger(
+            automation,
+            "Ledger",
+            props=LedgerProps(table_name=f"{env}-ledger", removal_policy=removal),
+        )
         fn_cfg = config.functions
-        automation = Automation(
-            self,
-            "Automation",
-            props=AutomationProps(
-                name_prefix=env,
-                code_path=functions_dir,
-                cluster=cluster,
-                services=services,
-                registry=registry,
-                notices=notices,
+        code = FunctionCode(
+            automation,
+            "Code",
+            props=FunctionCodeProps(
+                code_path=functions_dir, powertools_version=fn_cfg.powertools_version
+            ),
+        )
+        scaling_alarms = ScalingAlarms(
+            automation,
+            "ScalingAlarms",
+            props=ScalingAlarmsProps(
+                name_prefix=config.alarm_name_prefix,
+                cluster_name=services.cluster_name,
+                capacity_provider_name=cluster.capacity_provider_name,
+                cluster=config.capacity_alarms.cluster,
+                services={s.name: s.alarms for s in config.services if s.alarms},
+                period=Duration.seconds(config.capacity_alarms.period_seconds),
+                evaluation_periods=config.capacity_alarms.evaluation_periods,
+            ),
+        )
+        shared = FunctionProps(
+            name_prefix=env,
+            code=code,
+            ledger=ledger,
+            notices=notices,
+            cluster=cluster,
+            services=services,
+            settings=FunctionSettings(
                 metrics_namespace=config.observability.metrics_namespace,
-                **(
-                    {"powertools_version": fn_cfg.powertools_version}
-                    if fn_cfg.powertools_version
-                    else {}
-                ),
                 lease_seconds=fn_cfg.lease_seconds,
                 approval_ttl_hours=fn_cfg.approval_ttl_hours,
-                memory_mib=fn_cfg.memory_mib,
-                timeout=Duration.seconds(fn_cfg.timeout_seconds),
-                max_event_age=Duration.minutes(fn_cfg.max_event_age_minutes),
-                rule_retry_attempts=fn_cfg.rule_retry_attempts,
-                log_retention=retention,
-                removal_policy=removal,
-                alarm_name_prefix=config.alarm_name_prefix,
-                cluster_alarms=config.capacity_alarms.cluster,
-                alarm_period=Duration.seconds(config.capacity_alarms.period_seconds),
-                alarm_evaluation_periods=config.capacity_alarms.evaluation_periods,
-                service_alarms={s.name: s.alarms for s in config.services if s.alarms},
                 evaluation_window_seconds=fn_cfg.evaluation_window_seconds,
                 move_cooldown_seconds=fn_cfg.move_cooldown_seconds,
                 crash_loop_threshold=fn_cfg.crash_loop_threshold,
                 crash_loop_window_minutes=fn_cfg.crash_loop_window_minutes,
-                recheck_interval_minutes=fn_cfg.recheck_interval_minutes,
                 capacity_cooldown_seconds=fn_cfg.capacity_cooldown_seconds,
                 spot_calm_seconds=fn_cfg.spot_calm_seconds,
             ),
+            memory_mib=fn_cfg.memory_mib,
+            timeout=Duration.seconds(fn_cfg.timeout_seconds),
+            max_event_age=Duration.minutes(fn_cfg.max_event_age_minutes),
+            rule_retry_attempts=fn_cfg.rule_retry_attempts,
+            log_retention=retention,
+            removal_policy=removal,
+        )
+        functions: tuple[AutomatedFunction, ...] = (
+            ImageEvents(
+                automation,
+                "ImageEvents",
+                props=ImageEventsProps(function=shared, registry=registry),
+            ),
+            DeploymentEvents(
+                automation, "DeploymentEvents", props=DeploymentEventsProps(function=shared)
+            ),
+            TaskEvents(
+                automation,
+                "TaskEvents",
+                props=TaskEventsProps(
+                    function=shared, recheck_interval_minutes=fn_cfg.recheck_interval_minutes
+                ),
+            ),
+            CapacityEvents(
+                automation,
+                "CapacityEvents",
+                props=CapacityEventsProps(
+                    function=shared, alarm_name_prefix=config.alarm_name_prefix
+                ),
+            ),
+        )
+        monitoring = Monitoring(
+            automation,
+            "Dashboard",
+            props=MonitoringProps(
+                dashboard_name=f"{env}-autopilot",
+                functions=functions,
+                scaling_alarms=tuple(scaling_alarms.alarms.values()),
+                metrics_namespace=config.observability.metrics_namespace,
+            ),
         )
         self.network, self.registry, self.notices = network, registry, notices
-        self.cluster, self.services, self.automation = cluster, services, automation
+        self.cluster, self.services = cluster, services
+        self.ledger, self.functions = ledger, {fn.spec.name: fn for fn in functions}
+        self.scaling_alarms, self.monitoring = scaling_alarms, monitoring
 
         # -- outputs: what the CLI, the sandbox and people look up -----------------------
         CfnOutput(self, "ClusterName", value=cluster.cluster.cluster_name)
         CfnOutput(self, "ClusterArn", value=cluster.cluster.cluster_arn)
-        CfnOutput(self, "LedgerTableName", value=automation.ledger.table_name)
+        CfnOutput(self, "LedgerTableName", value=ledger.table_name)
         CfnOutput(self, "NoticesTopicArn", value=notices.topic.topic_arn)
         CfnOutput(self, "RegistryUrl", value=registry.registry_url)
         CfnOutput(self, "EcrPushPolicyArn", value=registry.push_policy.managed_policy_arn)
@@ -213,7 +288,7 @@ class AutopilotStack(Stack):
                 value=repo.repository_uri,
                 description=f"URI of the {name} repository",
             )
-        for fn in automation.functions.values():
+        for fn in functions:
             key = _alnum(fn.spec.name)
             CfnOutput(self, f"{key}FunctionName", value=fn.function.function_name)
             CfnOutput(
@@ -235,7 +310,7 @@ class AutopilotStack(Stack):
                 value=f"http://{alb.load_balancer_dns_name}",
                 description=f"The {name} service's load balancer",
             )
-        CfnOutput(self, "DashboardName", value=automation.dashboard.dashboard_name)
+        CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
 
     @property
     def availability_zones(self) -> list[str]:
@@ -245,7 +320,7 @@ class AutopilotStack(Stack):
 
 
 def _service_tags(service: Any, registry: Registry) -> dict[str, str]:
-    """The opt-in tags of DESIGN section 3, keys from ``autopilot.contract``."""
+    """The opt-in tags (README.md, the tag contract), keys from ``autopilot.contract``."""
     auto = service.automation
     tags = {
         contract.TAG_CONTAINER: service.container,

@@ -17,7 +17,7 @@ from autopilot.settings import (
 )
 from aws_cdk.assertions import Match
 
-from infra.constructs.automation import POWERTOOLS_SSM_PREFIX, installed_powertools_version
+from infra.constructs.function import POWERTOOLS_SSM_PREFIX, installed_powertools_version
 from tests.infra.conftest import REPO
 
 
@@ -515,6 +515,25 @@ def test_ledger_table(synth) -> None:
             "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
         },
     )
+
+
+def test_the_ledger_and_the_functions_keep_their_logical_ids(synth) -> None:
+    # To CloudFormation a new logical ID is a new resource: it would create a second table
+    # or function of the same name and delete the old one. Restructuring the constructs
+    # must not move these.
+    assert logical_id_of(synth, "AWS::DynamoDB::Table", "TableName", "demo-ledger") == (
+        "AutomationLedgerE30973CA"
+    )
+    functions = {
+        name: logical_id_of(synth, "AWS::Lambda::Function", "FunctionName", f"demo-{name}")
+        for name in FUNCTIONS
+    }
+    assert functions == {
+        "image-events": "AutomationImageEventsFunctionD5876548",
+        "deployment-events": "AutomationDeploymentEventsFunctionA90A534D",
+        "task-events": "AutomationTaskEventsFunctionC3D09486",
+        "capacity-events": "AutomationCapacityEventsFunction1D080919",
+    }
 
 
 def test_notices_topic_is_encrypted_with_a_rotated_key(synth) -> None:
