@@ -24,6 +24,7 @@ layer come compiled, so the bench compiles what the runs import once into a priv
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import resource
@@ -65,7 +66,7 @@ ENV = {
     "CLUSTER_ARN": "arn:aws:ecs:eu-west-1:123456789012:cluster/demo-cluster",
     **RUNTIME_ENVIRONMENT,  # as the CDK app sets it on every function
 }
-# botocore config as adapters/clients.py builds it (the baseline pays the same)
+# botocore config as aws/clients.py builds it (the baseline pays the same)
 BASELINE = """\
 import boto3
 from botocore.config import Config
@@ -96,30 +97,48 @@ get_clients().warm(*{services!r})
 
 
 def functions() -> list[str]:
-    """The handler modules that exist (``capacity_events`` only once it is written)."""
-    return sorted(p.stem for p in HANDLERS.glob("*.py") if p.stem not in {"__init__", "common"})
+    """The handler modules (one per function)."""
+    return sorted(p.stem for p in HANDLERS.glob("*.py") if p.stem != "__init__")
+
+
+def _module_file(module: str) -> Path | None:
+    base = FUNCTIONS / Path(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.exists():
+            return path
+    return None
 
 
 def services_of(module: str) -> list[str]:
-    """The boto3 services a handler uses: ``aws.<client>`` in its module, the modules of
-    other handlers it imports, and ``handlers/common.py`` (ledger and notices)."""
+    """The boto3 services a handler uses: every ``aws.<client>`` (an ``AwsClients``
+    property) in the modules of its import closure inside ``autopilot``, but for
+    ``aws/perform.py``, whose table names every client (clients are built on first use:
+    a function builds only those its flows use)."""
     seen: set[str] = set()
-    todo = [module, "common"]
+    todo = [f"autopilot.handlers.{module}"]
     found: set[str] = set()
     while todo:
         name = todo.pop()
-        if name in seen:
+        path = _module_file(name)
+        if name in seen or path is None or name == "autopilot.aws.perform":
             continue
         seen.add(name)
-        text = (HANDLERS / f"{name}.py").read_text()
-        found |= {
-            PROPERTY_SERVICE[m]
-            for m in re.findall(r"\baws\.([a-z0-9_]+)\b", text)
-            if m in PROPERTY_SERVICE
-        }
-        todo += re.findall(r"from autopilot\.handlers import (\w+)", text)
-        todo += re.findall(r"from autopilot\.handlers\.(\w+) import", text)
-    found.add("dynamodb")  # the ledger (built from aws.dynamodb in every run())
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autopilot"):
+                todo.append(str(node.module))
+                todo += [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("autopilot.")]
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr in PROPERTY_SERVICE
+                and (
+                    (isinstance(node.value, ast.Name) and node.value.id == "aws")
+                    or (isinstance(node.value, ast.Attribute) and node.value.attr == "aws")
+                )
+            ):
+                found.add(PROPERTY_SERVICE[node.attr])
+    found.add("sns")  # the notices: record.finish publishes through aws/perform.py
     return sorted(found)
 
 

@@ -1,6 +1,6 @@
 """botocore hooks on the functions' own AWS clients: count every call, inject faults.
 
-``install()`` wraps ``autopilot.adapters.clients._make`` (where every client the
+``install()`` wraps ``autopilot.aws.clients._make`` (where every client the
 functions use is built) so each new client gets two handlers on its event system:
 
 - ``before-parameter-build``: records ``(service, Operation, params)`` once per API call (botocore's
@@ -217,7 +217,7 @@ def install() -> Hooks:
     global _installed  # noqa: PLW0603
     if _installed:
         return HOOKS
-    from autopilot.adapters import clients
+    from autopilot.aws import clients
     from botocore.retries import standard
 
     original = clients._make
@@ -257,7 +257,7 @@ def uninstall() -> None:
     global _installed  # noqa: PLW0603
     if not _installed:
         return
-    from autopilot.adapters import clients
+    from autopilot.aws import clients
     from botocore.retries import standard
 
     clients._make = _saved["make"]

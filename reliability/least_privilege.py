@@ -1,10 +1,14 @@
 """Least privilege, read from the synthesized templates and derived from the code.
 
 - ``code_actions()``: per function, the IAM actions its code calls. The handler module's
-  import closure inside ``autopilot`` is followed (``ast``); in each ``autopilot.adapters``
-  module reached, every ``<x>.<method>(...)`` and ``get_paginator("<method>")`` whose
-  method is an operation of a client type the module imports (``mypy_boto3_<service>``)
-  is mapped to ``<iam prefix>:<Operation>`` through botocore's service model.
+  import closure inside ``autopilot`` is followed (``ast``). Reads: in each adapter module
+  reached (``autopilot.aws``), every ``<x>.<method>(...)`` and
+  ``get_paginator("<method>")`` whose method is an operation of a client type the module
+  imports (``mypy_boto3_<service>``) is mapped to ``<iam prefix>:<Operation>`` through
+  botocore's service model, for the adapter functions the rest of the closure names.
+  Changes: every ``Action(api="<prefix>:<Operation>", ...)`` the closure plans (the actor
+  performs exactly those, through ``autopilot.aws.perform``, whose table names every
+  adapter and so counts for none).
 - ``function_policies(template)``: per function (by handler), the Allow statements of
   the policies attached to its role.
 - ``check(template)``: the findings: ``*`` resources on mutating actions that support
@@ -156,6 +160,26 @@ def module_actions(module: str) -> dict[str, set[str]]:
     return out
 
 
+def planned_actions(tree: ast.AST) -> set[str]:
+    """The ``api`` of every ``Action(api="<prefix>:<Operation>", ...)`` a module builds."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = node.func
+        name = callee.id if isinstance(callee, ast.Name) else getattr(callee, "attr", "")
+        if name != "Action":
+            continue
+        for kw in node.keywords:
+            if kw.arg != "api":
+                continue
+            if not isinstance(kw.value, ast.Constant):
+                # a computed api would hide a call from this derivation: plan it literally
+                raise ValueError(f"Action(api=...) not a literal at line {node.lineno}")
+            out.add(str(kw.value.value))
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def code_actions() -> dict[str, frozenset[str]]:
     """Contract name of each function -> the IAM actions its code calls: the adapters'
@@ -166,14 +190,18 @@ def code_actions() -> dict[str, frozenset[str]]:
     for spec in FUNCTIONS.values():
         module = spec.handler.rsplit(".", 1)[0]
         closure = import_closure(module)
-        users = [m for m in closure if not m.startswith("autopilot.adapters.")]
+        users = [m for m in closure if not m.startswith("autopilot.aws.")]
         named: set[str] = set()
+        actions: set[str] = set()
         for m in users:
             path = _module_path(m)
             if path is not None:
-                named |= _names_in(ast.parse(path.read_text()))
-        actions: set[str] = set()
-        adapters = [m for m in closure if m.startswith("autopilot.adapters.")]
+                tree = ast.parse(path.read_text())
+                named |= _names_in(tree)
+                actions |= planned_actions(tree)
+        adapters = [
+            m for m in closure if m.startswith("autopilot.aws.") and m != "autopilot.aws.perform"
+        ]
         # adapters name each other too (e.g. a helper of another adapter)
         for m in adapters:
             path = _module_path(m)

@@ -93,7 +93,7 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
     add("")
     add(
         "How faults and calls are observed: botocore handlers on the functions' own clients "
-        "(`reliability/hooks.py`, installed by wrapping `autopilot.adapters.clients._make`): "
+        "(`reliability/hooks.py`, installed by wrapping `autopilot.aws.clients._make`): "
         "`before-parameter-build` counts each API call once, `after-call` marks it "
         "answered, `before-send` injects a fault into an HTTP attempt at the set rate "
         "(ThrottlingException 400, InternalFailure 500, ReadTimeoutError; seeded) before it "

@@ -26,17 +26,16 @@ flow may write a re-check mark instead, or give a claim back.
 
 A ``PinnedDeploy`` (image-events) registers a revision pinned to a digest and moves the
 service to it, so that nothing is left half-made: a revision an earlier attempt registered
-and never used is reused; a registration is recorded ("registered") before UpdateService
-so a retry finds it; a revision no retry would use is deregistered at once; after the
-deploy, the revisions earlier attempts left for the service are deregistered (best effort,
-their records forgotten only once they are gone).
+and never used is reused (the flow found it); a registration is recorded ("registered")
+before UpdateService so a retry finds it; a revision no retry would use is deregistered at
+once; after the deploy, the revisions earlier attempts left for the service are
+deregistered (best effort, their records forgotten only once they are gone).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from autopilot.aws import ecs
 from autopilot.aws.perform import perform
 from autopilot.domain.plan import PinnedDeploy, Plan, Step
 from autopilot.domain.report import Action, Decision, Outcome
@@ -140,36 +139,35 @@ def _retry(run: Run, plan: Plan, decision: Decision, outcome: Outcome, reason: s
 
 # -- the pinned deploy ----------------------------------------------------------------------
 def _deploy(run: Run, plan: Plan, step: PinnedDeploy, done: list[Action]) -> Decision:
-    service = step.update.params["service"]
+    service = str(step.update.params["service"])
     deploys = run.ledger.deploys
-    record = step.record
     register, update = step.register, step.update
     done += [register, update]
-    new_arn: str | None = None
-    recorded = False  # the revision has its "registered" record (a retry can reuse it)
+    new_arn: str | None = step.reuse
+    recorded = step.reuse is not None  # a retry finds a recorded revision and reuses it
     try:
-        reusable = deploys.find_registered(
-            service, str(record.digest), str(record.previous_task_definition)
-        )
-        if reusable is not None:  # registered by an attempt that never used it
-            new_arn = reusable.task_definition
-            register.result = {"taskDefinitionArn": new_arn, "reused": True}
+        if step.reuse is not None:
+            register.result = {"taskDefinitionArn": step.reuse, "reused": True}
         else:
             _call(run, register)
             new_arn = str((register.result or {})["taskDefinitionArn"])
-            deploys.record(service, record._replace(task_definition=new_arn, state="registered"))
-        recorded = True
+            deploys.record(
+                service, step.record._replace(task_definition=new_arn, state="registered")
+            )
+            recorded = True
         update.params["taskDefinition"] = new_arn
         _call(run, update)
     except AwsCallFailed as exc:
         if new_arn is not None and not (recorded and exc.transient):
             # No retry would find it (no record), or none comes: never leave a revision
             # that no service uses. Its record goes only once it is gone.
-            _drop_unused(run, service, new_arn, recorded=recorded, done=done)
+            step.drop.params["taskDefinition"] = new_arn
+            _drop(run, service, step.drop, recorded=recorded, done=done)
         return _failed(run, plan, plan.decision, exc)
+    assert new_arn is not None
     # The service is moved: from here on a failure is bookkeeping, never a failed deploy.
     decision = plan.decision.model_copy(update={"task_definition": new_arn})
-    deployed = record._replace(
+    deployed = step.record._replace(
         task_definition=new_arn, deployment_id=_our_deployment(update.result, new_arn)
     )
     try:
@@ -180,9 +178,15 @@ def _deploy(run: Run, plan: Plan, step: PinnedDeploy, done: list[Action]) -> Dec
         reason = f"{decision.reason}; its deploy record failed ({exc.code}): retried"
         run.report.retry_services.append(service)
         return decision.model_copy(update={"reason": reason})
-    _deregister_stale(run, service, keep=new_arn, done=done)
+    for stale in step.stale:
+        if stale.params["taskDefinition"] != new_arn:
+            _drop(run, service, stale, recorded=True, done=done)
     logger.info(
-        "deployed", service=service, digest=record.digest, tag=record.tag, task_definition=new_arn
+        "deployed",
+        service=service,
+        digest=deployed.digest,
+        tag=deployed.tag,
+        task_definition=new_arn,
     )
     return decision
 
@@ -195,32 +199,14 @@ def _our_deployment(result: dict[str, Any] | None, task_definition: str) -> str 
     return None
 
 
-def _deregister_stale(run: Run, service: str, *, keep: str, done: list[Action]) -> None:
-    """Under the lease, after a deploy: revisions earlier attempts registered for the
-    service and never used (built on a task definition it no longer runs) are deregistered.
-    Best effort: a record is forgotten only once its revision is gone, so a failure here
-    leaves it for the next deploy's clean-up instead of losing track of it."""
-    try:
-        registered = run.ledger.deploys.list_registered(service)
-    except AwsCallFailed as exc:
-        logger.warning("stale revisions not listed", service=service, code=exc.code)
-        return
-    for old in (r for r in registered if r.task_definition != keep):
-        _drop_unused(run, service, old.task_definition, recorded=True, done=done)
-
-
-def _drop_unused(
-    run: Run, service: str, task_definition: str, *, recorded: bool, done: list[Action]
-) -> None:
-    """Deregister a revision no service uses, then drop its record. If deregistering fails
-    the record stays, so the next deploy's clean-up tries again; if dropping the record
-    fails, the next clean-up's DeregisterTaskDefinition of it is a no-op and it goes then."""
-    action = Action(
-        api="ecs:DeregisterTaskDefinition",
-        params=ecs.task_definition_params(task_definition),
-        service=service,
-    )
-    done.append(action)
+def _drop(run: Run, service: str, action: Action, *, recorded: bool, done: list[Action]) -> None:
+    """Deregister a revision no service uses, then forget its record. If deregistering
+    fails the record stays, so the next deploy's clean-up tries again; if forgetting the
+    record fails, the next clean-up's DeregisterTaskDefinition of it is a no-op and it goes
+    then."""
+    task_definition = str(action.params["taskDefinition"])
+    if action not in done:
+        done.append(action)
     try:
         _call(run, action)
     except AwsCallFailed as exc:

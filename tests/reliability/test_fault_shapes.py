@@ -56,7 +56,7 @@ def every_call_fails(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_a_fault_reaches_the_client_as_the_aws_error_it_imitates(
     service: str, kind: str, codes: set[str]
 ) -> None:
-    from autopilot.adapters import clients
+    from autopilot.aws import clients
     from botocore.exceptions import ClientError
 
     HOOKS.fault_kinds = (kind,)

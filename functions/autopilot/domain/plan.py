@@ -48,12 +48,23 @@ class Step:
 @dataclass(frozen=True)
 class PinnedDeploy:
     """Register ``register`` (a revision pinned to a digest) and move the service onto it
-    with ``update``, whose ``taskDefinition`` the registration fills in. ``record`` is the
-    deploy record to keep (its ``task_definition`` is the new revision's)."""
+    with ``update``, whose ``taskDefinition`` the registration fills in; ``record`` is the
+    deploy record kept (its ``task_definition`` the new revision's).
+
+    ``reuse``: a revision an earlier attempt registered for this digest on this base and
+    never used: the service moves onto it and nothing is registered. ``drop``: deregisters
+    the new revision if the deploy fails and no retry would use it (its ``taskDefinition``
+    filled in then). ``stale``: deregisters the revisions earlier attempts registered and
+    never used, once the service is moved (best effort: a record is forgotten only once its
+    revision is gone).
+    """
 
     register: Action
     update: Action
     record: DeployRecord
+    drop: Action
+    reuse: str | None = None
+    stale: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,7 @@ class Plan:
         out: list[Action] = []
         for step in self.steps:
             if isinstance(step, PinnedDeploy):
-                out += [step.register, step.update]
+                out += [step.register, step.update, *step.stale]
             else:
                 out.append(step.action)
         return out

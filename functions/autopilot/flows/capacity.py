@@ -469,19 +469,20 @@ def _step(  # noqa: PLR0917 - the parts of one change
 
 
 def _change_action(cluster: str, target: _Target, change: cap.Change) -> Action:
-    owner = change.owner
+    """The call through the owner of the number ``change`` moves."""
+    owner, subject = change.owner, target.subject
     if owner is cap.Owner.SCALABLE_TARGET_MIN:
         assert target.resource_id is not None
         params = scaling.scalable_target_min_params(target.resource_id, change.new)
-        api = "application-autoscaling:RegisterScalableTarget"
-    elif owner is cap.Owner.SERVICE_DESIRED_COUNT:
+        return Action(
+            api="application-autoscaling:RegisterScalableTarget", params=params, service=subject
+        )
+    if owner is cap.Owner.SERVICE_DESIRED_COUNT:
         assert target.service_arn is not None
         params = ecs.desired_count_params(cluster, target.service_arn, change.new)
-        api = "ecs:UpdateService"
-    elif owner is cap.Owner.ASG_DESIRED:
+        return Action(api="ecs:UpdateService", params=params, service=subject)
+    if owner is cap.Owner.ASG_DESIRED:
         params = scaling.desired_capacity_params(change.target, change.new)
-        api = "autoscaling:SetDesiredCapacity"
-    else:
-        params = scaling.min_size_params(change.target, change.new)
-        api = "autoscaling:UpdateAutoScalingGroup"
-    return Action(api=api, params=params, service=target.subject)
+        return Action(api="autoscaling:SetDesiredCapacity", params=params, service=subject)
+    params = scaling.min_size_params(change.target, change.new)
+    return Action(api="autoscaling:UpdateAutoScalingGroup", params=params, service=subject)

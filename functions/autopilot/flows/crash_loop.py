@@ -18,6 +18,7 @@ breaker will not roll it back itself.
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from autopilot import contract
 from autopilot.aws import ecs
@@ -39,21 +40,11 @@ from autopilot.settings import TaskEventsSettings
 def react(r: Run, event: TaskStateChangeEvent, settings: TaskEventsSettings, service: str) -> bool:
     """A stopped task of ``service`` (its ARN): a crash is recorded; a crash loop is decided
     (rolled back, or announced). False when there is no loop to decide on."""
-    d = event.detail
-    if d.last_status != "STOPPED" or not any(c.exit_code not in (None, 0) for c in d.containers):
+    # 1. gather: the crash, the crashes of the window, and the loop they make
+    crash = _crash(r, event)
+    if crash is None:
         return False
-
-    # 1. gather: the crash, and the crashes of the window
-    task_definition, _tags = ecs.describe_task_definition(r.aws.ecs, d.task_definition_arn)
-    essential = essential_containers(task_definition)
-    stop = StopRecord(
-        task_arn=d.task_arn,
-        task_definition_arn=d.task_definition_arn,
-        essential_exit_codes=tuple(c.exit_code for c in d.containers if c.name in essential),
-        stopped_at=d.stopped_at or event.time,
-    )
-    if not stop.crashed:
-        return False
+    stop, task_definition = crash
     policy = CrashLoopPolicy(settings.crash_loop_threshold, settings.crash_loop_window_minutes)
     window = policy.window_minutes * 60
     crashes = r.ledger.crashes
@@ -75,6 +66,7 @@ def react(r: Run, event: TaskStateChangeEvent, settings: TaskEventsSettings, ser
         carry_out(r, Plan(Decision(service=service, outcome=Outcome.IGNORED, reason=reason)))
         return True
 
+    # ... the service (once per loop and window), the crashing image, the ledger state
     if crashes.loop_reported(service, loop.task_definition_arn):
         return ignored("already reported in this window")
     observed_at = r.ledger.leases.now()
@@ -85,7 +77,6 @@ def react(r: Run, event: TaskStateChangeEvent, settings: TaskEventsSettings, ser
         return ignored("a deployment is in progress (its own checks judge)")
     if not r.dry_run and not crashes.claim_loop(service, loop.task_definition_arn, window):
         return ignored("already reported in this window")
-    # ... the crashing image, the ledger state and the crashing revision's deploy record
     repository = svc.tags.get(contract.TAG_REPOSITORY)
     container = (
         tracked_container(task_definition, repository, svc.tags.get(contract.TAG_CONTAINER))
@@ -94,7 +85,7 @@ def react(r: Run, event: TaskStateChangeEvent, settings: TaskEventsSettings, ser
     )
     digest = container.digest if container else None
     if container is not None and digest is None:
-        reported = (c.image_digest for c in d.containers if c.name == container.name)
+        reported = (c.image_digest for c in event.detail.containers if c.name == container.name)
         digest = next((x for x in reported if x), None)
     state = r.ledger.state.load(svc.arn)
     deploy = r.ledger.deploys.get(svc.arn, loop.task_definition_arn)
@@ -108,16 +99,17 @@ def react(r: Run, event: TaskStateChangeEvent, settings: TaskEventsSettings, ser
         deployed_at=deploy.at if deploy else None,
     )
     if why_not is not None or container is None or digest is None:
-        notice = Decision(
-            service=svc.arn,
-            outcome=Outcome.CRASH_LOOP,
-            reason=f"{what}; {why_not or 'not rolled back'}",
-            repository=repository,
-            digest=digest,
-            task_definition=loop.task_definition_arn,
-            notify=True,
+        plan = Plan(
+            Decision(
+                service=svc.arn,
+                outcome=Outcome.CRASH_LOOP,
+                reason=f"{what}; {why_not or 'not rolled back'}",
+                repository=repository,
+                digest=digest,
+                task_definition=loop.task_definition_arn,
+                notify=True,
+            )
         )
-        plan = Plan(notice)
     else:
         facts = DeploymentFacts(
             deployment_id=f"crash-loop:{loop.task_definition_arn}",
@@ -142,3 +134,20 @@ def react(r: Run, event: TaskStateChangeEvent, settings: TaskEventsSettings, ser
     # 3. carry out
     carry_out(r, pause.hold(plan, state.paused))
     return True
+
+
+def _crash(r: Run, event: TaskStateChangeEvent) -> tuple[StopRecord, dict[str, Any]] | None:
+    """The stop as a crash (an essential container exited non-zero) and its task definition,
+    or None."""
+    d = event.detail
+    if d.last_status != "STOPPED" or not any(c.exit_code not in (None, 0) for c in d.containers):
+        return None
+    task_definition, _tags = ecs.describe_task_definition(r.aws.ecs, d.task_definition_arn)
+    essential = essential_containers(task_definition)
+    stop = StopRecord(
+        task_arn=d.task_arn,
+        task_definition_arn=d.task_definition_arn,
+        essential_exit_codes=tuple(c.exit_code for c in d.containers if c.name in essential),
+        stopped_at=d.stopped_at or event.time,
+    )
+    return (stop, task_definition) if stop.crashed else None

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from autopilot.aws import ecr, ecs
 from autopilot.aws.clients import AwsClients
@@ -155,10 +156,80 @@ def deploy(
     approved it for these services (``autopilot approve``), whatever the ledger says so far;
     ``said`` starts every decision's reason (who approved). ``observed_at`` (epoch seconds)
     was taken before ``services`` were read."""
-    plans: list[Plan] = []
+    # 1. the ledger alone settles some services, without an AWS read
+    plans, pending = _by_the_ledger(r, candidate, services, scan, approved=approved)
+    # 2. AWS: the running containers (one read per distinct revision) and images (one read)
+    more, ready, task_definitions = _running(r, candidate, pending)
+    plans += more
+    if ready:
+        same_repo = [c for *_, c in ready if c.ref and c.ref.repository == candidate.repository]
+        by_digest, by_tag = ecr.describe_images(
+            r.aws.ecr,
+            candidate.repository,
+            [candidate.digest, *(c.digest for c in same_repo if c.digest)],
+            [c.tag for c in same_repo if c.tag and not c.digest],
+        )
+        cand_info = by_digest.get(candidate.digest)
+        expires = r.ledger.table.epoch() + approval_ttl_hours * 3600
+        # 3. decide, service by service
+        for svc, cfg, state, container in ready:
+            if cand_info is None:
+                reason = "the image is no longer in the repository"
+                plans.append(
+                    Plan(image_plan.make_decision(svc, candidate, Outcome.IGNORED, reason))
+                )
+                continue
+            running_info = _running_info(container, candidate, by_digest, by_tag)
+            running_digest = container.digest or (running_info.digest if running_info else None)
+            td, td_tags = task_definitions[svc.task_definition]
+            planned = image_plan.decide(
+                candidate,
+                svc,
+                cfg,
+                state,
+                running=container,
+                running_digest=running_digest,
+                cand_info=cand_info,
+                running_info=running_info,
+                task_definition=td,
+                task_definition_tags=td_tags,
+                running_record=(
+                    r.ledger.deploys.get(svc.arn, svc.task_definition)
+                    if running_digest == candidate.digest
+                    else None
+                ),
+                approval_expires=iso(datetime.fromtimestamp(expires, UTC)),
+            )
+            # a deploy's own facts: the revisions earlier attempts registered and never used
+            registered = (
+                r.ledger.deploys.list_registered(svc.arn) if planned.register is not None else []
+            )
+            plans.append(
+                _plan(r, planned, svc, candidate, cand_info, registered, observed_at, expires)
+            )
+    # 4. carry out
+    for plan in plans:
+        reason = said + plan.decision.reason
+        carry_out(r, replace(plan, decision=plan.decision.model_copy(update={"reason": reason})))
 
-    # 1. the ledger alone: tags, ledger state, and what they settle without an AWS read
-    pending: list[tuple[Service, ServiceConfig, ServiceLedgerState]] = []
+
+Pending = tuple[Service, ServiceConfig, ServiceLedgerState]
+Ready = tuple[Service, ServiceConfig, ServiceLedgerState, ContainerImage]
+TaskDefinitions = dict[str, tuple[dict[str, Any], list[dict[str, str]]]]
+
+
+def _by_the_ledger(
+    r: Run,
+    candidate: Candidate,
+    services: list[Service],
+    scan: ScanRecord | None,
+    *,
+    approved: bool,
+) -> tuple[list[Plan], list[Pending]]:
+    """Each service's tags and ledger state: the plans they settle (a bad tag, a pause, a
+    quarantine, the scan gate), and the services left to look at further."""
+    plans: list[Plan] = []
+    pending: list[Pending] = []
     for svc in services:
         try:
             cfg = parse_service_config(svc.tags)
@@ -176,69 +247,31 @@ def deploy(
             plans.append(Plan(early))
         else:
             pending.append((svc, cfg, state))
+    return plans, pending
 
-    # 2. AWS: running task definitions (one read per distinct revision) and images (one read)
-    task_definitions: dict[str, tuple[dict[str, object], list[dict[str, str]]]] = {}
-    ready: list[tuple[Service, ServiceConfig, ServiceLedgerState, ContainerImage]] = []
+
+def _running(
+    r: Run, candidate: Candidate, pending: list[Pending]
+) -> tuple[list[Plan], list[Ready], TaskDefinitions]:
+    """The container each service runs from the repository (its task definition read once
+    per distinct revision); a service with none is rejected."""
+    plans: list[Plan] = []
+    ready: list[Ready] = []
+    task_definitions: TaskDefinitions = {}
     for svc, cfg, state in pending:
         if svc.task_definition not in task_definitions:
             task_definitions[svc.task_definition] = ecs.describe_task_definition(
                 r.aws.ecs, svc.task_definition
             )
-        container = tracked_container(
-            task_definitions[svc.task_definition][0], cfg.repository, cfg.container
-        )
+        td = task_definitions[svc.task_definition][0]
+        container = tracked_container(td, cfg.repository, cfg.container)
         if container is None:
             which = f"container {cfg.container!r}" if cfg.container else "no container"
             reason = f"{which} in {svc.task_definition} uses {cfg.repository}"
             plans.append(Plan(_rejected(svc, candidate, reason)))
             continue
         ready.append((svc, cfg, state, container))
-    if ready:
-        same_repo = [c for *_, c in ready if c.ref and c.ref.repository == candidate.repository]
-        by_digest, by_tag = ecr.describe_images(
-            r.aws.ecr,
-            candidate.repository,
-            [candidate.digest, *(c.digest for c in same_repo if c.digest)],
-            [c.tag for c in same_repo if c.tag and not c.digest],
-        )
-        expires = r.ledger.table.epoch() + approval_ttl_hours * 3600
-
-        # 3. decide, service by service
-        for svc, cfg, state, container in ready:
-            cand_info = by_digest.get(candidate.digest)
-            if cand_info is None:
-                reason = "the image is no longer in the repository"
-                decision = image_plan.make_decision(svc, candidate, Outcome.IGNORED, reason)
-                plans.append(Plan(decision))
-                continue
-            running_info = _running_info(container, candidate, by_digest, by_tag)
-            running_digest = container.digest or (running_info.digest if running_info else None)
-            td, td_tags = task_definitions[svc.task_definition]
-            planned = image_plan.decide(
-                candidate,
-                svc,
-                cfg,
-                state,
-                running=container,
-                running_digest=running_digest,
-                cand_info=cand_info,
-                running_info=running_info,
-                task_definition=dict(td),
-                task_definition_tags=td_tags,
-                running_record=(
-                    r.ledger.deploys.get(svc.arn, svc.task_definition)
-                    if running_digest == candidate.digest
-                    else None
-                ),
-                approval_expires=iso(datetime.fromtimestamp(expires, UTC)),
-            )
-            plans.append(_plan(r, planned, svc, candidate, cand_info, observed_at, expires))
-
-    # 4. carry out
-    for plan in plans:
-        reason = said + plan.decision.reason
-        carry_out(r, replace(plan, decision=plan.decision.model_copy(update={"reason": reason})))
+    return plans, ready, task_definitions
 
 
 def _plan(  # noqa: PLR0917 - the parts of one service's plan
@@ -247,10 +280,13 @@ def _plan(  # noqa: PLR0917 - the parts of one service's plan
     svc: Service,
     candidate: Candidate,
     cand_info: ImageInfo,
+    registered: list[DeployRecord],
     observed_at: float,
     expires: int,
 ) -> Plan:
-    """The decision with its ledger writes and its deploy, as the actor carries it out."""
+    """The decision with its ledger writes and its deploy, as the actor carries it out: a
+    revision an earlier attempt registered for this digest on this base is reused, the
+    other unused ones are deregistered once the service is moved."""
     decision = planned.decision
     writes: list[Write] = []
     if planned.completes is not None:
@@ -271,6 +307,14 @@ def _plan(  # noqa: PLR0917 - the parts of one service's plan
         writes.append(Write("record the pending approval", ask))
     if planned.register is None or planned.update is None:
         return Plan(decision, writes=tuple(writes))
+    reuse = next(
+        (
+            x.task_definition
+            for x in registered
+            if x.digest == candidate.digest and x.previous_task_definition == svc.task_definition
+        ),
+        None,
+    )
     step = PinnedDeploy(
         register=Action(api="ecs:RegisterTaskDefinition", params=planned.register, service=svc.arn),
         update=Action(
@@ -289,9 +333,23 @@ def _plan(  # noqa: PLR0917 - the parts of one service's plan
             event_id=r.report.event_id,
             pushed_at=cand_info.pushed_at,
         ),
+        drop=_deregister(svc, None),
+        reuse=reuse,
+        stale=tuple(
+            _deregister(svc, x.task_definition) for x in registered if x.task_definition != reuse
+        ),
     )
     return Plan(
         decision, steps=(step,), writes=tuple(writes), lease=svc.arn, observed_at=observed_at
+    )
+
+
+def _deregister(svc: Service, task_definition: str | None) -> Action:
+    """DeregisterTaskDefinition of a revision no service uses (``None``: the new one)."""
+    return Action(
+        api="ecs:DeregisterTaskDefinition",
+        params=ecs.task_definition_params(task_definition or "<the new revision>"),
+        service=svc.arn,
     )
 
 
