@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox import moto_adjustments as adj
 from sandbox.deploy import DeployedStack
 from sandbox.router import Router, RouteResult, normalize_event
 from sandbox.server import ACCOUNT_ID, REGION, Clients
@@ -212,10 +213,7 @@ class Simulator:
     # ------------------------------------------------------------------ start
     def start(self) -> Simulator:
         """Find the stacks' services and bring each to a steady state with its tasks running."""
-        _patch_moto_list_tasks()
-        _patch_moto_update_service()
-        _hold_moto_task_states()
-        _patch_moto_asg_zones()
+        adj.patch_backends()
         ecs = self.clients("ecs")
         ec2 = self.clients("ec2")
         self._start_capacity()
@@ -528,7 +526,8 @@ class Simulator:
         old_td, old_dep = svc.task_definition, svc.deployment_id
         ms = self._moto_service(svc)
         primary = (ms.deployments or [{}])[0]
-        # moto's UpdateService has already opened the deployment (see _patch_moto_update_service)
+        # moto's UpdateService has already opened the deployment (the backend patch
+        # ecs-update-service-deployment in sandbox/moto_adjustments.py)
         dep = (
             primary.get("id")
             if primary.get("taskDefinition") == new_td and primary.get("id") != old_dep
@@ -1482,149 +1481,6 @@ def _task_size(td: dict[str, Any]) -> tuple[int, int]:
         int(c.get("memory") or c.get("memoryReservation") or 0) for c in containers
     )
     return cpu, memory
-
-
-_ORIGINALS: dict[str, Any] = {}
-_ASG_ORIGINALS: dict[str, Any] = {}
-
-
-def _patch_moto_asg_zones() -> None:
-    """EC2 Auto Scaling launches each new instance in the group's least populated zone (and
-    its subnet there); moto puts every instance in the first subnet, in a random zone."""
-    from moto.autoscaling.models import FakeAutoScalingGroup
-    from moto.ec2.models import ec2_backends
-
-    original = _ASG_ORIGINALS.setdefault(
-        "replace_autoscaling_group_instances",
-        FakeAutoScalingGroup.replace_autoscaling_group_instances,
-    )
-
-    def replace(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
-        ec2 = ec2_backends[ACCOUNT_ID][REGION]
-        subnets = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
-        by_zone: dict[str, str] = {}
-        for sid in subnets:
-            by_zone.setdefault(ec2.get_subnet(sid).availability_zone, sid)
-        if not by_zone:
-            original(self, count_needed, propagated_tags)
-            return
-        saved = (self.vpc_zone_identifier, self.availability_zones)
-        try:
-            for _ in range(count_needed):
-                counts = Counter(
-                    str(s.instance.placement)
-                    if not hasattr(s.instance.placement, "zone")
-                    else s.instance.placement.zone
-                    for s in self.instance_states
-                )
-                zone = min(by_zone, key=lambda z: (counts[z], z))
-                self.vpc_zone_identifier, self.availability_zones = by_zone[zone], [zone]
-                original(self, 1, dict(propagated_tags))
-        finally:
-            self.vpc_zone_identifier, self.availability_zones = saved
-
-    FakeAutoScalingGroup.replace_autoscaling_group_instances = replace  # type: ignore[method-assign]
-
-
-def _patch(name: str, replacement: Any) -> None:
-    from moto.ecs.models import EC2ContainerServiceBackend
-
-    if name not in _ORIGINALS:
-        _ORIGINALS[name] = getattr(EC2ContainerServiceBackend, name)
-    setattr(EC2ContainerServiceBackend, name, replacement)
-
-
-def restore_moto() -> None:
-    """Undo the simulator's changes to moto (when the sandbox stops: moto is process-wide)."""
-    from moto.ecs.models import EC2ContainerServiceBackend
-    from moto.moto_api import state_manager
-
-    for name, original in _ORIGINALS.items():
-        setattr(EC2ContainerServiceBackend, name, original)
-    _ORIGINALS.clear()
-    if _ASG_ORIGINALS:
-        from moto.autoscaling.models import FakeAutoScalingGroup
-
-        for name, original in _ASG_ORIGINALS.items():
-            setattr(FakeAutoScalingGroup, name, original)
-        _ASG_ORIGINALS.clear()
-    state_manager.unset_transition(model_name="ecs::task")
-
-
-def _hold_moto_task_states() -> None:
-    """moto advances a task's status on every DescribeTasks (RUNNING -> DEACTIVATING ...):
-    the simulator owns task states, so moto's own progression is held."""
-    from moto.moto_api import state_manager
-
-    state_manager.set_transition(
-        model_name="ecs::task", transition={"progression": "manual", "times": 10**12}
-    )
-
-
-def _patch_moto_update_service() -> None:
-    """ECS answers an UpdateService that changes the task definition with a new PRIMARY
-    deployment (IN_PROGRESS); moto keeps the old one. Open the deployment as ECS does; the
-    simulator then carries it to COMPLETED or FAILED."""
-    from moto.ecs.models import EC2ContainerServiceBackend
-
-    original = _ORIGINALS.get("update_service", EC2ContainerServiceBackend.update_service)
-
-    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
-        cluster = service_properties.get("cluster", "default")
-        name = str(service_properties.get("service", "")).split("/")[-1]
-        try:
-            before = self._get_service(cluster, name).task_definition
-        except Exception:
-            before = None
-        service = original(self, service_properties)
-        force = bool(service_properties.get("force_new_deployment"))
-        if service.task_definition != before or force:
-            td_arn = self.describe_task_definition(service.task_definition).arn
-            service.task_definition = td_arn
-            dep_id = f"ecs-svc/{secrets.randbelow(10**18)}"
-            now = _now()
-            old = [dict(d, status="ACTIVE") for d in (service.deployments or [])[:1]]
-            service.deployments = [
-                {
-                    "id": dep_id,
-                    "status": "PRIMARY",
-                    "taskDefinition": td_arn,
-                    "desiredCount": service.desired_count,
-                    "pendingCount": 0,
-                    "runningCount": 0,
-                    "failedTasks": 0,
-                    "createdAt": now,
-                    "updatedAt": now,
-                    "launchType": service.launch_type,
-                    "rolloutState": "IN_PROGRESS",
-                    "rolloutStateReason": f"ECS deployment {dep_id} in progress.",
-                },
-                *old,
-            ]
-        return service
-
-    _patch("update_service", update_service)
-
-
-def _patch_moto_list_tasks() -> None:
-    """moto's ListTasks ignores ``serviceName`` and lists stopped tasks by default; ECS filters
-    by service and defaults ``desiredStatus`` to RUNNING. Make moto do the same."""
-    from moto.ecs.models import EC2ContainerServiceBackend
-
-    original = _ORIGINALS.get("list_tasks", EC2ContainerServiceBackend.list_tasks)
-
-    def list_tasks(self: Any, *args: Any, **kwargs: Any) -> Any:
-        tasks = original(self, *args, **kwargs)
-        service_name = kwargs.get("service_name") or (args[4] if len(args) > 4 else None)
-        desired = kwargs.get("desiredStatus") or (args[5] if len(args) > 5 else None)
-        if not desired:  # ECS's default filter is RUNNING
-            tasks = [t for t in tasks if getattr(t, "desired_status", "RUNNING") == "RUNNING"]
-        if service_name:
-            name = str(service_name).rsplit("/", 1)[-1]
-            tasks = [t for t in tasks if getattr(t, "group", "") == f"service:{name}"]
-        return tasks
-
-    _patch("list_tasks", list_tasks)
 
 
 # ---------------------------------------------------------------------- descriptions
