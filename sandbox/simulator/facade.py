@@ -22,13 +22,12 @@ from sandbox import moto_adjustments as adj
 from sandbox.deploy import DeployedStack
 from sandbox.router import Router, RouteResult, normalize_event
 from sandbox.server import Clients
-from sandbox.simulator import registry
 from sandbox.simulator.alarms import Alarms
 from sandbox.simulator.bus import Event, EventQueue
 from sandbox.simulator.capacity import Capacity
 from sandbox.simulator.deployments import Deployments
 from sandbox.simulator.presentation import record_route
-from sandbox.simulator.registry import PushResult, Registry
+from sandbox.simulator.registry import PushResult, Registry, scan_event
 from sandbox.simulator.state import (
     SimInstance,
     SimService,
@@ -331,7 +330,7 @@ class Simulator:
     def scan_event(
         repo: dict[str, Any], digest: str, tags: list[str], findings: dict[str, int], kind: str
     ) -> Event:
-        return registry.scan_event(repo, digest, tags, findings, kind)
+        return scan_event(repo, digest, tags, findings, kind)
 
     # ------------------------------------------------------------------ stimuli: CloudWatch
     def alarm(self, name: str, state: str, reason: str | None = None) -> list[RouteResult]:

@@ -1,4 +1,4 @@
-"""Demo scene of the operator controls (issue 7): manual approval, `autopilot approve`.
+"""The operator scene: manual approval, `autopilot approve`.
 
 The demo config approves automatically everywhere, so the scene switches one service to
 manual approval with the tag the config would write (``autopilot:approval=manual``) and
@@ -12,12 +12,12 @@ sandbox's endpoint.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # sandbox.demo imports this module to list the scene: no import cycle
-    from sandbox.demo import Check, DemoContext
+from autopilot import contract
 
-TAG_APPROVAL = "autopilot:approval"
+from sandbox.demo.framework import Check, DemoContext, Scene, no_failure, outcomes
+from sandbox.router import RouteResult
+
 _SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 
 
@@ -27,14 +27,15 @@ class ManualApprovalDeploysOnApprove:
     def run(self, ctx: DemoContext) -> list[Check]:
         from autopilot import operator
 
-        from sandbox.demo import TAG_REPOSITORY, Check, failures, outcomes
         from sandbox.invoke import locate, operator_clients
 
         svc = ctx.story.get("service") or ctx.pick_service()
-        repo = svc["tags"][TAG_REPOSITORY]
+        repo = svc["tags"][contract.TAG_REPOSITORY]
         ecs = ctx.ecs()
-        previous = svc["tags"].get(TAG_APPROVAL)
-        ecs.tag_resource(resourceArn=svc["arn"], tags=[{"key": TAG_APPROVAL, "value": "manual"}])
+        previous = svc["tags"].get(contract.TAG_APPROVAL)
+        ecs.tag_resource(
+            resourceArn=svc["arn"], tags=[{"key": contract.TAG_APPROVAL, "value": "manual"}]
+        )
         ctx.sandbox.timeline.add("event", f"{svc['name']} switched to manual approval")
         try:
             before, revisions = ctx.task_definition(svc), ctx.revisions(svc)
@@ -54,18 +55,14 @@ class ManualApprovalDeploysOnApprove:
             completed = outcomes(routes, "deployment-events")
         finally:
             if previous is None:
-                ecs.untag_resource(resourceArn=svc["arn"], tagKeys=[TAG_APPROVAL])
+                ecs.untag_resource(resourceArn=svc["arn"], tagKeys=[contract.TAG_APPROVAL])
             else:
                 ecs.tag_resource(
-                    resourceArn=svc["arn"], tags=[{"key": TAG_APPROVAL, "value": previous}]
+                    resourceArn=svc["arn"], tags=[{"key": contract.TAG_APPROVAL, "value": previous}]
                 )
         lead = _lead_time(routes)
         return [
-            Check(
-                "no invocation failed",
-                not failures(pushed.routes + routes),
-                "; ".join(failures(pushed.routes + routes)),
-            ),
+            no_failure(pushed.routes + routes),
             Check(
                 "the push is recorded as pending approval, nothing deployed",
                 "pending-approval" in waiting and held,
@@ -104,7 +101,7 @@ def next_version(ctx: DemoContext, repository: str) -> str:
     return f"{major}.{minor + 1}.0"
 
 
-def _lead_time(routes: list[Any]) -> float | None:
+def _lead_time(routes: list[RouteResult]) -> float | None:
     for r in routes:
         if r.ok and r.report and r.function == "deployment-events":
             for d in r.report.get("decisions") or []:
@@ -113,5 +110,5 @@ def _lead_time(routes: list[Any]) -> float | None:
     return None
 
 
-#: what sandbox/demo.py's SCENES gets (appended after the story's image scenes)
-SCENES = [ManualApprovalDeploysOnApprove]
+#: this theme's scenes, in story order
+SCENES: list[type[Scene]] = [ManualApprovalDeploysOnApprove]
