@@ -151,17 +151,18 @@ def watch_calls(calls: list[str]) -> Iterator[None]:
     """Record every AWS API call made in this process (service:Operation)."""
     from botocore.client import BaseClient
 
-    original = BaseClient._make_api_call
+    # botocore's stubs leave out the private _make_api_call, through which every call goes
+    original = BaseClient._make_api_call  # type: ignore[attr-defined]
 
     def recording(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         calls.append(f"{self.meta.service_model.service_name}:{operation_name}")
         return original(self, operation_name, api_params)
 
-    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    BaseClient._make_api_call = recording  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        BaseClient._make_api_call = original  # type: ignore[attr-defined]
 
 
 def invoke(
