@@ -29,7 +29,7 @@ import secrets
 import zipfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -430,30 +430,63 @@ def _lower_first(d: Any) -> Any:
     return d
 
 
-def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
+def reconcile(
     clients: Clients,
     stack_name: str,
     template: dict[str, Any],
     physical_ids: dict[str, str],
     parameters: dict[str, str],
 ) -> list[str]:
-    """Create or apply, from the template, what moto's CloudFormation skipped or dropped."""
+    """Create or apply, from the template, what moto's CloudFormation skipped or dropped: one
+    step per reconcile adjustment, in this order (capacity providers first: services'
+    strategies and the cluster's associations name them). Returns what was done."""
     ids = dict(physical_ids)
-    resolver = Resolver(template, ids, parameters=parameters)
-    resources: dict[str, Any] = template.get("Resources", {})
-    done: list[str] = []
+    r = _Reconciling(
+        clients,
+        stack_name,
+        template.get("Resources", {}),
+        ids,
+        Resolver(template, ids, parameters=parameters),
+    )
+    _reconcile_capacity_providers(r)
+    _reconcile_services(r)
+    _reconcile_scalable_targets(r)
+    _reconcile_alarms(r)
+    _reconcile_event_invoke_configs(r)
+    _reconcile_queue_policies(r)
+    _reconcile_repository_scanning(r)
+    _reconcile_registry_scanning(r)
+    return r.done
 
-    def of_type(rtype: str) -> list[tuple[str, dict[str, Any]]]:
+
+@dataclass
+class _Reconciling:
+    """What the reconcile steps share: the stack's resources, the physical ids (a step adds
+    the names it creates, which later steps' references resolve to), the resolver over
+    them, and the list of what was done."""
+
+    clients: Clients
+    stack_name: str
+    resources: dict[str, Any]
+    ids: dict[str, str]
+    resolver: Resolver
+    done: list[str] = field(default_factory=list)
+
+    def of_type(self, rtype: str) -> list[tuple[str, dict[str, Any]]]:
         return [
-            (lid, r.get("Properties", {})) for lid, r in resources.items() if r.get("Type") == rtype
+            (lid, r.get("Properties", {}))
+            for lid, r in self.resources.items()
+            if r.get("Type") == rtype
         ]
 
-    # capacity providers first: services' strategies and associations name them
-    ecs = clients("ecs")
-    autoscaling = clients("autoscaling")
-    for lid, props in of_type("AWS::ECS::CapacityProvider"):
-        p = resolver.resolve(props)
-        name = p.get("Name") or f"{stack_name}-{lid}"
+
+def _reconcile_capacity_providers(r: _Reconciling) -> None:
+    """``ecs-capacity-providers``."""
+    ecs = r.clients("ecs")
+    autoscaling = r.clients("autoscaling")
+    for lid, props in r.of_type("AWS::ECS::CapacityProvider"):
+        p = r.resolver.resolve(props)
+        name = p.get("Name") or f"{r.stack_name}-{lid}"
         asg = dict(p.get("AutoScalingGroupProvider", {}))
         asg_ref = asg.get("AutoScalingGroupArn", "")
         if asg_ref and not asg_ref.startswith("arn:"):
@@ -470,10 +503,10 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
             )
         except ecs.exceptions.ClientError as exc:  # pragma: no cover - re-deploys
             log.debug("capacity provider %s: %s", name, exc)
-        ids[lid] = name
-        done.append(f"capacity provider {name}")
-    for lid, props in of_type("AWS::ECS::ClusterCapacityProviderAssociations"):  # noqa: B007
-        p = resolver.resolve(props)
+        r.ids[lid] = name
+        r.done.append(f"capacity provider {name}")
+    for _lid, props in r.of_type("AWS::ECS::ClusterCapacityProviderAssociations"):
+        p = r.resolver.resolve(props)
         ecs.put_cluster_capacity_providers(
             cluster=p["Cluster"],
             capacityProviders=p.get("CapacityProviders", []),
@@ -481,11 +514,15 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
                 p.get("DefaultCapacityProviderStrategy", [])
             ),
         )
-        done.append(f"cluster capacity providers of {p['Cluster']}")
+        r.done.append(f"cluster capacity providers of {p['Cluster']}")
 
-    for lid, props in of_type("AWS::ECS::Service"):
-        p = resolver.resolve(props)
-        arn = ids[lid]
+
+def _reconcile_services(r: _Reconciling) -> None:
+    """``ecs-service-tags`` and ``ecs-service-properties``."""
+    ecs = r.clients("ecs")
+    for lid, props in r.of_type("AWS::ECS::Service"):
+        p = r.resolver.resolve(props)
+        arn = r.ids[lid]
         cluster = p.get("Cluster", "default")
         tags = _tags(p.get("Tags"))
         if tags:
@@ -514,13 +551,16 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
             }
         if update:
             ecs.update_service(cluster=cluster, service=arn, **update)
-        done.append(
+        r.done.append(
             f"service {arn.rsplit('/', 1)[-1]}: {len(tags)} tags, {', '.join(update) or 'nothing else'}"  # noqa: E501
         )
 
-    aas = clients("application-autoscaling")
-    for lid, props in of_type("AWS::ApplicationAutoScaling::ScalableTarget"):
-        p = resolver.resolve(props)
+
+def _reconcile_scalable_targets(r: _Reconciling) -> None:
+    """``scalable-targets``: the targets, then their scaling policies."""
+    aas = r.clients("application-autoscaling")
+    for lid, props in r.of_type("AWS::ApplicationAutoScaling::ScalableTarget"):
+        p = r.resolver.resolve(props)
         aas.register_scalable_target(
             ServiceNamespace=p["ServiceNamespace"],
             ResourceId=p["ResourceId"],
@@ -529,11 +569,11 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
             MaxCapacity=int(p["MaxCapacity"]),
             **({"RoleARN": p["RoleARN"]} if "RoleARN" in p else {}),
         )
-        ids[lid] = f"{p['ResourceId']}|{p['ScalableDimension']}|{p['ServiceNamespace']}"
-        done.append(f"scalable target {p['ResourceId']} {p['MinCapacity']}-{p['MaxCapacity']}")
-    for lid, props in of_type("AWS::ApplicationAutoScaling::ScalingPolicy"):
+        r.ids[lid] = f"{p['ResourceId']}|{p['ScalableDimension']}|{p['ServiceNamespace']}"
+        r.done.append(f"scalable target {p['ResourceId']} {p['MinCapacity']}-{p['MaxCapacity']}")
+    for lid, props in r.of_type("AWS::ApplicationAutoScaling::ScalingPolicy"):
         try:
-            p = resolver.resolve(props)
+            p = r.resolver.resolve(props)
             target = p.get("ScalingTargetId")
             ns, rid, dim = (
                 p.get("ServiceNamespace"),
@@ -556,23 +596,29 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
                 if key in p:
                     kwargs[key] = _numbers(p[key])
             aas.put_scaling_policy(**kwargs)
-            done.append(f"scaling policy {p['PolicyName']}")
+            r.done.append(f"scaling policy {p['PolicyName']}")
         except Exception as exc:
             log.debug("scaling policy %s not applied: %s", lid, exc)
 
-    cw = clients("cloudwatch")
-    for lid, props in of_type("AWS::CloudWatch::Alarm"):
-        p = _numbers(resolver.resolve(props))
-        p.setdefault("AlarmName", f"{stack_name}-{lid}")
+
+def _reconcile_alarms(r: _Reconciling) -> None:
+    """``cloudwatch-alarms``."""
+    cw = r.clients("cloudwatch")
+    for lid, props in r.of_type("AWS::CloudWatch::Alarm"):
+        p = _numbers(r.resolver.resolve(props))
+        p.setdefault("AlarmName", f"{r.stack_name}-{lid}")
         tags = _tags(p.pop("Tags", None))
         cw.put_metric_alarm(**p, **({"Tags": tags} if tags else {}))
-        ids[lid] = p["AlarmName"]
-        done.append(f"alarm {p['AlarmName']}")
+        r.ids[lid] = p["AlarmName"]
+        r.done.append(f"alarm {p['AlarmName']}")
 
-    lam = clients("lambda")
-    for lid, props in of_type("AWS::Lambda::EventInvokeConfig"):
+
+def _reconcile_event_invoke_configs(r: _Reconciling) -> None:
+    """``lambda-event-invoke-configs``."""
+    lam = r.clients("lambda")
+    for lid, props in r.of_type("AWS::Lambda::EventInvokeConfig"):
         try:
-            p = resolver.resolve(props)
+            p = r.resolver.resolve(props)
             kwargs = {"FunctionName": p["FunctionName"]}
             for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
                 if key in p:
@@ -580,40 +626,50 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
             if "DestinationConfig" in p:
                 kwargs["DestinationConfig"] = p["DestinationConfig"]
             lam.put_function_event_invoke_config(**kwargs)
-            done.append(
+            r.done.append(
                 f"event invoke config of {p['FunctionName']}: {kwargs.get('MaximumRetryAttempts', 2)} retries"  # noqa: E501
             )
         except Exception as exc:
             log.debug("event invoke config %s not applied: %s", lid, exc)
 
-    sqs = clients("sqs")
-    for lid, props in of_type("AWS::SQS::QueuePolicy"):
+
+def _reconcile_queue_policies(r: _Reconciling) -> None:
+    """``sqs-queue-policies``."""
+    sqs = r.clients("sqs")
+    for lid, props in r.of_type("AWS::SQS::QueuePolicy"):
         try:
-            p = resolver.resolve(props)
+            p = r.resolver.resolve(props)
             for url in p.get("Queues", []):
                 sqs.set_queue_attributes(
                     QueueUrl=url, Attributes={"Policy": json.dumps(p["PolicyDocument"])}
                 )
-            done.append(f"queue policy {lid}")
+            r.done.append(f"queue policy {lid}")
         except Unresolvable as exc:
             log.debug("queue policy %s: %s", lid, exc)
 
-    ecr = clients("ecr")
-    for lid, props in of_type("AWS::ECR::Repository"):
+
+def _reconcile_repository_scanning(r: _Reconciling) -> None:
+    """``ecr-repository-scanning``."""
+    ecr = r.clients("ecr")
+    for lid, props in r.of_type("AWS::ECR::Repository"):
         scanning = props.get("ImageScanningConfiguration")
-        if scanning is not None and lid in ids:
+        if scanning is not None and lid in r.ids:
             on_push = str(scanning.get("ScanOnPush", False)).lower() == "true"
             ecr.put_image_scanning_configuration(
-                repositoryName=ids[lid], imageScanningConfiguration={"scanOnPush": on_push}
+                repositoryName=r.ids[lid], imageScanningConfiguration={"scanOnPush": on_push}
             )
-            done.append(f"repository {ids[lid]}: scan on push {on_push}")
-    for lid, props in of_type("AWS::ECR::RegistryScanningConfiguration"):  # noqa: B007
-        p = resolver.resolve(props)
+            r.done.append(f"repository {r.ids[lid]}: scan on push {on_push}")
+
+
+def _reconcile_registry_scanning(r: _Reconciling) -> None:
+    """``ecr-registry-scanning``."""
+    ecr = r.clients("ecr")
+    for _lid, props in r.of_type("AWS::ECR::RegistryScanningConfiguration"):
+        p = r.resolver.resolve(props)
         ecr.put_registry_scanning_configuration(
             scanType=p["ScanType"], rules=_lower_first(p.get("Rules", []))
         )
-        done.append(f"registry scanning {p['ScanType']}")
-    return done
+        r.done.append(f"registry scanning {p['ScanType']}")
 
 
 _NUMERIC = {
