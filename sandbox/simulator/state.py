@@ -10,6 +10,7 @@ capacity, how long a lost task waits for its replacement) stays on that concern.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -148,8 +149,6 @@ def new_service(
 
 def current_deployment(description: dict[str, Any]) -> str:
     """The id of the service's primary deployment, or a new one if it has none."""
-    import secrets
-
     first: dict[str, Any] = (description.get("deployments") or [{}])[0]
     return str(first.get("id") or f"ecs-svc/{secrets.randbelow(10**18)}")
 
