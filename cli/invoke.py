@@ -15,7 +15,7 @@ import contextlib
 import importlib
 import ipaddress
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -155,17 +155,18 @@ def watch_calls(calls: list[str]) -> Iterator[None]:
     """Record every AWS API call made in this process (service:Operation)."""
     from botocore.client import BaseClient
 
-    original = BaseClient._make_api_call
+    # botocore's stubs leave out the private _make_api_call, through which every call goes
+    original = BaseClient._make_api_call  # type: ignore[attr-defined]
 
     def recording(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         calls.append(f"{self.meta.service_model.service_name}:{operation_name}")
         return original(self, operation_name, api_params)
 
-    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    BaseClient._make_api_call = recording  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        BaseClient._make_api_call = original  # type: ignore[attr-defined]
 
 
 def invoke(
@@ -317,6 +318,17 @@ def operator_clients(endpoint: str | None) -> AwsClients:
         dynamodb=_client("dynamodb", endpoint),
         sns=_client("sns", endpoint),
     )
+
+
+def approver(endpoint: str, *, actor: str = "demo") -> Callable[[str, str], controls.Result]:
+    """``approve(service, digest)`` as `autopilot approve` does it against ``endpoint`` (the
+    demo's operator, ``sandbox.demo.DemoContext.approve``)."""
+
+    def approve(service: str, digest: str) -> controls.Result:
+        target = locate(endpoint)
+        return controls.approve(operator_clients(endpoint), target, service, digest, actor=actor)
+
+    return approve
 
 
 def actor() -> str:

@@ -96,7 +96,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
             sb.assembly = synth(out_dir, force=True, progress=None if args.json else progress)
         sb.up()
-        results = run_scenes(DemoContext(sb))
+        from cli.invoke import approver
+
+        results = run_scenes(DemoContext(sb, approve=approver(sb.endpoint)))
     finally:
         sb.down()
     wall = time.perf_counter() - started

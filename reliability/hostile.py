@@ -512,6 +512,7 @@ def run_redos_push(
 
     from sandbox.router import lambda_environment, load_handler, reset_function_caches
     from sandbox.server import patched_environ
+    from sandbox.simulator import Simulator, image_manifest
 
     ecs = sb.clients("ecs")
     arn = sb.simulator.service(victim).arn
@@ -519,12 +520,10 @@ def run_redos_push(
     ecs.tag_resource(resourceArn=arn, tags=[{"key": "autopilot:policy", "value": REDOS_POLICY}])
     out = sb.clients("ecr").put_image(
         repositoryName=repository,
-        imageManifest=__import__("sandbox.simulator", fromlist=["_manifest"])._manifest("redos"),
+        imageManifest=image_manifest("redos"),
         imageTag="a" * 40,
     )
     digest = out["image"]["imageId"]["imageDigest"]
-    from sandbox.simulator import Simulator
-
     repo = sb.clients("ecr").describe_repositories(repositoryNames=[repository])["repositories"][0]
     # the scan result (clean): the scan gate passes and the policy is asked about the tag
     event = Simulator.scan_event(repo, digest, ["a" * 40], {}, "basic")

@@ -129,13 +129,13 @@ def generate(
 
 def put_images(sb: Any, images: list[Image]) -> None:
     """Put every image into the sandbox's ECR (``PutImage``) before any event is routed."""
-    from sandbox.simulator import _manifest
+    from sandbox.simulator import image_manifest
 
     ecr = sb.clients("ecr")
     for img in images:
         out = ecr.put_image(
             repositoryName=img.repository,
-            imageManifest=_manifest(f"{img.repository}:{img.tag}:{uuid.uuid4().hex}"),
+            imageManifest=image_manifest(f"{img.repository}:{img.tag}:{uuid.uuid4().hex}"),
             imageManifestMediaType="application/vnd.docker.distribution.manifest.v2+json",
             imageTag=img.tag,
         )

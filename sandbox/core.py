@@ -1,7 +1,5 @@
 """The sandbox as one object: moto's server, the deployed stacks, the router, the simulator."""
 
-# ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
-
 from __future__ import annotations
 
 import logging
@@ -79,10 +77,8 @@ class Sandbox:
         return self
 
     def down(self) -> None:
-        from sandbox.simulator import restore_moto
-
         self.server.stop()
-        restore_moto()
+        adj.restore_backends()
 
     def __enter__(self) -> Sandbox:
         return self.up()

@@ -1,15 +1,22 @@
-"""Every adjustment the sandbox makes so that moto can run the synthesized templates.
+"""Every adjustment the sandbox makes to moto: to run the synthesized templates, and to
+make moto's ECS and Auto Scaling backends answer as AWS does.
 
-One module, one list (:data:`ADJUSTMENTS`), each entry with the reason; sandbox/README.md
-repeats it. Three kinds:
+One module, each entry with the reason; sandbox/README.md repeats them. Four kinds, the
+first three in :data:`ADJUSTMENTS` (what is done to the stack and the account), the
+fourth in :data:`BACKEND_PATCHES` (what is done to moto's own code):
 
 * ``template``: a change to the template body before ``CreateStack`` (the template test
   compares the deployed template with cdk.out's and allows exactly these);
 * ``account``: state the template expects to find in the account (bootstrap bucket and
   assets, SSM parameters), created before ``CreateStack``;
 * ``reconcile``: after ``CreateStack``, what moto's CloudFormation skipped or dropped is
-  created or applied from the template itself through the plain APIs.
+  created or applied from the template itself through the plain APIs;
+* ``backend``: a method of one of moto's in-process backend classes wrapped (or its state
+  machine configured), applied by :func:`patch_backends` when the simulator starts and
+  undone by :func:`restore_backends` when the sandbox stops (moto is process-wide).
 """
+
+# ruff: noqa: PLC0415 - imports are deferred: moto loads only where a backend is patched
 
 from __future__ import annotations
 
@@ -18,8 +25,12 @@ import copy
 import io
 import json
 import logging
+import secrets
 import zipfile
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +52,7 @@ SANDBOX_AMI_ID = "ami-0a1b2c3d4e5f67890"
 @dataclass(frozen=True)
 class Adjustment:
     key: str
-    kind: str  # "template" | "account" | "reconcile"
+    kind: str  # "template" | "account" | "reconcile" | "backend"
     what: str
     why: str
 
@@ -110,7 +121,7 @@ ADJUSTMENTS: tuple[Adjustment, ...] = (
         "reconcile",
         "Re-apply each `AWS::ECS::Service`'s `Tags` with `TagResource`.",
         "moto's CloudFormation creates services without tags; `autopilot:*` tags are how "
-        "services opt in (DESIGN section 3).",
+        "services opt in (the tag keys of `autopilot.contract`).",
     ),
     Adjustment(
         "ecs-service-properties",
@@ -174,6 +185,44 @@ ADJUSTMENTS: tuple[Adjustment, ...] = (
         "`PutRegistryScanningConfiguration`, if the template has one.",
         "The simulator emits `Inspector2 Scan` or `ECR Image Scan` by the registry's "
         "scanning configuration, as AWS does.",
+    ),
+)
+
+#: Changes to moto's backend classes, in the order :func:`patch_backends` applies them.
+BACKEND_PATCHES: tuple[Adjustment, ...] = (
+    Adjustment(
+        "ecs-list-tasks-filters",
+        "backend",
+        "Wrap `EC2ContainerServiceBackend.list_tasks`: keep the tasks of `serviceName` (their "
+        "`group` is `service:<name>`) and, with no `desiredStatus`, only the RUNNING ones.",
+        "moto's `ListTasks` ignores `serviceName` and lists stopped tasks by default; ECS "
+        "filters by service and defaults `desiredStatus` to RUNNING, and the handlers count a "
+        "service's running tasks that way.",
+    ),
+    Adjustment(
+        "ecs-update-service-deployment",
+        "backend",
+        "Wrap `EC2ContainerServiceBackend.update_service`: when the task definition changes, "
+        "answer with a new PRIMARY deployment, IN_PROGRESS, the previous one ACTIVE.",
+        "ECS opens a deployment on `UpdateService` with a new task definition; moto keeps the "
+        "old one, so the handler's response and the next `DescribeServices` would show no "
+        "deployment. The simulator then carries it to COMPLETED or FAILED.",
+    ),
+    Adjustment(
+        "ecs-task-states-held",
+        "backend",
+        "Set moto's state transition of `ecs::task` to manual (it never advances on its own).",
+        "moto advances a task's status on every `DescribeTasks` (RUNNING -> DEACTIVATING -> "
+        "...); the simulator owns task states and mirrors them into moto.",
+    ),
+    Adjustment(
+        "asg-instances-by-zone",
+        "backend",
+        "Wrap `FakeAutoScalingGroup.replace_autoscaling_group_instances`: launch each new "
+        "instance in the group's least populated zone, in its subnet there.",
+        "EC2 Auto Scaling balances a group's instances over its zones; moto puts every "
+        "instance in the group's first subnet, in a random zone, so a zone's capacity could "
+        "not be lost and come back as on AWS.",
     ),
 )
 
@@ -381,30 +430,63 @@ def _lower_first(d: Any) -> Any:
     return d
 
 
-def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
+def reconcile(
     clients: Clients,
     stack_name: str,
     template: dict[str, Any],
     physical_ids: dict[str, str],
     parameters: dict[str, str],
 ) -> list[str]:
-    """Create or apply, from the template, what moto's CloudFormation skipped or dropped."""
+    """Create or apply, from the template, what moto's CloudFormation skipped or dropped: one
+    step per reconcile adjustment, in this order (capacity providers first: services'
+    strategies and the cluster's associations name them). Returns what was done."""
     ids = dict(physical_ids)
-    resolver = Resolver(template, ids, parameters=parameters)
-    resources: dict[str, Any] = template.get("Resources", {})
-    done: list[str] = []
+    r = _Reconciling(
+        clients,
+        stack_name,
+        template.get("Resources", {}),
+        ids,
+        Resolver(template, ids, parameters=parameters),
+    )
+    _reconcile_capacity_providers(r)
+    _reconcile_services(r)
+    _reconcile_scalable_targets(r)
+    _reconcile_alarms(r)
+    _reconcile_event_invoke_configs(r)
+    _reconcile_queue_policies(r)
+    _reconcile_repository_scanning(r)
+    _reconcile_registry_scanning(r)
+    return r.done
 
-    def of_type(rtype: str) -> list[tuple[str, dict[str, Any]]]:
+
+@dataclass
+class _Reconciling:
+    """What the reconcile steps share: the stack's resources, the physical ids (a step adds
+    the names it creates, which later steps' references resolve to), the resolver over
+    them, and the list of what was done."""
+
+    clients: Clients
+    stack_name: str
+    resources: dict[str, Any]
+    ids: dict[str, str]
+    resolver: Resolver
+    done: list[str] = field(default_factory=list)
+
+    def of_type(self, rtype: str) -> list[tuple[str, dict[str, Any]]]:
         return [
-            (lid, r.get("Properties", {})) for lid, r in resources.items() if r.get("Type") == rtype
+            (lid, r.get("Properties", {}))
+            for lid, r in self.resources.items()
+            if r.get("Type") == rtype
         ]
 
-    # capacity providers first: services' strategies and associations name them
-    ecs = clients("ecs")
-    autoscaling = clients("autoscaling")
-    for lid, props in of_type("AWS::ECS::CapacityProvider"):
-        p = resolver.resolve(props)
-        name = p.get("Name") or f"{stack_name}-{lid}"
+
+def _reconcile_capacity_providers(r: _Reconciling) -> None:
+    """``ecs-capacity-providers``."""
+    ecs = r.clients("ecs")
+    autoscaling = r.clients("autoscaling")
+    for lid, props in r.of_type("AWS::ECS::CapacityProvider"):
+        p = r.resolver.resolve(props)
+        name = p.get("Name") or f"{r.stack_name}-{lid}"
         asg = dict(p.get("AutoScalingGroupProvider", {}))
         asg_ref = asg.get("AutoScalingGroupArn", "")
         if asg_ref and not asg_ref.startswith("arn:"):
@@ -421,10 +503,10 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
             )
         except ecs.exceptions.ClientError as exc:  # pragma: no cover - re-deploys
             log.debug("capacity provider %s: %s", name, exc)
-        ids[lid] = name
-        done.append(f"capacity provider {name}")
-    for lid, props in of_type("AWS::ECS::ClusterCapacityProviderAssociations"):  # noqa: B007
-        p = resolver.resolve(props)
+        r.ids[lid] = name
+        r.done.append(f"capacity provider {name}")
+    for _lid, props in r.of_type("AWS::ECS::ClusterCapacityProviderAssociations"):
+        p = r.resolver.resolve(props)
         ecs.put_cluster_capacity_providers(
             cluster=p["Cluster"],
             capacityProviders=p.get("CapacityProviders", []),
@@ -432,11 +514,15 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
                 p.get("DefaultCapacityProviderStrategy", [])
             ),
         )
-        done.append(f"cluster capacity providers of {p['Cluster']}")
+        r.done.append(f"cluster capacity providers of {p['Cluster']}")
 
-    for lid, props in of_type("AWS::ECS::Service"):
-        p = resolver.resolve(props)
-        arn = ids[lid]
+
+def _reconcile_services(r: _Reconciling) -> None:
+    """``ecs-service-tags`` and ``ecs-service-properties``."""
+    ecs = r.clients("ecs")
+    for lid, props in r.of_type("AWS::ECS::Service"):
+        p = r.resolver.resolve(props)
+        arn = r.ids[lid]
         cluster = p.get("Cluster", "default")
         tags = _tags(p.get("Tags"))
         if tags:
@@ -465,13 +551,16 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
             }
         if update:
             ecs.update_service(cluster=cluster, service=arn, **update)
-        done.append(
+        r.done.append(
             f"service {arn.rsplit('/', 1)[-1]}: {len(tags)} tags, {', '.join(update) or 'nothing else'}"  # noqa: E501
         )
 
-    aas = clients("application-autoscaling")
-    for lid, props in of_type("AWS::ApplicationAutoScaling::ScalableTarget"):
-        p = resolver.resolve(props)
+
+def _reconcile_scalable_targets(r: _Reconciling) -> None:
+    """``scalable-targets``: the targets, then their scaling policies."""
+    aas = r.clients("application-autoscaling")
+    for lid, props in r.of_type("AWS::ApplicationAutoScaling::ScalableTarget"):
+        p = r.resolver.resolve(props)
         aas.register_scalable_target(
             ServiceNamespace=p["ServiceNamespace"],
             ResourceId=p["ResourceId"],
@@ -480,11 +569,11 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
             MaxCapacity=int(p["MaxCapacity"]),
             **({"RoleARN": p["RoleARN"]} if "RoleARN" in p else {}),
         )
-        ids[lid] = f"{p['ResourceId']}|{p['ScalableDimension']}|{p['ServiceNamespace']}"
-        done.append(f"scalable target {p['ResourceId']} {p['MinCapacity']}-{p['MaxCapacity']}")
-    for lid, props in of_type("AWS::ApplicationAutoScaling::ScalingPolicy"):
+        r.ids[lid] = f"{p['ResourceId']}|{p['ScalableDimension']}|{p['ServiceNamespace']}"
+        r.done.append(f"scalable target {p['ResourceId']} {p['MinCapacity']}-{p['MaxCapacity']}")
+    for lid, props in r.of_type("AWS::ApplicationAutoScaling::ScalingPolicy"):
         try:
-            p = resolver.resolve(props)
+            p = r.resolver.resolve(props)
             target = p.get("ScalingTargetId")
             ns, rid, dim = (
                 p.get("ServiceNamespace"),
@@ -507,23 +596,29 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
                 if key in p:
                     kwargs[key] = _numbers(p[key])
             aas.put_scaling_policy(**kwargs)
-            done.append(f"scaling policy {p['PolicyName']}")
+            r.done.append(f"scaling policy {p['PolicyName']}")
         except Exception as exc:
             log.debug("scaling policy %s not applied: %s", lid, exc)
 
-    cw = clients("cloudwatch")
-    for lid, props in of_type("AWS::CloudWatch::Alarm"):
-        p = _numbers(resolver.resolve(props))
-        p.setdefault("AlarmName", f"{stack_name}-{lid}")
+
+def _reconcile_alarms(r: _Reconciling) -> None:
+    """``cloudwatch-alarms``."""
+    cw = r.clients("cloudwatch")
+    for lid, props in r.of_type("AWS::CloudWatch::Alarm"):
+        p = _numbers(r.resolver.resolve(props))
+        p.setdefault("AlarmName", f"{r.stack_name}-{lid}")
         tags = _tags(p.pop("Tags", None))
         cw.put_metric_alarm(**p, **({"Tags": tags} if tags else {}))
-        ids[lid] = p["AlarmName"]
-        done.append(f"alarm {p['AlarmName']}")
+        r.ids[lid] = p["AlarmName"]
+        r.done.append(f"alarm {p['AlarmName']}")
 
-    lam = clients("lambda")
-    for lid, props in of_type("AWS::Lambda::EventInvokeConfig"):
+
+def _reconcile_event_invoke_configs(r: _Reconciling) -> None:
+    """``lambda-event-invoke-configs``."""
+    lam = r.clients("lambda")
+    for lid, props in r.of_type("AWS::Lambda::EventInvokeConfig"):
         try:
-            p = resolver.resolve(props)
+            p = r.resolver.resolve(props)
             kwargs = {"FunctionName": p["FunctionName"]}
             for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
                 if key in p:
@@ -531,40 +626,50 @@ def reconcile(  # noqa: PLR0915 - one pass over the template, in resource order
             if "DestinationConfig" in p:
                 kwargs["DestinationConfig"] = p["DestinationConfig"]
             lam.put_function_event_invoke_config(**kwargs)
-            done.append(
+            r.done.append(
                 f"event invoke config of {p['FunctionName']}: {kwargs.get('MaximumRetryAttempts', 2)} retries"  # noqa: E501
             )
         except Exception as exc:
             log.debug("event invoke config %s not applied: %s", lid, exc)
 
-    sqs = clients("sqs")
-    for lid, props in of_type("AWS::SQS::QueuePolicy"):
+
+def _reconcile_queue_policies(r: _Reconciling) -> None:
+    """``sqs-queue-policies``."""
+    sqs = r.clients("sqs")
+    for lid, props in r.of_type("AWS::SQS::QueuePolicy"):
         try:
-            p = resolver.resolve(props)
+            p = r.resolver.resolve(props)
             for url in p.get("Queues", []):
                 sqs.set_queue_attributes(
                     QueueUrl=url, Attributes={"Policy": json.dumps(p["PolicyDocument"])}
                 )
-            done.append(f"queue policy {lid}")
+            r.done.append(f"queue policy {lid}")
         except Unresolvable as exc:
             log.debug("queue policy %s: %s", lid, exc)
 
-    ecr = clients("ecr")
-    for lid, props in of_type("AWS::ECR::Repository"):
+
+def _reconcile_repository_scanning(r: _Reconciling) -> None:
+    """``ecr-repository-scanning``."""
+    ecr = r.clients("ecr")
+    for lid, props in r.of_type("AWS::ECR::Repository"):
         scanning = props.get("ImageScanningConfiguration")
-        if scanning is not None and lid in ids:
+        if scanning is not None and lid in r.ids:
             on_push = str(scanning.get("ScanOnPush", False)).lower() == "true"
             ecr.put_image_scanning_configuration(
-                repositoryName=ids[lid], imageScanningConfiguration={"scanOnPush": on_push}
+                repositoryName=r.ids[lid], imageScanningConfiguration={"scanOnPush": on_push}
             )
-            done.append(f"repository {ids[lid]}: scan on push {on_push}")
-    for lid, props in of_type("AWS::ECR::RegistryScanningConfiguration"):  # noqa: B007
-        p = resolver.resolve(props)
+            r.done.append(f"repository {r.ids[lid]}: scan on push {on_push}")
+
+
+def _reconcile_registry_scanning(r: _Reconciling) -> None:
+    """``ecr-registry-scanning``."""
+    ecr = r.clients("ecr")
+    for _lid, props in r.of_type("AWS::ECR::RegistryScanningConfiguration"):
+        p = r.resolver.resolve(props)
         ecr.put_registry_scanning_configuration(
             scanType=p["ScanType"], rules=_lower_first(p.get("Rules", []))
         )
-        done.append(f"registry scanning {p['ScanType']}")
-    return done
+        r.done.append(f"registry scanning {p['ScanType']}")
 
 
 _NUMERIC = {
@@ -615,3 +720,148 @@ def dead_letter_targets(template: dict[str, Any], physical_ids: dict[str, str]) 
         except Unresolvable:
             continue
     return out
+
+
+# ---------------------------------------------------------------------------
+# backend
+# ---------------------------------------------------------------------------
+#: (class, method name) -> moto's own method, kept for restore_backends
+_ORIGINALS: dict[tuple[type, str], Any] = {}
+
+
+def _replace_method(cls: type, name: str, wrap: Callable[[Any], Any]) -> None:
+    """Put ``wrap(original)`` in place of ``cls.name``; the original is kept once, so a
+    second patch_backends wraps moto's method again, not the wrapper."""
+    original = _ORIGINALS.setdefault((cls, name), getattr(cls, name))
+    setattr(cls, name, wrap(original))
+
+
+def _patch_list_tasks() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    def wrap(original: Any) -> Any:
+        def list_tasks(self: Any, *args: Any, **kwargs: Any) -> Any:
+            tasks = original(self, *args, **kwargs)
+            service_name = kwargs.get("service_name") or (args[4] if len(args) > 4 else None)
+            desired = kwargs.get("desiredStatus") or (args[5] if len(args) > 5 else None)
+            if not desired:  # ECS's default filter is RUNNING
+                tasks = [t for t in tasks if getattr(t, "desired_status", "RUNNING") == "RUNNING"]
+            if service_name:
+                name = str(service_name).rsplit("/", 1)[-1]
+                tasks = [t for t in tasks if getattr(t, "group", "") == f"service:{name}"]
+            return tasks
+
+        return list_tasks
+
+    _replace_method(EC2ContainerServiceBackend, "list_tasks", wrap)
+
+
+def _patch_update_service() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    def wrap(original: Any) -> Any:
+        def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+            cluster = service_properties.get("cluster", "default")
+            name = str(service_properties.get("service", "")).split("/")[-1]
+            try:
+                before = self._get_service(cluster, name).task_definition
+            except Exception:
+                before = None
+            service = original(self, service_properties)
+            # moto's update_service pops force_new_deployment from service_properties, so
+            # this is False here: a forced update on the same task definition opens nothing
+            force = bool(service_properties.get("force_new_deployment"))
+            if service.task_definition != before or force:
+                td_arn = self.describe_task_definition(service.task_definition).arn
+                service.task_definition = td_arn
+                dep_id = f"ecs-svc/{secrets.randbelow(10**18)}"
+                now = datetime.now(UTC)
+                old = [dict(d, status="ACTIVE") for d in (service.deployments or [])[:1]]
+                service.deployments = [
+                    {
+                        "id": dep_id,
+                        "status": "PRIMARY",
+                        "taskDefinition": td_arn,
+                        "desiredCount": service.desired_count,
+                        "pendingCount": 0,
+                        "runningCount": 0,
+                        "failedTasks": 0,
+                        "createdAt": now,
+                        "updatedAt": now,
+                        "launchType": service.launch_type,
+                        "rolloutState": "IN_PROGRESS",
+                        "rolloutStateReason": f"ECS deployment {dep_id} in progress.",
+                    },
+                    *old,
+                ]
+            return service
+
+        return update_service
+
+    _replace_method(EC2ContainerServiceBackend, "update_service", wrap)
+
+
+def _hold_task_states() -> None:
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition(
+        model_name="ecs::task", transition={"progression": "manual", "times": 10**12}
+    )
+
+
+def _patch_asg_zones() -> None:
+    from moto.autoscaling.models import FakeAutoScalingGroup
+    from moto.ec2.models import ec2_backends
+
+    def wrap(original: Any) -> Any:
+        def replace(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
+            ec2 = ec2_backends[ACCOUNT_ID][REGION]
+            subnets = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
+            by_zone: dict[str, str] = {}
+            for sid in subnets:
+                by_zone.setdefault(ec2.get_subnet(sid).availability_zone, sid)
+            if not by_zone:
+                original(self, count_needed, propagated_tags)
+                return
+            saved = (self.vpc_zone_identifier, self.availability_zones)
+            try:
+                for _ in range(count_needed):
+                    counts = Counter(
+                        str(s.instance.placement)
+                        if not hasattr(s.instance.placement, "zone")
+                        else s.instance.placement.zone
+                        for s in self.instance_states
+                    )
+                    zone = min(by_zone, key=lambda z: (counts[z], z))
+                    self.vpc_zone_identifier, self.availability_zones = by_zone[zone], [zone]
+                    original(self, 1, dict(propagated_tags))
+            finally:
+                self.vpc_zone_identifier, self.availability_zones = saved
+
+        return replace
+
+    _replace_method(FakeAutoScalingGroup, "replace_autoscaling_group_instances", wrap)
+
+
+_PATCHERS: dict[str, Callable[[], None]] = {
+    "ecs-list-tasks-filters": _patch_list_tasks,
+    "ecs-update-service-deployment": _patch_update_service,
+    "ecs-task-states-held": _hold_task_states,
+    "asg-instances-by-zone": _patch_asg_zones,
+}
+
+
+def patch_backends() -> None:
+    """Apply every backend patch (when the simulator starts)."""
+    for patch in BACKEND_PATCHES:
+        _PATCHERS[patch.key]()
+
+
+def restore_backends() -> None:
+    """Undo every backend patch (when the sandbox stops: moto's backends are process-wide)."""
+    from moto.moto_api import state_manager
+
+    for (cls, name), original in _ORIGINALS.items():
+        setattr(cls, name, original)
+    _ORIGINALS.clear()
+    state_manager.unset_transition(model_name="ecs::task")

@@ -33,10 +33,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sandbox.server import ACCOUNT_ID, FAKE_ENV, REGION, Clients, patched_environ
 from sandbox.synth import REPO_ROOT
+
+if TYPE_CHECKING:
+    from moto.events.utils import EventMessageType
 
 #: Lambda's asynchronous invocation retries (the default, unless an EventInvokeConfig says otherwise)  # noqa: E501
 DEFAULT_ASYNC_RETRIES = 2
@@ -92,7 +95,9 @@ class RuleInfo:
             )
         from moto.events.models import EventPattern
 
-        return bool(EventPattern.load(json.dumps(self.pattern)).matches_event(event))
+        # an event as the bus carries it: moto's TypedDict of the envelope's keys
+        envelope = cast("EventMessageType", event)
+        return bool(EventPattern.load(json.dumps(self.pattern)).matches_event(envelope))
 
     def scheduled_event(self) -> dict[str, Any]:
         """The event this schedule rule's targets get when it fires (AWS's shape)."""

@@ -46,7 +46,8 @@ class StackArtifact:
 
     @property
     def template(self) -> dict[str, Any]:
-        return json.loads(self.template_file.read_text())
+        body: dict[str, Any] = json.loads(self.template_file.read_text())
+        return body
 
 
 @dataclass(frozen=True)

@@ -49,9 +49,10 @@ def sandbox(assembly: CloudAssembly) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="package")
 def demo_results(sandbox: Sandbox) -> list[Any]:
+    from cli.invoke import approver
     from sandbox.demo import DemoContext, run_scenes
 
-    return run_scenes(DemoContext(sandbox))
+    return run_scenes(DemoContext(sandbox, approve=approver(sandbox.endpoint)))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

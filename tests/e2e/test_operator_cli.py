@@ -1,4 +1,4 @@
-"""The operator commands through the `autopilot` CLI against the session's sandbox (issue 7):
+"""The operator commands through the `autopilot` CLI against the session's sandbox:
 approve, reject, expiry, double approval, approvals that became ineligible, pause/resume,
 status and history of the real state, and the notices published since the demo."""
 
@@ -11,17 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from autopilot import contract
 
+from cli.invoke import approver
 from cli.main import main
 from sandbox.core import Sandbox
 from sandbox.demo import DemoContext, outcomes, run_scenes
-from sandbox.scene_operator import (
-    SCENES as OPERATOR_SCENES,
-)
-from sandbox.scene_operator import (
-    TAG_APPROVAL,
-    next_version,
-)
+from sandbox.demo.approval import SCENES as OPERATOR_SCENES
+from sandbox.demo.approval import next_version
 
 SERVICE = "web"
 REPO = "demo/web"
@@ -55,7 +52,7 @@ def cli_json(capsys: pytest.CaptureFixture[str], sb: Sandbox, *argv: str) -> Any
 
 @pytest.fixture(scope="module")
 def ctx(sandbox: Sandbox, demo_results: Any) -> DemoContext:
-    return DemoContext(sandbox)
+    return DemoContext(sandbox, approve=approver(sandbox.endpoint))
 
 
 @pytest.fixture
@@ -63,11 +60,13 @@ def manual(ctx: DemoContext) -> Iterator[dict[str, Any]]:
     """web under manual approval for one test; auto, and not paused, afterwards."""
     ecs = ctx.ecs()
     svc = next(s for s in ctx.tracked_services() if s["name"] == SERVICE)
-    ecs.tag_resource(resourceArn=svc["arn"], tags=[{"key": TAG_APPROVAL, "value": "manual"}])
+    ecs.tag_resource(
+        resourceArn=svc["arn"], tags=[{"key": contract.TAG_APPROVAL, "value": "manual"}]
+    )
     try:
         yield svc
     finally:
-        ecs.untag_resource(resourceArn=svc["arn"], tagKeys=[TAG_APPROVAL])
+        ecs.untag_resource(resourceArn=svc["arn"], tagKeys=[contract.TAG_APPROVAL])
         main(["resume", SERVICE, "--endpoint", ctx.sandbox.endpoint])
         ctx.sim.settle()
 

@@ -61,6 +61,19 @@ def test_every_adjustment_has_a_reason() -> None:
         assert a.why
 
 
+def test_every_backend_patch_has_a_reason_and_is_in_the_readme() -> None:
+    keys = [p.key for p in adj.BACKEND_PATCHES]
+    assert len(keys) == len(set(keys))
+    assert not set(keys) & {a.key for a in adj.ADJUSTMENTS}
+    for p in adj.BACKEND_PATCHES:
+        assert p.kind == "backend"
+        assert p.what
+        assert p.why
+    readme = (REPO_ROOT / "sandbox" / "README.md").read_text()
+    missing = [k for k in keys if f"`{k}`" not in readme]
+    assert not missing, f"sandbox/README.md does not list: {missing}"
+
+
 def test_resolver_answers_refs_getatts_and_joins() -> None:
     template = {
         "Resources": {

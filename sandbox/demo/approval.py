@@ -1,23 +1,21 @@
-"""Demo scene of the operator controls (issue 7): manual approval, `autopilot approve`.
+"""The operator scene: manual approval, `autopilot approve`.
 
 The demo config approves automatically everywhere, so the scene switches one service to
 manual approval with the tag the config would write (``autopilot:approval=manual``) and
-puts it back at the end. The approval is given by calling what `autopilot approve` calls
-(``autopilot.operator.approve``, with the target found as the CLI finds it), against the
-sandbox's endpoint.
+puts it back at the end. The approval is given by what `autopilot approve` runs: the
+command line hands it to the demo as ``ctx.approve`` (``cli.invoke.approver``), so the
+sandbox does not import the command line.
 """
-
-# ruff: noqa: PLC0415 - imports are deferred: boto3 and the functions load only where used
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # sandbox.demo imports this module to list the scene: no import cycle
-    from sandbox.demo import Check, DemoContext
+from autopilot import contract
 
-TAG_APPROVAL = "autopilot:approval"
+from sandbox.demo.framework import Check, DemoContext, Scene, no_failure, outcomes
+from sandbox.router import RouteResult
+
 _SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 
 
@@ -25,15 +23,13 @@ class ManualApprovalDeploysOnApprove:
     title = "Under manual approval a push waits; `autopilot approve` deploys it, once"
 
     def run(self, ctx: DemoContext) -> list[Check]:
-        from cli import controls as operator
-        from cli.invoke import locate, operator_clients
-        from sandbox.demo import TAG_REPOSITORY, Check, failures, outcomes
-
         svc = ctx.story.get("service") or ctx.pick_service()
-        repo = svc["tags"][TAG_REPOSITORY]
+        repo = svc["tags"][contract.TAG_REPOSITORY]
         ecs = ctx.ecs()
-        previous = svc["tags"].get(TAG_APPROVAL)
-        ecs.tag_resource(resourceArn=svc["arn"], tags=[{"key": TAG_APPROVAL, "value": "manual"}])
+        previous = svc["tags"].get(contract.TAG_APPROVAL)
+        ecs.tag_resource(
+            resourceArn=svc["arn"], tags=[{"key": contract.TAG_APPROVAL, "value": "manual"}]
+        )
         ctx.sandbox.timeline.add("event", f"{svc['name']} switched to manual approval")
         try:
             before, revisions = ctx.task_definition(svc), ctx.revisions(svc)
@@ -41,30 +37,23 @@ class ManualApprovalDeploysOnApprove:
             waiting = outcomes(pushed.routes, "image-events")
             held = ctx.task_definition(svc) == before and ctx.revisions(svc) == revisions
 
-            endpoint = ctx.sandbox.endpoint
-            target = locate(endpoint)
-            aws = operator_clients(endpoint)
-            first = operator.approve(aws, target, svc["name"], pushed.digest, actor="demo")
+            first = ctx.approve(svc["name"], pushed.digest)
             ctx.sandbox.timeline.add("event", f"autopilot approve: {first.message}")
             routes = ctx.sim.settle()  # the deployment the approval started
             deployed_revisions = ctx.revisions(svc)
-            second = operator.approve(aws, target, svc["name"], pushed.digest, actor="demo")
+            second = ctx.approve(svc["name"], pushed.digest)
             ctx.sandbox.timeline.add("event", f"autopilot approve again: {second.message}")
             completed = outcomes(routes, "deployment-events")
         finally:
             if previous is None:
-                ecs.untag_resource(resourceArn=svc["arn"], tagKeys=[TAG_APPROVAL])
+                ecs.untag_resource(resourceArn=svc["arn"], tagKeys=[contract.TAG_APPROVAL])
             else:
                 ecs.tag_resource(
-                    resourceArn=svc["arn"], tags=[{"key": TAG_APPROVAL, "value": previous}]
+                    resourceArn=svc["arn"], tags=[{"key": contract.TAG_APPROVAL, "value": previous}]
                 )
         lead = _lead_time(routes)
         return [
-            Check(
-                "no invocation failed",
-                not failures(pushed.routes + routes),
-                "; ".join(failures(pushed.routes + routes)),
-            ),
+            no_failure(pushed.routes + routes),
             Check(
                 "the push is recorded as pending approval, nothing deployed",
                 "pending-approval" in waiting and held,
@@ -103,7 +92,7 @@ def next_version(ctx: DemoContext, repository: str) -> str:
     return f"{major}.{minor + 1}.0"
 
 
-def _lead_time(routes: list[Any]) -> float | None:
+def _lead_time(routes: list[RouteResult]) -> float | None:
     for r in routes:
         if r.ok and r.report and r.function == "deployment-events":
             for d in r.report.get("decisions") or []:
@@ -112,5 +101,5 @@ def _lead_time(routes: list[Any]) -> float | None:
     return None
 
 
-#: what sandbox/demo.py's SCENES gets (appended after the story's image scenes)
-SCENES = [ManualApprovalDeploysOnApprove]
+#: this theme's scenes, in story order
+SCENES: list[type[Scene]] = [ManualApprovalDeploysOnApprove]

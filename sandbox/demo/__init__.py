@@ -1,0 +1,51 @@
+"""`autopilot demo`: the whole event loop offline, told as a timeline of scenes.
+
+The scene framework (:class:`Check`, :class:`DemoContext`, the route helpers) is in
+``framework.py``; the scenes are in one module per theme, each with its ``SCENES`` in story
+order: ``images`` (deploy, block, roll back, duplicates), ``zones`` (zone balance),
+``capacity`` (alarms, Fargate Spot) and ``approval`` (the operator's manual approval).
+:data:`SCENES` is the whole story; :func:`run_scenes` tells it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sandbox.demo import approval, capacity, images, zones
+from sandbox.demo.framework import Check, DemoContext, Scene, SceneResult, outcomes
+
+#: the story, in order: each theme's scenes, themes in this order
+SCENES: list[type[Scene]] = [*images.SCENES, *zones.SCENES, *capacity.SCENES, *approval.SCENES]
+
+
+def run_scenes(
+    ctx: DemoContext,
+    scenes: list[type[Scene]] | None = None,
+    on_scene: Callable[[str], None] | None = None,
+) -> list[SceneResult]:
+    results = []
+    for i, cls in enumerate(scenes or SCENES, 1):
+        scene = cls()
+        ctx.sandbox.timeline.add("scene", f"Scene {i}: {scene.title}")
+        if on_scene:
+            on_scene(scene.title)
+        t0 = time.perf_counter()
+        try:
+            checks = scene.run(ctx)
+            error = None
+        except Exception as exc:
+            checks, error = [], f"{type(exc).__name__}: {exc}"
+        result = SceneResult(scene.title, checks, time.perf_counter() - t0, error)
+        for c in checks:
+            ctx.sandbox.timeline.add(
+                "check" if c.ok else "miss",
+                c.what + ("" if c.ok or not c.detail else f" ({c.detail})"),
+            )
+        if error:
+            ctx.sandbox.timeline.add("miss", f"the scene broke: {error}")
+        results.append(result)
+    return results
+
+
+__all__ = ["SCENES", "Check", "DemoContext", "SceneResult", "outcomes", "run_scenes"]

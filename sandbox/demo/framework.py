@@ -1,0 +1,202 @@
+"""The scene framework of `autopilot demo`: what a scene is, what it gets, what it returns.
+
+A scene is a small class with a ``title`` and a ``run(ctx)`` that stimulates the sandbox
+through ``ctx.sim`` (pushes, alarms, zone losses, raw events) and returns the
+:class:`Check` of each reaction it expects. :class:`DemoContext` is what scenes share: the
+sandbox, the story so far, and questions about the services (which opt in, what they
+run); the helpers below read the routes a stimulus caused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from autopilot import contract
+
+from sandbox.core import Sandbox
+from sandbox.router import RouteResult
+from sandbox.simulator import Simulator
+
+
+@dataclass
+class Check:
+    what: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class SceneResult:
+    title: str
+    checks: list[Check]
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(c.ok for c in self.checks)
+
+
+class Approved(Protocol):
+    """What an approval answers (``cli.controls.Result``)."""
+
+    ok: bool
+    changed: bool
+    message: str
+
+
+#: ``approve(service, digest)``: what `autopilot approve SERVICE DIGEST` does
+Approve = Callable[[str, str], Approved]
+
+
+def _no_approve(service: str, digest: str) -> Approved:
+    raise RuntimeError(
+        "this demo was started without the operator controls (DemoContext.approve): "
+        "run it with `autopilot demo`"
+    )
+
+
+class Scene(Protocol):
+    """A scene: its ``title`` (a class attribute), and ``run`` that returns its checks."""
+
+    title: str
+
+    def run(self, ctx: DemoContext) -> list[Check]: ...
+
+
+@dataclass
+class DemoContext:
+    """What scenes share: the sandbox, the operator's approval (``approve``, given by the
+    command line that runs the demo), and the story so far."""
+
+    sandbox: Sandbox
+    approve: Approve = _no_approve
+    story: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sim(self) -> Simulator:
+        assert self.sandbox.simulator is not None
+        return self.sandbox.simulator
+
+    def ecs(self) -> Any:
+        assert self.sandbox.clients is not None
+        return self.sandbox.clients("ecs")
+
+    # ---- services and what they run
+    def tracked_services(self) -> list[dict[str, Any]]:
+        """This sandbox's services that opt in to image automation, with their tags (moto's
+        backends are process-wide: another sandbox's services may still be in them)."""
+        assert self.sandbox.clients is not None
+        tagging = self.sandbox.clients("resourcegroupstaggingapi")
+        out = []
+        for m in tagging.get_resources(
+            TagFilters=[{"Key": contract.TAG_REPOSITORY}], ResourceTypeFilters=["ecs:service"]
+        )["ResourceTagMappingList"]:
+            if m["ResourceARN"] not in self.sim.services:
+                continue
+            tags = {t["Key"]: t["Value"] for t in m["Tags"]}
+            out.append(
+                {"arn": m["ResourceARN"], "name": m["ResourceARN"].rsplit("/", 1)[-1], "tags": tags}
+            )
+        return sorted(out, key=lambda s: s["name"])
+
+    def pick_service(
+        self, *, policy_prefix: str = "semver", scan: str = "critical"
+    ) -> dict[str, Any]:
+        for s in self.tracked_services():
+            tags = s["tags"]
+            if (
+                tags.get(contract.TAG_POLICY, contract.DEFAULT_POLICY).startswith(policy_prefix)
+                and tags.get(contract.TAG_SCAN, contract.DEFAULT_SCAN) == scan
+            ):
+                return s
+        raise LookupError(
+            f"no service with policy {policy_prefix}* and scan gate {scan} in the stacks"
+        )
+
+    def task_definition(self, service: dict[str, Any]) -> str:
+        svc = self.ecs().describe_services(
+            cluster=service["arn"].split("/")[-2], services=[service["arn"]]
+        )["services"][0]
+        return str(svc["taskDefinition"])
+
+    def image(self, service: dict[str, Any]) -> str:
+        td = self.ecs().describe_task_definition(taskDefinition=self.task_definition(service))[
+            "taskDefinition"
+        ]
+        container = service["tags"].get(contract.TAG_CONTAINER)
+        repo = service["tags"][contract.TAG_REPOSITORY]
+        for c in td["containerDefinitions"]:
+            if c["name"] == container or (container is None and f"/{repo}" in c["image"]):
+                return str(c["image"])
+        return str(td["containerDefinitions"][0]["image"])
+
+    def revisions(self, service: dict[str, Any]) -> int:
+        family = self.task_definition(service).rsplit("/", 1)[-1].rsplit(":", 1)[0]
+        return len(self.ecs().list_task_definitions(familyPrefix=family)["taskDefinitionArns"])
+
+    def running_digest_everywhere(self, service: dict[str, Any], digest: str) -> bool:
+        sim_svc = self.sim.service(service["arn"])
+        tds = {t.task_definition_arn for t in sim_svc.running()}
+        return bool(tds) and all(self._td_has(td, digest) for td in tds)
+
+    def _td_has(self, td_arn: str, digest: str) -> bool:
+        td = self.ecs().describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
+        return any(c["image"].endswith("@" + digest) for c in td["containerDefinitions"])
+
+    # ---- one service, by name
+    def spread(self, service: str) -> dict[str, int]:
+        """Running tasks per zone."""
+        return dict(self.sim.service(service).spread())
+
+    def describe_service(self, name: str) -> dict[str, Any]:
+        """The service as ``DescribeServices`` answers."""
+        cluster = self.sim.service(name).cluster_arn
+        return dict(self.ecs().describe_services(cluster=cluster, services=[name])["services"][0])
+
+
+# --------------------------------------------------------------------------- routes
+def outcomes(routes: list[RouteResult], function: str | None = None) -> list[str]:
+    """The decisions' outcomes of the routes (of one function's, if given)."""
+    out: list[str] = []
+    for r in routes:
+        if r.ok and r.report and (function is None or r.function == function):
+            out.extend(str(d.get("outcome")) for d in r.report.get("decisions") or [])
+    return out
+
+
+def failures(routes: list[RouteResult]) -> list[str]:
+    return [f"{r.function}: {r.error}" for r in routes if r.matched and not r.ok]
+
+
+def done_actions(routes: list[RouteResult]) -> list[str]:
+    """The AWS calls (``service:Operation``) the handlers made."""
+    return [
+        str(a.get("api"))
+        for r in routes
+        if r.report
+        for a in r.report.get("actions") or []
+        if a.get("done")
+    ]
+
+
+def actions_by(routes: list[RouteResult], function: str) -> list[dict[str, Any]]:
+    """The actions one function made, with their parameters."""
+    return [
+        a
+        for r in routes
+        if r.report and r.function == function
+        for a in r.report.get("actions") or []
+        if a.get("done")
+    ]
+
+
+def balanced(spread: dict[str, int]) -> bool:
+    """No two zones differ by more than one task."""
+    return bool(spread) and max(spread.values()) - min(spread.values()) <= 1
+
+
+def no_failure(routes: list[RouteResult]) -> Check:
+    return Check("no invocation failed", not failures(routes), "; ".join(failures(routes)))

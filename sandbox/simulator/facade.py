@@ -1,0 +1,343 @@
+"""The :class:`Simulator`: the one object the sandbox, the demo and the tests use.
+
+It owns the event loop: a stimulus (a push, an alarm, a zone's loss, a raw event) puts
+events on the queue, and :meth:`Simulator._drain` routes them one by one through the
+router, like EventBridge, running the state changes queued between them and, after each
+delivery, :meth:`Simulator.observe`: whatever the handlers changed in moto (a new task
+definition, a desired count, a stopped task) is carried on, until the bus is quiet and no
+lost task is waiting for its replacement.
+
+What happens is told by the concern modules next to this one, which share
+:class:`~sandbox.simulator.state.SimState` and the :class:`~sandbox.simulator.bus.EventQueue`:
+tasks, deployments, capacity, registry, alarms (see sandbox/README.md).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from sandbox import moto_adjustments as adj
+from sandbox.deploy import DeployedStack
+from sandbox.router import Router, RouteResult, normalize_event
+from sandbox.server import Clients
+from sandbox.simulator.alarms import Alarms
+from sandbox.simulator.bus import Event, EventQueue
+from sandbox.simulator.capacity import Capacity
+from sandbox.simulator.deployments import Deployments
+from sandbox.simulator.presentation import record_route
+from sandbox.simulator.registry import PushResult, Registry, scan_event
+from sandbox.simulator.state import (
+    SimInstance,
+    SimService,
+    SimState,
+    moto_service,
+    new_service,
+    primary_deployment,
+)
+from sandbox.simulator.tasks import Tasks
+from sandbox.timeline import Timeline
+
+MAX_STEPS = 500  # bound on events produced by one stimulus (a loop guard)
+
+
+class Simulator:
+    def __init__(
+        self,
+        clients: Clients,
+        router: Router,
+        stacks: list[DeployedStack],
+        timeline: Timeline | None = None,
+    ) -> None:
+        self.clients = clients
+        self.router = router
+        self.stacks = stacks
+        self.timeline = timeline or Timeline()
+        self.state = SimState()
+        self.queue = EventQueue(self.timeline)
+        self.capacity = Capacity(clients, self.state, self.queue, self.timeline)
+        self.tasks = Tasks(clients, self.state, self.queue, self.capacity, self.timeline)
+        self.deployments = Deployments(clients, self.state, self.queue, self.tasks, self.timeline)
+        self.registry = Registry(clients, self.state, self.queue)
+        self.alarms = Alarms(clients, self.queue, self.timeline)
+        self._lock = threading.RLock()  # one stimulus at a time (callers may hold it too)
+        self._draining = False
+        self._routes: list[RouteResult] = []
+
+    # ------------------------------------------------------------------ what callers read
+    @property
+    def services(self) -> dict[str, SimService]:
+        """Service ARN -> the service the simulator runs."""
+        return self.state.services
+
+    @property
+    def instances(self) -> dict[str, SimInstance]:
+        """EC2 instance id -> the instance, registered with its cluster."""
+        return self.state.instances
+
+    @property
+    def crashing(self) -> set[str]:
+        """Image digests whose tasks exit (pushed ``crashing``)."""
+        return self.state.crashing
+
+    @property
+    def asg_clusters(self) -> dict[str, str]:
+        """Auto Scaling group name -> the cluster whose capacity provider it backs."""
+        return self.capacity.asg_clusters
+
+    @property
+    def emitted(self) -> list[Event]:
+        """Every event put on the bus, in order."""
+        return self.queue.emitted
+
+    @property
+    def fargate_spot_available(self) -> bool:
+        return self.capacity.fargate_spot_available
+
+    @property
+    def replacement_seconds(self) -> float:
+        """How long after the events of its loss a lost task is replaced (scenes shorten it)."""
+        return self.tasks.replacement_seconds
+
+    @replacement_seconds.setter
+    def replacement_seconds(self, seconds: float) -> None:
+        self.tasks.replacement_seconds = seconds
+
+    @property
+    def propagate_alarm_tags(self) -> bool:
+        """True: alarm events carry ``alarmTags`` (CloudWatch's alarm tag propagation)."""
+        return self.alarms.propagate_tags
+
+    @propagate_alarm_tags.setter
+    def propagate_alarm_tags(self, on: bool) -> None:
+        self.alarms.propagate_tags = on
+
+    def service(self, name_or_arn: str) -> SimService:
+        return self.state.service(name_or_arn)
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> Simulator:
+        """Find the stacks' services and bring each to a steady state with its tasks running."""
+        adj.patch_backends()
+        ecs = self.clients("ecs")
+        ec2 = self.clients("ec2")
+        clusters = sorted(
+            {arn for s in self.stacks for arn in s.resources_of("AWS::ECS::Cluster").values()}
+        )
+        self.capacity.start(clusters, drained=self.tasks.instance_drained)
+        for cluster in clusters:
+            arns = ecs.list_services(cluster=cluster, maxResults=100).get("serviceArns", [])
+            for i in range(0, len(arns), 10):
+                for d in ecs.describe_services(cluster=cluster, services=arns[i : i + 10])[
+                    "services"
+                ]:
+                    subnets = (
+                        (d.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+                    ).get("subnets", [])
+                    by_az: dict[str, str] = {}
+                    if subnets:
+                        for sn in ec2.describe_subnets(SubnetIds=subnets)["Subnets"]:
+                            by_az.setdefault(sn["AvailabilityZone"], sn["SubnetId"])
+                    td = ecs.describe_task_definition(taskDefinition=d["taskDefinition"])[
+                        "taskDefinition"
+                    ]
+                    svc = new_service(d, td, by_az)
+                    self.state.services[svc.arn] = svc
+                    for _ in range(int(d.get("desiredCount") or 0)):
+                        self.tasks.start(svc, quiet=True)
+                    self.deployments.record_current(svc)
+        return self
+
+    # ------------------------------------------------------------------ routing
+    def emit(self, event: dict[str, Any], *, label: str | None = None) -> list[RouteResult]:
+        """Put one event on the bus; route it and everything it causes. Returns all routes."""
+        event = normalize_event(event)
+        with self._lock:
+            start = len(self._routes)
+            self.queue.put(event, label=label)
+            self._drain()
+            return self._routes[start:]
+
+    def settle(self) -> list[RouteResult]:
+        """Catch up with changes made outside the bus (e.g. `autopilot invoke` against the
+        sandbox): start their deployments and route what follows."""
+        with self._lock:
+            start = len(self._routes)
+            self.observe()
+            self._drain()
+            return self._routes[start:]
+
+    def tick(self) -> list[RouteResult]:
+        """Fire every schedule rule once (EventBridge's clock: e.g. task-events' re-check
+        rule), then route whatever follows until the bus is quiet. Scenes and tests call it
+        when they want the schedule to come, e.g. after a debounce window."""
+        with self._lock:
+            start = len(self._routes)
+            for rule in self.router.schedules:
+                event = rule.scheduled_event()
+                self.queue.put(event, label=f"Scheduled Event of {rule.name} ({rule.schedule})")
+            self._drain()
+            return self._routes[start:]
+
+    def _drain(self) -> None:
+        """Route the queued events in order (running the steps between them) and observe
+        after each; when the bus is quiet, wait for the next lost task's replacement."""
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            steps = 0
+            while True:
+                item = self.queue.next()
+                if item is None:
+                    wait = self.tasks.pending_replacements()
+                    if wait is None:
+                        break
+                    time.sleep(wait + 0.01)
+                    self.observe()
+                    continue
+                steps += 1
+                if steps > MAX_STEPS:
+                    raise RuntimeError(
+                        "the simulator produced more than 500 events for one stimulus: a loop?"
+                    )
+                if callable(item):
+                    item()
+                    continue
+                for res in self.router.route(item):
+                    self._routes.append(res)
+                    record_route(self.timeline, res)
+                self.observe()
+        finally:
+            self._draining = False
+
+    # ------------------------------------------------------------------ observe
+    def observe(self) -> None:
+        """Compare moto's services with what runs; start deployments, replace and scale tasks;
+        EC2 capacity follows its Auto Scaling groups; steady states and ECS's own AZ
+        rebalancing as ECS does them."""
+        self.capacity.sync_instances(drained=self.tasks.instance_drained)
+        for svc in list(self.state.services.values()):
+            try:
+                ms = moto_service(svc)
+            except Exception:
+                continue
+            self.tasks.reap_stopped(svc)
+            if self.deployments.opened(svc, ms):
+                self.deployments.deploy(svc, str(ms.task_definition))
+                continue
+            self.capacity.apply_scalable_target(svc, ms)
+            desired = int(ms.desired_count or 0)
+            changed = self.tasks.scale(svc, desired)
+            self.tasks.sync_counts(svc)
+            in_progress = primary_deployment(ms).get("rolloutState") == "IN_PROGRESS"
+            if len(svc.running()) != desired or in_progress:
+                svc.steady = False
+            elif not svc.steady:
+                svc.steady = True
+                self.capacity.service_event(svc, "SERVICE_STEADY_STATE")
+            elif not changed:
+                self.tasks.rebalance(svc, ms)
+
+    def pending_replacements(self) -> float | None:
+        """Seconds until the next lost task is due to be replaced (None: none is pending)."""
+        return self.tasks.pending_replacements()
+
+    # ------------------------------------------------------------------ stimuli: tasks
+    def stop_tasks(self, service: str, az: str) -> list[RouteResult]:
+        """A zone loses a service's tasks; ECS replaces them, lopsidedly, in the other zones."""
+        with self._lock:
+            svc = self.service(service)
+            start = len(self._routes)
+            self.tasks.lose_zone(svc, az)
+            self._drain()
+            spread = ", ".join(f"{az} {n}" for az, n in svc.spread().items())
+            self.timeline.add("state", f"{svc.name}: running tasks per zone: {spread}")
+            return self._routes[start:]
+
+    def service_action(
+        self, service: str, event_name: str, reason: str | None = None
+    ) -> list[RouteResult]:
+        """Emit an ``ECS Service Action`` for a service (steady state, placement failure...)."""
+        with self._lock:
+            svc = self.service(service)
+            start = len(self._routes)
+            self.capacity.service_event(svc, event_name, reason=reason)
+            self._drain()
+            return self._routes[start:]
+
+    # ------------------------------------------------------------------ stimuli: capacity
+    def lose_instance(self, az: str) -> list[RouteResult]:
+        """Managed scaling scales in: the instance in ``az`` is drained and terminated (the
+        group's desired capacity goes down by one), leaving that zone without capacity."""
+        with self._lock:
+            start = len(self._routes)
+            self.capacity.lose_instance(az)
+            self.observe()
+            self._drain()
+            return self._routes[start:]
+
+    def instance_zones(self) -> dict[str, int]:
+        return self.capacity.instance_zones()
+
+    def fargate_spot_shortage(self, on: bool = True) -> list[RouteResult]:
+        """Fargate Spot runs out of capacity (``on``): running Spot tasks are interrupted and
+        new ones cannot be placed; or it comes back (``on=False``)."""
+        with self._lock:
+            start = len(self._routes)
+            self.capacity.set_spot_capacity(available=not on)
+            if on:
+                self.tasks.interrupt_spot()
+            self.observe()
+            self._drain()
+            return self._routes[start:]
+
+    # ------------------------------------------------------------------ stimuli: ECR
+    def push(
+        self,
+        repository: str,
+        tag: str | None,
+        *,
+        findings: dict[str, int] | None = None,
+        crashing: bool = False,
+        scanner: str | None = None,
+    ) -> PushResult:
+        """Push a new image: ``ECR Image Action``, then the scan result with ``findings``."""
+        with self._lock:
+            repo, digest = self.registry.put_image(repository, tag, crashing=crashing)
+            start = len(self._routes)
+            events = [self.registry.announce_push(repository, tag, digest, crashing=crashing)]
+            self._drain()
+            kind = scanner or self.registry.scanner_for(repo)
+            if kind != "none":
+                events.append(self.registry.announce_scan(repo, digest, tag, findings or {}, kind))
+                self._drain()
+            return PushResult(
+                repository,
+                tag,
+                digest,
+                None if kind == "none" else kind,
+                self._routes[start:],
+                events,
+            )
+
+    def scanner_for(self, repo: dict[str, Any]) -> str:
+        """``inspector2``, ``basic`` or ``none``, as the registry and repository are configured."""
+        return self.registry.scanner_for(repo)
+
+    @staticmethod
+    def scan_event(
+        repo: dict[str, Any], digest: str, tags: list[str], findings: dict[str, int], kind: str
+    ) -> Event:
+        return scan_event(repo, digest, tags, findings, kind)
+
+    # ------------------------------------------------------------------ stimuli: CloudWatch
+    def alarm(self, name: str, state: str, reason: str | None = None) -> list[RouteResult]:
+        """Set an alarm's state; its state change event (if it changed) and what follows."""
+        with self._lock:
+            start = len(self._routes)
+            if not self.alarms.set_state(name, state, reason):
+                return []
+            self._drain()
+            return self._routes[start:]
