@@ -245,11 +245,11 @@ def default_stack() -> str | None:
     import json
     import re
 
-    from sandbox.synth import REPO_ROOT
+    from sandbox.synth import CONFIG_CONTEXT, REPO_ROOT
 
     try:
         context = json.loads((REPO_ROOT / "cdk.json").read_text()).get("context", {})
-        config = (REPO_ROOT / str(context.get("autopilot:config", "config/demo.yaml"))).read_text()
+        config = (REPO_ROOT / str(context.get(CONFIG_CONTEXT, "config/demo.yaml"))).read_text()
     except (OSError, ValueError):
         return None
     match = re.search(r"^environment:\s*[\"']?([a-z][a-z0-9-]*)", config, re.MULTILINE)

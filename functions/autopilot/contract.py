@@ -1,6 +1,6 @@
 """Names shared by the CDK app, the handlers and the sandbox: defined once, here.
 
-Tag keys (DESIGN section 3), EventBridge sources and detail-types, the functions'
+Tag keys (the tag contract: README.md), EventBridge sources and detail-types, the functions'
 logical names and handler paths, and the builders of the rules' event patterns. The
 infra code builds its rules from these builders, the sandbox routes through the rules it
 reads back from the deployed stack, and the handlers check detail-types against them.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 # ---------------------------------------------------------------------------
-# Tag contract (DESIGN section 3)
+# Tag contract (README.md, "Opting services in")
 # ---------------------------------------------------------------------------
 TAG_PREFIX: Final = "autopilot:"
 TAG_REPOSITORY: Final = "autopilot:repository"

@@ -149,10 +149,14 @@ def lambda_entry(
     so Lambda retries the event.
     """
     from autopilot.errors import Incomplete, InvalidEvent  # noqa: PLC0415
-    from autopilot.observability import logger  # noqa: PLC0415
+    from autopilot.observability import logger, metrics  # noqa: PLC0415
     from autopilot.settings import get_settings  # noqa: PLC0415
 
-    get_settings(settings_model)
+    settings = get_settings(settings_model)
+    # The settings name the function, not the environment at import: several functions run
+    # in one process (the sandbox, the tests) share the one Metrics object.
+    metrics.namespace = settings.powertools_metrics_namespace
+    metrics.service = settings.powertools_service_name
     try:
         report = run(event)
     except InvalidEvent as exc:

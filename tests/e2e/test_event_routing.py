@@ -28,7 +28,7 @@ from sandbox.core import Sandbox
 from sandbox.router import normalize_event, rehome_event
 from tests.e2e.conftest import event_files, load
 
-#: detail-type -> the function that handles it (DESIGN section 2)
+#: detail-type -> the function that handles it (README.md, and the rules in infra/)
 BY_DETAIL_TYPE = {
     contract.DT_ECR_IMAGE_ACTION: "image-events",
     contract.DT_ECR_IMAGE_SCAN: "image-events",

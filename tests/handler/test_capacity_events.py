@@ -1,4 +1,5 @@
-"""capacity-events against moto: issue 6's "Done when" list for the handler, and the edges."""
+"""capacity-events against moto: every signal it reacts to, through the owner of each number,
+and the edges."""
 
 from __future__ import annotations
 

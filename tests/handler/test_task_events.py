@@ -1,4 +1,4 @@
-"""task-events against moto: issue 5's "Done when" list for the handler, and the edges."""
+"""task-events against moto: zone balance, crash loops and the re-check tick, and the edges."""
 
 from __future__ import annotations
 

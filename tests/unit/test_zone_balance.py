@@ -62,7 +62,7 @@ def snapshot(**overrides: object) -> ZoneBalanceSnapshot:
 
 
 # ---------------------------------------------------------------------------
-# classify (item 1)
+# classify: which task events are evaluated
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FakeEvent:
@@ -173,7 +173,7 @@ def test_native_rebalancing_eligibility(kwargs: dict[str, object], eligible: boo
 
 
 # ---------------------------------------------------------------------------
-# measure (item 2)
+# measure: tasks per zone
 # ---------------------------------------------------------------------------
 def test_measure_counts_empty_zones_and_skips_unusable_ones() -> None:
     counts = measure((*tasks(a=3, b=1), RunningTask("t-x", "eu-west-1z")), ZONES)
@@ -190,7 +190,7 @@ def test_min_healthy_rounds_up() -> None:
 
 
 # ---------------------------------------------------------------------------
-# plan (item 3): examples
+# plan: examples
 # ---------------------------------------------------------------------------
 def test_ineligible_fargate_service_stops_one_task_in_the_most_loaded_zone() -> None:
     plan = plan_zone_balance(snapshot())

@@ -21,6 +21,7 @@ import warnings
 from functools import lru_cache
 from typing import Any
 
+from autopilot.contract import TAG_POLICY
 from autopilot.errors import UnsafePattern
 
 MAX_PATTERN = 100
@@ -68,7 +69,7 @@ def _walk(items: Any, inside_repeat: bool, counter: list[int], key: str, value: 
 
 
 @lru_cache(maxsize=256)
-def compile_safe_regex(pattern: str, key: str = "autopilot:policy") -> re.Pattern[str]:
+def compile_safe_regex(pattern: str, key: str = TAG_POLICY) -> re.Pattern[str]:
     """Compile ``pattern`` if it is short and cannot backtrack badly; else ``UnsafePattern``."""
     value = "regex:" + pattern
     if not pattern:
@@ -100,7 +101,7 @@ def regex_matches(pattern: re.Pattern[str], text: str) -> bool:
     return pattern.fullmatch(text) is not None
 
 
-def check_glob(pattern: str, key: str = "autopilot:policy") -> str:
+def check_glob(pattern: str, key: str = TAG_POLICY) -> str:
     value = "glob:" + pattern
     if not pattern:
         raise UnsafePattern(key, value, "empty pattern")
@@ -111,7 +112,7 @@ def check_glob(pattern: str, key: str = "autopilot:policy") -> str:
 
 
 @lru_cache(maxsize=256)
-def _tokens(pattern: str, key: str = "autopilot:policy") -> tuple[tuple[str, str], ...]:
+def _tokens(pattern: str, key: str = TAG_POLICY) -> tuple[tuple[str, str], ...]:
     """('*',''), ('?',''), ('lit', c) or ('cls', spec) tokens."""
     out: list[tuple[str, str]] = []
     i = 0
