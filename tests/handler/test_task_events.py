@@ -14,18 +14,14 @@ from autopilot.errors import AwsCallFailed, Incomplete, InvalidEvent, Unsupporte
 from autopilot.handlers import deployment_events, task_events
 from autopilot.models.state import DeployRecord
 
-from tests.handler import reactions_fixtures
-from tests.handler.conftest import CLUSTER, TABLE, LambdaContext, World
-from tests.handler.reactions_fixtures import ZONES, Reactions
+from tests.estate import CLUSTER, TABLE, ZONES, Estate, LambdaContext
 
 A, B, C = ZONES
-clock = reactions_fixtures.clock  # fixtures (conftest.py is not ours to extend)
-rx = reactions_fixtures.rx
 EVENTS = Path(__file__).parents[2] / "events"
 BINPACK = [{"type": "binpack", "field": "memory"}]
 
 
-def run(rx: Reactions, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
+def run(rx: Estate, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
     report = task_events.run(event, aws=rx.clients, **kw)
     return report.model_dump(mode="json")
 
@@ -35,7 +31,7 @@ def decision(report: dict[str, Any]) -> dict[str, Any]:
     return dict(only)
 
 
-def ec2_ineligible(rx: Reactions, name: str = "api", **kw: Any) -> str:
+def ec2_ineligible(rx: Estate, name: str = "api", **kw: Any) -> str:
     """An EC2 service placed binpack first (not eligible for ECS's rebalancing), with room
     in every zone."""
     for zone in ZONES:
@@ -74,7 +70,7 @@ IGNORES: dict[str, tuple[dict[str, Any], str]] = {
 
 @pytest.mark.parametrize("case", list(IGNORES))
 def test_each_ignore_case_changes_nothing_and_is_recorded_with_its_reason(
-    rx: Reactions, world: World, case: str
+    rx: Estate, world: Estate, case: str
 ) -> None:
     # Given a lopsided service that would otherwise be acted on
     kw, expected = IGNORES[case]
@@ -103,7 +99,7 @@ def test_each_ignore_case_changes_nothing_and_is_recorded_with_its_reason(
     assert recorded["function"] == "task-events"
 
 
-def test_a_malformed_rebalance_tag_skips_the_service_and_says_so(rx: Reactions) -> None:
+def test_a_malformed_rebalance_tag_skips_the_service_and_says_so(rx: Estate) -> None:
     rx.service("web", spread={A: 5, B: 1}, tags={"autopilot:rebalance": "sometimes"})
     d = decision(run(rx, rx.task_event("web")))
     assert d["outcome"] == "rejected"
@@ -114,7 +110,7 @@ def test_a_malformed_rebalance_tag_skips_the_service_and_says_so(rx: Reactions) 
 # ---------------------------------------------------------------------------
 # Items 2-3: measure and plan (a), (b), (c)
 # ---------------------------------------------------------------------------
-def test_eligible_service_with_native_rebalancing_off_gets_it_turned_on(rx: Reactions) -> None:
+def test_eligible_service_with_native_rebalancing_off_gets_it_turned_on(rx: Estate) -> None:
     svc = rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="DISABLED")
 
     report = run(rx, rx.task_event("web"))
@@ -131,7 +127,7 @@ def test_eligible_service_with_native_rebalancing_off_gets_it_turned_on(rx: Reac
 
 
 def test_a_service_on_the_clusters_default_fargate_strategy_counts_as_fargate(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     world.ecs.put_cluster_capacity_providers(
         cluster=CLUSTER,
@@ -149,7 +145,7 @@ def test_a_service_on_the_clusters_default_fargate_strategy_counts_as_fargate(
     assert "ecs:ListContainerInstances" not in world.calls
 
 
-def test_eligible_service_with_native_rebalancing_on_is_left_to_ecs(rx: Reactions) -> None:
+def test_eligible_service_with_native_rebalancing_on_is_left_to_ecs(rx: Estate) -> None:
     rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="ENABLED")
     d = decision(run(rx, rx.task_event("web")))
     assert d["outcome"] == "balanced"
@@ -157,7 +153,7 @@ def test_eligible_service_with_native_rebalancing_on_is_left_to_ecs(rx: Reaction
     assert rx.mutations() == {}
 
 
-def test_a_balanced_service_gets_nothing(rx: Reactions) -> None:
+def test_a_balanced_service_gets_nothing(rx: Estate) -> None:
     rx.service("web", spread={A: 2, B: 2, C: 1})
     d = decision(run(rx, rx.task_event("web")))
     assert d["outcome"] == "balanced"
@@ -165,7 +161,7 @@ def test_a_balanced_service_gets_nothing(rx: Reactions) -> None:
 
 
 def test_ineligible_service_is_rebalanced_one_task_at_a_time_within_the_cooldown(
-    rx: Reactions, clock: Any
+    rx: Estate, clock: Any
 ) -> None:
     # Given an EC2 binpack service, 4/1/1 over three zones, room everywhere
     ec2_ineligible(rx)
@@ -198,7 +194,7 @@ def test_ineligible_service_is_rebalanced_one_task_at_a_time_within_the_cooldown
     assert rx.mutations()["ecs:StopTask"] == 2
 
 
-def test_a_stop_never_takes_the_service_below_minimum_healthy(rx: Reactions) -> None:
+def test_a_stop_never_takes_the_service_below_minimum_healthy(rx: Estate) -> None:
     ec2_ineligible(rx, min_healthy=100)
     d = decision(run(rx, rx.task_event("api")))
     assert d["outcome"] == "deferred"
@@ -207,7 +203,7 @@ def test_a_stop_never_takes_the_service_below_minimum_healthy(rx: Reactions) -> 
 
 
 @pytest.mark.parametrize("managed", [False, True], ids=["plain-asg", "managed-scaling"])
-def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Reactions, managed: bool) -> None:
+def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Estate, managed: bool) -> None:
     # Given an EC2 service spread on AZs (eligible) over an ASG in three zones, whose
     # instances are only in A and B: C has no room
     rx.asg("nodes", desired=2, min_size=1, max_size=6, provider="nodes-cp", managed=managed)
@@ -234,7 +230,7 @@ def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Reactions, managed
         assert action["api"] == "autoscaling:UpdateAutoScalingGroup"
         assert action["params"] == {"AutoScalingGroupName": "nodes", "MinSize": 3}
         assert group["MinSize"] == 3
-        assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")["value"] == 1
+        assert rx.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")["value"] == 1
         assert "auto-scaling:SetDesiredCapacity" not in rx.mutations()
         assert rx.mutations()["auto-scaling:UpdateAutoScalingGroup"] == 1
     else:
@@ -246,7 +242,7 @@ def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Reactions, managed
     assert "ecs:StopTask" not in rx.mutations()
 
 
-def test_a_raised_floor_is_released_once_the_zones_are_balanced(rx: Reactions, clock: Any) -> None:
+def test_a_raised_floor_is_released_once_the_zones_are_balanced(rx: Estate, clock: Any) -> None:
     # Given the managed-scaling raise above (MinSize 1 -> 3, recorded)
     rx.asg("nodes", desired=2, min_size=1, max_size=6, provider="nodes-cp", managed=True)
     rx.container_instance(A)
@@ -277,17 +273,17 @@ def test_a_raised_floor_is_released_once_the_zones_are_balanced(rx: Reactions, c
     assert d["outcome"] == "restored"
     assert d["counts"] == {A: 2, B: 2, C: 2}
     assert rx.describe_asg("nodes")["MinSize"] == 1
-    assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
+    assert rx.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
 
 
 # ---------------------------------------------------------------------------
 # Item 4: debounce. 1,000 events for one service inside one window
 # ---------------------------------------------------------------------------
-def test_a_storm_of_1000_events_gives_one_evaluation_and_one_action(rx: Reactions) -> None:
+def test_a_storm_of_1000_events_gives_one_evaluation_and_one_action(rx: Estate) -> None:
     # Given a lopsided Fargate service with ECS's rebalancing off
     rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="DISABLED")
     events = [rx.task_event("web", zone=ZONES[i % 3]) for i in range(1000)]
-    rx.world.calls.clear()
+    rx.calls.clear()
 
     # When 1,000 task events for it arrive inside one window
     started = time.perf_counter()
@@ -304,11 +300,11 @@ def test_a_storm_of_1000_events_gives_one_evaluation_and_one_action(rx: Reaction
         "ec2:DescribeSubnets": 1,
     }
     assert rx.mutations() == {"ecs:UpdateService": 1, "sns:Publish": 1}
-    print(f"\n1000 events: {elapsed:.2f} s, calls {dict(rx.world.calls)}")
+    print(f"\n1000 events: {elapsed:.2f} s, calls {dict(rx.calls)}")
 
 
 def test_a_failed_evaluation_gives_its_window_back_so_the_retry_evaluates(
-    rx: Reactions, clock: Any
+    rx: Estate, clock: Any
 ) -> None:
     rx.service("web", spread={A: 4, B: 1, C: 1})
     svc = rx.moto_service("web")
@@ -327,7 +323,7 @@ def test_a_failed_evaluation_gives_its_window_back_so_the_retry_evaluates(
 
 
 def test_a_busy_service_is_retried_and_the_retry_evaluates(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     # Given another function holding the service's lease (a deploy in flight)
     svc = rx.service("web", spread={A: 4, B: 1, C: 1})
@@ -347,7 +343,7 @@ def test_a_busy_service_is_retried_and_the_retry_evaluates(
 
 
 def test_a_change_made_after_the_read_refuses_the_lease_so_the_plan_is_made_again(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     # Given a deploy that changes the service right after this evaluation read it
     svc = rx.service("web", spread={A: 4, B: 1, C: 1})
@@ -366,11 +362,11 @@ def test_a_change_made_after_the_read_refuses_the_lease_so_the_plan_is_made_agai
     assert "ecs:UpdateService" not in rx.mutations()
 
 
-def test_the_same_state_change_twice_is_a_duplicate(rx: Reactions) -> None:
+def test_the_same_state_change_twice_is_a_duplicate(rx: Estate) -> None:
     rx.service("web", spread={A: 4, B: 1, C: 1})
     event = rx.task_event("web")
     first = decision(run(rx, event))
-    rx.world.calls.clear()
+    rx.calls.clear()
     copy = dict(event, id="another-delivery")
     second = run(rx, copy)
     assert first["outcome"] == "rebalanced"
@@ -380,7 +376,7 @@ def test_the_same_state_change_twice_is_a_duplicate(rx: Reactions) -> None:
     assert rx.mutations() == {}
 
 
-def test_dry_run_plans_without_changing_or_recording_anything(rx: Reactions) -> None:
+def test_dry_run_plans_without_changing_or_recording_anything(rx: Estate) -> None:
     ec2_ineligible(rx)
     report = run(rx, rx.task_event("api"), dry_run=True)
     d = decision(report)
@@ -388,14 +384,14 @@ def test_dry_run_plans_without_changing_or_recording_anything(rx: Reactions) -> 
     assert [a["api"] for a in report["actions"]] == ["ecs:StopTask", "sns:Publish"]
     assert not any(a["done"] for a in report["actions"])
     assert rx.mutations() == {}
-    assert [k for k in rx.world.calls if k.startswith("dynamodb:") and "Put" in k] == []
+    assert [k for k in rx.calls if k.startswith("dynamodb:") and "Put" in k] == []
     assert rx.spread("api") == {A: 4, B: 1, C: 1}
 
 
 # ---------------------------------------------------------------------------
 # Item 5: crash loops roll back through deployment-events' own path
 # ---------------------------------------------------------------------------
-def _tracked(rx: Reactions, world: World) -> tuple[str, str, str, str, str]:
+def _tracked(rx: Estate, world: Estate) -> tuple[str, str, str, str, str]:
     """A service on td:2 (digest new) deployed after its last known good td:1 (digest old)."""
     repo = "demo/api"
     old = world.push(repo, "v1.0.0")
@@ -431,7 +427,7 @@ def _tracked(rx: Reactions, world: World) -> tuple[str, str, str, str, str]:
 
 
 def test_a_crash_loop_of_a_newer_digest_rolls_back_and_quarantines_through_the_shared_path(
-    rx: Reactions, world: World, monkeypatch: pytest.MonkeyPatch
+    rx: Estate, world: Estate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     svc, td1, td2, _old, new = _tracked(rx, world)
     shared: list[str] = []
@@ -491,7 +487,7 @@ def test_a_crash_loop_of_a_newer_digest_rolls_back_and_quarantines_through_the_s
 
 
 def test_a_crash_loop_met_by_a_busy_lease_is_rolled_back_by_the_retry(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     svc, td1, _td2, _old, new = _tracked(rx, world)
     start = datetime.fromtimestamp(rx.clock.now, UTC)
@@ -516,7 +512,7 @@ def test_a_crash_loop_met_by_a_busy_lease_is_rolled_back_by_the_retry(
 
 
 def test_a_crash_loop_of_the_last_known_good_is_announced_but_not_rolled_back(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     repo = "demo/api"
     digest = world.push(repo, "v1.0.0")
@@ -547,7 +543,7 @@ def test_a_crash_loop_of_the_last_known_good_is_announced_but_not_rolled_back(
 
 
 def test_crashes_spread_beyond_the_window_or_of_non_essential_containers_are_no_loop(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     rx.service("api", spread={A: 2, B: 2, C: 2})
     start = datetime.fromtimestamp(rx.clock.now, UTC)
@@ -569,7 +565,7 @@ def test_crashes_spread_beyond_the_window_or_of_non_essential_containers_are_no_
 # ---------------------------------------------------------------------------
 # The trailing edge: debounced and deferred evaluations come back on the schedule
 # ---------------------------------------------------------------------------
-def tick(rx: Reactions) -> dict[str, Any]:
+def tick(rx: Estate) -> dict[str, Any]:
     """What the re-check rule's schedule sends (the shape of events/scheduled-event-recheck)."""
     event = json.loads((EVENTS / "scheduled-event-recheck.json").read_text())
     event["id"] = str(uuid.uuid4())
@@ -577,7 +573,7 @@ def tick(rx: Reactions) -> dict[str, Any]:
     return event
 
 
-def rechecks(world: World) -> dict[str, int]:
+def rechecks(world: Estate) -> dict[str, int]:
     """service ARN -> due epoch, straight from the RECHECK partition."""
     items = world.dynamodb.query(
         TableName=TABLE,
@@ -588,7 +584,7 @@ def rechecks(world: World) -> dict[str, int]:
 
 
 def test_an_ineligible_service_is_not_left_lopsided_by_a_debounced_last_event(
-    rx: Reactions, world: World, clock: Any, monkeypatch: pytest.MonkeyPatch
+    rx: Estate, world: Estate, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given AWS's defaults (60 s window, 300 s cooldown) and a 4/1/1 ineligible service
     monkeypatch.setenv("EVALUATION_WINDOW_SECONDS", "60")
@@ -626,12 +622,12 @@ def test_an_ineligible_service_is_not_left_lopsided_by_a_debounced_last_event(
 
 
 def test_a_storm_gets_one_trailing_evaluation_and_still_one_action(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     # Given the storm: 1,000 events in one window (one evaluation, one action)
     svc = rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="DISABLED")
     events = [rx.task_event("web", zone=ZONES[i % 3]) for i in range(1000)]
-    rx.world.calls.clear()
+    rx.calls.clear()
     outcomes = [decision(run(rx, e))["outcome"] for e in events]
     assert outcomes.count("rebalanced") == 1
     # the 999 debounced events left one mark: one conditional write each, all but the
@@ -642,7 +638,7 @@ def test_a_storm_gets_one_trailing_evaluation_and_still_one_action(
 
     # When the schedule comes after the window: one re-check, one round of describes
     clock.advance(61)
-    rx.world.calls.clear()
+    rx.calls.clear()
     report = run(rx, tick(rx))
 
     # Then ECS's own rebalancing is on now: nothing more to do, and no second action
@@ -656,13 +652,13 @@ def test_a_storm_gets_one_trailing_evaluation_and_still_one_action(
     assert rx.mutations() == {}
     assert rechecks(world) == {}
     # a second tick finds nothing due
-    rx.world.calls.clear()
+    rx.calls.clear()
     assert run(rx, tick(rx))["decisions"] == []
     assert rx.reads() == {}
 
 
 def test_a_dry_run_tick_plans_the_due_re_checks_and_changes_nothing(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     svc = ec2_ineligible(rx)
     task_events.ReactionState(world.dynamodb, TABLE).mark_recheck(svc, int(clock.now), "x")
@@ -678,7 +674,7 @@ def test_a_dry_run_tick_plans_the_due_re_checks_and_changes_nothing(
 
 
 def test_a_busy_re_check_is_marked_for_the_next_tick_not_retried(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     svc = rx.service("web", spread={A: 4, B: 1, C: 1})
     task_events.ReactionState(world.dynamodb, TABLE).mark_recheck(svc, int(clock.now), "x")
@@ -692,7 +688,7 @@ def test_a_busy_re_check_is_marked_for_the_next_tick_not_retried(
     assert decision(run(rx, tick(rx)))["outcome"] == "rebalanced"
 
 
-def _shared_asg(rx: Reactions) -> None:
+def _shared_asg(rx: Estate) -> None:
     """Two EC2 services on one managed-scaling ASG over three zones, instances in A and B."""
     rx.asg("nodes", desired=2, min_size=1, max_size=6, provider="nodes-cp", managed=True)
     rx.container_instance(A)
@@ -712,13 +708,13 @@ def _shared_asg(rx: Reactions) -> None:
 
 
 def test_a_floor_is_released_by_the_service_that_raised_it_not_another(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     # Given api raised the ASG's floor 1 -> 3 for its empty zone
     _shared_asg(rx)
     assert decision(run(rx, rx.task_event("api")))["outcome"] == "rebalanced"
     assert rx.describe_asg("nodes")["MinSize"] == 3
-    floor = rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")
+    floor = rx.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")
     assert floor["value"] == 1
     assert floor["raised_by"].endswith("service/" + CLUSTER + "/api")
 
@@ -738,10 +734,10 @@ def test_a_floor_is_released_by_the_service_that_raised_it_not_another(
     rx.add_task("api", C)
     assert decision(run(rx, rx.task_event("api")))["outcome"] == "restored"
     assert rx.describe_asg("nodes")["MinSize"] == 1
-    assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
+    assert rx.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
 
 
-def test_a_floor_never_sticks_past_its_max_age(rx: Reactions, world: World, clock: Any) -> None:
+def test_a_floor_never_sticks_past_its_max_age(rx: Estate, world: Estate, clock: Any) -> None:
     # Given api raised the floor and never becomes balanced (no instance ever joins in C)
     _shared_asg(rx)
     api = rx.moto_service("api").arn
@@ -758,10 +754,10 @@ def test_a_floor_never_sticks_past_its_max_age(rx: Reactions, world: World, cloc
     # Then the floor goes back to what it was
     assert d["outcome"] == "restored"
     assert rx.describe_asg("nodes")["MinSize"] == 1
-    assert rx.world.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
+    assert rx.ledger._get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
 
 
-def test_the_sample_scheduled_event_runs_through_the_handler_in_dry_run(rx: Reactions) -> None:
+def test_the_sample_scheduled_event_runs_through_the_handler_in_dry_run(rx: Estate) -> None:
     event = json.loads((EVENTS / "scheduled-event-recheck.json").read_text())
     report = run(rx, event, dry_run=True)
     assert report["detail_type"] == "Scheduled Event"
@@ -773,7 +769,7 @@ def test_the_sample_scheduled_event_runs_through_the_handler_in_dry_run(rx: Reac
 # The Lambda entry
 # ---------------------------------------------------------------------------
 def test_junk_raises_a_typed_error_so_lambda_retries_then_dead_letters(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     rx.service("web", spread={A: 1})
     event = rx.task_event("web")
@@ -786,7 +782,7 @@ def test_junk_raises_a_typed_error_so_lambda_retries_then_dead_letters(
     assert world.calls == {}
 
 
-def test_handler_returns_the_report_as_json(rx: Reactions) -> None:
+def test_handler_returns_the_report_as_json(rx: Estate) -> None:
     rx.service("web", spread={A: 2, B: 2, C: 2})
     result = task_events.handler(rx.task_event("web"), LambdaContext())
     assert result["function"] == "task-events"
@@ -799,14 +795,14 @@ def test_handler_returns_the_report_as_json(rx: Reactions) -> None:
     "path", sorted(EVENTS.glob("ecs-task-*.json")), ids=lambda p: p.stem.removeprefix("ecs-task-")
 )
 def test_every_sample_task_event_runs_through_the_handler_in_dry_run(
-    rx: Reactions, monkeypatch: pytest.MonkeyPatch, path: Path
+    rx: Estate, monkeypatch: pytest.MonkeyPatch, path: Path
 ) -> None:
     event = json.loads(path.read_text())
     monkeypatch.setenv("CLUSTER_ARN", event["detail"]["clusterArn"])
     family, revision = event["detail"]["taskDefinitionArn"].rsplit("/", 1)[-1].split(":")
     for _ in range(int(revision)):  # the sample's revision exists (crashes read it)
         rx.task_definition(family)
-    rx.world.calls.clear()
+    rx.calls.clear()
     report = run(rx, event, dry_run=True)
     assert report["dry_run"] is True
     assert len(report["decisions"]) == 1
