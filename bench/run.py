@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench import asset_size, aws_calls, cold_start, demo, report, storm, synth, throughput
 from bench.common import REPO_ROOT, Section
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         + (" --quick" if args.quick else "")
         + "".join(f" --only {n}" for n in only)
     )
-    doc = {
+    doc: dict[str, Any] = {
         "meta": {
             "command": cmd,
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -140,8 +140,14 @@ def _cpus() -> int:
 
 
 def _details(r: Any) -> list[str]:
-    out: list[str] = r.backward + r.blocked_deploys + r.duplicate_deploys
-    return (out + r.wrong_final + r.failed_routes)[:20]
+    out: list[str] = [
+        *r.backward,
+        *r.blocked_deploys,
+        *r.duplicate_deploys,
+        *r.wrong_final,
+        *r.failed_routes,
+    ]
+    return out[:20]
 
 
 def failures(doc: dict[str, Any]) -> list[str]:
