@@ -66,7 +66,7 @@ class Figure:
 
 @dataclass
 class Section:
-    """One section of the results (one numbered item of issue 9)."""
+    """One section of the results (one benchmark ``bench.run`` runs)."""
 
     key: str
     title: str

@@ -1,6 +1,7 @@
 """The bench's one command: ``python -m bench.run [--quick] [--only NAME[,NAME]] [--out DIR]``.
 
-Runs the sections of issue 9 in order and writes ``results.json`` (every run's raw
+Runs the sections (cold start, asset size, AWS calls, storm, throughput, synth, demo)
+in order and writes ``results.json`` (every run's raw
 numbers) and ``results.md`` (the table, with targets and verdicts) into ``--out``
 (default: bench/). ``--quick`` uses small sizes and few runs (for the smoke test).
 """

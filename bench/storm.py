@@ -163,7 +163,7 @@ def storm(services: int, events: int, *, seed: int = 9) -> dict[str, Any]:  # no
             continue
         describes[subject] = sum(calls[d] for d in DESCRIBES)
         all_describes[subject] = sum(v for k, v in calls.items() if ":Describe" in k)
-    # duplicates: (b) moves closer than the cooldown, (c) the same change made twice
+    # duplicates: moves closer than the cooldown, and the same change made twice
     too_close = 0
     repeated = 0
     last_move: dict[str, float] = {}

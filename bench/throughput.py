@@ -260,7 +260,7 @@ def run(*, quick: bool) -> Section:
             )
         )
     section.notes.append(
-        "No target in the issue: these show the decision logic is never the bottleneck "
+        "No target: these show the decision logic is never the bottleneck "
         "(a decision costs microseconds; an AWS call costs tens of milliseconds)."
     )
     return section

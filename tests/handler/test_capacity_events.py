@@ -1,4 +1,5 @@
-"""capacity-events against moto: issue 6's "Done when" list for the handler, and the edges."""
+"""capacity-events against moto: alarm steps, placement failures, Spot warnings and the Fargate
+Spot fallback through the handler, and the edges."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""image-events against moto: the issue's "Done when" list, one test each, and the edges."""
+"""image-events against moto: scan-gated deploys by digest, one behaviour a test, and the edges."""
 
 from __future__ import annotations
 

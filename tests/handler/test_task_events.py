@@ -1,4 +1,5 @@
-"""task-events against moto: issue 5's "Done when" list for the handler, and the edges."""
+"""task-events against moto: zone balance, debounce and crash loops through the handler, and
+the edges."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def ec2_ineligible(rx: Estate, name: str = "api", **kw: Any) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Item 1: every ignore case changes nothing and is recorded with its reason
+# Every ignore case changes nothing and is recorded with its reason
 # ---------------------------------------------------------------------------
 IGNORES: dict[str, tuple[dict[str, Any], str]] = {
     "standalone task": ({"service": None}, "standalone task"),
@@ -108,7 +109,7 @@ def test_a_malformed_rebalance_tag_skips_the_service_and_says_so(rx: Estate) -> 
 
 
 # ---------------------------------------------------------------------------
-# Items 2-3: measure and plan (a), (b), (c)
+# Measure and plan: ECS's rebalancing turned on, a task stopped, capacity raised
 # ---------------------------------------------------------------------------
 def test_eligible_service_with_native_rebalancing_off_gets_it_turned_on(rx: Estate) -> None:
     svc = rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="DISABLED")
@@ -277,7 +278,7 @@ def test_a_raised_floor_is_released_once_the_zones_are_balanced(rx: Estate, cloc
 
 
 # ---------------------------------------------------------------------------
-# Item 4: debounce. 1,000 events for one service inside one window
+# Debounce: 1,000 events for one service inside one window
 # ---------------------------------------------------------------------------
 def test_a_storm_of_1000_events_gives_one_evaluation_and_one_action(rx: Estate) -> None:
     # Given a lopsided Fargate service with ECS's rebalancing off
@@ -389,7 +390,7 @@ def test_dry_run_plans_without_changing_or_recording_anything(rx: Estate) -> Non
 
 
 # ---------------------------------------------------------------------------
-# Item 5: crash loops roll back through deployment-events' own path
+# Crash loops roll back through deployment-events' own path
 # ---------------------------------------------------------------------------
 def _tracked(rx: Estate, world: Estate) -> tuple[str, str, str, str, str]:
     """A service on td:2 (digest new) deployed after its last known good td:1 (digest old)."""
