@@ -7,8 +7,9 @@ methods make ECR repositories and pushes (a minute apart), task definitions, tag
 services, tasks placed in zones, container instances, ASGs and capacity providers,
 scalable targets and alarms, and events of the real shapes (those in ``events/``). Every
 client counts its calls at the botocore level (``before-call``), per ``service:Operation``
-and per ``subject`` (whatever the caller says it is working on); every builder method
-clears the counts, so they start at the last set-up step. The reaction state's clock is a
+and per ``subject`` (whatever the caller says it is working on). Each method that builds
+something clears the counts when done, so they start at the last set-up step; the reads
+(``describe`` and the like) are counted as any call. The reaction state's clock is a
 ``FakeClock`` (``estate.clock``) for as long as the estate is open.
 
 moto's gaps are filled here, in the open, on moto's backend objects:
@@ -204,6 +205,20 @@ def _list_tasks_of_the_service(  # noqa: PLR0917 - moto's signature
     return tasks
 
 
+@contextmanager
+def _environ(key: str, value: str) -> Iterator[None]:
+    """``key`` is ``value`` meanwhile, then what it was."""
+    previous = os.environ.get(key)
+    os.environ[key] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = previous
+
+
 @cache
 def _session() -> boto3.session.Session:
     """The one boto3 session of every estate in this process: a session reads botocore's
@@ -239,9 +254,7 @@ class Estate:
         with ExitStack() as stack:
             # moto's EC2 loads some thousand public AMIs per backend by default (half a
             # second of every set-up); the estate launches instances of one made-up AMI
-            stack.enter_context(
-                mock.patch.dict(os.environ, {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"})
-            )
+            stack.enter_context(_environ("MOTO_EC2_LOAD_DEFAULT_AMIS", "false"))
             stack.enter_context(mock_aws())
             stack.enter_context(
                 mock.patch.object(
@@ -388,6 +401,7 @@ class Estate:
         if name not in self.repos:
             self.ecr.create_repository(repositoryName=name)
             self.repos.add(name)
+            self.reset_counts()
         return name
 
     def push(self, repo: str, tag: str | None, *, layer: str | None = None) -> str:
