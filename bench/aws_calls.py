@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.common import Figure, Section, verdict
-from bench.moto_world import CLUSTER, REGISTRY, World
+from tests.estate import CLUSTER, REGISTRY, Estate, functions_environment
 
 TARGET_ONE = 6
 FLOOR = 4
@@ -26,13 +26,9 @@ CLUSTER_SIZE = 300
 def _deploy_one() -> tuple[dict[str, int], int, str]:
     from autopilot.handlers import image_events  # noqa: PLC0415
 
-    with World() as w:
+    with functions_environment(log_level="WARNING"), Estate() as w:
         w.push(REPO, "v1.2.0")
-        svc = w.service(
-            "web",
-            image=f"{REGISTRY}/{REPO}:v1.2.0",
-            tags={"autopilot:repository": REPO, "autopilot:scan": "off"},
-        )
+        svc = w.service("web", REPO, tag="v1.2.0", tags={"autopilot:scan": "off"})
         digest = w.push(REPO, "v1.3.0")
         event = w.push_event(REPO, digest, "v1.3.0")
         w.reset_counts()
@@ -45,13 +41,14 @@ def _scan_gated() -> tuple[dict[str, int], dict[str, int], str]:
     """The default gate (``autopilot:scan`` = critical): the push waits, the scan deploys."""
     from autopilot.handlers import image_events  # noqa: PLC0415
 
-    with World() as w:
+    with functions_environment(log_level="WARNING"), Estate() as w:
         w.push(REPO, "v1.2.0")
-        svc = w.service(
-            "web", image=f"{REGISTRY}/{REPO}:v1.2.0", tags={"autopilot:repository": REPO}
-        )
+        svc = w.service("web", REPO, tag="v1.2.0")
         digest = w.push(REPO, "v1.3.0")
-        push, scan = w.push_event(REPO, digest, "v1.3.0"), w.scan_event(REPO, digest, ["v1.3.0"])
+        push, scan = (
+            w.push_event(REPO, digest, "v1.3.0"),
+            w.scan_event(REPO, digest, tags=["v1.3.0"]),
+        )
         w.reset_counts()
         image_events.run(push, aws=w.clients)
         on_push = w.aws_calls()
@@ -63,15 +60,11 @@ def _scan_gated() -> tuple[dict[str, int], dict[str, int], str]:
 def _fleet(untracked: int, *, naive: bool) -> dict[str, Any]:
     from autopilot.handlers import image_events  # noqa: PLC0415
 
-    with World() as w:
+    with functions_environment(log_level="WARNING"), Estate() as w:
         w.push(REPO, "v1.2.0")
         w.push("bench/other", "v1.0.0")
         for i in range(TRACKED):
-            w.service(
-                f"web-{i:02d}",
-                image=f"{REGISTRY}/{REPO}:v1.2.0",
-                tags={"autopilot:repository": REPO, "autopilot:scan": "off"},
-            )
+            w.service(f"web-{i:02d}", REPO, tag="v1.2.0", tags={"autopilot:scan": "off"})
         td_other = w.task_definition("other", f"{REGISTRY}/bench/other:v1.0.0")
         for i in range(untracked):
             tags = {"autopilot:repository": "bench/other"} if i % 2 == 0 else {"team": "x"}
@@ -101,7 +94,7 @@ def _fleet(untracked: int, *, naive: bool) -> dict[str, Any]:
         return out
 
 
-def _naive_discovery(w: World) -> list[str]:
+def _naive_discovery(w: Estate) -> list[str]:
     """List every service, describe each (batches of 10), list each one's tags."""
     arns: list[str] = []
     for page in w.ecs.get_paginator("list_services").paginate(

@@ -253,7 +253,7 @@ def offenders(code: str, baseline: str, env: dict[str, str], runs: int = 5) -> d
         for k, v in who.items():
             importer.setdefault(k, v)
     packages = set().union(*(p for p, _, _ in fn)) - base_packages
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "package": name,
             "ms": round(statistics.median(p.get(name, 0.0) for p, _, _ in fn), 1),
@@ -263,7 +263,7 @@ def offenders(code: str, baseline: str, env: dict[str, str], runs: int = 5) -> d
     ]
     rows = sorted((r for r in rows if float(r["ms"]) >= 2.0), key=lambda r: -float(r["ms"]))
     modules = set().union(*(o for _, _, o in fn))
-    own = sorted(
+    own: list[dict[str, Any]] = sorted(
         (
             {
                 "module": m,

@@ -66,7 +66,7 @@ class Figure:
 
 @dataclass
 class Section:
-    """One section of the results (one numbered section of results.md)."""
+    """One section of the results (one benchmark ``bench.run`` runs)."""
 
     key: str
     title: str

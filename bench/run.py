@@ -1,6 +1,7 @@
 """The bench's one command: ``python -m bench.run [--quick] [--only NAME[,NAME]] [--out DIR]``.
 
-Runs the sections (one per figure of results.md) in order and writes ``results.json`` (every run's raw
+Runs the sections (cold start, asset size, AWS calls, storm, throughput, synth, demo)
+in order and writes ``results.json`` (every run's raw
 numbers) and ``results.md`` (the table, with targets and verdicts) into ``--out``
 (default: bench/). ``--quick`` uses small sizes and few runs (for the smoke test).
 """
@@ -18,6 +19,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench import asset_size, aws_calls, cold_start, demo, report, storm, synth, throughput
 from bench.common import REPO_ROOT, Section
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         + (" --quick" if args.quick else "")
         + "".join(f" --only {n}" for n in only)
     )
-    doc = {
+    doc: dict[str, Any] = {
         "meta": {
             "command": cmd,
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -20,11 +20,10 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 from bench.common import Figure, Section, summary, verdict
-from bench.moto_world import MUTATING, ZONES, World
+from tests.estate import MUTATING, ZONES, Estate, functions_environment
 
 WINDOW = 60  # TaskEventsSettings.evaluation_window_seconds default
 COOLDOWN = 300  # TaskEventsSettings.move_cooldown_seconds default
@@ -32,20 +31,16 @@ WINDOWS = 10
 BINPACK = [{"type": "binpack", "field": "memory"}]
 MOVES = {"ecs:StopTask", "autoscaling:SetDesiredCapacity", "autoscaling:UpdateAutoScalingGroup"}
 DESCRIBES = ("ecs:DescribeServices",)
+NOTICE = "sns:Publish"
+#: The calls that change something (a notice is not a change), as the call counts name them.
+CHANGES = MUTATING - {NOTICE}
+SCALING_STOP = "Scaling activity initiated by (deployment ecs-svc/1)"
 
 
-class FakeClock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _build(w: World, services: int) -> dict[str, list[str]]:
+def _build(w: Estate, services: int) -> dict[str, list[str]]:
     tasks: dict[str, list[str]] = {}
     for zone in ZONES:
-        w.container_instance(zone)
+        w.container_instance(zone, cpu=65536, memory=262144)
     for i in range(services):
         kind = i % 10
         name = f"svc-{i:03d}"
@@ -71,7 +66,7 @@ def _build(w: World, services: int) -> dict[str, list[str]]:
     return tasks
 
 
-def _event(w: World, rng: random.Random, name: str, tasks: list[str]) -> dict[str, Any]:
+def _event(w: Estate, rng: random.Random, name: str, tasks: list[str]) -> dict[str, Any]:
     task = rng.choice(tasks)
     zone = rng.choice(ZONES)
     roll = rng.random()
@@ -85,9 +80,18 @@ def _event(w: World, rng: random.Random, name: str, tasks: list[str]) -> dict[st
             zone=zone,
             stop_code="UserInitiated",
             reason="Task stopped by user",
+            exit_code=0,
         )
     if roll < 0.85:
-        return w.task_event(name, task, status="STOPPED", zone=zone)  # scheduler (scaling)
+        return w.task_event(
+            name,
+            task,
+            status="STOPPED",
+            zone=zone,
+            stop_code="ServiceSchedulerInitiated",
+            reason=SCALING_STOP,
+            exit_code=0,
+        )
     if roll < 0.95:
         return w.task_event(
             name,
@@ -96,6 +100,7 @@ def _event(w: World, rng: random.Random, name: str, tasks: list[str]) -> dict[st
             zone=zone,
             stop_code="ServiceSchedulerInitiated",
             reason="Availability-zone rebalancing initiated by (deployment ecs-svc/1)",
+            exit_code=0,
         )
     return w.task_event(
         name,
@@ -104,67 +109,61 @@ def _event(w: World, rng: random.Random, name: str, tasks: list[str]) -> dict[st
         zone=zone,
         stop_code="SpotInterruption",
         reason="Your Spot Task was interrupted.",
+        exit_code=0,
     )
 
 
 def storm(services: int, events: int, *, seed: int = 9) -> dict[str, Any]:  # noqa: PLR0915
     from autopilot.handlers import task_events  # noqa: PLC0415
-    from autopilot.store import table as ledger_table  # noqa: PLC0415
 
     rng = random.Random(seed)
-    start = datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()
-    clock = FakeClock(start)
-    saved = ledger_table.CLOCK
-    ledger_table.CLOCK = clock
-    try:
-        with World() as w:
-            tasks = _build(w, services)
-            names = sorted(tasks)
-            aws = w.clients
-            w.reset_counts()
-            sent: list[dict[str, Any]] = []
-            outcomes: Counter[str] = Counter()
-            redelivered_mutations = 0
-            actions: list[tuple[str, float, str, str]] = []  # (service, t, api, params)
-            step = WINDOW * WINDOWS / events
-            began, began_cpu = time.perf_counter(), time.process_time()
-            for k in range(events):
-                clock.now = start + k * step
-                window = int(k * step // WINDOW)
-                redelivery = bool(sent) and rng.random() < 0.10
-                if redelivery:
-                    event = dict(rng.choice(sent), id=f"redelivery-{k}")
-                else:
-                    name = names[k % len(names)] if rng.random() < 0.5 else rng.choice(names)
-                    event = _event(w, rng, name, tasks[name])
-                    sent.append(event)
-                name = event["detail"]["group"].split(":", 1)[1]
-                w.subject = f"{name}|{window}"
-                before = sum(w.calls[m] for m in MUTATING)
-                report = task_events.run(event, aws=aws)
-                made = sum(w.calls[m] for m in MUTATING) - before
-                if redelivery:
-                    redelivered_mutations += made
-                for d in report.decisions:
-                    outcomes[d.outcome.value] += 1
-                for a in report.actions:
-                    if a.done and a.api in MUTATING:
-                        actions.append((name, clock.now, a.api, repr(sorted(a.params.items()))))
-            wall = time.perf_counter() - began
-            cpu = time.process_time() - began_cpu
-            spreads = {n: w.running_spread(n) for n in names}
-    finally:
-        ledger_table.CLOCK = saved
+    with functions_environment(log_level="WARNING"), Estate() as w:
+        clock = w.clock  # the reaction state's, from 2026-06-01 12:00
+        start = clock.now
+        tasks = _build(w, services)
+        names = sorted(tasks)
+        aws = w.clients
+        w.reset_counts()
+        sent: list[dict[str, Any]] = []
+        outcomes: Counter[str] = Counter()
+        redelivered_mutations = 0
+        actions: list[tuple[str, float, str, str]] = []  # (service, t, api, params)
+        step = WINDOW * WINDOWS / events
+        began, began_cpu = time.perf_counter(), time.process_time()
+        for k in range(events):
+            clock.now = start + k * step
+            window = int(k * step // WINDOW)
+            redelivery = bool(sent) and rng.random() < 0.10
+            if redelivery:
+                event = dict(rng.choice(sent), id=f"redelivery-{k}")
+            else:
+                name = names[k % len(names)] if rng.random() < 0.5 else rng.choice(names)
+                event = _event(w, rng, name, tasks[name])
+                sent.append(event)
+            name = event["detail"]["group"].split(":", 1)[1]
+            w.subject = f"{name}|{window}"
+            before = sum(w.calls[m] for m in CHANGES)
+            report = task_events.run(event, aws=aws)
+            made = sum(w.calls[m] for m in CHANGES) - before
+            if redelivery:
+                redelivered_mutations += made
+            for d in report.decisions:
+                outcomes[d.outcome.value] += 1
+            for a in report.actions:
+                if a.done and a.api != NOTICE:
+                    actions.append((name, clock.now, a.api, repr(sorted(a.params.items()))))
+        wall = time.perf_counter() - began
+        cpu = time.process_time() - began_cpu
+        spreads = {n: w.spread(n) for n in names}
 
     describes: dict[str, int] = {}
     all_describes: dict[str, int] = {}
-    reads_per_eval: Counter[str] = Counter()
     for subject, calls in w.by_subject.items():
         if subject == "-":
             continue
         describes[subject] = sum(calls[d] for d in DESCRIBES)
         all_describes[subject] = sum(v for k, v in calls.items() if ":Describe" in k)
-    # duplicates: (b) moves closer than the cooldown, (c) the same change made twice
+    # duplicates: moves closer than the cooldown, and the same change made twice
     too_close = 0
     repeated = 0
     last_move: dict[str, float] = {}
@@ -178,13 +177,6 @@ def storm(services: int, events: int, *, seed: int = 9) -> dict[str, Any]:  # no
             repeated += 1
         seen.add((service, api, params))
     total = dict(sorted(w.calls.items()))
-    reads_per_eval.update(
-        {
-            k: v
-            for k, v in total.items()
-            if k not in MUTATING and not k.startswith(("dynamodb:", "sns:"))
-        }
-    )
     return {
         "services": services,
         "events": events,

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from bench.common import Figure, Section
@@ -92,16 +93,16 @@ def _image_cases(n: int) -> list[Callable[[], Any]]:
         running_info = ImageInfo(old, (f"v1.{i % 7}.0",), T0)
 
         def case(  # noqa: PLR0917 - binds the loop's values
-            cand=cand,
-            svc=svc,
-            cfg=cfg,
-            state=state,
-            scan=scan,
-            running=running,
-            old=old,
-            cand_info=cand_info,
-            running_info=running_info,
-            td=td,
+            cand: Any = cand,
+            svc: Any = svc,
+            cfg: Any = cfg,
+            state: Any = state,
+            scan: Any = scan,
+            running: Any = running,
+            old: str = old,
+            cand_info: Any = cand_info,
+            running_info: Any = running_info,
+            td: dict[str, Any] = td,
         ) -> Any:
             early = image_plan.precheck(cand, svc, cfg, state, scan)
             if early is not None:
@@ -156,7 +157,7 @@ def _zone_cases(n: int) -> list[Callable[[], Any]]:
             ec2=ec2,
             last_move_at=T0 - timedelta(seconds=600 if i % 5 else 60),
         )
-        cases.append(lambda snap=snap: zb.plan_zone_balance(snap))
+        cases.append(partial(zb.plan_zone_balance, snap))
     return cases
 
 
@@ -180,11 +181,12 @@ def _capacity_cases(n: int) -> list[Callable[[], Any]]:
         last = T0 - timedelta(seconds=30 if i % 7 == 0 else 3600)
         if i % 2:
             cases.append(
-                lambda b=binding, s=service, last=last, i=i: cap.decide_alarm(
+                partial(
+                    cap.decide_alarm,
                     alarm_name=f"cpu-high-{i}",
                     state="ALARM" if i % 4 else "OK",
-                    binding=b,
-                    target=s,
+                    binding=binding,
+                    target=service,
                     last_change_at=last,
                     now=T0,
                 )
@@ -192,10 +194,11 @@ def _capacity_cases(n: int) -> list[Callable[[], Any]]:
         else:
             reason = ("RESOURCE:CPU", "RESOURCE:MEMORY", "RESOURCE:FARGATE")[i % 3]
             cases.append(
-                lambda s=service, a=asg, last=last, reason=reason: cap.decide_placement_failure(
+                partial(
+                    cap.decide_placement_failure,
                     reason=reason,
-                    service=s,
-                    asg=a,
+                    service=service,
+                    asg=asg,
                     last_change_at=last,
                     cooldown_seconds=300,
                     now=T0,
@@ -257,7 +260,7 @@ def run(*, quick: bool) -> Section:
             )
         )
     section.notes.append(
-        "No target in the issue: these show the decision logic is never the bottleneck "
+        "No target: these show the decision logic is never the bottleneck "
         "(a decision costs microseconds; an AWS call costs tens of milliseconds)."
     )
     return section

@@ -2,7 +2,7 @@
 
 Runs every suite once against one sandbox (the estate of ``reliability/estate.yaml``),
 prints a summary, writes RELIABILITY.md with ``--out``, and exits 1 if any check failed.
-Default sizes fit CI; ``--full`` runs the full sizes (the ones RELIABILITY.md reports).
+Default sizes fit CI; ``--full`` runs the full sizes (what ``make reliability`` runs).
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and checkov load only where used
@@ -140,8 +140,14 @@ def _cpus() -> int:
 
 
 def _details(r: Any) -> list[str]:
-    out: list[str] = r.backward + r.blocked_deploys + r.duplicate_deploys
-    return (out + r.wrong_final + r.failed_routes)[:20]
+    out: list[str] = [
+        *r.backward,
+        *r.blocked_deploys,
+        *r.duplicate_deploys,
+        *r.wrong_final,
+        *r.failed_routes,
+    ]
+    return out[:20]
 
 
 def failures(doc: dict[str, Any]) -> list[str]:
@@ -162,7 +168,7 @@ def failures(doc: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m reliability", description=__doc__)
-    p.add_argument("--full", action="store_true", help="the full sizes RELIABILITY.md reports (about 15 min)")
+    p.add_argument("--full", action="store_true", help="the full sizes (about 15 min)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, help="write the report (Markdown) here")
     p.add_argument("--json", type=Path, help="write the raw figures (JSON) here")

@@ -247,7 +247,8 @@ def install() -> Hooks:
     def scaled(self: Any, context: Any) -> float:
         return float(delay(self, context)) * HOOKS.backoff_scale
 
-    standard.ExponentialBackoff.delay_amount = scaled
+    # every client's retries wait through this method: replacing it on the class scales them
+    standard.ExponentialBackoff.delay_amount = scaled  # type: ignore[method-assign]
     _installed = True
     return HOOKS
 
@@ -262,7 +263,7 @@ def uninstall() -> None:
 
     clients._make = _saved["make"]
     clients._session = _saved["session"]
-    standard.ExponentialBackoff.delay_amount = _saved["delay"]
+    standard.ExponentialBackoff.delay_amount = _saved["delay"]  # type: ignore[method-assign]  # put back
     HOOKS.reset()
     HOOKS.observers.clear()
     HOOKS.fault_rate = 0.0

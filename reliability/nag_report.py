@@ -67,7 +67,7 @@ def read(template_file: Path) -> NagResult:
         result.acknowledged += 1
         rules.add(rule.split("[")[0])
         if len(str(reason).strip()) < MIN_REASON:
-            where = path if path.startswith("/") else f"/{stack}/{path}"
-            result.without_reason.append(f"{where} {PACK}::{rule}")
+            at = path if path.startswith("/") else f"/{stack}/{path}"
+            result.without_reason.append(f"{at} {PACK}::{rule}")
     result.rules = len(rules)
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from autopilot.handlers import image_events
 
-from tests.handler.conftest import World
+from tests.estate import Estate
 
 REPO = "demo/web"
 EXPECTED = {
@@ -24,7 +24,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("untracked", [1, 50])
 def test_push_to_deploy_costs_six_calls_whatever_the_untracked_services(
-    world: World, untracked: int
+    world: Estate, untracked: int
 ) -> None:
     world.push("demo/other", "v1.0.0")
     for i in range(untracked):
@@ -42,7 +42,7 @@ def test_push_to_deploy_costs_six_calls_whatever_the_untracked_services(
     assert sum(calls.values()) <= 6
 
 
-def test_scan_gated_push_then_scan_stays_within_budget(world: World) -> None:
+def test_scan_gated_push_then_scan_stays_within_budget(world: Estate) -> None:
     world.push(REPO, "v1.2.0")
     world.service("web", REPO, tag="v1.2.0")
     digest = world.push(REPO, "v1.3.0")
@@ -57,7 +57,7 @@ def test_scan_gated_push_then_scan_stays_within_budget(world: World) -> None:
     assert world.aws_calls() == EXPECTED
 
 
-def test_many_tracking_services_share_the_describe_calls(world: World) -> None:
+def test_many_tracking_services_share_the_describe_calls(world: Estate) -> None:
     world.push(REPO, "v1.2.0")
     services = [
         world.service(f"web-{i}", REPO, tag="v1.2.0", tags={"autopilot:scan": "off"})

@@ -1,5 +1,5 @@
-"""capacity-events against moto: every signal it reacts to, through the owner of each number,
-and the edges."""
+"""capacity-events against moto: alarm steps, placement failures, Spot warnings and the Fargate
+Spot fallback through the handler, and the edges."""
 
 from __future__ import annotations
 
@@ -11,18 +11,13 @@ import pytest
 from autopilot.errors import Incomplete, InvalidEvent, UnsupportedEvent
 from autopilot.handlers import capacity_events
 
-from tests.handler import reactions_fixtures
-from tests.handler.conftest import LambdaContext, World
-from tests.handler.reactions_fixtures import Reactions
-
-clock = reactions_fixtures.clock  # fixtures (conftest.py is not ours to extend)
-rx = reactions_fixtures.rx
+from tests.estate import Estate, LambdaContext
 
 EVENTS = Path(__file__).parents[2] / "events"
 STEP_UP = {"autopilot:target": "service:web", "autopilot:step": "+2", "autopilot:cooldown": "300"}
 
 
-def run(rx: Reactions, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
+def run(rx: Estate, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
     return capacity_events.run(event, aws=rx.clients, **kw).model_dump(mode="json")
 
 
@@ -35,7 +30,7 @@ def decision(report: dict[str, Any]) -> dict[str, Any]:
 # Owners: Application Auto Scaling owns a scalable target's desired count
 # ---------------------------------------------------------------------------
 def test_a_service_with_a_scalable_target_is_scaled_through_its_minimum_never_desired_count(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     # Given a service (desired 3) whose desired count Application Auto Scaling owns (2-10)
     svc = rx.service("web", desired=3)
@@ -69,7 +64,7 @@ def test_a_service_with_a_scalable_target_is_scaled_through_its_minimum_never_de
 
 
 def test_alarm_ok_alarm_inside_the_cooldown_makes_one_change(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     rx.service("web", desired=3)
     rx.scalable_target("web", 2, 10)
@@ -92,7 +87,7 @@ def test_alarm_ok_alarm_inside_the_cooldown_makes_one_change(
 
 
 def test_a_service_without_a_scalable_target_moves_desired_count_within_its_scaling_tag(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     svc = rx.service("web", desired=3, tags={"autopilot:scaling": "1-4"})
     d = decision(run(rx, rx.alarm_event("web-cpu-high", tags=STEP_UP)))
@@ -105,7 +100,7 @@ def test_a_service_without_a_scalable_target_moves_desired_count_within_its_scal
     assert world.calls["ecs:UpdateService"] == 1
 
 
-def test_a_service_with_no_bounds_is_not_scaled(rx: Reactions, world: World) -> None:
+def test_a_service_with_no_bounds_is_not_scaled(rx: Estate, world: Estate) -> None:
     rx.service("web", desired=3)
     d = decision(run(rx, rx.alarm_event("web-cpu-high", tags=STEP_UP)))
     assert d["outcome"] == "unchanged"
@@ -113,7 +108,7 @@ def test_a_service_with_no_bounds_is_not_scaled(rx: Reactions, world: World) -> 
     assert rx.mutations() == {}
 
 
-def test_an_alarm_watched_by_the_deployment_in_progress_is_left_alone(rx: Reactions) -> None:
+def test_an_alarm_watched_by_the_deployment_in_progress_is_left_alone(rx: Estate) -> None:
     rx.service("web", desired=3, alarms=["web-cpu-high"], tags={"autopilot:scaling": "1-9"})
     rx.start_deployment("web")
     d = decision(run(rx, rx.alarm_event("web-cpu-high", tags=STEP_UP)))
@@ -143,8 +138,8 @@ def test_an_alarm_watched_by_the_deployment_in_progress_is_left_alone(rx: Reacti
     ids=["none", "foreign", "no-step", "bad-step", "bad-target", "bad-cooldown"],
 )
 def test_no_or_malformed_tags_change_nothing_and_are_recorded(  # noqa: PLR0917 - parametrized
-    rx: Reactions,
-    world: World,
+    rx: Estate,
+    world: Estate,
     where: str,
     tags: dict[str, str],
     outcome: str,
@@ -169,7 +164,7 @@ def test_no_or_malformed_tags_change_nothing_and_are_recorded(  # noqa: PLR0917 
     assert notices == (["rejected"] if outcome == "rejected" else [])
 
 
-def test_insufficient_data_changes_nothing_and_reads_nothing(rx: Reactions) -> None:
+def test_insufficient_data_changes_nothing_and_reads_nothing(rx: Estate) -> None:
     rx.service("web", desired=3, tags={"autopilot:scaling": "1-9"})
     d = decision(run(rx, rx.alarm_event("web-cpu-high", "INSUFFICIENT_DATA", tags=STEP_UP)))
     assert d["outcome"] == "unchanged"
@@ -180,7 +175,7 @@ def test_insufficient_data_changes_nothing_and_reads_nothing(rx: Reactions) -> N
 # ---------------------------------------------------------------------------
 # ASGs and capacity providers
 # ---------------------------------------------------------------------------
-def test_plain_asg_alarm_sets_desired_capacity_within_max(rx: Reactions) -> None:
+def test_plain_asg_alarm_sets_desired_capacity_within_max(rx: Estate) -> None:
     rx.asg("nodes", desired=2, max_size=3, provider="nodes-cp")
     tags = {"autopilot:target": "asg:nodes", "autopilot:step": "+5"}
     report = run(rx, rx.alarm_event("cluster-cpu-high", tags=tags))
@@ -190,7 +185,7 @@ def test_plain_asg_alarm_sets_desired_capacity_within_max(rx: Reactions) -> None
 
 
 def test_capacity_provider_under_managed_scaling_moves_the_asg_minimum(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     rx.asg("nodes", desired=2, min_size=1, max_size=6, provider="nodes-cp", managed=True)
     tags = {"autopilot:target": "capacity-provider:nodes-cp", "autopilot:step": "+1"}
@@ -205,7 +200,7 @@ def test_capacity_provider_under_managed_scaling_moves_the_asg_minimum(
     assert rx.describe_asg("nodes")["MinSize"] == 1
 
 
-def test_cpu_placement_failure_scales_the_providers_asg_out_by_one(rx: Reactions) -> None:
+def test_cpu_placement_failure_scales_the_providers_asg_out_by_one(rx: Estate) -> None:
     rx.asg("nodes", desired=2, max_size=4, provider="nodes-cp")
     rx.service(
         "api",
@@ -224,7 +219,7 @@ def test_cpu_placement_failure_scales_the_providers_asg_out_by_one(rx: Reactions
     assert rx.describe_asg("nodes")["DesiredCapacity"] == 3
 
 
-def test_an_unhandled_placement_failure_reason_reads_and_changes_nothing(rx: Reactions) -> None:
+def test_an_unhandled_placement_failure_reason_reads_and_changes_nothing(rx: Estate) -> None:
     rx.service("api", desired=2)
     event = rx.service_action("api", "SERVICE_TASK_PLACEMENT_FAILURE", "ATTRIBUTE")
     d = decision(run(rx, event))
@@ -234,7 +229,7 @@ def test_an_unhandled_placement_failure_reason_reads_and_changes_nothing(rx: Rea
     assert rx.mutations() == {}
 
 
-def test_spot_interruption_warning_adds_one_instance(rx: Reactions, world: World) -> None:
+def test_spot_interruption_warning_adds_one_instance(rx: Estate, world: Estate) -> None:
     rx.asg("spot-nodes", desired=2, max_size=4, provider="spot-cp")
     instance = rx.describe_asg("spot-nodes")["Instances"][0]["InstanceId"]
     world.calls.clear()
@@ -248,7 +243,7 @@ def test_spot_interruption_warning_adds_one_instance(rx: Reactions, world: World
     assert rx.mutations() == {"auto-scaling:SetDesiredCapacity": 1, "sns:Publish": 1}
 
 
-def test_spot_warning_for_an_instance_outside_the_cluster_changes_nothing(rx: Reactions) -> None:
+def test_spot_warning_for_an_instance_outside_the_cluster_changes_nothing(rx: Estate) -> None:
     rx.asg("elsewhere", desired=1)  # not behind a capacity provider of the cluster
     instance = rx.describe_asg("elsewhere")["Instances"][0]["InstanceId"]
     d = decision(run(rx, rx.spot_warning(instance)))
@@ -257,7 +252,7 @@ def test_spot_warning_for_an_instance_outside_the_cluster_changes_nothing(rx: Re
 
 
 @pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
-def test_a_spot_warnings_subject_is_in_the_events_partition(rx: Reactions, partition: str) -> None:
+def test_a_spot_warnings_subject_is_in_the_events_partition(rx: Estate, partition: str) -> None:
     rx.asg("elsewhere", desired=1)
     instance = rx.describe_asg("elsewhere")["Instances"][0]["InstanceId"]
     event = rx.spot_warning(instance)
@@ -272,7 +267,7 @@ def test_a_spot_warnings_subject_is_in_the_events_partition(rx: Reactions, parti
 # Fargate Spot: fall back to FARGATE, and back after the calm period
 # ---------------------------------------------------------------------------
 def test_fargate_spot_falls_back_to_fargate_and_returns_after_the_calm_period(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     spot = [
         {"capacityProvider": "FARGATE", "weight": 0, "base": 1},
@@ -323,7 +318,7 @@ def test_fargate_spot_falls_back_to_fargate_and_returns_after_the_calm_period(
     assert outcomes == ["fallback", "restored"]
 
 
-def test_a_strategy_shift_waits_for_the_services_lease(rx: Reactions, world: World) -> None:
+def test_a_strategy_shift_waits_for_the_services_lease(rx: Estate, world: Estate) -> None:
     spot = [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
     svc = rx.service("worker", desired=2, strategy=spot)
     world.ledger.leases.acquire(svc, "deployment-events:x", 300)
@@ -335,7 +330,7 @@ def test_a_strategy_shift_waits_for_the_services_lease(rx: Reactions, world: Wor
     assert decision(run(rx, event))["outcome"] == "fallback"
 
 
-def test_steady_state_without_a_fallback_reads_no_aws(rx: Reactions) -> None:
+def test_steady_state_without_a_fallback_reads_no_aws(rx: Estate) -> None:
     rx.service("worker", desired=2)
     d = decision(run(rx, rx.service_action("worker", "SERVICE_STEADY_STATE")))
     assert d["outcome"] == "unchanged"
@@ -345,7 +340,7 @@ def test_steady_state_without_a_fallback_reads_no_aws(rx: Reactions) -> None:
 # ---------------------------------------------------------------------------
 # Idempotency, dry-run, the Lambda entry
 # ---------------------------------------------------------------------------
-def test_a_duplicate_event_changes_nothing(rx: Reactions, world: World) -> None:
+def test_a_duplicate_event_changes_nothing(rx: Estate, world: Estate) -> None:
     rx.service("web", desired=3)
     rx.scalable_target("web", 2, 10)
     event = rx.alarm_event("web-cpu-high", tags=STEP_UP)
@@ -355,7 +350,7 @@ def test_a_duplicate_event_changes_nothing(rx: Reactions, world: World) -> None:
     assert world.calls["application-auto-scaling:RegisterScalableTarget"] == 1
 
 
-def test_dry_run_plans_the_change_without_making_it(rx: Reactions, world: World) -> None:
+def test_dry_run_plans_the_change_without_making_it(rx: Estate, world: Estate) -> None:
     rx.service("web", desired=3)
     rx.scalable_target("web", 2, 10)
     report = run(rx, rx.alarm_event("web-cpu-high", tags=STEP_UP), dry_run=True)
@@ -367,7 +362,7 @@ def test_dry_run_plans_the_change_without_making_it(rx: Reactions, world: World)
     assert rx.target_bounds("web") == (2, 10)
 
 
-def test_junk_raises_a_typed_error(rx: Reactions) -> None:
+def test_junk_raises_a_typed_error(rx: Estate) -> None:
     event = rx.alarm_event("web-cpu-high", tags=STEP_UP)
     event["detail"]["state"]["value"] = "MAYBE"
     with pytest.raises(InvalidEvent):
@@ -380,7 +375,7 @@ def test_junk_raises_a_typed_error(rx: Reactions) -> None:
         capacity_events.handler(action, LambdaContext())
 
 
-def test_handler_returns_the_report_as_json(rx: Reactions) -> None:
+def test_handler_returns_the_report_as_json(rx: Estate) -> None:
     rx.service("worker", desired=2)
     result = capacity_events.handler(
         rx.service_action("worker", "SERVICE_STEADY_STATE"), LambdaContext()
@@ -398,7 +393,7 @@ SAMPLES = [
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
 def test_every_sample_capacity_event_runs_through_the_handler_in_dry_run(
-    rx: Reactions, monkeypatch: pytest.MonkeyPatch, path: Path
+    rx: Estate, monkeypatch: pytest.MonkeyPatch, path: Path
 ) -> None:
     event = json.loads(path.read_text())
     cluster = event["detail"].get("clusterArn")

@@ -9,18 +9,18 @@ import pytest
 from autopilot.errors import InvalidEvent
 from autopilot.handlers import deployment_events, image_events
 
-from tests.handler.conftest import REGISTRY, World
+from tests.estate import REGISTRY, Estate
 
 REPO = "demo/web"
 BREAKER = "ECS deployment circuit breaker: task failed to start."
 
 
-def images(world: World, event: dict[str, Any]) -> str:
+def images(world: Estate, event: dict[str, Any]) -> str:
     (decision,) = image_events.run(event, aws=world.clients).decisions
     return decision.outcome.value
 
 
-def deployments(world: World, event: dict[str, Any]) -> dict[str, Any]:
+def deployments(world: Estate, event: dict[str, Any]) -> dict[str, Any]:
     return deployment_events.run(event, aws=world.clients).model_dump(mode="json")
 
 
@@ -29,7 +29,7 @@ def outcome(report: dict[str, Any]) -> str:
     return str(decision["outcome"])
 
 
-def deployed_and_completed(world: World, tag: str) -> tuple[str, str]:
+def deployed_and_completed(world: Estate, tag: str) -> tuple[str, str]:
     """Push ``tag``, deploy it, let ECS complete the deployment; returns (digest, td arn)."""
     svc = world.describe_web()
     digest = world.push(REPO, tag)
@@ -42,14 +42,14 @@ def deployed_and_completed(world: World, tag: str) -> tuple[str, str]:
 
 
 @pytest.fixture
-def svc(world: World) -> str:
+def svc(world: Estate) -> str:
     world.push(REPO, "v1.0.0")
     arn = world.service("web", REPO, tag="v1.0.0", tags={"autopilot:scan": "off"})
     world.describe_web = lambda: arn  # type: ignore[attr-defined]
     return arn
 
 
-def test_completed_records_last_known_good(world: World, svc: str) -> None:
+def test_completed_records_last_known_good(world: Estate, svc: str) -> None:
     digest, td = deployed_and_completed(world, "v1.1.0")
     lkg = world.ledger.state.last_known_good(svc)
     assert lkg is not None
@@ -58,7 +58,7 @@ def test_completed_records_last_known_good(world: World, svc: str) -> None:
     assert world.notices()[-1]["attributes"]["outcome"] == "deployed"  # LKG itself is quiet
 
 
-def test_failed_rolls_back_to_last_known_good_and_quarantines(world: World, svc: str) -> None:
+def test_failed_rolls_back_to_last_known_good_and_quarantines(world: Estate, svc: str) -> None:
     # Given v1.1.0 known good, and v1.2.0 deployed
     _good, good_td = deployed_and_completed(world, "v1.1.0")
     bad = world.push(REPO, "v1.2.0")
@@ -88,7 +88,7 @@ def test_failed_rolls_back_to_last_known_good_and_quarantines(world: World, svc:
 
 
 def test_failed_without_last_known_good_goes_back_to_the_replaced_revision(
-    world: World, svc: str
+    world: Estate, svc: str
 ) -> None:
     original = world.describe(svc)["taskDefinition"]
     bad = world.push(REPO, "v1.2.0")
@@ -102,7 +102,7 @@ def test_failed_without_last_known_good_goes_back_to_the_replaced_revision(
     assert "the revision it replaced" in report["decisions"][0]["reason"]
 
 
-def test_failed_when_ecs_rolls_back_itself_only_quarantines(world: World, svc: str) -> None:
+def test_failed_when_ecs_rolls_back_itself_only_quarantines(world: Estate, svc: str) -> None:
     deployed_and_completed(world, "v1.1.0")
     bad = world.push(REPO, "v1.2.0")
     images(world, world.push_event(REPO, bad, "v1.2.0"))
@@ -119,7 +119,7 @@ def test_failed_when_ecs_rolls_back_itself_only_quarantines(world: World, svc: s
 
 
 def test_failed_deployment_unknown_to_ecs_and_ledger_is_announced_and_changes_nothing(
-    world: World, svc: str
+    world: Estate, svc: str
 ) -> None:
     _good, _good_td = deployed_and_completed(world, "v1.1.0")
     bad = world.push(REPO, "v1.2.0")
@@ -135,7 +135,7 @@ def test_failed_deployment_unknown_to_ecs_and_ledger_is_announced_and_changes_no
     assert [n["attributes"]["outcome"] for n in world.notices()] == ["failed"]
 
 
-def test_rolling_back_in_progress_is_recorded_and_not_acted_on(world: World, svc: str) -> None:
+def test_rolling_back_in_progress_is_recorded_and_not_acted_on(world: Estate, svc: str) -> None:
     reason = "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1."
     report = deployments(world, world.deployment_event(svc, "IN_PROGRESS", "ecs-svc/2", reason))
     assert outcome(report) == "ignored"
@@ -144,7 +144,7 @@ def test_rolling_back_in_progress_is_recorded_and_not_acted_on(world: World, svc
     assert world.ledger.decisions.list(svc)[0]["outcome"] == "ignored"
 
 
-def test_duplicate_failed_event_rolls_back_once(world: World, svc: str) -> None:
+def test_duplicate_failed_event_rolls_back_once(world: Estate, svc: str) -> None:
     deployed_and_completed(world, "v1.1.0")
     bad = world.push(REPO, "v1.2.0")
     images(world, world.push_event(REPO, bad, "v1.2.0"))
@@ -156,7 +156,7 @@ def test_duplicate_failed_event_rolls_back_once(world: World, svc: str) -> None:
     assert world.calls["ecs:UpdateService"] == 1
 
 
-def test_dry_run_plans_the_rollback_and_changes_nothing(world: World, svc: str) -> None:
+def test_dry_run_plans_the_rollback_and_changes_nothing(world: Estate, svc: str) -> None:
     _good, good_td = deployed_and_completed(world, "v1.1.0")
     bad = world.push(REPO, "v1.2.0")
     images(world, world.push_event(REPO, bad, "v1.2.0"))
@@ -176,7 +176,7 @@ def test_dry_run_plans_the_rollback_and_changes_nothing(world: World, svc: str) 
     assert "ecs:UpdateService" not in world.calls
 
 
-def test_untracked_service_is_ignored(world: World) -> None:
+def test_untracked_service_is_ignored(world: Estate) -> None:
     world.push(REPO, "v1.0.0")
     other = world.service("other", REPO, tag="v1.0.0", track=False)
     report = deployments(world, world.deployment_event(other, "FAILED", "ecs-svc/1", BREAKER))
@@ -184,7 +184,7 @@ def test_untracked_service_is_ignored(world: World) -> None:
 
 
 def test_handler_entry_and_invalid_input(
-    world: World, svc: str, context: Any, monkeypatch: pytest.MonkeyPatch
+    world: Estate, svc: str, context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(deployment_events, "get_clients", lambda: world.clients)
     event = world.deployment_event(svc, "IN_PROGRESS", "ecs-svc/2")
@@ -197,7 +197,7 @@ def test_handler_entry_and_invalid_input(
 
 
 def test_failed_deployment_no_longer_listed_by_ecs_is_found_through_the_deploy_record(
-    world: World, svc: str
+    world: Estate, svc: str
 ) -> None:
     _good, good_td = deployed_and_completed(world, "v1.1.0")
     bad = world.push(REPO, "v1.2.0")

@@ -1,4 +1,4 @@
-"""image-events against moto: the issue's "Done when" list, one test each, and the edges."""
+"""image-events against moto: scan-gated deploys by digest, one behaviour a test, and the edges."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from autopilot.handlers import image_events
 from autopilot.logic.scan import scan_record
 from botocore.exceptions import ClientError
 
-from tests.handler.conftest import READ_ONLY, REGISTRY, World
+from tests.estate import READ_ONLY, REGISTRY, Estate
 
 REPO = "demo/web"
 
 
-def run(world: World, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
+def run(world: Estate, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
     report = image_events.run(event, aws=world.clients, **kw)
     return report.model_dump(mode="json")
 
@@ -28,7 +28,7 @@ def outcome(report: dict[str, Any]) -> str:
     return str(decision["outcome"])
 
 
-def deploy_ready(world: World, *, running: str = "v1.2.0", **tags: str) -> tuple[str, str]:
+def deploy_ready(world: Estate, *, running: str = "v1.2.0", **tags: str) -> tuple[str, str]:
     """A service on ``running`` (by tag) tracking REPO; returns (service arn, running digest)."""
     digest = world.push(REPO, running)
     svc = world.service("web", REPO, tag=running, tags=tags)
@@ -36,7 +36,7 @@ def deploy_ready(world: World, *, running: str = "v1.2.0", **tags: str) -> tuple
 
 
 def test_accepted_push_and_clean_scan_pins_the_digest_and_keeps_every_other_field(
-    world: World,
+    world: Estate,
 ) -> None:
     # Given a service on v1.2.0 and a push of v1.3.0
     svc, _ = deploy_ready(world)
@@ -75,7 +75,7 @@ def test_accepted_push_and_clean_scan_pins_the_digest_and_keeps_every_other_fiel
 
 @pytest.mark.parametrize("inspector", [False, True], ids=["basic-scan", "inspector2"])
 def test_critical_finding_blocks_with_a_ledger_entry_and_a_notice(
-    world: World, inspector: bool
+    world: Estate, inspector: bool
 ) -> None:
     svc, _ = deploy_ready(world)
     family_before = world.revisions("web")
@@ -106,7 +106,7 @@ def test_critical_finding_blocks_with_a_ledger_entry_and_a_notice(
     assert world.notices() == []
 
 
-def test_the_same_push_three_times_makes_one_revision_and_one_update(world: World) -> None:
+def test_the_same_push_three_times_makes_one_revision_and_one_update(world: Estate) -> None:
     deploy_ready(world, **{"autopilot:scan": "off"})
     digest = world.push(REPO, "v1.3.0")
     event = world.push_event(REPO, digest, "v1.3.0")
@@ -123,7 +123,7 @@ def test_the_same_push_three_times_makes_one_revision_and_one_update(world: Worl
     assert world.calls["ecs:UpdateService"] == 1
 
 
-def test_a_late_older_push_changes_nothing_and_says_older(world: World) -> None:
+def test_a_late_older_push_changes_nothing_and_says_older(world: Estate) -> None:
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
     new = world.push(REPO, "v1.3.0")
     old = world.push(REPO, "v1.2.9")
@@ -138,7 +138,7 @@ def test_a_late_older_push_changes_nothing_and_says_older(world: World) -> None:
     assert world.ledger.decisions.list(svc)[0]["outcome"] == "older"
 
 
-def test_scan_before_push_deploys_once(world: World) -> None:
+def test_scan_before_push_deploys_once(world: Estate) -> None:
     deploy_ready(world)
     digest = world.push(REPO, "v1.3.0")
 
@@ -149,7 +149,7 @@ def test_scan_before_push_deploys_once(world: World) -> None:
     assert world.calls["ecs:UpdateService"] == 1
 
 
-def test_scan_remembered_then_push_by_digest_deploys_at_once(world: World) -> None:
+def test_scan_remembered_then_push_by_digest_deploys_at_once(world: Estate) -> None:
     deploy_ready(world, **{"autopilot:scan": "high"})
     digest = world.push(REPO, "v1.3.0")
     record = scan_record(
@@ -168,7 +168,7 @@ def test_scan_remembered_then_push_by_digest_deploys_at_once(world: World) -> No
     assert report["decisions"][0]["tag"] == "v1.3.0"
 
 
-def test_failed_scan_blocks_with_its_reason(world: World) -> None:
+def test_failed_scan_blocks_with_its_reason(world: Estate) -> None:
     deploy_ready(world)
     digest = world.push(REPO, "v1.3.0")
     report = run(world, world.scan_event(REPO, digest, status="FAILED", tags=["v1.3.0"]))
@@ -176,7 +176,7 @@ def test_failed_scan_blocks_with_its_reason(world: World) -> None:
     assert "FAILED" in report["decisions"][0]["reason"]
 
 
-def test_scan_without_a_verdict_is_ignored(world: World) -> None:
+def test_scan_without_a_verdict_is_ignored(world: Estate) -> None:
     deploy_ready(world)
     digest = world.push(REPO, "v1.3.0")
     report = run(
@@ -192,7 +192,7 @@ def test_scan_without_a_verdict_is_ignored(world: World) -> None:
     [("DELETE", "SUCCESS", "ignored"), ("PUSH", "FAILURE", "ignored")],
 )
 def test_deletes_and_failed_pushes_are_recorded_as_ignored(
-    world: World, action: str, result: str, expected: str
+    world: Estate, action: str, result: str, expected: str
 ) -> None:
     deploy_ready(world)
     event = world.push_event(REPO, "sha256:" + "a" * 64, "v9.0.0")
@@ -205,7 +205,7 @@ def test_deletes_and_failed_pushes_are_recorded_as_ignored(
     assert world.aws_calls() == {}
 
 
-def test_policy_mismatch_and_prerelease(world: World) -> None:
+def test_policy_mismatch_and_prerelease(world: Estate) -> None:
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off", "autopilot:policy": "semver:minor"})
     major = world.push(REPO, "v2.0.0")
     pre = world.push(REPO, "v1.4.0-rc.1")
@@ -216,7 +216,7 @@ def test_policy_mismatch_and_prerelease(world: World) -> None:
     assert world.running_image(svc).endswith(":v1.2.0")
 
 
-def test_tag_policy_follows_a_moving_tag_by_push_time(world: World) -> None:
+def test_tag_policy_follows_a_moving_tag_by_push_time(world: Estate) -> None:
     svc, _ = deploy_ready(
         world, running="stable", **{"autopilot:scan": "off", "autopilot:policy": "tag:stable"}
     )
@@ -231,7 +231,7 @@ def test_tag_policy_follows_a_moving_tag_by_push_time(world: World) -> None:
     assert world.running_image(svc).endswith(second)
 
 
-def test_glob_and_regex_policies(world: World) -> None:
+def test_glob_and_regex_policies(world: Estate) -> None:
     world.push(REPO, "release-1")
     glob_svc = world.service(
         "glob",
@@ -253,7 +253,7 @@ def test_glob_and_regex_policies(world: World) -> None:
     }
 
 
-def test_a_malformed_tag_is_rejected_and_the_others_still_deploy(world: World) -> None:
+def test_a_malformed_tag_is_rejected_and_the_others_still_deploy(world: Estate) -> None:
     world.push(REPO, "v1.2.0")
     good = world.service("good", REPO, tag="v1.2.0", tags={"autopilot:scan": "off"})
     bad = world.service("bad", REPO, tag="v1.2.0", tags={"autopilot:policy": "regex:(a+)+$"})
@@ -265,7 +265,7 @@ def test_a_malformed_tag_is_rejected_and_the_others_still_deploy(world: World) -
     assert "nested repetition" in rejected["reason"]
 
 
-def test_manual_approval_is_recorded_and_announced(world: World) -> None:
+def test_manual_approval_is_recorded_and_announced(world: Estate) -> None:
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off", "autopilot:approval": "manual"})
     digest = world.push(REPO, "v1.3.0")
     report = run(world, world.push_event(REPO, digest, "v1.3.0"))
@@ -281,7 +281,7 @@ def test_manual_approval_is_recorded_and_announced(world: World) -> None:
     assert outcome(run(world, world.push_event(REPO, digest, "v1.3.0"))) == "deployed"
 
 
-def test_dry_run_returns_the_plan_and_changes_nothing(world: World) -> None:
+def test_dry_run_returns_the_plan_and_changes_nothing(world: Estate) -> None:
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
     digest = world.push(REPO, "v1.3.0")
     event = world.push_event(REPO, digest, "v1.3.0")
@@ -307,7 +307,7 @@ def test_dry_run_returns_the_plan_and_changes_nothing(world: World) -> None:
     assert done["actions"][0]["params"] == register
 
 
-def test_update_failure_deregisters_the_unused_revision(world: World) -> None:
+def test_update_failure_deregisters_the_unused_revision(world: Estate) -> None:
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
     digest = world.push(REPO, "v1.3.0")
 
@@ -329,7 +329,7 @@ def test_update_failure_deregisters_the_unused_revision(world: World) -> None:
 
 
 def test_a_throttled_update_is_retried_through_lambda_reusing_the_revision(
-    world: World, context: Any, monkeypatch: pytest.MonkeyPatch
+    world: Estate, context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
     digest = world.push(REPO, "v1.3.0")
@@ -359,7 +359,7 @@ def test_a_throttled_update_is_retried_through_lambda_reusing_the_revision(
 
 
 def test_a_busy_lease_defers_the_service_and_the_handler_asks_for_a_retry(
-    world: World, context: Any, monkeypatch: pytest.MonkeyPatch
+    world: Estate, context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
     digest = world.push(REPO, "v1.3.0")
@@ -378,7 +378,7 @@ def test_a_busy_lease_defers_the_service_and_the_handler_asks_for_a_retry(
 
 
 def test_handler_returns_the_report_and_emits_one_metric_per_outcome(
-    world: World, context: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    world: Estate, context: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deploy_ready(world, **{"autopilot:scan": "off"})
     digest = world.push(REPO, "v1.3.0")
@@ -420,7 +420,7 @@ def test_handler_returns_the_report_and_emits_one_metric_per_outcome(
     ids=["empty", "not-an-object", "no-detail", "junk-digest"],
 )
 def test_invalid_events_raise_a_typed_error_before_any_aws_call(
-    world: World, context: Any, event: Any, monkeypatch: pytest.MonkeyPatch
+    world: Estate, context: Any, event: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(image_events, "get_clients", lambda: world.clients)
     with pytest.raises(InvalidEvent):
@@ -428,7 +428,7 @@ def test_invalid_events_raise_a_typed_error_before_any_aws_call(
     assert world.calls == {}
 
 
-def test_an_unsupported_detail_type_is_its_own_error(world: World, context: Any) -> None:
+def test_an_unsupported_detail_type_is_its_own_error(world: Estate, context: Any) -> None:
     event = world.deployment_event(
         "arn:aws:ecs:us-east-1:123456789012:service/c/s", "COMPLETED", "d"
     )
@@ -437,7 +437,7 @@ def test_an_unsupported_detail_type_is_its_own_error(world: World, context: Any)
     assert raised.value.detail_type == "ECS Deployment State Change"
 
 
-def test_a_concurrent_newer_deploy_wins_and_the_stale_decision_is_retried(world: World) -> None:
+def test_a_concurrent_newer_deploy_wins_and_the_stale_decision_is_retried(world: Estate) -> None:
     # Given v1.3.0 and v1.4.0 pushed, handled by two concurrent invocations
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
     v13, v14 = world.push(REPO, "v1.3.0"), world.push(REPO, "v1.4.0")
@@ -469,7 +469,7 @@ def test_a_concurrent_newer_deploy_wins_and_the_stale_decision_is_retried(world:
     assert again.outcomes() == {svc: "older"}
 
 
-def _fail_once(world: World, operation: str, when: Any, code: str = "ThrottlingException") -> None:
+def _fail_once(world: Estate, operation: str, when: Any, code: str = "ThrottlingException") -> None:
     """The first ``operation`` call whose parameters satisfy ``when`` fails with ``code``."""
     failed: list[int] = []
     client = world.dynamodb if operation in {"PutItem", "DeleteItem"} else world.ecs
@@ -483,12 +483,12 @@ def _fail_once(world: World, operation: str, when: Any, code: str = "ThrottlingE
     client.meta.events.register(f"before-parameter-build.{service}.{operation}", fail)
 
 
-def _status(world: World, arn: str) -> str:
+def _status(world: Estate, arn: str) -> str:
     return str(world.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"])
 
 
 def test_a_deploy_whose_record_fails_is_completed_by_the_retry_without_a_second_update(
-    world: World, context: Any, monkeypatch: pytest.MonkeyPatch
+    world: Estate, context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the "deployed" record fails once, after UpdateService moved the service
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
@@ -517,7 +517,7 @@ def test_a_deploy_whose_record_fails_is_completed_by_the_retry_without_a_second_
     assert outcome(again) == "already-running"
 
 
-def test_a_revision_whose_record_fails_is_deregistered_at_once(world: World) -> None:
+def test_a_revision_whose_record_fails_is_deregistered_at_once(world: Estate) -> None:
     # Given the "registered" record fails: no retry could find the revision
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
     digest = world.push(REPO, "v1.3.0")
@@ -533,7 +533,7 @@ def test_a_revision_whose_record_fails_is_deregistered_at_once(world: World) -> 
 
 
 def test_a_stale_revision_that_will_not_deregister_is_kept_for_the_next_clean_up(
-    world: World,
+    world: Estate,
 ) -> None:
     # Given v1.3.0's revision was registered and kept for a retry (UpdateService throttled)
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})

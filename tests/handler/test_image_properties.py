@@ -12,9 +12,8 @@ from autopilot.handlers import image_events
 from autopilot.logic.semver import Version, parse_version
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
-from tests.handler.conftest import World
+from tests.estate import Estate
 
 REPO = "demo/web"
 VERDICTS = ("clean", "critical", "unscanned", "quarantined")
@@ -49,8 +48,7 @@ images_strategy = st.lists(
 def test_any_order_of_pushes_and_scans_ends_on_the_newest_eligible_digest(
     aws_env: None, images: list[Image], picks: list[tuple[int, bool, bool]], seed: int
 ) -> None:
-    with mock_aws():
-        world = World()
+    with Estate() as world:
         world.push(REPO, "v1.0.0")
         svc = world.service("web", REPO, tag="v1.0.0")
         # pushed to ECR in a random order (push time says nothing about version)
@@ -93,7 +91,7 @@ def test_any_order_of_pushes_and_scans_ends_on_the_newest_eligible_digest(
         assert running == max([initial, *eligible_seen])
 
 
-def _running_version(world: World, svc: str, digests: dict[str, str]) -> str:
+def _running_version(world: Estate, svc: str, digests: dict[str, str]) -> str:
     image = world.running_image(svc)
     if "@" not in image:
         return image.rsplit(":", 1)[-1]
@@ -103,7 +101,7 @@ def _running_version(world: World, svc: str, digests: dict[str, str]) -> str:
 
 @pytest.mark.parametrize("reverse", [False, True])
 def test_coalesces_to_the_newest_when_scans_arrive_in_either_order(
-    world: World, reverse: bool
+    world: Estate, reverse: bool
 ) -> None:
     world.push(REPO, "v1.0.0")
     svc = world.service("web", REPO, tag="v1.0.0")

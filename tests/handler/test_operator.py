@@ -12,44 +12,39 @@ from autopilot.domain.report import ANNOUNCED
 from autopilot.handlers import capacity_events, deployment_events, image_events, task_events
 
 from cli import controls as operator
-from tests.handler import reactions_fixtures
-from tests.handler.conftest import CLUSTER_ARN, REGISTRY, TABLE, LambdaContext, World
-from tests.handler.reactions_fixtures import ZONES, Reactions
-
-clock = reactions_fixtures.clock  # fixtures (conftest.py is not ours to extend)
-rx = reactions_fixtures.rx
+from tests.estate import CLUSTER_ARN, REGISTRY, TABLE, ZONES, Estate, LambdaContext
 
 REPO = "demo/web"
 MANUAL = {"autopilot:scan": "off", "autopilot:approval": "manual"}
 A, B, C = ZONES
 
 
-def images(world: World, event: dict[str, Any]) -> str:
+def images(world: Estate, event: dict[str, Any]) -> str:
     (decision,) = image_events.run(event, aws=world.clients).decisions
     return decision.outcome.value
 
 
-def target(world: World) -> operator.Target:
+def target(world: Estate) -> operator.Target:
     return operator.Target(table=TABLE, cluster_arn=CLUSTER_ARN, topic_arn=world.topic_arn)
 
 
-def manual_service(world: World, **tags: str) -> str:
+def manual_service(world: Estate, **tags: str) -> str:
     world.push(REPO, "v1.2.0")
     return world.service("web", REPO, tag="v1.2.0", tags={**MANUAL, **tags})
 
 
-def pending(world: World, tag: str) -> str:
+def pending(world: Estate, tag: str) -> str:
     """Push ``tag`` to the manual service: it is recorded as pending approval."""
     digest = world.push(REPO, tag)
     assert images(world, world.push_event(REPO, digest, tag)) == "pending-approval"
     return digest
 
 
-def approve(world: World, digest: str, **kw: Any) -> operator.Result:
+def approve(world: Estate, digest: str, **kw: Any) -> operator.Result:
     return operator.approve(world.clients, target(world), "web", digest, actor="alice", **kw)
 
 
-def test_pending_approval_notice_says_what_would_deploy_and_the_command(world: World) -> None:
+def test_pending_approval_notice_says_what_would_deploy_and_the_command(world: Estate) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
 
@@ -75,7 +70,7 @@ def test_pending_approval_notice_says_what_would_deploy_and_the_command(world: W
     assert 23.9 < hours <= 24
 
 
-def test_approve_deploys_through_the_deploy_path_and_twice_deploys_once(world: World) -> None:
+def test_approve_deploys_through_the_deploy_path_and_twice_deploys_once(world: Estate) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
     revisions = len(world.revisions("web"))
@@ -111,13 +106,13 @@ def test_approve_deploys_through_the_deploy_path_and_twice_deploys_once(world: W
     assert [h["outcome"] for h in history][:2] == ["already-running", "deployed"]
 
 
-def test_approve_accepts_a_unique_digest_prefix(world: World) -> None:
+def test_approve_accepts_a_unique_digest_prefix(world: Estate) -> None:
     manual_service(world)
     digest = pending(world, "v1.3.0")
     assert approve(world, digest[:19]).changed
 
 
-def test_reject_records_and_the_digest_never_deploys_by_approval(world: World) -> None:
+def test_reject_records_and_the_digest_never_deploys_by_approval(world: Estate) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
     world.notices()
@@ -143,7 +138,7 @@ def test_reject_records_and_the_digest_never_deploys_by_approval(world: World) -
     assert world.notices() == []
 
 
-def test_expiry_is_recorded_when_met_and_the_next_event_asks_again(world: World) -> None:
+def test_expiry_is_recorded_when_met_and_the_next_event_asks_again(world: Estate) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
     world.notices()
@@ -169,7 +164,7 @@ def test_expiry_is_recorded_when_met_and_the_next_event_asks_again(world: World)
     assert world.ledger.approvals.get(svc, digest).status == "pending"
 
 
-def test_an_expired_pending_approval_is_not_pending_for_image_events(world: World) -> None:
+def test_an_expired_pending_approval_is_not_pending_for_image_events(world: Estate) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
     ledger = type(world.ledger)(world.dynamodb, TABLE, clock=lambda: time.time() + 25 * 3600)
@@ -177,7 +172,7 @@ def test_an_expired_pending_approval_is_not_pending_for_image_events(world: Worl
     assert digest in world.ledger.state.load(svc).pending_approval
 
 
-def test_approval_of_a_digest_superseded_by_a_newer_push_does_not_deploy(world: World) -> None:
+def test_approval_of_a_digest_superseded_by_a_newer_push_does_not_deploy(world: Estate) -> None:
     svc = manual_service(world)
     old = pending(world, "v1.3.0")
     new = pending(world, "v1.4.0")
@@ -195,7 +190,7 @@ def test_approval_of_a_digest_superseded_by_a_newer_push_does_not_deploy(world: 
     assert world.running_image(svc).endswith("@" + new)
 
 
-def test_a_newer_image_blocked_by_its_scan_does_not_supersede(world: World) -> None:
+def test_a_newer_image_blocked_by_its_scan_does_not_supersede(world: Estate) -> None:
     svc = manual_service(world, **{"autopilot:scan": "critical"})
     old = world.push(REPO, "v1.3.0")
     assert images(world, world.scan_event(REPO, old, {}, tags=["v1.3.0"])) == "pending-approval"
@@ -207,7 +202,7 @@ def test_a_newer_image_blocked_by_its_scan_does_not_supersede(world: World) -> N
     assert world.running_image(svc).endswith("@" + old)
 
 
-def test_approval_of_a_quarantined_digest_does_not_deploy(world: World) -> None:
+def test_approval_of_a_quarantined_digest_does_not_deploy(world: Estate) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
     world.ledger.state.quarantine(svc, digest, reason="failed elsewhere", event_id="e")
@@ -223,7 +218,7 @@ def test_approval_of_a_quarantined_digest_does_not_deploy(world: World) -> None:
     assert last["function"] == "operator"
 
 
-def test_approval_while_paused_stays_pending_and_deploys_after_resume(world: World) -> None:
+def test_approval_while_paused_stays_pending_and_deploys_after_resume(world: Estate) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
     operator.pause(world.clients, target(world), "web", actor="carol", reason="freeze")
@@ -237,7 +232,7 @@ def test_approval_while_paused_stays_pending_and_deploys_after_resume(world: Wor
     assert approve(world, digest).changed
 
 
-def test_unknown_service_or_approval_is_a_clear_error(world: World) -> None:
+def test_unknown_service_or_approval_is_a_clear_error(world: Estate) -> None:
     manual_service(world)
     with pytest.raises(operator.OperatorError, match="no active service"):
         operator.approve(world.clients, target(world), "nope", "sha256:abc", actor="a")
@@ -248,7 +243,7 @@ def test_unknown_service_or_approval_is_a_clear_error(world: World) -> None:
 # ---------------------------------------------------------------------------
 # pause / resume hold and release every reaction
 # ---------------------------------------------------------------------------
-def test_pause_holds_image_reactions_and_resume_releases_them(world: World) -> None:
+def test_pause_holds_image_reactions_and_resume_releases_them(world: Estate) -> None:
     world.push(REPO, "v1.2.0")
     svc = world.service("web", REPO, tag="v1.2.0", tags={"autopilot:scan": "off"})
     before = world.describe(svc)
@@ -277,11 +272,11 @@ def test_pause_holds_image_reactions_and_resume_releases_them(world: World) -> N
     assert sorted(outcomes) == ["deployed", "paused", "paused", "resumed"]
 
 
-def _rx_target(rx: Reactions) -> operator.Target:
-    return operator.Target(table=TABLE, cluster_arn=CLUSTER_ARN, topic_arn=rx.world.topic_arn)
+def _rx_target(rx: Estate) -> operator.Target:
+    return operator.Target(table=TABLE, cluster_arn=CLUSTER_ARN, topic_arn=rx.topic_arn)
 
 
-def test_pause_holds_zone_balance_and_resume_releases_it(rx: Reactions, clock: Any) -> None:
+def test_pause_holds_zone_balance_and_resume_releases_it(rx: Estate, clock: Any) -> None:
     for zone in ZONES:
         rx.container_instance(zone)
     rx.service(
@@ -293,7 +288,7 @@ def test_pause_holds_zone_balance_and_resume_releases_it(rx: Reactions, clock: A
         min_healthy=50,
     )
     operator.pause(rx.clients, _rx_target(rx), "api", actor="carol")
-    rx.world.calls.clear()
+    rx.calls.clear()
 
     held = task_events.run(rx.task_event("api"), aws=rx.clients)
 
@@ -314,7 +309,7 @@ def test_pause_holds_zone_balance_and_resume_releases_it(rx: Reactions, clock: A
 STEP_UP = {"autopilot:target": "service:web", "autopilot:step": "+2", "autopilot:cooldown": "300"}
 
 
-def test_pause_holds_capacity_reactions_and_resume_releases_them(rx: Reactions, clock: Any) -> None:
+def test_pause_holds_capacity_reactions_and_resume_releases_them(rx: Estate, clock: Any) -> None:
     rx.service("web", desired=3)
     rx.scalable_target("web", 2, 10)
     operator.pause(rx.clients, _rx_target(rx), "web", actor="carol")
@@ -333,7 +328,7 @@ def test_pause_holds_capacity_reactions_and_resume_releases_them(rx: Reactions, 
     assert rx.target_bounds("web") == (5, 10)
 
 
-def test_pause_holds_the_rollback_of_a_failed_deployment_but_quarantines(world: World) -> None:
+def test_pause_holds_the_rollback_of_a_failed_deployment_but_quarantines(world: Estate) -> None:
     world.push(REPO, "v1.0.0")
     svc = world.service("web", REPO, tag="v1.0.0", tags={"autopilot:scan": "off"})
     bad = world.push(REPO, "v1.1.0")
@@ -360,7 +355,7 @@ def test_pause_holds_the_rollback_of_a_failed_deployment_but_quarantines(world: 
 # status and history
 # ---------------------------------------------------------------------------
 def test_status_shows_running_lkg_quarantine_approvals_pause_and_last_decision(
-    world: World,
+    world: Estate,
 ) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
@@ -384,7 +379,7 @@ def test_status_shows_running_lkg_quarantine_approvals_pause_and_last_decision(
     json.dumps(doc)  # machine-readable as is
 
 
-def test_status_records_an_expired_approval_it_meets(world: World) -> None:
+def test_status_records_an_expired_approval_it_meets(world: Estate) -> None:
     svc = manual_service(world)
     digest = pending(world, "v1.3.0")
     later = time.time() + 25 * 3600
@@ -393,7 +388,7 @@ def test_status_records_an_expired_approval_it_meets(world: World) -> None:
     assert world.ledger.approvals.get(svc, digest).status == "expired"
 
 
-def test_history_filters_by_time_and_outcome_newest_first(world: World) -> None:
+def test_history_filters_by_time_and_outcome_newest_first(world: Estate) -> None:
     manual_service(world)
     pending(world, "v1.3.0")
     operator.pause(world.clients, target(world), "web", actor="carol")
@@ -421,7 +416,7 @@ def test_history_filters_by_time_and_outcome_newest_first(world: World) -> None:
 # lead time, and what is announced
 # ---------------------------------------------------------------------------
 def test_lead_time_is_recorded_on_completed_and_emitted_as_a_metric(
-    world: World, capsys: pytest.CaptureFixture[str]
+    world: Estate, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.push(REPO, "v1.0.0")
     svc = world.service("web", REPO, tag="v1.0.0", tags={"autopilot:scan": "off"})
@@ -447,7 +442,7 @@ def test_lead_time_is_recorded_on_completed_and_emitted_as_a_metric(
     assert units["deploy-lead-time"] == "Seconds"
 
 
-def test_nothing_to_do_is_recorded_never_announced(world: World) -> None:
+def test_nothing_to_do_is_recorded_never_announced(world: Estate) -> None:
     world.push(REPO, "v1.2.0")
     svc = world.service("web", REPO, tag="v1.2.0", tags={"autopilot:scan": "critical"})
     digest = world.push(REPO, "v1.3.0")
@@ -470,7 +465,7 @@ def test_nothing_to_do_is_recorded_never_announced(world: World) -> None:
 
 
 def test_a_paused_service_that_tracks_no_repository_is_listed_in_status(
-    rx: Reactions, clock: Any
+    rx: Estate, clock: Any
 ) -> None:
     rx.service("feed", spread={A: 2, B: 2, C: 2})
     operator.pause(rx.clients, _rx_target(rx), "feed", actor="carol", reason="maintenance")

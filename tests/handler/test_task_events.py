@@ -1,4 +1,5 @@
-"""task-events against moto: zone balance, crash loops and the re-check tick, and the edges."""
+"""task-events against moto: zone balance, debounce and crash loops through the handler, and
+the edges."""
 
 from __future__ import annotations
 
@@ -16,18 +17,14 @@ from autopilot.flows import rollback, zone_balance
 from autopilot.handlers import task_events
 from autopilot.store.ledger import Ledger
 
-from tests.handler import reactions_fixtures
-from tests.handler.conftest import CLUSTER, TABLE, LambdaContext, World
-from tests.handler.reactions_fixtures import ZONES, Reactions
+from tests.estate import CLUSTER, TABLE, ZONES, Estate, LambdaContext
 
 A, B, C = ZONES
-clock = reactions_fixtures.clock  # fixtures (conftest.py is not ours to extend)
-rx = reactions_fixtures.rx
 EVENTS = Path(__file__).parents[2] / "events"
 BINPACK = [{"type": "binpack", "field": "memory"}]
 
 
-def run(rx: Reactions, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
+def run(rx: Estate, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
     report = task_events.run(event, aws=rx.clients, **kw)
     return report.model_dump(mode="json")
 
@@ -37,7 +34,7 @@ def decision(report: dict[str, Any]) -> dict[str, Any]:
     return dict(only)
 
 
-def ec2_ineligible(rx: Reactions, name: str = "api", **kw: Any) -> str:
+def ec2_ineligible(rx: Estate, name: str = "api", **kw: Any) -> str:
     """An EC2 service placed binpack first (not eligible for ECS's rebalancing), with room
     in every zone."""
     for zone in ZONES:
@@ -48,7 +45,7 @@ def ec2_ineligible(rx: Reactions, name: str = "api", **kw: Any) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Item 1: every ignore case changes nothing and is recorded with its reason
+# Every ignore case changes nothing and is recorded with its reason
 # ---------------------------------------------------------------------------
 IGNORES: dict[str, tuple[dict[str, Any], str]] = {
     "standalone task": ({"service": None}, "standalone task"),
@@ -76,7 +73,7 @@ IGNORES: dict[str, tuple[dict[str, Any], str]] = {
 
 @pytest.mark.parametrize("case", list(IGNORES))
 def test_each_ignore_case_changes_nothing_and_is_recorded_with_its_reason(
-    rx: Reactions, world: World, case: str
+    rx: Estate, world: Estate, case: str
 ) -> None:
     # Given a lopsided service that would otherwise be acted on
     kw, expected = IGNORES[case]
@@ -105,7 +102,7 @@ def test_each_ignore_case_changes_nothing_and_is_recorded_with_its_reason(
     assert recorded["function"] == "task-events"
 
 
-def test_a_malformed_rebalance_tag_skips_the_service_and_says_so(rx: Reactions) -> None:
+def test_a_malformed_rebalance_tag_skips_the_service_and_says_so(rx: Estate) -> None:
     rx.service("web", spread={A: 5, B: 1}, tags={"autopilot:rebalance": "sometimes"})
     d = decision(run(rx, rx.task_event("web")))
     assert d["outcome"] == "rejected"
@@ -114,9 +111,9 @@ def test_a_malformed_rebalance_tag_skips_the_service_and_says_so(rx: Reactions) 
 
 
 # ---------------------------------------------------------------------------
-# Items 2-3: measure and plan (a), (b), (c)
+# Measure and plan: ECS's rebalancing turned on, a task stopped, capacity raised
 # ---------------------------------------------------------------------------
-def test_eligible_service_with_native_rebalancing_off_gets_it_turned_on(rx: Reactions) -> None:
+def test_eligible_service_with_native_rebalancing_off_gets_it_turned_on(rx: Estate) -> None:
     svc = rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="DISABLED")
 
     report = run(rx, rx.task_event("web"))
@@ -133,7 +130,7 @@ def test_eligible_service_with_native_rebalancing_off_gets_it_turned_on(rx: Reac
 
 
 def test_a_service_on_the_clusters_default_fargate_strategy_counts_as_fargate(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     world.ecs.put_cluster_capacity_providers(
         cluster=CLUSTER,
@@ -151,7 +148,7 @@ def test_a_service_on_the_clusters_default_fargate_strategy_counts_as_fargate(
     assert "ecs:ListContainerInstances" not in world.calls
 
 
-def test_eligible_service_with_native_rebalancing_on_is_left_to_ecs(rx: Reactions) -> None:
+def test_eligible_service_with_native_rebalancing_on_is_left_to_ecs(rx: Estate) -> None:
     rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="ENABLED")
     d = decision(run(rx, rx.task_event("web")))
     assert d["outcome"] == "balanced"
@@ -159,7 +156,7 @@ def test_eligible_service_with_native_rebalancing_on_is_left_to_ecs(rx: Reaction
     assert rx.mutations() == {}
 
 
-def test_a_balanced_service_gets_nothing(rx: Reactions) -> None:
+def test_a_balanced_service_gets_nothing(rx: Estate) -> None:
     rx.service("web", spread={A: 2, B: 2, C: 1})
     d = decision(run(rx, rx.task_event("web")))
     assert d["outcome"] == "balanced"
@@ -167,7 +164,7 @@ def test_a_balanced_service_gets_nothing(rx: Reactions) -> None:
 
 
 def test_ineligible_service_is_rebalanced_one_task_at_a_time_within_the_cooldown(
-    rx: Reactions, clock: Any
+    rx: Estate, clock: Any
 ) -> None:
     # Given an EC2 binpack service, 4/1/1 over three zones, room everywhere
     ec2_ineligible(rx)
@@ -200,7 +197,7 @@ def test_ineligible_service_is_rebalanced_one_task_at_a_time_within_the_cooldown
     assert rx.mutations()["ecs:StopTask"] == 2
 
 
-def test_a_stop_never_takes_the_service_below_minimum_healthy(rx: Reactions) -> None:
+def test_a_stop_never_takes_the_service_below_minimum_healthy(rx: Estate) -> None:
     ec2_ineligible(rx, min_healthy=100)
     d = decision(run(rx, rx.task_event("api")))
     assert d["outcome"] == "deferred"
@@ -209,7 +206,7 @@ def test_a_stop_never_takes_the_service_below_minimum_healthy(rx: Reactions) -> 
 
 
 @pytest.mark.parametrize("managed", [False, True], ids=["plain-asg", "managed-scaling"])
-def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Reactions, managed: bool) -> None:
+def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Estate, managed: bool) -> None:
     # Given an EC2 service spread on AZs (eligible) over an ASG in three zones, whose
     # instances are only in A and B: C has no room
     rx.asg("nodes", desired=2, min_size=1, max_size=6, provider="nodes-cp", managed=managed)
@@ -236,7 +233,7 @@ def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Reactions, managed
         assert action["api"] == "autoscaling:UpdateAutoScalingGroup"
         assert action["params"] == {"AutoScalingGroupName": "nodes", "MinSize": 3}
         assert group["MinSize"] == 3
-        assert rx.world.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")["value"] == 1
+        assert rx.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")["value"] == 1
         assert "auto-scaling:SetDesiredCapacity" not in rx.mutations()
         assert rx.mutations()["auto-scaling:UpdateAutoScalingGroup"] == 1
     else:
@@ -248,7 +245,7 @@ def test_ec2_zone_without_room_gets_capacity_from_its_asg(rx: Reactions, managed
     assert "ecs:StopTask" not in rx.mutations()
 
 
-def test_a_raised_floor_is_released_once_the_zones_are_balanced(rx: Reactions, clock: Any) -> None:
+def test_a_raised_floor_is_released_once_the_zones_are_balanced(rx: Estate, clock: Any) -> None:
     # Given the managed-scaling raise above (MinSize 1 -> 3, recorded)
     rx.asg("nodes", desired=2, min_size=1, max_size=6, provider="nodes-cp", managed=True)
     rx.container_instance(A)
@@ -279,17 +276,17 @@ def test_a_raised_floor_is_released_once_the_zones_are_balanced(rx: Reactions, c
     assert d["outcome"] == "restored"
     assert d["counts"] == {A: 2, B: 2, C: 2}
     assert rx.describe_asg("nodes")["MinSize"] == 1
-    assert rx.world.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
+    assert rx.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
 
 
 # ---------------------------------------------------------------------------
-# Item 4: debounce. 1,000 events for one service inside one window
+# Debounce: 1,000 events for one service inside one window
 # ---------------------------------------------------------------------------
-def test_a_storm_of_1000_events_gives_one_evaluation_and_one_action(rx: Reactions) -> None:
+def test_a_storm_of_1000_events_gives_one_evaluation_and_one_action(rx: Estate) -> None:
     # Given a lopsided Fargate service with ECS's rebalancing off
     rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="DISABLED")
     events = [rx.task_event("web", zone=ZONES[i % 3]) for i in range(1000)]
-    rx.world.calls.clear()
+    rx.calls.clear()
 
     # When 1,000 task events for it arrive inside one window
     started = time.perf_counter()
@@ -306,11 +303,11 @@ def test_a_storm_of_1000_events_gives_one_evaluation_and_one_action(rx: Reaction
         "ec2:DescribeSubnets": 1,
     }
     assert rx.mutations() == {"ecs:UpdateService": 1, "sns:Publish": 1}
-    print(f"\n1000 events: {elapsed:.2f} s, calls {dict(rx.world.calls)}")
+    print(f"\n1000 events: {elapsed:.2f} s, calls {dict(rx.calls)}")
 
 
 def test_a_failed_evaluation_gives_its_window_back_so_the_retry_evaluates(
-    rx: Reactions, clock: Any
+    rx: Estate, clock: Any
 ) -> None:
     rx.service("web", spread={A: 4, B: 1, C: 1})
     svc = rx.moto_service("web")
@@ -329,7 +326,7 @@ def test_a_failed_evaluation_gives_its_window_back_so_the_retry_evaluates(
 
 
 def test_a_busy_service_is_retried_and_the_retry_evaluates(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     # Given another function holding the service's lease (a deploy in flight)
     svc = rx.service("web", spread={A: 4, B: 1, C: 1})
@@ -349,7 +346,7 @@ def test_a_busy_service_is_retried_and_the_retry_evaluates(
 
 
 def test_a_change_made_after_the_read_refuses_the_lease_so_the_plan_is_made_again(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     # Given a deploy that changes the service right after this evaluation read it
     svc = rx.service("web", spread={A: 4, B: 1, C: 1})
@@ -368,11 +365,11 @@ def test_a_change_made_after_the_read_refuses_the_lease_so_the_plan_is_made_agai
     assert "ecs:UpdateService" not in rx.mutations()
 
 
-def test_the_same_state_change_twice_is_a_duplicate(rx: Reactions) -> None:
+def test_the_same_state_change_twice_is_a_duplicate(rx: Estate) -> None:
     rx.service("web", spread={A: 4, B: 1, C: 1})
     event = rx.task_event("web")
     first = decision(run(rx, event))
-    rx.world.calls.clear()
+    rx.calls.clear()
     copy = dict(event, id="another-delivery")
     second = run(rx, copy)
     assert first["outcome"] == "rebalanced"
@@ -382,7 +379,7 @@ def test_the_same_state_change_twice_is_a_duplicate(rx: Reactions) -> None:
     assert rx.mutations() == {}
 
 
-def test_dry_run_plans_without_changing_or_recording_anything(rx: Reactions) -> None:
+def test_dry_run_plans_without_changing_or_recording_anything(rx: Estate) -> None:
     ec2_ineligible(rx)
     report = run(rx, rx.task_event("api"), dry_run=True)
     d = decision(report)
@@ -390,14 +387,14 @@ def test_dry_run_plans_without_changing_or_recording_anything(rx: Reactions) -> 
     assert [a["api"] for a in report["actions"]] == ["ecs:StopTask", "sns:Publish"]
     assert not any(a["done"] for a in report["actions"])
     assert rx.mutations() == {}
-    assert [k for k in rx.world.calls if k.startswith("dynamodb:") and "Put" in k] == []
+    assert [k for k in rx.calls if k.startswith("dynamodb:") and "Put" in k] == []
     assert rx.spread("api") == {A: 4, B: 1, C: 1}
 
 
 # ---------------------------------------------------------------------------
-# Item 5: crash loops roll back through deployment-events' own path
+# Crash loops roll back through deployment-events' own path
 # ---------------------------------------------------------------------------
-def _tracked(rx: Reactions, world: World) -> tuple[str, str, str, str, str]:
+def _tracked(rx: Estate, world: Estate) -> tuple[str, str, str, str, str]:
     """A service on td:2 (digest new) deployed after its last known good td:1 (digest old)."""
     repo = "demo/api"
     old = world.push(repo, "v1.0.0")
@@ -433,7 +430,7 @@ def _tracked(rx: Reactions, world: World) -> tuple[str, str, str, str, str]:
 
 
 def test_a_crash_loop_of_a_newer_digest_rolls_back_and_quarantines_through_the_shared_path(
-    rx: Reactions, world: World, monkeypatch: pytest.MonkeyPatch
+    rx: Estate, world: Estate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     svc, td1, td2, _old, new = _tracked(rx, world)
     shared: list[str] = []
@@ -493,7 +490,7 @@ def test_a_crash_loop_of_a_newer_digest_rolls_back_and_quarantines_through_the_s
 
 
 def test_a_crash_loop_met_by_a_busy_lease_is_rolled_back_by_the_retry(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     svc, td1, _td2, _old, new = _tracked(rx, world)
     start = datetime.fromtimestamp(rx.clock.now, UTC)
@@ -518,7 +515,7 @@ def test_a_crash_loop_met_by_a_busy_lease_is_rolled_back_by_the_retry(
 
 
 def test_a_crash_loop_of_the_last_known_good_is_announced_but_not_rolled_back(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     repo = "demo/api"
     digest = world.push(repo, "v1.0.0")
@@ -549,7 +546,7 @@ def test_a_crash_loop_of_the_last_known_good_is_announced_but_not_rolled_back(
 
 
 def test_crashes_spread_beyond_the_window_or_of_non_essential_containers_are_no_loop(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     rx.service("api", spread={A: 2, B: 2, C: 2})
     start = datetime.fromtimestamp(rx.clock.now, UTC)
@@ -571,7 +568,7 @@ def test_crashes_spread_beyond_the_window_or_of_non_essential_containers_are_no_
 # ---------------------------------------------------------------------------
 # The trailing edge: debounced and deferred evaluations come back on the schedule
 # ---------------------------------------------------------------------------
-def tick(rx: Reactions) -> dict[str, Any]:
+def tick(rx: Estate) -> dict[str, Any]:
     """What the re-check rule's schedule sends (the shape of events/scheduled-event-recheck)."""
     event = json.loads((EVENTS / "scheduled-event-recheck.json").read_text())
     event["id"] = str(uuid.uuid4())
@@ -579,7 +576,7 @@ def tick(rx: Reactions) -> dict[str, Any]:
     return event
 
 
-def rechecks(world: World) -> dict[str, int]:
+def rechecks(world: Estate) -> dict[str, int]:
     """service ARN -> due epoch, straight from the RECHECK partition."""
     items = world.dynamodb.query(
         TableName=TABLE,
@@ -590,7 +587,7 @@ def rechecks(world: World) -> dict[str, int]:
 
 
 def test_an_ineligible_service_is_not_left_lopsided_by_a_debounced_last_event(
-    rx: Reactions, world: World, clock: Any, monkeypatch: pytest.MonkeyPatch
+    rx: Estate, world: Estate, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given AWS's defaults (60 s window, 300 s cooldown) and a 4/1/1 ineligible service
     monkeypatch.setenv("EVALUATION_WINDOW_SECONDS", "60")
@@ -628,12 +625,12 @@ def test_an_ineligible_service_is_not_left_lopsided_by_a_debounced_last_event(
 
 
 def test_a_storm_gets_one_trailing_evaluation_and_still_one_action(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     # Given the storm: 1,000 events in one window (one evaluation, one action)
     svc = rx.service("web", spread={A: 4, B: 1, C: 1}, rebalancing="DISABLED")
     events = [rx.task_event("web", zone=ZONES[i % 3]) for i in range(1000)]
-    rx.world.calls.clear()
+    rx.calls.clear()
     outcomes = [decision(run(rx, e))["outcome"] for e in events]
     assert outcomes.count("rebalanced") == 1
     # the 999 debounced events left one mark: one conditional write each, all but the
@@ -644,7 +641,7 @@ def test_a_storm_gets_one_trailing_evaluation_and_still_one_action(
 
     # When the schedule comes after the window: one re-check, one round of describes
     clock.advance(61)
-    rx.world.calls.clear()
+    rx.calls.clear()
     report = run(rx, tick(rx))
 
     # Then ECS's own rebalancing is on now: nothing more to do, and no second action
@@ -658,13 +655,13 @@ def test_a_storm_gets_one_trailing_evaluation_and_still_one_action(
     assert rx.mutations() == {}
     assert rechecks(world) == {}
     # a second tick finds nothing due
-    rx.world.calls.clear()
+    rx.calls.clear()
     assert run(rx, tick(rx))["decisions"] == []
     assert rx.reads() == {}
 
 
 def test_a_dry_run_tick_plans_the_due_re_checks_and_changes_nothing(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     svc = ec2_ineligible(rx)
     Ledger(world.dynamodb, TABLE).rechecks.mark(svc, int(clock.now), "x")
@@ -680,7 +677,7 @@ def test_a_dry_run_tick_plans_the_due_re_checks_and_changes_nothing(
 
 
 def test_a_busy_re_check_is_marked_for_the_next_tick_not_retried(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     svc = rx.service("web", spread={A: 4, B: 1, C: 1})
     Ledger(world.dynamodb, TABLE).rechecks.mark(svc, int(clock.now), "x")
@@ -694,7 +691,7 @@ def test_a_busy_re_check_is_marked_for_the_next_tick_not_retried(
     assert decision(run(rx, tick(rx)))["outcome"] == "rebalanced"
 
 
-def _shared_asg(rx: Reactions) -> None:
+def _shared_asg(rx: Estate) -> None:
     """Two EC2 services on one managed-scaling ASG over three zones, instances in A and B."""
     rx.asg("nodes", desired=2, min_size=1, max_size=6, provider="nodes-cp", managed=True)
     rx.container_instance(A)
@@ -714,13 +711,13 @@ def _shared_asg(rx: Reactions) -> None:
 
 
 def test_a_floor_is_released_by_the_service_that_raised_it_not_another(
-    rx: Reactions, world: World, clock: Any
+    rx: Estate, world: Estate, clock: Any
 ) -> None:
     # Given api raised the ASG's floor 1 -> 3 for its empty zone
     _shared_asg(rx)
     assert decision(run(rx, rx.task_event("api")))["outcome"] == "rebalanced"
     assert rx.describe_asg("nodes")["MinSize"] == 3
-    floor = rx.world.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")
+    floor = rx.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN")
     assert floor["value"] == 1
     assert floor["raised_by"].endswith("service/" + CLUSTER + "/api")
 
@@ -740,10 +737,10 @@ def test_a_floor_is_released_by_the_service_that_raised_it_not_another(
     rx.add_task("api", C)
     assert decision(run(rx, rx.task_event("api")))["outcome"] == "restored"
     assert rx.describe_asg("nodes")["MinSize"] == 1
-    assert rx.world.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
+    assert rx.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
 
 
-def test_a_floor_never_sticks_past_its_max_age(rx: Reactions, world: World, clock: Any) -> None:
+def test_a_floor_never_sticks_past_its_max_age(rx: Estate, world: Estate, clock: Any) -> None:
     # Given api raised the floor and never becomes balanced (no instance ever joins in C)
     _shared_asg(rx)
     api = rx.moto_service("api").arn
@@ -760,10 +757,10 @@ def test_a_floor_never_sticks_past_its_max_age(rx: Reactions, world: World, cloc
     # Then the floor goes back to what it was
     assert d["outcome"] == "restored"
     assert rx.describe_asg("nodes")["MinSize"] == 1
-    assert rx.world.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
+    assert rx.ledger.table.get("TGT#asg:nodes", "CAP#ORIGINAL_MIN") is None
 
 
-def test_the_sample_scheduled_event_runs_through_the_handler_in_dry_run(rx: Reactions) -> None:
+def test_the_sample_scheduled_event_runs_through_the_handler_in_dry_run(rx: Estate) -> None:
     event = json.loads((EVENTS / "scheduled-event-recheck.json").read_text())
     report = run(rx, event, dry_run=True)
     assert report["detail_type"] == "Scheduled Event"
@@ -775,7 +772,7 @@ def test_the_sample_scheduled_event_runs_through_the_handler_in_dry_run(rx: Reac
 # The Lambda entry
 # ---------------------------------------------------------------------------
 def test_junk_raises_a_typed_error_so_lambda_retries_then_dead_letters(
-    rx: Reactions, world: World
+    rx: Estate, world: Estate
 ) -> None:
     rx.service("web", spread={A: 1})
     event = rx.task_event("web")
@@ -788,7 +785,7 @@ def test_junk_raises_a_typed_error_so_lambda_retries_then_dead_letters(
     assert world.calls == {}
 
 
-def test_handler_returns_the_report_as_json(rx: Reactions) -> None:
+def test_handler_returns_the_report_as_json(rx: Estate) -> None:
     rx.service("web", spread={A: 2, B: 2, C: 2})
     result = task_events.handler(rx.task_event("web"), LambdaContext())
     assert result["function"] == "task-events"
@@ -801,14 +798,14 @@ def test_handler_returns_the_report_as_json(rx: Reactions) -> None:
     "path", sorted(EVENTS.glob("ecs-task-*.json")), ids=lambda p: p.stem.removeprefix("ecs-task-")
 )
 def test_every_sample_task_event_runs_through_the_handler_in_dry_run(
-    rx: Reactions, monkeypatch: pytest.MonkeyPatch, path: Path
+    rx: Estate, monkeypatch: pytest.MonkeyPatch, path: Path
 ) -> None:
     event = json.loads(path.read_text())
     monkeypatch.setenv("CLUSTER_ARN", event["detail"]["clusterArn"])
     family, revision = event["detail"]["taskDefinitionArn"].rsplit("/", 1)[-1].split(":")
     for _ in range(int(revision)):  # the sample's revision exists (crashes read it)
         rx.task_definition(family)
-    rx.world.calls.clear()
+    rx.calls.clear()
     report = run(rx, event, dry_run=True)
     assert report["dry_run"] is True
     assert len(report["decisions"]) == 1
