@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -155,10 +156,11 @@ def functions_environment(*, log_level: str | None = None) -> Iterator[None]:
 
 
 class FakeClock:
-    """The reaction state's clock (debounce windows, cooldowns): moves only when told."""
+    """The ledger's clock (debounce windows, cooldowns, approval expiry): starts at the wall
+    clock's second and then moves only when told."""
 
     def __init__(self) -> None:
-        self.now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()
+        self.now = float(int(time.time()))
 
     def __call__(self) -> float:
         return self.now
