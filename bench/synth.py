@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # PyYAML has no type hints; types-PyYAML is no dependency
+import yaml
 
 from bench.common import REPO_ROOT, Figure, Section, summary, tool_env
 from sandbox.synth import CONFIG_CONTEXT

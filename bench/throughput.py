@@ -163,6 +163,7 @@ def _zone_cases(n: int) -> list[Callable[[], Any]]:
 
 def _capacity_cases(n: int) -> list[Callable[[], Any]]:
     from autopilot.logic import capacity as cap  # noqa: PLC0415
+    from autopilot.domain.service import StrategyItem  # noqa: PLC0415
 
     cases: list[Callable[[], Any]] = []
     for i in range(n):
@@ -171,7 +172,7 @@ def _capacity_cases(n: int) -> list[Callable[[], Any]]:
             desired_count=2 + i % 5,
             scaling_tag="2-10" if i % 2 else None,
             scalable_target=cap.ScalableTargetState(2, 12) if not i % 2 else None,
-            strategy=(cap.StrategyItem("FARGATE", 1, 1), cap.StrategyItem("FARGATE_SPOT", 3)),
+            strategy=(StrategyItem("FARGATE", 1, 1), StrategyItem("FARGATE_SPOT", 3)),
         )
         binding = cap.parse_alarm_tags(
             {"autopilot:target": f"service:web-{i}", "autopilot:step": "+2" if i % 3 else "-1"}

@@ -19,6 +19,7 @@ from autopilot.aws.clients import AwsClients
 from autopilot.aws.perform import perform
 from autopilot.domain.report import ANNOUNCED, Action, Decision, Outcome, Report
 from autopilot.logic import notices
+from autopilot.settings import FunctionSettings
 from autopilot.store.ledger import Ledger
 
 #: the metric of a deploy's lead time (push to deployment COMPLETED), in seconds
@@ -53,17 +54,17 @@ def open_run(
     function: str,
     event_id: str,
     detail_type: str,
-    *,
-    ledger: Ledger,
+    settings: FunctionSettings,
     aws: AwsClients,
-    topic_arn: str,
-    lease_seconds: int,
+    *,
     dry_run: bool,
 ) -> Run:
-    """A run for one event; ``run.report.duplicate`` when this function handled it already
-    (the report then holds one ``duplicate`` decision per service it decided on)."""
+    """A run for one event (``event_id``: what makes it one, for idempotency) on the
+    function's ledger; ``run.report.duplicate`` when this function handled it already (the
+    report then holds one ``duplicate`` decision per service it decided on)."""
     report = Report(function=function, event_id=event_id, detail_type=detail_type, dry_run=dry_run)
-    run = Run(report, ledger, aws, topic_arn, lease_seconds)
+    ledger = Ledger(aws.dynamodb, settings.ledger_table)
+    run = Run(report, ledger, aws, settings.notices_topic_arn, settings.lease_seconds)
     seen = ledger.events.get(event_id, function)
     if seen is None:
         return run

@@ -14,7 +14,9 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class _FromEnv(BaseModel):
+class FunctionSettings(BaseModel):
+    """What every function reads: who it is, the ledger, the notices, the cluster, the lease."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     powertools_service_name: str = Field(min_length=1)
@@ -22,27 +24,25 @@ class _FromEnv(BaseModel):
     ledger_table: str = Field(min_length=1)
     notices_topic_arn: str = Field(min_length=1)
     cluster_arn: str = Field(min_length=1)
+    #: A change to a service takes its lease for at most this long (a killed invocation's
+    #: lease expires).
+    lease_seconds: int = Field(default=300, ge=10, le=3600)
 
 
-class ImageEventsSettings(_FromEnv):
+class ImageEventsSettings(FunctionSettings):
     """image-events: scan-gated redeploys."""
 
-    lease_seconds: int = Field(default=300, ge=10, le=3600)
     #: A pending manual approval expires after this many hours (then it is recorded "expired").
     approval_ttl_hours: int = Field(default=24, ge=1, le=720)
 
 
-class DeploymentEventsSettings(_FromEnv):
+class DeploymentEventsSettings(FunctionSettings):
     """deployment-events: last known good, rollback, quarantine."""
 
-    lease_seconds: int = Field(default=300, ge=10, le=3600)
 
+class TaskEventsSettings(FunctionSettings):
+    """task-events: zone balance and crash loops (whose rollbacks take the service's lease)."""
 
-class TaskEventsSettings(_FromEnv):
-    """task-events: zone balance and crash loops."""
-
-    #: Rollbacks of crash-looping digests take the service's lease (the deployment-events path).
-    lease_seconds: int = Field(default=300, ge=10, le=3600)
     #: At most one zone-balance evaluation per service per window (a conditional write).
     evaluation_window_seconds: int = Field(default=60, ge=1, le=3600)
     #: At most one move (task stop or capacity raise) per service per cooldown.
@@ -53,18 +53,16 @@ class TaskEventsSettings(_FromEnv):
     crash_loop_window_minutes: int = Field(default=10, ge=1, le=1440)
 
 
-class CapacityEventsSettings(_FromEnv):
+class CapacityEventsSettings(FunctionSettings):
     """capacity-events: alarm-driven scaling, placement failures, Fargate Spot fallback."""
 
-    #: Changes to a service (desired count, capacity provider strategy) take its lease.
-    lease_seconds: int = Field(default=300, ge=10, le=3600)
     #: Cooldown of a placement-failure or Spot-warning capacity raise, per ASG.
     capacity_cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
     #: A Fargate Spot fallback is undone on a steady state this long after the last failure.
     spot_calm_seconds: int = Field(default=1800, ge=0, le=604_800)
 
 
-S = TypeVar("S", bound=_FromEnv)
+S = TypeVar("S", bound=FunctionSettings)
 
 
 @cache
@@ -76,6 +74,6 @@ def get_settings(model: type[S]) -> S:
     return model.model_validate({k.lower(): v for k, v in os.environ.items()})
 
 
-def env_var_names(model: type[_FromEnv]) -> set[str]:
+def env_var_names(model: type[FunctionSettings]) -> set[str]:
     """The environment variable names a settings model reads."""
     return {name.upper() for name in model.model_fields}

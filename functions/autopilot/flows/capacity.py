@@ -87,14 +87,7 @@ def run(
 ) -> Report:
     """Handle one capacity event. With ``dry_run`` the plan is returned and nothing changes."""
     r = open_run(
-        contract.CAPACITY_EVENTS.name,
-        event.id,
-        event.detail_type,
-        ledger=Ledger(aws.dynamodb, settings.ledger_table),
-        aws=aws,
-        topic_arn=settings.notices_topic_arn,
-        lease_seconds=settings.lease_seconds,
-        dry_run=dry_run,
+        contract.CAPACITY_EVENTS.name, event.id, event.detail_type, settings, aws, dry_run=dry_run
     )
     if r.report.duplicate:
         return r.report

@@ -56,16 +56,7 @@ def run(
 ) -> Report:
     """Handle one image event. With ``dry_run`` the plan is returned and nothing is changed."""
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
-    r = open_run(
-        IMAGE_EVENTS.name,
-        event.id,
-        event.detail_type,
-        ledger=ledger,
-        aws=aws,
-        topic_arn=settings.notices_topic_arn,
-        lease_seconds=settings.lease_seconds,
-        dry_run=dry_run,
-    )
+    r = open_run(IMAGE_EVENTS.name, event.id, event.detail_type, settings, aws, dry_run=dry_run)
     if r.report.duplicate:
         return r.report
     repository = event.detail.repository_name

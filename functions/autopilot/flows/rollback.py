@@ -45,14 +45,7 @@ def run(
     """Handle one deployment event. With ``dry_run`` the plan is returned and nothing changes."""
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
     r = open_run(
-        contract.DEPLOYMENT_EVENTS.name,
-        event.id,
-        event.detail_type,
-        ledger=ledger,
-        aws=aws,
-        topic_arn=settings.notices_topic_arn,
-        lease_seconds=settings.lease_seconds,
-        dry_run=dry_run,
+        contract.DEPLOYMENT_EVENTS.name, event.id, event.detail_type, settings, aws, dry_run=dry_run
     )
     if r.report.duplicate:
         return r.report

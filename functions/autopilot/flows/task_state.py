@@ -20,7 +20,6 @@ from autopilot.flows import crash_loop, zone_balance
 from autopilot.logic import zone_balance as zb
 from autopilot.record import finish, open_run
 from autopilot.settings import TaskEventsSettings
-from autopilot.store.ledger import Ledger
 
 
 def run(
@@ -33,14 +32,7 @@ def run(
     """Handle one task state change. With ``dry_run`` the plan is returned, nothing changed."""
     detail = event.detail
     r = open_run(
-        TASK_EVENTS.name,
-        detail.dedup_key,
-        event.detail_type,
-        ledger=Ledger(aws.dynamodb, settings.ledger_table),
-        aws=aws,
-        topic_arn=settings.notices_topic_arn,
-        lease_seconds=settings.lease_seconds,
-        dry_run=dry_run,
+        TASK_EVENTS.name, detail.dedup_key, event.detail_type, settings, aws, dry_run=dry_run
     )
     if r.report.duplicate:
         return r.report

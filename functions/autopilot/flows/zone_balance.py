@@ -97,16 +97,7 @@ def recheck(
     event: ScheduledEvent, settings: TaskEventsSettings, aws: AwsClients, *, dry_run: bool = False
 ) -> Report:
     """The re-check tick: evaluate every service whose re-check is due (one Query)."""
-    r = open_run(
-        TASK_EVENTS.name,
-        event.id,
-        event.detail_type,
-        ledger=Ledger(aws.dynamodb, settings.ledger_table),
-        aws=aws,
-        topic_arn=settings.notices_topic_arn,
-        lease_seconds=settings.lease_seconds,
-        dry_run=dry_run,
-    )
+    r = open_run(TASK_EVENTS.name, event.id, event.detail_type, settings, aws, dry_run=dry_run)
     if r.report.duplicate:
         return r.report
     for due in r.ledger.rechecks.due(limit=MAX_RECHECKS_PER_RUN):
