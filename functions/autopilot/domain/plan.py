@@ -14,22 +14,20 @@ them (``Write.what``) without making them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from autopilot.domain.records import DeployRecord
 from autopilot.domain.report import Action, Decision
 
 
-@dataclass(frozen=True)
-class Write:
+class Write(NamedTuple):
     """One ledger write. ``apply`` returns False when a conditional write did not hold."""
 
     what: str
     apply: Callable[[], object]
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One mutating AWS call and the ledger writes that go with it."""
 
     action: Action
@@ -45,8 +43,7 @@ class Step:
     undo: tuple[Write, ...] = ()
 
 
-@dataclass(frozen=True)
-class PinnedDeploy:
+class PinnedDeploy(NamedTuple):
     """Register ``register`` (a revision pinned to a digest) and move the service onto it
     with ``update``, whose ``taskDefinition`` the registration fills in; ``record`` is the
     deploy record kept (its ``task_definition`` the new revision's).
@@ -67,8 +64,7 @@ class PinnedDeploy:
     stale: tuple[Action, ...] = ()
 
 
-@dataclass(frozen=True)
-class Retry:
+class Retry(NamedTuple):
     """What a plan that must be tried again leaves behind: refused by the service's lease
     (busy), or a call failed transiently."""
 
@@ -80,8 +76,7 @@ class Retry:
     then: str = "retried"
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """A decision and how it is carried out."""
 
     decision: Decision
@@ -91,7 +86,7 @@ class Plan:
     lease: str | None = None
     #: when the service was read (epoch seconds): the lease refuses a change made since
     observed_at: float | None = None
-    on_retry: Retry = field(default_factory=Retry)
+    on_retry: Retry = Retry()
 
     @property
     def actions(self) -> list[Action]:

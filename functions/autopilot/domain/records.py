@@ -6,7 +6,6 @@ The stores (``store``) read and write these; the planners (``logic``) decide on 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
@@ -116,8 +115,7 @@ class ApprovalRecord(NamedTuple):
         return iso(datetime.fromtimestamp(self.approval_expires, UTC))
 
 
-@dataclass(frozen=True)
-class Pause:
+class Pause(NamedTuple):
     """An ``autopilot pause`` of one service: who, why, when (ISO-8601)."""
 
     by: str | None
@@ -128,8 +126,7 @@ class Pause:
         return {"by": self.by, "reason": self.reason, "at": self.at}
 
 
-@dataclass(frozen=True)
-class Recheck:
+class Recheck(NamedTuple):
     """A zone-balance re-check due at ``due_epoch`` for ``service_arn``."""
 
     service_arn: str
@@ -137,8 +134,7 @@ class Recheck:
     why: str
 
 
-@dataclass(frozen=True)
-class Floor:
+class Floor(NamedTuple):
     """An ASG floor (or scalable target minimum) autopilot raised, and who raised it."""
 
     original_min: int
@@ -146,8 +142,7 @@ class Floor:
     raised_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class LastChange:
+class LastChange(NamedTuple):
     """The last change to a capacity target (cooldown), or the last zone-balance move."""
 
     at: datetime
@@ -155,8 +150,7 @@ class LastChange:
     what: str
 
 
-@dataclass(frozen=True)
-class RecordedShift:
+class RecordedShift(NamedTuple):
     """A Fargate Spot fallback as recorded in the ledger."""
 
     original: Strategy
@@ -164,8 +158,7 @@ class RecordedShift:
     shifted_at: datetime
 
 
-@dataclass(frozen=True)
-class StopRecord:
+class StopRecord(NamedTuple):
     """One stopped task, as the crash-loop detector counts it."""
 
     task_arn: str

@@ -1,10 +1,12 @@
 """ECS as the functions see it: a service (one DescribeServices view for every flow), its
 deployments, tasks, the cluster's capacity providers and instances, and the numbers
-Auto Scaling owns. Built by ``aws.ecs`` / ``aws.scaling``; read by planners and flows."""
+Auto Scaling owns. Built by ``aws.ecs`` / ``aws.scaling``; read by planners and flows.
+
+Named tuples, not dataclasses: every function builds these classes at cold start, and a
+frozen dataclass costs several times a named tuple to define."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 FARGATE: Final = "FARGATE"
@@ -12,8 +14,7 @@ FARGATE_SPOT: Final = "FARGATE_SPOT"
 FARGATE_PROVIDERS: Final = frozenset({FARGATE, FARGATE_SPOT})
 
 
-@dataclass(frozen=True)
-class StrategyItem:
+class StrategyItem(NamedTuple):
     """One item of a capacity provider strategy."""
 
     capacity_provider: str
@@ -33,15 +34,14 @@ class Deployment(NamedTuple):
     rollout_state: str | None = None
 
 
-@dataclass(frozen=True)
-class Service:
+class Service(NamedTuple):
     """An ECS service as DescribeServices (with its tags) shows it."""
 
     arn: str
     name: str
     cluster_arn: str
     task_definition: str
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = {}
     deployments: tuple[Deployment, ...] = ()
     #: the deployment circuit breaker is on and rolls back
     circuit_breaker_rollback: bool = False
@@ -90,23 +90,20 @@ class Service:
         )
 
 
-@dataclass(frozen=True)
-class TaskInfo:
+class TaskInfo(NamedTuple):
     arn: str
     zone: str | None
     task_definition: str
     container_instance: str | None
 
 
-@dataclass(frozen=True)
-class CapacityProviderInfo:
+class CapacityProviderInfo(NamedTuple):
     name: str
     asg_name: str | None
     managed_scaling: bool
 
 
-@dataclass(frozen=True)
-class ClusterCapacity:
+class ClusterCapacity(NamedTuple):
     providers: tuple[CapacityProviderInfo, ...]
     default_strategy: Strategy
 
@@ -122,8 +119,7 @@ class ClusterCapacity:
         )
 
 
-@dataclass(frozen=True)
-class ContainerInstanceInfo:
+class ContainerInstanceInfo(NamedTuple):
     arn: str
     zone: str | None
     remaining_cpu: int
@@ -131,19 +127,17 @@ class ContainerInstanceInfo:
     ec2_instance_id: str | None
 
 
-@dataclass(frozen=True)
-class AsgInfo:
+class AsgInfo(NamedTuple):
     name: str
     min_size: int
     max_size: int
     desired: int
     zones: tuple[str, ...]
     #: In-service (or launching) instances per zone.
-    instances: dict[str, int] = field(default_factory=dict)
+    instances: dict[str, int] = {}
 
 
-@dataclass(frozen=True)
-class ScalableTargetInfo:
+class ScalableTargetInfo(NamedTuple):
     resource_id: str
     min_capacity: int
     max_capacity: int

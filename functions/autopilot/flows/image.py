@@ -21,7 +21,6 @@ RegisterTaskDefinition, UpdateService.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -201,7 +200,7 @@ def deploy(
     # 4. carry out
     for plan in plans:
         reason = said + plan.decision.reason
-        carry_out(r, replace(plan, decision=plan.decision.model_copy(update={"reason": reason})))
+        carry_out(r, plan._replace(decision=plan.decision.model_copy(update={"reason": reason})))
 
 
 Pending = tuple[Service, ServiceConfig, ServiceLedgerState]

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final, Literal
@@ -538,7 +538,7 @@ def on_demand(strategy: Strategy) -> Strategy:
         if item.capacity_provider == FARGATE:
             merged = True
             out.append(
-                replace(item, weight=item.weight + extra_weight, base=item.base + extra_base)
+                item._replace(weight=item.weight + extra_weight, base=item.base + extra_base)
             )
         else:
             out.append(item)
@@ -547,7 +547,7 @@ def on_demand(strategy: Strategy) -> Strategy:
         position = sum(1 for item in strategy[:index] if item.capacity_provider != FARGATE_SPOT)
         out.insert(position, StrategyItem(FARGATE, max(extra_weight, 1), extra_base))
     if all(i.weight == 0 for i in out):
-        out = [replace(i, weight=1) if i.capacity_provider == FARGATE else i for i in out]
+        out = [i._replace(weight=1) if i.capacity_provider == FARGATE else i for i in out]
     return tuple(out)
 
 

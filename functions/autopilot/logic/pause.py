@@ -9,8 +9,6 @@ change held is not (the pause itself was announced).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from autopilot.domain.plan import Plan, Retry
 from autopilot.domain.report import Outcome
 
@@ -34,4 +32,4 @@ def hold(plan: Plan, paused: bool) -> Plan:
             "notify": decision.notify and decision.severity == "error",
         }
     )
-    return replace(plan, decision=held, steps=(), on_retry=Retry())
+    return plan._replace(decision=held, steps=(), on_retry=Retry())
