@@ -144,6 +144,7 @@ def _service(raw: Any) -> Service:
         deployment_alarms=frozenset(
             alarms.get("alarmNames") or () if alarms.get("enable", True) else ()
         ),
+        deployment_controller=str((raw.get("deploymentController") or {}).get("type") or "ECS"),
     )
 
 
@@ -322,6 +323,20 @@ def update_service(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
         if key in params:
             result[key] = service.get(key)
     return result
+
+
+def tag_resource(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
+    """TagResource(resourceArn, tags=[{key, value}])."""
+    with translate("ecs:TagResource"):
+        ecs.tag_resource(**params)
+    return {}
+
+
+def untag_resource(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
+    """UntagResource(resourceArn, tagKeys)."""
+    with translate("ecs:UntagResource"):
+        ecs.untag_resource(**params)
+    return {}
 
 
 def stop_task(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:

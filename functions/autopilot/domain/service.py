@@ -59,6 +59,8 @@ class Service(NamedTuple):
     az_rebalancing: str | None = None
     #: the alarm names of ``deploymentConfiguration.alarms`` (when enabled)
     deployment_alarms: frozenset[str] = frozenset()
+    #: ``deploymentController.type``: ECS, CODE_DEPLOY or EXTERNAL (only ECS is ever updated)
+    deployment_controller: str = "ECS"
 
     @property
     def primary(self) -> Deployment | None:
@@ -66,6 +68,12 @@ class Service(NamedTuple):
 
     def deployment(self, deployment_id: str) -> Deployment | None:
         return next((d for d in self.deployments if d.id == deployment_id), None)
+
+    @property
+    def ecs_controlled(self) -> bool:
+        """ECS's own deployment controller deploys it (CodeDeploy and external ones do not:
+        autopilot never updates those)."""
+        return self.deployment_controller == "ECS"
 
     @property
     def deployment_in_progress(self) -> bool:
