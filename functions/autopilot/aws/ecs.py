@@ -409,10 +409,3 @@ def stop_task_params(cluster_arn: str, task_arn: str, reason: str) -> dict[str, 
 
 def task_definition_params(task_definition: str) -> dict[str, Any]:
     return {"taskDefinition": task_definition}
-
-
-def service_params(
-    cluster_arn: str, service_arn: str, task_definition: str | None
-) -> dict[str, Any]:
-    """UpdateService onto a revision (``None``: the revision a registration makes)."""
-    return {"cluster": cluster_arn, "service": service_arn, "taskDefinition": task_definition}

@@ -9,39 +9,15 @@
    per cooldown (a conditional claim, given back if the call fails)
 4. record: ``record.finish``
 
-Who each change goes through (never fight the mechanism that owns a number):
-
-================================  ==================================  =========================
-signal                            action                              owner (API)
-================================  ==================================  =========================
-alarm ALARM, service target with  MinCapacity to desired + step       application-autoscaling:
-a scalable target                 (original recorded)                 RegisterScalableTarget
-alarm OK, same                    MinCapacity back to the original    same
-alarm ALARM, service target       desiredCount + step (within         ecs:UpdateService
-without a scalable target         autopilot:scaling)                  desiredCount
-alarm ALARM, ASG / capacity       MinSize raised (original            autoscaling:UpdateAuto-
-provider under managed scaling    recorded); OK: MinSize back         ScalingGroup MinSize
-alarm ALARM, plain ASG /          DesiredCapacity + step              autoscaling:
-capacity provider                                                     SetDesiredCapacity
-placement failure RESOURCE:CPU /  the provider's ASG + 1 (managed     SetDesiredCapacity /
-MEMORY on EC2 capacity            scaling: its MinSize)               UpdateAutoScalingGroup
-placement failure                 FARGATE_SPOT -> FARGATE             ecs:UpdateService
-RESOURCE:FARGATE, Fargate Spot    (original recorded)                 capacityProviderStrategy,
-                                                                      forceNewDeployment (ECS
-                                                                      requires it)
-SERVICE_STEADY_STATE after the    back to the recorded strategy       same
-calm period
-Spot interruption warning (the    the instance's ASG + 1 (managed     SetDesiredCapacity /
-cluster's ASGs only)              scaling: its MinSize)               UpdateAutoScalingGroup
-================================  ==================================  =========================
+Every change goes through the owner of the number it moves (never fight the mechanism that
+owns it): ``logic.capacity`` says which, signal by signal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from autopilot import contract
 from autopilot.aws import cloudwatch, ecs, scaling
@@ -67,8 +43,7 @@ from autopilot.store.capacity import asg_target, service_target
 from autopilot.store.ledger import Ledger
 
 
-@dataclass(frozen=True)
-class _Target:
+class _Target(NamedTuple):
     """Where a change lands: the decision's subject, the cooldown key, and how to reach it."""
 
     subject: str

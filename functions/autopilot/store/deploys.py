@@ -66,22 +66,6 @@ class Deploys:
     def _all(self, service_arn: str) -> list[DeployRecord]:
         return [_record(i) for i in self._t.query_prefix(svc_pk(service_arn), PREFIX)]
 
-    def find_registered(
-        self, service_arn: str, digest: str, base_task_definition: str
-    ) -> DeployRecord | None:
-        """A revision registered for ``digest`` on top of ``base_task_definition`` that no
-        UpdateService has used yet (a previous attempt failed transiently or timed out)."""
-        return next(
-            (
-                r
-                for r in self._all(service_arn)
-                if r.state == "registered"
-                and r.digest == digest
-                and r.previous_task_definition == base_task_definition
-            ),
-            None,
-        )
-
     def list_registered(self, service_arn: str) -> list[DeployRecord]:
         """Every revision registered for the service that no UpdateService has used yet."""
         return [r for r in self._all(service_arn) if r.state == "registered"]
