@@ -18,7 +18,15 @@ import yaml
 from autopilot.contract import RepositoryFilter, encode_policy_tag
 from autopilot.errors import MalformedTag
 from autopilot.logic.policy import parse_policy
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from infra import limits
 
@@ -462,34 +470,61 @@ def parse_cluster(value: str) -> ManagedCluster:
     return ManagedCluster(name=value)
 
 
+def _cluster(value: str) -> str:
+    parse_cluster(value)
+    return value
+
+
+def _repository_name(value: str) -> str:
+    if not _ECR_NAME_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a valid ECR repository name")
+    return value
+
+
+def _repository_prefix(value: str) -> str:
+    if not value:
+        raise ValueError("an empty prefix would match every repository: write repositories: all")
+    if not _ECR_PREFIX_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not the start of an ECR repository name")
+    return value
+
+
+def _any_role(why: str) -> ValueError:
+    return ValueError(f"{why} would allow passing any role of the account")
+
+
+def _role_arn(item: str) -> str:
+    head, _, rest = item.partition(":role/")
+    if item.strip() in ("*", "arn:*") or (rest.replace("/", "") in ("", "*") and "*" in item):
+        raise _any_role(f"{item!r}")
+    if "*" in head:
+        raise ValueError(f"{item!r}: name the account (12 digits), not a wildcard")
+    if _ROLE_ARN_RE.fullmatch(item) is None:
+        raise ValueError(
+            f"{item!r} is not a role ARN (arn:aws:iam::<12-digit account>:role/<name>, "
+            "a trailing * for a prefix)"
+        )
+    return item
+
+
+def _role_path(item: str) -> str:
+    if item.strip() in ("/", "/*", "*", ""):
+        raise _any_role(f"the path {item!r}")
+    if not _ROLE_PATH_RE.fullmatch(item):
+        raise ValueError(
+            f"{item!r} is not an IAM path prefix like /team-a/ (starts and ends with /)"
+        )
+    return item
+
+
 class ManagedRepositories(_Strict):
     """``all`` (every repository of the account), or names and/or name prefixes. In the file:
     ``repositories: all``, ``repositories: [name, ...]`` (names) or
     ``repositories: {names: [...], prefixes: [...]}``."""
 
     all: bool = False
-    names: list[str] = Field(default_factory=list)
-    prefixes: list[str] = Field(default_factory=list)
-
-    @field_validator("names")
-    @classmethod
-    def _names(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not _ECR_NAME_RE.fullmatch(item):
-                raise ValueError(f"{item!r} is not a valid ECR repository name")
-        return value
-
-    @field_validator("prefixes")
-    @classmethod
-    def _prefixes(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not item:
-                raise ValueError(
-                    "an empty prefix would match every repository: write repositories: all"
-                )
-            if not _ECR_PREFIX_RE.fullmatch(item):
-                raise ValueError(f"{item!r} is not the start of an ECR repository name")
-        return value
+    names: list[Annotated[str, AfterValidator(_repository_name)]] = Field(default_factory=list)
+    prefixes: list[Annotated[str, AfterValidator(_repository_prefix)]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _something(self) -> ManagedRepositories:
@@ -521,49 +556,15 @@ class RoleTag(_Strict):
         return value
 
 
-def _any_role(why: str) -> ValueError:
-    return ValueError(f"{why} would allow passing any role of the account")
-
-
 class PassRoles(_Strict):
     """The task and execution roles image-events and the rollbacks may pass to ECS tasks
     (``iam:PassRole``, always with ``iam:PassedToService`` = ``ecs-tasks.amazonaws.com``):
     role ARNs (a trailing ``*`` makes one a name prefix), IAM path prefixes (``/team-a/``),
     and/or a role tag."""
 
-    arns: list[str] = Field(default_factory=list)
-    paths: list[str] = Field(default_factory=list)
+    arns: list[Annotated[str, AfterValidator(_role_arn)]] = Field(default_factory=list)
+    paths: list[Annotated[str, AfterValidator(_role_path)]] = Field(default_factory=list)
     tag: RoleTag | None = None
-
-    @field_validator("arns")
-    @classmethod
-    def _arns(cls, value: list[str]) -> list[str]:
-        for item in value:
-            head, _, rest = item.partition(":role/")
-            if item.strip() in ("*", "arn:*") or (
-                rest.replace("/", "") in ("", "*") and "*" in item
-            ):
-                raise _any_role(f"{item!r}")
-            if "*" in head:
-                raise ValueError(f"{item!r}: name the account (12 digits), not a wildcard")
-            if _ROLE_ARN_RE.fullmatch(item) is None:
-                raise ValueError(
-                    f"{item!r} is not a role ARN (arn:aws:iam::<12-digit account>:role/<name>, "
-                    "a trailing * for a prefix)"
-                )
-        return value
-
-    @field_validator("paths")
-    @classmethod
-    def _paths(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if item.strip() in ("/", "/*", "*", ""):
-                raise _any_role(f"the path {item!r}")
-            if not _ROLE_PATH_RE.fullmatch(item):
-                raise ValueError(
-                    f"{item!r} is not an IAM path prefix like /team-a/ (starts and ends with /)"
-                )
-        return value
 
     @model_validator(mode="after")
     def _something(self) -> PassRoles:
@@ -581,16 +582,9 @@ class Manage(_Strict):
     roles that may be passed to ECS tasks (default and always included with an estate: its
     own task and execution roles, under the IAM path ``/ecs-autopilot/<environment>/``)."""
 
-    clusters: list[str] = Field(default_factory=list)
+    clusters: list[Annotated[str, AfterValidator(_cluster)]] = Field(default_factory=list)
     repositories: ManagedRepositories | None = None
     pass_roles: PassRoles | None = None
-
-    @field_validator("clusters")
-    @classmethod
-    def _clusters(cls, value: list[str]) -> list[str]:
-        for item in value:
-            parse_cluster(item)
-        return value
 
     @field_validator("repositories", mode="before")
     @classmethod
