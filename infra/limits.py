@@ -76,6 +76,7 @@ def rule_patterns(
         "ecs-task": contract.ecs_task_pattern(*where, cluster_arns),
         "ecs-service-action": contract.ecs_placement_failure_pattern(*where, cluster_arns),
         "scaling-alarms": contract.alarm_pattern(*where, alarm_prefix),
+        "spot-warning": contract.spot_warning_pattern(*where),
     }
 
 

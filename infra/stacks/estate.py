@@ -41,6 +41,10 @@ from infra.split import StackPlan
 from infra.stacks.common import alnum, notices_topic_name, removal, retention
 
 
+#: ``AWS::ECS::ClusterCapacityProviderAssociations``: one, written at synth.
+CAPACITY_PROVIDER_ASSOCIATIONS = 1
+
+
 def log_group_prefix(config: AutopilotConfig) -> str:
     return f"/ecs/{config.environment}"
 
@@ -212,7 +216,9 @@ class EstateStack(Stack):
         )
         if any(s.load_balancer for s in config.services):
             self.services.ensure_access_log_bucket()
-        self.fixed_resources = sum(
+        # what is built so far, and the cluster's capacity provider associations, which
+        # ecs.Cluster only writes when the app is synthesized
+        self.fixed_resources = CAPACITY_PROVIDER_ASSOCIATIONS + sum(
             1 for c in self.node.find_all() if CfnResource.is_cfn_resource(c)
         )
         self.fixed_outputs = 3  # ClusterName, ClusterArn, RegistryUrl
