@@ -40,7 +40,6 @@ from infra.managed import ASG_CLUSTER_TAG, arn
 from infra.split import StackPlan
 from infra.stacks.common import alnum, notices_topic_name, removal, retention
 
-
 #: ``AWS::ECS::ClusterCapacityProviderAssociations``: one, written at synth.
 CAPACITY_PROVIDER_ASSOCIATIONS = 1
 
