@@ -214,19 +214,26 @@ def _extras(section: dict[str, Any]) -> list[str]:
                 break
         lines.append("")
         lines += [
-            "| services | resources | wall median | CPU median (CLI, app, jsii) "
-            "| plain `cdk synth` |",
-            "|---|---|---|---|---|",
+            "| services | stacks | resources | largest stack | wall median "
+            "| CPU median (CLI, app, jsii) |",
+            "|---|---|---|---|---|---|",
         ]
         for fig in section["figures"]:
             e = fig["extra"]
-            plain = {True: "ok", False: f"fails: {e['plain_synth_error']}", None: "not run"}[
-                e["plain_synth_ok"]
-            ]
             lines.append(
-                f"| {fig['name'].split(' ')[0]} | {e['resources']} | "
-                f"{fig['stats']['median']:.1f} s | {e['cpu']['median']:.1f} s | {_cell(plain)} |"
+                f"| {e['services']} | {len(e['stacks'])} | {e['resources']} | "
+                f"{e['largest_stack']} | {fig['stats']['median']:.1f} s | "
+                f"{e['cpu']['median']:.1f} s |"
             )
+        lines += ["", "Resources per stack (outputs, template KB):", ""]
+        for fig in section["figures"]:
+            e = fig["extra"]
+            per = ", ".join(
+                f"{name.removeprefix('EcsAutopilot-')} {s['resources']} ({s['outputs']}, "
+                f"{s['kb']} KB)"
+                for name, s in e["stacks"].items()
+            )
+            lines.append(f"- {e['services']} services: {per}")
     elif key == "demo" and section["figures"]:
         fig = section["figures"][0]
         lines.append(f"Command: `{fig['command']}`; runs: {'; '.join(fig['extra']['summaries'])}.")
