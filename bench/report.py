@@ -228,12 +228,21 @@ def _extras(section: dict[str, Any]) -> list[str]:
         lines += ["", "Resources per stack (outputs, template KB):", ""]
         for fig in section["figures"]:
             e = fig["extra"]
-            per = ", ".join(
+            items = list(e["stacks"].items())
+            shown = items if len(items) <= 6 else items[:3] + items[-1:]
+            per = [
                 f"{name.removeprefix('EcsAutopilot-')} {s['resources']} ({s['outputs']}, "
                 f"{s['kb']} KB)"
-                for name, s in e["stacks"].items()
-            )
-            lines.append(f"- {e['services']} services: {per}")
+                for name, s in shown
+            ]
+            if len(items) > 6:
+                middle = [s for _, s in items[3:-1]]
+                per.insert(
+                    3,
+                    f"{len(middle)} more services stacks of {min(s['resources'] for s in middle)}"
+                    f"-{max(s['resources'] for s in middle)} resources",
+                )
+            lines.append(f"- {e['services']} services: {', '.join(per)}")
     elif key == "demo" and section["figures"]:
         fig = section["figures"][0]
         lines.append(f"Command: `{fig['command']}`; runs: {'; '.join(fig['extra']['summaries'])}.")

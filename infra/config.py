@@ -778,7 +778,11 @@ def _check_limits(config: AutopilotConfig, file: str | Path) -> None:
                 field,
                 f"the {rule} rule's pattern would be {size:,} characters, more than "
                 f"EventBridge's {limits.MAX_EVENT_PATTERN:,}"
-                + (": use prefixes or all" if field == repo_field else ": manage fewer clusters"),
+                + (
+                    ": manage the repositories by prefix or all (manage.repositories)"
+                    if field == repo_field
+                    else ": manage fewer clusters"
+                ),
             )
     size = limits.environment_size(arns, repos)
     if size > limits.MAX_LAMBDA_ENVIRONMENT:
