@@ -194,3 +194,27 @@ def test_nag_and_cfn_lint_pass_on_every_template(split_synth) -> None:
     result = cfn_lint(templates)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""
+
+
+def _placement(n: int) -> dict[str, str]:
+    config = AutopilotConfig.model_validate(split_config(n))
+    plans = split.plan(config, estate_resources=60, estate_outputs=3)
+    return {svc: p.name for p in plans for svc in p.services}
+
+
+def test_services_added_at_the_end_keep_the_others_in_their_stacks() -> None:
+    # The plan alone (no CDK): 200 services, then 20 more at the end of the list
+    before, after = _placement(200), _placement(220)
+    moved = {s for s, stack in before.items() if after.get(s) != stack and s != "svc199"}
+    # (svc199 tracks the first repository in both; the 200th service differs by name)
+    assert moved == set()
+    assert len(after) == 220
+    assert set(before.values()) <= set(after.values())
+
+
+def test_the_plan_respects_every_budget() -> None:
+    config = AutopilotConfig.model_validate(split_config(300))
+    for p in split.plan(config, estate_resources=60, estate_outputs=3):
+        assert p.resources <= limits.MAX_RESOURCES * split.FILL
+        assert p.outputs <= limits.MAX_OUTPUTS
+        assert p.policy_chars <= limits.MAX_MANAGED_POLICY
