@@ -42,7 +42,7 @@ class ScalingAlarmsProps:
 
 
 class ScalingAlarms(Construct):
-    """Exposes ``alarms`` by alarm name."""
+    """Exposes ``alarms`` by alarm name; ``add_service`` adds a service's alarms."""
 
     def __init__(self, scope: Construct, construct_id: str, *, props: ScalingAlarmsProps) -> None:
         super().__init__(scope, construct_id)
@@ -65,19 +65,24 @@ class ScalingAlarms(Construct):
                     (c.step_out, c.step_in, c.cooldown_seconds),
                 )
         for name, s in sorted(props.services.items()):
-            dims = {**cluster_dims, "ServiceName": name}
-            for metric, short, thresholds in (
-                ("CPUUtilization", "cpu", s.cpu),
-                ("MemoryUtilization", "memory", s.memory),
-            ):
-                self._pair(
-                    f"{name}-{short}",
-                    metric,
-                    dims,
-                    thresholds,
-                    f"service:{name}",
-                    (s.step_out, s.step_in, s.cooldown_seconds),
-                )
+            self.add_service(name, s)
+
+    def add_service(self, name: str, alarms: ServiceAlarms) -> None:
+        """CPU and memory utilization alarms of one service (``autopilot:target`` =
+        ``service:<name>``)."""
+        dims = {"ClusterName": self._props.cluster_name, "ServiceName": name}
+        for metric, short, thresholds in (
+            ("CPUUtilization", "cpu", alarms.cpu),
+            ("MemoryUtilization", "memory", alarms.memory),
+        ):
+            self._pair(
+                f"{name}-{short}",
+                metric,
+                dims,
+                thresholds,
+                f"service:{name}",
+                (alarms.step_out, alarms.step_in, alarms.cooldown_seconds),
+            )
 
     def _pair(  # noqa: PLR0917 - internal step
         self,
