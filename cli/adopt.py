@@ -1082,7 +1082,7 @@ def render(report: Report) -> list[str]:
     for o in report.outcomes:
         j = o.judgement
         what = f"  {j.repository}, container {j.container}" if j.repository else ""
-        lines.append(f"{j.service:{width}}  {j.verdict:8}{what}")
+        lines.append(f"{j.service:{width}}  {j.verdict:8}{what}".rstrip())
         if report.mode == "undo":
             if o.removed:
                 lines.append(f"    removed {' '.join(o.removed)}")

@@ -412,10 +412,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     except operator.OperatorError as exc:
         raise UsageError(str(exc)) from exc
     if args.json:
-        print_json({"cluster": target.cluster_arn, "table": target.table, "services": services})
+        print_json(
+            {
+                "cluster": target.cluster_arn,
+                "clusters": list(target.cluster_arns),
+                "table": target.table,
+                "services": services,
+            }
+        )
         return EXIT_OK
     if not services:
-        print(f"no tracked service in {target.cluster_arn}")
+        print(f"no tracked service in {', '.join(target.cluster_arns)}")
         return EXIT_OK
     for s in services:
         _print_status(s)
@@ -464,7 +471,113 @@ def _print_status(s: dict[str, Any]) -> None:
         )
 
 
+# --------------------------------------------------------------------------- adopt
+def cmd_adopt(args: argparse.Namespace) -> int:
+    from cli import adopt as adoption
+    from cli.invoke import InvokeError, _client, control_plane, operator_clients
+
+    endpoint = _endpoint(args)
+    try:
+        choices = adoption.options(
+            repository=args.repository,
+            container=args.container,
+            policy=args.policy,
+            scan=args.scan,
+            approval=args.approval,
+            rebalance=args.rebalance,
+        )
+        plane = control_plane(
+            endpoint,
+            stack=args.stack,
+            managed_clusters_=args.managed_clusters,
+            repositories=args.repositories,
+            pass_roles=args.pass_roles,
+        )
+        report = adoption.adopt(
+            operator_clients(endpoint),
+            args.cluster,
+            plane,
+            choices,
+            services=args.service,
+            mode="apply" if args.apply else "undo" if args.undo else "dry-run",
+            role_tags=adoption.iam_role_tags(_client("iam", endpoint)),
+        )
+    except (adoption.AdoptError, InvokeError) as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print("\n".join(adoption.render(report)))
+    if not report.ok:
+        failed = next(o for o in report.outcomes if o.error)
+        print(f"error: {failed.judgement.service}: {failed.error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _adopt_parser(sub: Any, common: Any) -> None:
+    ad = common(
+        sub.add_parser(
+            "adopt",
+            help="can autopilot manage an existing cluster's services, and why not; the tags "
+            "that opt them in (written with --apply)",
+        )
+    )
+    ad.add_argument("cluster", metavar="CLUSTER", help="the cluster's name or ARN")
+    ad.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="only this service (repeat for several; default: every service of the cluster)",
+    )
+    ad.add_argument("--policy", help="autopilot:policy to write (default semver)")
+    ad.add_argument(
+        "--scan", help="autopilot:scan to write: critical, high or off (default critical)"
+    )
+    ad.add_argument("--approval", help="autopilot:approval to write: auto or manual (default auto)")
+    ad.add_argument(
+        "--repository", help="the ECR repository to track (default: the one the image comes from)"
+    )
+    ad.add_argument(
+        "--container", help="the container to update (default: the one running the repository)"
+    )
+    ad.add_argument(
+        "--rebalance", help="autopilot:rebalance to write: on or off (default on; off for DAEMON)"
+    )
+    act = ad.add_mutually_exclusive_group()
+    act.add_argument("--apply", action="store_true", help="write the tags (default: a dry run)")
+    act.add_argument("--undo", action="store_true", help="remove every autopilot:* tag")
+    ad.add_argument("--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)")
+    ad.add_argument(
+        "--stack",
+        help="the control plane's stack, whose outputs say what it manages (default: "
+        "EcsAutopilot-<environment of the config file cdk.json names>)",
+    )
+    ad.add_argument(
+        "--managed-clusters",
+        metavar="ARNS",
+        help="the clusters the control plane manages, comma-separated (default: the stack's "
+        "ManagedClusterArns)",
+    )
+    ad.add_argument(
+        "--repositories",
+        metavar="FILTER",
+        help="the repositories it covers: * or name:<repo>/prefix:<start> items (default: the "
+        "stack's ManagedRepositories)",
+    )
+    ad.add_argument(
+        "--pass-roles",
+        metavar="ROLES",
+        help="the roles it may pass: role ARNs (* matches), path:/PREFIX/ or tag:KEY=VALUE, "
+        "comma-separated (default: the stack's PassRoles)",
+    )
+    ad.set_defaults(func=cmd_adopt)
+
+
 # --------------------------------------------------------------------------- parser
+SERVICE_HELP = "service: its name (unique among the managed clusters), CLUSTER/NAME or ARN"
+
+
 def _operator_parsers(sub: Any, common: Any) -> None:
     """history, status, approve, reject, pause, resume: against the sandbox or an account."""
 
@@ -478,7 +591,12 @@ def _operator_parsers(sub: Any, common: Any) -> None:
             "(default: EcsAutopilot-<environment of the config file cdk.json names>)",
         )
         sp.add_argument("--table", help="ledger table (default: from the stack's outputs)")
-        sp.add_argument("--cluster", help="cluster ARN (default: from the stack's outputs)")
+        sp.add_argument(
+            "--cluster",
+            action="append",
+            help="a managed cluster's ARN (repeat, or comma-separate, for several; default: "
+            "the managed clusters the stack's outputs name)",
+        )
         return sp
 
     hist = where(
@@ -486,7 +604,7 @@ def _operator_parsers(sub: Any, common: Any) -> None:
             sub.add_parser("history", help="the ledger's decisions for one service, newest first")
         )
     )
-    hist.add_argument("service", help="service name or ARN")
+    hist.add_argument("service", help=SERVICE_HELP)
     hist.add_argument(
         "--limit", type=int, default=None, help="at most N (default 50, all with --since)"
     )
@@ -505,22 +623,22 @@ def _operator_parsers(sub: Any, common: Any) -> None:
     )
     st.set_defaults(func=cmd_status)
     ap = where(common(sub.add_parser("approve", help="deploy a pending approval, re-checked now")))
-    ap.add_argument("service", help="service name or ARN")
+    ap.add_argument("service", help=SERVICE_HELP)
     ap.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
     ap.set_defaults(func=cmd_approve)
     rj = where(common(sub.add_parser("reject", help="refuse a pending approval for good")))
-    rj.add_argument("service", help="service name or ARN")
+    rj.add_argument("service", help=SERVICE_HELP)
     rj.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
     rj.add_argument("--reason", help="why (recorded and announced)")
     rj.set_defaults(func=cmd_reject)
     pa = where(
         common(sub.add_parser("pause", help="hold every reaction for one service (recorded)"))
     )
-    pa.add_argument("service", help="service name or ARN")
+    pa.add_argument("service", help=SERVICE_HELP)
     pa.add_argument("--reason", help="why (recorded, shown in status, announced)")
     pa.set_defaults(func=cmd_pause)
     re_ = where(common(sub.add_parser("resume", help="release a paused service")))
-    re_.add_argument("service", help="service name or ARN")
+    re_.add_argument("service", help=SERVICE_HELP)
     re_.add_argument("--reason", help="why (recorded and announced)")
     re_.set_defaults(func=cmd_resume)
 
@@ -594,6 +712,7 @@ def build_parser() -> argparse.ArgumentParser:
     inv.set_defaults(func=cmd_invoke)
 
     _operator_parsers(sub, common)
+    _adopt_parser(sub, common)
     from cli.redrive import register_cli
 
     register_cli(sub, common)  # autopilot redrive (cli/redrive.py)
