@@ -66,7 +66,7 @@ class Sandbox:
         self.stacks = deploy(self.clients, self.assembly, progress=self.say)
         dead_letters: dict[str, str] = {}
         for s in self.stacks:
-            dead_letters.update(adj.dead_letter_targets(s.template, s.physical_ids))
+            dead_letters.update(adj.dead_letter_targets(s.template, s.physical_ids, s.exports))
         self.router = Router(self.clients, dead_letters=dead_letters).load()
         self.simulator = Simulator(self.clients, self.router, self.stacks, self.timeline).start()
         self.timings["deploy"] = time.perf_counter() - t1
@@ -88,10 +88,16 @@ class Sandbox:
 
     @property
     def outputs(self) -> dict[str, str]:
+        """Every deployed stack's outputs in one mapping (a key two stacks output: the one
+        deployed last); :attr:`outputs_by_stack` keeps them apart."""
         out: dict[str, str] = {}
         for s in self.stacks:
             out.update(s.outputs)
         return out
+
+    @property
+    def outputs_by_stack(self) -> dict[str, dict[str, str]]:
+        return {s.name: dict(s.outputs) for s in self.stacks}
 
     def describe(self) -> dict[str, Any]:
         assert self.router is not None
@@ -100,6 +106,7 @@ class Sandbox:
             "endpoint": self.endpoint,
             "stacks": [s.name for s in self.stacks],
             "outputs": self.outputs,
+            "outputs_by_stack": self.outputs_by_stack,
             "rules": [
                 {
                     "name": r.name,
