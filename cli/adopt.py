@@ -426,8 +426,8 @@ def judge(facts: ServiceFacts, plane: ControlPlane, choices: Options) -> Judgeme
         reasons=tuple(reasons),
         tags=tags,
         current=current,
-        repository=tracked[0] if tracked else None,
-        container=tracked[1] if tracked else None,
+        repository=tracked[0] if tracked and not never else None,
+        container=tracked[1] if tracked and not never else None,
     )
 
 
@@ -449,7 +449,8 @@ def _never(svc: Service, plane: ControlPlane, reasons: list[Reason]) -> bool:
             _reason(
                 "cluster-not-managed",
                 f"cluster {cluster_name(svc.cluster_arn)} is not one the control plane manages "
-                f"({plane.source}): no event of it reaches a function",
+                f"(it manages {', '.join(cluster_name(c) for c in plane.clusters)}): no event "
+                "of it reaches a function",
             )
         )
     if svc.arn.split(":", 5)[-1].count("/") < 2:
