@@ -456,6 +456,26 @@ def approver(endpoint: str, *, actor: str = "demo") -> Callable[[str, str], cont
     return approve
 
 
+def adopter(endpoint: str) -> Callable[..., dict[str, Any]]:
+    """``adopt(cluster, apply=..., undo=...)`` as `autopilot adopt CLUSTER --json` does it
+    against ``endpoint`` with the control plane its stack's outputs describe (the demo's
+    operator, ``sandbox.demo.DemoContext.adopt``): the JSON report."""
+    from cli import adopt as adoption
+
+    def adopt(cluster: str, *, apply: bool = False, undo: bool = False) -> dict[str, Any]:
+        report = adoption.adopt(
+            operator_clients(endpoint),
+            cluster,
+            control_plane(endpoint),
+            adoption.options(),
+            mode="apply" if apply else "undo" if undo else "dry-run",
+            role_tags=adoption.iam_role_tags(_client("iam", endpoint)),
+        )
+        return report.to_json()
+
+    return adopt
+
+
 def actor() -> str:
     """Who gives an operator command: ``$AUTOPILOT_ACTOR``, else the login name."""
     import getpass

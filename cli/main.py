@@ -89,16 +89,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     timeline = Timeline(echo=not args.json, verbose=args.verbose)
     out_dir = Path(args.out) if args.out else None
-    sb = Sandbox(out_dir=out_dir, progress=None if args.json else progress, timeline=timeline)
+    sb = Sandbox(
+        out_dir=out_dir,
+        progress=None if args.json else progress,
+        timeline=timeline,
+        brownfield=True,
+    )
     try:
         if args.resynth:
             from sandbox.synth import synth
 
             sb.assembly = synth(out_dir, force=True, progress=None if args.json else progress)
         sb.up()
-        from cli.invoke import approver
+        from cli.invoke import adopter, approver
 
-        results = run_scenes(DemoContext(sb, approve=approver(sb.endpoint)))
+        operator = DemoContext(sb, approve=approver(sb.endpoint), adopt=adopter(sb.endpoint))
+        results = run_scenes(operator)
     finally:
         sb.down()
     wall = time.perf_counter() - started
@@ -114,6 +120,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                         "title": r.title,
                         "ok": r.ok,
                         "error": r.error,
+                        "skipped": r.skipped,
                         "seconds": round(r.seconds, 2),
                         "checks": [c.__dict__ for c in r.checks],
                     }
@@ -125,14 +132,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         print()
         for r in results:
+            if r.skipped:
+                print(f"  SKIP  {r.title}: {r.skipped}")
+                continue
             print(f"  {'PASS' if r.ok else 'FAIL'}  {r.title}  ({r.seconds:.1f} s)")
             for c in r.checks:
                 if not c.ok:
                     print(f"        missed: {c.what}" + (f" ({c.detail})" if c.detail else ""))
             if r.error:
                 print(f"        broke: {r.error}")
+        told = [r for r in results if not r.skipped]
+        skipped = f", {len(results) - len(told)} skipped" if len(told) < len(results) else ""
         print(
-            f"\n{sum(r.ok for r in results)}/{len(results)} scenes passed in {wall:.1f} s "
+            f"\n{sum(r.ok for r in told)}/{len(told)} scenes passed{skipped} in {wall:.1f} s "
             f"(synth {sb.timings.get('synth', 0):.1f} s, "
             f"deploy {sb.timings.get('deploy', 0):.1f} s)"
         )
@@ -165,6 +177,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         out_dir=Path(args.out) if args.out else None,
         progress=progress,
         timeline=Timeline(echo=True, verbose=args.verbose),
+        brownfield=args.brownfield,
     )
     try:
         sb.up()
@@ -666,6 +679,11 @@ def build_parser() -> argparse.ArgumentParser:
     up = common(lsub.add_parser("up", help="start the sandbox in the foreground until Ctrl-C"))
     up.add_argument("--port", type=int, help="port of the local AWS endpoint (default: a free one)")
     up.add_argument("--out", help="cloud assembly directory (default: cdk.out, reused when fresh)")
+    up.add_argument(
+        "--brownfield",
+        action="store_true",
+        help="also a cluster and services made by plain API calls (sandbox/brownfield.py)",
+    )
     up.set_defaults(func=cmd_local_up)
     push = common(lsub.add_parser("push", help="push a new image and route what AWS would emit"))
     push.add_argument("image", metavar="REPO:TAG")
