@@ -3,6 +3,7 @@ reasons (stable codes) and the tags it would write, for each kind of existing se
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -449,3 +450,9 @@ def test_role_patterns_read_back_as_written() -> None:
     assert str(RolePatterns.parse(text)) == text
     assert role_path(f"arn:aws:iam::{ACCOUNT}:role/teams/a/web") == "/teams/a/"
     assert role_path(f"arn:aws:iam::{ACCOUNT}:role/web") == "/"
+
+
+def test_the_readme_lists_every_reason() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [c for c in REASONS if f"| `{c}` | {REASONS[c][0]} |" not in readme]
+    assert missing == []
