@@ -10,8 +10,7 @@ This module is pure data: no boto3, no pydantic, nothing slow to import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 # ---------------------------------------------------------------------------
 # Tag contract (README.md, "Opting services in")
@@ -70,8 +69,7 @@ DT_SCHEDULED: Final = "Scheduled Event"
 # ---------------------------------------------------------------------------
 # The four functions
 # ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FunctionSpec:
+class FunctionSpec(NamedTuple):
     """One Lambda function: its short name (also the CLI's name for it) and handler."""
 
     name: str
@@ -115,13 +113,12 @@ RUNTIME_ENVIRONMENT: Final = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 ALL_REPOSITORIES: Final = "*"
 
 
-@dataclass(frozen=True)
-class RepositoryFilter:
+class RepositoryFilter(NamedTuple):
     """Which ECR repositories the control plane manages: all of the account's (no names, no
     prefixes), or those named and those whose name starts with a prefix.
 
     Written as one setting (``REPOSITORIES``): ``*``, or comma-separated ``name:<repo>`` and
-    ``prefix:<start>`` items (``str(filter)`` gives it back).
+    ``prefix:<start>`` items (``setting()`` writes it, ``parse`` reads it).
     """
 
     names: tuple[str, ...] = ()
@@ -138,12 +135,16 @@ class RepositoryFilter:
             or any(repository.startswith(p) for p in self.prefixes)
         )
 
-    def __str__(self) -> str:
+    def setting(self) -> str:
+        """The ``REPOSITORIES`` value that names this filter (``parse`` reads it back)."""
         if self.everything:
             return ALL_REPOSITORIES
         return ",".join(
             [*(f"name:{n}" for n in self.names), *(f"prefix:{p}" for p in self.prefixes)]
         )
+
+    def __str__(self) -> str:
+        return self.setting()
 
     @classmethod
     def parse(cls, text: str) -> RepositoryFilter:

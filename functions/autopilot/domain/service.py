@@ -157,12 +157,6 @@ def service_arn_of(cluster_arn: str, service_name: str) -> str:
     return f"{prefix}:service/{cluster}/{service_name}"
 
 
-def cluster_of(service_arn: str) -> str:
-    """``arn:...:service/<cluster>/<name>`` -> the cluster's ARN."""
-    prefix, _, path = service_arn.partition(":service/")
-    return f"{prefix}:cluster/{path.split('/')[0]}"
-
-
 def cluster_name(cluster_arn: str) -> str:
     return cluster_arn.rsplit("/", 1)[-1]
 
