@@ -281,7 +281,7 @@ class ControlPlane(NamedTuple):
         return {
             "source": self.source,
             "clusters": list(self.clusters),
-            "repositories": str(self.repositories),
+            "repositories": self.repositories.setting(),
             "pass_roles": str(self.pass_roles) if self.pass_roles is not None else None,
         }
 
@@ -528,7 +528,8 @@ def _tracked_image(
             _reason(
                 "repository-not-covered",
                 f"repository {repository} is not one the control plane covers "
-                f"({plane.repositories}): its pushes reach no function: no image automation",
+                f"({plane.repositories.setting()}): its pushes reach no function: no image "
+                "automation",
             )
         )
         return None
@@ -941,7 +942,7 @@ def iam_role_tags(iam: Any) -> RoleTags:
 
 # --------------------------------------------------------------------------- acting
 @dataclass
-class Outcome:
+class ServiceResult:
     """One service's judgement and what was done about it."""
 
     judgement: Judgement
@@ -968,12 +969,12 @@ class Outcome:
         }
 
 
-def apply(aws: AwsClients, judgements: Iterable[Judgement]) -> list[Outcome]:
+def apply(aws: AwsClients, judgements: Iterable[Judgement]) -> list[ServiceResult]:
     """Write each service's changed tags (one TagResource per service; none when nothing
     changes or the verdict is never)."""
-    out: list[Outcome] = []
+    out: list[ServiceResult] = []
     for j in judgements:
-        outcome = Outcome(j)
+        outcome = ServiceResult(j)
         changes = j.changes
         if j.verdict != "never" and changes:
             params = {
@@ -989,12 +990,12 @@ def apply(aws: AwsClients, judgements: Iterable[Judgement]) -> list[Outcome]:
     return out
 
 
-def undo(aws: AwsClients, judgements: Iterable[Judgement]) -> list[Outcome]:
+def undo(aws: AwsClients, judgements: Iterable[Judgement]) -> list[ServiceResult]:
     """Remove every ``autopilot:*`` tag of each service (one UntagResource per service that
     carries any), whatever the verdict."""
-    out: list[Outcome] = []
+    out: list[ServiceResult] = []
     for j in judgements:
-        outcome = Outcome(j)
+        outcome = ServiceResult(j)
         keys = sorted(j.current)
         if keys:
             try:
@@ -1016,7 +1017,7 @@ class Report:
     cluster: str
     mode: Mode
     plane: ControlPlane
-    outcomes: list[Outcome]
+    outcomes: list[ServiceResult]
 
     @property
     def ok(self) -> bool:
@@ -1065,7 +1066,7 @@ def adopt(
     elif mode == "undo":
         outcomes = undo(aws, judgements)
     else:
-        outcomes = [Outcome(j) for j in judgements]
+        outcomes = [ServiceResult(j) for j in judgements]
     return Report(cluster_arn, mode, plane, outcomes)
 
 

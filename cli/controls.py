@@ -37,7 +37,7 @@ from autopilot.domain.images import Candidate, ecr_registry, parse_image, tracke
 from autopilot.domain.plan import Plan
 from autopilot.domain.records import ApprovalRecord
 from autopilot.domain.report import Decision, Outcome, Report
-from autopilot.domain.service import Service, cluster_name, cluster_of, service_arn_of
+from autopilot.domain.service import Service, cluster_name, service_arn_of
 from autopilot.errors import AutopilotError, MalformedTag
 from autopilot.execute import carry_out
 from autopilot.flows import image
@@ -135,6 +135,12 @@ class _Ctx:
         for decision in decisions:
             carry_out(run, Plan(decision))
         return finish(run, self.now())
+
+
+def cluster_of(service_arn: str) -> str:
+    """``arn:...:service/<cluster>/<name>`` -> the cluster's ARN."""
+    prefix, _, path = service_arn.partition(":service/")
+    return f"{prefix}:cluster/{path.split('/')[0]}"
 
 
 def _named(target: Target, service: str) -> tuple[str | None, str]:

@@ -375,9 +375,10 @@ def control_plane(
     ``--repositories`` and ``--pass-roles`` if given, else the outputs of ``--stack``
     (default ``EcsAutopilot-<env>``: ``ManagedClusterArns`` (else its and its estate stacks'
     ``ClusterArn``), ``ManagedRepositories``, ``PassRoles``), else the deployed functions'
-    ``CLUSTER_ARNS`` and ``REPOSITORIES``. Clusters given by name are taken in the
-    account and region of ``endpoint``'s first cluster ARN found. Repositories default to
-    ``*`` (the functions' own default); unknown passable roles are not checked."""
+    ``CLUSTER_ARNS`` and ``REPOSITORIES``. A cluster given by name is taken in the account
+    and region of a cluster ARN given beside it (with none, it matches by name).
+    Repositories default to ``*`` (the functions' own default); passable roles that are
+    not known are not checked (adopt says so)."""
     from autopilot.contract import ALL_REPOSITORIES, RepositoryFilter
 
     name = stack or default_stack()

@@ -12,11 +12,14 @@ import boto3
 import pytest
 from autopilot import contract
 from autopilot.contract import RepositoryFilter
+from autopilot.domain.service import service_arn_of
 from autopilot.errors import AwsCallFailed
+from autopilot.handlers import image_events
+from autopilot.settings import get_settings
 
 from cli import adopt
 from cli.main import main
-from tests.estate import ACCOUNT, REGION, REGISTRY, Estate
+from tests.estate import ACCOUNT, CLUSTER_ARN, REGION, REGISTRY, Estate
 
 LEGACY = "legacy"
 LEGACY_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{LEGACY}"
@@ -396,3 +399,34 @@ def test_no_control_plane_is_bad_input(legacy: Legacy, capsys: pytest.CaptureFix
     code, _out, err = run(capsys, LEGACY)
     assert code == 2
     assert "no control plane found" in err
+
+
+# --------------------------------------------------------------------------- then the functions
+def test_what_adopt_apply_writes_is_what_the_functions_act_on(
+    estate: Estate, legacy: Legacy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the legacy cluster managed by the functions, adopted with --apply
+    monkeypatch.setenv("CLUSTER_ARNS", f"{CLUSTER_ARN},{LEGACY_ARN}")
+    monkeypatch.setenv("REPOSITORIES", "prefix:legacy/")
+    get_settings.cache_clear()
+    chosen = adopt.options(scan="off")
+    assert adopt.adopt(estate.clients, LEGACY, plane(), chosen, mode="apply").ok
+    # and someone tags the CodeDeploy service by hand, as adopt never would
+    canary = service_arn_of(LEGACY_ARN, "canary")
+    legacy.ecs.tag_resource(
+        resourceArn=canary, tags=[{"key": contract.TAG_REPOSITORY, "value": "legacy/web"}]
+    )
+    canary_before = estate.describe(canary)["taskDefinition"]
+
+    # When a new image is pushed to the repository
+    new = estate.push("legacy/web", "1.1.0")
+    report = image_events.run(estate.push_event("legacy/web", new, "1.1.0"), aws=estate.clients)
+
+    # Then the adopted service deploys it pinned by digest; the CodeDeploy one is refused
+    found = {d.service.rsplit("/", 1)[-1]: d for d in report.decisions}
+    assert found["web"].outcome.value == "deployed"
+    web = service_arn_of(LEGACY_ARN, "web")
+    assert estate.running_image(web) == f"{REGISTRY}/legacy/web@{new}"
+    assert found["canary"].outcome.value == "rejected"
+    assert "CODE_DEPLOY" in found["canary"].reason
+    assert estate.describe(canary)["taskDefinition"] == canary_before
