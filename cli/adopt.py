@@ -177,6 +177,10 @@ class AdoptError(AutopilotError):
 
 
 # --------------------------------------------------------------------------- the control plane
+#: the ``PassRoles`` text of a control plane that may pass no role
+NO_ROLES: Final = "-"
+
+
 class RolePattern(NamedTuple):
     """One item of the roles the control plane may pass (``iam:PassRole``)."""
 
@@ -199,12 +203,15 @@ class RolePatterns(NamedTuple):
     """The roles the control plane may pass, as one text (the ``PassRoles`` output, or
     ``--pass-roles``): comma-separated items, each a role ARN (``*`` matches any
     characters: ``arn:aws:iam::123456789012:role/teams/*``), ``path:/teams/`` (the role's
-    path starts with it) or ``tag:KEY=VALUE`` / ``tag:KEY`` (the role carries the tag)."""
+    path starts with it) or ``tag:KEY=VALUE`` / ``tag:KEY`` (the role carries the tag);
+    ``-`` alone: no role may be passed."""
 
     items: tuple[RolePattern, ...]
 
     @classmethod
     def parse(cls, text: str) -> RolePatterns:
+        if text.strip() == NO_ROLES:
+            return cls(())
         items: list[RolePattern] = []
         for raw in filter(None, (i.strip() for i in text.split(","))):
             if raw.startswith("arn:"):
@@ -249,7 +256,7 @@ class RolePatterns(NamedTuple):
         return None if unknown else False
 
     def __str__(self) -> str:
-        return ",".join(str(p) for p in self.items)
+        return ",".join(str(p) for p in self.items) or NO_ROLES
 
 
 def role_path(role_arn: str) -> str:

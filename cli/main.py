@@ -582,7 +582,7 @@ def _adopt_parser(sub: Any, common: Any) -> None:
         "--pass-roles",
         metavar="ROLES",
         help="the roles it may pass: role ARNs (* matches), path:/PREFIX/ or tag:KEY=VALUE, "
-        "comma-separated (default: the stack's PassRoles)",
+        "comma-separated, or - for none (default: the stack's PassRoles)",
     )
     ad.set_defaults(func=cmd_adopt)
 

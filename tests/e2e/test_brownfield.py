@@ -56,7 +56,13 @@ def test_the_estate_is_plain_api_calls_and_carries_no_autopilot_tag(alone: Clien
     roles = {r["Arn"]: r["Path"] for r in alone("iam").list_roles()["Roles"]}
     assert roles[bf.role_arn("shop-task")] == bf.ROLE_PATH
     assert roles[bf.role_arn("reports-admin", "/")] == "/"
-    assert not alone("cloudformation").describe_stacks()["Stacks"]
+    # no stack made any of it (moto's backends are process-wide: other tests' stacks may be
+    # there, holding other things)
+    cfn = alone("cloudformation")
+    made = {bf.CLUSTER, bf.cluster_arn(), *estate.services.values(), *estate.repositories}
+    for stack in cfn.describe_stacks()["Stacks"]:
+        resources = cfn.list_stack_resources(StackName=stack["StackId"])["StackResourceSummaries"]
+        assert not made & {r.get("PhysicalResourceId") for r in resources}
     subnets = alone("ec2").describe_subnets(SubnetIds=list(estate.subnets.values()))["Subnets"]
     assert sorted(s["AvailabilityZone"] for s in subnets) == list(bf.ZONES)
 

@@ -445,6 +445,15 @@ def test_bad_role_patterns_are_refused(text: str) -> None:
         RolePatterns.parse(text)
 
 
+def test_a_control_plane_that_may_pass_no_role() -> None:
+    none = RolePatterns.parse("-")
+    assert str(none) == "-"
+    assert none.allows(f"{ROLE}web-task", None) is False
+    j = judge(facts(), PLANE._replace(pass_roles=none), Options())
+    assert j.verdict == "partial"
+    assert "role-not-passable" in codes(j)
+
+
 def test_role_patterns_read_back_as_written() -> None:
     text = f"{ROLE}a-*,path:/teams/,tag:k=v,tag:k2"
     assert str(RolePatterns.parse(text)) == text
