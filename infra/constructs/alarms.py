@@ -5,7 +5,8 @@ service, CPU and memory utilization high/low (driving the service). Every alarm 
 ``<prefix><what>-high|low`` (the capacity rule matches the prefix) and tagged with what it
 drives, in the grammar of ``autopilot.logic.capacity``:
 
-* ``autopilot:target``: ``service:<name>`` or ``capacity-provider:<name>``
+* ``autopilot:target``: the service's ARN (a control plane managing several clusters
+  refuses a bare name) or ``capacity-provider:<name>``
 * ``autopilot:step``: the config's ``step_out`` on a high alarm, ``step_in`` on a low one
 * ``autopilot:cooldown``: seconds
 
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from autopilot import contract
-from aws_cdk import Duration, Tags
+from aws_cdk import ArnFormat, Duration, Stack, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
@@ -68,9 +69,15 @@ class ScalingAlarms(Construct):
             self.add_service(name, s)
 
     def add_service(self, name: str, alarms: ServiceAlarms) -> None:
-        """CPU and memory utilization alarms of one service (``autopilot:target`` =
-        ``service:<name>``)."""
+        """CPU and memory utilization alarms of one service (``autopilot:target`` = the
+        service's ARN)."""
         dims = {"ClusterName": self._props.cluster_name, "ServiceName": name}
+        service_arn = Stack.of(self).format_arn(
+            service="ecs",
+            resource="service",
+            resource_name=f"{self._props.cluster_name}/{name}",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
         for metric, short, thresholds in (
             ("CPUUtilization", "cpu", alarms.cpu),
             ("MemoryUtilization", "memory", alarms.memory),
@@ -80,7 +87,7 @@ class ScalingAlarms(Construct):
                 metric,
                 dims,
                 thresholds,
-                f"service:{name}",
+                service_arn,
                 (alarms.step_out, alarms.step_in, alarms.cooldown_seconds),
             )
 

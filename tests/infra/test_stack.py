@@ -816,8 +816,13 @@ def test_scaling_alarms_are_tagged_for_capacity_events(estate, demo_config) -> N
         assert tags[contract.TAG_STEP].startswith("+" if name.endswith("-high") else "-")
         assert "AlarmActions" not in alarm  # they reach capacity-events through EventBridge
         assert alarm["Namespace"] == "AWS/ECS"
-    assert {t["Key"]: t["Value"] for t in scaling["autopilot-web-cpu-high"]["Tags"]} == {
-        contract.TAG_TARGET: "service:web",
+    web_tags = {t["Key"]: t["Value"] for t in scaling["autopilot-web-cpu-high"]["Tags"]}
+    # the service's ARN: with a control plane over several clusters, a bare name is refused
+    assert _joined(web_tags[contract.TAG_TARGET]) == (
+        "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/demo-cluster/web"
+    )
+    assert web_tags == {
+        contract.TAG_TARGET: web_tags[contract.TAG_TARGET],
         contract.TAG_STEP: "+2",
         contract.TAG_COOLDOWN: "1",
     }
@@ -825,6 +830,13 @@ def test_scaling_alarms_are_tagged_for_capacity_events(estate, demo_config) -> N
         t["Key"]: t["Value"] for t in scaling["autopilot-cluster-cpu-reservation-high"]["Tags"]
     }
     assert cluster_tags[contract.TAG_TARGET] == "capacity-provider:demo-cluster-ec2"
+
+
+def _joined(value: object) -> str:
+    """An ``Fn::Join`` of literals and ``Ref``s as one string, each Ref as ``${Name}``."""
+    assert isinstance(value, dict)
+    separator, parts = value["Fn::Join"]
+    return separator.join(p if isinstance(p, str) else "${" + p["Ref"] + "}" for p in parts)
 
 
 def test_alarms_and_dashboard(control) -> None:
