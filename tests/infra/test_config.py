@@ -244,13 +244,32 @@ def _check(data: dict[str, object]) -> AutopilotConfig:
     return config
 
 
-def test_the_demo_manages_its_own_estate(demo_config) -> None:
-    # Given the demo (an estate and no manage: block), Then the control plane manages the
-    # estate's cluster, its three repositories and its own task and execution roles
-    assert [c.name for c in demo_config.managed_clusters] == ["demo-cluster"]
-    assert str(demo_config.managed_repositories) == "name:demo/web,name:demo/api,name:demo/worker"
+def test_the_demo_manages_its_own_estate_and_the_brownfield_cluster(demo_config) -> None:
+    # Given the demo (an estate, and a manage: block naming the sandbox's brownfield
+    # cluster), Then the control plane manages the estate's cluster first, then brownfield;
+    # the estate's three repositories and the brownfield/ prefix; its own task and execution
+    # roles and brownfield's
+    assert [c.name for c in demo_config.managed_clusters] == ["demo-cluster", "brownfield"]
+    assert str(demo_config.managed_repositories) == (
+        "name:demo/web,name:demo/api,name:demo/worker,prefix:brownfield/"
+    )
     assert demo_config.pass_roles is not None
-    assert demo_config.pass_roles.paths == ["/ecs-autopilot/demo/"]
+    assert demo_config.pass_roles.paths == ["/ecs-autopilot/demo/", "/brownfield/"]
+
+
+def test_the_example_for_existing_clusters_is_a_control_plane_alone() -> None:
+    # Given config/existing.yaml, the README's first example
+    config = load_config(REPO / "config" / "existing.yaml")
+    check_config(config, "config/existing.yaml")
+    # Then it builds no estate, and manages the clusters, repositories and roles it names
+    assert not config.has_estate
+    assert [(c.name, c.arn) for c in config.managed_clusters] == [
+        ("shop", None),
+        ("batch", "arn:aws:ecs:eu-west-1:123456789012:cluster/batch"),
+    ]
+    assert str(config.managed_repositories) == "prefix:shop/,prefix:batch/"
+    assert config.pass_roles is not None
+    assert config.pass_roles.paths == ["/ecs-tasks/"]
 
 
 def test_existing_clusters_by_name_or_arn_repositories_and_roles() -> None:
