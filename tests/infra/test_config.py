@@ -409,8 +409,10 @@ def test_too_many_repository_names_hit_an_aws_limit_and_say_use_prefixes() -> No
         _check(_control_plane_only(clusters=["p"], repositories={"names": names}))
     assert err.value.field == "manage.repositories"
     assert "by prefix or all (manage.repositories)" in err.value.problem
-    # an estate's own repositories are the default, and hit the same limit
+    # an estate's own repositories are the default (without manage.repositories), and hit
+    # the same limit
     data = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    data.pop("manage")
     data["repositories"] = [{"name": n} for n in names]
     data["services"] = []
     with pytest.raises(ConfigError) as err:

@@ -19,6 +19,8 @@ _RA = "<AWS::Region>:<AWS::AccountId>"
 _ASG = f"{_ARN}:autoscaling:{_RA}:autoScalingGroup:*:autoScalingGroupName/*"
 _CAPACITY_PROVIDERS = f"{_ARN}:ecs:{_RA}:capacity-provider/*"
 _PASS_ROLES = f"{_ARN}:iam::<AWS::AccountId>:role/ecs-autopilot/demo/*"
+# The demo manages its estate's cluster and the sandbox's brownfield one (config/demo.yaml)
+_CLUSTERS = ("demo-cluster", "brownfield")
 
 # (construct path under the stack, rule id) of every acknowledgement each demo stack
 # carries. A new acknowledgement must be added here on purpose, with its reason in the code.
@@ -54,29 +56,42 @@ EXPECTED_CONTROL = {
         for fn in ("ImageEvents", "DeploymentEvents", "TaskEvents", "CapacityEvents")
         for pair in (
             (f"Automation/{fn}/Role/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
-            (
-                f"Automation/{fn}/Role/DefaultPolicy",
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/demo-cluster/*]",
+            *(
+                (
+                    f"Automation/{fn}/Role/DefaultPolicy",
+                    f"AwsSolutions-IAM5[Resource::{_ARN}:ecs:{_RA}:service/{cluster}/*]",
+                )
+                for cluster in _CLUSTERS
             ),
             (
                 f"Automation/{fn}/Role/DefaultPolicy",
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/*]",
             ),
-            # iam:PassRole on the estate's task and execution roles (its IAM path)
+            # iam:PassRole on the estate's task and execution roles (its IAM path), and on
+            # the roles under the path the config names (/brownfield/)
             (f"Automation/{fn}/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{_PASS_ROLES}]"),
+            (
+                f"Automation/{fn}/Role/DefaultPolicy",
+                f"AwsSolutions-IAM5[Resource::{_ARN}:iam::<AWS::AccountId>:role/brownfield/*]",
+            ),
             (f"Automation/{fn}/EventsDeadLetterQueue/Resource", "AwsSolutions-SQS3"),
             (f"Automation/{fn}/Function/Resource", "AwsSolutions-L1"),
         )
         # capacity-events reads no task definition and passes no role
         if not (fn == "CapacityEvents" and ("task-definition" in pair[1] or "iam::" in pair[1]))
     },
+    # image-events: the images of the repositories under the brownfield/ prefix
+    (
+        "Automation/ImageEvents/Role/DefaultPolicy",
+        f"AwsSolutions-IAM5[Resource::{_ARN}:ecr:{_RA}:repository/brownfield/*]",
+    ),
     # task-events: the managed clusters' tasks and container instances, their capacity
     # providers and tagged Auto Scaling groups
     *{
         ("Automation/TaskEvents/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{arn}]")
         for arn in (
-            f"{_ARN}:ecs:{_RA}:task/demo-cluster/*",
-            f"{_ARN}:ecs:{_RA}:container-instance/demo-cluster/*",
+            *(f"{_ARN}:ecs:{_RA}:task/{cluster}/*" for cluster in _CLUSTERS),
+            *(f"{_ARN}:ecs:{_RA}:container-instance/{cluster}/*" for cluster in _CLUSTERS),
             _CAPACITY_PROVIDERS,
             _ASG,
         )

@@ -88,13 +88,22 @@ def test_the_control_plane_names_what_it_manages(control) -> None:
                 {"Ref": "AWS::Region"},
                 ":",
                 {"Ref": "AWS::AccountId"},
-                ":cluster/demo-cluster",
+                ":cluster/demo-cluster,arn:",
+                {"Ref": "AWS::Partition"},
+                ":ecs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":cluster/brownfield",
             ],
         ]
     }
+    # the estate's cluster first, then those config/demo.yaml's manage: block names
     assert outputs["ManagedClusterArns"]["Value"] == cluster_arn
-    assert outputs["ManagedRepositories"]["Value"] == "name:demo/web,name:demo/api,name:demo/worker"
-    assert outputs["PassRoles"]["Value"] == "path:/ecs-autopilot/demo/"
+    assert outputs["ManagedRepositories"]["Value"] == (
+        "name:demo/web,name:demo/api,name:demo/worker,prefix:brownfield/"
+    )
+    assert outputs["PassRoles"]["Value"] == "path:/ecs-autopilot/demo/,path:/brownfield/"
 
 
 def test_the_control_plane_depends_on_no_estate_stack(synth, control, estate) -> None:
@@ -510,20 +519,24 @@ def test_rules_use_the_contract_patterns(control) -> None:
         "demo-spot-warning",
         "demo-task-recheck",
     }
-    # every pattern is the contract's, for this account and region, the managed cluster
-    # (the estate's, by name) and the managed repositories (the estate's, by name)
+    # every pattern is the contract's, for this account and region, the managed clusters
+    # (the estate's and brownfield, by name) and the managed repositories (the estate's, by
+    # name, and the brownfield/ prefix)
     patterns = {
         name: pseudo(rule["EventPattern"])
         for name, rule in rules.items()
         if name != "demo-task-recheck"
     }
     here = ("${AWS::AccountId}", "${AWS::Region}")
-    cluster = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/demo-cluster"
-    repos = contract.RepositoryFilter(names=("demo/web", "demo/api", "demo/worker"))
+    cluster_arn = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/"
+    clusters = [cluster_arn + "demo-cluster", cluster_arn + "brownfield"]
+    repos = contract.RepositoryFilter(
+        names=("demo/web", "demo/api", "demo/worker"), prefixes=("brownfield/",)
+    )
     repo_arns = "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/"
-    assert patterns["demo-ecs-task"] == contract.ecs_task_pattern(*here, [cluster])
+    assert patterns["demo-ecs-task"] == contract.ecs_task_pattern(*here, clusters)
     assert patterns["demo-ecs-service-action"] == contract.ecs_placement_failure_pattern(
-        *here, [cluster]
+        *here, clusters
     )
     # the demo config's alarm prefix (autopilot-) is the sample alarm events' prefix too
     assert patterns["demo-scaling-alarms"] == contract.alarm_pattern(*here, "autopilot-")
@@ -534,8 +547,11 @@ def test_rules_use_the_contract_patterns(control) -> None:
         *here, repos, repo_arns
     )
     deploy = patterns["demo-ecs-deployment"]
-    assert deploy == contract.ecs_deployment_pattern(*here, [cluster])
-    assert deploy["resources"][0]["prefix"].endswith(":service/demo-cluster/")
+    assert deploy == contract.ecs_deployment_pattern(*here, clusters)
+    assert [r["prefix"].rsplit(":", 1)[1] for r in deploy["resources"]] == [
+        "service/demo-cluster/",
+        "service/brownfield/",
+    ]
     # no rule of the control plane names a resource of the estate stack
     assert "Fn::GetAtt" not in json.dumps(
         [r["EventPattern"] for n, r in rules.items() if "EventPattern" in r]
@@ -661,8 +677,18 @@ def actions(statement: dict[str, Any]) -> list[str]:
 
 
 MANAGED_REPOSITORY = {
-    "StringLike": {"aws:ResourceTag/autopilot:repository": ["demo/web", "demo/api", "demo/worker"]}
+    "StringLike": {
+        "aws:ResourceTag/autopilot:repository": [
+            "demo/web",
+            "demo/api",
+            "demo/worker",
+            "brownfield/*",
+        ]
+    }
 }
+HERE = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}"
+#: The services of the managed clusters: the estate's and brownfield (config/demo.yaml)
+MANAGED_SERVICES = [f"{HERE}:service/brownfield/*", f"{HERE}:service/demo-cluster/*"]
 
 
 @pytest.mark.parametrize("name", DEPLOYERS)
@@ -671,9 +697,9 @@ def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
     assert all("*" not in a for s in statements for a in actions(s))
     assert all(s["Effect"] == "Allow" for s in statements)
     by_action = {a: s for s in statements for a in actions(s)}
-    # service actions: the managed cluster's services only
+    # service actions: the managed clusters' services only
     for action in ("ecs:UpdateService", "ecs:DescribeServices"):
-        assert json.dumps(by_action[action]["Resource"]).endswith('":service/demo-cluster/*"]]}')
+        assert pseudo(by_action[action]["Resource"]) == MANAGED_SERVICES
     # image deploys and rollbacks: only services tracking a managed repository (task-events
     # also turns AZ rebalancing on, on any service of the managed clusters)
     updates = [st for st in statements if "ecs:UpdateService" in actions(st)]
@@ -703,20 +729,12 @@ def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
-    # the roles under the estate's IAM path: the 10 task and execution roles (5 services x
-    # 2), no other role
-    assert pass_role["Resource"] == {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":iam::",
-                {"Ref": "AWS::AccountId"},
-                ":role/ecs-autopilot/demo/*",
-            ],
-        ]
-    }
+    # the roles under the estate's IAM path (the 10 task and execution roles: 5 services x
+    # 2) and under the path the config names, no other role
+    assert pseudo(pass_role["Resource"]) == [
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/brownfield/*",
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/ecs-autopilot/demo/*",
+    ]
     under_path = [
         lid
         for lid, r in resources(estate, "AWS::IAM::Role").items()
@@ -729,7 +747,7 @@ def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
     ]
     # ECR: push times of candidate images, image-events only
     if name == "image-events":
-        assert len(by_action["ecr:DescribeImages"]["Resource"]) == 3
+        assert len(by_action["ecr:DescribeImages"]["Resource"]) == 4  # 3 names, 1 prefix
     else:
         assert "ecr:DescribeImages" not in by_action
     assert not {"ecr:BatchGetImage", "ecr:DescribeImageScanFindings"} & set(by_action)
@@ -744,14 +762,22 @@ def _resource_text(statement: dict[str, Any]) -> str:
     return json.dumps(statement.get("Resource"))
 
 
-ASG_OF_A_MANAGED_CLUSTER = {"StringEquals": {"aws:ResourceTag/autopilot:cluster": ["demo-cluster"]}}
+ASG_OF_A_MANAGED_CLUSTER = {
+    "StringEquals": {"aws:ResourceTag/autopilot:cluster": ["demo-cluster", "brownfield"]}
+}
 
 
 def test_task_events_iam_zone_balance(control) -> None:
     by_action = {a: s for s in statements_of(control, "task-events") for a in actions(s)}
     cluster_condition = by_action["ecs:StopTask"]["Condition"]["ArnEquals"]["ecs:cluster"]
-    assert cluster_condition == [_arn("ecs", "cluster/demo-cluster")]
-    assert _resource_text(by_action["ecs:StopTask"]).endswith('":task/demo-cluster/*"]]}')
+    assert cluster_condition == [
+        _arn("ecs", "cluster/demo-cluster"),
+        _arn("ecs", "cluster/brownfield"),
+    ]
+    assert pseudo(by_action["ecs:StopTask"]["Resource"]) == [
+        f"{HERE}:task/brownfield/*",
+        f"{HERE}:task/demo-cluster/*",
+    ]
     assert by_action["ecs:ListTasks"]["Resource"] == "*"
     assert by_action["ecs:ListTasks"]["Condition"]["ArnEquals"]["ecs:cluster"] == cluster_condition
     assert "container-instance/demo-cluster/*" in _resource_text(
@@ -777,7 +803,7 @@ def test_capacity_events_iam(control) -> None:
     assert all("*" not in a for s in statements for a in actions(s))
     by_action = {a: s for s in statements for a in actions(s)}
     for action in ("ecs:UpdateService", "ecs:DescribeServices", "ecs:ListTagsForResource"):
-        assert _resource_text(by_action[action]).endswith('":service/demo-cluster/*"]]}')
+        assert pseudo(by_action[action]["Resource"]) == MANAGED_SERVICES
     assert _resource_text(by_action["cloudwatch:ListTagsForResource"]).endswith(
         '":alarm:autopilot-*"]]}'
     )
