@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""CDK entry point: read the config file named in context, build the stack, synthesize.
+"""CDK entry point: read the config file named in context, build the stacks, synthesize.
 
 The config file comes from context ``autopilot:config`` (cdk.json; override with
-``cdk synth -c autopilot:config=path``). A bad file prints one line naming the file, the
-field and the problem, and exits 2. Nothing here calls AWS.
+``cdk synth -c autopilot:config=path``). A bad file, or one that would take a stack past an
+AWS limit the split cannot avoid, prints one line naming the file, the field and the
+problem, and exits 2 before anything is synthesized. Nothing here calls AWS.
 """
 
 from __future__ import annotations
@@ -20,23 +21,11 @@ def main() -> int:
     app = App()
     path = app.node.try_get_context(CONFIG_CONTEXT_KEY) or DEFAULT_CONFIG
     try:
-        config = load_config(path)
+        build(app, load_config(path), file=path)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    build(app, config)
-    try:
-        app.synth()
-    except RuntimeError as exc:  # jsii surfaces CDK's synth errors as RuntimeError
-        if "TooManyResourcesInStack" not in str(exc):
-            raise
-        print(
-            f"error: {path}: services: {len(config.services)} services need more than the "
-            "500 resources one CloudFormation stack may hold (about 30 services fit); split "
-            "them over several config files, one stack each",
-            file=sys.stderr,
-        )
-        return 2
+    app.synth()
     return 0
 
 

@@ -63,7 +63,7 @@ ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "EcsAutopilot",
     "LEDGER_TABLE": "autopilot-ledger",
     "NOTICES_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:autopilot-notices",
-    "CLUSTER_ARN": "arn:aws:ecs:eu-west-1:123456789012:cluster/demo-cluster",
+    "CLUSTER_ARNS": "arn:aws:ecs:eu-west-1:123456789012:cluster/demo-cluster",
     **RUNTIME_ENVIRONMENT,  # as the CDK app sets it on every function
 }
 # botocore config as aws/clients.py builds it (the baseline pays the same)

@@ -214,19 +214,35 @@ def _extras(section: dict[str, Any]) -> list[str]:
                 break
         lines.append("")
         lines += [
-            "| services | resources | wall median | CPU median (CLI, app, jsii) "
-            "| plain `cdk synth` |",
-            "|---|---|---|---|---|",
+            "| services | stacks | resources | largest stack | wall median "
+            "| CPU median (CLI, app, jsii) |",
+            "|---|---|---|---|---|---|",
         ]
         for fig in section["figures"]:
             e = fig["extra"]
-            plain = {True: "ok", False: f"fails: {e['plain_synth_error']}", None: "not run"}[
-                e["plain_synth_ok"]
-            ]
             lines.append(
-                f"| {fig['name'].split(' ')[0]} | {e['resources']} | "
-                f"{fig['stats']['median']:.1f} s | {e['cpu']['median']:.1f} s | {_cell(plain)} |"
+                f"| {e['services']} | {len(e['stacks'])} | {e['resources']} | "
+                f"{e['largest_stack']} | {fig['stats']['median']:.1f} s | "
+                f"{e['cpu']['median']:.1f} s |"
             )
+        lines += ["", "Resources per stack (outputs, template KB):", ""]
+        for fig in section["figures"]:
+            e = fig["extra"]
+            items = list(e["stacks"].items())
+            shown = items if len(items) <= 6 else items[:3] + items[-1:]
+            per = [
+                f"{name.removeprefix('EcsAutopilot-')} {s['resources']} ({s['outputs']}, "
+                f"{s['kb']} KB)"
+                for name, s in shown
+            ]
+            if len(items) > 6:
+                middle = [s for _, s in items[3:-1]]
+                per.insert(
+                    3,
+                    f"{len(middle)} more services stacks of {min(s['resources'] for s in middle)}"
+                    f"-{max(s['resources'] for s in middle)} resources",
+                )
+            lines.append(f"- {e['services']} services: {', '.join(per)}")
     elif key == "demo" and section["figures"]:
         fig = section["figures"][0]
         lines.append(f"Command: `{fig['command']}`; runs: {'; '.join(fig['extra']['summaries'])}.")

@@ -162,8 +162,8 @@ def _zone_cases(n: int) -> list[Callable[[], Any]]:
 
 
 def _capacity_cases(n: int) -> list[Callable[[], Any]]:
-    from autopilot.logic import capacity as cap  # noqa: PLC0415
     from autopilot.domain.service import StrategyItem  # noqa: PLC0415
+    from autopilot.logic import capacity as cap  # noqa: PLC0415
 
     cases: list[Callable[[], Any]] = []
     for i in range(n):

@@ -28,7 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from autopilot import contract
 from autopilot.aws import ecr, ecs
@@ -37,7 +37,7 @@ from autopilot.domain.images import Candidate, ecr_registry, parse_image, tracke
 from autopilot.domain.plan import Plan
 from autopilot.domain.records import ApprovalRecord
 from autopilot.domain.report import Decision, Outcome, Report
-from autopilot.domain.service import Service
+from autopilot.domain.service import Service, cluster_name, service_arn_of
 from autopilot.errors import AutopilotError, MalformedTag
 from autopilot.execute import carry_out
 from autopilot.flows import image
@@ -58,13 +58,31 @@ class OperatorError(AutopilotError):
     """The request names nothing that can be acted on (unknown service, no such approval)."""
 
 
-class Target(NamedTuple):
-    """Where the controls act: the ledger table, the cluster and the notices topic."""
+@dataclass(frozen=True)
+class Target:
+    """Where the controls act: the ledger table, the managed clusters and the notices topic.
+
+    ``cluster_arns`` are the managed clusters; ``cluster_arn`` (one cluster, as callers
+    that know only one name it) is the first of them."""
 
     table: str
-    cluster_arn: str
+    cluster_arn: str = ""
     topic_arn: str | None = None
     lease_seconds: int = 300
+    cluster_arns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        clusters = tuple(
+            dict.fromkeys(self.cluster_arns or ((self.cluster_arn,) if self.cluster_arn else ()))
+        )
+        if not clusters:
+            raise ValueError("a Target needs at least one cluster")
+        object.__setattr__(self, "cluster_arns", clusters)
+        object.__setattr__(self, "cluster_arn", self.cluster_arn or clusters[0])
+
+    def cluster(self, name_or_arn: str) -> str | None:
+        """The managed cluster with this name or ARN (None: not managed)."""
+        return next((c for c in self.cluster_arns if name_or_arn in (c, cluster_name(c))), None)
 
 
 @dataclass
@@ -119,19 +137,101 @@ class _Ctx:
         return finish(run, self.now())
 
 
-def service_arn(target: Target, service: str) -> str:
-    """A service name or ARN -> the ARN in the target's cluster."""
+def cluster_of(service_arn: str) -> str:
+    """``arn:...:service/<cluster>/<name>`` -> the cluster's ARN."""
+    prefix, _, path = service_arn.partition(":service/")
+    return f"{prefix}:cluster/{path.split('/')[0]}"
+
+
+def _named(target: Target, service: str) -> tuple[str | None, str]:
+    """``ARN`` | ``CLUSTER/NAME`` | ``NAME`` -> (the managed cluster, or None for any of
+    them, and the name or ARN); raises ``OperatorError`` for a cluster not managed."""
     if service.startswith("arn:"):
-        return service
-    prefix, _, cluster = target.cluster_arn.partition(":cluster/")
-    return f"{prefix}:service/{cluster}/{service}"
+        if ":service/" not in service:
+            raise OperatorError(f"{service} is not a service ARN")
+        cluster = target.cluster(cluster_of(service))
+        if cluster is None and service.split(":", 5)[-1].count("/") >= 2:
+            raise OperatorError(
+                f"{service} is not in a managed cluster ({', '.join(target.cluster_arns)})"
+            )
+        return cluster or target.cluster_arn, service
+    head, sep, name = service.rpartition("/")
+    if sep:
+        cluster = target.cluster(head)
+        if cluster is None or not name:
+            managed = ", ".join(cluster_name(c) for c in target.cluster_arns)
+            raise OperatorError(f"{service}: {head} is not a managed cluster ({managed})")
+        return cluster, service_arn_of(cluster, name)
+    if len(target.cluster_arns) == 1:
+        return target.cluster_arn, service_arn_of(target.cluster_arn, service)
+    return None, service
+
+
+def _ambiguous(service: str, arns: list[str]) -> OperatorError:
+    where = ", ".join(cluster_name(cluster_of(a)) for a in arns)
+    return OperatorError(
+        f"service {service} is in several managed clusters ({where}): "
+        f"name it CLUSTER/{service} or by its ARN"
+    )
+
+
+def service_arn(target: Target, service: str, aws: AwsClients | None = None) -> str:
+    """A service named by ARN, ``CLUSTER/NAME`` or a name (unique among the managed
+    clusters) -> its ARN. A bare name with several managed clusters is looked up: the
+    active services first (with ``aws``), else the services the ledger knows."""
+    cluster, named = _named(target, service)
+    if cluster is not None:
+        return named
+    if aws is not None:
+        active = [s.arn for s in _find_active(aws, target, service)]
+        if len(active) > 1:
+            raise _ambiguous(service, active)
+        if active:
+            return active[0]
+        ledger = Ledger(aws.dynamodb, target.table)
+        known = sorted(
+            {
+                str(i["sk"])
+                for i in ledger.decisions.list_services()
+                if str(i["sk"]).endswith(f"/{service}")
+                and target.cluster(cluster_of(str(i["sk"]))) is not None
+            }
+        )
+        if len(known) > 1:
+            raise _ambiguous(service, known)
+        if known:
+            return known[0]
+    return service_arn_of(target.cluster_arn, service)
+
+
+def _find_active(aws: AwsClients, target: Target, name: str) -> list[Service]:
+    """The active services of that name, one DescribeServices per managed cluster."""
+    found: list[Service] = []
+    for cluster in target.cluster_arns:
+        svc = ecs.describe_service(aws.ecs, cluster, service_arn_of(cluster, name))
+        if svc is not None:
+            found.append(svc)
+    return found
 
 
 def resolve_service(aws: AwsClients, target: Target, service: str) -> Service:
-    found = ecs.describe_service(aws.ecs, target.cluster_arn, service_arn(target, service))
-    if found is None:
-        raise OperatorError(f"no active service {service} in {target.cluster_arn}")
-    return found
+    """The active service named by ARN, ``CLUSTER/NAME`` or a name unique among the managed
+    clusters; ``OperatorError`` when there is none, or a bare name is in several."""
+    cluster, named = _named(target, service)
+    if cluster is not None:
+        found = ecs.describe_service(aws.ecs, cluster, named)
+        if found is None:
+            raise OperatorError(f"no active service {service} in {cluster}")
+        return found
+    matches = _find_active(aws, target, service)
+    if len(matches) > 1:
+        raise _ambiguous(service, [s.arn for s in matches])
+    if not matches:
+        raise OperatorError(
+            f"no active service {service} in the managed clusters "
+            f"({', '.join(target.cluster_arns)})"
+        )
+    return matches[0]
 
 
 def _config(svc: Service) -> ServiceConfig:
@@ -245,7 +345,7 @@ def approve(
     run = ctx.run("approve")
     report = run.report
     observed_at = clock()
-    services = ecs.describe_services(aws.ecs, target.cluster_arn, [svc.arn])
+    services = ecs.describe_services(aws.ecs, svc.cluster_arn or target.cluster_arn, [svc.arn])
     image.deploy(
         run,
         cand,
@@ -481,14 +581,16 @@ def status(aws: AwsClients, target: Target, *, clock: Any = time.time) -> list[d
     good, quarantined digests, pending approvals, paused or not, last decision and when.
     Pending approvals found past their expiry are recorded as expired."""
     ctx = _Ctx(aws, target, clock)
-    arns = ecs.list_service_arns(aws.ecs, target.cluster_arn)
-    views = {v.arn: v for v in ecs.describe_services(aws.ecs, target.cluster_arn, arns)}
+    views: dict[str, Service] = {}
+    for cluster in target.cluster_arns:
+        arns = ecs.list_service_arns(aws.ecs, cluster)
+        views.update({v.arn: v for v in ecs.describe_services(aws.ecs, cluster, arns)})
     tracked = {
         a for a, v in views.items() if any(k.startswith(contract.TAG_PREFIX) for k in v.tags)
     }
     indexed = {str(i["sk"]): i for i in ctx.ledger.decisions.list_services()}
-    cluster_path = target.cluster_arn.partition(":cluster/")[2]
-    tracked |= {a for a in indexed if f":service/{cluster_path}/" in a}
+    prefixes = tuple(contract.service_arn_prefix(c) for c in target.cluster_arns)
+    tracked |= {a for a in indexed if a.startswith(prefixes)}
     return [_service_status(ctx, arn, views.get(arn)) for arn in sorted(tracked)]
 
 
@@ -617,5 +719,5 @@ def history(
         wanted = frozenset(outcomes)
     after = parse_since(since, ctx.now()) if since else None
     return ctx.ledger.decisions.list(
-        service_arn(target, service), limit=limit, since=after, outcomes=wanted
+        service_arn(target, service, aws), limit=limit, since=after, outcomes=wanted
     )

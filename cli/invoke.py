@@ -15,7 +15,7 @@ import contextlib
 import importlib
 import ipaddress
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 from autopilot.aws.clients import AwsClients
 
 from cli import controls
+from cli.adopt import ControlPlane, RolePatterns
 from cli.controls import Target
 from sandbox.router import (
     FunctionInfo,
@@ -236,8 +237,12 @@ def _is_bad_input(exc: BaseException) -> bool:
 
 
 # --------------------------------------------------------------------------- operator
-#: the stack outputs the operator commands read (infra/stacks/autopilot_stack.py)
+#: the stack outputs the operator commands read: the control plane's (``EcsAutopilot-<env>``)
+#: and, for the clusters of an estate built with it, each estate stack's ``ClusterArn``
 OUT_TABLE, OUT_CLUSTER, OUT_TOPIC = "LedgerTableName", "ClusterArn", "NoticesTopicArn"
+OUT_MANAGED_CLUSTERS = "ManagedClusterArns"
+OUT_REPOSITORIES = "ManagedRepositories"
+OUT_PASS_ROLES = "PassRoles"
 
 
 def default_stack() -> str | None:
@@ -266,52 +271,173 @@ def stack_outputs(stack: str, endpoint: str | None) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in (found[0].get("Outputs") or [])}
 
 
+def estate_outputs(stack: str, endpoint: str | None) -> dict[str, dict[str, str]]:
+    """The outputs of the stacks named ``<stack>-...`` (the estate stacks built with the
+    control plane ``stack``), by stack name; empty when none can be listed."""
+    cfn = _client("cloudformation", endpoint)
+    out: dict[str, dict[str, str]] = {}
+    try:
+        for page in cfn.get_paginator("describe_stacks").paginate():
+            for s in page["Stacks"]:
+                name = str(s["StackName"])
+                if name.startswith(f"{stack}-") and not str(s["StackStatus"]).startswith("DELETE"):
+                    out[name] = {o["OutputKey"]: o["OutputValue"] for o in s.get("Outputs") or []}
+    except Exception:
+        return {}
+    return dict(sorted(out.items()))
+
+
+def _split(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``--cluster a,b --cluster c`` (or one string) -> the items, in order, once each."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else list(value)
+    return tuple(dict.fromkeys(i.strip() for text in items for i in text.split(",") if i.strip()))
+
+
+def managed_clusters(
+    stack: str | None, outputs: dict[str, str], endpoint: str | None
+) -> tuple[str, ...]:
+    """The clusters the control plane manages: its ``ManagedClusterArns`` output, else the
+    ``ClusterArn`` of its own stack (one stack holding everything) and of its estate stacks."""
+    if outputs.get(OUT_MANAGED_CLUSTERS):
+        return _split(outputs[OUT_MANAGED_CLUSTERS])
+    found = [outputs[OUT_CLUSTER]] if outputs.get(OUT_CLUSTER) else []
+    if stack:
+        found += [
+            o[OUT_CLUSTER] for o in estate_outputs(stack, endpoint).values() if OUT_CLUSTER in o
+        ]
+    return tuple(dict.fromkeys(found))
+
+
 def locate(
     endpoint: str | None,
     *,
     stack: str | None = None,
     table: str | None = None,
-    cluster: str | None = None,
+    cluster: str | Sequence[str] | None = None,
 ) -> Target:
     """Where the operator commands act (``cli.controls.Target``): ``--table`` and
-    ``--cluster`` if given, else the outputs of ``--stack`` (default: ``EcsAutopilot-<env>``
-    of the config file cdk.json names), else the environment of the deployed functions."""
+    ``--cluster`` (ARNs; several allowed) if given, else the outputs of ``--stack`` (default:
+    ``EcsAutopilot-<env>`` of the config file cdk.json names): its ``ManagedClusterArns``,
+    else the ``ClusterArn`` of it and its estate stacks; else the environment of the
+    deployed functions (``CLUSTER_ARNS``)."""
     outputs: dict[str, str] = {}
-    if stack or not (table and cluster):
-        name = stack or default_stack()
+    clusters = _split(cluster)
+    name = stack or default_stack()
+    if stack or not (table and clusters):
         outputs = stack_outputs(name, endpoint) if name else {}
         if stack and not outputs:
             raise InvokeError(f"no stack {stack} (or it has no outputs) at this endpoint")
     table = table or outputs.get(OUT_TABLE)
-    cluster = cluster or outputs.get(OUT_CLUSTER)
+    if not clusters and (outputs or name):
+        clusters = managed_clusters(name, outputs, endpoint)
     topic = outputs.get(OUT_TOPIC)
     env: dict[str, str] = {}
-    if not (table and cluster and topic):
+    if not (table and clusters and topic):
         cfg = deployed_function("image-events", endpoint)
         env = dict((cfg or {}).get("Environment", {}).get("Variables", {}))
     table = table or env.get("LEDGER_TABLE") or os.environ.get("LEDGER_TABLE")
-    cluster = cluster or env.get("CLUSTER_ARN") or os.environ.get("CLUSTER_ARN")
+    clusters = clusters or _split(
+        env.get("CLUSTER_ARNS")
+        or env.get("CLUSTER_ARN")
+        or os.environ.get("CLUSTER_ARNS")
+        or os.environ.get("CLUSTER_ARN")
+    )
     topic = topic or env.get("NOTICES_TOPIC_ARN") or os.environ.get("NOTICES_TOPIC_ARN")
     if not table:
         raise InvokeError(
             "no ledger table: none deployed at this endpoint; pass --stack or --table"
         )
-    if not cluster:
+    if not clusters:
         raise InvokeError("no cluster: none deployed at this endpoint; pass --stack or --cluster")
-    if not cluster.startswith("arn:"):
-        raise InvokeError(f"--cluster {cluster}: give the cluster's ARN")
+    for c in clusters:
+        if not c.startswith("arn:"):
+            raise InvokeError(f"--cluster {c}: give the cluster's ARN")
     lease = env.get("LEASE_SECONDS", "")
     return Target(
         table=table,
-        cluster_arn=cluster,
+        cluster_arns=clusters,
         topic_arn=topic,
         lease_seconds=int(lease) if lease.isdigit() else 300,
     )
 
 
+def control_plane(
+    endpoint: str | None,
+    *,
+    stack: str | None = None,
+    managed_clusters_: str | None = None,
+    repositories: str | None = None,
+    pass_roles: str | None = None,
+) -> ControlPlane:
+    """What the control plane manages, for `autopilot adopt`: each of ``--managed-clusters``,
+    ``--repositories`` and ``--pass-roles`` if given, else the outputs of ``--stack``
+    (default ``EcsAutopilot-<env>``: ``ManagedClusterArns`` (else its and its estate stacks'
+    ``ClusterArn``), ``ManagedRepositories``, ``PassRoles``), else the deployed functions'
+    ``CLUSTER_ARNS`` and ``REPOSITORIES``. A cluster given by name is taken in the account
+    and region of a cluster ARN given beside it (with none, it matches by name).
+    Repositories default to ``*`` (the functions' own default); passable roles that are
+    not known are not checked (adopt says so)."""
+    from autopilot.contract import ALL_REPOSITORIES, RepositoryFilter
+
+    name = stack or default_stack()
+    outputs: dict[str, str] = {}
+    wanted_outputs = not (managed_clusters_ and repositories and pass_roles)
+    if stack or wanted_outputs:
+        outputs = stack_outputs(name, endpoint) if name else {}
+        if stack and not outputs:
+            raise InvokeError(f"no stack {stack} (or it has no outputs) at this endpoint")
+    clusters = _split(managed_clusters_)
+    where = {"clusters": "--managed-clusters" if clusters else ""}
+    if not clusters and (outputs or name):
+        clusters = managed_clusters(name, outputs, endpoint)
+        where["clusters"] = f"stack {name}" if clusters else ""
+    repos_text = repositories or outputs.get(OUT_REPOSITORIES)
+    where["repositories"] = (
+        "--repositories" if repositories else f"stack {name}" if repos_text else ""
+    )
+    roles_text = pass_roles or outputs.get(OUT_PASS_ROLES)
+    where["roles"] = "--pass-roles" if pass_roles else f"stack {name}" if roles_text else ""
+    if not clusters or repos_text is None:
+        cfg = deployed_function("image-events", endpoint)
+        env = dict((cfg or {}).get("Environment", {}).get("Variables", {}))
+        if not clusters:
+            clusters = _split(env.get("CLUSTER_ARNS") or env.get("CLUSTER_ARN"))
+            where["clusters"] = "the deployed functions' environment" if clusters else ""
+        if repos_text is None and env.get("REPOSITORIES"):
+            repos_text = env["REPOSITORIES"]
+            where["repositories"] = "the deployed functions' environment"
+    if not clusters:
+        raise InvokeError(
+            "no control plane found at this endpoint (no stack "
+            f"{name or 'EcsAutopilot-<env>'}, no deployed functions): pass --stack, or "
+            "--managed-clusters and --repositories"
+        )
+    arns = [c for c in clusters if c.startswith("arn:")]
+    if arns:  # names in the account and region of the ARNs given
+        prefix = arns[0].partition(":cluster/")[0]
+        clusters = tuple(c if c.startswith("arn:") else f"{prefix}:cluster/{c}" for c in clusters)
+    try:
+        repos = RepositoryFilter.parse(repos_text or ALL_REPOSITORIES)
+    except ValueError as exc:
+        raise InvokeError(f"--repositories {repos_text!r}: {exc}") from exc
+    try:
+        roles = RolePatterns.parse(roles_text) if roles_text else None
+    except ValueError as exc:
+        raise InvokeError(f"--pass-roles {roles_text!r}: {exc}") from exc
+    source = where["clusters"]
+    if where["repositories"] != source:
+        source += f"; repositories: {where['repositories'] or 'all (the default)'}"
+    if where["roles"] and where["roles"] != source:
+        source += f"; roles: {where['roles']}"
+    return ControlPlane(clusters=clusters, repositories=repos, pass_roles=roles, source=source)
+
+
 def operator_clients(endpoint: str | None) -> AwsClients:
     """``AwsClients`` for the operator commands, pointed at ``endpoint`` (or AWS itself)."""
     return AwsClients(
+        ec2=_client("ec2", endpoint),
         ecs=_client("ecs", endpoint),
         ecr=_client("ecr", endpoint),
         tagging=_client("resourcegroupstaggingapi", endpoint),
@@ -329,6 +455,26 @@ def approver(endpoint: str, *, actor: str = "demo") -> Callable[[str, str], cont
         return controls.approve(operator_clients(endpoint), target, service, digest, actor=actor)
 
     return approve
+
+
+def adopter(endpoint: str) -> Callable[..., dict[str, Any]]:
+    """``adopt(cluster, apply=..., undo=...)`` as `autopilot adopt CLUSTER --json` does it
+    against ``endpoint`` with the control plane its stack's outputs describe (the demo's
+    operator, ``sandbox.demo.DemoContext.adopt``): the JSON report."""
+    from cli import adopt as adoption
+
+    def adopt(cluster: str, *, apply: bool = False, undo: bool = False) -> dict[str, Any]:
+        report = adoption.adopt(
+            operator_clients(endpoint),
+            cluster,
+            control_plane(endpoint),
+            adoption.options(),
+            mode="apply" if apply else "undo" if undo else "dry-run",
+            role_tags=adoption.iam_role_tags(_client("iam", endpoint)),
+        )
+        return report.to_json()
+
+    return adopt
 
 
 def actor() -> str:
@@ -350,9 +496,9 @@ def history(
     since: str | None = None,
     outcomes: list[str] | None = None,
     stack: str | None = None,
-    cluster: str | None = None,
+    cluster: str | Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The ledger's decisions for one service (name or ARN), newest first."""
+    """The ledger's decisions for one service (name, CLUSTER/NAME or ARN), newest first."""
     if table and service.startswith("arn:") and not cluster:
         prefix, _, path = service.partition(":service/")
         cluster = f"{prefix}:cluster/{path.split('/')[0]}"

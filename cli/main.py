@@ -89,16 +89,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     timeline = Timeline(echo=not args.json, verbose=args.verbose)
     out_dir = Path(args.out) if args.out else None
-    sb = Sandbox(out_dir=out_dir, progress=None if args.json else progress, timeline=timeline)
+    sb = Sandbox(
+        out_dir=out_dir,
+        progress=None if args.json else progress,
+        timeline=timeline,
+        brownfield=True,
+    )
     try:
         if args.resynth:
             from sandbox.synth import synth
 
             sb.assembly = synth(out_dir, force=True, progress=None if args.json else progress)
         sb.up()
-        from cli.invoke import approver
+        from cli.invoke import adopter, approver
 
-        results = run_scenes(DemoContext(sb, approve=approver(sb.endpoint)))
+        operator = DemoContext(sb, approve=approver(sb.endpoint), adopt=adopter(sb.endpoint))
+        results = run_scenes(operator)
     finally:
         sb.down()
     wall = time.perf_counter() - started
@@ -114,6 +120,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                         "title": r.title,
                         "ok": r.ok,
                         "error": r.error,
+                        "skipped": r.skipped,
                         "seconds": round(r.seconds, 2),
                         "checks": [c.__dict__ for c in r.checks],
                     }
@@ -125,14 +132,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         print()
         for r in results:
+            if r.skipped:
+                print(f"  SKIP  {r.title}: {r.skipped}")
+                continue
             print(f"  {'PASS' if r.ok else 'FAIL'}  {r.title}  ({r.seconds:.1f} s)")
             for c in r.checks:
                 if not c.ok:
                     print(f"        missed: {c.what}" + (f" ({c.detail})" if c.detail else ""))
             if r.error:
                 print(f"        broke: {r.error}")
+        told = [r for r in results if not r.skipped]
+        skipped = f", {len(results) - len(told)} skipped" if len(told) < len(results) else ""
         print(
-            f"\n{sum(r.ok for r in results)}/{len(results)} scenes passed in {wall:.1f} s "
+            f"\n{sum(r.ok for r in told)}/{len(told)} scenes passed{skipped} in {wall:.1f} s "
             f"(synth {sb.timings.get('synth', 0):.1f} s, "
             f"deploy {sb.timings.get('deploy', 0):.1f} s)"
         )
@@ -165,6 +177,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         out_dir=Path(args.out) if args.out else None,
         progress=progress,
         timeline=Timeline(echo=True, verbose=args.verbose),
+        brownfield=args.brownfield,
     )
     try:
         sb.up()
@@ -412,10 +425,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     except operator.OperatorError as exc:
         raise UsageError(str(exc)) from exc
     if args.json:
-        print_json({"cluster": target.cluster_arn, "table": target.table, "services": services})
+        print_json(
+            {
+                "cluster": target.cluster_arn,
+                "clusters": list(target.cluster_arns),
+                "table": target.table,
+                "services": services,
+            }
+        )
         return EXIT_OK
     if not services:
-        print(f"no tracked service in {target.cluster_arn}")
+        print(f"no tracked service in {', '.join(target.cluster_arns)}")
         return EXIT_OK
     for s in services:
         _print_status(s)
@@ -464,7 +484,113 @@ def _print_status(s: dict[str, Any]) -> None:
         )
 
 
+# --------------------------------------------------------------------------- adopt
+def cmd_adopt(args: argparse.Namespace) -> int:
+    from cli import adopt as adoption
+    from cli.invoke import InvokeError, _client, control_plane, operator_clients
+
+    endpoint = _endpoint(args)
+    try:
+        choices = adoption.options(
+            repository=args.repository,
+            container=args.container,
+            policy=args.policy,
+            scan=args.scan,
+            approval=args.approval,
+            rebalance=args.rebalance,
+        )
+        plane = control_plane(
+            endpoint,
+            stack=args.stack,
+            managed_clusters_=args.managed_clusters,
+            repositories=args.repositories,
+            pass_roles=args.pass_roles,
+        )
+        report = adoption.adopt(
+            operator_clients(endpoint),
+            args.cluster,
+            plane,
+            choices,
+            services=args.service,
+            mode="apply" if args.apply else "undo" if args.undo else "dry-run",
+            role_tags=adoption.iam_role_tags(_client("iam", endpoint)),
+        )
+    except (adoption.AdoptError, InvokeError) as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print("\n".join(adoption.render(report)))
+    if not report.ok:
+        failed = next(o for o in report.outcomes if o.error)
+        print(f"error: {failed.judgement.service}: {failed.error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _adopt_parser(sub: Any, common: Any) -> None:
+    ad = common(
+        sub.add_parser(
+            "adopt",
+            help="can autopilot manage an existing cluster's services, and why not; the tags "
+            "that opt them in (written with --apply)",
+        )
+    )
+    ad.add_argument("cluster", metavar="CLUSTER", help="the cluster's name or ARN")
+    ad.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="only this service (repeat for several; default: every service of the cluster)",
+    )
+    ad.add_argument("--policy", help="autopilot:policy to write (default semver)")
+    ad.add_argument(
+        "--scan", help="autopilot:scan to write: critical, high or off (default critical)"
+    )
+    ad.add_argument("--approval", help="autopilot:approval to write: auto or manual (default auto)")
+    ad.add_argument(
+        "--repository", help="the ECR repository to track (default: the one the image comes from)"
+    )
+    ad.add_argument(
+        "--container", help="the container to update (default: the one running the repository)"
+    )
+    ad.add_argument(
+        "--rebalance", help="autopilot:rebalance to write: on or off (default on; off for DAEMON)"
+    )
+    act = ad.add_mutually_exclusive_group()
+    act.add_argument("--apply", action="store_true", help="write the tags (default: a dry run)")
+    act.add_argument("--undo", action="store_true", help="remove every autopilot:* tag")
+    ad.add_argument("--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)")
+    ad.add_argument(
+        "--stack",
+        help="the control plane's stack, whose outputs say what it manages (default: "
+        "EcsAutopilot-<environment of the config file cdk.json names>)",
+    )
+    ad.add_argument(
+        "--managed-clusters",
+        metavar="ARNS",
+        help="the clusters the control plane manages, comma-separated (default: the stack's "
+        "ManagedClusterArns)",
+    )
+    ad.add_argument(
+        "--repositories",
+        metavar="FILTER",
+        help="the repositories it covers: * or name:<repo>/prefix:<start> items (default: the "
+        "stack's ManagedRepositories)",
+    )
+    ad.add_argument(
+        "--pass-roles",
+        metavar="ROLES",
+        help="the roles it may pass: role ARNs (* matches), path:/PREFIX/ or tag:KEY=VALUE, "
+        "comma-separated, or - for none (default: the stack's PassRoles)",
+    )
+    ad.set_defaults(func=cmd_adopt)
+
+
 # --------------------------------------------------------------------------- parser
+SERVICE_HELP = "service: its name (unique among the managed clusters), CLUSTER/NAME or ARN"
+
+
 def _operator_parsers(sub: Any, common: Any) -> None:
     """history, status, approve, reject, pause, resume: against the sandbox or an account."""
 
@@ -478,7 +604,12 @@ def _operator_parsers(sub: Any, common: Any) -> None:
             "(default: EcsAutopilot-<environment of the config file cdk.json names>)",
         )
         sp.add_argument("--table", help="ledger table (default: from the stack's outputs)")
-        sp.add_argument("--cluster", help="cluster ARN (default: from the stack's outputs)")
+        sp.add_argument(
+            "--cluster",
+            action="append",
+            help="a managed cluster's ARN (repeat, or comma-separate, for several; default: "
+            "the managed clusters the stack's outputs name)",
+        )
         return sp
 
     hist = where(
@@ -486,7 +617,7 @@ def _operator_parsers(sub: Any, common: Any) -> None:
             sub.add_parser("history", help="the ledger's decisions for one service, newest first")
         )
     )
-    hist.add_argument("service", help="service name or ARN")
+    hist.add_argument("service", help=SERVICE_HELP)
     hist.add_argument(
         "--limit", type=int, default=None, help="at most N (default 50, all with --since)"
     )
@@ -505,22 +636,22 @@ def _operator_parsers(sub: Any, common: Any) -> None:
     )
     st.set_defaults(func=cmd_status)
     ap = where(common(sub.add_parser("approve", help="deploy a pending approval, re-checked now")))
-    ap.add_argument("service", help="service name or ARN")
+    ap.add_argument("service", help=SERVICE_HELP)
     ap.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
     ap.set_defaults(func=cmd_approve)
     rj = where(common(sub.add_parser("reject", help="refuse a pending approval for good")))
-    rj.add_argument("service", help="service name or ARN")
+    rj.add_argument("service", help=SERVICE_HELP)
     rj.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
     rj.add_argument("--reason", help="why (recorded and announced)")
     rj.set_defaults(func=cmd_reject)
     pa = where(
         common(sub.add_parser("pause", help="hold every reaction for one service (recorded)"))
     )
-    pa.add_argument("service", help="service name or ARN")
+    pa.add_argument("service", help=SERVICE_HELP)
     pa.add_argument("--reason", help="why (recorded, shown in status, announced)")
     pa.set_defaults(func=cmd_pause)
     re_ = where(common(sub.add_parser("resume", help="release a paused service")))
-    re_.add_argument("service", help="service name or ARN")
+    re_.add_argument("service", help=SERVICE_HELP)
     re_.add_argument("--reason", help="why (recorded and announced)")
     re_.set_defaults(func=cmd_resume)
 
@@ -548,6 +679,11 @@ def build_parser() -> argparse.ArgumentParser:
     up = common(lsub.add_parser("up", help="start the sandbox in the foreground until Ctrl-C"))
     up.add_argument("--port", type=int, help="port of the local AWS endpoint (default: a free one)")
     up.add_argument("--out", help="cloud assembly directory (default: cdk.out, reused when fresh)")
+    up.add_argument(
+        "--brownfield",
+        action="store_true",
+        help="also a cluster and services made by plain API calls (sandbox/brownfield.py)",
+    )
     up.set_defaults(func=cmd_local_up)
     push = common(lsub.add_parser("push", help="push a new image and route what AWS would emit"))
     push.add_argument("image", metavar="REPO:TAG")
@@ -594,6 +730,7 @@ def build_parser() -> argparse.ArgumentParser:
     inv.set_defaults(func=cmd_invoke)
 
     _operator_parsers(sub, common)
+    _adopt_parser(sub, common)
     from cli.redrive import register_cli
 
     register_cli(sub, common)  # autopilot redrive (cli/redrive.py)

@@ -15,10 +15,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from autopilot.contract import encode_policy_tag
+from autopilot.contract import RepositoryFilter, encode_policy_tag
 from autopilot.errors import MalformedTag
 from autopilot.logic.policy import parse_policy
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from infra import limits
 
 # ECR repository names (ECR's own pattern), 2-256 characters.
 _ECR_NAME_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -414,15 +424,195 @@ class AutomationFunctions(_Strict):
     spot_calm_seconds: int = Field(default=1800, ge=0, le=604_800)
 
 
+# ---------------------------------------------------------------------------
+# what the control plane manages
+# ---------------------------------------------------------------------------
+_CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_CLUSTER_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"cluster/(?P<name>[A-Za-z0-9_-]{1,255})$"
+)
+# Repository name prefixes: the characters of ECR repository names.
+_ECR_PREFIX_RE = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,255}$")
+# A role ARN: 12-digit account (no wildcard), then role/<path><name>; a trailing * makes it
+# a prefix. Role names and paths may hold commas in IAM; here they may not, because the
+# PassRoles output is comma-separated.
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?P<rest>[A-Za-z0-9+=.@_/-]+\*?)$")
+_ROLE_PATH_RE = re.compile(r"^/(?:[A-Za-z0-9+=.@_-]+/)+$")
+# IAM tag keys and values (no comma, no '=' in the key: the PassRoles output is
+# comma-separated and its tag item reads key=value).
+_ROLE_TAG_KEY_RE = re.compile(r"^[A-Za-z0-9 _.:/+@-]{1,128}$")
+_ROLE_TAG_VALUE_RE = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,256}$")
+
+
+class ManagedCluster(BaseModel):
+    """One managed cluster: its name, and its ARN when the config gave one (else it is in
+    the stack's own account and region)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    arn: str | None = None
+
+
+def parse_cluster(value: str) -> ManagedCluster:
+    """A ``manage.clusters`` item (a name or an ARN); raises ``ValueError`` on junk."""
+    match = _CLUSTER_ARN_RE.fullmatch(value)
+    if match:
+        return ManagedCluster(name=match["name"], arn=value)
+    if value.startswith("arn:"):
+        raise ValueError(
+            f"{value!r} is not an ECS cluster ARN (arn:aws:ecs:<region>:<12-digit account>:"
+            "cluster/<name>)"
+        )
+    if not _CLUSTER_NAME_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not an ECS cluster name (letters, digits, - and _)")
+    return ManagedCluster(name=value)
+
+
+def _cluster(value: str) -> str:
+    parse_cluster(value)
+    return value
+
+
+def _repository_name(value: str) -> str:
+    if not _ECR_NAME_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a valid ECR repository name")
+    return value
+
+
+def _repository_prefix(value: str) -> str:
+    if not value:
+        raise ValueError("an empty prefix would match every repository: write repositories: all")
+    if not _ECR_PREFIX_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not the start of an ECR repository name")
+    return value
+
+
+def _any_role(why: str) -> ValueError:
+    return ValueError(f"{why} would allow passing any role of the account")
+
+
+def _role_arn(item: str) -> str:
+    head, _, rest = item.partition(":role/")
+    if item.strip() in ("*", "arn:*") or (rest.replace("/", "") in ("", "*") and "*" in item):
+        raise _any_role(f"{item!r}")
+    if "*" in head:
+        raise ValueError(f"{item!r}: name the account (12 digits), not a wildcard")
+    if _ROLE_ARN_RE.fullmatch(item) is None:
+        raise ValueError(
+            f"{item!r} is not a role ARN (arn:aws:iam::<12-digit account>:role/<name>, "
+            "a trailing * for a prefix)"
+        )
+    return item
+
+
+def _role_path(item: str) -> str:
+    if item.strip() in ("/", "/*", "*", ""):
+        raise _any_role(f"the path {item!r}")
+    if not _ROLE_PATH_RE.fullmatch(item):
+        raise ValueError(
+            f"{item!r} is not an IAM path prefix like /team-a/ (starts and ends with /)"
+        )
+    return item
+
+
+class ManagedRepositories(_Strict):
+    """``all`` (every repository of the account), or names and/or name prefixes. In the file:
+    ``repositories: all``, ``repositories: [name, ...]`` (names) or
+    ``repositories: {names: [...], prefixes: [...]}``."""
+
+    all: bool = False
+    names: list[Annotated[str, AfterValidator(_repository_name)]] = Field(default_factory=list)
+    prefixes: list[Annotated[str, AfterValidator(_repository_prefix)]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> ManagedRepositories:
+        if self.all and (self.names or self.prefixes):
+            raise ValueError("all covers every repository: drop names and prefixes")
+        if not self.all and not self.names and not self.prefixes:
+            raise ValueError("give names or prefixes, or write repositories: all")
+        return self
+
+
+class RoleTag(_Strict):
+    """A tag the roles that may be passed carry (``iam:ResourceTag/<key>`` = ``value``)."""
+
+    key: str
+    value: str
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not _ROLE_TAG_KEY_RE.fullmatch(value) or value.lower().startswith("aws:"):
+            raise ValueError(f"{value!r} is not an IAM tag key this app supports")
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: str) -> str:
+        if not _ROLE_TAG_VALUE_RE.fullmatch(value):
+            raise ValueError(f"{value!r} is not an IAM tag value this app supports (no * or ,)")
+        return value
+
+
+class PassRoles(_Strict):
+    """The task and execution roles image-events and the rollbacks may pass to ECS tasks
+    (``iam:PassRole``, always with ``iam:PassedToService`` = ``ecs-tasks.amazonaws.com``):
+    role ARNs (a trailing ``*`` makes one a name prefix), IAM path prefixes (``/team-a/``),
+    and/or a role tag."""
+
+    arns: list[Annotated[str, AfterValidator(_role_arn)]] = Field(default_factory=list)
+    paths: list[Annotated[str, AfterValidator(_role_path)]] = Field(default_factory=list)
+    tag: RoleTag | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> PassRoles:
+        if not self.arns and not self.paths and self.tag is None:
+            raise ValueError("give arns, paths or a tag")
+        return self
+
+
+class Manage(_Strict):
+    """What the control plane manages, beyond its own estate (if the file builds one).
+
+    ``clusters``: names (in the stack's account and region) or ARNs; the estate's own
+    cluster is added when there is an estate. ``repositories``: ``all``, names, prefixes
+    (default: the estate's repositories if it declares any, else all). ``pass_roles``: the
+    roles that may be passed to ECS tasks (default and always included with an estate: its
+    own task and execution roles, under the IAM path ``/ecs-autopilot/<environment>/``)."""
+
+    clusters: list[Annotated[str, AfterValidator(_cluster)]] = Field(default_factory=list)
+    repositories: ManagedRepositories | None = None
+    pass_roles: PassRoles | None = None
+
+    @field_validator("repositories", mode="before")
+    @classmethod
+    def _repositories_forms(cls, value: object) -> object:
+        if value == "all":
+            return {"all": True}
+        if isinstance(value, str):
+            raise ValueError(f"{value!r}: expected all, a list of names, or names/prefixes")
+        if isinstance(value, list):
+            return {"names": value}
+        return value
+
+
 class AutopilotConfig(_Strict):
-    """The whole config file."""
+    """The whole config file.
+
+    What the control plane manages: ``manage``. The estate (what the app builds: network,
+    cluster, capacity, repositories, services) is optional as a whole: without ``network``
+    there is no estate, and ``ec2_capacity``, ``repositories`` and ``services`` must be
+    absent too."""
 
     environment: str = Field(pattern=r"^[a-z][a-z0-9-]{1,23}$")
-    network: Network
-    ec2_capacity: Ec2Capacity
+    manage: Manage = Manage()
+    network: Network | None = None
+    ec2_capacity: Ec2Capacity | None = None
     fargate_capacity: FargateCapacity = FargateCapacity()
-    repositories: list[Repository] = Field(min_length=1)
-    services: list[Service] = Field(min_length=1)
+    repositories: list[Repository] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
     observability: Observability = Observability()
     functions: AutomationFunctions = AutomationFunctions()
     capacity_alarms: CapacityAlarms = CapacityAlarms()
@@ -430,8 +620,55 @@ class AutopilotConfig(_Strict):
     retain_data: bool = True
 
     @property
+    def has_estate(self) -> bool:
+        return self.network is not None
+
+    @property
+    def estate_cluster_name(self) -> str:
+        """The estate's cluster (``<environment>-cluster``), named so that the control plane
+        can build its ARN without a reference to the estate stack."""
+        return f"{self.environment}-cluster"
+
+    @property
+    def role_path(self) -> str:
+        """The IAM path of the estate's task and execution roles (what may be passed)."""
+        return f"/ecs-autopilot/{self.environment}/"
+
+    @property
     def alarm_name_prefix(self) -> str:
         return self.capacity_alarms.name_prefix or f"autopilot-{self.environment}-"
+
+    @property
+    def managed_clusters(self) -> list[ManagedCluster]:
+        """The estate's cluster (if any), then ``manage.clusters`` in their order."""
+        own = [ManagedCluster(name=self.estate_cluster_name)] if self.has_estate else []
+        return own + [parse_cluster(c) for c in self.manage.clusters]
+
+    @property
+    def managed_repositories(self) -> RepositoryFilter:
+        """``manage.repositories``; default: the estate's repositories, else all of them."""
+        chosen = self.manage.repositories
+        if chosen is None:
+            return RepositoryFilter(names=tuple(r.name for r in self.repositories))
+        if chosen.all:
+            return RepositoryFilter()
+        return RepositoryFilter(names=tuple(chosen.names), prefixes=tuple(chosen.prefixes))
+
+    @property
+    def pass_roles(self) -> PassRoles | None:
+        """``manage.pass_roles``, with the estate's own role path added when there is an
+        estate; None when neither says anything."""
+        given = self.manage.pass_roles
+        if not self.has_estate:
+            return given
+        paths = [self.role_path] + [
+            p for p in (given.paths if given else []) if p != self.role_path
+        ]
+        return PassRoles(
+            arns=list(given.arns) if given else [],
+            paths=paths,
+            tag=given.tag if given else None,
+        )
 
     def repository(self, name: str) -> Repository:
         return next(r for r in self.repositories if r.name == name)
@@ -443,6 +680,126 @@ class AutopilotConfig(_Strict):
         return any(
             s.repository == repository.name and follows_moving_tag(s.automation.policy)
             for s in self.services
+        )
+
+
+def check_config(config: AutopilotConfig, file: str | Path) -> None:
+    """Every rule that spans fields, and the AWS limits the stacks would hit; raises
+    :class:`ConfigError` naming the field at fault. ``load_config`` runs it; so does the app
+    builder, for configs made in code."""
+    _check_estate(config, file)
+    _check_references(config, file)
+    _check_manage(config, file)
+    _check_limits(config, file)
+
+
+def _check_estate(config: AutopilotConfig, file: str | Path) -> None:
+    if config.network is None:
+        for name in ("ec2_capacity", "repositories", "services"):
+            if getattr(config, name):
+                raise ConfigError(
+                    file,
+                    name,
+                    "belongs to an estate, and there is none without network (give network, "
+                    "or drop it to manage existing clusters only)",
+                )
+    elif config.ec2_capacity is None:
+        raise ConfigError(file, "ec2_capacity", "an estate (network) needs it for its cluster")
+    if len(config.services) > limits.MAX_SERVICES_PER_CLUSTER:
+        raise ConfigError(
+            file,
+            "services",
+            f"{len(config.services)} services are more than the split can place: they all run "
+            f"in the estate's one cluster, and ECS allows {limits.MAX_SERVICES_PER_CLUSTER:,} "
+            "services per cluster",
+        )
+
+
+def _check_manage(config: AutopilotConfig, file: str | Path) -> None:
+    manage = config.manage
+    seen: dict[str, str] = {}
+    if config.has_estate:
+        seen[config.estate_cluster_name] = "the estate's own cluster"
+    accounts: set[tuple[str, str]] = set()
+    for i, item in enumerate(manage.clusters):
+        cluster = parse_cluster(item)
+        if cluster.name in seen:
+            raise ConfigError(
+                file,
+                f"manage.clusters[{i}]",
+                f"cluster {cluster.name!r} is named twice ({seen[cluster.name]} is the same "
+                "cluster)",
+            )
+        seen[cluster.name] = f"manage.clusters[{i}] {item!r}"
+        if cluster.arn:
+            match = _CLUSTER_ARN_RE.fullmatch(cluster.arn)
+            assert match is not None
+            accounts.add((match["account"], match["region"]))
+            if len(accounts) > 1:
+                raise ConfigError(
+                    file,
+                    f"manage.clusters[{i}]",
+                    "the ARNs name more than one account or region: the control plane "
+                    "manages the clusters of its own account and region",
+                )
+    if not seen:
+        raise ConfigError(
+            file,
+            "manage.clusters",
+            "no cluster to manage: name existing clusters (names or ARNs), or give an estate",
+        )
+    if config.pass_roles is None:
+        raise ConfigError(
+            file,
+            "manage.pass_roles",
+            "required without an estate: the task and execution roles of the managed services "
+            "(arns, paths or tag), which image-events passes when it registers a revision",
+        )
+    covered = config.managed_repositories
+    for i, svc in enumerate(config.services):
+        if svc.repository and not covered.covers(svc.repository):
+            raise ConfigError(
+                file,
+                "manage.repositories",
+                f"does not cover {svc.repository!r}, which services[{i}] ({svc.name}) tracks",
+            )
+
+
+def _check_limits(config: AutopilotConfig, file: str | Path) -> None:
+    arns = [limits.worst_cluster_arn(c.name, c.arn) for c in config.managed_clusters]
+    repos = config.managed_repositories
+    repo_field = "manage.repositories" if config.manage.repositories else "repositories"
+    for rule, pattern in limits.rule_patterns(arns, repos, config.alarm_name_prefix).items():
+        size = limits.compact(pattern)
+        if size > limits.MAX_EVENT_PATTERN:
+            field = repo_field if rule.startswith(("ecr", "inspector")) else "manage.clusters"
+            raise ConfigError(
+                file,
+                field,
+                f"the {rule} rule's pattern would be {size:,} characters, more than "
+                f"EventBridge's {limits.MAX_EVENT_PATTERN:,}"
+                + (
+                    ": manage the repositories by prefix or all (manage.repositories)"
+                    if field == repo_field
+                    else ": manage fewer clusters"
+                ),
+            )
+    size = limits.environment_size(arns, repos)
+    if size > limits.MAX_LAMBDA_ENVIRONMENT:
+        raise ConfigError(
+            file,
+            "manage.clusters",
+            f"CLUSTER_ARNS and REPOSITORIES would make the functions' environment {size:,} "
+            f"bytes, more than Lambda's {limits.MAX_LAMBDA_ENVIRONMENT:,}",
+        )
+    what, size = limits.largest_statement(arns, repos)
+    if size > limits.MAX_MANAGED_POLICY:
+        field = repo_field if "repository" in what else "manage.clusters"
+        raise ConfigError(
+            file,
+            field,
+            f"one IAM statement, {what}, would be {size:,} characters, more than IAM's "
+            f"{limits.MAX_MANAGED_POLICY:,} for a managed policy",
         )
 
 
@@ -525,5 +882,5 @@ def load_config(path: str | Path) -> AutopilotConfig:
             else ""
         )
         raise ConfigError(file, _loc(tuple(first["loc"])), f"{msg}{more}") from None
-    _check_references(config, file)
+    check_config(config, file)
     return config

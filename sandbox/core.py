@@ -1,4 +1,5 @@
-"""The sandbox as one object: moto's server, the deployed stacks, the router, the simulator."""
+"""The sandbox as one object: moto's server, the deployed stacks, a brownfield estate if
+asked, the router, the simulator."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sandbox import brownfield as bf
 from sandbox import moto_adjustments as adj
 from sandbox.deploy import DeployedStack, deploy
 from sandbox.router import Router
@@ -35,8 +37,13 @@ class Sandbox:
         assembly: CloudAssembly | None = None,
         progress: Callable[[str], None] | None = None,
         timeline: Timeline | None = None,
+        brownfield: bool = False,
     ) -> None:
+        """``brownfield``: after the stacks, make the brownfield estate (``sandbox.brownfield``:
+        a cluster and services made by plain API calls) and run its services too."""
         self.server = MotoServer(port=port)
+        self.make_brownfield = brownfield
+        self.brownfield: bf.BrownfieldEstate | None = None
         self.out_dir = out_dir
         self.assembly = assembly
         self.say = progress or (lambda _m: None)
@@ -64,11 +71,17 @@ class Sandbox:
         self.say(f"moto server on {self.endpoint}")
         self.clients = Clients(self.endpoint)
         self.stacks = deploy(self.clients, self.assembly, progress=self.say)
+        extra: list[str] = []
+        if self.make_brownfield:
+            self.brownfield = bf.create(self.clients, progress=self.say)
+            extra.append(self.brownfield.cluster_arn)
         dead_letters: dict[str, str] = {}
         for s in self.stacks:
-            dead_letters.update(adj.dead_letter_targets(s.template, s.physical_ids))
+            dead_letters.update(adj.dead_letter_targets(s.template, s.physical_ids, s.exports))
         self.router = Router(self.clients, dead_letters=dead_letters).load()
-        self.simulator = Simulator(self.clients, self.router, self.stacks, self.timeline).start()
+        self.simulator = Simulator(
+            self.clients, self.router, self.stacks, self.timeline, clusters=extra
+        ).start()
         self.timings["deploy"] = time.perf_counter() - t1
         self.say(
             f"deployed {len(self.stacks)} stack(s), {len(self.router.rules)} rule(s), "
@@ -88,10 +101,16 @@ class Sandbox:
 
     @property
     def outputs(self) -> dict[str, str]:
+        """Every deployed stack's outputs in one mapping (a key two stacks output: the one
+        deployed last); :attr:`outputs_by_stack` keeps them apart."""
         out: dict[str, str] = {}
         for s in self.stacks:
             out.update(s.outputs)
         return out
+
+    @property
+    def outputs_by_stack(self) -> dict[str, dict[str, str]]:
+        return {s.name: dict(s.outputs) for s in self.stacks}
 
     def describe(self) -> dict[str, Any]:
         assert self.router is not None
@@ -100,6 +119,8 @@ class Sandbox:
             "endpoint": self.endpoint,
             "stacks": [s.name for s in self.stacks],
             "outputs": self.outputs,
+            "outputs_by_stack": self.outputs_by_stack,
+            "brownfield": self.brownfield.to_json() if self.brownfield else None,
             "rules": [
                 {
                     "name": r.name,

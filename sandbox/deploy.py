@@ -1,8 +1,11 @@
 """Deploy the synthesized stacks into the sandbox through its CloudFormation API.
 
-Order: prepare the account (bootstrap bucket, assets, SSM parameters), ``CreateStack``
-with the adjusted template, wait for CREATE_COMPLETE, then reconcile what moto's
-CloudFormation skipped or dropped. Every adjustment lives in :mod:`sandbox.moto_adjustments`.
+Every stack of the cloud assembly is deployed, each after the stacks it depends on (the
+manifest's dependencies: an estate split over several stacks, a control plane beside
+them). For each: prepare the account (bootstrap bucket, assets, SSM parameters),
+``CreateStack`` with the adjusted template, wait for CREATE_COMPLETE, then reconcile what
+moto's CloudFormation skipped or dropped (with the exports of the stacks before it, for
+``Fn::ImportValue``). Every adjustment lives in :mod:`sandbox.moto_adjustments`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class DeployedStack:
     outputs: dict[str, str]
     removed: list[str] = field(default_factory=list)
     reconciled: list[str] = field(default_factory=list)
+    #: the exports of every stack deployed up to this one (export name -> value)
+    exports: dict[str, str] = field(default_factory=dict)
 
     def resources_of(self, rtype: str) -> dict[str, str]:
         """Logical id -> physical id of the deployed resources of one type."""
@@ -56,6 +61,7 @@ class DeployedStack:
 
 
 def deploy_stack(clients: Clients, stack: StackArtifact) -> DeployedStack:
+    """Deploy one stack (the stacks it imports from are deployed already)."""
     cfn = clients("cloudformation")
     template = stack.template
     overrides = adj.prepare_account(clients, stack)
@@ -98,10 +104,30 @@ def deploy_stack(clients: Clients, stack: StackArtifact) -> DeployedStack:
         for p in described.get("Parameters", [])
     }
 
-    reconciled = adj.reconcile(clients, stack.name, template, physical_ids, params)
-    return DeployedStack(
-        stack.name, stack_id, template, overrides, physical_ids, types, outputs, removed, reconciled
+    exported = list_exports(cfn)
+    reconciled = adj.reconcile(
+        clients, stack.name, template, physical_ids, params, exports=exported
     )
+    return DeployedStack(
+        stack.name,
+        stack_id,
+        template,
+        overrides,
+        physical_ids,
+        types,
+        outputs,
+        removed,
+        reconciled,
+        exported,
+    )
+
+
+def list_exports(cfn: Any) -> dict[str, str]:
+    """Every export of the account's stacks (name -> value)."""
+    out: dict[str, str] = {}
+    for page in cfn.get_paginator("list_exports").paginate():
+        out.update({e["Name"]: e["Value"] for e in page.get("Exports", [])})
+    return out
 
 
 def _wait(cfn: Any, stack_id: str, timeout: float = 60.0) -> str:
@@ -116,10 +142,17 @@ def _wait(cfn: Any, stack_id: str, timeout: float = 60.0) -> str:
 def deploy(
     clients: Clients, assembly: CloudAssembly, progress: Callable[[str], None] | None = None
 ) -> list[DeployedStack]:
+    """Every stack of the assembly, each after those it depends on (``assembly.stacks`` is
+    in that order: :func:`sandbox.synth.read_assembly`)."""
     say = progress or (lambda _m: None)
-    deployed = []
+    deployed: list[DeployedStack] = []
+    done: set[str] = set()
     for stack in assembly.stacks:
+        missing = [d for d in stack.dependencies if d not in done]
+        if missing:  # read_assembly orders them; an assembly built by hand may not be
+            raise DeployError(f"stack {stack.name} depends on {', '.join(missing)}, not deployed")
         n = len(stack.template.get("Resources", {}))
         say(f"deploying {stack.name} ({n} resources) into the sandbox")
         deployed.append(deploy_stack(clients, stack))
+        done.add(stack.name)
     return deployed

@@ -2,7 +2,8 @@
 
 Used to re-apply, through the plain APIs, template properties that moto's CloudFormation
 skipped or dropped: ``Ref`` and ``Fn::GetAtt`` are answered from the stack's physical
-resource ids and the sandbox's account and region.
+resource ids and the sandbox's account and region, ``Fn::ImportValue`` from the exports of
+the stacks deployed before (a stack of several that references another's resources).
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
@@ -27,11 +28,14 @@ class Resolver:
         *,
         parameters: dict[str, str] | None = None,
         attribute: Callable[[str, str, str, str], str | None] | None = None,
+        exports: dict[str, str] | None = None,
     ) -> None:
         self.template = template
         self.physical_ids = physical_ids
         self.parameters = parameters or {}
         self._attribute = attribute
+        #: export name -> value, of the stacks deployed before this one
+        self.exports = exports or {}
 
     def pseudo(self, name: str) -> str:
         return {
@@ -65,6 +69,11 @@ class Resolver:
                 return str(self.resolve(text)).split(sep)
             if key == "Fn::Sub":
                 return self._sub(arg)
+            if key == "Fn::ImportValue":
+                name = str(self.resolve(arg))
+                if name not in self.exports:
+                    raise Unresolvable(f"Fn::ImportValue {name}: no stack exports it")
+                return self.exports[name]
             if key.startswith("Fn::"):
                 raise Unresolvable(f"{key} is not supported by the sandbox's resolver")
         return {k: self.resolve(v) for k, v in value.items()}

@@ -436,17 +436,20 @@ def reconcile(
     template: dict[str, Any],
     physical_ids: dict[str, str],
     parameters: dict[str, str],
+    *,
+    exports: dict[str, str] | None = None,
 ) -> list[str]:
     """Create or apply, from the template, what moto's CloudFormation skipped or dropped: one
     step per reconcile adjustment, in this order (capacity providers first: services'
-    strategies and the cluster's associations name them). Returns what was done."""
+    strategies and the cluster's associations name them). ``exports`` (name -> value) are
+    those of the stacks deployed before, for ``Fn::ImportValue``. Returns what was done."""
     ids = dict(physical_ids)
     r = _Reconciling(
         clients,
         stack_name,
         template.get("Resources", {}),
         ids,
-        Resolver(template, ids, parameters=parameters),
+        Resolver(template, ids, parameters=parameters, exports=exports),
     )
     _reconcile_capacity_providers(r)
     _reconcile_services(r)
@@ -705,9 +708,13 @@ def _numbers(value: Any) -> Any:
     return value
 
 
-def dead_letter_targets(template: dict[str, Any], physical_ids: dict[str, str]) -> dict[str, str]:
+def dead_letter_targets(
+    template: dict[str, Any],
+    physical_ids: dict[str, str],
+    exports: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Function name -> DLQ ARN, from the template (moto's Lambda keeps no DeadLetterConfig)."""
-    resolver = Resolver(template, physical_ids)
+    resolver = Resolver(template, physical_ids, exports=exports)
     out: dict[str, str] = {}
     for lid, r in template.get("Resources", {}).items():
         if r.get("Type") != "AWS::Lambda::Function" or lid not in physical_ids:

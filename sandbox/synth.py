@@ -42,7 +42,10 @@ class StackArtifact:
     template_file: Path
     assets: list[FileAsset] = field(default_factory=list)
     bootstrap_version_parameter: str | None = None
+    #: the stacks this one depends on (by stack name): deployed before it
     dependencies: list[str] = field(default_factory=list)
+    #: the artifact's id in manifest.json (the construct id; the stack name may differ)
+    artifact_id: str = ""
 
     @property
     def template(self) -> dict[str, Any]:
@@ -136,6 +139,12 @@ def read_assembly(out_dir: Path) -> CloudAssembly:
         raise SynthError(f"{out_dir} holds no manifest.json")
     manifest = json.loads(manifest_file.read_text())
     artifacts: dict[str, Any] = manifest.get("artifacts", {})
+    # a dependency names an artifact id; the stack is deployed under its stackName
+    names = {
+        aid: art.get("properties", {}).get("stackName", aid)
+        for aid, art in artifacts.items()
+        if art.get("type") == "aws:cloudformation:stack"
+    }
     stacks: list[StackArtifact] = []
     for name, art in artifacts.items():
         if art.get("type") != "aws:cloudformation:stack":
@@ -166,11 +175,8 @@ def read_assembly(out_dir: Path) -> CloudAssembly:
                 template_file=out_dir / props["templateFile"],
                 assets=assets,
                 bootstrap_version_parameter=props.get("bootstrapStackVersionSsmParameter"),
-                dependencies=[
-                    d
-                    for d in art.get("dependencies", [])
-                    if d in artifacts and artifacts[d].get("type") == "aws:cloudformation:stack"
-                ],
+                dependencies=[names[d] for d in art.get("dependencies", []) if d in names],
+                artifact_id=name,
             )
         )
     if not stacks:
@@ -179,6 +185,7 @@ def read_assembly(out_dir: Path) -> CloudAssembly:
 
 
 def _in_dependency_order(stacks: list[StackArtifact]) -> list[StackArtifact]:
+    """Every stack after the stacks it depends on (the manifest's order otherwise)."""
     by_name = {s.name: s for s in stacks}
     done: list[StackArtifact] = []
     seen: set[str] = set()

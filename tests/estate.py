@@ -121,7 +121,7 @@ ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "LEDGER_TABLE": TABLE,
     "NOTICES_TOPIC_ARN": TOPIC_ARN,
-    "CLUSTER_ARN": CLUSTER_ARN,
+    "CLUSTER_ARNS": CLUSTER_ARN,
     "LEASE_SECONDS": "60",
 }
 #: Variables that would point the functions somewhere else: never set in the estate.
@@ -500,8 +500,12 @@ class Estate:
         strategy: list[dict[str, Any]] | None = None,
         alarms: list[str] | None = None,
         spread: dict[str, int] | None = None,
+        cluster: str = CLUSTER,
+        controller: str = "ECS",
     ) -> str:
         """A service in the VPC's three subnets, its first deployment completed; its ARN.
+        ``cluster`` is where (made by ``cluster()``, or the estate's own); ``controller``
+        its deployment controller type (ECS, CODE_DEPLOY, EXTERNAL).
 
         With ``repo`` it runs ``repo`` by ``tag`` (default ``latest``) or by ``digest`` and,
         with ``track``, carries the ``autopilot:repository`` tag; ``task_definition`` gives
@@ -518,9 +522,10 @@ class Estate:
         if repo and track:
             all_tags.setdefault("autopilot:repository", repo)
         arn = self.ecs.create_service(
-            cluster=CLUSTER,
+            cluster=cluster,
             serviceName=name,
             taskDefinition=task_definition,
+            deploymentController={"type": controller},  # type: ignore[typeddict-item]
             desiredCount=desired,
             launchType=launch_type,
             networkConfiguration={
@@ -531,7 +536,7 @@ class Estate:
             },
             tags=[{"key": k, "value": v} for k, v in all_tags.items()],
         )["service"]["serviceArn"]
-        svc = self.moto_service(name)
+        svc = self.moto_service(arn)
         # what create_service drops in moto, written as ECS keeps it
         configuration: dict[str, Any] = {
             "minimumHealthyPercent": min_healthy,
@@ -547,20 +552,31 @@ class Estate:
         )
         if strategy is not None:
             _keep(svc, capacity_provider_strategy=strategy, launch_type=None)
-        self.finish_deployment(name)
+        self.finish_deployment(arn)
         for zone, count in (spread or {}).items():
             for _ in range(count):
-                self.add_task(name, zone)
+                self.add_task(arn, zone)
+        self.reset_counts()
+        return arn
+
+    def cluster(self, name: str) -> str:
+        """Another cluster (the estate's own is ``CLUSTER``); its ARN."""
+        arn: str = self.ecs.create_cluster(clusterName=name)["cluster"]["clusterArn"]
         self.reset_counts()
         return arn
 
     def moto_service(self, service: str) -> Service:
-        """moto's model of the service (name or ARN)."""
-        return self.backend.services[f"{CLUSTER}:{service.rsplit('/', 1)[-1]}"]
+        """moto's model of the service (a name in the estate's cluster, or an ARN)."""
+        path = service.rpartition(":service/")[2].split("/")
+        cluster, name = (path[0], path[1]) if len(path) == 2 else (CLUSTER, path[-1])
+        return self.backend.services[f"{cluster}:{name}"]
 
     def describe(self, service: str) -> ServiceTypeDef:
         """DescribeServices of one service (name or ARN), with its tags."""
-        return self.ecs.describe_services(cluster=CLUSTER, services=[service], include=["TAGS"])[
+        cluster = (
+            service.rpartition(":service/")[2].split("/")[0] if ":service/" in service else CLUSTER
+        )
+        return self.ecs.describe_services(cluster=cluster, services=[service], include=["TAGS"])[
             "services"
         ][0]
 
@@ -615,8 +631,9 @@ class Estate:
         # made from a bridge-mode copy (a task keeps only the revision's ARN)
         shim = copy.copy(td)
         shim.network_mode = "bridge"
+        cluster = svc.cluster_arn.rsplit("/", 1)[-1]
         task = Task(
-            backend.clusters[CLUSTER],
+            backend.clusters[cluster],
             shim,
             None,
             None,
@@ -627,7 +644,7 @@ class Estate:
         )
         _keep(task, availability_zone=zone)
         task.last_status = "RUNNING"
-        backend.tasks.setdefault(CLUSTER, {})[task.task_arn] = task
+        backend.tasks.setdefault(cluster, {})[task.task_arn] = task
         return task.task_arn
 
     def tasks(self, service: str) -> dict[str, list[str]]:

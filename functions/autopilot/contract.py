@@ -10,8 +10,7 @@ This module is pure data: no boto3, no pydantic, nothing slow to import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 # ---------------------------------------------------------------------------
 # Tag contract (README.md, "Opting services in")
@@ -70,8 +69,7 @@ DT_SCHEDULED: Final = "Scheduled Event"
 # ---------------------------------------------------------------------------
 # The four functions
 # ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FunctionSpec:
+class FunctionSpec(NamedTuple):
     """One Lambda function: its short name (also the CLI's name for it) and handler."""
 
     name: str
@@ -109,10 +107,91 @@ RUNTIME_ENVIRONMENT: Final = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
 
 # ---------------------------------------------------------------------------
-# Event patterns. Values may be CDK tokens (strings) when built by the CDK app.
+# What the control plane manages: clusters and repositories
 # ---------------------------------------------------------------------------
-def ecr_image_action_pattern(repository_names: list[str]) -> dict[str, Any]:
-    """Pushes, deletes and failures on the tracked repositories.
+#: Every repository of the account (the ``REPOSITORIES`` setting, and the rules' filter).
+ALL_REPOSITORIES: Final = "*"
+
+
+class RepositoryFilter(NamedTuple):
+    """Which ECR repositories the control plane manages: all of the account's (no names, no
+    prefixes), or those named and those whose name starts with a prefix.
+
+    Written as one setting (``REPOSITORIES``): ``*``, or comma-separated ``name:<repo>`` and
+    ``prefix:<start>`` items (``setting()`` writes it, ``parse`` reads it).
+    """
+
+    names: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+
+    @property
+    def everything(self) -> bool:
+        return not self.names and not self.prefixes
+
+    def covers(self, repository: str) -> bool:
+        return (
+            self.everything
+            or repository in self.names
+            or any(repository.startswith(p) for p in self.prefixes)
+        )
+
+    def setting(self) -> str:
+        """The ``REPOSITORIES`` value that names this filter (``parse`` reads it back)."""
+        if self.everything:
+            return ALL_REPOSITORIES
+        return ",".join(
+            [*(f"name:{n}" for n in self.names), *(f"prefix:{p}" for p in self.prefixes)]
+        )
+
+    def __str__(self) -> str:
+        return self.setting()
+
+    @classmethod
+    def parse(cls, text: str) -> RepositoryFilter:
+        """The filter a ``REPOSITORIES`` value names; raises ``ValueError`` on junk."""
+        text = text.strip()
+        if text == ALL_REPOSITORIES:
+            return cls()
+        names: list[str] = []
+        prefixes: list[str] = []
+        for item in filter(None, (i.strip() for i in text.split(","))):
+            kind, sep, value = item.partition(":")
+            if not sep or not value or kind not in ("name", "prefix"):
+                raise ValueError(f"{item!r}: expected name:<repository> or prefix:<start>")
+            (names if kind == "name" else prefixes).append(value)
+        if not names and not prefixes:
+            raise ValueError("no repositories: give * for all of them")
+        return cls(tuple(names), tuple(prefixes))
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """A comma-separated setting (``CLUSTER_ARNS``) as its items."""
+    return tuple(i.strip() for i in text.split(",") if i.strip())
+
+
+# ---------------------------------------------------------------------------
+# Event patterns. Values may be CDK tokens (strings) when built by the CDK app. Every
+# pattern pins the account and the region: an event of another account (a rule on a bus
+# that receives other accounts' events) never reaches a function.
+# ---------------------------------------------------------------------------
+def _where(account: str, region: str) -> dict[str, Any]:
+    return {"account": [account], "region": [region]}
+
+
+def _repository_condition(repositories: RepositoryFilter, arn_prefix: str = "") -> dict[str, Any]:
+    """``detail.repository-name`` for the filter: nothing for all repositories, else the
+    names and the prefixes (after ``arn_prefix``, for events that name a repository ARN)."""
+    if repositories.everything:
+        return {}
+    values: list[Any] = [arn_prefix + n for n in repositories.names]
+    values += [{"prefix": arn_prefix + p} for p in repositories.prefixes]
+    return {"detail": {"repository-name": values}}
+
+
+def ecr_image_action_pattern(
+    account: str, region: str, repositories: RepositoryFilter
+) -> dict[str, Any]:
+    """Pushes, deletes and failures on the managed repositories.
 
     ECR push events carry an empty ``resources`` list, so the pattern filters on
     ``detail.repository-name`` (aws-cdk's ``Repository.onEvent`` filters on
@@ -121,73 +200,93 @@ def ecr_image_action_pattern(repository_names: list[str]) -> dict[str, Any]:
     return {
         "source": [SOURCE_ECR],
         "detail-type": [DT_ECR_IMAGE_ACTION],
-        "detail": {"repository-name": list(repository_names)},
+        **_where(account, region),
+        **_repository_condition(repositories),
     }
 
 
-def ecr_image_scan_pattern(repository_names: list[str]) -> dict[str, Any]:
+def ecr_image_scan_pattern(
+    account: str, region: str, repositories: RepositoryFilter
+) -> dict[str, Any]:
     """Basic scanning results: ``repository-name`` is the bare name."""
     return {
         "source": [SOURCE_ECR],
         "detail-type": [DT_ECR_IMAGE_SCAN],
-        "detail": {"repository-name": list(repository_names)},
+        **_where(account, region),
+        **_repository_condition(repositories),
     }
 
 
-def inspector2_scan_pattern(repository_arns: list[str]) -> dict[str, Any]:
-    """Enhanced scanning results: ``repository-name`` is the repository ARN."""
+def inspector2_scan_pattern(
+    account: str, region: str, repositories: RepositoryFilter, repository_arn_prefix: str
+) -> dict[str, Any]:
+    """Enhanced scanning results: ``repository-name`` is the repository ARN
+    (``repository_arn_prefix`` is ``arn:<partition>:ecr:<region>:<account>:repository/``)."""
     return {
         "source": [SOURCE_INSPECTOR2],
         "detail-type": [DT_INSPECTOR2_SCAN],
-        "detail": {"repository-name": list(repository_arns)},
+        **_where(account, region),
+        **_repository_condition(repositories, repository_arn_prefix),
     }
 
 
-def ecs_deployment_pattern(cluster_service_arn_prefix: str) -> dict[str, Any]:
-    """Deployment state changes of the cluster's services.
+def service_arn_prefix(cluster_arn: str) -> str:
+    """``arn:...:cluster/<c>`` -> ``arn:...:service/<c>/``: what the cluster's services'
+    ARNs start with."""
+    prefix, _, cluster = cluster_arn.partition(":cluster/")
+    return f"{prefix}:service/{cluster}/"
 
-    ``cluster_service_arn_prefix`` is ``arn:<partition>:ecs:<region>:<account>:service/<cluster>/``.
-    """
+
+def ecs_deployment_pattern(account: str, region: str, cluster_arns: list[str]) -> dict[str, Any]:
+    """Deployment state changes of the managed clusters' services (the event names the
+    service in ``resources``)."""
     return {
         "source": [SOURCE_ECS],
         "detail-type": [DT_ECS_DEPLOYMENT],
-        "resources": [{"prefix": cluster_service_arn_prefix}],
+        **_where(account, region),
+        "resources": [{"prefix": service_arn_prefix(c)} for c in cluster_arns],
     }
 
 
-def ecs_task_pattern(cluster_arn: str) -> dict[str, Any]:
-    """Task state changes in the cluster (standalone tasks too: they are recorded as ignored)."""
+def ecs_task_pattern(account: str, region: str, cluster_arns: list[str]) -> dict[str, Any]:
+    """Task state changes in the managed clusters (standalone tasks too: they are recorded
+    as ignored)."""
     return {
         "source": [SOURCE_ECS],
         "detail-type": [DT_ECS_TASK],
-        "detail": {"clusterArn": [cluster_arn], "lastStatus": ["RUNNING", "STOPPED"]},
+        **_where(account, region),
+        "detail": {"clusterArn": list(cluster_arns), "lastStatus": ["RUNNING", "STOPPED"]},
     }
 
 
-def ecs_placement_failure_pattern(cluster_arn: str) -> dict[str, Any]:
+def ecs_placement_failure_pattern(
+    account: str, region: str, cluster_arns: list[str]
+) -> dict[str, Any]:
     """Placement failures and steady states (the steady state ends a Spot fallback)."""
     return {
         "source": [SOURCE_ECS],
         "detail-type": [DT_ECS_SERVICE_ACTION],
+        **_where(account, region),
         "detail": {
-            "clusterArn": [cluster_arn],
+            "clusterArn": list(cluster_arns),
             "eventName": ["SERVICE_TASK_PLACEMENT_FAILURE", "SERVICE_STEADY_STATE"],
         },
     }
 
 
-def alarm_pattern(alarm_name_prefix: str) -> dict[str, Any]:
+def alarm_pattern(account: str, region: str, alarm_name_prefix: str) -> dict[str, Any]:
     """State changes of the alarms this app manages (their names share a prefix)."""
     return {
         "source": [SOURCE_CLOUDWATCH],
         "detail-type": [DT_ALARM],
+        **_where(account, region),
         "detail": {"alarmName": [{"prefix": alarm_name_prefix}]},
     }
 
 
-def spot_warning_pattern() -> dict[str, Any]:
-    """Spot interruption warnings (the handler keeps only the cluster's instances)."""
-    return {"source": [SOURCE_EC2], "detail-type": [DT_SPOT_WARNING]}
+def spot_warning_pattern(account: str, region: str) -> dict[str, Any]:
+    """Spot interruption warnings (the handler keeps only the managed clusters' instances)."""
+    return {"source": [SOURCE_EC2], "detail-type": [DT_SPOT_WARNING], **_where(account, region)}
 
 
 def recheck_schedule(minutes: int) -> str:

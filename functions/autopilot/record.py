@@ -11,9 +11,8 @@ and ``Incomplete`` when a retry is needed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from autopilot.aws.clients import AwsClients
 from autopilot.aws.perform import perform
@@ -26,8 +25,7 @@ from autopilot.store.ledger import Ledger
 LEAD_TIME_METRIC = "deploy-lead-time"
 
 
-@dataclass
-class Run:
+class Run(NamedTuple):
     """One event being handled: what every step of a flow shares."""
 
     report: Report

@@ -11,11 +11,17 @@ import os
 from functools import cache
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from autopilot import contract
+
+_CLUSTER_ARN = r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}"
+_CLUSTER_ARNS = rf"^{_CLUSTER_ARN}(,{_CLUSTER_ARN})*$"
 
 
 class FunctionSettings(BaseModel):
-    """What every function reads: who it is, the ledger, the notices, the cluster, the lease."""
+    """What every function reads: who it is, the ledger, the notices, what it manages (the
+    clusters, the repositories), the lease."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -23,10 +29,27 @@ class FunctionSettings(BaseModel):
     powertools_metrics_namespace: str = Field(min_length=1)
     ledger_table: str = Field(min_length=1)
     notices_topic_arn: str = Field(min_length=1)
-    cluster_arn: str = Field(min_length=1)
+    #: The managed clusters' ARNs, comma-separated.
+    cluster_arns: str = Field(min_length=1, pattern=_CLUSTER_ARNS)
+    #: The managed repositories: ``*`` or ``name:<repo>`` / ``prefix:<start>`` items.
+    repositories: str = Field(default=contract.ALL_REPOSITORIES, min_length=1)
     #: A change to a service takes its lease for at most this long (a killed invocation's
     #: lease expires).
     lease_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @property
+    def clusters(self) -> tuple[str, ...]:
+        return contract.split_list(self.cluster_arns)
+
+    @property
+    def repository_filter(self) -> contract.RepositoryFilter:
+        return contract.RepositoryFilter.parse(self.repositories)
+
+    @field_validator("repositories")
+    @classmethod
+    def _repositories(cls, value: str) -> str:
+        contract.RepositoryFilter.parse(value)
+        return value
 
 
 class ImageEventsSettings(FunctionSettings):

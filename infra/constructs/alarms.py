@@ -5,7 +5,8 @@ service, CPU and memory utilization high/low (driving the service). Every alarm 
 ``<prefix><what>-high|low`` (the capacity rule matches the prefix) and tagged with what it
 drives, in the grammar of ``autopilot.logic.capacity``:
 
-* ``autopilot:target``: ``service:<name>`` or ``capacity-provider:<name>``
+* ``autopilot:target``: the service's ARN (a control plane managing several clusters
+  refuses a bare name) or ``capacity-provider:<name>``
 * ``autopilot:step``: the config's ``step_out`` on a high alarm, ``step_in`` on a low one
 * ``autopilot:cooldown``: seconds
 
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from autopilot import contract
-from aws_cdk import Duration, Tags
+from aws_cdk import ArnFormat, Duration, Stack, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
@@ -42,7 +43,7 @@ class ScalingAlarmsProps:
 
 
 class ScalingAlarms(Construct):
-    """Exposes ``alarms`` by alarm name."""
+    """Exposes ``alarms`` by alarm name; ``add_service`` adds a service's alarms."""
 
     def __init__(self, scope: Construct, construct_id: str, *, props: ScalingAlarmsProps) -> None:
         super().__init__(scope, construct_id)
@@ -65,19 +66,30 @@ class ScalingAlarms(Construct):
                     (c.step_out, c.step_in, c.cooldown_seconds),
                 )
         for name, s in sorted(props.services.items()):
-            dims = {**cluster_dims, "ServiceName": name}
-            for metric, short, thresholds in (
-                ("CPUUtilization", "cpu", s.cpu),
-                ("MemoryUtilization", "memory", s.memory),
-            ):
-                self._pair(
-                    f"{name}-{short}",
-                    metric,
-                    dims,
-                    thresholds,
-                    f"service:{name}",
-                    (s.step_out, s.step_in, s.cooldown_seconds),
-                )
+            self.add_service(name, s)
+
+    def add_service(self, name: str, alarms: ServiceAlarms) -> None:
+        """CPU and memory utilization alarms of one service (``autopilot:target`` = the
+        service's ARN)."""
+        dims = {"ClusterName": self._props.cluster_name, "ServiceName": name}
+        service_arn = Stack.of(self).format_arn(
+            service="ecs",
+            resource="service",
+            resource_name=f"{self._props.cluster_name}/{name}",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        for metric, short, thresholds in (
+            ("CPUUtilization", "cpu", alarms.cpu),
+            ("MemoryUtilization", "memory", alarms.memory),
+        ):
+            self._pair(
+                f"{name}-{short}",
+                metric,
+                dims,
+                thresholds,
+                service_arn,
+                (alarms.step_out, alarms.step_in, alarms.cooldown_seconds),
+            )
 
     def _pair(  # noqa: PLR0917 - internal step
         self,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Stack, Tags
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -25,6 +26,8 @@ class ClusterProps:
     ``notices_topic``: receives the Auto Scaling group's launch/terminate notifications.
     ``log_group_prefix``: the log groups the instances' agent may write to for a task that
     has no execution role (every task definition of this app has one); default: none.
+    ``asg_tags``: tags on the Auto Scaling group only (not its instances), e.g. the
+    ``autopilot:cluster`` tag that lets the control plane change its capacity.
     """
 
     vpc: ec2.IVpc
@@ -38,6 +41,7 @@ class ClusterProps:
     target_capacity_percent: int = 100
     subnets: ec2.SubnetSelection | None = None
     log_group_prefix: str | None = None
+    asg_tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Cluster(Construct):
@@ -136,6 +140,8 @@ class Cluster(Construct):
                 )
             ],
         )
+        for key, value in sorted(props.asg_tags.items()):
+            Tags.of(self.auto_scaling_group).add(key, value, apply_to_launched_instances=False)
         self.capacity_provider = ecs.AsgCapacityProvider(
             self,
             "Ec2CapacityProvider",

@@ -29,11 +29,10 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra.constructs.cluster import Cluster
 from infra.constructs.ledger import Ledger
 from infra.constructs.notices import Notices
-from infra.constructs.services import Services
-from infra.nag import ARN_PREFIX, REGION_ACCOUNT, acknowledge, acknowledge_policy
+from infra.managed import ManagedScope
+from infra.nag import acknowledge, acknowledge_policy
 
 # The official Powertools for AWS Lambda (Python) v3 layer, pinned to the exact library
 # version the tests run with (the one in uv.lock), through the public SSM parameter AWS
@@ -108,10 +107,12 @@ class FunctionProps:
 
     ``name_prefix``: physical names are ``<prefix>-<function>``, ``<prefix>-<function>-dlq``
     ... ``code``: the code asset and layer. ``ledger`` / ``notices``: every function gets
-    the ledger's item calls and publishes to the topic. ``cluster`` / ``services``: what
-    the functions act on. ``settings``: their environment. ``memory_mib`` (default 512) /
-    ``timeout`` (default 60 s): of each function. ``max_event_age`` (default 2 h) /
-    ``rule_retry_attempts`` (default 8): retry policy of each rule target.
+    the ledger's item calls and publishes to the topic. ``managed``: the clusters,
+    repositories and roles the functions act on (their ``CLUSTER_ARNS`` and
+    ``REPOSITORIES``, and their grants). ``settings``: the rest of their environment.
+    ``memory_mib`` (default 512) / ``timeout`` (default 60 s): of each function.
+    ``max_event_age`` (default 2 h) / ``rule_retry_attempts`` (default 8): retry policy of
+    each rule target.
     ``log_retention`` / ``removal_policy``: of the log groups (default one month, RETAIN).
     """
 
@@ -119,8 +120,7 @@ class FunctionProps:
     code: FunctionCode
     ledger: Ledger
     notices: Notices
-    cluster: Cluster
-    services: Services
+    managed: ManagedScope
     settings: FunctionSettings = field(default_factory=FunctionSettings)
     memory_mib: int = 512
     timeout: Duration | None = None
@@ -216,7 +216,8 @@ class AutomatedFunction(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
             "LEDGER_TABLE": props.ledger.table_name,
             "NOTICES_TOPIC_ARN": props.notices.topic.topic_arn,
-            "CLUSTER_ARN": props.cluster.cluster_arn,
+            "CLUSTER_ARNS": ",".join(props.managed.cluster_arns),
+            "REPOSITORIES": str(props.managed.repositories),
             "LEASE_SECONDS": str(settings.lease_seconds),
             "APPROVAL_TTL_HOURS": str(settings.approval_ttl_hours),
             "EVALUATION_WINDOW_SECONDS": str(settings.evaluation_window_seconds),
@@ -287,7 +288,7 @@ class AutomatedFunction(Construct):
 
         ``extra``: (finding id, reason) of the function's own wildcards; one with the id of
         a shared finding replaces the shared reason."""
-        cluster = self._props.services.cluster_name
+        managed = self._props.managed
         deploys = self.spec.name != contract.CAPACITY_EVENTS.name
         wildcard = (
             "No resource-level scope exists for ecs:RegisterTaskDefinition, "
@@ -296,21 +297,10 @@ class AutomatedFunction(Construct):
         )
         findings: list[tuple[str, str]] = [
             ("AwsSolutions-IAM5[Resource::*]", wildcard),
-            (
-                f"AwsSolutions-IAM5[Resource::{ARN_PREFIX}:ecs:{REGION_ACCOUNT}:service/{cluster}/*]",
-                "DescribeServices/UpdateService/ListTagsForResource on this cluster's services "
-                "only; services created outside this app may opt in by tag, so they cannot be "
-                "listed by name.",
-            ),
-            (
-                f"AwsSolutions-IAM5[Resource::{ARN_PREFIX}:ecs:{REGION_ACCOUNT}:task-definition/*]",
-                "Task definition families are created by the services' owners; ListTagsForResource "
-                "and TagResource (only with ecs:CreateAction=RegisterTaskDefinition) on task "
-                "definitions of this account and region.",
-            ),
+            *managed.service_findings(),
         ]
-        if not deploys:
-            findings.pop()  # capacity-events reads no task definition
+        if deploys:  # capacity-events reads no task definition and passes no role
+            findings += [managed.task_definition_finding(), *managed.pass_role_findings()]
         own = {rule_id for rule_id, _ in extra or []}
         findings = [f for f in findings if f[0] not in own]
         acknowledge_policy(self.role, findings + (extra or []))

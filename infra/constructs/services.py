@@ -1,4 +1,9 @@
-"""Services: the ECS services of the config, with safe deployments, scaling and opt-in tags."""
+"""Services: ECS services with safe deployments, scaling and opt-in tags, in one stack.
+
+An estate larger than one stack has one ``Services`` per stack (``infra/split.py``); they
+share the estate's cluster (imported by name outside the estate stack) and its load
+balancers' access-log bucket (created by the estate stack's ``Services``, imported by name
+by the others)."""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aws_cdk import (
-    ArnFormat,
     Aws,
     CfnCondition,
     CfnMapping,
@@ -85,20 +89,24 @@ class ServicesProps:
     the ``fargate-spot-mix`` strategy. ``log_group_prefix``: each service logs to
     ``<prefix>/<name>`` with ``log_retention``. ``public_subnets``: where load balancers
     go (default: the VPC's public subnets). ``access_log_bucket_name``: physical name of the
-    bucket for load balancer access logs (created only if a service has a load balancer;
-    always retained). ``cluster_name``: the cluster's physical
-    name, when known, so that ARNs in policies and event patterns read plainly (default:
-    a reference to the cluster)."""
+    bucket for load balancer access logs (created here when a service has a load balancer, or
+    on ``ensure_access_log_bucket``; always retained). ``access_log_bucket``: that bucket,
+    made elsewhere (default None: this construct creates it). ``cluster_name``: the
+    cluster's physical name, when known, so that ARNs read plainly (default: a reference to
+    the cluster). ``role_path``: the IAM path of the task and execution roles (default
+    ``/``), which lets the control plane pass exactly them (``manage.pass_roles``)."""
 
     cluster: ecs.ICluster
     vpc: ec2.IVpc
     ec2_capacity_provider: str
-    services: tuple[ServiceSpec, ...]
     log_group_prefix: str
+    services: tuple[ServiceSpec, ...] = ()
     cluster_name: str | None = None
     subnets: ec2.SubnetSelection | None = None
     public_subnets: ec2.SubnetSelection | None = None
     access_log_bucket_name: str | None = None
+    access_log_bucket: s3.IBucket | None = None
+    role_path: str | None = None
     fargate_base: int = 1
     fargate_weight: int = 1
     spot_weight: int = 3
@@ -107,14 +115,15 @@ class ServicesProps:
 
 
 class Services(Construct):
-    """Exposes ``services``, ``task_definitions``, ``security_groups`` and ``log_groups`` by
-    service name; ``grant_deploy`` lets automation roll services to new task definitions."""
+    """Exposes ``services``, ``task_definitions``, ``security_groups``, ``log_groups`` and
+    ``load_balancers`` by service name, and ``roles`` (the task and execution roles);
+    ``add_service`` adds one more."""
 
     def __init__(self, scope: Construct, construct_id: str, *, props: ServicesProps) -> None:
         super().__init__(scope, construct_id)
         self._cluster = props.cluster
         self.cluster_name = props.cluster_name or props.cluster.cluster_name
-        subnets = props.subnets or ec2.SubnetSelection(
+        self._subnets = props.subnets or ec2.SubnetSelection(
             subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
         )
         self.services: dict[str, ecs.BaseService] = {}
@@ -122,15 +131,18 @@ class Services(Construct):
         self.security_groups: dict[str, ec2.SecurityGroup] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         self.load_balancers: dict[str, elbv2.ApplicationLoadBalancer] = {}
-        self.access_log_bucket: s3.Bucket | None = None
+        self.access_log_bucket: s3.IBucket | None = props.access_log_bucket
         self._props = props
         self._roles: list[iam.IRole] = []
 
         for spec in props.services:
-            self._add_service(spec, subnets)
+            self.add_service(spec)
 
-    def _add_service(self, spec: ServiceSpec, subnets: ec2.SubnetSelection) -> None:
+    def add_service(self, spec: ServiceSpec) -> None:
+        """One more service (its log group, security group, task definition and roles,
+        scaling, load balancer), under a construct named after it."""
         props = self._props
+        subnets = self._subnets
         scope_ = Construct(self, spec.name)
         log_group = logs.LogGroup(
             scope_,
@@ -247,6 +259,11 @@ class Services(Construct):
         execution_role = task_def.obtain_execution_role()
         self._roles.append(task_def.task_role)
         self._roles.append(execution_role)
+        if props.role_path:
+            for role in (task_def.task_role, execution_role):
+                cfn_role = role.node.default_child
+                assert isinstance(cfn_role, iam.CfnRole)
+                cfn_role.path = props.role_path
         if isinstance(execution_role, iam.Role) and (
             execution_role.node.try_find_child("DefaultPolicy") is not None
         ):
@@ -312,7 +329,11 @@ class Services(Construct):
         if bucket.policy is not None:
             alb.node.add_dependency(bucket.policy)
 
-    def _access_log_bucket(self) -> s3.Bucket:
+    def ensure_access_log_bucket(self) -> s3.IBucket:
+        """The load balancers' access-log bucket, created now if this construct makes it."""
+        return self._access_log_bucket()
+
+    def _access_log_bucket(self) -> s3.IBucket:
         if self.access_log_bucket is not None:
             return self.access_log_bucket
         stack = Stack.of(self)
@@ -384,87 +405,9 @@ class Services(Construct):
         return bucket
 
     @property
-    def service_arn_prefix(self) -> str:
-        """``arn:<partition>:ecs:<region>:<account>:service/<cluster>/``: every service of the
-        cluster, including ones created outside this app that opt in by tag."""
-        return Stack.of(self).format_arn(
-            service="ecs",
-            resource="service",
-            resource_name=f"{self.cluster_name}/",
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
-
-    @property
     def roles(self) -> list[iam.IRole]:
-        """The task and execution roles of the services (what automation may pass to ECS)."""
+        """The task and execution roles of the services."""
         return list(self._roles)
-
-    def grant_roll_back(self, grantee: iam.IGrantable) -> None:
-        """Let ``grantee`` move the cluster's services to revisions that already exist.
-
-        What deployment-events and task-events need to roll back: describe and update this
-        cluster's services (which passes their task and execution roles to ECS tasks again).
-        """
-        stack = Stack.of(self)
-        services_arn = f"{self.service_arn_prefix}*"
-        task_definitions_arn = stack.format_arn(
-            service="ecs",
-            resource="task-definition",
-            resource_name="*",
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["ecs:DescribeServices", "ecs:UpdateService"],
-            resource_arns=[services_arn],
-        ).assert_success()
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["ecs:ListTagsForResource"],
-            resource_arns=[services_arn, task_definitions_arn],
-        ).assert_success()
-        iam.Grant.add_to_principal(
-            grantee=grantee, actions=["ecs:DescribeTaskDefinition"], resource_arns=["*"]
-        ).assert_success()
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[role.role_arn for role in self._roles],
-                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-            )
-        )
-
-    def grant_deploy(self, grantee: iam.IGrantable) -> None:
-        """Let ``grantee`` roll the cluster's services to new task definition revisions.
-
-        ``grant_roll_back`` plus registering (and deregistering unused) revisions and the
-        tag look-up. Task definition actions have no resource-level scope in IAM and the
-        tag look-up is account-wide by nature.
-        """
-        self.grant_roll_back(grantee)
-        task_definitions_arn = Stack.of(self).format_arn(
-            service="ecs",
-            resource="task-definition",
-            resource_name="*",
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=[
-                "ecs:RegisterTaskDefinition",
-                "ecs:DeregisterTaskDefinition",
-                "tag:GetResources",
-            ],
-            resource_arns=["*"],
-        ).assert_success()
-        # Tags on a task definition are written by RegisterTaskDefinition itself only.
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["ecs:TagResource"],
-                resources=[task_definitions_arn],
-                conditions={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
-            )
-        )
 
 
 def _placement(kind: str) -> list[ecs.PlacementStrategy]:

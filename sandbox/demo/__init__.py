@@ -3,7 +3,9 @@
 The scene framework (:class:`Check`, :class:`DemoContext`, the route helpers) is in
 ``framework.py``; the scenes are in one module per theme, each with its ``SCENES`` in story
 order: ``images`` (deploy, block, roll back, duplicates), ``zones`` (zone balance),
-``capacity`` (alarms, Fargate Spot) and ``approval`` (the operator's manual approval).
+``capacity`` (alarms, Fargate Spot), ``approval`` (the operator's manual approval) and
+``brownfield`` (a cluster made outside the app, adopted: told when the sandbox holds one
+and the control plane manages it, else skipped with the reason).
 :data:`SCENES` is the whole story; :func:`run_scenes` tells it.
 """
 
@@ -12,11 +14,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sandbox.demo import approval, capacity, images, zones
-from sandbox.demo.framework import Check, DemoContext, Scene, SceneResult, outcomes
+from sandbox.demo import approval, brownfield, capacity, images, zones
+from sandbox.demo.framework import Check, DemoContext, Scene, SceneResult, Skipped, outcomes
 
 #: the story, in order: each theme's scenes, themes in this order
-SCENES: list[type[Scene]] = [*images.SCENES, *zones.SCENES, *capacity.SCENES, *approval.SCENES]
+SCENES: list[type[Scene]] = [
+    *images.SCENES,
+    *zones.SCENES,
+    *capacity.SCENES,
+    *approval.SCENES,
+    *brownfield.SCENES,
+]
 
 
 def run_scenes(
@@ -31,12 +39,16 @@ def run_scenes(
         if on_scene:
             on_scene(scene.title)
         t0 = time.perf_counter()
+        skipped = None
         try:
             checks = scene.run(ctx)
             error = None
+        except Skipped as why:
+            checks, error, skipped = [], None, str(why)
+            ctx.sandbox.timeline.add("note", f"skipped: {skipped}")
         except Exception as exc:
             checks, error = [], f"{type(exc).__name__}: {exc}"
-        result = SceneResult(scene.title, checks, time.perf_counter() - t0, error)
+        result = SceneResult(scene.title, checks, time.perf_counter() - t0, error, skipped)
         for c in checks:
             ctx.sandbox.timeline.add(
                 "check" if c.ok else "miss",
@@ -48,4 +60,4 @@ def run_scenes(
     return results
 
 
-__all__ = ["SCENES", "Check", "DemoContext", "SceneResult", "outcomes", "run_scenes"]
+__all__ = ["SCENES", "Check", "DemoContext", "SceneResult", "Skipped", "outcomes", "run_scenes"]

@@ -9,14 +9,10 @@ sandbox does not import the command line.
 
 from __future__ import annotations
 
-import re
-
 from autopilot import contract
 
-from sandbox.demo.framework import Check, DemoContext, Scene, no_failure, outcomes
+from sandbox.demo.framework import Check, DemoContext, Scene, next_version, no_failure, outcomes
 from sandbox.router import RouteResult
-
-_SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 
 
 class ManualApprovalDeploysOnApprove:
@@ -77,21 +73,6 @@ class ManualApprovalDeploysOnApprove:
         ]
 
 
-def next_version(ctx: DemoContext, repository: str) -> str:
-    """A SemVer tag newer than every one in the repository (the scene can run again)."""
-    assert ctx.sandbox.clients is not None
-    ecr = ctx.sandbox.clients("ecr")
-    found = [
-        tuple(int(p) for p in m.groups())
-        for page in ecr.get_paginator("describe_images").paginate(repositoryName=repository)
-        for d in page["imageDetails"]
-        for t in d.get("imageTags", [])
-        if (m := _SEMVER.match(t))
-    ]
-    major, minor, _patch = max(found, default=(1, 0, 0))
-    return f"{major}.{minor + 1}.0"
-
-
 def _lead_time(routes: list[RouteResult]) -> float | None:
     for r in routes:
         if r.ok and r.report and r.function == "deployment-events":
@@ -100,6 +81,8 @@ def _lead_time(routes: list[RouteResult]) -> float | None:
                     return float(d["lead_time_seconds"])
     return None
 
+
+__all__ = ["SCENES", "ManualApprovalDeploysOnApprove", "next_version"]
 
 #: this theme's scenes, in story order
 SCENES: list[type[Scene]] = [ManualApprovalDeploysOnApprove]

@@ -42,7 +42,8 @@ class AlarmScalesOutAndBack:
             Check(
                 f"the alarm's tags drive {tags.get(contract.TAG_TARGET)} "
                 f"by {tags.get(contract.TAG_STEP)}",
-                tags.get(contract.TAG_TARGET) == f"service:{name}",
+                # by name, or by ARN (the form a control plane of several clusters needs)
+                tags.get(contract.TAG_TARGET) in (f"service:{name}", ctx.sim.service(name).arn),
                 str(tags),
             ),
             Check(

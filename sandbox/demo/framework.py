@@ -2,13 +2,16 @@
 
 A scene is a small class with a ``title`` and a ``run(ctx)`` that stimulates the sandbox
 through ``ctx.sim`` (pushes, alarms, zone losses, raw events) and returns the
-:class:`Check` of each reaction it expects. :class:`DemoContext` is what scenes share: the
-sandbox, the story so far, and questions about the services (which opt in, what they
-run); the helpers below read the routes a stimulus caused.
+:class:`Check` of each reaction it expects; a scene whose setting the sandbox lacks raises
+:class:`Skipped` with the reason. :class:`DemoContext` is what scenes share: the sandbox,
+the operator's commands (given by the command line), the story so far, and questions about
+the services (which opt in, what they run); the helpers below read the routes a stimulus
+caused.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -27,12 +30,18 @@ class Check:
     detail: str = ""
 
 
+class Skipped(Exception):
+    """The scene cannot be told in this sandbox (the reason says what it lacks)."""
+
+
 @dataclass
 class SceneResult:
     title: str
     checks: list[Check]
     seconds: float
     error: str | None = None
+    #: why the scene was not told (None: it was)
+    skipped: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -58,6 +67,21 @@ def _no_approve(service: str, digest: str) -> Approved:
     )
 
 
+class Adopt(Protocol):
+    """What `autopilot adopt CLUSTER [--apply | --undo] --json` does: its JSON report."""
+
+    def __call__(
+        self, cluster: str, *, apply: bool = False, undo: bool = False
+    ) -> dict[str, Any]: ...
+
+
+def _no_adopt(cluster: str, *, apply: bool = False, undo: bool = False) -> dict[str, Any]:
+    raise RuntimeError(
+        "this demo was started without the operator commands (DemoContext.adopt): "
+        "run it with `autopilot demo`"
+    )
+
+
 class Scene(Protocol):
     """A scene: its ``title`` (a class attribute), and ``run`` that returns its checks."""
 
@@ -68,11 +92,13 @@ class Scene(Protocol):
 
 @dataclass
 class DemoContext:
-    """What scenes share: the sandbox, the operator's approval (``approve``, given by the
-    command line that runs the demo), and the story so far."""
+    """What scenes share: the sandbox, the operator's commands given by the command line
+    that runs the demo (``approve``: `autopilot approve`; ``adopt``: `autopilot adopt`),
+    and the story so far."""
 
     sandbox: Sandbox
     approve: Approve = _no_approve
+    adopt: Adopt = _no_adopt
     story: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,7 +131,15 @@ class DemoContext:
     def pick_service(
         self, *, policy_prefix: str = "semver", scan: str = "critical"
     ) -> dict[str, Any]:
+        """A service of the stacks (not of a brownfield cluster) with this policy and gate."""
+        stacks = {
+            c.rsplit("/", 1)[-1]  # a name or an ARN: the name
+            for s in self.sandbox.stacks
+            for c in s.resources_of("AWS::ECS::Cluster").values()
+        }
         for s in self.tracked_services():
+            if stacks and self.sim.service(s["arn"]).cluster_name not in stacks:
+                continue
             tags = s["tags"]
             if (
                 tags.get(contract.TAG_POLICY, contract.DEFAULT_POLICY).startswith(policy_prefix)
@@ -155,6 +189,31 @@ class DemoContext:
         """The service as ``DescribeServices`` answers."""
         cluster = self.sim.service(name).cluster_arn
         return dict(self.ecs().describe_services(cluster=cluster, services=[name])["services"][0])
+
+    def tags(self, service: str) -> dict[str, str]:
+        """The service's tags (name or ARN), as ``ListTagsForResource`` answers."""
+        arn = self.sim.service(service).arn
+        return {
+            t["key"]: t["value"] for t in self.ecs().list_tags_for_resource(resourceArn=arn)["tags"]
+        }
+
+
+_SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+
+
+def next_version(ctx: DemoContext, repository: str) -> str:
+    """A SemVer tag newer than every one in the repository (the scene can run again)."""
+    assert ctx.sandbox.clients is not None
+    ecr = ctx.sandbox.clients("ecr")
+    found = [
+        tuple(int(p) for p in m.groups())
+        for page in ecr.get_paginator("describe_images").paginate(repositoryName=repository)
+        for d in page["imageDetails"]
+        for t in d.get("imageTags", [])
+        if (m := _SEMVER.match(t))
+    ]
+    major, minor, _patch = max(found, default=(1, 0, 0))
+    return f"{major}.{minor + 1}.0"
 
 
 # --------------------------------------------------------------------------- routes

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sandbox import moto_adjustments as adj
@@ -49,10 +50,15 @@ class Simulator:
         router: Router,
         stacks: list[DeployedStack],
         timeline: Timeline | None = None,
+        *,
+        clusters: Sequence[str] = (),
     ) -> None:
+        """``clusters``: the ARNs of clusters the sandbox holds beside the stacks' own (made by
+        plain API calls: the brownfield estate); their services run too."""
         self.clients = clients
         self.router = router
         self.stacks = stacks
+        self.extra_clusters = tuple(clusters)
         self.timeline = timeline or Timeline()
         self.state = SimState()
         self.queue = EventQueue(self.timeline)
@@ -117,21 +123,36 @@ class Simulator:
         return self.state.service(name_or_arn)
 
     # ------------------------------------------------------------------ start
+    @property
+    def clusters(self) -> list[str]:
+        """Every cluster whose services run here: the stacks' (all of them) and the others
+        the sandbox holds."""
+        return sorted(
+            {arn for s in self.stacks for arn in s.resources_of("AWS::ECS::Cluster").values()}
+            | set(self.extra_clusters)
+        )
+
     def start(self) -> Simulator:
-        """Find the stacks' services and bring each to a steady state with its tasks running."""
+        """Find the clusters' services and bring each to a steady state with its tasks
+        running (a service without a task definition, whose controller runs task sets, has
+        none)."""
         adj.patch_backends()
         ecs = self.clients("ecs")
         ec2 = self.clients("ec2")
-        clusters = sorted(
-            {arn for s in self.stacks for arn in s.resources_of("AWS::ECS::Cluster").values()}
-        )
+        clusters = self.clusters
         self.capacity.start(clusters, drained=self.tasks.instance_drained)
         for cluster in clusters:
-            arns = ecs.list_services(cluster=cluster, maxResults=100).get("serviceArns", [])
+            arns = [
+                a
+                for page in ecs.get_paginator("list_services").paginate(cluster=cluster)
+                for a in page.get("serviceArns", [])
+            ]
             for i in range(0, len(arns), 10):
                 for d in ecs.describe_services(cluster=cluster, services=arns[i : i + 10])[
                     "services"
                 ]:
+                    if not d.get("taskDefinition"):
+                        continue
                     subnets = (
                         (d.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
                     ).get("subnets", [])

@@ -40,7 +40,7 @@ def assembly() -> CloudAssembly:
 
 @pytest.fixture(scope="package")
 def sandbox(assembly: CloudAssembly) -> Iterator[Sandbox]:
-    sb = Sandbox(assembly=assembly, timeline=Timeline()).up()
+    sb = Sandbox(assembly=assembly, timeline=Timeline(), brownfield=True).up()
     try:
         yield sb
     finally:
@@ -49,10 +49,11 @@ def sandbox(assembly: CloudAssembly) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="package")
 def demo_results(sandbox: Sandbox) -> list[Any]:
-    from cli.invoke import approver
+    from cli.invoke import adopter, approver
     from sandbox.demo import DemoContext, run_scenes
 
-    return run_scenes(DemoContext(sandbox, approve=approver(sandbox.endpoint)))
+    ctx = DemoContext(sandbox, approve=approver(sandbox.endpoint), adopt=adopter(sandbox.endpoint))
+    return run_scenes(ctx)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -398,7 +398,7 @@ def test_every_sample_capacity_event_runs_through_the_handler_in_dry_run(
     event = json.loads(path.read_text())
     cluster = event["detail"].get("clusterArn")
     if cluster:
-        monkeypatch.setenv("CLUSTER_ARN", cluster)
+        monkeypatch.setenv("CLUSTER_ARNS", cluster)
     report = run(rx, event, dry_run=True)
     assert report["dry_run"] is True
     assert len(report["decisions"]) == 1

@@ -801,7 +801,7 @@ def test_every_sample_task_event_runs_through_the_handler_in_dry_run(
     rx: Estate, monkeypatch: pytest.MonkeyPatch, path: Path
 ) -> None:
     event = json.loads(path.read_text())
-    monkeypatch.setenv("CLUSTER_ARN", event["detail"]["clusterArn"])
+    monkeypatch.setenv("CLUSTER_ARNS", event["detail"]["clusterArn"])
     family, revision = event["detail"]["taskDefinitionArn"].rsplit("/", 1)[-1].split(":")
     for _ in range(int(revision)):  # the sample's revision exists (crashes read it)
         rx.task_definition(family)

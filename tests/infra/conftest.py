@@ -18,8 +18,8 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from infra.app_builder import CONFIG_CONTEXT_KEY, build
-from infra.config import load_config
+from infra.app_builder import CONFIG_CONTEXT_KEY, Stacks, build
+from infra.config import AutopilotConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 BAD_CONFIGS = Path(__file__).resolve().parent / "bad_configs"
@@ -60,8 +60,10 @@ def cdk_context() -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Synthesized:
-    app: Any
+class StackView:
+    """One synthesized stack: the construct, its assertions ``Template`` (built with cdk-nag
+    on: a finding raises) and its template as written."""
+
     stack: Any
     template: Any  # aws_cdk.assertions.Template
     outdir: Path
@@ -71,16 +73,46 @@ class Synthesized:
         return json.loads((self.outdir / f"{self.stack.stack_name}.template.json").read_text())
 
 
+@dataclass(frozen=True)
+class Synthesized:
+    app: Any
+    stacks: Stacks
+    outdir: Path
+
+    def view(self, name: str) -> StackView:
+        stack = self.stacks.by_name()[name]
+        return StackView(stack=stack, template=Template.from_stack(stack), outdir=self.outdir)
+
+    @property
+    def views(self) -> list[StackView]:
+        return [self.view(s.stack_name) for s in self.stacks.all]
+
+
+def synthesize(config: AutopilotConfig, outdir: Path) -> Synthesized:
+    """Build and synthesize ``config`` with the app's context and cdk-nag on."""
+    app = App(outdir=str(outdir), context=cdk_context())
+    stacks = build(app, config)
+    app.synth()  # raises on any unacknowledged AwsSolutions finding
+    return Synthesized(app=app, stacks=stacks, outdir=outdir)
+
+
 @pytest.fixture(scope="package")
 def synth(_no_aws_credentials: None, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The demo config, synthesized once with cdk-nag on: a nag finding fails every test."""
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    context = cdk_context()
-    config = load_config(REPO / context[CONFIG_CONTEXT_KEY])
-    app = App(outdir=str(outdir), context=context)
-    stack = build(app, config)
-    app.synth()  # raises on any unacknowledged AwsSolutions finding
-    return Synthesized(app=app, stack=stack, template=Template.from_stack(stack), outdir=outdir)
+    config = load_config(REPO / cdk_context()[CONFIG_CONTEXT_KEY])
+    return synthesize(config, tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="package")
+def control(synth: Synthesized) -> StackView:
+    """The demo's control plane, ``EcsAutopilot-demo``."""
+    return synth.view("EcsAutopilot-demo")
+
+
+@pytest.fixture(scope="package")
+def estate(synth: Synthesized) -> StackView:
+    """The demo's estate, ``EcsAutopilot-demo-estate`` (its five services fit in it)."""
+    return synth.view("EcsAutopilot-demo-estate")
 
 
 @pytest.fixture(scope="package")

@@ -6,13 +6,16 @@ through ``load_config`` and through ``app.py`` itself (exit code 2, no traceback
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
-from infra.config import ConfigError, check_policy, load_config
+from infra.config import AutopilotConfig, ConfigError, check_config, check_policy, load_config
 from tests.infra.conftest import BAD_CONFIGS, REPO, scrubbed_env
 
 # file, field path, words the problem must contain
@@ -26,6 +29,16 @@ BAD_CASES = [
     ("undeclared_repository.yaml", "services[0].repository", "'demo/frontend' is not declared"),
     ("bad_yaml.yaml", "", "not valid YAML"),
     ("does_not_exist.yaml", "", "no such file"),
+    # what the control plane manages
+    ("cluster_named_twice.yaml", "manage.clusters[1]", "cluster 'prod' is named twice"),
+    ("estate_cluster_named_twice.yaml", "manage.clusters[0]", "the estate's own cluster"),
+    ("pass_any_role.yaml", "manage.pass_roles.arns[1]", "would allow passing any role"),
+    ("pass_root_path.yaml", "manage.pass_roles.paths[0]", "would allow passing any role"),
+    ("empty_prefix.yaml", "manage.repositories.prefixes[1]", "an empty prefix would match"),
+    ("no_cluster.yaml", "manage.clusters", "no cluster to manage"),
+    ("no_pass_roles.yaml", "manage.pass_roles", "required without an estate"),
+    ("services_without_network.yaml", "services", "belongs to an estate"),
+    ("uncovered_repository.yaml", "manage.repositories", "does not cover 'team-b/web'"),
 ]
 
 
@@ -218,3 +231,192 @@ def test_zone_and_capacity_settings_are_checked(
         load_config(_demo_with(tmp_path, old, new))
     assert err.value.field == field
     assert problem in str(err.value)
+
+
+# -- what the control plane manages ------------------------------------------------------
+def _control_plane_only(**manage: object) -> dict[str, object]:
+    return {"environment": "brown", "manage": {"pass_roles": {"paths": ["/ecs-tasks/"]}, **manage}}
+
+
+def _check(data: dict[str, object]) -> AutopilotConfig:
+    config = AutopilotConfig.model_validate(data)
+    check_config(config, "c.yaml")
+    return config
+
+
+def test_the_demo_manages_its_own_estate_and_the_brownfield_cluster(demo_config) -> None:
+    # Given the demo (an estate, and a manage: block naming the sandbox's brownfield
+    # cluster), Then the control plane manages the estate's cluster first, then brownfield;
+    # the estate's three repositories and the brownfield/ prefix; its own task and execution
+    # roles and brownfield's
+    assert [c.name for c in demo_config.managed_clusters] == ["demo-cluster", "brownfield"]
+    assert str(demo_config.managed_repositories) == (
+        "name:demo/web,name:demo/api,name:demo/worker,prefix:brownfield/"
+    )
+    assert demo_config.pass_roles is not None
+    assert demo_config.pass_roles.paths == ["/ecs-autopilot/demo/", "/brownfield/"]
+
+
+def test_the_example_for_existing_clusters_is_a_control_plane_alone() -> None:
+    # Given config/existing.yaml, the README's first example
+    config = load_config(REPO / "config" / "existing.yaml")
+    check_config(config, "config/existing.yaml")
+    # Then it builds no estate, and manages the clusters, repositories and roles it names
+    assert not config.has_estate
+    assert [(c.name, c.arn) for c in config.managed_clusters] == [
+        ("shop", None),
+        ("batch", "arn:aws:ecs:eu-west-1:123456789012:cluster/batch"),
+    ]
+    assert str(config.managed_repositories) == "prefix:shop/,prefix:batch/"
+    assert config.pass_roles is not None
+    assert config.pass_roles.paths == ["/ecs-tasks/"]
+
+
+def test_existing_clusters_by_name_or_arn_repositories_and_roles() -> None:
+    config = _check(
+        {
+            "environment": "brown",
+            "manage": {
+                "clusters": ["prod", "arn:aws:ecs:eu-west-1:123456789012:cluster/batch"],
+                "repositories": {"names": ["shop/web"], "prefixes": ["team-a/"]},
+                "pass_roles": {
+                    "arns": ["arn:aws:iam::123456789012:role/shop-*"],
+                    "paths": ["/ecs/tasks/"],
+                    "tag": {"key": "autopilot:passable", "value": "yes"},
+                },
+            },
+        }
+    )
+    assert not config.has_estate
+    assert [(c.name, c.arn) for c in config.managed_clusters] == [
+        ("prod", None),
+        ("batch", "arn:aws:ecs:eu-west-1:123456789012:cluster/batch"),
+    ]
+    assert str(config.managed_repositories) == "name:shop/web,prefix:team-a/"
+    # a plain list means names; all means every repository of the account
+    assert (
+        str(_check(_control_plane_only(clusters=["p"], repositories=["a/b"])).managed_repositories)
+        == "name:a/b"
+    )
+    assert (
+        str(_check(_control_plane_only(clusters=["p"], repositories="all")).managed_repositories)
+        == "*"
+    )
+    # without an estate and without repositories: all of them
+    assert str(_check(_control_plane_only(clusters=["p"])).managed_repositories) == "*"
+
+
+def test_an_estate_adds_its_own_roles_to_the_roles_given() -> None:
+    data = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    data["manage"] = {"pass_roles": {"paths": ["/shared/"]}}
+    roles = _check(data).pass_roles
+    assert roles is not None
+    assert roles.paths == ["/ecs-autopilot/demo/", "/shared/"]
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "*",
+        "arn:*",
+        "arn:aws:iam::*:role/*",
+        "arn:aws:iam::123456789012:role/*",
+        "arn:aws:iam::123456789012:role//*",
+    ],
+)
+def test_a_role_arn_that_allows_any_role_is_refused(arn: str) -> None:
+    with pytest.raises(ValidationError, match="would allow passing any role"):
+        AutopilotConfig.model_validate(
+            _control_plane_only(clusters=["p"], pass_roles={"arns": [arn]})
+        )
+
+
+@pytest.mark.parametrize(
+    ("pass_roles", "problem"),
+    [
+        ({"paths": ["/*"]}, "would allow passing any role"),
+        ({"paths": ["ecs/"]}, "is not an IAM path prefix"),
+        ({"arns": ["arn:aws:iam::*:role/app"]}, "name the account"),
+        ({"arns": ["arn:aws:iam::123456789012:user/app"]}, "is not a role ARN"),
+        ({"arns": ["arn:aws:iam::123456789012:role/a,b"]}, "is not a role ARN"),
+        ({"tag": {"key": "aws:cloudformation:stack-name", "value": "x"}}, "not an IAM tag key"),
+        ({"tag": {"key": "team", "value": "a*"}}, "not an IAM tag value"),
+        ({}, "give arns, paths or a tag"),
+    ],
+)
+def test_bad_pass_roles_are_refused(pass_roles: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        AutopilotConfig.model_validate(_control_plane_only(clusters=["p"], pass_roles=pass_roles))
+
+
+@pytest.mark.parametrize(
+    ("repositories", "problem"),
+    [
+        ({"prefixes": [""]}, "an empty prefix would match every repository"),
+        ({"names": ["Bad Name"]}, "is not a valid ECR repository name"),
+        ({"all": True, "names": ["a/b"]}, "all covers every repository"),
+        ({}, "give names or prefixes"),
+        ("everything", "expected all, a list of names"),
+    ],
+)
+def test_bad_repositories_are_refused(repositories: object, problem: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        AutopilotConfig.model_validate(
+            _control_plane_only(clusters=["p"], repositories=repositories)
+        )
+
+
+@pytest.mark.parametrize(
+    ("clusters", "field", "problem"),
+    [
+        (["prod", "prod"], "manage.clusters[1]", "named twice"),
+        (
+            [
+                "arn:aws:ecs:eu-west-1:123456789012:cluster/a",
+                "arn:aws:ecs:eu-west-2:123456789012:cluster/b",
+            ],
+            "manage.clusters[1]",
+            "more than one account or region",
+        ),
+        # limits AWS sets: a rule's pattern (the clusters' services), an IAM statement
+        (
+            [f"cluster-{i:03d}-{'x' * 40}" for i in range(60)],
+            "manage.clusters",
+            "more than EventBridge's 4,096",
+        ),
+        ([f"c{i:02d}" for i in range(50)], "manage.clusters", "more than IAM's 6,144"),
+    ],
+)
+def test_managed_clusters_are_checked(clusters: list[str], field: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _check(_control_plane_only(clusters=clusters))
+    assert err.value.field == field
+    assert problem in err.value.problem
+
+
+def test_a_cluster_item_must_be_a_name_or_an_arn() -> None:
+    with pytest.raises(ValidationError, match="is not an ECS cluster ARN"):
+        AutopilotConfig.model_validate(_control_plane_only(clusters=["arn:aws:ecs:x"]))
+    with pytest.raises(ValidationError, match="is not an ECS cluster name"):
+        AutopilotConfig.model_validate(_control_plane_only(clusters=["bad name"]))
+
+
+def test_too_many_repository_names_hit_an_aws_limit_and_say_use_prefixes() -> None:
+    # Given a list of names whose rules and grants would outgrow what EventBridge and IAM
+    # take (a prefix or all would not)
+    names = [f"team/service-{i:04d}" for i in range(200)]
+    with pytest.raises(ConfigError) as err:
+        _check(_control_plane_only(clusters=["p"], repositories={"names": names}))
+    assert err.value.field == "manage.repositories"
+    assert "by prefix or all (manage.repositories)" in err.value.problem
+    # an estate's own repositories are the default (without manage.repositories), and hit
+    # the same limit
+    data = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    data.pop("manage")
+    data["repositories"] = [{"name": n} for n in names]
+    data["services"] = []
+    with pytest.raises(ConfigError) as err:
+        _check(data)
+    assert err.value.field == "repositories"
+    data["manage"] = {"repositories": {"prefixes": ["team/"]}}
+    _check(data)

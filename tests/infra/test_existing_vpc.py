@@ -35,8 +35,10 @@ def test_existing_vpc_synthesizes_through_the_gate(tmp_path: Path) -> None:
     config = AutopilotConfig.model_validate(data)
     # When it is synthesized with cdk-nag on
     app = App(outdir=str(tmp_path), context=cdk_context())
-    stack = build(app, config)
+    stacks = build(app, config)
     assembly = app.synth()
+    assert stacks.estate is not None
+    stack = stacks.estate
     template = assembly.get_stack_by_name(stack.stack_name).template
     # Then no network is created, and tasks, instances and the load balancer use its subnets
     types = {r["Type"] for r in template["Resources"].values()}
@@ -58,4 +60,5 @@ def test_existing_vpc_synthesizes_through_the_gate(tmp_path: Path) -> None:
     for svc in services:
         subnets = svc["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]
         assert subnets == EXISTING["private_subnet_ids"]
-    assert stack.stack_name == "EcsAutopilot-brownfield"
+    assert stack.stack_name == "EcsAutopilot-brownfield-estate"
+    assert stacks.control.stack_name == "EcsAutopilot-brownfield"

@@ -1,4 +1,5 @@
-"""A larger estate: the functions' roles outgrow one inline policy and CDK splits it."""
+"""Larger configs: many managed clusters outgrow one inline policy and CDK splits it; more
+services than the split can place fail with one line."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from infra.config import AutopilotConfig
 from tests.infra.conftest import REPO, cdk_context, scrubbed_env
 
 SERVICES = 25
+CLUSTERS = 30
 
 
 def _estate(n: int) -> dict[str, Any]:
@@ -33,39 +35,57 @@ def _estate(n: int) -> dict[str, Any]:
     return data
 
 
-def test_twenty_five_services_synthesize_through_the_gate(tmp_path: Path) -> None:
-    # Given 25 services: 50 task and execution roles to pass, more than one policy holds
-    config = AutopilotConfig.model_validate(_estate(SERVICES))
+def test_many_managed_clusters_split_the_functions_policies_through_the_gate(
+    tmp_path: Path,
+) -> None:
+    # Given 25 services and 30 more managed clusters: the statements that list every
+    # cluster (its services, tasks, instances) outgrow one inline policy
+    data = _estate(SERVICES)
+    data["manage"] = {"clusters": [f"legacy-{i:02d}" for i in range(CLUSTERS)]}
+    config = AutopilotConfig.model_validate(data)
     # When it is synthesized with cdk-nag on (a finding raises here)
     app = App(outdir=str(tmp_path), context=cdk_context())
-    stack = build(app, config)
-    template = app.synth().get_stack_by_name(stack.stack_name).template
+    stacks = build(app, config)
+    assembly = app.synth()
     # Then CDK split the functions' policies, and the split parts passed the gate too
-    overflow = [lid for lid, r in template["Resources"].items() if "OverflowPolicy" in lid]
+    control = assembly.get_stack_by_name(stacks.control.stack_name).template
+    overflow = [lid for lid, r in control["Resources"].items() if "OverflowPolicy" in lid]
     assert overflow
-    services = [r for r in template["Resources"].values() if r["Type"] == "AWS::ECS::Service"]
+    services = [
+        r
+        for stack in stacks.all
+        for r in assembly.get_stack_by_name(stack.stack_name).template["Resources"].values()
+        if r["Type"] == "AWS::ECS::Service"
+    ]
     assert len(services) == SERVICES
 
 
-def test_an_estate_too_large_for_one_stack_fails_with_one_line(tmp_path: Path) -> None:
-    # Given 40 services: more than CloudFormation's 500 resources in one stack
-    path = tmp_path / "estate-40.yaml"
-    path.write_text(yaml.safe_dump(_estate(40), sort_keys=False))
+def test_more_services_than_the_split_can_place_fail_with_one_line(tmp_path: Path) -> None:
+    # Given 5,001 services: more than ECS's 5,000 per cluster, and the estate has one
+    data: dict[str, Any] = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    data["repositories"] = []
+    data["services"] = [
+        {"name": f"s{i}", "image": "public.ecr.aws/nginx/nginx:stable", "capacity": "fargate"}
+        for i in range(5001)
+    ]
+    path = tmp_path / "estate-5001.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     # When app.py synthesizes it (as `cdk synth -c autopilot:config=...` runs it)
+    out = tmp_path / "o"
     result = subprocess.run(
         [sys.executable, str(REPO / "app.py")],
         cwd=REPO,
-        env=scrubbed_env(
-            CDK_CONTEXT_JSON=f'{{"autopilot:config": "{path}"}}', CDK_OUTDIR=str(tmp_path / "o")
-        ),
+        env=scrubbed_env(CDK_CONTEXT_JSON=f'{{"autopilot:config": "{path}"}}', CDK_OUTDIR=str(out)),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    # Then it exits 2 with one line that says what to do, no traceback
+    # Then it exits 2 with one line that names the file and the field, no traceback, and
+    # nothing is synthesized
     assert result.returncode == 2, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr[-2000:]
-    assert f"{path}: services: 40 services" in lines[0]
-    assert "split them" in lines[0]
+    assert f"{path}: services: 5001 services" in lines[0]
+    assert "more than the split can place" in lines[0]
+    assert not list(out.glob("*.template.json"))

@@ -1,5 +1,5 @@
-"""cdk-nag AwsSolutions: on for the real app, every acknowledgement narrow and reasoned,
-and a deliberately bad construct proves the gate bites."""
+"""cdk-nag AwsSolutions: on for the real app, every acknowledgement narrow and reasoned on
+every stack, and a deliberately bad construct proves the gate bites."""
 
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ from reliability.nag_report import acknowledgements
 
 _ARN = "arn:<AWS::Partition>"
 _RA = "<AWS::Region>:<AWS::AccountId>"
-_ASG = (
-    f"{_ARN}:autoscaling:{_RA}:autoScalingGroup:*:"
-    "autoScalingGroupName/<ClusterInstancesASG3D8CEFCA>"
-)
+_ASG = f"{_ARN}:autoscaling:{_RA}:autoScalingGroup:*:autoScalingGroupName/*"
+_CAPACITY_PROVIDERS = f"{_ARN}:ecs:{_RA}:capacity-provider/*"
+_PASS_ROLES = f"{_ARN}:iam::<AWS::AccountId>:role/ecs-autopilot/demo/*"
+# The demo manages its estate's cluster and the sandbox's brownfield one (config/demo.yaml)
+_CLUSTERS = ("demo-cluster", "brownfield")
 
-# (construct path under the stack, rule id) of every acknowledgement the demo stack carries.
-# A new acknowledgement must be added here on purpose, with its reason in the code.
-EXPECTED_ACKNOWLEDGEMENTS = {
+# (construct path under the stack, rule id) of every acknowledgement each demo stack
+# carries. A new acknowledgement must be added here on purpose, with its reason in the code.
+EXPECTED_ESTATE = {
     ("Registry/PushPolicy/Resource", "AwsSolutions-IAM5[Resource::*]"),
     (
         "Cluster/InstanceRole/Resource",
@@ -48,55 +49,85 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         )
         for svc in ("web", "api", "worker", "feed", "batch")
     },
+}
+EXPECTED_CONTROL = {
     *{
         pair
         for fn in ("ImageEvents", "DeploymentEvents", "TaskEvents", "CapacityEvents")
         for pair in (
             (f"Automation/{fn}/Role/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
-            (
-                f"Automation/{fn}/Role/DefaultPolicy",
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/demo-cluster/*]",
+            *(
+                (
+                    f"Automation/{fn}/Role/DefaultPolicy",
+                    f"AwsSolutions-IAM5[Resource::{_ARN}:ecs:{_RA}:service/{cluster}/*]",
+                )
+                for cluster in _CLUSTERS
             ),
             (
                 f"Automation/{fn}/Role/DefaultPolicy",
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/*]",
             ),
+            # iam:PassRole on the estate's task and execution roles (its IAM path), and on
+            # the roles under the path the config names (/brownfield/)
+            (f"Automation/{fn}/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{_PASS_ROLES}]"),
+            (
+                f"Automation/{fn}/Role/DefaultPolicy",
+                f"AwsSolutions-IAM5[Resource::{_ARN}:iam::<AWS::AccountId>:role/brownfield/*]",
+            ),
             (f"Automation/{fn}/EventsDeadLetterQueue/Resource", "AwsSolutions-SQS3"),
             (f"Automation/{fn}/Function/Resource", "AwsSolutions-L1"),
         )
-        if not (fn == "CapacityEvents" and "task-definition" in pair[1])
+        # capacity-events reads no task definition and passes no role
+        if not (fn == "CapacityEvents" and ("task-definition" in pair[1] or "iam::" in pair[1]))
     },
-    # task-events: the cluster's tasks and container instances, its Auto Scaling group
+    # image-events: the images of the repositories under the brownfield/ prefix
+    (
+        "Automation/ImageEvents/Role/DefaultPolicy",
+        f"AwsSolutions-IAM5[Resource::{_ARN}:ecr:{_RA}:repository/brownfield/*]",
+    ),
+    # task-events: the managed clusters' tasks and container instances, their capacity
+    # providers and tagged Auto Scaling groups
     *{
         ("Automation/TaskEvents/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{arn}]")
         for arn in (
-            f"{_ARN}:ecs:{_RA}:task/demo-cluster/*",
-            f"{_ARN}:ecs:{_RA}:container-instance/demo-cluster/*",
+            *(f"{_ARN}:ecs:{_RA}:task/{cluster}/*" for cluster in _CLUSTERS),
+            *(f"{_ARN}:ecs:{_RA}:container-instance/{cluster}/*" for cluster in _CLUSTERS),
+            _CAPACITY_PROVIDERS,
             _ASG,
         )
     },
-    # capacity-events: scalable targets, the managed alarms, its Auto Scaling group
+    # capacity-events: scalable targets, the managed alarms, capacity providers, groups
     *{
         ("Automation/CapacityEvents/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{arn}]")
         for arn in (
             f"{_ARN}:application-autoscaling:{_RA}:scalable-target/*",
             f"{_ARN}:cloudwatch:{_RA}:alarm:autopilot-*",
+            _CAPACITY_PROVIDERS,
             _ASG,
         )
     },
 }
 
 
-def test_the_demo_stack_passes_the_gate(synth) -> None:
+def test_every_demo_stack_passes_the_gate(synth) -> None:
     # The session synth ran with the plugin on; the report lists no violation at all.
     report = json.loads((synth.outdir / "validation-report.json").read_text())
     assert all(r["conclusion"] == "success" for r in report["pluginReports"])
     assert not [v for r in report["pluginReports"] for v in r.get("violations", [])]
+    # and each stack's template was checked by it
+    for view in synth.views:
+        assert view.template is not None
 
 
-def test_acknowledgements_are_the_expected_narrow_ones_with_reasons(synth) -> None:
-    acks = acknowledgements(synth.outdir, synth.stack.stack_name)
-    assert set(acks) == EXPECTED_ACKNOWLEDGEMENTS
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [("EcsAutopilot-demo", EXPECTED_CONTROL), ("EcsAutopilot-demo-estate", EXPECTED_ESTATE)],
+)
+def test_acknowledgements_are_the_expected_narrow_ones_with_reasons(
+    synth, stack: str, expected: set[tuple[str, str]]
+) -> None:
+    acks = acknowledgements(synth.outdir, stack)
+    assert set(acks) == expected
     for (path, rule), reason in acks.items():
         assert len(reason) >= 40, (path, rule)
         assert path.count("/") >= 2, f"{rule} is acknowledged too broadly, on {path}"

@@ -1,4 +1,5 @@
-"""Template assertions on the synthesized demo stack (one synth per session)."""
+"""Template assertions on the synthesized demo stacks (one synth per session): the control
+plane, ``EcsAutopilot-demo``, and the estate, ``EcsAutopilot-demo-estate``."""
 
 from __future__ import annotations
 
@@ -40,18 +41,16 @@ def logical_id_of(synth, rtype: str, key: str, value: str) -> str:
 
 
 # -- shape ---------------------------------------------------------------------------------
-def test_stack_name_and_outputs(synth) -> None:
-    assert synth.stack.stack_name == "EcsAutopilot-demo"
-    outputs = set(synth.template_json["Outputs"])
+def test_stack_names_and_outputs(synth, control, estate) -> None:
+    # the demo's five services fit in the estate stack: two stacks, the control plane first
+    assert [s.stack_name for s in synth.stacks.all] == [
+        "EcsAutopilot-demo",
+        "EcsAutopilot-demo-estate",
+    ]
+    assert control.stack.stack_name == "EcsAutopilot-demo"
     assert {
-        "ClusterName",
-        "ClusterArn",
         "LedgerTableName",
         "NoticesTopicArn",
-        "RegistryUrl",
-        "RepositoryUriDemoWeb",
-        "RepositoryUriDemoApi",
-        "RepositoryUriDemoWorker",
         "ImageEventsFunctionName",
         "ImageEventsDlqUrl",
         "ImageEventsEventsDlqUrl",
@@ -60,40 +59,106 @@ def test_stack_name_and_outputs(synth) -> None:
         "DeploymentEventsEventsDlqUrl",
         "TaskEventsFunctionName",
         "CapacityEventsFunctionName",
-    } <= outputs
+        "DashboardName",
+        "ManagedClusterArns",
+        "ManagedRepositories",
+        "PassRoles",
+    } <= set(control.template_json["Outputs"])
+    assert {
+        "ClusterName",
+        "ClusterArn",
+        "RegistryUrl",
+        "EcrPushPolicyArn",
+        "RepositoryUriDemoWeb",
+        "RepositoryUriDemoApi",
+        "RepositoryUriDemoWorker",
+        "LoadBalancerUrlWeb",
+    } == set(estate.template_json["Outputs"])
 
 
-def test_env_agnostic_and_few_custom_resources(synth) -> None:
-    # no account id but the pull principal the config names (the
-    # Mappings section holds the ELB log-delivery accounts of the regions, looked up at deploy)
-    text = json.dumps({k: v for k, v in synth.template_json.items() if k != "Mappings"})
-    text = text.replace("111122223333", "")
-    assert not re.search(r"\b\d{12}\b", text)
-    assert "AWS::AccountId" in text
+def test_the_control_plane_names_what_it_manages(control) -> None:
+    outputs = control.template_json["Outputs"]
+    cluster_arn = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ecs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":cluster/demo-cluster,arn:",
+                {"Ref": "AWS::Partition"},
+                ":ecs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":cluster/brownfield",
+            ],
+        ]
+    }
+    # the estate's cluster first, then those config/demo.yaml's manage: block names
+    assert outputs["ManagedClusterArns"]["Value"] == cluster_arn
+    assert outputs["ManagedRepositories"]["Value"] == (
+        "name:demo/web,name:demo/api,name:demo/worker,prefix:brownfield/"
+    )
+    assert outputs["PassRoles"]["Value"] == "path:/ecs-autopilot/demo/,path:/brownfield/"
+
+
+def test_the_control_plane_depends_on_no_estate_stack(synth, control, estate) -> None:
+    # Given the demo's stacks, When their dependencies are read from the assembly
+    manifest = json.loads((synth.outdir / "manifest.json").read_text())["artifacts"]
+    stacks = {n for n, a in manifest.items() if a["type"] == "aws:cloudformation:stack"}
+
+    def deps(name: str) -> set[str]:
+        return {d for d in manifest[name].get("dependencies", []) if d in stacks}
+
+    # Then the control plane deploys first or alone, and the estate after it
+    assert deps("EcsAutopilot-demo") == set()
+    assert deps("EcsAutopilot-demo-estate") == {"EcsAutopilot-demo"}
+    # and neither refers to the other's outputs: names only
+    for view in (control, estate):
+        text = json.dumps(view.template_json)
+        assert "Fn::ImportValue" not in text
+        assert "Fn::GetStackOutput" not in text
+
+
+def test_env_agnostic_and_few_custom_resources(control, estate) -> None:
+    for view in (control, estate):
+        # no account id but the pull principal the config names (the Mappings section holds
+        # the ELB log-delivery accounts of the regions, looked up at deploy)
+        text = json.dumps({k: v for k, v in view.template_json.items() if k != "Mappings"})
+        text = text.replace("111122223333", "")
+        assert not re.search(r"\b\d{12}\b", text)
+        assert "AWS::AccountId" in text
+        assert not resources(view, "AWS::DynamoDB::GlobalTable")
+        assert not resources(view, "AWS::AutoScaling::LaunchConfiguration")
     custom = [
-        r for r in synth.template_json["Resources"].values() if r["Type"].startswith("Custom::")
+        r
+        for v in (control, estate)
+        for r in v.template_json["Resources"].values()
+        if r["Type"].startswith("Custom::")
     ]
     # only the default-security-group lockdown of the restrictDefaultSecurityGroup flag
     assert [r["Type"] for r in custom] == ["Custom::VpcRestrictDefaultSG"]
-    assert not resources(synth, "AWS::DynamoDB::GlobalTable")
-    assert not resources(synth, "AWS::AutoScaling::LaunchConfiguration")
 
 
 # -- network -------------------------------------------------------------------------------
-def test_vpc_spans_three_azs_with_flow_logs(synth) -> None:
-    subnets = props_of(synth, "AWS::EC2::Subnet")
+def test_vpc_spans_three_azs_with_flow_logs(estate) -> None:
+    subnets = props_of(estate, "AWS::EC2::Subnet")
     assert len(subnets) == 6
     azs = {json.dumps(s["AvailabilityZone"]) for s in subnets}
     assert len(azs) == 3
     assert all("Fn::GetAZs" in a for a in azs)
     public = [s for s in subnets if s.get("MapPublicIpOnLaunch")]
     assert len(public) == 3
-    synth.template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL"})
+    estate.template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL"})
 
 
 # -- registry ------------------------------------------------------------------------------
-def test_repositories(synth, demo_config) -> None:
-    repos = by_name(synth, "AWS::ECR::Repository", "RepositoryName")
+def test_repositories(estate, demo_config) -> None:
+    repos = by_name(estate, "AWS::ECR::Repository", "RepositoryName")
     assert set(repos) == {r.name for r in demo_config.repositories}
     for name, p in repos.items():
         assert p["ImageScanningConfiguration"] == {"ScanOnPush": True}
@@ -113,8 +178,8 @@ def test_repositories(synth, demo_config) -> None:
     assert "RepositoryPolicyText" not in repos["demo/api"]
 
 
-def test_push_policy_is_limited_to_the_repositories(synth) -> None:
-    (policy,) = props_of(synth, "AWS::IAM::ManagedPolicy")
+def test_push_policy_is_limited_to_the_repositories(estate) -> None:
+    (policy,) = props_of(estate, "AWS::IAM::ManagedPolicy")
     assert policy["ManagedPolicyName"] == "demo-ecr-push"
     statements = policy["PolicyDocument"]["Statement"]
     assert statements[0] == {
@@ -127,19 +192,19 @@ def test_push_policy_is_limited_to_the_repositories(synth) -> None:
 
 
 # -- cluster -------------------------------------------------------------------------------
-def test_cluster_and_capacity_providers(synth) -> None:
-    synth.template.has_resource_properties(
+def test_cluster_and_capacity_providers(estate) -> None:
+    estate.template.has_resource_properties(
         "AWS::ECS::Cluster",
         {
             "ClusterName": "demo-cluster",
             "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}],
         },
     )
-    (assoc,) = props_of(synth, "AWS::ECS::ClusterCapacityProviderAssociations")
+    (assoc,) = props_of(estate, "AWS::ECS::ClusterCapacityProviderAssociations")
     providers = assoc["CapacityProviders"]
     assert "FARGATE" in providers
     assert "FARGATE_SPOT" in providers
-    (cp,) = props_of(synth, "AWS::ECS::CapacityProvider")
+    (cp,) = props_of(estate, "AWS::ECS::CapacityProvider")
     assert cp["Name"] == "demo-cluster-ec2"
     asg_p = cp["AutoScalingGroupProvider"]
     assert asg_p["ManagedScaling"]["Status"] == "ENABLED"
@@ -147,13 +212,13 @@ def test_cluster_and_capacity_providers(synth) -> None:
     assert asg_p["ManagedDraining"] == "ENABLED"
 
 
-def test_launch_template_hardening(synth) -> None:
-    (lt,) = props_of(synth, "AWS::EC2::LaunchTemplate")
+def test_launch_template_hardening(estate) -> None:
+    (lt,) = props_of(estate, "AWS::EC2::LaunchTemplate")
     data = lt["LaunchTemplateData"]
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
     assert "KeyName" not in data
-    params = synth.template_json["Parameters"]
+    params = estate.template_json["Parameters"]
     ami = [p for p in params.values() if "amazon-linux-2023" in str(p.get("Default"))]
     assert ami
     assert (
@@ -162,11 +227,11 @@ def test_launch_template_hardening(synth) -> None:
     # no inbound rule on the instances (SSM Session Manager, not SSH)
     instance_sg = next(
         p
-        for p in props_of(synth, "AWS::EC2::SecurityGroup")
+        for p in props_of(estate, "AWS::EC2::SecurityGroup")
         if "container instances" in p["GroupDescription"]
     )
     assert "SecurityGroupIngress" not in instance_sg
-    synth.template.has_resource_properties(
+    estate.template.has_resource_properties(
         "AWS::IAM::Role",
         {
             "ManagedPolicyArns": Match.array_with(
@@ -187,17 +252,17 @@ def test_launch_template_hardening(synth) -> None:
     )
 
 
-def test_instance_role_holds_only_the_scoped_agent_policy(synth) -> None:
+def test_instance_role_holds_only_the_scoped_agent_policy(estate) -> None:
     # Given the instance role (the one with the SSM managed policy)
     role_id = next(
         rid
-        for rid, r in resources(synth, "AWS::IAM::Role").items()
+        for rid, r in resources(estate, "AWS::IAM::Role").items()
         if "container instances" in r["Properties"].get("Description", "")
     )
     # Then exactly one inline policy is attached to it: the agent's, not CDK's default one
     (policy,) = [
         r["Properties"]
-        for r in resources(synth, "AWS::IAM::Policy").values()
+        for r in resources(estate, "AWS::IAM::Policy").values()
         if {"Ref": role_id} in r["Properties"].get("Roles", [])
     ]
     statements = policy["PolicyDocument"]["Statement"]
@@ -225,23 +290,45 @@ def test_instance_role_holds_only_the_scoped_agent_policy(synth) -> None:
     }
 
 
-def test_auto_scaling_group(synth) -> None:
-    (asg,) = props_of(synth, "AWS::AutoScaling::AutoScalingGroup")
+def test_auto_scaling_group(estate) -> None:
+    (asg,) = props_of(estate, "AWS::AutoScaling::AutoScalingGroup")
     assert len(asg["VPCZoneIdentifier"]) == 3
     overrides = asg["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]
     assert [o["InstanceType"] for o in overrides] == ["m6i.large", "m5.large", "m5a.large"]
-    topic_id = logical_id_of(synth, "AWS::SNS::Topic", "TopicName", "demo-notices")
+    # the control plane's notices topic, by its name (no reference to the other stack)
     (notification,) = asg["NotificationConfigurations"]
-    assert notification["TopicARN"] == {"Ref": topic_id}
+    assert notification["TopicARN"] == _arn("sns", "demo-notices")
     assert set(notification["NotificationTypes"]) >= {
         "autoscaling:EC2_INSTANCE_LAUNCH",
         "autoscaling:EC2_INSTANCE_TERMINATE",
     }
+    # the group opts in to capacity changes by the control plane for its cluster
+    assert {"Key": "autopilot:cluster", "Value": "demo-cluster", "PropagateAtLaunch": False} in asg[
+        "Tags"
+    ]
+
+
+def _arn(service: str, resource: str) -> dict[str, Any]:
+    """``arn:<partition>:<service>:<region>:<account>:<resource>`` as CDK writes it."""
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                f":{service}:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":{resource}",
+            ],
+        ]
+    }
 
 
 # -- services ------------------------------------------------------------------------------
-def test_services_deploy_safely(synth, demo_config) -> None:
-    services = by_name(synth, "AWS::ECS::Service", "ServiceName")
+def test_services_deploy_safely(estate, demo_config) -> None:
+    services = by_name(estate, "AWS::ECS::Service", "ServiceName")
     assert set(services) == {s.name for s in demo_config.services}
     for name, p in services.items():
         # feed: off in the config; batch: spread over instances only, not eligible
@@ -268,8 +355,8 @@ def test_services_deploy_safely(synth, demo_config) -> None:
     assert services["batch"]["PlacementStrategies"] == [{"Type": "spread", "Field": "instanceId"}]
 
 
-def test_service_tags_come_from_the_config(synth, demo_config) -> None:
-    services = by_name(synth, "AWS::ECS::Service", "ServiceName")
+def test_service_tags_come_from_the_config(estate, demo_config) -> None:
+    services = by_name(estate, "AWS::ECS::Service", "ServiceName")
     for svc in demo_config.services:
         tags = {t["Key"]: t["Value"] for t in services[svc.name]["Tags"]}
         assert set(tags) <= set(contract.SERVICE_TAG_KEYS)
@@ -285,13 +372,13 @@ def test_service_tags_come_from_the_config(synth, demo_config) -> None:
             assert contract.TAG_SCALING not in tags
 
 
-def test_service_scaling_and_logs(synth, demo_config) -> None:
-    targets = props_of(synth, "AWS::ApplicationAutoScaling::ScalableTarget")
+def test_service_scaling_and_logs(estate, demo_config) -> None:
+    targets = props_of(estate, "AWS::ApplicationAutoScaling::ScalableTarget")
     bounds = sorted((t["MinCapacity"], t["MaxCapacity"]) for t in targets)
     assert bounds == sorted(
         (s.scaling.min, s.scaling.max) for s in demo_config.services if s.scaling
     )
-    policies = props_of(synth, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    policies = props_of(estate, "AWS::ApplicationAutoScaling::ScalingPolicy")
     assert len(policies) == 3
     for p in policies:
         assert p["PolicyType"] == "TargetTrackingScaling"
@@ -299,50 +386,50 @@ def test_service_scaling_and_logs(synth, demo_config) -> None:
         assert spec["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
             "ECSServiceAverageCPUUtilization"
         )
-    groups = by_name(synth, "AWS::Logs::LogGroup", "LogGroupName")
+    groups = by_name(estate, "AWS::Logs::LogGroup", "LogGroupName")
     for svc in demo_config.services:
         assert groups[f"/ecs/demo/{svc.name}"]["RetentionInDays"] == 30
-    for td in props_of(synth, "AWS::ECS::TaskDefinition"):
+    for td in props_of(estate, "AWS::ECS::TaskDefinition"):
         (container,) = td["ContainerDefinitions"]
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
         assert td["NetworkMode"] == "awsvpc"
 
 
-def test_optional_load_balancer(synth) -> None:
+def test_optional_load_balancer(estate) -> None:
     # Given the web service declares a load balancer: an internet-facing ALB with access logs
-    (alb,) = props_of(synth, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    (alb,) = props_of(estate, "AWS::ElasticLoadBalancingV2::LoadBalancer")
     assert alb["Scheme"] == "internet-facing"
     attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
-    (tg,) = props_of(synth, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    (tg,) = props_of(estate, "AWS::ElasticLoadBalancingV2::TargetGroup")
     assert tg["Port"] == 8080
     assert tg["TargetType"] == "ip"
     assert tg["HealthCheckPath"] == "/healthz"
-    (listener,) = props_of(synth, "AWS::ElasticLoadBalancingV2::Listener")
+    (listener,) = props_of(estate, "AWS::ElasticLoadBalancingV2::Listener")
     assert listener["Port"] == 80
     # Then only the load balancer's security group reaches the tasks, on the container port
     web_sg = logical_id_of(
-        synth,
+        estate,
         "AWS::EC2::SecurityGroup",
         "GroupDescription",
         "web tasks (no inbound unless a load balancer is added)",
     )
     ingress = [
         p
-        for p in props_of(synth, "AWS::EC2::SecurityGroupIngress")
+        for p in props_of(estate, "AWS::EC2::SecurityGroupIngress")
         if p["GroupId"] == {"Fn::GetAtt": [web_sg, "GroupId"]}
     ]
     assert len(ingress) == 1
     assert (ingress[0]["FromPort"], ingress[0]["ToPort"]) == (8080, 8080)
     assert "SourceSecurityGroupId" in ingress[0]
     assert "CidrIp" not in ingress[0]
-    services = by_name(synth, "AWS::ECS::Service", "ServiceName")
+    services = by_name(estate, "AWS::ECS::Service", "ServiceName")
     assert services["web"]["HealthCheckGracePeriodSeconds"] == 60
     assert not services["api"].get("LoadBalancers")
-    (bucket,) = props_of(synth, "AWS::S3::Bucket")
+    (bucket,) = props_of(estate, "AWS::S3::Bucket")
     assert bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
-    assert "LoadBalancerUrlWeb" in synth.template_json["Outputs"]
+    assert "LoadBalancerUrlWeb" in estate.template_json["Outputs"]
 
 
 # -- automation ----------------------------------------------------------------------------
@@ -363,22 +450,22 @@ def lambdas(synth) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_the_four_functions_are_wired(synth) -> None:
-    assert set(lambdas(synth)) == set(FUNCTIONS) == set(contract.FUNCTIONS)
+def test_the_four_functions_are_wired(control) -> None:
+    assert set(lambdas(control)) == set(FUNCTIONS) == set(contract.FUNCTIONS)
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_function_environment_equals_its_settings_model(synth, name: str) -> None:
+def test_function_environment_equals_its_settings_model(control, name: str) -> None:
     _spec, model = FUNCTIONS[name]
-    env = lambdas(synth)[name]["Environment"]["Variables"]
+    env = lambdas(control)[name]["Environment"]["Variables"]
     assert set(env) == env_var_names(model) | set(contract.RUNTIME_ENVIRONMENT)
     assert {k: env[k] for k in contract.RUNTIME_ENVIRONMENT} == contract.RUNTIME_ENVIRONMENT
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_function_runtime_layer_tracing_logs_and_dlq(synth, name: str) -> None:
+def test_function_runtime_layer_tracing_logs_and_dlq(control, name: str) -> None:
     spec, _model = FUNCTIONS[name]
-    fn = lambdas(synth)[name]
+    fn = lambdas(control)[name]
     assert fn["Handler"] == spec.handler
     assert fn["Runtime"] == "python3.13"
     assert fn["Architectures"] == ["arm64"]
@@ -386,25 +473,25 @@ def test_function_runtime_layer_tracing_logs_and_dlq(synth, name: str) -> None:
     # the layer of exactly the Powertools version the tests run with, resolved from AWS's
     # public SSM parameter at deploy time
     ((_, ref),) = fn["Layers"][0].items()
-    parameter = synth.template_json["Parameters"][ref]
+    parameter = control.template_json["Parameters"][ref]
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert parameter["Default"] == POWERTOOLS_SSM_PREFIX + installed_powertools_version()
     log_group = fn["LoggingConfig"]["LogGroup"]
-    groups = by_name(synth, "AWS::Logs::LogGroup", "LogGroupName")
+    groups = by_name(control, "AWS::Logs::LogGroup", "LogGroupName")
     assert groups[f"/aws/lambda/demo-{name}"]["RetentionInDays"] == 30
     assert "Ref" in log_group
     assert "Fn::GetAtt" in json.dumps(fn["DeadLetterConfig"])
-    function_id = logical_id_of(synth, "AWS::Lambda::Function", "FunctionName", f"demo-{name}")
-    synth.template.has_resource_properties(
+    function_id = logical_id_of(control, "AWS::Lambda::Function", "FunctionName", f"demo-{name}")
+    control.template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {"FunctionName": {"Ref": function_id}, "MaximumRetryAttempts": 2},
     )
 
 
-def test_code_asset_is_the_functions_folder_only(synth) -> None:
-    assets = json.loads((synth.outdir / "EcsAutopilot-demo.assets.json").read_text())["files"]
+def test_code_asset_is_the_functions_folder_only(control) -> None:
+    assets = json.loads((control.outdir / "EcsAutopilot-demo.assets.json").read_text())["files"]
     lambda_assets = [a for a in assets.values() if a["source"].get("packaging") == "zip"]
-    paths = {synth.outdir / a["source"]["path"] for a in lambda_assets}
+    paths = {control.outdir / a["source"]["path"] for a in lambda_assets}
     code = [p for p in paths if (p / "autopilot" / "contract.py").exists()]
     assert len(code) == 1
     (root,) = code
@@ -419,8 +506,8 @@ def rule_patterns(synth) -> dict[str, dict[str, Any]]:
     return {p["Name"]: p for p in props_of(synth, "AWS::Events::Rule")}
 
 
-def test_rules_use_the_contract_patterns(synth) -> None:
-    rules = rule_patterns(synth)
+def test_rules_use_the_contract_patterns(control) -> None:
+    rules = rule_patterns(control)
     assert set(rules) == {
         "demo-ecr-image-action",
         "demo-ecr-image-scan",
@@ -432,47 +519,76 @@ def test_rules_use_the_contract_patterns(synth) -> None:
         "demo-spot-warning",
         "demo-task-recheck",
     }
-    cluster = {
-        "Fn::GetAtt": [
-            logical_id_of(synth, "AWS::ECS::Cluster", "ClusterName", "demo-cluster"),
-            "Arn",
-        ]
+    # every pattern is the contract's, for this account and region, the managed clusters
+    # (the estate's and brownfield, by name) and the managed repositories (the estate's, by
+    # name, and the brownfield/ prefix)
+    patterns = {
+        name: pseudo(rule["EventPattern"])
+        for name, rule in rules.items()
+        if name != "demo-task-recheck"
     }
-    assert rules["demo-ecs-task"]["EventPattern"] == contract.ecs_task_pattern(cluster)
-    assert rules["demo-ecs-service-action"]["EventPattern"] == (
-        contract.ecs_placement_failure_pattern(cluster)
+    here = ("${AWS::AccountId}", "${AWS::Region}")
+    cluster_arn = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/"
+    clusters = [cluster_arn + "demo-cluster", cluster_arn + "brownfield"]
+    repos = contract.RepositoryFilter(
+        names=("demo/web", "demo/api", "demo/worker"), prefixes=("brownfield/",)
+    )
+    repo_arns = "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/"
+    assert patterns["demo-ecs-task"] == contract.ecs_task_pattern(*here, clusters)
+    assert patterns["demo-ecs-service-action"] == contract.ecs_placement_failure_pattern(
+        *here, clusters
     )
     # the demo config's alarm prefix (autopilot-) is the sample alarm events' prefix too
-    assert rules["demo-scaling-alarms"]["EventPattern"] == contract.alarm_pattern("autopilot-")
-    assert rules["demo-spot-warning"]["EventPattern"] == contract.spot_warning_pattern()
-    refs = [
-        {"Ref": logical_id_of(synth, "AWS::ECR::Repository", "RepositoryName", n)}
-        for n in ("demo/web", "demo/api", "demo/worker")
+    assert patterns["demo-scaling-alarms"] == contract.alarm_pattern(*here, "autopilot-")
+    assert patterns["demo-spot-warning"] == contract.spot_warning_pattern(*here)
+    assert patterns["demo-ecr-image-action"] == contract.ecr_image_action_pattern(*here, repos)
+    assert patterns["demo-ecr-image-scan"] == contract.ecr_image_scan_pattern(*here, repos)
+    assert patterns["demo-inspector2-scan"] == contract.inspector2_scan_pattern(
+        *here, repos, repo_arns
+    )
+    deploy = patterns["demo-ecs-deployment"]
+    assert deploy == contract.ecs_deployment_pattern(*here, clusters)
+    assert [r["prefix"].rsplit(":", 1)[1] for r in deploy["resources"]] == [
+        "service/demo-cluster/",
+        "service/brownfield/",
     ]
-    arns = [{"Fn::GetAtt": [r["Ref"], "Arn"]} for r in refs]
-    assert rules["demo-ecr-image-action"]["EventPattern"] == contract.ecr_image_action_pattern(refs)
-    assert rules["demo-ecr-image-scan"]["EventPattern"] == contract.ecr_image_scan_pattern(refs)
-    assert rules["demo-inspector2-scan"]["EventPattern"] == contract.inspector2_scan_pattern(arns)
-    deploy = rules["demo-ecs-deployment"]["EventPattern"]
-    prefix = deploy["resources"][0]["prefix"]
-    assert deploy == contract.ecs_deployment_pattern(prefix)
-    assert prefix["Fn::Join"][1][-1] == ":service/demo-cluster/"
+    # no rule of the control plane names a resource of the estate stack
+    assert "Fn::GetAtt" not in json.dumps(
+        [r["EventPattern"] for n, r in rules.items() if "EventPattern" in r]
+    )
 
 
-def test_the_recheck_rule_is_a_schedule_targeting_task_events(synth) -> None:
+def pseudo(value: Any) -> Any:
+    """A template value with ``Ref``s to pseudo parameters written ``${AWS::...}`` and
+    ``Fn::Join``s joined (what the contract's builders give for the same placeholders)."""
+    if isinstance(value, list):
+        return [pseudo(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and str(value["Ref"]).startswith("AWS::"):
+            return "${" + value["Ref"] + "}"
+        if set(value) == {"Fn::Join"}:
+            sep, parts = value["Fn::Join"]
+            return sep.join(str(pseudo(p)) for p in parts)
+        return {k: pseudo(v) for k, v in value.items()}
+    return value
+
+
+def test_the_recheck_rule_is_a_schedule_targeting_task_events(control) -> None:
     # the trailing edge of task-events' debounce: a schedule rule, no event pattern
-    rule = rule_patterns(synth)["demo-task-recheck"]
+    rule = rule_patterns(control)["demo-task-recheck"]
     assert rule["ScheduleExpression"] == contract.recheck_schedule(1) == "rate(1 minute)"
     assert "EventPattern" not in rule
     assert rule["State"] == "ENABLED"
     (target,) = rule["Targets"]
-    task_events = logical_id_of(synth, "AWS::Lambda::Function", "FunctionName", "demo-task-events")
+    task_events = logical_id_of(
+        control, "AWS::Lambda::Function", "FunctionName", "demo-task-events"
+    )
     assert target["Arn"] == {"Fn::GetAtt": [task_events, "Arn"]}
     assert contract.recheck_schedule(5) == "rate(5 minutes)"
 
 
-def test_rule_targets_retry_and_dead_letter(synth) -> None:
-    for name, rule in rule_patterns(synth).items():
+def test_rule_targets_retry_and_dead_letter(control) -> None:
+    for name, rule in rule_patterns(control).items():
         (target,) = rule["Targets"]
         assert target["RetryPolicy"] == {
             "MaximumEventAgeInSeconds": 7200,
@@ -481,14 +597,14 @@ def test_rule_targets_retry_and_dead_letter(synth) -> None:
         assert "Fn::GetAtt" in json.dumps(target["DeadLetterConfig"]), name
 
 
-def test_queues_are_encrypted_and_ssl_only(synth) -> None:
-    queues = by_name(synth, "AWS::SQS::Queue", "QueueName")
+def test_queues_are_encrypted_and_ssl_only(control) -> None:
+    queues = by_name(control, "AWS::SQS::Queue", "QueueName")
     assert set(queues) == {
         f"demo-{fn}-{kind}" for fn in FUNCTIONS for kind in ("dlq", "events-dlq")
     }
     for q in queues.values():
         assert q["SqsManagedSseEnabled"] is True
-    policies = props_of(synth, "AWS::SQS::QueuePolicy")
+    policies = props_of(control, "AWS::SQS::QueuePolicy")
     denies = [
         s for p in policies for s in p["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
     ]
@@ -496,8 +612,8 @@ def test_queues_are_encrypted_and_ssl_only(synth) -> None:
     assert all(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
 
 
-def test_ledger_table(synth) -> None:
-    synth.template.has_resource_properties(
+def test_ledger_table(control) -> None:
+    control.template.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
             "TableName": "demo-ledger",
@@ -517,15 +633,15 @@ def test_ledger_table(synth) -> None:
     )
 
 
-def test_the_ledger_and_the_functions_keep_their_logical_ids(synth) -> None:
+def test_the_ledger_and_the_functions_keep_their_logical_ids(control) -> None:
     # To CloudFormation a new logical ID is a new resource: it would create a second table
     # or function of the same name and delete the old one. Restructuring the constructs
     # must not move these.
-    assert logical_id_of(synth, "AWS::DynamoDB::Table", "TableName", "demo-ledger") == (
+    assert logical_id_of(control, "AWS::DynamoDB::Table", "TableName", "demo-ledger") == (
         "AutomationLedgerE30973CA"
     )
     functions = {
-        name: logical_id_of(synth, "AWS::Lambda::Function", "FunctionName", f"demo-{name}")
+        name: logical_id_of(control, "AWS::Lambda::Function", "FunctionName", f"demo-{name}")
         for name in FUNCTIONS
     }
     assert functions == {
@@ -536,13 +652,13 @@ def test_the_ledger_and_the_functions_keep_their_logical_ids(synth) -> None:
     }
 
 
-def test_notices_topic_is_encrypted_with_a_rotated_key(synth) -> None:
-    key_id = next(iter(resources(synth, "AWS::KMS::Key")))
-    synth.template.has_resource_properties(
+def test_notices_topic_is_encrypted_with_a_rotated_key(control) -> None:
+    key_id = next(iter(resources(control, "AWS::KMS::Key")))
+    control.template.has_resource_properties(
         "AWS::SNS::Topic",
         {"TopicName": "demo-notices", "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
     )
-    synth.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    control.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
 def statements_of(synth, name: str) -> list[dict[str, Any]]:
@@ -560,15 +676,37 @@ def actions(statement: dict[str, Any]) -> list[str]:
     return a if isinstance(a, list) else [a]
 
 
+MANAGED_REPOSITORY = {
+    "StringLike": {
+        "aws:ResourceTag/autopilot:repository": [
+            "demo/web",
+            "demo/api",
+            "demo/worker",
+            "brownfield/*",
+        ]
+    }
+}
+HERE = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}"
+#: The services of the managed clusters: the estate's and brownfield (config/demo.yaml)
+MANAGED_SERVICES = [f"{HERE}:service/brownfield/*", f"{HERE}:service/demo-cluster/*"]
+
+
 @pytest.mark.parametrize("name", DEPLOYERS)
-def test_function_iam_is_least_privilege(synth, name: str) -> None:
-    statements = statements_of(synth, name)
+def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
+    statements = statements_of(control, name)
     assert all("*" not in a for s in statements for a in actions(s))
     assert all(s["Effect"] == "Allow" for s in statements)
     by_action = {a: s for s in statements for a in actions(s)}
-    # service actions: this cluster's services only
+    # service actions: the managed clusters' services only
     for action in ("ecs:UpdateService", "ecs:DescribeServices"):
-        assert json.dumps(by_action[action]["Resource"]).endswith('":service/demo-cluster/*"]]}')
+        assert pseudo(by_action[action]["Resource"]) == MANAGED_SERVICES
+    # image deploys and rollbacks: only services tracking a managed repository (task-events
+    # also turns AZ rebalancing on, on any service of the managed clusters)
+    updates = [st for st in statements if "ecs:UpdateService" in actions(st)]
+    if name == contract.TASK_EVENTS.name:
+        assert [st.get("Condition") for st in updates] == [None]
+    else:
+        assert [st.get("Condition") for st in updates] == [MANAGED_REPOSITORY]
     # no resource-level scope exists for these; only image-events registers revisions
     registers = name == contract.IMAGE_EVENTS.name
     register_actions = {
@@ -591,11 +729,25 @@ def test_function_iam_is_least_privilege(synth, name: str) -> None:
     assert pass_role["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
-    assert len(pass_role["Resource"]) == 10  # 5 services x (task role, execution role)
-    assert all("TaskDefinition" in r["Fn::GetAtt"][0] for r in pass_role["Resource"])
+    # the roles under the estate's IAM path (the 10 task and execution roles: 5 services x
+    # 2) and under the path the config names, no other role
+    assert pseudo(pass_role["Resource"]) == [
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/brownfield/*",
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/ecs-autopilot/demo/*",
+    ]
+    under_path = [
+        lid
+        for lid, r in resources(estate, "AWS::IAM::Role").items()
+        if r["Properties"].get("Path") == "/ecs-autopilot/demo/"
+    ]
+    assert len(under_path) == 10
+    assert all("TaskDefinition" in lid for lid in under_path)
+    assert not [
+        r for r in resources(control, "AWS::IAM::Role").values() if "Path" in r["Properties"]
+    ]
     # ECR: push times of candidate images, image-events only
     if name == "image-events":
-        assert len(by_action["ecr:DescribeImages"]["Resource"]) == 3
+        assert len(by_action["ecr:DescribeImages"]["Resource"]) == 4  # 3 names, 1 prefix
     else:
         assert "ecr:DescribeImages" not in by_action
     assert not {"ecr:BatchGetImage", "ecr:DescribeImageScanFindings"} & set(by_action)
@@ -610,48 +762,67 @@ def _resource_text(statement: dict[str, Any]) -> str:
     return json.dumps(statement.get("Resource"))
 
 
-def test_task_events_iam_zone_balance(synth) -> None:
-    by_action = {a: s for s in statements_of(synth, "task-events") for a in actions(s)}
+ASG_OF_A_MANAGED_CLUSTER = {
+    "StringEquals": {"aws:ResourceTag/autopilot:cluster": ["demo-cluster", "brownfield"]}
+}
+
+
+def test_task_events_iam_zone_balance(control) -> None:
+    by_action = {a: s for s in statements_of(control, "task-events") for a in actions(s)}
     cluster_condition = by_action["ecs:StopTask"]["Condition"]["ArnEquals"]["ecs:cluster"]
-    assert "Fn::GetAtt" in json.dumps(cluster_condition)
-    assert _resource_text(by_action["ecs:StopTask"]).endswith('":task/demo-cluster/*"]]}')
+    assert cluster_condition == [
+        _arn("ecs", "cluster/demo-cluster"),
+        _arn("ecs", "cluster/brownfield"),
+    ]
+    assert pseudo(by_action["ecs:StopTask"]["Resource"]) == [
+        f"{HERE}:task/brownfield/*",
+        f"{HERE}:task/demo-cluster/*",
+    ]
     assert by_action["ecs:ListTasks"]["Resource"] == "*"
     assert by_action["ecs:ListTasks"]["Condition"]["ArnEquals"]["ecs:cluster"] == cluster_condition
     assert "container-instance/demo-cluster/*" in _resource_text(
         by_action["ecs:DescribeContainerInstances"]
     )
+    # the managed clusters' Auto Scaling groups: any group tagged autopilot:cluster with the
+    # name of a managed cluster (the estate tags its own group so)
     for action in ("autoscaling:SetDesiredCapacity", "autoscaling:UpdateAutoScalingGroup"):
         text = _resource_text(by_action[action])
         assert "autoScalingGroupName/" in text
-        assert "ClusterInstancesASG" in text
-    assert "capacity-provider/demo-cluster-ec2" in _resource_text(
-        by_action["ecs:DescribeCapacityProviders"]
-    )
+        assert by_action[action]["Resource"] == _arn(
+            "autoscaling", "autoScalingGroup:*:autoScalingGroupName/*"
+        )
+        assert by_action[action]["Condition"] == ASG_OF_A_MANAGED_CLUSTER
+    assert "capacity-provider/" in _resource_text(by_action["ecs:DescribeCapacityProviders"])
     assert by_action["ec2:DescribeSubnets"]["Resource"] == "*"
     # the shared rollback path (deployment-events') needs what it needs
     assert {"ecs:UpdateService", "ecs:DescribeTaskDefinition", "iam:PassRole"} <= set(by_action)
 
 
-def test_capacity_events_iam(synth) -> None:
-    statements = statements_of(synth, "capacity-events")
+def test_capacity_events_iam(control) -> None:
+    statements = statements_of(control, "capacity-events")
     assert all("*" not in a for s in statements for a in actions(s))
     by_action = {a: s for s in statements for a in actions(s)}
     for action in ("ecs:UpdateService", "ecs:DescribeServices", "ecs:ListTagsForResource"):
-        assert _resource_text(by_action[action]).endswith('":service/demo-cluster/*"]]}')
+        assert pseudo(by_action[action]["Resource"]) == MANAGED_SERVICES
     assert _resource_text(by_action["cloudwatch:ListTagsForResource"]).endswith(
         '":alarm:autopilot-*"]]}'
     )
-    assert _resource_text(by_action["application-autoscaling:RegisterScalableTarget"]).endswith(
-        '":scalable-target/*"]]}'
-    )
-    assert "ClusterInstancesASG" in _resource_text(by_action["autoscaling:SetDesiredCapacity"])
+    register = by_action["application-autoscaling:RegisterScalableTarget"]
+    assert _resource_text(register).endswith('":scalable-target/*"]]}')
+    assert register["Condition"] == {
+        "StringEquals": {
+            "application-autoscaling:service-namespace": "ecs",
+            "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount",
+        }
+    }
+    assert by_action["autoscaling:SetDesiredCapacity"]["Condition"] == ASG_OF_A_MANAGED_CLUSTER
     # it registers no task definition, passes no role and reads no image
     assert not {"ecs:RegisterTaskDefinition", "iam:PassRole", "ecr:DescribeImages"} & set(by_action)
     assert "ecs:StopTask" not in by_action
 
 
-def test_scaling_alarms_are_tagged_for_capacity_events(synth, demo_config) -> None:
-    alarms = by_name(synth, "AWS::CloudWatch::Alarm", "AlarmName")
+def test_scaling_alarms_are_tagged_for_capacity_events(estate, demo_config) -> None:
+    alarms = by_name(estate, "AWS::CloudWatch::Alarm", "AlarmName")
     scaling = {n: a for n, a in alarms.items() if n.startswith("autopilot-")}
     expected = {
         f"autopilot-cluster-{m}-reservation-{lvl}"
@@ -671,8 +842,13 @@ def test_scaling_alarms_are_tagged_for_capacity_events(synth, demo_config) -> No
         assert tags[contract.TAG_STEP].startswith("+" if name.endswith("-high") else "-")
         assert "AlarmActions" not in alarm  # they reach capacity-events through EventBridge
         assert alarm["Namespace"] == "AWS/ECS"
-    assert {t["Key"]: t["Value"] for t in scaling["autopilot-web-cpu-high"]["Tags"]} == {
-        contract.TAG_TARGET: "service:web",
+    web_tags = {t["Key"]: t["Value"] for t in scaling["autopilot-web-cpu-high"]["Tags"]}
+    # the service's ARN: with a control plane over several clusters, a bare name is refused
+    assert _joined(web_tags[contract.TAG_TARGET]) == (
+        "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/demo-cluster/web"
+    )
+    assert web_tags == {
+        contract.TAG_TARGET: web_tags[contract.TAG_TARGET],
         contract.TAG_STEP: "+2",
         contract.TAG_COOLDOWN: "1",
     }
@@ -682,10 +858,17 @@ def test_scaling_alarms_are_tagged_for_capacity_events(synth, demo_config) -> No
     assert cluster_tags[contract.TAG_TARGET] == "capacity-provider:demo-cluster-ec2"
 
 
-def test_alarms_and_dashboard(synth) -> None:
+def _joined(value: object) -> str:
+    """An ``Fn::Join`` of literals and ``Ref``s as one string, each Ref as ``${Name}``."""
+    assert isinstance(value, dict)
+    separator, parts = value["Fn::Join"]
+    return separator.join(p if isinstance(p, str) else "${" + p["Ref"] + "}" for p in parts)
+
+
+def test_alarms_and_dashboard(control) -> None:
     alarms = {
         n: a
-        for n, a in by_name(synth, "AWS::CloudWatch::Alarm", "AlarmName").items()
+        for n, a in by_name(control, "AWS::CloudWatch::Alarm", "AlarmName").items()
         if n.startswith("demo-ops-")
     }
     expected = {
@@ -694,10 +877,10 @@ def test_alarms_and_dashboard(synth) -> None:
         for what in ("errors", "throttles", "dlq-depth", "events-dlq-depth")
     }
     assert set(alarms) == expected
-    topic_id = logical_id_of(synth, "AWS::SNS::Topic", "TopicName", "demo-notices")
+    topic_id = logical_id_of(control, "AWS::SNS::Topic", "TopicName", "demo-notices")
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
     metrics = {a["MetricName"] for a in alarms.values()}
     assert metrics == {"Errors", "Throttles", "ApproximateNumberOfMessagesVisible"}
-    (dashboard,) = props_of(synth, "AWS::CloudWatch::Dashboard")
+    (dashboard,) = props_of(control, "AWS::CloudWatch::Dashboard")
     assert dashboard["DashboardName"] == "demo-autopilot"

@@ -42,10 +42,15 @@ def test_cli_synth_needs_no_credentials(synth, tmp_path: Path) -> None:
         timeout=300,
         check=False,
     )
-    # Then it succeeds, and writes the same template the in-process synth did
+    # Then it succeeds, and writes the same templates the in-process synth did
     assert result.returncode == 0, result.stderr[-3000:]
-    written = json.loads((out / "EcsAutopilot-demo.template.json").read_text())
-    assert _comparable(written) == _comparable(synth.template_json)
+    assert sorted(p.name for p in out.glob("*.template.json")) == [
+        "EcsAutopilot-demo-estate.template.json",
+        "EcsAutopilot-demo.template.json",
+    ]
+    for view in synth.views:
+        written = json.loads((out / f"{view.stack.stack_name}.template.json").read_text())
+        assert _comparable(written) == _comparable(view.template_json), view.stack.stack_name
     assert (
         not (REPO / "cdk.context.json").exists()
         or "availability-zones" not in (REPO / "cdk.context.json").read_text()

@@ -192,7 +192,7 @@ def test_the_approval_ttl_comes_from_the_settings() -> None:
         "powertools_metrics_namespace": "EcsAutopilot",
         "ledger_table": "t",
         "notices_topic_arn": "arn:aws:sns:eu-west-1:123456789012:n",
-        "cluster_arn": "arn:aws:ecs:eu-west-1:123456789012:cluster/c",
+        "cluster_arns": "arn:aws:ecs:eu-west-1:123456789012:cluster/c",
     }
     assert ImageEventsSettings.model_validate(base).approval_ttl_hours == 24
     ttl = ImageEventsSettings.model_validate({**base, "approval_ttl_hours": "6"}).approval_ttl_hours

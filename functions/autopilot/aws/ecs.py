@@ -23,7 +23,6 @@ from autopilot.domain.service import (
     Strategy,
     StrategyItem,
     TaskInfo,
-    cluster_name,
 )
 
 if TYPE_CHECKING:
@@ -43,23 +42,35 @@ STRATEGY_CHANGE_FORCES_DEPLOYMENT = True
 
 
 # -- finding and describing services ------------------------------------------------------
-def in_cluster(service_arn: str, cluster_arn: str) -> bool:
-    """New-format ARNs (service/<cluster>/<name>) name their cluster; old ones cannot be told."""
+def managed_cluster_of(service_arn: str, clusters: Iterable[str]) -> str | None:
+    """The managed cluster (among ``clusters``) a service ARN names, else None.
+
+    Only the long ARN format (``service/<cluster>/<name>``) names its cluster; a short one
+    (``service/<name>``, from before 2021) belongs to the only cluster if one is managed.
+    """
     parts = service_arn.split(":", 5)
     if len(parts) < 6 or not parts[5].startswith("service/"):
-        return False
+        return None
     path = parts[5].split("/")
+    managed = list(clusters)
     if len(path) == 3:
-        return path[1] == cluster_name(cluster_arn)
-    return True
+        return next((c for c in managed if c == cluster_arn_of(service_arn)), None)
+    return managed[0] if len(managed) == 1 else None
+
+
+def cluster_arn_of(service_arn: str) -> str:
+    """``arn:...:service/<cluster>/<name>`` -> ``arn:...:cluster/<cluster>``."""
+    prefix, _, path = service_arn.partition(":service/")
+    return f"{prefix}:cluster/{path.split('/')[0]}"
 
 
 def tagged_service_arns(
-    tagging: ResourceGroupsTaggingAPIClient, repository: str, cluster_arn: str
-) -> list[str]:
-    """ARNs of the cluster's services tagged ``autopilot:repository=<repository>``: one call
-    per 100 services, whatever the number of untracked services."""
-    arns: list[str] = []
+    tagging: ResourceGroupsTaggingAPIClient, repository: str, clusters: Iterable[str]
+) -> dict[str, list[str]]:
+    """The managed clusters' services tagged ``autopilot:repository=<repository>``, by
+    cluster: one call per 100 tagged services, whatever the number of untracked services."""
+    managed = tuple(clusters)
+    found: dict[str, set[str]] = {}
     token = ""
     while True:
         with translate("tag:GetResources"):
@@ -69,14 +80,13 @@ def tagged_service_arns(
                 ResourcesPerPage=100,
                 PaginationToken=token,
             )
-        arns.extend(
-            m["ResourceARN"]
-            for m in response.get("ResourceTagMappingList", [])
-            if in_cluster(m["ResourceARN"], cluster_arn)
-        )
+        for m in response.get("ResourceTagMappingList", []):
+            cluster = managed_cluster_of(m["ResourceARN"], managed)
+            if cluster is not None:
+                found.setdefault(cluster, set()).add(m["ResourceARN"])
         token = response.get("PaginationToken", "")
         if not token:
-            return sorted(set(arns))
+            return {c: sorted(arns) for c, arns in sorted(found.items())}
 
 
 def list_service_arns(ecs: ECSClient, cluster_arn: str) -> list[str]:
@@ -144,6 +154,7 @@ def _service(raw: Any) -> Service:
         deployment_alarms=frozenset(
             alarms.get("alarmNames") or () if alarms.get("enable", True) else ()
         ),
+        deployment_controller=str((raw.get("deploymentController") or {}).get("type") or "ECS"),
     )
 
 
@@ -236,30 +247,45 @@ def running_tasks(ecs: ECSClient, cluster_arn: str, service_name: str) -> list[T
 
 def cluster_capacity(ecs: ECSClient, cluster_arn: str) -> ClusterCapacity:
     """The cluster's capacity providers (their ASGs and managed scaling) and default strategy."""
+    return clusters_capacity(ecs, [cluster_arn]).get(cluster_arn, ClusterCapacity((), ()))
+
+
+def clusters_capacity(ecs: ECSClient, cluster_arns: Iterable[str]) -> dict[str, ClusterCapacity]:
+    """Each cluster's capacity providers and default strategy: one DescribeClusters and one
+    DescribeCapacityProviders for all of them (up to 100 clusters)."""
+    arns = list(dict.fromkeys(cluster_arns))
+    if not arns:
+        return {}
     with translate("ecs:DescribeClusters"):
-        response = ecs.describe_clusters(clusters=[cluster_arn])
-    clusters = response.get("clusters", [])
-    if not clusters:
-        return ClusterCapacity((), ())
-    raw = clusters[0]
-    names = [n for n in raw.get("capacityProviders", []) if n not in FARGATE_PROVIDERS]
-    providers: list[CapacityProviderInfo] = []
+        response = ecs.describe_clusters(clusters=arns)
+    raws = {r.get("clusterArn", ""): r for r in response.get("clusters", [])}
+    names = sorted(
+        {
+            n
+            for r in raws.values()
+            for n in r.get("capacityProviders", [])
+            if n not in FARGATE_PROVIDERS
+        }
+    )
+    providers: dict[str, CapacityProviderInfo] = {}
     if names:
         with translate("ecs:DescribeCapacityProviders"):
             described = ecs.describe_capacity_providers(capacityProviders=names)
         for cp in described.get("capacityProviders", []):
             asg: Any = cp.get("autoScalingGroupProvider") or {}
             arn = asg.get("autoScalingGroupArn")
-            providers.append(
-                CapacityProviderInfo(
-                    name=cp["name"],
-                    asg_name=arn.split("autoScalingGroupName/", 1)[-1] if arn else None,
-                    managed_scaling=(asg.get("managedScaling") or {}).get("status") == "ENABLED",
-                )
+            providers[cp["name"]] = CapacityProviderInfo(
+                name=cp["name"],
+                asg_name=arn.split("autoScalingGroupName/", 1)[-1] if arn else None,
+                managed_scaling=(asg.get("managedScaling") or {}).get("status") == "ENABLED",
             )
-    return ClusterCapacity(
-        tuple(providers), _strategy(raw.get("defaultCapacityProviderStrategy") or [])
-    )
+    return {
+        arn: ClusterCapacity(
+            tuple(providers[n] for n in raw.get("capacityProviders", []) if n in providers),
+            _strategy(raw.get("defaultCapacityProviderStrategy") or []),
+        )
+        for arn, raw in raws.items()
+    }
 
 
 def container_instances(ecs: ECSClient, cluster_arn: str) -> list[ContainerInstanceInfo]:
@@ -324,6 +350,20 @@ def update_service(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def tag_resource(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
+    """TagResource(resourceArn, tags=[{key, value}])."""
+    with translate("ecs:TagResource"):
+        ecs.tag_resource(**params)
+    return {}
+
+
+def untag_resource(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
+    """UntagResource(resourceArn, tagKeys)."""
+    with translate("ecs:UntagResource"):
+        ecs.untag_resource(**params)
+    return {}
+
+
 def stop_task(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
     """StopTask(cluster, task, reason)."""
     with translate("ecs:StopTask"):
@@ -369,10 +409,3 @@ def stop_task_params(cluster_arn: str, task_arn: str, reason: str) -> dict[str, 
 
 def task_definition_params(task_definition: str) -> dict[str, Any]:
     return {"taskDefinition": task_definition}
-
-
-def service_params(
-    cluster_arn: str, service_arn: str, task_definition: str | None
-) -> dict[str, Any]:
-    """UpdateService onto a revision (``None``: the revision a registration makes)."""
-    return {"cluster": cluster_arn, "service": service_arn, "taskDefinition": task_definition}

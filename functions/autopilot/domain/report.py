@@ -26,6 +26,8 @@ class Outcome(StrEnum):
     QUARANTINED = "quarantined"
     ROLLED_BACK = "rolled-back"
     LAST_KNOWN_GOOD = "last-known-good"
+    #: deployed outside autopilot over what autopilot last deployed (e.g. IaC put back a tag)
+    DRIFTED = "drifted"
     PENDING_APPROVAL = "pending-approval"
     EXPIRED = "expired"  # a pending approval nobody approved in time
     PAUSED = "paused"
@@ -58,6 +60,7 @@ ANNOUNCED = frozenset(
         Outcome.QUARANTINED,
         Outcome.ROLLED_BACK,
         Outcome.PENDING_APPROVAL,
+        Outcome.DRIFTED,
         Outcome.EXPIRED,
         Outcome.PAUSED,
         Outcome.RESUMED,
@@ -77,6 +80,7 @@ SEVERITY = {
     Outcome.BLOCKED: "warning",
     Outcome.REJECTED: "warning",
     Outcome.EXPIRED: "warning",
+    Outcome.DRIFTED: "warning",
     Outcome.PAUSED: "warning",
     Outcome.QUARANTINED: "error",
     Outcome.ROLLED_BACK: "error",

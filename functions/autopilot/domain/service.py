@@ -59,6 +59,8 @@ class Service(NamedTuple):
     az_rebalancing: str | None = None
     #: the alarm names of ``deploymentConfiguration.alarms`` (when enabled)
     deployment_alarms: frozenset[str] = frozenset()
+    #: ``deploymentController.type``: ECS, CODE_DEPLOY or EXTERNAL (only ECS is ever updated)
+    deployment_controller: str = "ECS"
 
     @property
     def primary(self) -> Deployment | None:
@@ -66,6 +68,12 @@ class Service(NamedTuple):
 
     def deployment(self, deployment_id: str) -> Deployment | None:
         return next((d for d in self.deployments if d.id == deployment_id), None)
+
+    @property
+    def ecs_controlled(self) -> bool:
+        """ECS's own deployment controller deploys it (CodeDeploy and external ones do not:
+        autopilot never updates those)."""
+        return self.deployment_controller == "ECS"
 
     @property
     def deployment_in_progress(self) -> bool:
@@ -147,12 +155,6 @@ def service_arn_of(cluster_arn: str, service_name: str) -> str:
     """``arn:...:cluster/<c>`` + name -> the service's (long-format) ARN."""
     prefix, _, cluster = cluster_arn.partition(":cluster/")
     return f"{prefix}:service/{cluster}/{service_name}"
-
-
-def cluster_of(service_arn: str) -> str:
-    """``arn:...:service/<cluster>/<name>`` -> the cluster's ARN."""
-    prefix, _, path = service_arn.partition(":service/")
-    return f"{prefix}:cluster/{path.split('/')[0]}"
 
 
 def cluster_name(cluster_arn: str) -> str:

@@ -9,39 +9,15 @@
    per cooldown (a conditional claim, given back if the call fails)
 4. record: ``record.finish``
 
-Who each change goes through (never fight the mechanism that owns a number):
-
-================================  ==================================  =========================
-signal                            action                              owner (API)
-================================  ==================================  =========================
-alarm ALARM, service target with  MinCapacity to desired + step       application-autoscaling:
-a scalable target                 (original recorded)                 RegisterScalableTarget
-alarm OK, same                    MinCapacity back to the original    same
-alarm ALARM, service target       desiredCount + step (within         ecs:UpdateService
-without a scalable target         autopilot:scaling)                  desiredCount
-alarm ALARM, ASG / capacity       MinSize raised (original            autoscaling:UpdateAuto-
-provider under managed scaling    recorded); OK: MinSize back         ScalingGroup MinSize
-alarm ALARM, plain ASG /          DesiredCapacity + step              autoscaling:
-capacity provider                                                     SetDesiredCapacity
-placement failure RESOURCE:CPU /  the provider's ASG + 1 (managed     SetDesiredCapacity /
-MEMORY on EC2 capacity            scaling: its MinSize)               UpdateAutoScalingGroup
-placement failure                 FARGATE_SPOT -> FARGATE             ecs:UpdateService
-RESOURCE:FARGATE, Fargate Spot    (original recorded)                 capacityProviderStrategy,
-                                                                      forceNewDeployment (ECS
-                                                                      requires it)
-SERVICE_STEADY_STATE after the    back to the recorded strategy       same
-calm period
-Spot interruption warning (the    the instance's ASG + 1 (managed     SetDesiredCapacity /
-cluster's ASGs only)              scaling: its MinSize)               UpdateAutoScalingGroup
-================================  ==================================  =========================
+Every change goes through the owner of the number it moves (never fight the mechanism that
+owns it): ``logic.capacity`` says which, signal by signal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from autopilot import contract
 from autopilot.aws import cloudwatch, ecs, scaling
@@ -58,6 +34,7 @@ from autopilot.events.capacity import (
     SpotInterruptionEvent,
 )
 from autopilot.execute import carry_out
+from autopilot.flows.guards import guarded
 from autopilot.logic import capacity as cap
 from autopilot.logic import pause
 from autopilot.record import Run, finish, open_run
@@ -66,13 +43,14 @@ from autopilot.store.capacity import asg_target, service_target
 from autopilot.store.ledger import Ledger
 
 
-@dataclass(frozen=True)
-class _Target:
+class _Target(NamedTuple):
     """Where a change lands: the decision's subject, the cooldown key, and how to reach it."""
 
     subject: str
     key: str
     service_arn: str | None = None
+    #: the service's cluster (its UpdateService names it)
+    cluster_arn: str | None = None
     resource_id: str | None = None
     #: When the service was read (epoch seconds): the lease refuses if it changed since.
     observed_at: float | None = None
@@ -95,8 +73,9 @@ def run(
         _alarm(r, settings, event)
     elif isinstance(event, ServiceActionEvent):
         detail = event.detail
-        if detail.cluster_arn != settings.cluster_arn:
-            _decide(r, event.service_arn, Outcome.IGNORED, "service of another cluster")
+        if detail.cluster_arn not in settings.clusters:
+            reason = "a service of a cluster the control plane does not manage"
+            _decide(r, event.service_arn, Outcome.IGNORED, reason)
         elif detail.is_placement_failure:
             _placement_failure(r, settings, event)
         elif detail.is_steady_state:
@@ -118,14 +97,15 @@ def _decide(r: Run, subject: str, outcome: Outcome, reason: str, *, notify: bool
 # The facts
 # ---------------------------------------------------------------------------
 def _service(
-    r: Run, settings: CapacityEventsSettings, service: str, *, scalable_target: bool = True
+    r: Run, cluster: str, service: str, *, scalable_target: bool = True
 ) -> tuple[Service, cap.ServiceState, _Target] | None:
-    """The service as the capacity logic sees it (with its scalable target, if asked)."""
+    """The service (its ARN, or its name in ``cluster``) as the capacity logic sees it
+    (with its scalable target, if asked)."""
     observed_at = r.ledger.leases.now()
-    svc = ecs.describe_service(r.aws.ecs, settings.cluster_arn, service)
+    svc = ecs.describe_service(r.aws.ecs, cluster, service)
     if svc is None:
         return None
-    resource_id = scaling.service_resource_id(cluster_name(settings.cluster_arn), svc.name)
+    resource_id = scaling.service_resource_id(cluster_name(cluster), svc.name)
     key = service_target(svc.arn)
     found = (
         scaling.scalable_target(r.aws.application_autoscaling, resource_id)
@@ -152,6 +132,7 @@ def _service(
         subject=svc.arn,
         key=key,
         service_arn=svc.arn,
+        cluster_arn=cluster,
         resource_id=resource_id if found is not None else None,
         observed_at=observed_at,
     )
@@ -207,24 +188,32 @@ def _alarm(r: Run, settings: CapacityEventsSettings, event: AlarmStateChangeEven
         _decide(r, arn, Outcome.UNCHANGED, f"alarm state {value} changes nothing")
         return
     loaded: cap.ServiceState | cap.AsgState | None = None
+    loaded_svc: Service | None = None
     target: _Target | None = None
     bound = binding.target
     if isinstance(bound, cap.ServiceTarget):
-        if bound.cluster and bound.cluster != cluster_name(settings.cluster_arn):
-            _decide(r, arn, Outcome.IGNORED, f"target service is in cluster {bound.cluster}")
+        cluster, why_not = _target_cluster(bound, settings.clusters)
+        if cluster is None:
+            ambiguous = why_not.startswith("give")
+            outcome = Outcome.REJECTED if ambiguous else Outcome.IGNORED
+            _decide(r, arn, outcome, why_not, notify=ambiguous)
             return
-        found = _service(r, settings, bound.arn or bound.name)
+        found = _service(r, cluster, bound.arn or bound.name)
         if found is not None:
-            _svc, loaded, target = found
+            loaded_svc, loaded, target = found
     else:
-        capacity = ecs.cluster_capacity(r.aws.ecs, settings.cluster_arn)
+        providers = [
+            p
+            for c in ecs.clusters_capacity(r.aws.ecs, settings.clusters).values()
+            for p in c.providers
+        ]
         if isinstance(bound, cap.CapacityProviderTarget):
-            provider = capacity.provider(bound.name)
+            provider = next((p for p in providers if p.name == bound.name), None)
             name = provider.asg_name if provider else None
             managed = bool(provider and provider.managed_scaling)
         else:
             name = bound.name
-            managed = any(p.asg_name == name and p.managed_scaling for p in capacity.providers)
+            managed = any(p.asg_name == name and p.managed_scaling for p in providers)
         if name is not None:
             loaded = _asg(r, name, managed)
             target = _asg_target(name)
@@ -240,7 +229,23 @@ def _alarm(r: Run, settings: CapacityEventsSettings, event: AlarmStateChangeEven
         last_change_at=last.at if last else None,
         now=r.ledger.table.now(),
     )
-    _carry_out(r, settings, target, decision, last, binding.cooldown_seconds)
+    _carry_out(r, target, decision, last, binding.cooldown_seconds, svc=loaded_svc)
+
+
+def _target_cluster(target: cap.ServiceTarget, clusters: tuple[str, ...]) -> tuple[str | None, str]:
+    """The managed cluster of an alarm's service target, or (None, why not)."""
+    if target.arn is not None:
+        cluster = ecs.managed_cluster_of(target.arn, clusters)
+        return cluster, "" if cluster else f"{target.arn} is not in a managed cluster"
+    if target.cluster is not None:
+        cluster = next((c for c in clusters if cluster_name(c) == target.cluster), None)
+        return cluster, "" if cluster else f"cluster {target.cluster} is not managed"
+    if len(clusters) == 1:
+        return clusters[0], ""
+    return None, (
+        f"give the service's ARN as autopilot:target, not its name {target.name}: "
+        f"{len(clusters)} clusters are managed"
+    )
 
 
 def _describe(target: cap.Target) -> str:
@@ -261,7 +266,7 @@ def _placement_failure(r: Run, settings: CapacityEventsSettings, event: ServiceA
         _decide(r, event.service_arn, Outcome.UNCHANGED, f"placement failure {shown} not handled")
         return
     # Placement failures never move the service's own count: no scalable target to read.
-    found = _service(r, settings, event.service_arn, scalable_target=False)
+    found = _service(r, event.detail.cluster_arn, event.service_arn, scalable_target=False)
     if found is None:
         _decide(r, event.service_arn, Outcome.IGNORED, "service is not active")
         return
@@ -279,7 +284,7 @@ def _placement_failure(r: Run, settings: CapacityEventsSettings, event: ServiceA
             cooldown_seconds=cooldown,
             now=now,
         )
-        _carry_out(r, settings, target, decision, None, cooldown)
+        _carry_out(r, target, decision, None, cooldown, svc=svc)
         return
     asg: cap.AsgState | None = None
     last: LastChange | None = None
@@ -297,7 +302,7 @@ def _placement_failure(r: Run, settings: CapacityEventsSettings, event: ServiceA
         cooldown_seconds=cooldown,
         now=now,
     )
-    _carry_out(r, settings, asg_key, decision, last, cooldown)
+    _carry_out(r, asg_key, decision, last, cooldown)
 
 
 def _service_asg(
@@ -305,7 +310,7 @@ def _service_asg(
 ) -> tuple[str | None, bool]:
     """The ASG behind the service's EC2 capacity: the event's providers, else the service's
     strategy, else the cluster's default strategy, else (launch type EC2) the cluster's."""
-    capacity = ecs.cluster_capacity(r.aws.ecs, settings.cluster_arn)
+    capacity = ecs.cluster_capacity(r.aws.ecs, svc.cluster_arn)
     named = [a.rsplit("/", 1)[-1] for a in event.detail.capacity_provider_arns or ()]
     candidates = (
         [n for n in named if n not in FARGATE_PROVIDERS]
@@ -325,11 +330,11 @@ def _steady_state(r: Run, settings: CapacityEventsSettings, event: ServiceAction
     if shift is None:
         _decide(r, event.service_arn, Outcome.UNCHANGED, "no Fargate Spot fallback to undo")
         return
-    found = _service(r, settings, event.service_arn, scalable_target=False)
+    found = _service(r, event.detail.cluster_arn, event.service_arn, scalable_target=False)
     if found is None:
         _decide(r, event.service_arn, Outcome.IGNORED, "service is not active")
         return
-    _svc, service, target = found
+    svc, service, target = found
     decision = cap.decide_steady_state(
         service=service,
         shift=shift,
@@ -337,7 +342,7 @@ def _steady_state(r: Run, settings: CapacityEventsSettings, event: ServiceAction
         calm_seconds=settings.spot_calm_seconds,
         now=r.ledger.table.now(),
     )
-    _carry_out(r, settings, target, decision, None, settings.capacity_cooldown_seconds)
+    _carry_out(r, target, decision, None, settings.capacity_cooldown_seconds, svc=svc)
 
 
 # ---------------------------------------------------------------------------
@@ -345,16 +350,17 @@ def _steady_state(r: Run, settings: CapacityEventsSettings, event: ServiceAction
 # ---------------------------------------------------------------------------
 def _spot_warning(r: Run, settings: CapacityEventsSettings, event: SpotInterruptionEvent) -> None:
     instance = event.detail.instance_id
-    partition = _partition(event.resources, settings.cluster_arn)
+    partition = _partition(event.resources, settings.clusters[0])
     subject = f"arn:{partition}:ec2:{event.region}:{event.account}:instance/{instance}"
     name = scaling.asg_of_instance(r.aws.autoscaling, instance)
     if name is None:
         _decide(r, subject, Outcome.IGNORED, "the instance is in no Auto Scaling group")
         return
-    capacity = ecs.cluster_capacity(r.aws.ecs, settings.cluster_arn)
-    provider = next((p for p in capacity.providers if p.asg_name == name), None)
+    capacities = ecs.clusters_capacity(r.aws.ecs, settings.clusters)
+    providers = [p for c in capacities.values() for p in c.providers]
+    provider = next((p for p in providers if p.asg_name == name), None)
     if provider is None:
-        reason = f"Auto Scaling group {name} is not behind one of the cluster's capacity providers"
+        reason = f"Auto Scaling group {name} is not behind a capacity provider of a managed cluster"
         _decide(r, subject, Outcome.IGNORED, reason)
         return
     target = _asg_target(name)
@@ -365,7 +371,7 @@ def _spot_warning(r: Run, settings: CapacityEventsSettings, event: SpotInterrupt
         cooldown_seconds=settings.capacity_cooldown_seconds,
         now=r.ledger.table.now(),
     )
-    _carry_out(r, settings, target, decision, last, settings.capacity_cooldown_seconds)
+    _carry_out(r, target, decision, last, settings.capacity_cooldown_seconds)
 
 
 def _partition(resources: Sequence[str], fallback_arn: str) -> str:
@@ -382,15 +388,17 @@ def _partition(resources: Sequence[str], fallback_arn: str) -> str:
 # ---------------------------------------------------------------------------
 # Plan -> the actor
 # ---------------------------------------------------------------------------
-def _carry_out(  # noqa: PLR0917 - the parts of one capacity decision
+def _carry_out(
     r: Run,
-    settings: CapacityEventsSettings,
     target: _Target,
     decision: cap.Decision,
     last: LastChange | None,
     cooldown_seconds: int,
+    *,
+    svc: Service | None = None,
 ) -> None:
-    """The capacity decision as the actor carries it out, held if its service is paused."""
+    """The capacity decision as the actor carries it out: held if its service is paused,
+    refused if the change is to a service ECS does not deploy (``flows.guards``)."""
     outcome, reason = cap.outcome(decision)
     recorded = Decision(
         service=target.subject,
@@ -400,7 +408,7 @@ def _carry_out(  # noqa: PLR0917 - the parts of one capacity decision
     )
     plan = Plan(recorded)
     if not isinstance(decision, cap.NoChange):
-        step = _step(r.ledger, settings.cluster_arn, target, decision, last, cooldown_seconds)
+        step = _step(r.ledger, target, decision, last, cooldown_seconds)
         # Only a change to the service itself takes its lease (ASG-wide changes are no one's).
         leased = step.action.api == "ecs:UpdateService" and target.service_arn is not None
         plan = Plan(
@@ -411,12 +419,14 @@ def _carry_out(  # noqa: PLR0917 - the parts of one capacity decision
         )
     service = target.service_arn or (target.subject if ":service/" in target.subject else None)
     paused = service is not None and r.ledger.pauses.get(service) is not None
-    carry_out(r, pause.hold(plan, paused))
+    if svc is not None and target.service_arn is not None:
+        carry_out(r, guarded(r, svc, plan, paused=paused))
+    else:
+        carry_out(r, pause.hold(plan, paused))
 
 
-def _step(  # noqa: PLR0917 - the parts of one change
+def _step(
     ledger: Ledger,
-    cluster: str,
     target: _Target,
     decision: cap.Change | cap.StrategyShift,
     last: LastChange | None,
@@ -427,7 +437,8 @@ def _step(  # noqa: PLR0917 - the parts of one change
     before a raise, and after the call the floor forgotten or the Spot fallback recorded."""
     if isinstance(decision, cap.StrategyShift):
         assert target.service_arn is not None
-        params = ecs.strategy_update_params(cluster, target.service_arn, decision.new)
+        assert target.cluster_arn is not None
+        params = ecs.strategy_update_params(target.cluster_arn, target.service_arn, decision.new)
         action = Action(api="ecs:UpdateService", params=params, service=target.subject)
         spot = ledger.spot
         after = (
@@ -452,7 +463,7 @@ def _step(  # noqa: PLR0917 - the parts of one change
     if decision.clear_original:
         then = (Write("forget the original floor", partial(caps.clear_original_min, target.key)),)
     return Step(
-        _change_action(cluster, target, decision),
+        _change_action(target, decision),
         guard=Write("claim the cooldown", claim),
         guard_lost="another change to the target was just made (cooldown)",
         before=before,
@@ -461,7 +472,7 @@ def _step(  # noqa: PLR0917 - the parts of one change
     )
 
 
-def _change_action(cluster: str, target: _Target, change: cap.Change) -> Action:
+def _change_action(target: _Target, change: cap.Change) -> Action:
     """The call through the owner of the number ``change`` moves."""
     owner, subject = change.owner, target.subject
     if owner is cap.Owner.SCALABLE_TARGET_MIN:
@@ -472,7 +483,8 @@ def _change_action(cluster: str, target: _Target, change: cap.Change) -> Action:
         )
     if owner is cap.Owner.SERVICE_DESIRED_COUNT:
         assert target.service_arn is not None
-        params = ecs.desired_count_params(cluster, target.service_arn, change.new)
+        assert target.cluster_arn is not None
+        params = ecs.desired_count_params(target.cluster_arn, target.service_arn, change.new)
         return Action(api="ecs:UpdateService", params=params, service=subject)
     if owner is cap.Owner.ASG_DESIRED:
         params = scaling.desired_capacity_params(change.target, change.new)

@@ -5,7 +5,8 @@
    the service (DescribeServices), the crashing digest, the ledger state and deploy record
 2. plan: ``logic.crash_loop`` (loop or not; roll back or only announce); a rollback is
    planned by the rollback planner (``logic.deployment_plan``) and carried out as any
-   rollback is (``flows.rollback.rollback_plan``); held if the service is paused
+   rollback is (``flows.rollback.rollback_plan``); held if the service is paused, refused
+   if ECS does not deploy it (``flows.guards``)
 3. carry out: ``execute.carry_out``
 4. record: by the caller (``flows.task_state``)
 
@@ -29,7 +30,7 @@ from autopilot.domain.report import Decision, Outcome
 from autopilot.events.task import TaskStateChangeEvent
 from autopilot.execute import carry_out
 from autopilot.flows import rollback
-from autopilot.logic import pause
+from autopilot.flows.guards import guarded
 from autopilot.logic.crash_loop import CrashLoopPolicy, detect_crash_loop, verdict
 from autopilot.logic.deployment_plan import DeploymentFacts, plan_deployment
 from autopilot.logic.taskdef import essential_containers
@@ -70,7 +71,7 @@ def react(r: Run, event: TaskStateChangeEvent, settings: TaskEventsSettings, ser
     if crashes.loop_reported(service, loop.task_definition_arn):
         return ignored("already reported in this window")
     observed_at = r.ledger.leases.now()
-    svc = ecs.describe_service(r.aws.ecs, settings.cluster_arn, service)
+    svc = ecs.describe_service(r.aws.ecs, event.detail.cluster_arn, service)
     if svc is None:
         return ignored("the service is not active")
     if svc.deployment_in_progress:
@@ -132,7 +133,7 @@ def react(r: Run, event: TaskStateChangeEvent, settings: TaskEventsSettings, ser
         )
 
     # 3. carry out
-    carry_out(r, pause.hold(plan, state.paused))
+    carry_out(r, guarded(r, svc, plan, paused=state.paused))
     return True
 
 

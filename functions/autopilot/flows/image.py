@@ -42,6 +42,7 @@ from autopilot.domain.service import Service
 from autopilot.errors import MalformedTag
 from autopilot.events.image import EcrImageActionEvent, ImageEvent
 from autopilot.execute import carry_out
+from autopilot.flows.guards import guarded
 from autopilot.logic import image_plan
 from autopilot.logic.policy import ServiceConfig, parse_service_config
 from autopilot.logic.scan import scan_record
@@ -59,14 +60,18 @@ def run(
     if r.report.duplicate:
         return r.report
     repository = event.detail.repository_name
+    if not settings.repository_filter.covers(repository):
+        reason = f"the control plane does not manage {repository} ({settings.repositories})"
+        carry_out(r, Plan(_repo_decision(event, Outcome.IGNORED, reason)))
+        return finish(r, event.time)
     candidate, scan, ignored = _candidate(r, event)
     if candidate is None:
         carry_out(r, Plan(_repo_decision(event, Outcome.IGNORED, ignored)))
         return finish(r, event.time)
     observed_at = ledger.leases.now()  # the lease refuses if the services change after this
-    services = _tracking_services(aws, repository, settings.cluster_arn)
+    services = _tracking_services(aws, repository, settings.clusters)
     if not services:
-        reason = "no service in the cluster tracks this repository"
+        reason = "no service in the managed clusters tracks this repository"
         carry_out(r, Plan(_repo_decision(event, Outcome.IGNORED, reason)))
         return finish(r, event.time)
     deploy(
@@ -126,9 +131,15 @@ def _candidate(r: Run, event: ImageEvent) -> tuple[Candidate | None, ScanRecord 
     return candidate, scan, ""
 
 
-def _tracking_services(aws: AwsClients, repository: str, cluster_arn: str) -> list[Service]:
-    arns = ecs.tagged_service_arns(aws.tagging, repository, cluster_arn)
-    return ecs.describe_services(aws.ecs, cluster_arn, arns) if arns else []
+def _tracking_services(
+    aws: AwsClients, repository: str, clusters: tuple[str, ...]
+) -> list[Service]:
+    """The managed clusters' services tagged with ``repository`` (one tag query; one
+    DescribeServices per cluster that has some, 10 services a call)."""
+    tagged = ecs.tagged_service_arns(aws.tagging, repository, clusters)
+    return [
+        s for cluster, arns in tagged.items() for s in ecs.describe_services(aws.ecs, cluster, arns)
+    ]
 
 
 def deploy(
@@ -165,9 +176,8 @@ def deploy(
         for svc, cfg, state, container in ready:
             if cand_info is None:
                 reason = "the image is no longer in the repository"
-                plans.append(
-                    Plan(image_plan.make_decision(svc, candidate, Outcome.IGNORED, reason))
-                )
+                decision = image_plan.make_decision(svc, candidate, Outcome.IGNORED, reason)
+                plans.append((svc, Plan(decision)))
                 continue
             running_info = _running_info(container, candidate, by_digest, by_tag)
             running_digest = container.digest or (running_info.digest if running_info else None)
@@ -194,15 +204,16 @@ def deploy(
             registered = (
                 r.ledger.deploys.list_registered(svc.arn) if planned.register is not None else []
             )
-            plans.append(
-                _plan(r, planned, svc, candidate, cand_info, registered, observed_at, expires)
-            )
-    # 4. carry out
-    for plan in plans:
+            plan = _plan(r, planned, svc, candidate, cand_info, registered, observed_at, expires)
+            plans.append((svc, plan))
+    # 4. carry out (a service ECS does not deploy is never changed: guards.guarded)
+    for svc, plan in plans:
         reason = said + plan.decision.reason
-        carry_out(r, plan._replace(decision=plan.decision.model_copy(update={"reason": reason})))
+        said_plan = plan._replace(decision=plan.decision.model_copy(update={"reason": reason}))
+        carry_out(r, guarded(r, svc, said_plan, paused=False))
 
 
+Planned = tuple[Service, Plan]
 Pending = tuple[Service, ServiceConfig, ServiceLedgerState]
 Ready = tuple[Service, ServiceConfig, ServiceLedgerState, ContainerImage]
 TaskDefinitions = dict[str, tuple[dict[str, Any], list[dict[str, str]]]]
@@ -215,17 +226,17 @@ def _by_the_ledger(
     scan: ScanRecord | None,
     *,
     approved: bool,
-) -> tuple[list[Plan], list[Pending]]:
+) -> tuple[list[Planned], list[Pending]]:
     """Each service's tags and ledger state: the plans they settle (a bad tag, a pause, a
     quarantine, the scan gate), and the services left to look at further."""
-    plans: list[Plan] = []
+    plans: list[Planned] = []
     pending: list[Pending] = []
     for svc in services:
         try:
             cfg = parse_service_config(svc.tags)
         except MalformedTag as exc:
             reason = f"tag {exc.key}={exc.value!r}: {exc.problem}"
-            plans.append(Plan(_rejected(svc, candidate, reason)))
+            plans.append((svc, Plan(_rejected(svc, candidate, reason))))
             continue
         if cfg is None or cfg.repository != candidate.repository:
             continue  # the tag moved since the tag index saw it
@@ -234,7 +245,7 @@ def _by_the_ledger(
             state = state._replace(approved=state.approved | {candidate.digest})
         early = image_plan.precheck(candidate, svc, cfg, state, scan)
         if early is not None:
-            plans.append(Plan(early))
+            plans.append((svc, Plan(early)))
         else:
             pending.append((svc, cfg, state))
     return plans, pending
@@ -242,10 +253,10 @@ def _by_the_ledger(
 
 def _running(
     r: Run, candidate: Candidate, pending: list[Pending]
-) -> tuple[list[Plan], list[Ready], TaskDefinitions]:
+) -> tuple[list[Planned], list[Ready], TaskDefinitions]:
     """The container each service runs from the repository (its task definition read once
     per distinct revision); a service with none is rejected."""
-    plans: list[Plan] = []
+    plans: list[Planned] = []
     ready: list[Ready] = []
     task_definitions: TaskDefinitions = {}
     for svc, cfg, state in pending:
@@ -258,7 +269,7 @@ def _running(
         if container is None:
             which = f"container {cfg.container!r}" if cfg.container else "no container"
             reason = f"{which} in {svc.task_definition} uses {cfg.repository}"
-            plans.append(Plan(_rejected(svc, candidate, reason)))
+            plans.append((svc, Plan(_rejected(svc, candidate, reason))))
             continue
         ready.append((svc, cfg, state, container))
     return plans, ready, task_definitions

@@ -2,8 +2,10 @@
 
 1. gather: the service (DescribeServices with tags), the revision the deployment rolled out
    (from ECS's deployment list while it matters, else from the deploy record), its digest
-   (the deploy record, else the task definition's pinned image), the ledger state
-2. plan: ``logic.deployment_plan`` (held if the service is paused, ``logic.pause``)
+   (the deploy record, else the task definition's pinned image), the ledger state; for a
+   deployment autopilot did not make, what autopilot last deployed (drift)
+2. plan: ``logic.deployment_plan`` (held if the service is paused, refused if ECS does not
+   deploy it: ``flows.guards``)
 3. carry out: ``execute.carry_out`` (last known good and quarantine written; the rollback
    is an UpdateService back to the last known good, under the service's lease)
 4. record: ``record.finish``
@@ -23,9 +25,9 @@ from autopilot.domain.images import tracked_container
 from autopilot.domain.plan import Plan, Retry, Step, Write
 from autopilot.domain.records import DeployRecord, ServiceLedgerState
 from autopilot.domain.report import Action, Decision, Outcome, Report
-from autopilot.domain.service import Service, cluster_of, short_name
+from autopilot.domain.service import Service, short_name
 from autopilot.execute import carry_out
-from autopilot.logic import pause
+from autopilot.flows.guards import guarded
 from autopilot.logic.deployment_plan import DeploymentFacts, DeploymentPlan, plan_deployment
 from autopilot.record import Run, finish, open_run
 from autopilot.settings import DeploymentEventsSettings
@@ -50,6 +52,11 @@ def run(
     if r.report.duplicate:
         return r.report
     service_arn, detail = event.service_arn, event.detail
+    cluster = ecs.managed_cluster_of(service_arn, settings.clusters)
+    if cluster is None:
+        reason = "a service of a cluster the control plane does not manage"
+        carry_out(r, Plan(Decision(service=service_arn, outcome=Outcome.IGNORED, reason=reason)))
+        return finish(r, event.time)
     if detail.event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS":
         # Nothing to look up: recorded (a rollback by ECS is noted), never acted on.
         svc = Service(service_arn, short_name(service_arn), "", "")
@@ -59,7 +66,7 @@ def run(
 
     # 1. gather
     observed_at = ledger.leases.now()
-    found = ecs.describe_service(aws.ecs, cluster_of(service_arn), service_arn)
+    found = ecs.describe_service(aws.ecs, cluster, service_arn)
     if found is None:
         ignored = Decision(service=service_arn, outcome=Outcome.IGNORED, reason="service not found")
         carry_out(r, Plan(ignored))
@@ -90,11 +97,13 @@ def run(
             digest = digest or container.digest
     facts = _facts(event, task_definition, digest, image, repository)
     state = ledger.state.load(svc.arn)
+    # ... and, for a deployment autopilot did not make, what autopilot last deployed
+    ours = None if record is not None else ledger.deploys.last_deployed(svc.arn)
 
     # 2. plan, 3. carry out, 4. record
-    planned = plan_deployment(facts, svc, state, record)
+    planned = plan_deployment(facts, svc, state, record, last_ours=ours)
     plan = rollback_plan(r, planned, svc, facts, state, observed_at=observed_at)
-    carry_out(r, pause.hold(plan, state.paused))
+    carry_out(r, guarded(r, svc, plan, paused=state.paused))
     return finish(r, event.time)
 
 

@@ -5,7 +5,8 @@
    (DescribeServices), its running tasks and their zones (ListTasks, DescribeTasks), its
    subnets' zones (DescribeSubnets); on EC2 the capacity providers and their ASGs, the
    task's size and the container instances; the last move and raised floors (ledger)
-2. plan: ``logic.zone_balance`` (held if the service is paused, ``logic.pause``)
+2. plan: ``logic.zone_balance`` (held if the service is paused, refused if ECS does not
+   deploy it: ``flows.guards``)
 3. carry out: ``execute.carry_out`` (UpdateService availabilityZoneRebalancing,
    SetDesiredCapacity / UpdateAutoScalingGroup MinSize, StopTask, under the lease)
 4. record: by the caller (``flows.task_state`` for an event, ``recheck`` for the tick)
@@ -44,11 +45,11 @@ from autopilot.contract import TAG_REBALANCE, TASK_EVENTS
 from autopilot.domain.plan import Plan, Retry, Step, Write
 from autopilot.domain.records import Recheck
 from autopilot.domain.report import Action, Decision, Outcome, Report
-from autopilot.domain.service import ClusterCapacity, Service, service_arn_of, short_name
+from autopilot.domain.service import ClusterCapacity, Service, short_name
 from autopilot.errors import MalformedTag
 from autopilot.events.task import ScheduledEvent, TaskStateChangeEvent
 from autopilot.execute import carry_out
-from autopilot.logic import pause
+from autopilot.flows.guards import guarded
 from autopilot.logic import zone_balance as zb
 from autopilot.logic.policy import parse_rebalance
 from autopilot.logic.taskdef import task_size
@@ -101,8 +102,7 @@ def recheck(
     if r.report.duplicate:
         return r.report
     for due in r.ledger.rechecks.due(limit=MAX_RECHECKS_PER_RUN):
-        name = short_name(due.service_arn)
-        if service_arn_of(settings.cluster_arn, name) != due.service_arn:
+        if ecs.managed_cluster_of(due.service_arn, settings.clusters) is None:
             continue  # another cluster's (a table shared by two stacks): not ours to judge
         _recheck_one(r, settings, due)
     return finish(r, event.time)
@@ -152,7 +152,8 @@ def _evaluate(
 
     # 1. gather: the service
     observed_at = r.ledger.leases.now()
-    svc = ecs.describe_service(r.aws.ecs, settings.cluster_arn, service)
+    cluster = ecs.managed_cluster_of(service, settings.clusters)
+    svc = ecs.describe_service(r.aws.ecs, cluster, service) if cluster else None
     if svc is None:
         reason = f"service {short_name(service)} is not active"
         carry_out(r, decided(service, Outcome.IGNORED, reason))
@@ -167,20 +168,22 @@ def _evaluate(
     facts = zb.ServiceFacts(rebalance_on, svc.deployment_in_progress)
     ignore = zb.service_ignore(facts) if event is None else zb.classify(event.detail, facts)
     if isinstance(ignore, zb.Ignore):
-        carry_out(r, pause.hold(decided(svc.arn, Outcome.IGNORED, ignore.reason), paused))
+        carry_out(
+            r, guarded(r, svc, decided(svc.arn, Outcome.IGNORED, ignore.reason), paused=paused)
+        )
         return
     # ... its tasks, zones and capacity
     snapshot, asgs = _snapshot(r, settings, svc)
     # 2. plan, 3. carry out
     planned = zb.plan_zone_balance(snapshot)
     plan = _plan(r, settings, svc, planned, asgs, observed_at, said=said, scheduled=bool(recheck))
-    carry_out(r, pause.hold(plan, paused))
+    carry_out(r, guarded(r, svc, plan, paused=paused))
 
 
 def _snapshot(
     r: Run, settings: TaskEventsSettings, svc: Service
 ) -> tuple[zb.ZoneBalanceSnapshot, dict[str, zb.AsgCapacity]]:
-    aws, cluster = r.aws, settings.cluster_arn
+    aws, cluster = r.aws, svc.cluster_arn
     tasks = ecs.running_tasks(aws.ecs, cluster, svc.name)
     zones = ec2.subnet_zones(aws.ec2, svc.subnets) if svc.subnets else ()
     ec2_capacity: zb.Ec2Capacity | None = None
@@ -224,7 +227,7 @@ def _ec2_capacity(
     r: Run, settings: TaskEventsSettings, svc: Service, capacity: ClusterCapacity | None
 ) -> tuple[zb.Ec2Capacity, dict[str, zb.AsgCapacity], tuple[str, ...]]:
     """Room per zone (container instances vs the task's size) and the ASGs behind the service."""
-    aws, cluster = r.aws, settings.cluster_arn
+    aws, cluster = r.aws, svc.cluster_arn
     if capacity is None:
         capacity = ecs.cluster_capacity(aws.ecs, cluster)
     names = svc.ec2_providers or capacity.ec2_default_providers()
@@ -287,7 +290,7 @@ def _plan(  # noqa: PLR0917 - the parts of one service's plan
         task_definition=svc.task_definition,
         notify=outcome is Outcome.REBALANCED,
     )
-    ledger, cluster = r.ledger, settings.cluster_arn
+    ledger, cluster = r.ledger, svc.cluster_arn
     steps = tuple(_step(ledger, cluster, svc.arn, s, asgs) for s in planned.actions)
     writes: tuple[Write, ...] = ()
     if planned.recheck_at is not None:

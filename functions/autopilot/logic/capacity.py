@@ -9,8 +9,9 @@ on, else read from the alarm). Values are ASCII, printable, at most 256 characte
         service-arn    := arn:PARTITION:ecs:REGION:ACCOUNT:service/[CLUSTER/]NAME
         NAME           := [A-Za-z0-9_-]{1,255}          (ECS service / capacity provider)
         ASG_NAME       := [A-Za-z0-9][A-Za-z0-9._-]{0,254}
-        (a bare NAME is a service of the function's cluster; FARGATE and FARGATE_SPOT are
-        not capacity providers with capacity to scale and are refused)
+        (a bare NAME is a service of the only managed cluster; with several, the target is
+        the service's ARN. FARGATE and FARGATE_SPOT are not capacity providers with capacity
+        to scale and are refused)
     autopilot:step     := ("+" | "-") DIGITS ["%"]     1 <= N <= 10000; N% <= 1000%
                                                       (scale-in N% <= 100%); required
     autopilot:cooldown := DIGITS                       seconds, 0..86400; default 300

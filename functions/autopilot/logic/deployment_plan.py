@@ -5,6 +5,9 @@ event                               condition                                   
 ==================================  =============================================  =============
 IN_PROGRESS                         (any; "rolling back to" noted in the reason)   ignored
 COMPLETED                           deployment's digest is quarantined             ignored
+COMPLETED                           a revision autopilot did not deploy, over one   drifted (and
+                                    it did (not the revision its last deploy        last known
+                                    replaced: that is a rollback)                   good)
 COMPLETED                           otherwise                                      last-known-good
 FAILED                              ECS rolls back itself (circuit breaker with    quarantined
                                     rollback, a rollback in the reason), or the
@@ -18,6 +21,11 @@ FAILED                              the failed digest is unknown, nothing to do 
 Every FAILED outcome is announced. The rollback target is the last known good task
 definition, else the revision the failed deploy replaced (from the deploy record). A
 COMPLETED deploy that autopilot made carries its lead time (push to completed).
+
+Drift: the service's owner deployed over autopilot (e.g. ``terraform apply`` put back a
+tag reference). The rule: autopilot never reverts the owner's deploy; it is announced once
+(the deployment completes once), kept as last known good, and the next eligible push
+deploys on top of it.
 """
 
 from __future__ import annotations
@@ -82,7 +90,11 @@ def plan_deployment(
     svc: Service,
     state: ServiceLedgerState,
     deploy: DeployRecord | None,
+    *,
+    last_ours: DeployRecord | None = None,
 ) -> DeploymentPlan:
+    """``deploy``: autopilot's record of the deployment's revision, if it deployed it;
+    ``last_ours``: what autopilot last deployed to the service (for a revision it did not)."""
     if facts.event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS":
         note = "ECS is rolling back" if ROLLING_BACK in facts.reason.lower() else "in progress"
         return DeploymentPlan(_decision(facts, svc, Outcome.IGNORED, f"deployment {note}"))
@@ -98,6 +110,16 @@ def plan_deployment(
         if facts.digest is not None and facts.digest in state.quarantined:
             reason = "completed, but its digest is quarantined: not known good"
             return DeploymentPlan(_decision(facts, svc, Outcome.IGNORED, reason))
+        if drifted(facts, deploy, last_ours):
+            assert last_ours is not None
+            reason = (
+                f"{facts.task_definition} (image {facts.image or 'unknown'}) completed, "
+                f"deployed outside autopilot over {last_ours.task_definition}: kept as last "
+                "known good; it runs until the next eligible push, which deploys on top of it"
+            )
+            decision = _decision(facts, svc, Outcome.DRIFTED, reason)
+            decision.notify = True
+            return DeploymentPlan(decision, last_known_good=True)
         reason = f"{facts.task_definition} completed: last known good"
         decision = _decision(facts, svc, Outcome.LAST_KNOWN_GOOD, reason)
         decision.lead_time_seconds = lead_time_seconds(deploy, facts.at)
@@ -160,3 +182,16 @@ def lead_time_seconds(record: DeployRecord | None, completed_at: datetime | None
         return None
     seconds = (completed_at - record.pushed_at).total_seconds()
     return round(seconds, 3) if seconds >= 0 else None
+
+
+def drifted(
+    facts: DeploymentFacts, deploy: DeployRecord | None, last_ours: DeployRecord | None
+) -> bool:
+    """A revision autopilot did not deploy completed over one it did, and it is not the
+    revision autopilot's last deploy replaced (going back to that is a rollback)."""
+    return (
+        deploy is None
+        and last_ours is not None
+        and facts.task_definition
+        not in (last_ours.task_definition, last_ours.previous_task_definition)
+    )

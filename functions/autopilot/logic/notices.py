@@ -90,6 +90,12 @@ def next_step(decision: Decision) -> str:
             f"autopilot resume {name}"
         ),
         "resumed": f"Nothing to do: autopilot reacts to {name}'s events again.",
+        "drifted": (
+            f"{name} runs a revision deployed outside autopilot (its owner's IaC, most "
+            "likely, put back an image tag). Nothing is reverted: the next eligible push "
+            "deploys on top of it. To keep the owner's tool from undoing autopilot, see "
+            "README.md, 'Living beside other IaC'."
+        ),
         "rebalanced": "Nothing to do: the spread is restored at a bounded pace.",
         "scaled": "Nothing to do: the change stays inside the bounds and is undone when clear.",
         "restored": "Nothing to do: the earlier change was undone.",

@@ -12,6 +12,7 @@ pk             sk                                                               
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from autopilot.domain.records import DeployRecord, iso
@@ -65,22 +66,6 @@ class Deploys:
     def _all(self, service_arn: str) -> list[DeployRecord]:
         return [_record(i) for i in self._t.query_prefix(svc_pk(service_arn), PREFIX)]
 
-    def find_registered(
-        self, service_arn: str, digest: str, base_task_definition: str
-    ) -> DeployRecord | None:
-        """A revision registered for ``digest`` on top of ``base_task_definition`` that no
-        UpdateService has used yet (a previous attempt failed transiently or timed out)."""
-        return next(
-            (
-                r
-                for r in self._all(service_arn)
-                if r.state == "registered"
-                and r.digest == digest
-                and r.previous_task_definition == base_task_definition
-            ),
-            None,
-        )
-
     def list_registered(self, service_arn: str) -> list[DeployRecord]:
         """Every revision registered for the service that no UpdateService has used yet."""
         return [r for r in self._all(service_arn) if r.state == "registered"]
@@ -88,6 +73,11 @@ class Deploys:
     def find_by_deployment(self, service_arn: str, deployment_id: str) -> DeployRecord | None:
         """The deploy record that started ECS deployment ``deployment_id``, if one did."""
         return next((r for r in self._all(service_arn) if r.deployment_id == deployment_id), None)
+
+    def last_deployed(self, service_arn: str) -> DeployRecord | None:
+        """What autopilot last put on the service (a deploy or a rollback), if anything."""
+        deployed = [r for r in self._all(service_arn) if r.state == "deployed"]
+        return max(deployed, key=lambda r: r.at or datetime.min.replace(tzinfo=UTC), default=None)
 
     def forget(self, service_arn: str, task_definition: str) -> None:
         self._t.delete(svc_pk(service_arn), PREFIX + task_definition)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from autopilot.store.leases import Leases
     from autopilot.store.pauses import Pauses
     from autopilot.store.rechecks import Rechecks
+    from autopilot.store.reports import Reports
     from autopilot.store.scans import Scans
     from autopilot.store.spot import SpotFallbacks
     from autopilot.store.state import ServiceStates
@@ -77,6 +78,12 @@ class Ledger:
         from autopilot.store.leases import Leases
 
         return Leases(self.table)
+
+    @cached_property
+    def reports(self) -> Reports:
+        from autopilot.store.reports import Reports
+
+        return Reports(self.table)
 
     @cached_property
     def scans(self) -> Scans:
