@@ -44,6 +44,21 @@ class UnsafePattern(MalformedTag):
     """A ``regex:``/``glob:`` policy pattern that could run too long (or is too long)."""
 
 
+class UnknownTaskDefinitionField(AutopilotError):
+    """A task definition holds fields this version of autopilot does not know, so a copy of
+    it (the new revision a deploy registers) would silently drop them: the deploy is refused.
+    ``fields`` are their names, sorted."""
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        names = ", ".join(repr(f) for f in fields)
+        what = f"field {names} is" if len(fields) == 1 else f"fields {names} are"
+        super().__init__(
+            f"task definition {what} unknown to this version of autopilot: "
+            "not copied, so not deployed"
+        )
+        self.fields = fields
+
+
 TRANSIENT_CODES = frozenset(
     {
         "ThrottlingException",

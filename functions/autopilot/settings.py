@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from autopilot import contract
 
-_CLUSTER_ARN = r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}"
+_CLUSTER_ARN = r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}"
 _CLUSTER_ARNS = rf"^{_CLUSTER_ARN}(,{_CLUSTER_ARN})*$"
 
 

@@ -265,6 +265,37 @@ def test_a_malformed_tag_is_rejected_and_the_others_still_deploy(world: Estate) 
     assert "nested repetition" in rejected["reason"]
 
 
+def test_a_task_definition_field_autopilot_does_not_know_is_refused_and_nothing_registered(
+    world: Estate,
+) -> None:
+    # Given a service whose task definition holds a field this autopilot does not know (as
+    # a newer botocore than autopilot's lists would return it; moto's never does)
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off", "autopilot:approval": "manual"})
+    family = world.running_td(svc)["family"]
+    before = world.revisions(family)
+
+    def newer_field(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["taskDefinition"]["fooBar"] = {"enabled": True}
+
+    world.ecs.meta.events.register("after-call.ecs.DescribeTaskDefinition", newer_field)
+    digest = world.push(REPO, "v1.3.0")
+
+    # When a newer image is pushed
+    report = run(world, world.push_event(REPO, digest, "v1.3.0"))
+
+    # Then the service is refused with the reason, announced, and nothing is registered
+    assert outcome(report) == "rejected"
+    (decision,) = report["decisions"]
+    assert decision["reason"].endswith(
+        "task definition field 'fooBar' is unknown to this version of autopilot: "
+        "not copied, so not deployed"
+    )
+    assert world.revisions(family) == before
+    assert world.running_image(svc).endswith(":v1.2.0")
+    assert world.ledger.state.load(svc).pending_approval == set()  # no approval asked for
+    assert [n["attributes"]["outcome"] for n in world.notices()] == ["rejected"]
+
+
 def test_manual_approval_is_recorded_and_announced(world: Estate) -> None:
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off", "autopilot:approval": "manual"})
     digest = world.push(REPO, "v1.3.0")

@@ -233,6 +233,34 @@ def test_deploy_plan_pins_the_digest_and_keeps_the_rest() -> None:
     assert result.decision.previous_task_definition == SVC.task_definition
 
 
+@pytest.mark.parametrize("approval", ["auto", "manual"])
+def test_a_task_definition_field_autopilot_does_not_know_refuses_the_deploy(
+    approval: str,
+) -> None:
+    td = {**TD, "fooBar": True}
+    result = decide(
+        cand(),
+        SVC,
+        cfg(**{"autopilot:approval": approval}),
+        ServiceLedgerState(),
+        running=running(),
+        running_digest=OLD,
+        cand_info=ImageInfo(NEW, ("v1.3.0",), T0 + timedelta(minutes=10)),
+        running_info=ImageInfo(OLD, ("v1.2.0",), T0),
+        task_definition=td,
+        task_definition_tags=[],
+    )
+    assert result.decision.outcome == Outcome.REJECTED
+    assert result.decision.reason == (
+        f"{SVC.task_definition}: task definition field 'fooBar' is unknown to this version "
+        "of autopilot: not copied, so not deployed"
+    )
+    assert result.decision.notify
+    assert result.register is None
+    assert result.update is None
+    assert not result.asks_approval
+
+
 def test_tracked_container_by_tag_or_by_repository() -> None:
     assert tracked_container(TD, "demo/web", None) is not None
     log = tracked_container(TD, "demo/web", "log")

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 _REF = re.compile(
-    r"^(?:(?P<registry>[^/]+\.[^/]+|localhost(?::\d+)?)/)?(?P<repo>[^:@]+?)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>[a-z0-9]+:[a-f0-9]{32,128}))?$"
+    r"(?:(?P<registry>[^/]+\.[^/]+|localhost(?::[0-9]+)?)/)?(?P<repo>[^:@]+?)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>[a-z0-9]+:[a-f0-9]{32,128}))?"
 )
 
 
@@ -26,7 +26,7 @@ class ImageRef(NamedTuple):
 
 
 def parse_image(image: str) -> ImageRef | None:
-    match = _REF.match(image.strip())
+    match = _REF.fullmatch(image.strip())
     if match is None:
         return None
     return ImageRef(

@@ -30,9 +30,9 @@ Text = Annotated[str, StringConstraints(max_length=10240)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Word = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,127}$")]
 
-_SERVICE_ARN = re.compile(
-    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service/(?:(?P<cluster>[A-Za-z0-9_-]{1,255})/)?"
-    r"(?P<name>[A-Za-z0-9_-]{1,255})$"
+_SERVICE_ARN = re.compile(  # fullmatch: Python's `$` takes a trailing newline
+    r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:service/(?:(?P<cluster>[A-Za-z0-9_-]{1,255})/)?"
+    r"(?P<name>[A-Za-z0-9_-]{1,255})"
 )
 
 EVENT_PLACEMENT_FAILURE = "SERVICE_TASK_PLACEMENT_FAILURE"
@@ -147,7 +147,7 @@ class ServiceActionEvent(Event):
 
     @model_validator(mode="after")
     def _names_a_service(self) -> ServiceActionEvent:
-        if not self.resources or not _SERVICE_ARN.match(self.resources[0]):
+        if not self.resources or not _SERVICE_ARN.fullmatch(self.resources[0]):
             raise ValueError("resources[0] is not an ECS service ARN")
         return self
 
@@ -157,7 +157,7 @@ class ServiceActionEvent(Event):
 
     @property
     def service_name(self) -> str:
-        match = _SERVICE_ARN.match(self.resources[0])
+        match = _SERVICE_ARN.fullmatch(self.resources[0])
         assert match is not None  # checked by the validator
         return match.group("name")
 

@@ -17,7 +17,9 @@ from autopilot import contract
 from autopilot.events.envelope import Event, Model
 from autopilot.events.parse import validate_event
 
-_SERVICE_ARN = re.compile(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service/[^/]+/[^/]+$")
+_SERVICE_ARN = re.compile(  # fullmatch: Python's `$` takes a trailing newline
+    r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:service/[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}"
+)
 
 
 class EcsDeploymentDetail(Model):
@@ -41,13 +43,13 @@ class EcsDeploymentEvent(Event):
 
     @model_validator(mode="after")
     def _names_a_service(self) -> EcsDeploymentEvent:
-        if not any(_SERVICE_ARN.match(r) for r in self.resources):
+        if not any(_SERVICE_ARN.fullmatch(r) for r in self.resources):
             raise ValueError("resources names no ECS service ARN (service/<cluster>/<name>)")
         return self
 
     @property
     def service_arn(self) -> str:
-        return next(r for r in self.resources if _SERVICE_ARN.match(r))
+        return next(r for r in self.resources if _SERVICE_ARN.fullmatch(r))
 
 
 #: What deployment-events parses.

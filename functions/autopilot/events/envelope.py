@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-ECS_ARN_PREFIX = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:"
+ECS_ARN_PREFIX = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:"
 
 ClusterArn = Annotated[
     str,
@@ -35,9 +35,9 @@ class Event(Model):
     id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     detail_type: str = Field(alias="detail-type", min_length=1, max_length=256)
     source: str = Field(min_length=1, max_length=256)
-    account: Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+    account: Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
     time: datetime
-    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")]
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")]
     resources: tuple[Annotated[str, StringConstraints(max_length=2048)], ...] = Field(
         default=(), max_length=100
     )

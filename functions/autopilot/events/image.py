@@ -32,15 +32,17 @@ from autopilot import contract
 from autopilot.events.envelope import Event, Model
 from autopilot.events.parse import validate_event
 
-_REPO_NAME = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-_REPO_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/(?P<name>.+)$")
+# Whole-string matches (fullmatch), ASCII digits: Python's `$` takes a trailing newline and
+# its `\d` any Unicode digit.
+_REPO_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
+_REPO_ARN = re.compile(r"arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/(?P<name>.+)")
 
 
 def _repository_name(value: str) -> str:
     """Bare repository name from a bare name or a repository ARN."""
-    match = _REPO_ARN.match(value)
+    match = _REPO_ARN.fullmatch(value)
     name = match.group("name") if match else value
-    if len(name) > 256 or not _REPO_NAME.match(name):
+    if len(name) > 256 or not _REPO_NAME.fullmatch(name):
         raise ValueError("not an ECR repository name or repository ARN")
     return name
 

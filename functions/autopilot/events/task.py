@@ -33,7 +33,8 @@ TaskArn = Annotated[
 TaskDefinitionArn = Annotated[
     str,
     StringConstraints(
-        pattern=ECS_ARN_PREFIX + r"task-definition/[A-Za-z0-9_-]{1,255}:\d{1,10}$", max_length=600
+        pattern=ECS_ARN_PREFIX + r"task-definition/[A-Za-z0-9_-]{1,255}:[0-9]{1,10}$",
+        max_length=600,
     ),
 ]
 #: ECS lifecycle states (PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING,

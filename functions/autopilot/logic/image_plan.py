@@ -9,12 +9,14 @@ Order of the checks for one service (the first that applies decides):
                                      earlier attempt moved it to but could not record)
 5. policy does not take any tag   -> policy-mismatch
 6. not newer than what runs       -> older    (SemVer precedence; else ECR push time)
-7. approval manual, rejected      -> rejected (an operator said no: never by approval)
+7. task definition field unknown  -> rejected (announced: a copy would drop the field, so
+                                     nothing is registered and no approval is asked for)
+8. approval manual, rejected      -> rejected (an operator said no: never by approval)
    approval manual, not approved  -> pending-approval (announced once; it expires at
                                      ``approval_expires``, recorded with it)
-8. otherwise                      -> deployed (RegisterTaskDefinition + UpdateService)
+9. otherwise                      -> deployed (RegisterTaskDefinition + UpdateService)
 
-``precheck`` covers 1-3, which need no AWS call; ``decide`` covers 4-8 once the running
+``precheck`` covers 1-3, which need no AWS call; ``decide`` covers 4-9 once the running
 task definition and the images are known. A deploy's plan carries the RegisterTaskDefinition
 input (the running revision with the container pinned to ``repo@digest``) and the
 UpdateService input, whose ``taskDefinition`` is the revision the registration makes.
@@ -31,6 +33,7 @@ from autopilot.domain.images import Candidate, ContainerImage, ImageInfo
 from autopilot.domain.records import DeployRecord, ScanRecord, ServiceLedgerState
 from autopilot.domain.report import Decision, Outcome
 from autopilot.domain.service import Service
+from autopilot.errors import UnknownTaskDefinitionField
 from autopilot.logic import pause
 from autopilot.logic.policy import Policy, ScanGate, ServiceConfig
 from autopilot.logic.scan import gate_verdict
@@ -102,7 +105,7 @@ def decide(
     running_record: DeployRecord | None = None,
     approval_expires: str | None = None,
 ) -> Plan:
-    """Steps 4-8 for one service that passed ``precheck``. ``running_record`` is the deploy
+    """Steps 4-9 for one service that passed ``precheck``. ``running_record`` is the deploy
     record of the revision the service runs (if any); ``approval_expires`` is when an
     approval asked for now would expire (UTC ISO-8601)."""
     if running_digest == cand.digest:
@@ -153,6 +156,15 @@ def decide(
 
     registry = running.ref.registry if running.ref and running.ref.registry else cand.registry
     image = f"{registry}/{cand.repository}@{cand.digest}"
+    try:
+        register = pinned_registration(task_definition, task_definition_tags, running.name, image)
+    except UnknownTaskDefinitionField as exc:
+        reason = f"{svc.task_definition}: {exc}"
+        return Plan(
+            make_decision(
+                svc, cand, Outcome.REJECTED, reason, tag=chosen_tag, image=image, notify=True
+            )
+        )
     if cfg.approval == "manual" and cand.digest not in state.approved:
         if cand.digest in state.rejected:
             return Plan(
@@ -180,7 +192,6 @@ def decide(
             asks_approval=asks,
         )
 
-    register = pinned_registration(task_definition, task_definition_tags, running.name, image)
     update = {"cluster": svc.cluster_arn, "service": svc.arn, "taskDefinition": None}
     reason = f"{chosen_tag or cand.digest} replaces {running.image} in container {running.name}"
     return Plan(

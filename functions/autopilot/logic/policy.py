@@ -68,7 +68,7 @@ class Policy(NamedTuple):
         return None
 
 
-_TAG_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_TAG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # fullmatch, not `$`
 
 
 def parse_policy(value: str | None) -> Policy:
@@ -96,7 +96,7 @@ def parse_policy(value: str | None) -> Policy:
         patterns.compile_safe_regex(rest, key)
         return Policy("regex", raw, pattern=rest)
     if head == "tag":
-        if not _TAG_NAME.match(rest):
+        if not _TAG_NAME.fullmatch(rest):
             raise MalformedTag(key, raw, "tag:<name> needs a valid image tag")
         return Policy("tag", raw, pattern=rest)
     return _bad(raw)

@@ -6,11 +6,14 @@ import re
 from dataclasses import dataclass
 from functools import total_ordering
 
+# ASCII only and the whole string (``fullmatch``): Python's ``\d`` takes any Unicode digit
+# and its ``$`` matches before a trailing newline, both of which SemVer 2.0.0 forbids.
 _SEMVER = re.compile(
-    r"^v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<pre>(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
-    r"(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    r"v?(?P<major>0|[1-9][0-9]*)\.(?P<minor>0|[1-9][0-9]*)\.(?P<patch>0|[1-9][0-9]*)"
+    r"(?:-(?P<pre>(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
+    r"(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?",
+    re.ASCII,
 )
 
 
@@ -49,7 +52,7 @@ def parse_version(tag: str) -> Version | None:
     """The version a tag names, or None if it is not SemVer (build metadata is ignored)."""
     if len(tag) > 128:
         return None
-    match = _SEMVER.match(tag)
+    match = _SEMVER.fullmatch(tag)
     if match is None:
         return None
     pre = match.group("pre")

@@ -6,10 +6,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-# Every field RegisterTaskDefinition accepts that DescribeTaskDefinition returns. What is
-# not listed is read-only (taskDefinitionArn, revision, status, requiresAttributes,
-# compatibilities, registeredAt, registeredBy, deregisteredAt) and is left out.
-REGISTERABLE = (
+from autopilot.errors import UnknownTaskDefinitionField
+
+# The TaskDefinition that DescribeTaskDefinition returns, field by field, in two kinds; a
+# unit test holds both to botocore's ECS model (tests/unit/test_taskdef_copy.py), so the
+# Lambda never loads that model. Nested shapes (containerDefinitions, volumes, ...) are
+# copied whole. A field of neither kind is refused (``UnknownTaskDefinitionField``): a
+# newer botocore than this list knows returns it, and a copy without it would drop it.
+# (An older botocore than the API drops new fields itself, before they reach this code.)
+
+#: what RegisterTaskDefinition accepts of what DescribeTaskDefinition returns: copied.
+#: ``tags`` are registered too, but come back beside the task definition, not in it.
+COPIED = (
     "family",
     "taskRoleArn",
     "executionRoleArn",
@@ -27,7 +35,23 @@ REGISTERABLE = (
     "ephemeralStorage",
     "runtimePlatform",
     "enableFaultInjection",
+    "trustedExecutionConfiguration",
 )
+
+#: what DescribeTaskDefinition returns that is not a registration input: left out.
+READ_ONLY = (
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+    "deleteRequestedAt",
+)
+
+_KNOWN = frozenset(COPIED) | frozenset(READ_ONLY)
 
 
 def pinned_registration(
@@ -36,8 +60,14 @@ def pinned_registration(
     container: str,
     image: str,
 ) -> dict[str, Any]:
-    """RegisterTaskDefinition kwargs: ``task_definition`` with ``container``'s image replaced."""
-    params = {k: copy.deepcopy(task_definition[k]) for k in REGISTERABLE if k in task_definition}
+    """RegisterTaskDefinition kwargs: ``task_definition`` with ``container``'s image replaced.
+
+    Raises ``UnknownTaskDefinitionField`` if it holds a field neither copied nor read-only,
+    and ``KeyError`` if it has no container ``container``."""
+    unknown = tuple(sorted(k for k in task_definition if k not in _KNOWN))
+    if unknown:
+        raise UnknownTaskDefinitionField(unknown)
+    params = {k: copy.deepcopy(task_definition[k]) for k in COPIED if k in task_definition}
     found = False
     for c in params.get("containerDefinitions", []):
         if c.get("name") == container:
