@@ -49,6 +49,12 @@ POWERTOOLS_SSM_PREFIX = "/aws/service/powertools/python/arm64/python3.13/"
 CODE_EXCLUDE = ("**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache")
 
 
+def ops_alarm_name_prefix(name_prefix: str) -> str:
+    """What the names of the ops alarms of the functions named ``<name_prefix>-...`` start
+    with (``<env>-ops-``)."""
+    return f"{name_prefix}-ops-"
+
+
 def installed_powertools_version() -> str:
     """The aws-lambda-powertools version installed here (the one uv.lock pins)."""
     from importlib.metadata import version  # noqa: PLC0415
@@ -271,7 +277,7 @@ class AutomatedFunction(Construct):
             alarm = cloudwatch.Alarm(
                 self,
                 _pascal(stem) + "Alarm",
-                alarm_name=f"{prefix}-ops-{stem}",
+                alarm_name=f"{ops_alarm_name_prefix(prefix)}{stem}",
                 alarm_description=description,
                 metric=metric,
                 threshold=1,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -17,10 +17,12 @@ from constructs import Construct
 
 @dataclass(frozen=True)
 class NoticesProps:
-    """``topic_name``: physical name of the topic. ``removal_policy``: of the KMS key
-    (default RETAIN)."""
+    """``topic_name``: physical name of the topic. ``alarm_name_prefixes``: the CloudWatch
+    alarms of this account and region that may publish to it, by name prefix (default none).
+    ``removal_policy``: of the KMS key (default RETAIN)."""
 
     topic_name: str
+    alarm_name_prefixes: tuple[str, ...] = ()
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
 
 
@@ -79,6 +81,34 @@ class Notices(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
+        # enforce_ssl writes a topic policy, and a topic policy replaces SNS's default one
+        # (which admits the owner's account): without this statement the policy holds only
+        # the SSL Deny and every alarm action fails, "not authorized to perform SNS:Publish".
+        # Auto Scaling needs none: its service-linked role is of this account and its own
+        # policy allows sns:Publish (it needs the key statement above instead).
+        if props.alarm_name_prefixes:
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="CloudWatchAlarmsPublish",
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions={
+                        "StringEquals": {"aws:SourceAccount": stack.account},
+                        "ArnLike": {
+                            "aws:SourceArn": [
+                                stack.format_arn(
+                                    service="cloudwatch",
+                                    resource="alarm",
+                                    resource_name=f"{prefix}*",
+                                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                                )
+                                for prefix in props.alarm_name_prefixes
+                            ]
+                        },
+                    },
+                )
+            )
 
     def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
         # Not topic.grant_publish: it adds kms:GenerateDataKey*, broader than publishing needs.

@@ -22,6 +22,7 @@ from infra.constructs.function import (
     FunctionCodeProps,
     FunctionProps,
     FunctionSettings,
+    ops_alarm_name_prefix,
 )
 from infra.constructs.ledger import Ledger, LedgerProps
 from infra.constructs.monitoring import Monitoring, MonitoringProps
@@ -60,7 +61,10 @@ class ControlPlaneStack(Stack):
             self,
             "Notices",
             props=NoticesProps(
-                topic_name=notices_topic_name(config), removal_policy=removal_policy
+                topic_name=notices_topic_name(config),
+                # the functions' ops alarms; the estate's scaling alarms have no actions
+                alarm_name_prefixes=(ops_alarm_name_prefix(env),),
+                removal_policy=removal_policy,
             ),
         )
         # One scope for the ledger, the functions and what watches them: their constructs
