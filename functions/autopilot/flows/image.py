@@ -52,11 +52,24 @@ from autopilot.store.ledger import Ledger
 
 
 def run(
-    event: ImageEvent, settings: ImageEventsSettings, aws: AwsClients, *, dry_run: bool = False
+    event: ImageEvent,
+    settings: ImageEventsSettings,
+    aws: AwsClients,
+    *,
+    dry_run: bool = False,
+    invocation: str | None = None,
 ) -> Report:
     """Handle one image event. With ``dry_run`` the plan is returned and nothing is changed."""
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
-    r = open_run(IMAGE_EVENTS.name, event.id, event.detail_type, settings, aws, dry_run=dry_run)
+    r = open_run(
+        IMAGE_EVENTS.name,
+        event.id,
+        event.detail_type,
+        settings,
+        aws,
+        dry_run=dry_run,
+        invocation=invocation,
+    )
     if r.report.duplicate:
         return r.report
     repository = event.detail.repository_name
