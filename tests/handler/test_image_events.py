@@ -619,3 +619,24 @@ def test_a_stale_revision_that_will_not_deregister_is_kept_for_the_next_clean_up
     assert outcome(run(world, world.push_event(REPO, d15, "v1.5.0"))) == "deployed"
     assert _status(world, stale) == "INACTIVE"
     assert world.ledger.deploys.list_registered(svc) == []
+
+
+def test_a_stale_revision_another_service_of_the_family_runs_is_not_deregistered(
+    world: Estate,
+) -> None:
+    # Given v1.3.0's revision registered for web and kept for a retry (UpdateService
+    # throttled), and web-b, of the same family, since moved onto that revision by its owner
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    d13 = world.push(REPO, "v1.3.0")
+    _fail_once(world, "UpdateService", lambda _p: True)
+    first = run(world, world.push_event(REPO, d13, "v1.3.0"))
+    kept = first["actions"][0]["result"]["taskDefinitionArn"]
+    other = world.service("web-b", REPO, task_definition=kept, tags={"autopilot:scan": "off"})
+    assert [r.task_definition for r in world.ledger.deploys.list_registered(svc)] == [kept]
+    # When v1.4.0 deploys to both
+    d14 = world.push(REPO, "v1.4.0")
+    second = image_events.run(world.push_event(REPO, d14, "v1.4.0"), aws=world.clients)
+    # Then web's clean-up leaves web-b's revision (the one its deploy replaced) ACTIVE
+    assert second.outcomes() == {svc: "deployed", other: "deployed"}
+    assert "ecs:DeregisterTaskDefinition" not in [a.api for a in second.actions]
+    assert _status(world, kept) == "ACTIVE"
