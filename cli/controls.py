@@ -43,7 +43,7 @@ from autopilot.execute import carry_out
 from autopilot.flows import image
 from autopilot.logic import image_plan
 from autopilot.logic.policy import ServiceConfig, parse_service_config
-from autopilot.record import Run, finish
+from autopilot.record import Run, finish, invocation_id
 from autopilot.settings import ImageEventsSettings
 from autopilot.store.ledger import Ledger
 
@@ -127,7 +127,7 @@ class _Ctx:
             dry_run=dry_run,
         )
         topic = self.target.topic_arn or ""
-        return Run(report, self.ledger, self.aws, topic, self.target.lease_seconds)
+        return Run(report, self.ledger, self.aws, topic, self.target.lease_seconds, invocation_id())
 
     def record(self, run: Run, *decisions: Decision) -> Report:
         """Record ``decisions`` (and what the run decided already), announce what says

@@ -154,14 +154,15 @@ class HandlerImportError(RuntimeError):
 
 
 class LambdaContext:
-    """What Lambda passes as ``context`` (the attributes Powertools reads)."""
+    """What Lambda passes as ``context`` (the attributes Powertools reads). ``request_id``:
+    one asynchronous invocation's, which Lambda's retries of it keep (a fresh one if None)."""
 
-    def __init__(self, fn: FunctionInfo) -> None:
+    def __init__(self, fn: FunctionInfo, request_id: str | None = None) -> None:
         self.function_name = fn.name
         self.function_version = "$LATEST"
         self.invoked_function_arn = fn.arn
         self.memory_limit_in_mb = fn.memory
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = request_id or str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{fn.name}"
         self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
         self._deadline = time.monotonic() + fn.timeout
@@ -274,9 +275,15 @@ class _CapturedOutput:
 
 
 def invoke_in_process(
-    fn: FunctionInfo, event: dict[str, Any], endpoint: str, *, capture: bool = True
+    fn: FunctionInfo,
+    event: dict[str, Any],
+    endpoint: str,
+    *,
+    capture: bool = True,
+    request_id: str | None = None,
 ) -> tuple[dict[str, Any] | None, BaseException | None, str]:
-    """Run one handler once; returns (result, exception, logs)."""
+    """Run one handler once; returns (result, exception, logs). ``request_id``: the
+    invocation's (a retry passes its first attempt's)."""
     output = _CapturedOutput() if capture else None
     result: Any = None
     error: BaseException | None = None
@@ -289,9 +296,9 @@ def invoke_in_process(
                 raise HandlerImportError(f"Unable to import module '{fn.handler}': {exc}") from exc
             if output is not None:
                 with output:
-                    result = handler(json.loads(json.dumps(event)), LambdaContext(fn))
+                    result = handler(json.loads(json.dumps(event)), LambdaContext(fn, request_id))
             else:
-                result = handler(json.loads(json.dumps(event)), LambdaContext(fn))
+                result = handler(json.loads(json.dumps(event)), LambdaContext(fn, request_id))
         except Exception as exc:
             error = exc
         finally:
@@ -415,7 +422,8 @@ class Router:
             return results
 
     def deliver(self, rule: str | None, fn: FunctionInfo, event: dict[str, Any]) -> RouteResult:
-        """One asynchronous invocation: the first attempt and Lambda's retries, then the DLQ."""
+        """One asynchronous invocation: the first attempt and Lambda's retries (with the
+        first attempt's request id, as Lambda's are), then the DLQ."""
         res = RouteResult(
             event_id=event.get("id", ""),
             detail_type=event.get("detail-type", ""),
@@ -425,21 +433,26 @@ class Router:
         )
         started = time.perf_counter()
         logs: list[str] = []
+        request_id = str(uuid.uuid4())
         for attempt in range(1 + fn.retries):
             res.attempts = attempt + 1
-            report, error, log_text = invoke_in_process(fn, event, self.endpoint)
+            report, error, log_text = invoke_in_process(
+                fn, event, self.endpoint, request_id=request_id
+            )
             logs.append(log_text)
             if error is None:
                 res.ok, res.report, res.error = True, report, None
                 break
             res.ok, res.error = False, f"{type(error).__name__}: {error}"
         else:
-            res.dead_lettered = self._dead_letter(fn, event, res.error or "")
+            res.dead_lettered = self._dead_letter(fn, event, res.error or "", request_id)
         res.duration_ms = (time.perf_counter() - started) * 1000
         res.logs = "".join(logs)
         return res
 
-    def _dead_letter(self, fn: FunctionInfo, event: dict[str, Any], error: str) -> bool:
+    def _dead_letter(
+        self, fn: FunctionInfo, event: dict[str, Any], error: str, request_id: str
+    ) -> bool:
         if not fn.dead_letter_arn:
             return False
         sqs = self.clients("sqs")
@@ -449,7 +462,7 @@ class Router:
             QueueUrl=url,
             MessageBody=json.dumps(event),
             MessageAttributes={
-                "RequestID": {"DataType": "String", "StringValue": str(uuid.uuid4())},
+                "RequestID": {"DataType": "String", "StringValue": request_id},
                 "ErrorCode": {"DataType": "String", "StringValue": "200"},
                 "ErrorMessage": {"DataType": "String", "StringValue": error[:250] or "Unhandled"},
             },

@@ -29,7 +29,8 @@ service to it, so that nothing is left half-made: a revision an earlier attempt 
 and never used is reused (the flow found it); a registration is recorded ("registered")
 before UpdateService so a retry finds it; a revision no retry would use is deregistered at
 once; after the deploy, the revisions earlier attempts left for the service are
-deregistered (best effort, their records forgotten only once they are gone).
+deregistered (best effort, their records forgotten only once they are gone; the flow
+leaves out any revision a service runs, deploys or has as last known good).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ and ``Incomplete`` when a retry is needed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from autopilot.aws.clients import AwsClients
 from autopilot.aws.perform import perform
@@ -33,6 +33,8 @@ class Run(NamedTuple):
     aws: AwsClients
     topic_arn: str
     lease_seconds: int
+    #: this invocation of the function: Lambda's request id, or a fresh one (``invocation_id``)
+    invocation: str
 
     @property
     def function(self) -> str:
@@ -44,8 +46,24 @@ class Run(NamedTuple):
 
     @property
     def holder(self) -> str:
-        """Who holds a lease this run takes."""
-        return f"{self.report.function}:{self.report.event_id}"
+        """Who holds a lease this run takes: ``<function>:<event id>:<invocation>``.
+
+        The invocation is part of it because a lease accepts its own holder again: two
+        deliveries of one event (EventBridge and Lambda's queue deliver at least once, each
+        delivery its own invocation and request id) exclude each other like any two events,
+        and the one refused is retried. Lambda's retries of an asynchronous invocation keep
+        its request id, so a retry after a crash or a timeout takes back the lease its
+        earlier attempt left instead of waiting for it to expire.
+        """
+        return f"{self.report.function}:{self.report.event_id}:{self.invocation}"
+
+
+def invocation_id(context: Any = None) -> str:
+    """The invocation a run belongs to: the Lambda context's ``aws_request_id``, else (the
+    CLI, the tests, a direct ``run``) a fresh id, so that two such runs exclude each other
+    too."""
+    request_id = getattr(context, "aws_request_id", None)
+    return str(request_id) if request_id else str(uuid.uuid4())
 
 
 def open_run(
@@ -56,13 +74,22 @@ def open_run(
     aws: AwsClients,
     *,
     dry_run: bool,
+    invocation: str | None = None,
 ) -> Run:
     """A run for one event (``event_id``: what makes it one, for idempotency) on the
     function's ledger; ``run.report.duplicate`` when this function handled it already (the
-    report then holds one ``duplicate`` decision per service it decided on)."""
+    report then holds one ``duplicate`` decision per service it decided on). ``invocation``:
+    the Lambda request id handling it (None: a fresh id, see ``invocation_id``)."""
     report = Report(function=function, event_id=event_id, detail_type=detail_type, dry_run=dry_run)
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
-    run = Run(report, ledger, aws, settings.notices_topic_arn, settings.lease_seconds)
+    run = Run(
+        report,
+        ledger,
+        aws,
+        settings.notices_topic_arn,
+        settings.lease_seconds,
+        invocation or invocation_id(),
+    )
     seen = ledger.events.get(event_id, function)
     if seen is None:
         return run
@@ -138,10 +165,17 @@ def count_invalid() -> None:
     metrics.add_metric(name="invalid-event", unit=MetricUnit.Count, value=1)
 
 
+class EventRun(Protocol):
+    """A handler module's ``run``: one event, handled by the invocation named."""
+
+    def __call__(self, event: dict[str, Any], *, invocation: str | None = ...) -> Report: ...
+
+
 def lambda_entry(
-    event: dict[str, Any], run: Callable[[dict[str, Any]], Report], settings_model: type
+    event: dict[str, Any], context: Any, run: EventRun, settings_model: type
 ) -> dict[str, Any]:
     """The body every handler shares: settings, run, metrics, decision logs, retry or result.
+    The run is this invocation's (``context.aws_request_id``: the lease holder's last part).
 
     Invalid input raises ``InvalidEvent`` (Lambda retries, then the DLQ keeps the event
     intact); a service left for later (lease busy, transient failure) raises ``Incomplete``
@@ -157,7 +191,7 @@ def lambda_entry(
     metrics.namespace = settings.powertools_metrics_namespace
     metrics.service = settings.powertools_service_name
     try:
-        report = run(event)
+        report = run(event, invocation=invocation_id(context))
     except InvalidEvent as exc:
         count_invalid()
         logger.warning("invalid event", error=str(exc), errors=exc.errors)

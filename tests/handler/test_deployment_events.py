@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from autopilot.errors import InvalidEvent
 from autopilot.handlers import deployment_events, image_events
+from botocore.exceptions import ClientError
 
 from tests.estate import REGISTRY, Estate
 
@@ -215,3 +216,68 @@ def test_failed_deployment_no_longer_listed_by_ecs_is_found_through_the_deploy_r
     assert out["decisions"][0]["digest"] == bad
     assert world.describe(svc)["taskDefinition"] == good_td
     assert world.ledger.state.is_quarantined(svc, bad)
+
+
+def _status(world: Estate, task_definition: str) -> str:
+    return str(world.backend.describe_task_definition(task_definition).status)
+
+
+def _refuse_updates_to_inactive_revisions(world: Estate) -> None:
+    """ECS refuses UpdateService to an INACTIVE (deregistered) revision; moto does not."""
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        td = params.get("taskDefinition")
+        if td and _status(world, td) == "INACTIVE":
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "InvalidParameterException",
+                        "Message": "TaskDefinition is inactive",
+                    }
+                },
+                "UpdateService",
+            )
+
+    world.ecs.meta.events.register("before-parameter-build.ecs.UpdateService", refuse)
+
+
+def test_a_last_known_good_still_recorded_as_registered_survives_the_next_clean_up(
+    world: Estate, svc: str
+) -> None:
+    # Given v1.1.0 deployed, its "deployed" record lost after UpdateService moved the service
+    # (recorded as registered, the retry not come yet), and its deployment completed
+    _refuse_updates_to_inactive_revisions(world)
+    good = world.push(REPO, "v1.1.0")
+    lost: list[int] = []
+
+    def lose_the_deployed_record(params: dict[str, Any], **_: Any) -> None:
+        if not lost and params["Item"].get("state") == {"S": "deployed"}:
+            lost.append(1)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "PutItem")
+
+    world.dynamodb.meta.events.register(
+        "before-parameter-build.dynamodb.PutItem", lose_the_deployed_record
+    )
+    first = image_events.run(world.push_event(REPO, good, "v1.1.0"), aws=world.clients)
+    assert first.retry_services == [svc]
+    good_td = world.describe(svc)["taskDefinition"]
+    assert [r.task_definition for r in world.ledger.deploys.list_registered(svc)] == [good_td]
+    deployment = world.start_deployment(svc)
+    world.finish_deployment(svc)
+    completed = deployments(world, world.deployment_event(svc, "COMPLETED", deployment))
+    assert outcome(completed) == "last-known-good"
+
+    # When v1.2.0 deploys over it (the clean-up sees v1.1.0's revision as never used)
+    bad = world.push(REPO, "v1.2.0")
+    pushed = image_events.run(world.push_event(REPO, bad, "v1.2.0"), aws=world.clients)
+
+    # Then the last known good (the revision the deploy replaced) is still ACTIVE
+    assert pushed.outcomes() == {svc: "deployed"}
+    assert "ecs:DeregisterTaskDefinition" not in [a.api for a in pushed.actions]
+    assert _status(world, good_td) == "ACTIVE"
+    # and when v1.2.0's deployment fails, the rollback to it works
+    failing = world.start_deployment(svc)
+    rolled = deployments(world, world.deployment_event(svc, "FAILED", failing, BREAKER))
+    assert outcome(rolled) == "rolled-back"
+    assert world.describe(svc)["taskDefinition"] == good_td
+    assert world.running_image(svc).endswith(good)

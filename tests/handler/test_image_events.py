@@ -13,7 +13,7 @@ from autopilot.handlers import image_events
 from autopilot.logic.scan import scan_record
 from botocore.exceptions import ClientError
 
-from tests.estate import READ_ONLY, REGISTRY, Estate
+from tests.estate import READ_ONLY, REGISTRY, Estate, LambdaContext
 
 REPO = "demo/web"
 
@@ -408,6 +408,71 @@ def test_a_busy_lease_defers_the_service_and_the_handler_asks_for_a_retry(
     assert [d["outcome"] for d in result["decisions"]] == ["deployed"]
 
 
+def _context(request_id: str) -> LambdaContext:
+    """The context of one invocation (its own request id)."""
+    context = LambdaContext()
+    context.aws_request_id = request_id
+    return context
+
+
+def test_a_second_delivery_of_one_push_is_refused_while_the_first_holds_the_lease(
+    world: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given one push delivered twice (two invocations, two request ids)
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+    event = world.push_event(REPO, digest, "v1.3.0")
+    monkeypatch.setattr(image_events, "get_clients", lambda: world.clients)
+    second: list[BaseException | dict[str, Any]] = []
+    fired: list[str] = []
+
+    def second_copy_meanwhile(**_: Any) -> None:
+        # copy B runs while copy A holds the lease, just before A registers its revision
+        if not fired:
+            fired.append("b")
+            try:
+                second.append(image_events.handler(dict(event), _context("request-b")))
+            except Incomplete as exc:
+                second.append(exc)
+
+    world.ecs.meta.events.register("before-call.ecs.RegisterTaskDefinition", second_copy_meanwhile)
+
+    # When copy A is handled
+    first = image_events.handler(dict(event), _context("request-a"))
+
+    # Then A deployed, and B was refused the lease (retried): one revision, one UpdateService
+    assert [d["outcome"] for d in first["decisions"]] == ["deployed"]
+    (refused,) = second
+    assert isinstance(refused, Incomplete)
+    assert refused.services == [svc]
+    assert world.calls["ecs:RegisterTaskDefinition"] == 1
+    assert world.calls["ecs:UpdateService"] == 1
+    assert len(world.revisions("web")) == 2
+    # and B's retry finds the event handled
+    again = image_events.handler(dict(event), _context("request-b"))
+    assert [d["outcome"] for d in again["decisions"]] == ["duplicate"]
+    assert world.calls["ecs:UpdateService"] == 1
+
+
+def test_a_lambda_retry_takes_back_the_lease_its_crashed_attempt_left(
+    world: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an attempt that took the lease and died (its lease not given back)
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+    event = world.push_event(REPO, digest, "v1.3.0")
+    world.ledger.leases.acquire(svc, f"image-events:{event['id']}:request-a", 300)
+    monkeypatch.setattr(image_events, "get_clients", lambda: world.clients)
+    # When another delivery of the event comes (another invocation), it is refused
+    with pytest.raises(Incomplete):
+        image_events.handler(dict(event), _context("request-b"))
+    assert world.calls["ecs:UpdateService"] == 0
+    # Then Lambda's retry of the crashed invocation (the same request id) deploys
+    result = image_events.handler(dict(event), _context("request-a"))
+    assert [d["outcome"] for d in result["decisions"]] == ["deployed"]
+    assert world.running_image(svc).endswith(digest)
+
+
 def test_handler_returns_the_report_and_emits_one_metric_per_outcome(
     world: Estate, context: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -585,3 +650,24 @@ def test_a_stale_revision_that_will_not_deregister_is_kept_for_the_next_clean_up
     assert outcome(run(world, world.push_event(REPO, d15, "v1.5.0"))) == "deployed"
     assert _status(world, stale) == "INACTIVE"
     assert world.ledger.deploys.list_registered(svc) == []
+
+
+def test_a_stale_revision_another_service_of_the_family_runs_is_not_deregistered(
+    world: Estate,
+) -> None:
+    # Given v1.3.0's revision registered for web and kept for a retry (UpdateService
+    # throttled), and web-b, of the same family, since moved onto that revision by its owner
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    d13 = world.push(REPO, "v1.3.0")
+    _fail_once(world, "UpdateService", lambda _p: True)
+    first = run(world, world.push_event(REPO, d13, "v1.3.0"))
+    kept = first["actions"][0]["result"]["taskDefinitionArn"]
+    other = world.service("web-b", REPO, task_definition=kept, tags={"autopilot:scan": "off"})
+    assert [r.task_definition for r in world.ledger.deploys.list_registered(svc)] == [kept]
+    # When v1.4.0 deploys to both
+    d14 = world.push(REPO, "v1.4.0")
+    second = image_events.run(world.push_event(REPO, d14, "v1.4.0"), aws=world.clients)
+    # Then web's clean-up leaves web-b's revision (the one its deploy replaced) ACTIVE
+    assert second.outcomes() == {svc: "deployed", other: "deployed"}
+    assert "ecs:DeregisterTaskDefinition" not in [a.api for a in second.actions]
+    assert _status(world, kept) == "ACTIVE"

@@ -53,7 +53,7 @@ class PinnedDeploy(NamedTuple):
     the new revision if the deploy fails and no retry would use it (its ``taskDefinition``
     filled in then). ``stale``: deregisters the revisions earlier attempts registered and
     never used, once the service is moved (best effort: a record is forgotten only once its
-    revision is gone).
+    revision is gone); never one a service runs, deploys or has as last known good.
     """
 
     register: Action

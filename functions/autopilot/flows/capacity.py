@@ -62,10 +62,17 @@ def run(
     aws: AwsClients,
     *,
     dry_run: bool = False,
+    invocation: str | None = None,
 ) -> Report:
     """Handle one capacity event. With ``dry_run`` the plan is returned and nothing changes."""
     r = open_run(
-        contract.CAPACITY_EVENTS.name, event.id, event.detail_type, settings, aws, dry_run=dry_run
+        contract.CAPACITY_EVENTS.name,
+        event.id,
+        event.detail_type,
+        settings,
+        aws,
+        dry_run=dry_run,
+        invocation=invocation,
     )
     if r.report.duplicate:
         return r.report

@@ -52,11 +52,24 @@ from autopilot.store.ledger import Ledger
 
 
 def run(
-    event: ImageEvent, settings: ImageEventsSettings, aws: AwsClients, *, dry_run: bool = False
+    event: ImageEvent,
+    settings: ImageEventsSettings,
+    aws: AwsClients,
+    *,
+    dry_run: bool = False,
+    invocation: str | None = None,
 ) -> Report:
     """Handle one image event. With ``dry_run`` the plan is returned and nothing is changed."""
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
-    r = open_run(IMAGE_EVENTS.name, event.id, event.detail_type, settings, aws, dry_run=dry_run)
+    r = open_run(
+        IMAGE_EVENTS.name,
+        event.id,
+        event.detail_type,
+        settings,
+        aws,
+        dry_run=dry_run,
+        invocation=invocation,
+    )
     if r.report.duplicate:
         return r.report
     repository = event.detail.repository_name
@@ -158,7 +171,8 @@ def deploy(
     ``said`` starts every decision's reason (who approved). ``observed_at`` (epoch seconds)
     was taken before ``services`` were read."""
     # 1. the ledger alone settles some services, without an AWS read
-    plans, pending = _by_the_ledger(r, candidate, services, scan, approved=approved)
+    plans, pending, known_good = _by_the_ledger(r, candidate, services, scan, approved=approved)
+    in_use = _in_use(services, known_good)
     # 2. AWS: the running containers (one read per distinct revision) and images (one read)
     more, ready, task_definitions = _running(r, candidate, pending)
     plans += more
@@ -204,7 +218,9 @@ def deploy(
             registered = (
                 r.ledger.deploys.list_registered(svc.arn) if planned.register is not None else []
             )
-            plan = _plan(r, planned, svc, candidate, cand_info, registered, observed_at, expires)
+            plan = _plan(
+                r, planned, svc, candidate, cand_info, registered, in_use, observed_at, expires
+            )
             plans.append((svc, plan))
     # 4. carry out (a service ECS does not deploy is never changed: guards.guarded)
     for svc, plan in plans:
@@ -226,11 +242,13 @@ def _by_the_ledger(
     scan: ScanRecord | None,
     *,
     approved: bool,
-) -> tuple[list[Planned], list[Pending]]:
+) -> tuple[list[Planned], list[Pending], list[str]]:
     """Each service's tags and ledger state: the plans they settle (a bad tag, a pause, a
-    quarantine, the scan gate), and the services left to look at further."""
+    quarantine, the scan gate), the services left to look at further, and the last known
+    good revisions of the services whose state was read."""
     plans: list[Planned] = []
     pending: list[Pending] = []
+    known_good: list[str] = []
     for svc in services:
         try:
             cfg = parse_service_config(svc.tags)
@@ -241,6 +259,8 @@ def _by_the_ledger(
         if cfg is None or cfg.repository != candidate.repository:
             continue  # the tag moved since the tag index saw it
         state = r.ledger.state.load(svc.arn)
+        if state.last_known_good is not None:
+            known_good.append(state.last_known_good.task_definition)
         if approved:
             state = state._replace(approved=state.approved | {candidate.digest})
         early = image_plan.precheck(candidate, svc, cfg, state, scan)
@@ -248,7 +268,28 @@ def _by_the_ledger(
             plans.append((svc, Plan(early)))
         else:
             pending.append((svc, cfg, state))
-    return plans, pending
+    return plans, pending, known_good
+
+
+def _in_use(services: list[Service], known_good: list[str]) -> frozenset[str]:
+    """The revisions a deploy's clean-up never deregisters, whatever the ledger says of
+    them: a revision recorded as registered may run after all (its deploy record failed
+    after UpdateService and no retry completed it), and ECS refuses UpdateService to an
+    INACTIVE revision, so a rollback to it would fail.
+
+    Covered, from what the deploy read anyway (no extra call), for each service it was
+    given (for a push: every service in the managed clusters tagged with the repository,
+    so every such service sharing the family): its current task definition (for the
+    service being deployed, the revision it replaces, the deploy's rollback target), that
+    of each of its deployments (what an in-flight deployment replaces), and its last known
+    good in the ledger (``known_good``). Not covered: the last known good of such a
+    service skipped before its ledger state is read (a malformed tag, a tag that moved);
+    services outside that set (untagged, another repository's, unmanaged clusters), whose
+    use of a revision only a describe of every service would show.
+    """
+    current = {svc.task_definition for svc in services}
+    deploying = {d.task_definition for svc in services for d in svc.deployments}
+    return frozenset(current | deploying | set(known_good))
 
 
 def _running(
@@ -282,12 +323,14 @@ def _plan(  # noqa: PLR0917 - the parts of one service's plan
     candidate: Candidate,
     cand_info: ImageInfo,
     registered: list[DeployRecord],
+    in_use: frozenset[str],
     observed_at: float,
     expires: int,
 ) -> Plan:
     """The decision with its ledger writes and its deploy, as the actor carries it out: a
     revision an earlier attempt registered for this digest on this base is reused, the
-    other unused ones are deregistered once the service is moved."""
+    other unused ones are deregistered once the service is moved, never one ``in_use``
+    (``_in_use``: current, replaced, deploying or last known good)."""
     decision = planned.decision
     writes: list[Write] = []
     if planned.completes is not None:
@@ -337,7 +380,9 @@ def _plan(  # noqa: PLR0917 - the parts of one service's plan
         drop=_deregister(svc, None),
         reuse=reuse,
         stale=tuple(
-            _deregister(svc, x.task_definition) for x in registered if x.task_definition != reuse
+            _deregister(svc, x.task_definition)
+            for x in registered
+            if x.task_definition != reuse and x.task_definition not in in_use
         ),
     )
     return Plan(

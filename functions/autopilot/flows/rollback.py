@@ -43,11 +43,18 @@ def run(
     aws: AwsClients,
     *,
     dry_run: bool = False,
+    invocation: str | None = None,
 ) -> Report:
     """Handle one deployment event. With ``dry_run`` the plan is returned and nothing changes."""
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
     r = open_run(
-        contract.DEPLOYMENT_EVENTS.name, event.id, event.detail_type, settings, aws, dry_run=dry_run
+        contract.DEPLOYMENT_EVENTS.name,
+        event.id,
+        event.detail_type,
+        settings,
+        aws,
+        dry_run=dry_run,
+        invocation=invocation,
     )
     if r.report.duplicate:
         return r.report

@@ -28,11 +28,18 @@ def run(
     aws: AwsClients,
     *,
     dry_run: bool = False,
+    invocation: str | None = None,
 ) -> Report:
     """Handle one task state change. With ``dry_run`` the plan is returned, nothing changed."""
     detail = event.detail
     r = open_run(
-        TASK_EVENTS.name, detail.dedup_key, event.detail_type, settings, aws, dry_run=dry_run
+        TASK_EVENTS.name,
+        detail.dedup_key,
+        event.detail_type,
+        settings,
+        aws,
+        dry_run=dry_run,
+        invocation=invocation,
     )
     if r.report.duplicate:
         return r.report

@@ -21,11 +21,18 @@ from autopilot.record import lambda_entry
 from autopilot.settings import ImageEventsSettings, get_settings
 
 
-def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None = None) -> Report:
-    """Handle one event. With ``dry_run`` the plan is returned and nothing is changed."""
+def run(
+    event: dict[str, Any],
+    *,
+    dry_run: bool = False,
+    aws: AwsClients | None = None,
+    invocation: str | None = None,
+) -> Report:
+    """Handle one event. With ``dry_run`` the plan is returned and nothing is changed;
+    ``invocation``: the Lambda request id handling it (None: a fresh one)."""
     parsed = parse_image_event(event)
     settings = get_settings(ImageEventsSettings)
-    return image.run(parsed, settings, aws or get_clients(), dry_run=dry_run)
+    return image.run(parsed, settings, aws or get_clients(), dry_run=dry_run, invocation=invocation)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
@@ -33,4 +40,4 @@ def run(event: dict[str, Any], *, dry_run: bool = False, aws: AwsClients | None 
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry. Invalid input raises ``InvalidEvent`` (retries, then the DLQ, keep it)."""
-    return lambda_entry(event, run, ImageEventsSettings)
+    return lambda_entry(event, context, run, ImageEventsSettings)

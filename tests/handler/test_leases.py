@@ -1,0 +1,58 @@
+"""The service lease (``store.leases``) with the holders runs take (``record.Run.holder``):
+one mutating action per service at a time, even between two deliveries of one event."""
+
+from __future__ import annotations
+
+import pytest
+from autopilot.errors import LeaseBusy
+from autopilot.record import open_run
+from autopilot.settings import ImageEventsSettings, get_settings
+
+from tests.estate import Estate
+
+SERVICE = "arn:aws:ecs:us-east-1:123456789012:service/demo/web"
+
+
+def _holder(world: Estate, event_id: str, invocation: str | None) -> str:
+    """The holder of a run of image-events for ``event_id`` in invocation ``invocation``."""
+    settings = get_settings(ImageEventsSettings)
+    run = open_run(
+        "image-events",
+        event_id,
+        "ECR Image Action",
+        settings,
+        world.clients,
+        dry_run=False,
+        invocation=invocation,
+    )
+    return run.holder
+
+
+def test_two_invocations_of_one_event_exclude_each_other(world: Estate) -> None:
+    a, b = _holder(world, "push-1", "request-a"), _holder(world, "push-1", "request-b")
+    world.ledger.leases.acquire(SERVICE, a, 300)
+    with pytest.raises(LeaseBusy) as refused:
+        world.ledger.leases.acquire(SERVICE, b, 300)
+    assert refused.value.holder == a
+    # the refused one cannot give back a lease it does not hold
+    world.ledger.leases.release(SERVICE, b)
+    with pytest.raises(LeaseBusy):
+        world.ledger.leases.acquire(SERVICE, b, 300)
+    # once A gives it back, B takes it
+    world.ledger.leases.release(SERVICE, a)
+    world.ledger.leases.acquire(SERVICE, b, 300)
+
+
+def test_the_same_invocation_takes_its_own_lease_again(world: Estate) -> None:
+    # Lambda's retry of an asynchronous invocation keeps its request id
+    world.ledger.leases.acquire(SERVICE, _holder(world, "push-1", "request-a"), 300)
+    world.ledger.leases.acquire(SERVICE, _holder(world, "push-1", "request-a"), 300)
+
+
+def test_runs_without_a_request_id_exclude_each_other(world: Estate) -> None:
+    # the CLI's invoke, a direct run: each run is an invocation of its own
+    a, b = _holder(world, "push-1", None), _holder(world, "push-1", None)
+    assert a != b
+    world.ledger.leases.acquire(SERVICE, a, 300)
+    with pytest.raises(LeaseBusy):
+        world.ledger.leases.acquire(SERVICE, b, 300)
