@@ -42,6 +42,20 @@ class FunctionSettings(BaseModel):
         return contract.split_list(self.cluster_arns)
 
     @property
+    def account(self) -> str:
+        """The managed account: the clusters' (the config holds them to one account)."""
+        return self.clusters[0].split(":")[4]
+
+    def foreign(self, account: str) -> str | None:
+        """Why an event of ``account`` is not this control plane's to act on, or None.
+
+        The rules match the managed account only; an event of another one came some other
+        way (a direct invoke, a bus that forwards) and is recorded, never acted on."""
+        if account == self.account:
+            return None
+        return f"an event of account {account}: the control plane manages account {self.account}"
+
+    @property
     def repository_filter(self) -> contract.RepositoryFilter:
         return contract.RepositoryFilter.parse(self.repositories)
 

@@ -213,3 +213,53 @@ def test_an_alarm_naming_a_service_without_its_cluster_is_rejected_when_two_are_
     assert decision.outcome.value == "rejected"
     assert "give the service's ARN" in decision.reason
     assert estate.mutations() in ({}, {"sns:Publish": 1})
+
+
+FOREIGN_ACCOUNT = "210987654321"
+
+
+def _foreign_events(estate: Estate) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """One event per function, each naming a managed resource, as the managed account's."""
+    estate.push(REPO, "v1.0.0")
+    svc = estate.service("web", REPO, tag="v1.0.0", tags={"autopilot:scan": "off"})
+    new = estate.push(REPO, "v1.1.0")
+    deployment = estate.start_deployment(svc)
+    estate.alarm("web-cpu-high", {"autopilot:target": svc, "autopilot:step": "+1"})
+    return {
+        "image-events": (image_events, estate.push_event(REPO, new, "v1.1.0")),
+        "deployment-events": (
+            deployment_events,
+            estate.deployment_event(svc, "FAILED", deployment),
+        ),
+        "task-events": (task_events, estate.task_event("web")),
+        "capacity-events": (
+            capacity_events,
+            estate.alarm_event(
+                "web-cpu-high", tags={"autopilot:target": svc, "autopilot:step": "+1"}
+            ),
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "function", ["image-events", "deployment-events", "task-events", "capacity-events"]
+)
+def test_an_event_of_another_account_is_recorded_and_never_acted_on(
+    estate: Estate, function: str
+) -> None:
+    # Given an event that names a managed resource but comes from another account (the
+    # rules match the managed account only: it came by a direct invoke)
+    handler, event = _foreign_events(estate)[function]
+    event["account"] = FOREIGN_ACCOUNT
+    estate.reset_counts()
+
+    # When the function handles it
+    report = handler.run(event, aws=estate.clients)
+
+    # Then one ignored decision names both accounts, and no AWS call is made for it
+    (decision,) = report.decisions
+    assert decision.outcome.value == "ignored"
+    assert decision.reason == (
+        f"an event of account {FOREIGN_ACCOUNT}: the control plane manages account 123456789012"
+    )
+    assert estate.aws_calls() == {}

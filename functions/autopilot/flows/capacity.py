@@ -76,7 +76,15 @@ def run(
     )
     if r.report.duplicate:
         return r.report
-    if isinstance(event, AlarmStateChangeEvent):
+    foreign = settings.foreign(event.account)
+    if foreign:
+        _decide(
+            r,
+            event.resources[0] if event.resources else event.detail_type,
+            Outcome.IGNORED,
+            foreign,
+        )
+    elif isinstance(event, AlarmStateChangeEvent):
         _alarm(r, settings, event)
     elif isinstance(event, ServiceActionEvent):
         detail = event.detail

@@ -73,8 +73,11 @@ def run(
     if r.report.duplicate:
         return r.report
     repository = event.detail.repository_name
-    if not settings.repository_filter.covers(repository):
-        reason = f"the control plane does not manage {repository} ({settings.repositories})"
+    foreign = settings.foreign(event.account)
+    if foreign or not settings.repository_filter.covers(repository):
+        reason = foreign or (
+            f"the control plane does not manage {repository} ({settings.repositories})"
+        )
         carry_out(r, Plan(_repo_decision(event, Outcome.IGNORED, reason)))
         return finish(r, event.time)
     candidate, scan, ignored = _candidate(r, event)

@@ -60,8 +60,9 @@ def run(
         return r.report
     service_arn, detail = event.service_arn, event.detail
     cluster = ecs.managed_cluster_of(service_arn, settings.clusters)
-    if cluster is None:
-        reason = "a service of a cluster the control plane does not manage"
+    foreign = settings.foreign(event.account)
+    if foreign or cluster is None:
+        reason = foreign or "a service of a cluster the control plane does not manage"
         carry_out(r, Plan(Decision(service=service_arn, outcome=Outcome.IGNORED, reason=reason)))
         return finish(r, event.time)
     if detail.event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS":

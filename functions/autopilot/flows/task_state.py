@@ -47,8 +47,9 @@ def run(
     # Standalone tasks are recorded under their cluster (one subject, not one per task).
     subject = service_arn_of(detail.cluster_arn, name) if name else detail.cluster_arn
     first = zb.classify(detail)
-    if detail.cluster_arn not in settings.clusters:
-        reason = "a task of a cluster the control plane does not manage"
+    foreign = settings.foreign(event.account)
+    if foreign or detail.cluster_arn not in settings.clusters:
+        reason = foreign or "a task of a cluster the control plane does not manage"
         carry_out(r, Plan(Decision(service=subject, outcome=Outcome.IGNORED, reason=reason)))
     elif isinstance(first, zb.Ignore):
         carry_out(r, Plan(Decision(service=subject, outcome=Outcome.IGNORED, reason=first.reason)))
