@@ -42,7 +42,7 @@ from autopilot.errors import AutopilotError, MalformedTag
 from autopilot.execute import carry_out
 from autopilot.flows import image
 from autopilot.logic import image_plan
-from autopilot.logic.policy import ServiceConfig, parse_service_config
+from autopilot.logic.policy import NO_FLOORS, Floors, ServiceConfig, service_config
 from autopilot.record import Run, finish, invocation_id
 from autopilot.settings import ImageEventsSettings
 from autopilot.store.ledger import Ledger
@@ -63,13 +63,15 @@ class Target:
     """Where the controls act: the ledger table, the managed clusters and the notices topic.
 
     ``cluster_arns`` are the managed clusters; ``cluster_arn`` (one cluster, as callers
-    that know only one name it) is the first of them."""
+    that know only one name it) is the first of them. ``floors``: the config's floors under
+    the scan and approval tags, which image-events applies too (default: none)."""
 
     table: str
     cluster_arn: str = ""
     topic_arn: str | None = None
     lease_seconds: int = 300
     cluster_arns: tuple[str, ...] = ()
+    floors: Floors = NO_FLOORS
 
     def __post_init__(self) -> None:
         clusters = tuple(
@@ -234,9 +236,10 @@ def resolve_service(aws: AwsClients, target: Target, service: str) -> Service:
     return matches[0]
 
 
-def _config(svc: Service) -> ServiceConfig:
+def _config(svc: Service, floors: Floors) -> ServiceConfig:
+    """The service's effective config, as image-events sees it (its tags under the floors)."""
     try:
-        cfg = parse_service_config(svc.tags)
+        cfg = service_config(svc.tags, svc.cluster_arn, floors)
     except MalformedTag as exc:
         raise OperatorError(f"{svc.name}: tag {exc.key}={exc.value!r}: {exc.problem}") from exc
     if cfg is None:
@@ -303,7 +306,7 @@ def approve(
     """Deploy a pending (or approved, not yet running) digest, if it is still eligible."""
     ctx = _Ctx(aws, target, clock)
     svc = resolve_service(aws, target, service)
-    cfg = _config(svc)
+    cfg = _config(svc, target.floors)
     approval = _find_approval(ctx.ledger, svc, digest)
     if approval.expired(clock()):
         return _expire(ctx, svc, approval, "approve")
@@ -328,6 +331,7 @@ def approve(
         scan,
         observed_at=clock(),
         approval_ttl_hours=_APPROVAL_TTL_HOURS,
+        floors=target.floors,
         approved=True,
     )
     decision = probe.report.decisions[0] if probe.report.decisions else None
@@ -353,6 +357,7 @@ def approve(
         scan,
         observed_at=observed_at,
         approval_ttl_hours=_APPROVAL_TTL_HOURS,
+        floors=target.floors,
         approved=True,
         said=f"approved by {actor}: ",
     )

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from autopilot.aws.clients import AwsClients
+from autopilot.logic.policy import SCAN_STRICTNESS, Floors, ScanGate
 
 from cli import controls
 from cli.adopt import ControlPlane, RolePatterns
@@ -243,6 +244,8 @@ OUT_TABLE, OUT_CLUSTER, OUT_TOPIC = "LedgerTableName", "ClusterArn", "NoticesTop
 OUT_MANAGED_CLUSTERS = "ManagedClusterArns"
 OUT_REPOSITORIES = "ManagedRepositories"
 OUT_PASS_ROLES = "PassRoles"
+OUT_MIN_SCAN_GATE = "MinScanGate"
+OUT_MANUAL_APPROVAL = "ManualApprovalClusterArns"
 
 
 def default_stack() -> str | None:
@@ -321,7 +324,9 @@ def locate(
     ``--cluster`` (ARNs; several allowed) if given, else the outputs of ``--stack`` (default:
     ``EcsAutopilot-<env>`` of the config file cdk.json names): its ``ManagedClusterArns``,
     else the ``ClusterArn`` of it and its estate stacks; else the environment of the
-    deployed functions (``CLUSTER_ARNS``)."""
+    deployed functions (``CLUSTER_ARNS``). The config's floors under the scan and approval
+    tags: the stack's ``MinScanGate`` and ``ManualApprovalClusterArns``, else image-events'
+    ``MIN_SCAN_GATE`` and ``MANUAL_APPROVAL_CLUSTER_ARNS``."""
     outputs: dict[str, str] = {}
     clusters = _split(cluster)
     name = stack or default_stack()
@@ -334,7 +339,7 @@ def locate(
         clusters = managed_clusters(name, outputs, endpoint)
     topic = outputs.get(OUT_TOPIC)
     env: dict[str, str] = {}
-    if not (table and clusters and topic):
+    if not (table and clusters and topic and OUT_MIN_SCAN_GATE in outputs):
         cfg = deployed_function("image-events", endpoint)
         env = dict((cfg or {}).get("Environment", {}).get("Variables", {}))
     table = table or env.get("LEDGER_TABLE") or os.environ.get("LEDGER_TABLE")
@@ -360,7 +365,24 @@ def locate(
         cluster_arns=clusters,
         topic_arn=topic,
         lease_seconds=int(lease) if lease.isdigit() else 300,
+        floors=_floors(outputs, env),
     )
+
+
+def _floors(outputs: dict[str, str], env: dict[str, str]) -> Floors:
+    """The floors the control plane's stack outputs (else its image-events function) hold."""
+    if OUT_MIN_SCAN_GATE in outputs:
+        min_scan = outputs[OUT_MIN_SCAN_GATE]
+        approval = outputs.get(OUT_MANUAL_APPROVAL, "-")
+    else:
+        min_scan = env.get("MIN_SCAN_GATE") or os.environ.get("MIN_SCAN_GATE") or "off"
+        approval = env.get("MANUAL_APPROVAL_CLUSTER_ARNS") or os.environ.get(
+            "MANUAL_APPROVAL_CLUSTER_ARNS", ""
+        )
+    if min_scan not in SCAN_STRICTNESS:
+        raise InvokeError(f"the deployed scan floor {min_scan!r} is not critical, high or off")
+    gate: ScanGate = min_scan
+    return Floors(gate, frozenset(a for a in _split(approval) if a != "-"))
 
 
 def control_plane(

@@ -598,6 +598,27 @@ class Manage(_Strict):
         return value
 
 
+class Guardrails(_Strict):
+    """Floors the functions enforce whatever a service's tags say (anyone allowed
+    ``ecs:TagResource`` can write a tag; README.md, the tag contract, has an SCP that
+    stops them). ``min_scan``: the loosest scan gate a service may have: ``critical``
+    (blocks CRITICAL findings), ``high`` (blocks HIGH or worse), ``off`` (no floor, the
+    default); a tag may be stricter, never looser. ``manual_approval_clusters``: managed
+    clusters (names or ARNs, as under ``manage.clusters``, or the estate's own) whose
+    services always need ``autopilot approve``, whatever ``autopilot:approval`` says."""
+
+    min_scan: Literal["critical", "high", "off"] = "off"
+    manual_approval_clusters: list[Annotated[str, AfterValidator(_cluster)]] = Field(
+        default_factory=list
+    )
+
+    @field_validator("min_scan", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare off as a boolean
+        return "off" if value is False else value
+
+
 class AutopilotConfig(_Strict):
     """The whole config file.
 
@@ -616,6 +637,7 @@ class AutopilotConfig(_Strict):
     observability: Observability = Observability()
     functions: AutomationFunctions = AutomationFunctions()
     capacity_alarms: CapacityAlarms = CapacityAlarms()
+    guardrails: Guardrails = Guardrails()
     # True keeps repositories, the ledger and log groups when the stack is destroyed.
     retain_data: bool = True
 
@@ -670,6 +692,14 @@ class AutopilotConfig(_Strict):
             tag=given.tag if given else None,
         )
 
+    @property
+    def manual_approval_clusters(self) -> list[ManagedCluster]:
+        """The managed clusters ``guardrails.manual_approval_clusters`` names (as
+        ``managed_clusters`` holds them), in its order; ``check_config`` has checked each
+        one is managed."""
+        managed = {c.name: c for c in self.managed_clusters}
+        return [managed[parse_cluster(c).name] for c in self.guardrails.manual_approval_clusters]
+
     def repository(self, name: str) -> Repository:
         return next(r for r in self.repositories if r.name == name)
 
@@ -690,6 +720,7 @@ def check_config(config: AutopilotConfig, file: str | Path) -> None:
     _check_estate(config, file)
     _check_references(config, file)
     _check_manage(config, file)
+    _check_guardrails(config, file)
     _check_limits(config, file)
 
 
@@ -762,6 +793,28 @@ def _check_manage(config: AutopilotConfig, file: str | Path) -> None:
                 file,
                 "manage.repositories",
                 f"does not cover {svc.repository!r}, which services[{i}] ({svc.name}) tracks",
+            )
+
+
+def _check_guardrails(config: AutopilotConfig, file: str | Path) -> None:
+    """A cluster that requires approval is one the control plane manages (the same name,
+    and the same ARN when both give one)."""
+    managed = {c.name: c for c in config.managed_clusters}
+    for i, item in enumerate(config.guardrails.manual_approval_clusters):
+        cluster = parse_cluster(item)
+        known = managed.get(cluster.name)
+        if known is None or (cluster.arn and known.arn and cluster.arn != known.arn):
+            raise ConfigError(
+                file,
+                f"guardrails.manual_approval_clusters[{i}]",
+                f"{item!r} is not a managed cluster (managed: {', '.join(managed)})",
+            )
+        if cluster.arn and not known.arn:
+            raise ConfigError(
+                file,
+                f"guardrails.manual_approval_clusters[{i}]",
+                f"{item!r}: the managed cluster {cluster.name!r} is named without an ARN "
+                "(this stack's account and region): name it the same way here",
             )
 
 

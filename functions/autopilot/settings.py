@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TypeVar
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from autopilot import contract
 
 _CLUSTER_ARN = r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}"
 _CLUSTER_ARNS = rf"^{_CLUSTER_ARN}(,{_CLUSTER_ARN})*$"
+_CLUSTER_ARNS_OR_NONE = rf"^({_CLUSTER_ARN}(,{_CLUSTER_ARN})*)?$"
 
 
 class FunctionSettings(BaseModel):
@@ -71,6 +72,25 @@ class ImageEventsSettings(FunctionSettings):
 
     #: A pending manual approval expires after this many hours (then it is recorded "expired").
     approval_ttl_hours: int = Field(default=24, ge=1, le=720)
+    #: The config's floor under every service's ``autopilot:scan`` tag: the gate is at least
+    #: this strict whatever the tag says (``off``: no floor).
+    min_scan_gate: Literal["critical", "high", "off"] = "off"
+    #: The managed clusters (ARNs, comma-separated; empty: none) whose services always need a
+    #: manual approval, whatever their ``autopilot:approval`` tag says.
+    manual_approval_cluster_arns: str = Field(default="", pattern=_CLUSTER_ARNS_OR_NONE)
+
+    @property
+    def manual_approval_clusters(self) -> tuple[str, ...]:
+        return contract.split_list(self.manual_approval_cluster_arns)
+
+    @model_validator(mode="after")
+    def _approval_clusters_are_managed(self) -> ImageEventsSettings:
+        unmanaged = set(self.manual_approval_clusters) - set(self.clusters)
+        if unmanaged:
+            raise ValueError(
+                f"manual_approval_cluster_arns names clusters not managed: {sorted(unmanaged)}"
+            )
+        return self
 
 
 class DeploymentEventsSettings(FunctionSettings):

@@ -93,12 +93,16 @@ class FunctionSettings:
     """The values the functions' settings models read from the environment (each function
     gets those its model has). ``metrics_namespace``: of the business metrics.
     ``lease_seconds``: of a service's lease. ``approval_ttl_hours``: how long a pending
-    manual approval stays valid (image-events). The rest are the task-events and
+    manual approval stays valid (image-events). ``min_scan_gate`` (default ``off``: none)
+    and ``manual_approval_cluster_arns`` (default none): the config's floors under the
+    scan and approval tags (image-events). The rest are the task-events and
     capacity-events settings of the same names."""
 
     metrics_namespace: str = "EcsAutopilot"
     lease_seconds: int = 300
     approval_ttl_hours: int = 24
+    min_scan_gate: str = "off"
+    manual_approval_cluster_arns: tuple[str, ...] = ()
     evaluation_window_seconds: int = 60
     move_cooldown_seconds: int = 300
     crash_loop_threshold: int = 3
@@ -226,6 +230,8 @@ class AutomatedFunction(Construct):
             "REPOSITORIES": str(props.managed.repositories),
             "LEASE_SECONDS": str(settings.lease_seconds),
             "APPROVAL_TTL_HOURS": str(settings.approval_ttl_hours),
+            "MIN_SCAN_GATE": settings.min_scan_gate,
+            "MANUAL_APPROVAL_CLUSTER_ARNS": ",".join(settings.manual_approval_cluster_arns),
             "EVALUATION_WINDOW_SECONDS": str(settings.evaluation_window_seconds),
             "MOVE_COOLDOWN_SECONDS": str(settings.move_cooldown_seconds),
             "CRASH_LOOP_THRESHOLD": str(settings.crash_loop_threshold),

@@ -104,6 +104,10 @@ class ControlPlaneStack(Stack):
                 metrics_namespace=config.observability.metrics_namespace,
                 lease_seconds=fn_cfg.lease_seconds,
                 approval_ttl_hours=fn_cfg.approval_ttl_hours,
+                min_scan_gate=config.guardrails.min_scan,
+                manual_approval_cluster_arns=tuple(
+                    managed.arns_of(config.manual_approval_clusters)
+                ),
                 evaluation_window_seconds=fn_cfg.evaluation_window_seconds,
                 move_cooldown_seconds=fn_cfg.move_cooldown_seconds,
                 crash_loop_threshold=fn_cfg.crash_loop_threshold,
@@ -182,6 +186,20 @@ class ControlPlaneStack(Stack):
             value=str(managed.repositories),
             description="The repositories the functions act on (REPOSITORIES): * or "
             "name:<repo> / prefix:<start> items",
+        )
+        CfnOutput(
+            self,
+            "MinScanGate",
+            value=config.guardrails.min_scan,
+            description="The floor under every service's autopilot:scan tag (MIN_SCAN_GATE): "
+            "critical, high or off (none)",
+        )
+        CfnOutput(
+            self,
+            "ManualApprovalClusterArns",
+            value=",".join(shared.settings.manual_approval_cluster_arns) or "-",
+            description="The clusters whose services always need a manual approval "
+            "(MANUAL_APPROVAL_CLUSTER_ARNS), comma-separated; - for none",
         )
         CfnOutput(
             self,

@@ -13,7 +13,7 @@ from autopilot.handlers import image_events
 from autopilot.logic.scan import scan_record
 from botocore.exceptions import ClientError
 
-from tests.estate import READ_ONLY, REGISTRY, Estate, LambdaContext
+from tests.estate import CLUSTER_ARN, READ_ONLY, REGISTRY, Estate, LambdaContext
 
 REPO = "demo/web"
 
@@ -671,3 +671,46 @@ def test_a_stale_revision_another_service_of_the_family_runs_is_not_deregistered
     assert second.outcomes() == {svc: "deployed", other: "deployed"}
     assert "ecs:DeregisterTaskDefinition" not in [a.api for a in second.actions]
     assert _status(world, kept) == "ACTIVE"
+
+
+# -- the config's floors: a tag cannot switch safety off ---------------------------------------
+def test_a_scan_floor_makes_a_service_tagged_off_wait_for_its_scan_and_blocks_critical(
+    world: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the config's floor critical and a service tagged autopilot:scan=off
+    monkeypatch.setenv("MIN_SCAN_GATE", "critical")
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    family_before = world.revisions("web")
+    digest = world.push(REPO, "v1.3.0")
+
+    # When the push arrives, then a scan with a CRITICAL finding
+    pushed = run(world, world.push_event(REPO, digest, "v1.3.0"))
+    scanned = run(world, world.scan_event(REPO, digest, {"CRITICAL": 1}, tags=["v1.3.0"]))
+
+    # Then the push waited for the scan, the scan blocked it, and each reason names the floor
+    assert outcome(pushed) == "awaiting-scan"
+    assert outcome(scanned) == "blocked"
+    floor = "scan gate critical (the config's floor; the tag says off)"
+    assert floor in pushed["decisions"][0]["reason"]
+    assert floor in scanned["decisions"][0]["reason"]
+    assert world.revisions("web") == family_before
+    assert world.running_image(svc).endswith(":v1.2.0")
+
+
+def test_a_cluster_that_requires_approval_holds_a_service_tagged_auto(
+    world: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the service's cluster requires approval, whatever autopilot:approval=auto says
+    monkeypatch.setenv("MANUAL_APPROVAL_CLUSTER_ARNS", CLUSTER_ARN)
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "off", "autopilot:approval": "auto"})
+    digest = world.push(REPO, "v1.3.0")
+
+    report = run(world, world.push_event(REPO, digest, "v1.3.0"))
+
+    assert outcome(report) == "pending-approval"
+    assert (
+        "the config requires it in this cluster; the tag says auto"
+        in (report["decisions"][0]["reason"])
+    )
+    assert world.running_image(svc).endswith(":v1.2.0")
+    assert world.ledger.state.load(svc).pending_approval == {digest}

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from autopilot.domain.report import ANNOUNCED
 from autopilot.handlers import capacity_events, deployment_events, image_events, task_events
+from autopilot.logic.policy import Floors
 
 from cli import controls as operator
 from tests.estate import CLUSTER_ARN, REGISTRY, TABLE, ZONES, Estate, LambdaContext
@@ -476,3 +477,25 @@ def test_a_paused_service_that_tracks_no_repository_is_listed_in_status(
     assert doc["repository"] is None
     assert doc["paused"]["reason"] == "maintenance"
     assert doc["running"] == {"task_definition": rx.describe("feed")["taskDefinition"]}
+
+
+def test_approve_applies_the_scan_floor_image_events_applies(world: Estate) -> None:
+    # Given a digest pending approval on a service tagged autopilot:scan=off, no scan yet
+    svc = manual_service(world)
+    digest = pending(world, "v1.3.0")
+    revisions = len(world.revisions("web"))
+    # When an operator approves it under the config's floor critical
+    floored = operator.Target(
+        table=TABLE,
+        cluster_arn=CLUSTER_ARN,
+        topic_arn=world.topic_arn,
+        floors=Floors(min_scan="critical"),
+    )
+    result = operator.approve(world.clients, floored, "web", digest, actor="alice")
+    # Then it waits for the scan, as image-events would, and stays pending
+    assert not result.ok
+    assert result.details["outcome"] == "awaiting-scan"
+    assert "scan gate critical (the config's floor; the tag says off)" in result.message
+    assert len(world.revisions("web")) == revisions
+    (approval,) = world.ledger.approvals.list(svc)
+    assert approval.status == "pending"

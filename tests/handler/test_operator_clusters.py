@@ -10,6 +10,7 @@ import json
 import boto3
 import pytest
 from autopilot import contract
+from autopilot.logic.policy import Floors
 
 from cli import controls as operator
 from cli.invoke import InvokeError, control_plane, locate
@@ -173,6 +174,8 @@ def test_the_managed_clusters_come_from_the_control_plane_output(estate: Estate)
             "ManagedClusterArns": f"{CLUSTER_ARN},{LEGACY_ARN}",
             "ManagedRepositories": "name:demo/web,prefix:shop/",
             "PassRoles": "path:/shop/",
+            "MinScanGate": "high",
+            "ManualApprovalClusterArns": LEGACY_ARN,
         },
     )
     _stack("EcsAutopilot-t-estate", {"ClusterArn": "arn:aws:ecs:x:1:cluster/ignored"})
@@ -180,6 +183,8 @@ def test_the_managed_clusters_come_from_the_control_plane_output(estate: Estate)
     found = locate(None, stack="EcsAutopilot-t")
     assert found.cluster_arns == (CLUSTER_ARN, LEGACY_ARN)
     assert found.table == TABLE
+    # the config's floors, which `autopilot approve` applies as image-events does
+    assert found.floors == Floors(min_scan="high", manual_approval_clusters=frozenset({LEGACY_ARN}))
 
     plane = control_plane(None, stack="EcsAutopilot-t")
     assert plane.clusters == (CLUSTER_ARN, LEGACY_ARN)

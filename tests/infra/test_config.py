@@ -39,6 +39,18 @@ BAD_CASES = [
     ("no_pass_roles.yaml", "manage.pass_roles", "required without an estate"),
     ("services_without_network.yaml", "services", "belongs to an estate"),
     ("uncovered_repository.yaml", "manage.repositories", "does not cover 'team-b/web'"),
+    # the guardrails
+    (
+        "approval_cluster_not_managed.yaml",
+        "guardrails.manual_approval_clusters[1]",
+        "'staging' is not a managed cluster (managed: prod)",
+    ),
+    (
+        "approval_cluster_other_arn.yaml",
+        "guardrails.manual_approval_clusters[0]",
+        "is not a managed cluster",
+    ),
+    ("bad_min_scan.yaml", "guardrails.min_scan", "'critical', 'high' or 'off'"),
 ]
 
 
@@ -420,3 +432,20 @@ def test_too_many_repository_names_hit_an_aws_limit_and_say_use_prefixes() -> No
     assert err.value.field == "repositories"
     data["manage"] = {"repositories": {"prefixes": ["team/"]}}
     _check(data)
+
+
+def test_guardrails_default_to_no_floor_and_a_bare_off_is_the_string(tmp_path: Path) -> None:
+    path = tmp_path / "floors.yaml"
+    path.write_text(
+        "environment: brown\n"
+        "manage: {clusters: [prod, arn:aws:ecs:eu-west-1:123456789012:cluster/batch], "
+        "pass_roles: {paths: [/ecs-tasks/]}}\n"
+        "guardrails: {min_scan: off, manual_approval_clusters: [batch]}\n"
+    )
+    config = load_config(path)
+    assert config.guardrails.min_scan == "off"
+    # a cluster named by name in the guardrails is the managed one, with its ARN
+    assert [c.arn for c in config.manual_approval_clusters] == [
+        "arn:aws:ecs:eu-west-1:123456789012:cluster/batch"
+    ]
+    assert load_config(REPO / "config" / "demo.yaml").guardrails.min_scan == "off"

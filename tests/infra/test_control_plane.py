@@ -32,6 +32,10 @@ EXISTING = {
             "tag": {"key": "autopilot:passable", "value": "yes"},
         },
     },
+    "guardrails": {
+        "min_scan": "high",
+        "manual_approval_clusters": ["arn:aws:ecs:eu-west-1:123456789012:cluster/batch", "prod"],
+    },
 }
 
 
@@ -77,6 +81,47 @@ def test_the_control_plane_deploys_alone_onto_existing_clusters(alone) -> None:
         "arn:aws:iam::123456789012:role/shop-task,path:/ecs-tasks/,tag:autopilot:passable=yes"
     )
     assert "ClusterArn" not in outputs
+
+
+def test_the_guardrails_reach_image_events_alone_and_the_outputs(alone) -> None:
+    # Given guardrails: floor high, approval required in both clusters (by ARN and by name)
+    template = _template(alone)
+    env = {
+        r["Properties"]["FunctionName"]: r["Properties"]["Environment"]["Variables"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "FunctionName" in r["Properties"]
+    }
+    # Then image-events gets them (the name resolved to this account's ARN), in their order
+    image = env["brown-image-events"]
+    assert image["MIN_SCAN_GATE"] == "high"
+    assert pseudo(image["MANUAL_APPROVAL_CLUSTER_ARNS"]) == (
+        "arn:aws:ecs:eu-west-1:123456789012:cluster/batch,"
+        "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/prod"
+    )
+    # and no other function, which reads neither the scan gate nor approval
+    for name, variables in env.items():
+        if name != "brown-image-events":
+            assert "MIN_SCAN_GATE" not in variables, name
+            assert "MANUAL_APPROVAL_CLUSTER_ARNS" not in variables, name
+    # and the outputs the operator commands read (`autopilot approve` applies them too)
+    outputs = template["Outputs"]
+    assert outputs["MinScanGate"]["Value"] == "high"
+    assert pseudo(outputs["ManualApprovalClusterArns"]["Value"]) == pseudo(
+        image["MANUAL_APPROVAL_CLUSTER_ARNS"]
+    )
+
+
+def test_without_guardrails_there_is_no_floor(control) -> None:
+    (image,) = [
+        r["Properties"]["Environment"]["Variables"]
+        for r in control.template_json["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("FunctionName") == "demo-image-events"
+    ]
+    assert (image["MIN_SCAN_GATE"], image["MANUAL_APPROVAL_CLUSTER_ARNS"]) == ("off", "")
+    outputs = control.template_json["Outputs"]
+    assert outputs["MinScanGate"]["Value"] == "off"
+    assert outputs["ManualApprovalClusterArns"]["Value"] == "-"
 
 
 def test_existing_clusters_and_roles_in_the_grants(alone) -> None:

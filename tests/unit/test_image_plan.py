@@ -17,7 +17,7 @@ from autopilot.domain.records import ScanRecord, ServiceLedgerState
 from autopilot.domain.report import Outcome
 from autopilot.domain.service import Service
 from autopilot.logic.image_plan import decide, precheck
-from autopilot.logic.policy import parse_service_config
+from autopilot.logic.policy import Floors, parse_service_config, service_config
 from autopilot.logic.scan import scan_record
 from autopilot.logic.taskdef import pinned_registration
 
@@ -270,3 +270,62 @@ def test_tracked_container_by_tag_or_by_repository() -> None:
     assert tracked_container(TD, "demo/web", "missing") is None
     with pytest.raises(KeyError):
         pinned_registration(TD, [], "missing", "x")
+
+
+# -- the config's floors: the decision says when one overrode a tag ---------------------------
+def floored(floors: Floors, **tags: str) -> Any:
+    config = service_config({"autopilot:repository": "demo/web", **tags}, SVC.cluster_arn, floors)
+    assert config is not None
+    return config
+
+
+def test_a_scan_floor_holds_a_service_tagged_off_until_its_scan_and_says_so() -> None:
+    config = floored(Floors(min_scan="critical"), **{"autopilot:scan": "off"})
+    waiting = precheck(cand(), SVC, config, ServiceLedgerState(), None)
+    assert waiting is not None
+    assert waiting.outcome is Outcome.AWAITING_SCAN
+    assert waiting.reason.endswith("scan gate critical (the config's floor; the tag says off)")
+    critical = scan_record(
+        repository="demo/web",
+        digest=NEW,
+        status="COMPLETE",
+        counts={"CRITICAL": 1},
+        at=T0,
+        event_id="s",
+    )
+    blocked = precheck(cand(trigger="scan"), SVC, config, ServiceLedgerState(), critical)
+    assert blocked is not None
+    assert blocked.outcome is Outcome.BLOCKED
+    assert "the tag says off" in blocked.reason
+    # a clean scan passes, as it would under the tag critical
+    assert precheck(cand(), SVC, config, ServiceLedgerState(), clean()) is None
+
+
+def test_a_high_floor_blocks_what_the_tag_critical_lets_through() -> None:
+    config = floored(Floors(min_scan="high"))
+    high = scan_record(
+        repository="demo/web",
+        digest=NEW,
+        status="COMPLETE",
+        counts={"HIGH": 2},
+        at=T0,
+        event_id="s",
+    )
+    decision = precheck(cand(), SVC, config, ServiceLedgerState(), high)
+    assert decision is not None
+    assert decision.outcome is Outcome.BLOCKED
+    assert "scan gate high (the config's floor; the tag says critical)" in decision.reason
+
+
+def test_a_cluster_that_requires_approval_holds_a_service_tagged_auto() -> None:
+    floors = Floors(manual_approval_clusters=frozenset({SVC.cluster_arn}))
+    planned = plan(cand(), floored(floors, **{"autopilot:approval": "auto"}))
+    assert planned.decision.outcome is Outcome.PENDING_APPROVAL
+    assert planned.asks_approval
+    assert planned.decision.reason == (
+        "approval manual (the config requires it in this cluster; the tag says auto): "
+        "waiting for `autopilot approve`"
+    )
+    # the same service in a cluster the config names not deploys as its tag says
+    other = Floors(manual_approval_clusters=frozenset({"arn:aws:ecs:us-east-1:1:cluster/x"}))
+    assert plan(cand(), floored(other)).decision.outcome is Outcome.DEPLOYED

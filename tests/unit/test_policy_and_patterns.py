@@ -13,10 +13,13 @@ from autopilot.logic.patterns import (
     regex_matches,
 )
 from autopilot.logic.policy import (
+    NO_FLOORS,
+    Floors,
     parse_approval,
     parse_policy,
     parse_scan_gate,
     parse_service_config,
+    service_config,
 )
 from autopilot.logic.semver import parse_version
 from hypothesis import given, settings
@@ -189,3 +192,63 @@ def test_service_config_from_tags() -> None:
         "off",
         "semver",
     )
+
+
+# -- the config's floors under the scan and approval tags -------------------------------------
+CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/prod"
+OTHER = "arn:aws:ecs:us-east-1:123456789012:cluster/dev"
+
+
+@pytest.mark.parametrize(
+    ("tag", "floor", "effective"),
+    [
+        ("off", "off", "off"),
+        ("off", "critical", "critical"),
+        ("off", "high", "high"),
+        ("critical", "high", "high"),
+        ("high", "critical", "high"),  # a stricter tag stands
+        ("critical", "off", "critical"),
+        ("high", "off", "high"),
+    ],
+)
+def test_the_scan_gate_is_the_stricter_of_the_tag_and_the_floor(
+    tag: str, floor: str, effective: str
+) -> None:
+    tags = {"autopilot:repository": "demo/web", "autopilot:scan": tag}
+    cfg = service_config(tags, CLUSTER, Floors(min_scan=floor))  # type: ignore[arg-type]
+    assert cfg is not None
+    assert cfg.scan == effective
+    overridden = effective != tag
+    assert cfg.scan_tag == (tag if overridden else None)
+    assert cfg.scan_note == (
+        f"scan gate {effective} (the config's floor; the tag says {tag})" if overridden else ""
+    )
+
+
+def test_approval_is_manual_in_a_cluster_that_requires_it_whatever_the_tag() -> None:
+    floors = Floors(manual_approval_clusters=frozenset({CLUSTER}))
+    tags = {"autopilot:repository": "demo/web", "autopilot:approval": "auto"}
+    required = service_config(tags, CLUSTER, floors)
+    elsewhere = service_config(tags, OTHER, floors)
+    assert required is not None
+    assert elsewhere is not None
+    assert (required.approval, required.approval_tag) == ("manual", "auto")
+    assert "the config requires it in this cluster; the tag says auto" in required.approval_note
+    assert (elsewhere.approval, elsewhere.approval_tag, elsewhere.approval_note) == (
+        "auto",
+        None,
+        "",
+    )
+    # an untagged service (default auto) is held too; a manual tag needs no override
+    untagged = service_config({"autopilot:repository": "demo/web"}, CLUSTER, floors)
+    assert untagged is not None
+    assert untagged.approval == "manual"
+    manual = service_config({**tags, "autopilot:approval": "manual"}, CLUSTER, floors)
+    assert manual is not None
+    assert (manual.approval, manual.approval_tag) == ("manual", None)
+
+
+def test_no_floors_leave_the_tags_as_they_are() -> None:
+    tags = {"autopilot:repository": "demo/web", "autopilot:scan": "off"}
+    assert service_config(tags, CLUSTER, NO_FLOORS) == parse_service_config(tags)
+    assert service_config({"other": "x"}, CLUSTER, Floors("high")) is None

@@ -44,7 +44,7 @@ from autopilot.events.image import EcrImageActionEvent, ImageEvent
 from autopilot.execute import carry_out
 from autopilot.flows.guards import guarded
 from autopilot.logic import image_plan
-from autopilot.logic.policy import ServiceConfig, parse_service_config
+from autopilot.logic.policy import Floors, ServiceConfig, service_config
 from autopilot.logic.scan import scan_record
 from autopilot.record import Run, finish, open_run
 from autopilot.settings import ImageEventsSettings
@@ -97,8 +97,14 @@ def run(
         scan,
         observed_at=observed_at,
         approval_ttl_hours=settings.approval_ttl_hours,
+        floors=floors_of(settings),
     )
     return finish(r, event.time)
+
+
+def floors_of(settings: ImageEventsSettings) -> Floors:
+    """The config's floors under the scan and approval tags, as the CDK app set them."""
+    return Floors(settings.min_scan_gate, frozenset(settings.manual_approval_clusters))
 
 
 def _candidate(r: Run, event: ImageEvent) -> tuple[Candidate | None, ScanRecord | None, str]:
@@ -166,15 +172,19 @@ def deploy(
     *,
     observed_at: float,
     approval_ttl_hours: int,
+    floors: Floors,
     approved: bool = False,
     said: str = "",
 ) -> None:
-    """Plan and carry out ``candidate`` for each of ``services``. ``approved``: an operator
+    """Plan and carry out ``candidate`` for each of ``services``, each under the config's
+    ``floors`` (its effective scan gate and approval). ``approved``: an operator
     approved it for these services (``autopilot approve``), whatever the ledger says so far;
     ``said`` starts every decision's reason (who approved). ``observed_at`` (epoch seconds)
     was taken before ``services`` were read."""
     # 1. the ledger alone settles some services, without an AWS read
-    plans, pending, known_good = _by_the_ledger(r, candidate, services, scan, approved=approved)
+    plans, pending, known_good = _by_the_ledger(
+        r, candidate, services, scan, floors=floors, approved=approved
+    )
     in_use = _in_use(services, known_good)
     # 2. AWS: the running containers (one read per distinct revision) and images (one read)
     more, ready, task_definitions = _running(r, candidate, pending)
@@ -244,17 +254,19 @@ def _by_the_ledger(
     services: list[Service],
     scan: ScanRecord | None,
     *,
+    floors: Floors,
     approved: bool,
 ) -> tuple[list[Planned], list[Pending], list[str]]:
-    """Each service's tags and ledger state: the plans they settle (a bad tag, a pause, a
-    quarantine, the scan gate), the services left to look at further, and the last known
-    good revisions of the services whose state was read."""
+    """Each service's effective config (its tags under the floors) and ledger state: the
+    plans they settle (a bad tag, a pause, a quarantine, the scan gate), the services left
+    to look at further, and the last known good revisions of the services whose state was
+    read."""
     plans: list[Planned] = []
     pending: list[Pending] = []
     known_good: list[str] = []
     for svc in services:
         try:
-            cfg = parse_service_config(svc.tags)
+            cfg = service_config(svc.tags, svc.cluster_arn, floors)
         except MalformedTag as exc:
             reason = f"tag {exc.key}={exc.value!r}: {exc.problem}"
             plans.append((svc, Plan(_rejected(svc, candidate, reason))))

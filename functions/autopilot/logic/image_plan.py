@@ -16,7 +16,9 @@ Order of the checks for one service (the first that applies decides):
                                      ``approval_expires``, recorded with it)
 9. otherwise                      -> deployed (RegisterTaskDefinition + UpdateService)
 
-``precheck`` covers 1-3, which need no AWS call; ``decide`` covers 4-9 once the running
+``cfg`` is the effective config (``policy.service_config``: the tags under the config's
+floors); a reason says when a floor overrode a tag. ``precheck`` covers 1-3, which need no
+AWS call; ``decide`` covers 4-9 once the running
 task definition and the images are known. A deploy's plan carries the RegisterTaskDefinition
 input (the running revision with the container pinned to ``repo@digest``) and the
 UpdateService input, whose ``taskDefinition`` is the revision the registration makes.
@@ -79,6 +81,8 @@ def precheck(
             svc, cand, Outcome.QUARANTINED, "digest is quarantined after a failed deployment"
         )
     verdict, reason = gate_verdict(cfg.scan, scan)
+    if cfg.scan_note:
+        reason = f"{reason}: {cfg.scan_note}"
     if verdict == "block":
         counts = dict(scan.counts) if scan is not None else None
         # Announce a block once: when the scan result arrives, not on every re-push.
@@ -183,7 +187,7 @@ def decide(
                 svc,
                 cand,
                 Outcome.PENDING_APPROVAL,
-                "approval is manual: waiting for `autopilot approve`",
+                f"{cfg.approval_note or 'approval is manual'}: waiting for `autopilot approve`",
                 tag=chosen_tag,
                 image=image,
                 approval_expires=approval_expires if asks else None,

@@ -1,5 +1,7 @@
 """A service's ``autopilot:*`` tags: which image tags deploy (``autopilot:policy``), the scan
-gate (``autopilot:scan``), approval and zone rebalancing; parsing and checks.
+gate (``autopilot:scan``), approval and zone rebalancing; parsing and checks; and the
+config's floors under the scan and approval tags (``Floors``: whatever a tag says, the
+gate is at least the floor's and approval is manual in the clusters that require it).
 
 Policies: ``semver`` | ``semver:minor`` | ``semver:patch`` (add ``+pre`` to also take
 pre-releases, e.g. ``semver:minor+pre``), ``glob:<pattern>``, ``regex:<pattern>``,
@@ -130,18 +132,76 @@ def parse_rebalance(value: str | None) -> bool:
     return raw == "on"
 
 
+#: how much each scan gate blocks: ``high`` (HIGH or worse) is stricter than ``critical``
+SCAN_STRICTNESS: dict[ScanGate, int] = {"off": 0, "critical": 1, "high": 2}
+
+
 class ServiceConfig(NamedTuple):
-    """A service's image-automation tags, parsed."""
+    """A service's image-automation tags, parsed; ``scan`` and ``approval`` are the effective
+    values (``with_floors``)."""
 
     repository: str
     container: str | None
     policy: Policy
     scan: ScanGate
     approval: Approval
+    #: what ``autopilot:scan`` says, when the config's floor overrode it (else None)
+    scan_tag: ScanGate | None = None
+    #: what ``autopilot:approval`` says, when the config's cluster rule overrode it (else None)
+    approval_tag: Approval | None = None
+
+    @property
+    def scan_note(self) -> str:
+        """Why the gate is not the tag's ("" when it is)."""
+        if self.scan_tag is None:
+            return ""
+        return f"scan gate {self.scan} (the config's floor; the tag says {self.scan_tag})"
+
+    @property
+    def approval_note(self) -> str:
+        """Why approval is not the tag's ("" when it is)."""
+        if self.approval_tag is None:
+            return ""
+        return (
+            f"approval {self.approval} (the config requires it in this cluster; "
+            f"the tag says {self.approval_tag})"
+        )
+
+
+class Floors(NamedTuple):
+    """The config's guardrails, which no tag loosens: the loosest scan gate a service may
+    have (``off``: no floor), and the clusters (ARNs) whose services always need a manual
+    approval."""
+
+    min_scan: ScanGate = "off"
+    manual_approval_clusters: frozenset[str] = frozenset()
+
+
+NO_FLOORS = Floors()
+
+
+def with_floors(cfg: ServiceConfig, cluster_arn: str, floors: Floors) -> ServiceConfig:
+    """``cfg`` with its effective scan gate (the stricter of the tag's and the floor) and
+    approval (manual in a cluster that requires it, whatever the tag); what a floor
+    overrode is kept in ``scan_tag`` / ``approval_tag``."""
+    if SCAN_STRICTNESS[floors.min_scan] > SCAN_STRICTNESS[cfg.scan]:
+        cfg = cfg._replace(scan=floors.min_scan, scan_tag=cfg.scan)
+    if cfg.approval != "manual" and cluster_arn in floors.manual_approval_clusters:
+        cfg = cfg._replace(approval="manual", approval_tag=cfg.approval)
+    return cfg
+
+
+def service_config(tags: dict[str, str], cluster_arn: str, floors: Floors) -> ServiceConfig | None:
+    """The effective config of a service in ``cluster_arn``: its tags (``parse_service_config``)
+    under the config's ``floors``. Every reader of the scan gate or approval goes through
+    here. None when the service tracks no repository; raises ``MalformedTag``."""
+    cfg = parse_service_config(tags)
+    return None if cfg is None else with_floors(cfg, cluster_arn, floors)
 
 
 def parse_service_config(tags: dict[str, str]) -> ServiceConfig | None:
-    """None when the service tracks no repository; raises ``MalformedTag``."""
+    """The tags alone, no floor applied (``service_config`` applies them). None when the
+    service tracks no repository; raises ``MalformedTag``."""
     repository = tags.get(contract.TAG_REPOSITORY)
     if repository is None:
         return None
