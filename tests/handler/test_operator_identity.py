@@ -3,6 +3,8 @@ a name from the environment; without credentials, one line and exit 2."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import boto3
 import pytest
 
@@ -60,7 +62,7 @@ def test_without_credentials_an_operator_command_exits_2_with_one_line(
     argv: tuple[str, ...],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    tmp_path: pytest.TempPathFactory,
+    tmp_path: Path,
 ) -> None:
     # Given no credentials anywhere botocore looks (and no instance metadata to ask)
     for name in (
@@ -75,8 +77,8 @@ def test_without_credentials_an_operator_command_exits_2_with_one_line(
         "AWS_ROLE_ARN",
     ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path) + "/none")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path) + "/none")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("AUTOPILOT_ACTOR", "mallory")  # names no one
