@@ -468,13 +468,14 @@ def operator_clients(endpoint: str | None) -> AwsClients:
     )
 
 
-def approver(endpoint: str, *, actor: str = "demo") -> Callable[[str, str], controls.Result]:
+def approver(endpoint: str) -> Callable[[str, str], controls.Result]:
     """``approve(service, digest)`` as `autopilot approve` does it against ``endpoint`` (the
-    demo's operator, ``sandbox.demo.DemoContext.approve``)."""
+    demo's operator, ``sandbox.demo.DemoContext.approve``), recorded as the caller STS names."""
 
     def approve(service: str, digest: str) -> controls.Result:
+        who = actor(endpoint)
         target = locate(endpoint)
-        return controls.approve(operator_clients(endpoint), target, service, digest, actor=actor)
+        return controls.approve(operator_clients(endpoint), target, service, digest, actor=who)
 
     return approve
 
@@ -499,14 +500,23 @@ def adopter(endpoint: str) -> Callable[..., dict[str, Any]]:
     return adopt
 
 
-def actor() -> str:
-    """Who gives an operator command: ``$AUTOPILOT_ACTOR``, else the login name."""
-    import getpass
+def actor(endpoint: str | None) -> str:
+    """Who gives an operator command: the ARN STS names for the credentials in use
+    (``sts:GetCallerIdentity``; for a role, ``arn:aws:sts::<account>:assumed-role/<role>/
+    <session>``), never a name the environment claims. What the ledger records as the
+    approver, rejecter or pauser, and what its resource policy checks (the role's ARN).
+    Raises ``InvokeError`` when there are no credentials or STS will not say."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     try:
-        return os.environ.get("AUTOPILOT_ACTOR") or getpass.getuser()
-    except Exception:  # no login name (some containers)
-        return "unknown"
+        return str(_client("sts", endpoint).get_caller_identity()["Arn"])
+    except NoCredentialsError as exc:
+        raise InvokeError(
+            "no AWS credentials: the ledger records who decides, from sts:GetCallerIdentity; "
+            "configure credentials (or --endpoint for the sandbox)"
+        ) from exc
+    except (BotoCoreError, ClientError) as exc:
+        raise InvokeError(f"cannot tell who you are (sts:GetCallerIdentity): {exc}") from exc
 
 
 def history(

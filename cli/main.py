@@ -373,10 +373,13 @@ def _operator(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def _control(args: argparse.Namespace, action: str) -> int:
     from cli import controls as operator
-    from cli.invoke import actor
+    from cli.invoke import InvokeError, actor
 
+    try:  # first: without credentials this is the one clear line, not "no ledger table"
+        who = actor(_endpoint(args))
+    except InvokeError as exc:
+        raise UsageError(str(exc)) from exc
     aws, target = _operator(args)
-    who = actor()
     reason = getattr(args, "reason", None)
     try:
         if action == "approve":

@@ -573,6 +573,33 @@ class PassRoles(_Strict):
         return self
 
 
+def _operator_role_arn(item: str) -> str:
+    head, _, rest = item.partition(":role/")
+    if item.strip() in ("*", "arn:*") or (rest.replace("/", "") in ("", "*") and "*" in item):
+        raise ValueError(f"{item!r} would let any role of the account write the ledger")
+    if "*" in head:
+        raise ValueError(f"{item!r}: name the account (12 digits), not a wildcard")
+    if _ROLE_ARN_RE.fullmatch(item) is None:
+        raise ValueError(
+            f"{item!r} is not a role ARN (arn:aws:iam::<12-digit account>:role/<path/><name>, "
+            "a trailing * for a prefix; a session ARN (assumed-role/...) or a user is not one)"
+        )
+    return item
+
+
+class Operators(_Strict):
+    """Who, beside the four functions, may write the ledger (approve, reject, pause,
+    resume): ``role_arns``, IAM role ARNs with their path, a trailing ``*`` for a name prefix
+    (an IAM Identity Center permission set's role, ``.../AWSReservedSSO_Ops_*``). The
+    ledger's resource policy denies every item write to any other principal, the account's
+    administrators and root user included. Default: none, so only the functions write and
+    ``autopilot approve/reject/pause/resume`` are denied."""
+
+    role_arns: list[Annotated[str, AfterValidator(_operator_role_arn)]] = Field(
+        default_factory=list
+    )
+
+
 class Manage(_Strict):
     """What the control plane manages, beyond its own estate (if the file builds one).
 
@@ -622,13 +649,15 @@ class Guardrails(_Strict):
 class AutopilotConfig(_Strict):
     """The whole config file.
 
-    What the control plane manages: ``manage``. The estate (what the app builds: network,
+    What the control plane manages: ``manage``; who else may write its ledger:
+    ``operators``. The estate (what the app builds: network,
     cluster, capacity, repositories, services) is optional as a whole: without ``network``
     there is no estate, and ``ec2_capacity``, ``repositories`` and ``services`` must be
     absent too."""
 
     environment: str = Field(pattern=r"^[a-z][a-z0-9-]{1,23}$")
     manage: Manage = Manage()
+    operators: Operators = Operators()
     network: Network | None = None
     ec2_capacity: Ec2Capacity | None = None
     fargate_capacity: FargateCapacity = FargateCapacity()

@@ -1,6 +1,7 @@
 """The control plane, ``EcsAutopilot-<environment>``: what runs the estate, whoever built it.
 
-The notices topic, and under ``Automation`` the ledger, the functions' code and layer, the
+The notices topic, and under ``Automation`` the ledger (writable by the functions and
+``operators.role_arns`` only), the functions' code and layer, the
 four functions with their rules, retry policies, DLQs, grants and ops alarms, the re-check
 schedule and the dashboard. It refers to no estate stack: the managed clusters, repositories
 and roles come from the config (``infra.managed``), so it deploys first, or alone onto
@@ -76,7 +77,11 @@ class ControlPlaneStack(Stack):
         ledger = Ledger(
             automation,
             "Ledger",
-            props=LedgerProps(table_name=f"{env}-ledger", removal_policy=removal_policy),
+            props=LedgerProps(
+                table_name=f"{env}-ledger",
+                removal_policy=removal_policy,
+                operator_role_arns=tuple(config.operators.role_arns),
+            ),
         )
         fn_cfg = config.functions
         code = FunctionCode(

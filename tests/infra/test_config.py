@@ -282,6 +282,7 @@ def test_the_example_for_existing_clusters_is_a_control_plane_alone() -> None:
     assert str(config.managed_repositories) == "prefix:shop/,prefix:batch/"
     assert config.pass_roles is not None
     assert config.pass_roles.paths == ["/ecs-tasks/"]
+    assert config.operators.role_arns == ["arn:aws:iam::123456789012:role/autopilot-operator"]
 
 
 def test_existing_clusters_by_name_or_arn_repositories_and_roles() -> None:
@@ -449,3 +450,32 @@ def test_guardrails_default_to_no_floor_and_a_bare_off_is_the_string(tmp_path: P
         "arn:aws:ecs:eu-west-1:123456789012:cluster/batch"
     ]
     assert load_config(REPO / "config" / "demo.yaml").guardrails.min_scan == "off"
+
+
+def test_no_operator_role_by_default_and_role_arns_as_given(demo_config) -> None:
+    # the demo names none: only the functions write its ledger
+    assert demo_config.operators.role_arns == []
+    given = [
+        "arn:aws:iam::123456789012:role/ops/autopilot-operator",
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Ops_*",
+    ]
+    config = _check({**_control_plane_only(clusters=["p"]), "operators": {"role_arns": given}})
+    assert config.operators.role_arns == given
+
+
+@pytest.mark.parametrize(
+    ("arn", "problem"),
+    [
+        ("*", "would let any role of the account write the ledger"),
+        ("arn:aws:iam::123456789012:role/*", "would let any role of the account write"),
+        ("arn:aws:iam::*:role/ops", "name the account"),
+        ("arn:aws:sts::123456789012:assumed-role/ops/alice", "is not a role ARN"),
+        ("arn:aws:iam::123456789012:user/alice", "is not a role ARN"),
+        ("ops", "is not a role ARN"),
+    ],
+)
+def test_bad_operator_roles_are_refused(arn: str, problem: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        AutopilotConfig.model_validate(
+            {**_control_plane_only(clusters=["p"]), "operators": {"role_arns": [arn]}}
+        )
