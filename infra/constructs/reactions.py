@@ -48,8 +48,8 @@ class ImageEventsProps:
 
 class ImageEvents(AutomatedFunction):
     """image-events: rules ``<prefix>-ecr-image-action``, ``-ecr-image-scan``,
-    ``-inspector2-scan``; the only function that registers task definition revisions and
-    reads ECR (``ManagedScope.grant_deploy``)."""
+    ``-inspector2-scan``; the only function that registers task definition revisions (and so
+    passes the services' roles) and reads ECR (``ManagedScope.grant_deploy``)."""
 
     spec = contract.IMAGE_EVENTS
     settings_model = ImageEventsSettings
@@ -87,7 +87,8 @@ class DeploymentEventsProps:
 
 class DeploymentEvents(AutomatedFunction):
     """deployment-events: rule ``<prefix>-ecs-deployment`` (the managed clusters'
-    services); rolls back to revisions that exist (``ManagedScope.grant_roll_back``)."""
+    services); rolls back to revisions that exist (``ManagedScope.grant_roll_back``), which
+    passes no role."""
 
     spec = contract.DEPLOYMENT_EVENTS
     settings_model = DeploymentEventsSettings
@@ -130,9 +131,10 @@ class TaskEvents(AutomatedFunction):
         shared = props.function
         managed = shared.managed
         # crash loops roll back through deployment-events' own path: existing revisions
-        # only; zone balance turns ECS's own AZ rebalancing on, on services that may carry
-        # no autopilot tag (a missing autopilot:rebalance means on), so UpdateService is
-        # granted on the managed clusters' services without the repository condition
+        # only, no role passed; zone balance turns ECS's own AZ rebalancing on, on services
+        # that may carry no autopilot tag (a missing autopilot:rebalance means on), so
+        # UpdateService is granted on the managed clusters' services without the repository
+        # condition
         managed.grant_roll_back(self.role, update=False)
         managed.grant_change_services(self.role)
         self.add_rule(
@@ -156,8 +158,7 @@ class TaskEvents(AutomatedFunction):
             [
                 (
                     "AwsSolutions-IAM5[Resource::*]",
-                    "No resource-level scope exists for ecs:RegisterTaskDefinition, "
-                    "ecs:DescribeTaskDefinition, ecs:DeregisterTaskDefinition, tag:GetResources, "
+                    "No resource-level scope exists for ecs:DescribeTaskDefinition, "
                     "ec2:DescribeSubnets, autoscaling:DescribeAutoScalingGroups and X-Ray; "
                     "ecs:ListTasks is conditioned on ecs:cluster = a managed cluster.",
                 ),

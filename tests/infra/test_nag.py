@@ -67,19 +67,20 @@ EXPECTED_CONTROL = {
                 f"Automation/{fn}/Role/DefaultPolicy",
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/*]",
             ),
-            # iam:PassRole on the estate's task and execution roles (its IAM path), and on
-            # the roles under the path the config names (/brownfield/)
-            (f"Automation/{fn}/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{_PASS_ROLES}]"),
-            (
-                f"Automation/{fn}/Role/DefaultPolicy",
-                f"AwsSolutions-IAM5[Resource::{_ARN}:iam::<AWS::AccountId>:role/brownfield/*]",
-            ),
             (f"Automation/{fn}/EventsDeadLetterQueue/Resource", "AwsSolutions-SQS3"),
             (f"Automation/{fn}/Function/Resource", "AwsSolutions-L1"),
         )
-        # capacity-events reads no task definition and passes no role
-        if not (fn == "CapacityEvents" and ("task-definition" in pair[1] or "iam::" in pair[1]))
+        # capacity-events reads no task definition
+        if not (fn == "CapacityEvents" and "task-definition" in pair[1])
     },
+    # image-events, the only one that registers revisions: iam:PassRole on the estate's
+    # task and execution roles (its IAM path), and on the roles under the path the config
+    # names (/brownfield/); rollbacks (deployment-events, task-events) pass no role
+    ("Automation/ImageEvents/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{_PASS_ROLES}]"),
+    (
+        "Automation/ImageEvents/Role/DefaultPolicy",
+        f"AwsSolutions-IAM5[Resource::{_ARN}:iam::<AWS::AccountId>:role/brownfield/*]",
+    ),
     # image-events: the images of the repositories under the brownfield/ prefix
     (
         "Automation/ImageEvents/Role/DefaultPolicy",

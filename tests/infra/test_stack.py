@@ -691,39 +691,18 @@ HERE = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}"
 MANAGED_SERVICES = [f"{HERE}:service/brownfield/*", f"{HERE}:service/demo-cluster/*"]
 
 
-@pytest.mark.parametrize("name", DEPLOYERS)
-def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
-    statements = statements_of(control, name)
-    assert all("*" not in a for s in statements for a in actions(s))
-    assert all(s["Effect"] == "Allow" for s in statements)
-    by_action = {a: s for s in statements for a in actions(s)}
-    # service actions: the managed clusters' services only
-    for action in ("ecs:UpdateService", "ecs:DescribeServices"):
-        assert pseudo(by_action[action]["Resource"]) == MANAGED_SERVICES
-    # image deploys and rollbacks: only services tracking a managed repository (task-events
-    # also turns AZ rebalancing on, on any service of the managed clusters)
-    updates = [st for st in statements if "ecs:UpdateService" in actions(st)]
-    if name == contract.TASK_EVENTS.name:
-        assert [st.get("Condition") for st in updates] == [None]
-    else:
-        assert [st.get("Condition") for st in updates] == [MANAGED_REPOSITORY]
-    # no resource-level scope exists for these; only image-events registers revisions
-    registers = name == contract.IMAGE_EVENTS.name
-    register_actions = {
-        "ecs:RegisterTaskDefinition",
-        "ecs:DeregisterTaskDefinition",
-        "tag:GetResources",
-        "ecs:TagResource",
+def _assert_registers_and_passes_roles(by_action: dict[str, Any], control, estate) -> None:
+    """image-events: revisions on this account and region's task definitions (the families
+    are the owners'), tags on creation only, and the services' task and execution roles."""
+    for action in ("ecs:DeregisterTaskDefinition", "tag:GetResources"):
+        assert by_action[action]["Resource"] == "*"
+    assert (
+        pseudo(by_action["ecs:RegisterTaskDefinition"]["Resource"]) == f"{HERE}:task-definition/*"
+    )
+    assert "Condition" not in by_action["ecs:RegisterTaskDefinition"]
+    assert by_action["ecs:TagResource"]["Condition"] == {
+        "StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}
     }
-    assert by_action["ecs:DescribeTaskDefinition"]["Resource"] == "*"
-    if registers:
-        for action in register_actions - {"ecs:TagResource"}:
-            assert by_action[action]["Resource"] == "*"
-        assert by_action["ecs:TagResource"]["Condition"] == {
-            "StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}
-        }
-    else:
-        assert register_actions.isdisjoint(by_action)
     # PassRole: only the services' task and execution roles, only to ECS tasks
     pass_role = by_action["iam:PassRole"]
     assert pass_role["Condition"] == {
@@ -745,6 +724,43 @@ def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
     assert not [
         r for r in resources(control, "AWS::IAM::Role").values() if "Path" in r["Properties"]
     ]
+
+
+@pytest.mark.parametrize("name", DEPLOYERS)
+def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
+    everything = statements_of(control, name)
+    assert all("*" not in a for s in everything for a in actions(s))
+    # the one Deny: image-events' privileged revisions (test_no_privileged_revision)
+    denies = [s for s in everything if s["Effect"] != "Allow"]
+    assert len(denies) == (name == contract.IMAGE_EVENTS.name)
+    statements = [s for s in everything if s["Effect"] == "Allow"]
+    by_action = {a: s for s in statements for a in actions(s)}
+    # service actions: the managed clusters' services only
+    for action in ("ecs:UpdateService", "ecs:DescribeServices"):
+        assert pseudo(by_action[action]["Resource"]) == MANAGED_SERVICES
+    # image deploys and rollbacks: only services tracking a managed repository (task-events
+    # also turns AZ rebalancing on, on any service of the managed clusters)
+    updates = [st for st in statements if "ecs:UpdateService" in actions(st)]
+    if name == contract.TASK_EVENTS.name:
+        assert [st.get("Condition") for st in updates] == [None]
+    else:
+        assert [st.get("Condition") for st in updates] == [MANAGED_REPOSITORY]
+    # no resource-level scope exists for these; only image-events registers revisions, on
+    # this account and region's task definitions (the families are the owners')
+    registers = name == contract.IMAGE_EVENTS.name
+    register_actions = {
+        "ecs:RegisterTaskDefinition",
+        "ecs:DeregisterTaskDefinition",
+        "tag:GetResources",
+        "ecs:TagResource",
+        "iam:PassRole",
+    }
+    assert by_action["ecs:DescribeTaskDefinition"]["Resource"] == "*"
+    if registers:
+        _assert_registers_and_passes_roles(by_action, control, estate)
+    else:
+        # a rollback is UpdateService to an existing revision: it passes no role
+        assert register_actions.isdisjoint(by_action)
     # ECR: push times of candidate images, image-events only
     if name == "image-events":
         assert len(by_action["ecr:DescribeImages"]["Resource"]) == 4  # 3 names, 1 prefix
@@ -756,6 +772,23 @@ def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
     assert "sns:Publish" in by_action
     assert "dynamodb:PutItem" in by_action
     assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(by_action)
+
+
+@pytest.mark.parametrize("name", DEPLOYERS)
+def test_no_privileged_revision(control, name: str) -> None:
+    # Given the functions' policies, When image-events registers a revision with a
+    # privileged container (ecs:privileged, a request key of RegisterTaskDefinition), Then
+    # an explicit Deny refuses it whatever else allows it; no other function registers
+    denies = [s for s in statements_of(control, name) if s["Effect"] == "Deny"]
+    if name != contract.IMAGE_EVENTS.name:
+        assert denies == []
+        return
+    assert len(denies) == 1
+    (deny,) = denies
+    assert actions(deny) == ["ecs:RegisterTaskDefinition"]
+    assert deny["Condition"] == {"StringEquals": {"ecs:privileged": "true"}}
+    # on every revision the Allow covers
+    assert pseudo(deny["Resource"]) == f"{HERE}:task-definition/*"
 
 
 def _resource_text(statement: dict[str, Any]) -> str:
@@ -794,8 +827,10 @@ def test_task_events_iam_zone_balance(control) -> None:
         assert by_action[action]["Condition"] == ASG_OF_A_MANAGED_CLUSTER
     assert "capacity-provider/" in _resource_text(by_action["ecs:DescribeCapacityProviders"])
     assert by_action["ec2:DescribeSubnets"]["Resource"] == "*"
-    # the shared rollback path (deployment-events') needs what it needs
-    assert {"ecs:UpdateService", "ecs:DescribeTaskDefinition", "iam:PassRole"} <= set(by_action)
+    # the shared rollback path (deployment-events') needs what it needs, and no PassRole:
+    # UpdateService to an existing revision passes no role
+    assert {"ecs:UpdateService", "ecs:DescribeTaskDefinition"} <= set(by_action)
+    assert "iam:PassRole" not in by_action
 
 
 def test_capacity_events_iam(control) -> None:
