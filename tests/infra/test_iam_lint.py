@@ -48,10 +48,6 @@ ALLOWED: dict[tuple[str, str, str], str] = {
         "the ECS agent's telemetry session is its container instance's, whose ARN exists only "
         "once it registers; the statement is held to the estate's cluster by ecs:cluster"
     ),
-    ("AutomationImageEventsRoleDefaultPolicy", "RESOURCE_STAR", "ecs:RegisterTaskDefinition"): (
-        "the families image-events registers revisions of are those of the services it "
-        "adopts, which other tools made and synth cannot know (infra/README.md, IAM)"
-    ),
 }
 
 
