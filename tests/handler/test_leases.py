@@ -56,3 +56,30 @@ def test_runs_without_a_request_id_exclude_each_other(world: Estate) -> None:
     world.ledger.leases.acquire(SERVICE, a, 300)
     with pytest.raises(LeaseBusy):
         world.ledger.leases.acquire(SERVICE, b, 300)
+
+
+@pytest.mark.parametrize(
+    ("read_at", "changed_at", "taken"),
+    [
+        (1_000.0004, 1_000.0008, False),  # changed in the read's millisecond, after it
+        (1_000.0006, 1_000.0009, False),  # the same, where rounding to nearest gave 1000.001
+        (1_000.0009, 1_000.0004, False),  # changed in the read's millisecond: not provably before
+        (1_000.0031, 1_000.0004, True),  # changed milliseconds before the read
+    ],
+)
+def test_a_change_after_the_read_refuses_the_lease_within_one_millisecond(
+    world: Estate, monkeypatch: pytest.MonkeyPatch, read_at: float, changed_at: float, taken: bool
+) -> None:
+    # Given A changed the service under its lease at changed_at, and B read it at read_at
+    leases = world.ledger.leases
+    monkeypatch.setattr("autopilot.store.leases.time.time", lambda: changed_at)
+    leases.acquire(SERVICE, "image-events:a:request-a", 300)
+    leases.release(SERVICE, "image-events:a:request-a", changed=True)
+    # When B asks for the lease, unchanged since its read
+    monkeypatch.setattr("autopilot.store.leases.time.time", lambda: changed_at + 0.01)
+    if taken:
+        leases.acquire(SERVICE, "image-events:b:request-b", 300, unchanged_since=read_at)
+    else:
+        # Then a change not provably before the read refuses it: B decides again
+        with pytest.raises(LeaseBusy):
+            leases.acquire(SERVICE, "image-events:b:request-b", 300, unchanged_since=read_at)

@@ -14,7 +14,9 @@ windows and cooldowns pass): flows take ``observed_at`` from ``Leases.now``.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -50,8 +52,12 @@ class Leases:
             ":kind": "lease",
         }
         if unchanged_since is not None:
+            # Milliseconds, the read's time rounded down and the change's up (``release``), so
+            # that changed_at <= since means the change came before the read. Rounded to
+            # nearest, a change in the read's millisecond but after it compared equal and
+            # passed: two deliveries deployed the same image from the same stale read.
             condition += " AND (attribute_not_exists(changed_at) OR changed_at <= :since)"
-            values[":since"] = Decimal(str(round(unchanged_since, 3)))
+            values[":since"] = _millis(unchanged_since, math.floor)
         taken = self._t.update_if(
             svc_pk(service_arn),
             "LEASE",
@@ -69,5 +75,10 @@ class Leases:
         values: dict[str, Any] = {":holder": holder}
         if changed:
             update = "SET changed_at = :at " + update
-            values[":at"] = Decimal(str(round(self.now(), 3)))
+            values[":at"] = _millis(self.now(), math.ceil)
         self._t.update_if(svc_pk(service_arn), "LEASE", update, "holder = :holder", values)
+
+
+def _millis(seconds: float, rounding: Callable[[float], int]) -> Decimal:
+    """Epoch ``seconds`` as a DynamoDB number of whole milliseconds' precision."""
+    return Decimal(rounding(seconds * 1000)) / 1000
