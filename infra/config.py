@@ -493,18 +493,25 @@ def _any_role(why: str) -> ValueError:
     return ValueError(f"{why} would allow passing any role of the account")
 
 
-def _role_arn(item: str) -> str:
+def _checked_role_arn(item: str, *, any_role: str, form: str) -> str:
+    """A role ARN (a trailing ``*`` for a name prefix), or ``ValueError``: ``any_role`` says
+    what a pattern matching every role would allow, ``form`` the ARN form expected."""
     head, _, rest = item.partition(":role/")
     if item.strip() in ("*", "arn:*") or (rest.replace("/", "") in ("", "*") and "*" in item):
-        raise _any_role(f"{item!r}")
+        raise ValueError(f"{item!r} would {any_role}")
     if "*" in head:
         raise ValueError(f"{item!r}: name the account (12 digits), not a wildcard")
     if _ROLE_ARN_RE.fullmatch(item) is None:
-        raise ValueError(
-            f"{item!r} is not a role ARN (arn:aws:iam::<12-digit account>:role/<name>, "
-            "a trailing * for a prefix)"
-        )
+        raise ValueError(f"{item!r} is not a role ARN ({form})")
     return item
+
+
+def _role_arn(item: str) -> str:
+    return _checked_role_arn(
+        item,
+        any_role="allow passing any role of the account",
+        form="arn:aws:iam::<12-digit account>:role/<name>, a trailing * for a prefix",
+    )
 
 
 def _role_path(item: str) -> str:
@@ -574,17 +581,12 @@ class PassRoles(_Strict):
 
 
 def _operator_role_arn(item: str) -> str:
-    head, _, rest = item.partition(":role/")
-    if item.strip() in ("*", "arn:*") or (rest.replace("/", "") in ("", "*") and "*" in item):
-        raise ValueError(f"{item!r} would let any role of the account write the ledger")
-    if "*" in head:
-        raise ValueError(f"{item!r}: name the account (12 digits), not a wildcard")
-    if _ROLE_ARN_RE.fullmatch(item) is None:
-        raise ValueError(
-            f"{item!r} is not a role ARN (arn:aws:iam::<12-digit account>:role/<path/><name>, "
-            "a trailing * for a prefix; a session ARN (assumed-role/...) or a user is not one)"
-        )
-    return item
+    return _checked_role_arn(
+        item,
+        any_role="let any role of the account write the ledger",
+        form="arn:aws:iam::<12-digit account>:role/<path/><name>, a trailing * for a prefix; "
+        "a session ARN (assumed-role/...) or a user is not one",
+    )
 
 
 class Operators(_Strict):
