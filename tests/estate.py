@@ -16,6 +16,9 @@ moto's gaps are filled here, in the open, on moto's backend objects:
 - services never start tasks, and ``run_task`` tasks carry no ``availabilityZone``:
   ``add_task`` puts a RUNNING task of the service, with its zone, into moto's ECS backend
   (moto's task state machine is set to manual so it stays RUNNING);
+- a task's stop carries no stop code, time or exit codes (moto's task holds one container):
+  ``stopped_task`` writes them as ``DescribeTasks`` answers for a stopped task, and a
+  STOPPED ``task_event`` of a new task stops one so (its claims are ECS's);
 - ``ListTasks`` ignores ``serviceName`` (moto 5.2.5 has a TODO there): while the estate is
   open it filters by ``group = service:<name>`` as ECS does;
 - ``create_service`` drops the placement strategy, the deployment configuration, the
@@ -647,6 +650,43 @@ class Estate:
         backend.tasks.setdefault(cluster, {})[task.task_arn] = task
         return task.task_arn
 
+    def stopped_task(
+        self,
+        service: str,
+        zone: str,
+        *,
+        task_definition: str | None = None,
+        exit_code: int | None = None,
+        sidecar_exit_code: int | None = 0,
+        stop_code: str = "EssentialContainerExited",
+        reason: str = "Essential container in task exited",
+        stopped_at: datetime | None = None,
+        digest: str | None = None,
+    ) -> str:
+        """A STOPPED task of ``service`` in moto's backend, as ``DescribeTasks`` answers for
+        a stopped task (its stop code and reason, when, each container's exit code); its
+        ARN. moto's task holds one container, exit code 0, and no stop code or time."""
+        arn = self.add_task(service, zone, task_definition)
+        task = self.backend.tasks[CLUSTER][arn]
+        task.desired_status = "STOPPED"
+        task.last_status = "STOPPED"
+        app: dict[str, Any] = {"name": "app", "lastStatus": "STOPPED"}
+        if exit_code is not None:
+            app["exitCode"] = exit_code
+        if digest:
+            app["imageDigest"] = digest
+        sidecar: dict[str, Any] = {"name": "log-router", "lastStatus": "STOPPED"}
+        if sidecar_exit_code is not None:
+            sidecar["exitCode"] = sidecar_exit_code
+        _keep(
+            task,
+            stop_code=stop_code,
+            stopped_reason=reason,
+            stopped_at=stopped_at or datetime.fromtimestamp(self.clock.now, UTC),
+            containers=[app, sidecar],
+        )
+        return arn
+
     def tasks(self, service: str) -> dict[str, list[str]]:
         """The service's running task ARNs per zone, from moto's backend."""
         out: dict[str, list[str]] = {}
@@ -862,12 +902,26 @@ class Estate:
         version: int | None = None,
         digest: str | None = None,
         stopped_at: datetime | None = None,
+        real: bool = True,
     ) -> dict[str, Any]:
         """``ECS Task State Change`` of a task of ``service`` (None: a standalone task).
 
         Each event of a task ARN has the next ``version``. A STOPPED task stopped now (the
         fake clock), by default because its essential container exited; ``exit_code`` is
-        the app container's (the log router exits 0)."""
+        the app container's (the log router exits 0). A STOPPED event of a service's new
+        task (no ``task_arn``) tells of a task ECS knows stopped just so (``stopped_task``)
+        unless ``real`` is False: a forged event, of a task ECS never ran."""
+        if status == "STOPPED" and service and task_arn is None and group is None and real:
+            task_arn = self.stopped_task(
+                service,
+                zone or ZONES[0],
+                task_definition=task_definition,
+                exit_code=exit_code,
+                stop_code=stop_code or "EssentialContainerExited",
+                reason=reason or "Essential container in task exited",
+                stopped_at=stopped_at,
+                digest=digest,
+            )
         task_arn = task_arn or f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{CLUSTER}/{uuid.uuid4().hex}"
         if version is None:
             version = self.versions[task_arn] = self.versions.get(task_arn, 0) + 1

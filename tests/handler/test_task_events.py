@@ -394,7 +394,7 @@ def test_dry_run_plans_without_changing_or_recording_anything(rx: Estate) -> Non
 # ---------------------------------------------------------------------------
 # Crash loops roll back through deployment-events' own path
 # ---------------------------------------------------------------------------
-def _tracked(rx: Estate, world: Estate) -> tuple[str, str, str, str, str]:
+def tracked_service(rx: Estate, world: Estate) -> tuple[str, str, str, str, str]:
     """A service on td:2 (digest new) deployed after its last known good td:1 (digest old)."""
     repo = "demo/api"
     old = world.push(repo, "v1.0.0")
@@ -432,7 +432,7 @@ def _tracked(rx: Estate, world: Estate) -> tuple[str, str, str, str, str]:
 def test_a_crash_loop_of_a_newer_digest_rolls_back_and_quarantines_through_the_shared_path(
     rx: Estate, world: Estate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    svc, td1, td2, _old, new = _tracked(rx, world)
+    svc, td1, td2, _old, new = tracked_service(rx, world)
     shared: list[str] = []
     real_plan = rollback.rollback_plan
 
@@ -492,7 +492,7 @@ def test_a_crash_loop_of_a_newer_digest_rolls_back_and_quarantines_through_the_s
 def test_a_crash_loop_met_by_a_busy_lease_is_rolled_back_by_the_retry(
     rx: Estate, world: Estate
 ) -> None:
-    svc, td1, _td2, _old, new = _tracked(rx, world)
+    svc, td1, _td2, _old, new = tracked_service(rx, world)
     start = datetime.fromtimestamp(rx.clock.now, UTC)
     events = [
         rx.task_event(
@@ -558,8 +558,9 @@ def test_crashes_spread_beyond_the_window_or_of_non_essential_containers_are_no_
         outcomes.append(decision(run(rx, event))["outcome"])
         rx.clock.advance(120)
     assert "crash-loop" not in outcomes
-    # a non-essential sidecar exiting 1 is not a crash
-    sidecar = rx.task_event("api", status="STOPPED", exit_code=0)
+    # a non-essential sidecar exiting 1 is not a crash (ECS says so of the task too)
+    task = rx.stopped_task("api", A, exit_code=0, sidecar_exit_code=1)
+    sidecar = rx.task_event("api", task, status="STOPPED", exit_code=0)
     sidecar["detail"]["containers"][1]["exitCode"] = 1
     rx.clock.advance(120)
     assert decision(run(rx, sidecar))["outcome"] != "crash-loop"

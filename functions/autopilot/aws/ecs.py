@@ -9,6 +9,7 @@ shapes. The ``*_params`` builders are the request shapes the flows plan with.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from autopilot import contract
@@ -19,9 +20,11 @@ from autopilot.domain.service import (
     ClusterCapacity,
     ContainerInstanceInfo,
     Deployment,
+    DescribedTask,
     Service,
     Strategy,
     StrategyItem,
+    TaskContainerState,
     TaskInfo,
 )
 
@@ -243,6 +246,38 @@ def running_tasks(ecs: ECSClient, cluster_arn: str, service_name: str) -> list[T
             and t.get("desiredStatus") == "RUNNING"
         )
     return tasks
+
+
+def describe_task(ecs: ECSClient, cluster_arn: str, task_arn: str) -> DescribedTask | None:
+    """One task of the cluster as ECS knows it (one DescribeTasks), or None if ECS does not
+    know it there (a ``MISSING`` failure: never run, another cluster's, or expired: ECS
+    keeps a stopped task for about an hour)."""
+    with translate("ecs:DescribeTasks"):
+        response = ecs.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
+    for t in response.get("tasks", []):
+        if t.get("taskArn") != task_arn or t.get("clusterArn", cluster_arn) != cluster_arn:
+            continue
+        stopped_at = t.get("stoppedAt")
+        return DescribedTask(
+            arn=task_arn,
+            cluster_arn=cluster_arn,
+            group=t.get("group", ""),
+            task_definition=t.get("taskDefinitionArn", ""),
+            last_status=t.get("lastStatus", ""),
+            desired_status=t.get("desiredStatus", ""),
+            stop_code=t.get("stopCode"),
+            stopped_reason=t.get("stoppedReason"),
+            stopped_at=stopped_at if isinstance(stopped_at, datetime) else None,
+            containers=tuple(
+                TaskContainerState(
+                    name=c.get("name", ""),
+                    exit_code=c.get("exitCode"),
+                    image_digest=c.get("imageDigest"),
+                )
+                for c in t.get("containers", [])
+            ),
+        )
+    return None
 
 
 def cluster_capacity(ecs: ECSClient, cluster_arn: str) -> ClusterCapacity:

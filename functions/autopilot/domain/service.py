@@ -7,6 +7,7 @@ frozen dataclass costs several times a named tuple to define."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final, NamedTuple
 
 FARGATE: Final = "FARGATE"
@@ -103,6 +104,30 @@ class TaskInfo(NamedTuple):
     zone: str | None
     task_definition: str
     container_instance: str | None
+
+
+class TaskContainerState(NamedTuple):
+    """One container of a described task."""
+
+    name: str
+    #: ``None``: the container never exited (or never started).
+    exit_code: int | None
+    image_digest: str | None
+
+
+class DescribedTask(NamedTuple):
+    """One task as ECS describes it (DescribeTasks): what a crash is judged on."""
+
+    arn: str
+    cluster_arn: str
+    group: str
+    task_definition: str
+    last_status: str
+    desired_status: str
+    stop_code: str | None
+    stopped_reason: str | None
+    stopped_at: datetime | None
+    containers: tuple[TaskContainerState, ...]
 
 
 class CapacityProviderInfo(NamedTuple):

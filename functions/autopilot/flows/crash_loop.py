@@ -1,14 +1,24 @@
 """task-events, crash loops: a service's tasks crashing again and again on one revision.
 
-1. gather: the stopped task's essential containers (DescribeTaskDefinition) and their exit
-   codes; the crash is recorded and the window's crashes read back (ledger); on a loop,
-   the service (DescribeServices), the crashing digest, the ledger state and deploy record
+1. gather: an event that claims a crash (STOPPED, a container exited non-zero) is only a
+   cue: the task is read from ECS (DescribeTasks on the event's cluster and task ARN) and
+   ECS's answer is judged, never the event's claims: its last status, stop code and
+   reason, group, task definition and the containers' exit codes (and image digests). A
+   task ECS does not know (a forged or expired event), one it does not say is stopped, or
+   one of another group is not counted, and the reason is recorded. Then the task
+   definition's essential containers (DescribeTaskDefinition); the crash is recorded and
+   the window's crashes read back (ledger); on a loop, the service (DescribeServices), the
+   crashing digest, the ledger state and deploy record
 2. plan: ``logic.crash_loop`` (loop or not; roll back or only announce); a rollback is
    planned by the rollback planner (``logic.deployment_plan``) and carried out as any
    rollback is (``flows.rollback.rollback_plan``); held if the service is paused, refused
    if ECS does not deploy it (``flows.guards``)
 3. carry out: ``execute.carry_out``
 4. record: by the caller (``flows.task_state``)
+
+Calls: an event that claims no crash costs none here; one that does costs one
+DescribeTasks, plus one DescribeTaskDefinition if ECS confirms a crash, plus one
+DescribeServices on a loop (then the rollback's own calls).
 
 A loop is reported once per window (a conditional claim); a rollback left for a retry
 gives the claim back, so the retry reports and rolls back. No deployment is in progress
@@ -19,7 +29,7 @@ breaker will not roll it back itself.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from autopilot import contract
 from autopilot.aws import ecs
@@ -27,10 +37,12 @@ from autopilot.domain.images import tracked_container
 from autopilot.domain.plan import Plan, Retry, Write
 from autopilot.domain.records import StopRecord
 from autopilot.domain.report import Decision, Outcome
+from autopilot.domain.service import DescribedTask
 from autopilot.events.task import TaskStateChangeEvent
 from autopilot.execute import carry_out
 from autopilot.flows import rollback
 from autopilot.flows.guards import guarded
+from autopilot.logic import zone_balance as zb
 from autopilot.logic.crash_loop import CrashLoopPolicy, detect_crash_loop, verdict
 from autopilot.logic.deployment_plan import DeploymentFacts, plan_deployment
 from autopilot.logic.taskdef import essential_containers
@@ -45,7 +57,10 @@ def react(r: Run, event: TaskStateChangeEvent, settings: TaskEventsSettings, ser
     crash = _crash(r, event)
     if crash is None:
         return False
-    stop, task_definition = crash
+    if isinstance(crash, str):
+        carry_out(r, Plan(Decision(service=service, outcome=Outcome.IGNORED, reason=crash)))
+        return True
+    stop, task_definition, task = crash
     policy = CrashLoopPolicy(settings.crash_loop_threshold, settings.crash_loop_window_minutes)
     window = policy.window_minutes * 60
     crashes = r.ledger.crashes
@@ -86,7 +101,7 @@ def react(r: Run, event: TaskStateChangeEvent, settings: TaskEventsSettings, ser
     )
     digest = container.digest if container else None
     if container is not None and digest is None:
-        reported = (c.image_digest for c in event.detail.containers if c.name == container.name)
+        reported = (c.image_digest for c in task.containers if c.name == container.name)
         digest = next((x for x in reported if x), None)
     state = r.ledger.state.load(svc.arn)
     deploy = r.ledger.deploys.get(svc.arn, loop.task_definition_arn)
@@ -137,18 +152,35 @@ def react(r: Run, event: TaskStateChangeEvent, settings: TaskEventsSettings, ser
     return True
 
 
-def _crash(r: Run, event: TaskStateChangeEvent) -> tuple[StopRecord, dict[str, Any]] | None:
-    """The stop as a crash (an essential container exited non-zero) and its task definition,
-    or None."""
+class _Crash(NamedTuple):
+    stop: StopRecord
+    task_definition: dict[str, Any]
+    task: DescribedTask
+
+
+def _crash(r: Run, event: TaskStateChangeEvent) -> _Crash | str | None:
+    """The stop as a crash (an essential container exited non-zero, as ECS says), its task
+    definition and the task; a reason when the event's stop is not counted (ECS does not
+    confirm it); or None (no crash: the caller goes on)."""
     d = event.detail
     if d.last_status != "STOPPED" or not any(c.exit_code not in (None, 0) for c in d.containers):
         return None
-    task_definition, _tags = ecs.describe_task_definition(r.aws.ecs, d.task_definition_arn)
+    task = ecs.describe_task(r.aws.ecs, d.cluster_arn, d.task_arn)
+    claim = f"the event's stop of {d.task_arn.rsplit('/', 1)[-1]} is not counted"
+    if task is None:
+        return f"ECS does not know the task ({claim}: a forged or expired event)"
+    if task.last_status != "STOPPED":
+        return f"ECS says the task is {task.last_status[:32]}, not STOPPED ({claim})"
+    if task.group != d.group:
+        return f"ECS says the task is of {task.group[:300]!r}, not {d.group[:300]!r} ({claim})"
+    if isinstance(ignore := zb.classify(task), zb.Ignore):
+        return f"ECS says: {ignore.reason}"
+    task_definition, _tags = ecs.describe_task_definition(r.aws.ecs, task.task_definition)
     essential = essential_containers(task_definition)
     stop = StopRecord(
-        task_arn=d.task_arn,
-        task_definition_arn=d.task_definition_arn,
-        essential_exit_codes=tuple(c.exit_code for c in d.containers if c.name in essential),
-        stopped_at=d.stopped_at or event.time,
+        task_arn=task.arn,
+        task_definition_arn=task.task_definition,
+        essential_exit_codes=tuple(c.exit_code for c in task.containers if c.name in essential),
+        stopped_at=task.stopped_at or d.stopped_at or event.time,
     )
-    return (stop, task_definition) if stop.crashed else None
+    return _Crash(stop, task_definition, task) if stop.crashed else None

@@ -5,6 +5,11 @@ are duplicates. Event-only ignores come first (another cluster's task, a standal
 a state that is neither RUNNING nor STOPPED, a stop by ECS's own rebalancing or a Spot
 interruption: ``logic.zone_balance.classify``), then ``flows.crash_loop``, then
 ``flows.zone_balance``; the run is recorded once (``record.finish``).
+
+The event is a cue, not evidence: a stop it claims is a crash counts only once ECS confirms
+it (``flows.crash_loop`` reads the task: one DescribeTasks per event claiming a crash, none
+for any other event); a stop ECS does not confirm is ignored with its reason, and zone
+balance reads the service's tasks from ECS itself.
 """
 
 from __future__ import annotations
