@@ -54,6 +54,7 @@ from autopilot.settings import get_settings
 from autopilot.store import table as ledger_table
 from autopilot.store.ledger import Ledger
 from moto import mock_aws
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.ecr.models import ecr_backends
 from moto.ecs.models import EC2ContainerServiceBackend, Service, Task, ecs_backends
 from moto.moto_api import state_manager
@@ -787,7 +788,7 @@ class Estate:
         return int(target["MinCapacity"]), int(target["MaxCapacity"])
 
     def alarm(self, name: str, tags: dict[str, str] | None = None) -> str:
-        """A metric alarm (tags on the alarm itself, read when the event carries none)."""
+        """A metric alarm, tagged ``tags`` (what capacity-events reads to decide)."""
         self.cloudwatch.put_metric_alarm(
             AlarmName=name,
             MetricName="CPUUtilization",
@@ -802,6 +803,20 @@ class Estate:
         arn = self.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
         self.reset_counts()
         return arn
+
+    def _alarm_tagged(self, name: str, tags: dict[str, str]) -> None:
+        """The alarm ``name`` exists tagged exactly ``tags``; the call counts stay as they
+        were (a test counts its own steps, not the events it builds)."""
+        calls, by_subject = Counter(self.calls), copy.deepcopy(self.by_subject)
+        backend = cloudwatch_backends[ACCOUNT][REGION]
+        if name not in backend.alarms:
+            self.alarm(name)
+        arn = backend.alarms[name].alarm_arn
+        backend.tagger.delete_all_tags_for_resource(arn)
+        backend.tagger.tag_resource(arn, [{"Key": k, "Value": v} for k, v in tags.items()])
+        self.reset_counts()
+        self.calls.update(calls)
+        self.by_subject.update(by_subject)
 
     # -- events -----------------------------------------------------------------------------
     def envelope(
@@ -963,10 +978,19 @@ class Estate:
         return self.envelope("ECS Task State Change", "aws.ecs", detail, resources=[task_arn])
 
     def alarm_event(
-        self, name: str, state: str = "ALARM", *, tags: dict[str, str] | None = None
+        self,
+        name: str,
+        state: str = "ALARM",
+        *,
+        tags: dict[str, str] | None = None,
+        real: bool = True,
     ) -> dict[str, Any]:
         """``CloudWatch Alarm State Change`` of a CPU alarm of the cluster; ``tags`` are the
-        alarm's tags as the event carries them (None: the event carries none)."""
+        alarm's tags as the event carries them (None: the event carries none), and the
+        alarm's own (made, or re-tagged, in moto: as with tag propagation on) unless
+        ``real`` is False: a forged event, whose tags the alarm does not have."""
+        if tags is not None and real:
+            self._alarm_tagged(name, tags)
         previous = "OK" if state == "ALARM" else "ALARM"
         stamp = self.event_time.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
         detail: dict[str, Any] = {

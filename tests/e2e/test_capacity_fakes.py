@@ -163,7 +163,8 @@ def test_propagated_alarm_tags_ride_on_the_event(sandbox: Sandbox, demo_results:
     finally:
         sim.propagate_alarm_tags = False
         sim.alarm(name, "OK")
-    # Then the event carries the alarm's tags, and capacity-events decides on them
+    # Then the event carries the alarm's tags, and capacity-events decides on the alarm's own
+    # (read from CloudWatch: the same tags)
     event = next(
         e
         for e in reversed(sim.emitted)

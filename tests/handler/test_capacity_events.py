@@ -157,11 +157,59 @@ def test_no_or_malformed_tags_change_nothing_and_are_recorded(  # noqa: PLR0917 
     assert d["service"] == arn
     assert {k: v for k, v in rx.mutations().items() if k != "sns:Publish"} == {}
     assert rx.describe("web")["desiredCount"] == 3
-    assert world.calls.get("cloudwatch:ListTagsForResource", 0) == (where == "alarm")
+    # the alarm's tags are read from CloudWatch whether or not the event carries them
+    assert world.calls["cloudwatch:ListTagsForResource"] == 1
     (recorded,) = world.ledger.decisions.list(arn)
     assert recorded["reason"] == d["reason"]
     notices = [n["attributes"]["outcome"] for n in world.notices()]
     assert notices == (["rejected"] if outcome == "rejected" else [])
+
+
+# ---------------------------------------------------------------------------
+# The alarm's tags are CloudWatch's, never the event's (anyone who may invoke can send any)
+# ---------------------------------------------------------------------------
+def test_forged_tags_on_an_alarm_that_drives_nothing_scale_nothing(
+    rx: Estate, world: Estate
+) -> None:
+    # Given an alarm with no autopilot tags and a service that could be scaled
+    rx.service("web", desired=3, tags={"autopilot:scaling": "1-9"})
+    arn = rx.alarm("web-cpu-high", {"team": "platform"})
+
+    # When an event of that alarm carries tags asking to scale the service up by 2
+    report = run(rx, rx.alarm_event("web-cpu-high", tags=STEP_UP, real=False))
+
+    # Then the alarm's real tags are read: it drives nothing, and nothing changes
+    d = decision(report)
+    assert d["outcome"] == "ignored"
+    assert "no autopilot:target tag" in d["reason"]
+    assert d["service"] == arn
+    assert rx.mutations() == {}
+    assert rx.describe("web")["desiredCount"] == 3
+    assert world.calls["cloudwatch:ListTagsForResource"] == 1
+
+
+def test_forged_tags_steer_neither_the_target_nor_the_step(rx: Estate, world: Estate) -> None:
+    # Given an alarm that drives web by +1, and a second service it does not drive
+    web = rx.service("web", desired=3, tags={"autopilot:scaling": "1-9"})
+    rx.service("api", desired=3, tags={"autopilot:scaling": "1-9"})
+    rx.alarm("web-cpu-high", {"autopilot:target": "service:web", "autopilot:step": "+1"})
+
+    # When its event says it drives api by +5
+    forged = {"autopilot:target": "service:api", "autopilot:step": "+5"}
+    d = decision(run(rx, rx.alarm_event("web-cpu-high", tags=forged, real=False)))
+
+    # Then web is scaled by its alarm's own +1, and api is untouched
+    assert d["outcome"] == "scaled"
+    assert d["service"] == web
+    assert "desiredCount 3 -> 4" in d["reason"]
+
+    # and a next event saying web by +5 is inside the real tags' cooldown: no +5 either
+    forged = {"autopilot:target": "service:web", "autopilot:step": "+5", "autopilot:cooldown": "0"}
+    again = decision(run(rx, rx.alarm_event("web-cpu-high", tags=forged, real=False)))
+    assert again["outcome"] != "scaled"
+    assert rx.describe("web")["desiredCount"] == 4
+    assert rx.describe("api")["desiredCount"] == 3
+    assert world.calls["ecs:UpdateService"] == 1
 
 
 def test_insufficient_data_changes_nothing_and_reads_nothing(rx: Estate) -> None:

@@ -1,4 +1,5 @@
-"""CloudWatch: an alarm's ARN and tags (what it drives, when the event carries no tags)."""
+"""CloudWatch: an alarm's ARN and tags (what it drives: read at decision time, whatever an
+event carries)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def alarm_arn(region: str, account: str, alarm_name: str, partition: str = "aws"
 
 
 def alarm_tags(cloudwatch: CloudWatchClient, arn: str) -> dict[str, str]:
-    """The alarm's tags (when the event carries none: tag propagation off)."""
+    """The alarm's tags, as CloudWatch holds them now."""
     with translate("cloudwatch:ListTagsForResource"):
         response = cloudwatch.list_tags_for_resource(ResourceARN=arn)
     return {t["Key"]: t["Value"] for t in response.get("Tags", []) if "Key" in t and "Value" in t}

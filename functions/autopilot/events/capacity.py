@@ -3,8 +3,9 @@
 - ``CloudWatch Alarm State Change``: metric alarms carry ``configuration.metrics``,
   composite alarms ``configuration.alarmRule``; both are accepted, one of the two is
   required. ``alarmTags`` (with ``alarmTagsStatus``) is present only when the alarm has
-  tag propagation on (``ActionConfiguration.AlarmTagsPropagation``); otherwise the
-  handler reads the alarm's tags. ``previousState`` is optional here.
+  tag propagation on (``ActionConfiguration.AlarmTagsPropagation``); it is parsed so real
+  events validate, and never decided on: the handler reads the alarm's tags from
+  CloudWatch. ``previousState`` is optional here.
 - ``ECS Service Action``: ``reason``, ``capacityProviderArns`` and
   ``containerInstanceArns`` are optional; the service is ``resources[0]`` (its ARN, long
   ``service/CLUSTER/NAME`` or old short ``service/NAME`` format).
@@ -96,9 +97,8 @@ class AlarmStateChangeDetail(Model):
     state: AlarmState
     previous_state: AlarmState | None = Field(default=None, alias="previousState")
     configuration: AlarmConfiguration
-    #: Present only with tag propagation on; values are kept as sent and validated by
-    #: ``logic.capacity.parse_alarm_tags`` (so a bad tag is a recorded
-    #: decision, not a rejected event).
+    #: Present only with tag propagation on; accepted as sent and never decided on (the
+    #: flow reads the alarm's tags from CloudWatch: ``flows.capacity``).
     alarm_tags: dict[Annotated[str, StringConstraints(max_length=128)], Any] | None = Field(
         default=None, alias="alarmTags", max_length=50
     )

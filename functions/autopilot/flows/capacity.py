@@ -1,9 +1,12 @@
 """capacity-events: alarms, placement failures and Spot warnings -> bounded scaling.
 
-1. gather: what the alarm drives (its tags, from the event or CloudWatch), the target
-   service (DescribeServices) with its scalable target, or the ASG behind a capacity
-   provider (DescribeClusters, DescribeCapacityProviders, DescribeAutoScalingGroups); the
-   last change (cooldown), recorded floors and Fargate Spot fallback (ledger)
+1. gather: what the alarm drives (its tags, read from CloudWatch: one
+   ListTagsForResource per ALARM or OK event, none for INSUFFICIENT_DATA; the event's
+   ``alarmTags`` are never read, since anyone who may invoke the function can write them),
+   the target service (DescribeServices) with its scalable target, or the ASG behind a
+   capacity provider (DescribeClusters, DescribeCapacityProviders,
+   DescribeAutoScalingGroups); the last change (cooldown), recorded floors and Fargate
+   Spot fallback (ledger)
 2. plan: ``logic.capacity`` (held if the target service is paused, ``logic.pause``)
 3. carry out: ``execute.carry_out`` through the owner of the number, one change per target
    per cooldown (a conditional claim, given back if the call fails)
@@ -182,14 +185,17 @@ def _alarm(r: Run, settings: CapacityEventsSettings, event: AlarmStateChangeEven
         (x for x in event.resources if ":alarm:" in x),
         cloudwatch.alarm_arn(event.region, event.account, d.alarm_name),
     )
-    if d.alarm_tags is not None:
-        tags: dict[str, Any] = dict(d.alarm_tags)
-    else:
-        try:
-            tags = dict(cloudwatch.alarm_tags(r.aws.cloudwatch, arn))
-        except NotFound:
-            _decide(r, arn, Outcome.IGNORED, "the alarm no longer exists: it drives nothing")
-            return
+    value = d.state.value
+    if value not in ("ALARM", "OK"):
+        _decide(r, arn, Outcome.UNCHANGED, f"alarm state {value} changes nothing")
+        return
+    # The alarm's tags say what it drives: read from CloudWatch now, never from the event
+    # (its ``alarmTags`` are whatever the sender wrote).
+    try:
+        tags: dict[str, Any] = dict(cloudwatch.alarm_tags(r.aws.cloudwatch, arn))
+    except NotFound:
+        _decide(r, arn, Outcome.IGNORED, "the alarm no longer exists: it drives nothing")
+        return
     binding = cap.parse_alarm_tags(tags)
     if isinstance(binding, cap.TagError):
         if any(str(k).startswith(contract.TAG_PREFIX) for k in tags):
@@ -197,10 +203,6 @@ def _alarm(r: Run, settings: CapacityEventsSettings, event: AlarmStateChangeEven
             _decide(r, arn, Outcome.REJECTED, reason, notify=True)
         else:
             _decide(r, arn, Outcome.IGNORED, f"{binding.reason}: it drives nothing")
-        return
-    value = d.state.value
-    if value not in ("ALARM", "OK"):
-        _decide(r, arn, Outcome.UNCHANGED, f"alarm state {value} changes nothing")
         return
     loaded: cap.ServiceState | cap.AsgState | None = None
     loaded_svc: Service | None = None
