@@ -3,7 +3,9 @@
 A task is started where ECS would place it (an EC2 instance with room, chosen by
 :mod:`sandbox.simulator.capacity`, or the least loaded Fargate zone), mirrored into moto's
 ECS backend with its ``availabilityZone`` (so ``ListTasks`` and ``DescribeTasks`` answer
-as ECS does), and every start and stop emits ``ECS Task State Change``. A task lost
+as ECS does; a stopped task with its stop code, time and each container's exit code, which
+task-events reads before it counts a crash), and every start and stop emits ``ECS Task
+State Change``. A task lost
 outside a deployment is replaced a little later; a service keeps its desired count; ECS's
 own AZ rebalancing moves one task at a time for a service that has it on.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sandbox.server import ACCOUNT_ID, REGION, Clients
@@ -115,13 +118,25 @@ class Tasks:
     ) -> None:
         task.status = "STOPPED"
         task.version += 1
-        if mirror:
-            mt = ecs_backend().tasks.get(svc.cluster_name, {}).get(task.arn)
-            if mt is not None:
+        event = self._task_event(svc, task, stop_code=stop_code, reason=reason, exit_code=exit_code)
+        mt = ecs_backend().tasks.get(svc.cluster_name, {}).get(task.arn)
+        if mt is not None:
+            if mirror:
                 mt.desired_status = "STOPPED"
                 mt.last_status = "STOPPED"
                 mt.stopped_reason = reason
-        event = self._task_event(svc, task, stop_code=stop_code, reason=reason, exit_code=exit_code)
+            # DescribeTasks answers the stop as the event tells it (task-events judges a
+            # crash on ECS's answer): moto's task keeps one container, exit code 0, and no
+            # stop code or time
+            detail = event["detail"]
+            vars(mt).update(
+                stop_code=stop_code,
+                stopped_at=datetime.fromisoformat(detail["stoppedAt"]),
+                containers=[
+                    {k: c[k] for k in ("name", "lastStatus", "exitCode", "imageDigest") if k in c}
+                    for c in detail["containers"]
+                ],
+            )
         self.queue.put(
             event,
             label=f"task {short(task.arn)} STOPPED in {task.az} ({svc.name}): {reason}",
