@@ -171,3 +171,25 @@ def test_the_crashing_revision_is_ecs_answer_not_the_events(rx: Estate, world: E
     assert "ecs:UpdateService" not in world.calls
     assert world.ledger.state.load(svc).quarantined == frozenset()
     assert {c.task_definition_arn for c in world.ledger.crashes.list(svc)} == {td1}
+
+
+def test_a_claimed_crash_costs_one_describe_tasks(rx: Estate, world: Estate) -> None:
+    # Given a balanced service, a clean stop and a crash of it
+    rx.service("api", spread={A: 2, B: 2, C: 2})
+    clean = rx.task_event("api", status="STOPPED", exit_code=0, stop_code="UserInitiated")
+    crash = rx.task_event("api", status="STOPPED", exit_code=1)
+
+    counts = []
+    for event in (clean, crash):
+        rx.reset_counts()
+        run(rx, event)
+        rx.clock.advance(600)  # past the zone-balance debounce: each is evaluated
+        counts.append(rx.aws_calls())
+
+    # Then the crash costs one DescribeTasks (the task, read before it counts) and one
+    # DescribeTaskDefinition (its essential containers) more than the clean stop
+    extra = {k: counts[1].get(k, 0) - counts[0].get(k, 0) for k in counts[1] | counts[0]}
+    assert {k: v for k, v in extra.items() if v} == {
+        "ecs:DescribeTasks": 1,
+        "ecs:DescribeTaskDefinition": 1,
+    }
