@@ -811,6 +811,9 @@ def test_task_events_iam_zone_balance(control) -> None:
         f"{HERE}:task/brownfield/*",
         f"{HERE}:task/demo-cluster/*",
     ]
+    # the crash read (DescribeTasks, before a stop counts) is held to the managed clusters'
+    # tasks and the ecs:cluster condition as StopTask is: one statement
+    assert by_action["ecs:DescribeTasks"] is by_action["ecs:StopTask"]
     assert by_action["ecs:ListTasks"]["Resource"] == "*"
     assert by_action["ecs:ListTasks"]["Condition"]["ArnEquals"]["ecs:cluster"] == cluster_condition
     assert "container-instance/demo-cluster/*" in _resource_text(
