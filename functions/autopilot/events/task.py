@@ -2,7 +2,10 @@
 re-check schedule's ``Scheduled Event``), its model map, and its parser.
 
 Only the fields the zone-balance planner and the crash-loop detector read are modelled;
-everything else in the event is ignored. Real shapes accepted:
+everything else in the event is ignored. The stop fields (``lastStatus``, ``stopCode``,
+``stoppedReason``, the containers' ``exitCode``) are a cue: a crash is judged on the task
+as ECS describes it (``flows.crash_loop``), never on what the event claims. Real shapes
+accepted:
 
 - EC2 and Fargate launch types; tasks placed by a capacity provider (``capacityProviderName``).
 - ``availabilityZone`` absent (e.g. PROVISIONING, or a task that never got placed).
