@@ -193,3 +193,17 @@ def test_a_claimed_crash_costs_one_describe_tasks(rx: Estate, world: Estate) -> 
         "ecs:DescribeTasks": 1,
         "ecs:DescribeTaskDefinition": 1,
     }
+
+
+def test_a_stop_of_another_clusters_task_is_not_asked_about(rx: Estate, world: Estate) -> None:
+    svc, _td1, td2, _old, new = tracked_service(rx, world)
+    other = "arn:aws:ecs:us-east-1:123456789012:task/elsewhere/0123456789abcdef"
+    events = _forged(rx, new, [other, other.replace("us-east-1", "eu-west-1")])
+
+    for event in events:
+        rx.reset_counts()
+        d = decision(run(rx, event))
+        assert d["outcome"] == "ignored"
+        assert "ECS does not know the task" in d["reason"]
+        assert rx.aws_calls() == {}  # ECS is not asked about another cluster's task
+    _nothing_rolled_back(rx, world, svc, td2)

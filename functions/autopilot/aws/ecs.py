@@ -251,7 +251,12 @@ def running_tasks(ecs: ECSClient, cluster_arn: str, service_name: str) -> list[T
 def describe_task(ecs: ECSClient, cluster_arn: str, task_arn: str) -> DescribedTask | None:
     """One task of the cluster as ECS knows it (one DescribeTasks), or None if ECS does not
     know it there (a ``MISSING`` failure: never run, another cluster's, or expired: ECS
-    keeps a stopped task for about an hour)."""
+    keeps a stopped task for about an hour). A task ARN of another cluster, account or
+    region is not asked about: it is not the cluster's task."""
+    prefix, _, cluster_name = cluster_arn.partition(":cluster/")
+    task_prefix, _, path = task_arn.partition(":task/")
+    if task_prefix != prefix or (path.count("/") == 1 and path.split("/")[0] != cluster_name):
+        return None
     with translate("ecs:DescribeTasks"):
         response = ecs.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
     for t in response.get("tasks", []):
