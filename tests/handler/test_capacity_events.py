@@ -212,6 +212,26 @@ def test_forged_tags_steer_neither_the_target_nor_the_step(rx: Estate, world: Es
     assert world.calls["ecs:UpdateService"] == 1
 
 
+def test_an_alarm_carrying_its_tags_costs_one_tag_read_and_the_scaling_calls(
+    rx: Estate,
+) -> None:
+    # Given an alarm whose event carries its tags (propagation on)
+    rx.service("web", desired=3)
+    rx.scalable_target("web", 2, 10)
+    event = rx.alarm_event("web-cpu-high", tags=STEP_UP)
+    rx.reset_counts()
+
+    assert decision(run(rx, event))["outcome"] == "scaled"
+
+    # Then the tags are read all the same: one ListTagsForResource more than trusting them
+    assert rx.aws_calls() == {
+        "cloudwatch:ListTagsForResource": 1,
+        "ecs:DescribeServices": 1,
+        "application-auto-scaling:DescribeScalableTargets": 1,
+        "application-auto-scaling:RegisterScalableTarget": 1,
+    }
+
+
 def test_insufficient_data_changes_nothing_and_reads_nothing(rx: Estate) -> None:
     rx.service("web", desired=3, tags={"autopilot:scaling": "1-9"})
     d = decision(run(rx, rx.alarm_event("web-cpu-high", "INSUFFICIENT_DATA", tags=STEP_UP)))
