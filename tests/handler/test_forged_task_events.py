@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from autopilot.domain.records import DeployRecord
 
-from tests.estate import ZONES, Estate
+from tests.estate import TABLE, ZONES, Estate
 from tests.handler.test_task_events import decision, run, tracked_service
 
 A, B, C = ZONES
@@ -207,3 +208,45 @@ def test_a_stop_of_another_clusters_task_is_not_asked_about(rx: Estate, world: E
         assert "ECS does not know the task" in d["reason"]
         assert rx.aws_calls() == {}  # ECS is not asked about another cluster's task
     _nothing_rolled_back(rx, world, svc, td2)
+
+
+def test_the_crashing_digest_is_ecs_answer_not_the_events(rx: Estate, world: Estate) -> None:
+    # Given a service on td:2, which runs demo/api by tag (ECS resolved it to digest new),
+    # deployed after its last known good td:1 (digest old)
+    repo = "demo/api"
+    old = world.push(repo, "v1.0.0")
+    new = world.push(repo, "v1.1.0")
+    image = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{repo}"
+    td1 = rx.task_definition("api", f"{image}@{old}")
+    td2 = rx.task_definition("api", f"{image}:v1.1.0")
+    svc = rx.service(
+        "api", task_definition=td2, spread={A: 2, B: 2, C: 2}, tags={"autopilot:repository": repo}
+    )
+    Ledger = type(world.ledger)
+    Ledger(world.dynamodb, TABLE, clock=lambda: 1_000_000).state.set_last_known_good(
+        svc, task_definition=td1, digest=old, image=f"{image}@{old}", event_id="seed"
+    )
+    Ledger(world.dynamodb, TABLE, clock=lambda: 1_000_600).deploys.record(
+        svc,
+        DeployRecord(
+            task_definition=td2,
+            digest=new,
+            tag="v1.1.0",
+            previous_task_definition=td1,
+            event_id="push",
+        ),
+    )
+    crashed: list[str | None] = [
+        rx.stopped_task("api", A, exit_code=1, digest=new) for _ in range(3)
+    ]
+
+    # When the events claim the crashing image is the last known good's digest (old)
+    reports = [run(rx, event) for event in _forged(rx, old, crashed)]
+
+    # Then ECS's digest (new) is rolled back and quarantined, never the claimed one
+    d = decision(reports[-1])
+    assert d["outcome"] == "rolled-back"
+    assert rx.describe(svc)["taskDefinition"] == td1
+    quarantined = world.ledger.state.load(svc).quarantined
+    assert new in quarantined
+    assert old not in quarantined
