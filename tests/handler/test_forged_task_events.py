@@ -16,9 +16,10 @@ from tests.handler.test_task_events import decision, run, tracked_service
 A, B, C = ZONES
 
 
-def _forged(rx: Estate, new: str, task_arns: list[str | None]) -> list[dict[str, Any]]:
-    """Three STOPPED events claiming the app crashed (exit 1) on the service's td:2, two
-    minutes apart: a crash loop, if they were true. ``None``: a task ECS never ran."""
+def _forged(rx: Estate, digest: str, task_arns: list[str | None]) -> list[dict[str, Any]]:
+    """STOPPED events claiming the app (image ``digest``) crashed (exit 1) on the service's
+    current revision, two minutes apart: a crash loop, if they were true. ``None``: a task
+    ECS never ran."""
     start = datetime.fromtimestamp(rx.clock.now, UTC)
     return [
         rx.task_event(
@@ -26,7 +27,7 @@ def _forged(rx: Estate, new: str, task_arns: list[str | None]) -> list[dict[str,
             arn,
             status="STOPPED",
             exit_code=1,
-            digest=new,
+            digest=digest,
             stopped_at=start + timedelta(minutes=2 * i),
             real=False,
         )
