@@ -729,11 +729,10 @@ def history(
 
 
 def _order(item: dict[str, Any]) -> tuple[str, str]:
-    """Newest first by the event's second, then by when it was decided (microseconds): the
-    ledger's sort key holds the event's time, which AWS gives in whole seconds, and a random
-    event id, so two decisions on events of one second would come in no set order."""
-    event_time = str(item.get("event_time") or "")[:19]
-    return event_time, str(item.get("decided_at") or item.get("event_time") or "")
+    """Newest first by the event's time, then by when it was decided (microseconds): the
+    ledger's sort key holds the event's time, which AWS gives in whole seconds, and then a
+    random event id, so decisions on events of one second would come in no set order."""
+    return str(item.get("event_time") or ""), str(item.get("decided_at") or "")
 
 
 def newest_decisions(

@@ -962,7 +962,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-#: commands that tell a story on the terminal as it happens (their stdout is not redirected)
+#: commands that tell a story on the terminal as it happens: their stdout is not redirected
+#: (unless the output is JSON, which they print at the end)
 _STREAMING = frozenset({"demo", "up"})
 
 
@@ -997,7 +998,7 @@ def _run(argv: list[str] | None) -> int:
         if args.profile:  # the profile's credentials, not the environment's
             for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
                 os.environ.pop(key, None)
-        streaming = getattr(args, "local_command", args.command) in _STREAMING
+        streaming = getattr(args, "local_command", args.command) in _STREAMING and not _json(args)
         try:
             with (
                 patched_environ(env),
