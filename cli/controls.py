@@ -618,7 +618,7 @@ def _service_status(ctx: _Ctx, arn: str, svc: Service | None) -> dict[str, Any]:
                     "expires": a.expires_iso,
                 }
             )
-    last = ledger.decisions.list(arn, limit=1)
+    last = newest_decisions(ledger, arn, limit=1)
     lkg = state.last_known_good
     doc: dict[str, Any] = {
         "service": arn.rsplit("/", 1)[-1],
@@ -723,6 +723,34 @@ def history(
             )
         wanted = frozenset(outcomes)
     after = parse_since(since, ctx.now()) if since else None
-    return ctx.ledger.decisions.list(
-        service_arn(target, service, aws), limit=limit, since=after, outcomes=wanted
+    return newest_decisions(
+        ctx.ledger, service_arn(target, service, aws), limit=limit, since=after, outcomes=wanted
     )
+
+
+def _order(item: dict[str, Any]) -> tuple[str, str]:
+    """Newest first by the event's time, then by when it was decided (microseconds): the
+    ledger's sort key holds the event's time, which AWS gives in whole seconds, and then a
+    random event id, so decisions on events of one second would come in no set order."""
+    return str(item.get("event_time") or ""), str(item.get("decided_at") or "")
+
+
+def newest_decisions(
+    ledger: Ledger,
+    subject: str,
+    *,
+    limit: int | None = 50,
+    since: datetime | None = None,
+    outcomes: frozenset[str] | None = None,
+) -> list[dict[str, Any]]:
+    """``subject``'s decisions newest first (``_order``), at most ``limit``. When the limit
+    cuts through one second, every decision of that second is read so the newest of them
+    are the ones kept."""
+    rows = ledger.decisions.list(subject, limit=limit, since=since, outcomes=outcomes)
+    if limit is not None and len(rows) >= limit and rows:
+        oldest = parse_since(str(rows[-1].get("event_time") or "")[:19], datetime.now(UTC))
+        rows = ledger.decisions.list(
+            subject, limit=None, since=max(oldest, since) if since else oldest, outcomes=outcomes
+        )
+    rows.sort(key=_order, reverse=True)
+    return rows[:limit] if limit is not None else rows

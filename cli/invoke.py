@@ -26,6 +26,7 @@ from autopilot.logic.policy import SCAN_STRICTNESS, Floors, ScanGate
 from cli import controls
 from cli.adopt import ControlPlane, RolePatterns
 from cli.controls import Target
+from cli.output import AwsAccessError, access_problem
 from sandbox.router import (
     FunctionInfo,
     LambdaContext,
@@ -33,7 +34,7 @@ from sandbox.router import (
     load_handler,
     reset_function_caches,
 )
-from sandbox.server import FAKE_ENV, REGION, patched_environ
+from sandbox.server import FAKE_ENV, patched_environ
 
 #: operation name prefixes that only read
 READ_PREFIXES = (
@@ -102,8 +103,6 @@ def _env(endpoint: str | None) -> dict[str, str]:
         env["AWS_ENDPOINT_URL"] = endpoint
     if is_loopback(endpoint):
         env.update(FAKE_ENV)
-    elif not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
-        env["AWS_DEFAULT_REGION"] = REGION
     return env
 
 
@@ -141,6 +140,8 @@ def deployed_function(
             if spec is not None and f.get("Handler") == spec.handler
         ]
     except Exception as exc:
+        if access_problem(exc):
+            raise  # the real error: not "no function", "no ledger table"
         if function_name:
             raise InvokeError(f"cannot read function {function_name}: {exc}") from exc
         return None
@@ -221,6 +222,9 @@ def invoke(
                 f"{function}'s handler {spec.handler} cannot be imported: {exc}"
             ) from exc
         except Exception as exc:
+            problem = access_problem(exc)
+            if problem:
+                raise AwsAccessError(problem) from exc
             outcome.error = f"{type(exc).__name__}: {exc}"
             outcome.bad_input = _is_bad_input(exc)
         finally:
@@ -269,7 +273,9 @@ def stack_outputs(stack: str, endpoint: str | None) -> dict[str, str]:
     cfn = _client("cloudformation", endpoint)
     try:
         found = cfn.describe_stacks(StackName=stack)["Stacks"]
-    except Exception:
+    except Exception as exc:
+        if access_problem(exc):
+            raise  # the real error: not "no such stack"
         return {}
     return {o["OutputKey"]: o["OutputValue"] for o in (found[0].get("Outputs") or [])}
 
@@ -285,7 +291,9 @@ def estate_outputs(stack: str, endpoint: str | None) -> dict[str, dict[str, str]
                 name = str(s["StackName"])
                 if name.startswith(f"{stack}-") and not str(s["StackStatus"]).startswith("DELETE"):
                     out[name] = {o["OutputKey"]: o["OutputValue"] for o in s.get("Outputs") or []}
-    except Exception:
+    except Exception as exc:
+        if access_problem(exc):
+            raise
         return {}
     return dict(sorted(out.items()))
 
@@ -505,17 +513,16 @@ def actor(endpoint: str | None) -> str:
     (``sts:GetCallerIdentity``; for a role, ``arn:aws:sts::<account>:assumed-role/<role>/
     <session>``), never a name the environment claims. What the ledger records as the
     approver, rejecter or pauser, and what its resource policy checks (the role's ARN).
-    Raises ``InvokeError`` when there are no credentials or STS will not say."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    Raises ``AwsAccessError`` when there are no credentials (or AWS cannot be reached) and
+    ``InvokeError`` when STS will not say."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         return str(_client("sts", endpoint).get_caller_identity()["Arn"])
-    except NoCredentialsError as exc:
-        raise InvokeError(
-            "no AWS credentials: the ledger records who decides, from sts:GetCallerIdentity; "
-            "configure credentials (or --endpoint for the sandbox)"
-        ) from exc
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, ValueError) as exc:
+        problem = access_problem(exc)
+        if problem:
+            raise AwsAccessError(problem) from exc
         raise InvokeError(f"cannot tell who you are (sts:GetCallerIdentity): {exc}") from exc
 
 

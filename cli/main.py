@@ -1,7 +1,10 @@
 """`autopilot`: the demo, the sandbox, one-handler invocations, the operator controls.
 
 Exit codes (``cli.output``): 0 done; 1 a reaction did not happen or failed; 2 bad usage
-or bad input (one clear line on stderr, never a traceback).
+or bad input; 3 AWS cannot be reached as asked (credentials, region, profile, endpoint).
+Each error is one clear line on stderr, never a traceback. The global options
+(``--profile``, ``--region``, ``--endpoint-url``, ``--output``, ``--no-color``,
+``--version``) are accepted before or after the subcommand.
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
@@ -9,15 +12,32 @@ or bad input (one clear line on stderr, never a traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from cli.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Failed, UsageError, print_json, progress
+from cli.output import (
+    EXIT_AWS,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    OUTPUTS,
+    AwsAccessError,
+    Failed,
+    UsageError,
+    access_problem,
+    error_line,
+    out,
+    paint,
+    print_json,
+    progress,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,17 +53,17 @@ def _print_entries(entries: list[dict[str, Any]], *, verbose: bool = False) -> N
     for e in entries:
         entry = Entry(e.get("at", 0.0), e["kind"], e["text"], e.get("data") or {})
         if verbose or not quiet(entry):
-            print(format_entry(entry))
+            out(format_entry(entry))
 
 
 def _routes_exit(routes: list[dict[str, Any]], *, require_match: bool = False) -> int:
     failed = [r for r in routes if r.get("matched") and not r.get("ok")]
     if failed:
         first = failed[0]
-        print(f"error: {first['function']} failed: {first['error']}", file=sys.stderr)
+        error_line(f"{first['function']} failed: {first['error']}")
         return EXIT_FAILED
     if require_match and not any(r.get("matched") for r in routes):
-        print("error: no rule matched the event: nothing reacted", file=sys.stderr)
+        error_line("no rule matched the event: nothing reacted")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -87,11 +107,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sandbox.timeline import Timeline
 
     started = time.perf_counter()
-    timeline = Timeline(echo=not args.json, verbose=args.verbose)
+    timeline = Timeline(echo=not _json(args), verbose=args.verbose)
     out_dir = Path(args.out) if args.out else None
     sb = Sandbox(
         out_dir=out_dir,
-        progress=None if args.json else progress,
+        progress=None if _json(args) else progress,
         timeline=timeline,
         brownfield=True,
     )
@@ -99,7 +119,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.resynth:
             from sandbox.synth import synth
 
-            sb.assembly = synth(out_dir, force=True, progress=None if args.json else progress)
+            sb.assembly = synth(out_dir, force=True, progress=None if _json(args) else progress)
         sb.up()
         from cli.invoke import adopter, approver
 
@@ -109,7 +129,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sb.down()
     wall = time.perf_counter() - started
     ok = all(r.ok for r in results)
-    if args.json:
+    if _json(args):
         print_json(
             {
                 "ok": ok,
@@ -130,20 +150,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print()
+        out()
         for r in results:
             if r.skipped:
-                print(f"  SKIP  {r.title}: {r.skipped}")
+                out(f"  SKIP  {r.title}: {r.skipped}")
                 continue
-            print(f"  {'PASS' if r.ok else 'FAIL'}  {r.title}  ({r.seconds:.1f} s)")
+            out(f"  {'PASS' if r.ok else 'FAIL'}  {r.title}  ({r.seconds:.1f} s)")
             for c in r.checks:
                 if not c.ok:
-                    print(f"        missed: {c.what}" + (f" ({c.detail})" if c.detail else ""))
+                    out(f"        missed: {c.what}" + (f" ({c.detail})" if c.detail else ""))
             if r.error:
-                print(f"        broke: {r.error}")
+                out(f"        broke: {r.error}")
         told = [r for r in results if not r.skipped]
         skipped = f", {len(results) - len(told)} skipped" if len(told) < len(results) else ""
-        print(
+        out(
             f"\n{sum(r.ok for r in told)}/{len(told)} scenes passed{skipped} in {wall:.1f} s "
             f"(synth {sb.timings.get('synth', 0):.1f} s, "
             f"deploy {sb.timings.get('deploy', 0):.1f} s)"
@@ -152,7 +172,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- local
+def banner(endpoint: str, state: Path) -> list[str]:
+    """What `local up` says once the sandbox is up: its endpoint and the one region it
+    serves (``sandbox.server.REGION``, whatever the environment says), as the lines a
+    shell or the aws CLI needs to reach it."""
+    from sandbox.server import REGION
+
+    lines = [
+        f"sandbox up: AWS endpoint {endpoint}, region {REGION}, state in {state}",
+        f"  export AWS_ENDPOINT_URL={endpoint} AWS_REGION={REGION} AWS_DEFAULT_REGION={REGION}",
+        f"  aws --endpoint-url {endpoint} --region {REGION} ecs list-clusters",
+    ]
+    asked = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if asked and asked != REGION:
+        lines.append(
+            f"  note: the environment names region {asked}; the sandbox serves {REGION} only"
+        )
+    return lines
+
+
 def cmd_local_up(args: argparse.Namespace) -> int:
+    from sandbox.server import REGION
+
+    if args.region and args.region != REGION:
+        raise UsageError(
+            f"--region {args.region}: the sandbox serves one region, {REGION} "
+            "(its account, stacks and sample events are in it); leave --region out"
+        )
     from sandbox.control import (
         ControlServer,
         NoSandbox,
@@ -185,12 +231,9 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     control = ControlServer(sb).start()
     path = write_state(sb, control.url)
-    print(
-        f"sandbox up: AWS endpoint {sb.endpoint} (AWS_ENDPOINT_URL={sb.endpoint}, region "
-        f"{os.environ.get('AWS_DEFAULT_REGION') or 'eu-west-1'}), state in {path}",
-        flush=True,
-    )
-    print("stop with Ctrl-C", flush=True)
+    for line in banner(sb.endpoint, path):
+        out(line, flush=True)
+    out("stop with Ctrl-C", flush=True)
     stop = {"now": False}
 
     def _stop(*_: Any) -> None:
@@ -207,7 +250,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         control.stop()
         remove_state()
         sb.down()
-        print("sandbox stopped", flush=True)
+        out("sandbox stopped", flush=True)
     return EXIT_OK
 
 
@@ -222,7 +265,7 @@ def _local_call(
         raise UsageError(str(exc)) from exc
     except BadRequest as exc:
         raise UsageError(str(exc)) from exc
-    if args.json:
+    if _json(args):
         print_json(doc)
     else:
         _print_entries(doc.get("timeline", []), verbose=args.verbose)
@@ -252,9 +295,16 @@ def cmd_local_push(args: argparse.Namespace) -> int:
 
 
 def cmd_local_emit(args: argparse.Namespace) -> int:
-    return _local_call(
-        "/emit", {"event": _load_event(args.event), "as_is": args.as_is}, args, require_match=True
-    )
+    from sandbox.router import missing_envelope_fields
+
+    event = _load_event(args.event)
+    missing = missing_envelope_fields(event)
+    if missing:
+        raise UsageError(
+            f"{args.event} is not a complete EventBridge event: it lacks {', '.join(missing)} "
+            "(EventBridge sets every one; see events/ for real ones)"
+        )
+    return _local_call("/emit", {"event": event, "as_is": args.as_is}, args, require_match=True)
 
 
 def cmd_local_alarm(args: argparse.Namespace) -> int:
@@ -275,14 +325,14 @@ def cmd_local_info(args: argparse.Namespace) -> int:
         doc = call("/info", {})
     except NoSandbox as exc:
         raise UsageError(str(exc)) from exc
-    if args.json:
+    if _json(args):
         print_json(doc)
         return EXIT_OK
-    print(f"endpoint {state['endpoint']}  (pid {state['pid']})")
+    out(f"endpoint {state['endpoint']}  (pid {state['pid']})")
     for r in doc.get("rules", []):
-        print(f"  rule {r['name']} -> {', '.join(r['functions'])}")
+        out(f"  rule {r['name']} -> {', '.join(r['functions'])}")
     for name, s in doc.get("services", {}).items():
-        print(f"  service {name}: {s['taskDefinition'].rsplit('/', 1)[-1]}  tasks {s['spread']}")
+        out(f"  service {name}: {s['taskDefinition'].rsplit('/', 1)[-1]}  tasks {s['spread']}")
     return EXIT_OK
 
 
@@ -305,7 +355,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         )
     except InvokeError as exc:
         raise UsageError(str(exc)) from exc
-    print_json(outcome.to_json())
+    if _json(args):
+        print_json(outcome.to_json())
+    else:
+        _print_invoke(outcome)
     if args.verbose and outcome.logs:
         print(outcome.logs, file=sys.stderr)
     if outcome.mutating_calls and args.dry_run:
@@ -316,9 +369,25 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     if outcome.error:
-        print(f"error: {outcome.error}", file=sys.stderr)
+        error_line(f"{outcome.error}")
         return EXIT_FAILED if not outcome.bad_input else EXIT_USAGE
     return EXIT_OK
+
+
+def _print_invoke(outcome: Any) -> None:
+    """``invoke``'s result for people: each decision, then the AWS calls made."""
+    report = outcome.report or {}
+    run = "dry run" if outcome.dry_run else "run"
+    where = outcome.function_name or "no deployed function found"
+    out(f"{outcome.function} ({where}), {run} on event {report.get('event_id') or '-'}")
+    for d in report.get("decisions") or []:
+        service = str(d.get("service", "")).rsplit("/", 1)[-1]
+        out(f"  {d.get('outcome', '?'):16} {service:20} {d.get('reason', '')}")
+    for a in report.get("actions") or []:
+        state = "done" if a.get("done") else "planned"
+        out(f"  {state:16} {a.get('api')}")
+    mutating = len(outcome.mutating_calls)
+    out(f"aws calls: {len(outcome.calls)} ({mutating} mutating)")
 
 
 def _split_outcomes(text: str | None) -> list[str] | None:
@@ -342,20 +411,80 @@ def cmd_history(args: argparse.Namespace) -> int:
         )
     except (InvokeError, OperatorError) as exc:
         raise UsageError(str(exc)) from exc
-    if args.json:
+    if _json(args):
         print_json(rows)
         return EXIT_OK
     if not rows:
-        print(f"no decisions recorded for {args.service}")
+        out(f"no decisions recorded for {args.service}")
         return EXIT_OK
-    for r in rows:
-        what = r.get("tag") or (r.get("digest") or "")[:19]
-        print(
-            f"{str(r.get('event_time') or r.get('decided_at') or '')[:19]:19}  "
-            f"{r.get('outcome', '?'):16} "
-            f"{what:14} {r.get('reason', '')}  [{r.get('function', '')} {str(r.get('event_id', ''))[:8]}]"  # noqa: E501
+    cells = [
+        (
+            str(r.get("event_time") or r.get("decided_at") or "")[:19],
+            str(r.get("outcome", "?")),
+            str(r.get("tag") or (r.get("digest") or "")[:19]),
+            str(r.get("function", "")),
+            short_id(str(r.get("event_id", ""))),
+            str(r.get("reason", "")),
         )
+        for r in rows
+    ]
+    if args.output == "table":
+        _table(("TIME", "OUTCOME", "IMAGE", "FUNCTION", "EVENT", "REASON"), cells)
+        return EXIT_OK
+    for at, outcome, what, function, event, reason in cells:
+        out(f"{at:19}  {_outcome(outcome, 16)} {what:14} {reason}  [{function} {event}]")
     return EXIT_OK
+
+
+#: how outcomes are coloured on a terminal (the others stay plain)
+_OUTCOME_COLOUR = {
+    "deployed": "green",
+    "rebalanced": "green",
+    "scaled": "green",
+    "restored": "green",
+    "blocked": "red",
+    "failed": "red",
+    "rolled-back": "red",
+    "rejected": "red",
+    "quarantined": "red",
+    "crash-loop": "red",
+    "pending-approval": "yellow",
+    "awaiting-scan": "yellow",
+    "paused": "yellow",
+}
+
+
+def _outcome(outcome: str, width: int) -> str:
+    """``outcome`` padded to ``width``, coloured on a terminal (the padding stays plain)."""
+    colour = _OUTCOME_COLOUR.get(outcome)
+    padded = f"{outcome:{width}}"
+    if colour is None:
+        return padded
+    return paint(outcome, colour) + padded[len(outcome) :]
+
+
+def short_id(event_id: str) -> str:
+    """An event id people can tell apart and search for: a UUID's first 8 characters; an
+    operator command's ``approve-<uuid>`` as ``approve-<8>``; a task's state change
+    (``<task ARN>#<version>``) as ``task/<task id's first 12>#<version>``."""
+    if event_id.startswith("arn:"):
+        arn, sep, version = event_id.partition("#")
+        resource = arn.split(":", 5)[-1]
+        kind = resource.split("/", 1)[0]
+        return f"{kind}/{resource.rsplit('/', 1)[-1][:12]}{sep}{version}"
+    head, sep, rest = event_id.partition("-")
+    if sep and head.isalpha() and len(rest) > 8:
+        return f"{head}-{rest[:8]}"
+    return event_id[:8] if len(event_id) > 12 else event_id
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """Aligned columns under ``header`` (the last column is not padded)."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header[:-1])]
+    out("  ".join(f"{h:{w}}" for h, w in zip(header, [*widths, 0], strict=True)).rstrip())
+    for r in rows:
+        first = "  ".join(f"{c:{w}}" for c, w in zip(r[:-1], widths, strict=True))
+        out(f"{first}  {r[-1]}".rstrip())
 
 
 # --------------------------------------------------------------------------- operator
@@ -394,10 +523,10 @@ def _control(args: argparse.Namespace, action: str) -> int:
             result = operator.resume(aws, target, args.service, actor=who, reason=reason)
     except operator.OperatorError as exc:
         raise UsageError(str(exc)) from exc
-    if args.json:
+    if _json(args):
         print_json(result.to_json())
     else:
-        print(result.message)
+        out(result.message)
     if not result.ok:
         return EXIT_FAILED
     return EXIT_OK
@@ -427,7 +556,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         services = operator.status(aws, target)
     except operator.OperatorError as exc:
         raise UsageError(str(exc)) from exc
-    if args.json:
+    if _json(args):
         print_json(
             {
                 "cluster": target.cluster_arn,
@@ -438,11 +567,34 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     if not services:
-        print(f"no tracked service in {', '.join(target.cluster_arns)}")
+        out(f"no tracked service in {', '.join(target.cluster_arns)}")
+        return EXIT_OK
+    if args.output == "table":
+        _status_table(services)
         return EXIT_OK
     for s in services:
         _print_status(s)
     return EXIT_OK
+
+
+def _status_table(services: list[dict[str, Any]]) -> None:
+    """One aligned row per service (``--output table``)."""
+    rows = []
+    for s in services:
+        running = s.get("running") or {}
+        last = s.get("last_decision") or {}
+        rows.append(
+            (
+                str(s["service"]) + ("" if s["active"] else " (not active)"),
+                str(running.get("tag") or "-"),
+                str(running.get("digest") or "-")[:19],
+                str((s.get("last_known_good") or {}).get("digest") or "-")[:19],
+                str(len(s.get("pending_approvals") or [])),
+                "yes" if s.get("paused") else "no",
+                str(last.get("outcome") or "-"),
+            )
+        )
+    _table(("SERVICE", "TAG", "DIGEST", "LAST GOOD", "PENDING", "PAUSED", "LAST"), rows)
 
 
 def _print_status(s: dict[str, Any]) -> None:
@@ -454,35 +606,35 @@ def _print_status(s: dict[str, Any]) -> None:
         head += "  (not active)"
     if s.get("paused"):
         p = s["paused"]
-        head += f"  PAUSED by {p.get('by')} at {p.get('at')}"
+        head += f"  {paint('PAUSED', 'yellow')} by {p.get('by')} at {p.get('at')}"
         head += f": {p['reason']}" if p.get("reason") else ""
-    print(head)
+    out(head)
     running = s.get("running") or {}
     if s.get("repository"):
-        print(f"  {'repository':12} {s['repository']}  (approval {s.get('approval') or 'auto'})")
+        out(f"  {'repository':12} {s['repository']}  (approval {s.get('approval') or 'auto'})")
     revision = str(running.get("task_definition") or "-").rsplit("/", 1)[-1]
-    print(
+    out(
         f"  {'running':12} {running.get('tag') or '-'}  {short(running.get('digest'))}  "
         f"({revision})"
     )
     lkg = s.get("last_known_good")
     if lkg:
-        print(
+        out(
             f"  {'last good':12} {short(lkg.get('digest'))}  "
             f"({str(lkg.get('task_definition')).rsplit('/', 1)[-1]}, {lkg.get('at')})"
         )
     for digest in s.get("quarantined") or []:
-        print(f"  {'quarantined':12} {digest}")
+        out(f"  {'quarantined':12} {digest}")
     for a in s.get("pending_approvals") or []:
-        print(
+        out(
             f"  {'pending':12} {a.get('tag') or '-'}  {short(a.get('digest'))}  "
             f"expires {a.get('expires')}\n"
             f"  {'':12} autopilot approve {s['service']} {a.get('digest')}"
         )
     last = s.get("last_decision")
     if last:
-        print(
-            f"  {'last':12} {last.get('outcome')} at {str(last.get('at'))[:19]} "
+        out(
+            f"  {'last':12} {_outcome(str(last.get('outcome')), 0)} at {str(last.get('at'))[:19]} "
             f"({last.get('function')}): {last.get('reason')}"
         )
 
@@ -520,13 +672,13 @@ def cmd_adopt(args: argparse.Namespace) -> int:
         )
     except (adoption.AdoptError, InvokeError) as exc:
         raise UsageError(str(exc)) from exc
-    if args.json:
+    if _json(args):
         print_json(report.to_json())
     else:
-        print("\n".join(adoption.render(report)))
+        out("\n".join(adoption.render(report)))
     if not report.ok:
         failed = next(o for o in report.outcomes if o.error)
-        print(f"error: {failed.judgement.service}: {failed.error}", file=sys.stderr)
+        error_line(f"{failed.judgement.service}: {failed.error}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -563,7 +715,6 @@ def _adopt_parser(sub: Any, common: Any) -> None:
     act = ad.add_mutually_exclusive_group()
     act.add_argument("--apply", action="store_true", help="write the tags (default: a dry run)")
     act.add_argument("--undo", action="store_true", help="remove every autopilot:* tag")
-    ad.add_argument("--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)")
     ad.add_argument(
         "--stack",
         help="the control plane's stack, whose outputs say what it manages (default: "
@@ -598,9 +749,6 @@ def _operator_parsers(sub: Any, common: Any) -> None:
     """history, status, approve, reject, pause, resume: against the sandbox or an account."""
 
     def where(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sp.add_argument(
-            "--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)"
-        )
         sp.add_argument(
             "--stack",
             help="the deployed stack whose outputs name the ledger table and cluster "
@@ -659,25 +807,102 @@ def _operator_parsers(sub: Any, common: Any) -> None:
     re_.set_defaults(func=cmd_resume)
 
 
+def global_options(p: argparse.ArgumentParser, *, top: bool) -> argparse.ArgumentParser:
+    """The aws-CLI habits, on the top-level parser and on every subcommand's: the
+    subcommands' copies default to ``SUPPRESS`` so an option given before the subcommand is
+    not reset by the subcommand's default."""
+
+    def default(value: Any) -> Any:
+        return value if top else argparse.SUPPRESS
+
+    g = p.add_argument_group("global options (before or after the command)")
+    g.add_argument(
+        "--profile",
+        default=default(None),
+        help="a named profile of the AWS config and credentials files (default: $AWS_PROFILE)",
+    )
+    g.add_argument(
+        "--region",
+        default=default(None),
+        help="AWS region (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else the profile's)",
+    )
+    g.add_argument(
+        "--endpoint-url",
+        "--endpoint",
+        dest="endpoint",
+        metavar="URL",
+        default=default(None),
+        help="AWS endpoint, e.g. the sandbox's http://127.0.0.1:4599 "
+        "(default: $AWS_ENDPOINT_URL, else AWS itself)",
+    )
+    g.add_argument(
+        "--output",
+        choices=OUTPUTS,
+        default=default(None),
+        help="json (machine-readable, nothing else on stdout), table or text (the default)",
+    )
+    g.add_argument(
+        "--json",
+        dest="output",
+        action="store_const",
+        const="json",
+        default=default(None),
+        help="the same as --output json",
+    )
+    g.add_argument(
+        "--no-color",
+        action="store_true",
+        default=default(False),
+        help="no colour (there is none off a terminal, nor with $NO_COLOR)",
+    )
+    g.add_argument("--version", action="version", version=f"autopilot {_version()}")
+    return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ecs-autopilot")
+    except PackageNotFoundError:  # pragma: no cover - run from a checkout, not installed
+        return "unknown"
+
+
+def _json(args: argparse.Namespace) -> bool:
+    return getattr(args, "output", None) == "json"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="autopilot", description="ecs-autopilot: the sandbox, the demo and handler invocations"
+    p = global_options(
+        _Parser(
+            prog="autopilot",
+            description="ecs-autopilot: the sandbox, the demo, handler invocations and the "
+            "operator controls",
+            epilog="exit codes: 0 done, 1 a reaction did not happen or failed, 2 bad usage or "
+            "input, 3 credentials, region, profile or endpoint problem",
+        ),
+        top=True,
     )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    def plain(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        return global_options(sp, top=False)
+
     def common(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        """The global options and ``-v`` (for the commands that tell a timeline)."""
         sp.add_argument(
             "-v", "--verbose", action="store_true", help="show task events and unmatched events too"
         )
-        return sp
+        return plain(sp)
 
     d = common(sub.add_parser("demo", help="the whole event loop offline, as a timeline of scenes"))
     d.add_argument("--out", help="cloud assembly directory (default: cdk.out, reused when fresh)")
     d.add_argument("--resynth", action="store_true", help="synthesize even when cdk.out is fresh")
     d.set_defaults(func=cmd_demo)
 
-    local = sub.add_parser("local", help="the sandbox: embedded local AWS with the stacks deployed")
+    local = plain(
+        sub.add_parser("local", help="the sandbox: embedded local AWS with the stacks deployed")
+    )
     lsub = local.add_subparsers(dest="local_command", required=True, parser_class=_Parser)
     up = common(lsub.add_parser("up", help="start the sandbox in the foreground until Ctrl-C"))
     up.add_argument("--port", type=int, help="port of the local AWS endpoint (default: a free one)")
@@ -715,7 +940,7 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("service")
     stop.add_argument("--az", required=True)
     stop.set_defaults(func=cmd_local_stop_tasks)
-    info = common(lsub.add_parser("info", help="what the running sandbox holds"))
+    info = plain(lsub.add_parser("info", help="what the running sandbox holds"))
     info.set_defaults(func=cmd_local_info)
 
     inv = common(
@@ -726,36 +951,102 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inv.add_argument("event", metavar="EVENT.json")
     inv.add_argument("--dry-run", action="store_true", help="print the plan; make no mutating call")
-    inv.add_argument(
-        "--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS itself)"
-    )
     inv.add_argument("--function-name", help="the deployed function to take the environment from")
     inv.set_defaults(func=cmd_invoke)
 
-    _operator_parsers(sub, common)
-    _adopt_parser(sub, common)
+    _operator_parsers(sub, plain)
+    _adopt_parser(sub, plain)
     from cli.redrive import register_cli
 
-    register_cli(sub, common)  # autopilot redrive (cli/redrive.py)
+    register_cli(sub, plain)  # autopilot redrive (cli/redrive.py)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+#: commands that tell a story on the terminal as it happens: their stdout is not redirected
+#: (unless the output is JSON, which they print at the end)
+_STREAMING = frozenset({"demo", "up"})
+
+
+def aws_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The environment the command's AWS clients read: ``--profile`` (which, as in the aws
+    CLI, beats credentials in the environment) and the region from ``--region``, else
+    ``AWS_REGION``, else ``AWS_DEFAULT_REGION``, set under both names (botocore reads
+    only ``AWS_DEFAULT_REGION``)."""
+    env: dict[str, str] = {}
+    if getattr(args, "profile", None):
+        env["AWS_PROFILE"] = args.profile
+    region = (
+        getattr(args, "region", None)
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+    )
+    if region:
+        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
+    return env
+
+
+def _run(argv: list[str] | None) -> int:
+    from cli import output
+    from sandbox.server import patched_environ
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return int(args.func(args))
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except Failed as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        output.set_no_color(bool(args.no_color))
+        env = aws_environment(args)
+        saved = dict(os.environ)
+        if args.profile:  # the profile's credentials, not the environment's
+            for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+                os.environ.pop(key, None)
+        streaming = getattr(args, "local_command", args.command) in _STREAMING and not _json(args)
+        try:
+            with (
+                patched_environ(env),
+                contextlib.nullcontext() if streaming else contextlib.redirect_stdout(sys.stderr),
+            ):
+                return int(args.func(args))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    except BrokenPipeError:
+        raise
+    except (UsageError, Failed, AwsAccessError, Exception) as exc:
+        problem = str(exc) if isinstance(exc, AwsAccessError) else access_problem(exc)
+        if problem:
+            error_line(problem)
+            return EXIT_AWS
+        if isinstance(exc, UsageError):
+            error_line(str(exc))
+            return EXIT_USAGE
+        if isinstance(exc, Failed):
+            error_line(str(exc))
+            return EXIT_FAILED
+        error_line(f"{type(exc).__name__}: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``autopilot`` entry point. A closed stdout (``autopilot status | head -1``) ends
+    the command quietly with exit 0."""
+    from cli import output
+
+    output.set_results(sys.stdout)
+    try:
+        try:
+            code = _run(argv)
+        except SystemExit as exc:  # --help, --version
+            code = exc.code if isinstance(exc.code, int) else EXIT_OK if exc.code is None else 2
+        output.results().flush()
+        return code
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):  # a file-less stream (pytest's capsys)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    finally:
+        output.set_results(None)
 
 
 if __name__ == "__main__":

@@ -291,7 +291,8 @@ def _sandbox_dead_letters(state: dict[str, Any], lam: Any) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------- the CLI
 def register_cli(sub: Any, common: Callable[[Any], Any]) -> None:
-    """`autopilot redrive [--dry-run] [--function NAME]... [--account] [--endpoint URL]`."""
+    """`autopilot redrive [--dry-run] [--function NAME]... [--account] [--endpoint-url URL]`
+    (``--endpoint-url`` is one of the global options ``common`` adds)."""
     p = common(
         sub.add_parser(
             "redrive",
@@ -311,12 +312,11 @@ def register_cli(sub: Any, common: Callable[[Any], Any]) -> None:
         help="against the AWS account your credentials name (lambda Invoke, Event), even if "
         "a sandbox is running",
     )
-    p.add_argument("--endpoint", help="AWS endpoint for --account (default: AWS itself)")
     p.set_defaults(func=cmd_redrive)
 
 
 def cmd_redrive(args: Any) -> int:
-    from cli.output import EXIT_FAILED, EXIT_OK, UsageError, print_json
+    from cli.output import EXIT_FAILED, EXIT_OK, UsageError, out, print_json
     from sandbox.control import NoSandbox
 
     try:
@@ -328,15 +328,15 @@ def cmd_redrive(args: Any) -> int:
             report = redrive_control(functions=args.functions, dry_run=args.dry_run)
     except NoSandbox as exc:
         raise UsageError(f"{exc} (or pass --account to redrive in your AWS account)") from exc
-    if args.json:
+    if args.output == "json":
         print_json(report.to_json())
     else:
         verb = "would redrive" if report.dry_run else "redriven"
         for m in report.messages:
             mark = "ok" if m.ok else "XX"
-            print(
+            out(
                 f"{mark} {m.function}: {m.detail_type} {m.event_id}"
                 + (f" ({m.error})" if m.error else "")
             )
-        print(f"{len(report.messages) - len(report.failed)} {verb}, {len(report.failed)} failed")
+        out(f"{len(report.messages) - len(report.failed)} {verb}, {len(report.failed)} failed")
     return EXIT_FAILED if report.failed else EXIT_OK

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox.router import rehome_event
+from sandbox.router import missing_envelope_fields, rehome_event
 from sandbox.simulator import SimulatorError
 from sandbox.synth import REPO_ROOT
 
@@ -77,6 +77,9 @@ def handle(sb: Sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
         event = body.get("event")
         if not isinstance(event, dict):
             raise BadRequest("the event must be a JSON object")
+        missing = missing_envelope_fields(event)
+        if missing:
+            raise BadRequest(f"not a complete EventBridge event: it lacks {', '.join(missing)}")
         if not body.get("as_is"):
             event = rehome_event(event)
         return _routes_payload(sb, mark, sim.emit(event))

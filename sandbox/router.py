@@ -470,6 +470,27 @@ class Router:
         return True
 
 
+#: what EventBridge puts in every event's envelope (the fields `local emit` insists on)
+ENVELOPE_FIELDS = (
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+)
+
+
+def missing_envelope_fields(event: Any) -> list[str]:
+    """The EventBridge envelope fields ``event`` lacks (all of them if it is no object)."""
+    if not isinstance(event, dict):
+        return list(ENVELOPE_FIELDS)
+    return [f for f in ENVELOPE_FIELDS if f not in event]
+
+
 def rehome_event(event: dict[str, Any]) -> dict[str, Any]:
     """The same event as if it came from the sandbox's account and region.
 

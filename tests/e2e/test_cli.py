@@ -158,7 +158,14 @@ def test_invoke_dry_run_changes_nothing(
     for path in (EVENTS / "ecr-image-push.json", scan_file):
         # When image-events is invoked with --dry-run
         code, out, err = run_cli(
-            capsys, "invoke", "image-events", str(path), "--dry-run", "--endpoint", running.endpoint
+            capsys,
+            "invoke",
+            "image-events",
+            str(path),
+            "--dry-run",
+            "--json",
+            "--endpoint-url",
+            running.endpoint,
         )
         assert code == 0, err
         doc = json.loads(out)

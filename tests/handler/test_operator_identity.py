@@ -58,7 +58,7 @@ def test_approve_and_pause_record_the_caller_sts_names_not_the_environment(
         ("resume", "web"),
     ],
 )
-def test_without_credentials_an_operator_command_exits_2_with_one_line(
+def test_without_credentials_an_operator_command_exits_3_with_one_line(
     argv: tuple[str, ...],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -85,7 +85,7 @@ def test_without_credentials_an_operator_command_exits_2_with_one_line(
 
     code, out, err = run(capsys, *argv, *WHERE)
 
-    assert code == 2
+    assert code == 3  # cli.output.EXIT_AWS: credentials, region, profile or endpoint
     assert out == ""
     assert err.count("\n") == 1
     assert err.startswith("error: no AWS credentials")

@@ -54,7 +54,8 @@ class Decisions:
             function=function,
             event_id=event_id,
             event_time=iso(event_time),
-            decided_at=iso(datetime.fromtimestamp(now, UTC)),
+            # microseconds: decisions on events of the same second keep their order
+            decided_at=iso(datetime.fromtimestamp(self._t.clock(), UTC)),
             expires_at=now + DECISION_TTL,
         )
         self._t.put(values)
