@@ -323,10 +323,17 @@ class Simulator:
         findings: dict[str, int] | None = None,
         crashing: bool = False,
         scanner: str | None = None,
+        platforms: tuple[str, ...] = (),
+        attestation: bool = False,
     ) -> PushResult:
-        """Push a new image: ``ECR Image Action``, then the scan result with ``findings``."""
+        """Push a new image: ``ECR Image Action``, then the scan result with ``findings``
+        (ECR holds it too). With ``platforms`` the image is an index of one manifest per
+        platform (plus, with ``attestation``, a provenance attestation), and each platform
+        manifest is scanned."""
         with self._lock:
-            repo, digest = self.registry.put_image(repository, tag, crashing=crashing)
+            repo, digest, children = self.registry.put_image(
+                repository, tag, crashing=crashing, platforms=platforms, attestation=attestation
+            )
             start = len(self._routes)
             events = [self.registry.announce_push(repository, tag, digest, crashing=crashing)]
             self._drain()
@@ -341,6 +348,7 @@ class Simulator:
                 None if kind == "none" else kind,
                 self._routes[start:],
                 events,
+                children,
             )
 
     def scanner_for(self, repo: dict[str, Any]) -> str:
