@@ -494,6 +494,11 @@ class Estate:
         self.reset_counts()
         return digest, children
 
+    def _holds(self, repo: str, digest: str) -> bool:
+        """Whether ECR holds ``digest`` in ``repo``."""
+        repos = ecr_backends[ACCOUNT][REGION].repositories
+        return repo in repos and any(i.image_digest == digest for i in repos[repo].images)
+
     def hold_scan(
         self,
         repo: str,
@@ -886,7 +891,11 @@ class Estate:
         """``ECR Image Scan`` (basic scanning), or with ``inspector`` ``Inspector2 Scan``;
         ECR holds the same result for the digest (``hold_scan``) unless the event is
         ``forged`` (ECR holds whatever it held)."""
-        if not forged and status in {"COMPLETE", "FAILED", "INITIAL_SCAN_COMPLETE", "ACTIVE"}:
+        if (
+            not forged
+            and status in {"COMPLETE", "FAILED", "INITIAL_SCAN_COMPLETE", "ACTIVE"}
+            and self._holds(repo, digest)
+        ):
             self.hold_scan(
                 repo,
                 digest,
