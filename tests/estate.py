@@ -494,11 +494,6 @@ class Estate:
         self.reset_counts()
         return digest, children
 
-    def _holds(self, repo: str, digest: str) -> bool:
-        """Whether ECR holds ``digest`` in ``repo``."""
-        repos = ecr_backends[ACCOUNT][REGION].repositories
-        return repo in repos and any(i.image_digest == digest for i in repos[repo].images)
-
     def hold_scan(
         self,
         repo: str,
@@ -516,7 +511,7 @@ class Estate:
             "repositoryArn": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repo}",
         }
         kind = "inspector2" if inspector else "basic"
-        hold_scan(self.ecr, described, digest, dict(counts or {}), kind, status=status)
+        hold_scan(described, digest, dict(counts or {}), kind, status=status)
 
     # -- ECS --------------------------------------------------------------------------------
     def task_definition(self, family: str, image: str = DEFAULT_IMAGE, **extra: Any) -> str:
@@ -889,13 +884,9 @@ class Estate:
         forged: bool = False,
     ) -> dict[str, Any]:
         """``ECR Image Scan`` (basic scanning), or with ``inspector`` ``Inspector2 Scan``;
-        ECR holds the same result for the digest (``hold_scan``) unless the event is
-        ``forged`` (ECR holds whatever it held)."""
-        if (
-            not forged
-            and status in {"COMPLETE", "FAILED", "INITIAL_SCAN_COMPLETE", "ACTIVE"}
-            and self._holds(repo, digest)
-        ):
+        ECR holds the same result for the digest (``hold_scan``, if ECR holds the image)
+        unless the event is ``forged`` (ECR holds whatever it held)."""
+        if not forged and status in {"COMPLETE", "FAILED", "INITIAL_SCAN_COMPLETE", "ACTIVE"}:
             self.hold_scan(
                 repo,
                 digest,

@@ -28,7 +28,7 @@ from sandbox.simulator.bus import Event, EventQueue
 from sandbox.simulator.capacity import Capacity
 from sandbox.simulator.deployments import Deployments
 from sandbox.simulator.presentation import record_route
-from sandbox.simulator.registry import PushResult, Registry, scan_event
+from sandbox.simulator.registry import PushResult, Registry, hold_scan, scan_event
 from sandbox.simulator.state import (
     SimInstance,
     SimService,
@@ -359,6 +359,9 @@ class Simulator:
     def scan_event(
         repo: dict[str, Any], digest: str, tags: list[str], findings: dict[str, int], kind: str
     ) -> Event:
+        """The scan event of ``digest`` (see ``registry.scan_event``); ECR holds the same
+        result for it from now on (``registry.hold_scan``), as it does when AWS sends one."""
+        hold_scan(repo, digest, findings, kind)
         return scan_event(repo, digest, tags, findings, kind)
 
     # ------------------------------------------------------------------ stimuli: CloudWatch

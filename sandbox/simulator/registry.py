@@ -168,7 +168,7 @@ class Registry:
         scanned = list(self._children.get(digest, {}).values()) or [digest]
         event: Event | None = None
         for one in scanned:
-            hold_scan(self.clients("ecr"), repo, one, findings, kind)
+            hold_scan(repo, one, findings, kind)
             event = scan_event(repo, one, [tag] if tag and one == digest else [], findings, kind)
             self.queue.put(
                 event,
@@ -245,7 +245,6 @@ def scan_event(
 
 
 def hold_scan(
-    ecr: Any,
     repo: dict[str, Any],
     digest: str,
     findings: dict[str, int],
@@ -256,12 +255,19 @@ def hold_scan(
     """Make ECR (moto, in this process) answer DescribeImageScanFindings for ``digest`` with
     ``findings``: basic scanning's ``findingSeverityCounts`` (status COMPLETE), or for
     ``kind`` inspector2 enhanced scanning's ``enhancedFindings``, one per finding (status
-    ACTIVE). ``status`` overrides the status (FAILED, SCAN_ELIGIBILITY_EXPIRED, ...)."""
+    ACTIVE). ``status`` overrides the status (FAILED, SCAN_ELIGIBILITY_EXPIRED, ...).
+    ``repo`` is the repository as DescribeRepositories describes it. Nothing is held for
+    an image ECR does not hold (ECR scans only what it has)."""
     from moto.ecr.models import ecr_backends  # noqa: PLC0415 - moto loads with the sandbox
 
     name = repo["repositoryName"]
-    backend = ecr_backends[repo["registryId"]][ecr.meta.region_name]
-    image = backend.repositories[name]._get_image(None, digest)
+    region = str(repo["repositoryArn"]).split(":")[3]
+    repository = ecr_backends[repo["registryId"]][region].repositories.get(name)
+    image = next(
+        (i for i in (repository.images if repository else []) if i.image_digest == digest), None
+    )
+    if image is None:
+        return
     counts = {k: v for k, v in findings.items() if v and k != "TOTAL"}
     scan: dict[str, Any] = {"findingSeverityCounts": counts}
     if kind == "inspector2":

@@ -133,3 +133,16 @@ def test_a_forged_scan_claiming_a_newer_tag_on_an_old_digest_does_not_deploy_bac
 
     assert _outcome(report) == "older"
     assert world.running_image(svc).endswith(":v1.3.0")
+
+
+def test_a_forged_push_of_a_digest_ecr_does_not_hold_is_ignored(world: Estate) -> None:
+    world.push(REPO, "v1.2.0")
+    svc = world.service("web", REPO, tag="v1.2.0")
+
+    forged = world.push_event(REPO, "sha256:" + "4f" * 32, "99.0.0")
+    report = image_events.run(forged, aws=world.clients)
+
+    assert _outcome(report) == "ignored"
+    assert report.decisions[0].reason == "the image is no longer in the repository"
+    assert "ecr:DescribeImageScanFindings" not in world.calls
+    assert world.running_image(svc).endswith(":v1.2.0")

@@ -85,7 +85,8 @@ _OPEN_FINDING = "ACTIVE"
 
 def scan_findings(ecr: ECRClient, repository: str, digest: str) -> ScanFindings | None:
     """ECR's scan status and findings per severity for ``digest``; None when ECR holds no
-    scan of it (``ScanNotFoundException``: not scanned yet, or never will be).
+    scan of it (``ScanNotFoundException``: not scanned yet, or never will be; or the image
+    is gone).
 
     Basic scanning gives ``findingSeverityCounts``; enhanced scanning (Inspector) gives
     ``enhancedFindings``, one severity each (only ACTIVE ones count), and may give counts
@@ -107,6 +108,8 @@ def scan_findings(ecr: ECRClient, repository: str, digest: str) -> ScanFindings 
         try:
             with translate("ecr:DescribeImageScanFindings"):
                 response = ecr.describe_image_scan_findings(**kwargs)
+        except NotFound:
+            return None
         except AwsCallFailed as exc:
             if exc.code == "ScanNotFoundException":
                 return None

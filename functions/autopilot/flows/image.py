@@ -284,7 +284,9 @@ def _gated_digests(
     index (which ECR cannot scan) the index's manifest for the platform of the service's
     task definition (one BatchGetImage for all). Each is (digest, its platform) or, when
     the index has no manifest for that platform, (None, why)."""
-    if cand_info is None or not cand_info.is_index:
+    if cand_info is None:
+        return {}  # no longer in the repository: nothing to gate
+    if not cand_info.is_index:
         return {svc.arn: (candidate.digest, "") for svc, *_ in ready}
     try:
         index = ecr.image_manifest(r.aws.ecr, candidate.repository, candidate.digest)
@@ -310,7 +312,7 @@ def _scans(
     so that its scan event finds the index."""
     out: dict[str, ScanRecord | None] = {}
     for svc, cfg, *_ in ready:
-        digest = gated[svc.arn][0]
+        digest = gated[svc.arn][0] if svc.arn in gated else None
         if digest is None or digest in out or cfg.scan == "off":
             continue
         if digest != candidate.digest and not r.dry_run:
