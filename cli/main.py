@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -289,9 +290,22 @@ def cmd_local_push(args: argparse.Namespace) -> int:
             "findings": _parse_findings(args.findings),
             "crashing": args.crashing,
             "scanner": args.scanner,
+            "platforms": _parse_platforms(args.platforms, attestation=args.attestation),
+            "attestation": args.attestation,
         },
         args,
     )
+
+
+def _parse_platforms(value: str | None, *, attestation: bool) -> list[str]:
+    """``--platforms linux/amd64,linux/arm64`` -> the platforms of an image index."""
+    platforms = [p.strip() for p in (value or "").split(",") if p.strip()]
+    bad = [p for p in platforms if not re.fullmatch(r"[a-z0-9]+/[a-z0-9]+", p)]
+    if bad:
+        raise UsageError(f"--platforms takes OS/ARCH, comma-separated (e.g. linux/arm64): {bad[0]}")
+    if attestation and not platforms:
+        raise UsageError("--attestation goes with --platforms (an image index)")
+    return platforms
 
 
 def cmd_local_emit(args: argparse.Namespace) -> int:
@@ -921,6 +935,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--scanner",
         choices=["basic", "inspector2", "none"],
         help="override the registry's scanning configuration",
+    )
+    push.add_argument(
+        "--platforms",
+        metavar="OS/ARCH,...",
+        help="push an image index of one manifest per platform, e.g. linux/amd64,linux/arm64",
+    )
+    push.add_argument(
+        "--attestation",
+        action="store_true",
+        help="with --platforms: add buildx's provenance attestation (platform unknown/unknown)",
     )
     push.set_defaults(func=cmd_local_push)
     emit = common(lsub.add_parser("emit", help="route one event through the deployed rules"))

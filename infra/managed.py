@@ -273,7 +273,16 @@ class ManagedScope:
             )
         )
         role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["ecr:DescribeImages"], resources=self.repository_arns)
+            iam.PolicyStatement(
+                # tags and manifest media type; the scan verdict, read at decision time; an
+                # image index's manifests (to gate on the task's platform)
+                actions=[
+                    "ecr:DescribeImages",
+                    "ecr:DescribeImageScanFindings",
+                    "ecr:BatchGetImage",
+                ],
+                resources=self.repository_arns,
+            )
         )
 
     def grant_change_services(self, role: iam.IRole) -> None:
@@ -374,7 +383,9 @@ class ManagedScope:
 
     def repository_findings(self) -> list[tuple[str, str]]:
         reason = (
-            "ecr:DescribeImages (push times) on the managed repositories only: a name prefix "
+            "ecr:DescribeImages (tags, push times), DescribeImageScanFindings (the scan "
+            "verdict) and BatchGetImage (an image index's manifests) on the managed "
+            "repositories only: a name prefix "
             "(or all of the account's, when the config manages all) covers repositories "
             "created after the deploy."
         )

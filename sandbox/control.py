@@ -63,6 +63,8 @@ def handle(sb: Sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
             findings=body.get("findings") or {},
             crashing=bool(body.get("crashing")),
             scanner=body.get("scanner"),
+            platforms=tuple(str(p) for p in body.get("platforms") or ()),
+            attestation=bool(body.get("attestation")),
         )
         return _routes_payload(
             sb,
@@ -72,6 +74,7 @@ def handle(sb: Sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
             scan=res.scan,
             repository=res.repository,
             tag=res.tag,
+            **({"manifests": res.children} if res.children else {}),
         )
     if path == "/emit":
         event = body.get("event")

@@ -35,6 +35,7 @@ benchmarks with ``functions_environment()``.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import time
@@ -58,6 +59,8 @@ from moto.cloudwatch.models import cloudwatch_backends
 from moto.ecr.models import ecr_backends
 from moto.ecs.models import EC2ContainerServiceBackend, Service, Task, ecs_backends
 from moto.moto_api import state_manager
+
+from sandbox.simulator.registry import hold_scan
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -446,6 +449,73 @@ class Estate:
                 image.image_pushed_at = int(self.event_time.timestamp())
         self.reset_counts()
         return digest
+
+    def push_index(
+        self, repo: str, tag: str | None, platforms: tuple[str, ...], *, attestation: bool = False
+    ) -> tuple[str, dict[str, str]]:
+        """Put an image index (one manifest per platform, ``os/arch``, plus buildx's
+        attestation manifest with ``attestation``); its digest and each platform's."""
+        self.repo(repo)
+        children = {p: self.push(repo, None) for p in platforms}
+        entries: list[dict[str, Any]] = [
+            {
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "digest": digest,
+                "size": 428,
+                "platform": {"os": p.split("/")[0], "architecture": p.split("/")[1]},
+            }
+            for p, digest in children.items()
+        ]
+        if attestation:
+            entries.append(
+                {
+                    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                    "digest": self.push(repo, None),
+                    "size": 566,
+                    "platform": {"os": "unknown", "architecture": "unknown"},
+                    "annotations": {
+                        "vnd.docker.reference.digest": entries[0]["digest"],
+                        "vnd.docker.reference.type": "attestation-manifest",
+                    },
+                }
+            )
+        media_type = "application/vnd.oci.image.index.v1+json"
+        body = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": entries})
+        params: dict[str, Any] = {
+            "repositoryName": repo,
+            "imageManifest": body,
+            "imageManifestMediaType": media_type,
+            # moto computes no digest for a manifest without layers: the real one
+            "imageDigest": "sha256:" + hashlib.sha256(body.encode()).hexdigest(),
+        }
+        if tag:
+            params["imageTag"] = tag
+        digest = self.ecr.put_image(**params)["image"]["imageId"]["imageDigest"]
+        self.event_time += timedelta(minutes=1)
+        for image in ecr_backends[ACCOUNT][REGION].repositories[repo].images:
+            if image.get_image_digest() == digest:
+                image.image_pushed_at = int(self.event_time.timestamp())
+        self.reset_counts()
+        return digest, children
+
+    def hold_scan(
+        self,
+        repo: str,
+        digest: str,
+        counts: dict[str, int] | None = None,
+        *,
+        inspector: bool = False,
+        status: str | None = None,
+    ) -> None:
+        """Make ECR answer DescribeImageScanFindings for ``digest`` with ``counts`` (basic
+        scanning, or with ``inspector`` enhanced findings), with ``status`` if given."""
+        described = {
+            "repositoryName": repo,
+            "registryId": ACCOUNT,
+            "repositoryArn": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repo}",
+        }
+        kind = "inspector2" if inspector else "basic"
+        hold_scan(described, digest, dict(counts or {}), kind, status=status)
 
     # -- ECS --------------------------------------------------------------------------------
     def task_definition(self, family: str, image: str = DEFAULT_IMAGE, **extra: Any) -> str:
@@ -866,8 +936,19 @@ class Estate:
         status: str = "COMPLETE",
         inspector: bool = False,
         event_id: str | None = None,
+        forged: bool = False,
     ) -> dict[str, Any]:
-        """``ECR Image Scan`` (basic scanning), or with ``inspector`` ``Inspector2 Scan``."""
+        """``ECR Image Scan`` (basic scanning), or with ``inspector`` ``Inspector2 Scan``;
+        ECR holds the same result for the digest (``hold_scan``, if ECR holds the image)
+        unless the event is ``forged`` (ECR holds whatever it held)."""
+        if not forged and status in {"COMPLETE", "FAILED", "INITIAL_SCAN_COMPLETE", "ACTIVE"}:
+            self.hold_scan(
+                repo,
+                digest,
+                counts,
+                inspector=inspector,
+                status=None if status == "INITIAL_SCAN_COMPLETE" else status,
+            )
         repo_arn = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repo}"
         severity = dict(counts or {})
         detail: dict[str, Any] = {

@@ -25,9 +25,14 @@ _PUSH_ACTIONS = [
     "ecr:BatchGetImage",
     "ecr:GetDownloadUrlForLayer",
 ]
-# What image automation reads about the tracked images: image-events reads push times
-# (DescribeImages); scan results arrive as events
-_AUTOMATION_READ_ACTIONS = ["ecr:DescribeImages"]
+# What image automation reads about the tracked images: image-events reads tags, push times
+# and media types (DescribeImages), the scan verdict at decision time
+# (DescribeImageScanFindings) and an image index's manifests (BatchGetImage)
+_AUTOMATION_READ_ACTIONS = [
+    "ecr:DescribeImages",
+    "ecr:DescribeImageScanFindings",
+    "ecr:BatchGetImage",
+]
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,8 @@ class Registry(Construct):
     def grant_read_images(
         self, grantee: iam.IGrantable, names: list[str] | None = None
     ) -> iam.Grant:
-        """Describe images (push times) in the repositories (all of them by default)."""
+        """Read images (tags, push times, scan findings, manifests) in the repositories (all
+        of them by default)."""
         repos = [self.repositories[n] for n in names] if names else list(self.repositories.values())
         return iam.Grant.add_to_principal(
             grantee=grantee,

@@ -28,7 +28,7 @@ from sandbox.simulator.bus import Event, EventQueue
 from sandbox.simulator.capacity import Capacity
 from sandbox.simulator.deployments import Deployments
 from sandbox.simulator.presentation import record_route
-from sandbox.simulator.registry import PushResult, Registry, scan_event
+from sandbox.simulator.registry import PushResult, Registry, hold_scan, scan_event
 from sandbox.simulator.state import (
     SimInstance,
     SimService,
@@ -323,10 +323,17 @@ class Simulator:
         findings: dict[str, int] | None = None,
         crashing: bool = False,
         scanner: str | None = None,
+        platforms: tuple[str, ...] = (),
+        attestation: bool = False,
     ) -> PushResult:
-        """Push a new image: ``ECR Image Action``, then the scan result with ``findings``."""
+        """Push a new image: ``ECR Image Action``, then the scan result with ``findings``
+        (ECR holds it too). With ``platforms`` the image is an index of one manifest per
+        platform (plus, with ``attestation``, a provenance attestation), and each platform
+        manifest is scanned."""
         with self._lock:
-            repo, digest = self.registry.put_image(repository, tag, crashing=crashing)
+            repo, digest, children = self.registry.put_image(
+                repository, tag, crashing=crashing, platforms=platforms, attestation=attestation
+            )
             start = len(self._routes)
             events = [self.registry.announce_push(repository, tag, digest, crashing=crashing)]
             self._drain()
@@ -341,6 +348,7 @@ class Simulator:
                 None if kind == "none" else kind,
                 self._routes[start:],
                 events,
+                children,
             )
 
     def scanner_for(self, repo: dict[str, Any]) -> str:
@@ -351,6 +359,9 @@ class Simulator:
     def scan_event(
         repo: dict[str, Any], digest: str, tags: list[str], findings: dict[str, int], kind: str
     ) -> Event:
+        """The scan event of ``digest`` (see ``registry.scan_event``); ECR holds the same
+        result for it from now on (``registry.hold_scan``), as it does when AWS sends one."""
+        hold_scan(repo, digest, findings, kind)
         return scan_event(repo, digest, tags, findings, kind)
 
     # ------------------------------------------------------------------ stimuli: CloudWatch

@@ -1,7 +1,9 @@
 """AWS calls for push -> deploy of one service, counted with botocore's event hooks.
 
-Besides the ledger (DynamoDB) and the notice (SNS): at most 6, and the same number
-whether the cluster holds 1 or 50 services that do not track the repository.
+Besides the ledger (DynamoDB) and the notice (SNS): 7 with the scan gate on (its verdict
+read from ECR at decision time: DescribeImageScanFindings), 6 with it off, and the same
+number whether the cluster holds 1 or 50 services that do not track the repository; an
+image index adds BatchGetImage (8).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from autopilot.handlers import image_events
 from tests.estate import Estate
 
 REPO = "demo/web"
-EXPECTED = {
+GATE_OFF = {
     "resource-groups-tagging-api:GetResources": 1,
     "ecs:DescribeServices": 1,
     "ecs:DescribeTaskDefinition": 1,
@@ -20,10 +22,11 @@ EXPECTED = {
     "ecs:RegisterTaskDefinition": 1,
     "ecs:UpdateService": 1,
 }
+EXPECTED = {**GATE_OFF, "ecr:DescribeImageScanFindings": 1}
 
 
 @pytest.mark.parametrize("untracked", [1, 50])
-def test_push_to_deploy_costs_six_calls_whatever_the_untracked_services(
+def test_push_to_deploy_with_the_gate_off_costs_six_calls_whatever_the_untracked_services(
     world: Estate, untracked: int
 ) -> None:
     world.push("demo/other", "v1.0.0")
@@ -38,8 +41,38 @@ def test_push_to_deploy_costs_six_calls_whatever_the_untracked_services(
 
     assert report.outcomes() == {svc: "deployed"}
     calls = world.aws_calls()
-    assert calls == EXPECTED
+    assert calls == GATE_OFF
     assert sum(calls.values()) <= 6
+
+
+def test_push_to_deploy_through_the_scan_gate_costs_seven_calls(world: Estate) -> None:
+    world.push(REPO, "v1.2.0")
+    svc = world.service("web", REPO, tag="v1.2.0")
+    digest = world.push(REPO, "v1.3.0")
+    world.hold_scan(REPO, digest, {"LOW": 1})
+    world.calls.clear()
+
+    report = image_events.run(world.push_event(REPO, digest, "v1.3.0"), aws=world.clients)
+
+    assert report.outcomes() == {svc: "deployed"}
+    calls = world.aws_calls()
+    assert calls == EXPECTED
+    assert sum(calls.values()) <= 7
+
+
+def test_push_of_an_image_index_to_deploy_adds_one_batch_get_image(world: Estate) -> None:
+    world.push(REPO, "v1.2.0")
+    svc = world.service("web", REPO, tag="v1.2.0")
+    index, children = world.push_index(
+        REPO, "v1.3.0", ("linux/amd64", "linux/arm64"), attestation=True
+    )
+    world.hold_scan(REPO, children["linux/arm64"], {"LOW": 1})  # the estate runs ARM64
+    world.calls.clear()
+
+    report = image_events.run(world.push_event(REPO, index, "v1.3.0"), aws=world.clients)
+
+    assert report.outcomes() == {svc: "deployed"}
+    assert world.aws_calls() == {**EXPECTED, "ecr:BatchGetImage": 1}
 
 
 def test_scan_gated_push_then_scan_stays_within_budget(world: Estate) -> None:
@@ -52,8 +85,14 @@ def test_scan_gated_push_then_scan_stays_within_budget(world: Estate) -> None:
     world.calls.clear()
     image_events.run(world.scan_event(REPO, digest, {}, tags=["v1.3.0"]), aws=world.clients)
 
-    # the push stops after discovery (the gate needs no more); the scan deploys in 6
-    assert awaiting == {"resource-groups-tagging-api:GetResources": 1, "ecs:DescribeServices": 1}
+    # the push reads up to the scan gate (ECR has no scan yet); the scan deploys in 7
+    assert awaiting == {
+        "resource-groups-tagging-api:GetResources": 1,
+        "ecs:DescribeServices": 1,
+        "ecs:DescribeTaskDefinition": 1,
+        "ecr:DescribeImages": 1,
+        "ecr:DescribeImageScanFindings": 1,
+    }
     assert world.aws_calls() == EXPECTED
 
 

@@ -149,23 +149,40 @@ def test_scan_before_push_deploys_once(world: Estate) -> None:
     assert world.calls["ecs:UpdateService"] == 1
 
 
-def test_scan_remembered_then_push_by_digest_deploys_at_once(world: Estate) -> None:
+def test_a_scan_ecr_already_holds_lets_a_push_by_digest_deploy_at_once(world: Estate) -> None:
     deploy_ready(world, **{"autopilot:scan": "high"})
+    digest = world.push(REPO, "v1.3.0")
+    world.hold_scan(REPO, digest, {"MEDIUM": 1})
+    # a push by digest has no image-tag: the tags come from ECR
+    report = run(world, world.push_event(REPO, digest, None))
+    assert outcome(report) == "deployed"
+    assert report["decisions"][0]["tag"] == "v1.3.0"
+    # and what was read is recorded in the ledger (a record, not the verdict)
+    recorded = world.ledger.scans.get(REPO, digest)
+    assert recorded is not None
+    assert (recorded.state, recorded.counts) == ("complete", {"MEDIUM": 1})
+
+
+def test_a_clean_scan_in_the_ledger_alone_does_not_open_the_gate(world: Estate) -> None:
+    # Given a clean record in the ledger (as an earlier version wrote from an event), and
+    # an ECR that never scanned the digest
+    svc, _ = deploy_ready(world, **{"autopilot:scan": "high"})
     digest = world.push(REPO, "v1.3.0")
     record = scan_record(
         repository=REPO,
         digest=digest,
         status="COMPLETE",
-        counts={"MEDIUM": 1},
+        counts={},
         at=datetime(2026, 1, 1, tzinfo=UTC),
         event_id="earlier",
     )
     assert record is not None
     world.ledger.scans.remember(record)
-    # a push by digest has no image-tag: the tags come from ECR
+
     report = run(world, world.push_event(REPO, digest, None))
-    assert outcome(report) == "deployed"
-    assert report["decisions"][0]["tag"] == "v1.3.0"
+
+    assert outcome(report) == "awaiting-scan"
+    assert world.running_image(svc).endswith(":v1.2.0")
 
 
 def test_failed_scan_blocks_with_its_reason(world: Estate) -> None:

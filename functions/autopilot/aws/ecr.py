@@ -1,13 +1,16 @@
-"""ECR: what it knows of images (tags, push time): the images a decision names, in one
-DescribeImages call where it can, and every tagged image of a repository."""
+"""ECR: what it knows of images (tags, push time, manifest media type): the images a decision
+names, in one DescribeImages call where it can, and every tagged image of a repository; one
+digest's scan findings (DescribeImageScanFindings, basic and enhanced); an image index's
+manifest (BatchGetImage)."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from autopilot.aws.translate import translate
-from autopilot.domain.images import ImageInfo
-from autopilot.errors import NotFound
+from autopilot.domain.images import ImageInfo, ScanFindings
+from autopilot.errors import AwsCallFailed, NotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -18,6 +21,7 @@ def _info(detail: Any) -> ImageInfo:
         digest=detail["imageDigest"],
         tags=tuple(detail.get("imageTags", [])),
         pushed_at=detail.get("imagePushedAt"),
+        media_type=detail.get("imageManifestMediaType"),
     )
 
 
@@ -73,3 +77,84 @@ def list_images(ecr: ECRClient, repository: str) -> list[ImageInfo]:
         token = response.get("nextToken", "")
         if not token:
             return images
+
+
+#: An enhanced finding's status that still counts (SUPPRESSED and CLOSED ones do not)
+_OPEN_FINDING = "ACTIVE"
+
+
+def scan_findings(ecr: ECRClient, repository: str, digest: str) -> ScanFindings | None:
+    """ECR's scan status and findings per severity for ``digest``; None when ECR holds no
+    scan of it (``ScanNotFoundException``: not scanned yet, or never will be; or the image
+    is gone).
+
+    Basic scanning gives ``findingSeverityCounts``; enhanced scanning (Inspector) gives
+    ``enhancedFindings``, one severity each (only ACTIVE ones count), and may give counts
+    too: for each severity the larger of the two is kept. One call (1,000 findings a page);
+    more pages are read only when a page says there are more.
+    """
+    counts: dict[str, int] = {}
+    enhanced: dict[str, int] = {}
+    status, description = "", ""
+    token = ""
+    while True:
+        kwargs: dict[str, Any] = {
+            "repositoryName": repository,
+            "imageId": {"imageDigest": digest},
+            "maxResults": 1000,
+        }
+        if token:
+            kwargs["nextToken"] = token
+        try:
+            with translate("ecr:DescribeImageScanFindings"):
+                response = ecr.describe_image_scan_findings(**kwargs)
+        except NotFound:
+            return None
+        except AwsCallFailed as exc:
+            if exc.code == "ScanNotFoundException":
+                return None
+            raise
+        scan_status = response.get("imageScanStatus") or {}
+        status = str(scan_status.get("status", status))
+        description = str(scan_status.get("description", description))
+        findings: Any = response.get("imageScanFindings") or {}
+        for severity, n in (findings.get("findingSeverityCounts") or {}).items():
+            counts[str(severity)] = max(counts.get(str(severity), 0), int(n))
+        for finding in findings.get("enhancedFindings") or []:
+            if finding.get("status", _OPEN_FINDING) == _OPEN_FINDING:
+                severity = str(finding.get("severity", "UNTRIAGED"))
+                enhanced[severity] = enhanced.get(severity, 0) + 1
+        token = str(response.get("nextToken", ""))
+        if not token:
+            break
+    for severity, n in enhanced.items():
+        counts[severity] = max(counts.get(severity, 0), n)
+    return ScanFindings(status, counts, description)
+
+
+def image_manifest(ecr: ECRClient, repository: str, digest: str) -> dict[str, Any]:
+    """The manifest of ``digest`` as JSON (BatchGetImage), e.g. an image index's list of
+    per-platform manifests; ``NotFound`` if ECR no longer holds it."""
+    with translate("ecr:BatchGetImage"):
+        response = ecr.batch_get_image(
+            repositoryName=repository,
+            imageIds=[{"imageDigest": digest}],
+            acceptedMediaTypes=[
+                "application/vnd.oci.image.index.v1+json",
+                "application/vnd.docker.distribution.manifest.list.v2+json",
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ],
+        )
+    for image in response.get("images", []):
+        manifest = image.get("imageManifest")
+        if manifest:
+            parsed = json.loads(manifest)
+            if isinstance(parsed, dict):
+                return parsed
+    failure: Any = next(iter(response.get("failures", [])), {})
+    raise NotFound(
+        "ecr:BatchGetImage",
+        str(failure.get("failureCode", "ImageNotFound")),
+        str(failure.get("failureReason", f"{repository}@{digest} has no manifest")),
+    )

@@ -1,5 +1,6 @@
 """Images: references (``registry/repo:tag``, ``registry/repo@sha256:...``), what ECR knows of
-one, the candidate a push or a scan offers, and the container a service's revision runs."""
+one (its details, its scan findings, an image index's manifests), the candidate a push or a
+scan offers, the container a service's revision runs, and the platform it runs on."""
 
 from __future__ import annotations
 
@@ -39,12 +40,61 @@ def ecr_registry(account: str, region: str) -> str:
     return f"{account}.dkr.ecr.{region}.{suffix}"
 
 
+#: Manifest media types of an image index (OCI) or a manifest list (Docker): ECR cannot scan
+#: them; each names per-platform image manifests (and attestations).
+INDEX_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+
+
 class ImageInfo(NamedTuple):
     """What ECR knows of one image (DescribeImages)."""
 
     digest: str
     tags: tuple[str, ...] = ()
     pushed_at: datetime | None = None
+    media_type: str | None = None
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_MEDIA_TYPES
+
+
+class ScanFindings(NamedTuple):
+    """What ECR says of one digest's scan (DescribeImageScanFindings), basic or enhanced:
+    its status (COMPLETE, FAILED, ACTIVE, SCAN_ELIGIBILITY_EXPIRED, ...) and the count of
+    findings per severity."""
+
+    status: str
+    counts: dict[str, int]
+    description: str = ""
+
+
+class Platform(NamedTuple):
+    """An OCI platform: ``os``/``architecture`` as an image index names them."""
+
+    os: str
+    architecture: str
+
+    def __str__(self) -> str:
+        return f"{self.os}/{self.architecture}"
+
+
+#: ``runtimePlatform.cpuArchitecture`` -> the OCI architecture
+_ARCHITECTURES = {"X86_64": "amd64", "ARM64": "arm64"}
+
+
+def task_platform(task_definition: dict[str, Any]) -> Platform:
+    """The platform a task definition runs on (its ``runtimePlatform``; linux/amd64 when it
+    declares none, as Fargate and x86 instances run it)."""
+    declared = task_definition.get("runtimePlatform") or {}
+    cpu = str(declared.get("cpuArchitecture") or "X86_64")
+    family = str(declared.get("operatingSystemFamily") or "LINUX")
+    os_name = "windows" if family.startswith("WINDOWS") else family.lower()
+    return Platform(os_name, _ARCHITECTURES.get(cpu, cpu.lower()))
 
 
 class Candidate(NamedTuple):

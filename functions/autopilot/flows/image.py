@@ -1,12 +1,16 @@
 """image-events: an ECR push or a scan result -> scan-gated redeploys pinned by digest.
 
-1. gather: the candidate image (from the event; a scan result is remembered first, merged
-   with what the ledger holds), the services tagged with its repository, each one's tags
-   and ledger state; for the services the ledger does not settle, their running task
-   definitions (one read per revision) and what ECR knows of the candidate and of the
-   running images (one DescribeImages)
-2. plan: ``logic.image_plan`` for each service (``precheck`` on the ledger alone, then
-   ``decide``)
+1. gather: the candidate image (only its repository and digest come from the event: an
+   event's tags and scan counts are claims anyone allowed to invoke the function can
+   forge), the services tagged with its repository, each one's tags and ledger state; for
+   the services the ledger does not settle, their running task definitions (one read per
+   revision), what ECR knows of the candidate and of the running images (one
+   DescribeImages: the tags that drive "newer", the manifest media type), for an image
+   index its manifest (one BatchGetImage), and ECR's scan of each digest a gate is on (one
+   DescribeImageScanFindings per digest, none when every gate is off), remembered in the
+   ledger as read
+2. plan: ``logic.image_plan`` for each service (``ledger_check`` on the ledger alone,
+   ``scan_check`` on ECR's scan, then ``decide``)
 3. carry out: ``execute.carry_out`` for each plan (lease, RegisterTaskDefinition pinned to
    the digest, UpdateService)
 4. record: ``record.finish`` (ledger, notices)
@@ -14,16 +18,30 @@
 ``deploy`` is steps 1-3 for one candidate and given services: ``autopilot approve`` deploys
 an approved digest through it.
 
-AWS calls for a push that deploys one service (besides the ledger and the notice):
+Image indexes (multi-architecture images, and buildx's default push with a provenance
+attestation): ECR cannot scan an index, so the gate is on the index's manifest for the
+platform of the service's task definition (``runtimePlatform``; linux/amd64 when none is
+declared), attestation manifests skipped; an index with no manifest for that platform is
+rejected with the platforms it has. The revision pins the index digest, not the child's:
+an index digest is content-addressed like any manifest, so it fixes its children and ECS,
+resolving the task's platform itself, pulls exactly the child that was scanned; and the
+service keeps running the digest the push named, which carries the tags (ECR tags the
+index, not its children), so "already running", SemVer "newer", quarantine, rollback and
+lifecycle protection all key on one digest. Not covered: a task definition that
+declares no ``runtimePlatform`` is gated on linux/amd64; if ECS places it on an ARM
+instance, the arm64 child runs, which the gate did not check.
+
+AWS calls for a push that deploys one service (besides the ledger and the notice), 7:
 GetResources, DescribeServices, DescribeTaskDefinition, DescribeImages,
-RegisterTaskDefinition, UpdateService.
+DescribeImageScanFindings, RegisterTaskDefinition, UpdateService (6 with the scan gate off,
+no scan read); a push of an image index adds BatchGetImage (8).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from autopilot.aws import ecr, ecs
 from autopilot.aws.clients import AwsClients
@@ -33,19 +51,20 @@ from autopilot.domain.images import (
     ContainerImage,
     ImageInfo,
     ecr_registry,
+    task_platform,
     tracked_container,
 )
 from autopilot.domain.plan import PinnedDeploy, Plan, Write
-from autopilot.domain.records import DeployRecord, ScanRecord, ServiceLedgerState, iso, merge_scans
+from autopilot.domain.records import DeployRecord, ScanRecord, ServiceLedgerState, iso
 from autopilot.domain.report import Action, Decision, Outcome, Report
 from autopilot.domain.service import Service
-from autopilot.errors import MalformedTag
+from autopilot.errors import MalformedTag, NotFound
 from autopilot.events.image import EcrImageActionEvent, ImageEvent
 from autopilot.execute import carry_out
 from autopilot.flows.guards import guarded
 from autopilot.logic import image_plan
 from autopilot.logic.policy import Floors, ServiceConfig, service_config
-from autopilot.logic.scan import scan_record
+from autopilot.logic.scan import from_ecr, scan_record
 from autopilot.record import Run, finish, open_run
 from autopilot.settings import ImageEventsSettings
 from autopilot.store.ledger import Ledger
@@ -80,7 +99,7 @@ def run(
         )
         carry_out(r, Plan(_repo_decision(event, Outcome.IGNORED, reason)))
         return finish(r, event.time)
-    candidate, scan, ignored = _candidate(r, event)
+    candidate, ignored = _candidate(r, event)
     if candidate is None:
         carry_out(r, Plan(_repo_decision(event, Outcome.IGNORED, ignored)))
         return finish(r, event.time)
@@ -94,7 +113,7 @@ def run(
         r,
         candidate,
         services,
-        scan,
+        None,
         observed_at=observed_at,
         approval_ttl_hours=settings.approval_ttl_hours,
         floors=floors_of(settings),
@@ -107,50 +126,44 @@ def floors_of(settings: ImageEventsSettings) -> Floors:
     return Floors(settings.min_scan_gate, frozenset(settings.manual_approval_clusters))
 
 
-def _candidate(r: Run, event: ImageEvent) -> tuple[Candidate | None, ScanRecord | None, str]:
-    """The image the event offers and its scan result, or None and why it offers none. A
-    scan result is remembered (merged into what the ledger holds) before anything else."""
+def _candidate(r: Run, event: ImageEvent) -> tuple[Candidate | None, str]:
+    """The image the event offers, or None and why it offers none. Only the repository and
+    the digest are taken from the event: its tags and its scan counts are claims, and the
+    decisions read both from ECR (``deploy``). A scan event is only a cue to look again;
+    one whose status carries no verdict is ignored. The ledger's scan record is returned
+    as it stands (a record of earlier reads, not a verdict)."""
     repository = event.detail.repository_name
     registry = ecr_registry(event.account, event.region)
+    trigger: Literal["push", "scan"]
     if isinstance(event, EcrImageActionEvent):
         d = event.detail
         if d.action_type != "PUSH" or d.result != "SUCCESS" or not d.image_digest:
-            return None, None, f"{d.action_type} {d.result}: only successful pushes deploy"
-        candidate = Candidate(
-            repository=repository,
-            digest=d.image_digest,
-            tags=(d.image_tag,) if d.image_tag else (),
-            event_id=event.id,
-            event_time=event.time,
-            trigger="push",
-            registry=registry,
-        )
-        return candidate, r.ledger.scans.get(repository, d.image_digest), ""
-    s = event.detail
-    new = scan_record(
-        repository=repository,
-        digest=s.image_digest,
-        status=s.scan_status,
-        counts=dict(s.finding_severity_counts),
-        at=event.time,
-        event_id=event.id,
-    )
-    if new is None:
-        return None, None, f"scan status {s.scan_status} carries no verdict"
-    if r.dry_run:  # what remembering it would give, without writing
-        scan = merge_scans(r.ledger.scans.get(repository, s.image_digest), new)
+            return None, f"{d.action_type} {d.result}: only successful pushes deploy"
+        digest, trigger = d.image_digest, "push"
     else:
-        scan = r.ledger.scans.remember(new)
+        s = event.detail
+        claimed = scan_record(
+            repository=repository,
+            digest=s.image_digest,
+            status=s.scan_status,
+            counts={},
+            at=event.time,
+            event_id=event.id,
+        )
+        if claimed is None:
+            return None, f"scan status {s.scan_status} carries no verdict"
+        digest, trigger = s.image_digest, "scan"
+        digest = r.ledger.scans.index_of(repository, digest) or digest
     candidate = Candidate(
         repository=repository,
-        digest=s.image_digest,
-        tags=tuple(s.image_tags),
+        digest=digest,
+        tags=(),  # ECR's, once DescribeImages has been read
         event_id=event.id,
         event_time=event.time,
-        trigger="scan",
+        trigger=trigger,
         registry=registry,
     )
-    return candidate, scan, ""
+    return candidate, ""
 
 
 def _tracking_services(
@@ -180,10 +193,12 @@ def deploy(
     ``floors`` (its effective scan gate and approval). ``approved``: an operator
     approved it for these services (``autopilot approve``), whatever the ledger says so far;
     ``said`` starts every decision's reason (who approved). ``observed_at`` (epoch seconds)
-    was taken before ``services`` were read."""
+    was taken before ``services`` were read. ``scan`` is the ledger's record of an earlier
+    read, if the caller has one: the gate never rests on it, but on what ECR says now."""
+    del scan  # the gate reads ECR (``_scans``)
     # 1. the ledger alone settles some services, without an AWS read
     plans, pending, known_good = _by_the_ledger(
-        r, candidate, services, scan, floors=floors, approved=approved
+        r, candidate, services, floors=floors, approved=approved
     )
     in_use = _in_use(services, known_good)
     # 2. AWS: the running containers (one read per distinct revision) and images (one read)
@@ -198,13 +213,28 @@ def deploy(
             [c.tag for c in same_repo if c.tag and not c.digest],
         )
         cand_info = by_digest.get(candidate.digest)
+        if cand_info is not None:  # the image's tags are ECR's, never the event's
+            candidate = candidate._replace(tags=cand_info.tags)
+        # 3. what the scan gate is on (an index: its manifest for each task's platform), and
+        # what ECR says of that scan now (one read per digest, none for a gate that is off)
+        gated = _gated_digests(r, candidate, cand_info, ready, task_definitions)
+        scans = _scans(r, candidate, gated, ready)
         expires = r.ledger.table.epoch() + approval_ttl_hours * 3600
-        # 3. decide, service by service
+        # 4. decide, service by service
         for svc, cfg, state, container in ready:
             if cand_info is None:
                 reason = "the image is no longer in the repository"
                 decision = image_plan.make_decision(svc, candidate, Outcome.IGNORED, reason)
                 plans.append((svc, Plan(decision)))
+                continue
+            digest, why_not = gated[svc.arn]
+            if digest is None:
+                plans.append((svc, Plan(_rejected(svc, candidate, why_not))))
+                continue
+            scanned = "" if digest == candidate.digest else f"{why_not} manifest {digest}"
+            early = image_plan.scan_check(candidate, svc, cfg, scans.get(digest), scanned=scanned)
+            if early is not None:
+                plans.append((svc, Plan(early)))
                 continue
             running_info = _running_info(container, candidate, by_digest, by_tag)
             running_digest = container.digest or (running_info.digest if running_info else None)
@@ -226,6 +256,7 @@ def deploy(
                     else None
                 ),
                 approval_expires=iso(datetime.fromtimestamp(expires, UTC)),
+                scanned=scanned,
             )
             # a deploy's own facts: the revisions earlier attempts registered and never used
             registered = (
@@ -235,11 +266,69 @@ def deploy(
                 r, planned, svc, candidate, cand_info, registered, in_use, observed_at, expires
             )
             plans.append((svc, plan))
-    # 4. carry out (a service ECS does not deploy is never changed: guards.guarded)
+    # 5. carry out (a service ECS does not deploy is never changed: guards.guarded)
     for svc, plan in plans:
         reason = said + plan.decision.reason
         said_plan = plan._replace(decision=plan.decision.model_copy(update={"reason": reason}))
         carry_out(r, guarded(r, svc, said_plan, paused=False))
+
+
+def _gated_digests(
+    r: Run,
+    candidate: Candidate,
+    cand_info: ImageInfo | None,
+    ready: list[Ready],
+    task_definitions: TaskDefinitions,
+) -> dict[str, tuple[str | None, str]]:
+    """For each service, the digest its scan gate is on: the candidate's, or for an image
+    index (which ECR cannot scan) the index's manifest for the platform of the service's
+    task definition (one BatchGetImage for all). Each is (digest, its platform) or, when
+    the index has no manifest for that platform, (None, why)."""
+    if cand_info is None:
+        return {}  # no longer in the repository: nothing to gate
+    if not cand_info.is_index:
+        return {svc.arn: (candidate.digest, "") for svc, *_ in ready}
+    try:
+        index = ecr.image_manifest(r.aws.ecr, candidate.repository, candidate.digest)
+    except NotFound:
+        index = {}
+    out: dict[str, tuple[str | None, str]] = {}
+    for svc, *_ in ready:
+        platform = task_platform(task_definitions[svc.task_definition][0])
+        digest, why_not = image_plan.index_manifest_for(index, platform)
+        out[svc.arn] = (digest, str(platform)) if digest else (None, why_not)
+    return out
+
+
+def _scans(
+    r: Run,
+    candidate: Candidate,
+    gated: dict[str, tuple[str | None, str]],
+    ready: list[Ready],
+) -> dict[str, ScanRecord | None]:
+    """What ECR says now of the scan of each digest a gate that is on needs (one
+    DescribeImageScanFindings per digest), remembered in the ledger as read (a record, not
+    the verdict: the gate uses this value). An index's manifest is noted as the index's,
+    so that its scan event finds the index."""
+    out: dict[str, ScanRecord | None] = {}
+    for svc, cfg, *_ in ready:
+        digest = gated[svc.arn][0] if svc.arn in gated else None
+        if digest is None or digest in out or cfg.scan == "off":
+            continue
+        if digest != candidate.digest and not r.dry_run:
+            r.ledger.scans.note_index(candidate.repository, digest, candidate.digest)
+        findings = ecr.scan_findings(r.aws.ecr, candidate.repository, digest)
+        read = from_ecr(
+            repository=candidate.repository,
+            digest=digest,
+            findings=findings,
+            at=candidate.event_time,
+            event_id=candidate.event_id,
+        )
+        out[digest] = read
+        if read is not None and not r.dry_run:
+            r.ledger.scans.remember(read)
+    return out
 
 
 Planned = tuple[Service, Plan]
@@ -252,15 +341,13 @@ def _by_the_ledger(
     r: Run,
     candidate: Candidate,
     services: list[Service],
-    scan: ScanRecord | None,
     *,
     floors: Floors,
     approved: bool,
 ) -> tuple[list[Planned], list[Pending], list[str]]:
     """Each service's effective config (its tags under the floors) and ledger state: the
-    plans they settle (a bad tag, a pause, a quarantine, the scan gate), the services left
-    to look at further, and the last known good revisions of the services whose state was
-    read."""
+    plans they settle (a bad tag, a pause, a quarantine), the services left to look at
+    further, and the last known good revisions of the services whose state was read."""
     plans: list[Planned] = []
     pending: list[Pending] = []
     known_good: list[str] = []
@@ -278,7 +365,7 @@ def _by_the_ledger(
             known_good.append(state.last_known_good.task_definition)
         if approved:
             state = state._replace(approved=state.approved | {candidate.digest})
-        early = image_plan.precheck(candidate, svc, cfg, state, scan)
+        early = image_plan.ledger_check(candidate, svc, state)
         if early is not None:
             plans.append((svc, Plan(early)))
         else:

@@ -31,7 +31,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from autopilot.domain.images import Candidate, ContainerImage, ImageInfo
+from autopilot.domain.images import (
+    INDEX_MEDIA_TYPES,
+    Candidate,
+    ContainerImage,
+    ImageInfo,
+    Platform,
+)
 from autopilot.domain.records import DeployRecord, ScanRecord, ServiceLedgerState
 from autopilot.domain.report import Decision, Outcome
 from autopilot.domain.service import Service
@@ -73,14 +79,36 @@ def precheck(
     state: ServiceLedgerState,
     scan: ScanRecord | None,
 ) -> Decision | None:
-    """Decide without AWS reads if the ledger alone settles it; None means: look further."""
+    """Checks 1-3 (``ledger_check`` then ``scan_check`` on ``scan``); None means: look
+    further."""
+    return ledger_check(cand, svc, state) or scan_check(cand, svc, cfg, scan)
+
+
+def ledger_check(cand: Candidate, svc: Service, state: ServiceLedgerState) -> Decision | None:
+    """Checks 1-2, on the ledger alone (no AWS read); None means: look further."""
     if state.paused:
         return make_decision(svc, cand, Outcome.PAUSED, pause.REASON)
     if cand.digest in state.quarantined:
         return make_decision(
             svc, cand, Outcome.QUARANTINED, "digest is quarantined after a failed deployment"
         )
+    return None
+
+
+def scan_check(
+    cand: Candidate,
+    svc: Service,
+    cfg: ServiceConfig,
+    scan: ScanRecord | None,
+    *,
+    scanned: str = "",
+) -> Decision | None:
+    """Check 3, the scan gate on ``scan`` (what ECR says of the digest the gate is on, read
+    at decision time; ``scanned`` names it when it is not the candidate itself, e.g. an
+    index's manifest for the task's platform); None means: look further."""
     verdict, reason = gate_verdict(cfg.scan, scan)
+    if scanned:
+        reason = f"{reason} ({scanned})"
     if cfg.scan_note:
         reason = f"{reason}: {cfg.scan_note}"
     if verdict == "block":
@@ -92,6 +120,36 @@ def precheck(
     if verdict == "await":
         return make_decision(svc, cand, Outcome.AWAITING_SCAN, reason)
     return None
+
+
+#: An index entry that is an attestation (buildx's provenance/SBOM), not a runnable image
+_ATTESTATION = ("vnd.docker.reference.type", "attestation-manifest")
+
+
+def index_manifest_for(index: dict[str, Any], platform: Platform) -> tuple[str | None, str]:
+    """The digest of the image manifest an image index (or manifest list) holds for
+    ``platform``, or None and why there is none. Attestation manifests (platform
+    unknown/unknown, or annotated ``vnd.docker.reference.type: attestation-manifest``) are
+    skipped; the first entry for the platform wins (any CPU variant)."""
+    offered: list[str] = []
+    for entry in index.get("manifests") or []:
+        if not isinstance(entry, dict):
+            continue
+        annotations = entry.get("annotations") or {}
+        p = entry.get("platform") or {}
+        os_name, arch = str(p.get("os", "unknown")), str(p.get("architecture", "unknown"))
+        if (os_name, arch) == ("unknown", "unknown") or (
+            annotations.get(_ATTESTATION[0]) == _ATTESTATION[1]
+        ):
+            continue
+        if entry.get("mediaType") in INDEX_MEDIA_TYPES:
+            continue  # a nested index: not a runnable image
+        offered.append(f"{os_name}/{arch}")
+        digest = entry.get("digest")
+        if (os_name, arch) == tuple(platform) and isinstance(digest, str) and digest:
+            return digest, ""
+    has = ", ".join(dict.fromkeys(offered)) or "no runnable image"
+    return None, f"the image index has no {platform} manifest (it has {has})"
 
 
 def decide(
@@ -108,14 +166,18 @@ def decide(
     task_definition_tags: list[dict[str, str]],
     running_record: DeployRecord | None = None,
     approval_expires: str | None = None,
+    scanned: str = "",
 ) -> Plan:
     """Steps 4-9 for one service that passed ``precheck``. ``running_record`` is the deploy
     record of the revision the service runs (if any); ``approval_expires`` is when an
-    approval asked for now would expire (UTC ISO-8601)."""
+    approval asked for now would expire (UTC ISO-8601); ``scanned`` names the manifest the
+    scan gate was on when it is not the candidate (an index's, for the task's platform).
+
+    The candidate's tags are ECR's (``cand_info``, DescribeImages), never an event's."""
     if running_digest == cand.digest:
         return _already_running(svc, cand, running_record)
 
-    tags = tuple(dict.fromkeys((*cand.tags, *(cand_info.tags if cand_info else ()))))
+    tags = tuple(cand_info.tags) if cand_info else ()
     running_tags = tuple(
         dict.fromkeys(
             (*((running.tag,) if running.tag else ()), *(running_info.tags if running_info else ()))
@@ -198,6 +260,8 @@ def decide(
 
     update = {"cluster": svc.cluster_arn, "service": svc.arn, "taskDefinition": None}
     reason = f"{chosen_tag or cand.digest} replaces {running.image} in container {running.name}"
+    if scanned:
+        reason = f"{reason} (scan gate on {scanned})"
     return Plan(
         make_decision(
             svc,

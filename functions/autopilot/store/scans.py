@@ -5,7 +5,13 @@ pk                             sk                                               
 =============================  =========================================================  =======
 ``IMG#<repository>@<digest>``  ``SCAN``: state complete | failed, counts, status, at,     90 days
                                event_id, reason, ``rev`` (N, optimistic concurrency)
+``IMG#<repository>@<digest>``  ``INDEX``: ``index``, the digest of an image index whose    90 days
+                               scan gate is on this manifest (its scan event names only
+                               this digest)
 =============================  =========================================================  =======
+
+A ``SCAN`` item records what image-events read from ECR (``DescribeImageScanFindings``):
+the gate never rests on it, only on the read.
 """
 
 from __future__ import annotations
@@ -71,3 +77,22 @@ class Scans:
             if written:
                 return merged
         raise LeaseBusy(pk, "concurrent scan writers")
+
+    def note_index(self, repository: str, manifest: str, index: str) -> None:
+        """Remember that the scan gate of image index ``index`` is on ``manifest``."""
+        self._t.put(
+            {
+                "pk": img_pk(repository, manifest),
+                "sk": "INDEX",
+                "kind": "scan-index",
+                "repository": repository,
+                "digest": manifest,
+                "index": index,
+                "expires_at": self._t.epoch() + SCAN_TTL,
+            }
+        )
+
+    def index_of(self, repository: str, manifest: str) -> str | None:
+        """The image index whose scan gate is on ``manifest`` (``note_index``), if any."""
+        item = self._t.get(img_pk(repository, manifest), "INDEX")
+        return str(item["index"]) if item and item.get("index") else None
