@@ -109,3 +109,48 @@ def test_with_tracing_active_the_tracer_loads_the_xray_sdk() -> None:
     # the check above can see the SDK: with tracing active it is there
     loaded = _xray_modules_after_one_invocation("image_events", POWERTOOLS_TRACE_DISABLED="false")
     assert "aws_xray_sdk.core" in loaded
+
+
+# -- SnapStart: what a restored environment must not inherit (aws/clients.py) --------------
+_RESTORE = """
+import random, snapshot_restore_py
+import autopilot.handlers.{module}
+from autopilot.aws import clients
+assert snapshot_restore_py.after == [clients.after_restore], snapshot_restore_py.after
+before = clients.get_clients()
+state = random.getstate()
+for hook in snapshot_restore_py.after:
+    hook()
+assert clients.get_clients() is not before
+assert random.getstate() != state
+print("ok")
+"""
+# the registration API of Lambda's snapshot_restore_py, recording what is registered
+_HOOKS = """
+after = []
+def register_after_restore(func, *args, **kwargs):
+    after.append(func)
+def register_before_snapshot(func, *args, **kwargs):
+    pass
+"""
+
+
+@pytest.mark.parametrize("module", HANDLER_MODULES)
+def test_under_snapstart_a_restore_hook_forgets_clients_and_reseeds(
+    module: str, tmp_path: Path
+) -> None:
+    # Given Lambda's runtime, which provides snapshot_restore_py, When the handler is
+    # imported (init, before the snapshot), Then it has registered the hook that drops the
+    # snapshot's clients and random state on every restore.
+    (tmp_path / "snapshot_restore_py.py").write_text(_HOOKS)
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{PACKAGE.parent}")
+    env |= {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "t"}
+    out = subprocess.run(
+        [sys.executable, "-c", _RESTORE.format(module=module)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"
