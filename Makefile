@@ -42,6 +42,9 @@ dev: $(VENV)/.synced node_modules/.installed ## install everything (Python via u
 
 # boto3 and its dependencies at uv.lock's versions, zipped once (infra/layer.py): the
 # functions' SDK layer. Reused while uv.lock does not change; the synth builds it if missing.
+# LAYER_PYTHON=<a CPython 3.13> ships it compiled (no botocore compile at each cold start).
+LAYER_PYTHON ?=
+export LAYER_PYTHON
 layer: dev ## build the SDK layer from the locked wheels -> build/layer/sdk-<digest>.zip
 	$(BIN)/python -m infra.layer
 

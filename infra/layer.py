@@ -15,10 +15,14 @@ under them). ``python -m infra.layer`` (``make layer``; ``FunctionCode`` calls
    1980-01-01, one file mode, so the same lock gives the same bytes, hence the same
    asset hash, on every machine.
 
-No ``.pyc`` is shipped: bytecode must come from Lambda's python3.13, and the build machine
-need not have it (bench/cold_start.py measures what compiling the SDK costs a cold start).
-The zip is ``build/layer/sdk-<digest>.zip``, the digest naming the pinned versions and this
-recipe, so a changed lock builds a new one and an unchanged one is reused.
+By default no ``.pyc`` is shipped: bytecode must come from Lambda's python3.13, and the
+build machine need not have it, so botocore compiles at every cold start (bench/cold_start.py
+measures it). With ``LAYER_PYTHON=<a CPython 3.13>`` (``make layer LAYER_PYTHON=...``, or
+``--python``) the tree is compiled by it first (``compileall``, unchecked-hash ``.pyc``:
+independent of file times; ``/opt`` is read-only, so the sources never change under them).
+The zip is ``build/layer/sdk-<digest>.zip``, the digest naming the pinned versions, the
+recipe and the compiling interpreter, so a changed lock builds a new one and an unchanged
+one is reused.
 """
 
 from __future__ import annotations
@@ -46,8 +50,10 @@ PYTHON_PLATFORM = "aarch64-manylinux2014"
 #: bump when the recipe changes (a new digest, so a new zip)
 RECIPE = "1"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-_DROP_DIRS = {"__pycache__", "bin"}
-_COMPILED = (".so", ".pyd", ".dylib", ".pyc")
+_DROP_DIRS = {"__pycache__", "bin"}  # __pycache__ is kept only when compiled here
+_NATIVE = (".so", ".pyd", ".dylib")
+#: what the compiling interpreter must be: the functions' runtime
+_RUNTIME_TAG = "cpython-313"
 
 
 class LayerError(Exception):
@@ -98,13 +104,39 @@ def locked(lock: Path = UV_LOCK, roots: tuple[str, ...] = ROOTS) -> list[Pin]:
     return sorted(found.values(), key=lambda p: p.name)
 
 
-def digest(pins: list[Pin]) -> str:
-    text = "\n".join([f"recipe {RECIPE} python{PYTHON_VERSION}", *(p.requirement for p in pins)])
+def digest(pins: list[Pin], compiler: str = "") -> str:
+    head = f"recipe {RECIPE} python{PYTHON_VERSION} compiled-by {compiler or 'none'}"
+    text = "\n".join([head, *(p.requirement for p in pins)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def zip_path(pins: list[Pin], build_dir: Path = BUILD_DIR) -> Path:
-    return build_dir / f"sdk-{digest(pins)}.zip"
+def zip_path(pins: list[Pin], build_dir: Path = BUILD_DIR, compiler: str = "") -> Path:
+    return build_dir / f"sdk-{digest(pins, compiler)}.zip"
+
+
+def compiler_of(python: str) -> str:
+    """``python``'s version (``3.13.0``) if it is CPython 3.13, the functions' runtime."""
+    probe = "import sys; print(sys.implementation.cache_tag, '%d.%d.%d' % sys.version_info[:3])"
+    try:
+        proc = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise LayerError(f"LAYER_PYTHON {python}: cannot run it ({exc.strerror})") from None
+    tag, _, found = proc.stdout.strip().partition(" ")
+    if proc.returncode != 0 or tag != _RUNTIME_TAG:
+        raise LayerError(
+            f"LAYER_PYTHON {python}: not CPython {PYTHON_VERSION} "
+            f"({tag or 'no answer'}): bytecode must match the functions' runtime"
+        )
+    return found
+
+
+def _compile(python: str, target: Path) -> None:
+    cmd = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    proc = subprocess.run(
+        [*cmd, "-d", "/opt/python", str(target)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise LayerError(f"compileall failed: {(proc.stdout + proc.stderr).strip()[-500:]}")
 
 
 def _uv() -> str:
@@ -142,39 +174,53 @@ def _install(pins: list[Pin], target: Path) -> None:
 
 
 def _files(root: Path) -> list[Path]:
-    """What goes into the zip under ``python/``: sorted, without ``_DROP_DIRS``."""
+    """What goes into the zip under ``python/``: sorted, without ``_DROP_DIRS`` (``.pyc``
+    only in ``__pycache__``, and only ``_RUNTIME_TAG``'s, where compiled ones are kept)."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _DROP_DIRS)
+        if Path(dirpath).name == "__pycache__":
+            out += [Path(dirpath) / n for n in filenames if f".{_RUNTIME_TAG}.pyc" in n]
+            continue
+        if (Path(dirpath) / "__pycache__").is_dir():
+            dirnames.append("__pycache__")
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if name.endswith(_COMPILED):
+            if name.endswith((*_NATIVE, ".pyc")):
                 raise LayerError(f"not pure Python: {path.relative_to(root)}")
             out.append(path)
     return sorted(out, key=lambda p: p.relative_to(root).as_posix())
 
 
-def _zip(root: Path, dest: Path) -> None:
+def _zip(root: Path, dest: Path, *, compiled: bool = False) -> None:
+    files = _files(root)
+    if not compiled:
+        files = [f for f in files if f.parent.name != "__pycache__"]
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for path in _files(root):
+        for path in files:
             info = zipfile.ZipInfo("python/" + path.relative_to(root).as_posix(), _EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o100644 << 16
             zf.writestr(info, path.read_bytes(), compresslevel=9)
 
 
-def ensure(lock: Path = UV_LOCK, build_dir: Path = BUILD_DIR) -> Path:
-    """The layer zip for ``lock``, built if it is not there yet."""
+def ensure(lock: Path = UV_LOCK, build_dir: Path = BUILD_DIR, python: str | None = None) -> Path:
+    """The layer zip for ``lock``, built if it is not there yet; compiled by ``python``
+    (default: ``LAYER_PYTHON``, if set) when given."""
+    python = python if python is not None else os.environ.get("LAYER_PYTHON", "")
+    compiler = compiler_of(python) if python else ""
     pins = locked(lock)
-    dest = zip_path(pins, build_dir)
+    dest = zip_path(pins, build_dir, compiler)
     if dest.is_file():
         return dest
     build_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sdk-layer-", dir=build_dir) as tmp:
         target = Path(tmp) / "python"
         _install(pins, target)
+        if python:
+            _compile(python, target)
         partial = Path(tmp) / dest.name
-        _zip(target, partial)
+        _zip(target, partial, compiled=bool(python))
         partial.replace(dest)  # atomic: a concurrent build sees the whole file or none
     return dest
 
@@ -199,9 +245,12 @@ def unzipped_bytes(path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.layer", description=__doc__)
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--python", default=None, help="a CPython 3.13 to compile with (default: LAYER_PYTHON)"
+    )
+    args = parser.parse_args(argv)
     try:
-        path = ensure()
+        path = ensure(python=args.python)
     except LayerError as exc:
         print(f"layer: {exc}", file=sys.stderr)
         return 1
