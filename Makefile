@@ -21,7 +21,7 @@ CDK := npx --no-install cdk
 CONFIG ?=
 CDK_FLAGS ?= $(if $(CONFIG),-c autopilot:config=$(CONFIG))
 
-.PHONY: help dev test lint fmt synth bootstrap deploy diff destroy demo bench reliability clean
+.PHONY: help dev layer test lint fmt synth bootstrap deploy diff destroy demo bench reliability clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,7 +40,15 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.synced
 
 dev: $(VENV)/.synced node_modules/.installed ## install everything (Python via uv, the pinned CDK CLI via npm)
 
-test: dev ## the whole suite: unit, handler, infra, e2e
+# boto3 and its dependencies at uv.lock's versions, zipped once (infra/layer.py): the
+# functions' SDK layer. Reused while uv.lock does not change; the synth builds it if missing.
+# LAYER_PYTHON=<a CPython 3.13> ships it compiled (no botocore compile at each cold start).
+LAYER_PYTHON ?=
+export LAYER_PYTHON
+layer: dev ## build the SDK layer from the locked wheels -> build/layer/sdk-<digest>.zip
+	$(BIN)/python -m infra.layer
+
+test: dev layer ## the whole suite: unit, handler, infra, e2e
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: dev ## ruff, formatting and mypy
@@ -52,29 +60,29 @@ fmt: dev ## format and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-synth: dev ## synthesize the stacks into cdk.out/
+synth: dev layer ## synthesize the stacks into cdk.out/
 	$(CDK) synth --quiet $(CDK_FLAGS)
 
 bootstrap: dev ## cdk bootstrap the account and region your AWS credentials name (once)
 	$(CDK) bootstrap $(CDK_FLAGS)
 
-deploy: dev ## deploy into the account your AWS credentials name
+deploy: dev layer ## deploy into the account your AWS credentials name
 	$(CDK) deploy --all $(CDK_FLAGS)
 
-diff: dev ## compare the synthesized stacks with what is deployed
+diff: dev layer ## compare the synthesized stacks with what is deployed
 	$(CDK) diff --all $(CDK_FLAGS)
 
 destroy: dev ## tear the stacks down
 	$(CDK) destroy --all $(CDK_FLAGS)
 
-demo: dev ## the whole event loop offline against the embedded local AWS
+demo: dev layer ## the whole event loop offline against the embedded local AWS
 	$(BIN)/autopilot demo
 
-bench: dev ## benchmarks (cold start, calls per reaction, storms, synth scaling, demo) -> bench/results.md
+bench: dev layer ## benchmarks (cold start, calls per reaction, storms, synth scaling, demo) -> bench/results.md
 	$(BIN)/python -m bench.run
 
-reliability: dev ## the reliability harness at full size -> RELIABILITY.md
+reliability: dev layer ## the reliability harness at full size -> RELIABILITY.md
 	$(BIN)/python -m reliability --full --out RELIABILITY.md
 
 clean: ## remove build output (keeps the installs)
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache

@@ -395,6 +395,15 @@ class Service(_Strict):
 class Observability(_Strict):
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731] = 30
     metrics_namespace: str = Field(default="EcsAutopilot", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$")
+    # active: Lambda active tracing and the Powertools Tracer (X-Ray); off: no tracing, no
+    # X-Ray permissions, the X-Ray SDK never imported (infra/README.md, "Tracing")
+    tracing: Literal["active", "off"] = "active"
+
+    @field_validator("tracing", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare off as a boolean
+        return "off" if value is False else value
 
 
 class AutomationFunctions(_Strict):
@@ -403,6 +412,9 @@ class AutomationFunctions(_Strict):
     # Powertools version whose official layer the functions use (resolved through AWS's
     # public SSM parameter at deploy time); default: the version uv.lock pins
     powertools_version: str | None = Field(default=None, pattern=r"^3\.\d+\.\d+$")
+    # Lambda SnapStart: publish a version per change, the rules invoke the alias "live"
+    # (infra/README.md, "SnapStart")
+    snapstart: bool = False
     lease_seconds: int = Field(default=300, ge=10, le=3600)
     # image-events: a pending manual approval expires after this many hours
     approval_ttl_hours: int = Field(default=24, ge=1, le=720)

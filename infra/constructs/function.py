@@ -1,11 +1,13 @@
 """One reaction function and what every one of them shares.
 
-``FunctionCode``: the code asset (``functions/``, whole) and the pinned Powertools layer.
+``FunctionCode``: the code asset (``functions/``, whole), the pinned Powertools layer and
+the SDK layer (boto3 and botocore at uv.lock's versions, ``infra/layer.py``).
 ``AutomatedFunction``: the base of the four functions in ``infra/constructs/reactions.py``:
-python3.13 on arm64, tracing, its own log group, its environment (exactly its settings
-model's fields, plus ``contract.RUNTIME_ENVIRONMENT``), an async dead-letter queue and one
-for its rule targets, its ledger and topic grants, its ops alarms, and the helpers its rules
-and acknowledgements are made with. Names and handler paths come from ``autopilot.contract``.
+python3.13 on arm64, tracing as the config says, its own log group, its environment (exactly
+its settings model's fields, plus ``contract.RUNTIME_ENVIRONMENT`` and the tracing switch),
+an async dead-letter queue and one for its rule targets, SnapStart and an alias if asked,
+its ledger and topic grants, its ops alarms, and the helpers its rules and acknowledgements
+are made with. Names and handler paths come from ``autopilot.contract``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, ClassVar
 
 from autopilot import contract
 from autopilot.settings import env_var_names
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -29,6 +31,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra import layer as sdk_layer
 from infra.constructs.ledger import Ledger
 from infra.constructs.notices import Notices
 from infra.managed import ManagedScope
@@ -39,11 +42,22 @@ from infra.nag import acknowledge, acknowledge_policy
 # publishes per version: /aws/service/powertools/python/<arch>/<python>/<version> holds
 # the ARN of AWSLambdaPowertoolsPythonV3-python313-arm64:<layer version> in each region.
 # CloudFormation resolves it at deploy time, so synth stays offline. The layer is built
-# with include_extras=True: it carries pydantic and aws-xray-sdk; boto3 comes with the
+# with include_extras=True: it carries pydantic and aws-xray-sdk. boto3 and botocore come
+# from the SDK layer, listed after it (a later layer's files win in /opt), not from the
 # runtime. Config: functions.powertools_version overrides the version.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
 POWERTOOLS_SSM_PREFIX = "/aws/service/powertools/python/arm64/python3.13/"
+
+#: ``observability.tracing`` of the config -> the functions' TracingConfig
+TRACING_MODES = {"active": lambda_.Tracing.ACTIVE, "off": lambda_.Tracing.DISABLED}
+#: the variable ``autopilot/observability.py`` decides tracing from (Powertools' own switch)
+TRACE_DISABLED_ENV = "POWERTOOLS_TRACE_DISABLED"
+#: the alias the rules invoke when SnapStart is on
+LIVE_ALIAS = "live"
+#: retry policy of the functions' asynchronous invocations (on $LATEST, and on the alias)
+ASYNC_RETRY_ATTEMPTS = 2
+ASYNC_MAX_EVENT_AGE = Duration.hours(6)
 
 #: What the code asset leaves out of ``functions/`` (bench/asset_size.py zips the same).
 CODE_EXCLUDE = ("**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache")
@@ -73,7 +87,11 @@ class FunctionCodeProps:
 
 
 class FunctionCode(Construct):
-    """Exposes ``asset`` (one code asset for every function) and ``layer`` (Powertools)."""
+    """Exposes ``asset`` (one code asset for every function), ``layer`` (Powertools),
+    ``sdk_layer`` (boto3 and its dependencies at uv.lock's versions, one zip file built by
+    ``infra/layer.py`` if it is not there yet), ``sdk_versions`` (their names and versions)
+    and ``layers`` (what every function lists, in that order: the SDK layer last, so its
+    botocore is the one in /opt/python whatever the Powertools layer holds)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, props: FunctionCodeProps) -> None:
         super().__init__(scope, construct_id)
@@ -86,6 +104,24 @@ class FunctionCode(Construct):
                 self, POWERTOOLS_SSM_PREFIX + self.powertools_version
             ),
         )
+        pins = sdk_layer.locked()
+        self.sdk_versions = {pin.name: pin.version for pin in pins}
+        # One zip file: a file asset is hashed and staged at synth without walking a tree.
+        self.sdk_layer = lambda_.LayerVersion(
+            self,
+            "SdkLayer",
+            code=lambda_.Code.from_asset(str(sdk_layer.ensure())),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_13],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+            description=(
+                "uv.lock's "
+                + ", ".join(
+                    f"{p.name} {p.version}" for p in pins if p.name in {"boto3", "botocore"}
+                )
+                + " and their dependencies (infra/layer.py)"
+            ),
+        )
+        self.layers: list[lambda_.ILayerVersion] = [self.layer, self.sdk_layer]
 
 
 @dataclass(frozen=True)
@@ -124,6 +160,11 @@ class FunctionProps:
     ``max_event_age`` (default 2 h) / ``rule_retry_attempts`` (default 8): retry policy of
     each rule target.
     ``log_retention`` / ``removal_policy``: of the log groups (default one month, RETAIN).
+    ``tracing`` (default ``active``): Lambda active tracing and the Powertools Tracer, or
+    ``off``: no TracingConfig, no X-Ray grant, and ``POWERTOOLS_TRACE_DISABLED=true`` so the
+    functions never import the X-Ray SDK (``autopilot/observability.py``).
+    ``snapstart`` (default False): SnapStart on published versions; every change publishes
+    a version, the alias ``live`` points at it, and the rules invoke the alias.
     """
 
     name_prefix: str
@@ -138,6 +179,12 @@ class FunctionProps:
     rule_retry_attempts: int = 8
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    tracing: str = "active"
+    snapstart: bool = False
+
+    def __post_init__(self) -> None:
+        if self.tracing not in TRACING_MODES:
+            raise ValueError(f"tracing must be one of {', '.join(TRACING_MODES)}")
 
 
 class AutomatedFunction(Construct):
@@ -146,7 +193,8 @@ class AutomatedFunction(Construct):
     A subclass names its ``spec`` (from ``autopilot.contract``) and ``settings_model``, adds
     its grants and rules, then calls ``acknowledge_grants``. Exposes ``function``, ``role``,
     ``log_group``, ``dead_letter_queue``, ``events_dead_letter_queue``, ``rules`` and
-    ``alarms`` (errors, throttles and the depth of each queue, to the notices topic).
+    ``alarms`` (errors, throttles and the depth of each queue, to the notices topic), and
+    ``invoked``: what the rules invoke (the function, or its ``live`` alias with SnapStart).
     """
 
     spec: ClassVar[contract.FunctionSpec]
@@ -186,18 +234,38 @@ class AutomatedFunction(Construct):
             architecture=lambda_.Architecture.ARM_64,
             handler=spec.handler,
             code=props.code.asset,
-            layers=[props.code.layer],
+            layers=props.code.layers,
             role=self.role,
             memory_size=props.memory_mib,
             timeout=props.timeout or Duration.seconds(60),
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=TRACING_MODES[props.tracing],
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment=self._environment(),
             dead_letter_queue=self.dead_letter_queue,
-            retry_attempts=2,
-            max_event_age=Duration.hours(6),
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            max_event_age=ASYNC_MAX_EVENT_AGE,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if props.snapstart else None,
         )
+        self.invoked: lambda_.IFunction = self.function
+        if props.snapstart:
+            # A snapshot exists only for a published version: the rules invoke the alias,
+            # which follows the version every change publishes. The async retry policy is
+            # per qualifier, so the alias gets the same one; the dead-letter queue is the
+            # function's (every version carries it).
+            self.invoked = lambda_.Alias(
+                self,
+                "Live",
+                alias_name=LIVE_ALIAS,
+                version=self.function.current_version,
+                retry_attempts=ASYNC_RETRY_ATTEMPTS,
+                max_event_age=ASYNC_MAX_EVENT_AGE,
+            )
+            Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "A version is published on every change (current_version) and the alias "
+                f"'{LIVE_ALIAS}' the rules invoke points at it.",
+            )
         self.rules: list[events.Rule] = []
         acknowledge(
             self.function.node.default_child or self.function,
@@ -243,7 +311,10 @@ class AutomatedFunction(Construct):
         missing = wanted - known.keys()
         if missing:
             raise ValueError(f"{self.spec.name}: no value for settings {sorted(missing)}")
-        return {name: known[name] for name in sorted(wanted)} | contract.RUNTIME_ENVIRONMENT
+        tracing = {TRACE_DISABLED_ENV: "false" if props.tracing == "active" else "true"}
+        return (
+            {name: known[name] for name in sorted(wanted)} | contract.RUNTIME_ENVIRONMENT | tracing
+        )
 
     def _ops_alarms(self) -> list[cloudwatch.Alarm]:
         """``<prefix>-ops-<function>-{errors,throttles,dlq-depth,events-dlq-depth}``: one
@@ -304,8 +375,12 @@ class AutomatedFunction(Construct):
         name = self.spec.name
         wildcard = (
             "No resource-level scope exists for ecs:DescribeTaskDefinition, "
-            "ecs:DeregisterTaskDefinition, tag:GetResources (one account-wide tag look-up) "
-            "and xray:PutTraceSegments/PutTelemetryRecords."
+            "ecs:DeregisterTaskDefinition, tag:GetResources (one account-wide tag look-up)"
+            + (
+                " and xray:PutTraceSegments/PutTelemetryRecords."
+                if self._props.tracing == "active"
+                else "."
+            )
         )
         findings: list[tuple[str, str]] = [
             ("AwsSolutions-IAM5[Resource::*]", wildcard),
@@ -356,7 +431,7 @@ class AutomatedFunction(Construct):
     def _target(self) -> targets.LambdaFunction:
         """The function as a rule target: the props' retry policy, then the events DLQ."""
         return targets.LambdaFunction(
-            self.function,
+            self.invoked,
             dead_letter_queue=self.events_dead_letter_queue,
             max_event_age=self._props.max_event_age or Duration.hours(2),
             retry_attempts=self._props.rule_retry_attempts,

@@ -126,6 +126,8 @@ class ControlPlaneStack(Stack):
             rule_retry_attempts=fn_cfg.rule_retry_attempts,
             log_retention=retention(config),
             removal_policy=removal_policy,
+            tracing=config.observability.tracing,
+            snapstart=fn_cfg.snapstart,
         )
         functions: tuple[AutomatedFunction, ...] = (
             ImageEvents(automation, "ImageEvents", props=ImageEventsProps(function=shared)),

@@ -18,7 +18,11 @@ from autopilot.settings import (
 )
 from aws_cdk.assertions import Match
 
-from infra.constructs.function import POWERTOOLS_SSM_PREFIX, installed_powertools_version
+from infra.constructs.function import (
+    POWERTOOLS_SSM_PREFIX,
+    TRACE_DISABLED_ENV,
+    installed_powertools_version,
+)
 from tests.infra.conftest import REPO
 
 
@@ -458,7 +462,10 @@ def test_the_four_functions_are_wired(control) -> None:
 def test_function_environment_equals_its_settings_model(control, name: str) -> None:
     _spec, model = FUNCTIONS[name]
     env = lambdas(control)[name]["Environment"]["Variables"]
-    assert set(env) == env_var_names(model) | set(contract.RUNTIME_ENVIRONMENT)
+    # ... and the tracing switch autopilot/observability.py reads (test_functions_runtime.py)
+    assert set(env) == env_var_names(model) | set(contract.RUNTIME_ENVIRONMENT) | {
+        TRACE_DISABLED_ENV
+    }
     assert {k: env[k] for k in contract.RUNTIME_ENVIRONMENT} == contract.RUNTIME_ENVIRONMENT
 
 

@@ -4,10 +4,18 @@ Every client gets botocore's standard retry mode (5 attempts, with backoff) and 
 ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` (boto3 reads them natively), so the
 sandbox and the tests point the functions at moto by setting the environment and
 calling ``reset_clients()``. boto3 itself is imported on first use, not at import time.
+
+Under Lambda SnapStart (``functions.snapstart``) one snapshot of the initialized process
+starts many execution environments. No client is built at init, and a restore hook
+(``snapshot_restore_py``, part of Lambda's Python runtimes) forgets any that were, so each
+environment builds its own from its own credentials, and reseeds ``random`` (botocore's
+retry jitter) so restored environments do not back off in step.
 """
 
 from __future__ import annotations
 
+import importlib
+import random
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -160,3 +168,20 @@ def reset_clients() -> None:
     global _default  # noqa: PLW0603
     with _lock:
         _default = None
+
+
+def after_restore() -> None:
+    """SnapStart's restore hook: no client, session or random state from the snapshot."""
+    reset_clients()
+    random.seed()
+
+
+def _register_restore_hook() -> None:
+    try:
+        hooks = importlib.import_module("snapshot_restore_py")
+    except ImportError:  # not in Lambda's runtime: nothing restores this process
+        return
+    hooks.register_after_restore(after_restore)
+
+
+_register_restore_hook()
