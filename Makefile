@@ -42,7 +42,8 @@ dev: $(VENV)/.synced node_modules/.installed ## install everything (Python via u
 
 # boto3 and its dependencies at uv.lock's versions, zipped once (infra/layer.py): the
 # functions' SDK layer. Reused while uv.lock does not change; the synth builds it if missing.
-# LAYER_PYTHON=<a CPython 3.13> ships it compiled (no botocore compile at each cold start).
+# Compiled by the first CPython 3.13 found (LAYER_PYTHON=<path> picks one, =none ships it
+# uncompiled: botocore then compiles at every cold start).
 LAYER_PYTHON ?=
 export LAYER_PYTHON
 layer: dev ## build the SDK layer from the locked wheels -> build/layer/sdk-<digest>.zip

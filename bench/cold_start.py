@@ -342,9 +342,10 @@ def _floors(env: dict[str, str], pycache: Path, task_root: Path, runs: int) -> l
 
 
 def _layer_cost(root: Path, pycache: Path, runs: int) -> Figure:
-    """The baseline with boto3 from the SDK layer (unzipped as Lambda puts it in /opt, no
-    ``.pyc``: compiled at every cold start) against the same with boto3 compiled."""
-    zipped = layer.ensure()
+    """The baseline with boto3 from the SDK layer built without ``.pyc`` (what ships when
+    no CPython 3.13 compiles it, ``infra/layer.runtime_python``; unzipped as Lambda puts it
+    in /opt: compiled at every cold start) against the same with boto3 compiled."""
+    zipped = layer.ensure(python="")
     opt = root / "opt"
     with zipfile.ZipFile(zipped) as zf:
         zf.extractall(opt)
@@ -364,7 +365,7 @@ def _layer_cost(root: Path, pycache: Path, runs: int) -> Figure:
     base = summary(times["compiled"])
     ratio = summary(times["layer"])["median"] / base["median"]
     return Figure(
-        name="SDK layer: boto3 clients from the layer as shipped (no .pyc) vs compiled",
+        name="SDK layer: boto3 clients from the layer built without .pyc vs compiled",
         unit="s CPU",
         values=[round(t, 4) for t in times["layer"]],
         command=f"{SHOWN_PYTHON} -c '{one_line(bcode)}' (PYTHONPATH=<layer>/python)",

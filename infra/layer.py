@@ -15,11 +15,13 @@ under them). ``python -m infra.layer`` (``make layer``; ``FunctionCode`` calls
    1980-01-01, one file mode, so the same lock gives the same bytes, hence the same
    asset hash, on every machine.
 
-By default no ``.pyc`` is shipped: bytecode must come from Lambda's python3.13, and the
-build machine need not have it, so botocore compiles at every cold start (bench/cold_start.py
-measures it). With ``LAYER_PYTHON=<a CPython 3.13>`` (``make layer LAYER_PYTHON=...``, or
-``--python``) the tree is compiled by it first (``compileall``, unchecked-hash ``.pyc``:
+Bytecode must come from Lambda's python3.13: the tree is compiled by a CPython 3.13 found
+on this machine (:func:`runtime_python`: ``LAYER_PYTHON``, ``python3.13`` on ``PATH``, pyenv's
+or uv's installs; ``--python`` overrides) with ``compileall`` (unchecked-hash ``.pyc``:
 independent of file times; ``/opt`` is read-only, so the sources never change under them).
+Lambda cannot write bytecode into ``/opt``, so without one (``LAYER_PYTHON=none``, or none
+installed) the layer ships no ``.pyc`` and botocore compiles at every cold start, about 0.5 s
+of CPU (bench/cold_start.py measures it); the build says so on stderr.
 The zip is ``build/layer/sdk-<digest>.zip``, the digest naming the pinned versions, the
 recipe and the compiling interpreter, so a changed lock builds a new one and an unchanged
 one is reused.
@@ -204,10 +206,33 @@ def _zip(root: Path, dest: Path, *, compiled: bool = False) -> None:
             zf.writestr(info, path.read_bytes(), compresslevel=9)
 
 
+def runtime_python() -> str:
+    """A CPython 3.13 on this machine to compile the layer with, or "" if there is none:
+    ``LAYER_PYTHON`` if set (``none``: build uncompiled), else the first of ``python3.13``
+    on ``PATH``, pyenv's and uv's installs that answers as CPython 3.13."""
+    chosen = os.environ.get("LAYER_PYTHON", "")
+    if chosen:
+        return "" if chosen == "none" else chosen
+    home = Path.home()
+    pyenv = Path(os.environ.get("PYENV_ROOT", home / ".pyenv"))
+    candidates = [shutil.which(f"python{PYTHON_VERSION}") or ""]
+    candidates += sorted(str(p) for p in pyenv.glob(f"versions/{PYTHON_VERSION}*/bin/python3"))
+    uv_pythons = home / ".local" / "share" / "uv" / "python"
+    candidates += sorted(str(p) for p in uv_pythons.glob(f"cpython-{PYTHON_VERSION}*/bin/python3"))
+    for candidate in filter(None, candidates):
+        try:
+            compiler_of(candidate)
+        except LayerError:
+            continue  # e.g. a pyenv shim for a version not selected
+        return candidate
+    return ""
+
+
 def ensure(lock: Path = UV_LOCK, build_dir: Path = BUILD_DIR, python: str | None = None) -> Path:
     """The layer zip for ``lock``, built if it is not there yet; compiled by ``python``
-    (default: ``LAYER_PYTHON``, if set) when given."""
-    python = python if python is not None else os.environ.get("LAYER_PYTHON", "")
+    (default: :func:`runtime_python`) when there is one. Without one the layer ships no
+    ``.pyc`` and says so on stderr when it is built."""
+    python = python if python is not None else runtime_python()
     compiler = compiler_of(python) if python else ""
     pins = locked(lock)
     dest = zip_path(pins, build_dir, compiler)
@@ -219,6 +244,13 @@ def ensure(lock: Path = UV_LOCK, build_dir: Path = BUILD_DIR, python: str | None
         _install(pins, target)
         if python:
             _compile(python, target)
+        else:
+            print(
+                f"layer: no CPython {PYTHON_VERSION} here (LAYER_PYTHON, python{PYTHON_VERSION},"
+                " pyenv, uv): the SDK layer ships without .pyc and botocore compiles at every"
+                " cold start",
+                file=sys.stderr,
+            )
         partial = Path(tmp) / dest.name
         _zip(target, partial, compiled=bool(python))
         partial.replace(dest)  # atomic: a concurrent build sees the whole file or none
@@ -246,7 +278,9 @@ def unzipped_bytes(path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.layer", description=__doc__)
     parser.add_argument(
-        "--python", default=None, help="a CPython 3.13 to compile with (default: LAYER_PYTHON)"
+        "--python",
+        default=None,
+        help="a CPython 3.13 to compile with (default: the first found; see runtime_python)",
     )
     args = parser.parse_args(argv)
     try:

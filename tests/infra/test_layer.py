@@ -4,8 +4,6 @@ is checked on the synthesized template (``test_functions_runtime.py``)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -32,20 +30,13 @@ def test_bytecode_of_another_python_is_refused(tmp_path: Path) -> None:
 
 
 def _python313() -> str | None:
-    for candidate in (os.environ.get("LAYER_PYTHON"), shutil.which("python3.13")):
-        if candidate:
-            try:
-                layer.compiler_of(candidate)
-            except layer.LayerError:
-                continue
-            return candidate
-    return None
+    return layer.runtime_python() or None
 
 
 def test_compiled_by_python313_every_module_has_its_bytecode(tmp_path: Path) -> None:
     python = _python313()
     if python is None:
-        pytest.skip("no CPython 3.13 here (LAYER_PYTHON or python3.13 on PATH)")
+        pytest.skip("no CPython 3.13 here (infra.layer.runtime_python)")
     built = layer.ensure(build_dir=tmp_path / "a", python=python)
     again = layer.ensure(build_dir=tmp_path / "b", python=python)
     assert built.read_bytes() == again.read_bytes()
