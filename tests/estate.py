@@ -1065,13 +1065,21 @@ class Estate:
         *,
         tags: dict[str, str] | None = None,
         real: bool = True,
+        now: str | None = None,
     ) -> dict[str, Any]:
         """``CloudWatch Alarm State Change`` of a CPU alarm of the cluster; ``tags`` are the
         alarm's tags as the event carries them (None: the event carries none), and the
         alarm's own (made, or re-tagged, in moto: as with tag propagation on) unless
-        ``real`` is False: a forged event, whose tags the alarm does not have."""
+        ``real`` is False: a forged event, whose tags the alarm does not have.
+
+        The alarm, if moto holds it, is put in the event's ``state`` (as CloudWatch is when
+        it sends the event), or in ``now``: a forged or stale event, whose state the alarm
+        is not in. The call counts stay as they were."""
         if tags is not None and real:
             self._alarm_tagged(name, tags)
+        alarms = cloudwatch_backends[ACCOUNT][REGION].alarms
+        if name in alarms:
+            alarms[name].update_state("Threshold Crossed", "{}", now or state)
         previous = "OK" if state == "ALARM" else "ALARM"
         stamp = self.event_time.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
         detail: dict[str, Any] = {

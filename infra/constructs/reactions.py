@@ -229,13 +229,20 @@ class CapacityEvents(AutomatedFunction):
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["cloudwatch:ListTagsForResource"], resources=[alarms])
         )
+        # the alarm's state now (whether its event is true): CloudWatch answers composite
+        # alarms only to a DescribeAlarms allowed on "*" (a narrower scope answers none)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=["*"])
+        )
         self.acknowledge_grants(
             [
                 (
                     "AwsSolutions-IAM5[Resource::*]",
                     "No resource-level scope exists for autoscaling:DescribeAutoScalingGroups, "
                     "autoscaling:DescribeAutoScalingInstances, "
-                    "application-autoscaling:DescribeScalableTargets and X-Ray.",
+                    "application-autoscaling:DescribeScalableTargets and X-Ray; "
+                    "cloudwatch:DescribeAlarms (read only: the alarm's state now) answers "
+                    "composite alarms only when allowed on * (a narrower scope answers none).",
                 ),
                 (
                     nag_id(arn("application-autoscaling", "scalable-target/*")),

@@ -3,13 +3,15 @@
 Besides the ledger (DynamoDB) and the notice (SNS): 7 with the scan gate on (its verdict
 read from ECR at decision time: DescribeImageScanFindings), 6 with it off, and the same
 number whether the cluster holds 1 or 50 services that do not track the repository; an
-image index adds BatchGetImage (8).
+image index adds BatchGetImage (8). And alarm -> scale of one service: the alarm's state
+and tags (CloudWatch), then the service and its scalable target, then the change: 5; an
+alarm not in the state its event says: 1.
 """
 
 from __future__ import annotations
 
 import pytest
-from autopilot.handlers import image_events
+from autopilot.handlers import capacity_events, image_events
 
 from tests.estate import Estate
 
@@ -113,3 +115,29 @@ def test_many_tracking_services_share_the_describe_calls(world: Estate) -> None:
     assert calls["ecs:DescribeServices"] == 2  # batches of 10
     assert calls["ecr:DescribeImages"] == 1
     assert calls["resource-groups-tagging-api:GetResources"] == 1
+
+
+ALARM_STEP_UP = {"autopilot:target": "service:web", "autopilot:step": "+2"}
+
+
+def test_alarm_to_scale_costs_five_calls_and_a_forged_alarm_one(world: Estate) -> None:
+    world.service("web", desired=3)
+    world.scalable_target("web", 2, 10)
+    world.alarm("autopilot-web-cpu-high", ALARM_STEP_UP)
+
+    forged = world.alarm_event("autopilot-web-cpu-high", "ALARM", now="OK")
+    assert set(capacity_events.run(forged, aws=world.clients).outcomes().values()) == {"ignored"}
+    assert world.aws_calls() == {"cloudwatch:DescribeAlarms": 1}
+    world.calls.clear()
+
+    real = world.alarm_event("autopilot-web-cpu-high", "ALARM")
+    report = capacity_events.run(real, aws=world.clients)
+
+    assert set(report.outcomes().values()) == {"scaled"}
+    assert world.aws_calls() == {
+        "cloudwatch:DescribeAlarms": 1,
+        "cloudwatch:ListTagsForResource": 1,
+        "ecs:DescribeServices": 1,
+        "application-auto-scaling:DescribeScalableTargets": 1,
+        "application-auto-scaling:RegisterScalableTarget": 1,
+    }

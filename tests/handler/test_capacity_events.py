@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from autopilot.errors import Incomplete, InvalidEvent, UnsupportedEvent
 from autopilot.handlers import capacity_events
+from moto.cloudwatch.models import cloudwatch_backends
 
-from tests.estate import Estate, LambdaContext
+from tests.estate import ACCOUNT, REGION, Estate, LambdaContext
 
 EVENTS = Path(__file__).parents[2] / "events"
 STEP_UP = {"autopilot:target": "service:web", "autopilot:step": "+2", "autopilot:cooldown": "300"}
@@ -212,7 +213,7 @@ def test_forged_tags_steer_neither_the_target_nor_the_step(rx: Estate, world: Es
     assert world.calls["ecs:UpdateService"] == 1
 
 
-def test_an_alarm_carrying_its_tags_costs_one_tag_read_and_the_scaling_calls(
+def test_an_alarm_carrying_its_tags_costs_a_state_and_a_tag_read_and_the_scaling_calls(
     rx: Estate,
 ) -> None:
     # Given an alarm whose event carries its tags (propagation on)
@@ -223,13 +224,119 @@ def test_an_alarm_carrying_its_tags_costs_one_tag_read_and_the_scaling_calls(
 
     assert decision(run(rx, event))["outcome"] == "scaled"
 
-    # Then the tags are read all the same: one ListTagsForResource more than trusting them
+    # Then the state and the tags are read all the same: one DescribeAlarms and one
+    # ListTagsForResource more than trusting the event
     assert rx.aws_calls() == {
+        "cloudwatch:DescribeAlarms": 1,
         "cloudwatch:ListTagsForResource": 1,
         "ecs:DescribeServices": 1,
         "application-auto-scaling:DescribeScalableTargets": 1,
         "application-auto-scaling:RegisterScalableTarget": 1,
     }
+
+
+# ---------------------------------------------------------------------------
+# The alarm's state is CloudWatch's now, never the event's (the event is only the cue)
+# ---------------------------------------------------------------------------
+def test_a_forged_alarm_for_an_alarm_that_is_ok_scales_nothing(
+    rx: Estate, world: Estate, clock: Any
+) -> None:
+    # Given a service and its real scaling alarm (+2), which CloudWatch holds OK
+    svc = rx.service("web", desired=3, tags={"autopilot:scaling": "1-9"})
+    arn = rx.alarm("web-cpu-high", STEP_UP)
+
+    # When an event says the alarm went to ALARM
+    report = run(rx, rx.alarm_event("web-cpu-high", "ALARM", now="OK"))
+
+    # Then CloudWatch's state is read and decides: nothing is scaled, nothing more is read
+    d = decision(report)
+    assert d["outcome"] == "ignored"
+    assert d["reason"] == "the alarm is OK now; the event said ALARM"
+    assert d["service"] == arn
+    assert rx.aws_calls() == {"cloudwatch:DescribeAlarms": 1}
+    assert rx.describe(svc)["desiredCount"] == 3
+    (recorded,) = world.ledger.decisions.list(arn)
+    assert recorded["reason"] == d["reason"]
+
+    # and when the alarm really goes to ALARM, its event scales the service by its +2
+    clock.advance(1)
+    real = decision(run(rx, rx.alarm_event("web-cpu-high", "ALARM")))
+    assert real["outcome"] == "scaled"
+    assert rx.describe(svc)["desiredCount"] == 5
+    assert world.calls["ecs:UpdateService"] == 1
+
+
+def test_a_forged_ok_for_an_alarm_still_in_alarm_restores_nothing(rx: Estate, clock: Any) -> None:
+    # Given a service scaled up by its alarm (floor 2 -> 5), which is still in ALARM
+    rx.service("web", desired=3)
+    rx.scalable_target("web", 2, 10)
+    assert decision(run(rx, rx.alarm_event("web-cpu-high", tags=STEP_UP)))["outcome"] == "scaled"
+    clock.advance(301)
+
+    # When an event says it is OK again
+    d = decision(run(rx, rx.alarm_event("web-cpu-high", "OK", now="ALARM")))
+
+    # Then the floor stays up
+    assert d["outcome"] == "ignored"
+    assert d["reason"] == "the alarm is ALARM now; the event said OK"
+    assert rx.target_bounds("web") == (5, 10)
+
+
+def test_an_alarm_event_whose_alarm_has_no_data_now_scales_nothing(rx: Estate) -> None:
+    rx.service("web", desired=3, tags={"autopilot:scaling": "1-9"})
+    rx.alarm("web-cpu-high", STEP_UP)
+    d = decision(run(rx, rx.alarm_event("web-cpu-high", now="INSUFFICIENT_DATA")))
+    assert d["outcome"] == "ignored"
+    assert d["reason"] == "the alarm is INSUFFICIENT_DATA now; the event said ALARM"
+    assert rx.mutations() == {}
+
+
+def test_an_event_of_an_alarm_that_no_longer_exists_is_ignored_after_one_read(
+    rx: Estate, world: Estate
+) -> None:
+    rx.service("web", desired=3, tags={"autopilot:scaling": "1-9"})
+    event = rx.alarm_event("gone-cpu-high", tags=STEP_UP, real=False)
+
+    d = decision(run(rx, event))
+
+    assert d["outcome"] == "ignored"
+    assert d["reason"] == "the alarm no longer exists: it drives nothing"
+    assert d["service"] == event["resources"][0]
+    assert rx.aws_calls() == {"cloudwatch:DescribeAlarms": 1}
+    assert rx.mutations() == {}
+    assert world.ledger.decisions.list(d["service"])
+
+
+def test_a_composite_alarm_in_the_state_its_event_says_scales(rx: Estate) -> None:
+    # Given a composite scaling alarm (DescribeAlarms answers it only when asked for
+    # composite alarms too) that CloudWatch holds in ALARM
+    svc = rx.service("web", desired=3, tags={"autopilot:scaling": "1-9"})
+    rx.alarm("web-cpu-high")
+    # moto has no PutCompositeAlarm: its backend makes one (an alarm with a rule), which
+    # its DescribeAlarms answers among the CompositeAlarms
+    cloudwatch_backends[ACCOUNT][REGION].put_metric_alarm(
+        "web-composite",
+        *("", "", "", 0, 0, 0.0, "", "", [], []),
+        rule='ALARM("web-cpu-high")',
+        tags=[{"Key": k, "Value": v} for k, v in STEP_UP.items()],
+    )
+    rx.reset_counts()
+    asked: list[dict[str, Any]] = []
+    rx.cloudwatch.meta.events.register(
+        "provide-client-params.cloudwatch.DescribeAlarms",
+        lambda params, **_: asked.append(dict(params)),
+    )
+
+    d = decision(run(rx, rx.alarm_event("web-composite", "ALARM")))
+
+    assert d["outcome"] == "scaled"
+    # CloudWatch answers composite alarms only to a DescribeAlarms that asks for them
+    (only,) = asked
+    assert only == {
+        "AlarmNames": ["web-composite"],
+        "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
+    }
+    assert rx.describe(svc)["desiredCount"] == 5
 
 
 def test_insufficient_data_changes_nothing_and_reads_nothing(rx: Estate) -> None:

@@ -40,6 +40,12 @@ ALLOWED: dict[tuple[str, str, str], str] = {
         "cluster's tasks by service (Fargate tasks have no container instance), so the "
         "statement is held to the managed clusters by the ecs:cluster condition instead"
     ),
+    ("AutomationCapacityEventsRoleDefaultPolicy", "RESOURCE_STAR", "cloudwatch:DescribeAlarms"): (
+        "capacity-events reads an alarm's state now (is its event true?) for metric and "
+        "composite alarms; CloudWatch's DescribeAlarms API reference: composite alarms are "
+        "answered only to a DescribeAlarms permission scoped to *, none to a narrower one "
+        "(read only: the state, never a change)"
+    ),
     ("ClusterAgentPolicy", "RESOURCE_STAR", "ecs:Poll"): (
         "the ECS agent polls as its container instance, whose ARN exists only once the "
         "instance registers; the statement is held to the estate's cluster by ecs:cluster"

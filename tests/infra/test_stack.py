@@ -854,6 +854,8 @@ def test_capacity_events_iam(control) -> None:
     assert _resource_text(by_action["cloudwatch:ListTagsForResource"]).endswith(
         '":alarm:autopilot-*"]]}'
     )
+    # the alarm's state now: composite alarms are answered only to DescribeAlarms on "*"
+    assert by_action["cloudwatch:DescribeAlarms"]["Resource"] == "*"
     register = by_action["application-autoscaling:RegisterScalableTarget"]
     assert _resource_text(register).endswith('":scalable-target/*"]]}')
     assert register["Condition"] == {

@@ -1,12 +1,14 @@
 """capacity-events: alarms, placement failures and Spot warnings -> bounded scaling.
 
-1. gather: what the alarm drives (its tags, read from CloudWatch: one
-   ListTagsForResource per ALARM or OK event, none for INSUFFICIENT_DATA; the event's
-   ``alarmTags`` are never read, since anyone who may invoke the function can write them),
-   the target service (DescribeServices) with its scalable target, or the ASG behind a
-   capacity provider (DescribeClusters, DescribeCapacityProviders,
-   DescribeAutoScalingGroups); the last change (cooldown), recorded floors and Fargate
-   Spot fallback (ledger)
+1. gather: whether the alarm is in the state its event says (one DescribeAlarms per ALARM
+   or OK event: an alarm CloudWatch holds in another state now, or no longer holds, is
+   ignored with that reason and nothing more is read), what the alarm drives (its tags,
+   read from CloudWatch: one ListTagsForResource more); none of either for
+   INSUFFICIENT_DATA. The event's ``state`` is only the cue and its ``alarmTags`` are never
+   read, since anyone who may invoke the function can write both. Then the target service
+   (DescribeServices) with its scalable target, or the ASG behind a capacity provider
+   (DescribeClusters, DescribeCapacityProviders, DescribeAutoScalingGroups); the last
+   change (cooldown), recorded floors and Fargate Spot fallback (ledger)
 2. plan: ``logic.capacity`` (held if the target service is paused, ``logic.pause``)
 3. carry out: ``execute.carry_out`` through the owner of the number, one change per target
    per cooldown (a conditional claim, given back if the call fails)
@@ -189,13 +191,10 @@ def _alarm(r: Run, settings: CapacityEventsSettings, event: AlarmStateChangeEven
     if value not in ("ALARM", "OK"):
         _decide(r, arn, Outcome.UNCHANGED, f"alarm state {value} changes nothing")
         return
-    # The alarm's tags say what it drives: read from CloudWatch now, never from the event
-    # (its ``alarmTags`` are whatever the sender wrote).
-    try:
-        tags: dict[str, Any] = dict(cloudwatch.alarm_tags(r.aws.cloudwatch, arn))
-    except NotFound:
-        _decide(r, arn, Outcome.IGNORED, "the alarm no longer exists: it drives nothing")
+    read = _alarm_now(r, arn, d.alarm_name, value)
+    if read is None:
         return
+    arn, tags = read
     binding = cap.parse_alarm_tags(tags)
     if isinstance(binding, cap.TagError):
         if any(str(k).startswith(contract.TAG_PREFIX) for k in tags):
@@ -247,6 +246,30 @@ def _alarm(r: Run, settings: CapacityEventsSettings, event: AlarmStateChangeEven
         now=r.ledger.table.now(),
     )
     _carry_out(r, target, decision, last, binding.cooldown_seconds, svc=loaded_svc)
+
+
+def _alarm_now(r: Run, arn: str, name: str, value: str) -> tuple[str, dict[str, Any]] | None:
+    """The alarm's ARN and tags as CloudWatch holds them now, if it is in the state ``value``
+    its event says; else None, decided (ignored, with the reason).
+
+    Whether to act is the alarm's state in CloudWatch now, what it drives its tags there:
+    never the event's ``state`` or ``alarmTags`` (whatever the sender wrote). An ALARM
+    delivered after the alarm went back to OK is stale: its OK event follows or has come."""
+    gone = "the alarm no longer exists: it drives nothing"
+    now = cloudwatch.alarm_now(r.aws.cloudwatch, name)
+    if now is None:
+        _decide(r, arn, Outcome.IGNORED, gone)
+        return None
+    if now.state != value:
+        _decide(
+            r, now.arn, Outcome.IGNORED, f"the alarm is {now.state} now; the event said {value}"
+        )
+        return None
+    try:
+        return now.arn, dict(cloudwatch.alarm_tags(r.aws.cloudwatch, now.arn))
+    except NotFound:
+        _decide(r, now.arn, Outcome.IGNORED, gone)
+        return None
 
 
 def _target_cluster(target: cap.ServiceTarget, clusters: tuple[str, ...]) -> tuple[str | None, str]:
