@@ -3,8 +3,8 @@
 Exit codes (``cli.output``): 0 done; 1 a reaction did not happen or failed; 2 bad usage
 or bad input; 3 AWS cannot be reached as asked (credentials, region, profile, endpoint).
 Each error is one clear line on stderr, never a traceback. The global options
-(``--profile``, ``--region``, ``--endpoint-url``, ``--output``, ``--no-color``,
-``--version``) are accepted before or after the subcommand.
+(``--profile``, ``--region``, ``--endpoint-url``, ``--outputs-file``, ``--output``,
+``--no-color``, ``--version``) are accepted before or after the subcommand.
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
@@ -48,11 +48,11 @@ class _Parser(argparse.ArgumentParser):
 
 # --------------------------------------------------------------------------- output
 def _print_entries(entries: list[dict[str, Any]], *, verbose: bool = False) -> None:
-    from sandbox.timeline import Entry, format_entry, quiet
+    from sandbox.timeline import Entry, format_entry, noop, quiet
 
     for e in entries:
         entry = Entry(e.get("at", 0.0), e["kind"], e["text"], e.get("data") or {})
-        if verbose or not quiet(entry):
+        if verbose or not (quiet(entry) or noop(entry)):
             out(format_entry(entry))
 
 
@@ -101,26 +101,35 @@ def _parse_findings(text: str | None) -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------- demo
+#: where `autopilot demo` remembers how long its steps took (in the cloud assembly's directory)
+DEMO_PROGRESS_FILE = "autopilot-demo-steps.json"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from cli.progress import ProgressClock
     from sandbox.core import Sandbox
     from sandbox.demo import DemoContext, run_scenes
-    from sandbox.timeline import Timeline
+    from sandbox.synth import REPO_ROOT
+    from sandbox.timeline import LEGEND, NOOP_OUTCOMES, Timeline
 
     started = time.perf_counter()
     timeline = Timeline(echo=not _json(args), verbose=args.verbose)
     out_dir = Path(args.out) if args.out else None
-    sb = Sandbox(
-        out_dir=out_dir,
-        progress=None if _json(args) else progress,
-        timeline=timeline,
-        brownfield=True,
-    )
+    # the steps' times, remembered beside the cloud assembly: the next run's estimates
+    clock = ProgressClock(memory=(out_dir or REPO_ROOT / "cdk.out") / DEMO_PROGRESS_FILE)
+    say = None if _json(args) else clock
+    if not _json(args):
+        out("\n".join(LEGEND) + "\n", flush=True)
+    sb = Sandbox(out_dir=out_dir, progress=say, timeline=timeline, brownfield=True)
     try:
         if args.resynth:
             from sandbox.synth import synth
 
-            sb.assembly = synth(out_dir, force=True, progress=None if _json(args) else progress)
-        sb.up()
+            sb.assembly = synth(out_dir, force=True, progress=say)
+        try:
+            sb.up()
+        finally:
+            clock.close()
         from cli.invoke import adopter, approver
 
         operator = DemoContext(sb, approve=approver(sb.endpoint), adopt=adopter(sb.endpoint))
@@ -161,6 +170,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     out(f"        missed: {c.what}" + (f" ({c.detail})" if c.detail else ""))
             if r.error:
                 out(f"        broke: {r.error}")
+        if timeline.hidden:
+            out(
+                f"\n{timeline.hidden} lines hidden, -v shows them: reactions that changed "
+                f"nothing ({', '.join(sorted(NOOP_OUTCOMES))}), task state changes, events no "
+                "rule matched"
+            )
         told = [r for r in results if not r.skipped]
         skipped = f", {len(results) - len(told)} skipped" if len(told) < len(results) else ""
         out(
@@ -836,6 +851,13 @@ def global_options(p: argparse.ArgumentParser, *, top: bool) -> argparse.Argumen
         "(default: $AWS_ENDPOINT_URL, else AWS itself)",
     )
     g.add_argument(
+        "--outputs-file",
+        metavar="FILE",
+        default=default(None),
+        help="the stacks' outputs as `cdk deploy --outputs-file FILE` wrote them, read "
+        "before CloudFormation (default: $AUTOPILOT_OUTPUTS_FILE)",
+    )
+    g.add_argument(
         "--output",
         choices=OUTPUTS,
         default=default(None),
@@ -891,7 +913,11 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         """The global options and ``-v`` (for the commands that tell a timeline)."""
         sp.add_argument(
-            "-v", "--verbose", action="store_true", help="show task events and unmatched events too"
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="show every line: reactions that changed nothing (debounced, balanced, ...), "
+            "task events, unmatched events",
         )
         return plain(sp)
 
@@ -982,6 +1008,10 @@ def aws_environment(args: argparse.Namespace) -> dict[str, str]:
     )
     if region:
         env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
+    if getattr(args, "outputs_file", None):
+        from cli.invoke import OUTPUTS_FILE_ENV
+
+        env[OUTPUTS_FILE_ENV] = args.outputs_file
     return env
 
 
