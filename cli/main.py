@@ -592,6 +592,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_wait(args: argparse.Namespace) -> int:
+    from cli import controls as operator
+
+    if args.timeout <= 0 or args.interval <= 0:
+        raise UsageError("--timeout and --interval take a number of seconds above 0")
+    aws, target = _operator(args)
+    say = None if _json(args) else (lambda line: progress(f"{args.service}: {line}"))
+    try:
+        result = operator.wait(
+            aws,
+            target,
+            args.service,
+            digest=args.digest,
+            timeout=args.timeout,
+            interval=args.interval,
+            say=say,
+        )
+    except operator.OperatorError as exc:
+        raise UsageError(str(exc)) from exc
+    if _json(args):
+        print_json(result.to_json())
+    else:
+        out(f"{args.service}: {result.message}")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
 def _status_table(services: list[dict[str, Any]]) -> None:
     """One aligned row per service (``--output table``)."""
     rows = []
@@ -761,7 +787,8 @@ SERVICE_HELP = "service: its name (unique among the managed clusters), CLUSTER/N
 
 
 def _operator_parsers(sub: Any, common: Any) -> None:
-    """history, status, approve, reject, pause, resume: against the sandbox or an account."""
+    """history, status, wait, approve, reject, pause, resume: against the sandbox or an
+    account."""
 
     def where(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument(
@@ -801,6 +828,26 @@ def _operator_parsers(sub: Any, common: Any) -> None:
         )
     )
     st.set_defaults(func=cmd_status)
+    wt = where(
+        common(
+            sub.add_parser(
+                "wait",
+                help="until SERVICE is steady on the expected digest (exit 0), or its "
+                "deployment failed or was rolled back, or the timeout passed (exit 1)",
+                description="example: autopilot wait web --timeout 900 && ./smoke-test.sh",
+            )
+        )
+    )
+    wt.add_argument("service", help=SERVICE_HELP)
+    wt.add_argument(
+        "--digest",
+        help="the image digest to wait for (default: the ledger's newest deploy of SERVICE)",
+    )
+    wt.add_argument(
+        "--timeout", type=float, default=600.0, help="give up after S seconds (default 600)"
+    )
+    wt.add_argument("--interval", type=float, default=5.0, help="poll every S seconds (default 5)")
+    wt.set_defaults(func=cmd_wait)
     ap = where(common(sub.add_parser("approve", help="deploy a pending approval, re-checked now")))
     ap.add_argument("service", help=SERVICE_HELP)
     ap.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
