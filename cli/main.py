@@ -41,6 +41,13 @@ from cli.output import (
 
 
 class _Parser(argparse.ArgumentParser):
+    """No abbreviated options (as in the aws CLI): every parser on the way reads the whole
+    line, and ``local up --out DIR`` is no abbreviation of ``--output`` or ``--outputs-file``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         raise UsageError(f"{self.prog}: {message}")

@@ -400,6 +400,14 @@ def test_local_up_tells_the_region_it_serves(tmp_path: Path) -> None:
         proc.wait(timeout=60)
 
 
+def test_a_commands_own_out_option_is_not_taken_for_a_global_one(tmp_path: Path) -> None:
+    # --out (demo, local up) starts like --output and --outputs-file: it is not theirs
+    for argv in (["demo", "--out", "x", "--help"], ["local", "up", "--out", "x", "--help"]):
+        proc = autopilot(*argv, env=clean_env(tmp_path))
+        assert proc.returncode == 0, proc.stderr
+        assert "--out OUT" in proc.stdout
+
+
 def test_a_bad_outputs_file_is_one_line_exit_2(tmp_path: Path) -> None:
     env = clean_env(tmp_path, AWS_REGION="eu-west-1", AWS_ENDPOINT_URL=DEAD, **FAKE_KEYS)
     junk = tmp_path / "junk.json"
