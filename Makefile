@@ -21,7 +21,7 @@ CDK := npx --no-install cdk
 CONFIG ?=
 CDK_FLAGS ?= $(if $(CONFIG),-c autopilot:config=$(CONFIG))
 
-.PHONY: help dev layer test lint fmt synth bootstrap deploy diff destroy demo bench reliability clean
+.PHONY: help dev layer test lint fmt docs synth bootstrap deploy diff destroy demo bench reliability clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ lint: dev ## ruff, formatting and mypy
 fmt: dev ## format and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+docs: dev ## regenerate README.md's config table and config/schema.json from infra/config.py
+	$(BIN)/python -m infra.docs
 
 synth: dev layer ## synthesize the stacks into cdk.out/
 	$(CDK) synth --quiet $(CDK_FLAGS)

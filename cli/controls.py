@@ -754,3 +754,89 @@ def newest_decisions(
         )
     rows.sort(key=_order, reverse=True)
     return rows[:limit] if limit is not None else rows
+
+
+# --------------------------------------------------------------------------- wait
+def expected_digest(aws: AwsClients, target: Target, service: str) -> str:
+    """The digest of the ledger's newest ``deployed`` decision on ``service``."""
+    ledger = Ledger(aws.dynamodb, target.table)
+    arn = service_arn(target, service, aws)
+    rows = newest_decisions(ledger, arn, limit=1, outcomes=frozenset({Outcome.DEPLOYED.value}))
+    digest = str(rows[0].get("digest") or "") if rows else ""
+    if not digest:
+        raise OperatorError(f"no deploy of {service} in the ledger: pass --digest")
+    return digest
+
+
+def _digest_of(aws: AwsClients, svc: Service, task_definition: str, seen: dict[str, str]) -> str:
+    """The tracked container's digest in ``task_definition`` ("" when it has none)."""
+    if task_definition not in seen:
+        td, _tags = ecs.describe_task_definition(aws.ecs, task_definition)
+        repository = svc.tags.get(contract.TAG_REPOSITORY) or ""
+        container = tracked_container(td, repository, svc.tags.get(contract.TAG_CONTAINER))
+        if container is None:  # no repository tag: the first container's image
+            images = [str(c.get("image", "")) for c in td.get("containerDefinitions", [])]
+            ref = parse_image(images[0]) if images else None
+            seen[task_definition] = (ref.digest if ref else None) or ""
+        else:
+            seen[task_definition] = container.digest or ""
+    return seen[task_definition]
+
+
+def wait_once(
+    aws: AwsClients, target: Target, service: str, digest: str, seen: dict[str, str]
+) -> tuple[bool | None, str]:
+    """One look (DescribeServices, the ledger): (True, why) steady on ``digest``; (False,
+    why) its deployment failed or it was rolled back; (None, what it is doing) not yet."""
+    svc = resolve_service(aws, target, service)
+    on = [d for d in svc.deployments if _digest_of(aws, svc, d.task_definition, seen) == digest]
+    failed = next((d for d in on if d.rollout_state == "FAILED"), None)
+    if failed is not None:
+        return False, f"deployment {failed.id} of {digest[:19]}... FAILED"
+    state = Ledger(aws.dynamodb, target.table).state.load(svc.arn)
+    if digest in state.quarantined:
+        return False, f"{digest[:19]}... was rolled back and is quarantined"
+    primary = svc.primary
+    counts = f"running {svc.running_count}/{svc.desired_count}"
+    if primary is None:
+        return None, f"no primary deployment ({counts})"
+    if primary not in on:
+        return None, f"the primary deployment {primary.id} runs another image ({counts})"
+    others = [d for d in svc.deployments if d is not primary]
+    settled = primary.rollout_state in (None, "COMPLETED") and not others
+    if settled and svc.running_count >= svc.desired_count:
+        return True, f"steady on {digest[:19]}... ({counts})"
+    return None, f"deployment {primary.id} {primary.rollout_state or 'in progress'} ({counts})"
+
+
+def wait(
+    aws: AwsClients,
+    target: Target,
+    service: str,
+    *,
+    digest: str | None = None,
+    timeout: float = 600.0,
+    interval: float = 5.0,
+    clock: Any = time.monotonic,
+    sleep: Any = time.sleep,
+    say: Any = None,
+) -> Result:
+    """Poll until ``service`` is steady on ``digest`` (default: the ledger's newest deploy):
+    ok; or its deployment failed, or the digest was rolled back (quarantined): not ok; or
+    ``timeout`` seconds pass: not ok. ``say(line)`` hears each change of what it is doing."""
+    expected = digest or expected_digest(aws, target, service)
+    started, last = clock(), ""
+    seen: dict[str, str] = {}
+    while True:
+        done, why = wait_once(aws, target, service, expected, seen)
+        if say is not None and why != last:
+            say(why)
+        last = why
+        elapsed = clock() - started
+        details = {"digest": expected, "seconds": round(elapsed, 1)}
+        if done is not None:
+            return Result("wait", service, done, False, why, details=details)
+        if elapsed >= timeout:
+            message = f"timed out after {timeout:g} s: {why}"
+            return Result("wait", service, False, False, message, details=details)
+        sleep(min(interval, max(timeout - elapsed, 0.0)))

@@ -17,6 +17,7 @@ import ipaddress
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -252,10 +253,50 @@ OUT_MIN_SCAN_GATE = "MinScanGate"
 OUT_MANUAL_APPROVAL = "ManualApprovalClusterArns"
 
 
+#: the environment variable naming a ``cdk deploy --outputs-file`` file (``--outputs-file``)
+OUTPUTS_FILE_ENV = "AUTOPILOT_OUTPUTS_FILE"
+
+
+def outputs_file() -> dict[str, dict[str, str]] | None:
+    """The stacks' outputs from the file ``$AUTOPILOT_OUTPUTS_FILE`` names, as ``cdk deploy
+    --outputs-file`` writes it (stack name -> output key -> value); None when no file is
+    named. A file that cannot be used is an ``InvokeError`` naming it and the problem."""
+    import json
+
+    path = os.environ.get(OUTPUTS_FILE_ENV)
+    if not path:
+        return None
+    where = f"--outputs-file {path}"
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvokeError(f"{where}: no such file") from None
+    except OSError as exc:
+        raise InvokeError(f"{where}: cannot read it ({exc.strerror})") from None
+    except ValueError as exc:
+        raise InvokeError(f"{where}: not JSON ({exc})") from None
+    if not isinstance(doc, dict) or not all(
+        isinstance(v, dict) and all(isinstance(x, str) for x in v.values()) for v in doc.values()
+    ):
+        raise InvokeError(
+            f"{where}: not what cdk deploy --outputs-file writes "
+            '({"<stack>": {"<output>": "<value>", ...}, ...})'
+        )
+    return {str(k): {str(o): str(x) for o, x in v.items()} for k, v in doc.items()}
+
+
 def default_stack() -> str | None:
-    """``EcsAutopilot-<environment>`` of the config file cdk.json names (None if unreadable)."""
+    """The control plane's stack: the one stack of ``--outputs-file`` with a ledger table
+    (``LedgerTableName``), else ``EcsAutopilot-<environment>`` of the config file cdk.json
+    names (None if unreadable)."""
     import json
     import re
+
+    written = outputs_file()
+    if written:
+        planes = [name for name, outputs in written.items() if OUT_TABLE in outputs]
+        if len(planes) == 1:
+            return planes[0]
 
     from sandbox.synth import CONFIG_CONTEXT, REPO_ROOT
 
@@ -269,7 +310,11 @@ def default_stack() -> str | None:
 
 
 def stack_outputs(stack: str, endpoint: str | None) -> dict[str, str]:
-    """The stack's outputs (CloudFormation DescribeStacks); empty if there is no such stack."""
+    """The stack's outputs: ``--outputs-file``'s when it names the stack, else
+    CloudFormation's (DescribeStacks); empty if there is no such stack."""
+    written = outputs_file()
+    if written and stack in written:
+        return written[stack]
     cfn = _client("cloudformation", endpoint)
     try:
         found = cfn.describe_stacks(StackName=stack)["Stacks"]
@@ -282,7 +327,11 @@ def stack_outputs(stack: str, endpoint: str | None) -> dict[str, str]:
 
 def estate_outputs(stack: str, endpoint: str | None) -> dict[str, dict[str, str]]:
     """The outputs of the stacks named ``<stack>-...`` (the estate stacks built with the
-    control plane ``stack``), by stack name; empty when none can be listed."""
+    control plane ``stack``), by stack name: ``--outputs-file``'s when it names any, else
+    CloudFormation's; empty when none can be listed."""
+    written = {k: v for k, v in (outputs_file() or {}).items() if k.startswith(f"{stack}-")}
+    if written:
+        return dict(sorted(written.items()))
     cfn = _client("cloudformation", endpoint)
     out: dict[str, dict[str, str]] = {}
     try:

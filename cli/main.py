@@ -3,8 +3,8 @@
 Exit codes (``cli.output``): 0 done; 1 a reaction did not happen or failed; 2 bad usage
 or bad input; 3 AWS cannot be reached as asked (credentials, region, profile, endpoint).
 Each error is one clear line on stderr, never a traceback. The global options
-(``--profile``, ``--region``, ``--endpoint-url``, ``--output``, ``--no-color``,
-``--version``) are accepted before or after the subcommand.
+(``--profile``, ``--region``, ``--endpoint-url``, ``--outputs-file``, ``--output``,
+``--no-color``, ``--version``) are accepted before or after the subcommand.
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
@@ -42,6 +42,13 @@ from cli.output import (
 
 
 class _Parser(argparse.ArgumentParser):
+    """No abbreviated options (as in the aws CLI): every parser on the way reads the whole
+    line, and ``local up --out DIR`` is no abbreviation of ``--output`` or ``--outputs-file``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         raise UsageError(f"{self.prog}: {message}")
@@ -49,11 +56,11 @@ class _Parser(argparse.ArgumentParser):
 
 # --------------------------------------------------------------------------- output
 def _print_entries(entries: list[dict[str, Any]], *, verbose: bool = False) -> None:
-    from sandbox.timeline import Entry, format_entry, quiet
+    from sandbox.timeline import Entry, format_entry, noop, quiet
 
     for e in entries:
         entry = Entry(e.get("at", 0.0), e["kind"], e["text"], e.get("data") or {})
-        if verbose or not quiet(entry):
+        if verbose or not (quiet(entry) or noop(entry)):
             out(format_entry(entry))
 
 
@@ -102,26 +109,35 @@ def _parse_findings(text: str | None) -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------- demo
+#: where `autopilot demo` remembers how long its steps took (in the cloud assembly's directory)
+DEMO_PROGRESS_FILE = "autopilot-demo-steps.json"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from cli.progress import ProgressClock
     from sandbox.core import Sandbox
     from sandbox.demo import DemoContext, run_scenes
-    from sandbox.timeline import Timeline
+    from sandbox.synth import REPO_ROOT
+    from sandbox.timeline import LEGEND, NOOP_OUTCOMES, Timeline
 
     started = time.perf_counter()
     timeline = Timeline(echo=not _json(args), verbose=args.verbose)
     out_dir = Path(args.out) if args.out else None
-    sb = Sandbox(
-        out_dir=out_dir,
-        progress=None if _json(args) else progress,
-        timeline=timeline,
-        brownfield=True,
-    )
+    # the steps' times, remembered beside the cloud assembly: the next run's estimates
+    clock = ProgressClock(memory=(out_dir or REPO_ROOT / "cdk.out") / DEMO_PROGRESS_FILE)
+    say = None if _json(args) else clock
+    if not _json(args):
+        out("\n".join(LEGEND) + "\n", flush=True)
+    sb = Sandbox(out_dir=out_dir, progress=say, timeline=timeline, brownfield=True)
     try:
         if args.resynth:
             from sandbox.synth import synth
 
-            sb.assembly = synth(out_dir, force=True, progress=None if _json(args) else progress)
-        sb.up()
+            sb.assembly = synth(out_dir, force=True, progress=say)
+        try:
+            sb.up()
+        finally:
+            clock.close()
         from cli.invoke import adopter, approver
 
         operator = DemoContext(sb, approve=approver(sb.endpoint), adopt=adopter(sb.endpoint))
@@ -162,6 +178,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     out(f"        missed: {c.what}" + (f" ({c.detail})" if c.detail else ""))
             if r.error:
                 out(f"        broke: {r.error}")
+        if timeline.hidden:
+            out(
+                f"\n{timeline.hidden} lines hidden, -v shows them: reactions that changed "
+                f"nothing ({', '.join(sorted(NOOP_OUTCOMES))}), task state changes, events no "
+                "rule matched"
+            )
         told = [r for r in results if not r.skipped]
         skipped = f", {len(results) - len(told)} skipped" if len(told) < len(results) else ""
         out(
@@ -591,6 +613,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_wait(args: argparse.Namespace) -> int:
+    from cli import controls as operator
+
+    if args.timeout <= 0 or args.interval <= 0:
+        raise UsageError("--timeout and --interval take a number of seconds above 0")
+    aws, target = _operator(args)
+    say = None if _json(args) else (lambda line: progress(f"{args.service}: {line}"))
+    try:
+        result = operator.wait(
+            aws,
+            target,
+            args.service,
+            digest=args.digest,
+            timeout=args.timeout,
+            interval=args.interval,
+            say=say,
+        )
+    except operator.OperatorError as exc:
+        raise UsageError(str(exc)) from exc
+    if _json(args):
+        print_json(result.to_json())
+    else:
+        out(f"{args.service}: {result.message}")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
 def _status_table(services: list[dict[str, Any]]) -> None:
     """One aligned row per service (``--output table``)."""
     rows = []
@@ -760,7 +808,8 @@ SERVICE_HELP = "service: its name (unique among the managed clusters), CLUSTER/N
 
 
 def _operator_parsers(sub: Any, common: Any) -> None:
-    """history, status, approve, reject, pause, resume: against the sandbox or an account."""
+    """history, status, wait, approve, reject, pause, resume: against the sandbox or an
+    account."""
 
     def where(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument(
@@ -800,6 +849,26 @@ def _operator_parsers(sub: Any, common: Any) -> None:
         )
     )
     st.set_defaults(func=cmd_status)
+    wt = where(
+        common(
+            sub.add_parser(
+                "wait",
+                help="until SERVICE is steady on the expected digest (exit 0), or its "
+                "deployment failed or was rolled back, or the timeout passed (exit 1)",
+                description="example: autopilot wait web --timeout 900 && ./smoke-test.sh",
+            )
+        )
+    )
+    wt.add_argument("service", help=SERVICE_HELP)
+    wt.add_argument(
+        "--digest",
+        help="the image digest to wait for (default: the ledger's newest deploy of SERVICE)",
+    )
+    wt.add_argument(
+        "--timeout", type=float, default=600.0, help="give up after S seconds (default 600)"
+    )
+    wt.add_argument("--interval", type=float, default=5.0, help="poll every S seconds (default 5)")
+    wt.set_defaults(func=cmd_wait)
     ap = where(common(sub.add_parser("approve", help="deploy a pending approval, re-checked now")))
     ap.add_argument("service", help=SERVICE_HELP)
     ap.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
@@ -848,6 +917,13 @@ def global_options(p: argparse.ArgumentParser, *, top: bool) -> argparse.Argumen
         default=default(None),
         help="AWS endpoint, e.g. the sandbox's http://127.0.0.1:4599 "
         "(default: $AWS_ENDPOINT_URL, else AWS itself)",
+    )
+    g.add_argument(
+        "--outputs-file",
+        metavar="FILE",
+        default=default(None),
+        help="the stacks' outputs as `cdk deploy --outputs-file FILE` wrote them, read "
+        "before CloudFormation (default: $AUTOPILOT_OUTPUTS_FILE)",
     )
     g.add_argument(
         "--output",
@@ -905,7 +981,11 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         """The global options and ``-v`` (for the commands that tell a timeline)."""
         sp.add_argument(
-            "-v", "--verbose", action="store_true", help="show task events and unmatched events too"
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="show every line: reactions that changed nothing (debounced, balanced, ...), "
+            "task events, unmatched events",
         )
         return plain(sp)
 
@@ -1006,6 +1086,10 @@ def aws_environment(args: argparse.Namespace) -> dict[str, str]:
     )
     if region:
         env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
+    if getattr(args, "outputs_file", None):
+        from cli.invoke import OUTPUTS_FILE_ENV
+
+        env[OUTPUTS_FILE_ENV] = args.outputs_file
     return env
 
 

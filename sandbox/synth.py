@@ -115,7 +115,7 @@ def synth(
         return read_assembly(out_dir)
     if not (app_dir / "cdk.json").is_file():
         raise SynthError(f"no cdk.json in {app_dir}: nothing to synthesize")
-    say("synthesizing the CDK app (cdk synth, ~10 s)")
+    say("synthesizing the CDK app (cdk synth)")
     cmd = ["npx", "--no-install", "cdk", "synth", "--quiet", "-o", str(out_dir)]
     if config is not None:
         shown = config.resolve()

@@ -208,7 +208,20 @@ def test_invoke_bad_input(
 
 
 def test_history_lists_the_story(running: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "history", "web", "--endpoint", running.endpoint, "--json")
+    # The story's outcomes, asked for by name: other tests may add any number of newer
+    # decisions on `web` (tests/e2e/test_cli_habits.py approves there), whatever runs first
+    code, out, err = run_cli(
+        capsys,
+        "history",
+        "web",
+        "--endpoint",
+        running.endpoint,
+        "--json",
+        "--outcome",
+        "deployed,blocked,quarantined",
+        "--limit",
+        "1000",
+    )
     assert code == 0, err
     outcomes = {r.get("outcome") for r in json.loads(out)}
     assert {"deployed", "blocked", "quarantined"} <= outcomes

@@ -398,3 +398,52 @@ def test_local_up_tells_the_region_it_serves(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_a_commands_own_out_option_is_not_taken_for_a_global_one(tmp_path: Path) -> None:
+    # --out (demo, local up) starts like --output and --outputs-file: it is not theirs
+    for argv in (["demo", "--out", "x", "--help"], ["local", "up", "--out", "x", "--help"]):
+        proc = autopilot(*argv, env=clean_env(tmp_path))
+        assert proc.returncode == 0, proc.stderr
+        assert "--out OUT" in proc.stdout
+
+
+def test_a_bad_outputs_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, AWS_REGION="eu-west-1", AWS_ENDPOINT_URL=DEAD, **FAKE_KEYS)
+    junk = tmp_path / "junk.json"
+    junk.write_text('["not", "outputs"]')
+    for argv, says in (
+        (["status", "--outputs-file", str(tmp_path / "none.json")], "no such file"),
+        (["--outputs-file", str(junk), "history", "web"], "not what cdk deploy"),
+    ):
+        proc = autopilot(*argv, env=env)
+        assert proc.returncode == 2, proc.stderr
+        assert says in one_error_line(proc)
+    proc = autopilot("status", env={**env, "AUTOPILOT_OUTPUTS_FILE": str(junk)})
+    assert proc.returncode == 2, proc.stderr
+    assert "--outputs-file" in one_error_line(proc)
+
+
+def test_the_stack_found_from_cdk_deploy_outputs_file(served: Sandbox, tmp_path: Path) -> None:
+    # Given the control plane's outputs as `cdk deploy --outputs-file` writes them, under a
+    # stack name CloudFormation does not know (so they can only come from the file)
+    outputs = {"Autopilot-Elsewhere": dict(served.outputs), "Unrelated": {"Url": "x"}}
+    written = tmp_path / "outputs.json"
+    written.write_text(json.dumps(outputs, indent=2))
+    env = at_sandbox(served, tmp_path)
+
+    proc = autopilot("status", "--stack", "Autopilot-Elsewhere", "--json", env=env)
+    assert proc.returncode == 2, proc.stderr  # CloudFormation has no such stack
+    for argv in (
+        ["status", "--stack", "Autopilot-Elsewhere", "--outputs-file", str(written), "--json"],
+        ["--outputs-file", str(written), "status", "--json"],  # the file's one control plane
+    ):
+        proc = autopilot(*argv, env=env)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        assert doc["table"] == served.outputs["LedgerTableName"]
+        assert any(str(s["service"]).endswith("web") for s in doc["services"]), doc
+    proc = autopilot(
+        "history", "web", "--limit", "1", env={**env, "AUTOPILOT_OUTPUTS_FILE": str(written)}
+    )
+    assert proc.returncode == 0, proc.stderr
