@@ -18,7 +18,16 @@ a call failed, transient          ``failed``: "<api> failed: <code>; <reason>   
 (throttling, service error)       (transient); retried", not announced
 a call failed otherwise           ``failed``: "<api> failed: <code>; ...",     -
                                   announced
+too little time left for a call   ``failed``: "out of time before <api> (<ms>  the plan's
+(``errors.OutOfTime``)            ms left); <reason>; retried", not announced  ``on_retry``
 ================================  ===========================================  ==============
+
+Time: a step's call is made only while ``WRAP_UP_SECONDS`` more than one call attempt
+(``aws.clients.ATTEMPT_SECONDS``) is left of the invocation's budget (``Run.deadline``),
+so that after the last call there is still time to give the lease back and record the
+outcome; the clients themselves refuse any attempt that could outlive the budget. A
+BotoCoreError (no answer: connection, timeout) is an ``AwsCallFailed`` like any other
+(``aws.translate``), so the clean-up below runs for it too.
 
 ``on_retry`` says what a plan left for later leaves: by default Lambda retries the event
 (the service goes on ``report.retry_services`` and the handler raises ``Incomplete``); a
@@ -37,10 +46,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from autopilot.aws.clients import ATTEMPT_SECONDS
 from autopilot.aws.perform import perform
 from autopilot.domain.plan import PinnedDeploy, Plan, Step
 from autopilot.domain.report import Action, Decision, Outcome
-from autopilot.errors import AwsCallFailed, LeaseBusy
+from autopilot.errors import AwsCallFailed, LeaseBusy, OutOfTime
 from autopilot.observability import logger
 from autopilot.record import Run
 
@@ -62,6 +72,10 @@ def carry_out(run: Run, plan: Plan) -> Decision:
 
 
 def _perform(run: Run, plan: Plan) -> Decision:
+    try:
+        _in_time(run, plan.actions[0].api)  # nothing taken or called yet
+    except OutOfTime as exc:
+        return _failed(run, plan, plan.decision, exc)
     if plan.lease is not None:
         try:
             run.ledger.leases.acquire(
@@ -109,8 +123,21 @@ def _step(run: Run, plan: Plan, step: Step, done: list[Action]) -> Decision:
     return plan.decision
 
 
+#: what a run keeps, after its last step's call, to give the lease back and record it
+WRAP_UP_SECONDS = 5
+
+
+def _in_time(run: Run, api: str) -> None:
+    """Raise ``OutOfTime`` unless a call and the wrap-up after it fit in the time left."""
+    left = run.remaining()
+    need = ATTEMPT_SECONDS + WRAP_UP_SECONDS
+    if left is not None and left < need:
+        raise OutOfTime(api, max(0, int(left * 1000)), need * 1000)
+
+
 def _call(run: Run, action: Action) -> None:
     try:
+        _in_time(run, action.api)
         action.result = perform(run.aws, action.api, action.params)
     except AwsCallFailed as exc:
         action.error = f"{exc.code}: {exc.aws_message}"
@@ -121,6 +148,9 @@ def _call(run: Run, action: Action) -> None:
 def _failed(run: Run, plan: Plan, decision: Decision, exc: AwsCallFailed) -> Decision:
     logger.warning("change failed", service=decision.service, api=exc.api, code=exc.code)
     reason = f"{exc.api} failed: {exc.code}; {decision.reason}"
+    if isinstance(exc, OutOfTime):
+        reason = f"out of time before {exc.api} ({exc.remaining_ms} ms left); {decision.reason}"
+        return _retry(run, plan, decision, Outcome.FAILED, reason)
     if exc.transient:
         return _retry(run, plan, decision, Outcome.FAILED, reason + " (transient)")
     return decision.model_copy(update={"outcome": Outcome.FAILED, "reason": reason, "notify": True})
