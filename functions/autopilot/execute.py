@@ -44,8 +44,11 @@ leaves out any revision a service runs, deploys or has as last known good).
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from autopilot import contract
+from autopilot.aws import ecs
 from autopilot.aws.clients import ATTEMPT_SECONDS
 from autopilot.aws.perform import perform
 from autopilot.domain.plan import PinnedDeploy, Plan, Step
@@ -53,12 +56,16 @@ from autopilot.domain.report import Action, Decision, Outcome
 from autopilot.errors import AwsCallFailed, LeaseBusy, OutOfTime
 from autopilot.observability import logger
 from autopilot.record import Run
+from autopilot.store.deploys import Intent
 
 
 def carry_out(run: Run, plan: Plan) -> Decision:
     """Carry out ``plan``; its final decision goes on the report and is returned."""
     report = run.report
     if run.dry_run:
+        for step in plan.steps:
+            if isinstance(step, PinnedDeploy) and step.reuse is None:
+                _intent(run, step)  # the tags it would register with
         report.actions.extend(plan.actions)
         report.decisions.append(plan.decision)
         return plan.decision
@@ -169,10 +176,19 @@ def _retry(run: Run, plan: Plan, decision: Decision, outcome: Outcome, reason: s
 
 
 # -- the pinned deploy ----------------------------------------------------------------------
+#: the tags every revision the actor registers carries: which function registered it, and
+#: the intent it was registered under (``store.deploys``)
+REGISTERED_BY_TAG = contract.TAG_PREFIX + "registered-by"
+INTENT_TAG = contract.TAG_PREFIX + "intent"
+#: how many revisions of a family, newest first, a left intent's search looks at
+INTENT_PROBES = 5
+
+
 def _deploy(run: Run, plan: Plan, step: PinnedDeploy, done: list[Action]) -> Decision:
     service = str(step.update.params["service"])
     deploys = run.ledger.deploys
     register, update = step.register, step.update
+    _reap_intents(run, service, done)
     done += [register, update]
     new_arn: str | None = step.reuse
     recorded = step.reuse is not None  # a retry finds a recorded revision and reuses it
@@ -180,12 +196,15 @@ def _deploy(run: Run, plan: Plan, step: PinnedDeploy, done: list[Action]) -> Dec
         if step.reuse is not None:
             register.result = {"taskDefinitionArn": step.reuse, "reused": True}
         else:
+            intent = _intent(run, step)
+            deploys.intend(service, intent, step.record)
             _call(run, register)
             new_arn = str((register.result or {})["taskDefinitionArn"])
             deploys.record(
                 service, step.record._replace(task_definition=new_arn, state="registered")
             )
             recorded = True
+            _settle_intent(run, service, intent, new_arn, retried=_retried(register), done=done)
         update.params["taskDefinition"] = new_arn
         _call(run, update)
     except AwsCallFailed as exc:
@@ -220,6 +239,120 @@ def _deploy(run: Run, plan: Plan, step: PinnedDeploy, done: list[Action]) -> Dec
         task_definition=new_arn,
     )
     return decision
+
+
+def _intent(run: Run, step: PinnedDeploy) -> Intent:
+    """The intent of ``step``'s registration, whose revision is tagged with it (and with
+    who registers it), in place of any such tags the copied revision carried. One per
+    event and service: the retries of an event register under the same intent."""
+    service = str(step.update.params["service"])
+    name = f"{run.function}/{run.report.event_id}/{service}"
+    intent = Intent(
+        id=uuid.uuid5(uuid.NAMESPACE_URL, name).hex,
+        family=str(step.register.params["family"]),
+        base=step.record.previous_task_definition,
+        at=None,
+    )
+    ours = {REGISTERED_BY_TAG, INTENT_TAG}
+    params = step.register.params
+    tags = [t for t in params.get("tags") or [] if t.get("key") not in ours]
+    params["tags"] = [
+        *tags,
+        {"key": REGISTERED_BY_TAG, "value": run.function},
+        {"key": INTENT_TAG, "value": intent.id},
+    ]
+    return intent
+
+
+def _retried(register: Action) -> bool:
+    """Whether botocore sent RegisterTaskDefinition more than once (an attempt whose answer
+    was lost may have registered a revision of its own)."""
+    return bool((register.result or {}).get("attempts"))
+
+
+def _settle_intent(
+    run: Run, service: str, intent: Intent, new_arn: str, *, retried: bool, done: list[Action]
+) -> None:
+    """The registration is recorded: forget its intent (best effort: a later deploy
+    settles it). If botocore retried the call, the revisions an earlier attempt of it
+    registered are deregistered first."""
+    if retried:
+        _reap(run, service, intent, keep=new_arn, done=done)
+        return
+    try:
+        run.ledger.deploys.forget(service, intent.key)
+    except AwsCallFailed as exc:
+        logger.warning("intent kept", service=service, code=exc.code)
+
+
+def _reap_intents(run: Run, service: str, done: list[Action]) -> None:
+    """Intents an earlier invocation left (killed after or during its registration, before
+    recording it): the revisions registered under them that no record names are
+    deregistered, then the intents forgotten. Best effort: any failure leaves the intent
+    for the next deploy."""
+    try:
+        intents = run.ledger.deploys.list_intents(service)
+    except AwsCallFailed as exc:
+        logger.warning("intents not read", service=service, code=exc.code)
+        return
+    for intent in intents:
+        _reap(run, service, intent, keep=None, done=done)
+
+
+def _reap(run: Run, service: str, intent: Intent, *, keep: str | None, done: list[Action]) -> None:
+    """Deregister every revision of ``intent.family`` tagged with ``intent`` that is not
+    ``keep`` and no deploy record names (the newest ``INTENT_PROBES`` revisions, down to
+    the intent's base), then forget the intent."""
+    try:
+        for arn in _registered_under(run, intent):
+            if arn in (keep, intent.base) or run.ledger.deploys.get(service, arn) is not None:
+                continue
+            drop = Action(
+                api="ecs:DeregisterTaskDefinition",
+                params=ecs.task_definition_params(arn),
+                service=service,
+            )
+            done.append(drop)
+            _call(run, drop)
+            logger.info("deregistered a revision left unrecorded", task_definition=arn)
+        run.ledger.deploys.forget(service, intent.key)
+    except AwsCallFailed as exc:
+        logger.warning("intent kept for a later deploy", service=service, code=exc.code)
+
+
+def _registered_under(run: Run, intent: Intent) -> list[str]:
+    """The ACTIVE revisions of the intent's family tagged with it, newest first."""
+    base = intent.base or ""
+    floor = _revision(base) if _family(base) == intent.family else 0
+    latest, _ = ecs.describe_task_definition(run.aws.ecs, intent.family)
+    found: list[str] = []
+    revision = int(latest.get("revision", 0))
+    for _probe in range(INTENT_PROBES):
+        if revision <= floor:
+            break
+        name = f"{intent.family}:{revision}"
+        try:
+            td, tags = ecs.describe_task_definition(run.aws.ecs, name)
+        except AwsCallFailed as exc:
+            if exc.transient:
+                raise
+            revision -= 1
+            continue
+        if td.get("status") == "ACTIVE" and {"key": INTENT_TAG, "value": intent.id} in tags:
+            found.append(str(td["taskDefinitionArn"]))
+        revision -= 1
+    return found
+
+
+def _family(arn: str) -> str:
+    """The family of a task definition ARN (``...:task-definition/<family>:<n>``)."""
+    return arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
+def _revision(arn: str) -> int:
+    """The revision number of a task definition ARN (``...:task-definition/<family>:<n>``)."""
+    tail = arn.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 def _our_deployment(result: dict[str, Any] | None, task_definition: str) -> str | None:
