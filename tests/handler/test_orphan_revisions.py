@@ -99,7 +99,8 @@ def test_a_kill_after_the_registration_leaves_no_revision_nothing_finds(
     status = _status(world, "web")
     assert status[orphan] == "INACTIVE"
     active = {arn for arn, s in status.items() if s == "ACTIVE"}
-    assert active == {running, orphan.rsplit(":", 1)[0] + ":1"}  # the new one, and the one it replaced
+    replaced = orphan.rsplit(":", 1)[0] + ":1"
+    assert active == {running, replaced}
     assert world.ledger.deploys.list_intents(svc) == []
 
 
