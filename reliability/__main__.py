@@ -29,10 +29,11 @@ class Sizes:
     hostile_events: int
     hostile_tag_values: int  # how many hand-written tag values go through the sandbox
     tag_parse_values: int
+    kill_stride: int  # kill after every n-th call of a deploy (1: after each one)
 
 
-SMALL = Sizes(30, 24, 2, 2, 4, 400, 5, 200)
-FULL = Sizes(1000, 200, 8, 10, 8, 10_000, 10_000, 3000)
+SMALL = Sizes(30, 24, 2, 3, 4, 400, 5, 200, 3)
+FULL = Sizes(1000, 200, 8, 10, 8, 10_000, 10_000, 3000, 1)
 
 
 def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: PLR0915
@@ -104,6 +105,15 @@ def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: P
             )[:20],
         }
         say(f"  hostile ok={h.ok} in {time.perf_counter() - t:.0f} s")
+
+        # last of the sandbox phases: the kills' redeliveries age the leases they find
+        t = time.perf_counter()
+        k = faults.kill_run(sb, stride=sizes.kill_stride)
+        out["phases"]["kills"] = k.summary() | {
+            "ok": k.ok,
+            "details": (k.lost + k.orphans + k.double_deploys + k.leases_held)[:20],
+        }
+        say(f"  kills mid-flight ok={k.ok} in {time.perf_counter() - t:.0f} s")
 
         left = faults.leftovers(sb, HOOKS.calls)
         out["phases"]["leftovers"] = left.summary() | {

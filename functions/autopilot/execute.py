@@ -35,11 +35,15 @@ flow may write a re-check mark instead, or give a claim back.
 
 A ``PinnedDeploy`` (image-events) registers a revision pinned to a digest and moves the
 service to it, so that nothing is left half-made: a revision an earlier attempt registered
-and never used is reused (the flow found it); a registration is recorded ("registered")
-before UpdateService so a retry finds it; a revision no retry would use is deregistered at
-once; after the deploy, the revisions earlier attempts left for the service are
-deregistered (best effort, their records forgotten only once they are gone; the flow
-leaves out any revision a service runs, deploys or has as last known good).
+and never used is reused (the flow found it); an intent is recorded before
+RegisterTaskDefinition and the revision tagged with it (``autopilot:intent``, beside
+``autopilot:registered-by``), so that a revision registered by an invocation killed before
+its record is found by the next deploy of the service and deregistered, as is the extra
+revision of a RegisterTaskDefinition botocore sent twice (an answer lost); a registration
+is recorded ("registered") before UpdateService so a retry finds it; a revision no retry
+would use is deregistered at once; after the deploy, the revisions earlier attempts left
+for the service are deregistered (best effort, their records forgotten only once they are
+gone; the flow leaves out any revision a service runs, deploys or has as last known good).
 """
 
 from __future__ import annotations
