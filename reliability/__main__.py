@@ -106,20 +106,22 @@ def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: P
         }
         say(f"  hostile ok={h.ok} in {time.perf_counter() - t:.0f} s")
 
-        # last of the sandbox phases: the kills' redeliveries age the leases they find
-        t = time.perf_counter()
-        k = faults.kill_run(sb, stride=sizes.kill_stride)
-        out["phases"]["kills"] = k.summary() | {
-            "ok": k.ok,
-            "details": (k.lost + k.orphans + k.double_deploys + k.leases_held)[:20],
-        }
-        say(f"  kills mid-flight ok={k.ok} in {time.perf_counter() - t:.0f} s")
-
         left = faults.leftovers(sb, HOOKS.calls)
         out["phases"]["leftovers"] = left.summary() | {
             "ok": left.ok,
             "details": (left.unused + left.leases_held + left.leases_past_expiry)[:20],
         }
+        # last of the sandbox phases, after the leftovers: a killed invocation's lease that no
+        # redelivery needed is left to expire (nothing can give it back), and the
+        # redeliveries age the leases they find
+        t = time.perf_counter()
+        kills = faults.kill_run(sb, stride=sizes.kill_stride)
+        out["phases"]["kills"] = kills.summary() | {
+            "ok": kills.ok,
+            "details": (kills.lost + kills.orphans + kills.double_deploys + kills.leases_held)[:20],
+        }
+        say(f"  kills mid-flight ok={kills.ok} in {time.perf_counter() - t:.0f} s")
+
         out["observed_actions"] = least_privilege.observed_actions(HOOKS.calls)
     finally:
         sb.down()
