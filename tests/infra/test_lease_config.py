@@ -4,11 +4,13 @@ checked against it when the config sets it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.config import LEASE_MARGIN_SECONDS, AutomationFunctions, ConfigError, load_config
 from tests.infra.conftest import REPO
+from tests.infra.test_stack import lambdas
 
 
 def test_the_lease_is_the_timeout_plus_a_margin_by_default() -> None:
@@ -29,3 +31,9 @@ def test_a_lease_no_longer_than_the_timeout_fails_the_config_naming_both(tmp_pat
     assert err.value.field == "functions"
     assert "lease_seconds (60) must exceed timeout_seconds (60)" in err.value.problem
     assert "\n" not in str(err.value)
+
+
+def test_each_function_gets_the_lease_of_its_timeout_plus_the_margin(control: Any) -> None:
+    for name, fn in lambdas(control).items():
+        lease = int(fn["Environment"]["Variables"]["LEASE_SECONDS"])
+        assert lease == fn["Timeout"] + LEASE_MARGIN_SECONDS, name
