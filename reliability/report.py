@@ -99,7 +99,7 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
         "answered, `before-send` injects a fault into an HTTP attempt at the set rate "
         "(ThrottlingException 400, InternalFailure 500, ReadTimeoutError; seeded) before it "
         "reaches the server. botocore's standard retry mode, as the functions' clients set it "
-        "(3 attempts, 2 s to connect, 8 s to read: `functions/autopilot/aws/clients.py`), "
+        "(4 attempts, 2 s to connect, 8 s to read: `functions/autopilot/aws/clients.py`), "
         "is untouched except "
         "that its backoff sleeps are scaled by 0.02 so thousands of retries fit in minutes. "
         "The harness shares botocore's data loader between invocations (a warm container), "
