@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -307,7 +308,8 @@ def kill_run(  # noqa: PLR0915 - one kill is one story
     ecs = sb.clients("ecs")
     observer = replay.DeployObserver(sb)
 
-    def round_(kill_at: int | None) -> tuple[list[Call], str]:
+    def round_(kill_at: int | None) -> tuple[list[Call], list[Call], str]:
+        """(the first invocation's calls, the round's calls, the new image's digest)"""
         (version,) = replay.allocate(repository, 1)
         img = replay.Image(repository, version, {}, False)
         replay.put_images(sb, [img])
@@ -323,6 +325,8 @@ def kill_run(  # noqa: PLR0915 - one kill is one story
             res.killed_after[HOOKS.killed_after] = res.killed_after.get(HOOKS.killed_after, 0) + 1
         finally:
             HOOKS.revive()
+        me = threading.get_ident()
+        first = [c for c in HOOKS.since(mark) if c.thread == me]
         for _attempt in range(3 if kill_at is not None or error is not None else 0):
             _age_leases(sb, lease + 1)
             res.redeliveries += 1
@@ -334,12 +338,14 @@ def kill_run(  # noqa: PLR0915 - one kill is one story
             sb.simulator.settle()
         if error is not None:
             res.lost.append(f"kill after call {kill_at}: {type(error).__name__}: {error}")
-        return HOOKS.since(mark), img.digest
+        # this thread's calls: not those of the functions the simulator's reactions invoke
+        # on the sandbox server's threads (settle's, on this one, come after the deploy)
+        return first, [c for c in HOOKS.since(mark) if c.thread == me], img.digest
 
     # the positions: the calls one undisturbed deploy makes (the second: the first of a
     # repository may read more, e.g. what its services ran before by tag)
     round_(None)
-    calls, _ = round_(None)
+    calls, _, _ = round_(None)
     res.positions = len(calls)
     chosen = [
         k
@@ -348,7 +354,7 @@ def kill_run(  # noqa: PLR0915 - one kill is one story
     ]
     res.tried = len(chosen)
     for k in chosen:
-        calls, digest = round_(k)
+        _, calls, digest = round_(k)
         where = f"kill after call {k}"
         for svc in services:
             updates = [

@@ -76,6 +76,9 @@ class Hooks:
     kill_in: int | None = None
     dead: bool = False
     killed_after: str = ""
+    #: the thread of the invocation to kill (the simulator's reactions, and the functions
+    #: they invoke, run on the sandbox server's threads: never killed, never counted)
+    kill_thread: int | None = None
     _current: threading.local = field(default_factory=threading.local)
     _rng: random.Random = field(default_factory=lambda: random.Random(0))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -90,11 +93,16 @@ class Hooks:
             self.attempts = 0
 
     def kill_after(self, n: int) -> None:
-        """Kill the invocation once the ``n``-th call from now (1: the next) is answered."""
+        """Kill the invocation running on this thread once its ``n``-th call from now (1:
+        the next) is answered."""
         self.kill_in, self.dead, self.killed_after = n, False, ""
+        self.kill_thread = threading.get_ident()
 
     def revive(self) -> None:
-        self.kill_in, self.dead = None, False
+        self.kill_in, self.dead, self.kill_thread = None, False, None
+
+    def _mine(self) -> bool:
+        return self.kill_thread is not None and threading.get_ident() == self.kill_thread
 
     def mark(self) -> int:
         return len(self.calls)
@@ -104,7 +112,7 @@ class Hooks:
 
     # -- botocore handlers -----------------------------------------------------------
     def before_call(self, model: Any, params: Any, context: Any = None, **_kw: Any) -> None:
-        if self.dead:
+        if self.dead and self._mine():
             raise Killed(f"{model.name} after the kill ({self.killed_after})")
         service = model.service_model.endpoint_prefix
         call = Call(
@@ -128,7 +136,7 @@ class Hooks:
             call.ok = not (isinstance(parsed, dict) and "Error" in parsed)
             if call.ok and call.operation == "RegisterTaskDefinition" and isinstance(parsed, dict):
                 call.note["arn"] = parsed["taskDefinition"]["taskDefinitionArn"]
-            if self.kill_in is not None:
+            if self.kill_in is not None and self._mine():
                 self.kill_in -= 1
                 if self.kill_in <= 0:
                     self.kill_in, self.dead = None, True
