@@ -406,6 +406,10 @@ class Observability(_Strict):
         return "off" if value is False else value
 
 
+#: how much longer than the function timeout a lease lasts by default
+LEASE_MARGIN_SECONDS = 30
+
+
 class AutomationFunctions(_Strict):
     """Settings of the Lambda functions."""
 
@@ -415,7 +419,12 @@ class AutomationFunctions(_Strict):
     # Lambda SnapStart: publish a version per change, the rules invoke the alias "live"
     # (infra/README.md, "SnapStart")
     snapstart: bool = False
-    lease_seconds: int = Field(default=300, ge=10, le=3600)
+    # A change to a service holds its lease this long at most; default: the timeout plus
+    # LEASE_MARGIN_SECONDS (``lease``). It must exceed the timeout (the lease outlives the
+    # invocation that took it) and should stay short of a minute past it: a killed
+    # invocation's lease then expires before Lambda's second retry (1 min, then 2 min
+    # after the failure) even when the retry comes with a new request id.
+    lease_seconds: int | None = Field(default=None, ge=10, le=3600)
     # image-events: a pending manual approval expires after this many hours
     approval_ttl_hours: int = Field(default=24, ge=1, le=720)
     memory_mib: int = Field(default=512, ge=128, le=10240)
@@ -434,6 +443,23 @@ class AutomationFunctions(_Strict):
     # long a Fargate Spot fallback waits without a placement failure before it is undone
     capacity_cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
     spot_calm_seconds: int = Field(default=1800, ge=0, le=604_800)
+
+    @property
+    def lease(self) -> int:
+        """The lease the functions take: ``lease_seconds``, or the timeout plus
+        ``LEASE_MARGIN_SECONDS``."""
+        return self.lease_seconds or self.timeout_seconds + LEASE_MARGIN_SECONDS
+
+    @model_validator(mode="after")
+    def _lease_outlives_the_timeout(self) -> AutomationFunctions:
+        if self.lease_seconds is not None and self.lease_seconds <= self.timeout_seconds:
+            raise ValueError(
+                f"lease_seconds ({self.lease_seconds}) must exceed timeout_seconds "
+                f"({self.timeout_seconds}): a lease shorter than the invocation holding it "
+                "lets a second change in while the first is still running (leave "
+                f"lease_seconds out for timeout_seconds + {LEASE_MARGIN_SECONDS})"
+            )
+        return self
 
 
 # ---------------------------------------------------------------------------

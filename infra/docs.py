@@ -100,9 +100,13 @@ DESCRIPTIONS: dict[str, str] = {
     "allowed values)",
     "Observability.metrics_namespace": "the CloudWatch namespace of the functions' metrics",
     "AutomationFunctions.lease_seconds": "how long a service's lease holds before another "
-    "reaction may take it over",
+    "reaction may take it over; default `timeout_seconds` + 30 (set, it must exceed the "
+    "timeout): a killed invocation's lease has expired before Lambda's second retry",
     "AutomationFunctions.memory_mib": "each function's memory",
-    "AutomationFunctions.timeout_seconds": "each function's timeout",
+    "AutomationFunctions.timeout_seconds": "each function's timeout; every AWS call fits in "
+    "the time left (4 attempts, 2 s to connect, 8 s to read: at most 47 s a call; no "
+    "attempt with under 10 s left, no change with under 15 s: recorded \"out of time\", "
+    "retried)",
     "AutomationFunctions.max_event_age_minutes": "the rules' targets drop events older than this",
     "AutomationFunctions.rule_retry_attempts": "the rules' target retries before the "
     "dead-letter queue",

@@ -11,7 +11,12 @@ Round kinds:
 - ``race``: ``threads`` different newer clean images at once: every ``UpdateService``
   goes forward, the services refused while another holds the lease are retried (as
   Lambda would) until none is left, and each service ends on the newest image.
-After each round no lease is still held.
+- ``copies``: ``threads`` concurrent copies of one event (the same event id, each its own
+  invocation, as when EventBridge or Lambda's queue delivers one event twice): exactly
+  one ``UpdateService`` per service.
+Rounds go ``same``, ``race``, ``copies``, ``same``, ... After each round no lease is still
+held. ``double_deploys``: the services of a ``same`` or ``copies`` round that got more than
+one ``UpdateService``.
 """
 
 # ruff: noqa: PLC0415 - imports are deferred
@@ -36,6 +41,11 @@ class ConcurrencyResult(Summarized):
     update_service: int = 0
     busy: int = 0
     retries: int = 0
+    #: the rounds of one image (``same`` and ``copies``), their deliveries and UpdateService
+    one_image_rounds: int = 0
+    one_image_deliveries: int = 0
+    one_image_update_service: int = 0
+    double_deploys: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -83,12 +93,17 @@ def run_rounds(  # noqa: PLR0915 - one round is one story
         module = load_handler(fn.handler.rsplit(".", 1)[0] + ".run")
         for rnd in range(rounds):
             repo = repositories[rnd % len(repositories)]
-            kind = "same" if rnd % 2 == 0 else "race"
-            n_images = 1 if kind == "same" else threads
+            kind = ("same", "race", "copies")[rnd % 3]
+            n_images = threads if kind == "race" else 1
             images = [replay.Image(repo, v, {}, False) for v in replay.allocate(repo, n_images)]
             replay.put_images(sb, images)
             events = [
-                _scan_event(sb, images[0 if kind == "same" else i], f"conc-{seed}-{rnd}-{i}", repos)
+                _scan_event(
+                    sb,
+                    images[i if kind == "race" else 0],
+                    f"conc-{seed}-{rnd}-{0 if kind == 'copies' else i}",
+                    repos,
+                )
                 for i in range(threads)
             ]
             mark = HOOKS.mark()
@@ -140,6 +155,10 @@ def run_rounds(  # noqa: PLR0915 - one round is one story
                 res.failures.append(f"round {rnd}: {len(pending)} event(s) still refused")
             updates = [c for c in HOOKS.since(mark) if c.operation == "UpdateService" and c.ok]
             res.update_service += len(updates)
+            if kind != "race":
+                res.one_image_rounds += 1
+                res.one_image_deliveries += threads
+                res.one_image_update_service += len(updates)
             with sb.simulator._lock:
                 sb.simulator.settle()
             newest = max(images, key=lambda i: i.version)
@@ -147,7 +166,7 @@ def run_rounds(  # noqa: PLR0915 - one round is one story
                 if estate.service_repository(svc) != repo:
                     continue
                 mine = [c for c in updates if str(c.params["service"]).endswith(f"/{svc}")]
-                if kind == "same" and len(mine) != 1:
+                if kind != "race" and len(mine) != 1:
                     outcomes = sorted(
                         {
                             f"{d.outcome.value}: {d.reason}"
@@ -160,6 +179,8 @@ def run_rounds(  # noqa: PLR0915 - one round is one story
                     res.failures.append(
                         f"round {rnd} ({kind}): {svc} got {len(mine)} UpdateService {outcomes}"
                     )
+                    if len(mine) > 1:
+                        res.double_deploys.append(f"round {rnd} ({kind}): {svc}")
                 sim = sb.simulator.service(svc)
                 td = ecs.describe_services(cluster=sim.cluster_arn, services=[svc])["services"][0][
                     "taskDefinition"

@@ -11,6 +11,9 @@
    reactions complete: each service on the model's newest eligible image.
 3. ``leftovers``: every revision the functions registered is in use by a service, was
    used by an ``UpdateService`` at some point, or was deregistered; no lease is still held.
+4. ``kill_run``: image-events killed mid-flight after each call of a deploy in turn (no
+   clean-up runs), then the event redelivered as Lambda would: nothing lost, no revision
+   left unused, no double deploy, no lease held.
 """
 
 # ruff: noqa: PLC0415 - imports are deferred
@@ -18,12 +21,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from reliability import estate, replay
-from reliability.hooks import HOOKS, Call
+from reliability.hooks import HOOKS, Call, Killed
 from reliability.results import Summarized
 
 
@@ -210,3 +215,165 @@ def leftovers(sb: Any, calls: list[Call]) -> Leftovers:
             label = f"{item['pk']['S']} held by {item['holder'].get('S')} until {until:.0f}"
             (out.leases_past_expiry if until < now else out.leases_held).append(label)
     return out
+
+
+# -- kills mid-flight ------------------------------------------------------------------------
+@dataclass
+class KillResult(Summarized):
+    """Kills of image-events mid-flight, one per call position of a scan result -> deploy."""
+
+    repository: str = ""
+    #: calls the deploying invocation makes (each one a position to kill it after)
+    positions: int = 0
+    #: killed after every ``stride``-th of them; how many positions were tried
+    stride: int = 1
+    tried: int = 0
+    kills: int = 0
+    redeliveries: int = 0
+    busy: int = 0
+    lost: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    double_deploys: list[str] = field(default_factory=list)
+    leases_held: list[str] = field(default_factory=list)
+    leases_expired: int = 0
+    killed_after: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.kills == self.tried > 0 and not (
+            self.lost or self.orphans or self.double_deploys or self.leases_held
+        )
+
+
+def _age_leases(sb: Any, seconds: int) -> None:
+    """The harness's clock moves on by ``seconds`` for every lease held (what a dead
+    invocation left expires as it would once that time has passed): ``lease_until`` only,
+    so the leases' record of the last change (``changed_at``) stays true."""
+    table = next(
+        v for k, v in estate.function(sb, "image-events").environment.items() if "TABLE" in k
+    )
+    ddb = sb.clients("dynamodb")
+    for page in ddb.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="sk = :l AND attribute_exists(holder)",
+        ExpressionAttributeValues={":l": {"S": "LEASE"}},
+    ):
+        for item in page["Items"]:
+            until = int(float(item["lease_until"]["N"]))
+            ddb.update_item(
+                TableName=table,
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET lease_until = :u",
+                ExpressionAttributeValues={":u": {"N": str(until - seconds)}},
+            )
+
+
+def kill_run(  # noqa: PLR0915 - one kill is one story
+    sb: Any,
+    *,
+    repository: str = "rel/app4",
+    stride: int = 1,
+    only: frozenset[str] | None = None,
+) -> KillResult:
+    """Kill image-events after each call of a deploying scan result, then redeliver.
+
+    Each round: a new clean image of ``repository`` (tracked by two services), its scan
+    result handled by image-events with the kill armed after call ``k`` (``hooks.Killed``
+    from then on: no clean-up reaches AWS). Then Lambda's retry comes as it would after a
+    crash or a timeout, in a new invocation (new request id: the worst case, as when the
+    event comes again by another path), once the lease has expired on the harness's clock
+    (``_age_leases`` by the lease's length), and again while it asks for a retry (at most
+    Lambda's 2 retries and a redrive). Checked after each round: the event is not lost
+    (both services run the new image), no revision registered in the round is unused,
+    one UpdateService per service, no lease held.
+    ``stride``: kill after every ``stride``-th call (1: after each one, as in ``--full``);
+    ``only``: kill only after calls of these operations (e.g. ``RegisterTaskDefinition``).
+    An expired lease a dead invocation left and no redelivery needed is not held (any
+    holder takes it over): it is counted in ``leases_expired``, not ``leases_held``.
+    """
+    from sandbox.router import invoke_in_process
+
+    res = KillResult(repository=repository, stride=stride)
+    started = time.perf_counter()
+    fn = estate.function(sb, "image-events")
+    lease = int(fn.environment.get("LEASE_SECONDS", "90"))
+    repos = {
+        r["repositoryName"]: r
+        for r in sb.clients("ecr").describe_repositories(repositoryNames=[repository])[
+            "repositories"
+        ]
+    }
+    services = [s for s in estate.SERVICES if estate.service_repository(s) == repository]
+    ecs = sb.clients("ecs")
+    observer = replay.DeployObserver(sb)
+
+    def round_(kill_at: int | None) -> tuple[list[Call], list[Call], str]:
+        """(the first invocation's calls, the round's calls, the new image's digest)"""
+        (version,) = replay.allocate(repository, 1)
+        img = replay.Image(repository, version, {}, False)
+        replay.put_images(sb, [img])
+        event = replay.to_event(sb, {"kind": "scan", "image": img, "id": str(uuid.uuid4())}, repos)
+        mark = HOOKS.mark()
+        if kill_at is not None:
+            HOOKS.kill_after(kill_at)
+        try:
+            _, error, _ = invoke_in_process(fn, event, sb.endpoint)
+        except Killed:
+            error = None
+            res.kills += 1
+            res.killed_after[HOOKS.killed_after] = res.killed_after.get(HOOKS.killed_after, 0) + 1
+        finally:
+            HOOKS.revive()
+        me = threading.get_ident()
+        first = [c for c in HOOKS.since(mark) if c.thread == me]
+        for _attempt in range(3 if kill_at is not None or error is not None else 0):
+            _age_leases(sb, lease + 1)
+            res.redeliveries += 1
+            _, error, _ = invoke_in_process(fn, event, sb.endpoint)
+            if error is None:
+                break
+            res.busy += 1
+        with sb.simulator._lock:
+            sb.simulator.settle()
+        if error is not None:
+            res.lost.append(f"kill after call {kill_at}: {type(error).__name__}: {error}")
+        # this thread's calls: not those of the functions the simulator's reactions invoke
+        # on the sandbox server's threads (settle's, on this one, come after the deploy)
+        return first, [c for c in HOOKS.since(mark) if c.thread == me], img.digest
+
+    # the positions: the calls one undisturbed deploy makes (the second: the first of a
+    # repository may read more, e.g. what its services ran before by tag)
+    round_(None)
+    calls, _, _ = round_(None)
+    res.positions = len(calls)
+    chosen = [
+        k
+        for k in range(1, res.positions + 1, stride)
+        if only is None or calls[k - 1].operation in only
+    ]
+    res.tried = len(chosen)
+    for k in chosen:
+        _, calls, digest = round_(k)
+        where = f"kill after call {k}"
+        for svc in services:
+            updates = [
+                c
+                for c in calls
+                if c.operation == "UpdateService"
+                and c.ok
+                and str(c.params.get("service", "")).endswith(f"/{svc}")
+            ]
+            if len(updates) != 1:
+                res.double_deploys.append(f"{where}: {svc} got {len(updates)} UpdateService")
+            sim = sb.simulator.service(svc)
+            td = ecs.describe_services(cluster=sim.cluster_arn, services=[svc])["services"][0]
+            running, _ = observer.image_of(td["taskDefinition"])
+            if running != digest:
+                res.lost.append(f"{where}: {svc} runs {running}, not the new image")
+        left = leftovers(sb, calls)
+        res.orphans += [f"{where}: {arn}" for arn in left.unused]
+        res.leases_held += [f"{where}: {x}" for x in left.leases_held]
+        res.leases_expired += len(left.leases_past_expiry)
+    res.seconds = time.perf_counter() - started
+    return res

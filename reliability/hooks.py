@@ -11,6 +11,12 @@ functions use is built) so each new client gets two handlers on its event system
   a retried attempt can't double-apply; botocore's standard retry mode sees exactly what
   AWS would send.
 
+A kill mid-flight (``kill_after(n)``): once the ``n``-th call from now has been answered
+(its change made), the invocation is dead: that call and every later one raise
+``Killed``, a ``BaseException``, so neither ``except Exception`` nor a ``finally`` block
+in the functions reaches AWS again, as when Lambda stops a timed-out or crashed
+invocation. ``revive()`` ends it.
+
 Only the functions' clients are hooked: the sandbox's own clients (simulator, router's
 dead-letter queue) never see a fault. botocore's backoff sleeps are scaled by
 ``HOOKS.backoff_scale`` (default 0.02) so thousands of retries fit in minutes; the retry
@@ -34,6 +40,10 @@ READ_PREFIXES = ("Describe", "List", "Get", "Query", "Scan", "BatchGet")
 
 def is_mutating(operation: str) -> bool:
     return not operation.startswith(READ_PREFIXES)
+
+
+class Killed(BaseException):
+    """The invocation was stopped mid-flight (``Hooks.kill_after``)."""
 
 
 @dataclass
@@ -62,6 +72,13 @@ class Hooks:
     observers: list[Any] = field(default_factory=list)
     #: if set, only these operations fail (e.g. {"UpdateService"}); else every call may
     fault_operations: frozenset[str] | None = None
+    #: calls left until the kill (None: no kill armed); ``dead``: the kill happened
+    kill_in: int | None = None
+    dead: bool = False
+    killed_after: str = ""
+    #: the thread of the invocation to kill (the simulator's reactions, and the functions
+    #: they invoke, run on the sandbox server's threads: never killed, never counted)
+    kill_thread: int | None = None
     _current: threading.local = field(default_factory=threading.local)
     _rng: random.Random = field(default_factory=lambda: random.Random(0))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -75,6 +92,18 @@ class Hooks:
             self.faults = Counter()
             self.attempts = 0
 
+    def kill_after(self, n: int) -> None:
+        """Kill the invocation running on this thread once its ``n``-th call from now (1:
+        the next) is answered."""
+        self.kill_in, self.dead, self.killed_after = n, False, ""
+        self.kill_thread = threading.get_ident()
+
+    def revive(self) -> None:
+        self.kill_in, self.dead, self.kill_thread = None, False, None
+
+    def _mine(self) -> bool:
+        return self.kill_thread is not None and threading.get_ident() == self.kill_thread
+
     def mark(self) -> int:
         return len(self.calls)
 
@@ -83,6 +112,8 @@ class Hooks:
 
     # -- botocore handlers -----------------------------------------------------------
     def before_call(self, model: Any, params: Any, context: Any = None, **_kw: Any) -> None:
+        if self.dead and self._mine():
+            raise Killed(f"{model.name} after the kill ({self.killed_after})")
         service = model.service_model.endpoint_prefix
         call = Call(
             service,
@@ -105,6 +136,12 @@ class Hooks:
             call.ok = not (isinstance(parsed, dict) and "Error" in parsed)
             if call.ok and call.operation == "RegisterTaskDefinition" and isinstance(parsed, dict):
                 call.note["arn"] = parsed["taskDefinition"]["taskDefinitionArn"]
+            if self.kill_in is not None and self._mine():
+                self.kill_in -= 1
+                if self.kill_in <= 0:
+                    self.kill_in, self.dead = None, True
+                    self.killed_after = call.operation
+                    raise Killed(f"after {call.operation} was answered")
 
     def before_send(self, request: Any, protocol: str = "json", **_kw: Any) -> Any:
         with self._lock:

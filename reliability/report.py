@@ -76,6 +76,7 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
     r, f = p["replay"], p["faults_20"]
     oa, ou = p["outage_all"], p["outage_UpdateService"]
     c, h, left = p["concurrency"], p["hostile"], p["leftovers"]
+    k = p.get("kills")
     lines: list[str] = []
     add = lines.append
     add("# Reliability figures")
@@ -97,7 +98,9 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
         "`before-parameter-build` counts each API call once, `after-call` marks it "
         "answered, `before-send` injects a fault into an HTTP attempt at the set rate "
         "(ThrottlingException 400, InternalFailure 500, ReadTimeoutError; seeded) before it "
-        "reaches the server. botocore's standard retry mode (5 attempts) is untouched except "
+        "reaches the server. botocore's standard retry mode, as the functions' clients set it "
+        "(4 attempts, 2 s to connect, 8 s to read: `functions/autopilot/aws/clients.py`), "
+        "is untouched except "
         "that its backoff sleeps are scaled by 0.02 so thousands of retries fit in minutes. "
         "The harness shares botocore's data loader between invocations (a warm container), "
         "which cut the run time about 4x."
@@ -145,6 +148,22 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
         f"{c['threads']} threads | {c['update_service']} UpdateService, {c['busy']} refused "
         f"(lease busy) then retried, {c['failures']} failures | {_ok(c['ok'])} |"
     )
+    add(
+        f"| concurrent duplicates of one event: one deploy | {c.get('one_image_rounds', 0)} "
+        f"rounds x {c['threads']} deliveries of one image (one event id, or one per "
+        f"delivery) | {c.get('one_image_update_service', 0)} UpdateService, "
+        f"{c.get('double_deploys', 0)} double deploys | "
+        f"{_ok(c['ok'] and not c.get('double_deploys', 0))} |"
+    )
+    if k is not None:
+        add(
+            f"| mid-flight kills: nothing lost or left behind | {k['kills']} kills of "
+            f"image-events, after call 1, {1 + k['stride']}, ... of the {k['positions']} a "
+            f"deploy of two services makes (no clean-up runs), {k['redeliveries']} "
+            f"redeliveries in new invocations | {k['lost']} lost, {k['orphans']} orphan "
+            f"revisions, {k['double_deploys']} double deploys, {k['leases_held']} leases "
+            f"held ({k['leases_expired']} expired ones never given back) | {_ok(k['ok'])} |"
+        )
     add(
         f"| no untyped exception on hostile events | {h['events']} events | "
         f"{h['rejected']} rejected (InvalidEvent), {h['accepted']} accepted, "
@@ -203,7 +222,8 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
     add("| CI sizes, as tests | `pytest -m reliability tests/reliability` |")
     add("| replay, model, duplicates | `pytest tests/reliability/test_replay.py` |")
     add("| faults, outage, redrive, leftovers | `pytest tests/reliability/test_faults.py` |")
-    add("| concurrency | `pytest tests/reliability/test_concurrency.py` |")
+    add("| concurrency, concurrent duplicates | `pytest tests/reliability/test_concurrency.py` |")
+    add("| mid-flight kills | `pytest tests/reliability/test_kills.py` |")
     add("| hostile events and tags | `pytest tests/reliability/test_hostile.py` |")
     lp_tests = "`pytest tests/reliability/test_least_privilege.py`"
     add(f"| least privilege, checkov, cdk-nag | {lp_tests} |")
@@ -235,6 +255,16 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
         "carried the deployments through. With UpdateService-only faults the revision "
         "registered by the failed attempts was reused on redrive, not registered again."
     )
+    if k is not None:
+        add(
+            f"- Mid-flight kills ({k['repository']}, two services): the kill comes once a "
+            "call's answer is back and before the next call; from then on every AWS call "
+            "of that invocation raises a BaseException (`reliability/hooks.py` `Killed`), "
+            "so no `finally` reaches AWS. The redelivery is a new invocation (new request "
+            "id, the worst case) once the lease has expired on the harness's clock; kills "
+            f"by the last call answered: {k['killed_after']}; {k['busy']} redeliveries "
+            f"asked for another; {k['seconds']:.0f} s."
+        )
     add(
         f"- Hostile events per function: {h['by_function']}; other typed errors "
         f"{h['typed_other'] or 'none'}; total {h['seconds']:.0f} s."

@@ -76,18 +76,41 @@ TRANSIENT_CODES = frozenset(
 
 
 class AwsCallFailed(AutopilotError):
-    """An AWS call failed after botocore's retries. ``code`` is AWS's error code."""
+    """An AWS call failed after botocore's retries. ``code`` is AWS's error code, or for a
+    failure with no answer from AWS (a connection refused, a timeout: botocore's
+    ``BotoCoreError``) the name of botocore's error, with ``transient`` given."""
 
-    def __init__(self, api: str, code: str, message: str) -> None:
+    def __init__(self, api: str, code: str, message: str, *, transient: bool | None = None) -> None:
         super().__init__(f"{api} failed: {code}: {message}")
         self.api = api
         self.code = code
         self.aws_message = message
+        self._transient = transient
 
     @property
     def transient(self) -> bool:
-        """Worth retrying the whole event later (throttling, service errors)."""
+        """Worth retrying the whole event later (throttling, service errors, no answer)."""
+        if self._transient is not None:
+            return self._transient
         return self.code in TRANSIENT_CODES
+
+
+class OutOfTime(AwsCallFailed):
+    """The invocation's time left is below the safety margin, so ``api`` was not called:
+    the call (with its retries) could outlive the function's timeout. Transient: the event
+    is retried, by an invocation with a whole budget."""
+
+    CODE = "OutOfTime"
+
+    def __init__(self, api: str, remaining_ms: int, margin_ms: int) -> None:
+        super().__init__(
+            api,
+            self.CODE,
+            f"{remaining_ms} ms left, below the {margin_ms} ms a call may take",
+            transient=True,
+        )
+        self.remaining_ms = remaining_ms
+        self.margin_ms = margin_ms
 
 
 class NotFound(AwsCallFailed):

@@ -4,16 +4,19 @@ A flow opens one ``Run`` per event (``open_run``: the event's report, or the rep
 earlier handling when it is a duplicate), hands each plan to the actor, and ends with
 ``finish``: every decision recorded, the notices of the announced ones published, the
 event marked handled (unless some service is left for a retry). ``lambda_entry`` is the
-Lambda side of it: the settings check, the run, one metric per outcome, the decision logs,
-and ``Incomplete`` when a retry is needed.
+Lambda side of it: the settings check, the run within the invocation's time budget
+(``aws.clients.time_budget`` from ``context.get_remaining_time_in_millis()``), one metric
+per outcome, the decision logs, and ``Incomplete`` when a retry is needed.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
+from autopilot.aws import clients
 from autopilot.aws.clients import AwsClients
 from autopilot.aws.perform import perform
 from autopilot.domain.report import ANNOUNCED, Action, Decision, Outcome, Report
@@ -35,6 +38,13 @@ class Run(NamedTuple):
     lease_seconds: int
     #: this invocation of the function: Lambda's request id, or a fresh one (``invocation_id``)
     invocation: str
+    #: when the invocation's time runs out (``time.monotonic()`` seconds; None: no budget),
+    #: from the budget ``lambda_entry`` opened (``aws.clients.time_budget``)
+    deadline: float | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (None: no budget)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     @property
     def function(self) -> str:
@@ -66,6 +76,13 @@ def invocation_id(context: Any = None) -> str:
     return str(request_id) if request_id else str(uuid.uuid4())
 
 
+def remaining_ms(context: Any) -> int | None:
+    """The invocation's time left (``context.get_remaining_time_in_millis()``), or None
+    without a Lambda context (the CLI, a direct run)."""
+    get = getattr(context, "get_remaining_time_in_millis", None)
+    return int(get()) if callable(get) else None
+
+
 def open_run(
     function: str,
     event_id: str,
@@ -89,6 +106,7 @@ def open_run(
         settings.notices_topic_arn,
         settings.lease_seconds,
         invocation or invocation_id(),
+        clients.deadline(),
     )
     seen = ledger.events.get(event_id, function)
     if seen is None:
@@ -175,13 +193,17 @@ def lambda_entry(
     event: dict[str, Any], context: Any, run: EventRun, settings_model: type
 ) -> dict[str, Any]:
     """The body every handler shares: settings, run, metrics, decision logs, retry or result.
-    The run is this invocation's (``context.aws_request_id``: the lease holder's last part).
+    The run is this invocation's (``context.aws_request_id``: the lease holder's last part),
+    and every AWS call in it fits in the time the context says is left (``remaining_ms``).
 
     Invalid input raises ``InvalidEvent`` (Lambda retries, then the DLQ keeps the event
-    intact); a service left for later (lease busy, transient failure) raises ``Incomplete``
-    so Lambda retries the event.
+    intact); a service left for later (lease busy, transient failure, out of time) raises
+    ``Incomplete`` so Lambda retries the event; ``OutOfTime`` before anything was recorded
+    goes out as it is (retried too).
     """
-    from autopilot.errors import Incomplete, InvalidEvent  # noqa: PLC0415
+    from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
+
+    from autopilot.errors import Incomplete, InvalidEvent, OutOfTime  # noqa: PLC0415
     from autopilot.observability import logger, metrics  # noqa: PLC0415
     from autopilot.settings import get_settings  # noqa: PLC0415
 
@@ -191,10 +213,17 @@ def lambda_entry(
     metrics.namespace = settings.powertools_metrics_namespace
     metrics.service = settings.powertools_service_name
     try:
-        report = run(event, invocation=invocation_id(context))
+        with clients.time_budget(remaining_ms(context)):
+            report = run(event, invocation=invocation_id(context))
     except InvalidEvent as exc:
         count_invalid()
         logger.warning("invalid event", error=str(exc), errors=exc.errors)
+        raise
+    except OutOfTime as exc:
+        # Out of time before the flow could record anything (a read, or the records
+        # themselves): nothing is marked handled, so Lambda retries the event.
+        metrics.add_metric(name="out-of-time", unit=MetricUnit.Count, value=1)
+        logger.warning("out of time", api=exc.api, remaining_ms=exc.remaining_ms)
         raise
     add_metrics(report)
     for decision in report.decisions:

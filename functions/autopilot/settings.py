@@ -35,8 +35,8 @@ class FunctionSettings(BaseModel):
     #: The managed repositories: ``*`` or ``name:<repo>`` / ``prefix:<start>`` items.
     repositories: str = Field(default=contract.ALL_REPOSITORIES, min_length=1)
     #: A change to a service takes its lease for at most this long (a killed invocation's
-    #: lease expires).
-    lease_seconds: int = Field(default=300, ge=10, le=3600)
+    #: lease expires): the CDK app sets the function timeout plus a margin (60 + 30 s).
+    lease_seconds: int = Field(default=90, ge=10, le=3600)
 
     @property
     def clusters(self) -> tuple[str, ...]:

@@ -107,7 +107,7 @@ class ControlPlaneStack(Stack):
             managed=managed,
             settings=FunctionSettings(
                 metrics_namespace=config.observability.metrics_namespace,
-                lease_seconds=fn_cfg.lease_seconds,
+                lease_seconds=fn_cfg.lease,
                 approval_ttl_hours=fn_cfg.approval_ttl_hours,
                 min_scan_gate=config.guardrails.min_scan,
                 manual_approval_cluster_arns=tuple(

@@ -198,7 +198,11 @@ def describe_task_definition(
 def register_task_definition(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
     with translate("ecs:RegisterTaskDefinition"):
         response = ecs.register_task_definition(**params)
-    return {"taskDefinitionArn": response["taskDefinition"]["taskDefinitionArn"]}
+    attempts = response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+    return {
+        "taskDefinitionArn": response["taskDefinition"]["taskDefinitionArn"],
+        "attempts": attempts,
+    }
 
 
 def deregister_task_definition(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:

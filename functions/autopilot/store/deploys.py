@@ -1,5 +1,5 @@
-"""Deploy records: what a deploy or a rollback put on a service, and the revisions
-registered for a deploy that no UpdateService has used yet.
+"""Deploy records: what a deploy or a rollback put on a service, the revisions
+registered for a deploy that no UpdateService has used yet, and the intents to register one.
 
 =============  ================================================================  ========
 pk             sk                                                                expires
@@ -7,19 +7,42 @@ pk             sk                                                               
 ``SVC#<arn>``  ``DEPLOY#<task definition arn>``: digest, tag,                    180 days
                previous_task_definition, deployment_id, state registered |
                deployed, event_id, pushed_at, at
+``SVC#<arn>``  ``DEPLOY#intent/<id>``: state intent, family, digest,             180 days
+               previous_task_definition, event_id, at: written before a
+               RegisterTaskDefinition whose revision carries the tag
+               ``autopilot:intent=<id>``, forgotten once the revision is recorded
+               (or, left by a killed invocation, once a later deploy has found
+               and deregistered what it registered: ``execute``)
 =============  ================================================================  ========
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from autopilot.domain.records import DeployRecord, iso
 from autopilot.store.decisions import DECISION_TTL
 from autopilot.store.table import Table, parse_iso, svc_pk
 
 PREFIX = "DEPLOY#"
+#: the pseudo task definition an intent is recorded under (``DEPLOY#intent/<id>``)
+INTENT = "intent/"
+
+
+class Intent(NamedTuple):
+    """A RegisterTaskDefinition about to be made (or made, and its record lost)."""
+
+    id: str
+    family: str
+    #: the revision the deploy copies (the service's current one)
+    base: str | None
+    at: datetime | None
+
+    @property
+    def key(self) -> str:
+        """Its pseudo task definition (what ``Deploys.forget`` takes)."""
+        return INTENT + self.id
 
 
 def _record(item: dict[str, Any]) -> DeployRecord:
@@ -58,6 +81,36 @@ class Deploys:
                 "expires_at": self._t.epoch() + DECISION_TTL,
             }
         )
+
+    def intend(self, service_arn: str, intent: Intent, record: DeployRecord) -> None:
+        """Record the intent to register a revision of ``intent.family`` for ``record``."""
+        self._t.put(
+            {
+                "pk": svc_pk(service_arn),
+                "sk": PREFIX + intent.key,
+                "kind": "deploy",
+                "task_definition": intent.key,
+                "family": intent.family,
+                "digest": record.digest,
+                "previous_task_definition": intent.base,
+                "state": "intent",
+                "event_id": record.event_id,
+                "at": self._t.now_iso(),
+                "expires_at": self._t.epoch() + DECISION_TTL,
+            }
+        )
+
+    def list_intents(self, service_arn: str) -> list[Intent]:
+        """The intents left: each one's revision may exist with no record naming it."""
+        return [
+            Intent(
+                id=str(i["task_definition"])[len(INTENT) :],
+                family=str(i.get("family", "")),
+                base=i.get("previous_task_definition"),
+                at=parse_iso(i.get("at")),
+            )
+            for i in self._t.query_prefix(svc_pk(service_arn), PREFIX + INTENT)
+        ]
 
     def get(self, service_arn: str, task_definition: str) -> DeployRecord | None:
         item = self._t.get(svc_pk(service_arn), PREFIX + task_definition)
