@@ -105,7 +105,7 @@ DESCRIPTIONS: dict[str, str] = {
     "AutomationFunctions.memory_mib": "each function's memory",
     "AutomationFunctions.timeout_seconds": "each function's timeout; every AWS call fits in "
     "the time left (4 attempts, 2 s to connect, 8 s to read: at most 47 s a call; no "
-    "attempt with under 10 s left, no change with under 15 s: recorded \"out of time\", "
+    'attempt with under 10 s left, no change with under 15 s: recorded "out of time", '
     "retried)",
     "AutomationFunctions.max_event_age_minutes": "the rules' targets drop events older than this",
     "AutomationFunctions.rule_retry_attempts": "the rules' target retries before the "
