@@ -4,12 +4,15 @@ Besides the ledger (DynamoDB) and the notice (SNS): 7 with the scan gate on (its
 read from ECR at decision time: DescribeImageScanFindings), 6 with it off, and the same
 number whether the cluster holds 1 or 50 services that do not track the repository; an
 image index adds BatchGetImage (8).
+
+The reconciler's sweep, at 3 and 30 services: a fixed number of calls per service
+(``flows/reconcile.py`` states the formula), plus the image flow's for what it deploys.
 """
 
 from __future__ import annotations
 
 import pytest
-from autopilot.handlers import image_events
+from autopilot.handlers import image_events, reconciler
 
 from tests.estate import Estate
 
@@ -113,3 +116,61 @@ def test_many_tracking_services_share_the_describe_calls(world: Estate) -> None:
     assert calls["ecs:DescribeServices"] == 2  # batches of 10
     assert calls["ecr:DescribeImages"] == 1
     assert calls["resource-groups-tagging-api:GetResources"] == 1
+
+
+# -- the reconciler's sweep (flows/reconcile.py's docstring states the formula) ----------------
+def _sweep_estate(world: Estate, services: int) -> list[str]:
+    """``services`` services of REPO, each on its own revision of v1.2.0 (by digest)."""
+    digest = world.push(REPO, "v1.2.0")
+    world.hold_scan(REPO, digest, {})
+    return [world.service(f"web-{i}", REPO, digest=digest) for i in range(services)]
+
+
+def _tick(world: Estate) -> dict[str, object]:
+    rule = "arn:aws:events:us-east-1:123456789012:rule/autopilot-reconcile"
+    return world.envelope("Scheduled Event", "aws.events", {}, resources=[rule])
+
+
+@pytest.mark.parametrize("services", [3, 30])
+def test_a_sweep_with_nothing_to_do_costs_a_fixed_number_of_calls_per_service(
+    world: Estate, services: int
+) -> None:
+    _sweep_estate(world, services)
+    world.calls.clear()
+
+    report = reconciler.run(_tick(world), aws=world.clients)
+
+    assert report.decisions == []
+    # ceil(S/100) GetResources + ceil(S/10) DescribeServices + 1 DescribeImages (one
+    # repository, one page) + one DescribeTaskDefinition per distinct revision (S here)
+    assert world.aws_calls() == {
+        "resource-groups-tagging-api:GetResources": 1,
+        "ecs:DescribeServices": -(-services // 10),
+        "ecr:DescribeImages": 1,
+        "ecs:DescribeTaskDefinition": services,
+    }
+
+
+@pytest.mark.parametrize("services", [3, 30])
+def test_a_sweep_that_deploys_a_lost_push_adds_the_image_flows_calls(
+    world: Estate, services: int
+) -> None:
+    arns = _sweep_estate(world, services)
+    digest = world.push(REPO, "v1.3.0")
+    world.hold_scan(REPO, digest, {})
+    world.calls.clear()
+
+    report = reconciler.run(_tick(world), aws=world.clients)
+
+    assert report.outcomes() == dict.fromkeys(arns, "deployed")
+    # the sweep's reads, then one image-flow deploy for the one pick: its task definition
+    # reads, one DescribeImages, one scan read, and a register and an update per service
+    assert world.aws_calls() == {
+        "resource-groups-tagging-api:GetResources": 1,
+        "ecs:DescribeServices": -(-services // 10),
+        "ecr:DescribeImages": 2,
+        "ecs:DescribeTaskDefinition": 2 * services,
+        "ecr:DescribeImageScanFindings": 1,
+        "ecs:RegisterTaskDefinition": services,
+        "ecs:UpdateService": services,
+    }
