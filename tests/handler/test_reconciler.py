@@ -223,3 +223,15 @@ def test_the_lambda_entry_sweeps(world: Estate, context: LambdaContext) -> None:
     result = reconciler.handler(tick(world), context)
 
     assert {d["service"]: d["outcome"] for d in result["decisions"]} == {svc: "deployed"}
+
+
+def test_a_tick_of_another_account_is_recorded_and_never_acted_on(world: Estate) -> None:
+    running_on(world)
+    lost_push(world, "v1.3.0")
+    event = tick(world)
+    event["account"] = "210987654321"
+
+    report = sweep(world, event)
+
+    assert outcomes(report) == {"sweep": "ignored"}
+    assert world.aws_calls() == {}
