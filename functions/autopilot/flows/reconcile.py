@@ -30,7 +30,9 @@ tagged images each, and D distinct running revisions:
     ceil(S / 100) GetResources + sum_c ceil(n_c / 10) DescribeServices
     + sum_r P_r DescribeImages + D DescribeTaskDefinition
 
-with nothing to deploy (D <= S: at most S + ceil(S/10) + ceil(S/100) + R calls); each
+with nothing to deploy (D <= S: at most S + ceil(S/10) + ceil(S/100) + R calls; a last
+page that is full may carry a token, so one GetResources more when S is a multiple of
+100: measured 113 calls at S = 100, one repository, 100 revisions); each
 (repository, pick) group that does act adds the image flow's calls for it
 (``flows.image``: DescribeTaskDefinition per distinct revision, one DescribeImages, one
 DescribeImageScanFindings per gated digest, RegisterTaskDefinition and UpdateService per
