@@ -12,6 +12,7 @@ The reconciler's sweep, at 3 and 30 services: a fixed number of calls per servic
 from __future__ import annotations
 
 import pytest
+from autopilot.flows.reconcile import DEPLOY_CHUNK
 from autopilot.handlers import image_events, reconciler
 
 from tests.estate import Estate
@@ -163,14 +164,16 @@ def test_a_sweep_that_deploys_a_lost_push_adds_the_image_flows_calls(
     report = reconciler.run(_tick(world), aws=world.clients)
 
     assert report.outcomes() == dict.fromkeys(arns, "deployed")
-    # the sweep's reads, then one image-flow deploy for the one pick: its task definition
-    # reads, one DescribeImages, one scan read, and a register and an update per service
+    # the sweep's reads, then one image-flow deploy per chunk of DEPLOY_CHUNK services of
+    # the one pick: its task definition reads, one DescribeImages, one scan read, and a
+    # register and an update per service
+    chunks = -(-services // DEPLOY_CHUNK)
     assert world.aws_calls() == {
         "resource-groups-tagging-api:GetResources": 1,
         "ecs:DescribeServices": -(-services // 10),
-        "ecr:DescribeImages": 2,
+        "ecr:DescribeImages": 1 + chunks,
         "ecs:DescribeTaskDefinition": 2 * services,
-        "ecr:DescribeImageScanFindings": 1,
+        "ecr:DescribeImageScanFindings": chunks,
         "ecs:RegisterTaskDefinition": services,
         "ecs:UpdateService": services,
     }

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from autopilot.errors import InvalidEvent, UnsupportedEvent
+from autopilot.flows import reconcile
 from autopilot.handlers import image_events, reconciler
 
 from tests.estate import ACCOUNT, REGION, REGISTRY, Estate, LambdaContext
@@ -235,3 +236,28 @@ def test_a_tick_of_another_account_is_recorded_and_never_acted_on(world: Estate)
 
     assert outcomes(report) == {"sweep": "ignored"}
     assert world.aws_calls() == {}
+
+
+def test_a_sweep_short_of_time_between_deploys_defers_the_rest_of_the_repository(
+    world: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given three services of one repository and a lost push, deployed one at a time
+    monkeypatch.setattr(reconcile, "DEPLOY_CHUNK", 1)
+    digest = world.push(REPO, "v1.2.0")
+    world.hold_scan(REPO, digest, {})
+    arns = [world.service(f"web-{i}", REPO, digest=digest) for i in range(3)]
+    lost_push(world, "v1.3.0")
+    left = iter([60_000, 1_000, 1_000])
+
+    # When time runs short after the first deploy
+    first = sweep(world, remaining_ms=lambda: next(left))
+
+    # Then the others are deferred, and the next sweep deploys them (the first: a no-op)
+    assert outcomes(first) == {
+        arns[0]: "deployed",
+        arns[1]: "deferred",
+        arns[2]: "deferred",
+        f"repository/{REPO}": "deferred",
+    }
+    second = sweep(world, remaining_ms=lambda: 60_000)
+    assert outcomes(second) == {arns[1]: "deployed", arns[2]: "deployed"}

@@ -17,9 +17,11 @@ pushes held by a pause that has ended, approvals that expired, which are asked f
    service the event path moved to the image meanwhile is "already running"
    (``record.finish`` records the decisions)
 
-Time budget: before each repository the sweep checks the invocation's remaining time;
-under ``RESERVE_MS`` it stops, records each repository it did not reach as ``deferred``,
-and the ledger (``store.sweeps``) makes the next sweep start at the first of them. A
+Time budget: before each repository, and between chunks of ``DEPLOY_CHUNK`` deploys, the
+sweep checks the invocation's remaining time; under ``RESERVE_MS`` it stops, records each
+service and repository it did not reach as ``deferred``, and the ledger (``store.sweeps``)
+makes the next sweep start at the first of them (the services it did deploy there are
+then no-ops). A
 service whose lease is busy, or whose deploy failed, is left to the next sweep too (no
 retry of the whole sweep).
 
@@ -32,11 +34,11 @@ tagged images each, and D distinct running revisions:
 
 with nothing to deploy (D <= S: at most S + ceil(S/10) + ceil(S/100) + R calls; a last
 page that is full may carry a token, so one GetResources more when S is a multiple of
-100: measured 113 calls at S = 100, one repository, 100 revisions); each
-(repository, pick) group that does act adds the image flow's calls for it
-(``flows.image``: DescribeTaskDefinition per distinct revision, one DescribeImages, one
-DescribeImageScanFindings per gated digest, RegisterTaskDefinition and UpdateService per
-service deployed).
+100: measured 113 calls at S = 100, one repository, 100 revisions); each chunk of up to
+``DEPLOY_CHUNK`` services of one (repository, pick) that does act adds the image flow's
+calls for it (``flows.image``: DescribeTaskDefinition per distinct revision, one
+DescribeImages, one DescribeImageScanFindings per gated digest, RegisterTaskDefinition
+and UpdateService per service deployed).
 """
 
 from __future__ import annotations
@@ -61,8 +63,11 @@ from autopilot.record import Run, finish, open_run
 from autopilot.settings import ReconcilerSettings
 from autopilot.store.sweeps import Sweeps
 
-#: A sweep stops before a repository when less than this is left of the invocation (ms).
+#: A sweep stops before a repository, or a chunk of deploys, when less than this is left of
+#: the invocation (ms).
 RESERVE_MS = 15_000
+#: Services deployed per call of the image flow; the time left is checked between chunks.
+DEPLOY_CHUNK = 25
 
 Tracked = dict[str, list[tuple[Service, ServiceConfig]]]
 
@@ -110,8 +115,12 @@ def run(
     order = sweep.sweep_order(tracked, cursor.next_start(RECONCILER.name))
     task_definitions: dict[str, dict[str, Any]] = {}
     left: list[str] = []
+
+    def short() -> bool:
+        return remaining_ms is not None and remaining_ms() < RESERVE_MS
+
     for repository in order:
-        if left or (remaining_ms is not None and remaining_ms() < RESERVE_MS):
+        if left or short():
             left.append(repository)
             continue
         # 2. plan: each service's pick against what it runs
@@ -122,8 +131,28 @@ def run(
             carry_out(r, Plan(_repo_decision(repository, Outcome.IGNORED, reason)))
             continue
         groups = _groups(r, repository, tracked[repository], images, task_definitions)
-        # 3. carry out through the image flow, one candidate per pick
-        for digest, services in groups.items():
+        # 3. carry out through the image flow, one candidate per pick, DEPLOY_CHUNK services
+        # at a time (the time left is checked between them)
+        chunks = [
+            (digest, services[at : at + DEPLOY_CHUNK])
+            for digest, services in groups.items()
+            for at in range(0, len(services), DEPLOY_CHUNK)
+        ]
+        for n, (digest, services) in enumerate(chunks):
+            if n and short():
+                reason = "the sweep ran short of time: the next sweep starts at this repository"
+                for later_digest, rest in chunks[n:]:
+                    for svc in rest:
+                        later = Decision(
+                            service=svc.arn,
+                            outcome=Outcome.DEFERRED,
+                            reason=reason,
+                            repository=repository,
+                            digest=later_digest,
+                        )
+                        carry_out(r, Plan(later))
+                left.append(repository)
+                break
             candidate = Candidate(
                 repository=repository,
                 digest=digest,
