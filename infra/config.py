@@ -462,6 +462,12 @@ class AutomationFunctions(_Strict):
         return self
 
 
+class Reconciler(_Strict):
+    """The reconciler's schedule: a sweep every ``rate_minutes`` minutes (at least one)."""
+
+    rate_minutes: int = Field(default=5, ge=1, le=1440)
+
+
 # ---------------------------------------------------------------------------
 # what the control plane manages
 # ---------------------------------------------------------------------------
@@ -705,6 +711,7 @@ class AutopilotConfig(_Strict):
     services: list[Service] = Field(default_factory=list)
     observability: Observability = Observability()
     functions: AutomationFunctions = AutomationFunctions()
+    reconciler: Reconciler = Reconciler()
     capacity_alarms: CapacityAlarms = CapacityAlarms()
     guardrails: Guardrails = Guardrails()
     # True keeps repositories, the ledger and log groups when the stack is destroyed.

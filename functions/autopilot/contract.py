@@ -67,7 +67,7 @@ DT_SCHEDULED: Final = "Scheduled Event"
 
 
 # ---------------------------------------------------------------------------
-# The four functions
+# The functions
 # ---------------------------------------------------------------------------
 class FunctionSpec(NamedTuple):
     """One Lambda function: its short name (also the CLI's name for it) and handler."""
@@ -97,8 +97,13 @@ CAPACITY_EVENTS: Final = FunctionSpec(
     handler="autopilot.handlers.capacity_events.handler",
     description="Alarms, placement failures and Spot warnings: bounded scaling",
 )
+RECONCILER: Final = FunctionSpec(
+    name="reconciler",
+    handler="autopilot.handlers.reconciler.handler",
+    description="Scheduled sweep: deploys what the tag policies would deploy now, if not running",
+)
 FUNCTIONS: Final = {
-    f.name: f for f in (IMAGE_EVENTS, DEPLOYMENT_EVENTS, TASK_EVENTS, CAPACITY_EVENTS)
+    f.name: f for f in (IMAGE_EVENTS, DEPLOYMENT_EVENTS, TASK_EVENTS, CAPACITY_EVENTS, RECONCILER)
 }
 #: Library switches every function runs with, beside its settings model's variables.
 #: pydantic looks for plugins among the installed distributions' entry points when it
@@ -297,6 +302,14 @@ def recheck_schedule(minutes: int) -> str:
     """
     if minutes < 1:
         raise ValueError("the re-check interval is at least one minute")
+    return f"rate({minutes} minute{'' if minutes == 1 else 's'})"
+
+
+def reconcile_schedule(minutes: int) -> str:
+    """The schedule expression of the reconciler's sweep rule (``rate(N minutes)``); the
+    config holds ``reconciler.rate_minutes`` to at least one minute."""
+    if minutes < 1:
+        raise ValueError("the reconciler's rate is at least one minute")
     return f"rate({minutes} minute{'' if minutes == 1 else 's'})"
 
 

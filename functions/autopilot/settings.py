@@ -93,6 +93,11 @@ class ImageEventsSettings(FunctionSettings):
         return self
 
 
+class ReconcilerSettings(ImageEventsSettings):
+    """reconciler: the scheduled sweep, which deploys through image-events' flow and so reads
+    exactly its settings (floors, approval expiry)."""
+
+
 class DeploymentEventsSettings(FunctionSettings):
     """deployment-events: last known good, rollback, quarantine."""
 

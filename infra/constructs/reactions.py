@@ -1,4 +1,4 @@
-"""The four reaction functions, one construct each: its rules, its grants and the
+"""The reaction functions and the reconciler, one construct each: its rules, its grants and the
 acknowledgements of the wildcards in them, on top of ``AutomatedFunction``.
 
 * ``ImageEvents``: ECR pushes, ECR basic scans and Inspector scans of the managed
@@ -9,6 +9,8 @@ acknowledgements of the wildcards in them, on top of ``AutomatedFunction``.
   zone balance (stops tasks, moves Auto Scaling groups) and crash-loop rollbacks.
 * ``CapacityEvents``: the scaling alarms' state changes, placement failures and steady
   states of the managed clusters' services, EC2 Spot interruption warnings.
+* ``Reconciler``: a schedule (``reconciler.rate_minutes``); deploys through image-events'
+  flow, so it has exactly image-events' grants.
 
 Every rule pins the account and the region (``Aws.ACCOUNT_ID``, ``Aws.REGION``) and is built
 by ``autopilot.contract``'s pattern builders from the managed clusters' ARNs and the
@@ -25,9 +27,11 @@ from autopilot.settings import (
     CapacityEventsSettings,
     DeploymentEventsSettings,
     ImageEventsSettings,
+    ReconcilerSettings,
     TaskEventsSettings,
 )
 from aws_cdk import Aws
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -258,3 +262,40 @@ class CapacityEvents(AutomatedFunction):
                 *managed.capacity_findings(),
             ]
         )
+
+
+@dataclass(frozen=True)
+class ReconcilerProps:
+    """``function``: what every function shares. ``rate_minutes``: the sweep rule runs
+    ``rate(<this> minutes)`` (default 5; at least 1)."""
+
+    function: FunctionProps
+    rate_minutes: int = 5
+
+
+class Reconciler(AutomatedFunction):
+    """reconciler: the schedule ``<prefix>-reconcile``; sweeps the managed services and
+    deploys through image-events' flow, so it reads and changes what image-events does
+    (``ManagedScope.grant_deploy``: the tag look-up, DescribeServices, the task definitions,
+    the managed repositories' images and scans, RegisterTaskDefinition, UpdateService on
+    tagged services, PassRole of the allowed roles), and its acknowledgements are
+    image-events' own."""
+
+    spec = contract.RECONCILER
+    settings_model = ReconcilerSettings
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: ReconcilerProps) -> None:
+        super().__init__(scope, construct_id, props=props.function)
+        managed = props.function.managed
+        managed.grant_deploy(self.role)
+        expression = contract.reconcile_schedule(props.rate_minutes)
+        rule = events.Rule(
+            self,
+            "SweepSchedule",
+            rule_name=f"{props.function.name_prefix}-reconcile",
+            description=f"{expression} -> {self.function_name} (the reconciler's sweep)",
+            schedule=events.Schedule.expression(expression),
+        )
+        rule.add_target(self._target())
+        self.rules.append(rule)
+        self.acknowledge_grants([*managed.repository_findings(), *managed.pass_role_findings()])

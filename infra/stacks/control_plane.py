@@ -1,11 +1,12 @@
 """The control plane, ``EcsAutopilot-<environment>``: what runs the estate, whoever built it.
 
 The notices topic, and under ``Automation`` the ledger (writable by the functions and
-``operators.role_arns`` only), the functions' code and layer, the
-four functions with their rules, retry policies, DLQs, grants and ops alarms, the re-check
-schedule and the dashboard. It refers to no estate stack: the managed clusters, repositories
-and roles come from the config (``infra.managed``), so it deploys first, or alone onto
-existing clusters. Its template does not change with the number of services managed.
+``operators.role_arns`` only), the functions' code and layer, the four reaction functions
+and the reconciler with their rules, retry policies, DLQs, grants and ops alarms, the
+re-check and sweep schedules and the dashboard. It refers to no estate stack: the managed
+clusters, repositories and roles come from the config (``infra.managed``), so it deploys
+first, or alone onto existing clusters. Its template does not change with the number of
+services managed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from infra.constructs.reactions import (
     DeploymentEventsProps,
     ImageEvents,
     ImageEventsProps,
+    Reconciler,
+    ReconcilerProps,
     TaskEvents,
     TaskEventsProps,
 )
@@ -147,6 +150,11 @@ class ControlPlaneStack(Stack):
                 props=CapacityEventsProps(
                     function=shared, alarm_name_prefix=config.alarm_name_prefix
                 ),
+            ),
+            Reconciler(
+                automation,
+                "Reconciler",
+                props=ReconcilerProps(function=shared, rate_minutes=config.reconciler.rate_minutes),
             ),
         )
         monitoring = Monitoring(

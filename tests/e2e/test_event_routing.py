@@ -11,8 +11,9 @@ The sample alarm events are named ``autopilot-...``: the demo config's alarm nam
 Schedule rules have no pattern: EventBridge sends their targets a ``Scheduled Event`` whose
 ``resources`` name the rule, and the router delivers such an event to the rule it names.
 So the rule "is matched by a sample" when a sample ``Scheduled Event`` names it:
-``events/scheduled-event-recheck.json`` names ``demo-task-recheck`` (re-homed to the
-sandbox's account and region like every sample). No pattern rule matches it.
+``events/scheduled-event-recheck.json`` names ``demo-task-recheck`` and
+``events/scheduled-event-reconcile.json`` the reconciler's ``demo-reconcile`` (re-homed to
+the sandbox's account and region like every sample). No pattern rule matches them.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ BY_DETAIL_TYPE = {
     contract.DT_SCHEDULED: "task-events",
 }
 
+#: samples whose function is not their detail-type's: a tick reaches the rule it names
+BY_SAMPLE = {"scheduled-event-reconcile.json": contract.RECONCILER.name}
+
 #: events the deployed rules deliberately do not deliver, even with their function wired
 NOT_DELIVERED: dict[str, str] = {}
 
@@ -49,7 +53,7 @@ NOT_DELIVERED: dict[str, str] = {}
 def expected_function(path: Path, sandbox: Sandbox) -> str | None:
     if path.name in NOT_DELIVERED:
         return None
-    fn = BY_DETAIL_TYPE[load(path)["detail-type"]]
+    fn = BY_SAMPLE.get(path.name) or BY_DETAIL_TYPE[load(path)["detail-type"]]
     assert sandbox.router is not None
     wired = {f.short_name for f in sandbox.router.functions.values()}
     return fn if fn in wired else None
@@ -100,15 +104,19 @@ def test_every_rule_is_matched_by_an_event(sandbox: Sandbox, assembly: Any) -> N
     assert not unmatched, f"rules no sample event matches: {unmatched}"
     assert {r.name for r in sandbox.router.rules} >= template_rules
     schedules = [r for r in sandbox.router.rules if r.name in template_rules and r.schedule]
-    assert [r.name for r in schedules] == ["demo-task-recheck"]
-    assert schedules[0].schedule == "rate(1 minute)"
+    assert {r.name: r.schedule for r in schedules} == {
+        "demo-task-recheck": "rate(1 minute)",
+        "demo-reconcile": "rate(5 minutes)",
+    }
 
 
 def test_a_tick_fires_every_schedule_rule_and_only_those(sandbox: Sandbox) -> None:
     assert sandbox.router is not None
     ticked = sandbox.router.tick()
-    assert [(r.rule, r.function, r.ok) for r in ticked] == [
-        ("demo-task-recheck", "task-events", True)
+    assert sorted((r.rule, r.function, r.ok) for r in ticked) == [
+        ("demo-reconcile", "reconciler", True),
+        ("demo-task-recheck", "task-events", True),
     ]
-    assert ticked[0].report is not None
-    assert ticked[0].report["detail_type"] == "Scheduled Event"
+    for result in ticked:
+        assert result.report is not None
+        assert result.report["detail_type"] == "Scheduled Event"

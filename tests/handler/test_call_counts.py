@@ -6,12 +6,16 @@ number whether the cluster holds 1 or 50 services that do not track the reposito
 image index adds BatchGetImage (8). And alarm -> scale of one service: the alarm's state
 and tags (CloudWatch), then the service and its scalable target, then the change: 5; an
 alarm not in the state its event says: 1.
+
+The reconciler's sweep, at 3 and 30 services: a fixed number of calls per service
+(``flows/reconcile.py`` states the formula), plus the image flow's for what it deploys.
 """
 
 from __future__ import annotations
 
 import pytest
-from autopilot.handlers import capacity_events, image_events
+from autopilot.flows.reconcile import DEPLOY_CHUNK
+from autopilot.handlers import capacity_events, image_events, reconciler
 
 from tests.estate import Estate
 
@@ -140,4 +144,63 @@ def test_alarm_to_scale_costs_five_calls_and_a_forged_alarm_one(world: Estate) -
         "ecs:DescribeServices": 1,
         "application-auto-scaling:DescribeScalableTargets": 1,
         "application-auto-scaling:RegisterScalableTarget": 1,
+
+
+# -- the reconciler's sweep (flows/reconcile.py's docstring states the formula) ----------------
+def _sweep_estate(world: Estate, services: int) -> list[str]:
+    """``services`` services of REPO, each on its own revision of v1.2.0 (by digest)."""
+    digest = world.push(REPO, "v1.2.0")
+    world.hold_scan(REPO, digest, {})
+    return [world.service(f"web-{i}", REPO, digest=digest) for i in range(services)]
+
+
+def _tick(world: Estate) -> dict[str, object]:
+    rule = "arn:aws:events:us-east-1:123456789012:rule/autopilot-reconcile"
+    return world.envelope("Scheduled Event", "aws.events", {}, resources=[rule])
+
+
+@pytest.mark.parametrize("services", [3, 30])
+def test_a_sweep_with_nothing_to_do_costs_a_fixed_number_of_calls_per_service(
+    world: Estate, services: int
+) -> None:
+    _sweep_estate(world, services)
+    world.calls.clear()
+
+    report = reconciler.run(_tick(world), aws=world.clients)
+
+    assert report.decisions == []
+    # ceil(S/100) GetResources + ceil(S/10) DescribeServices + 1 DescribeImages (one
+    # repository, one page) + one DescribeTaskDefinition per distinct revision (S here)
+    assert world.aws_calls() == {
+        "resource-groups-tagging-api:GetResources": 1,
+        "ecs:DescribeServices": -(-services // 10),
+        "ecr:DescribeImages": 1,
+        "ecs:DescribeTaskDefinition": services,
+    }
+
+
+@pytest.mark.parametrize("services", [3, 30])
+def test_a_sweep_that_deploys_a_lost_push_adds_the_image_flows_calls(
+    world: Estate, services: int
+) -> None:
+    arns = _sweep_estate(world, services)
+    digest = world.push(REPO, "v1.3.0")
+    world.hold_scan(REPO, digest, {})
+    world.calls.clear()
+
+    report = reconciler.run(_tick(world), aws=world.clients)
+
+    assert report.outcomes() == dict.fromkeys(arns, "deployed")
+    # the sweep's reads, then one image-flow deploy per chunk of DEPLOY_CHUNK services of
+    # the one pick: its task definition reads, one DescribeImages, one scan read, and a
+    # register and an update per service
+    chunks = -(-services // DEPLOY_CHUNK)
+    assert world.aws_calls() == {
+        "resource-groups-tagging-api:GetResources": 1,
+        "ecs:DescribeServices": -(-services // 10),
+        "ecr:DescribeImages": 1 + chunks,
+        "ecs:DescribeTaskDefinition": 2 * services,
+        "ecr:DescribeImageScanFindings": chunks,
+        "ecs:RegisterTaskDefinition": services,
+        "ecs:UpdateService": services,
     }

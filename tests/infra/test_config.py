@@ -52,6 +52,8 @@ BAD_CASES = [
         "is not a managed cluster",
     ),
     ("bad_min_scan.yaml", "guardrails.min_scan", "'critical', 'high' or 'off'"),
+    # the reconciler's schedule
+    ("reconciler_rate_below_one.yaml", "reconciler.rate_minutes", "greater than or equal to 1"),
 ]
 
 

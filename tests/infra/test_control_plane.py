@@ -68,7 +68,7 @@ def test_the_control_plane_deploys_alone_onto_existing_clusters(alone) -> None:
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function" and "FunctionName" in r["Properties"]
     }
-    assert len(env) == 4
+    assert len(env) == 5  # the four reaction functions and the reconciler
     for variables in env.values():
         assert pseudo(variables["CLUSTER_ARNS"]) == (
             "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/prod,"
@@ -98,9 +98,13 @@ def test_the_guardrails_reach_image_events_alone_and_the_outputs(alone) -> None:
         "arn:aws:ecs:eu-west-1:123456789012:cluster/batch,"
         "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/prod"
     )
+    # and the reconciler, which deploys through image-events' flow, the same
+    sweep = env["brown-reconciler"]
+    assert sweep["MIN_SCAN_GATE"] == image["MIN_SCAN_GATE"]
+    assert sweep["MANUAL_APPROVAL_CLUSTER_ARNS"] == image["MANUAL_APPROVAL_CLUSTER_ARNS"]
     # and no other function, which reads neither the scan gate nor approval
     for name, variables in env.items():
-        if name != "brown-image-events":
+        if name not in {"brown-image-events", "brown-reconciler"}:
             assert "MIN_SCAN_GATE" not in variables, name
             assert "MANUAL_APPROVAL_CLUSTER_ARNS" not in variables, name
     # and the outputs the operator commands read (`autopilot approve` applies them too)

@@ -567,7 +567,7 @@ def test_every_alarm_action_can_publish_to_its_topic(account: Account) -> None:
     paths, problems = alarm_problems(account)
     # Then the topic policy and the topic's key admit it, and the topic admits no alarm of
     # another account and none outside the alarm names it is meant for
-    assert paths == 16  # the control plane's ops alarms; the scaling alarms have no actions
+    assert paths == 20  # the control plane's ops alarms; the scaling alarms have no actions
     assert problems == []
 
 
@@ -576,7 +576,7 @@ def test_every_rule_target_and_dead_letter_queue_admit_their_rule(account: Accou
     # When EventBridge delivers an event, or a failed one to the queue, for that rule
     paths, problems = rule_problems(account)
     # Then the function's permissions and the queue's policy admit this rule and no other
-    assert paths == 18  # nine rules, each a function target and an events DLQ
+    assert paths == 20  # ten rules, each a function target and an events DLQ
     assert problems == []
 
 
@@ -585,7 +585,7 @@ def test_every_async_failure_can_reach_its_queue(account: Account) -> None:
     # When Lambda sends a failed event there with the function's execution role
     paths, problems = async_failure_problems(account)
     # Then the role's policy allows it, nothing denies it, and no CMK is in the way
-    assert paths == 4  # one dead-letter queue per function; no destinations
+    assert paths == 5  # one dead-letter queue per function; no destinations
     assert problems == []
 
 

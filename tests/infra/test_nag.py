@@ -53,7 +53,7 @@ EXPECTED_ESTATE = {
 EXPECTED_CONTROL = {
     *{
         pair
-        for fn in ("ImageEvents", "DeploymentEvents", "TaskEvents", "CapacityEvents")
+        for fn in ("ImageEvents", "DeploymentEvents", "TaskEvents", "CapacityEvents", "Reconciler")
         for pair in (
             (f"Automation/{fn}/Role/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
             *(
@@ -73,19 +73,20 @@ EXPECTED_CONTROL = {
         # capacity-events reads no task definition
         if not (fn == "CapacityEvents" and "task-definition" in pair[1])
     },
-    # image-events, the only one that registers revisions: iam:PassRole on the estate's
-    # task and execution roles (its IAM path), and on the roles under the path the config
-    # names (/brownfield/); rollbacks (deployment-events, task-events) pass no role
-    ("Automation/ImageEvents/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{_PASS_ROLES}]"),
-    (
-        "Automation/ImageEvents/Role/DefaultPolicy",
-        f"AwsSolutions-IAM5[Resource::{_ARN}:iam::<AWS::AccountId>:role/brownfield/*]",
-    ),
-    # image-events: the images of the repositories under the brownfield/ prefix
-    (
-        "Automation/ImageEvents/Role/DefaultPolicy",
-        f"AwsSolutions-IAM5[Resource::{_ARN}:ecr:{_RA}:repository/brownfield/*]",
-    ),
+    # image-events and the reconciler (which deploys through image-events' flow), the only
+    # ones that register revisions: iam:PassRole on the estate's task and execution roles
+    # (its IAM path), and on the roles under the path the config names (/brownfield/);
+    # rollbacks (deployment-events, task-events) pass no role; and the images of the
+    # repositories under the brownfield/ prefix
+    *{
+        (f"Automation/{fn}/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{arn}]")
+        for fn in ("ImageEvents", "Reconciler")
+        for arn in (
+            _PASS_ROLES,
+            f"{_ARN}:iam::<AWS::AccountId>:role/brownfield/*",
+            f"{_ARN}:ecr:{_RA}:repository/brownfield/*",
+        )
+    },
     # task-events: the managed clusters' tasks and container instances, their capacity
     # providers and tagged Auto Scaling groups
     *{

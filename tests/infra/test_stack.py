@@ -13,6 +13,7 @@ from autopilot.settings import (
     CapacityEventsSettings,
     DeploymentEventsSettings,
     ImageEventsSettings,
+    ReconcilerSettings,
     TaskEventsSettings,
     env_var_names,
 )
@@ -442,8 +443,11 @@ FUNCTIONS = {
     contract.DEPLOYMENT_EVENTS.name: (contract.DEPLOYMENT_EVENTS, DeploymentEventsSettings),
     contract.TASK_EVENTS.name: (contract.TASK_EVENTS, TaskEventsSettings),
     contract.CAPACITY_EVENTS.name: (contract.CAPACITY_EVENTS, CapacityEventsSettings),
+    contract.RECONCILER.name: (contract.RECONCILER, ReconcilerSettings),
 }
 DEPLOYERS = sorted(set(FUNCTIONS) - {contract.CAPACITY_EVENTS.name})
+#: the functions that register revisions: image-events, and the reconciler through its flow
+REGISTERERS = frozenset({contract.IMAGE_EVENTS.name, contract.RECONCILER.name})
 
 
 def lambdas(synth) -> dict[str, dict[str, Any]]:
@@ -454,7 +458,7 @@ def lambdas(synth) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_the_four_functions_are_wired(control) -> None:
+def test_the_functions_are_wired(control) -> None:
     assert set(lambdas(control)) == set(FUNCTIONS) == set(contract.FUNCTIONS)
 
 
@@ -525,6 +529,7 @@ def test_rules_use_the_contract_patterns(control) -> None:
         "demo-ecs-service-action",
         "demo-spot-warning",
         "demo-task-recheck",
+        "demo-reconcile",
     }
     # every pattern is the contract's, for this account and region, the managed clusters
     # (the estate's and brownfield, by name) and the managed repositories (the estate's, by
@@ -532,7 +537,7 @@ def test_rules_use_the_contract_patterns(control) -> None:
     patterns = {
         name: pseudo(rule["EventPattern"])
         for name, rule in rules.items()
-        if name != "demo-task-recheck"
+        if name not in {"demo-task-recheck", "demo-reconcile"}
     }
     here = ("${AWS::AccountId}", "${AWS::Region}")
     cluster_arn = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/"
@@ -594,6 +599,41 @@ def test_the_recheck_rule_is_a_schedule_targeting_task_events(control) -> None:
     assert contract.recheck_schedule(5) == "rate(5 minutes)"
 
 
+def test_the_reconciler_sweeps_on_a_schedule_with_image_events_grants(control) -> None:
+    # the config's reconciler.rate_minutes (default 5): a schedule rule, no event pattern
+    rule = rule_patterns(control)["demo-reconcile"]
+    assert rule["ScheduleExpression"] == contract.reconcile_schedule(5) == "rate(5 minutes)"
+    assert "EventPattern" not in rule
+    (target,) = rule["Targets"]
+    fn = logical_id_of(control, "AWS::Lambda::Function", "FunctionName", "demo-reconciler")
+    assert target["Arn"] == {"Fn::GetAtt": [fn, "Arn"]}
+    assert contract.reconcile_schedule(1) == "rate(1 minute)"
+    with pytest.raises(ValueError, match="at least one minute"):
+        contract.reconcile_schedule(0)
+
+    # and it may do exactly what image-events does: it deploys through the same flow
+    def actions(function: str) -> set[tuple[str, str]]:
+        out: set[tuple[str, str]] = set()
+        for policy in props_of(control, "AWS::IAM::Policy"):
+            roles = json.dumps(policy["Roles"])
+            if function not in roles:
+                continue
+            for st in policy["PolicyDocument"]["Statement"]:
+                acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                out |= {(st["Effect"], a) for a in acts}
+        return out
+
+    image_role = logical_id_of(
+        control, "AWS::IAM::Role", "Description", "demo-image-events: least privilege"
+    )
+    sweep_role = logical_id_of(
+        control, "AWS::IAM::Role", "Description", "demo-reconciler: least privilege"
+    )
+    assert actions(sweep_role) == actions(image_role)
+    assert ("Allow", "ecs:RegisterTaskDefinition") in actions(sweep_role)
+    assert ("Allow", "ecs:UpdateService") in actions(sweep_role)
+
+
 def test_rule_targets_retry_and_dead_letter(control) -> None:
     for name, rule in rule_patterns(control).items():
         (target,) = rule["Targets"]
@@ -615,7 +655,7 @@ def test_queues_are_encrypted_and_ssl_only(control) -> None:
     denies = [
         s for p in policies for s in p["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
     ]
-    assert len(denies) == 8
+    assert len(denies) == 2 * len(FUNCTIONS)
     assert all(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
 
 
@@ -656,6 +696,7 @@ def test_the_ledger_and_the_functions_keep_their_logical_ids(control) -> None:
         "deployment-events": "AutomationDeploymentEventsFunctionA90A534D",
         "task-events": "AutomationTaskEventsFunctionC3D09486",
         "capacity-events": "AutomationCapacityEventsFunction1D080919",
+        "reconciler": "AutomationReconcilerFunction2AC3E7CD",
     }
 
 
@@ -739,7 +780,7 @@ def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
     assert all("*" not in a for s in everything for a in actions(s))
     # the one Deny: image-events' privileged revisions (test_no_privileged_revision)
     denies = [s for s in everything if s["Effect"] != "Allow"]
-    assert len(denies) == (name == contract.IMAGE_EVENTS.name)
+    assert len(denies) == (name in REGISTERERS)
     statements = [s for s in everything if s["Effect"] == "Allow"]
     by_action = {a: s for s in statements for a in actions(s)}
     # service actions: the managed clusters' services only
@@ -754,7 +795,7 @@ def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
         assert [st.get("Condition") for st in updates] == [MANAGED_REPOSITORY]
     # no resource-level scope exists for these; only image-events registers revisions, on
     # this account and region's task definitions (the families are the owners')
-    registers = name == contract.IMAGE_EVENTS.name
+    registers = name in REGISTERERS
     register_actions = {
         "ecs:RegisterTaskDefinition",
         "ecs:DeregisterTaskDefinition",
@@ -771,7 +812,7 @@ def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
     # ECR: tags, push times, scan verdicts and index manifests of candidate images,
     # image-events only, on the managed repositories
     ecr_reads = ("ecr:DescribeImages", "ecr:DescribeImageScanFindings", "ecr:BatchGetImage")
-    if name == "image-events":
+    if name in REGISTERERS:
         for action in ecr_reads:
             assert len(by_action[action]["Resource"]) == 4  # 3 names, 1 prefix
     else:
@@ -789,7 +830,7 @@ def test_no_privileged_revision(control, name: str) -> None:
     # privileged container (ecs:privileged, a request key of RegisterTaskDefinition), Then
     # an explicit Deny refuses it whatever else allows it; no other function registers
     denies = [s for s in statements_of(control, name) if s["Effect"] == "Deny"]
-    if name != contract.IMAGE_EVENTS.name:
+    if name not in REGISTERERS:
         assert denies == []
         return
     assert len(denies) == 1

@@ -68,17 +68,21 @@ def cluster_arn_of(service_arn: str) -> str:
 
 
 def tagged_service_arns(
-    tagging: ResourceGroupsTaggingAPIClient, repository: str, clusters: Iterable[str]
+    tagging: ResourceGroupsTaggingAPIClient, repository: str | None, clusters: Iterable[str]
 ) -> dict[str, list[str]]:
-    """The managed clusters' services tagged ``autopilot:repository=<repository>``, by
-    cluster: one call per 100 tagged services, whatever the number of untracked services."""
+    """The managed clusters' services tagged ``autopilot:repository=<repository>`` (None:
+    with any repository, as the reconciler sweeps them all), by cluster: one call per 100
+    tagged services, whatever the number of untracked services."""
     managed = tuple(clusters)
     found: dict[str, set[str]] = {}
     token = ""
+    condition: Any = {"Key": contract.TAG_REPOSITORY}
+    if repository is not None:
+        condition["Values"] = [repository]
     while True:
         with translate("tag:GetResources"):
             response = tagging.get_resources(
-                TagFilters=[{"Key": contract.TAG_REPOSITORY, "Values": [repository]}],
+                TagFilters=[condition],
                 ResourceTypeFilters=["ecs:service"],
                 ResourcesPerPage=100,
                 PaginationToken=token,

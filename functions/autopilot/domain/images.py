@@ -98,14 +98,14 @@ def task_platform(task_definition: dict[str, Any]) -> Platform:
 
 
 class Candidate(NamedTuple):
-    """An image that might deploy: from a push, or from a scan result."""
+    """An image that might deploy: from a push, a scan result, or the reconciler's sweep."""
 
     repository: str
     digest: str
     tags: tuple[str, ...]
     event_id: str
     event_time: datetime
-    trigger: Literal["push", "scan"]
+    trigger: Literal["push", "scan", "reconcile"]
     registry: str
 
 

@@ -1,0 +1,223 @@
+"""reconciler: on its schedule, deploy what each service's policy would deploy now, if that
+is not what runs (level-triggered: it catches pushes whose event was lost or sat in a DLQ,
+pushes held by a pause that has ended, approvals that expired, which are asked for again).
+
+1. gather: every managed service tagged ``autopilot:repository`` (one GetResources for the
+   tag key, any repository; one DescribeServices per 10 services of a cluster), its tags
+   under the config's floors (a malformed tag, a repository the control plane does not
+   manage: skipped, the event path reports them), per repository ECR's images once
+   (``ecr.list_images``: paged DescribeImages, tags, push times, digests), per service its
+   running task definition (one DescribeTaskDefinition per distinct revision)
+2. plan: ``logic.sweep.policy_pick`` for each service; a service already running its pick
+   is done (nothing recorded); the others are grouped by repository and pick
+3. carry out and record: each group through the image flow, ``flows.image.deploy``, as one
+   candidate with trigger ``reconcile`` and event id ``reconcile:<schedule event id>``:
+   the same lease, ledger, scan gate read from ECR at decision time, approval, notices and
+   dry run, and its refusals: an image older than what runs is never deployed, and a
+   service the event path moved to the image meanwhile is "already running"
+   (``record.finish`` records the decisions)
+
+Time budget: before each repository, and between chunks of ``DEPLOY_CHUNK`` deploys, the
+sweep checks the invocation's remaining time; under ``RESERVE_MS`` it stops, records each
+service and repository it did not reach as ``deferred``, and the ledger (``store.sweeps``)
+makes the next sweep start at the first of them (the services it did deploy there are
+then no-ops). A
+service whose lease is busy, or whose deploy failed, is left to the next sweep too (no
+retry of the whole sweep).
+
+AWS calls per sweep (besides the ledger and the notices), for S tracked services in the
+managed clusters, n_c of them in cluster c, R repositories holding P_r pages of 1,000
+tagged images each, and D distinct running revisions:
+
+    ceil(S / 100) GetResources + sum_c ceil(n_c / 10) DescribeServices
+    + sum_r P_r DescribeImages + D DescribeTaskDefinition
+
+with nothing to deploy (D <= S: at most S + ceil(S/10) + ceil(S/100) + R calls; a last
+page that is full may carry a token, so one GetResources more when S is a multiple of
+100: measured 113 calls at S = 100, one repository, 100 revisions); each chunk of up to
+``DEPLOY_CHUNK`` services of one (repository, pick) that does act adds the image flow's
+calls for it (``flows.image``: DescribeTaskDefinition per distinct revision, one
+DescribeImages, one DescribeImageScanFindings per gated digest, RegisterTaskDefinition
+and UpdateService per service deployed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from autopilot.aws import ecr, ecs
+from autopilot.aws.clients import AwsClients
+from autopilot.contract import RECONCILER
+from autopilot.domain.images import Candidate, ImageInfo, ecr_registry, tracked_container
+from autopilot.domain.plan import Plan
+from autopilot.domain.report import Decision, Outcome, Report
+from autopilot.domain.service import Service
+from autopilot.errors import MalformedTag, NotFound
+from autopilot.events.schedule import SweepEvent
+from autopilot.execute import carry_out
+from autopilot.flows import image
+from autopilot.logic import sweep
+from autopilot.logic.policy import ServiceConfig, service_config
+from autopilot.record import Run, finish, open_run
+from autopilot.settings import ReconcilerSettings
+from autopilot.store.sweeps import Sweeps
+
+#: A sweep stops before a repository, or a chunk of deploys, when less than this is left of
+#: the invocation (ms).
+RESERVE_MS = 15_000
+#: Services deployed per call of the image flow; the time left is checked between chunks.
+DEPLOY_CHUNK = 25
+
+Tracked = dict[str, list[tuple[Service, ServiceConfig]]]
+
+
+def run(
+    event: SweepEvent,
+    settings: ReconcilerSettings,
+    aws: AwsClients,
+    *,
+    dry_run: bool = False,
+    invocation: str | None = None,
+    remaining_ms: Callable[[], int] | None = None,
+) -> Report:
+    """One sweep. With ``dry_run`` the plans are returned and nothing is changed;
+    ``remaining_ms``: the invocation's time left (None: no limit)."""
+    sweep_id = f"reconcile:{event.id}"
+    r = open_run(
+        RECONCILER.name,
+        sweep_id,
+        event.detail_type,
+        settings,
+        aws,
+        dry_run=dry_run,
+        invocation=invocation,
+    )
+    if r.report.duplicate:
+        return r.report
+    foreign = settings.foreign(event.account)
+    if foreign:
+        carry_out(r, Plan(Decision(service="sweep", outcome=Outcome.IGNORED, reason=foreign)))
+        return finish(r, event.time)
+    floors = image.floors_of(settings)
+    observed_at = r.ledger.leases.now()  # the lease refuses if the services change after this
+    # 1. gather: the tracked services, by repository
+    tracked: Tracked = {}
+    for cluster, arns in ecs.tagged_service_arns(aws.tagging, None, settings.clusters).items():
+        for svc in ecs.describe_services(aws.ecs, cluster, arns):
+            try:
+                cfg = service_config(svc.tags, svc.cluster_arn, floors)
+            except MalformedTag:
+                continue  # reported by the event path; the sweep would repeat it every tick
+            if cfg is not None and settings.repository_filter.covers(cfg.repository):
+                tracked.setdefault(cfg.repository, []).append((svc, cfg))
+    cursor = Sweeps(r.ledger.table)
+    order = sweep.sweep_order(tracked, cursor.next_start(RECONCILER.name))
+    task_definitions: dict[str, dict[str, Any]] = {}
+    left: list[str] = []
+
+    def short() -> bool:
+        return remaining_ms is not None and remaining_ms() < RESERVE_MS
+
+    for repository in order:
+        if left or short():
+            left.append(repository)
+            continue
+        # 2. plan: each service's pick against what it runs
+        try:
+            images = ecr.list_images(aws.ecr, repository)
+        except NotFound:
+            reason = "the repository is gone (services still track it)"
+            carry_out(r, Plan(_repo_decision(repository, Outcome.IGNORED, reason)))
+            continue
+        groups = _groups(r, repository, tracked[repository], images, task_definitions)
+        # 3. carry out through the image flow, one candidate per pick, DEPLOY_CHUNK services
+        # at a time (the time left is checked between them)
+        chunks = [
+            (digest, services[at : at + DEPLOY_CHUNK])
+            for digest, services in groups.items()
+            for at in range(0, len(services), DEPLOY_CHUNK)
+        ]
+        for n, (digest, services) in enumerate(chunks):
+            if n and short():
+                reason = "the sweep ran short of time: the next sweep starts at this repository"
+                for later_digest, rest in chunks[n:]:
+                    for svc in rest:
+                        later = Decision(
+                            service=svc.arn,
+                            outcome=Outcome.DEFERRED,
+                            reason=reason,
+                            repository=repository,
+                            digest=later_digest,
+                        )
+                        carry_out(r, Plan(later))
+                left.append(repository)
+                break
+            candidate = Candidate(
+                repository=repository,
+                digest=digest,
+                tags=(),  # ECR's, read by the image flow
+                event_id=sweep_id,
+                event_time=event.time,
+                trigger="reconcile",
+                registry=ecr_registry(event.account, event.region),
+            )
+            image.deploy(
+                r,
+                candidate,
+                services,
+                None,
+                observed_at=observed_at,
+                approval_ttl_hours=settings.approval_ttl_hours,
+                floors=floors,
+            )
+    for repository in left:
+        reason = "the sweep ran short of time before this repository: the next sweep starts here"
+        carry_out(r, Plan(_repo_decision(repository, Outcome.DEFERRED, reason)))
+    if not dry_run:
+        cursor.set_next_start(RECONCILER.name, left[0] if left else None, event_id=sweep_id)
+    # a busy lease or a failed deploy is the next sweep's, not a retry of this whole one
+    r.report.retry_services.clear()
+    return finish(r, event.time)
+
+
+def _groups(
+    r: Run,
+    repository: str,
+    services: list[tuple[Service, ServiceConfig]],
+    images: list[ImageInfo],
+    task_definitions: dict[str, dict[str, Any]],
+) -> dict[str, list[Service]]:
+    """The services whose pick is not what they run, by the digest picked. A service whose
+    task definition has no container from the repository is left to the event path (which
+    reports it)."""
+    by_digest = {i.digest: i for i in images}
+    by_tag = {t: i for i in images for t in i.tags}
+    out: dict[str, list[Service]] = {}
+    for svc, cfg in services:
+        if svc.task_definition not in task_definitions:
+            td, _ = ecs.describe_task_definition(r.aws.ecs, svc.task_definition)
+            task_definitions[svc.task_definition] = td
+        td = task_definitions[svc.task_definition]
+        container = tracked_container(td, repository, cfg.container)
+        if container is None:
+            continue
+        running = by_digest.get(container.digest or "") or (
+            by_tag.get(container.tag) if container.tag else None
+        )
+        running_digest = container.digest or (running.digest if running else None)
+        running_tags = [
+            *([container.tag] if container.tag else []),
+            *(running.tags if running else ()),
+        ]
+        pick = sweep.policy_pick(images, cfg.policy, running_tags)
+        if pick is None or pick.digest == running_digest:
+            continue  # nothing the policy takes, or it runs already: nothing to do
+        out.setdefault(pick.digest, []).append(svc)
+    return out
+
+
+def _repo_decision(repository: str, outcome: Outcome, reason: str) -> Decision:
+    return Decision(
+        service=f"repository/{repository}", outcome=outcome, reason=reason, repository=repository
+    )

@@ -1,0 +1,57 @@
+"""The reconciler's pure decisions: which image a service's policy would deploy now, among
+the images its repository holds (``flows.reconcile`` reads them, one paged DescribeImages per
+repository), and the order a sweep takes the repositories in.
+
+``policy_pick`` mirrors ``logic.image_plan.decide``'s reading of a policy, so the image it
+picks is one ``decide`` would take: for a SemVer policy the image with the highest version
+the policy allows against the running version (pre-releases and the ``:minor`` /
+``:patch`` scopes as ``Policy.version_allowed`` says); for ``tag:`` / ``glob:`` / ``regex:``
+the image pushed last among those with a tag the policy accepts. The scan gate, the
+quarantine, the approval and "never older" stay the image flow's (``flows.image.deploy``):
+the pick is only the candidate it is asked about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from autopilot.domain.images import ImageInfo
+from autopilot.logic.policy import Policy
+from autopilot.logic.semver import Version
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def policy_pick(
+    images: Iterable[ImageInfo], policy: Policy, running_tags: Sequence[str]
+) -> ImageInfo | None:
+    """The image ``policy`` would deploy now among ``images`` (None: none it takes).
+    ``running_tags``: the tags of what the service runs (its image reference's and ECR's),
+    against which a scoped SemVer policy is read."""
+    if policy.by_version:
+        current = policy.best_version(tuple(running_tags))
+        current_version = current[1] if current else None
+        best: tuple[Version, datetime, ImageInfo] | None = None
+        for image in images:
+            found = policy.best_version(image.tags)
+            if found is None or policy.version_allowed(found[1], current_version) is not None:
+                continue
+            pushed = image.pushed_at or _EPOCH
+            if best is None or (found[1], pushed) > (best[0], best[1]):
+                best = (found[1], pushed, image)
+        return best[2] if best else None
+    taken = [i for i in images if any(policy.accepts_tag(t) for t in i.tags)]
+    if not taken:
+        return None
+    return max(taken, key=lambda i: i.pushed_at or _EPOCH)
+
+
+def sweep_order(repositories: Iterable[str], start: str | None) -> list[str]:
+    """The repositories in name order, from ``start`` (the first not reached by a sweep cut
+    short; None or gone: from the first) round to the one before it."""
+    names = sorted(set(repositories))
+    if start is None:
+        return names
+    at = next((i for i, n in enumerate(names) if n >= start), 0)
+    return names[at:] + names[:at]
