@@ -465,6 +465,7 @@ class AutomationFunctions(_Strict):
 class Reconciler(_Strict):
     """The reconciler's schedule: a sweep every ``rate_minutes`` minutes (at least one)."""
 
+    # minutes between two sweeps of every managed service tracking a repository (at least 1)
     rate_minutes: int = Field(default=5, ge=1, le=1440)
 
 

@@ -144,6 +144,7 @@ def test_alarm_to_scale_costs_five_calls_and_a_forged_alarm_one(world: Estate) -
         "ecs:DescribeServices": 1,
         "application-auto-scaling:DescribeScalableTargets": 1,
         "application-auto-scaling:RegisterScalableTarget": 1,
+    }
 
 
 # -- the reconciler's sweep (flows/reconcile.py's docstring states the formula) ----------------
