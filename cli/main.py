@@ -278,8 +278,15 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
 
 def _local_call(
-    path: str, body: dict[str, Any], args: argparse.Namespace, *, require_match: bool = False
+    path: str,
+    body: dict[str, Any],
+    args: argparse.Namespace,
+    *,
+    require_match: bool = False,
+    show_all: bool = False,
 ) -> int:
+    """Call the sandbox's control endpoint; print its timeline (reactions that change
+    nothing only with ``-v``, or ``show_all``: the one event a user emitted)."""
     from sandbox.control import BadRequest, NoSandbox, call
 
     try:
@@ -291,7 +298,7 @@ def _local_call(
     if _json(args):
         print_json(doc)
     else:
-        _print_entries(doc.get("timeline", []), verbose=args.verbose)
+        _print_entries(doc.get("timeline", []), verbose=show_all or args.verbose)
     return _routes_exit(doc.get("routes", []), require_match=require_match)
 
 
@@ -340,7 +347,8 @@ def cmd_local_emit(args: argparse.Namespace) -> int:
             f"{args.event} is not a complete EventBridge event: it lacks {', '.join(missing)} "
             "(EventBridge sets every one; see events/ for real ones)"
         )
-    return _local_call("/emit", {"event": event, "as_is": args.as_is}, args, require_match=True)
+    body = {"event": event, "as_is": args.as_is}
+    return _local_call("/emit", body, args, require_match=True, show_all=True)
 
 
 def cmd_local_alarm(args: argparse.Namespace) -> int:

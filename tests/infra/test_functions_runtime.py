@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from autopilot.contract import FUNCTIONS
 from autopilot.observability import TRACE_DISABLED_ENV
 
 from infra import layer
@@ -66,7 +67,7 @@ def test_every_function_lists_the_sdk_layer_last(control: StackView) -> None:
     (layer_id,) = _resources(control, "AWS::Lambda::LayerVersion")
     layer = control.template_json["Resources"][layer_id]["Properties"]
     functions = _functions(control)
-    assert len(functions) == 4
+    assert len(functions) == len(FUNCTIONS)
     for props in functions.values():
         # the Powertools layer first, the SDK layer last: its files win in /opt/python
         assert len(props["Layers"]) == 2
@@ -139,7 +140,7 @@ def test_tracing_off_leaves_no_tracing_config_and_no_xray_grant(
     traceless_snapstart: StackView,
 ) -> None:
     functions = _functions(traceless_snapstart)
-    assert len(functions) == 4
+    assert len(functions) == len(FUNCTIONS)
     for props in functions.values():
         # no TracingConfig: Lambda's default, PassThrough (no segments of its own)
         assert props.get("TracingConfig", {"Mode": "PassThrough"}) == {"Mode": "PassThrough"}
@@ -155,7 +156,7 @@ def test_snapstart_publishes_versions_and_the_rules_invoke_the_alias(
     functions = _functions(view)
     aliases = _resources(view, "AWS::Lambda::Alias")
     versions = _resources(view, "AWS::Lambda::Version")
-    assert len(aliases) == len(versions) == len(functions) == 4
+    assert len(aliases) == len(versions) == len(functions) == len(FUNCTIONS)
     alias_of: dict[str, str] = {}
     for alias_id, alias in aliases.items():
         props = alias["Properties"]
