@@ -279,6 +279,9 @@ def test_a_real_approval_prints_only_json_with_json(served: Sandbox, tmp_path: P
     ctx = DemoContext(served, approve=approver(served.endpoint))
     ecs = ctx.ecs()
     svc = next(s for s in ctx.tracked_services() if s["name"] == "web")
+    before = {
+        t["key"]: t["value"] for t in ecs.list_tags_for_resource(resourceArn=svc["arn"])["tags"]
+    }
     ecs.tag_resource(
         resourceArn=svc["arn"], tags=[{"key": contract.TAG_APPROVAL, "value": "manual"}]
     )
@@ -289,7 +292,14 @@ def test_a_real_approval_prints_only_json_with_json(served: Sandbox, tmp_path: P
             "approve", "web", pushed.digest, "--json", env=at_sandbox(served, tmp_path)
         )
     finally:
-        ecs.untag_resource(resourceArn=svc["arn"], tagKeys=[contract.TAG_APPROVAL])
+        # the tag as it was (the later tests compare the services' tags with the template)
+        if contract.TAG_APPROVAL in before:
+            value = before[contract.TAG_APPROVAL]
+            ecs.tag_resource(
+                resourceArn=svc["arn"], tags=[{"key": contract.TAG_APPROVAL, "value": value}]
+            )
+        else:
+            ecs.untag_resource(resourceArn=svc["arn"], tagKeys=[contract.TAG_APPROVAL])
         ctx.sim.settle()
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # the Powertools log lines went to stderr
