@@ -633,6 +633,38 @@ def test_a_deploy_whose_record_fails_is_completed_by_the_retry_without_a_second_
     assert outcome(again) == "already-running"
 
 
+def test_a_retry_after_one_service_failed_reports_the_other_services_deploy_once_again(
+    world: Estate, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two services on one repository, and the second's UpdateService fails once
+    first, _ = deploy_ready(world, **{"autopilot:scan": "off"})
+    second = world.service("api", REPO, tag="v1.2.0", tags={"autopilot:scan": "off"})
+    digest = world.push(REPO, "v1.3.0")
+    _fail_once(world, "UpdateService", lambda p: p["service"] == second)
+    monkeypatch.setattr(image_events, "get_clients", lambda: world.clients)
+    event = world.push_event(REPO, digest, "v1.3.0")
+    # When the handler runs (the first service deploys, the second is retried), then Lambda
+    # retries the event
+    with pytest.raises(Incomplete):
+        image_events.handler(event, context)
+    assert world.running_image(first).endswith(digest)
+    world.calls.clear()
+    result = image_events.handler(event, context)
+    # Then the retry's report says this event deployed both, and moved the first no more
+    outcomes = {d["service"]: (d["outcome"], d["reason"]) for d in result["decisions"]}
+    assert outcomes[first] == (
+        "deployed",
+        "deployed and recorded by an earlier attempt of this event",
+    )
+    assert outcomes[second][0] == "deployed"
+    # (the second with the revision the first attempt registered for it)
+    assert world.calls["ecs:UpdateService"] == 1
+    assert world.calls["ecs:RegisterTaskDefinition"] == 0
+    # and another event with the same image finds both only already running
+    again = run(world, {**event, "id": "another-delivery"})
+    assert {d["outcome"] for d in again["decisions"]} == {"already-running"}
+
+
 def test_a_revision_whose_record_fails_is_deregistered_at_once(world: Estate) -> None:
     # Given the "registered" record fails: no retry could find the revision
     svc, _ = deploy_ready(world, **{"autopilot:scan": "off"})

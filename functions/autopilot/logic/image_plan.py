@@ -6,7 +6,8 @@ Order of the checks for one service (the first that applies decides):
 2. digest quarantined for service -> quarantined
 3. scan gate (by digest)          -> blocked | awaiting-scan
 4. service already runs digest    -> already-running (deployed, when it is the revision an
-                                     earlier attempt moved it to but could not record)
+                                     earlier attempt of the event moved it to, recorded or
+                                     not: an unrecorded deploy is recorded now)
 5. policy does not take any tag   -> policy-mismatch
 6. not newer than what runs       -> older    (SemVer precedence; else ECR push time)
 7. task definition field unknown  -> rejected (announced: a copy would drop the field, so
@@ -319,8 +320,19 @@ def superseded_by(
 def _already_running(svc: Service, cand: Candidate, record: DeployRecord | None) -> Plan:
     """The service runs the digest. If it runs the revision an earlier attempt registered and
     moved it to, but whose "deployed" record that attempt could not write, this is that
-    deploy, completed now."""
-    if record is None or record.state != "registered" or record.digest != cand.digest:
+    deploy, completed now. If an earlier attempt of this same event deployed and recorded it
+    (and then failed on another service or a later step), the event's report says deployed
+    again, with nothing left to write."""
+    if record is None or record.digest != cand.digest:
+        return Plan(
+            make_decision(svc, cand, Outcome.ALREADY_RUNNING, "service already runs this digest")
+        )
+    if record.state == "deployed" and record.event_id == cand.event_id:
+        reason = "deployed and recorded by an earlier attempt of this event"
+        return Plan(
+            make_decision(svc, cand, Outcome.DEPLOYED, reason, task_definition=svc.task_definition)
+        )
+    if record.state != "registered":
         return Plan(
             make_decision(svc, cand, Outcome.ALREADY_RUNNING, "service already runs this digest")
         )
