@@ -38,7 +38,8 @@ service to it, so that nothing is left half-made: a revision an earlier attempt 
 and never used is reused (the flow found it); an intent is recorded before
 RegisterTaskDefinition and the revision tagged with it (``autopilot:intent``, beside
 ``autopilot:registered-by``), so that a revision registered by an invocation killed before
-its record is found by the next deploy of the service and deregistered, as is the extra
+its record is found by the next deploy of the service (or the reconciler's sweep,
+``reap_left``, once the intent is older than a lease) and deregistered, as is the extra
 revision of a RegisterTaskDefinition botocore sent twice (an answer lost); a registration
 is recorded ("registered") before UpdateService so a retry finds it; a revision no retry
 would use is deregistered at once; after the deploy, the revisions earlier attempts left
@@ -284,7 +285,7 @@ def _settle_intent(
         _reap(run, service, intent, keep=new_arn, done=done)
         return
     try:
-        run.ledger.deploys.forget(service, intent.key)
+        run.ledger.deploys.forget_intent(service, intent)
     except AwsCallFailed as exc:
         logger.warning("intent kept", service=service, code=exc.code)
 
@@ -303,6 +304,28 @@ def _reap_intents(run: Run, service: str, done: list[Action]) -> None:
         _reap(run, service, intent, keep=None, done=done)
 
 
+def reap_left(run: Run, service: str, intents: list[Intent]) -> None:
+    """The reconciler's clean-up of intents a killed invocation left for ``service``
+    (``store.deploys.left_intents``), for a service that may never deploy again: under the
+    service's lease (a deploy in flight keeps its own), each intent's unrecorded revisions
+    deregistered and the intent forgotten. Best effort, like ``_reap_intents``: a busy
+    lease or a failure leaves them for the next sweep. Nothing in a dry run."""
+    if run.dry_run:
+        return
+    try:
+        run.ledger.leases.acquire(service, run.holder, run.lease_seconds)
+    except (LeaseBusy, AwsCallFailed) as exc:
+        logger.info("left intents wait: lease not taken", service=service, error=str(exc))
+        return
+    done: list[Action] = []
+    try:
+        for intent in intents:
+            _reap(run, service, intent, keep=None, done=done)
+    finally:
+        run.report.actions.extend(done)
+        run.ledger.leases.release(service, run.holder)
+
+
 def _reap(run: Run, service: str, intent: Intent, *, keep: str | None, done: list[Action]) -> None:
     """Deregister every revision of ``intent.family`` tagged with ``intent`` that is not
     ``keep`` and no deploy record names (the newest ``INTENT_PROBES`` revisions, down to
@@ -319,7 +342,7 @@ def _reap(run: Run, service: str, intent: Intent, *, keep: str | None, done: lis
             done.append(drop)
             _call(run, drop)
             logger.info("deregistered a revision left unrecorded", task_definition=arn)
-        run.ledger.deploys.forget(service, intent.key)
+        run.ledger.deploys.forget_intent(service, intent)
     except AwsCallFailed as exc:
         logger.warning("intent kept for a later deploy", service=service, code=exc.code)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from autopilot.aws import clients
 from autopilot.aws.clients import AwsClients
@@ -23,6 +23,9 @@ from autopilot.domain.report import ANNOUNCED, Action, Decision, Outcome, Report
 from autopilot.logic import notices
 from autopilot.settings import FunctionSettings
 from autopilot.store.ledger import Ledger
+
+if TYPE_CHECKING:
+    from autopilot.events.envelope import Event
 
 #: the metric of a deploy's lead time (push to deployment COMPLETED), in seconds
 LEAD_TIME_METRIC = "deploy-lead-time"
@@ -41,6 +44,9 @@ class Run(NamedTuple):
     #: when the invocation's time runs out (``time.monotonic()`` seconds; None: no budget),
     #: from the budget ``lambda_entry`` opened (``aws.clients.time_budget``)
     deadline: float | None = None
+    #: why the event is not this control plane's to act on (``FunctionSettings.foreign``:
+    #: another account's), or None; the flow records it as ignored
+    foreign: str | None = None
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (None: no budget)."""
@@ -85,19 +91,23 @@ def remaining_ms(context: Any) -> int | None:
 
 def open_run(
     function: str,
-    event_id: str,
-    detail_type: str,
+    event: Event,
     settings: FunctionSettings,
     aws: AwsClients,
     *,
     dry_run: bool,
     invocation: str | None = None,
+    key: str | None = None,
 ) -> Run:
-    """A run for one event (``event_id``: what makes it one, for idempotency) on the
-    function's ledger; ``run.report.duplicate`` when this function handled it already (the
-    report then holds one ``duplicate`` decision per service it decided on). ``invocation``:
-    the Lambda request id handling it (None: a fresh id, see ``invocation_id``)."""
-    report = Report(function=function, event_id=event_id, detail_type=detail_type, dry_run=dry_run)
+    """A run for one event on the function's ledger; ``key`` is what makes it one, for
+    idempotency (default: the event's id). ``run.report.duplicate`` when this function
+    handled it already (the report then holds one ``duplicate`` decision per service it
+    decided on); ``run.foreign`` when the event is another account's. ``invocation``: the
+    Lambda request id handling it (None: a fresh id, see ``invocation_id``)."""
+    event_id = key or event.id
+    report = Report(
+        function=function, event_id=event_id, detail_type=event.detail_type, dry_run=dry_run
+    )
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
     run = Run(
         report,
@@ -107,6 +117,7 @@ def open_run(
         settings.lease_seconds,
         invocation or invocation_id(),
         clients.deadline(),
+        settings.foreign(event.account),
     )
     seen = ledger.events.get(event_id, function)
     if seen is None:

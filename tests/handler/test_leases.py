@@ -3,6 +3,8 @@ one mutating action per service at a time, even between two deliveries of one ev
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from autopilot.errors import LeaseBusy
 from autopilot.record import open_run
@@ -16,15 +18,10 @@ SERVICE = "arn:aws:ecs:us-east-1:123456789012:service/demo/web"
 def _holder(world: Estate, event_id: str, invocation: str | None) -> str:
     """The holder of a run of image-events for ``event_id`` in invocation ``invocation``."""
     settings = get_settings(ImageEventsSettings)
+    event = SimpleNamespace(id=event_id, detail_type="ECR Image Action", account=settings.account)
     run = open_run(
-        "image-events",
-        event_id,
-        "ECR Image Action",
-        settings,
-        world.clients,
-        dry_run=False,
-        invocation=invocation,
-    )
+        "image-events", event, settings, world.clients, dry_run=False, invocation=invocation
+    )  # type: ignore[arg-type]
     return run.holder
 
 

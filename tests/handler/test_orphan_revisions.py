@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from autopilot.execute import INTENT_TAG, REGISTERED_BY_TAG
-from autopilot.handlers import image_events
+from autopilot.handlers import image_events, reconciler
 
-from tests.estate import Estate, LambdaContext
+from tests.estate import ACCOUNT, REGION, Estate, LambdaContext
 
 REPO = "demo/web"
 
@@ -154,3 +154,33 @@ def test_a_registration_retried_after_a_lost_answer_leaves_one_revision(
     assert list(status.values()) == ["ACTIVE", "INACTIVE", "ACTIVE"]
     assert world.describe(svc)["taskDefinition"].endswith(":3")
     assert world.ledger.deploys.list_intents(svc) == []
+
+
+def test_the_sweep_deregisters_what_a_killed_invocation_left_for_a_service_that_never_deploys(
+    world: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an invocation killed once RegisterTaskDefinition returned, and the image it
+    # deployed then deleted from ECR: no later deploy of the service comes to reap it
+    svc, event, new = _ready(world, monkeypatch)
+    _kill_after(world, "RegisterTaskDefinition")
+    with pytest.raises(Killed):
+        image_events.handler(dict(event), _context("request-a"))
+    _revive(world)
+    (orphan,) = [a for a in _status(world, "web") if not a.endswith(":1")]
+    world.ecr.batch_delete_image(repositoryName=REPO, imageIds=[{"imageDigest": new}])
+    rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/autopilot-reconcile"
+    tick = world.envelope("Scheduled Event", "aws.events", {}, resources=[rule])
+    # When the reconciler sweeps at once, then once a lease has passed
+    early = reconciler.run(dict(tick), aws=world.clients)
+    real = time.time
+    monkeypatch.setattr("autopilot.store.leases.time.time", lambda: real() + 91)
+    monkeypatch.setattr("autopilot.store.table.CLOCK", lambda: real() + 91)
+    late = reconciler.run({**tick, "id": "a-later-tick"}, aws=world.clients)
+    # Then the first sweep keeps the intent (its invocation might still run), the second
+    # deregisters the revision and forgets the intent, and the service is untouched
+    assert not [a for a in early.actions if a.api == "ecs:DeregisterTaskDefinition"]
+    dropped = [a.params["taskDefinition"] for a in late.actions if a.done]
+    assert dropped == [orphan]
+    assert _status(world, "web")[orphan] == "INACTIVE"
+    assert world.ledger.deploys.list_intents(svc) == []
+    assert world.describe(svc)["taskDefinition"].endswith(":1")

@@ -71,23 +71,16 @@ def run(
 ) -> Report:
     """Handle one capacity event. With ``dry_run`` the plan is returned and nothing changes."""
     r = open_run(
-        contract.CAPACITY_EVENTS.name,
-        event.id,
-        event.detail_type,
-        settings,
-        aws,
-        dry_run=dry_run,
-        invocation=invocation,
+        contract.CAPACITY_EVENTS.name, event, settings, aws, dry_run=dry_run, invocation=invocation
     )
     if r.report.duplicate:
         return r.report
-    foreign = settings.foreign(event.account)
-    if foreign:
+    if r.foreign:
         _decide(
             r,
             event.resources[0] if event.resources else event.detail_type,
             Outcome.IGNORED,
-            foreign,
+            r.foreign,
         )
     elif isinstance(event, AlarmStateChangeEvent):
         _alarm(r, settings, event)

@@ -80,21 +80,12 @@ def run(
 ) -> Report:
     """Handle one image event. With ``dry_run`` the plan is returned and nothing is changed."""
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
-    r = open_run(
-        IMAGE_EVENTS.name,
-        event.id,
-        event.detail_type,
-        settings,
-        aws,
-        dry_run=dry_run,
-        invocation=invocation,
-    )
+    r = open_run(IMAGE_EVENTS.name, event, settings, aws, dry_run=dry_run, invocation=invocation)
     if r.report.duplicate:
         return r.report
     repository = event.detail.repository_name
-    foreign = settings.foreign(event.account)
-    if foreign or not settings.repository_filter.covers(repository):
-        reason = foreign or (
+    if r.foreign or not settings.repository_filter.covers(repository):
+        reason = r.foreign or (
             f"the control plane does not manage {repository} ({settings.repositories})"
         )
         carry_out(r, Plan(_repo_decision(event, Outcome.IGNORED, reason)))

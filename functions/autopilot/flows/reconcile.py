@@ -16,6 +16,12 @@ pushes held by a pause that has ended, approvals that expired, which are asked f
    dry run, and its refusals: an image older than what runs is never deployed, and a
    service the event path moved to the image meanwhile is "already running"
    (``record.finish`` records the decisions)
+4. clean up, if time is left: the intents older than a lease, of any service (one ledger
+   Query, ``store.deploys.left_intents``), which an invocation killed mid-deploy left and
+   no later deploy of their service has settled: under that service's lease, the
+   revisions registered under them that no record names are deregistered
+   (``execute.reap_left``; a DescribeTaskDefinition per revision looked at, a
+   DeregisterTaskDefinition per revision left)
 
 Time budget: before each repository, and between chunks of ``DEPLOY_CHUNK`` deploys, the
 sweep checks the invocation's remaining time; under ``RESERVE_MS`` it stops, records each
@@ -44,6 +50,7 @@ and UpdateService per service deployed).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from autopilot.aws import ecr, ecs
@@ -55,12 +62,13 @@ from autopilot.domain.report import Decision, Outcome, Report
 from autopilot.domain.service import Service
 from autopilot.errors import MalformedTag, NotFound
 from autopilot.events.schedule import SweepEvent
-from autopilot.execute import carry_out
+from autopilot.execute import carry_out, reap_left
 from autopilot.flows import image
 from autopilot.logic import sweep
 from autopilot.logic.policy import ServiceConfig, service_config
 from autopilot.record import Run, finish, open_run
 from autopilot.settings import ReconcilerSettings
+from autopilot.store.deploys import Intent
 from autopilot.store.sweeps import Sweeps
 
 #: A sweep stops before a repository, or a chunk of deploys, when less than this is left of
@@ -85,19 +93,12 @@ def run(
     ``remaining_ms``: the invocation's time left (None: no limit)."""
     sweep_id = f"reconcile:{event.id}"
     r = open_run(
-        RECONCILER.name,
-        sweep_id,
-        event.detail_type,
-        settings,
-        aws,
-        dry_run=dry_run,
-        invocation=invocation,
+        RECONCILER.name, event, settings, aws, dry_run=dry_run, invocation=invocation, key=sweep_id
     )
     if r.report.duplicate:
         return r.report
-    foreign = settings.foreign(event.account)
-    if foreign:
-        carry_out(r, Plan(Decision(service="sweep", outcome=Outcome.IGNORED, reason=foreign)))
+    if r.foreign:
+        carry_out(r, Plan(Decision(service="sweep", outcome=Outcome.IGNORED, reason=r.foreign)))
         return finish(r, event.time)
     floors = image.floors_of(settings)
     observed_at = r.ledger.leases.now()  # the lease refuses if the services change after this
@@ -174,11 +175,25 @@ def run(
     for repository in left:
         reason = "the sweep ran short of time before this repository: the next sweep starts here"
         carry_out(r, Plan(_repo_decision(repository, Outcome.DEFERRED, reason)))
+    # 4. what killed invocations left: revisions registered under an intent no record names
+    if not short():
+        _reap_left_intents(r)
     if not dry_run:
         cursor.set_next_start(RECONCILER.name, left[0] if left else None, event_id=sweep_id)
     # a busy lease or a failed deploy is the next sweep's, not a retry of this whole one
     r.report.retry_services.clear()
     return finish(r, event.time)
+
+
+def _reap_left_intents(r: Run) -> None:
+    """Every intent older than a lease (so no invocation still holds it), whatever service
+    it is of: one ledger Query, then per service with any ``execute.reap_left``."""
+    before = r.ledger.table.now() - timedelta(seconds=r.lease_seconds)
+    by_service: dict[str, list[Intent]] = {}
+    for service, intent in r.ledger.deploys.left_intents(before):
+        by_service.setdefault(service, []).append(intent)
+    for service, intents in sorted(by_service.items()):
+        reap_left(r, service, intents)
 
 
 def _groups(

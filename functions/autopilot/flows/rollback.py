@@ -49,8 +49,7 @@ def run(
     ledger = Ledger(aws.dynamodb, settings.ledger_table)
     r = open_run(
         contract.DEPLOYMENT_EVENTS.name,
-        event.id,
-        event.detail_type,
+        event,
         settings,
         aws,
         dry_run=dry_run,
@@ -60,9 +59,8 @@ def run(
         return r.report
     service_arn, detail = event.service_arn, event.detail
     cluster = ecs.managed_cluster_of(service_arn, settings.clusters)
-    foreign = settings.foreign(event.account)
-    if foreign or cluster is None:
-        reason = foreign or "a service of a cluster the control plane does not manage"
+    if r.foreign or cluster is None:
+        reason = r.foreign or "a service of a cluster the control plane does not manage"
         carry_out(r, Plan(Decision(service=service_arn, outcome=Outcome.IGNORED, reason=reason)))
         return finish(r, event.time)
     if detail.event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS":

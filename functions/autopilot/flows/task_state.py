@@ -39,12 +39,12 @@ def run(
     detail = event.detail
     r = open_run(
         TASK_EVENTS.name,
-        detail.dedup_key,
-        event.detail_type,
+        event,
         settings,
         aws,
         dry_run=dry_run,
         invocation=invocation,
+        key=detail.dedup_key,
     )
     if r.report.duplicate:
         return r.report
@@ -52,9 +52,8 @@ def run(
     # Standalone tasks are recorded under their cluster (one subject, not one per task).
     subject = service_arn_of(detail.cluster_arn, name) if name else detail.cluster_arn
     first = zb.classify(detail)
-    foreign = settings.foreign(event.account)
-    if foreign or detail.cluster_arn not in settings.clusters:
-        reason = foreign or "a task of a cluster the control plane does not manage"
+    if r.foreign or detail.cluster_arn not in settings.clusters:
+        reason = r.foreign or "a task of a cluster the control plane does not manage"
         carry_out(r, Plan(Decision(service=subject, outcome=Outcome.IGNORED, reason=reason)))
     elif isinstance(first, zb.Ignore):
         carry_out(r, Plan(Decision(service=subject, outcome=Outcome.IGNORED, reason=first.reason)))

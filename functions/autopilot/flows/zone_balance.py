@@ -103,15 +103,7 @@ def recheck(
     invocation: str | None = None,
 ) -> Report:
     """The re-check tick: evaluate every service whose re-check is due (one Query)."""
-    r = open_run(
-        TASK_EVENTS.name,
-        event.id,
-        event.detail_type,
-        settings,
-        aws,
-        dry_run=dry_run,
-        invocation=invocation,
-    )
+    r = open_run(TASK_EVENTS.name, event, settings, aws, dry_run=dry_run, invocation=invocation)
     if r.report.duplicate:
         return r.report
     for due in r.ledger.rechecks.due(limit=MAX_RECHECKS_PER_RUN):

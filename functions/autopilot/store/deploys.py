@@ -7,12 +7,14 @@ pk             sk                                                               
 ``SVC#<arn>``  ``DEPLOY#<task definition arn>``: digest, tag,                    180 days
                previous_task_definition, deployment_id, state registered |
                deployed, event_id, pushed_at, at
-``SVC#<arn>``  ``DEPLOY#intent/<id>``: state intent, family, digest,             180 days
+``INTENT``     ``<service arn>|<id>``: service, family, digest,                  180 days
                previous_task_definition, event_id, at: written before a
                RegisterTaskDefinition whose revision carries the tag
                ``autopilot:intent=<id>``, forgotten once the revision is recorded
-               (or, left by a killed invocation, once a later deploy has found
-               and deregistered what it registered: ``execute``)
+               (or, left by a killed invocation, once a later deploy of the
+               service, or the reconciler's sweep, has found and deregistered what
+               it registered: ``execute``). One partition for every service, so
+               that a sweep finds them all with one Query.
 =============  ================================================================  ========
 """
 
@@ -26,8 +28,8 @@ from autopilot.store.decisions import DECISION_TTL
 from autopilot.store.table import Table, parse_iso, svc_pk
 
 PREFIX = "DEPLOY#"
-#: the pseudo task definition an intent is recorded under (``DEPLOY#intent/<id>``)
-INTENT = "intent/"
+#: the partition of every service's intents
+INTENT_PK = "INTENT"
 
 
 class Intent(NamedTuple):
@@ -38,11 +40,6 @@ class Intent(NamedTuple):
     #: the revision the deploy copies (the service's current one)
     base: str | None
     at: datetime | None
-
-    @property
-    def key(self) -> str:
-        """Its pseudo task definition (what ``Deploys.forget`` takes)."""
-        return INTENT + self.id
 
 
 def _record(item: dict[str, Any]) -> DeployRecord:
@@ -86,14 +83,13 @@ class Deploys:
         """Record the intent to register a revision of ``intent.family`` for ``record``."""
         self._t.put(
             {
-                "pk": svc_pk(service_arn),
-                "sk": PREFIX + intent.key,
-                "kind": "deploy",
-                "task_definition": intent.key,
+                "pk": INTENT_PK,
+                "sk": f"{service_arn}|{intent.id}",
+                "kind": "intent",
+                "service": service_arn,
                 "family": intent.family,
                 "digest": record.digest,
                 "previous_task_definition": intent.base,
-                "state": "intent",
                 "event_id": record.event_id,
                 "at": self._t.now_iso(),
                 "expires_at": self._t.epoch() + DECISION_TTL,
@@ -101,16 +97,35 @@ class Deploys:
         )
 
     def list_intents(self, service_arn: str) -> list[Intent]:
-        """The intents left: each one's revision may exist with no record naming it."""
+        """The service's intents left: each one's revision may exist with no record naming
+        it."""
+        return [intent for _, intent in self._intents(f"{service_arn}|")]
+
+    def left_intents(self, before: datetime) -> list[tuple[str, Intent]]:
+        """Every service's intents written before ``before`` (service arn, intent): older
+        than any invocation still running, so left by one that was killed."""
         return [
-            Intent(
-                id=str(i["task_definition"])[len(INTENT) :],
-                family=str(i.get("family", "")),
-                base=i.get("previous_task_definition"),
-                at=parse_iso(i.get("at")),
-            )
-            for i in self._t.query_prefix(svc_pk(service_arn), PREFIX + INTENT)
+            (service, intent)
+            for service, intent in self._intents("")
+            if intent.at is not None and intent.at < before
         ]
+
+    def _intents(self, prefix: str) -> list[tuple[str, Intent]]:
+        return [
+            (
+                str(i.get("service", "")),
+                Intent(
+                    id=str(i["sk"]).rpartition("|")[2],
+                    family=str(i.get("family", "")),
+                    base=i.get("previous_task_definition"),
+                    at=parse_iso(i.get("at")),
+                ),
+            )
+            for i in self._t.query_prefix(INTENT_PK, prefix)
+        ]
+
+    def forget_intent(self, service_arn: str, intent: Intent) -> None:
+        self._t.delete(INTENT_PK, f"{service_arn}|{intent.id}")
 
     def get(self, service_arn: str, task_definition: str) -> DeployRecord | None:
         item = self._t.get(svc_pk(service_arn), PREFIX + task_definition)
