@@ -5,11 +5,15 @@ reconciler then deploys a newer eligible image if one exists, never an older one
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
 from autopilot.handlers import deployment_events, image_events, reconciler
 
-from tests.estate import ACCOUNT, REGION, REGISTRY, Estate
+from cli import controls as operator
+from cli import main as cli_main
+from tests.estate import ACCOUNT, CLUSTER_ARN, REGION, REGISTRY, TABLE, Estate
 
 REPO = "demo/web"
 RULE_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/autopilot-reconcile"
@@ -222,3 +226,22 @@ def test_the_reconciler_never_deploys_older_over_a_vulnerable_one(world: Estate)
     assert world.mutations() == {}
     assert world.running_image(web) == f"{REGISTRY}/{REPO}@{digest}"
     assert world.ledger.state.load(web).vulnerable[0].digest == digest
+
+
+def test_status_shows_the_vulnerable_digests_per_service(
+    world: Estate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    digest = clean_image(world, "v1.2.0")
+    running_on(world, "web", digest)
+    world.hold_scan(REPO, digest, {"CRITICAL": 1, "HIGH": 2}, inspector=True)
+    run(world, finding_event(world, REPO, digest))
+    target = operator.Target(table=TABLE, cluster_arn=CLUSTER_ARN, topic_arn=world.topic_arn)
+
+    (doc,) = operator.status(world.clients, target)
+
+    (vulnerable,) = doc["vulnerable"]
+    assert (vulnerable["digest"], vulnerable["verdict"]) == (digest, "CRITICAL")
+    assert vulnerable["counts"] == {"CRITICAL": 1, "HIGH": 2}
+    json.dumps(doc)
+    cli_main._print_status(doc)
+    assert f"  vulnerable   {digest}  CRITICAL=1, HIGH=2" in capsys.readouterr().out
