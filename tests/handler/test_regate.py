@@ -245,3 +245,29 @@ def test_status_shows_the_vulnerable_digests_per_service(
     json.dumps(doc)
     cli_main._print_status(doc)
     assert f"  vulnerable   {digest}  CRITICAL=1, HIGH=2" in capsys.readouterr().out
+
+
+def test_the_reconciler_passes_over_a_blocked_newest_for_a_newer_clean_one(world: Estate) -> None:
+    # Given web on v1.2.0, turned CRITICAL; v1.3.0 clean and v1.4.0 blocked, events lost
+    digest = clean_image(world, "v1.2.0")
+    web = running_on(world, "web", digest)
+    world.hold_scan(REPO, digest, {"CRITICAL": 1}, inspector=True)
+    run(world, finding_event(world, REPO, digest))
+    clean = clean_image(world, "v1.3.0")
+    newest = world.push(REPO, "v1.4.0")
+    world.hold_scan(REPO, newest, {"CRITICAL": 2}, inspector=True)
+    world.notices()
+
+    # When the schedule ticks: v1.4.0 is refused by the gate, v1.3.0 is the next pick
+    report = sweep(world)
+
+    assert [(d["digest"], d["outcome"]) for d in report["decisions"]] == [
+        (newest, "blocked"),
+        (clean, "deployed"),
+    ]
+    assert world.running_image(web) == f"{REGISTRY}/{REPO}@{clean}"
+    # and the next sweep finds v1.3.0 running once v1.4.0 is refused again: no deploy
+    world.reset_counts()
+    again = sweep(world)
+    assert [d["outcome"] for d in again["decisions"]] == ["blocked"]
+    assert "ecs:UpdateService" not in world.mutations()

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from autopilot.domain.images import Candidate
+from autopilot.domain.images import Candidate, ImageInfo
 from autopilot.domain.records import ScanRecord, ServiceLedgerState, VulnerableMark
 from autopilot.domain.report import Outcome
 from autopilot.domain.service import Service
 from autopilot.errors import InvalidEvent
 from autopilot.events.image import Inspector2FindingEvent, parse_image_event
 from autopilot.logic import regate
+from autopilot.logic.policy import parse_policy
+from autopilot.logic.sweep import policy_pick
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DIGEST = "sha256:" + "d" * 64
@@ -131,3 +133,21 @@ def test_a_finding_on_something_else_than_an_ecr_image_is_rejected() -> None:
     for bad in (ec2, junk_digest, no_resources):
         with pytest.raises(InvalidEvent):
             parse_image_event(bad)
+
+
+def test_the_sweeps_next_pick_leaves_out_the_refused_digests() -> None:
+    # the reconciler's fallback: the newest the policy takes among the images not refused
+    def img(digest: str, tag: str, minute: int) -> ImageInfo:
+        return ImageInfo(digest=digest, tags=(tag,), pushed_at=T0 + timedelta(minutes=minute))
+
+    images = [
+        img("sha256:a", "v1.2.0", 0),
+        img("sha256:b", "v1.3.0", 1),
+        img("sha256:c", "v1.4.0", 2),
+    ]
+    semver, glob = parse_policy("semver"), parse_policy("tag:v1.3.0")
+    assert policy_pick(images, semver, ["v1.2.0"]) == images[2]
+    assert policy_pick(images, semver, ["v1.2.0"], exclude=frozenset({"sha256:c"})) == images[1]
+    both = frozenset({"sha256:b", "sha256:c"})
+    assert policy_pick(images, semver, ["v1.2.0"], exclude=both) == images[0]  # what runs
+    assert policy_pick(images, glob, [], exclude=frozenset({"sha256:b"})) is None

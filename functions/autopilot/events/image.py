@@ -1,5 +1,5 @@
 """Pydantic models of the events image-events handles (ECR pushes, basic and enhanced scan
-results), its model map, and its parser.
+results, Inspector findings about ECR images), its model map, and its parser.
 
 Our own envelope (``events.envelope``) rather than Powertools' ``EventBridgeModel``:
 importing the parser's model package costs about 0.1 s of cold start, and these models

@@ -1,4 +1,5 @@
-"""image-events: an ECR push or a scan result -> scan-gated redeploys pinned by digest.
+"""image-events: an ECR push or a scan result -> scan-gated redeploys pinned by digest; a
+finding or a rescan of a running digest -> its re-gate.
 
 1. gather: the candidate image (only its repository and digest come from the event: an
    event's tags and scan counts are claims anyone allowed to invoke the function can
@@ -14,6 +15,17 @@
 3. carry out: ``execute.carry_out`` for each plan (lease, RegisterTaskDefinition pinned to
    the digest, UpdateService)
 4. record: ``record.finish`` (ledger, notices)
+
+The re-gate (``logic.regate``): a service that runs the candidate digest and whose gate
+blocks it now (a rescan, or an ``Inspector2 Finding``: trigger ``finding``) is not stopped:
+it is recorded ``vulnerable`` and the digest marked for it (``store.vulnerable``), and ONE
+notice names all such services and the findings, unless each was announced already for
+the same verdict. A finding deploys nothing: a service that does not run its digest is
+left alone (recorded ``ignored`` for the image when no service runs it). Each service's
+marks of a digest it no longer runs, or whose gate now passes, are cleared with its plan.
+A finding costs the reads of a push (GetResources, DescribeServices,
+DescribeTaskDefinition, DescribeImages, DescribeImageScanFindings) and at most one
+Publish.
 
 ``deploy`` is steps 1-3 for one candidate and given services: ``autopilot approve`` deploys
 an approved digest through it.
