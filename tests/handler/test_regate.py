@@ -97,6 +97,7 @@ def test_a_running_digest_that_turns_critical_is_announced_once_and_marked(world
     world.hold_scan(REPO, digest, {"CRITICAL": 1, "HIGH": 2}, inspector=True)
     event = finding_event(world, REPO, digest)
     report = run(world, event)
+    reads = world.reads()
 
     # Then both are vulnerable, one notice names them and the findings, nothing is stopped
     assert outcomes(report) == {
@@ -116,8 +117,14 @@ def test_a_running_digest_that_turns_critical_is_announced_once_and_marked(world
     assert "CRITICAL=1, HIGH=2" in text  # the findings by severity
     assert "Nothing running was stopped" in text
     assert notice["message"]["digest"] == digest
-    # the verdict is ECR's, read at decision time
-    assert world.calls["ecr:DescribeImageScanFindings"] == 1
+    # the verdict is ECR's, read at decision time: a push's reads, one scan read for both
+    assert reads == {
+        "resource-groups-tagging-api:GetResources": 1,
+        "ecs:DescribeServices": 1,
+        "ecs:DescribeTaskDefinition": 2,
+        "ecr:DescribeImages": 1,
+        "ecr:DescribeImageScanFindings": 1,
+    }
     for svc in (web, api):
         (mark,) = world.ledger.state.load(svc).vulnerable
         assert (mark.digest, mark.verdict, mark.counts) == (
@@ -158,14 +165,23 @@ def test_a_finding_about_a_digest_no_service_runs_is_recorded_ignored(world: Est
     web = running_on(world, "web", running)
     other = world.push(REPO, "v0.9.0")
     world.hold_scan(REPO, other, {"CRITICAL": 3}, inspector=True)
+    event = finding_event(world, REPO, other)
+    world.reset_counts()
 
-    report = run(world, finding_event(world, REPO, other))
+    report = run(world, event)
 
     assert outcomes(report) == {f"repository/{REPO}": "ignored"}
     assert "no managed service runs this digest" in report["decisions"][0]["reason"]
     assert world.notices() == []
     assert world.mutations() == {}
     assert world.ledger.state.load(web).vulnerable == ()
+    # what the services run is read, and no scan: nothing runs the digest
+    assert world.reads() == {
+        "resource-groups-tagging-api:GetResources": 1,
+        "ecs:DescribeServices": 1,
+        "ecs:DescribeTaskDefinition": 1,
+        "ecr:DescribeImages": 1,
+    }
     (recorded,) = world.ledger.decisions.list(f"repository/{REPO}")
     assert recorded["outcome"] == "ignored"
 

@@ -210,7 +210,7 @@ def deploy(
     )
     in_use = _in_use(services, known_good)
     regated: list[regate.Regated] = []
-    elsewhere: list[Service] = []  # a finding's: services that do not run the digest
+    elsewhere: list[Service] = []  # a finding's: the services that do not run the digest
     clears: dict[str, tuple[Write, ...]] = {}
     # 2. AWS: the running containers (one read per distinct revision) and images (one read)
     more, ready, task_definitions = _running(r, candidate, pending)
@@ -226,6 +226,14 @@ def deploy(
         cand_info = by_digest.get(candidate.digest)
         if cand_info is not None:  # the image's tags are ECR's, never the event's
             candidate = candidate._replace(tags=cand_info.tags)
+        if candidate.trigger == "finding":
+            # a finding re-gates what runs the digest; it deploys nothing elsewhere (and
+            # reads no scan when no service runs it)
+            runs = [
+                x for x in ready if _runs(x[3], candidate, by_digest, by_tag) == candidate.digest
+            ]
+            elsewhere = [svc for svc, *_ in ready if all(svc is not y[0] for y in runs)]
+            ready = runs
         # 3. what the scan gate is on (an index: its manifest for each task's platform), and
         # what ECR says of that scan now (one read per digest, none for a gate that is off)
         gated = _gated_digests(r, candidate, cand_info, ready, task_definitions)
@@ -245,7 +253,7 @@ def deploy(
             scanned = "" if digest == candidate.digest else f"{why_not} manifest {digest}"
             early = image_plan.scan_check(candidate, svc, cfg, scans.get(digest), scanned=scanned)
             running_info = _running_info(container, candidate, by_digest, by_tag)
-            running_digest = container.digest or (running_info.digest if running_info else None)
+            running_digest = _runs(container, candidate, by_digest, by_tag)
             clears[svc.arn] = _cleared(
                 r, svc, state, running_digest, candidate, passes=early is None
             )
@@ -254,9 +262,6 @@ def deploy(
                 regated.append(
                     regate.Regated(svc, cfg.scan, state, scans.get(digest), early.reason)
                 )
-                continue
-            if candidate.trigger == "finding" and running_digest != candidate.digest:
-                elsewhere.append(svc)  # a finding re-gates what runs; it deploys nothing
                 continue
             if early is not None:
                 plans.append((svc, Plan(early)))
@@ -583,6 +588,17 @@ def _deregister(svc: Service, task_definition: str | None) -> Action:
         params=ecs.task_definition_params(task_definition or "<the new revision>"),
         service=svc.arn,
     )
+
+
+def _runs(
+    container: ContainerImage,
+    candidate: Candidate,
+    by_digest: dict[str, ImageInfo],
+    by_tag: dict[str, ImageInfo],
+) -> str | None:
+    """The digest the service's container runs (None: unknown)."""
+    info = _running_info(container, candidate, by_digest, by_tag)
+    return container.digest or (info.digest if info else None)
 
 
 def _running_info(
