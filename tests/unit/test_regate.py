@@ -45,9 +45,14 @@ def scan(counts: dict[str, int]) -> ScanRecord:
 
 
 def blocked(
-    name: str, counts: dict[str, int], *, gate: Any = "critical", marked: str | None = None
+    name: str,
+    counts: dict[str, int],
+    *,
+    gate: Any = "critical",
+    marked: str | None = None,
+    by: str = "ev-0",
 ) -> regate.Regated:
-    marks = (VulnerableMark(DIGEST, "demo/web", marked, {}, "earlier", "ev-0"),) if marked else ()
+    marks = (VulnerableMark(DIGEST, "demo/web", marked, {}, "earlier", by),) if marked else ()
     reason = ", ".join(f"{k}={v}" for k, v in counts.items())
     return regate.Regated(
         svc(name), gate, ServiceLedgerState(vulnerable=marks), scan(counts), f"scan found {reason}"
@@ -84,6 +89,12 @@ def test_no_notice_when_every_service_was_announced_for_the_same_verdict() -> No
     assert not only.new
     assert "announced already" in only.decision.reason
     assert only.mark.counts == {"CRITICAL": 3}  # the mark still takes the latest read
+
+
+def test_a_retry_of_the_event_that_marked_it_announces_again() -> None:
+    # the earlier attempt of ev-1 wrote the mark, and may have died before publishing
+    planned = regate.plan(CAND, [blocked("web", {"CRITICAL": 3}, marked="CRITICAL", by="ev-1")])
+    assert planned.notice is not None
 
 
 def test_a_new_service_or_a_new_verdict_is_announced_again() -> None:

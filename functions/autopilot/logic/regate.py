@@ -12,7 +12,9 @@ is stopped or rolled back: the reconciler deploys a newer eligible image if one 
 Idempotent: a service whose mark already holds the same verdict (the blocking severities,
 or why the scan cannot pass) was announced for it; only a service newly marked, or whose
 verdict changed, makes the notice go out (a redelivered event is a duplicate before this:
-``record.open_run``).
+``record.open_run``). The marks are written before ``record.finish`` publishes, so a mark
+of the event being handled is an earlier attempt's: its notice may not have gone out, and
+it is announced again.
 """
 
 from __future__ import annotations
@@ -82,7 +84,9 @@ def plan(cand: Candidate, regated: Sequence[Regated]) -> RegatePlan:
     for g in regated:
         verdict = verdict_of(g.gate, g.scan)
         seen = next((m for m in g.state.vulnerable if m.digest == cand.digest), None)
-        new = seen is None or seen.verdict != verdict
+        # a mark this same event wrote is an earlier attempt's, which may have died before
+        # its notice went out: announced again (at least once, never lost)
+        new = seen is None or seen.verdict != verdict or seen.event_id == cand.event_id
         found = dict(g.scan.counts) if g.scan is not None else {}
         for k, v in found.items():
             counts[k] = max(counts.get(k, 0), v)
