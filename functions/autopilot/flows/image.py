@@ -24,8 +24,8 @@ the same verdict. A finding deploys nothing: a service that does not run its dig
 left alone (recorded ``ignored`` for the image when no service runs it). Each service's
 marks of a digest it no longer runs, or whose gate now passes, are cleared with its plan.
 A finding costs the reads of a push (GetResources, DescribeServices,
-DescribeTaskDefinition, DescribeImages, DescribeImageScanFindings) and at most one
-Publish.
+DescribeTaskDefinition per revision, DescribeImages, and DescribeImageScanFindings only
+when some service runs its digest) and at most one Publish.
 
 ``deploy`` is steps 1-3 for one candidate and given services: ``autopilot approve`` deploys
 an approved digest through it.
