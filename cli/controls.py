@@ -637,6 +637,11 @@ def _service_status(ctx: _Ctx, arn: str, svc: Service | None) -> dict[str, Any]:
         if lkg
         else None,
         "quarantined": sorted(state.quarantined),
+        # running digests that failed the scan gate after their deploy (the re-gate)
+        "vulnerable": [
+            {"digest": m.digest, "verdict": m.verdict, "counts": m.counts, "at": _iso(m.at)}
+            for m in sorted(state.vulnerable)
+        ],
         "pending_approvals": pending,
         "paused": paused.as_json() if paused else None,
         "last_decision": {

@@ -695,6 +695,9 @@ def _print_status(s: dict[str, Any]) -> None:
         )
     for digest in s.get("quarantined") or []:
         out(f"  {'quarantined':12} {digest}")
+    for v in s.get("vulnerable") or []:
+        found = ", ".join(f"{k}={n}" for k, n in sorted((v.get("counts") or {}).items()))
+        out(f"  {'vulnerable':12} {v.get('digest')}  {found or v.get('verdict')}")
     for a in s.get("pending_approvals") or []:
         out(
             f"  {'pending':12} {a.get('tag') or '-'}  {short(a.get('digest'))}  "

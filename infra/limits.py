@@ -72,6 +72,9 @@ def rule_patterns(
         "ecr-image-action": contract.ecr_image_action_pattern(*where, repositories),
         "ecr-image-scan": contract.ecr_image_scan_pattern(*where, repositories),
         "inspector2-scan": contract.inspector2_scan_pattern(*where, repositories, repo_arn_prefix),
+        "inspector2-finding": contract.inspector2_finding_pattern(
+            *where, repositories, repo_arn_prefix
+        ),
         "ecs-deployment": contract.ecs_deployment_pattern(*where, cluster_arns),
         "ecs-task": contract.ecs_task_pattern(*where, cluster_arns),
         "ecs-service-action": contract.ecs_placement_failure_pattern(*where, cluster_arns),

@@ -18,12 +18,15 @@ from autopilot.events.deployment import EcsDeploymentEvent, parse_deployment_eve
 from autopilot.events.image import (
     EcrImageActionEvent,
     EcrImageScanEvent,
+    Inspector2FindingEvent,
     Inspector2ScanEvent,
     parse_image_event,
 )
 from autopilot.events.task import ScheduledEvent, TaskStateChangeEvent
 from pydantic import BaseModel
 
+#: the digest of the Inspector finding samples (demo/web's v1.5.0)
+DIGEST = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12349e1c"
 EVENTS = sorted((Path(__file__).parent.parent / "events").glob("*.json"))
 
 
@@ -35,6 +38,7 @@ PARSERS: dict[str, tuple[str, Any]] = {
     contract.DT_ECR_IMAGE_ACTION: (contract.IMAGE_EVENTS.name, parse_image_event),
     contract.DT_ECR_IMAGE_SCAN: (contract.IMAGE_EVENTS.name, parse_image_event),
     contract.DT_INSPECTOR2_SCAN: (contract.IMAGE_EVENTS.name, parse_image_event),
+    contract.DT_INSPECTOR2_FINDING: (contract.IMAGE_EVENTS.name, parse_image_event),
     contract.DT_ECS_DEPLOYMENT: (contract.DEPLOYMENT_EVENTS.name, parse_deployment_event),
     contract.DT_ECS_TASK: (contract.TASK_EVENTS.name, _model(TaskStateChangeEvent)),
     contract.DT_ALARM: (contract.CAPACITY_EVENTS.name, _model(AlarmStateChangeEvent)),
@@ -64,6 +68,16 @@ EXPECTED: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
     "inspector2-scan-eligibility-expired.json": (
         Inspector2ScanEvent,
         {"scan_status": "SCAN_ELIGIBILITY_EXPIRED"},
+    ),
+    # a finding names its image in its resource's details (no repository-name); the
+    # 2021 shape (non-ISO timestamps, lastInUseAt, inUseCount, partition N/A) as well
+    "inspector2-finding-critical.json": (
+        Inspector2FindingEvent,
+        {"repository_name": "demo/web", "image_digest": DIGEST, "status": "ACTIVE"},
+    ),
+    "inspector2-finding-2021-shape.json": (
+        Inspector2FindingEvent,
+        {"repository_name": "demo/web", "image_digest": DIGEST, "severity": "MEDIUM"},
     ),
     "ecs-deployment-in-progress.json": (
         EcsDeploymentEvent,

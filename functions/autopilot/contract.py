@@ -57,6 +57,7 @@ SOURCE_EVENTS: Final = "aws.events"
 DT_ECR_IMAGE_ACTION: Final = "ECR Image Action"
 DT_ECR_IMAGE_SCAN: Final = "ECR Image Scan"
 DT_INSPECTOR2_SCAN: Final = "Inspector2 Scan"
+DT_INSPECTOR2_FINDING: Final = "Inspector2 Finding"
 DT_ECS_DEPLOYMENT: Final = "ECS Deployment State Change"
 DT_ECS_TASK: Final = "ECS Task State Change"
 DT_ECS_SERVICE_ACTION: Final = "ECS Service Action"
@@ -232,6 +233,27 @@ def inspector2_scan_pattern(
         "detail-type": [DT_INSPECTOR2_SCAN],
         **_where(account, region),
         **_repository_condition(repositories, repository_arn_prefix),
+    }
+
+
+def inspector2_finding_pattern(
+    account: str, region: str, repositories: RepositoryFilter, repository_arn_prefix: str
+) -> dict[str, Any]:
+    """Inspector findings about images of the managed repositories. A finding has no
+    ``repository-name``: its ``resources`` name the image as
+    ``<repository ARN>/sha256:<digest>``, so the pattern takes resources that start with
+    ``repository_arn_prefix`` (ECR images only: no EC2 or Lambda finding) and, for a
+    filter, with a managed name followed by ``/sha256:`` or with a managed prefix."""
+    if repositories.everything:
+        resources: list[Any] = [{"prefix": repository_arn_prefix}]
+    else:
+        resources = [{"prefix": f"{repository_arn_prefix}{n}/sha256:"} for n in repositories.names]
+        resources += [{"prefix": repository_arn_prefix + p} for p in repositories.prefixes]
+    return {
+        "source": [SOURCE_INSPECTOR2],
+        "detail-type": [DT_INSPECTOR2_FINDING],
+        **_where(account, region),
+        "resources": resources,
     }
 
 

@@ -1,7 +1,7 @@
 """The reaction functions and the reconciler, one construct each: its rules, its grants and the
 acknowledgements of the wildcards in them, on top of ``AutomatedFunction``.
 
-* ``ImageEvents``: ECR pushes, ECR basic scans and Inspector scans of the managed
+* ``ImageEvents``: ECR pushes, ECR basic scans, Inspector scans and findings of the managed
   repositories; registers task definition revisions and rolls services to them.
 * ``DeploymentEvents``: ECS deployment state changes of the managed clusters' services;
   rolls back.
@@ -52,8 +52,9 @@ class ImageEventsProps:
 
 class ImageEvents(AutomatedFunction):
     """image-events: rules ``<prefix>-ecr-image-action``, ``-ecr-image-scan``,
-    ``-inspector2-scan``; the only function that registers task definition revisions (and so
-    passes the services' roles) and reads ECR (``ManagedScope.grant_deploy``)."""
+    ``-inspector2-scan``, ``-inspector2-finding`` (findings that change after a deploy:
+    the re-gate of running images); the only function that registers task definition
+    revisions (and so passes the services' roles) and reads ECR (``ManagedScope.grant_deploy``)."""
 
     spec = contract.IMAGE_EVENTS
     settings_model = ImageEventsSettings
@@ -78,6 +79,11 @@ class ImageEvents(AutomatedFunction):
             "Inspector2ScanRule",
             f"{prefix}-inspector2-scan",
             contract.inspector2_scan_pattern(*_HERE, repos, arn("ecr", "repository/")),
+        )
+        self.add_rule(
+            "Inspector2FindingRule",
+            f"{prefix}-inspector2-finding",
+            contract.inspector2_finding_pattern(*_HERE, repos, arn("ecr", "repository/")),
         )
         self.acknowledge_grants(managed.repository_findings())
 

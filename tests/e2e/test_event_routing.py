@@ -34,6 +34,7 @@ BY_DETAIL_TYPE = {
     contract.DT_ECR_IMAGE_ACTION: "image-events",
     contract.DT_ECR_IMAGE_SCAN: "image-events",
     contract.DT_INSPECTOR2_SCAN: "image-events",
+    contract.DT_INSPECTOR2_FINDING: "image-events",
     contract.DT_ECS_DEPLOYMENT: "deployment-events",
     contract.DT_ECS_TASK: "task-events",
     contract.DT_ECS_SERVICE_ACTION: "capacity-events",

@@ -523,6 +523,7 @@ def test_rules_use_the_contract_patterns(control) -> None:
         "demo-ecr-image-action",
         "demo-ecr-image-scan",
         "demo-inspector2-scan",
+        "demo-inspector2-finding",
         "demo-ecs-deployment",
         "demo-ecs-task",
         "demo-scaling-alarms",
@@ -558,6 +559,19 @@ def test_rules_use_the_contract_patterns(control) -> None:
     assert patterns["demo-inspector2-scan"] == contract.inspector2_scan_pattern(
         *here, repos, repo_arns
     )
+    # a finding names its image only in resources (<repository ARN>/sha256:<digest>): each
+    # managed name ends at /sha256:, so demo/web never takes demo/web-old's findings
+    finding = patterns["demo-inspector2-finding"]
+    assert finding == contract.inspector2_finding_pattern(*here, repos, repo_arns)
+    assert finding["detail-type"] == ["Inspector2 Finding"]
+    assert finding["account"] == ["${AWS::AccountId}"]
+    assert finding["region"] == ["${AWS::Region}"]
+    assert finding["resources"] == [
+        {"prefix": repo_arns + "demo/web/sha256:"},
+        {"prefix": repo_arns + "demo/api/sha256:"},
+        {"prefix": repo_arns + "demo/worker/sha256:"},
+        {"prefix": repo_arns + "brownfield/"},
+    ]
     deploy = patterns["demo-ecs-deployment"]
     assert deploy == contract.ecs_deployment_pattern(*here, clusters)
     assert [r["prefix"].rsplit(":", 1)[1] for r in deploy["resources"]] == [

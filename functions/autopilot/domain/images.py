@@ -98,14 +98,16 @@ def task_platform(task_definition: dict[str, Any]) -> Platform:
 
 
 class Candidate(NamedTuple):
-    """An image that might deploy: from a push, a scan result, or the reconciler's sweep."""
+    """An image that might deploy: from a push, a scan result, or the reconciler's sweep;
+    or (``finding``: an Inspector finding changed) one whose running services are
+    re-gated, and that deploys nowhere else."""
 
     repository: str
     digest: str
     tags: tuple[str, ...]
     event_id: str
     event_time: datetime
-    trigger: Literal["push", "scan", "reconcile"]
+    trigger: Literal["push", "scan", "reconcile", "finding"]
     registry: str
 
 

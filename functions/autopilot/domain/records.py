@@ -69,6 +69,20 @@ class DeployRecord(NamedTuple):
     pushed_at: datetime | None = None
 
 
+class VulnerableMark(NamedTuple):
+    """A digest the service runs that failed its scan gate after it was deployed (the
+    re-gate, ``logic.regate``): nothing running was stopped; the mark says it was announced
+    for this ``verdict`` (the blocking severities, or why the scan cannot pass)."""
+
+    digest: str
+    repository: str
+    verdict: str
+    counts: dict[str, int]
+    reason: str
+    event_id: str
+    at: datetime | None = None
+
+
 class ServiceLedgerState(NamedTuple):
     """Everything the ledger holds about one service's present (not its history)."""
 
@@ -78,6 +92,8 @@ class ServiceLedgerState(NamedTuple):
     pending_approval: frozenset[str] = frozenset()  # unexpired pending approvals only
     paused: bool = False
     rejected: frozenset[str] = frozenset()  # digests an operator rejected for this service
+    #: digests it runs (or ran) that turned vulnerable (``store.vulnerable``), unexpired
+    vulnerable: tuple[VulnerableMark, ...] = ()
 
 
 def iso(value: datetime) -> str:

@@ -28,6 +28,8 @@ class Outcome(StrEnum):
     LAST_KNOWN_GOOD = "last-known-good"
     #: deployed outside autopilot over what autopilot last deployed (e.g. IaC put back a tag)
     DRIFTED = "drifted"
+    #: a running digest that now fails its scan gate (the re-gate): marked, announced once
+    VULNERABLE = "vulnerable"
     PENDING_APPROVAL = "pending-approval"
     EXPIRED = "expired"  # a pending approval nobody approved in time
     PAUSED = "paused"
@@ -57,6 +59,7 @@ ANNOUNCED = frozenset(
     {
         Outcome.DEPLOYED,
         Outcome.BLOCKED,
+        Outcome.VULNERABLE,
         Outcome.QUARANTINED,
         Outcome.ROLLED_BACK,
         Outcome.PENDING_APPROVAL,
@@ -78,6 +81,7 @@ SEVERITY = {
     Outcome.PENDING_APPROVAL: "info",
     Outcome.RESUMED: "info",
     Outcome.BLOCKED: "warning",
+    Outcome.VULNERABLE: "warning",
     Outcome.REJECTED: "warning",
     Outcome.EXPIRED: "warning",
     Outcome.DRIFTED: "warning",

@@ -1,5 +1,5 @@
 """Pydantic models of the events image-events handles (ECR pushes, basic and enhanced scan
-results), its model map, and its parser.
+results, Inspector findings about ECR images), its model map, and its parser.
 
 Our own envelope (``events.envelope``) rather than Powertools' ``EventBridgeModel``:
 importing the parser's model package costs about 0.1 s of cold start, and these models
@@ -12,6 +12,12 @@ Real shapes have traps, all accepted here:
 - ``finding-severity-counts`` omits zero keys; Inspector adds ``TOTAL``.
 - Scan statuses are open-ended (COMPLETE, FAILED, ACTIVE, INITIAL_SCAN_COMPLETE,
   SCAN_ELIGIBILITY_EXPIRED, ...): any upper-case word is accepted; the logic classifies.
+- ``Inspector2 Finding`` names no ``repository-name``: the image is the finding's
+  ``AWS_ECR_CONTAINER_IMAGE`` resource, ``details.awsEcrContainerImage``
+  (``repositoryName``, ``imageHash``); the current shape adds ``details.image``,
+  ``provider`` and ``providerAccountId``, the 2021 one ``lastInUseAt`` and ``inUseCount``,
+  and its timestamps (``firstObservedAt``, ``pushedAt``, ...) are not ISO-8601 and differ
+  between samples: none of them is read. Only the repository and the digest are used.
 Anything else (wrong types, junk digests, unknown detail-types) raises ``InvalidEvent``.
 """
 
@@ -100,6 +106,61 @@ class Inspector2ScanDetail(ScanDetail):
     version: str | None = None
 
 
+class EcrContainerImage(Model):
+    """``details.awsEcrContainerImage`` of a finding's resource: the image it is about."""
+
+    repository_name: RepositoryName = Field(alias="repositoryName")
+    image_hash: Digest = Field(alias="imageHash")
+    image_tags: list[ImageTag] = Field(default_factory=list, alias="imageTags", max_length=1000)
+
+
+class FindingResourceDetails(Model):
+    aws_ecr_container_image: EcrContainerImage | None = Field(
+        default=None, alias="awsEcrContainerImage"
+    )
+
+
+class FindingResource(Model):
+    type: Word
+    details: FindingResourceDetails = Field(default_factory=FindingResourceDetails)
+
+
+class Inspector2FindingDetail(Model):
+    """``Inspector2 Finding``: a finding created, updated or closed (``status`` ACTIVE,
+    SUPPRESSED or CLOSED) on resources; image-events takes those about an ECR image. The
+    finding's own severity and status are claims: the re-gate reads ECR's scan of the digest
+    (``flows.image``)."""
+
+    finding_arn: str | None = Field(default=None, alias="findingArn", max_length=2048)
+    severity: Word | None = None
+    status: Word | None = None
+    title: str | None = Field(default=None, max_length=2048)
+    resources: list[FindingResource] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _names_an_ecr_image(self) -> Inspector2FindingDetail:
+        if not any(r.details.aws_ecr_container_image for r in self.resources):
+            raise ValueError("the finding names no AWS_ECR_CONTAINER_IMAGE resource")
+        return self
+
+    @property
+    def image(self) -> EcrContainerImage:
+        """The ECR image the finding is about (its first such resource)."""
+        return next(
+            r.details.aws_ecr_container_image
+            for r in self.resources
+            if r.details.aws_ecr_container_image is not None
+        )
+
+    @property
+    def repository_name(self) -> str:
+        return self.image.repository_name
+
+    @property
+    def image_digest(self) -> str:
+        return self.image.image_hash
+
+
 class EcrImageActionEvent(Event):
     detail: EcrImageActionDetail
     source: Literal["aws.ecr"]
@@ -118,15 +179,23 @@ class Inspector2ScanEvent(Event):
     detail_type: Literal["Inspector2 Scan"] = Field(alias="detail-type")
 
 
-ImageEvent = EcrImageActionEvent | EcrImageScanEvent | Inspector2ScanEvent
+class Inspector2FindingEvent(Event):
+    detail: Inspector2FindingDetail
+    source: Literal["aws.inspector2"]
+    detail_type: Literal["Inspector2 Finding"] = Field(alias="detail-type")
+
+
+ImageEvent = EcrImageActionEvent | EcrImageScanEvent | Inspector2ScanEvent | Inspector2FindingEvent
 
 #: What image-events parses.
 IMAGE_EVENT_MODELS: dict[
-    str, type[EcrImageActionEvent | EcrImageScanEvent | Inspector2ScanEvent]
+    str,
+    type[EcrImageActionEvent | EcrImageScanEvent | Inspector2ScanEvent | Inspector2FindingEvent],
 ] = {
     contract.DT_ECR_IMAGE_ACTION: EcrImageActionEvent,
     contract.DT_ECR_IMAGE_SCAN: EcrImageScanEvent,
     contract.DT_INSPECTOR2_SCAN: Inspector2ScanEvent,
+    contract.DT_INSPECTOR2_FINDING: Inspector2FindingEvent,
 }
 
 

@@ -1,4 +1,5 @@
-"""image-events: an ECR push or a scan result -> scan-gated redeploys pinned by digest.
+"""image-events: an ECR push or a scan result -> scan-gated redeploys pinned by digest; a
+finding or a rescan of a running digest -> its re-gate.
 
 1. gather: the candidate image (only its repository and digest come from the event: an
    event's tags and scan counts are claims anyone allowed to invoke the function can
@@ -14,6 +15,17 @@
 3. carry out: ``execute.carry_out`` for each plan (lease, RegisterTaskDefinition pinned to
    the digest, UpdateService)
 4. record: ``record.finish`` (ledger, notices)
+
+The re-gate (``logic.regate``): a service that runs the candidate digest and whose gate
+blocks it now (a rescan, or an ``Inspector2 Finding``: trigger ``finding``) is not stopped:
+it is recorded ``vulnerable`` and the digest marked for it (``store.vulnerable``), and ONE
+notice names all such services and the findings, unless each was announced already for
+the same verdict. A finding deploys nothing: a service that does not run its digest is
+left alone (recorded ``ignored`` for the image when no service runs it). Each service's
+marks of a digest it no longer runs, or whose gate now passes, are cleared with its plan.
+A finding costs the reads of a push (GetResources, DescribeServices,
+DescribeTaskDefinition per revision, DescribeImages, and DescribeImageScanFindings only
+when some service runs its digest) and at most one Publish.
 
 ``deploy`` is steps 1-3 for one candidate and given services: ``autopilot approve`` deploys
 an approved digest through it.
@@ -59,10 +71,10 @@ from autopilot.domain.records import DeployRecord, ScanRecord, ServiceLedgerStat
 from autopilot.domain.report import Action, Decision, Outcome, Report
 from autopilot.domain.service import Service
 from autopilot.errors import MalformedTag, NotFound
-from autopilot.events.image import EcrImageActionEvent, ImageEvent
+from autopilot.events.image import EcrImageActionEvent, ImageEvent, Inspector2FindingEvent
 from autopilot.execute import carry_out
 from autopilot.flows.guards import guarded
-from autopilot.logic import image_plan
+from autopilot.logic import image_plan, regate
 from autopilot.logic.policy import Floors, ServiceConfig, service_config
 from autopilot.logic.scan import from_ecr, scan_record
 from autopilot.record import Run, finish, open_run
@@ -125,12 +137,17 @@ def _candidate(r: Run, event: ImageEvent) -> tuple[Candidate | None, str]:
     as it stands (a record of earlier reads, not a verdict)."""
     repository = event.detail.repository_name
     registry = ecr_registry(event.account, event.region)
-    trigger: Literal["push", "scan"]
+    trigger: Literal["push", "scan", "finding"]
     if isinstance(event, EcrImageActionEvent):
         d = event.detail
         if d.action_type != "PUSH" or d.result != "SUCCESS" or not d.image_digest:
             return None, f"{d.action_type} {d.result}: only successful pushes deploy"
         digest, trigger = d.image_digest, "push"
+    elif isinstance(event, Inspector2FindingEvent):
+        # a finding created, updated or closed: a cue to re-gate the services running the
+        # digest (its severity and status are claims: the gate reads ECR's scan)
+        digest, trigger = event.detail.image_digest, "finding"
+        digest = r.ledger.scans.index_of(repository, digest) or digest
     else:
         s = event.detail
         claimed = scan_record(
@@ -192,6 +209,9 @@ def deploy(
         r, candidate, services, floors=floors, approved=approved
     )
     in_use = _in_use(services, known_good)
+    regated: list[regate.Regated] = []
+    elsewhere: list[Service] = []  # a finding's: the services that do not run the digest
+    clears: dict[str, tuple[Write, ...]] = {}
     # 2. AWS: the running containers (one read per distinct revision) and images (one read)
     more, ready, task_definitions = _running(r, candidate, pending)
     plans += more
@@ -206,6 +226,14 @@ def deploy(
         cand_info = by_digest.get(candidate.digest)
         if cand_info is not None:  # the image's tags are ECR's, never the event's
             candidate = candidate._replace(tags=cand_info.tags)
+        if candidate.trigger == "finding":
+            # a finding re-gates what runs the digest; it deploys nothing elsewhere (and
+            # reads no scan when no service runs it)
+            runs = [
+                x for x in ready if _runs(x[3], candidate, by_digest, by_tag) == candidate.digest
+            ]
+            elsewhere = [svc for svc, *_ in ready if all(svc is not y[0] for y in runs)]
+            ready = runs
         # 3. what the scan gate is on (an index: its manifest for each task's platform), and
         # what ECR says of that scan now (one read per digest, none for a gate that is off)
         gated = _gated_digests(r, candidate, cand_info, ready, task_definitions)
@@ -224,11 +252,20 @@ def deploy(
                 continue
             scanned = "" if digest == candidate.digest else f"{why_not} manifest {digest}"
             early = image_plan.scan_check(candidate, svc, cfg, scans.get(digest), scanned=scanned)
+            running_info = _running_info(container, candidate, by_digest, by_tag)
+            running_digest = _runs(container, candidate, by_digest, by_tag)
+            clears[svc.arn] = _cleared(
+                r, svc, state, running_digest, candidate, passes=early is None
+            )
+            if running_digest == candidate.digest and early and early.outcome is Outcome.BLOCKED:
+                # the digest it runs now fails its gate: re-gated, nothing stopped
+                regated.append(
+                    regate.Regated(svc, cfg.scan, state, scans.get(digest), early.reason)
+                )
+                continue
             if early is not None:
                 plans.append((svc, Plan(early)))
                 continue
-            running_info = _running_info(container, candidate, by_digest, by_tag)
-            running_digest = container.digest or (running_info.digest if running_info else None)
             td, td_tags = task_definitions[svc.task_definition]
             planned = image_plan.decide(
                 candidate,
@@ -257,11 +294,72 @@ def deploy(
                 r, planned, svc, candidate, cand_info, registered, in_use, observed_at, expires
             )
             plans.append((svc, plan))
-    # 5. carry out (a service ECS does not deploy is never changed: guards.guarded)
+    # 5. the re-gate, 6. carry out
+    _carry_out(r, candidate, plans, regated, elsewhere=elsewhere, clears=clears, said=said)
+
+
+def _carry_out(
+    r: Run,
+    candidate: Candidate,
+    plans: list[Planned],
+    regated: list[regate.Regated],
+    *,
+    elsewhere: list[Service],
+    clears: dict[str, tuple[Write, ...]],
+    said: str,
+) -> None:
+    """``deploy``'s last steps: the re-gate of the services that run the digest (each
+    marked vulnerable, one notice for them all: ``logic.regate``; nothing running is
+    stopped), then every plan carried out, each with the vulnerable marks it clears."""
+    nothing_decided = not plans and not regated
+    regated_plan = regate.plan(candidate, regated)
+    for g in regated_plan.services:
+        mark = Write("mark the digest vulnerable", partial(r.ledger.vulnerable.mark, *g.mark_for))
+        plans.append((g.service, Plan(g.decision, writes=(mark,))))
+    # 6. carry out (a service ECS does not deploy is never changed: guards.guarded)
     for svc, plan in plans:
         reason = said + plan.decision.reason
-        said_plan = plan._replace(decision=plan.decision.model_copy(update={"reason": reason}))
+        said_plan = plan._replace(
+            decision=plan.decision.model_copy(update={"reason": reason}),
+            writes=(*plan.writes, *clears.get(svc.arn, ())),
+        )
         carry_out(r, guarded(r, svc, said_plan, paused=False))
+    if regated_plan.notice is not None:
+        carry_out(r, Plan(regated_plan.notice))
+    elif candidate.trigger == "finding" and nothing_decided:
+        reason = f"no managed service runs this digest ({len(elsewhere)} track the repository)"
+        carry_out(r, Plan(_image_decision(candidate, Outcome.IGNORED, reason)))
+
+
+def _cleared(
+    r: Run,
+    svc: Service,
+    state: ServiceLedgerState,
+    running_digest: str | None,
+    candidate: Candidate,
+    *,
+    passes: bool,
+) -> tuple[Write, ...]:
+    """The service's vulnerable marks to clear (``store.vulnerable``): of a digest it no
+    longer runs, and of the candidate when it runs it and its gate passes now."""
+    if running_digest is None:
+        return ()  # what it runs is unknown: keep them
+    return tuple(
+        Write("clear the vulnerable mark", partial(r.ledger.vulnerable.clear, svc.arn, m.digest))
+        for m in state.vulnerable
+        if m.digest != running_digest or (m.digest == candidate.digest and passes)
+    )
+
+
+def _image_decision(candidate: Candidate, outcome: Outcome, reason: str) -> Decision:
+    """A decision about the candidate image as a whole (no service runs it)."""
+    return Decision(
+        service=f"repository/{candidate.repository}",
+        outcome=outcome,
+        reason=reason,
+        repository=candidate.repository,
+        digest=candidate.digest,
+    )
 
 
 def _gated_digests(
@@ -490,6 +588,17 @@ def _deregister(svc: Service, task_definition: str | None) -> Action:
         params=ecs.task_definition_params(task_definition or "<the new revision>"),
         service=svc.arn,
     )
+
+
+def _runs(
+    container: ContainerImage,
+    candidate: Candidate,
+    by_digest: dict[str, ImageInfo],
+    by_tag: dict[str, ImageInfo],
+) -> str | None:
+    """The digest the service's container runs (None: unknown)."""
+    info = _running_info(container, candidate, by_digest, by_tag)
+    return container.digest or (info.digest if info else None)
 
 
 def _running_info(

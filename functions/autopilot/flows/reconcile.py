@@ -15,7 +15,11 @@ pushes held by a pause that has ended, approvals that expired, which are asked f
    the same lease, ledger, scan gate read from ECR at decision time, approval, notices and
    dry run, and its refusals: an image older than what runs is never deployed, and a
    service the event path moved to the image meanwhile is "already running"
-   (``record.finish`` records the decisions)
+   (``record.finish`` records the decisions); a service whose pick the flow refuses
+   (blocked by its scan gate, quarantined) is offered its next pick, up to ``FALLBACKS``
+   times, while ECR holds what it runs: so a running image that turned vulnerable (the
+   re-gate, ``logic.regate``) is replaced by the newest image that may deploy, never by an
+   older one
 4. clean up, if time is left: the intents older than a lease, of any service (one ledger
    Query, ``store.deploys.left_intents``), which an invocation killed mid-deploy left and
    no later deploy of their service has settled: under that service's lease, the
@@ -51,7 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from autopilot.aws import ecr, ecs
 from autopilot.aws.clients import AwsClients
@@ -65,7 +69,7 @@ from autopilot.events.schedule import SweepEvent
 from autopilot.execute import carry_out, reap_left
 from autopilot.flows import image
 from autopilot.logic import sweep
-from autopilot.logic.policy import ServiceConfig, service_config
+from autopilot.logic.policy import Floors, ServiceConfig, service_config
 from autopilot.record import Run, finish, open_run
 from autopilot.settings import ReconcilerSettings
 from autopilot.store.deploys import Intent
@@ -77,7 +81,31 @@ RESERVE_MS = 15_000
 #: Services deployed per call of the image flow; the time left is checked between chunks.
 DEPLOY_CHUNK = 25
 
+#: How many times a service whose pick the image flow refused is offered its next pick
+FALLBACKS = 3
+#: What the image flow refuses a pick for that a later pick may not have
+REFUSED = frozenset({Outcome.BLOCKED, Outcome.QUARANTINED})
+
 Tracked = dict[str, list[tuple[Service, ServiceConfig]]]
+
+
+class _Running(NamedTuple):
+    """A tracked service and what it runs (its digest, None if unknown, and tags)."""
+
+    service: Service
+    config: ServiceConfig
+    digest: str | None
+    tags: list[str]
+
+
+class _How(NamedTuple):
+    """What every deploy of one sweep shares."""
+
+    sweep_id: str
+    event: SweepEvent
+    observed_at: float
+    approval_ttl_hours: int
+    floors: Floors
 
 
 def run(
@@ -120,6 +148,8 @@ def run(
     def short() -> bool:
         return remaining_ms is not None and remaining_ms() < RESERVE_MS
 
+    how = _How(sweep_id, event, observed_at, settings.approval_ttl_hours, floors)
+
     for repository in order:
         if left or short():
             left.append(repository)
@@ -131,47 +161,26 @@ def run(
             reason = "the repository is gone (services still track it)"
             carry_out(r, Plan(_repo_decision(repository, Outcome.IGNORED, reason)))
             continue
-        groups = _groups(r, repository, tracked[repository], images, task_definitions)
+        groups, running = _groups(r, repository, tracked[repository], images, task_definitions)
         # 3. carry out through the image flow, one candidate per pick, DEPLOY_CHUNK services
-        # at a time (the time left is checked between them)
-        chunks = [
-            (digest, services[at : at + DEPLOY_CHUNK])
-            for digest, services in groups.items()
-            for at in range(0, len(services), DEPLOY_CHUNK)
-        ]
-        for n, (digest, services) in enumerate(chunks):
-            if n and short():
-                reason = "the sweep ran short of time: the next sweep starts at this repository"
-                for later_digest, rest in chunks[n:]:
-                    for svc in rest:
-                        later = Decision(
-                            service=svc.arn,
-                            outcome=Outcome.DEFERRED,
-                            reason=reason,
-                            repository=repository,
-                            digest=later_digest,
-                        )
-                        carry_out(r, Plan(later))
+        # at a time (the time left is checked between them); a service whose pick the
+        # flow refused (blocked by its scan gate, quarantined) is offered its next pick, up
+        # to FALLBACKS times: the newest image that may deploy, so a running image that
+        # turned vulnerable is replaced by a newer clean one (never an older one: the flow
+        # refuses it, and a pick that is what runs ends the search)
+        refused: dict[str, set[str]] = {}
+        for attempt in range(1 + FALLBACKS):
+            if attempt:
+                groups = _next_picks(images, running, refused)
+                if not groups:
+                    break
+            denied, cut = _deploy_groups(r, repository, groups, short, how, first=not attempt)
+            if cut:
                 left.append(repository)
                 break
-            candidate = Candidate(
-                repository=repository,
-                digest=digest,
-                tags=(),  # ECR's, read by the image flow
-                event_id=sweep_id,
-                event_time=event.time,
-                trigger="reconcile",
-                registry=ecr_registry(event.account, event.region),
-            )
-            image.deploy(
-                r,
-                candidate,
-                services,
-                None,
-                observed_at=observed_at,
-                approval_ttl_hours=settings.approval_ttl_hours,
-                floors=floors,
-            )
+            refused = {arn: refused.get(arn, set()) | {d} for arn, d in denied.items()}
+            if not denied:
+                break
     for repository in left:
         reason = "the sweep ran short of time before this repository: the next sweep starts here"
         carry_out(r, Plan(_repo_decision(repository, Outcome.DEFERRED, reason)))
@@ -183,6 +192,83 @@ def run(
     # a busy lease or a failed deploy is the next sweep's, not a retry of this whole one
     r.report.retry_services.clear()
     return finish(r, event.time)
+
+
+def _deploy_groups(
+    r: Run,
+    repository: str,
+    groups: dict[str, list[Service]],
+    short: Callable[[], bool],
+    how: _How,
+    *,
+    first: bool,
+) -> tuple[dict[str, str], bool]:
+    """Each group (a pick and its services) through the image flow, DEPLOY_CHUNK services
+    at a time; returns the services whose pick it refused (``REFUSED``: service -> digest),
+    and True when the time ran short (the services not reached recorded deferred)."""
+    chunks = [
+        (digest, services[at : at + DEPLOY_CHUNK])
+        for digest, services in groups.items()
+        for at in range(0, len(services), DEPLOY_CHUNK)
+    ]
+    denied: dict[str, str] = {}
+    for n, (digest, services) in enumerate(chunks):
+        if (n or not first) and short():
+            reason = "the sweep ran short of time: the next sweep starts at this repository"
+            for later_digest, rest in chunks[n:]:
+                for svc in rest:
+                    later = Decision(
+                        service=svc.arn,
+                        outcome=Outcome.DEFERRED,
+                        reason=reason,
+                        repository=repository,
+                        digest=later_digest,
+                    )
+                    carry_out(r, Plan(later))
+            return denied, True
+        candidate = Candidate(
+            repository=repository,
+            digest=digest,
+            tags=(),  # ECR's, read by the image flow
+            event_id=how.sweep_id,
+            event_time=how.event.time,
+            trigger="reconcile",
+            registry=ecr_registry(how.event.account, how.event.region),
+        )
+        before = len(r.report.decisions)
+        image.deploy(
+            r,
+            candidate,
+            services,
+            None,
+            observed_at=how.observed_at,
+            approval_ttl_hours=how.approval_ttl_hours,
+            floors=how.floors,
+        )
+        denied.update(
+            (d.service, digest) for d in r.report.decisions[before:] if d.outcome in REFUSED
+        )
+    return denied, False
+
+
+def _next_picks(
+    images: list[ImageInfo], running: dict[str, _Running], refused: dict[str, set[str]]
+) -> dict[str, list[Service]]:
+    """For each service whose picks the image flow refused, its next pick among the other
+    images (``logic.sweep.policy_pick`` without them), unless that is what it runs. Only
+    for a service whose running image ECR still holds: the image flow then refuses a pick
+    older than it (SemVer, else push time), and the running image, a pick itself, ends
+    the search; without it "older" could not be told."""
+    held = {i.digest for i in images}
+    out: dict[str, list[Service]] = {}
+    for arn, digests in refused.items():
+        now = running.get(arn)
+        if now is None or now.digest not in held:
+            continue
+        pick = sweep.policy_pick(images, now.config.policy, now.tags, exclude=frozenset(digests))
+        if pick is not None and pick.digest != now.digest:
+            out.setdefault(pick.digest, []).append(now.service)
+    return out
 
 
 def _reap_left_intents(r: Run) -> None:
@@ -202,13 +288,14 @@ def _groups(
     services: list[tuple[Service, ServiceConfig]],
     images: list[ImageInfo],
     task_definitions: dict[str, dict[str, Any]],
-) -> dict[str, list[Service]]:
-    """The services whose pick is not what they run, by the digest picked. A service whose
-    task definition has no container from the repository is left to the event path (which
-    reports it)."""
+) -> tuple[dict[str, list[Service]], dict[str, _Running]]:
+    """The services whose pick is not what they run, by the digest picked, and what each
+    tracked service runs. A service whose task definition has no container from the
+    repository is left to the event path (which reports it)."""
     by_digest = {i.digest: i for i in images}
     by_tag = {t: i for i in images for t in i.tags}
     out: dict[str, list[Service]] = {}
+    runs: dict[str, _Running] = {}
     for svc, cfg in services:
         if svc.task_definition not in task_definitions:
             td, _ = ecs.describe_task_definition(r.aws.ecs, svc.task_definition)
@@ -225,11 +312,12 @@ def _groups(
             *([container.tag] if container.tag else []),
             *(running.tags if running else ()),
         ]
+        runs[svc.arn] = _Running(svc, cfg, running_digest, running_tags)
         pick = sweep.policy_pick(images, cfg.policy, running_tags)
         if pick is None or pick.digest == running_digest:
             continue  # nothing the policy takes, or it runs already: nothing to do
         out.setdefault(pick.digest, []).append(svc)
-    return out
+    return out, runs
 
 
 def _repo_decision(repository: str, outcome: Outcome, reason: str) -> Decision:

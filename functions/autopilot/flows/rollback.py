@@ -156,6 +156,14 @@ def rollback_plan(
             event_id=r.report.event_id,
         )
         writes.append(Write("record the last known good", lkg))
+        # the service runs this digest now: its marks of other digests no longer hold
+        writes.extend(
+            Write(
+                "clear the vulnerable mark", partial(r.ledger.vulnerable.clear, svc.arn, m.digest)
+            )
+            for m in state.vulnerable
+            if m.digest != facts.digest
+        )
     if planned.quarantine:
         quarantine = partial(
             r.ledger.state.quarantine,

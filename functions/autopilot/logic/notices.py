@@ -67,6 +67,11 @@ def next_step(decision: Decision) -> str:
             f"Fix the findings and push a new image: this digest does not deploy to {name} "
             "(the scan gate is the service's autopilot:scan tag)."
         ),
+        "vulnerable": (
+            "Nothing running was stopped. Push a fixed, newer image: the reconciler deploys "
+            "a newer eligible image if one exists (never an older one). The vulnerable "
+            "digests show in: autopilot status"
+        ),
         "quarantined": (
             f"Push a fixed, newer image: a quarantined digest is never redeployed to {name}."
         ),
@@ -127,7 +132,7 @@ def notice_text(decision: Decision, *, function: str, event_id: str) -> str:
     field("Digest", decision.digest)
     field("Reason", decision.reason)
     if decision.counts:
-        label = "Findings" if decision.outcome.value == "blocked" else "Counts"
+        label = "Findings" if decision.outcome.value in ("blocked", "vulnerable") else "Counts"
         field(label, ", ".join(f"{k}={v}" for k, v in sorted(decision.counts.items())))
     if decision.lead_time_seconds is not None:
         field("Lead time", f"{decision.lead_time_seconds:.0f} s (push to deployment completed)")

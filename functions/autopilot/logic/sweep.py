@@ -24,11 +24,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def policy_pick(
-    images: Iterable[ImageInfo], policy: Policy, running_tags: Sequence[str]
+    images: Iterable[ImageInfo],
+    policy: Policy,
+    running_tags: Sequence[str],
+    *,
+    exclude: frozenset[str] = frozenset(),
 ) -> ImageInfo | None:
     """The image ``policy`` would deploy now among ``images`` (None: none it takes).
     ``running_tags``: the tags of what the service runs (its image reference's and ECR's),
-    against which a scoped SemVer policy is read."""
+    against which a scoped SemVer policy is read. ``exclude``: digests not to pick (those
+    the image flow refused: the next pick is the newest of the others)."""
+    images = [i for i in images if i.digest not in exclude]
     if policy.by_version:
         current = policy.best_version(tuple(running_tags))
         current_version = current[1] if current else None

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from autopilot.store.scans import Scans
     from autopilot.store.spot import SpotFallbacks
     from autopilot.store.state import ServiceStates
+    from autopilot.store.vulnerable import VulnerableMarks
     from autopilot.store.zone import ZoneBalance
 
 # ruff: noqa: PLC0415 - each store's module is imported when it is first used
@@ -120,3 +121,9 @@ class Ledger:
         from autopilot.store.spot import SpotFallbacks
 
         return SpotFallbacks(self.table)
+
+    @cached_property
+    def vulnerable(self) -> VulnerableMarks:
+        from autopilot.store.vulnerable import VulnerableMarks
+
+        return VulnerableMarks(self.table)

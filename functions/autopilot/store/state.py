@@ -10,13 +10,14 @@ pk             sk                                                         expire
 ``SVC#<arn>``  ``STATE#QUARANTINE#<digest>`` (reason, event_id, at)      never
 ``SVC#<arn>``  ``STATE#APPROVAL#<digest>``: see ``store.approvals``
 ``SVC#<arn>``  ``STATE#PAUSED``: see ``store.pauses``
+``SVC#<arn>``  ``STATE#VULNERABLE#<digest>``: see ``store.vulnerable``
 =============  =========================================================  =======
 """
 
 from __future__ import annotations
 
-from autopilot.domain.records import LastKnownGood, ServiceLedgerState
-from autopilot.store import approvals
+from autopilot.domain.records import LastKnownGood, ServiceLedgerState, VulnerableMark
+from autopilot.store import approvals, vulnerable
 from autopilot.store.table import Table, parse_iso, svc_pk
 
 QUARANTINE = "STATE#QUARANTINE#"
@@ -33,6 +34,7 @@ class ServiceStates:
         pending: set[str] = set()
         rejected: set[str] = set()
         paused = False
+        marks: list[VulnerableMark] = []
         now = self._t.clock()
         for item in self._t.query_prefix(svc_pk(service_arn), "STATE#"):
             sk = str(item["sk"])
@@ -55,6 +57,8 @@ class ServiceStates:
                     pending.add(approval.digest)  # an expired one is no longer pending
             elif sk == "STATE#PAUSED":
                 paused = True
+            elif sk.startswith(vulnerable.PREFIX) and vulnerable.live(item, now):
+                marks.append(vulnerable.mark_from_item(item))
         return ServiceLedgerState(
             last_known_good=lkg,
             quarantined=frozenset(quarantined),
@@ -62,6 +66,7 @@ class ServiceStates:
             pending_approval=frozenset(pending),
             paused=paused,
             rejected=frozenset(rejected),
+            vulnerable=tuple(marks),
         )
 
     def last_known_good(self, service_arn: str) -> LastKnownGood | None:
