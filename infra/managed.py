@@ -241,8 +241,9 @@ class ManagedScope:
     def grant_deploy(self, role: iam.IRole) -> None:
         """``grant_roll_back`` plus registering (never with a privileged container) and
         deregistering unused revisions, passing their task and execution roles, the tag
-        look-up, tags written by RegisterTaskDefinition itself, and the managed
-        repositories' push times (image-events)."""
+        look-up, tags written by RegisterTaskDefinition itself, the managed
+        repositories' push times, and reading the deployment alarms a service names
+        (image-events, the reconciler)."""
         self.grant_roll_back(role)
         task_definitions = arn("ecs", "task-definition/*")
         role.add_to_principal_policy(
@@ -262,6 +263,11 @@ class ManagedScope:
             iam.PolicyStatement(
                 actions=["ecs:DeregisterTaskDefinition", "tag:GetResources"], resources=["*"]
             )
+        )
+        # that the deployment alarms a service names (autopilot:alarms) exist: read only,
+        # and composite alarms are answered only to a DescribeAlarms allowed on "*"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=["*"])
         )
         for statement in self.pass_role_statements():
             role.add_to_principal_policy(statement)

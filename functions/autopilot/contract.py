@@ -23,6 +23,8 @@ TAG_SCAN: Final = "autopilot:scan"
 TAG_APPROVAL: Final = "autopilot:approval"
 TAG_REBALANCE: Final = "autopilot:rebalance"
 TAG_SCALING: Final = "autopilot:scaling"
+TAG_STRATEGY: Final = "autopilot:strategy"
+TAG_ALARMS: Final = "autopilot:alarms"
 # on CloudWatch alarms
 TAG_TARGET: Final = "autopilot:target"
 TAG_STEP: Final = "autopilot:step"
@@ -36,6 +38,8 @@ SERVICE_TAG_KEYS: Final = (
     TAG_APPROVAL,
     TAG_REBALANCE,
     TAG_SCALING,
+    TAG_STRATEGY,
+    TAG_ALARMS,
 )
 ALARM_TAG_KEYS: Final = (TAG_TARGET, TAG_STEP, TAG_COOLDOWN)
 

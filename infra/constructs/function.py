@@ -373,9 +373,16 @@ class AutomatedFunction(Construct):
         a shared finding replaces the shared reason."""
         managed = self._props.managed
         name = self.spec.name
+        deploys = name in (contract.IMAGE_EVENTS.name, contract.RECONCILER.name)
         wildcard = (
             "No resource-level scope exists for ecs:DescribeTaskDefinition, "
             "ecs:DeregisterTaskDefinition, tag:GetResources (one account-wide tag look-up)"
+            + (
+                "; cloudwatch:DescribeAlarms (read only: that a service's deployment alarms "
+                "exist) answers composite alarms only when allowed on *"
+                if deploys
+                else ""
+            )
             + (
                 " and xray:PutTraceSegments/PutTelemetryRecords."
                 if self._props.tracing == "active"

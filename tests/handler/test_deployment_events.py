@@ -119,6 +119,30 @@ def test_failed_when_ecs_rolls_back_itself_only_quarantines(world: Estate, svc: 
     assert world.ledger.state.is_quarantined(svc, bad)
 
 
+def test_failed_when_the_deployment_alarms_autopilot_set_roll_back_only_quarantines(
+    world: Estate,
+) -> None:
+    # Given a service whose deploys set its deployment alarms (autopilot:alarms), rollback on
+    world.alarm("web-5xx")
+    world.push(REPO, "v1.0.0")
+    svc = world.service(
+        "web", REPO, tag="v1.0.0", tags={"autopilot:scan": "off", "autopilot:alarms": "web-5xx"}
+    )
+    bad = world.push(REPO, "v1.2.0")
+    assert images(world, world.push_event(REPO, bad, "v1.2.0")) == "deployed"
+    bad_td = world.describe(svc)["taskDefinition"]
+    failing = world.start_deployment(svc)
+    # When ECS fails the deployment (its event does not say the alarm did it)
+    reason = f"ECS deployment {failing} failed."
+    report = deployments(world, world.deployment_event(svc, "FAILED", failing, reason))
+    # Then ECS's own rollback is left to run: the digest is quarantined, nothing moved by us
+    assert outcome(report) == "quarantined"
+    assert "its deployment alarms roll back" in report["decisions"][0]["reason"]
+    assert world.calls["ecs:UpdateService"] == 1  # only the deploy
+    assert world.describe(svc)["taskDefinition"] == bad_td
+    assert world.ledger.state.is_quarantined(svc, bad)
+
+
 def test_failed_deployment_unknown_to_ecs_and_ledger_is_announced_and_changes_nothing(
     world: Estate, svc: str
 ) -> None:

@@ -43,3 +43,16 @@ def alarm_tags(cloudwatch: CloudWatchClient, arn: str) -> dict[str, str]:
     with translate("cloudwatch:ListTagsForResource"):
         response = cloudwatch.list_tags_for_resource(ResourceARN=arn)
     return {t["Key"]: t["Value"] for t in response.get("Tags", []) if "Key" in t and "Value" in t}
+
+
+def existing_alarms(cloudwatch: CloudWatchClient, names: list[str]) -> frozenset[str]:
+    """Which of ``names`` (at most 100) are alarms CloudWatch holds now, metric or
+    composite. One ``DescribeAlarms``."""
+    if not names:
+        return frozenset()
+    with translate("cloudwatch:DescribeAlarms"):
+        response = cloudwatch.describe_alarms(
+            AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"], MaxRecords=100
+        )
+    found = [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]
+    return frozenset(str(a["AlarmName"]) for a in found if "AlarmName" in a)

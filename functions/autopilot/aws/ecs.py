@@ -162,6 +162,23 @@ def _service(raw: Any) -> Service:
             alarms.get("alarmNames") or () if alarms.get("enable", True) else ()
         ),
         deployment_controller=str((raw.get("deploymentController") or {}).get("type") or "ECS"),
+        deployment_configuration=dict(config),
+        alarm_rollback=bool(
+            alarms.get("enable")
+            and alarms.get("rollback")
+            and alarms.get("alarmNames")
+            and (not breaker.get("enable") or breaker.get("rollback"))
+        ),
+        traffic_ready=_traffic_ready(raw.get("loadBalancers") or []),
+    )
+
+
+def _traffic_ready(load_balancers: list[Any]) -> bool:
+    """Each load balancer names an alternate target group, a production listener rule and
+    a role (``advancedConfiguration``): ECS can shift traffic between the two groups."""
+    need = ("alternateTargetGroupArn", "productionListenerRule", "roleArn")
+    return bool(load_balancers) and all(
+        all((lb.get("advancedConfiguration") or {}).get(k) for k in need) for lb in load_balancers
     )
 
 

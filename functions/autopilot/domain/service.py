@@ -8,7 +8,7 @@ frozen dataclass costs several times a named tuple to define."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 FARGATE: Final = "FARGATE"
 FARGATE_SPOT: Final = "FARGATE_SPOT"
@@ -62,6 +62,16 @@ class Service(NamedTuple):
     deployment_alarms: frozenset[str] = frozenset()
     #: ``deploymentController.type``: ECS, CODE_DEPLOY or EXTERNAL (only ECS is ever updated)
     deployment_controller: str = "ECS"
+    #: ``deploymentConfiguration`` as DescribeServices answered it (sent back whole, with
+    #: what a deploy changes in it: ``logic.rollout``)
+    deployment_configuration: dict[str, Any] = {}
+    #: ECS rolls a failed deployment back on its own because of its deployment alarms: they
+    #: are on with rollback, and no circuit breaker without rollback could have failed it
+    #: instead (ECS's event does not say which one did)
+    alarm_rollback: bool = False
+    #: it has load balancers, each with an ``advancedConfiguration`` (alternate target group,
+    #: listener rule, role): what ECS's canary, linear and blue/green strategies need
+    traffic_ready: bool = False
 
     @property
     def primary(self) -> Deployment | None:

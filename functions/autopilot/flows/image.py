@@ -55,7 +55,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
 
-from autopilot.aws import ecr, ecs
+from autopilot import contract
+from autopilot.aws import cloudwatch, ecr, ecs
 from autopilot.aws.clients import AwsClients
 from autopilot.contract import IMAGE_EVENTS
 from autopilot.domain.images import (
@@ -239,6 +240,7 @@ def deploy(
         gated = _gated_digests(r, candidate, cand_info, ready, task_definitions)
         scans = _scans(r, candidate, gated, ready)
         expires = r.ledger.table.epoch() + approval_ttl_hours * 3600
+        alarms: dict[str, bool] = {}  # deployment alarm name -> it exists (read once)
         # 4. decide, service by service
         for svc, cfg, state, container in ready:
             if cand_info is None:
@@ -286,6 +288,11 @@ def deploy(
                 approval_expires=iso(datetime.fromtimestamp(expires, UTC)),
                 scanned=scanned,
             )
+            missing = _missing_alarms(r, cfg.alarms, alarms) if planned.update else ()
+            if missing:
+                reason = f"{contract.TAG_ALARMS} names no such alarm: {' '.join(missing)}"
+                plans.append((svc, Plan(_rejected(svc, candidate, reason))))
+                continue
             # a deploy's own facts: the revisions earlier attempts registered and never used
             registered = (
                 r.ledger.deploys.list_registered(svc.arn) if planned.register is not None else []
@@ -360,6 +367,16 @@ def _image_decision(candidate: Candidate, outcome: Outcome, reason: str) -> Deci
         repository=candidate.repository,
         digest=candidate.digest,
     )
+
+
+def _missing_alarms(r: Run, names: tuple[str, ...], known: dict[str, bool]) -> tuple[str, ...]:
+    """The deployment alarms a service names (``autopilot:alarms``) that CloudWatch does not
+    hold: one DescribeAlarms for the names not yet read in this run."""
+    unread = [n for n in names if n not in known]
+    if unread:
+        found = cloudwatch.existing_alarms(r.aws.cloudwatch, unread)
+        known.update({n: n in found for n in unread})
+    return tuple(n for n in names if not known[n])
 
 
 def _gated_digests(

@@ -10,8 +10,9 @@ COMPLETED                           a revision autopilot did not deploy, over on
                                     replaced: that is a rollback)                   good)
 COMPLETED                           otherwise                                      last-known-good
 FAILED                              ECS rolls back itself (circuit breaker with    quarantined
-                                    rollback, a rollback in the reason), or the
-                                    service is already on another revision
+                                    rollback, deployment alarms with rollback, a
+                                    rollback in the reason), or the service is
+                                    already on another revision
 FAILED                              a known good revision differs from the failed  rolled-back
                                     one and the service is not already on it      (+ quarantine)
 FAILED                              nothing known good to go back to               quarantined
@@ -79,6 +80,8 @@ def ecs_rolls_back(facts: DeploymentFacts, svc: Service) -> str | None:
         return "ECS is rolling back"
     if svc.circuit_breaker_rollback:
         return "the circuit breaker rolls back"
+    if svc.alarm_rollback:
+        return "its deployment alarms roll back"
     if facts.task_definition and svc.task_definition != facts.task_definition:
         # ECS's rollback, or a newer deployment, already put another revision on the service
         return f"the service has already moved on to {svc.task_definition}"

@@ -43,7 +43,7 @@ from autopilot.domain.records import DeployRecord, ScanRecord, ServiceLedgerStat
 from autopilot.domain.report import Decision, Outcome
 from autopilot.domain.service import Service
 from autopilot.errors import UnknownTaskDefinitionField
-from autopilot.logic import pause
+from autopilot.logic import pause, rollout
 from autopilot.logic.policy import Policy, ScanGate, ServiceConfig
 from autopilot.logic.scan import gate_verdict
 from autopilot.logic.taskdef import pinned_registration
@@ -259,10 +259,20 @@ def decide(
             asks_approval=asks,
         )
 
-    update = {"cluster": svc.cluster_arn, "service": svc.arn, "taskDefinition": None}
+    update: dict[str, Any] = {
+        "cluster": svc.cluster_arn,
+        "service": svc.arn,
+        "taskDefinition": None,
+    }
     reason = f"{chosen_tag or cand.digest} replaces {running.image} in container {running.name}"
     if scanned:
         reason = f"{reason} (scan gate on {scanned})"
+    config, rollout_note = rollout.deployment_configuration(
+        svc.deployment_configuration, cfg.rollout, cfg.alarms, traffic_ready=svc.traffic_ready
+    )
+    if config is not None:
+        update["deploymentConfiguration"] = config
+        reason = f"{reason}; {rollout_note}"
     return Plan(
         make_decision(
             svc,

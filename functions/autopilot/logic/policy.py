@@ -1,5 +1,6 @@
 """A service's ``autopilot:*`` tags: which image tags deploy (``autopilot:policy``), the scan
-gate (``autopilot:scan``), approval and zone rebalancing; parsing and checks; and the
+gate (``autopilot:scan``), approval, zone rebalancing, and how ECS rolls a deploy out
+(``autopilot:strategy``, ``autopilot:alarms``: ``logic.rollout``); parsing and checks; and the
 config's floors under the scan and approval tags (``Floors``: whatever a tag says, the
 gate is at least the floor's and approval is manual in the clusters that require it).
 
@@ -16,6 +17,7 @@ from typing import Literal, NamedTuple
 from autopilot import contract
 from autopilot.errors import MalformedTag
 from autopilot.logic import patterns
+from autopilot.logic.rollout import Rollout, parse_alarms, parse_rollout
 from autopilot.logic.semver import Version, parse_version
 
 PolicyKind = Literal["semver", "glob", "regex", "tag"]
@@ -149,6 +151,10 @@ class ServiceConfig(NamedTuple):
     scan_tag: ScanGate | None = None
     #: what ``autopilot:approval`` says, when the config's cluster rule overrode it (else None)
     approval_tag: Approval | None = None
+    #: ``autopilot:strategy`` (None: no tag, the service keeps its strategy)
+    rollout: Rollout | None = None
+    #: ``autopilot:alarms``: the deployment alarms each deploy sets, with rollback
+    alarms: tuple[str, ...] = ()
 
     @property
     def scan_note(self) -> str:
@@ -212,4 +218,6 @@ def parse_service_config(tags: dict[str, str]) -> ServiceConfig | None:
         policy=parse_policy(tags.get(contract.TAG_POLICY)),
         scan=parse_scan_gate(tags.get(contract.TAG_SCAN)),
         approval=parse_approval(tags.get(contract.TAG_APPROVAL)),
+        rollout=parse_rollout(tags.get(contract.TAG_STRATEGY)),
+        alarms=parse_alarms(tags.get(contract.TAG_ALARMS)),
     )

@@ -1,0 +1,177 @@
+"""How ECS rolls a deploy out: the service's deployment strategy (``autopilot:strategy``) and
+its deployment alarms (``autopilot:alarms``), parsed and turned into the
+``deploymentConfiguration`` of the deploy's UpdateService.
+
+``autopilot:strategy`` (written within ECS's tag-value characters):
+
+==========================  ============================================================
+value                       ECS's ``deploymentConfiguration``
+==========================  ============================================================
+``rolling``                 ``strategy`` ROLLING
+``canary:<pct>:<bake>``     CANARY, ``canaryConfiguration`` {``canaryPercent`` <pct>
+                            (0.1..100, a multiple of 0.1), ``canaryBakeTimeInMinutes``
+                            <bake> (0..1440)}
+``linear:<pct>:<bake>``     LINEAR, ``linearConfiguration`` {``stepPercent`` <pct>
+                            (3..100, a multiple of 0.1), ``stepBakeTimeInMinutes``
+                            <bake> (0..1440)}
+``blue-green:<bake>``       BLUE_GREEN, ``bakeTimeInMinutes`` <bake> (0..1440)
+==========================  ============================================================
+
+The ranges are those of ECS's API reference (``CanaryConfiguration``,
+``LinearConfiguration``, ``DeploymentConfiguration``). No tag: the service keeps whatever
+strategy it has. Canary, linear and blue/green shift traffic between two target groups, so
+ECS needs each of the service's load balancers to carry an ``advancedConfiguration``
+(alternate target group, production listener rule, role); a service without it is
+deployed rolling, and the decision says why.
+
+``autopilot:alarms``: CloudWatch alarm names separated by spaces (at most
+``MAX_ALARMS``); each deploy sets ``alarms`` {those names, enable, rollback}, so ECS rolls
+the deployment back when one goes into ALARM. The flow checks that they exist first.
+
+The rest of the service's ``deploymentConfiguration`` (percentages, circuit breaker, hooks)
+is sent back as DescribeServices read it: UpdateService takes the structure whole.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, NamedTuple
+
+from autopilot import contract
+from autopilot.errors import MalformedTag
+
+Kind = Literal["rolling", "canary", "linear", "blue-green"]
+
+#: ECS's ``strategy`` value for each kind
+ECS_STRATEGY: dict[Kind, str] = {
+    "rolling": "ROLLING",
+    "canary": "CANARY",
+    "linear": "LINEAR",
+    "blue-green": "BLUE_GREEN",
+}
+MAX_BAKE_MINUTES = 1440
+#: the lowest percent each kind takes (ECS: canary 0.1, linear step 3.0; both up to 100)
+MIN_PERCENT: dict[Kind, float] = {"canary": 0.1, "linear": 3.0}
+MAX_ALARMS = 10
+
+_PERCENT = re.compile(r"[0-9]{1,3}(?:\.[0-9])?", re.ASCII)
+_MINUTES = re.compile(r"[0-9]{1,4}", re.ASCII)
+_EXPECTED = (
+    "expected rolling, canary:<percent>:<bake minutes>, linear:<step percent>:<bake minutes> "
+    "or blue-green:<bake minutes>"
+)
+
+
+class Rollout(NamedTuple):
+    """A service's deployment strategy, as its ``autopilot:strategy`` tag says."""
+
+    kind: Kind = "rolling"
+    #: canary percent, or linear step percent
+    percent: float | None = None
+    bake_minutes: int | None = None
+
+    @property
+    def shifts_traffic(self) -> bool:
+        """Canary, linear and blue/green move traffic between two target groups."""
+        return self.kind != "rolling"
+
+    def __str__(self) -> str:
+        if self.kind == "rolling":
+            return "rolling"
+        if self.percent is None:
+            return f"{self.kind}:{self.bake_minutes}"
+        return f"{self.kind}:{self.percent:g}:{self.bake_minutes}"
+
+
+def parse_rollout(value: str | None) -> Rollout | None:
+    """``autopilot:strategy``, or None when the service has no such tag; raises
+    ``MalformedTag`` for anything else than the four forms, or a number out of ECS's range."""
+    if value is None:
+        return None
+    raw = value.strip()
+    kind, _, rest = raw.partition(":")
+    parts = rest.split(":") if rest else []
+    if kind == "rolling" and not parts:
+        return Rollout()
+    if kind in ("canary", "linear") and len(parts) == 2:
+        shifting: Kind = "canary" if kind == "canary" else "linear"
+        low = MIN_PERCENT[shifting]
+        return Rollout(shifting, _percent(raw, parts[0], low), _minutes(raw, parts[1]))
+    if kind == "blue-green" and len(parts) == 1:
+        return Rollout("blue-green", None, _minutes(raw, parts[0]))
+    raise MalformedTag(contract.TAG_STRATEGY, raw[:64], _EXPECTED)
+
+
+def _percent(raw: str, text: str, low: float) -> float:
+    if not _PERCENT.fullmatch(text) or not low <= float(text) <= 100:
+        problem = f"the percent must be {low:g} to 100, in steps of 0.1 (got {text!r})"
+        raise MalformedTag(contract.TAG_STRATEGY, raw[:64], problem)
+    return float(text)
+
+
+def _minutes(raw: str, text: str) -> int:
+    if not _MINUTES.fullmatch(text) or int(text) > MAX_BAKE_MINUTES:
+        problem = f"the bake time must be 0 to {MAX_BAKE_MINUTES} minutes (got {text!r})"
+        raise MalformedTag(contract.TAG_STRATEGY, raw[:64], problem)
+    return int(text)
+
+
+def parse_alarms(value: str | None) -> tuple[str, ...]:
+    """``autopilot:alarms``: the alarm names (space-separated), () with no tag; raises
+    ``MalformedTag`` for an empty value or more than ``MAX_ALARMS`` names."""
+    if value is None:
+        return ()
+    names = tuple(dict.fromkeys(value.split()))
+    if not names:
+        raise MalformedTag(contract.TAG_ALARMS, value[:64], "expected alarm names, space-separated")
+    if len(names) > MAX_ALARMS:
+        problem = f"at most {MAX_ALARMS} alarms (got {len(names)})"
+        raise MalformedTag(contract.TAG_ALARMS, value[:64], problem)
+    return names
+
+
+def deployment_configuration(
+    current: dict[str, Any],
+    rollout: Rollout | None,
+    alarms: tuple[str, ...],
+    *,
+    traffic_ready: bool,
+) -> tuple[dict[str, Any] | None, str]:
+    """The ``deploymentConfiguration`` the deploy's UpdateService sends (None: leave it as it
+    is), and a note for the decision's reason ("" when there is nothing to say).
+
+    ``current`` is the service's, as DescribeServices read it; ``traffic_ready``: every load
+    balancer of the service has an ``advancedConfiguration`` (what canary, linear and
+    blue/green need)."""
+    if rollout is None and not alarms:
+        return None, ""
+    config = dict(current)
+    note = ""
+    if rollout is not None:
+        if rollout.shifts_traffic and not traffic_ready:
+            note = (
+                f"strategy {rollout} needs a load balancer with an advanced configuration "
+                "(alternate target group, production listener rule, role): deployed rolling"
+            )
+            rollout = Rollout()
+        else:
+            note = f"strategy {rollout}"
+        for key in ("canaryConfiguration", "linearConfiguration", "bakeTimeInMinutes"):
+            config.pop(key, None)
+        config["strategy"] = ECS_STRATEGY[rollout.kind]
+        if rollout.kind == "canary":
+            config["canaryConfiguration"] = {
+                "canaryPercent": rollout.percent,
+                "canaryBakeTimeInMinutes": rollout.bake_minutes,
+            }
+        elif rollout.kind == "linear":
+            config["linearConfiguration"] = {
+                "stepPercent": rollout.percent,
+                "stepBakeTimeInMinutes": rollout.bake_minutes,
+            }
+        elif rollout.kind == "blue-green":
+            config["bakeTimeInMinutes"] = rollout.bake_minutes
+    if alarms:
+        config["alarms"] = {"alarmNames": list(alarms), "enable": True, "rollback": True}
+        note = ", ".join(filter(None, [note, f"rolled back by ECS on alarm {' '.join(alarms)}"]))
+    return config, note
