@@ -288,19 +288,14 @@ def deploy(
                 approval_expires=iso(datetime.fromtimestamp(expires, UTC)),
                 scanned=scanned,
             )
-            missing = _missing_alarms(r, cfg.alarms, alarms) if planned.update else ()
-            if missing:
-                reason = f"{contract.TAG_ALARMS} names no such alarm: {' '.join(missing)}"
-                plans.append((svc, Plan(_rejected(svc, candidate, reason))))
-                continue
-            # a deploy's own facts: the revisions earlier attempts registered and never used
-            registered = (
-                r.ledger.deploys.list_registered(svc.arn) if planned.register is not None else []
+            refused = _unknown_alarms(r, svc, cfg, candidate, alarms) if planned.update else None
+            plans.append(
+                (
+                    svc,
+                    refused
+                    or _plan(r, planned, svc, candidate, cand_info, in_use, observed_at, expires),
+                )
             )
-            plan = _plan(
-                r, planned, svc, candidate, cand_info, registered, in_use, observed_at, expires
-            )
-            plans.append((svc, plan))
     # 5. the re-gate, 6. carry out
     _carry_out(r, candidate, plans, regated, elsewhere=elsewhere, clears=clears, said=said)
 
@@ -369,14 +364,21 @@ def _image_decision(candidate: Candidate, outcome: Outcome, reason: str) -> Deci
     )
 
 
-def _missing_alarms(r: Run, names: tuple[str, ...], known: dict[str, bool]) -> tuple[str, ...]:
-    """The deployment alarms a service names (``autopilot:alarms``) that CloudWatch does not
-    hold: one DescribeAlarms for the names not yet read in this run."""
-    unread = [n for n in names if n not in known]
+def _unknown_alarms(
+    r: Run, svc: Service, cfg: ServiceConfig, candidate: Candidate, known: dict[str, bool]
+) -> Plan | None:
+    """The deploy refused when a deployment alarm the service names (``autopilot:alarms``)
+    is not one CloudWatch holds, else None: one DescribeAlarms for the names not yet read
+    in this run (``known``: name -> it exists)."""
+    unread = [n for n in cfg.alarms if n not in known]
     if unread:
         found = cloudwatch.existing_alarms(r.aws.cloudwatch, unread)
         known.update({n: n in found for n in unread})
-    return tuple(n for n in names if not known[n])
+    missing = [n for n in cfg.alarms if not known[n]]
+    if not missing:
+        return None
+    reason = f"{contract.TAG_ALARMS} names no such alarm: {' '.join(missing)}"
+    return Plan(_rejected(svc, candidate, reason))
 
 
 def _gated_digests(
@@ -530,7 +532,6 @@ def _plan(  # noqa: PLR0917 - the parts of one service's plan
     svc: Service,
     candidate: Candidate,
     cand_info: ImageInfo,
-    registered: list[DeployRecord],
     in_use: frozenset[str],
     observed_at: float,
     expires: int,
@@ -559,6 +560,8 @@ def _plan(  # noqa: PLR0917 - the parts of one service's plan
         writes.append(Write("record the pending approval", ask))
     if planned.register is None or planned.update is None:
         return Plan(decision, writes=tuple(writes))
+    # a deploy's own facts: the revisions earlier attempts registered and never used
+    registered = r.ledger.deploys.list_registered(svc.arn)
     reuse = next(
         (
             x.task_definition
