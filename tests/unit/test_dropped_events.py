@@ -4,6 +4,8 @@ never lost; and the command line refuses a drop rate outside 0..1 (exit 2)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cli.main import main
@@ -64,4 +66,21 @@ def test_local_up_with_a_bad_drop_rate_is_a_usage_error(capsys: pytest.CaptureFi
     assert main(["local", "up", "--drop-rate", "1.5"]) == 2
     err = capsys.readouterr().err
     assert "--drop-rate 1.5" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["local", "push", "demo/web:9.0.0", "--drop-event"], ["local", "tick", "reconcile"]],
+)
+def test_drop_event_and_tick_without_a_sandbox_say_so(
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("AUTOPILOT_SANDBOX_STATE", str(tmp_path / "none.json"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "autopilot local up" in err
     assert "Traceback" not in err
