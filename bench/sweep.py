@@ -1,4 +1,4 @@
-"""8. The reconciler's sweep (``functions/autopilot/flows/reconcile.py``) at 100 and 1,000
+"""3b. The reconciler's sweep (``functions/autopilot/flows/reconcile.py``) at 100 and 1,000
 managed services, in-process against moto (``tests.estate.Estate``): calls per sweep, wall
 time per sweep, and the delay from a dropped push event to its deploy.
 
