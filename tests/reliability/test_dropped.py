@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reliability import dropped
+from reliability import dropped, estate, replay
 from reliability.report import dropped_detail, dropped_row
 
 
@@ -51,3 +51,28 @@ def test_the_phase_has_its_row_in_reliability_md(result: dropped.DroppedResult) 
     assert "100% on their newest eligible image" in row
     assert "0 backward, 0 duplicate deploys" in row
     assert dropped_detail(phase).startswith(f"- Lost events: {result.images} images")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open finding: the sweep's pick (functions/autopilot/logic/sweep.py policy_pick) "
+    "is the newest image the policy takes, whatever its scan: when that one is blocked, the "
+    "older eligible image whose events were lost is never deployed",
+)
+def test_a_lost_clean_push_behind_a_blocked_newer_one_is_deployed_by_the_sweep(
+    rel_sandbox: Any, result: dropped.DroppedResult
+) -> None:
+    sim = rel_sandbox.simulator
+    svc = estate.SERVICES[0]
+    repo = estate.service_repository(svc)
+    clean, vulnerable = (".".join(map(str, v)) for v in replay.allocate(repo, 2))
+    lost = sim.push(repo, clean, drop_event=True)
+    blocked = sim.push(repo, vulnerable, findings={"CRITICAL": 1})
+    assert "blocked" in [
+        d["outcome"] for r in blocked.routes if r.report for d in r.report["decisions"]
+    ]
+    sim.tick("reconcile")
+    observer = replay.DeployObserver(rel_sandbox)
+    ecs = rel_sandbox.clients("ecs")
+    td = ecs.describe_services(cluster=sim.service(svc).cluster_arn, services=[svc])["services"]
+    assert observer.image_of(td[0]["taskDefinition"])[0] == lost.digest
