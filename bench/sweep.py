@@ -157,6 +157,13 @@ def run(*, quick: bool = False) -> Section:
                     f"{m['lost_outcomes'].get('deferred', 0)} (services and repositories) to "
                     f"the next sweeps: about {m['sweeps_to_deploy_all']} sweeps in all "
                     "(estimated from the first)"
+                )
+                + (
+                    f"; the sweep ran {m['lost_wall']:.0f} s, past the {TIMEOUT_SECONDS} s "
+                    "timeout (what ran after the last time check was not profiled): Lambda would "
+                    "cut it off"
+                    if m["lost_wall"] > TIMEOUT_SECONDS
+                    else ""
                 ),
             ),
             Figure(
