@@ -194,6 +194,8 @@ def _extras(section: dict[str, Any]) -> list[str]:
                 + ", ".join(f"{k} {v}" for k, v in calls.items())
                 + " |"
             )
+    elif key == "sweep":
+        lines += _sweep_lines(section)
     elif key == "storm":
         d = section["details"]
         lines += [
@@ -254,4 +256,33 @@ def _extras(section: dict[str, Any]) -> list[str]:
                 f"- {fig['name']}: {e['decisions_per_run']:,} decisions per run over "
                 f"{e['distinct_inputs']} distinct inputs ({mix})."
             )
+    return lines
+
+
+def _sweep_lines(section: dict[str, Any]) -> list[str]:
+    """The reconciler's sweeps: calls by API, wall time and outcomes per size."""
+    lines: list[str] = []
+    lines += [
+        "| services (repositories) | sweep | calls by API | wall | outcomes |",
+        "|---|---|---|---|---|",
+    ]
+    for size, m in section["details"].items():
+        for which, label in (("idle", "nothing to do"), ("lost", "a dropped push each")):
+            calls = ", ".join(f"{k} {v}" for k, v in m[f"{which}_calls"].items())
+            got = ", ".join(f"{k} {v}" for k, v in m[f"{which}_outcomes"].items())
+            lines.append(
+                f"| {size} ({m['repositories']}) | {label} | {calls} | "
+                f"{m[f'{which}_wall']:.1f} s | {got or 'none'} |"
+            )
+    lines += [
+        "",
+        "Delay from a dropped push event to its deploy: at most one "
+        "`reconciler.rate_minutes` interval per sweep it takes plus the sweep's time: "
+        + "; ".join(
+            f"{size} services: {m['sweeps_to_deploy_all']} sweep(s) x rate_minutes "
+            f"+ {m['lost_wall']:.1f} s"
+            for size, m in section["details"].items()
+        )
+        + ".",
+    ]
     return lines

@@ -1,6 +1,7 @@
 """The bench's one command: ``python -m bench.run [--quick] [--only NAME[,NAME]] [--out DIR]``.
 
-Runs the sections (cold start, asset size, AWS calls, storm, throughput, synth, demo)
+Runs the sections (cold start, asset size, AWS calls, the reconciler's sweep, storm,
+throughput, synth, demo)
 in order and writes ``results.json`` (every run's raw
 numbers) and ``results.md`` (the table, with targets and verdicts) into ``--out``
 (default: bench/). ``--quick`` uses small sizes and few runs (for the smoke test).
@@ -21,13 +22,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import asset_size, aws_calls, cold_start, demo, report, storm, synth, throughput
+from bench import (
+    asset_size,
+    aws_calls,
+    cold_start,
+    demo,
+    report,
+    storm,
+    sweep,
+    synth,
+    throughput,
+)
 from bench.common import REPO_ROOT, Section
 
 SECTIONS: dict[str, Callable[..., Section]] = {
     "cold-start": cold_start.run,
     "asset-size": asset_size.run,
     "aws-calls": aws_calls.run,
+    "sweep": sweep.run,
     "storm": storm.run,
     "throughput": throughput.run,
     "synth": synth.run,

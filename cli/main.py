@@ -19,7 +19,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -233,6 +233,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     from sandbox.core import Sandbox
     from sandbox.timeline import Timeline
 
+    if not 0.0 <= args.drop_rate <= 1.0:
+        raise UsageError(f"--drop-rate {args.drop_rate}: a share between 0 and 1 (e.g. 0.2)")
     try:
         state = read_state()
         call("/info", {}, timeout=2.0)
@@ -247,6 +249,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         progress=progress,
         timeline=Timeline(echo=True, verbose=args.verbose),
         brownfield=args.brownfield,
+        drop_rate=args.drop_rate,
+        drop_seed=args.drop_seed,
     )
     try:
         sb.up()
@@ -321,6 +325,7 @@ def cmd_local_push(args: argparse.Namespace) -> int:
             "scanner": args.scanner,
             "platforms": _parse_platforms(args.platforms, attestation=args.attestation),
             "attestation": args.attestation,
+            "drop_event": args.drop_event,
         },
         args,
     )
@@ -355,6 +360,10 @@ def cmd_local_alarm(args: argparse.Namespace) -> int:
     return _local_call(
         "/alarm", {"name": args.name, "state": args.state, "reason": args.reason}, args
     )
+
+
+def cmd_local_tick(args: argparse.Namespace) -> int:
+    return _local_call("/tick", {"rule": args.rule}, args)
 
 
 def cmd_local_stop_tasks(args: argparse.Namespace) -> int:
@@ -973,6 +982,42 @@ def _json(args: argparse.Namespace) -> bool:
     return getattr(args, "output", None) == "json"
 
 
+def _lost_event_parsers(
+    lsub: Any,
+    up: argparse.ArgumentParser,
+    push: argparse.ArgumentParser,
+    common: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
+) -> None:
+    """Lost ECR events and the schedule on demand: ``local up --drop-rate/--drop-seed``,
+    ``local push --drop-event`` and ``local tick [RULE]``."""
+    up.add_argument(
+        "--drop-rate",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="lose this share (0 to 1) of ECR push and scan events, as EventBridge may",
+    )
+    up.add_argument(
+        "--drop-seed", type=int, default=0, help="seed of which events --drop-rate loses"
+    )
+    push.add_argument(
+        "--drop-event",
+        action="store_true",
+        help="the push's events (push and scan) never reach the rules: the image is in ECR "
+        "for the reconciler's sweep to find",
+    )
+    push.set_defaults(func=cmd_local_push)
+    tick = common(
+        lsub.add_parser("tick", help="fire the schedule rules once (EventBridge's clock)")
+    )
+    tick.add_argument(
+        "rule",
+        nargs="?",
+        help="only this schedule rule: its name or last word (reconcile, recheck)",
+    )
+    tick.set_defaults(func=cmd_local_tick)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = global_options(
         _Parser(
@@ -1037,7 +1082,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --platforms: add buildx's provenance attestation (platform unknown/unknown)",
     )
-    push.set_defaults(func=cmd_local_push)
+    _lost_event_parsers(lsub, up, push, common)  # and push's defaults
     emit = common(lsub.add_parser("emit", help="route one event through the deployed rules"))
     emit.add_argument("event", metavar="EVENT.json", help="an EventBridge event (- for stdin)")
     emit.add_argument(

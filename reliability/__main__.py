@@ -30,16 +30,18 @@ class Sizes:
     hostile_tag_values: int  # how many hand-written tag values go through the sandbox
     tag_parse_values: int
     kill_stride: int  # kill after every n-th call of a deploy (1: after each one)
+    dropped_events: int  # the stream of which 20% of the ECR events are lost before a sweep
 
 
-SMALL = Sizes(30, 24, 2, 3, 4, 400, 5, 200, 3)
-FULL = Sizes(1000, 200, 8, 10, 8, 10_000, 10_000, 3000, 1)
+SMALL = Sizes(30, 24, 2, 3, 4, 400, 5, 200, 3, 30)
+FULL = Sizes(1000, 200, 8, 10, 8, 10_000, 10_000, 3000, 1, 200)
 
 
 def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: PLR0915
     from reliability import (
         checkov_run,
         concurrency,
+        dropped,
         estate,
         faults,
         hostile,
@@ -77,6 +79,21 @@ def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: P
             o = faults.outage_run(sb, seed=seed + 2 + k, n_images=sizes.outage_images, scope=scope)
             out["phases"][f"outage_{scope}"] = o.summary() | {"ok": o.ok, "details": o.wrong_final}
             say(f"  100% outage ({scope}) ok={o.ok} in {time.perf_counter() - t:.0f} s")
+
+        t = time.perf_counter()
+        d = dropped.run_dropped(sb, seed=seed + 4, n_events=sizes.dropped_events, drop_rate=0.2)
+        out["phases"]["dropped_20"] = d.summary() | {
+            "deployed_share": d.deployed_share,
+            "ok": d.ok,
+            "details": [
+                *d.wrong_final,
+                *d.backward,
+                *d.duplicate_deploys,
+                *d.blocked_deploys,
+                *d.failed_routes,
+            ][:20],
+        }
+        say(f"  20% ECR events dropped, one sweep ok={d.ok} in {time.perf_counter() - t:.0f} s")
 
         t = time.perf_counter()
         c = concurrency.run_rounds(

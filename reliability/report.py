@@ -65,6 +65,34 @@ def annotate(doc: dict[str, Any]) -> None:
         lp["star_mutating_unexpected"] = list(lp["star_mutating"])
 
 
+def dropped_row(dr: dict[str, Any]) -> str:
+    """The summary row of the lost-events phase (``reliability/dropped.py``)."""
+    return (
+        f"| 20% of ECR events lost: one sweep deploys every eligible push | "
+        f"{dr['events']} push and scan events, {dr['dropped']} dropped "
+        f"({dr['dropped_pushes']} pushes, {dr['dropped_scans']} scans; seeded), "
+        f"{dr['services']} services, one reconciler sweep | "
+        f"{dr['deployed_share']:.0%} on their newest eligible image "
+        f"({dr['lost_eligible']} of them only through a lost event; "
+        f"{dr['deployed_by_event']} deploys by image-events, {dr['deployed_by_sweep']} by "
+        f"the sweep), {dr['backward']} backward, {dr['duplicate_deploys']} duplicate "
+        f"deploys, {dr['blocked_deploys']} blocked or quarantined | {_ok(dr['ok'])} |"
+    )
+
+
+def dropped_detail(dr: dict[str, Any]) -> str:
+    """The details line of the lost-events phase."""
+    return (
+        f"- Lost events: {dr['images']} images ({dr['vulnerable']} with findings, "
+        f"{dr['crashing']} crashing), each a push then its scan event, no duplicates or "
+        "reordering; the simulator's drop rate (`Simulator.drop_events`, 20%, seeded) "
+        "lost events before the rules, ECR held every image and scan result; then the "
+        "reconciler's schedule fired once (`Simulator.tick('reconcile')`, "
+        f"{dr['sweep_seconds']:.1f} s with the deployments it caused); "
+        f"{dr['rollbacks']} rollbacks by deployment-events; {dr['seconds']:.0f} s."
+    )
+
+
 def _ok(flag: bool) -> str:
     return "pass" if flag else "**FAIL**"
 
@@ -77,6 +105,7 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
     oa, ou = p["outage_all"], p["outage_UpdateService"]
     c, h, left = p["concurrency"], p["hostile"], p["leftovers"]
     k = p.get("kills")
+    dr = p.get("dropped_20")
     lines: list[str] = []
     add = lines.append
     add("# Reliability figures")
@@ -143,6 +172,8 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
             f"{o['left_in_dlq']} left, {o['wrong_final']} services off the model | "
             f"{_ok(o['ok'])} |"
         )
+    if dr is not None:
+        add(dropped_row(dr))
     add(
         f"| one deploy under concurrency, the lease holds | {c['rounds']} rounds x "
         f"{c['threads']} threads | {c['update_service']} UpdateService, {c['busy']} refused "
@@ -224,6 +255,7 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
     add("| faults, outage, redrive, leftovers | `pytest tests/reliability/test_faults.py` |")
     add("| concurrency, concurrent duplicates | `pytest tests/reliability/test_concurrency.py` |")
     add("| mid-flight kills | `pytest tests/reliability/test_kills.py` |")
+    add("| lost ECR events, one sweep | `pytest tests/reliability/test_dropped.py` |")
     add("| hostile events and tags | `pytest tests/reliability/test_hostile.py` |")
     lp_tests = "`pytest tests/reliability/test_least_privilege.py`"
     add(f"| least privilege, checkov, cdk-nag | {lp_tests} |")
@@ -255,6 +287,8 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
         "carried the deployments through. With UpdateService-only faults the revision "
         "registered by the failed attempts was reused on redrive, not registered again."
     )
+    if dr is not None:
+        add(dropped_detail(dr))
     if k is not None:
         add(
             f"- Mid-flight kills ({k['repository']}, two services): the kill comes once a "

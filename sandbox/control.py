@@ -65,6 +65,7 @@ def handle(sb: Sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
             scanner=body.get("scanner"),
             platforms=tuple(str(p) for p in body.get("platforms") or ()),
             attestation=bool(body.get("attestation")),
+            drop_event=bool(body.get("drop_event")),
         )
         return _routes_payload(
             sb,
@@ -90,6 +91,9 @@ def handle(sb: Sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return _routes_payload(
             sb, mark, sim.alarm(str(body["name"]), str(body["state"]), body.get("reason"))
         )
+    if path == "/tick":
+        rule = body.get("rule")
+        return _routes_payload(sb, mark, sim.tick(str(rule) if rule else None))
     if path == "/stop-tasks":
         return _routes_payload(sb, mark, sim.stop_tasks(str(body["service"]), str(body["az"])))
     raise BadRequest(f"unknown control path {path}")

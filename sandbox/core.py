@@ -38,9 +38,13 @@ class Sandbox:
         progress: Callable[[str], None] | None = None,
         timeline: Timeline | None = None,
         brownfield: bool = False,
+        drop_rate: float = 0.0,
+        drop_seed: int = 0,
     ) -> None:
         """``brownfield``: after the stacks, make the brownfield estate (``sandbox.brownfield``:
-        a cluster and services made by plain API calls) and run its services too."""
+        a cluster and services made by plain API calls) and run its services too.
+        ``drop_rate``: the share of ECR push and scan events the bus loses, seeded with
+        ``drop_seed`` (``Simulator.drop_events``)."""
         self.server = MotoServer(port=port)
         self.make_brownfield = brownfield
         self.brownfield: bf.BrownfieldEstate | None = None
@@ -53,6 +57,8 @@ class Sandbox:
         self.router: Router | None = None
         self.simulator: Simulator | None = None
         self.timings: dict[str, float] = {}
+        self.drop_rate = drop_rate
+        self.drop_seed = drop_seed
 
     @property
     def endpoint(self) -> str:
@@ -82,6 +88,8 @@ class Sandbox:
         self.simulator = Simulator(
             self.clients, self.router, self.stacks, self.timeline, clusters=extra
         ).start()
+        if self.drop_rate:
+            self.simulator.drop_events(self.drop_rate, seed=self.drop_seed)
         self.timings["deploy"] = time.perf_counter() - t1
         self.say(
             f"deployed {len(self.stacks)} stack(s), {len(self.router.rules)} rule(s), "

@@ -1,5 +1,6 @@
 """The image scenes: a clean push deploys the pinned digest, a vulnerable one is blocked, a
-crashing one is rolled back and quarantined, and duplicate deliveries change nothing."""
+crashing one is rolled back and quarantined, duplicate deliveries change nothing, and a
+push whose events were lost is deployed by the reconciler's sweep."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sandbox.demo.framework import (
     DemoContext,
     Scene,
     done_actions,
+    next_version,
     no_failure,
     outcomes,
 )
@@ -164,6 +166,47 @@ class DuplicatePushChangesNothing:
         return checks
 
 
+class LostPushDeployedBySweep:
+    title = "A push whose events were lost is deployed by the reconciler's sweep"
+
+    def run(self, ctx: DemoContext) -> list[Check]:
+        svc = ctx.story.get("service") or ctx.pick_service()
+        repo = svc["tags"][contract.TAG_REPOSITORY]
+        before = ctx.task_definition(svc)
+        res = ctx.sim.push(repo, next_version(ctx, repo), drop_event=True)
+        lost = [e for e in res.events if e in ctx.sim.dropped]
+        unchanged = ctx.task_definition(svc) == before
+        ctx.sandbox.timeline.add(
+            "note", "the image and its scan result are in ECR; the reconciler's schedule fires"
+        )
+        sweep = ctx.sim.tick("reconcile")
+        image = ctx.image(svc)
+        return [
+            Check(
+                "the push's events never reached the rules",
+                not res.routes and len(lost) == len(res.events),
+                f"{len(lost)} of {len(res.events)} lost, {len(res.routes)} delivered",
+            ),
+            Check(f"nothing changed on the push: {svc['name']} runs the same revision", unchanged),
+            no_failure(sweep),
+            Check(
+                "the reconciler deployed it",
+                "deployed" in outcomes(sweep, contract.RECONCILER.name),
+                ", ".join(outcomes(sweep, contract.RECONCILER.name)),
+            ),
+            Check(
+                f"{svc['name']} runs {repo}@{res.digest[:19]}... on every task",
+                image.endswith("@" + res.digest) and ctx.running_digest_everywhere(svc, res.digest),
+                image,
+            ),
+            Check(
+                "the deployment completed and became last known good",
+                "last-known-good" in outcomes(sweep, "deployment-events"),
+                ", ".join(outcomes(sweep, "deployment-events")),
+            ),
+        ]
+
+
 def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -174,4 +217,5 @@ SCENES: list[type[Scene]] = [
     VulnerablePushBlocked,
     CrashingImageRolledBack,
     DuplicatePushChangesNothing,
+    LostPushDeployedBySweep,
 ]

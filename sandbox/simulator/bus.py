@@ -8,6 +8,7 @@ have been delivered. The simulator's drain loop routes them in order.
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -51,24 +52,65 @@ def make_event(
     }
 
 
+#: what a dropped event's line on the timeline ends with
+DROPPED = " -- DROPPED: never reaches the rules"
+
+
 class EventQueue:
-    """Events waiting to be routed, in order, with steps between them; and every event ever
-    put on the bus (``emitted``)."""
+    """Events waiting to be routed, in order, with steps between them; every event ever
+    put on the bus (``emitted``); and the events the bus lost (``dropped``).
+
+    EventBridge delivers AWS service events best effort: ``drop_rate`` is the share of the
+    *droppable* events (the registry's ECR push and scan events) that never reach the
+    rules, decided by a random generator seeded with ``drop_seed`` (the same seed, the
+    same events lost, in the same order of puts)."""
 
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
         self.emitted: list[Event] = []
+        self.dropped: list[Event] = []
+        self.drop_rate = 0.0
+        self._rng = random.Random(0)
         self._pending: list[Event | Step] = []
 
-    def put(self, event: Event, *, label: str | None = None) -> None:
+    def set_drop_rate(self, rate: float, *, seed: int = 0) -> None:
+        """Lose ``rate`` (0 to 1) of the droppable events from now on, seeded with ``seed``."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"a drop rate is between 0 and 1, not {rate}")
+        self.drop_rate = rate
+        self._rng = random.Random(seed)
+
+    def put(
+        self,
+        event: Event,
+        *,
+        label: str | None = None,
+        droppable: bool = False,
+        drop: bool = False,
+    ) -> bool:
+        """Queue ``event`` for routing, or lose it: with ``drop``, or, if ``droppable``, at
+        the drop rate. Either way the timeline tells it. True: it was queued."""
+        lost = drop or (droppable and self.drop_rate > 0 and self._rng.random() < self.drop_rate)
+        text = label or describe_event(event)
+        if lost:
+            self.dropped.append(event)
+            self.timeline.add(
+                "event",
+                text + DROPPED,
+                id=event.get("id"),
+                detail_type=event.get("detail-type"),
+                dropped=True,
+            )
+            return False
         self._pending.append(event)
         self.emitted.append(event)
         self.timeline.add(
             "event",
-            label or describe_event(event),
+            text,
             id=event.get("id"),
             detail_type=event.get("detail-type"),
         )
+        return True
 
     def later(self, step: Step) -> None:
         """Run ``step`` once the events queued before it have been delivered."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from sandbox import moto_adjustments as adj
 from sandbox.deploy import DeployedStack
-from sandbox.router import Router, RouteResult, normalize_event
+from sandbox.router import Router, RouteResult, RuleInfo, normalize_event
 from sandbox.server import Clients
 from sandbox.simulator.alarms import Alarms
 from sandbox.simulator.bus import Event, EventQueue
@@ -33,6 +33,7 @@ from sandbox.simulator.state import (
     SimInstance,
     SimService,
     SimState,
+    SimulatorError,
     moto_service,
     new_service,
     primary_deployment,
@@ -171,12 +172,16 @@ class Simulator:
         return self
 
     # ------------------------------------------------------------------ routing
-    def emit(self, event: dict[str, Any], *, label: str | None = None) -> list[RouteResult]:
-        """Put one event on the bus; route it and everything it causes. Returns all routes."""
+    def emit(
+        self, event: dict[str, Any], *, label: str | None = None, droppable: bool = False
+    ) -> list[RouteResult]:
+        """Put one event on the bus; route it and everything it causes. Returns all routes.
+        With ``droppable`` it may be lost at :attr:`drop_rate`, as the simulator's own ECR
+        events are (a harness replaying a stream of them)."""
         event = normalize_event(event)
         with self._lock:
             start = len(self._routes)
-            self.queue.put(event, label=label)
+            self.queue.put(event, label=label, droppable=droppable)
             self._drain()
             return self._routes[start:]
 
@@ -189,17 +194,53 @@ class Simulator:
             self._drain()
             return self._routes[start:]
 
-    def tick(self) -> list[RouteResult]:
+    def tick(self, only: str | None = None) -> list[RouteResult]:
         """Fire every schedule rule once (EventBridge's clock: e.g. task-events' re-check
         rule), then route whatever follows until the bus is quiet. Scenes and tests call it
-        when they want the schedule to come, e.g. after a debounce window."""
+        when they want the schedule to come, e.g. after a debounce window. ``only``: fire
+        just the schedule rules whose name is it or ends in ``-<only>`` (``reconcile``:
+        the reconciler's sweep); a name no schedule rule has is a ``SimulatorError``."""
         with self._lock:
+            rules = self.schedule_rules(only)
             start = len(self._routes)
-            for rule in self.router.schedules:
+            for rule in rules:
                 event = rule.scheduled_event()
                 self.queue.put(event, label=f"Scheduled Event of {rule.name} ({rule.schedule})")
             self._drain()
             return self._routes[start:]
+
+    def schedule_rules(self, only: str | None = None) -> list[RuleInfo]:
+        """The schedule rules :meth:`tick` fires (``only``: see there)."""
+        rules = self.router.schedules
+        if only is None:
+            return rules
+        chosen = [r for r in rules if only in (r.name, r.name.rsplit("-", 1)[-1])]
+        if not chosen:
+            names = ", ".join(r.name for r in rules) or "none"
+            raise SimulatorError(f"no schedule rule {only!r} (the schedule rules: {names})")
+        return chosen
+
+    # ------------------------------------------------------------------ lost events
+    @property
+    def drop_rate(self) -> float:
+        """The share of ECR push and scan events the bus loses (EventBridge delivers them
+        best effort); 0 by default. Set it with :meth:`drop_events`."""
+        return self.queue.drop_rate
+
+    def drop_events(self, rate: float, *, seed: int = 0) -> None:
+        """From now on lose ``rate`` (0 to 1) of the ECR push and scan events the simulator
+        emits, chosen by a random generator seeded with ``seed`` (the same seed and the
+        same pushes: the same events lost). Events given to :meth:`emit` are lost only
+        with ``droppable``."""
+        try:
+            self.queue.set_drop_rate(rate, seed=seed)
+        except ValueError as exc:
+            raise SimulatorError(str(exc)) from exc
+
+    @property
+    def dropped(self) -> list[Event]:
+        """Every event the bus lost, in order."""
+        return self.queue.dropped
 
     def _drain(self) -> None:
         """Route the queued events in order (running the steps between them) and observe
@@ -325,21 +366,32 @@ class Simulator:
         scanner: str | None = None,
         platforms: tuple[str, ...] = (),
         attestation: bool = False,
+        drop_event: bool = False,
     ) -> PushResult:
         """Push a new image: ``ECR Image Action``, then the scan result with ``findings``
         (ECR holds it too). With ``platforms`` the image is an index of one manifest per
         platform (plus, with ``attestation``, a provenance attestation), and each platform
-        manifest is scanned."""
+        manifest is scanned. With ``drop_event`` the push's events (push and scan) never
+        reach the rules (the image and its scan result are in ECR all the same: the
+        reconciler's sweep finds them); without it, each is lost at :attr:`drop_rate`."""
         with self._lock:
             repo, digest, children = self.registry.put_image(
                 repository, tag, crashing=crashing, platforms=platforms, attestation=attestation
             )
             start = len(self._routes)
-            events = [self.registry.announce_push(repository, tag, digest, crashing=crashing)]
+            events = [
+                self.registry.announce_push(
+                    repository, tag, digest, crashing=crashing, drop=drop_event
+                )
+            ]
             self._drain()
             kind = scanner or self.registry.scanner_for(repo)
             if kind != "none":
-                events.append(self.registry.announce_scan(repo, digest, tag, findings or {}, kind))
+                events.append(
+                    self.registry.announce_scan(
+                        repo, digest, tag, findings or {}, kind, drop=drop_event
+                    )
+                )
                 self._drain()
             return PushResult(
                 repository,

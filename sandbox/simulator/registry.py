@@ -135,9 +135,16 @@ class Registry:
             raise SimulatorError(f"ECR refused the push: {message}") from exc
 
     def announce_push(
-        self, repository: str, tag: str | None, digest: str, *, crashing: bool = False
+        self,
+        repository: str,
+        tag: str | None,
+        digest: str,
+        *,
+        crashing: bool = False,
+        drop: bool = False,
     ) -> Event:
-        """Queue the push's ``ECR Image Action`` (no ``image-tag`` on a push by digest)."""
+        """Queue the push's ``ECR Image Action`` (no ``image-tag`` on a push by digest); it is
+        lost with ``drop``, or at the queue's drop rate."""
         detail: dict[str, Any] = {
             "result": "SUCCESS",
             "repository-name": repository,
@@ -151,6 +158,8 @@ class Registry:
             event,
             label=f"push {repository}:{tag or '<digest>'} -> {digest[:19]}..."
             + (" (crashing image)" if crashing else ""),
+            droppable=True,
+            drop=drop,
         )
         return event
 
@@ -161,10 +170,13 @@ class Registry:
         tag: str | None,
         findings: dict[str, int],
         kind: str,
+        *,
+        drop: bool = False,
     ) -> Event:
         """Queue the image's scan result (``kind``: see :func:`scan_event`), after ECR
         holds it (``hold_scan``). For an image index, each platform manifest is scanned (an
-        event each, the same findings); the index itself cannot be."""
+        event each, the same findings); the index itself cannot be. An event is lost with
+        ``drop``, or at the queue's drop rate (ECR holds the result all the same)."""
         scanned = list(self._children.get(digest, {}).values()) or [digest]
         event: Event | None = None
         for one in scanned:
@@ -174,6 +186,8 @@ class Registry:
                 event,
                 label=f"{event['detail-type']} of {repo['repositoryName']}@{one[:19]}...: "
                 f"{counts_label(findings)}",
+                droppable=True,
+                drop=drop,
             )
         assert event is not None
         return event

@@ -13,7 +13,7 @@ import pytest
 
 from bench import run as bench_run
 
-SECTIONS = ["cold-start", "asset-size", "aws-calls", "storm", "throughput"]
+SECTIONS = ["cold-start", "asset-size", "aws-calls", "sweep", "storm", "throughput"]
 
 
 @pytest.fixture(scope="module")
