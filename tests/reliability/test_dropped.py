@@ -53,12 +53,6 @@ def test_the_phase_has_its_row_in_reliability_md(result: dropped.DroppedResult) 
     assert dropped_detail(phase).startswith(f"- Lost events: {result.images} images")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open finding: the sweep's pick (functions/autopilot/logic/sweep.py policy_pick) "
-    "is the newest image the policy takes, whatever its scan: when that one is blocked, the "
-    "older eligible image whose events were lost is never deployed",
-)
 def test_a_lost_clean_push_behind_a_blocked_newer_one_is_deployed_by_the_sweep(
     rel_sandbox: Any, result: dropped.DroppedResult
 ) -> None:
