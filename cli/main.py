@@ -489,13 +489,17 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def _hidden_note(hidden: list[dict[str, Any]]) -> None:
-    """What ``history`` left out (decisions that changed nothing) and how to see it."""
+    """What ``history`` left out (decisions that changed nothing) and how to see it: on
+    stderr, so that stdout holds the rows alone (``history web | grep ...``)."""
     counts: dict[str, int] = {}
     for r in hidden:
         counts[str(r.get("outcome"))] = counts.get(str(r.get("outcome")), 0) + 1
     each = ", ".join(f"{n} {o}" for o, n in sorted(counts.items(), key=lambda c: (-c[1], c[0])))
     lines = "line" if len(hidden) == 1 else "lines"
-    out(f"{len(hidden)} {lines} hidden, --all shows them: decisions that changed nothing ({each})")
+    print(
+        f"{len(hidden)} {lines} hidden, --all shows them: decisions that changed nothing ({each})",
+        file=sys.stderr,
+    )
 
 
 #: how outcomes are coloured on a terminal (the others stay plain)
