@@ -1,5 +1,5 @@
-"""Operator controls: approve, reject, pause, resume, status and history, as plain functions
-over ``AwsClients`` and the ledger. The CLI (``cli.main``) calls them against a real
+"""Operator controls: approve, reject, rollback, pause, resume, status and history, as plain
+functions over ``AwsClients`` and the ledger. The CLI (``cli.main``) calls them against a real
 account or the sandbox; tests call them against moto. They are not part of the Lambda
 asset: no function calls them.
 
@@ -17,6 +17,10 @@ the functions' own decisions are (``autopilot.record.finish``).
 - ``reject``: pending -> rejected; the digest never deploys to the service by approval.
 - An approval past its expiry is recorded as "expired" when approve, reject or status
   meets it (image-events treats it as not pending: the next event asks again).
+- ``rollback``: the service back to its last known good (or a digest the ledger records it
+  ran) through the rollback deployment-events and crash loops make
+  (``autopilot.flows.rollback.rollback_plan``: UpdateService under the service's lease, the
+  deploy record); the digest rolled back from is quarantined only when asked.
 - ``pause`` / ``resume``: ``STATE#PAUSED``; every reaction (image, zone, capacity, rollback)
   is recorded as ``paused`` and not acted on. The ECS service itself is not touched.
 """
