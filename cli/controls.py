@@ -1,5 +1,5 @@
-"""Operator controls: approve, reject, pause, resume, status and history, as plain functions
-over ``AwsClients`` and the ledger. The CLI (``cli.main``) calls them against a real
+"""Operator controls: approve, reject, rollback, pause, resume, status and history, as plain
+functions over ``AwsClients`` and the ledger. The CLI (``cli.main``) calls them against a real
 account or the sandbox; tests call them against moto. They are not part of the Lambda
 asset: no function calls them.
 
@@ -17,6 +17,10 @@ the functions' own decisions are (``autopilot.record.finish``).
 - ``reject``: pending -> rejected; the digest never deploys to the service by approval.
 - An approval past its expiry is recorded as "expired" when approve, reject or status
   meets it (image-events treats it as not pending: the next event asks again).
+- ``rollback``: the service back to its last known good (or a digest the ledger records it
+  ran) through the rollback deployment-events and crash loops make
+  (``autopilot.flows.rollback.rollback_plan``: UpdateService under the service's lease, the
+  deploy record); the digest rolled back from is quarantined only when asked.
 - ``pause`` / ``resume``: ``STATE#PAUSED``; every reaction (image, zone, capacity, rollback)
   is recorded as ``paused`` and not acted on. The ECS service itself is not touched.
 """
@@ -33,15 +37,19 @@ from typing import Any
 from autopilot import contract
 from autopilot.aws import ecr, ecs
 from autopilot.aws.clients import AwsClients
+from autopilot.aws.translate import translate
 from autopilot.domain.images import Candidate, ecr_registry, parse_image, tracked_container
-from autopilot.domain.plan import Plan
+from autopilot.domain.plan import Plan, Retry
 from autopilot.domain.records import ApprovalRecord
 from autopilot.domain.report import Decision, Outcome, Report
 from autopilot.domain.service import Service, cluster_name, service_arn_of
 from autopilot.errors import AutopilotError, MalformedTag
 from autopilot.execute import carry_out
 from autopilot.flows import image
+from autopilot.flows.guards import guarded
+from autopilot.flows.rollback import rollback_plan
 from autopilot.logic import image_plan
+from autopilot.logic.deployment_plan import DeploymentFacts, DeploymentPlan
 from autopilot.logic.policy import NO_FLOORS, Floors, ServiceConfig, service_config
 from autopilot.record import Run, finish, invocation_id
 from autopilot.settings import ImageEventsSettings
@@ -580,6 +588,219 @@ def _set_paused(
     )
 
 
+# --------------------------------------------------------------------------- rollback
+#: the ledger's decisions that name a revision the service ran: completed (known good)
+#: before deployed (made by autopilot, may have failed since)
+_RAN = (Outcome.LAST_KNOWN_GOOD, Outcome.DRIFTED, Outcome.DEPLOYED)
+
+
+@dataclass(frozen=True)
+class _Revision:
+    """A revision to roll back to: its task definition and digest, and where it was found."""
+
+    task_definition: str
+    digest: str | None
+    source: str
+
+
+def rollback(
+    aws: AwsClients,
+    target: Target,
+    service: str,
+    *,
+    actor: str,
+    to: str | None = None,
+    quarantine: bool = False,
+    reason: str | None = None,
+    dry_run: bool = False,
+    clock: Any = time.time,
+) -> Result:
+    """Move ``service`` back to its last known good (or, with ``to``, a digest it ran before)
+    as deployment-events' own rollbacks are carried out (``flows.rollback.rollback_plan``:
+    UpdateService under the service's lease, refusing a service changed since it was read;
+    the deploy record; the decision recorded and announced). With ``quarantine`` the digest
+    rolled back from is quarantined, so no push or approval deploys it again.
+
+    ``OperatorError`` (bad input, nothing changed): the service is not managed, ``to``
+    names no digest the ledger says it ran, or one quarantined, or a revision gone. A
+    ``Result`` not ok: nothing to roll back to, the service is paused, or its lease is
+    busy."""
+    ctx = _Ctx(aws, target, clock)
+    observed_at = ctx.ledger.leases.now()  # before the read: the lease refuses later changes
+    svc = resolve_service(aws, target, service)
+    cfg = _config(svc, target.floors)
+    if not svc.ecs_controlled:
+        raise OperatorError(
+            f"{svc.name} is deployed by {svc.deployment_controller}, not ECS: autopilot never "
+            "updates it"
+        )
+    state = ctx.ledger.state.load(svc.arn)
+    seen: dict[str, str] = {}
+    current = _digest_of(aws, svc, svc.task_definition, seen) or None
+
+    def refused(message: str) -> Result:
+        return Result("rollback", svc.arn, ok=False, changed=False, message=message)
+
+    if state.paused:
+        held = ctx.ledger.pauses.get(svc.arn)
+        by = f" by {held.by}" if held else ""
+        return refused(f"{svc.name} is paused{by}: resume it first; nothing rolled back")
+    if quarantine and current is None:
+        raise OperatorError(
+            f"{svc.name} runs {_short(svc.task_definition)}, whose image is not pinned to a "
+            "digest: nothing to quarantine (leave out --quarantine)"
+        )
+    if to is None:
+        lkg = state.last_known_good
+        if lkg is None:
+            return refused(
+                f"{svc.name} has no last known good in the ledger: nothing to roll back to "
+                "(pass --to DIGEST, a digest it ran before)"
+            )
+        if lkg.digest is not None and lkg.digest in state.quarantined:
+            return refused(
+                f"the last known good of {svc.name}, {lkg.digest[:19]}, is quarantined: not "
+                "rolled back (pass --to DIGEST)"
+            )
+        revision = _Revision(lkg.task_definition, lkg.digest, "last known good")
+    else:
+        revision = _ran_before(ctx, svc, to, state.quarantined)
+    if revision.task_definition == svc.task_definition or (
+        revision.digest is not None and revision.digest == current
+    ):
+        return Result(
+            "rollback",
+            svc.arn,
+            ok=True,
+            changed=False,
+            message=f"{svc.name} already runs {_short(revision.task_definition)} "
+            f"({(revision.digest or '')[:19]}): nothing to roll back",
+        )
+    _alive(aws, revision)
+
+    # plan as every rollback is planned, and carry it out under the service's lease
+    run = ctx.run("rollback", dry_run=dry_run)
+    report = run.report
+    why = f"rolled back by {actor}" + (f": {reason}" if reason else "")
+    dropped = f"; {current[:19]} quarantined" if quarantine and current else ""
+    decision = Decision(
+        service=svc.arn,
+        outcome=Outcome.ROLLED_BACK,
+        reason=f"{why}; from {_short(svc.task_definition)} ({(current or '-')[:19]}) back to "
+        f"{revision.source} {_short(revision.task_definition)} "
+        f"({(revision.digest or '-')[:19]}){dropped}",
+        repository=cfg.repository,
+        digest=current,
+        task_definition=revision.task_definition,
+        previous_task_definition=svc.task_definition,
+        notify=True,
+    )
+    facts = DeploymentFacts(
+        deployment_id=f"operator:{report.event_id}",
+        event_name="SERVICE_DEPLOYMENT_FAILED",
+        reason=why,
+        task_definition=svc.task_definition,
+        digest=current,
+        image=None,
+        repository=cfg.repository,
+    )
+    planned = DeploymentPlan(
+        decision,
+        quarantine=current if quarantine else None,
+        update={
+            "cluster": svc.cluster_arn or target.cluster_arn,
+            "service": svc.arn,
+            "taskDefinition": revision.task_definition,
+        },
+    )
+    again = Retry(lambda_retry=False, then="nothing changed: run the rollback again")
+    plan = rollback_plan(run, planned, svc, facts, state, observed_at=observed_at, on_retry=again)
+    carry_out(run, guarded(run, svc, plan, paused=state.paused))
+    ctx.record(run)
+    outcome = report.decisions[0].outcome
+    done = outcome is Outcome.ROLLED_BACK
+    said = report.decisions[0].reason
+    if dry_run:
+        message = f"{svc.name}, dry run (nothing changed): would be {said}"
+    elif done:
+        message = f"{svc.name} {said}"
+    else:
+        message = f"{svc.name} not rolled back ({outcome.value}): {said}"
+    return Result(
+        "rollback",
+        svc.arn,
+        ok=done,
+        changed=done and not dry_run,
+        message=message,
+        report=report,
+        details={
+            "outcome": outcome.value,
+            "dry_run": dry_run,
+            "from": {"task_definition": svc.task_definition, "digest": current},
+            "to": {
+                "task_definition": revision.task_definition,
+                "digest": revision.digest,
+                "source": revision.source,
+            },
+            "quarantined": current if quarantine else None,
+        },
+    )
+
+
+def _short(task_definition: str) -> str:
+    """``arn:...:task-definition/web:7`` -> ``web:7``."""
+    return task_definition.rsplit("/", 1)[-1]
+
+
+def _ran_before(ctx: _Ctx, svc: Service, digest: str, quarantined: frozenset[str]) -> _Revision:
+    """The newest revision with ``digest`` (or the one digest that starts with it) that the
+    ledger says the service ran: the last known good, else a completed deployment, else a
+    deploy autopilot made; ``OperatorError`` for none, several digests, or a quarantined
+    one."""
+    if not re.fullmatch(r"sha256:[0-9a-f]{6,64}", digest):
+        raise OperatorError(f"--to {digest}: expected an image digest, sha256:<hex> (or its start)")
+    revisions: list[_Revision] = []
+    lkg = ctx.ledger.state.load(svc.arn).last_known_good
+    if lkg is not None and lkg.digest:
+        revisions.append(_Revision(lkg.task_definition, lkg.digest, "last known good"))
+    rows = newest_decisions(
+        ctx.ledger, svc.arn, limit=None, outcomes=frozenset(o.value for o in _RAN)
+    )
+    for outcome in _RAN:
+        source = "a revision it deployed" if outcome is Outcome.DEPLOYED else "a revision it ran"
+        revisions += [
+            _Revision(str(r["task_definition"]), str(r["digest"]), source)
+            for r in rows
+            if r.get("outcome") == outcome.value and r.get("task_definition") and r.get("digest")
+        ]
+    matches = [r for r in revisions if r.digest and r.digest.startswith(digest)]
+    found = {r.digest for r in matches}
+    if not matches:
+        raise OperatorError(
+            f"--to {digest[:19]}: the ledger records no revision of {svc.name} with that digest "
+            "(a digest it ran before: see autopilot history)"
+        )
+    if len(found) > 1:
+        raise OperatorError(f"--to {digest}: names several digests of {svc.name}: give more of it")
+    chosen = matches[0]
+    if chosen.digest in quarantined:
+        raise OperatorError(
+            f"--to {digest[:19]}: quarantined on {svc.name} (a failed deployment or a rollback "
+            "away from it): not rolled back to"
+        )
+    return chosen
+
+
+def _alive(aws: AwsClients, revision: _Revision) -> None:
+    """``OperatorError`` when the revision is deregistered (ECS refuses to deploy it)."""
+    td, _tags = ecs.describe_task_definition(aws.ecs, revision.task_definition)
+    if td.get("status") == "INACTIVE":
+        raise OperatorError(
+            f"{_short(revision.task_definition)} ({revision.source}) is deregistered: ECS "
+            "cannot deploy it again"
+        )
+
+
 # --------------------------------------------------------------------------- status / history
 def status(aws: AwsClients, target: Target, *, clock: Any = time.time) -> list[dict[str, Any]]:
     """Every tracked service (an ``autopilot:`` tag, or decided on): what it runs, last known
@@ -587,19 +808,62 @@ def status(aws: AwsClients, target: Target, *, clock: Any = time.time) -> list[d
     Pending approvals found past their expiry are recorded as expired."""
     ctx = _Ctx(aws, target, clock)
     views: dict[str, Service] = {}
+    rollouts: dict[str, dict[str, Any]] = {}
     for cluster in target.cluster_arns:
-        arns = ecs.list_service_arns(aws.ecs, cluster)
-        views.update({v.arn: v for v in ecs.describe_services(aws.ecs, cluster, arns)})
+        for svc, raw in _described(aws, cluster, ecs.list_service_arns(aws.ecs, cluster)):
+            views[svc.arn] = svc
+            rollouts[svc.arn] = _rollout(raw)
     tracked = {
         a for a, v in views.items() if any(k.startswith(contract.TAG_PREFIX) for k in v.tags)
     }
     indexed = {str(i["sk"]): i for i in ctx.ledger.decisions.list_services()}
     prefixes = tuple(contract.service_arn_prefix(c) for c in target.cluster_arns)
     tracked |= {a for a in indexed if a.startswith(prefixes)}
-    return [_service_status(ctx, arn, views.get(arn)) for arn in sorted(tracked)]
+    return [_service_status(ctx, arn, views.get(arn), rollouts.get(arn)) for arn in sorted(tracked)]
 
 
-def _service_status(ctx: _Ctx, arn: str, svc: Service | None) -> dict[str, Any]:
+def _described(aws: AwsClients, cluster: str, arns: list[str]) -> list[tuple[Service, Any]]:
+    """The active services among ``arns``, each as the adapter's view and as DescribeServices
+    returned it (its counts and rollout state), from one DescribeServices per 10."""
+    found: list[tuple[Service, Any]] = []
+    for start in range(0, len(arns), ecs.DESCRIBE_BATCH):
+        with translate("ecs:DescribeServices"):
+            response = aws.ecs.describe_services(
+                cluster=cluster, services=arns[start : start + ecs.DESCRIBE_BATCH], include=["TAGS"]
+            )
+        found += [
+            (ecs._service(raw), raw)  # the adapter's own reading of it
+            for raw in response.get("services", [])
+            if raw.get("status") == "ACTIVE"
+        ]
+    return found
+
+
+def _rollout(raw: Any) -> dict[str, Any]:
+    """The service's counts and its PRIMARY deployment's rollout, as DescribeServices says."""
+    deployments: list[dict[str, Any]] = raw.get("deployments") or []
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+    return {
+        "counts": {
+            "desired": int(raw.get("desiredCount", 0)),
+            "running": int(raw.get("runningCount", 0)),
+            "pending": int(raw.get("pendingCount", 0)),
+        },
+        "deployment": {
+            "id": primary.get("id"),
+            "task_definition": primary.get("taskDefinition"),
+            "rollout_state": primary.get("rolloutState"),
+            "rollout_state_reason": primary.get("rolloutStateReason"),
+        }
+        if primary
+        else None,
+        "deployments": len(deployments),
+    }
+
+
+def _service_status(
+    ctx: _Ctx, arn: str, svc: Service | None, rollout: dict[str, Any] | None
+) -> dict[str, Any]:
     ledger, now = ctx.ledger, ctx.clock()
     state = ledger.state.load(arn)
     paused = ledger.pauses.get(arn)
@@ -629,6 +893,9 @@ def _service_status(ctx: _Ctx, arn: str, svc: Service | None) -> dict[str, Any]:
         if svc
         else None,
         "running": _running(ctx, svc) if svc else None,
+        "counts": (rollout or {}).get("counts"),
+        "deployment": (rollout or {}).get("deployment"),
+        "deployments": (rollout or {}).get("deployments", 0),
         "last_known_good": {
             "digest": lkg.digest,
             "task_definition": lkg.task_definition,
@@ -649,6 +916,7 @@ def _service_status(ctx: _Ctx, arn: str, svc: Service | None) -> dict[str, Any]:
             "reason": last[0].get("reason"),
             "at": last[0].get("decided_at") or last[0].get("event_time"),
             "function": last[0].get("function"),
+            "event_id": last[0].get("event_id"),
         }
         if last
         else None,

@@ -465,11 +465,17 @@ def cmd_history(args: argparse.Namespace) -> int:
     except (InvokeError, OperatorError) as exc:
         raise UsageError(str(exc)) from exc
     if _json(args):
-        print_json(rows)
+        print_json(rows)  # every decision: the hiding below is for people
         return EXIT_OK
     if not rows:
         out(f"no decisions recorded for {args.service}")
         return EXIT_OK
+    hidden: list[dict[str, Any]] = []
+    if not args.all and not args.outcome:
+        from sandbox.timeline import NOOP_OUTCOMES
+
+        hidden = [r for r in rows if r.get("outcome") in NOOP_OUTCOMES]
+        rows = [r for r in rows if r.get("outcome") not in NOOP_OUTCOMES]
     cells = [
         (
             str(r.get("event_time") or r.get("decided_at") or "")[:19],
@@ -481,12 +487,28 @@ def cmd_history(args: argparse.Namespace) -> int:
         )
         for r in rows
     ]
-    if args.output == "table":
+    if args.output == "table" and cells:
         _table(("TIME", "OUTCOME", "IMAGE", "FUNCTION", "EVENT", "REASON"), cells)
-        return EXIT_OK
-    for at, outcome, what, function, event, reason in cells:
-        out(f"{at:19}  {_outcome(outcome, 16)} {what:14} {reason}  [{function} {event}]")
+    elif args.output != "table":
+        for at, outcome, what, function, event, reason in cells:
+            out(f"{at:19}  {_outcome(outcome, 16)} {what:14} {reason}  [{function} {event}]")
+    if hidden:
+        _hidden_note(hidden)
     return EXIT_OK
+
+
+def _hidden_note(hidden: list[dict[str, Any]]) -> None:
+    """What ``history`` left out (decisions that changed nothing) and how to see it: on
+    stderr, so that stdout holds the rows alone (``history web | grep ...``)."""
+    counts: dict[str, int] = {}
+    for r in hidden:
+        counts[str(r.get("outcome"))] = counts.get(str(r.get("outcome")), 0) + 1
+    each = ", ".join(f"{n} {o}" for o, n in sorted(counts.items(), key=lambda c: (-c[1], c[0])))
+    lines = "line" if len(hidden) == 1 else "lines"
+    print(
+        f"{len(hidden)} {lines} hidden, --all shows them: decisions that changed nothing ({each})",
+        file=sys.stderr,
+    )
 
 
 #: how outcomes are coloured on a terminal (the others stay plain)
@@ -570,6 +592,17 @@ def _control(args: argparse.Namespace, action: str) -> int:
             result = operator.reject(
                 aws, target, args.service, args.digest, actor=who, reason=reason
             )
+        elif action == "rollback":
+            result = operator.rollback(
+                aws,
+                target,
+                args.service,
+                actor=who,
+                to=args.to,
+                quarantine=args.quarantine,
+                reason=reason,
+                dry_run=args.dry_run,
+            )
         elif action == "pause":
             result = operator.pause(aws, target, args.service, actor=who, reason=reason)
         else:
@@ -587,6 +620,10 @@ def _control(args: argparse.Namespace, action: str) -> int:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     return _control(args, "approve")
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    return _control(args, "rollback")
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
@@ -667,13 +704,23 @@ def _status_table(services: list[dict[str, Any]]) -> None:
                 str(s["service"]) + ("" if s["active"] else " (not active)"),
                 str(running.get("tag") or "-"),
                 str(running.get("digest") or "-")[:19],
+                _tasks(s.get("counts")),
+                str((s.get("deployment") or {}).get("rollout_state") or "-"),
                 str((s.get("last_known_good") or {}).get("digest") or "-")[:19],
                 str(len(s.get("pending_approvals") or [])),
                 "yes" if s.get("paused") else "no",
                 str(last.get("outcome") or "-"),
             )
         )
-    _table(("SERVICE", "TAG", "DIGEST", "LAST GOOD", "PENDING", "PAUSED", "LAST"), rows)
+    header = ("SERVICE", "TAG", "DIGEST", "TASKS", "ROLLOUT", "LAST GOOD", "APPROVALS")
+    _table((*header, "PAUSED", "LAST"), rows)
+
+
+def _tasks(counts: dict[str, int] | None) -> str:
+    """desired/running/pending, as ``--output table`` shows them."""
+    if not counts:
+        return "-"
+    return f"{counts['desired']}/{counts['running']}/{counts['pending']}"
 
 
 def _print_status(s: dict[str, Any]) -> None:
@@ -696,6 +743,22 @@ def _print_status(s: dict[str, Any]) -> None:
         f"  {'running':12} {running.get('tag') or '-'}  {short(running.get('digest'))}  "
         f"({revision})"
     )
+    counts = s.get("counts")
+    if counts:
+        out(
+            f"  {'tasks':12} desired {counts['desired']}, running {counts['running']}, "
+            f"pending {counts['pending']}"
+        )
+    deployment = s.get("deployment")
+    if deployment:
+        others = int(s.get("deployments") or 1) - 1
+        also = f", {others} other deployment{'s' if others > 1 else ''}" if others else ""
+        why = deployment.get("rollout_state_reason")
+        out(
+            f"  {'rollout':12} {deployment.get('rollout_state') or '-'}"
+            + (f": {why}" if why else "")
+            + f"  ({deployment.get('id')}{also})"
+        )
     lkg = s.get("last_known_good")
     if lkg:
         out(
@@ -828,8 +891,8 @@ SERVICE_HELP = "service: its name (unique among the managed clusters), CLUSTER/N
 
 
 def _operator_parsers(sub: Any, common: Any) -> None:
-    """history, status, wait, approve, reject, pause, resume: against the sandbox or an
-    account."""
+    """history, status, wait, rollback, approve, reject, pause, resume: against the sandbox
+    or an account."""
 
     def where(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument(
@@ -856,7 +919,16 @@ def _operator_parsers(sub: Any, common: Any) -> None:
         "--limit", type=int, default=None, help="at most N (default 50, all with --since)"
     )
     hist.add_argument("--since", help="only decisions since: 30m, 2h, 7d, or an ISO-8601 time")
-    hist.add_argument("--outcome", help="only these outcomes, comma-separated (deployed,blocked)")
+    hist.add_argument(
+        "--outcome",
+        help="only these outcomes, comma-separated (deployed,blocked); shows no-ops it names",
+    )
+    hist.add_argument(
+        "--all",
+        action="store_true",
+        help="also the decisions that changed nothing (debounced, balanced, unchanged, "
+        "ignored, duplicate), hidden by default (--output json always has them)",
+    )
     hist.set_defaults(func=cmd_history)
 
     st = where(
@@ -889,6 +961,34 @@ def _operator_parsers(sub: Any, common: Any) -> None:
     )
     wt.add_argument("--interval", type=float, default=5.0, help="poll every S seconds (default 5)")
     wt.set_defaults(func=cmd_wait)
+    rb = where(
+        common(
+            sub.add_parser(
+                "rollback",
+                help="move SERVICE back to its last known good (or --to a digest it ran "
+                "before), as autopilot's own rollbacks: lease, ledger, notice",
+                description="example: autopilot rollback web --quarantine --reason 'checkout "
+                "errors'",
+            )
+        )
+    )
+    rb.add_argument("service", help=SERVICE_HELP)
+    rb.add_argument(
+        "--to",
+        metavar="DIGEST",
+        help="sha256:... (or a unique start of it) the ledger records SERVICE ran "
+        "(default: its last known good)",
+    )
+    rb.add_argument(
+        "--quarantine",
+        action="store_true",
+        help="also quarantine the digest rolled back from: no push or approval deploys it again",
+    )
+    rb.add_argument("--reason", help="why (recorded and announced)")
+    rb.add_argument(
+        "--dry-run", action="store_true", help="say what it would do; change and record nothing"
+    )
+    rb.set_defaults(func=cmd_rollback)
     ap = where(common(sub.add_parser("approve", help="deploy a pending approval, re-checked now")))
     ap.add_argument("service", help=SERVICE_HELP)
     ap.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")

@@ -364,7 +364,7 @@ def test_history_orders_one_seconds_decisions_and_prints_task_ids(
     assert proc.returncode == 0, proc.stderr
     assert "[task-events task/0123456789ab#7]" in proc.stdout, proc.stdout
 
-    proc = autopilot("history", "feed", "--limit", "3", "--output", "table", env=env)
+    proc = autopilot("history", "feed", "--limit", "3", "--output", "table", "--all", env=env)
     lines = proc.stdout.splitlines()
     assert lines[0].split() == ["TIME", "OUTCOME", "IMAGE", "FUNCTION", "EVENT", "REASON"]
     assert len({line.index("task-events") for line in lines[1:]}) == 1  # aligned
@@ -457,3 +457,111 @@ def test_the_stack_found_from_cdk_deploy_outputs_file(served: Sandbox, tmp_path:
         "history", "web", "--limit", "1", env={**env, "AUTOPILOT_OUTPUTS_FILE": str(written)}
     )
     assert proc.returncode == 0, proc.stderr
+
+
+# --------------------------------------------------------------- status, history and rollback
+def test_status_json_has_counts_and_the_primary_rollout(served: Sandbox, tmp_path: Path) -> None:
+    env = at_sandbox(served, tmp_path)
+    proc = autopilot("status", "--output", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    web = next(s for s in json.loads(proc.stdout)["services"] if s["service"] == "web")
+    assert served.clients is not None
+    (described,) = served.clients("ecs").describe_services(
+        cluster=web["arn"].split("/")[-2], services=[web["arn"]]
+    )["services"]
+    assert web["counts"] == {
+        "desired": described["desiredCount"],
+        "running": described["runningCount"],
+        "pending": described["pendingCount"],
+    }
+    primary = next(d for d in described["deployments"] if d["status"] == "PRIMARY")
+    assert web["deployment"]["id"] == primary["id"]
+    assert web["deployment"]["rollout_state"] == primary["rolloutState"]
+    assert web["last_decision"]["event_id"]
+
+    text = autopilot("status", env=env).stdout
+    assert f"desired {described['desiredCount']}, running {described['runningCount']}" in text
+    assert f"rollout      {primary['rolloutState']}" in text
+    table = autopilot("status", "--output", "table", env=env).stdout.splitlines()
+    assert table[0].split()[:5] == ["SERVICE", "TAG", "DIGEST", "TASKS", "ROLLOUT"]
+
+
+def test_history_hides_no_ops_unless_all_and_says_so(served: Sandbox, tmp_path: Path) -> None:
+    from sandbox.timeline import NOOP_OUTCOMES
+
+    env = at_sandbox(served, tmp_path)
+    every = json.loads(autopilot("history", "web", "--json", "--limit", "200", env=env).stdout)
+    noops = [r for r in every if r["outcome"] in NOOP_OUTCOMES]
+    assert noops, "the demo's story leaves no-op decisions on web"
+
+    shown = autopilot("history", "web", "--limit", "200", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert len(shown.stdout.splitlines()) == len(every) - len(noops)
+    assert not {line.split()[1] for line in shown.stdout.splitlines()} & NOOP_OUTCOMES
+    note = shown.stderr.strip().splitlines()[-1]
+    assert note.startswith(f"{len(noops)} lines hidden, --all shows them: "), note
+
+    everything = autopilot("history", "web", "--limit", "200", "--all", env=env)
+    assert len(everything.stdout.splitlines()) == len(every)
+    assert "hidden" not in everything.stderr
+    # an outcome asked for by name is shown, no-op or not
+    named = autopilot("history", "web", "--outcome", noops[0]["outcome"], env=env)
+    assert named.stdout.strip()
+    assert "hidden" not in named.stderr
+
+
+def test_rollback_to_a_digest_it_ran_then_refusals(served: Sandbox, tmp_path: Path) -> None:
+    """Four runs of the command (each a process of its own): the other refusals and the
+    default target are tests/handler/test_operator_rollback.py's, against moto."""
+    from autopilot.store.ledger import Ledger
+
+    from sandbox.demo import DemoContext
+    from sandbox.demo.framework import next_version
+
+    ctx = DemoContext(served)
+    env = at_sandbox(served, tmp_path)
+    assert served.clients is not None
+    ledger = Ledger(served.clients("dynamodb"), served.outputs["LedgerTableName"])
+
+    def web() -> dict[str, Any]:
+        return next(s for s in ctx.tracked_services() if s["name"] == "web")
+
+    previous = ctx.image(web()).rpartition("@")[2]
+    assert previous.startswith("sha256:")
+    pushed = ctx.sim.push("demo/web", next_version(ctx, "demo/web"))
+    moved_to = ctx.task_definition(web())
+    assert ctx.image(web()).endswith("@" + pushed.digest)
+
+    # a dry run changes nothing
+    dry = autopilot("rollback", "web", "--to", previous[:19], "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run (nothing changed): would be rolled back by arn:aws:sts::" in dry.stdout
+    # a digest it never ran: one line, exit 2
+    never = autopilot("rollback", "web", "--to", "sha256:" + "0" * 64, env=env)
+    assert never.returncode == 2, never.stderr
+    assert "records no revision of web" in one_error_line(never)
+    # the lease busy: exit 1
+    arn = web()["arn"]
+    ledger.leases.acquire(arn, "image-events:elsewhere", 300)
+    try:
+        busy = autopilot("rollback", "web", "--to", previous, env=env)
+    finally:
+        ledger.leases.release(arn, "image-events:elsewhere", changed=False)
+    assert busy.returncode == 1, busy.stderr
+    assert "not rolled back (busy): another change to the service is in flight" in busy.stdout
+    assert ctx.task_definition(web()) == moved_to  # nothing changed so far
+
+    # the rollback: the operator's identity recorded, the pushed digest quarantined
+    done = autopilot(
+        "rollback", "web", "--to", previous, "--quarantine", "--reason", "smoke", "--json", env=env
+    )
+    ctx.sim.settle()
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert (doc["ok"], doc["changed"], doc["outcome"]) == (True, True, "rolled-back")
+    assert doc["quarantined"] == pushed.digest
+    assert ctx.image(web()).endswith("@" + previous)
+    (last,) = ledger.decisions.list(arn, limit=None, outcomes=frozenset({"rolled-back"}))[:1]
+    assert last["function"] == "operator"
+    assert last["reason"].startswith("rolled back by arn:aws:sts::123456789012:user/moto: smoke")
+    assert ledger.state.is_quarantined(arn, pushed.digest)
