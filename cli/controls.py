@@ -37,7 +37,6 @@ from typing import Any
 from autopilot import contract
 from autopilot.aws import ecr, ecs
 from autopilot.aws.clients import AwsClients
-from autopilot.aws.translate import translate
 from autopilot.domain.images import Candidate, ecr_registry, parse_image, tracked_container
 from autopilot.domain.plan import Plan, Retry
 from autopilot.domain.records import ApprovalRecord
@@ -810,9 +809,9 @@ def status(aws: AwsClients, target: Target, *, clock: Any = time.time) -> list[d
     views: dict[str, Service] = {}
     rollouts: dict[str, dict[str, Any]] = {}
     for cluster in target.cluster_arns:
-        for svc, raw in _described(aws, cluster, ecs.list_service_arns(aws.ecs, cluster)):
+        for svc in ecs.describe_services(aws.ecs, cluster, ecs.list_service_arns(aws.ecs, cluster)):
             views[svc.arn] = svc
-            rollouts[svc.arn] = _rollout(raw)
+            rollouts[svc.arn] = _rollout(svc)
     tracked = {
         a for a, v in views.items() if any(k.startswith(contract.TAG_PREFIX) for k in v.tags)
     }
@@ -822,42 +821,24 @@ def status(aws: AwsClients, target: Target, *, clock: Any = time.time) -> list[d
     return [_service_status(ctx, arn, views.get(arn), rollouts.get(arn)) for arn in sorted(tracked)]
 
 
-def _described(aws: AwsClients, cluster: str, arns: list[str]) -> list[tuple[Service, Any]]:
-    """The active services among ``arns``, each as the adapter's view and as DescribeServices
-    returned it (its counts and rollout state), from one DescribeServices per 10."""
-    found: list[tuple[Service, Any]] = []
-    for start in range(0, len(arns), ecs.DESCRIBE_BATCH):
-        with translate("ecs:DescribeServices"):
-            response = aws.ecs.describe_services(
-                cluster=cluster, services=arns[start : start + ecs.DESCRIBE_BATCH], include=["TAGS"]
-            )
-        found += [
-            (ecs._service(raw), raw)  # the adapter's own reading of it
-            for raw in response.get("services", [])
-            if raw.get("status") == "ACTIVE"
-        ]
-    return found
-
-
-def _rollout(raw: Any) -> dict[str, Any]:
+def _rollout(svc: Service) -> dict[str, Any]:
     """The service's counts and its PRIMARY deployment's rollout, as DescribeServices says."""
-    deployments: list[dict[str, Any]] = raw.get("deployments") or []
-    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+    primary = svc.primary
     return {
         "counts": {
-            "desired": int(raw.get("desiredCount", 0)),
-            "running": int(raw.get("runningCount", 0)),
-            "pending": int(raw.get("pendingCount", 0)),
+            "desired": svc.desired_count,
+            "running": svc.running_count,
+            "pending": svc.pending_count,
         },
         "deployment": {
-            "id": primary.get("id"),
-            "task_definition": primary.get("taskDefinition"),
-            "rollout_state": primary.get("rolloutState"),
-            "rollout_state_reason": primary.get("rolloutStateReason"),
+            "id": primary.id,
+            "task_definition": primary.task_definition,
+            "rollout_state": primary.rollout_state,
+            "rollout_state_reason": primary.rollout_reason,
         }
         if primary
         else None,
-        "deployments": len(deployments),
+        "deployments": len(svc.deployments),
     }
 
 

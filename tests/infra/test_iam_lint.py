@@ -46,6 +46,18 @@ ALLOWED: dict[tuple[str, str, str], str] = {
         "answered only to a DescribeAlarms permission scoped to *, none to a narrower one "
         "(read only: the state, never a change)"
     ),
+    **{
+        (policy, "RESOURCE_STAR", "cloudwatch:DescribeAlarms"): (
+            "image-events and the reconciler check that the deployment alarms a service names "
+            "(autopilot:alarms) exist, metric or composite, before a deploy sets them; "
+            "composite alarms are answered only to a DescribeAlarms permission scoped to * "
+            "(read only: names, never a change)"
+        )
+        for policy in (
+            "AutomationImageEventsRoleDefaultPolicy",
+            "AutomationReconcilerRoleDefaultPolicy",
+        )
+    },
     ("ClusterAgentPolicy", "RESOURCE_STAR", "ecs:Poll"): (
         "the ECS agent polls as its container instance, whose ARN exists only once the "
         "instance registers; the statement is held to the estate's cluster by ecs:cluster"

@@ -138,6 +138,7 @@ def _service(raw: Any) -> Service:
                 status=d.get("status", ""),
                 task_definition=d.get("taskDefinition", ""),
                 rollout_state=d.get("rolloutState"),
+                rollout_reason=d.get("rolloutStateReason"),
             )
             for d in raw.get("deployments") or []
         ),
@@ -145,6 +146,7 @@ def _service(raw: Any) -> Service:
         status=raw.get("status", ""),
         desired_count=int(raw.get("desiredCount", 0)),
         running_count=int(raw.get("runningCount", 0)),
+        pending_count=int(raw.get("pendingCount", 0)),
         launch_type=raw.get("launchType"),
         scheduling_strategy=raw.get("schedulingStrategy", "REPLICA"),
         min_healthy_percent=int(config.get("minimumHealthyPercent", 100)),

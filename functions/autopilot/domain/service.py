@@ -33,6 +33,7 @@ class Deployment(NamedTuple):
     status: str  # PRIMARY | ACTIVE | INACTIVE
     task_definition: str
     rollout_state: str | None = None
+    rollout_reason: str | None = None
 
 
 class Service(NamedTuple):
@@ -49,6 +50,7 @@ class Service(NamedTuple):
     status: str = "ACTIVE"
     desired_count: int = 0
     running_count: int = 0
+    pending_count: int = 0
     launch_type: str | None = None
     scheduling_strategy: str = "REPLICA"
     min_healthy_percent: int = 100
