@@ -50,7 +50,7 @@ layer: dev ## build the SDK layer from the locked wheels -> build/layer/sdk-<dig
 	$(BIN)/python -m infra.layer
 
 test: dev layer ## the whole suite: unit, handler, infra, e2e
-	$(BIN)/pytest -q -p no:cacheprovider -n auto --dist loadgroup
+	$(BIN)/pytest -q -p no:cacheprovider -n auto
 
 lint: dev ## ruff, formatting and mypy
 	$(BIN)/ruff check .
