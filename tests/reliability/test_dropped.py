@@ -59,9 +59,15 @@ def test_a_lost_clean_push_behind_a_blocked_newer_one_is_deployed_by_the_sweep(
     sim = rel_sandbox.simulator
     svc = estate.SERVICES[0]
     repo = estate.service_repository(svc)
-    clean, vulnerable = (".".join(map(str, v)) for v in replay.allocate(repo, 2))
+    clean_version, vulnerable_version = replay.allocate(repo, 2)
+    clean, vulnerable = (".".join(map(str, v)) for v in (clean_version, vulnerable_version))
     lost = sim.push(repo, clean, drop_event=True)
     blocked = sim.push(repo, vulnerable, findings={"CRITICAL": 1})
+    # known to the later phases' models, which read what each service runs by its digest
+    replay.KNOWN[lost.digest] = replay.Image(repo, clean_version, {}, False, lost.digest)
+    replay.KNOWN[blocked.digest] = replay.Image(
+        repo, vulnerable_version, {"CRITICAL": 1}, False, blocked.digest
+    )
     assert "blocked" in [
         d["outcome"] for r in blocked.routes if r.report for d in r.report["decisions"]
     ]
