@@ -22,18 +22,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from reliability import estate, replay
-from reliability.results import Summarized
+from reliability.results import DeployChecks
 
 #: the functions whose ``UpdateService`` is a deploy (the others' are rollbacks)
 DEPLOYERS = ("image-events", "reconciler")
 
 
 @dataclass
-class DroppedResult(Summarized):
+class DroppedResult(DeployChecks):
     events: int = 0
     dropped: int = 0
     dropped_pushes: int = 0
@@ -47,23 +47,8 @@ class DroppedResult(Summarized):
     deployed_by_event: int = 0
     deployed_by_sweep: int = 0
     rollbacks: int = 0
-    backward: list[str] = field(default_factory=list)
-    blocked_deploys: list[str] = field(default_factory=list)
-    duplicate_deploys: list[str] = field(default_factory=list)
-    wrong_final: list[str] = field(default_factory=list)
-    failed_routes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     sweep_seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not (
-            self.backward
-            or self.blocked_deploys
-            or self.duplicate_deploys
-            or self.wrong_final
-            or self.failed_routes
-        )
 
     @property
     def deployed_share(self) -> float:

@@ -28,7 +28,7 @@ from typing import Any
 
 from reliability import estate
 from reliability.hooks import HOOKS, Call
-from reliability.results import Summarized
+from reliability.results import DeployChecks
 
 Version = tuple[int, int, int]
 
@@ -244,7 +244,7 @@ def expected_versions(
 
 
 @dataclass
-class ReplayResult(Summarized):
+class ReplayResult(DeployChecks):
     events: int = 0
     duplicates: int = 0
     reordered: int = 0
@@ -254,11 +254,6 @@ class ReplayResult(Summarized):
     deploy_decisions: int = 0
     update_service_ok: int = 0
     rollbacks: int = 0
-    backward: list[str] = field(default_factory=list)
-    blocked_deploys: list[str] = field(default_factory=list)
-    duplicate_deploys: list[str] = field(default_factory=list)
-    wrong_final: list[str] = field(default_factory=list)
-    failed_routes: list[str] = field(default_factory=list)
     dead_lettered: int = 0
     seconds: float = 0.0
     max_event_seconds: float = 0.0
@@ -268,14 +263,7 @@ class ReplayResult(Summarized):
 
     @property
     def ok(self) -> bool:
-        return not (
-            self.backward
-            or self.blocked_deploys
-            or self.duplicate_deploys
-            or self.wrong_final
-            or self.failed_routes
-            or self.deploy_decisions != self.update_service_ok
-        )
+        return super().ok and self.deploy_decisions == self.update_service_ok
 
 
 def run_replay(

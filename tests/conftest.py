@@ -29,6 +29,7 @@ def _fresh_settings_and_clients() -> Iterator[None]:
 GROUPED = ("e2e", "infra", "reliability")
 
 
+@pytest.hookimpl(optionalhook=True)  # known only when pytest-xdist is loaded
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist's scheduling by scope, each package of ``GROUPED`` one scope (its
     fixtures are built once, on one worker), every other module its own."""
