@@ -11,9 +11,10 @@ fourth in :data:`BACKEND_PATCHES` (what is done to moto's own code):
   assets, SSM parameters), created before ``CreateStack``;
 * ``reconcile``: after ``CreateStack``, what moto's CloudFormation skipped or dropped is
   created or applied from the template itself through the plain APIs;
-* ``backend``: a method of one of moto's in-process backend classes wrapped (or its state
-  machine configured), applied by :func:`patch_backends` when the simulator starts and
-  undone by :func:`restore_backends` when the sandbox stops (moto is process-wide).
+* ``backend``: a method of one of moto's in-process backend (or request handler) classes
+  wrapped (or its state machine configured), applied by :func:`patch_backends` when the
+  simulator starts and undone by :func:`restore_backends` when the sandbox stops (moto is
+  process-wide).
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto loads only where a backend is patched
@@ -26,6 +27,7 @@ import io
 import json
 import logging
 import secrets
+import threading
 import zipfile
 from collections import Counter
 from collections.abc import Callable
@@ -223,6 +225,16 @@ BACKEND_PATCHES: tuple[Adjustment, ...] = (
         "EC2 Auto Scaling balances a group's instances over its zones; moto puts every "
         "instance in the group's first subnet, in a random zone, so a zone's capacity could "
         "not be lost and come back as on AWS.",
+    ),
+    Adjustment(
+        "dynamodb-requests-one-at-a-time",
+        "backend",
+        "Wrap `DynamoHandler.call_action` in one lock: the sandbox's DynamoDB answers one "
+        "request at a time.",
+        "DynamoDB applies a conditional write atomically (its condition is checked and the "
+        "item written as one step); moto's threaded server checks and writes in separate "
+        "steps, so two concurrent conditional writes could both pass: two invocations both "
+        "held one service's lease, and one deployed an older image over the other's.",
     ),
 )
 
@@ -850,11 +862,29 @@ def _patch_asg_zones() -> None:
     _replace_method(FakeAutoScalingGroup, "replace_autoscaling_group_instances", wrap)
 
 
+#: one DynamoDB request at a time (``dynamodb-requests-one-at-a-time``)
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def _serialize_dynamodb() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    def wrap(original: Any) -> Any:
+        def call_action(self: Any) -> Any:
+            with _DYNAMODB_LOCK:
+                return original(self)
+
+        return call_action
+
+    _replace_method(DynamoHandler, "call_action", wrap)
+
+
 _PATCHERS: dict[str, Callable[[], None]] = {
     "ecs-list-tasks-filters": _patch_list_tasks,
     "ecs-update-service-deployment": _patch_update_service,
     "ecs-task-states-held": _hold_task_states,
     "asg-instances-by-zone": _patch_asg_zones,
+    "dynamodb-requests-one-at-a-time": _serialize_dynamodb,
 }
 
 
