@@ -237,12 +237,16 @@ class _CapturedOutput:
             h
             for lg in loggers
             for h in lg.handlers
-            if type(h) is logging.StreamHandler
-            or (
-                isinstance(h, logging.StreamHandler)
-                and not isinstance(h, logging.FileHandler)
-                and "Capture" not in type(h).__name__
+            if (
+                type(h) is logging.StreamHandler
+                or (
+                    isinstance(h, logging.StreamHandler)
+                    and not isinstance(h, logging.FileHandler)
+                    and "Capture" not in type(h).__name__
+                )
             )
+            # a handler left on a closed stream (a finished capture's) can take no stream
+            and not getattr(h.stream, "closed", False)
         ]
 
     def __enter__(self) -> _CapturedOutput:
