@@ -4,7 +4,9 @@
 The endpoint is whatever ``--endpoint`` or ``AWS_ENDPOINT_URL`` names: the sandbox (fake
 credentials are used on loopback) or, with neither, AWS itself with the standard
 credential chain. The function's environment comes from the deployed function whose
-handler is the contract's handler for that name.
+handler is the contract's handler for that name. (`autopilot invoke` with no endpoint,
+profile or ``--aws`` first starts a throwaway sandbox and passes its endpoint here:
+``cli.main._throwaway_sandbox``.)
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
@@ -67,6 +69,8 @@ class InvokeOutcome:
     bad_input: bool = False
     calls: list[str] = field(default_factory=list)
     logs: str = ""
+    #: run against a throwaway in-process sandbox (``autopilot invoke`` with no endpoint)
+    throwaway: bool = False
 
     @property
     def mutating_calls(self) -> list[str]:
@@ -78,6 +82,7 @@ class InvokeOutcome:
             "function_name": self.function_name,
             "endpoint": self.endpoint,
             "dry_run": self.dry_run,
+            "throwaway_sandbox": self.throwaway,
             "ok": self.error is None,
             "error": self.error,
             "report": self.report,

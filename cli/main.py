@@ -19,7 +19,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -394,18 +394,64 @@ def _endpoint(args: argparse.Namespace) -> str | None:
     return args.endpoint or os.environ.get("AWS_ENDPOINT_URL")
 
 
+def _offline(args: argparse.Namespace) -> bool:
+    """``invoke`` runs against a throwaway sandbox unless an endpoint, a profile or
+    ``--aws`` says where AWS is (as ``sam local invoke`` runs a function locally)."""
+    return not (_endpoint(args) or args.profile or os.environ.get("AWS_PROFILE") or args.aws)
+
+
+@contextlib.contextmanager
+def _throwaway_sandbox(args: argparse.Namespace) -> Iterator[str]:
+    """A sandbox in this process with the stacks deployed, for one invocation: its
+    endpoint, then it is gone. Its progress goes to stderr; stdout keeps the result."""
+    from cli.progress import ProgressClock
+    from sandbox.core import Sandbox
+    from sandbox.synth import REPO_ROOT
+
+    print(
+        "no --endpoint-url, --profile or --aws: invoking against a throwaway sandbox "
+        "(the stacks synthesized and deployed into an in-process moto first)",
+        file=sys.stderr,
+        flush=True,
+    )
+    clock = ProgressClock(memory=REPO_ROOT / "cdk.out" / DEMO_PROGRESS_FILE, stream=sys.stderr)
+    sb = Sandbox(progress=clock)
+    try:
+        try:
+            sb.up()
+        finally:
+            clock.close()
+        yield sb.endpoint
+    finally:
+        sb.down()
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from cli.invoke import InvokeError, invoke
 
     event = _load_event(args.event)
     try:
-        outcome = invoke(
-            args.function,
-            event,
-            endpoint=_endpoint(args),
-            dry_run=args.dry_run,
-            function_name=args.function_name,
-        )
+        if _offline(args):
+            from sandbox.router import rehome_event
+
+            with _throwaway_sandbox(args) as endpoint:
+                outcome = invoke(
+                    args.function,
+                    rehome_event(event),  # into the sandbox's account and region
+                    endpoint=endpoint,
+                    dry_run=args.dry_run,
+                    function_name=args.function_name,
+                )
+            outcome.endpoint = None  # the throwaway sandbox is gone
+            outcome.throwaway = True
+        else:
+            outcome = invoke(
+                args.function,
+                event,
+                endpoint=_endpoint(args),
+                dry_run=args.dry_run,
+                function_name=args.function_name,
+            )
     except InvokeError as exc:
         raise UsageError(str(exc)) from exc
     if _json(args):
@@ -432,6 +478,8 @@ def _print_invoke(outcome: Any) -> None:
     report = outcome.report or {}
     run = "dry run" if outcome.dry_run else "run"
     where = outcome.function_name or "no deployed function found"
+    if outcome.throwaway:
+        where += " in a throwaway sandbox"
     out(f"{outcome.function} ({where}), {run} on event {report.get('event_id') or '-'}")
     for d in report.get("decisions") or []:
         service = str(d.get("service", "")).rsplit("/", 1)[-1]
@@ -828,6 +876,25 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _invoke_parser(sub: Any, common: Any) -> None:
+    inv = common(
+        sub.add_parser("invoke", help="run one handler on one event and print its decision")
+    )
+    inv.add_argument(
+        "function", help="image-events, deployment-events, task-events or capacity-events"
+    )
+    inv.add_argument("event", metavar="EVENT.json")
+    inv.add_argument("--dry-run", action="store_true", help="print the plan; make no mutating call")
+    inv.add_argument("--function-name", help="the deployed function to take the environment from")
+    inv.add_argument(
+        "--aws",
+        action="store_true",
+        help="against AWS with the standard credential chain (implied by --profile and "
+        "--endpoint-url; without any of them: a throwaway in-process sandbox)",
+    )
+    inv.set_defaults(func=cmd_invoke)
+
+
 def _adopt_parser(sub: Any, common: Any) -> None:
     ad = common(
         sub.add_parser(
@@ -1203,16 +1270,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = plain(lsub.add_parser("info", help="what the running sandbox holds"))
     info.set_defaults(func=cmd_local_info)
 
-    inv = common(
-        sub.add_parser("invoke", help="run one handler on one event and print its decision")
-    )
-    inv.add_argument(
-        "function", help="image-events, deployment-events, task-events or capacity-events"
-    )
-    inv.add_argument("event", metavar="EVENT.json")
-    inv.add_argument("--dry-run", action="store_true", help="print the plan; make no mutating call")
-    inv.add_argument("--function-name", help="the deployed function to take the environment from")
-    inv.set_defaults(func=cmd_invoke)
+    _invoke_parser(sub, common)
 
     _operator_parsers(sub, plain)
     _adopt_parser(sub, plain)

@@ -120,6 +120,35 @@ def test_a_dead_endpoint_is_named_not_a_missing_ledger_table(tmp_path: Path) -> 
         assert "pydantic" not in proc.stderr.lower()
 
 
+def test_invoke_with_no_endpoint_runs_in_a_throwaway_sandbox(tmp_path: Path) -> None:
+    # no credentials, region, profile or endpoint: as a laptop with nothing of AWS on it
+    env = clean_env(tmp_path)
+    push = str(EVENTS / "ecr-image-push.json")
+    proc = autopilot("invoke", "image-events", push, "--dry-run", "--output", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "throwaway sandbox" in proc.stderr
+    doc = json.loads(proc.stdout)  # the result alone on stdout: the progress is on stderr
+    assert doc["throwaway_sandbox"] is True
+    assert doc["endpoint"] is None
+    assert doc["function_name"] == "demo-image-events", "the deployed function's settings"
+    assert doc["mutating_calls"] == []
+    assert "ecr:DescribeImages" in doc["aws_calls"]
+    # the event's account and region are the sandbox's: the deployed services were found
+    assert [d["service"].rsplit("/", 1)[-1] for d in doc["report"]["decisions"]] == ["web"]
+    # a run, not a plan: the reconciler's sweep reads the deployed estate and records it
+    sweep = str(EVENTS / "scheduled-event-reconcile.json")
+    proc = autopilot("invoke", "reconciler", sweep, "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] is True
+    assert "ecs:DescribeServices" in doc["aws_calls"]
+    # --aws asks for AWS itself: with no credentials, the one line that says so
+    proc = autopilot("invoke", "image-events", push, "--dry-run", "--aws", env=env)
+    assert proc.returncode == 3, proc.stderr
+    assert "throwaway" not in proc.stderr
+
+
 def test_no_credentials_is_one_line_with_the_fix(tmp_path: Path) -> None:
     env = clean_env(tmp_path, AWS_REGION="eu-west-1")
     for argv in (["status"], ["approve", "web", "sha256:" + "0" * 64]):
