@@ -205,6 +205,8 @@ def banner(endpoint: str, state: Path) -> list[str]:
         f"sandbox up: AWS endpoint {endpoint}, region {REGION}, state in {state}",
         f"  export AWS_ENDPOINT_URL={endpoint} AWS_REGION={REGION} AWS_DEFAULT_REGION={REGION}",
         f"  aws --endpoint-url {endpoint} --region {REGION} ecs list-clusters",
+        f"  what any client changes (the aws CLI, another shell) plays out within "
+        f"{WATCH_SECONDS:g} s",
     ]
     asked = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if asked and asked != REGION:
@@ -212,6 +214,10 @@ def banner(endpoint: str, state: Path) -> list[str]:
             f"  note: the environment names region {asked}; the sandbox serves {REGION} only"
         )
     return lines
+
+
+#: how often `local up` catches up with changes made by other clients (``Simulator.watch``)
+WATCH_SECONDS = 1.0
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
@@ -258,6 +264,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     control = ControlServer(sb).start()
     path = write_state(sb, control.url)
+    assert sb.simulator is not None  # up() started it
+    sb.simulator.watch(WATCH_SECONDS)
     for line in banner(sb.endpoint, path):
         out(line, flush=True)
     out("stop with Ctrl-C", flush=True)
@@ -274,6 +282,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        sb.simulator.unwatch()
         control.stop()
         remove_state()
         sb.down()

@@ -71,6 +71,7 @@ class Simulator:
         self._lock = threading.RLock()  # one stimulus at a time (callers may hold it too)
         self._draining = False
         self._routes: list[RouteResult] = []
+        self._watcher: tuple[threading.Thread, threading.Event] | None = None
 
     # ------------------------------------------------------------------ what callers read
     @property
@@ -193,6 +194,33 @@ class Simulator:
             self.observe()
             self._drain()
             return self._routes[start:]
+
+    def watch(self, every: float = 1.0) -> None:
+        """Settle every ``every`` seconds in a thread of its own, until :meth:`unwatch`: the
+        changes any client makes (the aws CLI, a second shell's `autopilot`, a script)
+        start their consequences within that time, not at the next stimulus. `local up`
+        watches; the demo and the tests do not (their stimuli settle as they go)."""
+        if self._watcher is not None:
+            return
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every):
+                try:
+                    self.settle()
+                except Exception as exc:  # a client's change the simulator cannot follow
+                    self.timeline.add("failed", f"the sandbox could not follow a change: {exc}")
+
+        thread = threading.Thread(target=loop, name="sandbox-watch", daemon=True)
+        self._watcher = (thread, stop)
+        thread.start()
+
+    def unwatch(self) -> None:
+        if self._watcher is not None:
+            thread, stop = self._watcher
+            stop.set()
+            thread.join(timeout=30)
+            self._watcher = None
 
     def tick(self, only: str | None = None) -> list[RouteResult]:
         """Fire every schedule rule once (EventBridge's clock: e.g. task-events' re-check

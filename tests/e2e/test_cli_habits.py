@@ -399,9 +399,10 @@ def test_history_orders_one_seconds_decisions_and_prints_task_ids(
     assert len({line.index("task-events") for line in lines[1:]}) == 1  # aligned
 
 
-def test_local_up_tells_the_region_it_serves(tmp_path: Path) -> None:
+def test_local_up_tells_the_region_it_serves_and_sees_any_client(tmp_path: Path) -> None:
     """The banner of a real `local up` (its own process, the environment naming another
-    region) names the region the clusters are in: a client in that region finds them."""
+    region) names the region the clusters are in: a client in that region finds them, and
+    what that client changes plays out in the sandbox."""
     import boto3
 
     port = free_port()
@@ -434,6 +435,31 @@ def test_local_up_tells_the_region_it_serves(tmp_path: Path) -> None:
             aws_secret_access_key="testing",
         )
         assert ecs.list_clusters()["clusterArns"]
+        # another client's UpdateService (as `aws ecs update-service` makes it) plays out
+        # without any call to the sandbox's control endpoint: the deployment completes
+        cluster = next(a for a in ecs.list_clusters()["clusterArns"] if "demo" in a)
+        arn = ecs.list_services(cluster=cluster)["serviceArns"][0]
+        svc = ecs.describe_services(cluster=cluster, services=[arn])["services"][0]
+        td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])
+        spec = {
+            k: td["taskDefinition"][k]
+            for k in ("family", "containerDefinitions", "networkMode", "cpu", "memory")
+            if k in td["taskDefinition"]
+        }
+        spec["requiresCompatibilities"] = td["taskDefinition"].get("compatibilities", [])[:1]
+        new_td = ecs.register_task_definition(**spec)["taskDefinition"]["taskDefinitionArn"]
+        ecs.update_service(cluster=cluster, service=arn, taskDefinition=new_td)
+        rollout = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            svc = ecs.describe_services(cluster=cluster, services=[arn])["services"][0]
+            primary = next(d for d in svc["deployments"] if d["status"] == "PRIMARY")
+            rollout = primary.get("rolloutState")
+            if rollout == "COMPLETED" and svc["runningCount"] == svc["desiredCount"]:
+                break
+            time.sleep(0.5)
+        assert rollout == "COMPLETED", svc["deployments"]
+        assert primary["taskDefinition"] == new_td
     finally:
         proc.terminate()
         proc.wait(timeout=60)
