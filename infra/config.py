@@ -18,6 +18,7 @@ import yaml
 from autopilot.contract import RepositoryFilter, encode_policy_tag
 from autopilot.errors import MalformedTag
 from autopilot.logic.policy import parse_policy
+from autopilot.logic.rollout import parse_alarms, parse_rollout
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -226,6 +227,11 @@ class Scaling(_Strict):
         return self
 
 
+#: an alarm name an ECS tag value can hold (``autopilot:alarms`` separates them by spaces)
+_ALARM_TAG_NAME = re.compile(r"[A-Za-z0-9_.:/=+\-@]{1,255}", re.ASCII)
+_TAG_VALUE_MAX = 256
+
+
 class Automation(_Strict):
     """The opt-in tags (README.md, the tag contract), written on the service."""
 
@@ -233,6 +239,48 @@ class Automation(_Strict):
     scan: Literal["critical", "high", "off"] = "critical"
     approval: Literal["auto", "manual"] = "auto"
     rebalance: Literal["on", "off"] = "on"
+    # ECS's deployment strategy (``autopilot:strategy``): ``rolling``,
+    # ``canary:<percent>:<bake minutes>``, ``linear:<step percent>:<bake minutes>`` or
+    # ``blue-green:<bake minutes>``; the three that shift traffic need a load_balancer (the
+    # estate wires its alternate target group, production listener rule and ECS's role)
+    strategy: str | None = None
+    # the deployment alarms ECS rolls a deploy back on (``autopilot:alarms``); left out: a
+    # service behind a load balancer gets two (its targets' 5xx responses, its unhealthy
+    # hosts), others none; ``[]`` for none
+    deployment_alarms: list[str] | None = None
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str | None) -> str | None:
+        try:
+            rollout = parse_rollout(value)
+        except MalformedTag as exc:
+            raise ValueError(exc.problem) from exc
+        return None if rollout is None else str(rollout)
+
+    @field_validator("deployment_alarms")
+    @classmethod
+    def _alarms(cls, value: list[str] | None) -> list[str] | None:
+        if not value:
+            return value
+        for name in value:
+            if not _ALARM_TAG_NAME.fullmatch(name):
+                raise ValueError(
+                    f"alarm name {name!r}: 1-255 letters, digits and _ . : / = + - @ "
+                    "(what an ECS tag value can hold; no spaces)"
+                )
+        try:
+            parse_alarms(" ".join(value))
+        except MalformedTag as exc:
+            raise ValueError(exc.problem) from exc
+        if len(" ".join(value)) > _TAG_VALUE_MAX:
+            raise ValueError(f"the names take more than the {_TAG_VALUE_MAX} characters of a tag")
+        return list(dict.fromkeys(value))
+
+    @property
+    def shifts_traffic(self) -> bool:
+        rollout = parse_rollout(self.strategy)
+        return rollout is not None and rollout.shifts_traffic
 
     @field_validator("policy")
     @classmethod
@@ -382,6 +430,12 @@ class Service(_Strict):
             raise ValueError("placement applies to ec2 services only")
         if self.repository is None and self.image is None:
             raise ValueError("give repository (tracked by image automation) or image")
+        if self.automation.shifts_traffic and self.load_balancer is None:
+            raise ValueError(
+                f"automation.strategy {self.automation.strategy}: canary, linear and "
+                "blue/green shift traffic between two target groups; give the service a "
+                "load_balancer, or use rolling"
+            )
         if self.scaling is not None and not (
             self.scaling.min <= self.desired_count <= self.scaling.max
         ):

@@ -42,6 +42,11 @@ SCALING = 2
 #: A load balancer: itself, its security group, listener, target group, the ingress rule on
 #: the tasks' security group and the egress rule on its own.
 LOAD_BALANCER = 6
+#: Behind a load balancer, with no ``deployment_alarms`` given: its two deployment alarms.
+DEPLOYMENT_ALARMS = 2
+#: A strategy that shifts traffic: the alternate target group, the production listener
+#: rule and the role ECS shifts traffic with.
+TRAFFIC_SHIFTING = 3
 #: A stack's repositories share one push policy (and its output).
 PUSH_POLICY = 1
 
@@ -59,6 +64,12 @@ def service_resources(svc: Service) -> int:
         SERVICE
         + (SCALING if svc.scaling else 0)
         + (LOAD_BALANCER if svc.load_balancer else 0)
+        + (
+            DEPLOYMENT_ALARMS
+            if svc.load_balancer and svc.automation.deployment_alarms is None
+            else 0
+        )
+        + (TRAFFIC_SHIFTING if svc.load_balancer and svc.automation.shifts_traffic else 0)
         + alarm_count(svc.alarms)
     )
 

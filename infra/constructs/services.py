@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from autopilot import contract
+from autopilot.logic.rollout import parse_alarms, parse_rollout
 from aws_cdk import (
     Aws,
     CfnCondition,
@@ -21,6 +23,7 @@ from aws_cdk import (
     Stack,
     region_info,
 )
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -50,6 +53,12 @@ class LoadBalancerSpec:
 
     port: int = 80
     health_check_path: str = "/"
+    #: wire what ECS's canary, linear and blue/green deployments shift traffic with: an
+    #: alternate target group, the production listener rule and the role ECS uses for it
+    alternate_target: bool = False
+    #: make the service's deployment alarms (its targets' 5xx responses, its unhealthy
+    #: hosts) and name them in its ``autopilot:alarms`` tag
+    default_alarms: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,48 @@ class ServiceSpec:
     placement: Literal["spread-zones", "spread-instances", "binpack"] = "spread-zones"
     #: ECS's own Availability Zone rebalancing; always off for an ineligible placement.
     az_rebalancing: bool = True
+
+
+def _tag(service: ecs.BaseService, spec: ServiceSpec, alarm_names: tuple[str, ...]) -> None:
+    """The opt-in tags on the service itself (CloudFormation's Tags property), with the
+    names of its deployment alarms."""
+    cfn_service = service.node.default_child
+    assert isinstance(cfn_service, ecs.CfnService)
+    tags = dict(spec.tags)
+    if alarm_names:
+        tags[contract.TAG_ALARMS] = " ".join(alarm_names)
+    for key, value in sorted(tags.items()):
+        cfn_service.tags.set_tag(key, value)
+
+
+_STRATEGIES = {
+    "rolling": ecs.DeploymentStrategy.ROLLING,
+    "canary": ecs.DeploymentStrategy.CANARY,
+    "linear": ecs.DeploymentStrategy.LINEAR,
+    "blue-green": ecs.DeploymentStrategy.BLUE_GREEN,
+}
+
+
+def _deployment(spec: ServiceSpec, alarm_names: tuple[str, ...]) -> dict[str, Any]:
+    """The service's deployment strategy and alarms in the template, as autopilot's deploys
+    send them (``autopilot.logic.rollout``): a later ``cdk deploy`` keeps them."""
+    out: dict[str, Any] = {}
+    rollout = parse_rollout(spec.tags.get(contract.TAG_STRATEGY))
+    if rollout is not None:
+        out["deployment_strategy"] = _STRATEGIES[rollout.kind]
+        bake = Duration.minutes(rollout.bake_minutes or 0)
+        shift = ecs.TrafficShiftConfig(step_percent=rollout.percent, step_bake_time=bake)
+        if rollout.kind == "canary":
+            out["canary_configuration"] = shift
+        elif rollout.kind == "linear":
+            out["linear_configuration"] = shift
+        elif rollout.kind == "blue-green":
+            out["bake_time"] = bake
+    if alarm_names:
+        out["deployment_alarms"] = ecs.DeploymentAlarmConfig(
+            alarm_names=list(alarm_names), behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -204,6 +255,8 @@ class Services(Construct):
         }
         if spec.load_balancer is not None:
             common["health_check_grace_period"] = Duration.seconds(60)
+        alarm_names = self._deployment_alarm_names(spec)
+        common.update(_deployment(spec, alarm_names))
         service: ecs.BaseService
         if spec.capacity == "ec2":
             service = ecs.Ec2Service(
@@ -233,11 +286,7 @@ class Services(Construct):
             service = ecs.FargateService(
                 scope_, "Service", capacity_provider_strategies=strategies, **common
             )
-        # The opt-in tags, on the service itself (CloudFormation's Tags property).
-        cfn_service = service.node.default_child
-        assert isinstance(cfn_service, ecs.CfnService)
-        for key, value in sorted(spec.tags.items()):
-            cfn_service.tags.set_tag(key, value)
+        _tag(service, spec, alarm_names)
 
         if spec.load_balancer is not None:
             self.load_balancers[spec.name] = self._load_balancer(
@@ -300,16 +349,23 @@ class Services(Construct):
         )
         self._log_access(alb, spec.name)
         listener = alb.add_listener("Listener", port=lb.port, open=True)
-        # Registers the service's tasks and lets only the load balancer's security group
-        # reach them, on the container port.
-        listener.add_targets(
-            "Tasks",
-            port=spec.container_port,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            targets=[service],
-            health_check=elbv2.HealthCheck(path=lb.health_check_path, healthy_http_codes="200-399"),
-            deregistration_delay=Duration.seconds(30),
-        )
+        health = elbv2.HealthCheck(path=lb.health_check_path, healthy_http_codes="200-399")
+        if not lb.alternate_target:
+            # Registers the service's tasks and lets only the load balancer's security group
+            # reach them, on the container port.
+            group = listener.add_targets(
+                "Tasks",
+                port=spec.container_port,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                targets=[service],
+                health_check=health,
+                deregistration_delay=Duration.seconds(30),
+            )
+        else:
+            group = self._alternate_target(scope, spec, listener, service, health)
+            service.connections.allow_from(alb, ec2.Port.tcp(spec.container_port))
+        if lb.default_alarms:
+            self._deployment_alarms(scope, spec, group)
         for sg in alb.connections.security_groups:
             acknowledge(
                 sg.node.default_child or sg,
@@ -318,6 +374,115 @@ class Services(Construct):
                 f"{lb.port} only; the tasks accept traffic from this group alone.",
             )
         return alb
+
+    def _alternate_target(
+        self,
+        scope: Construct,
+        spec: ServiceSpec,
+        listener: elbv2.ApplicationListener,
+        service: ecs.BaseService,
+        health: elbv2.HealthCheck,
+    ) -> elbv2.ApplicationTargetGroup:
+        """What ECS's canary, linear and blue/green deployments shift production traffic
+        with: two target groups (the tasks start in the first), the listener rule that
+        forwards to them (ECS sets its weights), and the role ECS calls Elastic Load
+        Balancing with (made by ``ecs.AlternateTarget``). Returns the first group."""
+        groups = [
+            elbv2.ApplicationTargetGroup(
+                scope,
+                name,
+                vpc=self._props.vpc,
+                port=spec.container_port,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                target_type=elbv2.TargetType.IP,
+                health_check=health,
+                deregistration_delay=Duration.seconds(30),
+            )
+            for name in ("Tasks", "AlternateTasks")
+        ]
+        listener.add_action("NoRoute", action=elbv2.ListenerAction.fixed_response(404))
+        rule = elbv2.ApplicationListenerRule(
+            scope,
+            "ProductionRule",
+            listener=listener,
+            priority=1,
+            conditions=[elbv2.ListenerCondition.path_patterns(["/*"])],
+            action=elbv2.ListenerAction.weighted_forward(
+                [
+                    elbv2.WeightedTargetGroup(target_group=groups[0], weight=100),
+                    elbv2.WeightedTargetGroup(target_group=groups[1], weight=0),
+                ]
+            ),
+        )
+        target = service.load_balancer_target(
+            container_name=spec.container_name,
+            container_port=spec.container_port,
+            alternate_target=ecs.AlternateTarget(
+                "Alternate",
+                alternate_target_group=groups[1],
+                production_listener=ecs.ListenerRuleConfiguration.application_listener_rule(rule),
+            ),
+        )
+        target.attach_to_application_target_group(groups[0])
+        role = service.node.find_child("AlternateRole")
+        acknowledge(
+            role.node.default_child or role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+            "AmazonECSInfrastructureRolePolicyForLoadBalancers]",
+            "The role ECS assumes to shift traffic between the target groups: AWS's managed "
+            "policy for it is the one ECS's blue/green documentation names, kept current by AWS.",
+        )
+        return groups[0]
+
+    def _deployment_alarm_names(self, spec: ServiceSpec) -> tuple[str, ...]:
+        """The names of the default deployment alarms ``_deployment_alarms`` makes (known
+        before the service, whose deployment configuration names them), or those of the
+        ``autopilot:alarms`` tag."""
+        lb = spec.load_balancer
+        if lb is not None and lb.default_alarms:
+            stack = Stack.of(self).stack_name
+            return (f"{stack}-{spec.name}-target-5xx", f"{stack}-{spec.name}-unhealthy-hosts")
+        return parse_alarms(spec.tags.get(contract.TAG_ALARMS))
+
+    def _deployment_alarms(
+        self, scope: Construct, spec: ServiceSpec, group: elbv2.ApplicationTargetGroup
+    ) -> None:
+        """A deploy's two alarms: more than 5% of the targets' responses 5xx, or any
+        unhealthy target, for 2 minutes out of 2 (no data: not breaching)."""
+        names = self._deployment_alarm_names(spec)
+        minute = Duration.minutes(1)
+        errors = group.metrics.http_code_target(
+            elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=minute, statistic="Sum"
+        )
+        requests = group.metrics.request_count(period=minute, statistic="Sum")
+        rate = cloudwatch.MathExpression(
+            expression="IF(requests > 0, 100 * errors / requests, 0)",
+            using_metrics={"errors": errors, "requests": requests},
+            period=minute,
+            label=f"{spec.name}: 5xx responses of its targets (%)",
+        )
+        unhealthy = group.metrics.unhealthy_host_count(period=minute, statistic="Maximum")
+        for cid, name, metric, threshold, what in (
+            ("Target5xxAlarm", names[0], rate, 5, "more than 5% of responses 5xx"),
+            ("UnhealthyHostsAlarm", names[1], unhealthy, 1, "a target unhealthy"),
+        ):
+            cloudwatch.Alarm(
+                scope,
+                cid,
+                alarm_name=name,
+                alarm_description=f"{spec.name} deployment alarm: {what} for 2 minutes; "
+                "ECS rolls back the deployment in progress (autopilot:alarms)",
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=(
+                    cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+                    if threshold == 5
+                    else cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+                ),
+                evaluation_periods=2,
+                datapoints_to_alarm=2,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
 
     def _log_access(self, alb: elbv2.ApplicationLoadBalancer, prefix: str) -> None:
         """Access logs to one encrypted, private bucket (CDK's ``log_access_logs`` needs the

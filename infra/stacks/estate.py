@@ -149,6 +149,8 @@ class _EstatePart:
                 LoadBalancerSpec(
                     port=s.load_balancer.port,
                     health_check_path=s.load_balancer.health_check_path,
+                    alternate_target=s.automation.shifts_traffic,
+                    default_alarms=s.automation.deployment_alarms is None,
                 )
                 if s.load_balancer
                 else None
@@ -349,4 +351,8 @@ def service_tags(service: Service) -> dict[str, str]:
         tags[contract.TAG_REPOSITORY] = service.repository
     if service.scaling:
         tags[contract.TAG_SCALING] = f"{service.scaling.min}-{service.scaling.max}"
+    if auto.strategy:
+        tags[contract.TAG_STRATEGY] = auto.strategy
+    if auto.deployment_alarms:  # the defaults are named by the construct that makes them
+        tags[contract.TAG_ALARMS] = " ".join(auto.deployment_alarms)
     return tags
