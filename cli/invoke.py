@@ -178,6 +178,13 @@ def watch_calls(calls: list[str]) -> Iterator[None]:
         BaseClient._make_api_call = original  # type: ignore[attr-defined]
 
 
+def check_function(function: str) -> None:
+    """``InvokeError`` unless ``function`` is one of the contract's functions."""
+    specs = _contract()
+    if function not in specs:
+        raise InvokeError(f"unknown function {function!r}; one of: {', '.join(specs)}")
+
+
 def invoke(
     function: str,
     event: dict[str, Any],
@@ -186,10 +193,8 @@ def invoke(
     dry_run: bool = False,
     function_name: str | None = None,
 ) -> InvokeOutcome:
-    specs = _contract()
-    if function not in specs:
-        raise InvokeError(f"unknown function {function!r}; one of: {', '.join(specs)}")
-    spec = specs[function]
+    check_function(function)
+    spec = _contract()[function]
     cfg = deployed_function(function, endpoint, function_name)
     fn_env = dict((cfg or {}).get("Environment", {}).get("Variables", {}))
     info = FunctionInfo(
@@ -527,6 +532,7 @@ def operator_clients(endpoint: str | None) -> AwsClients:
         tagging=_client("resourcegroupstaggingapi", endpoint),
         dynamodb=_client("dynamodb", endpoint),
         sns=_client("sns", endpoint),
+        cloudwatch=_client("cloudwatch", endpoint),  # the deployment alarms a deploy names
     )
 
 

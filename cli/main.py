@@ -436,10 +436,11 @@ def _throwaway_sandbox(args: argparse.Namespace) -> Iterator[str]:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from cli.invoke import InvokeError, invoke
+    from cli.invoke import InvokeError, check_function, invoke
 
     event = _load_event(args.event)
     try:
+        check_function(args.function)  # bad usage is told before any sandbox starts
         if _offline(args):
             from sandbox.router import rehome_event
 

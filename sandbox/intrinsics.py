@@ -114,6 +114,10 @@ class Resolver:
             return f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{physical}"
         if attr in ("GroupId", "Id"):
             return physical
+        if attr in ("LoadBalancerFullName", "TargetGroupFullName") and physical.startswith("arn:"):
+            # the ARN's resource part: app/<name>/<id> for a load balancer (its ARN has
+            # loadbalancer/ before it), targetgroup/<name>/<id> for a target group
+            return physical.split(":", 5)[5].removeprefix("loadbalancer/")
         raise Unresolvable(f"Fn::GetAtt {logical}.{attr} ({rtype}) is not known to the resolver")
 
     def _sub(self, arg: Any) -> str:

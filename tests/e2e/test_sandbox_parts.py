@@ -80,14 +80,25 @@ def test_resolver_answers_refs_getatts_and_joins() -> None:
             "Q": {"Type": "AWS::SQS::Queue"},
             "R": {"Type": "AWS::ECR::Repository"},
             "S": {"Type": "AWS::ECS::Service"},
+            "L": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer"},
+            "T": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup"},
         }
     }
+    elb = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}"
     ids = {
         "Q": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/dlq",
         "R": "demo/web",
         "S": f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:service/c/web",
+        "L": f"{elb}:loadbalancer/app/web/50dc6c495c0c9188",
+        "T": f"{elb}:targetgroup/web-tasks/cbf133c568e0d028",
     }
     r = Resolver(template, ids)
+    # the dimensions of a load balancer's metrics, as ELB's CloudFormation reference gives them
+    assert r.resolve({"Fn::GetAtt": ["L", "LoadBalancerFullName"]}) == "app/web/50dc6c495c0c9188"
+    assert (
+        r.resolve({"Fn::GetAtt": ["T", "TargetGroupFullName"]})
+        == "targetgroup/web-tasks/cbf133c568e0d028"
+    )
     assert r.resolve({"Fn::GetAtt": ["Q", "Arn"]}) == f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:dlq"
     assert r.resolve({"Fn::GetAtt": ["R", "Arn"]}).endswith(":repository/demo/web")
     assert r.resolve({"Fn::GetAtt": ["S", "Name"]}) == "web"
