@@ -31,11 +31,13 @@ from autopilot.domain.plan import Fallback, Plan, Retry, Step, Write
 from autopilot.domain.records import DeployRecord, ServiceLedgerState
 from autopilot.domain.report import Action, Decision, Outcome, Report
 from autopilot.domain.service import Service, short_name
+from autopilot.errors import AwsCallFailed
 from autopilot.execute import carry_out
 from autopilot.flows.guards import guarded
 from autopilot.logic.deployment_plan import (
     DeploymentFacts,
     DeploymentPlan,
+    RollbackRoute,
     ecs_rollback_blocked,
     plan_deployment,
     rollback_route,
@@ -202,11 +204,15 @@ def rollback_plan(
         Action(api="ecs:UpdateService", params=planned.update, service=svc.arn), then=recorded
     )
     # ECS's own rollback while it still rolls the revision out (read now, from ECS)
-    in_progress = []
+    route = RollbackRoute(None, "")
     if ecs_rollback_blocked(svc, facts.task_definition, target) is None:
         cluster = str(planned.update.get("cluster") or svc.cluster_arn)
-        in_progress = ecs.in_progress_deployments(r.aws.ecs, cluster, svc.arn)
-    route = rollback_route(svc, facts.task_definition, target, in_progress)
+        try:
+            in_progress = ecs.in_progress_deployments(r.aws.ecs, cluster, svc.arn)
+            route = rollback_route(svc, facts.task_definition, target, in_progress)
+        except AwsCallFailed as exc:
+            # a rollback never waits on this read: the UpdateService goes back all the same
+            route = RollbackRoute(None, f"UpdateService: {exc.api} failed ({exc.code})")
     decision, step = planned.decision, update
     if route.reason:
         decision = decision.model_copy(update={"reason": f"{decision.reason}; {route.reason}"})
