@@ -16,6 +16,7 @@ import pytest
 from autopilot.domain.report import Decision, Outcome
 from autopilot.handlers import deployment_events, image_events
 from autopilot.store.ledger import Ledger
+from botocore.exceptions import ClientError
 
 from cli import controls as operator
 from tests.estate import CLUSTER_ARN, REGISTRY, TABLE, Estate
@@ -261,6 +262,51 @@ def test_a_stop_ecs_refuses_falls_back_to_update_service_with_the_reason(
     record = world.ledger.deploys.get(web["arn"], web["good_td"])
     assert record is not None
     assert record.previous_task_definition == web["bad_td"]
+
+
+def test_a_failed_list_of_deployments_never_holds_the_rollback_back(
+    world: Estate, web: dict[str, Any]
+) -> None:
+    def denied(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListServiceDeployments"
+        )
+
+    world.ecs.meta.events.register("before-call.ecs.ListServiceDeployments", denied)
+
+    result = rollback(world, quarantine=True)
+
+    assert result.ok, result.message
+    assert result.report is not None
+    assert [a.api for a in result.report.actions] == ["ecs:UpdateService", "sns:Publish"]
+    assert result.report.decisions[0].reason.endswith(
+        "; UpdateService: ecs:ListServiceDeployments failed (AccessDeniedException)"
+    )
+    assert world.describe(web["arn"])["taskDefinition"] == web["good_td"]
+    assert world.ledger.state.is_quarantined(web["arn"], web["bad"])
+
+
+def test_a_throttled_stop_is_not_a_refusal_and_changes_nothing(
+    world: Estate, web: dict[str, Any]
+) -> None:
+    def throttled(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
+            "StopServiceDeployment",
+        )
+
+    world.ecs.meta.events.register("before-call.ecs.StopServiceDeployment", throttled)
+    world.reset_counts()
+
+    result = rollback(world)
+
+    # no UpdateService over a deployment ECS may be stopping: left for the operator to retry
+    assert not result.ok
+    assert result.report is not None
+    assert [a.api for a in result.report.actions] == ["ecs:StopServiceDeployment"]
+    assert "ecs:UpdateService" not in world.calls
+    assert "nothing changed: run the rollback again" in result.message
+    assert world.describe(web["arn"])["taskDefinition"] == web["bad_td"]
 
 
 def test_paused_or_unmanaged_services_are_refused(world: Estate, web: dict[str, Any]) -> None:
