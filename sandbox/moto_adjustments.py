@@ -211,6 +211,25 @@ BACKEND_PATCHES: tuple[Adjustment, ...] = (
         "deployment. The simulator then carries it to COMPLETED or FAILED.",
     ),
     Adjustment(
+        "ecs-service-deployments",
+        "backend",
+        "Add `ListServiceDeployments` and `StopServiceDeployment` to moto's ECS response "
+        "handler (`EC2ContainerServiceResponse`, dispatched on the X-Amz-Target "
+        "`AmazonEC2ContainerServiceV20141113.<Operation>`): the service deployments are "
+        "those of moto's service `deployments` (IN_PROGRESS, SUCCESSFUL, STOPPED, "
+        "ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL); `StopServiceDeployment` with "
+        "`stopType` ROLLBACK of a PENDING or IN_PROGRESS one puts the service back on the "
+        "revision the deployment replaced (a new PRIMARY deployment, IN_PROGRESS, 'rolling "
+        "back to deploymentId ...'), which the simulator then carries to COMPLETED.",
+        "moto 5 implements neither operation (a call is a NotImplementedError: HTTP 500); "
+        "autopilot rolls an in-progress deployment back through ECS with them. Refusals as "
+        "the API reference names them: an unknown ARN ServiceDeploymentNotFoundException, "
+        "a deployment that is no longer in progress ConflictException, one with no previous "
+        "revision ClientException, a service of another deployment controller "
+        "UnsupportedFeatureException, a stopType other than ROLLBACK (ABORT's behaviour is "
+        "undocumented) InvalidParameterException.",
+    ),
+    Adjustment(
         "ecs-task-states-held",
         "backend",
         "Set moto's state transition of `ecs::task` to manual (it never advances on its own).",
@@ -820,6 +839,214 @@ def _patch_update_service() -> None:
     _replace_method(EC2ContainerServiceBackend, "update_service", wrap)
 
 
+# -- service deployments (``ecs-service-deployments``) ------------------------------------
+#: moto's ``Service`` attribute where StopServiceDeployment keeps the deployments it stopped:
+#: deployment id -> what the stop did (``arn``, ``source`` and ``source_td`` the revision
+#: gone back to, ``rollback`` the id of the rollback's deployment, ``target_td``,
+#: ``created``, ``stopped``, ``reason``, ``carried``: the simulator has told it)
+STOPPED_ATTR = "sandbox_stopped_deployments"
+#: the states StopServiceDeployment ROLLBACK moves to ROLLBACK_REQUESTED, and those in which
+#: it "continues" (ECS Developer Guide, "Stopping Amazon ECS service deployments")
+_STOPPABLE = ("PENDING", "IN_PROGRESS")
+_STOPPING = ("STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
+
+
+def _ecs_error(code: str, message: str) -> Exception:
+    """An error moto serializes as ECS's (it finds the service model by the class's module)."""
+    from moto.ecs.exceptions import ECSException
+
+    return ECSException(code, message)
+
+
+def stopped_deployments(ms: Any) -> dict[str, dict[str, Any]]:
+    """The deployments StopServiceDeployment stopped on moto's service ``ms``."""
+    stopped: dict[str, dict[str, Any]] = vars(ms).setdefault(STOPPED_ATTR, {})
+    return stopped
+
+
+def _sd_arn(ms: Any, deployment_id: str, kind: str = "service-deployment") -> str:
+    """``arn:...:service-deployment/<cluster>/<service>/<id>`` of one of ``ms``'s deployments
+    (``kind`` ``service-revision``: the revision it rolls out)."""
+    return f"{ms.arn.replace(':service/', f':{kind}/', 1)}/{deployment_id.rsplit('/', 1)[-1]}"
+
+
+def _status(d: dict[str, Any], primary: dict[str, Any]) -> str:
+    rollout = d.get("rolloutState") or "COMPLETED"
+    if rollout == "IN_PROGRESS":
+        return "IN_PROGRESS"
+    if rollout == "COMPLETED":
+        return "SUCCESSFUL"
+    # FAILED: the circuit breaker rolled it back (the primary says so), or it just stopped
+    if d is not primary and "rolling back to" in str(primary.get("rolloutStateReason", "")):
+        done = primary.get("rolloutState") != "IN_PROGRESS"
+        return "ROLLBACK_SUCCESSFUL" if done else "ROLLBACK_IN_PROGRESS"
+    return "STOPPED"
+
+
+def service_deployments(ms: Any) -> list[dict[str, Any]]:
+    """moto's service ``ms``'s service deployments, as ListServiceDeployments answers them
+    (ServiceDeploymentBrief): those of its ``deployments`` (the PRIMARY first), then those
+    StopServiceDeployment stopped."""
+    deployments = list(ms.deployments or [])
+    primary = deployments[0] if deployments else {}
+    stopped = stopped_deployments(ms)
+    rollbacks = {s["rollback"]: s for s in stopped.values()}
+    out: list[dict[str, Any]] = []
+    for d in deployments:
+        dep_id = str(d.get("id", ""))
+        if not dep_id or dep_id in rollbacks or dep_id in stopped:
+            continue
+        created = d.get("createdAt") or datetime.now(UTC)
+        out.append(
+            {
+                "serviceDeploymentArn": _sd_arn(ms, dep_id),
+                "serviceArn": ms.arn,
+                "clusterArn": ms.cluster_arn,
+                "createdAt": created,
+                "startedAt": created,
+                "targetServiceRevisionArn": _sd_arn(ms, dep_id, "service-revision"),
+                "status": _status(d, primary),
+                "statusReason": str(d.get("rolloutStateReason", "")),
+            }
+        )
+    by_id = {str(d.get("id")): d for d in deployments}
+    for dep_id, stop in stopped.items():
+        back = by_id.get(stop["rollback"])
+        done = back is None or back.get("rolloutState") != "IN_PROGRESS"
+        out.append(
+            {
+                "serviceDeploymentArn": stop["arn"],
+                "serviceArn": ms.arn,
+                "clusterArn": ms.cluster_arn,
+                "createdAt": stop["created"],
+                "startedAt": stop["created"],
+                "finishedAt": stop["stopped"],
+                "targetServiceRevisionArn": _sd_arn(ms, dep_id, "service-revision"),
+                "status": "ROLLBACK_SUCCESSFUL" if done else "ROLLBACK_IN_PROGRESS",
+                "statusReason": stop["reason"],
+            }
+        )
+    return out
+
+
+def _moto_service_of(backend: Any, cluster: str, service: str) -> Any:
+    from moto.ecs.exceptions import ServiceNotFoundException
+
+    try:
+        return backend._get_service(cluster.rsplit("/", 1)[-1], service.rsplit("/", 1)[-1])
+    except Exception as exc:
+        raise ServiceNotFoundException from exc
+
+
+def _list_service_deployments(self: Any) -> Any:
+    """``ListServiceDeployments(service, cluster, status)`` over moto's service."""
+    from moto.core.responses import ActionResult
+
+    ms = _moto_service_of(
+        self.ecs_backend, str(self._get_param("cluster") or "default"), self._get_param("service")
+    )
+    wanted = self._get_param("status") or []
+    listed = [b for b in service_deployments(ms) if not wanted or b["status"] in wanted]
+    return ActionResult({"serviceDeployments": listed})
+
+
+def _stop_service_deployment(self: Any) -> Any:
+    """``StopServiceDeployment(serviceDeploymentArn, stopType)``: ROLLBACK of a PENDING or
+    IN_PROGRESS deployment puts the service back on the revision it replaced."""
+    from moto.core.responses import ActionResult
+
+    arn = str(self._get_param("serviceDeploymentArn") or "")
+    stop_type = str(self._get_param("stopType") or "ROLLBACK")
+    not_found = _ecs_error(
+        "ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist."
+    )
+    path = arn.partition(":service-deployment/")[2].split("/")
+    if len(path) != 3:
+        raise not_found
+    try:
+        ms = _moto_service_of(self.ecs_backend, path[0], path[1])
+    except Exception as exc:
+        raise not_found from exc
+    brief = next((b for b in service_deployments(ms) if b["serviceDeploymentArn"] == arn), None)
+    if brief is None:
+        raise not_found
+    if stop_type != "ROLLBACK":
+        raise _ecs_error("InvalidParameterException", "The sandbox takes stopType ROLLBACK only.")
+    if brief["status"] in _STOPPING:
+        return ActionResult({"serviceDeploymentArn": arn})  # the rollback continues
+    if brief["status"] not in _STOPPABLE:
+        raise _ecs_error(
+            "ConflictException",
+            f"The service deployment is {brief['status']}: it is no longer in progress.",
+        )
+    controller = (getattr(ms, "deployment_controller", None) or {}).get("type") or "ECS"
+    if controller != "ECS":
+        raise _ecs_error(
+            "UnsupportedFeatureException",
+            f"StopServiceDeployment is not supported for the {controller} deployment controller.",
+        )
+    deployments = list(ms.deployments or [])
+    dep = next(d for d in deployments if _sd_arn(ms, str(d.get("id"))) == arn)
+    sources = [d for d in deployments if d is not dep and d.get("status") == "ACTIVE"]
+    if not sources:
+        raise _ecs_error(
+            "ClientException",
+            "The service deployment has no previous service revision to roll back to.",
+        )
+    source = sources[0]
+    now = datetime.now(UTC)
+    back = f"ecs-svc/{secrets.randbelow(10**18)}"
+    reason = (
+        f"ECS deployment {dep['id']} stopped (StopServiceDeployment ROLLBACK): rolling back "
+        f"to deploymentId {source['id']}."
+    )
+    stopped_deployments(ms)[str(dep["id"])] = {
+        "arn": arn,
+        "source": source["id"],
+        "source_td": source["taskDefinition"],
+        "target_td": dep.get("taskDefinition"),
+        "rollback": back,
+        "created": dep.get("createdAt") or now,
+        "stopped": now,
+        "reason": reason,
+        "carried": False,
+    }
+    ms.task_definition = source["taskDefinition"]
+    ms.deployments = [
+        dict(
+            source,
+            id=back,
+            status="PRIMARY",
+            rolloutState="IN_PROGRESS",
+            rolloutStateReason=reason,
+            createdAt=now,
+            updatedAt=now,
+        ),
+        dict(dep, status="ACTIVE", rolloutState="FAILED", rolloutStateReason=reason, updatedAt=now),
+    ]
+    return ActionResult({"serviceDeploymentArn": arn})
+
+
+#: the operations ``ecs-service-deployments`` adds: moto's dispatch calls the response
+#: handler's method named after the operation (``camelcase_to_underscores``)
+SERVICE_DEPLOYMENT_ACTIONS: dict[str, Callable[[Any], Any]] = {
+    "list_service_deployments": _list_service_deployments,
+    "stop_service_deployment": _stop_service_deployment,
+}
+_MISSING = object()
+
+
+def _add_service_deployments() -> None:
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    for name, method in SERVICE_DEPLOYMENT_ACTIONS.items():
+        _ORIGINALS.setdefault(
+            (EC2ContainerServiceResponse, name),
+            getattr(EC2ContainerServiceResponse, name, _MISSING),
+        )
+        setattr(EC2ContainerServiceResponse, name, method)
+
+
 def _hold_task_states() -> None:
     from moto.moto_api import state_manager
 
@@ -882,6 +1109,7 @@ def _serialize_dynamodb() -> None:
 _PATCHERS: dict[str, Callable[[], None]] = {
     "ecs-list-tasks-filters": _patch_list_tasks,
     "ecs-update-service-deployment": _patch_update_service,
+    "ecs-service-deployments": _add_service_deployments,
     "ecs-task-states-held": _hold_task_states,
     "asg-instances-by-zone": _patch_asg_zones,
     "dynamodb-requests-one-at-a-time": _serialize_dynamodb,
@@ -899,6 +1127,9 @@ def restore_backends() -> None:
     from moto.moto_api import state_manager
 
     for (cls, name), original in _ORIGINALS.items():
-        setattr(cls, name, original)
+        if original is _MISSING:
+            delattr(cls, name)
+        else:
+            setattr(cls, name, original)
     _ORIGINALS.clear()
     state_manager.unset_transition(model_name="ecs::task")

@@ -26,7 +26,11 @@ moto's gaps are filled here, in the open, on moto's backend objects:
   service as ECS keeps them;
 - deployments never progress: ``service()`` completes the first one (as ECS does once the
   tasks run), ``start_deployment`` adds the PRIMARY deployment ECS starts after an
-  UpdateService and ``finish_deployment`` completes it.
+  UpdateService, ``finish_deployment`` completes it and a FAILED ``deployment_event``
+  fails it;
+- ``ListServiceDeployments`` and ``StopServiceDeployment`` are missing: the sandbox's
+  answers to them (``ecs-service-deployments`` in sandbox/moto_adjustments.py, over those
+  same ``deployments``) are added to moto's ECS response handler while the estate is open.
 
 The functions' environment is ``ENV``: the handler tests set it with ``monkeypatch``, the
 benchmarks with ``functions_environment()``.
@@ -58,8 +62,10 @@ from moto import mock_aws
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.ecr.models import ecr_backends
 from moto.ecs.models import EC2ContainerServiceBackend, Service, Task, ecs_backends
+from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api import state_manager
 
+from sandbox.moto_adjustments import SERVICE_DEPLOYMENT_ACTIONS
 from sandbox.simulator.registry import hold_scan
 
 if TYPE_CHECKING:
@@ -107,6 +113,7 @@ READ_ONLY = frozenset(
 MUTATING = frozenset(
     {
         "ecs:UpdateService",
+        "ecs:StopServiceDeployment",
         "ecs:StopTask",
         "ecs:RegisterTaskDefinition",
         "ecs:DeregisterTaskDefinition",
@@ -270,6 +277,10 @@ class Estate:
                     EC2ContainerServiceBackend, "list_tasks", _list_tasks_of_the_service
                 )
             )
+            for name, action in SERVICE_DEPLOYMENT_ACTIONS.items():
+                stack.enter_context(
+                    mock.patch.object(EC2ContainerServiceResponse, name, action, create=True)
+                )
             state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
             stack.callback(state_manager.unset_transition, "ecs::task")
             stack.enter_context(mock.patch.object(ledger_table, "CLOCK", self.clock))
@@ -971,7 +982,17 @@ class Estate:
     def deployment_event(
         self, service_arn: str, name: str, deployment_id: str, reason: str = ""
     ) -> dict[str, Any]:
-        """``ECS Deployment State Change``: ``name`` is IN_PROGRESS, COMPLETED or FAILED."""
+        """``ECS Deployment State Change``: ``name`` is IN_PROGRESS, COMPLETED or FAILED. A
+        FAILED event of a deployment the service lists marks its rollout FAILED, as ECS has
+        by the time it sends one (its claims are ECS's)."""
+        if name == "FAILED":
+            try:
+                listed = self.moto_service(service_arn).deployments
+            except KeyError:
+                listed = []
+            for d in listed:
+                if d.get("id") == deployment_id:
+                    d["rolloutState"], d["rolloutStateReason"] = "FAILED", reason
         detail = {
             "eventType": "ERROR" if name == "FAILED" else "INFO",
             "eventName": f"SERVICE_DEPLOYMENT_{name}",

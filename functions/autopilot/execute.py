@@ -16,6 +16,8 @@ the read                          announced
 a step's guard did not hold       ``deferred``: the step's ``guard_lost``      -
 a call failed, transient          ``failed``: "<api> failed: <code>; <reason>   ``on_retry``
 (throttling, service error)       (transient); retried", not announced
+a call refused with a code of     the step's ``fallback`` made instead; its    -
+the step's ``fallback``           reason, "(<api> refused: <code>)"
 a call failed otherwise           ``failed``: "<api> failed: <code>; ...",     -
                                   announced
 too little time left for a call   ``failed``: "out of time before <api> (<ms>  the plan's
@@ -110,8 +112,12 @@ def _perform(run: Run, plan: Plan) -> Decision:
     finally:
         run.report.actions.extend(done)
         if plan.lease is not None:
-            changed = any(a.done and a.api == "ecs:UpdateService" for a in done)
+            changed = any(a.done and a.api in _CHANGE_SERVICE for a in done)
             run.ledger.leases.release(plan.lease, run.holder, changed=changed)
+
+
+#: the calls that change a service (its lease records the change: ``store.leases``)
+_CHANGE_SERVICE = frozenset({"ecs:UpdateService", "ecs:StopServiceDeployment"})
 
 
 def _step(run: Run, plan: Plan, step: Step, done: list[Action]) -> Decision:
@@ -128,6 +134,18 @@ def _step(run: Run, plan: Plan, step: Step, done: list[Action]) -> Decision:
     except AwsCallFailed as exc:
         for write in step.undo:
             write.apply()
+        fallback = step.fallback
+        if (
+            fallback is not None
+            and not exc.transient
+            and not isinstance(exc, OutOfTime)
+            and exc.code in fallback.codes
+        ):
+            # AWS refused the call (nothing changed): the planned alternative instead
+            logger.info("refused: fallback", service=action.service, api=action.api, code=exc.code)
+            reason = f"{fallback.reason} ({action.api} refused: {exc.code})"
+            instead = plan._replace(decision=plan.decision.model_copy(update={"reason": reason}))
+            return _step(run, instead, fallback.step, done)
         return _failed(run, plan, plan.decision, exc)
     for write in step.then:
         write.apply()

@@ -98,7 +98,8 @@ class DeploymentEventsProps:
 class DeploymentEvents(AutomatedFunction):
     """deployment-events: rule ``<prefix>-ecs-deployment`` (the managed clusters'
     services); rolls back to revisions that exist (``ManagedScope.grant_roll_back``), which
-    passes no role."""
+    passes no role, or through ECS while a deployment is in progress
+    (``ManagedScope.grant_roll_back_through_ecs``)."""
 
     spec = contract.DEPLOYMENT_EVENTS
     settings_model = DeploymentEventsSettings
@@ -109,12 +110,13 @@ class DeploymentEvents(AutomatedFunction):
         super().__init__(scope, construct_id, props=props.function)
         managed = props.function.managed
         managed.grant_roll_back(self.role)
+        managed.grant_roll_back_through_ecs(self.role)
         self.add_rule(
             "EcsDeploymentRule",
             f"{props.function.name_prefix}-ecs-deployment",
             contract.ecs_deployment_pattern(*_HERE, managed.cluster_arns),
         )
-        self.acknowledge_grants()
+        self.acknowledge_grants(managed.service_deployment_findings())
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ class TaskEvents(AutomatedFunction):
         # UpdateService is granted on the managed clusters' services without the repository
         # condition
         managed.grant_roll_back(self.role, update=False)
+        managed.grant_roll_back_through_ecs(self.role)
         managed.grant_change_services(self.role)
         self.add_rule(
             "EcsTaskRule",
@@ -174,6 +177,7 @@ class TaskEvents(AutomatedFunction):
                 ),
                 *managed.task_findings(),
                 *managed.capacity_findings(),
+                *managed.service_deployment_findings(),
             ]
         )
 

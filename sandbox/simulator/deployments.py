@@ -10,7 +10,14 @@ state of its own moment:
 * if the new image's digest was pushed as crashing: its tasks exit with code 1, the
   circuit breaker trips, ``FAILED``; with rollback on, the service is already back on its
   previous task definition when ``FAILED`` is delivered, followed by the ``IN_PROGRESS``
-  "rolling back to deploymentId ..." event and the rollback's ``COMPLETED``.
+  "rolling back to deploymentId ..." event and the rollback's ``COMPLETED``;
+* if it was pushed as stalling: nothing more happens by itself, the deployment stays
+  ``IN_PROGRESS`` (its tasks never turn healthy, nothing trips yet);
+* a ``StopServiceDeployment`` ROLLBACK of it (moto's answer, the backend patch
+  ``ecs-service-deployments``, has put the service back on the previous revision): the
+  ``IN_PROGRESS`` "... rolling back to deploymentId ..." event, the previous revision's
+  tasks, and the rollback's ``COMPLETED`` (no ``FAILED``: the deployment was stopped, not
+  failed; the docs do not say which events a manual rollback sends beyond these two).
 
 Deployments start and stop tasks through :mod:`sandbox.simulator.tasks`; tasks know
 nothing of deployments beyond the id they were started by.
@@ -19,8 +26,10 @@ nothing of deployments beyond the id they were started by.
 from __future__ import annotations
 
 import secrets
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from sandbox import moto_adjustments as adj
 from sandbox.server import Clients
 from sandbox.simulator.bus import Event, EventQueue, iso, make_event, now
 from sandbox.simulator.presentation import td_label
@@ -120,11 +129,36 @@ class Deployments:
                 svc, "SERVICE_DEPLOYMENT_IN_PROGRESS", dep, f"ECS deployment {dep} in progress."
             )
         )
-        crashing = sorted(d for d in self._digests(new_td) if d in self.state.crashing)
+        digests = self._digests(new_td)
+        crashing = sorted(d for d in digests if d in self.state.crashing)
         if crashing:
             self.queue.later(lambda: self._fail(svc, dep, new_td, old_dep, old_td, crashing[0]))
+        elif any(d in self.state.stalling for d in digests):
+            self.timeline.add("state", f"{svc.name}: {dep} stalls IN_PROGRESS (tasks unhealthy)")
         else:
             self.queue.later(lambda: self._complete(svc, dep, new_td))
+
+    def roll_back_stopped(self, svc: SimService, ms: Service) -> bool:
+        """A StopServiceDeployment ROLLBACK of the service's deployment that the simulator
+        has not carried yet: carried (the rollback's IN_PROGRESS now, its COMPLETED once the
+        previous revision's tasks run). False if there is none."""
+        for dep, stop in adj.stopped_deployments(ms).items():
+            if stop["carried"]:
+                continue
+            stop["carried"] = True
+            back, old_td = str(stop["rollback"]), str(stop["source_td"])
+            svc.task_definition, svc.deployment_id = old_td, back
+            self.timeline.add(
+                "state",
+                f"{svc.name}: {dep} stopped (StopServiceDeployment ROLLBACK), "
+                f"rolling back to {td_label(old_td)}",
+            )
+            self.queue.put(
+                self._event(svc, "SERVICE_DEPLOYMENT_IN_PROGRESS", back, str(stop["reason"]))
+            )
+            self.queue.later(partial(self._complete, svc, back, old_td))
+            return True
+        return False
 
     def _complete(self, svc: SimService, dep: str, new_td: str) -> None:
         if svc.deployment_id != dep:

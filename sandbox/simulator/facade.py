@@ -314,6 +314,8 @@ class Simulator:
             except Exception:
                 continue
             self.tasks.reap_stopped(svc)
+            if self.deployments.roll_back_stopped(svc, ms):
+                continue
             if self.deployments.opened(svc, ms):
                 self.deployments.deploy(svc, str(ms.task_definition))
                 continue
@@ -391,21 +393,26 @@ class Simulator:
         *,
         findings: dict[str, int] | None = None,
         crashing: bool = False,
+        stalling: bool = False,
         scanner: str | None = None,
         platforms: tuple[str, ...] = (),
         attestation: bool = False,
         drop_event: bool = False,
     ) -> PushResult:
         """Push a new image: ``ECR Image Action``, then the scan result with ``findings``
-        (ECR holds it too). With ``platforms`` the image is an index of one manifest per
-        platform (plus, with ``attestation``, a provenance attestation), and each platform
-        manifest is scanned. With ``drop_event`` the push's events (push and scan) never
-        reach the rules (the image and its scan result are in ECR all the same: the
-        reconciler's sweep finds them); without it, each is lost at :attr:`drop_rate`."""
+        (ECR holds it too). With ``stalling`` its deployments stay IN_PROGRESS (its tasks
+        never turn healthy) until stopped or superseded. With ``platforms`` the image is an
+        index of one manifest per platform (plus, with ``attestation``, a provenance
+        attestation), and each platform manifest is scanned. With ``drop_event`` the push's
+        events (push and scan) never reach the rules (the image and its scan result are in
+        ECR all the same: the reconciler's sweep finds them); without it, each is lost at
+        :attr:`drop_rate`."""
         with self._lock:
             repo, digest, children = self.registry.put_image(
                 repository, tag, crashing=crashing, platforms=platforms, attestation=attestation
             )
+            if stalling:
+                self.state.stalling.add(digest)
             start = len(self._routes)
             events = [
                 self.registry.announce_push(

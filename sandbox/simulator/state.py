@@ -101,6 +101,10 @@ class SimState:
     instances: dict[str, SimInstance] = field(default_factory=dict)
     #: image digests pushed as crashing: their tasks exit, their deployments fail
     crashing: set[str] = field(default_factory=set)
+    #: image digests pushed as stalling: their tasks never turn healthy and their
+    #: deployments stay IN_PROGRESS until something stops them (StopServiceDeployment, a
+    #: newer deployment)
+    stalling: set[str] = field(default_factory=set)
 
     def service(self, name_or_arn: str) -> SimService:
         for svc in self.services.values():

@@ -7,6 +7,12 @@ image index adds BatchGetImage (8). And alarm -> scale of one service: the alarm
 and tags (CloudWatch), then the service and its scalable target, then the change: 5; an
 alarm not in the state its event says: 1.
 
+A failed deployment's rollback (deployment-events): the service, the failed revision, the
+UpdateService: 3 (ECS has ended the deployment, so ListServiceDeployments is not read). A
+rollback while ECS still rolls the revision out (``autopilot rollback``): the service, the
+two revisions' digests, ListServiceDeployments, then StopServiceDeployment ROLLBACK in
+place of the UpdateService: 5 (one more than an UpdateService rollback).
+
 The reconciler's sweep, at 3 and 30 services: a fixed number of calls per service
 (``flows/reconcile.py`` states the formula), plus the image flow's for what it deploys.
 """
@@ -15,9 +21,10 @@ from __future__ import annotations
 
 import pytest
 from autopilot.flows.reconcile import DEPLOY_CHUNK
-from autopilot.handlers import capacity_events, image_events, reconciler
+from autopilot.handlers import capacity_events, deployment_events, image_events, reconciler
 
-from tests.estate import Estate
+from cli import controls as operator
+from tests.estate import CLUSTER_ARN, TABLE, Estate
 
 REPO = "demo/web"
 GATE_OFF = {
@@ -64,6 +71,56 @@ def test_push_to_deploy_through_the_scan_gate_costs_seven_calls(world: Estate) -
     calls = world.aws_calls()
     assert calls == EXPECTED
     assert sum(calls.values()) <= 7
+
+
+def _deployed(world: Estate, svc: str, tag: str) -> str:
+    """Push ``tag`` and deploy it (image-events); the deployment's id, in progress."""
+    digest = world.push(REPO, tag)
+    report = image_events.run(world.push_event(REPO, digest, tag), aws=world.clients)
+    assert report.outcomes() == {svc: "deployed"}
+    return world.start_deployment(svc)
+
+
+def test_a_failed_deployment_rolls_back_in_three_calls(world: Estate) -> None:
+    world.push(REPO, "v1.2.0")
+    svc = world.service("web", REPO, tag="v1.2.0", tags={"autopilot:scan": "off"})
+    good = _deployed(world, svc, "v1.3.0")
+    world.finish_deployment(svc)
+    deployment_events.run(world.deployment_event(svc, "COMPLETED", good), aws=world.clients)
+    failing = _deployed(world, svc, "v1.4.0")
+    world.calls.clear()
+
+    event = world.deployment_event(svc, "FAILED", failing, "tasks failed to start")
+    report = deployment_events.run(event, aws=world.clients)
+
+    assert report.outcomes() == {svc: "rolled-back"}
+    assert world.aws_calls() == {
+        "ecs:DescribeServices": 1,
+        "ecs:DescribeTaskDefinition": 1,
+        "ecs:UpdateService": 1,
+    }
+
+
+def test_a_rollback_while_ecs_rolls_the_revision_out_stops_it_instead(world: Estate) -> None:
+    world.push(REPO, "v1.2.0")
+    svc = world.service("web", REPO, tag="v1.2.0", tags={"autopilot:scan": "off"})
+    good = _deployed(world, svc, "v1.3.0")
+    world.finish_deployment(svc)
+    deployment_events.run(world.deployment_event(svc, "COMPLETED", good), aws=world.clients)
+    _deployed(world, svc, "v1.4.0")
+    world.calls.clear()
+
+    target = operator.Target(table=TABLE, cluster_arn=CLUSTER_ARN, topic_arn=world.topic_arn)
+    result = operator.rollback(world.clients, target, "web", actor="dana")
+
+    assert result.ok, result.message
+    # the service, the digests of the running and the target revision, then ECS's rollback
+    assert world.aws_calls() == {
+        "ecs:DescribeServices": 1,
+        "ecs:DescribeTaskDefinition": 2,
+        "ecs:ListServiceDeployments": 1,
+        "ecs:StopServiceDeployment": 1,
+    }
 
 
 def test_push_of_an_image_index_to_deploy_adds_one_batch_get_image(world: Estate) -> None:

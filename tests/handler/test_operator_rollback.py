@@ -1,9 +1,11 @@
 """`autopilot rollback` and the status it reads, against moto: the operator's rollback goes
-through the rollback every flow uses (``flows.rollback.rollback_plan``: UpdateService under
-the service's lease, the deploy record, the decision recorded and announced); quarantine
-only when asked; refused clearly, with nothing changed, when there is nothing to go back
-to, the service is not managed, paused, or its lease is busy. Status shows the counts and
-the PRIMARY deployment's rollout as DescribeServices says them."""
+through the rollback every flow uses (``flows.rollback.rollback_plan``: under the service's
+lease, ECS's own rollback while the deployment is in progress (StopServiceDeployment
+ROLLBACK, read from ListServiceDeployments), else or if ECS refuses it UpdateService; the
+deploy record, the decision recorded and announced); quarantine only when asked; refused
+clearly, with nothing changed, when there is nothing to go back to, the service is not
+managed, paused, or its lease is busy. Status shows the counts and the PRIMARY
+deployment's rollout as DescribeServices says them."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from autopilot.domain.report import Decision, Outcome
 from autopilot.handlers import deployment_events, image_events
 from autopilot.store.ledger import Ledger
+from botocore.exceptions import ClientError
 
 from cli import controls as operator
 from tests.estate import CLUSTER_ARN, REGISTRY, TABLE, Estate
@@ -58,6 +61,7 @@ def rollback(world: Estate, **kw: Any) -> operator.Result:
 def test_rollback_goes_back_to_the_last_known_good_recorded_and_announced(
     world: Estate, web: dict[str, Any]
 ) -> None:
+    world.reset_counts()
     result = rollback(world, reason="checkout errors")
 
     assert result.ok, result.message
@@ -65,11 +69,18 @@ def test_rollback_goes_back_to_the_last_known_good_recorded_and_announced(
     assert world.describe(web["arn"])["taskDefinition"] == web["good_td"]
     assert world.running_image(web["arn"]) == f"{REGISTRY}/{REPO}@{web['good']}"
     assert result.report is not None
-    assert [a.api for a in result.report.actions] == ["ecs:UpdateService", "sns:Publish"]
+    # v1.2.0's deployment is still in progress: ECS rolls it back itself, no UpdateService
+    assert [a.api for a in result.report.actions] == ["ecs:StopServiceDeployment", "sns:Publish"]
+    (stop, _publish) = result.report.actions
+    assert stop.params["stopType"] == "ROLLBACK"
+    assert ":service-deployment/" in stop.params["serviceDeploymentArn"]
+    assert world.mutations() == {"ecs:StopServiceDeployment": 1, "sns:Publish": 1}
+    assert world.calls["ecs:ListServiceDeployments"] == 1
     (decision,) = result.report.decisions
     assert decision.outcome is Outcome.ROLLED_BACK
     assert decision.reason.startswith("rolled back by dana: checkout errors; ")
     assert "back to last known good" in decision.reason
+    assert "through ECS: StopServiceDeployment ROLLBACK of " in decision.reason
     # the ledger: the decision, the deploy record of the rollback, no quarantine
     (recorded,) = operator.history(world.clients, target(world), "web", limit=1)
     assert recorded["outcome"] == "rolled-back"
@@ -93,6 +104,8 @@ def test_quarantine_only_when_asked_and_the_digest_never_deploys_again(
     result = rollback(world, quarantine=True)
 
     assert result.ok, result.message
+    assert result.report is not None
+    assert result.report.actions[0].api == "ecs:StopServiceDeployment"
     assert world.ledger.state.is_quarantined(web["arn"], web["bad"])
     assert result.details["quarantined"] == web["bad"]
     again = image_events.run(world.push_event(REPO, web["bad"], "v1.2.0"), aws=world.clients)
@@ -184,13 +197,116 @@ def test_dry_run_says_what_it_would_do_and_changes_nothing(
     assert not result.changed
     assert "dry run" in result.message
     assert result.report is not None
-    assert [a.api for a in result.report.actions] == ["ecs:UpdateService", "sns:Publish"]
+    assert [a.api for a in result.report.actions] == ["ecs:StopServiceDeployment", "sns:Publish"]
     assert not any(a.done for a in result.report.actions)
     assert world.describe(web["arn"])["taskDefinition"] == web["bad_td"]
     assert not world.ledger.state.is_quarantined(web["arn"], web["bad"])
     (newest,) = operator.history(world.clients, target(world), "web", limit=1)
     assert newest["outcome"] == "deployed"  # the dry run recorded nothing
     assert world.notices() == []
+
+
+def test_after_the_deployment_completed_it_is_an_update_service_as_before(
+    world: Estate, web: dict[str, Any]
+) -> None:
+    # v1.2.0's deployment completed (ECS is rolling nothing out): nothing for ECS to stop
+    world.finish_deployment(web["arn"])
+    world.reset_counts()
+
+    result = rollback(world, quarantine=True)
+
+    assert result.ok, result.message
+    assert result.report is not None
+    assert [a.api for a in result.report.actions] == ["ecs:UpdateService", "sns:Publish"]
+    assert result.report.actions[0].params["taskDefinition"] == web["good_td"]
+    assert world.mutations() == {"ecs:UpdateService": 1, "sns:Publish": 1}
+    # DescribeServices shows no previous revision ECS could go back to: ECS is not asked
+    assert "ecs:ListServiceDeployments" not in world.calls
+    assert "StopServiceDeployment" not in result.report.decisions[0].reason
+    assert world.describe(web["arn"])["taskDefinition"] == web["good_td"]
+    assert world.ledger.state.is_quarantined(web["arn"], web["bad"])
+
+
+def test_a_stop_ecs_refuses_falls_back_to_update_service_with_the_reason(
+    world: Estate, web: dict[str, Any]
+) -> None:
+    # Given ECS completes v1.2.0's deployment just after autopilot listed it in progress
+    def completes(**_: Any) -> None:
+        world.finish_deployment(web["arn"])
+
+    world.ecs.meta.events.register("after-call.ecs.ListServiceDeployments", completes)
+    world.reset_counts()
+
+    # When the operator rolls back: ECS refuses the stop (ConflictException: not in progress)
+    result = rollback(world, quarantine=True)
+
+    # Then the rollback is an UpdateService to the last known good, saying why
+    assert result.ok, result.message
+    assert result.report is not None
+    apis = [a.api for a in result.report.actions]
+    assert apis == ["ecs:StopServiceDeployment", "ecs:UpdateService", "sns:Publish"]
+    stop, update, _publish = result.report.actions
+    assert not stop.done
+    assert stop.error is not None
+    assert stop.error.startswith("ConflictException")
+    assert update.done
+    assert update.params["taskDefinition"] == web["good_td"]
+    (decision,) = result.report.decisions
+    assert decision.outcome is Outcome.ROLLED_BACK
+    assert decision.reason.endswith(
+        "; UpdateService (ecs:StopServiceDeployment refused: ConflictException)"
+    )
+    assert "back to last known good" in decision.reason
+    assert world.describe(web["arn"])["taskDefinition"] == web["good_td"]
+    assert world.ledger.state.is_quarantined(web["arn"], web["bad"])
+    record = world.ledger.deploys.get(web["arn"], web["good_td"])
+    assert record is not None
+    assert record.previous_task_definition == web["bad_td"]
+
+
+def test_a_failed_list_of_deployments_never_holds_the_rollback_back(
+    world: Estate, web: dict[str, Any]
+) -> None:
+    def denied(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListServiceDeployments"
+        )
+
+    world.ecs.meta.events.register("before-call.ecs.ListServiceDeployments", denied)
+
+    result = rollback(world, quarantine=True)
+
+    assert result.ok, result.message
+    assert result.report is not None
+    assert [a.api for a in result.report.actions] == ["ecs:UpdateService", "sns:Publish"]
+    assert result.report.decisions[0].reason.endswith(
+        "; UpdateService: ecs:ListServiceDeployments failed (AccessDeniedException)"
+    )
+    assert world.describe(web["arn"])["taskDefinition"] == web["good_td"]
+    assert world.ledger.state.is_quarantined(web["arn"], web["bad"])
+
+
+def test_a_throttled_stop_is_not_a_refusal_and_changes_nothing(
+    world: Estate, web: dict[str, Any]
+) -> None:
+    def throttled(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
+            "StopServiceDeployment",
+        )
+
+    world.ecs.meta.events.register("before-call.ecs.StopServiceDeployment", throttled)
+    world.reset_counts()
+
+    result = rollback(world)
+
+    # no UpdateService over a deployment ECS may be stopping: left for the operator to retry
+    assert not result.ok
+    assert result.report is not None
+    assert [a.api for a in result.report.actions] == ["ecs:StopServiceDeployment"]
+    assert "ecs:UpdateService" not in world.calls
+    assert "nothing changed: run the rollback again" in result.message
+    assert world.describe(web["arn"])["taskDefinition"] == web["bad_td"]
 
 
 def test_paused_or_unmanaged_services_are_refused(world: Estate, web: dict[str, Any]) -> None:

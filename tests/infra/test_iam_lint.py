@@ -58,6 +58,19 @@ ALLOWED: dict[tuple[str, str, str], str] = {
             "AutomationReconcilerRoleDefaultPolicy",
         )
     },
+    **{
+        (policy, "UNKNOWN_ACTION", "Unknown action ecs:StopServiceDeployment"): (
+            "parliament 1.6's IAM database predates StopServiceDeployment (it lists "
+            "ListServiceDeployments and DescribeServiceDeployments, not it); the Service "
+            "Authorization Reference lists ecs:StopServiceDeployment on the "
+            "service-deployment resource type (service-deployment/<cluster>/<service>/<id>), "
+            "which is what the statement names, per managed cluster"
+        )
+        for policy in (
+            "AutomationDeploymentEventsRoleDefaultPolicy",
+            "AutomationTaskEventsRoleDefaultPolicy",
+        )
+    },
     ("ClusterAgentPolicy", "RESOURCE_STAR", "ecs:Poll"): (
         "the ECS agent polls as its container instance, whose ARN exists only once the "
         "instance registers; the statement is held to the estate's cluster by ecs:cluster"

@@ -98,6 +98,16 @@ EXPECTED_CONTROL = {
             _ASG,
         )
     },
+    # the functions that roll back through ECS: StopServiceDeployment on the managed
+    # clusters' service deployments (ids made per deployment)
+    *{
+        (
+            f"Automation/{fn}/Role/DefaultPolicy",
+            f"AwsSolutions-IAM5[Resource::{_ARN}:ecs:{_RA}:service-deployment/{cluster}/*]",
+        )
+        for fn in ("DeploymentEvents", "TaskEvents")
+        for cluster in _CLUSTERS
+    },
     # capacity-events: scalable targets, the managed alarms, capacity providers, groups
     *{
         ("Automation/CapacityEvents/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{arn}]")

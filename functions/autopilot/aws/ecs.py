@@ -22,6 +22,7 @@ from autopilot.domain.service import (
     Deployment,
     DescribedTask,
     Service,
+    ServiceDeployment,
     Strategy,
     StrategyItem,
     TaskContainerState,
@@ -204,6 +205,43 @@ def describe_service(ecs: ECSClient, cluster_arn: str, service: str) -> Service 
     """One service (ARN or name) with its tags, or None if it is not active."""
     found = describe_services(ecs, cluster_arn, [service])
     return found[0] if found else None
+
+
+#: the service deployment states in which ECS is rolling a service out (ListServiceDeployments'
+#: ``status`` filter): StopServiceDeployment ROLLBACK moves such a deployment to
+#: ROLLBACK_REQUESTED (the ECS Developer Guide, "Stopping Amazon ECS service deployments")
+IN_PROGRESS_STATES = ("PENDING", "IN_PROGRESS")
+
+
+def in_progress_deployments(
+    ecs: ECSClient, cluster_arn: str, service_arn: str
+) -> list[ServiceDeployment]:
+    """The service's service deployments ECS is rolling out now (ListServiceDeployments
+    filtered on ``IN_PROGRESS_STATES``: one call, as ECS runs one deployment at a time)."""
+    found: list[ServiceDeployment] = []
+    token = ""
+    while True:
+        kwargs: dict[str, Any] = {
+            "cluster": cluster_arn,
+            "service": service_arn,
+            "status": list(IN_PROGRESS_STATES),
+        }
+        if token:
+            kwargs["nextToken"] = token
+        with translate("ecs:ListServiceDeployments"):
+            response = ecs.list_service_deployments(**kwargs)
+        found.extend(
+            ServiceDeployment(
+                arn=str(d["serviceDeploymentArn"]),
+                status=str(d.get("status", "")),
+                target_revision=str(d.get("targetServiceRevisionArn", "")),
+            )
+            for d in response.get("serviceDeployments", [])
+            if d.get("serviceDeploymentArn")
+        )
+        token = response.get("nextToken", "")
+        if not token:
+            return found
 
 
 # -- task definitions ---------------------------------------------------------------------
@@ -417,6 +455,27 @@ def update_service(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+#: StopServiceDeployment's documented refusals (API reference, "Errors"): AWS answered and
+#: nothing changed, e.g. the deployment completed meanwhile, or it has no previous revision
+#: to go back to. AccessDeniedException and ServerException are failures, not refusals.
+STOP_REFUSED = frozenset(
+    {
+        "ClientException",
+        "ConflictException",
+        "InvalidParameterException",
+        "ServiceDeploymentNotFoundException",
+        "UnsupportedFeatureException",
+    }
+)
+
+
+def stop_service_deployment(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
+    """StopServiceDeployment(serviceDeploymentArn, stopType)."""
+    with translate("ecs:StopServiceDeployment"):
+        response = ecs.stop_service_deployment(**params)
+    return {"serviceDeploymentArn": response.get("serviceDeploymentArn")}
+
+
 def tag_resource(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
     """TagResource(resourceArn, tags=[{key, value}])."""
     with translate("ecs:TagResource"):
@@ -472,6 +531,12 @@ def desired_count_params(cluster_arn: str, service_arn: str, desired: int) -> di
 
 def stop_task_params(cluster_arn: str, task_arn: str, reason: str) -> dict[str, Any]:
     return {"cluster": cluster_arn, "task": task_arn, "reason": reason}
+
+
+def stop_rollback_params(service_deployment_arn: str) -> dict[str, Any]:
+    """Roll a service deployment back to the service's previous revision (ECS's own
+    rollback; accepted whether or not the deployment was configured with rollback)."""
+    return {"serviceDeploymentArn": service_deployment_arn, "stopType": "ROLLBACK"}
 
 
 def task_definition_params(task_definition: str) -> dict[str, Any]:

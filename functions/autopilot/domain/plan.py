@@ -3,12 +3,14 @@ every mutating step that carries it out, planned before anything is done.
 
 A ``Step`` is one AWS call (an ``Action``: api and params) with the ledger writes that go
 with it: a ``guard`` that must hold first (a cooldown claim), and what the ledger
-remembers once the call succeeded (``then``). A ``PinnedDeploy`` is the image flow's pair of
-calls: register a revision pinned to a digest, then move the service onto it. ``writes``
-are bookkeeping made whether or not the steps run (quarantine, last known good, a pending
-approval, a re-check mark); a paused service keeps them and loses its steps
-(``logic.pause``). Ledger writes are bound by the flow that plans them, so a dry run can list
-them (``Write.what``) without making them.
+remembers once the call succeeded (``then``); its ``fallback`` is the step made instead
+when AWS refuses the call (e.g. UpdateService when ECS will not roll a deployment back).
+A ``PinnedDeploy`` is the image flow's pair of calls: register a revision pinned to a
+digest, then move the service onto it. ``writes`` are bookkeeping made whether or not
+the steps run (quarantine, last known good, a pending approval, a re-check mark); a
+paused service keeps them and loses its steps (``logic.pause``). Ledger writes are bound
+by the flow that plans them, so a dry run can list them (``Write.what``) without making
+them.
 """
 
 from __future__ import annotations
@@ -41,6 +43,18 @@ class Step(NamedTuple):
     then: tuple[Write, ...] = ()
     #: written when the call failed (e.g. the guard given back: nothing was changed)
     undo: tuple[Write, ...] = ()
+    #: made instead when AWS refuses the call with one of its codes (after ``undo``)
+    fallback: Fallback | None = None
+
+
+class Fallback(NamedTuple):
+    """The step the actor makes instead when AWS answers a step's call with one of
+    ``codes``: a refusal, so nothing was changed (never for a transient failure, which is
+    retried as it is). The decision then says ``reason``, followed by the refusal."""
+
+    codes: frozenset[str]
+    step: Step
+    reason: str
 
 
 class PinnedDeploy(NamedTuple):
@@ -90,7 +104,8 @@ class Plan(NamedTuple):
 
     @property
     def actions(self) -> list[Action]:
-        """Every AWS call the plan makes, in order."""
+        """Every AWS call the plan makes, in order (a fallback only if its step is
+        refused: not listed)."""
         out: list[Action] = []
         for step in self.steps:
             if isinstance(step, PinnedDeploy):

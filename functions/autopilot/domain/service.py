@@ -36,6 +36,17 @@ class Deployment(NamedTuple):
     rollout_reason: str | None = None
 
 
+class ServiceDeployment(NamedTuple):
+    """One of a service's service deployments as ListServiceDeployments lists it (ECS's
+    deployment record: the ARN StopServiceDeployment takes)."""
+
+    arn: str
+    #: PENDING | IN_PROGRESS | STOP_REQUESTED | ROLLBACK_REQUESTED | ROLLBACK_IN_PROGRESS |
+    #: SUCCESSFUL | STOPPED | ROLLBACK_SUCCESSFUL | ROLLBACK_FAILED
+    status: str
+    target_revision: str = ""
+
+
 class Service(NamedTuple):
     """An ECS service as DescribeServices (with its tags) shows it."""
 

@@ -6,11 +6,16 @@
    deployment autopilot did not make, what autopilot last deployed (drift)
 2. plan: ``logic.deployment_plan`` (held if the service is paused, refused if ECS does not
    deploy it: ``flows.guards``)
-3. carry out: ``execute.carry_out`` (last known good and quarantine written; the rollback
-   is an UpdateService back to the last known good, under the service's lease)
+3. carry out: ``execute.carry_out`` (last known good and quarantine written; the rollback,
+   under the service's lease, is ECS's own while it still rolls the revision out
+   (StopServiceDeployment ROLLBACK, ``logic.deployment_plan.rollback_route``), else, or if
+   ECS refuses it, an UpdateService back to the last known good)
 4. record: ``record.finish``
 
-``rollback_plan`` is how any rollback is carried out: task-events' crash loops use it too.
+``rollback_plan`` is how any rollback is carried out: task-events' crash loops and the
+operator's ``autopilot rollback`` use it too. Its one read: ListServiceDeployments, only
+when DescribeServices shows the service's previous revision still ACTIVE beside a PRIMARY
+deployment of the revision rolled back from (ECS could roll back to the target itself).
 """
 
 from __future__ import annotations
@@ -22,13 +27,21 @@ from autopilot import contract
 from autopilot.aws import ecs
 from autopilot.aws.clients import AwsClients
 from autopilot.domain.images import tracked_container
-from autopilot.domain.plan import Plan, Retry, Step, Write
+from autopilot.domain.plan import Fallback, Plan, Retry, Step, Write
 from autopilot.domain.records import DeployRecord, ServiceLedgerState
 from autopilot.domain.report import Action, Decision, Outcome, Report
 from autopilot.domain.service import Service, short_name
+from autopilot.errors import AwsCallFailed
 from autopilot.execute import carry_out
 from autopilot.flows.guards import guarded
-from autopilot.logic.deployment_plan import DeploymentFacts, DeploymentPlan, plan_deployment
+from autopilot.logic.deployment_plan import (
+    DeploymentFacts,
+    DeploymentPlan,
+    RollbackRoute,
+    ecs_rollback_blocked,
+    plan_deployment,
+    rollback_route,
+)
 from autopilot.record import Run, finish, open_run
 from autopilot.settings import DeploymentEventsSettings
 from autopilot.store.ledger import Ledger
@@ -143,8 +156,10 @@ def rollback_plan(
     on_retry: Retry | None = None,
 ) -> Plan:
     """A deployment plan as the actor carries it out: last known good and quarantine are
-    bookkeeping (written even for a paused service); the rollback is an UpdateService
-    under the service's lease, then its deploy record."""
+    bookkeeping (written even for a paused service, whoever rolls back); the rollback,
+    under the service's lease, is StopServiceDeployment ROLLBACK while ECS rolls the
+    revision out and would go back to the target (falling back to the UpdateService if ECS
+    refuses), else the UpdateService; then its deploy record."""
     writes: list[Write] = []
     if planned.last_known_good and facts.task_definition:
         lkg = partial(
@@ -184,12 +199,33 @@ def rollback_plan(
         previous_task_definition=facts.task_definition,
         event_id=r.report.event_id,
     )
-    step = Step(
-        Action(api="ecs:UpdateService", params=planned.update, service=svc.arn),
-        then=(Write("record the rollback", partial(r.ledger.deploys.record, svc.arn, record)),),
+    recorded = (Write("record the rollback", partial(r.ledger.deploys.record, svc.arn, record)),)
+    update = Step(
+        Action(api="ecs:UpdateService", params=planned.update, service=svc.arn), then=recorded
     )
+    # ECS's own rollback while it still rolls the revision out (read now, from ECS)
+    route = RollbackRoute(None, "")
+    if ecs_rollback_blocked(svc, facts.task_definition, target) is None:
+        cluster = str(planned.update.get("cluster") or svc.cluster_arn)
+        try:
+            in_progress = ecs.in_progress_deployments(r.aws.ecs, cluster, svc.arn)
+            route = rollback_route(svc, facts.task_definition, target, in_progress)
+        except AwsCallFailed as exc:
+            # a rollback never waits on this read: the UpdateService goes back all the same
+            route = RollbackRoute(None, f"UpdateService: {exc.api} failed ({exc.code})")
+    decision, step = planned.decision, update
+    if route.reason:
+        decision = decision.model_copy(update={"reason": f"{decision.reason}; {route.reason}"})
+    if route.stop is not None:
+        stop = Action(
+            api="ecs:StopServiceDeployment",
+            params=ecs.stop_rollback_params(route.stop),
+            service=svc.arn,
+        )
+        instead = f"{planned.decision.reason}; UpdateService"
+        step = Step(stop, then=recorded, fallback=Fallback(ecs.STOP_REFUSED, update, instead))
     return Plan(
-        planned.decision,
+        decision,
         steps=(step,),
         writes=tuple(writes),
         lease=svc.arn,

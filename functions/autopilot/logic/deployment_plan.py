@@ -23,6 +23,14 @@ Every FAILED outcome is announced. The rollback target is the last known good ta
 definition, else the revision the failed deploy replaced (from the deploy record). A
 COMPLETED deploy that autopilot made carries its lead time (push to completed).
 
+How a rollback is made (``rollback_route``, on ECS's state read when the rollback is
+planned): while ECS is rolling out the revision rolled back from (one service deployment
+PENDING or IN_PROGRESS, ListServiceDeployments) and the revision it replaces (the
+service's ACTIVE deployment, DescribeServices) is the rollback target, ECS rolls it back
+itself (StopServiceDeployment ROLLBACK); otherwise, and when ECS refuses that, an
+UpdateService back to the target (the deployment completed or ended; or ECS's rollback
+would land elsewhere).
+
 Drift: the service's owner deployed over autopilot (e.g. ``terraform apply`` put back a
 tag reference). The rule: autopilot never reverts the owner's deploy; it is announced once
 (the deployment completes once), kept as last known good, and the next eligible push
@@ -31,12 +39,13 @@ deploys on top of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from autopilot.domain.records import DeployRecord, ServiceLedgerState
 from autopilot.domain.report import Decision, Outcome
-from autopilot.domain.service import Service
+from autopilot.domain.service import Service, ServiceDeployment
 
 ROLLING_BACK = "rolling back to"
 
@@ -197,4 +206,53 @@ def drifted(
         and last_ours is not None
         and facts.task_definition
         not in (last_ours.task_definition, last_ours.previous_task_definition)
+    )
+
+
+class RollbackRoute(NamedTuple):
+    """How a planned rollback is made: ``stop`` is the service deployment ECS rolls back
+    (StopServiceDeployment ROLLBACK), None for an UpdateService; ``reason`` says why."""
+
+    stop: str | None
+    reason: str
+
+
+def ecs_rollback_blocked(svc: Service, rolled_from: str | None, target: str) -> str | None:
+    """Why ECS's own rollback (StopServiceDeployment ROLLBACK, which goes back to the
+    revision the deployment replaced) would not take the service from ``rolled_from`` to
+    ``target``, as DescribeServices shows it; None if it would."""
+    if not svc.ecs_controlled:
+        return f"{svc.deployment_controller} deploys it"
+    primary = next((d for d in svc.deployments if d.status == "PRIMARY"), None)
+    if primary is None or rolled_from is None or primary.task_definition != rolled_from:
+        return "no deployment of the revision rolled back is in progress"
+    if primary.rollout_state not in (None, "IN_PROGRESS"):
+        return f"its deployment is {primary.rollout_state}"
+    sources = sorted({d.task_definition for d in svc.deployments if d.status == "ACTIVE"})
+    if sources != [target]:
+        was = ", ".join(s.rsplit("/", 1)[-1] for s in sources) or "no previous revision"
+        return f"ECS's rollback would go back to {was}, not {target.rsplit('/', 1)[-1]}"
+    return None
+
+
+def rollback_route(
+    svc: Service, rolled_from: str | None, target: str, in_progress: Sequence[ServiceDeployment]
+) -> RollbackRoute:
+    """ECS's own rollback while it rolls out ``rolled_from`` and would go back to
+    ``target``; else UpdateService to ``target``. ``in_progress``: the service's PENDING
+    and IN_PROGRESS service deployments, as ECS lists them now (none: the deployment
+    completed or ended, or ECS was not asked because ``ecs_rollback_blocked``)."""
+    if not in_progress:
+        return RollbackRoute(None, "")
+    blocked = ecs_rollback_blocked(svc, rolled_from, target)
+    if blocked is not None:
+        return RollbackRoute(None, f"UpdateService: {blocked}")
+    if len(in_progress) > 1:
+        return RollbackRoute(
+            None, f"UpdateService: ECS lists {len(in_progress)} deployments in progress"
+        )
+    (deployment,) = in_progress
+    return RollbackRoute(
+        deployment.arn,
+        f"through ECS: StopServiceDeployment ROLLBACK of {deployment.arn.rsplit('/', 1)[-1]}",
     )
