@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import secrets
+import threading
 import zipfile
 from collections import Counter
 from collections.abc import Callable
@@ -223,6 +224,17 @@ BACKEND_PATCHES: tuple[Adjustment, ...] = (
         "EC2 Auto Scaling balances a group's instances over its zones; moto puts every "
         "instance in the group's first subnet, in a random zone, so a zone's capacity could "
         "not be lost and come back as on AWS.",
+    ),
+    Adjustment(
+        "events-put-events-routed",
+        "backend",
+        "Wrap `EventsBackend.put_events`: every entry it accepts on the default bus is kept, as "
+        "the event EventBridge delivers (id, source, detail-type, account, region, time, "
+        "resources, detail), for the router (`take_put_events`), which routes it to the rules it "
+        "matches; and wrap `Rule.send_to_targets` to skip Lambda targets (the router's).",
+        "moto's PutEvents delivers to SQS, log group and bus targets only and raises "
+        "NotImplementedError on a rule with a Lambda target; on AWS a function's PutEvents "
+        "(the reconciler's shards) reaches every rule of the bus it matches.",
     ),
 )
 
@@ -850,11 +862,70 @@ def _patch_asg_zones() -> None:
     _replace_method(FakeAutoScalingGroup, "replace_autoscaling_group_instances", wrap)
 
 
+#: events put on the default bus (PutEvents) not yet taken by the router, oldest first
+_PUT_EVENTS: list[dict[str, Any]] = []
+_PUT_LOCK = threading.Lock()
+
+
+def take_put_events() -> list[dict[str, Any]]:
+    """The events put on the default bus since the last call (``events-put-events-routed``)."""
+    with _PUT_LOCK:
+        out = list(_PUT_EVENTS)
+        _PUT_EVENTS.clear()
+    return out
+
+
+def _patch_put_events() -> None:
+    from moto.events.models import EventsBackend, Rule
+
+    def wrap_put(original: Any) -> Any:
+        def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            entries: list[dict[str, Any]] = original(self, events)
+            kept = []
+            for entry, result in zip(events, entries, strict=False):
+                bus = str(entry.get("EventBusName") or "default")
+                if not result.get("EventId") or bus.rsplit("/", 1)[-1] != "default":
+                    continue
+                kept.append(
+                    {
+                        "version": "0",
+                        "id": result["EventId"],
+                        "detail-type": entry["DetailType"],
+                        "source": entry["Source"],
+                        "account": self.account_id,
+                        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "region": self.region_name,
+                        "resources": list(entry.get("Resources") or []),
+                        "detail": json.loads(entry["Detail"]),
+                    }
+                )
+            with _PUT_LOCK:
+                _PUT_EVENTS.extend(kept)
+            return entries
+
+        return put_events
+
+    def wrap_send(original: Any) -> Any:
+        def send_to_targets(self: Any, event: Any, transform_input: bool = True) -> None:
+            targets = self.targets
+            self.targets = [t for t in targets if ":lambda:" not in str(t.get("Arn", ""))]
+            try:
+                original(self, event, transform_input)
+            finally:
+                self.targets = targets
+
+        return send_to_targets
+
+    _replace_method(EventsBackend, "put_events", wrap_put)
+    _replace_method(Rule, "send_to_targets", wrap_send)
+
+
 _PATCHERS: dict[str, Callable[[], None]] = {
     "ecs-list-tasks-filters": _patch_list_tasks,
     "ecs-update-service-deployment": _patch_update_service,
     "ecs-task-states-held": _hold_task_states,
     "asg-instances-by-zone": _patch_asg_zones,
+    "events-put-events-routed": _patch_put_events,
 }
 
 
@@ -871,4 +942,5 @@ def restore_backends() -> None:
     for (cls, name), original in _ORIGINALS.items():
         setattr(cls, name, original)
     _ORIGINALS.clear()
+    take_put_events()  # none is left for the next sandbox
     state_manager.unset_transition(model_name="ecs::task")

@@ -1,6 +1,7 @@
 """reconciler: on its schedule, deploy what each service's policy would deploy now, if that
 is not what runs (level-triggered: it catches pushes whose event was lost or sat in a DLQ,
-pushes held by a pause that has ended, approvals that expired, which are asked for again).
+pushes held by a pause that has ended, approvals that expired, which are asked for again);
+past ``shard_size`` services, in shards fanned out over the bus (below).
 
 1. gather: every managed service tagged ``autopilot:repository`` (one GetResources for the
    tag key, any repository; one DescribeServices per 10 services of a cluster), its tags
@@ -27,13 +28,31 @@ pushes held by a pause that has ended, approvals that expired, which are asked f
    (``execute.reap_left``; a DescribeTaskDefinition per revision looked at, a
    DeregisterTaskDefinition per revision left)
 
-Time budget: before each repository, and between chunks of ``DEPLOY_CHUNK`` deploys, the
-sweep checks the invocation's remaining time; under ``RESERVE_MS`` it stops, records each
+Time budget (``Budget``): a step starts only if its worst case fits in the invocation's
+remaining time before the wrap-up reserve ``RESERVE_MS``. The steps are measured as they
+run, on the invocation's own clock: a repository's reads and plan (``STEP_REPOSITORY``, per
+service of it), a chunk of up to ``DEPLOY_CHUNK`` deploys (``STEP_DEPLOY``, per service),
+the clean-up (``STEP_REAP``); a step's worst case is the slowest of its kind so far in this
+invocation, or the slowest per item times its items if that is more (a kind not measured
+yet costs nothing, so every invocation makes progress). A repository starts only if its
+reads and its first chunk fit. When a step does not fit, the sweep stops, records each
 service and repository it did not reach as ``deferred``, and the ledger (``store.sweeps``)
 makes the next sweep start at the first of them (the services it did deploy there are
-then no-ops). A
-service whose lease is busy, or whose deploy failed, is left to the next sweep too (no
-retry of the whole sweep).
+then no-ops). A service whose lease is busy, or whose deploy failed, is left to the next
+sweep too (no retry of the whole sweep). A new step of the sweep: a kind of its own,
+``if budget.fits((KIND, n)): with budget.step(KIND, n): ...``.
+
+Fan-out: a tick (the ``Scheduled Event``) that gathers more than ``shard_size`` tracked
+services (``reconciler.shard_size`` in the config) deploys nothing itself: it cuts them
+into shards (``logic.sweep.shards``: whole repositories where they fit, in name order) and
+puts one ``Reconcile Shard`` event per shard on the default bus, through the actor (one
+PutEvents each, source ``ecs-autopilot``; a shard whose event would pass PutEvents' 256 KB
+is halved; a shard the bus refused is recorded failed and the next tick shards again).
+The rule ``<env>-reconcile-shard`` brings each back to the reconciler: a ``ShardEvent``,
+swept like a tick, but of the services it names only (read from ECS now: their tags
+decide, not the event; a cluster the control plane does not manage is ignored), with its
+own time budget and its own cursor (``store.sweeps`` under ``reconciler#shard-<n>``), and
+without the clean-up (step 4 is the tick's).
 
 AWS calls per sweep (besides the ledger and the notices), for S tracked services in the
 managed clusters, n_c of them in cluster c, R repositories holding P_r pages of 1,000
@@ -44,7 +63,11 @@ tagged images each, and D distinct running revisions:
 
 with nothing to deploy (D <= S: at most S + ceil(S/10) + ceil(S/100) + R calls; a last
 page that is full may carry a token, so one GetResources more when S is a multiple of
-100: measured 113 calls at S = 100, one repository, 100 revisions); each chunk of up to
+100: measured 113 calls at S = 100, one repository, 100 revisions). Fanned out into K
+shards, the tick makes the gather's GetResources and DescribeServices and K PutEvents, and
+each shard its services' DescribeServices (ceil(n_c / 10) per cluster of it), its
+repositories' DescribeImages and its revisions' DescribeTaskDefinition: at most
+ceil(S / 10) + K DescribeServices and K PutEvents more than one sweep. Each chunk of up to
 ``DEPLOY_CHUNK`` services of one (repository, pick) that does act adds the image flow's
 calls for it (``flows.image``: DescribeTaskDefinition per distinct revision, one
 DescribeImages, one DescribeImageScanFindings per gated digest, RegisterTaskDefinition
