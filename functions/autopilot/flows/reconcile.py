@@ -126,7 +126,7 @@ class Budget:
     ``RESERVE_MS`` plus the most that kind has cost in this invocation (its slowest step,
     or its slowest per item times the items of this one, whichever is more); a kind not
     measured yet costs nothing, so every invocation makes progress. ``remaining_ms`` None:
-    no limit. A new step: ``if budget.fits(KIND, n): with budget.step(KIND, n): ...``."""
+    no limit. A new step: ``if budget.fits((KIND, n)): with budget.step(KIND, n): ...``."""
 
     def __init__(self, remaining_ms: Callable[[], int] | None) -> None:
         self._left = remaining_ms
