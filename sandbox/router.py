@@ -242,12 +242,17 @@ class _CapturedOutput:
             h
             for lg in loggers
             for h in lg.handlers
-            if type(h) is logging.StreamHandler
-            or (
-                isinstance(h, logging.StreamHandler)
-                and not isinstance(h, logging.FileHandler)
-                and "Capture" not in type(h).__name__
+            if (
+                type(h) is logging.StreamHandler
+                or (
+                    isinstance(h, logging.StreamHandler)
+                    and not isinstance(h, logging.FileHandler)
+                    and "Capture" not in type(h).__name__
+                )
             )
+            # a handler left on a stream closed since (a test runner's capture of an
+            # earlier test) writes nowhere: swapping its stream would flush the closed one
+            and not getattr(h.stream, "closed", False)
         ]
 
     def __enter__(self) -> _CapturedOutput:
