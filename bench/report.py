@@ -274,13 +274,23 @@ def _sweep_lines(section: dict[str, Any]) -> list[str]:
                 f"| {size} ({m['repositories']}) | {label} | {calls} | "
                 f"{m[f'{which}_wall']:.1f} s | {got or 'none'} |"
             )
+    for size, m in section["details"].items():
+        walls = m.get("lost_shard_walls") or []
+        if walls:
+            lines += [
+                "",
+                f"{size} services, a dropped push each, fanned out: the tick "
+                f"{m['lost_tick_wall']:.1f} s, then {len(walls)} shards, each its own "
+                "invocation and budget: " + ", ".join(f"{w:.1f} s" for w in walls) + ".",
+            ]
     lines += [
         "",
         "Delay from a dropped push event to its deploy: at most one "
-        "`reconciler.rate_minutes` interval per sweep it takes plus the sweep's time: "
+        "`reconciler.rate_minutes` interval per sweep it takes plus the sweep's time (fanned "
+        "out: the tick and its slowest shard): "
         + "; ".join(
             f"{size} services: {m['sweeps_to_deploy_all']} sweep(s) x rate_minutes "
-            f"+ {m['lost_wall']:.1f} s"
+            f"+ {m.get('lost_delay', m['lost_wall']):.1f} s"
             for size, m in section["details"].items()
         )
         + ".",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from autopilot.contract import RepositoryFilter, encode_policy_tag
+from autopilot.contract import MAX_SHARD_SIZE, RepositoryFilter, encode_policy_tag
 from autopilot.errors import MalformedTag
 from autopilot.logic.policy import parse_policy
 from autopilot.logic.rollout import parse_alarms, parse_rollout
@@ -517,10 +517,14 @@ class AutomationFunctions(_Strict):
 
 
 class Reconciler(_Strict):
-    """The reconciler's schedule: a sweep every ``rate_minutes`` minutes (at least one)."""
+    """The reconciler's schedule: a sweep every ``rate_minutes`` minutes (at least one), in
+    shards of ``shard_size`` services when it finds more (fanned out over the bus)."""
 
     # minutes between two sweeps of every managed service tracking a repository (at least 1)
     rate_minutes: int = Field(default=5, ge=1, le=1440)
+    # a tick that finds more tracked services than this sweeps them in shards of this many,
+    # each its own invocation (1 .. 500: a shard event stays under PutEvents' 256 KB)
+    shard_size: int = Field(default=200, ge=1, le=MAX_SHARD_SIZE)
 
 
 # ---------------------------------------------------------------------------

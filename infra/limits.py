@@ -80,6 +80,7 @@ def rule_patterns(
         "ecs-service-action": contract.ecs_placement_failure_pattern(*where, cluster_arns),
         "scaling-alarms": contract.alarm_pattern(*where, alarm_prefix),
         "spot-warning": contract.spot_warning_pattern(*where),
+        "reconcile-shard": contract.reconcile_shard_pattern(*where),
     }
 
 

@@ -255,6 +255,17 @@ BACKEND_PATCHES: tuple[Adjustment, ...] = (
         "steps, so two concurrent conditional writes could both pass: two invocations both "
         "held one service's lease, and one deployed an older image over the other's.",
     ),
+    Adjustment(
+        "events-put-events-routed",
+        "backend",
+        "Wrap `EventsBackend.put_events`: every entry it accepts on the default bus is kept, as "
+        "the event EventBridge delivers (id, source, detail-type, account, region, time, "
+        "resources, detail), for the router (`take_put_events`), which routes it to the rules it "
+        "matches; and wrap `Rule.send_to_targets` to skip Lambda targets (the router's).",
+        "moto's PutEvents delivers to SQS, log group and bus targets only and raises "
+        "NotImplementedError on a rule with a Lambda target; on AWS a function's PutEvents "
+        "(the reconciler's shards) reaches every rule of the bus it matches.",
+    ),
 )
 
 #: moto behaviours that need no adjustment but differ from AWS, for the README
@@ -1106,6 +1117,64 @@ def _serialize_dynamodb() -> None:
     _replace_method(DynamoHandler, "call_action", wrap)
 
 
+#: events put on the default bus (PutEvents) not yet taken by the router, oldest first
+_PUT_EVENTS: list[dict[str, Any]] = []
+_PUT_LOCK = threading.Lock()
+
+
+def take_put_events() -> list[dict[str, Any]]:
+    """The events put on the default bus since the last call (``events-put-events-routed``)."""
+    with _PUT_LOCK:
+        out = list(_PUT_EVENTS)
+        _PUT_EVENTS.clear()
+    return out
+
+
+def _patch_put_events() -> None:
+    from moto.events.models import EventsBackend, Rule
+
+    def wrap_put(original: Any) -> Any:
+        def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            entries: list[dict[str, Any]] = original(self, events)
+            kept = []
+            for entry, result in zip(events, entries, strict=False):
+                bus = str(entry.get("EventBusName") or "default")
+                if not result.get("EventId") or bus.rsplit("/", 1)[-1] != "default":
+                    continue
+                kept.append(
+                    {
+                        "version": "0",
+                        "id": result["EventId"],
+                        "detail-type": entry["DetailType"],
+                        "source": entry["Source"],
+                        "account": self.account_id,
+                        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "region": self.region_name,
+                        "resources": list(entry.get("Resources") or []),
+                        "detail": json.loads(entry["Detail"]),
+                    }
+                )
+            with _PUT_LOCK:
+                _PUT_EVENTS.extend(kept)
+            return entries
+
+        return put_events
+
+    def wrap_send(original: Any) -> Any:
+        def send_to_targets(self: Any, event: Any, transform_input: bool = True) -> None:
+            targets = self.targets
+            self.targets = [t for t in targets if ":lambda:" not in str(t.get("Arn", ""))]
+            try:
+                original(self, event, transform_input)
+            finally:
+                self.targets = targets
+
+        return send_to_targets
+
+    _replace_method(EventsBackend, "put_events", wrap_put)
+    _replace_method(Rule, "send_to_targets", wrap_send)
+
+
 _PATCHERS: dict[str, Callable[[], None]] = {
     "ecs-list-tasks-filters": _patch_list_tasks,
     "ecs-update-service-deployment": _patch_update_service,
@@ -1113,6 +1182,7 @@ _PATCHERS: dict[str, Callable[[], None]] = {
     "ecs-task-states-held": _hold_task_states,
     "asg-instances-by-zone": _patch_asg_zones,
     "dynamodb-requests-one-at-a-time": _serialize_dynamodb,
+    "events-put-events-routed": _patch_put_events,
 }
 
 
@@ -1132,4 +1202,5 @@ def restore_backends() -> None:
         else:
             setattr(cls, name, original)
     _ORIGINALS.clear()
+    take_put_events()  # none is left for the next sandbox
     state_manager.unset_transition(model_name="ecs::task")

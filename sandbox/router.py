@@ -14,6 +14,11 @@ them on its clock, here ``Router.tick()`` does, sending each target the ``Schedu
 AWS sends (source ``aws.events``, ``resources`` = the rule's ARN). Such an event matches
 the schedule rule its ``resources`` name (that is what ``local emit`` of
 ``events/scheduled-event-recheck.json`` does), and no pattern rule.
+
+Events a function puts on the default bus (``PutEvents``: the reconciler's shards) reach
+the rules too: moto keeps them (``moto_adjustments.take_put_events``), and after each
+delivery the router hands them to ``on_put`` (the simulator queues them, so they are
+routed in order, on the timeline) or, with none set, routes them itself.
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
@@ -31,7 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -245,7 +250,8 @@ class _CapturedOutput:
                     and "Capture" not in type(h).__name__
                 )
             )
-            # a handler left on a closed stream (a finished capture's) can take no stream
+            # a handler left on a stream closed since (a test runner's capture of an
+            # earlier test) writes nowhere: swapping its stream would flush the closed one
             and not getattr(h.stream, "closed", False)
         ]
 
@@ -331,6 +337,9 @@ class Router:
         self.functions: dict[str, FunctionInfo] = {}
         self._lock = threading.RLock()
         self.history: list[RouteResult] = []
+        #: where the events functions put on the bus go (None: routed here, after the
+        #: delivery that put them)
+        self.on_put: Callable[[dict[str, Any]], object] | None = None
 
     def load(self) -> Router:
         """Read the rules, their targets and the target functions back from the sandbox."""
@@ -423,7 +432,21 @@ class Router:
             if not results:
                 results.append(RouteResult(event_id=event["id"], detail_type=event["detail-type"]))
             self.history.extend(results)
+            results += self.route_put_events()
             return results
+
+    def route_put_events(self) -> list[RouteResult]:
+        """The events functions put on the default bus since the last look: to ``on_put``,
+        or (none set) routed now; the results of those routed."""
+        from sandbox.moto_adjustments import take_put_events
+
+        results: list[RouteResult] = []
+        for put in take_put_events():
+            if self.on_put is not None:
+                self.on_put(put)
+            else:
+                results += self.route(put)
+        return results
 
     def deliver(self, rule: str | None, fn: FunctionInfo, event: dict[str, Any]) -> RouteResult:
         """One asynchronous invocation: the first attempt and Lambda's retries (with the

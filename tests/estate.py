@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_ecs.literals import LaunchTypeType
     from mypy_boto3_ecs.type_defs import ServiceTypeDef, TaskDefinitionTypeDef
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
@@ -311,6 +312,8 @@ class Estate:
             "application-autoscaling", region_name=REGION
         )
         self.cloudwatch: CloudWatchClient = session.client("cloudwatch", region_name=REGION)
+        self.events: EventBridgeClient = session.client("events", region_name=REGION)
+        self._bus_tap: str | None = None
         for client in (
             self.ecs,
             self.ecr,
@@ -321,6 +324,7 @@ class Estate:
             self.autoscaling,
             self.aas,
             self.cloudwatch,
+            self.events,
         ):
             client.meta.events.register("before-call", self._count)
         # the notice reader: not counted
@@ -380,6 +384,7 @@ class Estate:
             autoscaling=self.autoscaling,
             application_autoscaling=self.aas,
             cloudwatch=self.cloudwatch,
+            events=self.events,
         )
 
     @property
@@ -1161,6 +1166,35 @@ class Estate:
         )
 
     # -- notices ----------------------------------------------------------------------------
+    def tap_bus(self, source: str = "ecs-autopilot") -> None:
+        """From now on, keep the events of ``source`` put on the default bus (a rule with an
+        SQS target, as EventBridge delivers them): ``bus_events`` reads them."""
+        queue = self.sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        self.events.put_rule(Name="bus-tap", EventPattern=json.dumps({"source": [source]}))
+        self.events.put_targets(
+            Rule="bus-tap", Targets=[{"Id": "tap", "Arn": arn["Attributes"]["QueueArn"]}]
+        )
+        self._bus_tap = queue
+
+    def bus_events(self) -> list[dict[str, Any]]:
+        """The events the tap (``tap_bus``) kept since the last read, as the bus delivered
+        them (the envelope EventBridge builds: id, time, account, region, detail)."""
+        assert self._bus_tap is not None, "tap_bus() first"
+        out: list[dict[str, Any]] = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self._bus_tap, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                return out
+            for m in messages:
+                event = json.loads(m["Body"])
+                # moto's SQS target leaves out the envelope's account, which EventBridge sets
+                event.setdefault("account", ACCOUNT)
+                out.append(event)
+                self.sqs.delete_message(QueueUrl=self._bus_tap, ReceiptHandle=m["ReceiptHandle"])
+
     def notices(self) -> list[dict[str, Any]]:
         """The notices published since the last read: subject, attributes, message."""
         out: list[dict[str, Any]] = []

@@ -57,6 +57,8 @@ SOURCE_ECS: Final = "aws.ecs"
 SOURCE_CLOUDWATCH: Final = "aws.cloudwatch"
 SOURCE_EC2: Final = "aws.ec2"
 SOURCE_EVENTS: Final = "aws.events"
+#: What the control plane itself puts on the default bus (the reconciler's shards).
+SOURCE_AUTOPILOT: Final = "ecs-autopilot"
 
 DT_ECR_IMAGE_ACTION: Final = "ECR Image Action"
 DT_ECR_IMAGE_SCAN: Final = "ECR Image Scan"
@@ -69,6 +71,12 @@ DT_ALARM: Final = "CloudWatch Alarm State Change"
 DT_SPOT_WARNING: Final = "EC2 Spot Instance Interruption Warning"
 #: What a schedule rule delivers (source ``aws.events``, ``resources`` = the rule's ARN).
 DT_SCHEDULED: Final = "Scheduled Event"
+#: One shard of a sweep too large for one invocation (source ``ecs-autopilot``): the
+#: reconciler's tick puts one per shard, the shard rule brings it back to the reconciler.
+DT_RECONCILE_SHARD: Final = "Reconcile Shard"
+#: The most services one shard names (``reconciler.shard_size`` at most): 500 names of at
+#: most 255 characters, with their clusters' ARNs, stay under PutEvents' 256 KB an entry.
+MAX_SHARD_SIZE: Final = 500
 
 
 # ---------------------------------------------------------------------------
@@ -337,6 +345,16 @@ def reconcile_schedule(minutes: int) -> str:
     if minutes < 1:
         raise ValueError("the reconciler's rate is at least one minute")
     return f"rate({minutes} minute{'' if minutes == 1 else 's'})"
+
+
+def reconcile_shard_pattern(account: str, region: str) -> dict[str, Any]:
+    """The reconciler's own shard events (``DT_RECONCILE_SHARD``), put by its tick on the
+    default bus of this account and region."""
+    return {
+        "source": [SOURCE_AUTOPILOT],
+        "detail-type": [DT_RECONCILE_SHARD],
+        **_where(account, region),
+    }
 
 
 # ---------------------------------------------------------------------------

@@ -95,7 +95,11 @@ class ImageEventsSettings(FunctionSettings):
 
 class ReconcilerSettings(ImageEventsSettings):
     """reconciler: the scheduled sweep, which deploys through image-events' flow and so reads
-    exactly its settings (floors, approval expiry)."""
+    its settings (floors, approval expiry), and the size of a shard."""
+
+    #: A tick that finds more tracked services than this does not sweep them itself: it
+    #: puts one ``Reconcile Shard`` event per this many services on the bus (fan-out).
+    shard_size: int = Field(default=200, ge=1, le=contract.MAX_SHARD_SIZE)
 
 
 class DeploymentEventsSettings(FunctionSettings):

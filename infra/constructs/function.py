@@ -132,7 +132,7 @@ class FunctionSettings:
     manual approval stays valid (image-events). ``min_scan_gate`` (default ``off``: none)
     and ``manual_approval_cluster_arns`` (default none): the config's floors under the
     scan and approval tags (image-events). The rest are the task-events and
-    capacity-events settings of the same names."""
+    capacity-events settings of the same names, and ``shard_size`` the reconciler's."""
 
     metrics_namespace: str = "EcsAutopilot"
     lease_seconds: int = 300
@@ -145,6 +145,7 @@ class FunctionSettings:
     crash_loop_window_minutes: int = 10
     capacity_cooldown_seconds: int = 300
     spot_calm_seconds: int = 1800
+    shard_size: int = 200
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,7 @@ class AutomatedFunction(Construct):
             "CRASH_LOOP_WINDOW_MINUTES": str(settings.crash_loop_window_minutes),
             "CAPACITY_COOLDOWN_SECONDS": str(settings.capacity_cooldown_seconds),
             "SPOT_CALM_SECONDS": str(settings.spot_calm_seconds),
+            "SHARD_SIZE": str(settings.shard_size),
         }
         wanted = env_var_names(self.settings_model)
         missing = wanted - known.keys()

@@ -10,7 +10,8 @@ acknowledgements of the wildcards in them, on top of ``AutomatedFunction``.
 * ``CapacityEvents``: the scaling alarms' state changes, placement failures and steady
   states of the managed clusters' services, EC2 Spot interruption warnings.
 * ``Reconciler``: a schedule (``reconciler.rate_minutes``); deploys through image-events'
-  flow, so it has exactly image-events' grants.
+  flow, so it has image-events' grants, and puts its own shards (``Reconcile Shard``, source
+  ``ecs-autopilot``) on the default bus, which its shard rule brings back to it.
 
 Every rule pins the account and the region (``Aws.ACCOUNT_ID``, ``Aws.REGION``) and is built
 by ``autopilot.contract``'s pattern builders from the managed clusters' ARNs and the
@@ -284,8 +285,10 @@ class ReconcilerProps:
 
 
 class Reconciler(AutomatedFunction):
-    """reconciler: the schedule ``<prefix>-reconcile``; sweeps the managed services and
-    deploys through image-events' flow, so it reads and changes what image-events does
+    """reconciler: the schedule ``<prefix>-reconcile`` and the rule ``<prefix>-reconcile-shard``
+    (the shards its tick puts on the default bus past ``reconciler.shard_size`` services, one
+    ``events:PutEvents`` of its own source and detail-type on that bus); sweeps the managed
+    services and deploys through image-events' flow, so it reads and changes what image-events does
     (``ManagedScope.grant_deploy``: the tag look-up, DescribeServices, the task definitions,
     the managed repositories' images and scans, RegisterTaskDefinition, UpdateService on
     tagged services, PassRole of the allowed roles), and its acknowledgements are
@@ -308,4 +311,23 @@ class Reconciler(AutomatedFunction):
         )
         rule.add_target(self._target())
         self.rules.append(rule)
+        # fan-out: a tick over reconciler.shard_size services puts its shards on the default
+        # bus (only its own source and detail-type); this rule brings them back
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[arn("events", "event-bus/default")],
+                conditions={
+                    "StringEquals": {
+                        "events:source": contract.SOURCE_AUTOPILOT,
+                        "events:detail-type": contract.DT_RECONCILE_SHARD,
+                    }
+                },
+            )
+        )
+        self.add_rule(
+            "ShardRule",
+            f"{props.function.name_prefix}-reconcile-shard",
+            contract.reconcile_shard_pattern(*_HERE),
+        )
         self.acknowledge_grants([*managed.repository_findings(), *managed.pass_role_findings()])

@@ -122,6 +122,7 @@ class ControlPlaneStack(Stack):
                 crash_loop_window_minutes=fn_cfg.crash_loop_window_minutes,
                 capacity_cooldown_seconds=fn_cfg.capacity_cooldown_seconds,
                 spot_calm_seconds=fn_cfg.spot_calm_seconds,
+                shard_size=config.reconciler.shard_size,
             ),
             memory_mib=fn_cfg.memory_mib,
             timeout=Duration.seconds(fn_cfg.timeout_seconds),

@@ -139,6 +139,9 @@ class Simulator:
         running (a service without a task definition, whose controller runs task sets, has
         none)."""
         adj.patch_backends()
+        # what functions put on the bus (the reconciler's shards) is routed in order, like
+        # every other event
+        self.router.on_put = self.queue.put
         ecs = self.clients("ecs")
         ec2 = self.clients("ec2")
         clusters = self.clusters

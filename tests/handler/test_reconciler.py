@@ -159,10 +159,15 @@ def test_a_sweep_short_of_time_defers_the_rest_and_the_next_starts_there(world: 
     api = running_on(world, name="api", repo="demo/api")
     lost_push(world, "v1.3.0", repo="demo/web")
     lost_push(world, "v1.3.0", repo="demo/api")
-    left = iter([60_000, 1_000, 1_000])
+    left = [60_000]
 
-    # When the first sweep runs short of time after its first repository (demo/api)
-    first = sweep(world, remaining_ms=lambda: next(left))
+    def time_spent(**_: Any) -> None:
+        left[0] = 1_000
+
+    # When the first sweep runs short of time after its first repository's deploy (demo/api)
+    world.ecs.meta.events.register("after-call.ecs.UpdateService", time_spent)
+    first = sweep(world, remaining_ms=lambda: left[0])
+    world.ecs.meta.events.unregister("after-call.ecs.UpdateService", time_spent)
 
     # Then it deployed that one and deferred the other, and the next sweep starts there
     assert outcomes(first) == {api: "deployed", "repository/demo/web": "deferred"}
@@ -247,10 +252,15 @@ def test_a_sweep_short_of_time_between_deploys_defers_the_rest_of_the_repository
     world.hold_scan(REPO, digest, {})
     arns = [world.service(f"web-{i}", REPO, digest=digest) for i in range(3)]
     lost_push(world, "v1.3.0")
-    left = iter([60_000, 1_000, 1_000])
+    left = [60_000]
+
+    def time_spent(**_: Any) -> None:
+        left[0] = 1_000
 
     # When time runs short after the first deploy
-    first = sweep(world, remaining_ms=lambda: next(left))
+    world.ecs.meta.events.register("after-call.ecs.UpdateService", time_spent)
+    first = sweep(world, remaining_ms=lambda: left[0])
+    world.ecs.meta.events.unregister("after-call.ecs.UpdateService", time_spent)
 
     # Then the others are deferred, and the next sweep deploys them (the first: a no-op)
     assert outcomes(first) == {

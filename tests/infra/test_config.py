@@ -54,6 +54,13 @@ BAD_CASES = [
     ("bad_min_scan.yaml", "guardrails.min_scan", "'critical', 'high' or 'off'"),
     # the reconciler's schedule
     ("reconciler_rate_below_one.yaml", "reconciler.rate_minutes", "greater than or equal to 1"),
+    # the reconciler's shards
+    ("reconciler_shard_size_zero.yaml", "reconciler.shard_size", "greater than or equal to 1"),
+    (
+        "reconciler_shard_size_too_large.yaml",
+        "reconciler.shard_size",
+        "less than or equal to 500",
+    ),
 ]
 
 
@@ -185,6 +192,7 @@ APP_CASES = [
         "unknown_field.yaml",
         "min_gt_max.yaml",
         "cluster_named_twice.yaml",
+        "reconciler_shard_size_too_large.yaml",
     }
 ]
 

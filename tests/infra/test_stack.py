@@ -531,6 +531,7 @@ def test_rules_use_the_contract_patterns(control) -> None:
         "demo-spot-warning",
         "demo-task-recheck",
         "demo-reconcile",
+        "demo-reconcile-shard",
     }
     # every pattern is the contract's, for this account and region, the managed clusters
     # (the estate's and brownfield, by name) and the managed repositories (the estate's, by
@@ -554,6 +555,7 @@ def test_rules_use_the_contract_patterns(control) -> None:
     # the demo config's alarm prefix (autopilot-) is the sample alarm events' prefix too
     assert patterns["demo-scaling-alarms"] == contract.alarm_pattern(*here, "autopilot-")
     assert patterns["demo-spot-warning"] == contract.spot_warning_pattern(*here)
+    assert patterns["demo-reconcile-shard"] == contract.reconcile_shard_pattern(*here)
     assert patterns["demo-ecr-image-action"] == contract.ecr_image_action_pattern(*here, repos)
     assert patterns["demo-ecr-image-scan"] == contract.ecr_image_scan_pattern(*here, repos)
     assert patterns["demo-inspector2-scan"] == contract.inspector2_scan_pattern(
@@ -643,9 +645,26 @@ def test_the_reconciler_sweeps_on_a_schedule_with_image_events_grants(control) -
     sweep_role = logical_id_of(
         control, "AWS::IAM::Role", "Description", "demo-reconciler: least privilege"
     )
-    assert actions(sweep_role) == actions(image_role)
+    # and, for its fan-out, puts its own shard events on the default bus, nothing else
+    assert actions(sweep_role) == actions(image_role) | {("Allow", "events:PutEvents")}
     assert ("Allow", "ecs:RegisterTaskDefinition") in actions(sweep_role)
     assert ("Allow", "ecs:UpdateService") in actions(sweep_role)
+    (put,) = [
+        st
+        for policy in props_of(control, "AWS::IAM::Policy")
+        if sweep_role in json.dumps(policy["Roles"])
+        for st in policy["PolicyDocument"]["Statement"]
+        if st["Action"] == "events:PutEvents"
+    ]
+    assert pseudo(put["Resource"]) == (
+        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
+    )
+    assert put["Condition"] == {
+        "StringEquals": {"events:source": "ecs-autopilot", "events:detail-type": "Reconcile Shard"}
+    }
+    # the shard rule brings them back to the reconciler (its retries and DLQ: below)
+    (target,) = rule_patterns(control)["demo-reconcile-shard"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [fn, "Arn"]}
 
 
 def test_rule_targets_retry_and_dead_letter(control) -> None:

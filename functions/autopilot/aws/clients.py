@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
     from mypy_boto3_sns import SNSClient
 
@@ -141,6 +142,7 @@ class AwsClients:
         autoscaling: AutoScalingClient | None = None,
         application_autoscaling: ApplicationAutoScalingClient | None = None,
         cloudwatch: CloudWatchClient | None = None,
+        events: EventBridgeClient | None = None,
     ) -> None:
         self._clients: dict[str, Any] = {
             k: v
@@ -154,6 +156,7 @@ class AwsClients:
                 "autoscaling": autoscaling,
                 "application-autoscaling": application_autoscaling,
                 "cloudwatch": cloudwatch,
+                "events": events,
             }.items()
             if v is not None
         }
@@ -216,6 +219,11 @@ class AwsClients:
     @property
     def cloudwatch(self) -> CloudWatchClient:
         client: CloudWatchClient = self._get("cloudwatch")
+        return client
+
+    @property
+    def events(self) -> EventBridgeClient:
+        client: EventBridgeClient = self._get("events")
         return client
 
     def warm(self, *services: str) -> AwsClients:

@@ -1,20 +1,29 @@
-"""The reconciler's event: the ``Scheduled Event`` its schedule rule delivers, and its parser.
+"""The reconciler's events: the ``Scheduled Event`` its schedule rule delivers, the
+``Reconcile Shard`` events its tick puts on the bus when a sweep is too large for one
+invocation, and their parser.
 
 Real shape (EventBridge's schedule rules): ``source`` ``aws.events``, ``detail-type``
 ``Scheduled Event``, ``detail`` ``{}``, ``resources`` the rule's ARN
 (``arn:<partition>:events:<region>:<account>:rule/<name>``); ``events/`` holds a sample.
 Nothing in it is a claim the sweep acts on: it is only the tick (its id names the sweep,
 its time starts it). Junk raises ``InvalidEvent``; another detail-type ``UnsupportedEvent``.
+
+A shard (``ShardEvent``): source ``ecs-autopilot``, detail-type ``Reconcile Shard``,
+``detail`` the sweep it is part of, its number and the number of shards, and the services
+it sweeps by cluster (names, at most ``MAX_SHARD_SERVICES``: an entry stays well under
+PutEvents' 256 KB). It only names the services: the shard sweep reads their tags, task
+definitions and images from AWS itself, and skips a cluster the control plane does not
+manage.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from autopilot import contract
-from autopilot.events.envelope import Event, Model
+from autopilot.events.envelope import ClusterArn, Event, Model
 from autopilot.events.parse import validate_event
 
 RuleArn = Annotated[
@@ -39,9 +48,51 @@ class SweepEvent(Event):
     resources: tuple[RuleArn, ...] = Field(min_length=1, max_length=1)
 
 
-SWEEP_EVENT_MODELS: dict[str, type[SweepEvent]] = {contract.DT_SCHEDULED: SweepEvent}
+#: The most services one shard may name (``reconciler.shard_size`` is held under it).
+MAX_SHARD_SERVICES = contract.MAX_SHARD_SIZE
+
+ServiceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,255}$")]
+SweepId = Annotated[str, StringConstraints(pattern=r"^reconcile:[A-Za-z0-9._:/-]{1,256}$")]
 
 
-def parse_sweep_event(event: Any) -> SweepEvent:
-    """The schedule's tick; else ``InvalidEvent`` / ``UnsupportedEvent``."""
+class ShardCluster(Model):
+    """The services of one cluster a shard sweeps (names)."""
+
+    cluster: ClusterArn
+    services: tuple[ServiceName, ...] = Field(min_length=1, max_length=MAX_SHARD_SERVICES)
+
+
+class ShardDetail(Model):
+    """A shard's ``detail``: the sweep it is part of, which shard of how many, its services."""
+
+    sweep: SweepId
+    shard: int = Field(ge=1, le=10_000)
+    shards: int = Field(ge=1, le=10_000)
+    clusters: tuple[ShardCluster, ...] = Field(min_length=1, max_length=MAX_SHARD_SERVICES)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ShardDetail:
+        if self.shard > self.shards:
+            raise ValueError(f"shard {self.shard} of {self.shards}")
+        if sum(len(c.services) for c in self.clusters) > MAX_SHARD_SERVICES:
+            raise ValueError(f"a shard names at most {MAX_SHARD_SERVICES} services")
+        return self
+
+
+class ShardEvent(Event):
+    """One shard of a sweep, put on the default bus by the reconciler's tick."""
+
+    source: Literal["ecs-autopilot"]
+    detail_type: Literal["Reconcile Shard"] = Field(alias="detail-type")
+    detail: ShardDetail
+
+
+SWEEP_EVENT_MODELS: dict[str, type[SweepEvent | ShardEvent]] = {
+    contract.DT_SCHEDULED: SweepEvent,
+    contract.DT_RECONCILE_SHARD: ShardEvent,
+}
+
+
+def parse_sweep_event(event: Any) -> SweepEvent | ShardEvent:
+    """The schedule's tick or a shard; else ``InvalidEvent`` / ``UnsupportedEvent``."""
     return validate_event(SWEEP_EVENT_MODELS, event)

@@ -1,6 +1,7 @@
 """reconciler: on its schedule, deploy what each service's policy would deploy now, if that
 is not what runs (level-triggered: it catches pushes whose event was lost or sat in a DLQ,
-pushes held by a pause that has ended, approvals that expired, which are asked for again).
+pushes held by a pause that has ended, approvals that expired, which are asked for again);
+past ``shard_size`` services, in shards fanned out over the bus (below).
 
 1. gather: every managed service tagged ``autopilot:repository`` (one GetResources for the
    tag key, any repository; one DescribeServices per 10 services of a cluster), its tags
@@ -27,13 +28,31 @@ pushes held by a pause that has ended, approvals that expired, which are asked f
    (``execute.reap_left``; a DescribeTaskDefinition per revision looked at, a
    DeregisterTaskDefinition per revision left)
 
-Time budget: before each repository, and between chunks of ``DEPLOY_CHUNK`` deploys, the
-sweep checks the invocation's remaining time; under ``RESERVE_MS`` it stops, records each
+Time budget (``Budget``): a step starts only if its worst case fits in the invocation's
+remaining time before the wrap-up reserve ``RESERVE_MS``. The steps are measured as they
+run, on the invocation's own clock: a repository's reads and plan (``STEP_REPOSITORY``, per
+service of it), a chunk of up to ``DEPLOY_CHUNK`` deploys (``STEP_DEPLOY``, per service),
+the clean-up (``STEP_REAP``); a step's worst case is the slowest of its kind so far in this
+invocation, or the slowest per item times its items if that is more (a kind not measured
+yet costs nothing, so every invocation makes progress). A repository starts only if its
+reads and its first chunk fit. When a step does not fit, the sweep stops, records each
 service and repository it did not reach as ``deferred``, and the ledger (``store.sweeps``)
 makes the next sweep start at the first of them (the services it did deploy there are
-then no-ops). A
-service whose lease is busy, or whose deploy failed, is left to the next sweep too (no
-retry of the whole sweep).
+then no-ops). A service whose lease is busy, or whose deploy failed, is left to the next
+sweep too (no retry of the whole sweep). A new step of the sweep: a kind of its own,
+``if budget.fits((KIND, n)): with budget.step(KIND, n): ...``.
+
+Fan-out: a tick (the ``Scheduled Event``) that gathers more than ``shard_size`` tracked
+services (``reconciler.shard_size`` in the config) deploys nothing itself: it cuts them
+into shards (``logic.sweep.shards``: whole repositories where they fit, in name order) and
+puts one ``Reconcile Shard`` event per shard on the default bus, through the actor (one
+PutEvents each, source ``ecs-autopilot``; a shard whose event would pass PutEvents' 256 KB
+is halved; a shard the bus refused is recorded failed and the next tick shards again).
+The rule ``<env>-reconcile-shard`` brings each back to the reconciler: a ``ShardEvent``,
+swept like a tick, but of the services it names only (read from ECS now: their tags
+decide, not the event; a cluster the control plane does not manage is ignored), with its
+own time budget and its own cursor (``store.sweeps`` under ``reconciler#shard-<n>``), and
+without the clean-up (step 4 is the tick's).
 
 AWS calls per sweep (besides the ledger and the notices), for S tracked services in the
 managed clusters, n_c of them in cluster c, R repositories holding P_r pages of 1,000
@@ -44,7 +63,11 @@ tagged images each, and D distinct running revisions:
 
 with nothing to deploy (D <= S: at most S + ceil(S/10) + ceil(S/100) + R calls; a last
 page that is full may carry a token, so one GetResources more when S is a multiple of
-100: measured 113 calls at S = 100, one repository, 100 revisions); each chunk of up to
+100: measured 113 calls at S = 100, one repository, 100 revisions). Fanned out into K
+shards, the tick makes the gather's GetResources and DescribeServices and K PutEvents, and
+each shard its services' DescribeServices (ceil(n_c / 10) per cluster of it), its
+repositories' DescribeImages and its revisions' DescribeTaskDefinition: at most
+ceil(S / 10) + K DescribeServices and K PutEvents more than one sweep. Each chunk of up to
 ``DEPLOY_CHUNK`` services of one (repository, pick) that does act adds the image flow's
 calls for it (``flows.image``: DescribeTaskDefinition per distinct revision, one
 DescribeImages, one DescribeImageScanFindings per gated digest, RegisterTaskDefinition
@@ -53,19 +76,20 @@ and UpdateService per service deployed).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, NamedTuple
 
-from autopilot.aws import ecr, ecs
+from autopilot.aws import ecr, ecs, events
 from autopilot.aws.clients import AwsClients
-from autopilot.contract import RECONCILER
+from autopilot.contract import DT_RECONCILE_SHARD, RECONCILER, SOURCE_AUTOPILOT
 from autopilot.domain.images import Candidate, ImageInfo, ecr_registry, tracked_container
-from autopilot.domain.plan import Plan
-from autopilot.domain.report import Decision, Outcome, Report
+from autopilot.domain.plan import Plan, Step
+from autopilot.domain.report import Action, Decision, Outcome, Report
 from autopilot.domain.service import Service
 from autopilot.errors import MalformedTag, NotFound
-from autopilot.events.schedule import SweepEvent
+from autopilot.events.schedule import ShardEvent, SweepEvent
 from autopilot.execute import carry_out, reap_left
 from autopilot.flows import image
 from autopilot.logic import sweep
@@ -75,8 +99,8 @@ from autopilot.settings import ReconcilerSettings
 from autopilot.store.deploys import Intent
 from autopilot.store.sweeps import Sweeps
 
-#: A sweep stops before a repository, or a chunk of deploys, when less than this is left of
-#: the invocation (ms).
+#: What a sweep keeps of the invocation for its wrap-up (the deferred services' decisions,
+#: the records, the cursor) after its last step (ms).
 RESERVE_MS = 15_000
 #: Services deployed per call of the image flow; the time left is checked between chunks.
 DEPLOY_CHUNK = 25
@@ -86,7 +110,55 @@ FALLBACKS = 3
 #: What the image flow refuses a pick for that a later pick may not have
 REFUSED = frozenset({Outcome.BLOCKED, Outcome.QUARANTINED})
 
+#: The kinds of step a sweep measures: the read and plan of one repository (per service of
+#: it), one chunk of deploys (per service deployed), the clean-up of left intents
+STEP_REPOSITORY = "repository"
+STEP_DEPLOY = "deploy"
+STEP_REAP = "reap"
+
 Tracked = dict[str, list[tuple[Service, ServiceConfig]]]
+
+
+class Budget:
+    """The invocation's time left, and what each kind of step has cost so far in it.
+
+    A step of a kind may start only if its worst case fits: the time left must cover
+    ``RESERVE_MS`` plus the most that kind has cost in this invocation (its slowest step,
+    or its slowest per item times the items of this one, whichever is more); a kind not
+    measured yet costs nothing, so every invocation makes progress. ``remaining_ms`` None:
+    no limit. A new step: ``if budget.fits((KIND, n)): with budget.step(KIND, n): ...``."""
+
+    def __init__(self, remaining_ms: Callable[[], int] | None) -> None:
+        self._left = remaining_ms
+        self._slowest: dict[str, int] = {}
+        self._per_item: dict[str, float] = {}
+
+    def worst_ms(self, kind: str, items: int = 1) -> int:
+        """The most a step of ``kind`` over ``items`` may cost, from what was measured."""
+        per_item = self._per_item.get(kind, 0.0) * max(1, items)
+        return int(max(self._slowest.get(kind, 0), per_item))
+
+    def fits(self, *steps: tuple[str, int]) -> bool:
+        """Whether ``steps`` ((kind, items) each), one after the other, fit in the time left."""
+        if self._left is None:
+            return True
+        need = RESERVE_MS + sum(self.worst_ms(kind, items) for kind, items in steps)
+        return self._left() >= need
+
+    @contextmanager
+    def step(self, kind: str, items: int = 1) -> Iterator[None]:
+        """Measure one step of ``kind`` over ``items`` (on the invocation's own clock)."""
+        if self._left is None:
+            yield
+            return
+        before = self._left()
+        try:
+            yield
+        finally:
+            spent = max(0, before - self._left())
+            self._slowest[kind] = max(self._slowest.get(kind, 0), spent)
+            rate = spent / max(1, items)
+            self._per_item[kind] = max(self._per_item.get(kind, 0.0), rate)
 
 
 class _Running(NamedTuple):
@@ -102,14 +174,14 @@ class _How(NamedTuple):
     """What every deploy of one sweep shares."""
 
     sweep_id: str
-    event: SweepEvent
+    event: SweepEvent | ShardEvent
     observed_at: float
     approval_ttl_hours: int
     floors: Floors
 
 
 def run(
-    event: SweepEvent,
+    event: SweepEvent | ShardEvent,
     settings: ReconcilerSettings,
     aws: AwsClients,
     *,
@@ -117,8 +189,10 @@ def run(
     invocation: str | None = None,
     remaining_ms: Callable[[], int] | None = None,
 ) -> Report:
-    """One sweep. With ``dry_run`` the plans are returned and nothing is changed;
-    ``remaining_ms``: the invocation's time left (None: no limit)."""
+    """One sweep: of every tracked service (the schedule's tick), or of one shard's (a
+    ``ShardEvent``); a tick that finds more than ``settings.shard_size`` services puts
+    their shards on the bus instead. With ``dry_run`` the plans are returned and nothing
+    is changed; ``remaining_ms``: the invocation's time left (None: no limit)."""
     sweep_id = f"reconcile:{event.id}"
     r = open_run(
         RECONCILER.name, event, settings, aws, dry_run=dry_run, invocation=invocation, key=sweep_id
@@ -130,40 +204,141 @@ def run(
         return finish(r, event.time)
     floors = image.floors_of(settings)
     observed_at = r.ledger.leases.now()  # the lease refuses if the services change after this
-    # 1. gather: the tracked services, by repository
-    tracked: Tracked = {}
-    for cluster, arns in ecs.tagged_service_arns(aws.tagging, None, settings.clusters).items():
-        for svc in ecs.describe_services(aws.ecs, cluster, arns):
-            try:
-                cfg = service_config(svc.tags, svc.cluster_arn, floors)
-            except MalformedTag:
-                continue  # reported by the event path; the sweep would repeat it every tick
-            if cfg is not None and settings.repository_filter.covers(cfg.repository):
-                tracked.setdefault(cfg.repository, []).append((svc, cfg))
+    budget = Budget(remaining_ms)
+    how = _How(sweep_id, event, observed_at, settings.approval_ttl_hours, floors)
+    # 1. gather: the tracked services, by repository (a shard: the services it names)
+    if isinstance(event, ShardEvent):
+        tracked = _gather_shard(r, event, settings, floors)
+        cursor_name = f"{RECONCILER.name}#shard-{event.detail.shard}"
+    else:
+        tracked = _gather(r, settings, floors)
+        if sum(len(v) for v in tracked.values()) > settings.shard_size:
+            # too many for one invocation's budget: each shard is swept by its own
+            _fan_out(r, event, tracked, settings.shard_size)
+            _reap_if_time(r, budget)
+            r.report.retry_services.clear()
+            return finish(r, event.time)
+        cursor_name = RECONCILER.name
     cursor = Sweeps(r.ledger.table)
-    order = sweep.sweep_order(tracked, cursor.next_start(RECONCILER.name))
+    order = sweep.sweep_order(tracked, cursor.next_start(cursor_name))
+    left = _sweep(r, order, tracked, budget, how)
+    for repository in left:
+        reason = "the sweep ran short of time before this repository: the next sweep starts here"
+        carry_out(r, Plan(_repo_decision(repository, Outcome.DEFERRED, reason)))
+    # 4. what killed invocations left (the tick's, not each shard's)
+    if not isinstance(event, ShardEvent):
+        _reap_if_time(r, budget)
+    if not dry_run:
+        cursor.set_next_start(cursor_name, left[0] if left else None, event_id=sweep_id)
+    # a busy lease or a failed deploy is the next sweep's, not a retry of this whole one
+    r.report.retry_services.clear()
+    return finish(r, event.time)
+
+
+def _gather(r: Run, settings: ReconcilerSettings, floors: Floors) -> Tracked:
+    """Every managed service tagged with a repository the control plane manages."""
+    tracked: Tracked = {}
+    for cluster, arns in ecs.tagged_service_arns(r.aws.tagging, None, settings.clusters).items():
+        _track(tracked, ecs.describe_services(r.aws.ecs, cluster, arns), settings, floors)
+    return tracked
+
+
+def _gather_shard(
+    r: Run, event: ShardEvent, settings: ReconcilerSettings, floors: Floors
+) -> Tracked:
+    """The services a shard names, read from ECS now (their tags decide, not the event);
+    a cluster the control plane does not manage is recorded ignored."""
+    tracked: Tracked = {}
+    for part in event.detail.clusters:
+        if part.cluster not in settings.clusters:
+            reason = f"shard {event.detail.shard}: a cluster the control plane does not manage"
+            ignored = Decision(service=part.cluster, outcome=Outcome.IGNORED, reason=reason)
+            carry_out(r, Plan(ignored))
+            continue
+        services = ecs.describe_services(r.aws.ecs, part.cluster, list(part.services))
+        _track(tracked, services, settings, floors)
+    return tracked
+
+
+def _track(
+    tracked: Tracked, services: list[Service], settings: ReconcilerSettings, floors: Floors
+) -> None:
+    for svc in services:
+        try:
+            cfg = service_config(svc.tags, svc.cluster_arn, floors)
+        except MalformedTag:
+            continue  # reported by the event path; the sweep would repeat it every tick
+        if cfg is not None and settings.repository_filter.covers(cfg.repository):
+            tracked.setdefault(cfg.repository, []).append((svc, cfg))
+
+
+def _fan_out(r: Run, event: SweepEvent, tracked: Tracked, size: int) -> None:
+    """One ``Reconcile Shard`` event per ``logic.sweep.shards`` of the tracked services
+    (whole repositories together where they fit), each through the actor (one PutEvents
+    each; a dry run lists them): a shard the bus refused is recorded failed, and the next
+    tick shards again."""
+    by_repository = {repo: [svc for svc, _ in pairs] for repo, pairs in tracked.items()}
+    parts = [p for shard in sweep.shards(by_repository, size) for p in _fitting(event, shard)]
+    for n, services in enumerate(parts, start=1):
+        params = {"Entries": [_shard_entry(event, services, n, len(parts))]}
+        reason = (
+            f"{sum(len(v) for v in tracked.values())} services to sweep, more than "
+            f"reconciler.shard_size ({size}): shard {n} of {len(parts)} ({len(services)} "
+            "services) is swept by its own invocation"
+        )
+        decision = Decision(service=f"shard/{n}", outcome=Outcome.DEFERRED, reason=reason)
+        action = Action(api="events:PutEvents", params=params)
+        carry_out(r, Plan(decision, steps=(Step(action),)))
+
+
+def _fitting(event: SweepEvent, services: list[Service]) -> list[list[Service]]:
+    """``services`` as one shard, or halved until each half's event fits PutEvents' size."""
+    if len(services) < 2 or events.entry_size(_shard_entry(event, services, 1, 1)) < (
+        events.MAX_ENTRY_BYTES
+    ):
+        return [services]
+    half = len(services) // 2
+    return _fitting(event, services[:half]) + _fitting(event, services[half:])
+
+
+def _shard_entry(event: SweepEvent, services: list[Service], n: int, of: int) -> dict[str, str]:
+    by_cluster: dict[str, list[str]] = {}
+    for svc in services:
+        by_cluster.setdefault(svc.cluster_arn, []).append(svc.name)
+    detail = {
+        "sweep": f"reconcile:{event.id}",
+        "shard": n,
+        "shards": of,
+        "clusters": [{"cluster": c, "services": names} for c, names in by_cluster.items()],
+    }
+    return events.entry(SOURCE_AUTOPILOT, DT_RECONCILE_SHARD, detail)
+
+
+def _sweep(r: Run, order: list[str], tracked: Tracked, budget: Budget, how: _How) -> list[str]:
+    """2. and 3. for each repository in ``order``, while its steps fit the budget; returns
+    the repositories it did not reach or finish (deferred: the next sweep starts there)."""
     task_definitions: dict[str, dict[str, Any]] = {}
     left: list[str] = []
-
-    def short() -> bool:
-        return remaining_ms is not None and remaining_ms() < RESERVE_MS
-
-    how = _How(sweep_id, event, observed_at, settings.approval_ttl_hours, floors)
-
     for repository in order:
-        if left or short():
+        services = tracked[repository]
+        first_chunk = min(len(services), DEPLOY_CHUNK)
+        if left or not budget.fits((STEP_REPOSITORY, len(services)), (STEP_DEPLOY, first_chunk)):
             left.append(repository)
             continue
         # 2. plan: each service's pick against what it runs
-        try:
-            images = ecr.list_images(aws.ecr, repository)
-        except NotFound:
+        with budget.step(STEP_REPOSITORY, len(services)):
+            try:
+                images = ecr.list_images(r.aws.ecr, repository)
+            except NotFound:
+                images = None
+            if images is not None:
+                groups, running = _groups(r, repository, services, images, task_definitions)
+        if images is None:
             reason = "the repository is gone (services still track it)"
             carry_out(r, Plan(_repo_decision(repository, Outcome.IGNORED, reason)))
             continue
-        groups, running = _groups(r, repository, tracked[repository], images, task_definitions)
         # 3. carry out through the image flow, one candidate per pick, DEPLOY_CHUNK services
-        # at a time (the time left is checked between them); a service whose pick the
+        # at a time (each chunk only if it fits the time left); a service whose pick the
         # flow refused (blocked by its scan gate, quarantined) is offered its next pick, up
         # to FALLBACKS times: the newest image that may deploy, so a running image that
         # turned vulnerable is replaced by a newer clean one (never an older one: the flow
@@ -174,38 +349,33 @@ def run(
                 groups = _next_picks(images, running, refused)
                 if not groups:
                     break
-            denied, cut = _deploy_groups(r, repository, groups, short, how, first=not attempt)
+            denied, cut = _deploy_groups(r, repository, groups, budget, how)
             if cut:
                 left.append(repository)
                 break
             refused = {arn: refused.get(arn, set()) | {d} for arn, d in denied.items()}
             if not denied:
                 break
-    for repository in left:
-        reason = "the sweep ran short of time before this repository: the next sweep starts here"
-        carry_out(r, Plan(_repo_decision(repository, Outcome.DEFERRED, reason)))
-    # 4. what killed invocations left: revisions registered under an intent no record names
-    if not short():
-        _reap_left_intents(r)
-    if not dry_run:
-        cursor.set_next_start(RECONCILER.name, left[0] if left else None, event_id=sweep_id)
-    # a busy lease or a failed deploy is the next sweep's, not a retry of this whole one
-    r.report.retry_services.clear()
-    return finish(r, event.time)
+    return left
+
+
+def _reap_if_time(r: Run, budget: Budget) -> None:
+    if budget.fits((STEP_REAP, 1)):
+        with budget.step(STEP_REAP):
+            _reap_left_intents(r)
 
 
 def _deploy_groups(
     r: Run,
     repository: str,
     groups: dict[str, list[Service]],
-    short: Callable[[], bool],
+    budget: Budget,
     how: _How,
-    *,
-    first: bool,
 ) -> tuple[dict[str, str], bool]:
     """Each group (a pick and its services) through the image flow, DEPLOY_CHUNK services
-    at a time; returns the services whose pick it refused (``REFUSED``: service -> digest),
-    and True when the time ran short (the services not reached recorded deferred)."""
+    at a time, each chunk only if its worst case fits the time left; returns the services
+    whose pick it refused (``REFUSED``: service -> digest), and True when the time ran short
+    (the services not reached recorded deferred)."""
     chunks = [
         (digest, services[at : at + DEPLOY_CHUNK])
         for digest, services in groups.items()
@@ -213,7 +383,7 @@ def _deploy_groups(
     ]
     denied: dict[str, str] = {}
     for n, (digest, services) in enumerate(chunks):
-        if (n or not first) and short():
+        if not budget.fits((STEP_DEPLOY, len(services))):
             reason = "the sweep ran short of time: the next sweep starts at this repository"
             for later_digest, rest in chunks[n:]:
                 for svc in rest:
@@ -236,15 +406,16 @@ def _deploy_groups(
             registry=ecr_registry(how.event.account, how.event.region),
         )
         before = len(r.report.decisions)
-        image.deploy(
-            r,
-            candidate,
-            services,
-            None,
-            observed_at=how.observed_at,
-            approval_ttl_hours=how.approval_ttl_hours,
-            floors=how.floors,
-        )
+        with budget.step(STEP_DEPLOY, len(services)):
+            image.deploy(
+                r,
+                candidate,
+                services,
+                None,
+                observed_at=how.observed_at,
+                approval_ttl_hours=how.approval_ttl_hours,
+                floors=how.floors,
+            )
         denied.update(
             (d.service, digest) for d in r.report.decisions[before:] if d.outcome in REFUSED
         )

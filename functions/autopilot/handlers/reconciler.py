@@ -1,4 +1,6 @@
-"""reconciler: the schedule's tick -> one sweep of the managed services (``flows.reconcile``).
+"""reconciler: the schedule's tick -> one sweep of the managed services, or, past
+``shard_size`` services, one ``Reconcile Shard`` event per shard; a shard event -> the sweep
+of its services (``flows.reconcile``).
 
 Wiring only: parse the event (typed errors for junk), call the flow with the invocation's
 remaining time, and, as the Lambda entry, check the settings and count the outcomes

@@ -1,6 +1,7 @@
 """The reconciler's pure decisions: which image a service's policy would deploy now, among
 the images its repository holds (``flows.reconcile`` reads them, one paged DescribeImages per
-repository), and the order a sweep takes the repositories in.
+repository), the order a sweep takes the repositories in, and the shards of a sweep too
+large for one invocation.
 
 ``policy_pick`` mirrors ``logic.image_plan.decide``'s reading of a policy, so the image it
 picks is one ``decide`` would take: for a SemVer policy the image with the highest version
@@ -13,14 +14,17 @@ the pick is only the candidate it is asked about.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from autopilot.domain.images import ImageInfo
 from autopilot.logic.policy import Policy
 from autopilot.logic.semver import Version
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+T = TypeVar("T")
 
 
 def policy_pick(
@@ -61,3 +65,26 @@ def sweep_order(repositories: Iterable[str], start: str | None) -> list[str]:
         return names
     at = next((i for i, n in enumerate(names) if n >= start), 0)
     return names[at:] + names[:at]
+
+
+def shards(by_repository: Mapping[str, Sequence[T]], size: int) -> list[list[T]]:
+    """The services of ``by_repository`` in shards of at most ``size``, in repository name
+    order; a repository's services stay in one shard when they fit in what is left of it
+    (so its images are read by one shard), else they start the next; a repository with
+    more than ``size`` is cut into shards of its own. The same estate, the same shards."""
+    if size < 1:
+        raise ValueError(f"a shard holds at least one service, not {size}")
+    out: list[list[T]] = []
+    current: list[T] = []
+    for repository in sorted(by_repository):
+        items = list(by_repository[repository])
+        if current and len(current) + len(items) > size:
+            out.append(current)
+            current = []
+        while len(items) > size:
+            out.append(items[:size])
+            items = items[size:]
+        current += items
+    if current:
+        out.append(current)
+    return out

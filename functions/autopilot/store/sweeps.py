@@ -1,5 +1,6 @@
 """Sweeps: where the reconciler's next sweep starts (a sweep cut short by its time budget
-leaves the repository it did not reach; the next one starts there).
+leaves the repository it did not reach; the next one starts there). A shard of a fanned-out
+sweep keeps its own, under ``<fn>#shard-<n>``.
 
 ==================  ==========  ======================================  =======
 pk                  sk          values                                  expires
