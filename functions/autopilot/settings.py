@@ -95,7 +95,14 @@ class ImageEventsSettings(FunctionSettings):
 
 class ReconcilerSettings(ImageEventsSettings):
     """reconciler: the scheduled sweep, which deploys through image-events' flow and so reads
-    exactly its settings (floors, approval expiry)."""
+    exactly its settings (floors, approval expiry), and keeps the protective tags
+    (``logic.retention``)."""
+
+    #: The reserved tag prefix of the protective tags (the config's ``retention.prefix``,
+    #: which the CDK app always sets); empty: the sweep keeps no protective tags.
+    retention_prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$")
+    #: How many known good digests of each service its tags keep (``retention.keep_known_good``).
+    retention_keep: int = Field(default=3, ge=1, le=20)
 
 
 class DeploymentEventsSettings(FunctionSettings):

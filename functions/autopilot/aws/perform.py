@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from autopilot.aws import ecs, scaling, sns
+from autopilot.aws import ecr, ecs, scaling, sns
 from autopilot.aws.clients import AwsClients
 
 #: api -> (the client it needs, the adapter function taking (client, params))
@@ -25,6 +25,8 @@ _PERFORMERS: dict[str, Callable[[AwsClients, dict[str, Any]], dict[str, Any]]] =
         scaling.set_scalable_target_min(aws.application_autoscaling, p)
     ),
     "sns:Publish": lambda aws, p: sns.publish(aws.sns, p),
+    "ecr:PutImage": lambda aws, p: ecr.put_tag(aws.ecr, p),
+    "ecr:BatchDeleteImage": lambda aws, p: ecr.remove_tags(aws.ecr, p),
 }
 APIS = frozenset(_PERFORMERS)
 

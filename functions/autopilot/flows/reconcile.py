@@ -20,7 +20,9 @@ pushes held by a pause that has ended, approvals that expired, which are asked f
    times, while ECR holds what it runs: so a running image that turned vulnerable (the
    re-gate, ``logic.regate``) is replaced by the newest image that may deploy, never by an
    older one
-4. clean up, if time is left: the intents older than a lease, of any service (one ledger
+4. retention, if time is left, per repository: the protective tags follow what its services
+   run and their last known good (``flows.retention``: no call when every tag is right)
+5. clean up, if time is left: the intents older than a lease, of any service (one ledger
    Query, ``store.deploys.left_intents``), which an invocation killed mid-deploy left and
    no later deploy of their service has settled: under that service's lease, the
    revisions registered under them that no record names are deregistered
@@ -67,7 +69,7 @@ from autopilot.domain.service import Service
 from autopilot.errors import MalformedTag, NotFound
 from autopilot.events.schedule import SweepEvent
 from autopilot.execute import carry_out, reap_left
-from autopilot.flows import image
+from autopilot.flows import image, retention
 from autopilot.logic import sweep
 from autopilot.logic.policy import Floors, ServiceConfig, service_config
 from autopilot.record import Run, finish, open_run
@@ -108,7 +110,7 @@ class _How(NamedTuple):
     floors: Floors
 
 
-def run(
+def run(  # noqa: PLR0915 - one linear sweep, top to bottom
     event: SweepEvent,
     settings: ReconcilerSettings,
     aws: AwsClients,
@@ -181,6 +183,10 @@ def run(
             refused = {arn: refused.get(arn, set()) | {d} for arn, d in denied.items()}
             if not denied:
                 break
+        # the protective tags on what runs and the last known good, if time is left
+        retention.keep(
+            r, repository, images, {a: x.digest for a, x in running.items()}, settings, short=short
+        )
     for repository in left:
         reason = "the sweep ran short of time before this repository: the next sweep starts here"
         carry_out(r, Plan(_repo_decision(repository, Outcome.DEFERRED, reason)))
