@@ -122,6 +122,8 @@ class ControlPlaneStack(Stack):
                 crash_loop_window_minutes=fn_cfg.crash_loop_window_minutes,
                 capacity_cooldown_seconds=fn_cfg.capacity_cooldown_seconds,
                 spot_calm_seconds=fn_cfg.spot_calm_seconds,
+                retention_prefix=config.retention.prefix,
+                retention_keep=config.retention.keep_known_good,
             ),
             memory_mib=fn_cfg.memory_mib,
             timeout=Duration.seconds(fn_cfg.timeout_seconds),

@@ -54,6 +54,9 @@ BAD_CASES = [
     ("bad_min_scan.yaml", "guardrails.min_scan", "'critical', 'high' or 'off'"),
     # the reconciler's schedule
     ("reconciler_rate_below_one.yaml", "reconciler.rate_minutes", "greater than or equal to 1"),
+    # the protective tags
+    ("retention_prefix_collides.yaml", "retention.prefix", "collides with the tag policy"),
+    ("retention_bad_prefix.yaml", "retention.prefix", "not an image tag prefix"),
 ]
 
 
@@ -174,7 +177,7 @@ def test_bad_file_names_file_field_and_problem(name: str, field: str, problem: s
 # app.py turns every ConfigError into the same one line and exit 2; each case's message is
 # checked above, in-process. Through a process of its own (about 6 s each: aws_cdk's import),
 # one case per stage that can fail: reading the file, parsing it, the model, the checks
-# across fields, and what the control plane manages.
+# across fields, what the control plane manages, and the protective tags' prefix.
 APP_CASES = [
     case
     for case in BAD_CASES
@@ -185,6 +188,7 @@ APP_CASES = [
         "unknown_field.yaml",
         "min_gt_max.yaml",
         "cluster_named_twice.yaml",
+        "retention_prefix_collides.yaml",
     }
 ]
 
