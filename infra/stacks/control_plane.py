@@ -220,6 +220,13 @@ class ControlPlaneStack(Stack):
         )
         CfnOutput(
             self,
+            "RetentionPrefix",
+            value=config.retention.prefix,
+            description="The reserved tag prefix of the reconciler's protective tags "
+            "(RETENTION_PREFIX): autopilot adopt checks each tracked repository keeps it",
+        )
+        CfnOutput(
+            self,
             "PassRoles",
             value=managed.pass_roles_text or "-",
             description="The roles image-events may pass to ECS tasks: arn:... (a trailing * "

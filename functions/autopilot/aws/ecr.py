@@ -224,3 +224,15 @@ def tag_mutability(ecr: ECRClient, repository: str) -> tuple[str, list[str]]:
     repo: Any = next(iter(response.get("repositories", [])), {})
     filters = [str(f.get("filter", "")) for f in repo.get("imageTagMutabilityExclusionFilters", [])]
     return str(repo.get("imageTagMutability", "MUTABLE")), filters
+
+
+def lifecycle_policy(ecr: ECRClient, repository: str) -> str | None:
+    """The repository's lifecycle policy text (GetLifecyclePolicy); None when it has none."""
+    try:
+        with translate("ecr:GetLifecyclePolicy"):
+            response = ecr.get_lifecycle_policy(repositoryName=repository)
+    except AwsCallFailed as exc:
+        if exc.code == "LifecyclePolicyNotFoundException":
+            return None
+        raise
+    return str(response.get("lifecyclePolicyText") or "") or None
