@@ -28,9 +28,10 @@ import fnmatch
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sandbox.server import Clients
+if TYPE_CHECKING:
+    from sandbox.server import Clients
 
 
 @dataclass(frozen=True)
