@@ -12,7 +12,8 @@ properties"):
 * "an image that matches the tagging requirements of a rule cannot be expired by a rule
   with a lower priority": an image a rule selects is taken out of every lower rule, kept
   or not (the guide's example A, where a lower rule skips the image a higher one kept);
-* ``imageCountMoreThan``: of the images the rule selects, newest pushed first, those past
+* ``imageCountMoreThan``: of the images the rule selects, newest pushed first (pushes of
+  one clock tick in the order ECR lists them), those past
   ``countNumber`` expire; ``sinceImagePushed`` (``countUnit`` days): those pushed more than
   ``countNumber`` days ago expire;
 * only ``expire`` actions are run (``transition`` to archive storage is not simulated).
@@ -80,7 +81,10 @@ def evaluate(policy_text: str, images: list[Image], now: datetime) -> list[Expir
             continue
         count = int(selection.get("countNumber", 0))
         if selection.get("countType") == "imageCountMoreThan":
-            newest = sorted(chosen, key=lambda i: i.pushed_at, reverse=True)
+            # newest first; a tie (pushes within one clock tick) goes by the order ECR
+            # lists them in, which is the order they were pushed
+            order = {i.digest: n for n, i in enumerate(images)}
+            newest = sorted(chosen, key=lambda i: (i.pushed_at, order[i.digest]), reverse=True)
             doomed = newest[count:]
         elif selection.get("countType") == "sinceImagePushed":
             doomed = [i for i in chosen if now - i.pushed_at > timedelta(days=count)]
