@@ -504,3 +504,22 @@ def test_bad_operator_roles_are_refused(arn: str, problem: str) -> None:
         AutopilotConfig.model_validate(
             {**_control_plane_only(clusters=["p"]), "operators": {"role_arns": [arn]}}
         )
+
+
+def test_an_estate_policy_that_takes_any_tag_collides_with_the_protective_prefix(
+    tmp_path: Path,
+) -> None:
+    # Given an estate service deploying whatever tag is pushed (glob:*)
+    text = (REPO / "config" / "demo.yaml").read_text()
+    assert 'policy: "semver:minor"' in text
+    path = tmp_path / "any_tag.yaml"
+    path.write_text(text.replace('policy: "semver:minor"', 'policy: "glob:*"', 1))
+    # Then the protective tags would be taken for releases: the prefix's field is named
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.field == "retention.prefix"
+    assert "'glob:*'" in err.value.problem
+    assert "autopilot-keep-" in err.value.problem
+    # And a policy narrowed to release tags does not collide
+    path.write_text(text.replace('policy: "semver:minor"', 'policy: "glob:v*"', 1))
+    assert load_config(path).retention.prefix == "autopilot-keep-"
