@@ -167,3 +167,23 @@ def test_without_a_prefix_the_sweep_keeps_no_tags(world: Estate) -> None:
 
     assert report["decisions"] == []
     assert tags(world)[a] == {"v1.2.0"}
+
+
+def test_an_untagged_running_digest_is_found_and_protected(kept: Estate) -> None:
+    world = kept
+    # Given a service on a digest pushed without a tag (so never in a listing of tagged images)
+    world.repo(REPO)
+    digest = world.push(REPO, None)
+    world.hold_scan(REPO, digest, {})
+    svc = world.service("web", REPO, digest=digest)
+
+    sweep(world)
+
+    # Then it is asked for by digest and gets its run slot: lifecycle rules keep it
+    assert tags(world)[digest] == {run_tag(PREFIX, service_key(svc))}
+
+    # And once tagged, it is in the listing: no more DescribeImages by digest
+    world.reset_counts()
+    report = sweep(world)
+    assert report["decisions"] == []
+    assert world.calls["ecr:DescribeImages"] == 1

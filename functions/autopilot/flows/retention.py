@@ -1,9 +1,10 @@
 """The reconciler's retention step, per repository: keep the protective tags on what its
 services run and on their last known good digests (``logic.retention``).
 
-1. gather: the repository's images (the sweep's own ``ecr.list_images``, no new call),
-   what each tracked service runs (the sweep's), its last known good (one ledger GetItem
-   per service)
+1. gather: the repository's images (the sweep's own ``ecr.list_images``, no new call;
+   a digest to protect that the listing of tagged images lacks, untagged, asked for by
+   digest: one DescribeImages), what each tracked service runs (the sweep's), its last
+   known good (one ledger GetItem per service)
 2. plan: ``logic.retention.plan``; every slot right: done, no AWS call
 3. carry out (``execute.carry_out``, so a dry run only lists them): one BatchGetImage for
    the manifests of the digests that gain a tag, then a PutImage per tag moved (each its
@@ -12,7 +13,8 @@ services run and on their last known good digests (``logic.retention``).
    BatchGetImage is left to the next sweep
 4. record: the sweep's ``record.finish``
 
-AWS calls: none when every slot is right; else, when a tag moves, 1 DescribeRepositories
+AWS calls: none when every slot is right (but for the DescribeImages of a digest to
+protect that is untagged, or gone, while it is); else, when a tag moves, 1 DescribeRepositories
 (the tags must be mutable under the prefix: IMMUTABLE_WITH_EXCLUSION with the prefix's
 filter, else the moves are recorded ignored) and 1 BatchGetImage per 100 digests gaining a
 tag, then 1 PutImage per tag moved; 1 BatchDeleteImage per 100 tags no longer needed.
@@ -58,6 +60,13 @@ def keep(
     for service, digest in sorted(running.items()):
         lkg = states.last_known_good(service)
         holders.append(retention.Holder(service, digest, lkg.digest if lkg else None))
+    # a digest to protect that is untagged (a tag moved on, a push by digest, an image
+    # index's manifest) is not in the sweep's listing of tagged images: asked for by digest
+    listed = {i.digest for i in images}
+    needed = {d for h in holders for d in (h.running, h.last_known_good) if d} - listed
+    if needed:
+        found_untagged, _ = ecr.describe_images(r.aws.ecr, repository, sorted(needed))
+        images = [*images, *found_untagged.values()]
     prefix = settings.retention_prefix
     plan = retention.plan(prefix, settings.retention_keep, images, holders, whole=whole)
     for kept in plan.kept:
