@@ -12,6 +12,7 @@ import pytest
 from autopilot.handlers import deployment_events, image_events, reconciler
 from autopilot.logic.retention import good_tag, run_tag, service_key
 from autopilot.settings import get_settings
+from moto.ecr.responses import ECRResponse
 
 from tests.estate import ACCOUNT, REGION, Estate
 
@@ -169,7 +170,26 @@ def test_without_a_prefix_the_sweep_keeps_no_tags(world: Estate) -> None:
     assert tags(world)[a] == {"v1.2.0"}
 
 
-def test_an_untagged_running_digest_is_found_and_protected(kept: Estate) -> None:
+@pytest.fixture
+def tag_status_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DescribeImages with ``filter.tagStatus`` TAGGED answers tagged images only, as ECR
+    does (moto ignores the filter and lists untagged ones too)."""
+    answer = ECRResponse.describe_images
+
+    def filtered(self: ECRResponse) -> Any:
+        result = answer(self)
+        status = (self._get_param("filter") or {}).get("tagStatus")
+        if status == "TAGGED":
+            details = result.result["imageDetails"]  # type: ignore[attr-defined]
+            details[:] = [d for d in details if getattr(d, "image_tags", None)]
+        return result
+
+    monkeypatch.setattr(ECRResponse, "describe_images", filtered)
+
+
+def test_an_untagged_running_digest_is_found_and_protected(
+    kept: Estate, tag_status_filter: None
+) -> None:
     world = kept
     # Given a service on a digest pushed without a tag (so never in a listing of tagged images)
     world.repo(REPO)
