@@ -8,9 +8,9 @@ services run and on their last known good digests (``logic.retention``).
 2. plan: ``logic.retention.plan``; every slot right: done, no AWS call
 3. carry out (``execute.carry_out``, so a dry run only lists them): one BatchGetImage for
    the manifests of the digests that gain a tag, then a PutImage per tag moved (each its
-   own decision, ``protected``, of its service), and one BatchDeleteImage for the tags no
-   longer needed (a decision of the repository); a digest gone between the list and the
-   BatchGetImage is left to the next sweep
+   own decision, ``protected``, of the repository, naming the service), and one
+   BatchDeleteImage for the tags no longer needed (a decision of the repository); a
+   digest gone between the list and the BatchGetImage is left to the next sweep
 4. record: the sweep's ``record.finish``
 
 AWS calls: none when every slot is right (but for the DescribeImages of a digest to
@@ -28,6 +28,7 @@ from autopilot.aws import ecr
 from autopilot.domain.images import ImageInfo
 from autopilot.domain.plan import Plan, Step
 from autopilot.domain.report import Action, Decision, Outcome
+from autopilot.domain.service import short_name
 from autopilot.execute import carry_out
 from autopilot.logic import retention
 from autopilot.observability import logger
@@ -87,9 +88,12 @@ def keep(
     found = ecr.manifests(r.aws.ecr, repository, [m.digest for m in moves]) if moves else {}
     for move in moves:
         decision = Decision(
-            service=move.service or f"repository/{repository}",
+            # the repository's decision, not the service's: a service's last decision
+            # stays what was deployed to it (``autopilot status``)
+            service=f"repository/{repository}",
             outcome=Outcome.PROTECTED,
-            reason=f"protective tag {move.tag} put on {move.why}",
+            reason=f"protective tag {move.tag} put on {move.why}"
+            + (f" ({short_name(move.service)})" if move.service else ""),
             repository=repository,
             tag=move.tag,
             digest=move.digest,
