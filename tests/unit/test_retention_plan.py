@@ -158,3 +158,24 @@ def test_the_lifecycle_rule_keeps_the_prefix() -> None:
         "countType": "imageCountMoreThan",
         "countNumber": retention.PROTECT_COUNT,
     }
+
+
+def test_at_most_max_moves_run_slots_first_and_drops_only_against_the_moves_kept() -> None:
+    services = [f"arn:aws:ecs:eu-west-1:123456789012:service/demo/s{i}" for i in range(3)]
+    images = [image("sha256:a", "v1"), image("sha256:b", "v2")]
+    holders = [Holder(s, "sha256:b", "sha256:a") for s in services]
+    plan = retention.plan(P, 3, images, holders, max_moves=4)
+    # 6 moves wanted (run and good-1 of each): the 3 run slots go first
+    assert plan.deferred == 2
+    assert [m.tag for m in plan.moves[:3]] == sorted(run_tag(P, service_key(s)) for s in services)
+    assert retention.parse_slot(P, plan.moves[3].tag) == (service_key(services[0]), 1)
+    # a drop whose image would keep only tags the deferred moves put there waits
+    key = service_key(services[2])
+    images = [image("sha256:a", good_tag(P, key, 2))]
+    holder = Holder(services[2], "sha256:a", None)
+    every = retention.plan(P, 1, images, [holder])
+    assert [d.tag for d in every.drops] == [good_tag(P, key, 2)]  # a gets the run slot
+    none = retention.plan(P, 1, images, [holder], max_moves=0)
+    assert none.moves == ()
+    assert none.drops == ()
+    assert [d.tag for d in none.kept] == [good_tag(P, key, 2)]

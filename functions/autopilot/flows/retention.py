@@ -37,6 +37,9 @@ from autopilot.settings import ReconcilerSettings
 
 #: tags one BatchDeleteImage takes
 DELETE_BATCH = 100
+#: tag moves (PutImage) per repository per sweep, under ECR's PutImage rate; the rest
+#: are the next sweep's (what runs and the rollback targets first)
+MOVES_PER_SWEEP = 50
 
 
 def keep(
@@ -69,13 +72,15 @@ def keep(
         found_untagged, _ = ecr.describe_images(r.aws.ecr, repository, sorted(needed))
         images = [*images, *found_untagged.values()]
     prefix = settings.retention_prefix
-    plan = retention.plan(prefix, settings.retention_keep, images, holders, whole=whole)
+    plan = retention.plan(
+        prefix, settings.retention_keep, images, holders, whole=whole, max_moves=MOVES_PER_SWEEP
+    )
     for kept in plan.kept:
         logger.info("protective tag left", repository=repository, tag=kept.tag, why="last tag")
     if plan.empty:
         return plan
     moves = plan.moves
-    if moves:
+    if moves:  # the drops are planned against these moves: none is made without them
         mutability, filters = ecr.tag_mutability(r.aws.ecr, repository)
         if not retention.slots_mutable(prefix, mutability, filters):
             reason = (
@@ -84,9 +89,13 @@ def keep(
                 "(autopilot adopt says what to add)"
             )
             carry_out(r, Plan(_repo(repository, Outcome.IGNORED, reason)))
-            moves = ()
+            return plan  # the drops were planned against the moves: none without them
     found = ecr.manifests(r.aws.ecr, repository, [m.digest for m in moves]) if moves else {}
-    for move in moves:
+    for n, move in enumerate(moves):
+        if n and short is not None and short():
+            # the drops were planned against every move: none of them without the rest
+            logger.info("retention cut short", repository=repository, left=len(moves) - n)
+            return plan
         decision = Decision(
             # the repository's decision, not the service's: a service's last decision
             # stays what was deployed to it (``autopilot status``)
@@ -113,7 +122,8 @@ def keep(
         if media_type:
             params["imageManifestMediaType"] = media_type
         action = Action(api="ecr:PutImage", params=params, service=move.service)
-        carry_out(r, Plan(decision, steps=(Step(action),)))
+        if carry_out(r, Plan(decision, steps=(Step(action),))).outcome is not Outcome.PROTECTED:
+            return plan  # a move failed: no drop planned against it (the next sweep's)
     for at in range(0, len(plan.drops), DELETE_BATCH):
         drops = plan.drops[at : at + DELETE_BATCH]
         tags = [d.tag for d in drops]

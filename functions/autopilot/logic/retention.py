@@ -151,6 +151,8 @@ class RetentionPlan(NamedTuple):
     kept: tuple[Drop, ...] = ()
     #: every digest a slot holds once the plan is carried out
     protected: frozenset[str] = frozenset()
+    #: moves left to the next sweep (beyond ``max_moves``)
+    deferred: int = 0
 
     @property
     def empty(self) -> bool:
@@ -164,13 +166,17 @@ def plan(
     holders: Iterable[Holder],
     *,
     whole: bool = True,
+    max_moves: int | None = None,
 ) -> RetentionPlan:
     """The moves and drops that make the repository's slots right.
 
     ``images``: every tagged image ECR holds (``aws.ecr.list_images``). ``holders``: the
     tracked services of the repository. ``whole``: ``holders`` are all the services that
     track the repository, so the slots of any other key belong to a service that no longer
-    does (or is gone) and are dropped; False leaves them alone.
+    does (or is gone) and are dropped; False leaves them alone. ``max_moves``: at most
+    that many moves, run slots first, then ``good-1``, ``good-2``, ... (the others are
+    the next sweep's, counted in ``deferred``); the drops are planned against the moves
+    kept.
     """
     images = list(images)
     held = {i.digest for i in images}
@@ -220,6 +226,12 @@ def plan(
             moves.append(Move(tag, digest, service, why))
         elif digest is None and now is not None:
             dropping.append(Drop(tag, now, service))
+    # what runs and the rollback targets first, then the older known good; at most
+    # ``max_moves`` (the rest is the next sweep's)
+    moves.sort(key=lambda m: ((parse_slot(prefix, m.tag) or ("", 0))[1], m.tag))
+    deferred = max(0, len(moves) - max_moves) if max_moves is not None else 0
+    if deferred:
+        moves = moves[:max_moves]
     # never an image's last tag: what it keeps once the moves and drops are made
     left = {d: set(t) for d, t in tags_of.items()}
     for move in moves:
@@ -237,7 +249,7 @@ def plan(
     protected = frozenset(
         d for d, t in left.items() if any(parse_slot(prefix, tag) is not None for tag in t)
     )
-    return RetentionPlan(tuple(moves), tuple(drops), tuple(kept), protected)
+    return RetentionPlan(tuple(moves), tuple(drops), tuple(kept), protected, deferred)
 
 
 def lifecycle_rule(prefix: str, priority: int = 1) -> dict[str, object]:
