@@ -17,7 +17,8 @@ AWS calls: none when every slot is right (but for the DescribeImages of a digest
 protect that is untagged, or gone, while it is); else, when a tag moves, 1 DescribeRepositories
 (the tags must be mutable under the prefix: IMMUTABLE_WITH_EXCLUSION with the prefix's
 filter, else the moves are recorded ignored) and 1 BatchGetImage per 100 digests gaining a
-tag, then 1 PutImage per tag moved (at most ``MOVES_PER_SWEEP``); 1 BatchDeleteImage per 100 tags no longer needed.
+tag, then 1 PutImage per tag moved (at most ``MOVES_PER_SWEEP``); 1 BatchDeleteImage per
+100 tags no longer needed.
 """
 
 from __future__ import annotations
