@@ -207,3 +207,28 @@ def test_an_untagged_running_digest_is_found_and_protected(
     report = sweep(world)
     assert report["decisions"] == []
     assert world.calls["ecr:DescribeImages"] == 1
+
+
+def test_the_slots_of_a_service_no_longer_tracked_are_taken_off(kept: Estate) -> None:
+    world = kept
+    # Given two services of the repository, each with its run slot on a released image
+    web, a = on(world, "v1.2.0")
+    api = world.service("api", REPO, digest=a)
+    sweep(world)
+    assert tags(world)[a] == {
+        "v1.2.0",
+        run_tag(PREFIX, service_key(web)),
+        run_tag(PREFIX, service_key(api)),
+    }
+
+    # When api stops tracking the repository
+    world.ecs.untag_resource(resourceArn=api, tagKeys=["autopilot:repository"])
+    world.reset_counts()
+    report = sweep(world)
+
+    # Then its slot is taken off by tag (BatchDeleteImage), the image kept with its others
+    (decision,) = report["decisions"]
+    assert decision["outcome"] == "protected"
+    assert run_tag(PREFIX, service_key(api)) in decision["reason"]
+    assert world.calls["ecr:BatchDeleteImage"] == 1
+    assert tags(world)[a] == {"v1.2.0", run_tag(PREFIX, service_key(web))}
