@@ -15,23 +15,31 @@ Three parts, read top to bottom:
 3. **Acting** (:func:`apply`, :func:`undo`): ``TagResource`` / ``UntagResource`` through
    the adapters, one call per service; a failure is kept on that service's result.
 
+Beside the services, each repository a service would track is checked for what keeps its
+protective tags (README.md, "Retention"): :func:`retention_gaps` (pure) says what its
+lifecycle policy and tag mutability lack, from one DescribeRepositories and one
+GetLifecyclePolicy each (:func:`read_retention`); adopt changes neither, it prints the
+rule to add (:func:`retention_fix`).
+
 Nothing here is part of the Lambda asset; ``cli.main`` is the command.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
 from autopilot import contract
-from autopilot.aws import ec2, ecs
+from autopilot.aws import ec2, ecr, ecs
 from autopilot.aws.clients import AwsClients
 from autopilot.domain.images import ImageRef, parse_image
 from autopilot.domain.service import Service, cluster_name
 from autopilot.errors import AutopilotError, MalformedTag
+from autopilot.logic import retention
 from autopilot.logic.policy import (
     parse_approval,
     parse_policy,
@@ -279,6 +287,8 @@ class ControlPlane(NamedTuple):
     #: None: unknown (roles are not checked)
     pass_roles: RolePatterns | None
     source: str
+    #: the protective tag prefix (the stack's ``RetentionPrefix`` output, else the default)
+    retention_prefix: str = retention.DEFAULT_PREFIX
 
     def manages(self, cluster_arn: str) -> bool:
         """The cluster is one of ``clusters`` (by ARN, or by the name given without one)."""
@@ -290,6 +300,7 @@ class ControlPlane(NamedTuple):
             "clusters": list(self.clusters),
             "repositories": self.repositories.setting(),
             "pass_roles": str(self.pass_roles) if self.pass_roles is not None else None,
+            "retention_prefix": self.retention_prefix,
         }
 
 
@@ -1025,6 +1036,8 @@ class Report:
     mode: Mode
     plane: ControlPlane
     outcomes: list[ServiceResult]
+    #: each tracked repository -> what it lacks for the protective tags (empty: nothing)
+    retention: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -1047,6 +1060,10 @@ class Report:
                 "failed": sum(1 for o in self.outcomes if o.error),
             },
             "services": [o.to_json() for o in self.outcomes],
+            "repositories": [
+                {"repository": name, "retention_missing": missing}
+                for name, missing in sorted(self.retention.items())
+            ],
         }
 
 
@@ -1074,7 +1091,73 @@ def adopt(
         outcomes = undo(aws, judgements)
     else:
         outcomes = [ServiceResult(j) for j in judgements]
-    return Report(cluster_arn, mode, plane, outcomes)
+    tracked = sorted({j.repository for j in judgements if j.repository and j.verdict != NEVER})
+    gaps = {
+        repo: retention_gaps(plane.retention_prefix, *read_retention(aws, repo)) for repo in tracked
+    }
+    return Report(cluster_arn, mode, plane, outcomes, gaps)
+
+
+# --------------------------------------------------------------------------- retention
+def read_retention(aws: AwsClients, repository: str) -> tuple[str, list[str], str | None]:
+    """(tag mutability, its exclusion filters, the lifecycle policy text or None) of a
+    repository; a repository adopt cannot read is reported as lacking everything."""
+    try:
+        mutability, filters = ecr.tag_mutability(aws.ecr, repository)
+        return mutability, filters, ecr.lifecycle_policy(aws.ecr, repository)
+    except AutopilotError:
+        return "unknown", [], None
+
+
+def retention_gaps(
+    prefix: str, mutability: str, filters: list[str], lifecycle: str | None
+) -> list[str]:
+    """What a repository lacks for the protective tags (empty: nothing): the lifecycle rule
+    that keeps the prefix, of the highest priority; tags under the prefix that may move."""
+    missing: list[str] = []
+    rules: list[Any] = []
+    if lifecycle:
+        try:
+            rules = list(json.loads(lifecycle).get("rules", []))
+        except (ValueError, AttributeError):
+            rules = []
+    first = min(rules, key=lambda r: int(r.get("rulePriority", 0)), default=None)
+    keeps = first is not None and _keeps_prefix(first, prefix)
+    if not keeps:
+        missing.append(
+            f"lifecycle: the first rule (lowest rulePriority) must keep {prefix}* "
+            "(tagged, tagPrefixList, imageCountMoreThan, expire): "
+            + ("the policy has no rule" if first is None else "the first rule does not")
+        )
+    if not retention.slots_mutable(prefix, mutability, filters):
+        missing.append(
+            f"mutability: {mutability}: the protective tags cannot move (use "
+            "IMMUTABLE_WITH_EXCLUSION with the WILDCARD filter "
+            f"{retention.exclusion_filter(prefix)}, or MUTABLE)"
+        )
+    return missing
+
+
+def _keeps_prefix(rule: Any, prefix: str) -> bool:
+    selection = rule.get("selection") or {}
+    return (
+        str(selection.get("tagStatus", "")).lower() == "tagged"
+        and prefix in (selection.get("tagPrefixList") or [])
+        and len(selection.get("tagPrefixList") or []) == 1
+        and selection.get("countType") == "imageCountMoreThan"
+        and int(selection.get("countNumber", 0)) >= retention.PROTECT_COUNT
+    )
+
+
+def retention_fix(repository: str, prefix: str) -> list[str]:
+    """The commands that add what keeps the protective tags (the rule renumbers the others)."""
+    rule = json.dumps(retention.lifecycle_rule(prefix))
+    return [
+        f"aws ecr put-image-tag-mutability --repository-name {repository} "
+        "--image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-"
+        f"filters filterType=WILDCARD,filter={retention.exclusion_filter(prefix)}",
+        f"lifecycle rule to add first (the others' rulePriority above 1): {rule}",
+    ]
 
 
 # --------------------------------------------------------------------------- text
@@ -1105,6 +1188,14 @@ def render(report: Report) -> list[str]:
             lines.append(f"    {r.severity:19} {r.code}: {r.message}")
         if o.error:
             lines.append(f"    FAILED: {o.error}")
+    prefix = plane.retention_prefix
+    for repo, missing in sorted(report.retention.items()):
+        if not missing:
+            lines.append(f"repository {repo}: keeps the protective tags ({prefix}*)")
+            continue
+        lines.append(f"repository {repo}: lacks what keeps the protective tags ({prefix}*)")
+        lines += [f"    missing {m}" for m in missing]
+        lines += [f"    add: {fix}" for fix in retention_fix(repo, prefix)]
     lines.append(_footer(report))
     return lines
 

@@ -261,6 +261,7 @@ OUT_REPOSITORIES = "ManagedRepositories"
 OUT_PASS_ROLES = "PassRoles"
 OUT_MIN_SCAN_GATE = "MinScanGate"
 OUT_MANUAL_APPROVAL = "ManualApprovalClusterArns"
+OUT_RETENTION_PREFIX = "RetentionPrefix"
 
 
 #: the environment variable naming a ``cdk deploy --outputs-file`` file (``--outputs-file``)
@@ -469,6 +470,7 @@ def control_plane(
     Repositories default to ``*`` (the functions' own default); passable roles that are
     not known are not checked (adopt says so)."""
     from autopilot.contract import ALL_REPOSITORIES, RepositoryFilter
+    from autopilot.logic.retention import DEFAULT_PREFIX
 
     name = stack or default_stack()
     outputs: dict[str, str] = {}
@@ -520,7 +522,13 @@ def control_plane(
         source += f"; repositories: {where['repositories'] or 'all (the default)'}"
     if where["roles"] and where["roles"] != source:
         source += f"; roles: {where['roles']}"
-    return ControlPlane(clusters=clusters, repositories=repos, pass_roles=roles, source=source)
+    return ControlPlane(
+        clusters=clusters,
+        repositories=repos,
+        pass_roles=roles,
+        source=source,
+        retention_prefix=outputs.get(OUT_RETENTION_PREFIX) or DEFAULT_PREFIX,
+    )
 
 
 def operator_clients(endpoint: str | None) -> AwsClients:

@@ -375,6 +375,30 @@ def cmd_local_tick(args: argparse.Namespace) -> int:
     return _local_call("/tick", {"rule": args.rule}, args)
 
 
+def cmd_local_expire(args: argparse.Namespace) -> int:
+    """A lifecycle expiry run in the sandbox (moto runs none): what each repository's
+    lifecycle policy expires is deleted, as ECR would."""
+    from sandbox.control import BadRequest, NoSandbox, call
+
+    try:
+        doc = call("/expire", {"repository": args.repository})
+    except NoSandbox as exc:
+        raise UsageError(str(exc)) from exc
+    except BadRequest as exc:
+        raise UsageError(str(exc)) from exc
+    if _json(args):
+        print_json(doc)
+        return EXIT_OK
+    expired: dict[str, list[dict[str, Any]]] = doc.get("expired", {})
+    for repo, gone in expired.items():
+        for e in gone:
+            tags = ", ".join(e.get("tags") or []) or "untagged"
+            out(f"expired {repo}@{e['digest']} ({tags}) by rule {e['rule']}")
+    total = sum(len(g) for g in expired.values())
+    out(f"lifecycle expiry: {total} image(s) expired in {len(expired)} repositor(y/ies)")
+    return EXIT_OK
+
+
 def cmd_local_stop_tasks(args: argparse.Namespace) -> int:
     return _local_call("/stop-tasks", {"service": args.service, "az": args.az}, args)
 
@@ -964,6 +988,21 @@ def _adopt_parser(sub: Any, common: Any) -> None:
 
 
 # --------------------------------------------------------------------------- parser
+def _expire_and_info_parsers(lsub: Any, common: Any, plain: Any) -> None:
+    """``local expire [REPO]`` and ``local info``."""
+    expire = common(
+        lsub.add_parser(
+            "expire",
+            help="run the repositories' ECR lifecycle policies once (moto never does): what "
+            "they expire is deleted",
+        )
+    )
+    expire.add_argument("repository", nargs="?", help="only this repository (default: all)")
+    expire.set_defaults(func=cmd_local_expire)
+    info = plain(lsub.add_parser("info", help="what the running sandbox holds"))
+    info.set_defaults(func=cmd_local_info)
+
+
 SERVICE_HELP = "service: its name (unique among the managed clusters), CLUSTER/NAME or ARN"
 
 
@@ -1277,8 +1316,7 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("service")
     stop.add_argument("--az", required=True)
     stop.set_defaults(func=cmd_local_stop_tasks)
-    info = plain(lsub.add_parser("info", help="what the running sandbox holds"))
-    info.set_defaults(func=cmd_local_info)
+    _expire_and_info_parsers(lsub, common, plain)
 
     _invoke_parser(sub, common)
 

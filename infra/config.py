@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from autopilot.contract import MAX_SHARD_SIZE, RepositoryFilter, encode_policy_tag
 from autopilot.errors import MalformedTag
+from autopilot.logic import retention as retention_logic
 from autopilot.logic.policy import parse_policy
 from autopilot.logic.rollout import parse_alarms, parse_rollout
 from pydantic import (
@@ -527,6 +528,23 @@ class Reconciler(_Strict):
     shard_size: int = Field(default=200, ge=1, le=MAX_SHARD_SIZE)
 
 
+class Retention(_Strict):
+    """The protective tags that keep what services run, and their last known good digests,
+    from ECR lifecycle expiry (README.md, "Retention")."""
+
+    # reserved image tag prefix of the protective tags; no tag policy may match a tag under it
+    prefix: str = retention_logic.DEFAULT_PREFIX
+    # known good digests each service keeps tagged (the newest is its rollback target)
+    keep_known_good: int = Field(
+        default=retention_logic.DEFAULT_KEEP, ge=1, le=retention_logic.MAX_KEEP
+    )
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return retention_logic.check_prefix(value)
+
+
 # ---------------------------------------------------------------------------
 # what the control plane manages
 # ---------------------------------------------------------------------------
@@ -771,6 +789,7 @@ class AutopilotConfig(_Strict):
     observability: Observability = Observability()
     functions: AutomationFunctions = AutomationFunctions()
     reconciler: Reconciler = Reconciler()
+    retention: Retention = Retention()
     capacity_alarms: CapacityAlarms = CapacityAlarms()
     guardrails: Guardrails = Guardrails()
     # True keeps repositories, the ledger and log groups when the stack is destroyed.
@@ -856,6 +875,7 @@ def check_config(config: AutopilotConfig, file: str | Path) -> None:
     _check_references(config, file)
     _check_manage(config, file)
     _check_guardrails(config, file)
+    _check_retention(config, file)
     _check_limits(config, file)
 
 
@@ -950,6 +970,25 @@ def _check_guardrails(config: AutopilotConfig, file: str | Path) -> None:
                 f"guardrails.manual_approval_clusters[{i}]",
                 f"{item!r}: the managed cluster {cluster.name!r} is named without an ARN "
                 "(this stack's account and region): name it the same way here",
+            )
+
+
+def _check_retention(config: AutopilotConfig, file: str | Path) -> None:
+    """No tag policy the app knows of (the default one, the estate services') may take a
+    protective tag for a release."""
+    prefix = config.retention.prefix
+    policies = [(retention_logic.DEFAULT_POLICY, "the default policy")] + [
+        (s.automation.policy, f"services[{i}] ({s.name})") for i, s in enumerate(config.services)
+    ]
+    for policy, whose in policies:
+        tag = retention_logic.policy_collision(prefix, policy)
+        if tag is not None:
+            raise ConfigError(
+                file,
+                "retention.prefix",
+                f"{prefix!r} collides with the tag policy {policy!r} of {whose}: it would "
+                f"take the protective tag {tag!r} for a release (choose a prefix no policy "
+                "matches, or narrow the policy)",
             )
 
 

@@ -42,8 +42,9 @@ WORST_REGION = "r" * 16
 WORST_ACCOUNT = "0" * 12
 
 #: What a function's environment holds beside CLUSTER_ARNS and REPOSITORIES (names and
-#: values of the other settings, the ledger, the topic ARN, the library switch), rounded up.
-OTHER_ENVIRONMENT = 900
+#: values of the other settings, the ledger, the topic ARN, the library switch, the
+#: reconciler's protective tag prefix at its longest), rounded up.
+OTHER_ENVIRONMENT = 1000
 #: A policy statement's own characters beside its resource list and condition values.
 STATEMENT_OVERHEAD = 400
 

@@ -317,6 +317,19 @@ class ManagedScope:
             )
         )
 
+    def grant_retention(self, role: iam.IRole) -> None:
+        """Move the protective tags on the managed repositories (the reconciler,
+        ``autopilot.flows.retention``): PutImage of an image's own manifest with a tag,
+        BatchDeleteImage of a tag no longer needed (never an image's last tag: the flow
+        checks; IAM has no condition key for a tag), DescribeRepositories (whether the tags
+        may move). BatchGetImage (the manifests) comes with ``grant_deploy``."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecr:BatchDeleteImage", "ecr:DescribeRepositories", "ecr:PutImage"],
+                resources=self.repository_arns,
+            )
+        )
+
     def grant_change_services(self, role: iam.IRole) -> None:
         """UpdateService on any service of the managed clusters (zone balance: native AZ
         rebalancing; capacity: desired count and capacity provider strategy)."""
@@ -425,8 +438,9 @@ class ManagedScope:
     def repository_findings(self) -> list[tuple[str, str]]:
         reason = (
             "ecr:DescribeImages (tags, push times), DescribeImageScanFindings (the scan "
-            "verdict) and BatchGetImage (an image index's manifests) on the managed "
-            "repositories only: a name prefix "
+            "verdict) and BatchGetImage (an image index's manifests), and for the "
+            "reconciler PutImage, BatchDeleteImage and DescribeRepositories (its protective "
+            "tags), on the managed repositories only: a name prefix "
             "(or all of the account's, when the config manages all) covers repositories "
             "created after the deploy."
         )

@@ -48,6 +48,7 @@ def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: P
         least_privilege,
         nag_report,
         replay,
+        retention,
     )
     from reliability.hooks import HOOKS
 
@@ -138,6 +139,14 @@ def run(sizes: Sizes, seed: int, say: Any = print) -> dict[str, Any]:  # noqa: P
             "details": (kills.lost + kills.orphans + kills.double_deploys + kills.leases_held)[:20],
         }
         say(f"  kills mid-flight ok={kills.ok} in {time.perf_counter() - t:.0f} s")
+
+        # after every other sandbox phase: its expiry run deletes images of two repositories
+        t = time.perf_counter()
+        rt = retention.run_retention(sb, rounds=5)
+        out["phases"]["retention"] = rt.summary() | {
+            "details": (rt.protected_removed + rt.failed_routes)[:20]
+        }
+        say(f"  retention against lifecycle expiry ok={rt.ok} in {time.perf_counter() - t:.0f} s")
 
         out["observed_actions"] = least_privilege.observed_actions(HOOKS.calls)
     finally:

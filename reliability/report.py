@@ -93,6 +93,20 @@ def dropped_detail(dr: dict[str, Any]) -> str:
     )
 
 
+def retention_row(rt: dict[str, Any]) -> str:
+    """The summary row of the retention phase (``reliability/retention.py``)."""
+    return (
+        f"| lifecycle expiry never removes a protected digest | {rt['pushed']} images pushed "
+        f"to {rt['repositories']} repositories ({rt['deployed']} deploys to "
+        f"{rt['services']} services, {rt['sweeps']} sweeps), then an expiry run keeping 1 "
+        f"image below the protective rule | {rt['expired']} expired, "
+        f"{rt['protected_removed']} protected digests removed of {rt['protected']} (without "
+        f"the rule: {rt['unprotected_would_remove']}); rollback to the last known good "
+        f"{'done' if rt['rolled_back'] and rt['rollback_target_held'] else 'FAILED'} | "
+        f"{_ok(rt['ok'])} |"
+    )
+
+
 def _ok(flag: bool) -> str:
     return "pass" if flag else "**FAIL**"
 
@@ -174,6 +188,9 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
         )
     if dr is not None:
         add(dropped_row(dr))
+    rt = p.get("retention")
+    if rt is not None:
+        add(retention_row(rt))
     add(
         f"| one deploy under concurrency, the lease holds | {c['rounds']} rounds x "
         f"{c['threads']} threads | {c['update_service']} UpdateService, {c['busy']} refused "
@@ -256,6 +273,7 @@ def render(doc: dict[str, Any]) -> str:  # noqa: PLR0915
     add("| concurrency, concurrent duplicates | `pytest tests/reliability/test_concurrency.py` |")
     add("| mid-flight kills | `pytest tests/reliability/test_kills.py` |")
     add("| lost ECR events, one sweep | `pytest tests/reliability/test_dropped.py` |")
+    add("| retention against lifecycle expiry | `pytest tests/reliability/test_retention.py` |")
     add("| hostile events and tags | `pytest tests/reliability/test_hostile.py` |")
     lp_tests = "`pytest tests/reliability/test_least_privilege.py`"
     add(f"| least privilege, checkov, cdk-nag | {lp_tests} |")

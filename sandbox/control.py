@@ -94,6 +94,13 @@ def handle(sb: Sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
     if path == "/tick":
         rule = body.get("rule")
         return _routes_payload(sb, mark, sim.tick(str(rule) if rule else None))
+    if path == "/expire":
+        repo = body.get("repository")
+        try:
+            done = sim.expire(str(repo) if repo else None)
+        except SimulatorError as exc:
+            raise BadRequest(str(exc)) from exc
+        return {"expired": {name: [e.to_json() for e in gone] for name, gone in done.items()}}
     if path == "/stop-tasks":
         return _routes_payload(sb, mark, sim.stop_tasks(str(body["service"]), str(body["az"])))
     raise BadRequest(f"unknown control path {path}")

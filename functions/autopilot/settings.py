@@ -95,11 +95,17 @@ class ImageEventsSettings(FunctionSettings):
 
 class ReconcilerSettings(ImageEventsSettings):
     """reconciler: the scheduled sweep, which deploys through image-events' flow and so reads
-    its settings (floors, approval expiry), and the size of a shard."""
+    its settings (floors, approval expiry), the size of a shard, and keeps the protective
+    tags (``logic.retention``)."""
 
     #: A tick that finds more tracked services than this does not sweep them itself: it
     #: puts one ``Reconcile Shard`` event per this many services on the bus (fan-out).
     shard_size: int = Field(default=200, ge=1, le=contract.MAX_SHARD_SIZE)
+    #: The reserved tag prefix of the protective tags (the config's ``retention.prefix``,
+    #: which the CDK app always sets); empty: the sweep keeps no protective tags.
+    retention_prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$")
+    #: How many known good digests of each service its tags keep (``retention.keep_known_good``).
+    retention_keep: int = Field(default=3, ge=1, le=20)
 
 
 class DeploymentEventsSettings(FunctionSettings):

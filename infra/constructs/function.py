@@ -131,8 +131,9 @@ class FunctionSettings:
     ``lease_seconds``: of a service's lease. ``approval_ttl_hours``: how long a pending
     manual approval stays valid (image-events). ``min_scan_gate`` (default ``off``: none)
     and ``manual_approval_cluster_arns`` (default none): the config's floors under the
-    scan and approval tags (image-events). The rest are the task-events and
-    capacity-events settings of the same names, and ``shard_size`` the reconciler's."""
+    scan and approval tags (image-events). ``retention_prefix`` / ``retention_keep``: the
+    reconciler's protective tags (the config's ``retention``), ``shard_size`` the size of its
+    shards. The rest are the task-events and capacity-events settings of the same names."""
 
     metrics_namespace: str = "EcsAutopilot"
     lease_seconds: int = 300
@@ -146,6 +147,8 @@ class FunctionSettings:
     capacity_cooldown_seconds: int = 300
     spot_calm_seconds: int = 1800
     shard_size: int = 200
+    retention_prefix: str = "autopilot-keep-"
+    retention_keep: int = 3
 
 
 @dataclass(frozen=True)
@@ -308,6 +311,8 @@ class AutomatedFunction(Construct):
             "CAPACITY_COOLDOWN_SECONDS": str(settings.capacity_cooldown_seconds),
             "SPOT_CALM_SECONDS": str(settings.spot_calm_seconds),
             "SHARD_SIZE": str(settings.shard_size),
+            "RETENTION_PREFIX": settings.retention_prefix,
+            "RETENTION_KEEP": str(settings.retention_keep),
         }
         wanted = env_var_names(self.settings_model)
         missing = wanted - known.keys()

@@ -301,6 +301,7 @@ class Reconciler(AutomatedFunction):
         super().__init__(scope, construct_id, props=props.function)
         managed = props.function.managed
         managed.grant_deploy(self.role)
+        managed.grant_retention(self.role)  # the protective tags (flows.retention)
         expression = contract.reconcile_schedule(props.rate_minutes)
         rule = events.Rule(
             self,

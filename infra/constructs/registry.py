@@ -1,9 +1,19 @@
-"""Registry: the ECR repositories, their lifecycle and pull policy, and a push policy for CI."""
+"""Registry: the ECR repositories, their lifecycle and pull policy, and a push policy for CI.
+
+With a protective tag prefix (``RepositorySpec.protect_prefix``, the config's
+``retention.prefix``), each repository's lifecycle policy starts with the rule that keeps
+every image tagged under it (priority 1: tagged, that prefix, expire only beyond
+``autopilot.logic.retention.PROTECT_COUNT`` images, so no rule of a lower priority may
+expire them), and an IMMUTABLE repository is ``IMMUTABLE_WITH_EXCLUSION`` with the
+prefix's WILDCARD filter: the reconciler moves the protective tags, every other tag stays
+immutable.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from autopilot.logic import retention
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -42,7 +52,8 @@ class RepositorySpec:
     ``name`` is the physical name (moto and users need it explicit). ``mutable``: tag
     mutability (default IMMUTABLE). ``scan_on_push``: basic scanning on push (default on).
     ``untagged_expire_days`` / ``keep_tagged``: the lifecycle policy. ``pull_principals``:
-    12-digit account ids or IAM ARNs that may pull.
+    12-digit account ids or IAM ARNs that may pull. ``protect_prefix``: the protective tag
+    prefix (default none: no protective rule, no exclusion).
     """
 
     name: str
@@ -51,6 +62,7 @@ class RepositorySpec:
     untagged_expire_days: int = 7
     keep_tagged: int = 50
     pull_principals: tuple[str, ...] = ()
+    protect_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,14 +84,23 @@ class Registry(Construct):
             raise ValueError("RegistryProps needs at least one repository")
         self.repositories: dict[str, ecr.Repository] = {}
         for spec in props.repositories:
+            prefix = spec.protect_prefix
+            mutability = ecr.TagMutability.MUTABLE if spec.mutable else ecr.TagMutability.IMMUTABLE
+            exclusions = None
+            if prefix and not spec.mutable:
+                mutability = ecr.TagMutability.IMMUTABLE_WITH_EXCLUSION
+                exclusions = [
+                    ecr.ImageTagMutabilityExclusionFilter.wildcard(
+                        retention.exclusion_filter(prefix)
+                    )
+                ]
             repo = ecr.Repository(
                 self,
                 _construct_id(spec.name),
                 repository_name=spec.name,
                 image_scan_on_push=spec.scan_on_push,
-                image_tag_mutability=(
-                    ecr.TagMutability.MUTABLE if spec.mutable else ecr.TagMutability.IMMUTABLE
-                ),
+                image_tag_mutability=mutability,
+                image_tag_mutability_exclusion_filters=exclusions,
                 encryption=ecr.RepositoryEncryption.AES_256,
                 removal_policy=props.removal_policy,
             )
@@ -89,15 +110,26 @@ class Registry(Construct):
             cfn_repo.encryption_configuration = ecr.CfnRepository.EncryptionConfigurationProperty(
                 encryption_type="AES256"
             )
+            first = 1
+            if prefix:
+                rule = retention.lifecycle_rule(prefix)
+                repo.add_lifecycle_rule(
+                    description=str(rule["description"]),
+                    rule_priority=1,
+                    tag_status=ecr.TagStatus.TAGGED,
+                    tag_prefix_list=[prefix],
+                    max_image_count=retention.PROTECT_COUNT,
+                )
+                first = 2
             repo.add_lifecycle_rule(
                 description=f"expire untagged images after {spec.untagged_expire_days} days",
-                rule_priority=1,
+                rule_priority=first,
                 tag_status=ecr.TagStatus.UNTAGGED,
                 max_image_age=Duration.days(spec.untagged_expire_days),
             )
             repo.add_lifecycle_rule(
                 description=f"keep the last {spec.keep_tagged} tagged images",
-                rule_priority=2,
+                rule_priority=first + 1,
                 tag_status=ecr.TagStatus.TAGGED,
                 tag_pattern_list=["*"],
                 max_image_count=spec.keep_tagged,

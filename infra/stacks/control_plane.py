@@ -123,6 +123,8 @@ class ControlPlaneStack(Stack):
                 capacity_cooldown_seconds=fn_cfg.capacity_cooldown_seconds,
                 spot_calm_seconds=fn_cfg.spot_calm_seconds,
                 shard_size=config.reconciler.shard_size,
+                retention_prefix=config.retention.prefix,
+                retention_keep=config.retention.keep_known_good,
             ),
             memory_mib=fn_cfg.memory_mib,
             timeout=Duration.seconds(fn_cfg.timeout_seconds),
@@ -216,6 +218,13 @@ class ControlPlaneStack(Stack):
             value=",".join(shared.settings.manual_approval_cluster_arns) or "-",
             description="The clusters whose services always need a manual approval "
             "(MANUAL_APPROVAL_CLUSTER_ARNS), comma-separated; - for none",
+        )
+        CfnOutput(
+            self,
+            "RetentionPrefix",
+            value=config.retention.prefix,
+            description="The reserved tag prefix of the reconciler's protective tags "
+            "(RETENTION_PREFIX): autopilot adopt checks each tracked repository keeps it",
         )
         CfnOutput(
             self,

@@ -334,6 +334,7 @@ def _repository_spec(config: AutopilotConfig, name: str) -> RepositorySpec:
         untagged_expire_days=r.untagged_expire_days,
         keep_tagged=r.keep_tagged,
         pull_principals=tuple(r.pull_principals),
+        protect_prefix=config.retention.prefix,
     )
 
 

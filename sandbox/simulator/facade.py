@@ -23,10 +23,12 @@ from sandbox import moto_adjustments as adj
 from sandbox.deploy import DeployedStack
 from sandbox.router import Router, RouteResult, RuleInfo, normalize_event
 from sandbox.server import Clients
+from sandbox.simulator import lifecycle
 from sandbox.simulator.alarms import Alarms
 from sandbox.simulator.bus import Event, EventQueue
 from sandbox.simulator.capacity import Capacity
 from sandbox.simulator.deployments import Deployments
+from sandbox.simulator.lifecycle import Expired
 from sandbox.simulator.presentation import record_route
 from sandbox.simulator.registry import PushResult, Registry, hold_scan, scan_event
 from sandbox.simulator.state import (
@@ -440,6 +442,26 @@ class Simulator:
                 events,
                 children,
             )
+
+    def expire(self, repository: str | None = None) -> dict[str, list[Expired]]:
+        """A lifecycle expiry run (moto runs none): each repository's (or ``repository``'s)
+        lifecycle policy evaluated as ECR documents it, and what it expires deleted
+        (``simulator.lifecycle``); repository -> what was expired."""
+        with self._lock:
+            ecr = self.clients("ecr")
+            if repository is None:
+                names = [
+                    r["repositoryName"]
+                    for page in ecr.get_paginator("describe_repositories").paginate()
+                    for r in page["repositories"]
+                ]
+            else:
+                try:
+                    ecr.describe_repositories(repositoryNames=[repository])
+                except ecr.exceptions.RepositoryNotFoundException as exc:
+                    raise SimulatorError(f"no repository {repository} in the sandbox") from exc
+                names = [repository]
+            return {name: lifecycle.expire(self.clients, name) for name in sorted(names)}
 
     def scanner_for(self, repo: dict[str, Any]) -> str:
         """``inspector2``, ``basic`` or ``none``, as the registry and repository are configured."""

@@ -15,6 +15,7 @@ from autopilot.contract import RepositoryFilter
 from autopilot.domain.service import service_arn_of
 from autopilot.errors import AwsCallFailed
 from autopilot.handlers import image_events
+from autopilot.logic import retention
 from autopilot.settings import get_settings
 
 from cli import adopt
@@ -430,3 +431,61 @@ def test_what_adopt_apply_writes_is_what_the_functions_act_on(
     assert found["canary"].outcome.value == "rejected"
     assert "CODE_DEPLOY" in found["canary"].reason
     assert estate.describe(canary)["taskDefinition"] == canary_before
+
+
+# --------------------------------------------------------------------------- retention
+def test_adopt_says_what_a_tracked_repository_lacks_for_the_protective_tags(
+    estate: Estate, legacy: Legacy
+) -> None:
+    # Given the repository web tracks: IMMUTABLE, its lifecycle policy without the rule
+    estate.ecr.put_image_tag_mutability(repositoryName="legacy/web", imageTagMutability="IMMUTABLE")
+    keep_50 = {
+        "rulePriority": 1,
+        "selection": {
+            "tagStatus": "any",
+            "countType": "imageCountMoreThan",
+            "countNumber": 50,
+        },
+        "action": {"type": "expire"},
+    }
+    estate.ecr.put_lifecycle_policy(
+        repositoryName="legacy/web", lifecyclePolicyText=json.dumps({"rules": [keep_50]})
+    )
+
+    report = adopt.adopt(estate.clients, LEGACY, plane(), adopt.Options())
+
+    # Then it names both gaps and prints what to add, changing nothing
+    missing = report.retention["legacy/web"]
+    assert [m.split(":")[0] for m in missing] == ["lifecycle", "mutability"]
+    text = "\n".join(adopt.render(report))
+    assert "repository legacy/web: lacks what keeps the protective tags" in text
+    assert '"tagPrefixList": ["autopilot-keep-"]' in text
+    assert "filter=autopilot-keep-*" in text
+    assert report.to_json()["repositories"] == [
+        {"repository": "legacy/web", "retention_missing": missing}
+    ]
+    assert (
+        estate.ecr.describe_repositories(repositoryNames=["legacy/web"])["repositories"][0][
+            "imageTagMutability"
+        ]
+        == "IMMUTABLE"
+    )
+
+    # When the rule goes first and the prefix is excluded from immutability
+    rule = retention.lifecycle_rule("autopilot-keep-")
+    estate.ecr.put_lifecycle_policy(
+        repositoryName="legacy/web",
+        lifecyclePolicyText=json.dumps({"rules": [rule, {**keep_50, "rulePriority": 2}]}),
+    )
+    estate.ecr.put_image_tag_mutability(
+        repositoryName="legacy/web",
+        imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters=[
+            {"filterType": "WILDCARD", "filter": "autopilot-keep-*"}
+        ],
+    )
+
+    # Then nothing is missing
+    report = adopt.adopt(estate.clients, LEGACY, plane(), adopt.Options())
+    assert report.retention == {"legacy/web": []}
+    assert "repository legacy/web: keeps the protective tags" in "\n".join(adopt.render(report))

@@ -61,6 +61,9 @@ BAD_CASES = [
         "reconciler.shard_size",
         "less than or equal to 500",
     ),
+    # the protective tags
+    ("retention_prefix_collides.yaml", "retention.prefix", "collides with the tag policy"),
+    ("retention_bad_prefix.yaml", "retention.prefix", "not an image tag prefix"),
 ]
 
 
@@ -181,7 +184,7 @@ def test_bad_file_names_file_field_and_problem(name: str, field: str, problem: s
 # app.py turns every ConfigError into the same one line and exit 2; each case's message is
 # checked above, in-process. Through a process of its own (about 6 s each: aws_cdk's import),
 # one case per stage that can fail: reading the file, parsing it, the model, the checks
-# across fields, and what the control plane manages.
+# across fields, what the control plane manages, and the protective tags' prefix.
 APP_CASES = [
     case
     for case in BAD_CASES
@@ -193,6 +196,7 @@ APP_CASES = [
         "min_gt_max.yaml",
         "cluster_named_twice.yaml",
         "reconciler_shard_size_too_large.yaml",
+        "retention_prefix_collides.yaml",
     }
 ]
 
@@ -508,3 +512,22 @@ def test_bad_operator_roles_are_refused(arn: str, problem: str) -> None:
         AutopilotConfig.model_validate(
             {**_control_plane_only(clusters=["p"]), "operators": {"role_arns": [arn]}}
         )
+
+
+def test_an_estate_policy_that_takes_any_tag_collides_with_the_protective_prefix(
+    tmp_path: Path,
+) -> None:
+    # Given an estate service deploying whatever tag is pushed (glob:*)
+    text = (REPO / "config" / "demo.yaml").read_text()
+    assert 'policy: "semver:minor"' in text
+    path = tmp_path / "any_tag.yaml"
+    path.write_text(text.replace('policy: "semver:minor"', 'policy: "glob:*"', 1))
+    # Then the protective tags would be taken for releases: the prefix's field is named
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.field == "retention.prefix"
+    assert "'glob:*'" in err.value.problem
+    assert "autopilot-keep-" in err.value.problem
+    # And a policy narrowed to release tags does not collide
+    path.write_text(text.replace('policy: "semver:minor"', 'policy: "glob:v*"', 1))
+    assert load_config(path).retention.prefix == "autopilot-keep-"

@@ -168,11 +168,31 @@ def test_repositories(estate, demo_config) -> None:
     for name, p in repos.items():
         assert p["ImageScanningConfiguration"] == {"ScanOnPush": True}
         assert p["EncryptionConfiguration"] == {"EncryptionType": "AES256"}
-        expected = "MUTABLE" if name == "demo/worker" else "IMMUTABLE"
-        assert p["ImageTagMutability"] == expected, name
+        # immutable but for the protective tags, which the reconciler moves
+        if name == "demo/worker":
+            assert p["ImageTagMutability"] == "MUTABLE", name
+            assert "ImageTagMutabilityExclusionFilters" not in p
+        else:
+            assert p["ImageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION", name
+            assert p["ImageTagMutabilityExclusionFilters"] == [
+                {
+                    "ImageTagMutabilityExclusionFilterType": "WILDCARD",
+                    "ImageTagMutabilityExclusionFilterValue": "autopilot-keep-*",
+                }
+            ]
         rules = json.loads(p["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
         kinds = [(r["selection"]["tagStatus"], r["selection"]["countType"]) for r in rules]
-        assert kinds == [("untagged", "sinceImagePushed"), ("tagged", "imageCountMoreThan")]
+        assert kinds == [
+            ("tagged", "imageCountMoreThan"),
+            ("untagged", "sinceImagePushed"),
+            ("tagged", "imageCountMoreThan"),
+        ]
+        # first, the rule that keeps every image with a protective tag
+        assert rules[0]["rulePriority"] == 1
+        assert rules[0]["selection"]["tagPrefixList"] == ["autopilot-keep-"]
+        assert rules[0]["selection"]["countNumber"] == 10_000
+        assert rules[0]["action"] == {"type": "expire"}
+        assert [r["rulePriority"] for r in rules] == [1, 2, 3]
     pull = repos["demo/web"]["RepositoryPolicyText"]["Statement"]
     assert pull[0]["Action"] == [
         "ecr:BatchCheckLayerAvailability",
@@ -627,7 +647,8 @@ def test_the_reconciler_sweeps_on_a_schedule_with_image_events_grants(control) -
     with pytest.raises(ValueError, match="at least one minute"):
         contract.reconcile_schedule(0)
 
-    # and it may do exactly what image-events does: it deploys through the same flow
+    # and it may do exactly what image-events does (it deploys through the same flow), and
+    # move its protective tags
     def actions(function: str) -> set[tuple[str, str]]:
         out: set[tuple[str, str]] = set()
         for policy in props_of(control, "AWS::IAM::Policy"):
@@ -645,8 +666,14 @@ def test_the_reconciler_sweeps_on_a_schedule_with_image_events_grants(control) -
     sweep_role = logical_id_of(
         control, "AWS::IAM::Role", "Description", "demo-reconciler: least privilege"
     )
-    # and, for its fan-out, puts its own shard events on the default bus, nothing else
-    assert actions(sweep_role) == actions(image_role) | {("Allow", "events:PutEvents")}
+    # and, for its fan-out, puts its own shard events on the default bus; for the
+    # protective tags, moves and removes tags under the reserved prefix
+    retention = {
+        ("Allow", "ecr:PutImage"),
+        ("Allow", "ecr:BatchDeleteImage"),
+        ("Allow", "ecr:DescribeRepositories"),
+    }
+    assert actions(sweep_role) == actions(image_role) | {("Allow", "events:PutEvents")} | retention
     assert ("Allow", "ecs:RegisterTaskDefinition") in actions(sweep_role)
     assert ("Allow", "ecs:UpdateService") in actions(sweep_role)
     (put,) = [
@@ -850,6 +877,13 @@ def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
             assert len(by_action[action]["Resource"]) == 4  # 3 names, 1 prefix
     else:
         assert not set(ecr_reads) & set(by_action)
+    # the protective tags: the reconciler only, on the managed repositories
+    retention_calls = ("ecr:PutImage", "ecr:BatchDeleteImage", "ecr:DescribeRepositories")
+    if name == contract.RECONCILER.name:
+        for action in retention_calls:
+            assert len(by_action[action]["Resource"]) == 4  # 3 names, 1 prefix
+    else:
+        assert not set(retention_calls) & set(by_action)
     # the ledger: item calls only
     assert {"dynamodb:Scan", "dynamodb:BatchWriteItem"}.isdisjoint(by_action)
     assert "sns:Publish" in by_action

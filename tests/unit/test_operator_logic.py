@@ -108,6 +108,7 @@ def test_nothing_to_do_outcomes_are_not_announceable() -> None:
         Outcome.DEBOUNCED,
         Outcome.UNCHANGED,
         Outcome.LAST_KNOWN_GOOD,
+        Outcome.PROTECTED,
     }
     assert not quiet & ANNOUNCED
     assert quiet | ANNOUNCED == set(Outcome)

@@ -158,3 +158,81 @@ def image_manifest(ecr: ECRClient, repository: str, digest: str) -> dict[str, An
         str(failure.get("failureCode", "ImageNotFound")),
         str(failure.get("failureReason", f"{repository}@{digest} has no manifest")),
     )
+
+
+def manifests(ecr: ECRClient, repository: str, digests: list[str]) -> dict[str, tuple[str, str]]:
+    """digest -> (manifest, media type) as ECR stores them (BatchGetImage, 100 a call);
+    a digest ECR no longer holds is left out."""
+    out: dict[str, tuple[str, str]] = {}
+    wanted = list(dict.fromkeys(digests))
+    for at in range(0, len(wanted), 100):
+        with translate("ecr:BatchGetImage"):
+            response = ecr.batch_get_image(
+                repositoryName=repository,
+                imageIds=[{"imageDigest": d} for d in wanted[at : at + 100]],
+                acceptedMediaTypes=[
+                    "application/vnd.oci.image.index.v1+json",
+                    "application/vnd.docker.distribution.manifest.list.v2+json",
+                    "application/vnd.oci.image.manifest.v1+json",
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                ],
+            )
+        for image in response.get("images", []):
+            digest = image.get("imageId", {}).get("imageDigest")
+            manifest = image.get("imageManifest")
+            if digest and manifest:
+                out[digest] = (manifest, str(image.get("imageManifestMediaType", "")))
+    return out
+
+
+def put_tag(ecr: ECRClient, params: dict[str, Any]) -> dict[str, Any]:
+    """PutImage: put a tag on the image whose manifest ``params`` carries (the tag leaves
+    the image that had it). ECR's "already exists" for a tag already on that very digest is
+    success."""
+    try:
+        with translate("ecr:PutImage"):
+            response = ecr.put_image(**params)
+    except AwsCallFailed as exc:
+        if exc.code == "ImageAlreadyExistsException":
+            return {"already": True}
+        raise
+    image: Any = response.get("image", {})
+    return {"imageId": dict(image.get("imageId", {}))}
+
+
+def remove_tags(ecr: ECRClient, params: dict[str, Any]) -> dict[str, Any]:
+    """BatchDeleteImage by tag (``params["imageIds"]``: ``{"imageTag": ...}`` items): each
+    tag leaves its image, and an image whose last tag it was is deleted (so callers give
+    only tags whose image keeps another). A tag already gone is no failure."""
+    with translate("ecr:BatchDeleteImage"):
+        response = ecr.batch_delete_image(**params)
+    failures = [f for f in response.get("failures", []) if f.get("failureCode") != "ImageNotFound"]
+    if failures:
+        first: Any = failures[0]
+        raise AwsCallFailed(
+            "ecr:BatchDeleteImage",
+            str(first.get("failureCode", "Unknown")),
+            str(first.get("failureReason", "")),
+        )
+    return {"removed": [dict(i) for i in response.get("imageIds", [])]}
+
+
+def tag_mutability(ecr: ECRClient, repository: str) -> tuple[str, list[str]]:
+    """The repository's tag mutability and its exclusion filters (DescribeRepositories)."""
+    with translate("ecr:DescribeRepositories"):
+        response = ecr.describe_repositories(repositoryNames=[repository])
+    repo: Any = next(iter(response.get("repositories", [])), {})
+    filters = [str(f.get("filter", "")) for f in repo.get("imageTagMutabilityExclusionFilters", [])]
+    return str(repo.get("imageTagMutability", "MUTABLE")), filters
+
+
+def lifecycle_policy(ecr: ECRClient, repository: str) -> str | None:
+    """The repository's lifecycle policy text (GetLifecyclePolicy); None when it has none."""
+    try:
+        with translate("ecr:GetLifecyclePolicy"):
+            response = ecr.get_lifecycle_policy(repositoryName=repository)
+    except AwsCallFailed as exc:
+        if exc.code == "LifecyclePolicyNotFoundException":
+            return None
+        raise
+    return str(response.get("lifecyclePolicyText") or "") or None

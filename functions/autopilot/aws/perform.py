@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from autopilot.aws import ecs, events, scaling, sns
+from autopilot.aws import ecr, ecs, events, scaling, sns
 from autopilot.aws.clients import AwsClients
 
 #: api -> (the client it needs, the adapter function taking (client, params))
@@ -27,6 +27,8 @@ _PERFORMERS: dict[str, Callable[[AwsClients, dict[str, Any]], dict[str, Any]]] =
     ),
     "sns:Publish": lambda aws, p: sns.publish(aws.sns, p),
     "events:PutEvents": lambda aws, p: events.put_event(aws.events, p),
+    "ecr:PutImage": lambda aws, p: ecr.put_tag(aws.ecr, p),
+    "ecr:BatchDeleteImage": lambda aws, p: ecr.remove_tags(aws.ecr, p),
 }
 APIS = frozenset(_PERFORMERS)
 

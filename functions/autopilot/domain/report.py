@@ -49,12 +49,15 @@ class Outcome(StrEnum):
     RESTORED = "restored"
     FALLBACK = "fallback"
     UNCHANGED = "unchanged"
+    #: the reconciler moved or removed protective tags (``logic.retention``)
+    PROTECTED = "protected"
 
 
 # Outcomes that may be announced on the notices topic (a decision is announced when it
 # also says ``notify``): real changes and real problems only. "Nothing to do" outcomes
 # (already-running, older, policy-mismatch, awaiting-scan, ignored, busy, duplicate,
-# balanced, deferred, debounced, unchanged, last-known-good) are recorded, never announced.
+# balanced, deferred, debounced, unchanged, last-known-good, protected) are recorded, never
+# announced.
 ANNOUNCED = frozenset(
     {
         Outcome.DEPLOYED,

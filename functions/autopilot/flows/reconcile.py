@@ -21,7 +21,10 @@ past ``shard_size`` services, in shards fanned out over the bus (below).
    times, while ECR holds what it runs: so a running image that turned vulnerable (the
    re-gate, ``logic.regate``) is replaced by the newest image that may deploy, never by an
    older one
-4. clean up, if time is left: the intents older than a lease, of any service (one ledger
+4. retention, if time is left, per repository: the protective tags follow what its services
+   run and their last known good (``flows.retention``: no call when every tag is right; a
+   shard, which may hold part of a repository's services, drops no other service's slot)
+5. clean up, if time is left: the intents older than a lease, of any service (one ledger
    Query, ``store.deploys.left_intents``), which an invocation killed mid-deploy left and
    no later deploy of their service has settled: under that service's lease, the
    revisions registered under them that no record names are deregistered
@@ -30,16 +33,18 @@ past ``shard_size`` services, in shards fanned out over the bus (below).
 
 Time budget (``Budget``): a step starts only if its worst case fits in the invocation's
 remaining time before the wrap-up reserve ``RESERVE_MS``. The steps are measured as they
-run, on the invocation's own clock: a repository's reads and plan (``STEP_REPOSITORY``, per
-service of it), a chunk of up to ``DEPLOY_CHUNK`` deploys (``STEP_DEPLOY``, per service),
-the clean-up (``STEP_REAP``); a step's worst case is the slowest of its kind so far in this
+run, on the invocation's own clock: a repository's reads and plan (``STEP_REPOSITORY``,
+per service of it), a chunk of up to ``DEPLOY_CHUNK`` deploys (``STEP_DEPLOY``, per
+service), the protective tags (``STEP_RETENTION``, per service), the clean-up
+(``STEP_REAP``); a step's worst case is the slowest of its kind so far in this
 invocation, or the slowest per item times its items if that is more (a kind not measured
 yet costs nothing, so every invocation makes progress). A repository starts only if its
 reads and its first chunk fit. When a step does not fit, the sweep stops, records each
-service and repository it did not reach as ``deferred``, and the ledger (``store.sweeps``)
-makes the next sweep start at the first of them (the services it did deploy there are
-then no-ops). A service whose lease is busy, or whose deploy failed, is left to the next
-sweep too (no retry of the whole sweep). A new step of the sweep: a kind of its own,
+service and repository it did not reach as ``deferred``, and the ledger
+(``store.sweeps``) makes the next sweep start at the first of them (the services it did
+deploy there are then no-ops). A service whose lease is busy, or whose deploy failed, is
+left to the next sweep too (no retry of the whole sweep).
+A new step of the sweep: a kind of its own,
 ``if budget.fits((KIND, n)): with budget.step(KIND, n): ...``.
 
 Fan-out: a tick (the ``Scheduled Event``) that gathers more than ``shard_size`` tracked
@@ -52,7 +57,7 @@ The rule ``<env>-reconcile-shard`` brings each back to the reconciler: a ``Shard
 swept like a tick, but of the services it names only (read from ECS now: their tags
 decide, not the event; a cluster the control plane does not manage is ignored), with its
 own time budget and its own cursor (``store.sweeps`` under ``reconciler#shard-<n>``), and
-without the clean-up (step 4 is the tick's).
+without the clean-up (step 5 is the tick's).
 
 AWS calls per sweep (besides the ledger and the notices), for S tracked services in the
 managed clusters, n_c of them in cluster c, R repositories holding P_r pages of 1,000
@@ -91,7 +96,7 @@ from autopilot.domain.service import Service
 from autopilot.errors import MalformedTag, NotFound
 from autopilot.events.schedule import ShardEvent, SweepEvent
 from autopilot.execute import carry_out, reap_left
-from autopilot.flows import image
+from autopilot.flows import image, retention
 from autopilot.logic import sweep
 from autopilot.logic.policy import Floors, ServiceConfig, service_config
 from autopilot.record import Run, finish, open_run
@@ -115,6 +120,7 @@ REFUSED = frozenset({Outcome.BLOCKED, Outcome.QUARANTINED})
 STEP_REPOSITORY = "repository"
 STEP_DEPLOY = "deploy"
 STEP_REAP = "reap"
+STEP_RETENTION = "retention"
 
 Tracked = dict[str, list[tuple[Service, ServiceConfig]]]
 
@@ -178,6 +184,7 @@ class _How(NamedTuple):
     observed_at: float
     approval_ttl_hours: int
     floors: Floors
+    settings: ReconcilerSettings
 
 
 def run(
@@ -205,7 +212,7 @@ def run(
     floors = image.floors_of(settings)
     observed_at = r.ledger.leases.now()  # the lease refuses if the services change after this
     budget = Budget(remaining_ms)
-    how = _How(sweep_id, event, observed_at, settings.approval_ttl_hours, floors)
+    how = _How(sweep_id, event, observed_at, settings.approval_ttl_hours, floors, settings)
     # 1. gather: the tracked services, by repository (a shard: the services it names)
     if isinstance(event, ShardEvent):
         tracked = _gather_shard(r, event, settings, floors)
@@ -356,6 +363,18 @@ def _sweep(r: Run, order: list[str], tracked: Tracked, budget: Budget, how: _How
             refused = {arn: refused.get(arn, set()) | {d} for arn, d in denied.items()}
             if not denied:
                 break
+        # 4. the protective tags on what runs and the last known good, if time is left; a
+        # shard may hold part of a repository's services only, so it drops no other slot
+        if budget.fits((STEP_RETENTION, len(services))):
+            with budget.step(STEP_RETENTION, len(services)):
+                retention.keep(
+                    r,
+                    repository,
+                    images,
+                    {a: x.digest for a, x in running.items()},
+                    how.settings,
+                    whole=not isinstance(how.event, ShardEvent),
+                )
     return left
 
 
