@@ -266,6 +266,16 @@ BACKEND_PATCHES: tuple[Adjustment, ...] = (
         "NotImplementedError on a rule with a Lambda target; on AWS a function's PutEvents "
         "(the reconciler's shards) reaches every rule of the bus it matches.",
     ),
+    Adjustment(
+        "ecr-untagged-push-with-exclusions",
+        "backend",
+        "Wrap `ECRBackend._resolve_image_tag_mutability`: a push with no tag has no tag to "
+        "check against the repository's mutability exclusion filters (no image holds it).",
+        "moto matches the exclusion filters against the pushed tag even when there is none "
+        "and fails with a TypeError (HTTP 500), so no image could be pushed by digest (an "
+        "image index's manifests) to a repository with `IMMUTABLE_WITH_EXCLUSION`, as the "
+        "estate's are (the protective tags' prefix is excluded); ECR takes such pushes.",
+    ),
 )
 
 #: moto behaviours that need no adjustment but differ from AWS, for the README
@@ -1175,6 +1185,20 @@ def _patch_put_events() -> None:
     _replace_method(Rule, "send_to_targets", wrap_send)
 
 
+def _patch_untagged_push() -> None:
+    from moto.ecr.models import ECRBackend
+
+    def wrap(original: Any) -> Any:
+        def resolve(self: Any, repository: Any, proposed_image_tag: str | None) -> Any:
+            if proposed_image_tag is None:
+                return []  # no tag pushed: no image holds it, nothing is immutable
+            return original(self, repository, proposed_image_tag)
+
+        return resolve
+
+    _replace_method(ECRBackend, "_resolve_image_tag_mutability", wrap)
+
+
 _PATCHERS: dict[str, Callable[[], None]] = {
     "ecs-list-tasks-filters": _patch_list_tasks,
     "ecs-update-service-deployment": _patch_update_service,
@@ -1183,6 +1207,7 @@ _PATCHERS: dict[str, Callable[[], None]] = {
     "asg-instances-by-zone": _patch_asg_zones,
     "dynamodb-requests-one-at-a-time": _serialize_dynamodb,
     "events-put-events-routed": _patch_put_events,
+    "ecr-untagged-push-with-exclusions": _patch_untagged_push,
 }
 
 

@@ -78,6 +78,10 @@ class ImageEventsSettings(FunctionSettings):
     #: The managed clusters (ARNs, comma-separated; empty: none) whose services always need a
     #: manual approval, whatever their ``autopilot:approval`` tag says.
     manual_approval_cluster_arns: str = Field(default="", pattern=_CLUSTER_ARNS_OR_NONE)
+    #: The reserved tag prefix of the protective tags (the config's ``retention.prefix``,
+    #: which the CDK app always sets); empty: the sweep keeps no protective tags. A push of
+    #: a tag under it is the reconciler moving a protective tag, never a release.
+    retention_prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$")
 
     @property
     def manual_approval_clusters(self) -> tuple[str, ...]:
@@ -101,9 +105,6 @@ class ReconcilerSettings(ImageEventsSettings):
     #: A tick that finds more tracked services than this does not sweep them itself: it
     #: puts one ``Reconcile Shard`` event per this many services on the bus (fan-out).
     shard_size: int = Field(default=200, ge=1, le=contract.MAX_SHARD_SIZE)
-    #: The reserved tag prefix of the protective tags (the config's ``retention.prefix``,
-    #: which the CDK app always sets); empty: the sweep keeps no protective tags.
-    retention_prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$")
     #: How many known good digests of each service its tags keep (``retention.keep_known_good``).
     retention_keep: int = Field(default=3, ge=1, le=20)
 

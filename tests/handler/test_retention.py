@@ -232,3 +232,21 @@ def test_the_slots_of_a_service_no_longer_tracked_are_taken_off(kept: Estate) ->
     assert run_tag(PREFIX, service_key(api)) in decision["reason"]
     assert world.calls["ecr:BatchDeleteImage"] == 1
     assert tags(world)[a] == {"v1.2.0", run_tag(PREFIX, service_key(web))}
+
+
+def test_the_push_of_a_protective_tag_is_no_release(kept: Estate) -> None:
+    # Given a service on v1.2.0 and a newer image, v1.3.0, to which the reconciler put a
+    # protective tag: ECR reports that PutImage as a PUSH of the tag
+    kept.service("web", REPO, digest=kept.push(REPO, "v1.2.0"))
+    digest = kept.push(REPO, "v1.3.0")
+    kept.hold_scan(REPO, digest, {})
+    slot = f"{PREFIX}web-0a1b2c3d-good-2"
+    event = kept.push_event(REPO, digest, slot)
+
+    report = image_events.run(event, aws=kept.clients).model_dump(mode="json")
+
+    # Then image-events takes it for what it is: nothing deployed, and said why
+    (decision,) = report["decisions"]
+    assert decision["outcome"] == "ignored"
+    assert f"tag {slot} is a protective tag (prefix {PREFIX}), not a release" in decision["reason"]
+    assert kept.mutations().get("ecs:UpdateService", 0) == 0

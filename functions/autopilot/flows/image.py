@@ -103,7 +103,7 @@ def run(
         )
         carry_out(r, Plan(_repo_decision(event, Outcome.IGNORED, reason)))
         return finish(r, event.time)
-    candidate, ignored = _candidate(r, event)
+    candidate, ignored = _candidate(r, event, settings.retention_prefix)
     if candidate is None:
         carry_out(r, Plan(_repo_decision(event, Outcome.IGNORED, ignored)))
         return finish(r, event.time)
@@ -130,12 +130,13 @@ def floors_of(settings: ImageEventsSettings) -> Floors:
     return Floors(settings.min_scan_gate, frozenset(settings.manual_approval_clusters))
 
 
-def _candidate(r: Run, event: ImageEvent) -> tuple[Candidate | None, str]:
+def _candidate(r: Run, event: ImageEvent, reserved: str) -> tuple[Candidate | None, str]:
     """The image the event offers, or None and why it offers none. Only the repository and
     the digest are taken from the event: its tags and its scan counts are claims, and the
     decisions read both from ECR (``deploy``). A scan event is only a cue to look again;
-    one whose status carries no verdict is ignored. The ledger's scan record is returned
-    as it stands (a record of earlier reads, not a verdict)."""
+    one whose status carries no verdict is ignored, and so is the push of a tag under the
+    ``reserved`` prefix (the reconciler moving a protective tag). The ledger's scan record
+    is returned as it stands (a record of earlier reads, not a verdict)."""
     repository = event.detail.repository_name
     registry = ecr_registry(event.account, event.region)
     trigger: Literal["push", "scan", "finding"]
@@ -143,6 +144,9 @@ def _candidate(r: Run, event: ImageEvent) -> tuple[Candidate | None, str]:
         d = event.detail
         if d.action_type != "PUSH" or d.result != "SUCCESS" or not d.image_digest:
             return None, f"{d.action_type} {d.result}: only successful pushes deploy"
+        if reserved and d.image_tag and d.image_tag.startswith(reserved):
+            # the reconciler moved a protective tag (PutImage of the image's own manifest)
+            return None, f"tag {d.image_tag} is a protective tag (prefix {reserved}), not a release"
         digest, trigger = d.image_digest, "push"
     elif isinstance(event, Inspector2FindingEvent):
         # a finding created, updated or closed: a cue to re-gate the services running the
