@@ -140,8 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         fresh = {s["key"]: s for s in doc["sections"]}
         doc["sections"] = [fresh.pop(s["key"], s) for s in old["sections"]] + list(fresh.values())
         doc["meta"] = old["meta"]
+        # every merge is kept, oldest first: each section's figures are from its last one
         doc["meta"]["merged"] = [
-            {"command": cmd, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+            *old["meta"].get("merged", []),
+            {"command": cmd, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")},
         ]
     (args.out / "results.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
     (args.out / "results.md").write_text(report.render(doc))

@@ -132,6 +132,16 @@ def scan_findings(ecr: ECRClient, repository: str, digest: str) -> ScanFindings 
     return ScanFindings(status, counts, description)
 
 
+#: the manifests BatchGetImage is asked for: image indexes and single-platform images, OCI
+#: and Docker (ECR answers with the media type it stores)
+MANIFEST_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+
+
 def image_manifest(ecr: ECRClient, repository: str, digest: str) -> dict[str, Any]:
     """The manifest of ``digest`` as JSON (BatchGetImage), e.g. an image index's list of
     per-platform manifests; ``NotFound`` if ECR no longer holds it."""
@@ -139,12 +149,7 @@ def image_manifest(ecr: ECRClient, repository: str, digest: str) -> dict[str, An
         response = ecr.batch_get_image(
             repositoryName=repository,
             imageIds=[{"imageDigest": digest}],
-            acceptedMediaTypes=[
-                "application/vnd.oci.image.index.v1+json",
-                "application/vnd.docker.distribution.manifest.list.v2+json",
-                "application/vnd.oci.image.manifest.v1+json",
-                "application/vnd.docker.distribution.manifest.v2+json",
-            ],
+            acceptedMediaTypes=list(MANIFEST_MEDIA_TYPES),
         )
     for image in response.get("images", []):
         manifest = image.get("imageManifest")
@@ -170,12 +175,7 @@ def manifests(ecr: ECRClient, repository: str, digests: list[str]) -> dict[str, 
             response = ecr.batch_get_image(
                 repositoryName=repository,
                 imageIds=[{"imageDigest": d} for d in wanted[at : at + 100]],
-                acceptedMediaTypes=[
-                    "application/vnd.oci.image.index.v1+json",
-                    "application/vnd.docker.distribution.manifest.list.v2+json",
-                    "application/vnd.oci.image.manifest.v1+json",
-                    "application/vnd.docker.distribution.manifest.v2+json",
-                ],
+                acceptedMediaTypes=list(MANIFEST_MEDIA_TYPES),
             )
         for image in response.get("images", []):
             digest = image.get("imageId", {}).get("imageDigest")
