@@ -7,8 +7,9 @@ Runs alternate (function, baseline, function, ...), so drift on a shared machine
 both alike; the figure is the ratio of the medians of whole-process wall times.
 
 Two set-ups per function, both what Lambda does at init (``LAMBDA_TASK_ROOT`` set, the
-code from a copy of ``functions/`` with no ``__pycache__`` and bytecode writing off, as in
-the asset, so the function's own modules are compiled on every cold start):
+code the asset ships, ``infra/code_asset.py``: its sources with their bytecode, which the
+build compiles for python3.13 and the runs here compile once for this interpreter; bytecode
+writing off, as ``/var/task`` is read-only):
 - ``tracing off`` (``observability.tracing: off``: ``POWERTOOLS_TRACE_DISABLED=true``, so
   ``autopilot/observability.py`` imports neither the Tracer nor the X-Ray SDK). Target:
   at most ``TARGET_RATIO`` times the baseline.
@@ -18,8 +19,9 @@ the asset, so the function's own modules are compiled on every cold start):
 
 The floors, in the same run: boto3 with the clients (the baseline itself), + pydantic and
 Powertools Logger and Metrics, + the X-Ray SDK (Tracer, botocore patched), + one pydantic
-model built. And the SDK layer's own cost: the baseline with boto3 imported from the
-layer's zip (``infra/layer.py``) as Lambda gets it, without ``.pyc``, against boto3 compiled.
+model built. And what a build without a CPython 3.13 costs: image-events with the asset's
+sources only (its modules compiled at every cold start), and the baseline with boto3
+imported from the SDK layer's zip (``infra/layer.py``) without ``.pyc``, against compiled.
 
 The libraries' compiled bytecode: this machine sets ``PYTHONDONTWRITEBYTECODE=1`` and the
 venv holds almost no ``.pyc``, so a naive timing would compile botocore in every process
@@ -47,7 +49,7 @@ from autopilot.contract import RUNTIME_ENVIRONMENT
 from autopilot.observability import TRACE_DISABLED_ENV
 
 from bench.common import FUNCTIONS, PYTHON, SHOWN_PYTHON, Figure, Section, summary, verdict
-from infra import layer
+from infra import code_asset, layer
 
 TARGET_RATIO = 1.25
 #: tracing on may cost this much more than tracing off beyond the X-Ray SDK's own floor
@@ -165,9 +167,13 @@ def one_line(code: str) -> str:
 
 
 def _shipped_copy(root: Path, name: str = "task") -> Path:
-    """functions/ as the asset ships it: no __pycache__, no .pyc."""
+    """The sources the code asset ships (``code_asset.sources``); their bytecode comes
+    from the runs' cache (``_prime``), compiled by this interpreter."""
     dest = root / name
-    shutil.copytree(FUNCTIONS, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for path in code_asset.sources(FUNCTIONS):
+        target = dest / path.relative_to(FUNCTIONS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
     return dest
 
 
@@ -188,9 +194,9 @@ def _env(task_root: Path, pycache: Path, *, tracing: bool = True) -> dict[str, s
 
 def _prime(codes: list[str], envs: list[dict[str, str]], pycache: Path, *uncompiled: Path) -> None:
     """Compile everything the runs import into ``pycache`` (as pip does at install time for
-    the runtime's boto3 and the Powertools layer's libraries), then forget the bytecode of
-    the ``uncompiled`` trees: the asset (and the SDK layer) ship none, so their modules are
-    compiled at every cold start."""
+    the runtime's boto3 and the Powertools layer's libraries, and the build does for the
+    code asset and the SDK layer), then forget the bytecode of the ``uncompiled`` trees:
+    what ships without ``.pyc`` is compiled at every cold start."""
     for env in envs:
         writable = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
         for code in codes:
@@ -341,6 +347,39 @@ def _floors(env: dict[str, str], pycache: Path, task_root: Path, runs: int) -> l
     return out
 
 
+def _uncompiled_asset_cost(root: Path, task_root: Path, runs: int) -> Figure:
+    """image-events with tracing off, the asset as a build without a CPython 3.13 ships it
+    (sources only: its modules compiled at every cold start), against the asset as built."""
+    module = "image_events"
+    fcode = FUNCTION.format(
+        module=module, settings=settings_class(module), services=tuple(services_of(module))
+    )
+    built = _env(task_root, root / "pycache-built", tracing=False)
+    sources = _env(task_root, root / "pycache-sources", tracing=False)
+    _prime([fcode], [built], root / "pycache-built")
+    _prime([fcode], [sources], root / "pycache-sources", task_root)
+    times: dict[str, list[float]] = {"sources": [], "built": []}
+    for _ in range(runs):
+        times["built"].append(_time(fcode, built)[1])
+        times["sources"].append(_time(fcode, sources)[1])
+    base = summary(times["built"])
+    ratio = summary(times["sources"])["median"] / base["median"]
+    return Figure(
+        name="code asset: image-events (tracing off) from the asset built without .pyc vs with",
+        unit="s CPU",
+        values=[round(t, 4) for t in times["sources"]],
+        command=f"{SHOWN_PYTHON} -c '{one_line(fcode)}' ({TRACE_DISABLED_ENV}=true)",
+        extra={
+            "ratio": round(ratio, 3),
+            "wall_ratio": None,
+            "baseline": base,
+            "baseline_values": [round(t, 4) for t in times["built"]],
+            "services": services_of(module),
+            "mode": "code asset",
+        },
+    )
+
+
 def _layer_cost(root: Path, pycache: Path, runs: int) -> Figure:
     """The baseline with boto3 from the SDK layer built without ``.pyc`` (what ships when
     no CPython 3.13 compiles it, ``infra/layer.runtime_python``; unzipped as Lambda puts it
@@ -407,7 +446,7 @@ def run(*, quick: bool) -> Section:
                 module=module, settings=settings_class(module), services=tuple(services)
             )
             bcode = BASELINE.format(services=tuple(services))
-            _prime([fcode, bcode], list(envs.values()), pycache, task_root)
+            _prime([fcode, bcode], list(envs.values()), pycache)
             if not quick:
                 for env in envs.values():  # warm the page cache, not measured
                     _time(fcode, env)
@@ -437,7 +476,7 @@ def run(*, quick: bool) -> Section:
                     )
                 ok = ratio <= limit
                 fig = Figure(
-                    name=f"{name}: tracing {mode} (asset without .pyc)",
+                    name=f"{name}: tracing {mode}",
                     unit="s CPU",
                     values=[round(c, 4) for c in cpu],
                     target=target,
@@ -472,6 +511,7 @@ def run(*, quick: bool) -> Section:
                     fig.why = "over target (--quick: one run, no importtime profile)"
                 section.figures.append(fig)
         section.figures += floors
+        section.figures.append(_uncompiled_asset_cost(Path(tmp), task_root, runs))
         section.figures.append(_layer_cost(Path(tmp), pycache, runs))
     section.notes += [
         "Each run is a fresh interpreter; runs alternate (tracing off, baseline, tracing on). "
@@ -484,18 +524,21 @@ def run(*, quick: bool) -> Section:
         f"environment variables set with {TRACE_DISABLED_ENV} as the CDK app sets it for "
         "observability.tracing off (true: autopilot/observability.py imports neither "
         "Powertools' Tracer nor the X-Ray SDK) or active (false: the Tracer imports the X-Ray "
-        "SDK and patches botocore), the code from a copy of functions/ without __pycache__ "
-        "(the asset excludes it). The libraries' bytecode is compiled once beforehand (see "
+        "SDK and patches botocore), the code the asset ships (infra/code_asset.py) with its "
+        "bytecode, compiled once for this interpreter as the build compiles it for "
+        "python3.13. The libraries' bytecode is compiled once beforehand (see "
         "the module docstring: this machine sets PYTHONDONTWRITEBYTECODE=1 and its venv has "
         "almost no .pyc).",
         "The tracing-on target: the function with tracing off, plus the X-Ray SDK's own cost "
         "(floor with the Tracer minus floor without), plus "
         f"{TRACING_MARGIN}x: tracing adds nothing beyond the SDK itself.",
-        "The SDK layer row: the functions import boto3 from the SDK layer (infra/layer.py), "
-        "which ships no .pyc (bytecode would have to come from Lambda's python3.13, which "
-        "the build machine need not have), so botocore's modules compile at every cold "
-        "start; the row is the baseline with boto3 from the unzipped layer, against the "
-        "same with that boto3 compiled. The function rows use compiled boto3 on both sides.",
+        "The code asset and SDK layer rows: what a build machine without a CPython 3.13 "
+        "ships (the build says so): the code asset and the SDK layer (infra/layer.py) "
+        "without .pyc, so their modules compile at every cold start (Lambda cannot cache "
+        "bytecode in /var/task or /opt). The code asset row is image-events (tracing off) "
+        "from the sources only against the asset as built; the layer row the baseline with "
+        "boto3 from the unzipped layer against the same with that boto3 compiled. The "
+        "function rows use compiled boto3 on both sides.",
         "What is not in init: image-events' and deployment-events' event models are built on "
         "their first use (defer_build), so each pays only for the models it receives, in its "
         "first invocation; task-events imports deployment-events' rollback path only when it "

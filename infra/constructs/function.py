@@ -1,6 +1,7 @@
 """One reaction function and what every one of them shares.
 
-``FunctionCode``: the code asset (``functions/``, whole), the pinned Powertools layer and
+``FunctionCode``: the code asset (``functions/``, whole, with its bytecode:
+``infra/code_asset.py``), the pinned Powertools layer and
 the SDK layer (boto3 and botocore at uv.lock's versions, ``infra/layer.py``).
 ``AutomatedFunction``: the base of the four functions in ``infra/constructs/reactions.py``:
 python3.13 on arm64, tracing as the config says, its own log group, its environment (exactly
@@ -31,6 +32,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra import code_asset
 from infra import layer as sdk_layer
 from infra.constructs.ledger import Ledger
 from infra.constructs.notices import Notices
@@ -58,9 +60,6 @@ LIVE_ALIAS = "live"
 #: retry policy of the functions' asynchronous invocations (on $LATEST, and on the alias)
 ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = Duration.hours(6)
-
-#: What the code asset leaves out of ``functions/`` (bench/asset_size.py zips the same).
-CODE_EXCLUDE = ("**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache")
 
 
 def ops_alarm_name_prefix(name_prefix: str) -> str:
@@ -96,7 +95,9 @@ class FunctionCode(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: FunctionCodeProps) -> None:
         super().__init__(scope, construct_id)
         self.powertools_version = props.powertools_version or installed_powertools_version()
-        self.asset = lambda_.Code.from_asset(str(props.code_path), exclude=list(CODE_EXCLUDE))
+        # One zip file of the sources and their python3.13 bytecode (infra/code_asset.py):
+        # /var/task is read-only, so code shipped without .pyc compiles at every cold start.
+        self.asset = lambda_.Code.from_asset(str(code_asset.ensure(props.code_path)))
         self.layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from autopilot.settings import (
 )
 from aws_cdk.assertions import Match
 
+from infra import code_asset, layer
 from infra.constructs.function import (
     POWERTOOLS_SSM_PREFIX,
     TRACE_DISABLED_ENV,
@@ -519,18 +521,29 @@ def test_function_runtime_layer_tracing_logs_and_dlq(control, name: str) -> None
     )
 
 
-def test_code_asset_is_the_functions_folder_only(control) -> None:
+def test_code_asset_is_the_functions_folder_with_its_bytecode(control) -> None:
+    """The functions' one code asset is code_asset's zip: ``functions/``'s sources (no
+    ``__pycache__`` of this machine) and, compiled here for python3.13, their bytecode."""
     assets = json.loads((control.outdir / "EcsAutopilot-demo.assets.json").read_text())["files"]
-    lambda_assets = [a for a in assets.values() if a["source"].get("packaging") == "zip"]
-    paths = {control.outdir / a["source"]["path"] for a in lambda_assets}
-    code = [p for p in paths if (p / "autopilot" / "contract.py").exists()]
+    paths = {control.outdir / a["source"]["path"] for a in assets.values()}
+    zips = [p for p in paths if p.is_file() and zipfile.is_zipfile(p)]
+    code = [p for p in zips if "autopilot/contract.py" in zipfile.ZipFile(p).namelist()]
     assert len(code) == 1
-    (root,) = code
+    (staged,) = code
+    names = zipfile.ZipFile(staged).namelist()
     functions = REPO / "functions"
-    expected = sorted(p.name for p in functions.iterdir() if p.name != "__pycache__")
-    assert sorted(p.name for p in root.iterdir()) == expected
-    assert "autopilot" in expected
-    assert not list(root.rglob("__pycache__"))
+    shipped = sorted(p.relative_to(functions).as_posix() for p in code_asset.sources(functions))
+    assert sorted(n for n in names if "/__pycache__/" not in n) == shipped
+    assert {n.split("/")[0] for n in names} == {
+        p.name for p in functions.iterdir() if p.name not in code_asset.EXCLUDED_DIRS
+    }
+    compiled = [n for n in names if n.endswith(".pyc")]
+    if layer.runtime_python():
+        assert compiled
+        assert all(n.endswith(".cpython-313.pyc") for n in compiled)
+        assert len(compiled) == sum(1 for n in shipped if n.endswith(".py"))
+    else:
+        assert not compiled
 
 
 def rule_patterns(synth) -> dict[str, dict[str, Any]]:
