@@ -24,7 +24,9 @@ class FunctionSettings(BaseModel):
     """What every function reads: who it is, the ledger, the notices, what it manages (the
     clusters, the repositories), the lease."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # defer_build: a function builds the validator of its own settings model only, on its
+    # first get_settings, not the other functions' models it imports with this module.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     powertools_service_name: str = Field(min_length=1)
     powertools_metrics_namespace: str = Field(min_length=1)

@@ -50,6 +50,24 @@ def test_importing_a_handler_does_not_import_boto3() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_a_function_builds_its_own_settings_model_only() -> None:
+    # every settings model lives in one module: a function's init builds the validator of
+    # its own (at get_settings), not those of the other functions (defer_build)
+    code = (
+        "import json, autopilot.handlers.task_events; from autopilot import settings;"
+        "settings.get_settings(settings.TaskEventsSettings);"
+        "models = [v for v in vars(settings).values() if isinstance(v, type)"
+        " and issubclass(v, settings.FunctionSettings)];"
+        "print(json.dumps(sorted(m.__name__ for m in models if m.__pydantic_complete__)))"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
+    env = base | _SETTINGS_ENV | {"POWERTOOLS_TRACE_DISABLED": "true"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["TaskEventsSettings"]
+
+
 # -- tracing as the config's choice (observability.py) --------------------------------------
 _INVOKE = """
 import json, sys
