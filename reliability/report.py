@@ -98,8 +98,9 @@ def retention_row(rt: dict[str, Any]) -> str:
     return (
         f"| lifecycle expiry never removes a protected digest | {rt['pushed']} images pushed "
         f"to {rt['repositories']} repositories ({rt['deployed']} deploys to "
-        f"{rt['services']} services, {rt['sweeps']} sweeps), then an expiry run keeping 1 "
-        f"image below the protective rule | {rt['expired']} expired, "
+        f"{rt['services']} services, {rt['sweeps']} sweeps), then an expiry run over those "
+        f"repositories (with what earlier phases pushed there) keeping 1 image below the "
+        f"protective rule | {rt['expired']} expired, "
         f"{rt['protected_removed']} protected digests removed of {rt['protected']} (without "
         f"the rule: {rt['unprotected_would_remove']}); rollback to the last known good "
         f"{'done' if rt['rolled_back'] and rt['rollback_target_held'] else 'FAILED'} | "
