@@ -120,7 +120,7 @@ def examples(*lines: str) -> str:
 
 
 def option(*decls: str, **kw: Any) -> click.Option:
-    """A command's option; its metavar as argparse named it (the name in capitals)."""
+    """A command's option; its metavar the option's name in capitals (`--reason REASON`)."""
     if (
         not kw.get("is_flag")
         and "metavar" not in kw
