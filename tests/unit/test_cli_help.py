@@ -120,6 +120,26 @@ def test_completion_offers_commands_choices_and_function_names() -> None:
     assert complete("autopilot completion ") == list(parsing.SHELLS)
 
 
+def test_bash_completes_with_the_printed_script() -> None:
+    """As in a user's ~/.bashrc: the script evaluated, bash asks it to complete words."""
+    script = 'eval "$(autopilot completion bash)"; COMP_WORDS=(autopilot local "p")\n'
+    script += 'COMP_CWORD=2; _autopilot_completion autopilot; echo "${COMPREPLY[@]}"\n'
+    script += "complete -p autopilot"
+    path = f"{AUTOPILOT.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    proc = subprocess.run(
+        ["bash", "-c", script],
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    offered, registered = proc.stdout.splitlines()
+    assert offered.split() == ["push"]
+    assert registered.endswith("-F _autopilot_completion autopilot")
+
+
 def test_a_bad_shell_is_a_usage_error() -> None:
     proc = run("completion", "powershell")
     assert proc.returncode == 2
