@@ -4,7 +4,10 @@ Exit codes (``cli.output``): 0 done; 1 a reaction did not happen or failed; 2 ba
 or bad input; 3 AWS cannot be reached as asked (credentials, region, profile, endpoint).
 Each error is one clear line on stderr, never a traceback. The global options
 (``--profile``, ``--region``, ``--endpoint-url``, ``--outputs-file``, ``--output``,
-``--no-color``, ``--version``) are accepted before or after the subcommand.
+``--no-color``, ``--version``) are accepted before or after the subcommand. The command
+line is click's: :func:`build_cli` declares the commands, ``cli.parsing`` holds what they
+share (the global options, help with examples, completion); each ``cmd_*`` function gets
+the parsed line as a ``types.SimpleNamespace``.
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
