@@ -927,13 +927,13 @@ def _functions() -> list[str]:
 
 
 def _event_argument(help: str) -> click.Argument:
-    return parsing.Argument(
+    return click.Argument(
         ["event"], metavar="EVENT.json", type=click.Path(allow_dash=True), help=help
     )
 
 
 def _service_argument() -> click.Argument:
-    return parsing.Argument(["service"], help=SERVICE_HELP)
+    return click.Argument(["service"], help=SERVICE_HELP)
 
 
 def _reason(help: str = "why (recorded and announced)") -> click.Option:
@@ -959,7 +959,7 @@ def _where() -> list[click.Parameter]:
 
 
 def _digest_argument() -> click.Argument:
-    return parsing.Argument(["digest"], help="sha256:... (or a unique prefix of a pending digest)")
+    return click.Argument(["digest"], help="sha256:... (or a unique prefix of a pending digest)")
 
 
 def _local_commands(local: click.Group) -> None:
@@ -1002,7 +1002,7 @@ def _local_commands(local: click.Group) -> None:
         ],
         verbose=True,
         params=[
-            parsing.Argument(["image"], metavar="REPO:TAG", help="the repository and new tag"),
+            click.Argument(["image"], metavar="REPO:TAG", help="the repository and new tag"),
             option("--findings", help="scan findings, e.g. CRITICAL=1,HIGH=2 (default: clean)"),
             option("--crashing", is_flag=True, help="the image's tasks exit at start"),
             option(
@@ -1057,8 +1057,8 @@ def _local_commands(local: click.Group) -> None:
         example=["autopilot local alarm demo-web-errors ALARM --reason 'error rate'"],
         verbose=True,
         params=[
-            parsing.Argument(["name"], help="the CloudWatch alarm's name"),
-            parsing.Argument(
+            click.Argument(["name"], help="the CloudWatch alarm's name"),
+            click.Argument(
                 ["state"],
                 type=click.Choice(["ALARM", "OK", "INSUFFICIENT_DATA"]),
                 help="its new state",
@@ -1074,7 +1074,7 @@ def _local_commands(local: click.Group) -> None:
         example=["autopilot local stop-tasks api --az eu-west-1a"],
         verbose=True,
         params=[
-            parsing.Argument(["service"], help="the service's name"),
+            click.Argument(["service"], help="the service's name"),
             option("--az", required=True, help="the availability zone that loses them"),
         ],
     )
@@ -1086,7 +1086,7 @@ def _local_commands(local: click.Group) -> None:
         example=["autopilot local tick", "autopilot local tick reconcile"],
         verbose=True,
         params=[
-            parsing.Argument(
+            click.Argument(
                 ["rule"],
                 required=False,
                 shell_complete=_complete(SCHEDULE_RULES),
@@ -1102,7 +1102,7 @@ def _local_commands(local: click.Group) -> None:
         "expire is deleted",
         example=["autopilot local expire", "autopilot local expire demo/web"],
         params=[
-            parsing.Argument(
+            click.Argument(
                 ["repository"], required=False, help="only this repository (default: all)"
             )
         ],
@@ -1267,7 +1267,7 @@ def _adopt_command(root: click.Group) -> None:
         ],
         check=_one_way_to_act,
         params=[
-            parsing.Argument(["cluster"], metavar="CLUSTER", help="the cluster's name or ARN"),
+            click.Argument(["cluster"], metavar="CLUSTER", help="the cluster's name or ARN"),
             option(
                 "--service",
                 multiple=True,
@@ -1370,7 +1370,7 @@ def build_cli() -> click.Group:
         ],
         verbose=True,
         params=[
-            parsing.Argument(
+            click.Argument(
                 ["function"],
                 shell_complete=_complete(_functions),
                 help=f"one of the functions: {', '.join(_functions())}",
@@ -1401,7 +1401,7 @@ def build_cli() -> click.Group:
             'eval "$(autopilot completion zsh)"      # in ~/.zshrc',
             "autopilot completion fish > ~/.config/fish/completions/autopilot.fish",
         ],
-        params=[parsing.Argument(["shell"], type=click.Choice(parsing.SHELLS), help="the shell")],
+        params=[click.Argument(["shell"], type=click.Choice(parsing.SHELLS), help="the shell")],
     )
     return root
 

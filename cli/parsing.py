@@ -9,7 +9,8 @@ the commands).
   option values (the names ``cli.main``'s ``cmd_*`` functions read) and the function to
   run, which ``cli.main`` runs with the command's environment and output streams.
 - Help has an "Examples:" section on every command (``tests/unit/test_cli_help.py`` fails
-  on a command without one) and lists arguments, options and global options apart.
+  on a command without one) and lists the arguments, the command's options and the global
+  options apart.
 - Shell completion is click's own (``_AUTOPILOT_COMPLETE=bash_source autopilot``, or
   ``autopilot completion bash``).
 """
@@ -17,7 +18,7 @@ the commands).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import Any
 
@@ -52,17 +53,6 @@ class GlobalOption(click.Option):
     """One of the global options (help lists them apart)."""
 
 
-class Argument(click.Argument):
-    """A positional argument with a help line (click's have none)."""
-
-    def __init__(self, decls: Sequence[str], *, help: str | None = None, **kw: Any) -> None:
-        super().__init__(list(decls), **kw)
-        self.help = help
-
-    def help_record(self, ctx: click.Context) -> tuple[str, str]:
-        return self.make_metavar(ctx), self.help or ""
-
-
 def _show_help(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
         say(ctx.get_help())
@@ -70,8 +60,8 @@ def _show_help(ctx: click.Context, _param: click.Parameter, value: bool) -> None
 
 
 class _Help:
-    """Help that lists arguments, the command's options and the global options apart, and
-    prints through :func:`say` (a closed pipe ends quietly)."""
+    """Help that lists the command's options and the global options apart (click lists the
+    arguments before them), and prints through :func:`say` (a closed pipe ends quietly)."""
 
     _help_option: click.Option | None
 
@@ -89,15 +79,12 @@ class _Help:
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         assert isinstance(self, click.Command)
-        args: list[tuple[str, str]] = []
         own: list[tuple[str, str]] = []
         glob: list[tuple[str, str]] = []
         for p in self.get_params(ctx):
-            if isinstance(p, Argument):
-                args.append(p.help_record(ctx))
-            elif (record := p.get_help_record(ctx)) is not None:
+            if isinstance(p, click.Option) and (record := p.get_help_record(ctx)) is not None:
                 (glob if isinstance(p, GlobalOption) else own).append(record)
-        for heading, rows in (("Arguments", args), ("Options", own), (GLOBAL_HEADING, glob)):
+        for heading, rows in (("Options", own), (GLOBAL_HEADING, glob)):
             if rows:
                 with formatter.section(heading):
                     formatter.write_dl(rows)

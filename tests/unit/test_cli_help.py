@@ -86,6 +86,8 @@ def test_help_of_the_installed_command_lists_global_options_and_examples() -> No
     assert "Global options (before or after the command):" in proc.stdout
     assert "  autopilot local push demo/web:1.5.0" in proc.stdout
     assert "--findings FINDINGS" in proc.stdout
+    assert proc.stdout.count("Positional arguments:") == 1
+    assert "REPO:TAG  the repository and new tag" in proc.stdout
     assert "-h, --help" in proc.stdout
     top = run("--help")
     assert top.returncode == 0, top.stderr
