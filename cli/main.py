@@ -4,14 +4,16 @@ Exit codes (``cli.output``): 0 done; 1 a reaction did not happen or failed; 2 ba
 or bad input; 3 AWS cannot be reached as asked (credentials, region, profile, endpoint).
 Each error is one clear line on stderr, never a traceback. The global options
 (``--profile``, ``--region``, ``--endpoint-url``, ``--outputs-file``, ``--output``,
-``--no-color``, ``--version``) are accepted before or after the subcommand.
+``--no-color``, ``--version``) are accepted before or after the subcommand. The command
+line is click's: :func:`build_cli` declares the commands, ``cli.parsing`` holds what they
+share (the global options, help with examples, completion); each ``cmd_*`` function gets
+the parsed line as a ``types.SimpleNamespace``.
 """
 
 # ruff: noqa: PLC0415 - imports are deferred: moto, boto3 and the handlers load only where used
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -21,14 +23,17 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from types import SimpleNamespace as Args
+from typing import Any
 
+import click
+
+from cli import parsing
 from cli.output import (
     EXIT_AWS,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    OUTPUTS,
     AwsAccessError,
     Failed,
     UsageError,
@@ -39,19 +44,7 @@ from cli.output import (
     print_json,
     progress,
 )
-
-
-class _Parser(argparse.ArgumentParser):
-    """No abbreviated options (as in the aws CLI): every parser on the way reads the whole
-    line, and ``local up --out DIR`` is no abbreviation of ``--output`` or ``--outputs-file``."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        raise UsageError(f"{self.prog}: {message}")
+from cli.parsing import command, option
 
 
 # --------------------------------------------------------------------------- output
@@ -113,7 +106,7 @@ def _parse_findings(text: str | None) -> dict[str, int]:
 DEMO_PROGRESS_FILE = "autopilot-demo-steps.json"
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(args: Args) -> int:
     from cli.progress import ProgressClock
     from sandbox.core import Sandbox
     from sandbox.demo import DemoContext, run_scenes
@@ -220,7 +213,7 @@ def banner(endpoint: str, state: Path) -> list[str]:
 WATCH_SECONDS = 1.0
 
 
-def cmd_local_up(args: argparse.Namespace) -> int:
+def cmd_local_up(args: Args) -> int:
     from sandbox.server import REGION
 
     if args.region and args.region != REGION:
@@ -293,7 +286,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 def _local_call(
     path: str,
     body: dict[str, Any],
-    args: argparse.Namespace,
+    args: Args,
     *,
     require_match: bool = False,
     show_all: bool = False,
@@ -315,7 +308,7 @@ def _local_call(
     return _routes_exit(doc.get("routes", []), require_match=require_match)
 
 
-def cmd_local_push(args: argparse.Namespace) -> int:
+def cmd_local_push(args: Args) -> int:
     repo, sep, tag = args.image.rpartition(":")
     if not sep or not repo or "/" in tag:
         repo, tag = args.image, None
@@ -351,7 +344,7 @@ def _parse_platforms(value: str | None, *, attestation: bool) -> list[str]:
     return platforms
 
 
-def cmd_local_emit(args: argparse.Namespace) -> int:
+def cmd_local_emit(args: Args) -> int:
     from sandbox.router import missing_envelope_fields
 
     event = _load_event(args.event)
@@ -365,17 +358,17 @@ def cmd_local_emit(args: argparse.Namespace) -> int:
     return _local_call("/emit", body, args, require_match=True, show_all=True)
 
 
-def cmd_local_alarm(args: argparse.Namespace) -> int:
+def cmd_local_alarm(args: Args) -> int:
     return _local_call(
         "/alarm", {"name": args.name, "state": args.state, "reason": args.reason}, args
     )
 
 
-def cmd_local_tick(args: argparse.Namespace) -> int:
+def cmd_local_tick(args: Args) -> int:
     return _local_call("/tick", {"rule": args.rule}, args)
 
 
-def cmd_local_expire(args: argparse.Namespace) -> int:
+def cmd_local_expire(args: Args) -> int:
     """A lifecycle expiry run in the sandbox (moto runs none): what each repository's
     lifecycle policy expires is deleted, as ECR would."""
     from sandbox.control import BadRequest, NoSandbox, call
@@ -399,11 +392,11 @@ def cmd_local_expire(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_local_stop_tasks(args: argparse.Namespace) -> int:
+def cmd_local_stop_tasks(args: Args) -> int:
     return _local_call("/stop-tasks", {"service": args.service, "az": args.az}, args)
 
 
-def cmd_local_info(args: argparse.Namespace) -> int:
+def cmd_local_info(args: Args) -> int:
     from sandbox.control import NoSandbox, call, read_state
 
     try:
@@ -423,18 +416,18 @@ def cmd_local_info(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- invoke
-def _endpoint(args: argparse.Namespace) -> str | None:
+def _endpoint(args: Args) -> str | None:
     return args.endpoint or os.environ.get("AWS_ENDPOINT_URL")
 
 
-def _offline(args: argparse.Namespace) -> bool:
+def _offline(args: Args) -> bool:
     """``invoke`` runs against a throwaway sandbox unless an endpoint, a profile or
     ``--aws`` says where AWS is (as ``sam local invoke`` runs a function locally)."""
     return not (_endpoint(args) or args.profile or os.environ.get("AWS_PROFILE") or args.aws)
 
 
 @contextlib.contextmanager
-def _throwaway_sandbox(args: argparse.Namespace) -> Iterator[str]:
+def _throwaway_sandbox(args: Args) -> Iterator[str]:
     """A sandbox in this process with the stacks deployed, for one invocation: its
     endpoint, then it is gone. Its progress goes to stderr; stdout keeps the result."""
     from cli.progress import ProgressClock
@@ -459,7 +452,7 @@ def _throwaway_sandbox(args: argparse.Namespace) -> Iterator[str]:
         sb.down()
 
 
-def cmd_invoke(args: argparse.Namespace) -> int:
+def cmd_invoke(args: Args) -> int:
     from cli.invoke import InvokeError, check_function, invoke
 
     event = _load_event(args.event)
@@ -529,7 +522,7 @@ def _split_outcomes(text: str | None) -> list[str] | None:
     return [o.strip() for o in text.split(",") if o.strip()] if text else None
 
 
-def cmd_history(args: argparse.Namespace) -> int:
+def cmd_history(args: Args) -> int:
     from cli.controls import OperatorError
     from cli.invoke import InvokeError, history
 
@@ -645,7 +638,7 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
 
 
 # --------------------------------------------------------------------------- operator
-def _operator(args: argparse.Namespace) -> tuple[Any, Any]:
+def _operator(args: Args) -> tuple[Any, Any]:
     """(clients, target) for the operator commands, from --endpoint/--stack/--table/--cluster."""
     from cli.invoke import InvokeError, locate, operator_clients
 
@@ -657,7 +650,7 @@ def _operator(args: argparse.Namespace) -> tuple[Any, Any]:
     return operator_clients(endpoint), target
 
 
-def _control(args: argparse.Namespace, action: str) -> int:
+def _control(args: Args, action: str) -> int:
     from cli import controls as operator
     from cli.invoke import InvokeError, actor
 
@@ -700,27 +693,27 @@ def _control(args: argparse.Namespace, action: str) -> int:
     return EXIT_OK
 
 
-def cmd_approve(args: argparse.Namespace) -> int:
+def cmd_approve(args: Args) -> int:
     return _control(args, "approve")
 
 
-def cmd_rollback(args: argparse.Namespace) -> int:
+def cmd_rollback(args: Args) -> int:
     return _control(args, "rollback")
 
 
-def cmd_reject(args: argparse.Namespace) -> int:
+def cmd_reject(args: Args) -> int:
     return _control(args, "reject")
 
 
-def cmd_pause(args: argparse.Namespace) -> int:
+def cmd_pause(args: Args) -> int:
     return _control(args, "pause")
 
 
-def cmd_resume(args: argparse.Namespace) -> int:
+def cmd_resume(args: Args) -> int:
     return _control(args, "resume")
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(args: Args) -> int:
     from cli import controls as operator
 
     aws, target = _operator(args)
@@ -749,7 +742,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_wait(args: argparse.Namespace) -> int:
+def cmd_wait(args: Args) -> int:
     from cli import controls as operator
 
     if args.timeout <= 0 or args.interval <= 0:
@@ -867,7 +860,7 @@ def _print_status(s: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- adopt
-def cmd_adopt(args: argparse.Namespace) -> int:
+def cmd_adopt(args: Args) -> int:
     from cli import adopt as adoption
     from cli.invoke import InvokeError, _client, control_plane, operator_clients
 
@@ -910,422 +903,511 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _invoke_parser(sub: Any, common: Any) -> None:
-    inv = common(
-        sub.add_parser("invoke", help="run one handler on one event and print its decision")
-    )
-    inv.add_argument(
-        "function", help="image-events, deployment-events, task-events or capacity-events"
-    )
-    inv.add_argument("event", metavar="EVENT.json")
-    inv.add_argument("--dry-run", action="store_true", help="print the plan; make no mutating call")
-    inv.add_argument("--function-name", help="the deployed function to take the environment from")
-    inv.add_argument(
-        "--aws",
-        action="store_true",
-        help="against AWS with the standard credential chain (implied by --profile and "
-        "--endpoint-url; without any of them: a throwaway in-process sandbox)",
-    )
-    inv.set_defaults(func=cmd_invoke)
-
-
-def _adopt_parser(sub: Any, common: Any) -> None:
-    ad = common(
-        sub.add_parser(
-            "adopt",
-            help="can autopilot manage an existing cluster's services, and why not; the tags "
-            "that opt them in (written with --apply)",
-        )
-    )
-    ad.add_argument("cluster", metavar="CLUSTER", help="the cluster's name or ARN")
-    ad.add_argument(
-        "--service",
-        action="append",
-        metavar="NAME",
-        help="only this service (repeat for several; default: every service of the cluster)",
-    )
-    ad.add_argument("--policy", help="autopilot:policy to write (default semver)")
-    ad.add_argument(
-        "--scan", help="autopilot:scan to write: critical, high or off (default critical)"
-    )
-    ad.add_argument("--approval", help="autopilot:approval to write: auto or manual (default auto)")
-    ad.add_argument(
-        "--repository", help="the ECR repository to track (default: the one the image comes from)"
-    )
-    ad.add_argument(
-        "--container", help="the container to update (default: the one running the repository)"
-    )
-    ad.add_argument(
-        "--rebalance", help="autopilot:rebalance to write: on or off (default on; off for DAEMON)"
-    )
-    act = ad.add_mutually_exclusive_group()
-    act.add_argument("--apply", action="store_true", help="write the tags (default: a dry run)")
-    act.add_argument("--undo", action="store_true", help="remove every autopilot:* tag")
-    ad.add_argument(
-        "--stack",
-        help="the control plane's stack, whose outputs say what it manages (default: "
-        "EcsAutopilot-<environment of the config file cdk.json names>)",
-    )
-    ad.add_argument(
-        "--managed-clusters",
-        metavar="ARNS",
-        help="the clusters the control plane manages, comma-separated (default: the stack's "
-        "ManagedClusterArns)",
-    )
-    ad.add_argument(
-        "--repositories",
-        metavar="FILTER",
-        help="the repositories it covers: * or name:<repo>/prefix:<start> items (default: the "
-        "stack's ManagedRepositories)",
-    )
-    ad.add_argument(
-        "--pass-roles",
-        metavar="ROLES",
-        help="the roles it may pass: role ARNs (* matches), path:/PREFIX/ or tag:KEY=VALUE, "
-        "comma-separated, or - for none (default: the stack's PassRoles)",
-    )
-    ad.set_defaults(func=cmd_adopt)
-
-
-# --------------------------------------------------------------------------- parser
-def _expire_and_info_parsers(lsub: Any, common: Any, plain: Any) -> None:
-    """``local expire [REPO]`` and ``local info``."""
-    expire = common(
-        lsub.add_parser(
-            "expire",
-            help="run the repositories' ECR lifecycle policies once (moto never does): what "
-            "they expire is deleted",
-        )
-    )
-    expire.add_argument("repository", nargs="?", help="only this repository (default: all)")
-    expire.set_defaults(func=cmd_local_expire)
-    info = plain(lsub.add_parser("info", help="what the running sandbox holds"))
-    info.set_defaults(func=cmd_local_info)
-
-
+# --------------------------------------------------------------------------- the command line
 SERVICE_HELP = "service: its name (unique among the managed clusters), CLUSTER/NAME or ARN"
+CLUSTER_HELP = "a managed cluster's ARN"
+OUT_HELP = "cloud assembly directory (default: cdk.out, reused when fresh)"
+#: what `local tick` completes (the schedule rules' last words)
+SCHEDULE_RULES = ("reconcile", "recheck")
 
 
-def _operator_parsers(sub: Any, common: Any) -> None:
-    """history, status, wait, rollback, approve, reject, pause, resume: against the sandbox
-    or an account."""
+def _complete(words: Sequence[str] | Callable[[], Sequence[str]]) -> Any:
+    """A click ``shell_complete`` callback offering ``words`` that start with what is typed."""
 
-    def where(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sp.add_argument(
+    def offer(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+        return [w for w in (words() if callable(words) else words) if w.startswith(incomplete)]
+
+    return offer
+
+
+def _functions() -> list[str]:
+    from autopilot.contract import FUNCTIONS
+
+    return list(FUNCTIONS)
+
+
+def _event_argument(help: str) -> click.Argument:
+    return click.Argument(
+        ["event"], metavar="EVENT.json", type=click.Path(allow_dash=True), help=help
+    )
+
+
+def _service_argument() -> click.Argument:
+    return click.Argument(["service"], help=SERVICE_HELP)
+
+
+def _reason(help: str = "why (recorded and announced)") -> click.Option:
+    return option("--reason", help=help)
+
+
+def _where() -> list[click.Parameter]:
+    """Where the operator commands find the control plane."""
+    return [
+        option(
             "--stack",
             help="the deployed stack whose outputs name the ledger table and cluster "
             "(default: EcsAutopilot-<environment of the config file cdk.json names>)",
-        )
-        sp.add_argument("--table", help="ledger table (default: from the stack's outputs)")
-        sp.add_argument(
-            "--cluster",
-            action="append",
-            help="a managed cluster's ARN (repeat, or comma-separate, for several; default: "
-            "the managed clusters the stack's outputs name)",
-        )
-        return sp
-
-    hist = where(
-        common(
-            sub.add_parser("history", help="the ledger's decisions for one service, newest first")
-        )
-    )
-    hist.add_argument("service", help=SERVICE_HELP)
-    hist.add_argument(
-        "--limit", type=int, default=None, help="at most N (default 50, all with --since)"
-    )
-    hist.add_argument("--since", help="only decisions since: 30m, 2h, 7d, or an ISO-8601 time")
-    hist.add_argument(
-        "--outcome",
-        help="only these outcomes, comma-separated (deployed,blocked); shows no-ops it names",
-    )
-    hist.add_argument(
-        "--all",
-        action="store_true",
-        help="also the decisions that changed nothing (debounced, balanced, unchanged, "
-        "ignored, duplicate), hidden by default (--output json always has them)",
-    )
-    hist.set_defaults(func=cmd_history)
-
-    st = where(
-        common(
-            sub.add_parser(
-                "status",
-                help="every tracked service: running digest and tag, last known good, "
-                "quarantined, pending approvals, paused, last decision",
-            )
-        )
-    )
-    st.set_defaults(func=cmd_status)
-    wt = where(
-        common(
-            sub.add_parser(
-                "wait",
-                help="until SERVICE is steady on the expected digest (exit 0), or its "
-                "deployment failed or was rolled back, or the timeout passed (exit 1)",
-                description="example: autopilot wait web --timeout 900 && ./smoke-test.sh",
-            )
-        )
-    )
-    wt.add_argument("service", help=SERVICE_HELP)
-    wt.add_argument(
-        "--digest",
-        help="the image digest to wait for (default: the ledger's newest deploy of SERVICE)",
-    )
-    wt.add_argument(
-        "--timeout", type=float, default=600.0, help="give up after S seconds (default 600)"
-    )
-    wt.add_argument("--interval", type=float, default=5.0, help="poll every S seconds (default 5)")
-    wt.set_defaults(func=cmd_wait)
-    rb = where(
-        common(
-            sub.add_parser(
-                "rollback",
-                help="move SERVICE back to its last known good (or --to a digest it ran "
-                "before), as autopilot's own rollbacks: lease, ledger, notice",
-                description="example: autopilot rollback web --quarantine --reason 'checkout "
-                "errors'",
-            )
-        )
-    )
-    rb.add_argument("service", help=SERVICE_HELP)
-    rb.add_argument(
-        "--to",
-        metavar="DIGEST",
-        help="sha256:... (or a unique start of it) the ledger records SERVICE ran "
-        "(default: its last known good)",
-    )
-    rb.add_argument(
-        "--quarantine",
-        action="store_true",
-        help="also quarantine the digest rolled back from: no push or approval deploys it again",
-    )
-    rb.add_argument("--reason", help="why (recorded and announced)")
-    rb.add_argument(
-        "--dry-run", action="store_true", help="say what it would do; change and record nothing"
-    )
-    rb.set_defaults(func=cmd_rollback)
-    ap = where(common(sub.add_parser("approve", help="deploy a pending approval, re-checked now")))
-    ap.add_argument("service", help=SERVICE_HELP)
-    ap.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
-    ap.set_defaults(func=cmd_approve)
-    rj = where(common(sub.add_parser("reject", help="refuse a pending approval for good")))
-    rj.add_argument("service", help=SERVICE_HELP)
-    rj.add_argument("digest", help="sha256:... (or a unique prefix of a pending digest)")
-    rj.add_argument("--reason", help="why (recorded and announced)")
-    rj.set_defaults(func=cmd_reject)
-    pa = where(
-        common(sub.add_parser("pause", help="hold every reaction for one service (recorded)"))
-    )
-    pa.add_argument("service", help=SERVICE_HELP)
-    pa.add_argument("--reason", help="why (recorded, shown in status, announced)")
-    pa.set_defaults(func=cmd_pause)
-    re_ = where(common(sub.add_parser("resume", help="release a paused service")))
-    re_.add_argument("service", help=SERVICE_HELP)
-    re_.add_argument("--reason", help="why (recorded and announced)")
-    re_.set_defaults(func=cmd_resume)
-
-
-def global_options(p: argparse.ArgumentParser, *, top: bool) -> argparse.ArgumentParser:
-    """The aws-CLI habits, on the top-level parser and on every subcommand's: the
-    subcommands' copies default to ``SUPPRESS`` so an option given before the subcommand is
-    not reset by the subcommand's default."""
-
-    def default(value: Any) -> Any:
-        return value if top else argparse.SUPPRESS
-
-    g = p.add_argument_group("global options (before or after the command)")
-    g.add_argument(
-        "--profile",
-        default=default(None),
-        help="a named profile of the AWS config and credentials files (default: $AWS_PROFILE)",
-    )
-    g.add_argument(
-        "--region",
-        default=default(None),
-        help="AWS region (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else the profile's)",
-    )
-    g.add_argument(
-        "--endpoint-url",
-        "--endpoint",
-        dest="endpoint",
-        metavar="URL",
-        default=default(None),
-        help="AWS endpoint, e.g. the sandbox's http://127.0.0.1:4599 "
-        "(default: $AWS_ENDPOINT_URL, else AWS itself)",
-    )
-    g.add_argument(
-        "--outputs-file",
-        metavar="FILE",
-        default=default(None),
-        help="the stacks' outputs as `cdk deploy --outputs-file FILE` wrote them, read "
-        "before CloudFormation (default: $AUTOPILOT_OUTPUTS_FILE)",
-    )
-    g.add_argument(
-        "--output",
-        choices=OUTPUTS,
-        default=default(None),
-        help="json (machine-readable, nothing else on stdout), table or text (the default)",
-    )
-    g.add_argument(
-        "--json",
-        dest="output",
-        action="store_const",
-        const="json",
-        default=default(None),
-        help="the same as --output json",
-    )
-    g.add_argument(
-        "--no-color",
-        action="store_true",
-        default=default(False),
-        help="no colour (there is none off a terminal, nor with $NO_COLOR)",
-    )
-    g.add_argument("--version", action="version", version=f"autopilot {_version()}")
-    return p
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("ecs-autopilot")
-    except PackageNotFoundError:  # pragma: no cover - run from a checkout, not installed
-        return "unknown"
-
-
-def _json(args: argparse.Namespace) -> bool:
-    return getattr(args, "output", None) == "json"
-
-
-def _lost_event_parsers(
-    lsub: Any,
-    up: argparse.ArgumentParser,
-    push: argparse.ArgumentParser,
-    common: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
-) -> None:
-    """Lost ECR events and the schedule on demand: ``local up --drop-rate/--drop-seed``,
-    ``local push --drop-event`` and ``local tick [RULE]``."""
-    up.add_argument(
-        "--drop-rate",
-        type=float,
-        default=0.0,
-        metavar="SHARE",
-        help="lose this share (0 to 1) of ECR push and scan events, as EventBridge may",
-    )
-    up.add_argument(
-        "--drop-seed", type=int, default=0, help="seed of which events --drop-rate loses"
-    )
-    push.add_argument(
-        "--drop-event",
-        action="store_true",
-        help="the push's events (push and scan) never reach the rules: the image is in ECR "
-        "for the reconciler's sweep to find",
-    )
-    push.set_defaults(func=cmd_local_push)
-    tick = common(
-        lsub.add_parser("tick", help="fire the schedule rules once (EventBridge's clock)")
-    )
-    tick.add_argument(
-        "rule",
-        nargs="?",
-        help="only this schedule rule: its name or last word (reconcile, recheck)",
-    )
-    tick.set_defaults(func=cmd_local_tick)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = global_options(
-        _Parser(
-            prog="autopilot",
-            description="ecs-autopilot: the sandbox, the demo, handler invocations and the "
-            "operator controls",
-            epilog="exit codes: 0 done, 1 a reaction did not happen or failed, 2 bad usage or "
-            "input, 3 credentials, region, profile or endpoint problem",
         ),
-        top=True,
-    )
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+        option("--table", help="ledger table (default: from the stack's outputs)"),
+        option(
+            "--cluster",
+            multiple=True,
+            help=f"{CLUSTER_HELP} (repeat, or comma-separate, for several; default: "
+            "the managed clusters the stack's outputs name)",
+        ),
+    ]
 
-    def plain(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        return global_options(sp, top=False)
 
-    def common(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        """The global options and ``-v`` (for the commands that tell a timeline)."""
-        sp.add_argument(
-            "-v",
-            "--verbose",
-            action="store_true",
-            help="show every line: reactions that changed nothing (debounced, balanced, ...), "
-            "task events, unmatched events",
-        )
-        return plain(sp)
+def _digest_argument() -> click.Argument:
+    return click.Argument(["digest"], help="sha256:... (or a unique prefix of a pending digest)")
 
-    d = common(sub.add_parser("demo", help="the whole event loop offline, as a timeline of scenes"))
-    d.add_argument("--out", help="cloud assembly directory (default: cdk.out, reused when fresh)")
-    d.add_argument("--resynth", action="store_true", help="synthesize even when cdk.out is fresh")
-    d.set_defaults(func=cmd_demo)
 
-    local = plain(
-        sub.add_parser("local", help="the sandbox: embedded local AWS with the stacks deployed")
+def _local_commands(local: click.Group) -> None:
+    """``autopilot local ...``: the sandbox."""
+    command(
+        local,
+        "up",
+        cmd_local_up,
+        help="start the sandbox in the foreground until Ctrl-C",
+        example=["autopilot local up", "autopilot local up --port 4599 --brownfield"],
+        verbose=True,
+        params=[
+            option("--port", type=int, help="port of the local AWS endpoint (default: a free one)"),
+            option("--out", help=OUT_HELP),
+            option(
+                "--brownfield",
+                is_flag=True,
+                help="also a cluster and services made by plain API calls (sandbox/brownfield.py)",
+            ),
+            option(
+                "--drop-rate",
+                type=float,
+                default=0.0,
+                metavar="SHARE",
+                help="lose this share (0 to 1) of ECR push and scan events, as EventBridge may",
+            ),
+            option(
+                "--drop-seed", type=int, default=0, help="seed of which events --drop-rate loses"
+            ),
+        ],
     )
-    lsub = local.add_subparsers(dest="local_command", required=True, parser_class=_Parser)
-    up = common(lsub.add_parser("up", help="start the sandbox in the foreground until Ctrl-C"))
-    up.add_argument("--port", type=int, help="port of the local AWS endpoint (default: a free one)")
-    up.add_argument("--out", help="cloud assembly directory (default: cdk.out, reused when fresh)")
-    up.add_argument(
-        "--brownfield",
-        action="store_true",
-        help="also a cluster and services made by plain API calls (sandbox/brownfield.py)",
+    command(
+        local,
+        "push",
+        cmd_local_push,
+        help="push a new image and route what AWS would emit",
+        example=[
+            "autopilot local push demo/web:1.5.0",
+            "autopilot local push demo/web:1.6.0 --findings CRITICAL=1",
+        ],
+        verbose=True,
+        params=[
+            click.Argument(["image"], metavar="REPO:TAG", help="the repository and new tag"),
+            option("--findings", help="scan findings, e.g. CRITICAL=1,HIGH=2 (default: clean)"),
+            option("--crashing", is_flag=True, help="the image's tasks exit at start"),
+            option(
+                "--scanner",
+                type=click.Choice(["basic", "inspector2", "none"]),
+                help="override the registry's scanning configuration",
+            ),
+            option(
+                "--platforms",
+                metavar="OS/ARCH,...",
+                help="push an image index of one manifest per platform, e.g. "
+                "linux/amd64,linux/arm64",
+            ),
+            option(
+                "--attestation",
+                is_flag=True,
+                help="with --platforms: add buildx's provenance attestation "
+                "(platform unknown/unknown)",
+            ),
+            option(
+                "--drop-event",
+                is_flag=True,
+                help="the push's events (push and scan) never reach the rules: the image is in "
+                "ECR for the reconciler's sweep to find",
+            ),
+        ],
     )
-    up.set_defaults(func=cmd_local_up)
-    push = common(lsub.add_parser("push", help="push a new image and route what AWS would emit"))
-    push.add_argument("image", metavar="REPO:TAG")
-    push.add_argument("--findings", help="scan findings, e.g. CRITICAL=1,HIGH=2 (default: clean)")
-    push.add_argument("--crashing", action="store_true", help="the image's tasks exit at start")
-    push.add_argument(
-        "--scanner",
-        choices=["basic", "inspector2", "none"],
-        help="override the registry's scanning configuration",
+    command(
+        local,
+        "emit",
+        cmd_local_emit,
+        help="route one event through the deployed rules",
+        example=[
+            "autopilot local emit events/ecr-image-scan-critical.json",
+            "cat event.json | autopilot local emit -",
+        ],
+        verbose=True,
+        params=[
+            _event_argument("an EventBridge event (- for stdin)"),
+            option(
+                "--as-is",
+                is_flag=True,
+                help="keep the event's account and region (default: rewritten to the sandbox's)",
+            ),
+        ],
     )
-    push.add_argument(
-        "--platforms",
-        metavar="OS/ARCH,...",
-        help="push an image index of one manifest per platform, e.g. linux/amd64,linux/arm64",
+    command(
+        local,
+        "alarm",
+        cmd_local_alarm,
+        help="set an alarm's state and route the state change",
+        example=["autopilot local alarm demo-web-errors ALARM --reason 'error rate'"],
+        verbose=True,
+        params=[
+            click.Argument(["name"], help="the CloudWatch alarm's name"),
+            click.Argument(
+                ["state"],
+                type=click.Choice(["ALARM", "OK", "INSUFFICIENT_DATA"]),
+                help="its new state",
+            ),
+            option("--reason", help="the state change's reason"),
+        ],
     )
-    push.add_argument(
-        "--attestation",
-        action="store_true",
-        help="with --platforms: add buildx's provenance attestation (platform unknown/unknown)",
+    command(
+        local,
+        "stop-tasks",
+        cmd_local_stop_tasks,
+        help="a zone loses a service's tasks",
+        example=["autopilot local stop-tasks api --az eu-west-1a"],
+        verbose=True,
+        params=[
+            click.Argument(["service"], help="the service's name"),
+            option("--az", required=True, help="the availability zone that loses them"),
+        ],
     )
-    _lost_event_parsers(lsub, up, push, common)  # and push's defaults
-    emit = common(lsub.add_parser("emit", help="route one event through the deployed rules"))
-    emit.add_argument("event", metavar="EVENT.json", help="an EventBridge event (- for stdin)")
-    emit.add_argument(
-        "--as-is",
-        action="store_true",
-        help="keep the event's account and region (default: rewritten to the sandbox's)",
+    command(
+        local,
+        "tick",
+        cmd_local_tick,
+        help="fire the schedule rules once (EventBridge's clock)",
+        example=["autopilot local tick", "autopilot local tick reconcile"],
+        verbose=True,
+        params=[
+            click.Argument(
+                ["rule"],
+                required=False,
+                shell_complete=_complete(SCHEDULE_RULES),
+                help="only this schedule rule: its name or last word (reconcile, recheck)",
+            )
+        ],
     )
-    emit.set_defaults(func=cmd_local_emit)
-    alarm = common(lsub.add_parser("alarm", help="set an alarm's state and route the state change"))
-    alarm.add_argument("name")
-    alarm.add_argument("state", choices=["ALARM", "OK", "INSUFFICIENT_DATA"])
-    alarm.add_argument("--reason")
-    alarm.set_defaults(func=cmd_local_alarm)
-    stop = common(lsub.add_parser("stop-tasks", help="a zone loses a service's tasks"))
-    stop.add_argument("service")
-    stop.add_argument("--az", required=True)
-    stop.set_defaults(func=cmd_local_stop_tasks)
-    _expire_and_info_parsers(lsub, common, plain)
+    command(
+        local,
+        "expire",
+        cmd_local_expire,
+        help="run the repositories' ECR lifecycle policies once (moto never does): what they "
+        "expire is deleted",
+        example=["autopilot local expire", "autopilot local expire demo/web"],
+        params=[
+            click.Argument(
+                ["repository"], required=False, help="only this repository (default: all)"
+            )
+        ],
+    )
+    command(
+        local,
+        "info",
+        cmd_local_info,
+        help="what the running sandbox holds",
+        example=["autopilot local info", "autopilot local info --json"],
+    )
 
-    _invoke_parser(sub, common)
 
-    _operator_parsers(sub, plain)
-    _adopt_parser(sub, plain)
+def _operator_commands(root: click.Group) -> None:
+    """history, status, wait, rollback, approve, reject, pause, resume: against the sandbox
+    or an account."""
+    command(
+        root,
+        "history",
+        cmd_history,
+        help="the ledger's decisions for one service, newest first",
+        example=[
+            "autopilot history web",
+            "autopilot history web --since 2h --outcome deployed,blocked",
+        ],
+        params=[
+            _service_argument(),
+            option("--limit", type=int, help="at most N (default 50, all with --since)"),
+            option("--since", help="only decisions since: 30m, 2h, 7d, or an ISO-8601 time"),
+            option(
+                "--outcome",
+                help="only these outcomes, comma-separated (deployed,blocked); shows no-ops it "
+                "names",
+            ),
+            option(
+                "--all",
+                "all",
+                is_flag=True,
+                help="also the decisions that changed nothing (debounced, balanced, unchanged, "
+                "ignored, duplicate), hidden by default (--output json always has them)",
+            ),
+            *_where(),
+        ],
+    )
+    command(
+        root,
+        "status",
+        cmd_status,
+        help="every tracked service: running digest and tag, last known good, quarantined, "
+        "pending approvals, paused, last decision",
+        example=["autopilot status", "autopilot status --output table --region eu-west-1"],
+        params=_where(),
+    )
+    command(
+        root,
+        "wait",
+        cmd_wait,
+        help="until SERVICE is steady on the expected digest (exit 0), or its deployment "
+        "failed or was rolled back, or the timeout passed (exit 1)",
+        example=["autopilot wait web --timeout 900 && ./smoke-test.sh"],
+        params=[
+            _service_argument(),
+            option(
+                "--digest",
+                help="the image digest to wait for (default: the ledger's newest deploy of "
+                "SERVICE)",
+            ),
+            option(
+                "--timeout",
+                type=float,
+                default=600.0,
+                help="give up after S seconds (default 600)",
+            ),
+            option("--interval", type=float, default=5.0, help="poll every S seconds (default 5)"),
+            *_where(),
+        ],
+    )
+    command(
+        root,
+        "rollback",
+        cmd_rollback,
+        help="move SERVICE back to its last known good (or --to a digest it ran before), as "
+        "autopilot's own rollbacks: lease, ledger, notice",
+        example=[
+            "autopilot rollback web --dry-run",
+            "autopilot rollback web --quarantine --reason 'checkout errors'",
+        ],
+        params=[
+            _service_argument(),
+            option(
+                "--to",
+                metavar="DIGEST",
+                help="sha256:... (or a unique start of it) the ledger records SERVICE ran "
+                "(default: its last known good)",
+            ),
+            option(
+                "--quarantine",
+                is_flag=True,
+                help="also quarantine the digest rolled back from: no push or approval deploys "
+                "it again",
+            ),
+            _reason(),
+            option(
+                "--dry-run", is_flag=True, help="say what it would do; change and record nothing"
+            ),
+            *_where(),
+        ],
+    )
+    command(
+        root,
+        "approve",
+        cmd_approve,
+        help="deploy a pending approval, re-checked now",
+        example=["autopilot approve web sha256:4f1c2a"],
+        params=[_service_argument(), _digest_argument(), *_where()],
+    )
+    command(
+        root,
+        "reject",
+        cmd_reject,
+        help="refuse a pending approval for good",
+        example=["autopilot reject web sha256:4f1c2a --reason 'not this release'"],
+        params=[_service_argument(), _digest_argument(), _reason(), *_where()],
+    )
+    command(
+        root,
+        "pause",
+        cmd_pause,
+        help="hold every reaction for one service (recorded)",
+        example=["autopilot pause web --reason 'load test until 14:00'"],
+        params=[
+            _service_argument(),
+            _reason("why (recorded, shown in status, announced)"),
+            *_where(),
+        ],
+    )
+    command(
+        root,
+        "resume",
+        cmd_resume,
+        help="release a paused service",
+        example=["autopilot resume web --reason 'load test over'"],
+        params=[_service_argument(), _reason(), *_where()],
+    )
+
+
+def _one_way_to_act(ctx: click.Context) -> None:
+    if ctx.params.get("apply") and ctx.params.get("undo"):
+        raise click.UsageError("--apply and --undo exclude each other: give one", ctx=ctx)
+
+
+def _adopt_command(root: click.Group) -> None:
+    command(
+        root,
+        "adopt",
+        cmd_adopt,
+        help="can autopilot manage an existing cluster's services, and why not; the tags that "
+        "opt them in (written with --apply)",
+        example=[
+            "autopilot adopt legacy-cluster",
+            "autopilot adopt legacy-cluster --service shop --approval manual --apply",
+        ],
+        check=_one_way_to_act,
+        params=[
+            click.Argument(["cluster"], metavar="CLUSTER", help="the cluster's name or ARN"),
+            option(
+                "--service",
+                multiple=True,
+                metavar="NAME",
+                help="only this service (repeat for several; default: every service of the "
+                "cluster)",
+            ),
+            option("--policy", help="autopilot:policy to write (default semver)"),
+            option(
+                "--scan", help="autopilot:scan to write: critical, high or off (default critical)"
+            ),
+            option("--approval", help="autopilot:approval to write: auto or manual (default auto)"),
+            option(
+                "--repository",
+                help="the ECR repository to track (default: the one the image comes from)",
+            ),
+            option(
+                "--container",
+                help="the container to update (default: the one running the repository)",
+            ),
+            option(
+                "--rebalance",
+                help="autopilot:rebalance to write: on or off (default on; off for DAEMON)",
+            ),
+            option("--apply", is_flag=True, help="write the tags (default: a dry run)"),
+            option("--undo", is_flag=True, help="remove every autopilot:* tag"),
+            option(
+                "--stack",
+                help="the control plane's stack, whose outputs say what it manages (default: "
+                "EcsAutopilot-<environment of the config file cdk.json names>)",
+            ),
+            option(
+                "--managed-clusters",
+                metavar="ARNS",
+                help="the clusters the control plane manages, comma-separated (default: the "
+                "stack's ManagedClusterArns)",
+            ),
+            option(
+                "--repositories",
+                metavar="FILTER",
+                help="the repositories it covers: * or name:<repo>/prefix:<start> items "
+                "(default: the stack's ManagedRepositories)",
+            ),
+            option(
+                "--pass-roles",
+                metavar="ROLES",
+                help="the roles it may pass: role ARNs (* matches), path:/PREFIX/ or "
+                "tag:KEY=VALUE, comma-separated, or - for none (default: the stack's PassRoles)",
+            ),
+        ],
+    )
+
+
+def cmd_completion(args: Args) -> int:
+    out(parsing.completion_script(build_cli(), args.shell))
+    return EXIT_OK
+
+
+def build_cli() -> click.Group:
+    """The ``autopilot`` command: its groups and commands (``cli.parsing`` has the rest)."""
+    root = parsing.group(
+        "autopilot",
+        help="ecs-autopilot: the sandbox, the demo, handler invocations and the operator controls",
+        epilog="\b\nExit codes: 0 done, 1 a reaction did not happen or failed, 2 bad usage or "
+        "input,\n3 credentials, region, profile or endpoint problem.\n\n"
+        + parsing.examples(
+            "autopilot local up",
+            "autopilot --region eu-west-1 status --output table",
+            'eval "$(autopilot completion bash)"',
+        ),
+    )
+    command(
+        root,
+        "demo",
+        cmd_demo,
+        help="the whole event loop offline, as a timeline of scenes",
+        example=["autopilot demo", "autopilot demo -v --out cdk.out"],
+        verbose=True,
+        params=[
+            option("--out", help=OUT_HELP),
+            option("--resynth", is_flag=True, help="synthesize even when cdk.out is fresh"),
+        ],
+    )
+    local = parsing.group(
+        "local",
+        help="the sandbox: embedded local AWS with the stacks deployed",
+        epilog=parsing.examples("autopilot local up", "autopilot local push demo/web:1.5.0"),
+    )
+    root.add_command(local)
+    _local_commands(local)
+    command(
+        root,
+        "invoke",
+        cmd_invoke,
+        help="run one handler on one event and print its decision",
+        example=[
+            "autopilot invoke image-events events/ecr-image-push.json --dry-run",
+            "autopilot invoke reconciler events/scheduled-event-reconcile.json "
+            "--endpoint-url http://127.0.0.1:4599",
+        ],
+        verbose=True,
+        params=[
+            click.Argument(
+                ["function"],
+                shell_complete=_complete(_functions),
+                help=f"one of the functions: {', '.join(_functions())}",
+            ),
+            _event_argument("an EventBridge event (- for stdin)"),
+            option("--dry-run", is_flag=True, help="print the plan; make no mutating call"),
+            option("--function-name", help="the deployed function to take the environment from"),
+            option(
+                "--aws",
+                is_flag=True,
+                help="against AWS with the standard credential chain (implied by --profile and "
+                "--endpoint-url; without any of them: a throwaway in-process sandbox)",
+            ),
+        ],
+    )
+    _operator_commands(root)
+    _adopt_command(root)
     from cli.redrive import register_cli
 
-    register_cli(sub, plain)  # autopilot redrive (cli/redrive.py)
-    return p
+    register_cli(root)  # autopilot redrive (cli/redrive.py)
+    command(
+        root,
+        "completion",
+        cmd_completion,
+        help="print the script that makes the shell complete autopilot's commands and options",
+        example=[
+            'eval "$(autopilot completion bash)"     # in ~/.bashrc',
+            'eval "$(autopilot completion zsh)"      # in ~/.zshrc',
+            "autopilot completion fish > ~/.config/fish/completions/autopilot.fish",
+        ],
+        params=[click.Argument(["shell"], type=click.Choice(parsing.SHELLS), help="the shell")],
+    )
+    return root
+
+
+def _json(args: Args) -> bool:
+    return getattr(args, "output", None) == "json"
 
 
 #: commands that tell a story on the terminal as it happens: their stdout is not redirected
@@ -1333,7 +1415,7 @@ def build_parser() -> argparse.ArgumentParser:
 _STREAMING = frozenset({"demo", "up"})
 
 
-def aws_environment(args: argparse.Namespace) -> dict[str, str]:
+def aws_environment(args: Args) -> dict[str, str]:
     """The environment the command's AWS clients read: ``--profile`` (which, as in the aws
     CLI, beats credentials in the environment) and the region from ``--region``, else
     ``AWS_REGION``, else ``AWS_DEFAULT_REGION``, set under both names (botocore reads
@@ -1355,13 +1437,38 @@ def aws_environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def parse(argv: list[str] | None) -> Args:
+    """The command line as the ``cmd_*`` functions read it (``click.UsageError`` when it
+    does not parse; ``click.exceptions.Exit`` after ``--help`` or ``--version``)."""
+    parsed = build_cli().main(
+        args=argv,
+        prog_name=parsing.PROG,
+        complete_var=parsing.COMPLETE_VAR,
+        standalone_mode=False,
+    )
+    if isinstance(parsed, int):  # --help or --version: click's exit code
+        raise click.exceptions.Exit(parsed)
+    assert isinstance(parsed, Args)
+    return parsed
+
+
 def _run(argv: list[str] | None) -> int:
     from cli import output
     from sandbox.server import patched_environ
 
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parse(argv)
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.UsageError as exc:
+            error_line(parsing.usage_error(exc))
+            return EXIT_USAGE
+        except click.ClickException as exc:
+            error_line(" ".join(exc.format_message().split()))
+            return int(exc.exit_code)
+        except click.exceptions.Abort:
+            return 130
         output.set_no_color(bool(args.no_color))
         env = aws_environment(args)
         saved = dict(os.environ)
@@ -1378,7 +1485,7 @@ def _run(argv: list[str] | None) -> int:
         finally:
             os.environ.clear()
             os.environ.update(saved)
-    except BrokenPipeError:
+    except (BrokenPipeError, parsing.ClosedPipe):
         raise
     except (UsageError, Failed, AwsAccessError, Exception) as exc:
         problem = str(exc) if isinstance(exc, AwsAccessError) else access_problem(exc)
@@ -1406,11 +1513,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         try:
             code = _run(argv)
-        except SystemExit as exc:  # --help, --version
+        except SystemExit as exc:  # a shell's completion request (click exits)
             code = exc.code if isinstance(exc.code, int) else EXIT_OK if exc.code is None else 2
         output.results().flush()
         return code
-    except BrokenPipeError:
+    except (BrokenPipeError, parsing.ClosedPipe):
         with contextlib.suppress(OSError, ValueError):  # a file-less stream (pytest's capsys)
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

@@ -290,29 +290,38 @@ def _sandbox_dead_letters(state: dict[str, Any], lam: Any) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------- the CLI
-def register_cli(sub: Any, common: Callable[[Any], Any]) -> None:
+def register_cli(root: Any) -> None:
     """`autopilot redrive [--dry-run] [--function NAME]... [--account] [--endpoint-url URL]`
-    (``--endpoint-url`` is one of the global options ``common`` adds)."""
-    p = common(
-        sub.add_parser(
-            "redrive",
-            help="replay the events in the functions' dead-letter queues (sandbox or account)",
-        )
+    (``--endpoint-url`` is one of the global options ``cli.parsing.command`` adds)."""
+    from cli.parsing import command, option
+
+    command(
+        root,
+        "redrive",
+        cmd_redrive,
+        help="replay the events in the functions' dead-letter queues (sandbox or account)",
+        example=[
+            "autopilot redrive --dry-run",
+            "autopilot redrive --function image-events --account --region eu-west-1",
+        ],
+        params=[
+            option("--dry-run", is_flag=True, help="list what would be redriven; keep it"),
+            option(
+                "--function",
+                "functions",
+                multiple=True,
+                metavar="FUNCTION",
+                help="only this function's DLQ (image-events, ... or the deployed name); "
+                "repeatable",
+            ),
+            option(
+                "--account",
+                is_flag=True,
+                help="against the AWS account your credentials name (lambda Invoke, Event), "
+                "even if a sandbox is running",
+            ),
+        ],
     )
-    p.add_argument("--dry-run", action="store_true", help="list what would be redriven; keep it")
-    p.add_argument(
-        "--function",
-        action="append",
-        dest="functions",
-        help="only this function's DLQ (image-events, ... or the deployed name); repeatable",
-    )
-    p.add_argument(
-        "--account",
-        action="store_true",
-        help="against the AWS account your credentials name (lambda Invoke, Event), even if "
-        "a sandbox is running",
-    )
-    p.set_defaults(func=cmd_redrive)
 
 
 def cmd_redrive(args: Any) -> int:

@@ -379,7 +379,7 @@ def test_a_failed_write_exits_1_and_says_which(
         ((LEGACY, *FLAGS, "--approval", "later", "--apply"), "--approval 'later'"),
         ((LEGACY, "--managed-clusters", LEGACY_ARN, "--repositories", "prefix:"), "--repositories"),
         ((LEGACY, "--managed-clusters", LEGACY_ARN, "--pass-roles", "admin"), "--pass-roles"),
-        ((LEGACY, *FLAGS, "--apply", "--undo"), "not allowed with argument"),
+        ((LEGACY, *FLAGS, "--apply", "--undo"), "--apply and --undo exclude each other"),
         ((LEGACY, "--stack", "NoSuchStack"), "no stack NoSuchStack"),
     ],
 )
