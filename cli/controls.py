@@ -43,7 +43,7 @@ from autopilot.domain.plan import Plan, Retry
 from autopilot.domain.records import ApprovalRecord
 from autopilot.domain.report import Decision, Outcome, Report
 from autopilot.domain.service import Service, cluster_name, service_arn_of
-from autopilot.errors import AutopilotError, MalformedTag
+from autopilot.errors import AutopilotError, AwsCallFailed, MalformedTag
 from autopilot.execute import carry_out
 from autopilot.flows import image
 from autopilot.flows.guards import guarded
@@ -54,6 +54,8 @@ from autopilot.logic.policy import NO_FLOORS, Floors, ServiceConfig, service_con
 from autopilot.record import Run, finish, invocation_id
 from autopilot.settings import ImageEventsSettings
 from autopilot.store.ledger import Ledger
+
+from cli.output import warning_line
 
 FUNCTION = "operator"
 #: how long an approval an approve asks for would stay pending (it asks for none)
@@ -806,12 +808,21 @@ def _alive(aws: AwsClients, revision: _Revision) -> None:
 def status(aws: AwsClients, target: Target, *, clock: Any = time.time) -> list[dict[str, Any]]:
     """Every tracked service (an ``autopilot:`` tag, or decided on): what it runs, last known
     good, quarantined digests, pending approvals, paused or not, last decision and when.
-    Pending approvals found past their expiry are recorded as expired."""
+    Pending approvals found past their expiry are recorded as expired. A managed cluster
+    that does not exist is named in a warning on stderr, and the others are shown."""
     ctx = _Ctx(aws, target, clock)
     views: dict[str, Service] = {}
     rollouts: dict[str, dict[str, Any]] = {}
     for cluster in target.cluster_arns:
-        for svc in ecs.describe_services(aws.ecs, cluster, ecs.list_service_arns(aws.ecs, cluster)):
+        try:
+            arns = ecs.list_service_arns(aws.ecs, cluster)
+        except AwsCallFailed as exc:
+            if exc.code != "ClusterNotFoundException":
+                raise
+            # a managed cluster not made yet, or deleted: the others are still worth showing
+            warning_line(f"managed cluster {cluster} does not exist: it has no services to show")
+            continue
+        for svc in ecs.describe_services(aws.ecs, cluster, arns):
             views[svc.arn] = svc
             rollouts[svc.arn] = _rollout(svc)
     tracked = {

@@ -89,6 +89,11 @@ def paint(text: str, colour: str, stream: TextIO | None = None) -> str:
     return f"\033[{_CODES[colour]}m{text}\033[0m"
 
 
+def warning_line(message: str) -> None:
+    """``warning: <message>`` on stderr (its prefix yellow on a terminal): the command goes on."""
+    print(f"{paint('warning:', 'yellow', sys.stderr)} {message}", file=sys.stderr)
+
+
 def error_line(message: str) -> None:
     """``error: <message>`` on stderr (its prefix red on a terminal)."""
     print(f"{paint('error:', 'red', sys.stderr)} {message}", file=sys.stderr)

@@ -116,6 +116,20 @@ def test_pause_acts_on_the_service_named_and_status_covers_every_cluster(two: Es
     assert row["outcome"] == "paused"
 
 
+def test_status_of_a_managed_cluster_that_does_not_exist_warns_and_shows_the_others(
+    two: Estate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the config manages a cluster not made yet (or deleted): status still shows the rest
+    gone = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/not-made-yet"
+    where = ("--table", TABLE, "--cluster", CLUSTER_ARN, "--cluster", gone)
+
+    code, out, err = run(capsys, "status", *where, "--json")
+
+    assert code == 0, err
+    assert {s["service"] for s in json.loads(out)["services"]} == {"web", "feed"}
+    assert err == f"warning: managed cluster {gone} does not exist: it has no services to show\n"
+
+
 def test_history_of_a_service_gone_from_ecs_is_found_in_the_ledger(two: Estate) -> None:
     operator.pause(two.clients, target(two), "api", actor="alice")
     two.ecs.delete_service(cluster="legacy", service="api", force=True)
