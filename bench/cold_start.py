@@ -347,6 +347,19 @@ def _floors(env: dict[str, str], pycache: Path, task_root: Path, runs: int) -> l
     return out
 
 
+def _paired(
+    runs: int, measured: tuple[str, dict[str, str]], against: tuple[str, dict[str, str]]
+) -> tuple[list[float], list[float], dict[str, float], float]:
+    """``runs`` alternating pairs of fresh processes (``against`` first): the CPU seconds of
+    each side, the summary of ``against`` and the ratio of the medians."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        times[1].append(_time(*against)[1])
+        times[0].append(_time(*measured)[1])
+    base = summary(times[1])
+    return times[0], times[1], base, summary(times[0])["median"] / base["median"]
+
+
 def _uncompiled_asset_cost(root: Path, task_root: Path, runs: int) -> Figure:
     """image-events with tracing off, the asset as a build without a CPython 3.13 ships it
     (sources only: its modules compiled at every cold start), against the asset as built."""
@@ -358,22 +371,17 @@ def _uncompiled_asset_cost(root: Path, task_root: Path, runs: int) -> Figure:
     sources = _env(task_root, root / "pycache-sources", tracing=False)
     _prime([fcode], [built], root / "pycache-built")
     _prime([fcode], [sources], root / "pycache-sources", task_root)
-    times: dict[str, list[float]] = {"sources": [], "built": []}
-    for _ in range(runs):
-        times["built"].append(_time(fcode, built)[1])
-        times["sources"].append(_time(fcode, sources)[1])
-    base = summary(times["built"])
-    ratio = summary(times["sources"])["median"] / base["median"]
+    measured, against, base, ratio = _paired(runs, (fcode, sources), (fcode, built))
     return Figure(
         name="code asset: image-events (tracing off) from the asset built without .pyc vs with",
         unit="s CPU",
-        values=[round(t, 4) for t in times["sources"]],
+        values=[round(t, 4) for t in measured],
         command=f"{SHOWN_PYTHON} -c '{one_line(fcode)}' ({TRACE_DISABLED_ENV}=true)",
         extra={
             "ratio": round(ratio, 3),
             "wall_ratio": None,
             "baseline": base,
-            "baseline_values": [round(t, 4) for t in times["built"]],
+            "baseline_values": [round(t, 4) for t in against],
             "services": services_of(module),
             "mode": "code asset",
         },
@@ -397,22 +405,17 @@ def _layer_cost(root: Path, pycache: Path, runs: int) -> Figure:
     shipped = dict(compiled, PYTHONPYCACHEPREFIX=str(root / "layer-pycache"))
     _prime([bcode], [compiled], pycache)
     _prime([bcode], [shipped], root / "layer-pycache", site)
-    times: dict[str, list[float]] = {"layer": [], "compiled": []}
-    for _ in range(runs):
-        times["compiled"].append(_time(bcode, compiled)[1])
-        times["layer"].append(_time(bcode, shipped)[1])
-    base = summary(times["compiled"])
-    ratio = summary(times["layer"])["median"] / base["median"]
+    measured, against, base, ratio = _paired(runs, (bcode, shipped), (bcode, compiled))
     return Figure(
         name="SDK layer: boto3 clients from the layer built without .pyc vs compiled",
         unit="s CPU",
-        values=[round(t, 4) for t in times["layer"]],
+        values=[round(t, 4) for t in measured],
         command=f"{SHOWN_PYTHON} -c '{one_line(bcode)}' (PYTHONPATH=<layer>/python)",
         extra={
             "ratio": round(ratio, 3),
             "wall_ratio": None,
             "baseline": base,
-            "baseline_values": [round(t, 4) for t in times["compiled"]],
+            "baseline_values": [round(t, 4) for t in against],
             "services": list(services),
             "mode": "layer",
             "layer": zipped.name,
