@@ -117,7 +117,7 @@ class Result:
             "changed": self.changed,
             "message": self.message,
             **self.details,
-            "report": self.report.model_dump(mode="json") if self.report else None,
+            "report": self.report.to_json() if self.report else None,
         }
 
 

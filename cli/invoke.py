@@ -223,8 +223,8 @@ def invoke(
                     result: Any = run(event, dry_run=True)
                 else:
                     result = load_handler(spec.handler)(event, LambdaContext(info))
-            if hasattr(result, "model_dump"):
-                result = result.model_dump(mode="json")
+            if hasattr(result, "to_json"):
+                result = result.to_json()
             outcome.report = result if isinstance(result, dict) else {"result": result}
         except InvokeError:
             raise

@@ -313,8 +313,8 @@ def invoke_in_process(
             error = exc
         finally:
             reset_function_caches()
-    if result is not None and hasattr(result, "model_dump"):
-        result = result.model_dump(mode="json")
+    if result is not None and hasattr(result, "to_json"):
+        result = result.to_json()
     return (
         (
             result

@@ -52,6 +52,7 @@ gone; the flow leaves out any revision a service runs, deploys or has as last kn
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from autopilot import contract
@@ -122,8 +123,8 @@ _CHANGE_SERVICE = frozenset({"ecs:UpdateService", "ecs:StopServiceDeployment"})
 
 def _step(run: Run, plan: Plan, step: Step, done: list[Action]) -> Decision:
     if step.guard is not None and step.guard.apply() is False:
-        return plan.decision.model_copy(
-            update={"outcome": Outcome.DEFERRED, "reason": step.guard_lost, "notify": False}
+        return replace(
+            plan.decision, outcome=Outcome.DEFERRED, reason=step.guard_lost, notify=False
         )
     for write in step.before:
         write.apply()
@@ -144,7 +145,7 @@ def _step(run: Run, plan: Plan, step: Step, done: list[Action]) -> Decision:
             # AWS refused the call (nothing changed): the planned alternative instead
             logger.info("refused: fallback", service=action.service, api=action.api, code=exc.code)
             reason = f"{fallback.reason} ({action.api} refused: {exc.code})"
-            instead = plan._replace(decision=plan.decision.model_copy(update={"reason": reason}))
+            instead = plan._replace(decision=replace(plan.decision, reason=reason))
             return _step(run, instead, fallback.step, done)
         return _failed(run, plan, plan.decision, exc)
     for write in step.then:
@@ -183,7 +184,7 @@ def _failed(run: Run, plan: Plan, decision: Decision, exc: AwsCallFailed) -> Dec
         return _retry(run, plan, decision, Outcome.FAILED, reason)
     if exc.transient:
         return _retry(run, plan, decision, Outcome.FAILED, reason + " (transient)")
-    return decision.model_copy(update={"outcome": Outcome.FAILED, "reason": reason, "notify": True})
+    return replace(decision, outcome=Outcome.FAILED, reason=reason, notify=True)
 
 
 def _retry(run: Run, plan: Plan, decision: Decision, outcome: Outcome, reason: str) -> Decision:
@@ -193,9 +194,7 @@ def _retry(run: Run, plan: Plan, decision: Decision, outcome: Outcome, reason: s
         write.apply()
     if retry.lambda_retry:
         run.report.retry_services.append(plan.lease or decision.service)
-    return decision.model_copy(
-        update={"outcome": outcome, "reason": f"{reason}; {retry.then}", "notify": False}
-    )
+    return replace(decision, outcome=outcome, reason=f"{reason}; {retry.then}", notify=False)
 
 
 # -- the pinned deploy ----------------------------------------------------------------------
@@ -239,7 +238,7 @@ def _deploy(run: Run, plan: Plan, step: PinnedDeploy, done: list[Action]) -> Dec
         return _failed(run, plan, plan.decision, exc)
     assert new_arn is not None
     # The service is moved: from here on a failure is bookkeeping, never a failed deploy.
-    decision = plan.decision.model_copy(update={"task_definition": new_arn})
+    decision = replace(plan.decision, task_definition=new_arn)
     deployed = step.record._replace(
         task_definition=new_arn, deployment_id=_our_deployment(update.result, new_arn)
     )
@@ -250,7 +249,7 @@ def _deploy(run: Run, plan: Plan, step: PinnedDeploy, done: list[Action]) -> Dec
         # "registered", and completes the record (``logic.image_plan``).
         reason = f"{decision.reason}; its deploy record failed ({exc.code}): retried"
         run.report.retry_services.append(service)
-        return decision.model_copy(update={"reason": reason})
+        return replace(decision, reason=reason)
     for stale in step.stale:
         if stale.params["taskDefinition"] != new_arn:
             _drop(run, service, stale, recorded=True, done=done)

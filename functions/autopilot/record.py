@@ -246,5 +246,5 @@ def lambda_entry(
         )
     if report.retry_services:
         raise Incomplete(report.retry_services)
-    result: dict[str, Any] = report.model_dump(mode="json")
+    result: dict[str, Any] = report.to_json()
     return result

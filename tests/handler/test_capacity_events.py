@@ -19,7 +19,7 @@ STEP_UP = {"autopilot:target": "service:web", "autopilot:step": "+2", "autopilot
 
 
 def run(rx: Estate, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    return capacity_events.run(event, aws=rx.clients, **kw).model_dump(mode="json")
+    return capacity_events.run(event, aws=rx.clients, **kw).to_json()
 
 
 def decision(report: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ def images(world: Estate, event: dict[str, Any]) -> str:
 
 
 def deployments(world: Estate, event: dict[str, Any]) -> dict[str, Any]:
-    return deployment_events.run(event, aws=world.clients).model_dump(mode="json")
+    return deployment_events.run(event, aws=world.clients).to_json()
 
 
 def outcome(report: dict[str, Any]) -> str:
@@ -191,7 +191,7 @@ def test_dry_run_plans_the_rollback_and_changes_nothing(world: Estate, svc: str)
 
     report = deployment_events.run(
         world.deployment_event(svc, "FAILED", failing, BREAKER), dry_run=True, aws=world.clients
-    ).model_dump(mode="json")
+    ).to_json()
 
     assert outcome(report) == "rolled-back"
     assert report["actions"][0]["params"]["taskDefinition"] == good_td

@@ -20,7 +20,7 @@ REPO = "demo/web"
 
 def run(world: Estate, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
     report = image_events.run(event, aws=world.clients, **kw)
-    return report.model_dump(mode="json")
+    return report.to_json()
 
 
 def outcome(report: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ def tick(world: Estate, event_id: str | None = None) -> dict[str, Any]:
 
 def sweep(world: Estate, event: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
     report = reconciler.run(event or tick(world), aws=world.clients, **kw)
-    return report.model_dump(mode="json")
+    return report.to_json()
 
 
 def outcomes(report: dict[str, Any]) -> dict[str, str]:

@@ -129,7 +129,7 @@ def test_a_tick_over_the_shard_size_puts_one_event_per_shard_and_deploys_nothing
     world.reset_counts()
 
     # When the schedule ticks
-    report = reconciler.run(tick(world), aws=world.clients).model_dump(mode="json")
+    report = reconciler.run(tick(world), aws=world.clients).to_json()
 
     # Then it deploys nothing itself and puts three shards on the bus, one repository each
     # (three services of a repository do not fit in what is left of a shard of four)
@@ -158,7 +158,7 @@ def test_a_shard_event_sweeps_exactly_its_shard(
     shards = sorted(world.bus_events(), key=lambda e: e["detail"]["shard"])
 
     # When the second shard's event comes back from the bus
-    second = reconciler.run(shards[1], aws=world.clients).model_dump(mode="json")
+    second = reconciler.run(shards[1], aws=world.clients).to_json()
 
     # Then it deploys that shard's services, and only them
     assert outcomes(second) == dict.fromkeys(arns["demo/app-1"], "deployed")
@@ -195,7 +195,7 @@ def test_a_shard_reads_its_services_from_ecs_not_from_the_event(
             ],
         },
     )
-    report = reconciler.run(event, aws=world.clients).model_dump(mode="json")
+    report = reconciler.run(event, aws=world.clients).to_json()
     assert outcomes(report) == {arn: "deployed", other: "ignored"}
 
 

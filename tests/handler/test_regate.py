@@ -64,12 +64,12 @@ def finding_event(
 
 
 def run(world: Estate, event: dict[str, Any]) -> dict[str, Any]:
-    return image_events.run(event, aws=world.clients).model_dump(mode="json")
+    return image_events.run(event, aws=world.clients).to_json()
 
 
 def sweep(world: Estate) -> dict[str, Any]:
     tick = world.envelope("Scheduled Event", "aws.events", {}, resources=[RULE_ARN])
-    return reconciler.run(tick, aws=world.clients).model_dump(mode="json")
+    return reconciler.run(tick, aws=world.clients).to_json()
 
 
 def outcomes(report: dict[str, Any]) -> dict[str, str]:
@@ -223,7 +223,7 @@ def test_the_reconciler_deploys_a_newer_clean_image_over_a_vulnerable_one(world:
     completed = deployment_events.run(
         world.deployment_event(web, "COMPLETED", deployment), aws=world.clients
     )
-    assert outcomes(completed.model_dump(mode="json")) == {web: "last-known-good"}
+    assert outcomes(completed.to_json()) == {web: "last-known-good"}
     assert world.ledger.state.load(web).vulnerable == ()
 
 

@@ -34,7 +34,7 @@ def kept(world: Estate) -> Iterator[Estate]:
 
 def sweep(world: Estate, **kw: Any) -> dict[str, Any]:
     tick = world.envelope("Scheduled Event", "aws.events", {}, resources=[RULE_ARN])
-    return reconciler.run(tick, aws=world.clients, **kw).model_dump(mode="json")
+    return reconciler.run(tick, aws=world.clients, **kw).to_json()
 
 
 def tags(world: Estate) -> dict[str, set[str]]:
@@ -243,7 +243,7 @@ def test_the_push_of_a_protective_tag_is_no_release(kept: Estate) -> None:
     slot = f"{PREFIX}web-0a1b2c3d-good-2"
     event = kept.push_event(REPO, digest, slot)
 
-    report = image_events.run(event, aws=kept.clients).model_dump(mode="json")
+    report = image_events.run(event, aws=kept.clients).to_json()
 
     # Then image-events takes it for what it is: nothing deployed, and said why
     (decision,) = report["decisions"]

@@ -40,7 +40,7 @@ def _service(world: Estate, tags: dict[str, str], **update: Any) -> tuple[str, s
 
 def _deploy(world: Estate, digest: str) -> dict[str, Any]:
     report = image_events.run(world.push_event(REPO, digest, "v1.3.0"), aws=world.clients)
-    (decision,) = report.model_dump(mode="json")["decisions"]
+    (decision,) = report.to_json()["decisions"]
     return dict(decision)
 
 

@@ -26,7 +26,7 @@ BINPACK = [{"type": "binpack", "field": "memory"}]
 
 def run(rx: Estate, event: dict[str, Any], **kw: Any) -> dict[str, Any]:
     report = task_events.run(event, aws=rx.clients, **kw)
-    return report.model_dump(mode="json")
+    return report.to_json()
 
 
 def decision(report: dict[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def decision(outcome: Outcome, **kw: object) -> Decision:
         "notify": True,
     }
     values.update(kw)
-    return Decision.model_validate(values)
+    return Decision(**values)  # type: ignore[arg-type]
 
 
 def params(d: Decision) -> tuple[dict[str, object], str, dict[str, object]]:

@@ -1,17 +1,21 @@
 """What a run decided and did: the value ``run()`` returns and the Lambda entry serializes.
 
-``Report.model_dump(mode="json")`` is the stable interface the CLI (``invoke``), the
-sandbox and the tests read: ``function``, ``event_id``, ``decisions`` (one per service,
-each with ``service``, ``outcome``, ``reason``) and ``actions`` (every AWS call that
-changes something, planned or done: ``api``, ``params``, ``done``).
+``Report.to_json()`` is the stable interface the CLI (``invoke``), the sandbox and the
+tests read: ``function``, ``event_id``, ``decisions`` (one per service, each with
+``service``, ``outcome``, ``reason``) and ``actions`` (every AWS call that changes
+something, planned or done: ``api``, ``params``, ``done``).
+
+They are plain dataclasses, not pydantic models: autopilot writes them and never parses
+them, and a pydantic model builds its validator at import, which every cold start paid
+for (about 20 ms for these three; bench/cold_start.py).
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import Enum, StrEnum
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class Outcome(StrEnum):
@@ -97,10 +101,9 @@ SEVERITY = {
 }
 
 
-class Action(BaseModel):
+@dataclass(kw_only=True)
+class Action:
     """One mutating AWS call, planned (``done`` False) or performed."""
-
-    model_config = ConfigDict(extra="forbid")
 
     api: str
     params: dict[str, Any]
@@ -110,10 +113,10 @@ class Action(BaseModel):
     error: str | None = None
 
 
-class Decision(BaseModel):
-    """What was decided for one service, and why."""
-
-    model_config = ConfigDict(extra="forbid")
+@dataclass(kw_only=True)
+class Decision:
+    """What was decided for one service, and why (``dataclasses.replace`` makes a changed
+    copy)."""
 
     service: str
     outcome: Outcome
@@ -136,21 +139,44 @@ class Decision(BaseModel):
     def severity(self) -> str:
         return SEVERITY.get(self.outcome, "info")
 
+    def to_json(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        """The decision as JSON values (``notify``, a run's own flag, left out)."""
+        values = jsonable(asdict(self))
+        del values["notify"]
+        return {k: v for k, v in values.items() if v is not None} if exclude_none else values
 
-class Report(BaseModel):
+
+@dataclass(kw_only=True)
+class Report:
     """The result of one event: decisions per service and the AWS actions (planned or done)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     function: str
     event_id: str
     detail_type: str
     dry_run: bool = False
     duplicate: bool = False
-    decisions: list[Decision] = Field(default_factory=list)
-    actions: list[Action] = Field(default_factory=list)
-    retry_services: list[str] = Field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    retry_services: list[str] = field(default_factory=list)
 
     def outcomes(self) -> dict[str, str]:
         """service -> outcome (handy in tests and the CLI)."""
         return {d.service: d.outcome.value for d in self.decisions}
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON values: what a Lambda returns, and the CLI and sandbox read."""
+        values: dict[str, Any] = jsonable(asdict(self))
+        return values
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with enums as their values, datetimes as ISO-8601 and tuples as lists."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

@@ -51,6 +51,7 @@ no scan read); a push of an image index adds BatchGetImage (8).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
@@ -326,7 +327,7 @@ def _carry_out(
     for svc, plan in plans:
         reason = said + plan.decision.reason
         said_plan = plan._replace(
-            decision=plan.decision.model_copy(update={"reason": reason}),
+            decision=replace(plan.decision, reason=reason),
             writes=(*plan.writes, *clears.get(svc.arn, ())),
         )
         carry_out(r, guarded(r, svc, said_plan, paused=False))

@@ -24,6 +24,7 @@ tag, then 1 PutImage per tag moved (at most ``MOVES_PER_SWEEP``); 1 BatchDeleteI
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from autopilot.aws import ecr
 from autopilot.domain.images import ImageInfo
@@ -110,8 +111,10 @@ def keep(
         )
         if move.digest not in found:
             gone = "ECR no longer holds the digest (the next sweep looks again)"
-            update = {"outcome": Outcome.IGNORED, "reason": f"{decision.reason}: {gone}"}
-            carry_out(r, Plan(decision.model_copy(update=update)))
+            ignored = replace(
+                decision, outcome=Outcome.IGNORED, reason=f"{decision.reason}: {gone}"
+            )
+            carry_out(r, Plan(ignored))
             continue
         manifest, media_type = found[move.digest]
         params: dict[str, object] = {

@@ -20,6 +20,7 @@ deployment of the revision rolled back from (ECS could roll back to the target i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -215,7 +216,7 @@ def rollback_plan(
             route = RollbackRoute(None, f"UpdateService: {exc.api} failed ({exc.code})")
     decision, step = planned.decision, update
     if route.reason:
-        decision = decision.model_copy(update={"reason": f"{decision.reason}; {route.reason}"})
+        decision = replace(decision, reason=f"{decision.reason}; {route.reason}")
     if route.stop is not None:
         stop = Action(
             api="ecs:StopServiceDeployment",

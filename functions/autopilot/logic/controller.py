@@ -7,6 +7,8 @@ reason, its steps dropped, announced the first time only (``reported``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from autopilot.domain.plan import Plan, Retry
 from autopilot.domain.report import Outcome
 
@@ -26,11 +28,10 @@ def refuse(plan: Plan, controller: str, *, reported: bool) -> Plan:
     ECS's own)."""
     if controller == "ECS":
         return plan
-    decision = plan.decision.model_copy(
-        update={
-            "outcome": Outcome.REJECTED,
-            "reason": f"{reason(controller)}; not done: {plan.decision.reason}",
-            "notify": not reported,
-        }
+    decision = replace(
+        plan.decision,
+        outcome=Outcome.REJECTED,
+        reason=f"{reason(controller)}; not done: {plan.decision.reason}",
+        notify=not reported,
     )
     return plan._replace(decision=decision, steps=(), on_retry=Retry())

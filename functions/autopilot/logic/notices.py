@@ -151,7 +151,7 @@ def notice_params(
     details = {
         "function": function,
         "event_id": event_id,
-        **decision.model_dump(mode="json", exclude={"notify"}, exclude_none=True),
+        **decision.to_json(exclude_none=True),
         "severity": decision.severity,
         "next_step": next_step(decision),
         "text": text,

@@ -9,6 +9,8 @@ change held is not (the pause itself was announced).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from autopilot.domain.plan import Plan, Retry
 from autopilot.domain.report import Outcome
 
@@ -25,11 +27,10 @@ def hold(plan: Plan, paused: bool) -> Plan:
         reason = f"{REASON}, held: {decision.reason}; NOT {done}"
     else:
         reason = f"{REASON}: {decision.reason}"
-    held = decision.model_copy(
-        update={
-            "outcome": Outcome.PAUSED,
-            "reason": reason,
-            "notify": decision.notify and decision.severity == "error",
-        }
+    held = replace(
+        decision,
+        outcome=Outcome.PAUSED,
+        reason=reason,
+        notify=decision.notify and decision.severity == "error",
     )
     return plan._replace(decision=held, steps=(), on_retry=Retry())

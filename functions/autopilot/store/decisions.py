@@ -46,7 +46,7 @@ class Decisions:
     ) -> None:
         """Write one decision; re-recording the same event's decision overwrites it."""
         now = self._t.epoch()
-        values = decision.model_dump(mode="json", exclude={"notify"})
+        values = decision.to_json()
         values.update(
             pk=decision_pk(decision.service),
             sk=f"DEC#{iso(event_time)}#{event_id}",
