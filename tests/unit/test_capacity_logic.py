@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,6 +46,7 @@ from hypothesis import strategies as st
 
 pytestmark = pytest.mark.disable_socket
 
+
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 ARN = "arn:aws:ecs:eu-west-1:123456789012:service/demo-cluster/web"
 
@@ -79,7 +79,9 @@ def tags(
     ],
 )
 def test_targets(value: str, expected: object) -> None:
-    assert parse_target(value) == expected
+    parsed = parse_target(value)
+    # the targets are NamedTuples: equal values of two kinds compare equal as tuples
+    assert (type(parsed), parsed) == (type(expected), expected)
 
 
 @pytest.mark.parametrize(
@@ -238,7 +240,7 @@ def test_bounds_resolution_order() -> None:
     assert resolve_bounds(ServiceState("web", 3, scalable_target=aas)) == Bounds(
         2, 8, "application-autoscaling"
     )
-    raised = replace(aas, min_capacity=6, recorded_original_min=2)
+    raised = aas._replace(min_capacity=6, recorded_original_min=2)
     assert resolve_bounds(ServiceState("web", 6, scalable_target=raised)) == Bounds(
         2, 8, "application-autoscaling"
     )
@@ -288,7 +290,7 @@ def test_service_with_a_scalable_target_moves_the_floor_never_desired_count() ->
         record_original=2,
     )
     # And when it clears, the recorded floor comes back
-    raised = replace(service, desired_count=5, scalable_target=ScalableTargetState(5, 10, 2))
+    raised = service._replace(desired_count=5, scalable_target=ScalableTargetState(5, 10, 2))
     restore = alarm(raised, "OK", last=NOW - timedelta(seconds=301))
     assert isinstance(restore, Change)
     assert (restore.owner, restore.old, restore.new, restore.clear_original) == (
@@ -310,7 +312,7 @@ def test_owner_a_scalable_target_is_never_scaled_through_desired_count(
     desired: int, low: int, span: int, step: int, state: str
 ) -> None:
     service = ServiceState("web", desired, scalable_target=ScalableTargetState(low, low + span))
-    result = alarm(service, state, replace(WEB, step=Step(1, step)))
+    result = alarm(service, state, WEB._replace(step=Step(1, step)))
     assert not (isinstance(result, Change) and result.owner is Owner.SERVICE_DESIRED_COUNT)
 
 
@@ -350,7 +352,7 @@ def test_managed_asg_gets_its_minimum_raised_and_restored() -> None:
         4,
         1,
     )
-    raised = replace(asg, min_size=4, desired=4, recorded_original_min=1)
+    raised = asg._replace(min_size=4, desired=4, recorded_original_min=1)
     restore = alarm(raised, "OK", ASG, last=NOW - timedelta(hours=1))
     assert isinstance(restore, Change)
     assert (restore.owner, restore.new, restore.clear_original) == (Owner.ASG_MIN, 1, True)
@@ -376,14 +378,14 @@ def test_insufficient_data_changes_nothing() -> None:
 
 
 def test_scale_in_alarm() -> None:
-    binding = replace(WEB, step=Step(-1, 1))
+    binding = WEB._replace(step=Step(-1, 1))
     change = alarm(ServiceState("web", 3, scaling_tag="2-5"), binding=binding)
     assert isinstance(change, Change)
     assert change.new == 2
     assert isinstance(alarm(ServiceState("web", 2, scaling_tag="2-5"), binding=binding), NoChange)
     # a floor only goes back down to what autopilot recorded
     floor = ServiceState("web", 6, scalable_target=ScalableTargetState(6, 10, 2))
-    lowered = alarm(floor, binding=replace(WEB, step=Step(-1, 10)))
+    lowered = alarm(floor, binding=WEB._replace(step=Step(-1, 10)))
     assert isinstance(lowered, Change)
     assert (lowered.new, lowered.clear_original) == (2, True)
     untouched = ServiceState("web", 6, scalable_target=ScalableTargetState(2, 10))
@@ -402,7 +404,7 @@ def test_deployment_that_watches_the_alarm_is_not_touched() -> None:
     result = alarm(service)
     assert isinstance(result, NoChange)
     assert "deployment" in result.reason
-    other = replace(service, deployment_alarms=frozenset({"web-5xx"}))
+    other = service._replace(deployment_alarms=frozenset({"web-5xx"}))
     assert isinstance(alarm(other), Change)
 
 
@@ -410,7 +412,7 @@ def test_flapping_inside_the_cooldown_makes_one_change() -> None:
     service = ServiceState("web", 3, scalable_target=ScalableTargetState(2, 10))
     first = alarm(service)
     assert isinstance(first, Change)
-    raised = replace(service, scalable_target=ScalableTargetState(5, 10, 2))
+    raised = service._replace(scalable_target=ScalableTargetState(5, 10, 2))
     ok = alarm(raised, "OK", last=NOW, now=NOW + timedelta(seconds=60))
     again = alarm(raised, "ALARM", last=NOW, now=NOW + timedelta(seconds=120))
     assert isinstance(ok, NoChange)
@@ -468,30 +470,27 @@ def test_no_change_is_ever_outside_the_bounds(
 def _apply(target: ServiceState | AsgState, change: Change) -> ServiceState | AsgState:
     if isinstance(target, AsgState):
         if change.owner is Owner.ASG_DESIRED:
-            return replace(target, desired=change.new)
+            return target._replace(desired=change.new)
         recorded = (
             change.record_original
             if change.record_original is not None
             else target.recorded_original_min
         )
-        return replace(
-            target,
+        return target._replace(
             min_size=change.new,
             desired=max(target.desired, change.new),
             recorded_original_min=None if change.clear_original else recorded,
         )
     if change.owner is Owner.SERVICE_DESIRED_COUNT:
-        return replace(target, desired_count=change.new)
+        return target._replace(desired_count=change.new)
     aas = target.scalable_target
     assert aas is not None
     recorded = (
         change.record_original if change.record_original is not None else aas.recorded_original_min
     )
-    return replace(
-        target,
+    return target._replace(
         desired_count=max(target.desired_count, change.new),
-        scalable_target=replace(
-            aas,
+        scalable_target=aas._replace(
             min_capacity=change.new,
             recorded_original_min=None if change.clear_original else recorded,
         ),
@@ -615,7 +614,7 @@ def test_fargate_spot_without_capacity_shifts_to_on_demand_and_records_the_origi
     assert shift.old == SPOT
     assert shift.new == (StrategyItem(FARGATE, weight=4, base=1),)
     # a second failure (or a duplicate event) finds no Spot left: nothing more
-    assert isinstance(placement("RESOURCE:FARGATE", replace(WORKER, strategy=shift.new)), NoChange)
+    assert isinstance(placement("RESOURCE:FARGATE", WORKER._replace(strategy=shift.new)), NoChange)
 
 
 def test_fargate_placement_failure_on_a_service_without_spot_is_ignored() -> None:
@@ -647,7 +646,7 @@ def test_on_demand(strategy: tuple[StrategyItem, ...], expected: tuple[StrategyI
 def test_shift_back_after_the_calm_period_on_steady_state() -> None:
     shifted = on_demand(SPOT)
     record = RecordedShift(SPOT, shifted, NOW)
-    service = replace(WORKER, strategy=shifted)
+    service = WORKER._replace(strategy=shifted)
 
     def steady(
         at: datetime, last_failure: datetime | None = None, svc: ServiceState = service
@@ -665,7 +664,7 @@ def test_shift_back_after_the_calm_period_on_steady_state() -> None:
     assert isinstance(back, StrategyShift)
     assert (back.new, back.record_original) == (SPOT, False)
     moved_by_someone = steady(
-        NOW + timedelta(hours=1), svc=replace(service, strategy=(StrategyItem(FARGATE, 5),))
+        NOW + timedelta(hours=1), svc=service._replace(strategy=(StrategyItem(FARGATE, 5),))
     )
     assert isinstance(moved_by_someone, NoChange)
     assert isinstance(
@@ -704,7 +703,7 @@ def test_floor_release() -> None:
     assert (release.new, release.clear_original) == (0, True)
     assert isinstance(
         decide_floor_release(
-            asg=replace(raised, recorded_original_min=None),
+            asg=raised._replace(recorded_original_min=None),
             last_change_at=None,
             cooldown_seconds=300,
             now=NOW,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -58,7 +58,7 @@ def snapshot(**overrides: object) -> ZoneBalanceSnapshot:
         zones=ZONES,
         now=NOW,
     )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    return base._replace(**overrides)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------
@@ -265,7 +265,7 @@ def test_a_and_b_together_when_enabling_native_cannot_add_capacity() -> None:
 
 
 def test_b_under_managed_scaling_raises_the_minimum_not_just_desired() -> None:
-    asg = replace(SPREAD_ASG, managed_scaling=True)
+    asg = SPREAD_ASG._replace(managed_scaling=True)
     capacity = ec2({A: True, B: True}, {A: 2, B: 2, C: 0}, asg)
     (step,) = plan_zone_balance(snapshot(ec2=capacity)).actions
     assert step == RaiseCapacity("demo-asg", 5, C, new_min=5)
@@ -286,7 +286,7 @@ def test_b_refuses_a_multi_zone_asg_that_would_launch_elsewhere() -> None:
 
 
 def test_b_at_max_does_nothing() -> None:
-    capacity = ec2({A: True, B: True}, {}, replace(SPREAD_ASG, desired=6))
+    capacity = ec2({A: True, B: True}, {}, SPREAD_ASG._replace(desired=6))
     plan = plan_zone_balance(snapshot(ec2=capacity))
     assert plan.actions == ()
     assert "max" in plan.reason
@@ -308,8 +308,7 @@ def test_c_on_ec2_with_room_stops_a_task() -> None:
 
 def raised(by: str | None, held_seconds: int = 60) -> AsgCapacity:
     """SPREAD_ASG with its minimum raised 2 -> 5 by ``by``, ``held_seconds`` ago."""
-    return replace(
-        SPREAD_ASG,
+    return SPREAD_ASG._replace(
         managed_scaling=True,
         min_size=5,
         recorded_original_min=2,
@@ -353,7 +352,7 @@ def test_a_floor_held_past_its_max_age_is_released_by_any_evaluation(balanced: b
 
 
 def test_an_expired_floor_is_not_released_by_a_plan_that_raises_it_again() -> None:
-    asg = replace(raised("worker", 5000), desired=4)
+    asg = raised("worker", 5000)._replace(desired=4)
     capacity = ec2({A: True, B: True}, {A: 2, B: 2, C: 0}, asg)
     plan = plan_zone_balance(snapshot(ec2=capacity, tasks=tasks(a=3, b=3, c=0)))
     assert plan.actions == (RaiseCapacity("demo-asg", 5, C, new_min=5),)
@@ -368,7 +367,7 @@ def test_the_owner_of_a_floor_is_re_checked_at_its_max_age() -> None:
     assert plan.actions == ()
     assert plan.recheck_at == NOW + timedelta(seconds=10)
     # a raise under managed scaling: re-checked when the new floor reaches its max age
-    managed = ec2({A: True, B: True}, {A: 2, B: 2}, replace(SPREAD_ASG, managed_scaling=True))
+    managed = ec2({A: True, B: True}, {A: 2, B: 2}, SPREAD_ASG._replace(managed_scaling=True))
     raise_plan = plan_zone_balance(snapshot(ec2=managed))
     assert raise_plan.recheck_at == NOW + timedelta(seconds=1800)
 

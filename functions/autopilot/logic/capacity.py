@@ -62,10 +62,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from autopilot.contract import TAG_COOLDOWN, TAG_SCALING, TAG_STEP, TAG_TARGET
 from autopilot.domain.records import RecordedShift
@@ -107,36 +106,31 @@ class InvalidTag(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class TagError:
+class TagError(NamedTuple):
     """Why an alarm's tags bind it to nothing (recorded; nothing is changed)."""
 
     key: str
     reason: str
 
 
-@dataclass(frozen=True)
-class ServiceTarget:
+class ServiceTarget(NamedTuple):
     name: str
     cluster: str | None = None
     arn: str | None = None
 
 
-@dataclass(frozen=True)
-class AsgTarget:
+class AsgTarget(NamedTuple):
     name: str
 
 
-@dataclass(frozen=True)
-class CapacityProviderTarget:
+class CapacityProviderTarget(NamedTuple):
     name: str
 
 
 Target = ServiceTarget | AsgTarget | CapacityProviderTarget
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     direction: Literal[1, -1]
     amount: int
     percent: bool = False
@@ -149,8 +143,7 @@ class Step:
         return self.direction * magnitude
 
 
-@dataclass(frozen=True)
-class AlarmBinding:
+class AlarmBinding(NamedTuple):
     target: Target
     step: Step
     cooldown_seconds: int = DEFAULT_COOLDOWN_SECONDS
@@ -159,8 +152,7 @@ class AlarmBinding:
 BoundsSource = Literal["autopilot:scaling", "application-autoscaling", "auto-scaling-group"]
 
 
-@dataclass(frozen=True)
-class Bounds:
+class Bounds(NamedTuple):
     low: int
     high: int
     source: BoundsSource
@@ -269,8 +261,7 @@ def parse_alarm_tags(tags: Mapping[str, object] | None) -> AlarmBinding | TagErr
 # ---------------------------------------------------------------------------
 # State the flow gathers, and the decisions
 # ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ScalableTargetState:
+class ScalableTargetState(NamedTuple):
     """The service's Application Auto Scaling scalable target."""
 
     min_capacity: int
@@ -279,8 +270,7 @@ class ScalableTargetState:
     recorded_original_min: int | None = None
 
 
-@dataclass(frozen=True)
-class ServiceState:
+class ServiceState(NamedTuple):
     name: str
     desired_count: int
     scaling_tag: str | None = None
@@ -291,8 +281,7 @@ class ServiceState:
     strategy: Strategy = ()
 
 
-@dataclass(frozen=True)
-class AsgState:
+class AsgState(NamedTuple):
     name: str
     min_size: int
     max_size: int
@@ -310,8 +299,7 @@ class Owner(StrEnum):
     ASG_MIN = "autoscaling:UpdateAutoScalingGroup MinSize"
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     owner: Owner
     target: str
     old: int
@@ -324,8 +312,7 @@ class Change:
     clear_original: bool = False
 
 
-@dataclass(frozen=True)
-class StrategyShift:
+class StrategyShift(NamedTuple):
     service: str
     old: Strategy
     new: Strategy
@@ -334,8 +321,7 @@ class StrategyShift:
     record_original: bool
 
 
-@dataclass(frozen=True)
-class NoChange:
+class NoChange(NamedTuple):
     reason: str
     retry_at: datetime | None = None
 

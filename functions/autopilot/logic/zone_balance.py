@@ -46,9 +46,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from autopilot.domain.report import Outcome
 
@@ -76,21 +75,18 @@ class TaskEventLike(Protocol):
     def stopped_reason(self) -> str | None: ...
 
 
-@dataclass(frozen=True)
-class ServiceFacts:
+class ServiceFacts(NamedTuple):
     """What the describes say about the task's service (``None``: not loaded yet)."""
 
     rebalance_on: bool
     deployment_in_progress: bool
 
 
-@dataclass(frozen=True)
-class Ignore:
+class Ignore(NamedTuple):
     reason: str
 
 
-@dataclass(frozen=True)
-class Evaluate:
+class Evaluate(NamedTuple):
     service_name: str
 
 
@@ -154,14 +150,12 @@ def native_rebalancing_eligible(
 # ---------------------------------------------------------------------------
 # Measure and plan
 # ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunningTask:
+class RunningTask(NamedTuple):
     task_arn: str
     zone: str
 
 
-@dataclass(frozen=True)
-class ZoneCapacity:
+class ZoneCapacity(NamedTuple):
     """EC2 capacity in one zone: is there an instance with room for one more task?"""
 
     zone: str
@@ -169,8 +163,7 @@ class ZoneCapacity:
     instances: int = 0
 
 
-@dataclass(frozen=True)
-class AsgCapacity:
+class AsgCapacity(NamedTuple):
     """An Auto Scaling group behind the service's capacity provider."""
 
     name: str
@@ -187,8 +180,7 @@ class AsgCapacity:
     floor_raised_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class Ec2Capacity:
+class Ec2Capacity(NamedTuple):
     zones: tuple[ZoneCapacity, ...]
     asgs: tuple[AsgCapacity, ...] = ()
 
@@ -199,8 +191,7 @@ class Ec2Capacity:
         return sum(z.instances for z in self.zones if z.zone == zone)
 
 
-@dataclass(frozen=True)
-class ZoneBalanceSnapshot:
+class ZoneBalanceSnapshot(NamedTuple):
     service: str
     desired_count: int
     min_healthy_percent: int
@@ -220,13 +211,11 @@ class ZoneBalanceSnapshot:
     floor_max_age_seconds: int = 1800
 
 
-@dataclass(frozen=True)
-class EnableNativeRebalancing:
+class EnableNativeRebalancing(NamedTuple):
     service: str
 
 
-@dataclass(frozen=True)
-class RaiseCapacity:
+class RaiseCapacity(NamedTuple):
     """Add one instance in ``zone``: set the ASG's desired to ``new_desired``.
 
     ``new_min`` is set under managed scaling: raise the ASG's minimum to it (recording the
@@ -239,23 +228,20 @@ class RaiseCapacity:
     new_min: int | None = None
 
 
-@dataclass(frozen=True)
-class ReleaseCapacityFloor:
+class ReleaseCapacityFloor(NamedTuple):
     """Put back the ASG minimum recorded before ``RaiseCapacity.new_min`` raised it."""
 
     asg: str
     min_size: int
 
 
-@dataclass(frozen=True)
-class StopTask:
+class StopTask(NamedTuple):
     task_arn: str
     zone: str
     reason: str = STOP_REASON
 
 
-@dataclass(frozen=True)
-class Nothing:
+class Nothing(NamedTuple):
     reason: str
     retry_at: datetime | None = None
 
@@ -263,11 +249,10 @@ class Nothing:
 Step = EnableNativeRebalancing | RaiseCapacity | ReleaseCapacityFloor | StopTask | Nothing
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     service: str
     spread: tuple[tuple[str, int], ...]
-    steps: tuple[Step, ...] = field(default=())
+    steps: tuple[Step, ...] = ()
     #: Evaluate again then, even without a task event (see the module docstring).
     recheck_at: datetime | None = None
 
