@@ -77,7 +77,9 @@ def test_running_ec2_task_has_its_zone() -> None:
 def test_stop_by_az_rebalancing_is_recognised_and_ignored() -> None:
     d = TaskStateChangeEvent.model_validate(load("ecs-task-stopped-az-rebalancing.json")).detail
     assert d.stopped_by_az_rebalancing
-    assert classify(d) == Ignore("stopped by ECS availability-zone rebalancing")
+    verdict = classify(d)
+    assert isinstance(verdict, Ignore)
+    assert verdict.reason == "stopped by ECS availability-zone rebalancing"
 
 
 def test_spot_interruption_is_ignored() -> None:
@@ -93,9 +95,9 @@ def test_essential_container_exit_is_evaluated_and_carries_exit_codes() -> None:
     assert d.stop_code == "EssentialContainerExited"
     assert [c.exit_code for c in d.containers] == [1, 0]
     assert d.containers[1].image_digest is None
-    assert classify(d, ServiceFacts(rebalance_on=True, deployment_in_progress=False)) == Evaluate(
-        "api"
-    )
+    verdict = classify(d, ServiceFacts(rebalance_on=True, deployment_in_progress=False))
+    assert isinstance(verdict, Evaluate)
+    assert verdict.service_name == "api"
 
 
 def test_standalone_task_is_ignored() -> None:
