@@ -5,6 +5,7 @@ and ContinueServiceDeployment's refusals."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,8 +36,12 @@ class Estate:
         arn: str = self.ecs().register_task_definition(
             family="app",
             containerDefinitions=[
-                {"name": "app", "image": IMAGE + digest_char * 64, "memory": 128}
+                {"name": "app", "image": IMAGE + digest_char * 64, "memory": 512}
             ],
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="256",
+            memory="512",
         )["taskDefinition"]["taskDefinitionArn"]
         return arn
 
@@ -71,13 +76,24 @@ def estate() -> Iterator[Estate]:
     try:
         est = Estate(clients, None, cluster, "app")  # type: ignore[arg-type]
         td = est.task_definition("a")
-        ecs.create_service(cluster=cluster, serviceName="app", taskDefinition=td, desiredCount=2)
+        subnets = [sn["SubnetId"] for sn in clients("ec2").describe_subnets()["Subnets"][:2]]
+        ecs.create_service(
+            cluster=cluster,
+            serviceName="app",
+            taskDefinition=td,
+            desiredCount=2,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {"subnets": subnets, "securityGroups": []}
+            },
+        )
         router = Router(clients).load()
         est.sim = Simulator(clients, router, [], Timeline(), clusters=[cluster]).start()
         yield est
     finally:
-        ecs.delete_service(cluster=cluster, service="app", force=True)
-        ecs.delete_cluster(cluster=cluster)
+        with contextlib.suppress(Exception):
+            ecs.delete_service(cluster=cluster, service="app", force=True)
+            ecs.delete_cluster(cluster=cluster)
         if not already:
             adj.restore_backends()
         server.stop()
@@ -163,3 +179,85 @@ def test_continue_service_deployment_refuses_what_ecs_refuses(estate: Estate) ->
         ecs.continue_service_deployment(
             serviceDeploymentArn=arn, hookId="ecs-pause-x", action="SKIP"
         )
+
+
+def stage_of(estate: Estate, brief: dict[str, Any]) -> str:
+    (sd,) = estate.ecs().describe_service_deployments(
+        serviceDeploymentArns=[brief["serviceDeploymentArn"]]
+    )["serviceDeployments"]
+    return str(sd.get("lifecycleStage", ""))
+
+
+def revisions_running(estate: Estate) -> set[str]:
+    return {t.task_definition_arn for t in estate.sim.service(estate.service).running()}
+
+
+def test_a_canary_walks_ecs_stages_and_bakes_on_the_sandbox_clock(estate: Estate) -> None:
+    old_td = estate.sim.service(estate.service).task_definition
+    new_td = estate.task_definition("e")
+    brief = estate.deploy(
+        new_td,
+        strategy="CANARY",
+        canaryConfiguration={"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 5},
+        bakeTimeInMinutes=20,
+    )
+    walk = estate.sim.delivery.walks[estate.sim.service(estate.service).deployment_id]
+    # the canary step is shifted and bakes: both revisions run
+    assert brief["status"] == "IN_PROGRESS"
+    assert stage_of(estate, brief) == "PRODUCTION_TRAFFIC_SHIFT"
+    assert walk.weight == 10.0
+    assert revisions_running(estate) == {old_td, new_td}
+    estate.sim.advance(4.9)
+    assert walk.weight == 10.0
+    estate.sim.advance(0.2)  # the canary bake passed: 100 %, then the bake time
+    assert walk.weight == 100.0
+    assert stage_of(estate, brief) == "BAKE_TIME"
+    estate.sim.advance(19.0)
+    assert estate.deployments()[0]["status"] == "IN_PROGRESS"
+    assert revisions_running(estate) == {old_td, new_td}
+    estate.sim.advance(1.0)
+    assert estate.deployments()[0]["status"] == "SUCCESSFUL"
+    assert revisions_running(estate) == {new_td}
+    assert len(estate.sim.service(estate.service).running()) == 2
+    stages = [line.removeprefix("stage ") for line in walk.log if line.startswith("stage ")]
+    assert stages == [
+        "PRE_SCALE_UP",
+        "SCALE_UP",
+        "POST_SCALE_UP",
+        "TEST_TRAFFIC_SHIFT",
+        "POST_TEST_TRAFFIC_SHIFT",
+        "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+        "BAKE_TIME",
+        "CLEAN_UP",
+    ]
+    names = [
+        e["detail"]["eventName"] for e in estate.sim.emitted if "Deployment" in e["detail-type"]
+    ]
+    assert names[-2:] == ["SERVICE_DEPLOYMENT_IN_PROGRESS", "SERVICE_DEPLOYMENT_COMPLETED"]
+
+
+def test_linear_steps_and_blue_green_shift_once(estate: Estate) -> None:
+    estate.deploy(
+        estate.task_definition("f"),
+        strategy="LINEAR",
+        linearConfiguration={"stepPercent": 30.0, "stepBakeTimeInMinutes": 2},
+        bakeTimeInMinutes=0,
+    )
+    walk = estate.sim.delivery.walks[estate.sim.service(estate.service).deployment_id]
+    weights = [walk.weight]
+    for _ in range(3):
+        estate.sim.advance(2)
+        weights.append(walk.weight)
+    assert weights == [30.0, 60.0, 90.0, 100.0]  # ceil(100 / 30) = 4 steps
+    assert estate.deployments()[0]["status"] == "SUCCESSFUL"  # bake 0: done at once
+    # blue/green, bake unset: 15 minutes
+    estate.deploy(estate.task_definition("g"), strategy="BLUE_GREEN")
+    assert estate.deployments()[0]["status"] == "IN_PROGRESS"
+    estate.sim.advance(14.5)
+    assert estate.deployments()[0]["status"] == "IN_PROGRESS"
+    estate.sim.advance(0.5)
+    assert estate.deployments()[0]["status"] == "SUCCESSFUL"
