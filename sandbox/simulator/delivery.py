@@ -594,7 +594,7 @@ class Delivery:
             self.deployments.failed_without_rollback(svc, walk.dep, walk.new_td, reason)
             return
         back = f"ecs-svc/{secrets.randbelow(10**18)}"
-        rolling = f"{reason} Rolling back to deploymentId {walk.old_dep}."
+        rolling = f"{reason.rstrip('.')}: rolling back to deploymentId {walk.old_dep}."
         details["rollback"] = {
             "reason": rolling,
             "startedAt": now(),

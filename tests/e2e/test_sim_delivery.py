@@ -261,3 +261,116 @@ def test_linear_steps_and_blue_green_shift_once(estate: Estate) -> None:
     assert estate.deployments()[0]["status"] == "IN_PROGRESS"
     estate.sim.advance(0.5)
     assert estate.deployments()[0]["status"] == "SUCCESSFUL"
+
+
+def alarm(estate: Estate, name: str) -> dict[str, Any]:
+    estate.clients("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    return {"alarmNames": [name], "enable": True, "rollback": True}
+
+
+def described(estate: Estate, arn: str) -> dict[str, Any]:
+    (sd,) = estate.ecs().describe_service_deployments(serviceDeploymentArns=[arn])[
+        "serviceDeployments"
+    ]
+    return dict(sd)
+
+
+def deployment_events(estate: Estate, since: int) -> list[tuple[str, str]]:
+    return [
+        (e["detail"]["eventName"], e["detail"]["reason"])
+        for e in estate.sim.emitted[since:]
+        if e["detail-type"] == "ECS Deployment State Change"
+    ]
+
+
+def test_an_alarm_during_the_bake_rolls_a_canary_back(estate: Estate) -> None:
+    old_td = estate.sim.service(estate.service).task_definition
+    alarms = alarm(estate, "app-5xx")
+    emitted = len(estate.sim.emitted)
+    brief = estate.deploy(
+        estate.task_definition("h"),
+        strategy="CANARY",
+        canaryConfiguration={"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 1},
+        bakeTimeInMinutes=10,
+        alarms=alarms,
+    )
+    estate.sim.advance(1)
+    assert stage_of(estate, brief) == "BAKE_TIME"
+    assert described(estate, brief["serviceDeploymentArn"])["alarms"]["status"] == "MONITORING"
+
+    estate.sim.alarm("app-5xx", "ALARM")
+
+    events = deployment_events(estate, emitted)
+    assert [n for n, _ in events] == [
+        "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        "SERVICE_DEPLOYMENT_FAILED",
+        "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        "SERVICE_DEPLOYMENT_COMPLETED",
+    ]
+    assert "app-5xx" in events[1][1]
+    assert "rolling back to deploymentId" in events[2][1]
+    (listed,) = [
+        b
+        for b in estate.deployments()
+        if b["serviceDeploymentArn"] == brief["serviceDeploymentArn"]
+    ]
+    assert listed["status"] == "ROLLBACK_SUCCESSFUL"
+    sd = described(estate, brief["serviceDeploymentArn"])
+    assert sd["status"] == "ROLLBACK_SUCCESSFUL"
+    assert sd["alarms"]["status"] == "TRIGGERED"
+    assert sd["alarms"]["triggeredAlarmNames"] == ["app-5xx"]
+    assert sd["rollback"]["serviceRevisionArn"] == sd["sourceServiceRevisions"][0]["arn"]
+    assert revisions_running(estate) == {old_td}
+    assert len(estate.sim.service(estate.service).running()) == 2
+    # the clock passing the old bake does nothing more
+    estate.sim.advance(30)
+    assert deployment_events(estate, emitted)[-1][0] == "SERVICE_DEPLOYMENT_COMPLETED"
+    assert len(deployment_events(estate, emitted)) == 4
+
+
+def test_an_alarm_already_in_alarm_at_the_start_is_not_watched(estate: Estate) -> None:
+    alarms = alarm(estate, "app-unhealthy")
+    estate.sim.alarm("app-unhealthy", "ALARM")
+    new_td = estate.task_definition("i")
+    brief = estate.deploy(new_td, strategy="BLUE_GREEN", bakeTimeInMinutes=5, alarms=alarms)
+    assert described(estate, brief["serviceDeploymentArn"])["alarms"]["status"] == "DISABLED"
+    estate.sim.advance(5)
+    assert estate.deployments()[0]["status"] == "SUCCESSFUL"
+    assert revisions_running(estate) == {new_td}
+
+
+def test_a_rolling_deployment_with_alarms_bakes_and_rolls_back_on_alarm(estate: Estate) -> None:
+    old_td = estate.sim.service(estate.service).task_definition
+    alarms = alarm(estate, "app-errors")
+    brief = estate.deploy(estate.task_definition("j"), bakeTimeInMinutes=3, alarms=alarms)
+    assert brief["status"] == "IN_PROGRESS"
+    estate.sim.advance(2)
+    estate.sim.alarm("app-errors", "ALARM")
+    listed = next(
+        b
+        for b in estate.deployments()
+        if b["serviceDeploymentArn"] == brief["serviceDeploymentArn"]
+    )
+    assert listed["status"] == "ROLLBACK_SUCCESSFUL"
+    assert revisions_running(estate) == {old_td}
+    # without rollback: FAILED, STOPPED in the list, nothing rolled back
+    estate.sim.alarm("app-errors", "OK")
+    new_td = estate.task_definition("k")
+    brief = estate.deploy(new_td, bakeTimeInMinutes=3, alarms=alarms | {"rollback": False})
+    estate.sim.alarm("app-errors", "ALARM")
+    listed = next(
+        b
+        for b in estate.deployments()
+        if b["serviceDeploymentArn"] == brief["serviceDeploymentArn"]
+    )
+    assert listed["status"] == "STOPPED"
+    assert "app-errors" in listed["statusReason"]
