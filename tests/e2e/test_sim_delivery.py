@@ -6,7 +6,9 @@ and ContinueServiceDeployment's refusals."""
 from __future__ import annotations
 
 import contextlib
+import io
 import secrets
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ from sandbox.router import Router
 from sandbox.server import Clients, MotoServer
 from sandbox.simulator import Simulator
 from sandbox.timeline import Timeline
+from tests.e2e import sim_hook_target
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app@sha256:"
 
@@ -374,3 +377,276 @@ def test_a_rolling_deployment_with_alarms_bakes_and_rolls_back_on_alarm(estate: 
     )
     assert listed["status"] == "STOPPED"
     assert "app-errors" in listed["statusReason"]
+
+
+def hook_events(estate: Estate, since: int) -> list[dict[str, Any]]:
+    return [
+        dict(e["detail"])
+        for e in estate.sim.emitted[since:]
+        if e["detail-type"] == "ECS Hook State Change"
+    ]
+
+
+def pause(stage: str, **timeout: Any) -> dict[str, Any]:
+    hook: dict[str, Any] = {"targetType": "PAUSE", "lifecycleStages": [stage]}
+    if timeout:
+        hook["timeoutConfiguration"] = timeout
+    return hook
+
+
+def test_a_pause_hook_waits_for_continue_service_deployment(estate: Estate) -> None:
+    ecs = estate.ecs()
+    emitted = len(estate.sim.emitted)
+    new_td = estate.task_definition("l")
+    brief = estate.deploy(
+        new_td,
+        strategy="BLUE_GREEN",
+        bakeTimeInMinutes=0,
+        lifecycleHooks=[pause("POST_TEST_TRAFFIC_SHIFT")],
+    )
+    arn = brief["serviceDeploymentArn"]
+    (awaiting,) = hook_events(estate, emitted)
+    assert awaiting["eventName"] == "HOOK_AWAITING_ACTION"
+    assert awaiting["hookId"].startswith("ecs-pause-")
+    assert (awaiting["hookType"], awaiting["lifecycleStage"]) == (
+        "PAUSE",
+        "POST_TEST_TRAFFIC_SHIFT",
+    )
+    assert awaiting["serviceDeploymentArn"] == arn
+    assert awaiting["serviceArn"] == brief["serviceArn"]
+    assert set(awaiting) >= {"eventType", "expiresAt", "clusterArn", "updatedAt"}
+    sd = described(estate, arn)
+    assert sd["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT"
+    (detail,) = sd["lifecycleHookDetails"]
+    assert detail["hookId"] == awaiting["hookId"]
+    assert (detail["targetType"], detail["status"], detail["timeoutAction"]) == (
+        "PAUSE",
+        "AWAITING_ACTION",
+        "ROLLBACK",
+    )
+    assert "targetArn" not in detail
+    assert "expiresAt" in detail
+    estate.sim.advance(60)  # far from the default 1440-minute timeout: still waiting
+    assert estate.deployments()[0]["status"] == "IN_PROGRESS"
+
+    assert (
+        ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=detail["hookId"])[
+            "serviceDeploymentArn"
+        ]
+        == arn
+    )
+    with pytest.raises(ecs.exceptions.ClientException):  # continued already
+        ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=detail["hookId"])
+    estate.sim.settle()
+    assert [e["eventName"] for e in hook_events(estate, emitted)] == [
+        "HOOK_AWAITING_ACTION",
+        "HOOK_SUCCEEDED",
+    ]
+    assert estate.deployments()[0]["status"] == "SUCCESSFUL"
+    assert revisions_running(estate) == {new_td}
+    assert described(estate, arn)["lifecycleHookDetails"][0]["status"] == "SUCCEEDED"
+
+
+def test_a_pause_hook_rolled_back_or_timed_out_rolls_the_deployment_back(estate: Estate) -> None:
+    ecs = estate.ecs()
+    old_td = estate.sim.service(estate.service).task_definition
+    emitted = len(estate.sim.emitted)
+    brief = estate.deploy(
+        estate.task_definition("m"),
+        strategy="BLUE_GREEN",
+        lifecycleHooks=[pause("PRE_PRODUCTION_TRAFFIC_SHIFT")],
+    )
+    (awaiting,) = hook_events(estate, emitted)
+    ecs.continue_service_deployment(
+        serviceDeploymentArn=brief["serviceDeploymentArn"],
+        hookId=awaiting["hookId"],
+        action="ROLLBACK",
+    )
+    estate.sim.settle()
+    assert hook_events(estate, emitted)[-1]["eventName"] == "HOOK_FAILED"
+    listed = next(
+        b
+        for b in estate.deployments()
+        if b["serviceDeploymentArn"] == brief["serviceDeploymentArn"]
+    )
+    assert listed["status"] == "ROLLBACK_SUCCESSFUL"
+    assert revisions_running(estate) == {old_td}
+    with pytest.raises(ecs.exceptions.ClientException):  # no longer in progress
+        ecs.continue_service_deployment(
+            serviceDeploymentArn=brief["serviceDeploymentArn"], hookId=awaiting["hookId"]
+        )
+
+    # the timeout: ROLLBACK by default
+    emitted = len(estate.sim.emitted)
+    brief = estate.deploy(
+        estate.task_definition("n"),
+        strategy="BLUE_GREEN",
+        lifecycleHooks=[pause("POST_SCALE_UP", timeoutInMinutes=30)],
+    )
+    estate.sim.advance(29)
+    assert estate.deployments()[0]["status"] == "IN_PROGRESS"
+    estate.sim.advance(1)
+    assert [e["eventName"] for e in hook_events(estate, emitted)] == [
+        "HOOK_AWAITING_ACTION",
+        "HOOK_TIMED_OUT",
+    ]
+    listed = next(
+        b
+        for b in estate.deployments()
+        if b["serviceDeploymentArn"] == brief["serviceDeploymentArn"]
+    )
+    assert listed["status"] == "ROLLBACK_SUCCESSFUL"
+    assert "timed out" in listed["statusReason"]
+
+    # a timeout whose action is CONTINUE goes on
+    new_td = estate.task_definition("o")
+    estate.deploy(
+        new_td,
+        strategy="BLUE_GREEN",
+        bakeTimeInMinutes=0,
+        lifecycleHooks=[pause("POST_SCALE_UP", timeoutInMinutes=5, action="CONTINUE")],
+    )
+    estate.sim.advance(5)
+    assert estate.deployments()[0]["status"] == "SUCCESSFUL"
+    assert revisions_running(estate) == {new_td}
+
+
+def test_a_linear_pre_production_pause_fires_at_every_step(estate: Estate) -> None:
+    ecs = estate.ecs()
+    emitted = len(estate.sim.emitted)
+    brief = estate.deploy(
+        estate.task_definition("p"),
+        strategy="LINEAR",
+        linearConfiguration={"stepPercent": 50.0, "stepBakeTimeInMinutes": 0},
+        bakeTimeInMinutes=0,
+        lifecycleHooks=[pause("PRE_PRODUCTION_TRAFFIC_SHIFT")],
+    )
+    seen = []
+    for _ in range(2):
+        awaiting = hook_events(estate, emitted)[-1]
+        assert awaiting["eventName"] == "HOOK_AWAITING_ACTION"
+        seen.append(awaiting["hookId"])
+        ecs.continue_service_deployment(
+            serviceDeploymentArn=brief["serviceDeploymentArn"], hookId=awaiting["hookId"]
+        )
+        estate.sim.settle()
+    assert len(set(seen)) == 2
+    assert estate.deployments()[0]["status"] == "SUCCESSFUL"
+
+
+@pytest.fixture
+def hook_fn(estate: Estate) -> Iterator[str]:
+    iam = estate.clients("iam")
+    role = iam.create_role(RoleName=f"hook-{secrets.token_hex(3)}", AssumeRolePolicyDocument="{}")[
+        "Role"
+    ]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.py", "def handler(e, c):\n    return {}\n")
+    arn: str = estate.clients("lambda").create_function(
+        FunctionName=f"admission-{secrets.token_hex(3)}",
+        Runtime="python3.13",
+        Role=role,
+        Handler="tests.e2e.sim_hook_target.handler",
+        Code={"ZipFile": buf.getvalue()},
+    )["FunctionArn"]
+    sim_hook_target.ANSWERS.clear()
+    sim_hook_target.CALLS.clear()
+    yield arn
+    sim_hook_target.ANSWERS.clear()
+    sim_hook_target.CALLS.clear()
+
+
+def lambda_hook(arn: str, *stages: str) -> dict[str, Any]:
+    return {
+        "targetType": "AWS_LAMBDA",
+        "hookTargetArn": arn,
+        "roleArn": "arn:aws:iam::123456789012:role/ecs-hooks",
+        "lifecycleStages": list(stages),
+        "hookDetails": {"gate": "scan"},
+    }
+
+
+def test_a_lambda_hook_is_invoked_with_ecs_payload_and_its_answer_decides(
+    estate: Estate, hook_fn: str
+) -> None:
+    old_td = estate.sim.service(estate.service).task_definition
+    sim_hook_target.ANSWERS[:] = [
+        {"hookStatus": "IN_PROGRESS", "callBackDelay": 60, "hookDetails": {"round": 1}},
+        {"hookStatus": "SUCCEEDED"},
+    ]
+    new_td = estate.task_definition("q")
+    brief = estate.deploy(
+        new_td,
+        strategy="BLUE_GREEN",
+        bakeTimeInMinutes=0,
+        lifecycleHooks=[lambda_hook(hook_fn, "PRE_SCALE_UP")],
+    )
+    (first,) = sim_hook_target.CALLS
+    assert first["lifecycleStage"] == "PRE_SCALE_UP"
+    assert first["resourceArn"] == brief["serviceDeploymentArn"]
+    assert first["hookDetails"] == {"gate": "scan"}
+    assert first["executionDetails"] == {
+        "serviceArn": brief["serviceArn"],
+        "targetServiceRevisionArn": brief["targetServiceRevisionArn"],
+        "testTrafficWeights": {},
+        "productionTrafficWeights": {},
+    }
+    assert set(first) >= {"executionId"}
+    assert stage_of(estate, brief) == "PRE_SCALE_UP"
+    estate.sim.advance(0.9)  # callBackDelay 60 s: not yet
+    assert len(sim_hook_target.CALLS) == 1
+    estate.sim.advance(0.1)
+    assert sim_hook_target.CALLS[1]["hookDetails"] == {"gate": "scan", "round": 1}
+    assert estate.deployments()[0]["status"] == "SUCCESSFUL"
+    assert revisions_running(estate) == {new_td}
+    assert any("Lambda hook" in e.text for e in estate.sim.timeline.entries)
+
+    # FAILED, an error, a missing hookStatus: rolled back
+    for answer in (
+        {"hookStatus": "FAILED"},
+        RuntimeError("the scan gate is down"),
+        {"status": "ok"},
+    ):
+        sim_hook_target.ANSWERS[:] = [answer]
+        before = estate.sim.service(estate.service).task_definition
+        brief = estate.deploy(
+            estate.task_definition("r"),
+            strategy="BLUE_GREEN",
+            lifecycleHooks=[lambda_hook(hook_fn, "PRE_SCALE_UP")],
+        )
+        listed = next(
+            b
+            for b in estate.deployments()
+            if b["serviceDeploymentArn"] == brief["serviceDeploymentArn"]
+        )
+        assert listed["status"] == "ROLLBACK_SUCCESSFUL", answer
+        assert revisions_running(estate) == {before}
+    assert old_td != before
+
+
+def test_hooks_at_one_stage_run_together_and_one_rollback_rolls_all_back(
+    estate: Estate, hook_fn: str
+) -> None:
+    emitted = len(estate.sim.emitted)
+    sim_hook_target.ANSWERS[:] = [{"hookStatus": "FAILED"}]
+    brief = estate.deploy(
+        estate.task_definition("s"),
+        strategy="BLUE_GREEN",
+        lifecycleHooks=[
+            pause("POST_TEST_TRAFFIC_SHIFT"),
+            lambda_hook(hook_fn, "POST_TEST_TRAFFIC_SHIFT"),
+        ],
+    )
+    assert hook_events(estate, emitted)[0]["eventName"] == "HOOK_AWAITING_ACTION"
+    listed = next(
+        b
+        for b in estate.deployments()
+        if b["serviceDeploymentArn"] == brief["serviceDeploymentArn"]
+    )
+    assert listed["status"] == "ROLLBACK_SUCCESSFUL"
+    statuses = {
+        d["targetType"]: d["status"]
+        for d in described(estate, brief["serviceDeploymentArn"])["lifecycleHookDetails"]
+    }
+    assert statuses == {"PAUSE": "FAILED", "AWS_LAMBDA": "FAILED"}
