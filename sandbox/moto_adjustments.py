@@ -1398,6 +1398,50 @@ def _continue_service_deployment(self: Any) -> Any:
     return ActionResult({"serviceDeploymentArn": arn})
 
 
+#: the stages a PAUSE hook may not name: they run again during a rollback (ECS Developer
+#: Guide, "pause lifecycle hooks")
+_NO_PAUSE_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
+
+
+def _check_lifecycle_hooks(config: Any) -> None:
+    """ECS's refusal of a PAUSE hook at TEST_ or PRODUCTION_TRAFFIC_SHIFT."""
+    hooks = (config or {}).get("lifecycleHooks") or [] if isinstance(config, dict) else []
+    for hook in hooks:
+        if hook.get("targetType") != "PAUSE":
+            continue
+        bad = sorted(set(hook.get("lifecycleStages") or []) & set(_NO_PAUSE_STAGES))
+        if bad:
+            raise _ecs_error(
+                "InvalidParameterException",
+                f"A PAUSE lifecycle hook cannot be at {', '.join(bad)}: those stages run again "
+                "during a rollback.",
+            )
+
+
+def _checked(name: str) -> Callable[[Any], Any]:
+    """moto's ``CreateService``/``UpdateService`` answer, after ECS's lifecycle-hook check;
+    a created service keeps its ``deploymentConfiguration`` (moto drops it on create)."""
+
+    def answer(self: Any) -> Any:
+        from moto.ecs.responses import EC2ContainerServiceResponse
+
+        config = self._get_param("deploymentConfiguration")
+        _check_lifecycle_hooks(config)
+        original = _ORIGINALS[(EC2ContainerServiceResponse, name)]
+        result = original(self)
+        if name == "create_service" and isinstance(config, dict):
+            with contextlib.suppress(Exception):
+                ms = _moto_service_of(
+                    self.ecs_backend,
+                    str(self._get_param("cluster") or "default"),
+                    str(self._get_param("serviceName")),
+                )
+                ms.deployment_configuration = config
+        return result
+
+    return answer
+
+
 #: the operations ``ecs-service-deployments`` adds: moto's dispatch calls the response
 #: handler's method named after the operation (``camelcase_to_underscores``)
 SERVICE_DEPLOYMENT_ACTIONS: dict[str, Callable[[Any], Any]] = {
@@ -1406,6 +1450,8 @@ SERVICE_DEPLOYMENT_ACTIONS: dict[str, Callable[[Any], Any]] = {
     "describe_service_deployments": _describe_service_deployments,
     "describe_service_revisions": _describe_service_revisions,
     "continue_service_deployment": _continue_service_deployment,
+    "create_service": _checked("create_service"),
+    "update_service": _checked("update_service"),
 }
 _MISSING = object()
 

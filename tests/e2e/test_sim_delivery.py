@@ -650,3 +650,60 @@ def test_hooks_at_one_stage_run_together_and_one_rollback_rolls_all_back(
         for d in described(estate, brief["serviceDeploymentArn"])["lifecycleHookDetails"]
     }
     assert statuses == {"PAUSE": "FAILED", "AWS_LAMBDA": "FAILED"}
+
+
+def test_update_service_refuses_a_pause_hook_at_a_traffic_shift(estate: Estate) -> None:
+    ecs = estate.ecs()
+    before = estate.sim.service(estate.service).task_definition
+    for stage in ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"):
+        with pytest.raises(ecs.exceptions.InvalidParameterException, match=stage):
+            ecs.update_service(
+                cluster=estate.cluster,
+                service=estate.service,
+                taskDefinition=estate.task_definition("t"),
+                deploymentConfiguration={
+                    "strategy": "BLUE_GREEN",
+                    "lifecycleHooks": [pause("POST_SCALE_UP"), pause(stage)],
+                },
+            )
+    estate.sim.settle()
+    (svc,) = ecs.describe_services(cluster=estate.cluster, services=[estate.service])["services"]
+    assert svc["taskDefinition"] == before
+    assert "lifecycleHooks" not in (svc.get("deploymentConfiguration") or {})
+    # a Lambda hook may sit there; a created service keeps its deploymentConfiguration
+    config = {"strategy": "CANARY", "bakeTimeInMinutes": 3}
+    ecs.create_service(
+        cluster=estate.cluster,
+        serviceName="other",
+        taskDefinition=before,
+        desiredCount=0,
+        launchType="FARGATE",
+        deploymentConfiguration=config,
+    )
+    (other,) = ecs.describe_services(cluster=estate.cluster, services=["other"])["services"]
+    assert other["deploymentConfiguration"] == config
+    ecs.delete_service(cluster=estate.cluster, service="other", force=True)
+
+
+def test_stop_service_deployment_rolls_a_canary_back_mid_walk(estate: Estate) -> None:
+    ecs = estate.ecs()
+    old_td = estate.sim.service(estate.service).task_definition
+    emitted = len(estate.sim.emitted)
+    brief = estate.deploy(
+        estate.task_definition("u"),
+        strategy="CANARY",
+        canaryConfiguration={"canaryPercent": 20.0, "canaryBakeTimeInMinutes": 10},
+        lifecycleHooks=[pause("POST_PRODUCTION_TRAFFIC_SHIFT")],
+    )
+    ecs.stop_service_deployment(serviceDeploymentArn=brief["serviceDeploymentArn"])
+    estate.sim.settle()
+    estate.sim.advance(60)  # the canary bake's end comes and goes: nothing more
+    assert revisions_running(estate) == {old_td}
+    assert not hook_events(estate, emitted)
+    listed = next(
+        b
+        for b in estate.deployments()
+        if b["serviceDeploymentArn"] == brief["serviceDeploymentArn"]
+    )
+    assert listed["status"] == "ROLLBACK_SUCCESSFUL"
+    assert deployment_events(estate, emitted)[-1][0] == "SERVICE_DEPLOYMENT_COMPLETED"
