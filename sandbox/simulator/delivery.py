@@ -182,6 +182,8 @@ class Walk:
     done: bool = False
     #: a stall: the walk stays IN_PROGRESS at SCALE_UP (its tasks never turn healthy)
     stalling: bool = False
+    #: the alarm this deployment's image sets to ALARM at BAKE_TIME (pushed as alarming)
+    alarming: str | None = None
     log: list[str] = field(default_factory=list)
 
     @property
@@ -209,9 +211,8 @@ class Delivery:
         self.walks: dict[str, Walk] = {}
         #: what the Lambda hooks were invoked with and answered: (function, payload, answer)
         self.invocations: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
-        #: alarm name -> the stage at which the simulator sets it to ALARM (a push
-        #: ``alarming``): the demo's "a canary rolled back by its alarm"
-        self.alarm_at: dict[str, tuple[str, str]] = {}
+        #: sets an alarm's state with its state change event (the simulator's alarms)
+        self.set_alarm: Callable[[str, str, str], object] | None = None
 
     def walking(self, svc: SimService) -> bool:
         """True: a walk of ``svc``'s current deployment is in progress (ECS runs both
@@ -237,8 +238,18 @@ class Delivery:
         return bool(alarms.get("enable") and cfg.get("bakeTimeInMinutes"))
 
     def start(
-        self, svc: SimService, dep: str, new_td: str, old_dep: str, old_td: str, *, stall: bool
+        self,
+        svc: SimService,
+        dep: str,
+        new_td: str,
+        old_dep: str,
+        old_td: str,
+        *,
+        stall: bool,
+        alarming: str | None = None,
     ) -> None:
+        """Walk deployment ``dep`` of ``svc`` (``stall``: it stays at SCALE_UP; ``alarming``:
+        the alarm its image sets to ALARM at BAKE_TIME)."""
         cfg = self.config_of(svc)
         staged = str(cfg.get("strategy") or "ROLLING") in STAGED
         plan = (
@@ -248,7 +259,7 @@ class Delivery:
         )
         if not staged:
             plan.append(Stage("CLEAN_UP"))
-        walk = Walk(svc, dep, new_td, old_dep, old_td, cfg, plan, stalling=stall)
+        walk = Walk(svc, dep, new_td, old_dep, old_td, cfg, plan, stalling=stall, alarming=alarming)
         self.walks[dep] = walk
         ms = moto_service(svc)
         short = adj.short_id(dep)
@@ -299,15 +310,11 @@ class Delivery:
         stage = walk.stages[index]
         self._details(walk)["lifecycleStage"] = stage.name
         self._note(walk, f"stage {stage.name}")
-        alarm = next((n for n, (s, _) in self.alarm_at.items() if s == stage.name), None)
-        if alarm is not None and stage.name == "BAKE_TIME" and walk.alarms_watched:
-            _, state = self.alarm_at.pop(alarm)
-            self.clients("cloudwatch").set_alarm_state(
-                AlarmName=alarm,
-                StateValue=state,
-                StateReason="Threshold Crossed: the image pushed as alarming",
+        if stage.name == "BAKE_TIME" and walk.alarming and self.set_alarm is not None:
+            self._note(walk, f"the image pushed as alarming sets {walk.alarming} to ALARM")
+            self.set_alarm(
+                walk.alarming, "ALARM", "Threshold Crossed: the image pushed as alarming"
             )
-            self.timeline.add("state", f"alarm {alarm} -> {state} during {walk.dep}'s bake")
             if self._alarm_tripped(walk):
                 return
         if stage.name == "SCALE_UP":

@@ -139,10 +139,12 @@ class Deployments:
         if crashing:
             self.queue.later(lambda: self._fail(svc, dep, new_td, old_dep, old_td, crashing[0]))
         elif self.delivery is not None and self.delivery.takes(svc):
-            for d in digests:
-                if d in self.state.alarming:
-                    self.delivery.alarm_at[self.state.alarming.pop(d)] = ("BAKE_TIME", "ALARM")
-            self.delivery.start(svc, dep, new_td, old_dep, old_td, stall=stalling)
+            alarming = next(
+                (self.state.alarming[d] for d in digests if d in self.state.alarming), None
+            )
+            self.delivery.start(
+                svc, dep, new_td, old_dep, old_td, stall=stalling, alarming=alarming
+            )
         elif stalling:
             self.timeline.add("state", f"{svc.name}: {dep} stalls IN_PROGRESS (tasks unhealthy)")
         else:

@@ -73,6 +73,7 @@ class Simulator:
         self.deployments.delivery = self.delivery
         self.registry = Registry(clients, self.state, self.queue)
         self.alarms = Alarms(clients, self.queue, self.timeline)
+        self.delivery.set_alarm = self.alarms.set_state
         self._lock = threading.RLock()  # one stimulus at a time (callers may hold it too)
         self._draining = False
         self._routes: list[RouteResult] = []
@@ -434,6 +435,7 @@ class Simulator:
         findings: dict[str, int] | None = None,
         crashing: bool = False,
         stalling: bool = False,
+        alarming: str | None = None,
         scanner: str | None = None,
         platforms: tuple[str, ...] = (),
         attestation: bool = False,
@@ -441,7 +443,10 @@ class Simulator:
     ) -> PushResult:
         """Push a new image: ``ECR Image Action``, then the scan result with ``findings``
         (ECR holds it too). With ``stalling`` its deployments stay IN_PROGRESS (its tasks
-        never turn healthy) until stopped or superseded. With ``platforms`` the image is an
+        never turn healthy) until stopped or superseded. With ``alarming`` (an alarm's
+        name) a staged deployment of it (or a rolling one that bakes: sandbox.simulator.
+        delivery) sets that alarm to ALARM when it reaches BAKE_TIME, so ECS rolls it back
+        if the alarm is one of its deployment alarms. With ``platforms`` the image is an
         index of one manifest per platform (plus, with ``attestation``, a provenance
         attestation), and each platform manifest is scanned. With ``drop_event`` the push's
         events (push and scan) never reach the rules (the image and its scan result are in
@@ -453,6 +458,8 @@ class Simulator:
             )
             if stalling:
                 self.state.stalling.add(digest)
+            if alarming:
+                self.state.alarming[digest] = alarming
             start = len(self._routes)
             events = [
                 self.registry.announce_push(

@@ -707,3 +707,60 @@ def test_stop_service_deployment_rolls_a_canary_back_mid_walk(estate: Estate) ->
     )
     assert listed["status"] == "ROLLBACK_SUCCESSFUL"
     assert deployment_events(estate, emitted)[-1][0] == "SERVICE_DEPLOYMENT_COMPLETED"
+
+
+def test_an_image_pushed_as_alarming_rolls_its_canary_back_at_the_bake(estate: Estate) -> None:
+    ecr = estate.clients("ecr")
+    repo = ecr.create_repository(repositoryName="demo/app")["repository"]
+    old_td = estate.sim.service(estate.service).task_definition
+    alarms = alarm(estate, "app-canary-5xx")
+    pushed = estate.sim.push("demo/app", "v2", alarming="app-canary-5xx")
+    td: str = estate.ecs().register_task_definition(
+        family="app",
+        containerDefinitions=[
+            {"name": "app", "image": f"{repo['repositoryUri']}@{pushed.digest}", "memory": 512}
+        ],
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+    )["taskDefinition"]["taskDefinitionArn"]
+    emitted = len(estate.sim.emitted)
+    brief = estate.deploy(
+        td,
+        strategy="CANARY",
+        canaryConfiguration={"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 2},
+        bakeTimeInMinutes=10,
+        alarms=alarms,
+    )
+    assert brief["status"] == "IN_PROGRESS"  # the canary bakes on 10 %
+    estate.sim.advance(2)  # 100 %, BAKE_TIME: the alarm fires, ECS rolls back
+    alarm_events = [e for e in estate.sim.emitted[emitted:] if "Alarm" in e["detail-type"]]
+    assert alarm_events
+    assert alarm_events[0]["detail"]["state"]["value"] == "ALARM"
+    events = deployment_events(estate, emitted)
+    assert events[1][0] == "SERVICE_DEPLOYMENT_FAILED"
+    assert "app-canary-5xx" in events[1][1]
+    sd = described(estate, brief["serviceDeploymentArn"])
+    assert (sd["status"], sd["lifecycleStage"]) == ("ROLLBACK_SUCCESSFUL", "BAKE_TIME")
+    assert revisions_running(estate) == {old_td}
+    (rev,) = estate.ecs().describe_service_revisions(
+        serviceRevisionArns=[brief["targetServiceRevisionArn"]]
+    )["serviceRevisions"]
+    assert rev["containerImages"][0]["imageDigest"] == pushed.digest
+    # a tag image: its digest resolved in ECR
+    by_tag: str = estate.ecs().register_task_definition(
+        family="app",
+        containerDefinitions=[
+            {"name": "app", "image": f"{repo['repositoryUri']}:v2", "memory": 512}
+        ],
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+    )["taskDefinition"]["taskDefinitionArn"]
+    brief = estate.deploy(by_tag, strategy="ROLLING")
+    (rev,) = estate.ecs().describe_service_revisions(
+        serviceRevisionArns=[brief["targetServiceRevisionArn"]]
+    )["serviceRevisions"]
+    assert rev["containerImages"][0]["imageDigest"] == pushed.digest
