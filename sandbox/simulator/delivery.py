@@ -237,6 +237,22 @@ class Delivery:
         alarms = cfg.get("alarms") or {}
         return bool(alarms.get("enable") and cfg.get("bakeTimeInMinutes"))
 
+    def take(  # noqa: PLR0917 - the Handover of sandbox.simulator.deployments
+        self,
+        svc: SimService,
+        dep: str,
+        new_td: str,
+        old_dep: str,
+        old_td: str,
+        stall: bool,
+        alarming: str | None,
+    ) -> bool:
+        """Walk deployment ``dep`` if :meth:`takes` says so; True if it does."""
+        if not self.takes(svc):
+            return False
+        self.start(svc, dep, new_td, old_dep, old_td, stall=stall, alarming=alarming)
+        return True
+
     def start(
         self,
         svc: SimService,

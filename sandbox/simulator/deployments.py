@@ -26,6 +26,7 @@ nothing of deployments beyond the id they were started by.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,11 @@ from sandbox.timeline import Timeline
 if TYPE_CHECKING:
     from moto.ecs.models import Service
 
-    from sandbox.simulator.delivery import Delivery
+#: hands a deployment to ECS's delivery machinery (``Delivery.take`` of
+#: sandbox.simulator.delivery, set by the simulator): (service, deployment id, new task
+#: definition, old deployment id, old task definition, stalling, the alarm its image sets)
+#: -> True if the machinery carries it
+Handover = Callable[[SimService, str, str, str, str, bool, "str | None"], bool]
 
 
 class Deployments:
@@ -64,7 +69,7 @@ class Deployments:
         self.tasks = tasks
         self.timeline = timeline
         #: ECS's delivery machinery (strategy stages, alarms, hooks): set by the simulator
-        self.delivery: Delivery | None = None
+        self.hand_over: Handover | None = None
 
     def record_current(self, svc: SimService) -> None:
         """moto's deployments of a service the simulator found running: its current one,
@@ -138,13 +143,16 @@ class Deployments:
         stalling = any(d in self.state.stalling for d in digests)
         if crashing:
             self.queue.later(lambda: self._fail(svc, dep, new_td, old_dep, old_td, crashing[0]))
-        elif self.delivery is not None and self.delivery.takes(svc):
-            alarming = next(
-                (self.state.alarming[d] for d in digests if d in self.state.alarming), None
-            )
-            self.delivery.start(
-                svc, dep, new_td, old_dep, old_td, stall=stalling, alarming=alarming
-            )
+        elif self.hand_over is not None and self.hand_over(
+            svc,
+            dep,
+            new_td,
+            old_dep,
+            old_td,
+            stalling,
+            next((self.state.alarming[d] for d in digests if d in self.state.alarming), None),
+        ):
+            pass  # carried by ECS's delivery machinery
         elif stalling:
             self.timeline.add("state", f"{svc.name}: {dep} stalls IN_PROGRESS (tasks unhealthy)")
         else:

@@ -70,7 +70,7 @@ class Simulator:
         self.tasks = Tasks(clients, self.state, self.queue, self.capacity, self.timeline)
         self.deployments = Deployments(clients, self.state, self.queue, self.tasks, self.timeline)
         self.delivery = Delivery(clients, self.queue, self.timeline, self.deployments, router)
-        self.deployments.delivery = self.delivery
+        self.deployments.hand_over = self.delivery.take
         self.registry = Registry(clients, self.state, self.queue)
         self.alarms = Alarms(clients, self.queue, self.timeline)
         self.delivery.set_alarm = self.alarms.set_state
