@@ -558,6 +558,50 @@ class Delivery:
             payload["hookDetails"] = run.details
         return payload
 
+    def _shift_back(self, walk: Walk) -> None:
+        """A rollback moves the traffic back: ECS invokes again the Lambda hooks of the
+        traffic shifts the walk had reached, PRODUCTION_TRAFFIC_SHIFT then TEST_TRAFFIC_SHIFT,
+        with the new revision at 0 % (Lambda hooks page: there is no ROLLBACK stage; the
+        target stays the new revision). What they answer changes nothing here: the docs do
+        not say what a rollback does with it."""
+        reached = [s.name for s in walk.stages[: walk.position + 1]]
+        ms = moto_service(walk.svc)
+        target = adj.revision_arn(ms, walk.dep)
+        source = adj.revision_arn(ms, walk.old_dep)
+        for stage in ("PRODUCTION_TRAFFIC_SHIFT", "TEST_TRAFFIC_SHIFT"):
+            if stage not in reached:
+                continue
+            for hook in self._hooks_at(walk, stage):
+                if hook.get("targetType") == "PAUSE":
+                    continue
+                back = {target: 0, source: 100}
+                payload: dict[str, Any] = {
+                    "executionId": str(uuid.uuid4()),
+                    "lifecycleStage": stage,
+                    "resourceArn": adj._sd_arn(ms, walk.dep),
+                    "executionDetails": {
+                        "serviceArn": walk.svc.arn,
+                        "targetServiceRevisionArn": target,
+                        "testTrafficWeights": back if stage == "TEST_TRAFFIC_SHIFT" else {},
+                        "productionTrafficWeights": (
+                            back if stage == "PRODUCTION_TRAFFIC_SHIFT" else {}
+                        ),
+                    },
+                }
+                if hook.get("hookDetails"):
+                    payload["hookDetails"] = dict(hook["hookDetails"])
+                target_fn = str(hook.get("hookTargetArn") or "")
+                fn = self._function(target_fn)
+                answer = None
+                if fn is not None:
+                    answer, _, _ = invoke_in_process(fn, payload, self.clients.endpoint)
+                self.invocations.append((fn.name if fn else target_fn, payload, answer))
+                self.timeline.add(
+                    "state",
+                    f"{walk.svc.name}: Lambda hook {target_fn.rsplit(':', 1)[-1]} at {stage} "
+                    "invoked for the rollback (new revision at 0 %)",
+                )
+
     def _invoke(self, walk: Walk, run: HookRun) -> None:
         if not self._live(walk) or run not in walk.hooks:
             return
@@ -628,6 +672,7 @@ class Delivery:
         self.deployments.rolled_back(
             svc, walk.dep, walk.new_td, back, walk.old_td, failed_reason=reason, rolling=rolling
         )
+        self.queue.later(lambda: self._shift_back(walk))
 
         def done() -> None:
             details["_brief"] = {

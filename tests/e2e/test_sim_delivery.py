@@ -764,3 +764,31 @@ def test_an_image_pushed_as_alarming_rolls_its_canary_back_at_the_bake(estate: E
         serviceRevisionArns=[brief["targetServiceRevisionArn"]]
     )["serviceRevisions"]
     assert rev["containerImages"][0]["imageDigest"] == pushed.digest
+
+
+def test_a_rollback_invokes_the_traffic_shift_hooks_again_with_the_new_revision_at_0(
+    estate: Estate, hook_fn: str
+) -> None:
+    alarms = alarm(estate, "app-shift")
+    brief = estate.deploy(
+        estate.task_definition("v"),
+        strategy="BLUE_GREEN",
+        bakeTimeInMinutes=10,
+        alarms=alarms,
+        lifecycleHooks=[lambda_hook(hook_fn, "TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")],
+    )
+    shifts = [c["lifecycleStage"] for c in sim_hook_target.CALLS]
+    assert shifts == ["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"]
+    target = brief["targetServiceRevisionArn"]
+    assert sim_hook_target.CALLS[1]["executionDetails"]["productionTrafficWeights"][target] == 100
+    estate.sim.alarm("app-shift", "ALARM")
+    again = sim_hook_target.CALLS[2:]
+    assert [c["lifecycleStage"] for c in again] == [
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "TEST_TRAFFIC_SHIFT",
+    ]
+    weights = again[0]["executionDetails"]["productionTrafficWeights"]
+    assert weights[target] == 0
+    assert sorted(weights.values()) == [0, 100]
+    assert again[0]["executionDetails"]["targetServiceRevisionArn"] == target
+    assert again[1]["executionDetails"]["testTrafficWeights"][target] == 0
