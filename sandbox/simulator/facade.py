@@ -78,6 +78,9 @@ class Simulator:
         self._draining = False
         self._routes: list[RouteResult] = []
         self._watcher: tuple[threading.Thread, threading.Event] | None = None
+        #: how many minutes of the sandbox clock pass per wall-clock second while
+        #: :meth:`watch`-ing (0: the clock moves only with :meth:`advance`)
+        self.minutes_per_second = 0.0
 
     # ------------------------------------------------------------------ what callers read
     @property
@@ -208,15 +211,22 @@ class Simulator:
         """Settle every ``every`` seconds in a thread of its own, until :meth:`unwatch`: the
         changes any client makes (the aws CLI, a second shell's `autopilot`, a script)
         start their consequences within that time, not at the next stimulus. `local up`
-        watches; the demo and the tests do not (their stimuli settle as they go)."""
+        watches; the demo and the tests do not (their stimuli settle as they go). With
+        :attr:`minutes_per_second` above 0, each round also moves the sandbox clock by the
+        wall-clock seconds since the last times that many minutes (ECS's bakes and hook
+        timeouts pass by themselves)."""
         if self._watcher is not None:
             return
         stop = threading.Event()
 
         def loop() -> None:
+            last = time.monotonic()
             while not stop.wait(every):
                 try:
                     self.settle()
+                    moved, last = time.monotonic() - last, time.monotonic()
+                    if self.minutes_per_second > 0:
+                        self.advance(moved * self.minutes_per_second, note=False)
                 except Exception as exc:  # a client's change the simulator cannot follow
                     self.timeline.add("failed", f"the sandbox could not follow a change: {exc}")
 
@@ -264,10 +274,11 @@ class Simulator:
         callBackDelay): it moves only with :meth:`advance`."""
         return self.delivery.clock
 
-    def advance(self, minutes: float) -> list[RouteResult]:
+    def advance(self, minutes: float, *, note: bool = True) -> list[RouteResult]:
         """Move the sandbox's clock ``minutes`` on: what ECS waits for that falls due (a
         bake's end, a pause hook's timeout, a Lambda hook's next invocation) happens in the
-        order of its minute, with what follows routed; the deployment alarms are read."""
+        order of its minute, with what follows routed; the deployment alarms are read.
+        ``note``: a timeline line says how far the clock moved."""
         if minutes < 0:
             raise SimulatorError(f"the clock moves forward only, not {minutes} minutes")
         with self._lock:
@@ -282,7 +293,7 @@ class Simulator:
             self.clock.minutes = until
             self.delivery.check_alarms()
             self._drain()
-            if minutes:
+            if minutes and note:
                 self.timeline.add("note", f"sandbox clock +{minutes:g} min")
             return self._routes[start:]
 

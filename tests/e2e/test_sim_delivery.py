@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import secrets
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -792,3 +793,20 @@ def test_a_rollback_invokes_the_traffic_shift_hooks_again_with_the_new_revision_
     assert sorted(weights.values()) == [0, 100]
     assert again[0]["executionDetails"]["targetServiceRevisionArn"] == target
     assert again[1]["executionDetails"]["testTrafficWeights"][target] == 0
+
+
+def test_while_watching_the_clock_can_run_by_itself(estate: Estate) -> None:
+    new_td = estate.task_definition("w")
+    brief = estate.deploy(new_td, strategy="BLUE_GREEN", bakeTimeInMinutes=1)
+    assert brief["status"] == "IN_PROGRESS"
+    estate.sim.minutes_per_second = 10.0  # the 1-minute bake passes in 0.1 s of watching
+    estate.sim.watch(every=0.05)
+    try:
+        deadline = time.monotonic() + 20
+        while estate.deployments()[0]["status"] != "SUCCESSFUL":
+            assert time.monotonic() < deadline, "the bake never ended"
+            time.sleep(0.05)
+    finally:
+        estate.sim.unwatch()
+    assert estate.sim.clock.minutes >= 1.0
+    assert revisions_running(estate) == {new_td}
