@@ -224,7 +224,10 @@ BACKEND_PATCHES: tuple[Adjustment, ...] = (
         "`DescribeServiceDeployments` and `DescribeServiceRevisions` describe them (one "
         "service-revision ARN per deployment, `failures` MISSING for unknown ARNs); "
         "`ContinueServiceDeployment` asks the simulator to go on past, or roll back at, a "
-        "pause hook AWAITING_ACTION of a deployment IN_PROGRESS.",
+        "pause hook AWAITING_ACTION of a deployment IN_PROGRESS; `CreateService` and "
+        "`UpdateService` first refuse a `deploymentConfiguration` ECS refuses (a PAUSE hook "
+        "at a traffic shift, a number outside its documented range), and a created service "
+        "keeps it.",
         "moto 5 implements none of these operations (a call is a NotImplementedError: HTTP 500); "
         "autopilot rolls an in-progress deployment back through ECS with them. Refusals as "
         "the API reference names them: an unknown ARN ServiceDeploymentNotFoundException, "
@@ -1403,18 +1406,57 @@ def _continue_service_deployment(self: Any) -> Any:
 _NO_PAUSE_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
 
 
+#: the ranges ECS documents for a deployment configuration's numbers (API reference:
+#: DeploymentConfiguration, LinearConfiguration, CanaryConfiguration,
+#: DeploymentLifecycleHookTimeoutConfiguration): (path, low, high)
+_RANGES = (
+    (("bakeTimeInMinutes",), 0, 1440),
+    (("linearConfiguration", "stepPercent"), 3.0, 100.0),
+    (("linearConfiguration", "stepBakeTimeInMinutes"), 0, 1440),
+    (("canaryConfiguration", "canaryPercent"), 0.1, 100.0),
+    (("canaryConfiguration", "canaryBakeTimeInMinutes"), 0, 1440),
+)
+#: at most this many hooks of each target type on a service (ECS Developer Guide)
+_MAX_HOOKS = 10
+
+
+def _invalid(message: str) -> Exception:
+    return _ecs_error("InvalidParameterException", message)
+
+
 def _check_lifecycle_hooks(config: Any) -> None:
-    """ECS's refusal of a PAUSE hook at TEST_ or PRODUCTION_TRAFFIC_SHIFT."""
-    hooks = (config or {}).get("lifecycleHooks") or [] if isinstance(config, dict) else []
+    """ECS's refusals of a deployment configuration: a number outside its documented range,
+    a PAUSE hook at TEST_ or PRODUCTION_TRAFFIC_SHIFT, a Lambda hook with no target, a hook
+    timeout outside 1-20,160 minutes (a Lambda hook's 1-1,440), more than 10 hooks of one
+    target type."""
+    if not isinstance(config, dict):
+        return
+    for path, low, high in _RANGES:
+        value: Any = config
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and not low <= float(value) <= high:
+            raise _invalid(f"{'.'.join(path)} {value} is outside {low:g}-{high:g}.")
+    hooks = config.get("lifecycleHooks") or []
+    kinds = Counter(str(h.get("targetType") or "AWS_LAMBDA") for h in hooks)
+    for kind, count in kinds.items():
+        if count > _MAX_HOOKS:
+            raise _invalid(f"A service takes at most {_MAX_HOOKS} {kind} hooks, not {count}.")
     for hook in hooks:
+        timeout = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes")
+        # pause hooks up to 14 days; Lambda hooks up to 1440 (the Lambda hooks page)
+        most = 20160 if hook.get("targetType") == "PAUSE" else 1440
+        if timeout is not None and not 1 <= int(timeout) <= most:
+            raise _invalid(f"timeoutInMinutes {timeout} is outside 1-{most}.")
         if hook.get("targetType") != "PAUSE":
+            if not hook.get("hookTargetArn"):
+                raise _invalid("An AWS_LAMBDA lifecycle hook needs a hookTargetArn.")
             continue
         bad = sorted(set(hook.get("lifecycleStages") or []) & set(_NO_PAUSE_STAGES))
         if bad:
-            raise _ecs_error(
-                "InvalidParameterException",
+            raise _invalid(
                 f"A PAUSE lifecycle hook cannot be at {', '.join(bad)}: those stages run again "
-                "during a rollback.",
+                "during a rollback."
             )
 
 

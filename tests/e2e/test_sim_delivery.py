@@ -810,3 +810,48 @@ def test_while_watching_the_clock_can_run_by_itself(estate: Estate) -> None:
         estate.sim.unwatch()
     assert estate.sim.clock.minutes >= 1.0
     assert revisions_running(estate) == {new_td}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 2.0}},
+        {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 0.0}},
+        {"strategy": "CANARY", "canaryConfiguration": {"canaryBakeTimeInMinutes": 1441}},
+        {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1441},
+        {
+            "strategy": "BLUE_GREEN",
+            "lifecycleHooks": [pause("POST_SCALE_UP", timeoutInMinutes=20161)],
+        },
+        {
+            "strategy": "BLUE_GREEN",
+            "lifecycleHooks": [{"targetType": "AWS_LAMBDA", "lifecycleStages": ["PRE_SCALE_UP"]}],
+        },
+        {"strategy": "BLUE_GREEN", "lifecycleHooks": [pause("POST_SCALE_UP")] * 11},
+        {
+            "strategy": "BLUE_GREEN",
+            "lifecycleHooks": [
+                {
+                    "targetType": "AWS_LAMBDA",
+                    "hookTargetArn": "arn:aws:lambda:eu-west-1:123456789012:function:x",
+                    "lifecycleStages": ["PRE_SCALE_UP"],
+                    "timeoutConfiguration": {"timeoutInMinutes": 1441},
+                }
+            ],
+        },
+    ],
+)
+def test_update_service_refuses_numbers_outside_ecs_ranges(
+    estate: Estate, config: dict[str, Any]
+) -> None:
+    ecs = estate.ecs()
+    before = estate.sim.service(estate.service).task_definition
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.update_service(
+            cluster=estate.cluster,
+            service=estate.service,
+            taskDefinition=estate.task_definition("x"),
+            deploymentConfiguration=config,
+        )
+    (svc,) = ecs.describe_services(cluster=estate.cluster, services=[estate.service])["services"]
+    assert svc["taskDefinition"] == before
