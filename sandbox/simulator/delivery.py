@@ -366,8 +366,17 @@ class Delivery:
 
     def _scale_up(self, walk: Walk) -> None:
         svc = walk.svc
-        for _ in range(int(moto_service(svc).desired_count or 0)):
-            self.deployments.tasks.start(svc, deployment_id=walk.dep, task_definition=walk.new_td)
+        ms = moto_service(svc)
+        started = 0
+        for _ in range(int(ms.desired_count or 0)):
+            if self.deployments.tasks.start(
+                svc, deployment_id=walk.dep, task_definition=walk.new_td
+            ):
+                started += 1
+        # the new revision's tasks, in moto's deployment (DescribeServices, the records)
+        for d in ms.deployments or []:
+            if d.get("id") == walk.dep:
+                d["runningCount"] = started
 
     def _finish(self, walk: Walk) -> None:
         walk.done = True

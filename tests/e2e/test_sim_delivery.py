@@ -211,6 +211,9 @@ def test_a_canary_walks_ecs_stages_and_bakes_on_the_sandbox_clock(estate: Estate
     assert stage_of(estate, brief) == "PRODUCTION_TRAFFIC_SHIFT"
     assert walk.weight == 10.0
     assert revisions_running(estate) == {old_td, new_td}
+    sd = described(estate, brief["serviceDeploymentArn"])
+    assert sd["targetServiceRevision"]["runningTaskCount"] == 2
+    assert sd["sourceServiceRevisions"][0]["runningTaskCount"] == 2
     estate.sim.advance(4.9)
     assert walk.weight == 10.0
     estate.sim.advance(0.2)  # the canary bake passed: 100 %, then the bake time
