@@ -46,6 +46,9 @@ ALARM_TAG_KEYS: Final = (TAG_TARGET, TAG_STEP, TAG_COOLDOWN)
 DEFAULT_POLICY: Final = "semver"
 DEFAULT_SCAN: Final = "critical"
 DEFAULT_APPROVAL: Final = "auto"
+#: how long autopilot's PAUSE hook (``autopilot:approval=manual-traffic``) waits before ECS
+#: rolls the deployment back; ECS takes 1..20160 minutes
+DEFAULT_PAUSE_TIMEOUT_MINUTES: Final = 1440
 DEFAULT_REBALANCE: Final = "on"
 
 # ---------------------------------------------------------------------------
