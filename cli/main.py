@@ -958,8 +958,15 @@ def _where() -> list[click.Parameter]:
     ]
 
 
-def _digest_argument() -> click.Argument:
-    return click.Argument(["digest"], help="sha256:... (or a unique prefix of a pending digest)")
+def _optional_digest_argument() -> click.Argument:
+    return click.Argument(
+        ["digest"],
+        required=False,
+        help=(
+            "sha256:... (or a unique prefix) of a pending approval; without it, the deployment "
+            "waiting at a pause hook (manual-traffic), else the one pending approval"
+        ),
+    )
 
 
 def _local_commands(local: click.Group) -> None:
@@ -1215,17 +1222,20 @@ def _operator_commands(root: click.Group) -> None:
         root,
         "approve",
         cmd_approve,
-        help="deploy a pending approval, re-checked now",
-        example=["autopilot approve web sha256:4f1c2a"],
-        params=[_service_argument(), _digest_argument(), *_where()],
+        help="deploy a pending approval, or continue a deployment at its pause hook",
+        example=["autopilot approve web sha256:4f1c2a", "autopilot approve web"],
+        params=[_service_argument(), _optional_digest_argument(), *_where()],
     )
     command(
         root,
         "reject",
         cmd_reject,
-        help="refuse a pending approval for good",
-        example=["autopilot reject web sha256:4f1c2a --reason 'not this release'"],
-        params=[_service_argument(), _digest_argument(), _reason(), *_where()],
+        help="refuse a pending approval for good, or roll back a deployment at its pause hook",
+        example=[
+            "autopilot reject web sha256:4f1c2a --reason 'not this release'",
+            "autopilot reject web --reason 'errors on test traffic'",
+        ],
+        params=[_service_argument(), _optional_digest_argument(), _reason(), *_where()],
     )
     command(
         root,
