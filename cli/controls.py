@@ -930,7 +930,60 @@ def status(aws: AwsClients, target: Target, *, clock: Any = time.time) -> list[d
     indexed = {str(i["sk"]): i for i in ctx.ledger.decisions.list_services()}
     prefixes = tuple(contract.service_arn_prefix(c) for c in target.cluster_arns)
     tracked |= {a for a in indexed if a.startswith(prefixes)}
-    return [_service_status(ctx, arn, views.get(arn), rollouts.get(arn)) for arn in sorted(tracked)]
+    records = _ecs_records(aws, [views[a] for a in sorted(tracked) if a in views])
+    docs = []
+    for arn in sorted(tracked):
+        doc = _service_status(ctx, arn, views.get(arn), rollouts.get(arn))
+        doc["service_deployment"] = records.get(arn)
+        docs.append(doc)
+    return docs
+
+
+def _ecs_records(aws: AwsClients, services: list[Service]) -> dict[str, dict[str, Any]]:
+    """Each service's newest service deployment as ECS records it: ListServiceDeployments
+    (one call a service), then DescribeServiceDeployments (one call per 20 services):
+    status, the strategy's current stage, the target revision's counts, and the pause hook
+    waiting for ``autopilot approve``. A service whose records cannot be read has none
+    (a warning on stderr)."""
+    newest: dict[str, str] = {}
+    for svc in services:
+        try:
+            found = ecs.recent_deployments(aws.ecs, svc.cluster_arn, svc.arn, limit=1)
+        except AwsCallFailed as exc:
+            warning_line(f"{svc.name}: ECS's deployment records unread ({exc.code})")
+            continue
+        if found:
+            newest[found[0]] = svc.arn
+    if not newest:
+        return {}
+    try:
+        described = ecs.describe_service_deployments(aws.ecs, list(newest))
+    except AwsCallFailed as exc:
+        warning_line(f"ECS's deployment records unread ({exc.code})")
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for d in described:
+        hook = d.awaiting[0] if d.awaiting and d.status == "IN_PROGRESS" else None
+        out[newest.get(d.arn, d.service_arn)] = {
+            "arn": d.arn,
+            "status": d.status,
+            "status_reason": d.status_reason,
+            "strategy": d.strategy,
+            "lifecycle_stage": d.lifecycle_stage or None,
+            "target_counts": {"requested": d.requested, "running": d.running, "pending": d.pending},
+            "started_at": _iso(d.started_at),
+            "finished_at": _iso(d.finished_at),
+            "waiting_for_approval": (
+                {
+                    "hook_id": hook.hook_id,
+                    "stage": d.lifecycle_stage or None,
+                    "expires_at": _iso(hook.expires_at),
+                }
+                if hook
+                else None
+            ),
+        }
+    return out
 
 
 def _rollout(svc: Service) -> dict[str, Any]:

@@ -98,10 +98,10 @@ class DeploymentEventsProps:
 
 class DeploymentEvents(AutomatedFunction):
     """deployment-events: rules ``<prefix>-ecs-deployment`` (the managed clusters'
-    services) and ``<prefix>-ecs-hook`` (their PAUSE hooks' state changes, read back with
-    ``ManagedScope.grant_read_service_deployments``); rolls back to revisions that exist (``ManagedScope.grant_roll_back``), which
-    passes no role, or through ECS while a deployment is in progress
-    (``ManagedScope.grant_roll_back_through_ecs``)."""
+    services) and ``<prefix>-ecs-hook`` (their PAUSE hooks' state changes, read back
+    with ``ManagedScope.grant_read_service_deployments``); rolls back to revisions that
+    exist (``ManagedScope.grant_roll_back``), which passes no role, or through ECS while a
+    deployment is in progress (``ManagedScope.grant_roll_back_through_ecs``)."""
 
     spec = contract.DEPLOYMENT_EVENTS
     settings_model = DeploymentEventsSettings

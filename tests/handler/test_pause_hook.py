@@ -59,6 +59,7 @@ def set_hook(world: Estate, svc: str, arn: str, status: str) -> None:
     ms = world.moto_service(svc)
     adj.pause_hooks(ms)[HOOK_ID] = {"arn": arn, "status": status, "requested": None}
     adj.deployment_details(ms)[arn.rsplit("/", 1)[-1]] = {
+        "lifecycleStage": "PRE_PRODUCTION_TRAFFIC_SHIFT",
         "lifecycleHookDetails": [
             {
                 "hookId": HOOK_ID,
@@ -67,7 +68,7 @@ def set_hook(world: Estate, svc: str, arn: str, status: str) -> None:
                 "timeoutAction": "ROLLBACK",
                 "expiresAt": "2026-01-02T00:00:00Z",
             }
-        ]
+        ],
     }
 
 
@@ -188,3 +189,31 @@ def test_manual_traffic_on_rolling_is_refused_and_nothing_deployed(world: Estate
     assert decision.outcome.value == "rejected"
     assert "canary, linear or blue-green" in decision.reason
     assert world.describe(svc)["taskDefinition"] == before
+
+
+def test_status_shows_ecs_records_and_the_wait_in_bounded_calls(
+    world: Estate, paused: tuple[str, str]
+) -> None:
+    _svc, arn = paused
+    world.reset_counts()
+    (row,) = operator.status(world.clients, target(world))
+    record = row["service_deployment"]
+    assert record["arn"] == arn
+    assert record["status"] == "IN_PROGRESS"
+    assert record["lifecycle_stage"] == "PRE_PRODUCTION_TRAFFIC_SHIFT"
+    assert set(record["target_counts"]) == {"requested", "running", "pending"}
+    assert record["waiting_for_approval"]["hook_id"] == HOOK_ID
+    assert record["waiting_for_approval"]["stage"] == "PRE_PRODUCTION_TRAFFIC_SHIFT"
+    calls = world.aws_calls()
+    # ECS's records: one ListServiceDeployments per service, one DescribeServiceDeployments
+    assert calls.get("ecs:ListServiceDeployments") == 1, calls
+    assert calls.get("ecs:DescribeServiceDeployments") == 1, calls
+
+
+def test_the_status_table_says_where_it_waits() -> None:
+    from cli.main import _stage
+
+    waiting = {"waiting_for_approval": {"stage": "PRE_PRODUCTION_TRAFFIC_SHIFT"}}
+    assert _stage(waiting) == "waiting for approval at PRE_PRODUCTION_TRAFFIC_SHIFT"
+    assert _stage({"lifecycle_stage": "BAKE_TIME", "status": "IN_PROGRESS"}) == "BAKE_TIME"
+    assert _stage(None) == "-"
