@@ -19,6 +19,7 @@ import pytest
 from autopilot.handlers import deployment_events, image_events
 
 from cli import controls as operator
+from cli.main import _stage
 from sandbox import moto_adjustments as adj
 from tests.estate import CLUSTER_ARN, TABLE, Estate
 
@@ -211,8 +212,6 @@ def test_status_shows_ecs_records_and_the_wait_in_bounded_calls(
 
 
 def test_the_status_table_says_where_it_waits() -> None:
-    from cli.main import _stage
-
     waiting = {"waiting_for_approval": {"stage": "PRE_PRODUCTION_TRAFFIC_SHIFT"}}
     assert _stage(waiting) == "waiting for approval at PRE_PRODUCTION_TRAFFIC_SHIFT"
     assert _stage({"lifecycle_stage": "BAKE_TIME", "status": "IN_PROGRESS"}) == "BAKE_TIME"
