@@ -27,6 +27,7 @@ from sandbox.simulator import lifecycle
 from sandbox.simulator.alarms import Alarms
 from sandbox.simulator.bus import Event, EventQueue
 from sandbox.simulator.capacity import Capacity
+from sandbox.simulator.delivery import Clock, Delivery
 from sandbox.simulator.deployments import Deployments
 from sandbox.simulator.lifecycle import Expired
 from sandbox.simulator.presentation import record_route
@@ -68,6 +69,8 @@ class Simulator:
         self.capacity = Capacity(clients, self.state, self.queue, self.timeline)
         self.tasks = Tasks(clients, self.state, self.queue, self.capacity, self.timeline)
         self.deployments = Deployments(clients, self.state, self.queue, self.tasks, self.timeline)
+        self.delivery = Delivery(clients, self.queue, self.timeline, self.deployments, router)
+        self.deployments.delivery = self.delivery
         self.registry = Registry(clients, self.state, self.queue)
         self.alarms = Alarms(clients, self.queue, self.timeline)
         self._lock = threading.RLock()  # one stimulus at a time (callers may hold it too)
@@ -253,6 +256,35 @@ class Simulator:
             raise SimulatorError(f"no schedule rule {only!r} (the schedule rules: {names})")
         return chosen
 
+    # ------------------------------------------------------------------ the sandbox's clock
+    @property
+    def clock(self) -> Clock:
+        """The clock of minutes ECS's waits run on (bakes, hook timeouts, a Lambda hook's
+        callBackDelay): it moves only with :meth:`advance`."""
+        return self.delivery.clock
+
+    def advance(self, minutes: float) -> list[RouteResult]:
+        """Move the sandbox's clock ``minutes`` on: what ECS waits for that falls due (a
+        bake's end, a pause hook's timeout, a Lambda hook's next invocation) happens in the
+        order of its minute, with what follows routed; the deployment alarms are read."""
+        if minutes < 0:
+            raise SimulatorError(f"the clock moves forward only, not {minutes} minutes")
+        with self._lock:
+            start = len(self._routes)
+            until = self.clock.minutes + minutes
+            self.observe()
+            self._drain()
+            while (step := self.clock.pop_due(until)) is not None:
+                self.delivery.check_alarms()
+                self.queue.later(step)
+                self._drain()
+            self.clock.minutes = until
+            self.delivery.check_alarms()
+            self._drain()
+            if minutes:
+                self.timeline.add("note", f"sandbox clock +{minutes:g} min")
+            return self._routes[start:]
+
     # ------------------------------------------------------------------ lost events
     @property
     def drop_rate(self) -> float:
@@ -313,6 +345,7 @@ class Simulator:
         EC2 capacity follows its Auto Scaling groups; steady states and ECS's own AZ
         rebalancing as ECS does them."""
         self.capacity.sync_instances(drained=self.tasks.instance_drained)
+        self.delivery.carry_continues()
         for svc in list(self.state.services.values()):
             try:
                 ms = moto_service(svc)
@@ -324,6 +357,8 @@ class Simulator:
             if self.deployments.opened(svc, ms):
                 self.deployments.deploy(svc, str(ms.task_definition))
                 continue
+            if self.delivery.walking(svc):
+                continue  # both revisions run until the walk's CLEAN_UP
             self.capacity.apply_scalable_target(svc, ms)
             desired = int(ms.desired_count or 0)
             changed = self.tasks.scale(svc, desired)
@@ -483,5 +518,6 @@ class Simulator:
             start = len(self._routes)
             if not self.alarms.set_state(name, state, reason):
                 return []
+            self.delivery.check_alarms()
             self._drain()
             return self._routes[start:]
