@@ -39,16 +39,22 @@ from autopilot import contract
 from autopilot.aws import ecr, ecs
 from autopilot.aws.clients import AwsClients
 from autopilot.domain.images import Candidate, ecr_registry, parse_image, tracked_container
-from autopilot.domain.plan import Plan, Retry
+from autopilot.domain.plan import Plan, Retry, Step
 from autopilot.domain.records import ApprovalRecord
-from autopilot.domain.report import Decision, Outcome, Report
-from autopilot.domain.service import Service, cluster_name, service_arn_of
+from autopilot.domain.report import Action, Decision, Outcome, Report
+from autopilot.domain.service import (
+    DeploymentDetail,
+    LifecycleHook,
+    Service,
+    cluster_name,
+    service_arn_of,
+)
 from autopilot.errors import AutopilotError, AwsCallFailed, MalformedTag
 from autopilot.execute import carry_out
 from autopilot.flows import image
 from autopilot.flows.guards import guarded
 from autopilot.flows.rollback import rollback_plan
-from autopilot.logic import image_plan
+from autopilot.logic import image_plan, traffic_approval
 from autopilot.logic.deployment_plan import DeploymentFacts, DeploymentPlan
 from autopilot.logic.policy import NO_FLOORS, Floors, ServiceConfig, service_config
 from autopilot.record import Run, finish, invocation_id
@@ -303,19 +309,106 @@ def _expire(ctx: _Ctx, svc: Service, approval: ApprovalRecord, command: str) -> 
     return Result(command, svc.arn, ok=False, changed=False, message=message, report=report)
 
 
+# ------------------------------------------------------------- answering a PAUSE hook
+def waiting_hook(aws: AwsClients, svc: Service) -> tuple[DeploymentDetail, LifecycleHook] | None:
+    """The service's in-progress deployment and its pause hook AWAITING_ACTION, as ECS says
+    now: ListServiceDeployments (in progress) then DescribeServiceDeployments, one call each."""
+    listed = ecs.in_progress_deployments(aws.ecs, svc.cluster_arn, svc.arn)
+    if not listed:
+        return None
+    return traffic_approval.waiting(
+        ecs.describe_service_deployments(aws.ecs, [d.arn for d in listed])
+    )
+
+
+def _answer_hook(
+    ctx: _Ctx,
+    svc: Service,
+    waiting: tuple[DeploymentDetail, LifecycleHook],
+    command: str,
+    *,
+    actor: str,
+    reason: str | None,
+) -> Result:
+    """ContinueServiceDeployment on the waiting hook: CONTINUE (approve) or ROLLBACK (reject),
+    recorded and announced; a refusal (the hook no longer waits) is recorded as failed."""
+    deployment, hook = waiting
+    action = "CONTINUE" if command == "approve" else "ROLLBACK"
+    run = ctx.run(command)
+    report = run.report
+    short = deployment.arn.rsplit("/", 1)[-1]
+    why = f"{'approved' if command == 'approve' else 'rejected'} by {actor}" + (
+        f": {reason}" if reason else ""
+    )
+    said = (
+        f"{why} at the pause hook of deployment {short}: production traffic goes on"
+        if command == "approve"
+        else f"{why} at the pause hook of deployment {short}: ECS rolls it back"
+    )
+    decision = Decision(
+        service=svc.arn,
+        outcome=Outcome.APPROVED if command == "approve" else Outcome.REJECTED,
+        reason=said,
+        notify=True,
+    )
+    step = Step(
+        Action(
+            api="ecs:ContinueServiceDeployment",
+            params=ecs.continue_params(deployment.arn, hook.hook_id, action),
+            service=svc.arn,
+        )
+    )
+    carry_out(run, Plan(decision, steps=(step,)))
+    finish(run, ctx.now())
+    done = report.decisions[-1].outcome is decision.outcome
+    message = said if done else f"not {command}d: {report.decisions[-1].reason}"
+    details = {"serviceDeploymentArn": deployment.arn, "hookId": hook.hook_id, "hookAction": action}
+    return Result(
+        command, svc.arn, ok=done, changed=done, message=message, report=report, details=details
+    )
+
+
+def _only_pending(ctx: _Ctx, svc: Service, command: str) -> str:
+    """The one pending pre-deploy approval's digest, when no digest was given and no hook
+    waits; else a clear ``OperatorError``."""
+    now = ctx.clock()
+    pending = [
+        a
+        for a in ctx.ledger.approvals.list(svc.arn)
+        if a.status == "pending" and not a.expired(now)
+    ]
+    if len(pending) == 1:
+        return pending[0].digest
+    if pending:
+        digests = ", ".join(a.digest[:19] for a in pending)
+        raise OperatorError(
+            f"{svc.name} has several pending approvals ({digests}): give the digest"
+        )
+    raise OperatorError(
+        f"nothing to {command} on {svc.name}: no deployment waits at a pause hook and no "
+        "approval is pending"
+    )
+
+
 # --------------------------------------------------------------------------- approve / reject
 def approve(
     aws: AwsClients,
     target: Target,
     service: str,
-    digest: str,
+    digest: str | None,
     *,
     actor: str,
     clock: Any = time.time,
 ) -> Result:
-    """Deploy a pending (or approved, not yet running) digest, if it is still eligible."""
+    """Deploy a pending (or approved, not yet running) digest, if it is still eligible.
+    Without ``digest``: continue the deployment waiting at a pause hook (manual-traffic),
+    else the one pending approval."""
     ctx = _Ctx(aws, target, clock)
     svc = resolve_service(aws, target, service)
+    if digest is None:
+        if (waiting := waiting_hook(aws, svc)) is not None:
+            return _answer_hook(ctx, svc, waiting, "approve", actor=actor, reason=None)
+        digest = _only_pending(ctx, svc, "approve")
     cfg = _config(svc, target.floors)
     approval = _find_approval(ctx.ledger, svc, digest)
     if approval.expired(clock()):
@@ -475,15 +568,21 @@ def reject(
     aws: AwsClients,
     target: Target,
     service: str,
-    digest: str,
+    digest: str | None,
     *,
     actor: str,
     reason: str | None = None,
     clock: Any = time.time,
 ) -> Result:
-    """Close a pending approval as rejected: the digest never deploys to the service by approval."""
+    """Close a pending approval as rejected: the digest never deploys to the service by approval.
+    Without ``digest``: roll back the deployment waiting at a pause hook (manual-traffic),
+    else reject the one pending approval."""
     ctx = _Ctx(aws, target, clock)
     svc = resolve_service(aws, target, service)
+    if digest is None:
+        if (waiting := waiting_hook(aws, svc)) is not None:
+            return _answer_hook(ctx, svc, waiting, "reject", actor=actor, reason=reason)
+        digest = _only_pending(ctx, svc, "reject")
     approval = _find_approval(ctx.ledger, svc, digest)
     if approval.expired(clock()):
         return _expire(ctx, svc, approval, "reject")
@@ -831,7 +930,60 @@ def status(aws: AwsClients, target: Target, *, clock: Any = time.time) -> list[d
     indexed = {str(i["sk"]): i for i in ctx.ledger.decisions.list_services()}
     prefixes = tuple(contract.service_arn_prefix(c) for c in target.cluster_arns)
     tracked |= {a for a in indexed if a.startswith(prefixes)}
-    return [_service_status(ctx, arn, views.get(arn), rollouts.get(arn)) for arn in sorted(tracked)]
+    records = _ecs_records(aws, [views[a] for a in sorted(tracked) if a in views])
+    docs = []
+    for arn in sorted(tracked):
+        doc = _service_status(ctx, arn, views.get(arn), rollouts.get(arn))
+        doc["service_deployment"] = records.get(arn)
+        docs.append(doc)
+    return docs
+
+
+def _ecs_records(aws: AwsClients, services: list[Service]) -> dict[str, dict[str, Any]]:
+    """Each service's newest service deployment as ECS records it: ListServiceDeployments
+    (one call a service), then DescribeServiceDeployments (one call per 20 services):
+    status, the strategy's current stage, the target revision's counts, and the pause hook
+    waiting for ``autopilot approve``. A service whose records cannot be read has none
+    (a warning on stderr)."""
+    newest: dict[str, str] = {}
+    for svc in services:
+        try:
+            found = ecs.recent_deployments(aws.ecs, svc.cluster_arn, svc.arn, limit=1)
+        except AwsCallFailed as exc:
+            warning_line(f"{svc.name}: ECS's deployment records unread ({exc.code})")
+            continue
+        if found:
+            newest[found[0]] = svc.arn
+    if not newest:
+        return {}
+    try:
+        described = ecs.describe_service_deployments(aws.ecs, list(newest))
+    except AwsCallFailed as exc:
+        warning_line(f"ECS's deployment records unread ({exc.code})")
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for d in described:
+        hook = d.awaiting[0] if d.awaiting and d.status == "IN_PROGRESS" else None
+        out[newest.get(d.arn, d.service_arn)] = {
+            "arn": d.arn,
+            "status": d.status,
+            "status_reason": d.status_reason,
+            "strategy": d.strategy,
+            "lifecycle_stage": d.lifecycle_stage or None,
+            "target_counts": {"requested": d.requested, "running": d.running, "pending": d.pending},
+            "started_at": _iso(d.started_at),
+            "finished_at": _iso(d.finished_at),
+            "waiting_for_approval": (
+                {
+                    "hook_id": hook.hook_id,
+                    "stage": d.lifecycle_stage or None,
+                    "expires_at": _iso(hook.expires_at),
+                }
+                if hook
+                else None
+            ),
+        }
+    return out
 
 
 def _rollout(svc: Service) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from autopilot.aws.clients import AwsClients
+from autopilot.contract import DEFAULT_PAUSE_TIMEOUT_MINUTES
 from autopilot.logic.policy import SCAN_STRICTNESS, Floors, ScanGate
 
 from cli import controls
@@ -450,7 +451,12 @@ def _floors(outputs: dict[str, str], env: dict[str, str]) -> Floors:
     if min_scan not in SCAN_STRICTNESS:
         raise InvokeError(f"the deployed scan floor {min_scan!r} is not critical, high or off")
     gate: ScanGate = min_scan
-    return Floors(gate, frozenset(a for a in _split(approval) if a != "-"))
+    pause = env.get("PAUSE_TIMEOUT_MINUTES", "")
+    return Floors(
+        gate,
+        frozenset(a for a in _split(approval) if a != "-"),
+        int(pause) if pause.isdigit() else DEFAULT_PAUSE_TIMEOUT_MINUTES,
+    )
 
 
 def control_plane(

@@ -781,14 +781,26 @@ def _status_table(services: list[dict[str, Any]]) -> None:
                 str(running.get("digest") or "-")[:19],
                 _tasks(s.get("counts")),
                 str((s.get("deployment") or {}).get("rollout_state") or "-"),
+                _stage(s.get("service_deployment")),
                 str((s.get("last_known_good") or {}).get("digest") or "-")[:19],
                 str(len(s.get("pending_approvals") or [])),
                 "yes" if s.get("paused") else "no",
                 str(last.get("outcome") or "-"),
             )
         )
-    header = ("SERVICE", "TAG", "DIGEST", "TASKS", "ROLLOUT", "LAST GOOD", "APPROVALS")
+    header = ("SERVICE", "TAG", "DIGEST", "TASKS", "ROLLOUT", "STAGE", "LAST GOOD", "APPROVALS")
     _table((*header, "PAUSED", "LAST"), rows)
+
+
+def _stage(record: dict[str, Any] | None) -> str:
+    """ECS's record of the newest deployment, as ``--output table`` shows it: the strategy's
+    current stage, or "waiting for approval at <stage>" at a pause hook."""
+    if not record:
+        return "-"
+    waiting = record.get("waiting_for_approval")
+    if waiting:
+        return f"waiting for approval at {waiting.get('stage') or 'a pause hook'}"
+    return str(record.get("lifecycle_stage") or record.get("status") or "-")
 
 
 def _tasks(counts: dict[str, int] | None) -> str:
@@ -834,6 +846,21 @@ def _print_status(s: dict[str, Any]) -> None:
             + (f": {why}" if why else "")
             + f"  ({deployment.get('id')}{also})"
         )
+    record = s.get("service_deployment")
+    if record:
+        target = record.get("target_counts") or {}
+        stage = f" at {record['lifecycle_stage']}" if record.get("lifecycle_stage") else ""
+        out(
+            f"  {'ecs record':12} {record.get('status')}{stage} ({record.get('strategy') or '-'}), "
+            f"new revision requested {target.get('requested', 0)}, running "
+            f"{target.get('running', 0)}, pending {target.get('pending', 0)}"
+        )
+        waiting = record.get("waiting_for_approval")
+        if waiting:
+            out(
+                f"  {'':12} {paint(_stage(record), 'yellow')} until {waiting.get('expires_at')}: "
+                f"autopilot approve {s['service']} (or reject)"
+            )
     lkg = s.get("last_known_good")
     if lkg:
         out(
@@ -958,8 +985,15 @@ def _where() -> list[click.Parameter]:
     ]
 
 
-def _digest_argument() -> click.Argument:
-    return click.Argument(["digest"], help="sha256:... (or a unique prefix of a pending digest)")
+def _optional_digest_argument() -> click.Argument:
+    return click.Argument(
+        ["digest"],
+        required=False,
+        help=(
+            "sha256:... (or a unique prefix) of a pending approval; without it, the deployment "
+            "waiting at a pause hook (manual-traffic), else the one pending approval"
+        ),
+    )
 
 
 def _local_commands(local: click.Group) -> None:
@@ -1215,17 +1249,20 @@ def _operator_commands(root: click.Group) -> None:
         root,
         "approve",
         cmd_approve,
-        help="deploy a pending approval, re-checked now",
-        example=["autopilot approve web sha256:4f1c2a"],
-        params=[_service_argument(), _digest_argument(), *_where()],
+        help="deploy a pending approval, or continue a deployment at its pause hook",
+        example=["autopilot approve web sha256:4f1c2a", "autopilot approve web"],
+        params=[_service_argument(), _optional_digest_argument(), *_where()],
     )
     command(
         root,
         "reject",
         cmd_reject,
-        help="refuse a pending approval for good",
-        example=["autopilot reject web sha256:4f1c2a --reason 'not this release'"],
-        params=[_service_argument(), _digest_argument(), _reason(), *_where()],
+        help="refuse a pending approval for good, or roll back a deployment at its pause hook",
+        example=[
+            "autopilot reject web sha256:4f1c2a --reason 'not this release'",
+            "autopilot reject web --reason 'errors on test traffic'",
+        ],
+        params=[_service_argument(), _optional_digest_argument(), _reason(), *_where()],
     )
     command(
         root,

@@ -238,7 +238,9 @@ class Automation(_Strict):
 
     policy: str = "semver"
     scan: Literal["critical", "high", "off"] = "critical"
-    approval: Literal["auto", "manual"] = "auto"
+    # ``manual-traffic``: the deploy starts and waits at a pause hook before production
+    # traffic (needs a canary, linear or blue-green strategy)
+    approval: Literal["auto", "manual", "manual-traffic"] = "auto"
     rebalance: Literal["on", "off"] = "on"
     # ECS's deployment strategy (``autopilot:strategy``): ``rolling``,
     # ``canary:<percent>:<bake minutes>``, ``linear:<step percent>:<bake minutes>`` or
@@ -482,6 +484,9 @@ class AutomationFunctions(_Strict):
     lease_seconds: int | None = Field(default=None, ge=10, le=3600)
     # image-events: a pending manual approval expires after this many hours
     approval_ttl_hours: int = Field(default=24, ge=1, le=720)
+    # image-events: autopilot's PAUSE hook (``autopilot:approval=manual-traffic``) waits this
+    # long for `autopilot approve` before ECS rolls the deployment back (ECS: 1..20160)
+    pause_timeout_minutes: int = Field(default=1440, ge=1, le=20160)
     memory_mib: int = Field(default=512, ge=128, le=10240)
     timeout_seconds: int = Field(default=60, ge=5, le=900)
     max_event_age_minutes: int = Field(default=120, ge=1, le=1440)

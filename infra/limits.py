@@ -77,6 +77,7 @@ def rule_patterns(
             *where, repositories, repo_arn_prefix
         ),
         "ecs-deployment": contract.ecs_deployment_pattern(*where, cluster_arns),
+        "ecs-hook": contract.ecs_hook_pattern(*where, cluster_arns),
         "ecs-task": contract.ecs_task_pattern(*where, cluster_arns),
         "ecs-service-action": contract.ecs_placement_failure_pattern(*where, cluster_arns),
         "scaling-alarms": contract.alarm_pattern(*where, alarm_prefix),

@@ -264,6 +264,16 @@ class ManagedScope:
             )
         )
 
+    def grant_read_service_deployments(self, role: iam.IRole) -> None:
+        """DescribeServiceDeployments of the managed clusters' service deployments
+        (deployment-events: a PAUSE hook's state, read at decision time)."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeServiceDeployments"],
+                resources=self.in_clusters("service-deployment"),
+            )
+        )
+
     def grant_deploy(self, role: iam.IRole) -> None:
         """``grant_roll_back`` plus registering (never with a privileged container) and
         deregistering unused revisions, passing their task and execution roles, the tag
@@ -418,7 +428,8 @@ class ManagedScope:
 
     def service_deployment_findings(self) -> list[tuple[str, str]]:
         reason = (
-            "StopServiceDeployment (ROLLBACK: back to the revision the deployment replaced) on "
+            "StopServiceDeployment (ROLLBACK: back to the revision the deployment replaced) and "
+            "DescribeServiceDeployments (deployment-events: a pause hook's state) on "
             "the managed clusters' service deployments, whose ids ECS makes per deployment; no "
             "tag condition, as the docs do not say that a service deployment carries its "
             "service's tags."

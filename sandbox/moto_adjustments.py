@@ -220,8 +220,15 @@ BACKEND_PATCHES: tuple[Adjustment, ...] = (
         "ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL); `StopServiceDeployment` with "
         "`stopType` ROLLBACK of a PENDING or IN_PROGRESS one puts the service back on the "
         "revision the deployment replaced (a new PRIMARY deployment, IN_PROGRESS, 'rolling "
-        "back to deploymentId ...'), which the simulator then carries to COMPLETED.",
-        "moto 5 implements neither operation (a call is a NotImplementedError: HTTP 500); "
+        "back to deploymentId ...'), which the simulator then carries to COMPLETED; "
+        "`DescribeServiceDeployments` and `DescribeServiceRevisions` describe them (one "
+        "service-revision ARN per deployment, `failures` MISSING for unknown ARNs); "
+        "`ContinueServiceDeployment` asks the simulator to go on past, or roll back at, a "
+        "pause hook AWAITING_ACTION of a deployment IN_PROGRESS; `CreateService` and "
+        "`UpdateService` first refuse a `deploymentConfiguration` ECS refuses (a PAUSE hook "
+        "at a traffic shift, a number outside its documented range), and a created service "
+        "keeps it.",
+        "moto 5 implements none of these operations (a call is a NotImplementedError: HTTP 500); "
         "autopilot rolls an in-progress deployment back through ECS with them. Refusals as "
         "the API reference names them: an unknown ARN ServiceDeploymentNotFoundException, "
         "a deployment that is no longer in progress ConflictException, one with no previous "
@@ -912,12 +919,15 @@ def service_deployments(ms: Any) -> list[dict[str, Any]]:
     primary = deployments[0] if deployments else {}
     stopped = stopped_deployments(ms)
     rollbacks = {s["rollback"]: s for s in stopped.values()}
+    details = deployment_details(ms)
+    _remember_revisions(ms)
     out: list[dict[str, Any]] = []
     for d in deployments:
         dep_id = str(d.get("id", ""))
-        if not dep_id or dep_id in rollbacks or dep_id in stopped:
+        told = details.get(short_id(dep_id), {})
+        if not dep_id or dep_id in rollbacks or dep_id in stopped or told.get("_hidden"):
             continue
-        created = d.get("createdAt") or datetime.now(UTC)
+        created = told.get("_created") or d.get("createdAt") or datetime.now(UTC)
         out.append(
             {
                 "serviceDeploymentArn": _sd_arn(ms, dep_id),
@@ -928,6 +938,25 @@ def service_deployments(ms: Any) -> list[dict[str, Any]]:
                 "targetServiceRevisionArn": _sd_arn(ms, dep_id, "service-revision"),
                 "status": _status(d, primary),
                 "statusReason": str(d.get("rolloutStateReason", "")),
+                **told.get("_brief", {}),
+            }
+        )
+    # deployments the simulator told that moto's ``deployments`` no longer hold (one rolled
+    # back by an alarm or a hook: the service is on its rollback's deployment)
+    listed = {b["serviceDeploymentArn"] for b in out} | {s["arn"] for s in stopped.values()}
+    for short, told in details.items():
+        arn = _sd_arn(ms, short)
+        if "_brief" not in told or told.get("_hidden") or arn in listed:
+            continue
+        out.append(
+            {
+                "serviceDeploymentArn": arn,
+                "serviceArn": ms.arn,
+                "clusterArn": ms.cluster_arn,
+                "createdAt": told["_created"],
+                "startedAt": told["_created"],
+                "targetServiceRevisionArn": _sd_arn(ms, short, "service-revision"),
+                **told["_brief"],
             }
         )
     by_id = {str(d.get("id")): d for d in deployments}
@@ -1048,11 +1077,423 @@ def _stop_service_deployment(self: Any) -> Any:
     return ActionResult({"serviceDeploymentArn": arn})
 
 
+# -- service deployments' records: DescribeServiceDeployments, DescribeServiceRevisions,
+# ContinueServiceDeployment ------------------------------------------------------------
+#: moto's ``Service`` attribute where the simulator keeps what ECS tells of each deployment
+#: beyond moto's ``deployments``: deployment id -> ServiceDeployment fields that override the
+#: ones derived here (``lifecycleStage``, ``lifecycleHookDetails``, ``deploymentConfiguration``,
+#: ``rollback``, ``alarms``, ``finishedAt``, ...), keyed by the id's last part (``short_id``);
+#: the keys starting ``_`` are the simulator's own: ``_created``, ``_brief`` (the
+#: ListServiceDeployments fields that override the derived ones, and list the deployment
+#: once moto's ``deployments`` no longer hold it), ``_hidden`` (a rollback's own deployment:
+#: ECS lists the rolled-back one, not it)
+DETAILS_ATTR = "sandbox_deployment_details"
+#: moto's ``Service`` attribute with the pause hooks of its deployments: hookId -> ``{"arn":
+#: the service deployment's ARN, "status": AWAITING_ACTION | SUCCEEDED | ..., "requested":
+#: the action ContinueServiceDeployment asked for, None until it is called}``
+HOOKS_ATTR = "sandbox_pause_hooks"
+#: moto's ``Service`` attribute with its service revisions: revision id -> ``{"taskDefinition",
+#: "createdAt", "launchType", "capacityProviderStrategy", "networkConfiguration"}``
+REVISIONS_ATTR = "sandbox_service_revisions"
+
+
+def short_id(deployment_id: str) -> str:
+    """The last part of a deployment id (``ecs-svc/123`` -> ``123``), as its ARNs end."""
+    return str(deployment_id).rsplit("/", 1)[-1]
+
+
+def deployment_details(ms: Any) -> dict[str, dict[str, Any]]:
+    """What the simulator told of moto's service ``ms``'s deployments (``DETAILS_ATTR``)."""
+    details: dict[str, dict[str, Any]] = vars(ms).setdefault(DETAILS_ATTR, {})
+    return details
+
+
+def pause_hooks(ms: Any) -> dict[str, dict[str, Any]]:
+    """The pause hooks of moto's service ``ms``'s deployments (``HOOKS_ATTR``)."""
+    hooks: dict[str, dict[str, Any]] = vars(ms).setdefault(HOOKS_ATTR, {})
+    return hooks
+
+
+def service_revisions(ms: Any) -> dict[str, dict[str, Any]]:
+    """The service revisions of moto's service ``ms`` (``REVISIONS_ATTR``)."""
+    revisions: dict[str, dict[str, Any]] = vars(ms).setdefault(REVISIONS_ATTR, {})
+    return revisions
+
+
+def revision_arn(ms: Any, deployment_id: str) -> str:
+    """The ARN of the service revision that deployment ``deployment_id`` of ``ms`` rolls out:
+    the one string ListServiceDeployments, DescribeServiceDeployments,
+    DescribeServiceRevisions and the hooks carry."""
+    return _sd_arn(ms, deployment_id, "service-revision")
+
+
+def remember_revision(ms: Any, deployment_id: str, task_definition: str) -> str:
+    """Keep the service revision of deployment ``deployment_id`` (the first one told wins:
+    a revision does not change); returns its ARN."""
+    rev = str(deployment_id).rsplit("/", 1)[-1]
+    service_revisions(ms).setdefault(
+        rev,
+        {
+            "taskDefinition": task_definition,
+            "createdAt": datetime.now(UTC),
+            "launchType": getattr(ms, "launch_type", None),
+            "capacityProviderStrategy": getattr(ms, "capacity_provider_strategy", None) or [],
+            "networkConfiguration": getattr(ms, "network_configuration", None) or None,
+        },
+    )
+    return revision_arn(ms, deployment_id)
+
+
+def _remember_revisions(ms: Any) -> None:
+    for d in ms.deployments or []:
+        if d.get("id") and d.get("taskDefinition"):
+            remember_revision(ms, str(d["id"]), str(d["taskDefinition"]))
+    for dep_id, stop in stopped_deployments(ms).items():
+        if stop.get("target_td"):
+            remember_revision(ms, dep_id, str(stop["target_td"]))
+        remember_revision(ms, str(stop["source"]), str(stop["source_td"]))
+
+
+def _service_of_arn(backend: Any, arn: str, kind: str) -> tuple[Any, str] | None:
+    """moto's service and the id part of a ``<kind>/<cluster>/<service>/<id>`` ARN, or None."""
+    path = str(arn).partition(f":{kind}/")[2].split("/")
+    if len(path) != 3 or not all(path):
+        return None
+    try:
+        return _moto_service_of(backend, path[0], path[1]), path[2]
+    except Exception:
+        return None
+
+
+def _revision_summary(ms: Any, dep: dict[str, Any] | None, dep_id: str) -> dict[str, Any]:
+    running = int((dep or {}).get("runningCount") or 0)
+    pending = int((dep or {}).get("pendingCount") or 0)
+    requested = int((dep or {}).get("desiredCount") or ms.desired_count or 0)
+    return {
+        "arn": revision_arn(ms, dep_id),
+        "requestedTaskCount": requested,
+        "runningTaskCount": running,
+        "pendingTaskCount": pending,
+    }
+
+
+def _monitors(status: str, reason: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The rollback monitors' view of a deployment (the simulator's details may override)."""
+    done = status not in ("PENDING", "IN_PROGRESS")
+    breaker = config.get("deploymentCircuitBreaker") or {}
+    alarms = config.get("alarms") or {}
+
+    def state(enabled: bool, tripped: bool) -> str:
+        if not enabled:
+            return "DISABLED"
+        if tripped:
+            return "TRIGGERED"
+        return "MONITORING_COMPLETE" if done else "MONITORING"
+
+    return {
+        "deploymentCircuitBreaker": {
+            "status": state(bool(breaker.get("enable")), "circuit breaker" in reason),
+            "failureCount": 0,
+            "threshold": 3,
+        },
+        "alarms": {
+            "status": state(bool(alarms.get("enable")), False),
+            "alarmNames": list(alarms.get("alarmNames") or []),
+            "triggeredAlarmNames": [],
+        },
+    }
+
+
+def describe_service_deployment(ms: Any, arn: str) -> dict[str, Any] | None:
+    """One ServiceDeployment of moto's service ``ms``, as DescribeServiceDeployments answers
+    it, or None if ``ms`` has no deployment ``arn``."""
+    brief = next((b for b in service_deployments(ms) if b["serviceDeploymentArn"] == arn), None)
+    if brief is None:
+        return None
+    dep_id = arn.rsplit("/", 1)[-1]
+    deployments = list(ms.deployments or [])
+    by_id = {str(d.get("id", "")).rsplit("/", 1)[-1]: d for d in deployments}
+    stop = next(
+        (s for k, s in stopped_deployments(ms).items() if k.rsplit("/", 1)[-1] == dep_id), None
+    )
+    status = str(brief["status"])
+    config = copy.deepcopy(vars(ms).get("deployment_configuration") or {})
+    config.setdefault("strategy", "ROLLING")
+    out: dict[str, Any] = {
+        "serviceDeploymentArn": arn,
+        "serviceArn": brief["serviceArn"],
+        "clusterArn": brief["clusterArn"],
+        "createdAt": brief["createdAt"],
+        "startedAt": brief["startedAt"],
+        "updatedAt": (by_id.get(dep_id) or {}).get("updatedAt") or brief["startedAt"],
+        "status": status,
+        "statusReason": brief["statusReason"],
+        "deploymentConfiguration": config,
+    }
+    if stop is not None:
+        back = next((d for d in deployments if str(d.get("id")) == stop["rollback"]), None)
+        out["targetServiceRevision"] = _revision_summary(ms, {"desiredCount": 0}, dep_id)
+        out["sourceServiceRevisions"] = [_revision_summary(ms, back, str(stop["source"]))]
+        out["rollback"] = {
+            "reason": stop["reason"],
+            "startedAt": stop["stopped"],
+            "serviceRevisionArn": revision_arn(ms, str(stop["source"])),
+        }
+        if status == "ROLLBACK_SUCCESSFUL":
+            out["finishedAt"] = brief.get("finishedAt") or stop["stopped"]
+    else:
+        mine = by_id.get(dep_id)
+        out["targetServiceRevision"] = _revision_summary(ms, mine, dep_id)
+        out["sourceServiceRevisions"] = [
+            _revision_summary(ms, d, str(d.get("id")))
+            for d in deployments
+            if d is not mine and d.get("status") == "ACTIVE" and d.get("rolloutState") != "FAILED"
+        ]
+        primary = deployments[0] if deployments else {}
+        if status.startswith("ROLLBACK") and primary is not mine:
+            out["rollback"] = {
+                "reason": str(primary.get("rolloutStateReason", "")),
+                "startedAt": primary.get("createdAt") or brief["startedAt"],
+                "serviceRevisionArn": revision_arn(ms, str(primary.get("id"))),
+            }
+        if status not in ("PENDING", "IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
+            out["finishedAt"] = (mine or {}).get("updatedAt") or brief["startedAt"]
+    out.update(_monitors(status, str(out["statusReason"]), config))
+    told = deployment_details(ms).get(dep_id, {})
+    out.update({k: copy.deepcopy(v) for k, v in told.items() if not k.startswith("_")})
+    return out
+
+
+def _describe_service_deployments(self: Any) -> Any:
+    """``DescribeServiceDeployments(serviceDeploymentArns)``: the ServiceDeployments moto's
+    services have; ``failures`` (reason MISSING) for the ARNs none has."""
+    from moto.core.responses import ActionResult
+
+    found: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for arn in self._get_param("serviceDeploymentArns") or []:
+        located = _service_of_arn(self.ecs_backend, arn, "service-deployment")
+        described = describe_service_deployment(located[0], arn) if located else None
+        if described is None:
+            failures.append({"arn": arn, "reason": "MISSING"})
+        else:
+            found.append(described)
+    return ActionResult({"serviceDeployments": found, "failures": failures})
+
+
+def _image_digest_of(image: str) -> str | None:
+    """The digest of ``image``: pinned by digest, or its tag resolved in moto's ECR."""
+    if "@sha256:" in image:
+        return image.split("@", 1)[1]
+    registry, _, rest = image.partition("/")
+    if ".dkr.ecr." not in registry or not rest:
+        return None
+    name, _, tag = rest.rpartition(":") if ":" in rest else (rest, "", "latest")
+    try:
+        from moto.ecr.models import ecr_backends
+
+        account, region = registry.split(".", 1)[0], registry.split(".")[3]
+        repo = ecr_backends[account][region].repositories[name]
+        for img in repo.images:
+            if tag in (getattr(img, "image_tags", None) or [img.image_tag]):
+                return str(img.image_digest)
+    except Exception:
+        return None
+    return None
+
+
+def describe_service_revision(backend: Any, arn: str) -> dict[str, Any] | None:
+    """One ServiceRevision, as DescribeServiceRevisions answers it, or None if unknown."""
+    located = _service_of_arn(backend, arn, "service-revision")
+    if located is None:
+        return None
+    ms, rev = located
+    service_deployments(ms)  # keeps the revisions of the deployments it lists
+    kept = service_revisions(ms).get(rev)
+    if kept is None:
+        return None
+    td = backend.describe_task_definition(kept["taskDefinition"])
+    images = []
+    for c in td.container_definitions:
+        image = str(c.get("image", ""))
+        entry = {"containerName": c.get("name"), "image": image}
+        if digest := _image_digest_of(image):
+            entry["imageDigest"] = digest
+        images.append(entry)
+    out = {
+        "serviceRevisionArn": arn,
+        "serviceArn": ms.arn,
+        "clusterArn": ms.cluster_arn,
+        "taskDefinition": kept["taskDefinition"],
+        "containerImages": images,
+        "createdAt": kept["createdAt"],
+        "loadBalancers": list(getattr(ms, "load_balancers", None) or []),
+    }
+    if kept.get("capacityProviderStrategy"):
+        out["capacityProviderStrategy"] = kept["capacityProviderStrategy"]
+    elif kept.get("launchType"):
+        out["launchType"] = kept["launchType"]
+    if kept.get("networkConfiguration"):
+        out["networkConfiguration"] = kept["networkConfiguration"]
+    return out
+
+
+def _describe_service_revisions(self: Any) -> Any:
+    """``DescribeServiceRevisions(serviceRevisionArns)``: the revisions of moto's services;
+    ``failures`` (reason MISSING) for the ARNs none has."""
+    from moto.core.responses import ActionResult
+
+    found: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for arn in self._get_param("serviceRevisionArns") or []:
+        described = describe_service_revision(self.ecs_backend, arn)
+        if described is None:
+            failures.append({"arn": arn, "reason": "MISSING"})
+        else:
+            found.append(described)
+    return ActionResult({"serviceRevisions": found, "failures": failures})
+
+
+def _continue_service_deployment(self: Any) -> Any:
+    """``ContinueServiceDeployment(serviceDeploymentArn, hookId, action)``: asks the simulator
+    to go on past (CONTINUE, the default) or roll back at (ROLLBACK) a pause hook that is
+    AWAITING_ACTION in an IN_PROGRESS deployment; the simulator carries it."""
+    from moto.core.responses import ActionResult
+
+    arn = str(self._get_param("serviceDeploymentArn") or "")
+    hook_id = str(self._get_param("hookId") or "")
+    action = str(self._get_param("action") or "CONTINUE")
+    if not arn or not hook_id:
+        raise _ecs_error(
+            "InvalidParameterException", "serviceDeploymentArn and hookId are required."
+        )
+    if action not in ("CONTINUE", "ROLLBACK"):
+        raise _ecs_error(
+            "InvalidParameterException",
+            f"action {action!r} is not valid: CONTINUE or ROLLBACK.",
+        )
+    not_found = _ecs_error(
+        "ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist."
+    )
+    located = _service_of_arn(self.ecs_backend, arn, "service-deployment")
+    if located is None:
+        raise not_found
+    ms = located[0]
+    brief = next((b for b in service_deployments(ms) if b["serviceDeploymentArn"] == arn), None)
+    if brief is None:
+        raise not_found
+    hook = pause_hooks(ms).get(hook_id)
+    if hook is None or hook.get("arn") != arn:
+        raise _ecs_error(
+            "InvalidParameterException",
+            f"The service deployment has no lifecycle hook {hook_id}.",
+        )
+    if brief["status"] != "IN_PROGRESS":
+        raise _ecs_error(
+            "ClientException", f"The service deployment is {brief['status']}, not IN_PROGRESS."
+        )
+    if hook.get("status") != "AWAITING_ACTION" or hook.get("requested"):
+        raise _ecs_error(
+            "ClientException",
+            f"The lifecycle hook {hook_id} is {hook.get('status')}, not AWAITING_ACTION.",
+        )
+    hook["requested"] = action
+    return ActionResult({"serviceDeploymentArn": arn})
+
+
+#: the stages a PAUSE hook may not name: they run again during a rollback (ECS Developer
+#: Guide, "pause lifecycle hooks")
+_NO_PAUSE_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
+
+
+#: the ranges ECS documents for a deployment configuration's numbers (API reference:
+#: DeploymentConfiguration, LinearConfiguration, CanaryConfiguration,
+#: DeploymentLifecycleHookTimeoutConfiguration): (path, low, high)
+_RANGES = (
+    (("bakeTimeInMinutes",), 0, 1440),
+    (("linearConfiguration", "stepPercent"), 3.0, 100.0),
+    (("linearConfiguration", "stepBakeTimeInMinutes"), 0, 1440),
+    (("canaryConfiguration", "canaryPercent"), 0.1, 100.0),
+    (("canaryConfiguration", "canaryBakeTimeInMinutes"), 0, 1440),
+)
+#: at most this many hooks of each target type on a service (ECS Developer Guide)
+_MAX_HOOKS = 10
+
+
+def _invalid(message: str) -> Exception:
+    return _ecs_error("InvalidParameterException", message)
+
+
+def _check_lifecycle_hooks(config: Any) -> None:
+    """ECS's refusals of a deployment configuration: a number outside its documented range,
+    a PAUSE hook at TEST_ or PRODUCTION_TRAFFIC_SHIFT, a Lambda hook with no target, a hook
+    timeout outside 1-20,160 minutes (a Lambda hook's 1-1,440), more than 10 hooks of one
+    target type."""
+    if not isinstance(config, dict):
+        return
+    for path, low, high in _RANGES:
+        value: Any = config
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and not low <= float(value) <= high:
+            raise _invalid(f"{'.'.join(path)} {value} is outside {low:g}-{high:g}.")
+    hooks = config.get("lifecycleHooks") or []
+    kinds = Counter(str(h.get("targetType") or "AWS_LAMBDA") for h in hooks)
+    for kind, count in kinds.items():
+        if count > _MAX_HOOKS:
+            raise _invalid(f"A service takes at most {_MAX_HOOKS} {kind} hooks, not {count}.")
+    for hook in hooks:
+        timeout = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes")
+        # pause hooks up to 14 days; Lambda hooks up to 1440 (the Lambda hooks page)
+        most = 20160 if hook.get("targetType") == "PAUSE" else 1440
+        if timeout is not None and not 1 <= int(timeout) <= most:
+            raise _invalid(f"timeoutInMinutes {timeout} is outside 1-{most}.")
+        if hook.get("targetType") != "PAUSE":
+            if not hook.get("hookTargetArn"):
+                raise _invalid("An AWS_LAMBDA lifecycle hook needs a hookTargetArn.")
+            continue
+        bad = sorted(set(hook.get("lifecycleStages") or []) & set(_NO_PAUSE_STAGES))
+        if bad:
+            raise _invalid(
+                f"A PAUSE lifecycle hook cannot be at {', '.join(bad)}: those stages run again "
+                "during a rollback."
+            )
+
+
+def _checked(name: str) -> Callable[[Any], Any]:
+    """moto's ``CreateService``/``UpdateService`` answer, after ECS's lifecycle-hook check;
+    a created service keeps its ``deploymentConfiguration`` (moto drops it on create)."""
+
+    def answer(self: Any) -> Any:
+        from moto.ecs.responses import EC2ContainerServiceResponse
+
+        config = self._get_param("deploymentConfiguration")
+        _check_lifecycle_hooks(config)
+        original = _ORIGINALS[(EC2ContainerServiceResponse, name)]
+        result = original(self)
+        if name == "create_service" and isinstance(config, dict):
+            with contextlib.suppress(Exception):
+                ms = _moto_service_of(
+                    self.ecs_backend,
+                    str(self._get_param("cluster") or "default"),
+                    str(self._get_param("serviceName")),
+                )
+                ms.deployment_configuration = config
+        return result
+
+    return answer
+
+
 #: the operations ``ecs-service-deployments`` adds: moto's dispatch calls the response
 #: handler's method named after the operation (``camelcase_to_underscores``)
 SERVICE_DEPLOYMENT_ACTIONS: dict[str, Callable[[Any], Any]] = {
     "list_service_deployments": _list_service_deployments,
     "stop_service_deployment": _stop_service_deployment,
+    "describe_service_deployments": _describe_service_deployments,
+    "describe_service_revisions": _describe_service_revisions,
+    "continue_service_deployment": _continue_service_deployment,
+    "create_service": _checked("create_service"),
+    "update_service": _checked("update_service"),
 }
 _MISSING = object()
 

@@ -115,6 +115,7 @@ MUTATING = frozenset(
     {
         "ecs:UpdateService",
         "ecs:StopServiceDeployment",
+        "ecs:ContinueServiceDeployment",
         "ecs:StopTask",
         "ecs:RegisterTaskDefinition",
         "ecs:DeregisterTaskDefinition",

@@ -15,6 +15,7 @@ from autopilot.events.capacity import (
     SpotInterruptionEvent,
 )
 from autopilot.events.deployment import EcsDeploymentEvent, parse_deployment_event
+from autopilot.events.hook import EcsHookEvent, parse_reaction_event
 from autopilot.events.image import (
     EcrImageActionEvent,
     EcrImageScanEvent,
@@ -40,6 +41,7 @@ PARSERS: dict[str, tuple[str, Any]] = {
     contract.DT_INSPECTOR2_SCAN: (contract.IMAGE_EVENTS.name, parse_image_event),
     contract.DT_INSPECTOR2_FINDING: (contract.IMAGE_EVENTS.name, parse_image_event),
     contract.DT_ECS_DEPLOYMENT: (contract.DEPLOYMENT_EVENTS.name, parse_deployment_event),
+    contract.DT_ECS_HOOK: (contract.DEPLOYMENT_EVENTS.name, parse_reaction_event),
     contract.DT_ECS_TASK: (contract.TASK_EVENTS.name, _model(TaskStateChangeEvent)),
     contract.DT_ALARM: (contract.CAPACITY_EVENTS.name, _model(AlarmStateChangeEvent)),
     contract.DT_ECS_SERVICE_ACTION: (contract.CAPACITY_EVENTS.name, _model(ServiceActionEvent)),
@@ -88,6 +90,15 @@ EXPECTED: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
         {"event_name": "SERVICE_DEPLOYMENT_COMPLETED"},
     ),
     "ecs-deployment-failed.json": (EcsDeploymentEvent, {"event_name": "SERVICE_DEPLOYMENT_FAILED"}),
+    # ECS's two samples of a pause hook awaiting action: one has no resources
+    "ecs-hook-pause-awaiting-action.json": (
+        EcsHookEvent,
+        {"event_name": "HOOK_AWAITING_ACTION", "hook_type": "PAUSE"},
+    ),
+    "ecs-hook-pause-awaiting-action-no-resources.json": (
+        EcsHookEvent,
+        {"event_name": "HOOK_AWAITING_ACTION", "lifecycle_stage": "POST_TEST_TRAFFIC_SHIFT"},
+    ),
     "ecs-deployment-rolling-back.json": (
         EcsDeploymentEvent,
         {"event_name": "SERVICE_DEPLOYMENT_IN_PROGRESS"},

@@ -46,6 +46,9 @@ ALARM_TAG_KEYS: Final = (TAG_TARGET, TAG_STEP, TAG_COOLDOWN)
 DEFAULT_POLICY: Final = "semver"
 DEFAULT_SCAN: Final = "critical"
 DEFAULT_APPROVAL: Final = "auto"
+#: how long autopilot's PAUSE hook (``autopilot:approval=manual-traffic``) waits before ECS
+#: rolls the deployment back; ECS takes 1..20160 minutes
+DEFAULT_PAUSE_TIMEOUT_MINUTES: Final = 1440
 DEFAULT_REBALANCE: Final = "on"
 
 # ---------------------------------------------------------------------------
@@ -65,6 +68,7 @@ DT_ECR_IMAGE_SCAN: Final = "ECR Image Scan"
 DT_INSPECTOR2_SCAN: Final = "Inspector2 Scan"
 DT_INSPECTOR2_FINDING: Final = "Inspector2 Finding"
 DT_ECS_DEPLOYMENT: Final = "ECS Deployment State Change"
+DT_ECS_HOOK: Final = "ECS Hook State Change"
 DT_ECS_TASK: Final = "ECS Task State Change"
 DT_ECS_SERVICE_ACTION: Final = "ECS Service Action"
 DT_ALARM: Final = "CloudWatch Alarm State Change"
@@ -284,6 +288,17 @@ def ecs_deployment_pattern(account: str, region: str, cluster_arns: list[str]) -
         "detail-type": [DT_ECS_DEPLOYMENT],
         **_where(account, region),
         "resources": [{"prefix": service_arn_prefix(c)} for c in cluster_arns],
+    }
+
+
+def ecs_hook_pattern(account: str, region: str, cluster_arns: list[str]) -> dict[str, Any]:
+    """PAUSE hook state changes of the managed clusters' deployments (the event names the
+    cluster in ``detail``; its ``resources`` may be missing)."""
+    return {
+        "source": [SOURCE_ECS],
+        "detail-type": [DT_ECS_HOOK],
+        **_where(account, region),
+        "detail": {"clusterArn": list(cluster_arns), "hookType": ["PAUSE"]},
     }
 
 

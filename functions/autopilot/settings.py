@@ -80,6 +80,11 @@ class ImageEventsSettings(FunctionSettings):
     #: The managed clusters (ARNs, comma-separated; empty: none) whose services always need a
     #: manual approval, whatever their ``autopilot:approval`` tag says.
     manual_approval_cluster_arns: str = Field(default="", pattern=_CLUSTER_ARNS_OR_NONE)
+    #: How long autopilot's PAUSE hook (``autopilot:approval=manual-traffic``) waits for
+    #: ``autopilot approve`` before ECS rolls the deployment back (ECS: 1..20160 minutes).
+    pause_timeout_minutes: int = Field(
+        default=contract.DEFAULT_PAUSE_TIMEOUT_MINUTES, ge=1, le=20160
+    )
     #: The reserved tag prefix of the protective tags (the config's ``retention.prefix``,
     #: which the CDK app always sets); empty: the sweep keeps no protective tags. A push of
     #: a tag under it is the reconciler moving a protective tag, never a release.

@@ -139,6 +139,8 @@ class FunctionSettings:
     metrics_namespace: str = "EcsAutopilot"
     lease_seconds: int = 300
     approval_ttl_hours: int = 24
+    #: image-events: how long autopilot's PAUSE hook (manual-traffic approval) waits
+    pause_timeout_minutes: int = 1440
     min_scan_gate: str = "off"
     manual_approval_cluster_arns: tuple[str, ...] = ()
     evaluation_window_seconds: int = 60
@@ -303,6 +305,7 @@ class AutomatedFunction(Construct):
             "REPOSITORIES": str(props.managed.repositories),
             "LEASE_SECONDS": str(settings.lease_seconds),
             "APPROVAL_TTL_HOURS": str(settings.approval_ttl_hours),
+            "PAUSE_TIMEOUT_MINUTES": str(settings.pause_timeout_minutes),
             "MIN_SCAN_GATE": settings.min_scan_gate,
             "MANUAL_APPROVAL_CLUSTER_ARNS": ",".join(settings.manual_approval_cluster_arns),
             "EVALUATION_WINDOW_SECONDS": str(settings.evaluation_window_seconds),

@@ -97,10 +97,11 @@ class DeploymentEventsProps:
 
 
 class DeploymentEvents(AutomatedFunction):
-    """deployment-events: rule ``<prefix>-ecs-deployment`` (the managed clusters'
-    services); rolls back to revisions that exist (``ManagedScope.grant_roll_back``), which
-    passes no role, or through ECS while a deployment is in progress
-    (``ManagedScope.grant_roll_back_through_ecs``)."""
+    """deployment-events: rules ``<prefix>-ecs-deployment`` (the managed clusters'
+    services) and ``<prefix>-ecs-hook`` (their PAUSE hooks' state changes, read back
+    with ``ManagedScope.grant_read_service_deployments``); rolls back to revisions that
+    exist (``ManagedScope.grant_roll_back``), which passes no role, or through ECS while a
+    deployment is in progress (``ManagedScope.grant_roll_back_through_ecs``)."""
 
     spec = contract.DEPLOYMENT_EVENTS
     settings_model = DeploymentEventsSettings
@@ -116,6 +117,14 @@ class DeploymentEvents(AutomatedFunction):
             "EcsDeploymentRule",
             f"{props.function.name_prefix}-ecs-deployment",
             contract.ecs_deployment_pattern(*_HERE, managed.cluster_arns),
+        )
+        # approval at autopilot's PAUSE hook (manual-traffic): the hook's state changes,
+        # each decided on DescribeServiceDeployments (``flows.traffic_approval``)
+        managed.grant_read_service_deployments(self.role)
+        self.add_rule(
+            "EcsHookRule",
+            f"{props.function.name_prefix}-ecs-hook",
+            contract.ecs_hook_pattern(*_HERE, managed.cluster_arns),
         )
         self.acknowledge_grants(managed.service_deployment_findings())
 

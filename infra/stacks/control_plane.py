@@ -112,6 +112,7 @@ class ControlPlaneStack(Stack):
                 metrics_namespace=config.observability.metrics_namespace,
                 lease_seconds=fn_cfg.lease,
                 approval_ttl_hours=fn_cfg.approval_ttl_hours,
+                pause_timeout_minutes=fn_cfg.pause_timeout_minutes,
                 min_scan_gate=config.guardrails.min_scan,
                 manual_approval_cluster_arns=tuple(
                     managed.arns_of(config.manual_approval_clusters)

@@ -267,6 +267,12 @@ def test_alarm_prefix_defaults_to_the_environment(tmp_path: Path) -> None:
             "functions.spot_calm_seconds",
             "greater than or equal to 0",
         ),
+        (  # autopilot's pause hook: past ECS's 20,160 minutes
+            "  spot_calm_seconds: 5\n",
+            "  spot_calm_seconds: 5\n  pause_timeout_minutes: 20161\n",
+            "functions.pause_timeout_minutes",
+            "less than or equal to 20160",
+        ),
     ],
 )
 def test_zone_and_capacity_settings_are_checked(

@@ -576,7 +576,7 @@ def test_every_rule_target_and_dead_letter_queue_admit_their_rule(account: Accou
     # When EventBridge delivers an event, or a failed one to the queue, for that rule
     paths, problems = rule_problems(account)
     # Then the function's permissions and the queue's policy admit this rule and no other
-    assert paths == 24  # twelve rules, each a function target and an events DLQ
+    assert paths == 26  # thirteen rules, each a function target and an events DLQ
     assert problems == []
 
 

@@ -558,6 +558,7 @@ def test_rules_use_the_contract_patterns(control) -> None:
         "demo-inspector2-scan",
         "demo-inspector2-finding",
         "demo-ecs-deployment",
+        "demo-ecs-hook",
         "demo-ecs-task",
         "demo-scaling-alarms",
         "demo-ecs-service-action",
@@ -613,6 +614,10 @@ def test_rules_use_the_contract_patterns(control) -> None:
         "service/demo-cluster/",
         "service/brownfield/",
     ]
+    # PAUSE hooks' state changes name the cluster in detail (one sample has no resources)
+    hook = patterns["demo-ecs-hook"]
+    assert hook == contract.ecs_hook_pattern(*here, clusters)
+    assert hook["detail"] == {"clusterArn": clusters, "hookType": ["PAUSE"]}
     # no rule of the control plane names a resource of the estate stack
     assert "Fn::GetAtt" not in json.dumps(
         [r["EventPattern"] for n, r in rules.items() if "EventPattern" in r]

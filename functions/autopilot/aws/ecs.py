@@ -20,7 +20,9 @@ from autopilot.domain.service import (
     ClusterCapacity,
     ContainerInstanceInfo,
     Deployment,
+    DeploymentDetail,
     DescribedTask,
+    LifecycleHook,
     Service,
     ServiceDeployment,
     Strategy,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services
 DESCRIBE_TASKS_BATCH = 100
 DESCRIBE_INSTANCES_BATCH = 100
+DESCRIBE_DEPLOYMENTS_BATCH = 20  # DescribeServiceDeployments takes at most 20 ARNs
 
 #: ECS refuses a change to a service's capacity provider strategy without a new deployment
 #: ("InvalidParameterException: When switching from launch type to capacity provider
@@ -242,6 +245,84 @@ def in_progress_deployments(
         token = response.get("nextToken", "")
         if not token:
             return found
+
+
+def recent_deployments(
+    ecs: ECSClient, cluster_arn: str, service_arn: str, *, limit: int = 1
+) -> list[str]:
+    """The ARNs of the service's ``limit`` newest service deployments, any state
+    (ListServiceDeployments, newest first: one call)."""
+    with translate("ecs:ListServiceDeployments"):
+        response = ecs.list_service_deployments(
+            cluster=cluster_arn, service=service_arn, maxResults=max(1, min(limit, 100))
+        )
+    return [
+        str(d["serviceDeploymentArn"])
+        for d in response.get("serviceDeployments", [])
+        if d.get("serviceDeploymentArn")
+    ][:limit]
+
+
+def _hook(raw: Any) -> LifecycleHook:
+    expires = raw.get("expiresAt")
+    return LifecycleHook(
+        hook_id=str(raw.get("hookId", "")),
+        target_type=str(raw.get("targetType", "")),
+        status=str(raw.get("status", "")),
+        expires_at=expires if isinstance(expires, datetime) else None,
+        timeout_action=str(raw.get("timeoutAction", "")),
+        lifecycle_stage=str(raw.get("lifecycleStage", "")),
+    )
+
+
+def _detail(raw: Any) -> DeploymentDetail:
+    target = raw.get("targetServiceRevision") or {}
+    config = raw.get("deploymentConfiguration") or {}
+    started, finished = raw.get("startedAt"), raw.get("finishedAt")
+    return DeploymentDetail(
+        arn=str(raw["serviceDeploymentArn"]),
+        service_arn=str(raw.get("serviceArn", "")),
+        status=str(raw.get("status", "")),
+        lifecycle_stage=str(raw.get("lifecycleStage", "")),
+        strategy=str(config.get("strategy", "")),
+        status_reason=str(raw.get("statusReason", "")),
+        target_revision=str(target.get("arn", "")),
+        requested=int(target.get("requestedTaskCount") or 0),
+        running=int(target.get("runningTaskCount") or 0),
+        pending=int(target.get("pendingTaskCount") or 0),
+        started_at=started if isinstance(started, datetime) else None,
+        finished_at=finished if isinstance(finished, datetime) else None,
+        hooks=tuple(_hook(h) for h in raw.get("lifecycleHookDetails") or []),
+    )
+
+
+def describe_service_deployments(ecs: ECSClient, arns: list[str]) -> list[DeploymentDetail]:
+    """DescribeServiceDeployments: the deployments ECS knows among ``arns`` (at most 20 a
+    call, ECS's limit; unknown ARNs, ECS's ``failures``, are left out), in ``arns``' order."""
+    found: dict[str, DeploymentDetail] = {}
+    for start in range(0, len(arns), DESCRIBE_DEPLOYMENTS_BATCH):
+        with translate("ecs:DescribeServiceDeployments"):
+            response = ecs.describe_service_deployments(
+                serviceDeploymentArns=arns[start : start + DESCRIBE_DEPLOYMENTS_BATCH]
+            )
+        for raw in response.get("serviceDeployments", []):
+            if raw.get("serviceDeploymentArn"):
+                detail = _detail(raw)
+                found[detail.arn] = detail
+    return [found[a] for a in arns if a in found]
+
+
+def continue_service_deployment(ecs: ECSClient, params: dict[str, Any]) -> dict[str, Any]:
+    """ContinueServiceDeployment(serviceDeploymentArn, hookId, action CONTINUE | ROLLBACK)."""
+    with translate("ecs:ContinueServiceDeployment"):
+        response = ecs.continue_service_deployment(**params)
+    return {"serviceDeploymentArn": response.get("serviceDeploymentArn")}
+
+
+def continue_params(service_deployment_arn: str, hook_id: str, action: str) -> dict[str, Any]:
+    """ContinueServiceDeployment's input: go past (CONTINUE) or roll back at (ROLLBACK) a
+    pause hook AWAITING_ACTION."""
+    return {"serviceDeploymentArn": service_deployment_arn, "hookId": hook_id, "action": action}
 
 
 # -- task definitions ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ _PERFORMERS: dict[str, Callable[[AwsClients, dict[str, Any]], dict[str, Any]]] =
     "ecs:UpdateService": lambda aws, p: ecs.update_service(aws.ecs, p),
     "ecs:StopTask": lambda aws, p: ecs.stop_task(aws.ecs, p),
     "ecs:StopServiceDeployment": lambda aws, p: ecs.stop_service_deployment(aws.ecs, p),
+    "ecs:ContinueServiceDeployment": lambda aws, p: ecs.continue_service_deployment(aws.ecs, p),
     "autoscaling:SetDesiredCapacity": lambda aws, p: scaling.set_desired_capacity(
         aws.autoscaling, p
     ),

@@ -35,6 +35,10 @@ class Outcome(StrEnum):
     #: a running digest that now fails its scan gate (the re-gate): marked, announced once
     VULNERABLE = "vulnerable"
     PENDING_APPROVAL = "pending-approval"
+    #: a deployment waits at autopilot's PAUSE hook (manual-traffic) before production traffic
+    AWAITING_APPROVAL = "awaiting-approval"
+    #: the PAUSE hook was continued (``autopilot approve``): production traffic goes on
+    APPROVED = "approved"
     EXPIRED = "expired"  # a pending approval nobody approved in time
     PAUSED = "paused"
     RESUMED = "resumed"
@@ -70,6 +74,8 @@ ANNOUNCED = frozenset(
         Outcome.QUARANTINED,
         Outcome.ROLLED_BACK,
         Outcome.PENDING_APPROVAL,
+        Outcome.AWAITING_APPROVAL,
+        Outcome.APPROVED,
         Outcome.DRIFTED,
         Outcome.EXPIRED,
         Outcome.PAUSED,
@@ -86,6 +92,8 @@ ANNOUNCED = frozenset(
 SEVERITY = {
     Outcome.DEPLOYED: "info",
     Outcome.PENDING_APPROVAL: "info",
+    Outcome.AWAITING_APPROVAL: "info",
+    Outcome.APPROVED: "info",
     Outcome.RESUMED: "info",
     Outcome.BLOCKED: "warning",
     Outcome.VULNERABLE: "warning",

@@ -47,6 +47,46 @@ class ServiceDeployment(NamedTuple):
     target_revision: str = ""
 
 
+class LifecycleHook(NamedTuple):
+    """One entry of a service deployment's ``lifecycleHookDetails`` (DescribeServiceDeployments)."""
+
+    hook_id: str
+    #: AWS_LAMBDA | PAUSE
+    target_type: str
+    #: AWAITING_ACTION | IN_PROGRESS | SUCCEEDED | FAILED | TIMED_OUT
+    status: str
+    expires_at: datetime | None = None
+    timeout_action: str = ""
+    lifecycle_stage: str = ""
+
+
+class DeploymentDetail(NamedTuple):
+    """One service deployment as DescribeServiceDeployments describes it (ECS's record)."""
+
+    arn: str
+    service_arn: str
+    status: str
+    #: the strategy's current stage (``lifecycleStage``; "" when ECS gives none)
+    lifecycle_stage: str = ""
+    strategy: str = ""
+    status_reason: str = ""
+    target_revision: str = ""
+    #: the target revision's requested / running / pending task counts
+    requested: int = 0
+    running: int = 0
+    pending: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    hooks: tuple[LifecycleHook, ...] = ()
+
+    @property
+    def awaiting(self) -> tuple[LifecycleHook, ...]:
+        """The pause hooks waiting for ContinueServiceDeployment."""
+        return tuple(
+            h for h in self.hooks if h.status == "AWAITING_ACTION" and h.target_type == "PAUSE"
+        )
+
+
 class Service(NamedTuple):
     """An ECS service as DescribeServices (with its tags) shows it."""
 

@@ -128,7 +128,11 @@ def run(
 
 def floors_of(settings: ImageEventsSettings) -> Floors:
     """The config's floors under the scan and approval tags, as the CDK app set them."""
-    return Floors(settings.min_scan_gate, frozenset(settings.manual_approval_clusters))
+    return Floors(
+        settings.min_scan_gate,
+        frozenset(settings.manual_approval_clusters),
+        settings.pause_timeout_minutes,
+    )
 
 
 def _candidate(r: Run, event: ImageEvent, reserved: str) -> tuple[Candidate | None, str]:
@@ -292,6 +296,7 @@ def deploy(
                 ),
                 approval_expires=iso(datetime.fromtimestamp(expires, UTC)),
                 scanned=scanned,
+                pause_minutes=floors.pause_timeout_minutes,
             )
             refused = _unknown_alarms(r, svc, cfg, candidate, alarms) if planned.update else None
             plans.append(

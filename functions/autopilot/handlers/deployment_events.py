@@ -1,5 +1,6 @@
 """deployment-events: ECS deployment outcomes -> last known good, quarantine, rollback
-(``flows.rollback``).
+(``flows.rollback``); PAUSE hook state changes -> approval at the hook recorded
+(``flows.traffic_approval``).
 
 Wiring only: parse the event (typed errors for junk), call the flow, and, as the Lambda
 entry, check the settings, count the outcomes and ask for a retry when one is needed
@@ -14,8 +15,8 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from autopilot.aws.clients import AwsClients, get_clients
 from autopilot.domain.report import Report
-from autopilot.events.deployment import parse_deployment_event
-from autopilot.flows import rollback
+from autopilot.events.hook import EcsHookEvent, parse_reaction_event
+from autopilot.flows import rollback, traffic_approval
 from autopilot.observability import logger, metrics, tracer
 from autopilot.record import lambda_entry
 from autopilot.settings import DeploymentEventsSettings, get_settings
@@ -30,8 +31,12 @@ def run(
 ) -> Report:
     """Handle one event. With ``dry_run`` the plan is returned and nothing is changed;
     ``invocation``: the Lambda request id handling it (None: a fresh one)."""
-    parsed = parse_deployment_event(event)
+    parsed = parse_reaction_event(event)
     settings = get_settings(DeploymentEventsSettings)
+    if isinstance(parsed, EcsHookEvent):
+        return traffic_approval.run(
+            parsed, settings, aws or get_clients(), dry_run=dry_run, invocation=invocation
+        )
     return rollback.run(
         parsed, settings, aws or get_clients(), dry_run=dry_run, invocation=invocation
     )

@@ -15,7 +15,11 @@ Order of the checks for one service (the first that applies decides):
 8. approval manual, rejected      -> rejected (an operator said no: never by approval)
    approval manual, not approved  -> pending-approval (announced once; it expires at
                                      ``approval_expires``, recorded with it)
-9. otherwise                      -> deployed (RegisterTaskDefinition + UpdateService)
+   approval manual-traffic, the   -> rejected (announced: only canary, linear and
+   deploy would run rolling          blue/green run autopilot's PAUSE hook)
+9. otherwise                      -> deployed (RegisterTaskDefinition + UpdateService; under
+                                     manual-traffic with autopilot's PAUSE hook, which waits
+                                     for ``autopilot approve`` before production traffic)
 
 ``cfg`` is the effective config (``policy.service_config``: the tags under the config's
 floors); a reason says when a floor overrode a tag. ``precheck`` covers 1-3, which need no
@@ -32,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from autopilot import contract
 from autopilot.domain.images import (
     INDEX_MEDIA_TYPES,
     Candidate,
@@ -168,11 +173,13 @@ def decide(
     running_record: DeployRecord | None = None,
     approval_expires: str | None = None,
     scanned: str = "",
+    pause_minutes: int = contract.DEFAULT_PAUSE_TIMEOUT_MINUTES,
 ) -> Plan:
     """Steps 4-9 for one service that passed ``precheck``. ``running_record`` is the deploy
     record of the revision the service runs (if any); ``approval_expires`` is when an
     approval asked for now would expire (UTC ISO-8601); ``scanned`` names the manifest the
-    scan gate was on when it is not the candidate (an index's, for the task's platform).
+    scan gate was on when it is not the candidate (an index's, for the task's platform);
+    ``pause_minutes``: the timeout of autopilot's PAUSE hook under manual-traffic.
 
     The candidate's tags are ECR's (``cand_info``, DescribeImages), never an event's."""
     if running_digest == cand.digest:
@@ -259,6 +266,17 @@ def decide(
             asks_approval=asks,
         )
 
+    traffic_approval = cfg.approval == "manual-traffic"
+    if traffic_approval and (
+        refusal := rollout.hook_refusal(
+            svc.deployment_configuration, cfg.rollout, traffic_ready=svc.traffic_ready
+        )
+    ):
+        return Plan(
+            make_decision(
+                svc, cand, Outcome.REJECTED, refusal, tag=chosen_tag, image=image, notify=True
+            )
+        )
     update: dict[str, Any] = {
         "cluster": svc.cluster_arn,
         "service": svc.arn,
@@ -268,7 +286,11 @@ def decide(
     if scanned:
         reason = f"{reason} (scan gate on {scanned})"
     config, rollout_note = rollout.deployment_configuration(
-        svc.deployment_configuration, cfg.rollout, cfg.alarms, traffic_ready=svc.traffic_ready
+        svc.deployment_configuration,
+        cfg.rollout,
+        cfg.alarms,
+        traffic_ready=svc.traffic_ready,
+        pause_minutes=pause_minutes if traffic_approval else None,
     )
     if config is not None:
         update["deploymentConfiguration"] = config

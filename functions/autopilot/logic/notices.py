@@ -63,6 +63,13 @@ def next_step(decision: Decision) -> str:
                 else ""
             )
         ),
+        "awaiting-approval": (
+            f"The deployment bakes on test traffic and waits before production traffic.\n"
+            f"Approve: autopilot approve {name}\n"
+            f"Reject:  autopilot reject {name} --reason '...'\n"
+            "Without an answer ECS rolls the deployment back when the pause hook times out."
+        ),
+        "approved": f"Nothing to do: ECS shifts production traffic to the new revision of {name}.",
         "blocked": (
             f"Fix the findings and push a new image: this digest does not deploy to {name} "
             "(the scan gate is the service's autopilot:scan tag)."

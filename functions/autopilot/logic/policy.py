@@ -23,7 +23,10 @@ from autopilot.logic.semver import Version, parse_version
 PolicyKind = Literal["semver", "glob", "regex", "tag"]
 SemverScope = Literal["any", "minor", "patch"]
 ScanGate = Literal["critical", "high", "off"]
-Approval = Literal["auto", "manual"]
+#: ``manual``: nothing deploys before ``autopilot approve``; ``manual-traffic``: the deploy
+#: starts at once and waits at autopilot's PAUSE hook before production traffic
+#: (``logic.rollout.pause_hook``)
+Approval = Literal["auto", "manual", "manual-traffic"]
 
 
 class Policy(NamedTuple):
@@ -121,8 +124,10 @@ def parse_scan_gate(value: str | None) -> ScanGate:
 
 def parse_approval(value: str | None) -> Approval:
     raw = contract.DEFAULT_APPROVAL if value is None else value.strip()
-    if raw not in ("auto", "manual"):
-        raise MalformedTag(contract.TAG_APPROVAL, raw, "expected auto or manual")
+    if raw not in ("auto", "manual", "manual-traffic"):
+        raise MalformedTag(
+            contract.TAG_APPROVAL, raw[:32], "expected auto, manual or manual-traffic"
+        )
     return raw  # type: ignore[return-value]
 
 
@@ -181,6 +186,9 @@ class Floors(NamedTuple):
 
     min_scan: ScanGate = "off"
     manual_approval_clusters: frozenset[str] = frozenset()
+    #: how long autopilot's PAUSE hook waits for an answer under ``manual-traffic`` before
+    #: ECS rolls the deployment back (the config's setting, not a floor)
+    pause_timeout_minutes: int = contract.DEFAULT_PAUSE_TIMEOUT_MINUTES
 
 
 NO_FLOORS = Floors()
@@ -188,11 +196,12 @@ NO_FLOORS = Floors()
 
 def with_floors(cfg: ServiceConfig, cluster_arn: str, floors: Floors) -> ServiceConfig:
     """``cfg`` with its effective scan gate (the stricter of the tag's and the floor) and
-    approval (manual in a cluster that requires it, whatever the tag); what a floor
-    overrode is kept in ``scan_tag`` / ``approval_tag``."""
+    approval (manual in a cluster that requires it, unless the tag says manual-traffic);
+    what a floor overrode is kept in ``scan_tag`` / ``approval_tag``."""
     if SCAN_STRICTNESS[floors.min_scan] > SCAN_STRICTNESS[cfg.scan]:
         cfg = cfg._replace(scan=floors.min_scan, scan_tag=cfg.scan)
-    if cfg.approval != "manual" and cluster_arn in floors.manual_approval_clusters:
+    # manual-traffic is a manual approval too (before production traffic): the floor holds
+    if cfg.approval == "auto" and cluster_arn in floors.manual_approval_clusters:
         cfg = cfg._replace(approval="manual", approval_tag=cfg.approval)
     return cfg
 

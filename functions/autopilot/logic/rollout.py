@@ -28,6 +28,16 @@ deployed rolling, and the decision says why.
 ``MAX_ALARMS``); each deploy sets ``alarms`` {those names, enable, rollback}, so ECS rolls
 the deployment back when one goes into ALARM. The flow checks that they exist first.
 
+``autopilot:approval=manual-traffic`` (``pause_hook``): each deploy adds autopilot's PAUSE
+hook to ``lifecycleHooks``, at PRE_PRODUCTION_TRAFFIC_SHIFT with timeout action ROLLBACK, so
+the deployment bakes on test traffic and waits for ``autopilot approve`` (or ``reject``, or
+the timeout) before production traffic. Ours is recognised as the PAUSE hook whose stages are
+exactly PRE_PRODUCTION_TRAFFIC_SHIFT and whose timeout action is ROLLBACK (``is_ours``): it is
+replaced on every deploy (never a second one) and dropped when the approval is no longer
+manual-traffic. Every other hook of the service is sent back as it is. Only the strategies
+that run hooks take it (canary, linear, blue/green: ``hook_refusal``); ECS's docs name no
+hook stages for rolling.
+
 The rest of the service's ``deploymentConfiguration`` (percentages, circuit breaker, hooks)
 is sent back as DescribeServices read it: UpdateService takes the structure whole.
 """
@@ -53,6 +63,10 @@ MAX_BAKE_MINUTES = 1440
 #: the lowest percent each kind takes (ECS: canary 0.1, linear step 3.0; both up to 100)
 MIN_PERCENT: dict[Kind, float] = {"canary": 0.1, "linear": 3.0}
 MAX_ALARMS = 10
+#: the stage autopilot's PAUSE hook waits at: after test traffic, before production traffic
+PAUSE_STAGE = "PRE_PRODUCTION_TRAFFIC_SHIFT"
+#: ECS's range of a pause hook's ``timeoutInMinutes`` (DeploymentLifecycleHookTimeoutConfiguration)
+PAUSE_TIMEOUT_RANGE = (1, 20160)
 
 _PERCENT = re.compile(r"[0-9]{1,3}(?:\.[0-9])?", re.ASCII)
 _MINUTES = re.compile(r"[0-9]{1,4}", re.ASCII)
@@ -130,23 +144,86 @@ def parse_alarms(value: str | None) -> tuple[str, ...]:
     return names
 
 
+def pause_hook(timeout_minutes: int) -> dict[str, Any]:
+    """autopilot's PAUSE hook (``lifecycleHooks`` entry): waits at ``PAUSE_STAGE``, rolls the
+    deployment back after ``timeout_minutes`` without an answer."""
+    return {
+        "targetType": "PAUSE",
+        "lifecycleStages": [PAUSE_STAGE],
+        "timeoutConfiguration": {"timeoutInMinutes": timeout_minutes, "action": "ROLLBACK"},
+    }
+
+
+def is_ours(hook: Any) -> bool:
+    """Whether a ``lifecycleHooks`` entry is autopilot's PAUSE hook (see the module's doc)."""
+    if not isinstance(hook, dict):
+        return False
+    timeout = hook.get("timeoutConfiguration") or {}
+    return (
+        hook.get("targetType") == "PAUSE"
+        and list(hook.get("lifecycleStages") or []) == [PAUSE_STAGE]
+        and timeout.get("action", "ROLLBACK") == "ROLLBACK"
+    )
+
+
+def effective_kind(current: dict[str, Any], rollout: Rollout | None, *, traffic_ready: bool) -> str:
+    """ECS's ``strategy`` the deploy will run with: the tag's (rolling when it needs traffic
+    wiring the service lacks), else the service's own (ROLLING when unset)."""
+    if rollout is not None:
+        if rollout.shifts_traffic and not traffic_ready:
+            return "ROLLING"
+        return ECS_STRATEGY[rollout.kind]
+    return str(current.get("strategy") or "ROLLING")
+
+
+def hook_refusal(current: dict[str, Any], rollout: Rollout | None, *, traffic_ready: bool) -> str:
+    """Why a manual-traffic approval cannot run on this service ("" when it can): the deploy
+    would run ROLLING, whose hook stages ECS's docs do not name."""
+    kind = effective_kind(current, rollout, traffic_ready=traffic_ready)
+    if kind in ("BLUE_GREEN", "CANARY", "LINEAR"):
+        return ""
+    wiring = (
+        " (its strategy needs a load balancer with an advanced configuration)"
+        if rollout is not None and rollout.shifts_traffic
+        else ""
+    )
+    return (
+        f"approval manual-traffic needs a canary, linear or blue-green deployment (a pause "
+        f"hook before production traffic); this deploy would run {kind.lower()}{wiring}: "
+        "nothing deployed"
+    )
+
+
 def deployment_configuration(
     current: dict[str, Any],
     rollout: Rollout | None,
     alarms: tuple[str, ...],
     *,
     traffic_ready: bool,
+    pause_minutes: int | None = None,
 ) -> tuple[dict[str, Any] | None, str]:
     """The ``deploymentConfiguration`` the deploy's UpdateService sends (None: leave it as it
     is), and a note for the decision's reason ("" when there is nothing to say).
 
     ``current`` is the service's, as DescribeServices read it; ``traffic_ready``: every load
     balancer of the service has an ``advancedConfiguration`` (what canary, linear and
-    blue/green need)."""
-    if rollout is None and not alarms:
+    blue/green need); ``pause_minutes``: add autopilot's PAUSE hook with that timeout
+    (manual-traffic approval), None: drop it if the service has it."""
+    hooks = list(current.get("lifecycleHooks") or [])
+    theirs = [h for h in hooks if not is_ours(h)]
+    if rollout is None and not alarms and pause_minutes is None and len(theirs) == len(hooks):
         return None, ""
     config = dict(current)
     note = ""
+    pause_note = ""
+    if pause_minutes is not None:
+        config["lifecycleHooks"] = [*theirs, pause_hook(pause_minutes)]
+        pause_note = (
+            f"waits for `autopilot approve` before production traffic (pause hook, "
+            f"rolled back after {pause_minutes} min)"
+        )
+    elif len(theirs) != len(hooks):
+        config["lifecycleHooks"] = theirs
     if rollout is not None:
         if rollout.shifts_traffic and not traffic_ready:
             note = (
@@ -174,4 +251,4 @@ def deployment_configuration(
     if alarms:
         config["alarms"] = {"alarmNames": list(alarms), "enable": True, "rollback": True}
         note = ", ".join(filter(None, [note, f"rolled back by ECS on alarm {' '.join(alarms)}"]))
-    return config, note
+    return config, ", ".join(filter(None, [note, pause_note]))
