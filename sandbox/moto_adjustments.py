@@ -1498,14 +1498,24 @@ SERVICE_DEPLOYMENT_ACTIONS: dict[str, Callable[[Any], Any]] = {
 _MISSING = object()
 
 
-def _add_service_deployments() -> None:
+def keep_service_deployment_originals() -> None:
+    """Keep moto's own answers of the operations ``SERVICE_DEPLOYMENT_ACTIONS`` replaces, which
+    ``CreateService`` and ``UpdateService`` call after their check: for whoever puts the
+    actions in place (the adjustment below, or a test's own patch)."""
     from moto.ecs.responses import EC2ContainerServiceResponse
 
-    for name, method in SERVICE_DEPLOYMENT_ACTIONS.items():
+    for name in SERVICE_DEPLOYMENT_ACTIONS:
         _ORIGINALS.setdefault(
             (EC2ContainerServiceResponse, name),
             getattr(EC2ContainerServiceResponse, name, _MISSING),
         )
+
+
+def _add_service_deployments() -> None:
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    keep_service_deployment_originals()
+    for name, method in SERVICE_DEPLOYMENT_ACTIONS.items():
         setattr(EC2ContainerServiceResponse, name, method)
 
 
