@@ -47,6 +47,17 @@ left to the next sweep too (no retry of the whole sweep).
 A new step of the sweep: a kind of its own,
 ``if budget.fits((KIND, n)): with budget.step(KIND, n): ...``.
 
+Pacing (``logic.pacing``): before each group of calls (a DescribeServices batch, a
+repository's DescribeImages, each DescribeTaskDefinition, a chunk of deploys, retention's
+BatchGetImage and each PutImage) the sweep takes their tokens from a bucket per action at
+``reconciler.api_share`` of the default limits, divided by the number of shards of the
+sweep (they run side by side), and sleeps the wait on its clock (``SystemClock``; tests
+give one that does not sleep). A chunk holds at most what the deploy actions' buckets do,
+and starts only if its wait and its worst case fit the budget (``Budget.fits(wait_ms=)``);
+the reads' waits are measured in their step. A read AWS throttled anyway (``THROTTLED``)
+empties its bucket, is counted (metric ``throttled``) and the repository is read again
+after the others, once; throttled again, it is recorded deferred for the next sweep.
+
 Fan-out: a tick (the ``Scheduled Event``) that gathers more than ``shard_size`` tracked
 services (``reconciler.shard_size`` in the config) deploys nothing itself: it cuts them
 into shards (``logic.sweep.shards``: whole repositories where they fit, in name order) and
@@ -57,7 +68,11 @@ The rule ``<env>-reconcile-shard`` brings each back to the reconciler: a ``Shard
 swept like a tick, but of the services it names only (read from ECS now: their tags
 decide, not the event; a cluster the control plane does not manage is ignored), with its
 own time budget and its own cursor (``store.sweeps`` under ``reconciler#shard-<n>``), and
-without the clean-up (step 5 is the tick's).
+without the clean-up (step 5 is the tick's). A shard that ran short of time, having
+finished at least one repository, hands the repositories it did not reach on (``_hand_on``:
+one ``Reconcile Shard`` event of the same sweep and number, ``hop`` one more, at most
+``MAX_HOPS``), so they are swept now, not a tick later; a shard that made no progress
+leaves them to the next tick, through its cursor.
 
 AWS calls per sweep (besides the ledger and the notices), for S tracked services in the
 managed clusters, n_c of them in cluster c, R repositories holding P_r pages of 1,000
@@ -72,7 +87,11 @@ page that is full may carry a token, so one GetResources more when S is a multip
 shards, the tick makes the gather's GetResources and DescribeServices and K PutEvents, and
 each shard its services' DescribeServices (ceil(n_c / 10) per cluster of it), its
 repositories' DescribeImages and its revisions' DescribeTaskDefinition: at most
-ceil(S / 10) + K DescribeServices and K PutEvents more than one sweep. Each chunk of up to
+ceil(S / 10) + K DescribeServices and K PutEvents more than one sweep; H hand-ons (paced
+shards that ran short of time) add H PutEvents and their services' DescribeServices (at
+most ceil(S / 10) + H). Retention in a shard adds one GetResources per repository holding
+slots of a service the shard does not hold (none when each repository's services are in
+one shard and no slot is stale). Each chunk of up to
 ``DEPLOY_CHUNK`` services of one (repository, pick) that does act adds the image flow's
 calls for it (``flows.image``: DescribeTaskDefinition per distinct revision, one
 DescribeImages, one DescribeImageScanFindings per gated digest, RegisterTaskDefinition
