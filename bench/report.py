@@ -280,14 +280,16 @@ def _sweep_lines(section: dict[str, Any]) -> list[str]:
             lines += [
                 "",
                 f"{size} services, a dropped push each, fanned out: the tick "
-                f"{m['lost_tick_wall']:.1f} s, then {len(walls)} shards, each its own "
-                "invocation and budget: " + ", ".join(f"{w:.1f} s" for w in walls) + ".",
+                f"{m['lost_tick_wall']:.1f} s, then {len(walls)} shards (the tick's and those "
+                "they handed on when short of time), each its own invocation and budget: "
+                + ", ".join(f"{w:.1f} s" for w in walls)
+                + ".",
             ]
     lines += [
         "",
         "Delay from a dropped push event to its deploy: at most one "
         "`reconciler.rate_minutes` interval per sweep it takes plus the sweep's time (fanned "
-        "out: the tick and its slowest shard): "
+        "out: the tick and its slowest shard with those it handed on): "
         + "; ".join(
             f"{size} services: {m['sweeps_to_deploy_all']} sweep(s) x rate_minutes "
             f"+ {m.get('lost_delay', m['lost_wall']):.1f} s"

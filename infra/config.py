@@ -531,6 +531,9 @@ class Reconciler(_Strict):
     # a tick that finds more tracked services than this sweeps them in shards of this many,
     # each its own invocation (1 .. 500: a shard event stays under PutEvents' 256 KB)
     shard_size: int = Field(default=200, ge=1, le=MAX_SHARD_SIZE)
+    # the fraction of each ECS and ECR API rate limit a sweep takes (the rest is left to the
+    # other tools in the account); the shards of a fanned-out sweep divide it among them
+    api_share: float = Field(default=0.5, gt=0, le=1)
 
 
 class Retention(_Strict):

@@ -112,6 +112,9 @@ class ReconcilerSettings(ImageEventsSettings):
     #: A tick that finds more tracked services than this does not sweep them itself: it
     #: puts one ``Reconcile Shard`` event per this many services on the bus (fan-out).
     shard_size: int = Field(default=200, ge=1, le=contract.MAX_SHARD_SIZE)
+    #: The fraction of each ECS and ECR API rate limit the sweep takes (``logic.pacing``);
+    #: the shards of a fanned-out sweep divide it among them.
+    api_share: float = Field(default=0.5, gt=0, le=1)
     #: How many known good digests of each service its tags keep (``retention.keep_known_good``).
     retention_keep: int = Field(default=3, ge=1, le=20)
 

@@ -134,7 +134,8 @@ class FunctionSettings:
     and ``manual_approval_cluster_arns`` (default none): the config's floors under the
     scan and approval tags (image-events). ``retention_prefix`` / ``retention_keep``: the
     reconciler's protective tags (the config's ``retention``), ``shard_size`` the size of its
-    shards. The rest are the task-events and capacity-events settings of the same names."""
+    shards, ``api_share`` its share of the API rate limits. The rest are the task-events and
+    capacity-events settings of the same names."""
 
     metrics_namespace: str = "EcsAutopilot"
     lease_seconds: int = 300
@@ -150,6 +151,7 @@ class FunctionSettings:
     capacity_cooldown_seconds: int = 300
     spot_calm_seconds: int = 1800
     shard_size: int = 200
+    api_share: float = 0.5
     retention_prefix: str = "autopilot-keep-"
     retention_keep: int = 3
 
@@ -315,6 +317,7 @@ class AutomatedFunction(Construct):
             "CAPACITY_COOLDOWN_SECONDS": str(settings.capacity_cooldown_seconds),
             "SPOT_CALM_SECONDS": str(settings.spot_calm_seconds),
             "SHARD_SIZE": str(settings.shard_size),
+            "API_SHARE": str(settings.api_share),
             "RETENTION_PREFIX": settings.retention_prefix,
             "RETENTION_KEEP": str(settings.retention_keep),
         }

@@ -124,6 +124,7 @@ class ControlPlaneStack(Stack):
                 capacity_cooldown_seconds=fn_cfg.capacity_cooldown_seconds,
                 spot_calm_seconds=fn_cfg.spot_calm_seconds,
                 shard_size=config.reconciler.shard_size,
+                api_share=config.reconciler.api_share,
                 retention_prefix=config.retention.prefix,
                 retention_keep=config.retention.keep_known_good,
             ),

@@ -56,6 +56,7 @@ BAD_CASES = [
     ("reconciler_rate_below_one.yaml", "reconciler.rate_minutes", "greater than or equal to 1"),
     # the reconciler's shards
     ("reconciler_shard_size_zero.yaml", "reconciler.shard_size", "greater than or equal to 1"),
+    ("reconciler_api_share_above_one.yaml", "reconciler.api_share", "less than or equal to 1"),
     (
         "reconciler_shard_size_too_large.yaml",
         "reconciler.shard_size",

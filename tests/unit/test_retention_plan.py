@@ -179,3 +179,22 @@ def test_at_most_max_moves_run_slots_first_and_drops_only_against_the_moves_kept
     assert none.moves == ()
     assert none.drops == ()
     assert [d.tag for d in none.kept] == [good_tag(P, key, 2)]
+
+
+def test_a_shard_drops_the_slots_of_a_key_no_live_service_has_and_keeps_the_others() -> None:
+    # Given slots of web (the shard's), api (live, in another shard) and gone (no longer
+    # managed), each on an image that keeps another tag
+    api = "arn:aws:ecs:eu-west-1:123456789012:service/demo/api"
+    gone = "arn:aws:ecs:eu-west-1:123456789012:service/demo/gone"
+    images = [
+        image("sha256:a", "v1", run_tag(P, KEY), run_tag(P, service_key(api))),
+        image("sha256:b", "v0", run_tag(P, service_key(gone))),
+    ]
+    holders = [Holder(SVC, "sha256:a", None)]
+    assert retention.foreign_slots(P, images, holders)
+    assert not retention.foreign_slots(P, images[:1], [*holders, Holder(api, None, None)])
+    # When the shard plans with the live services read from AWS (web and api)
+    plan = retention.plan(P, 1, images, holders, whole=False, live=[SVC, api])
+    # Then only gone's slot is dropped
+    assert [(d.tag, d.digest) for d in plan.drops] == [(run_tag(P, service_key(gone)), "sha256:b")]
+    assert plan.moves == ()

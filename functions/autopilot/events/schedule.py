@@ -13,7 +13,8 @@ A shard (``ShardEvent``): source ``ecs-autopilot``, detail-type ``Reconcile Shar
 it sweeps by cluster (names, at most ``MAX_SHARD_SERVICES``: an entry stays well under
 PutEvents' 256 KB). It only names the services: the shard sweep reads their tags, task
 definitions and images from AWS itself, and skips a cluster the control plane does not
-manage.
+manage. ``hop``: 0 for a shard the tick put; a shard that runs short of time puts the
+services it did not reach as a shard of their own, one hop more, at most ``MAX_HOPS``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ MAX_SHARD_SERVICES = contract.MAX_SHARD_SIZE
 
 ServiceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,255}$")]
 SweepId = Annotated[str, StringConstraints(pattern=r"^reconcile:[A-Za-z0-9._:/-]{1,256}$")]
+#: How many times a shard that ran short of time hands the rest on (``hop``)
+MAX_HOPS = 10
 
 
 class ShardCluster(Model):
@@ -69,6 +72,8 @@ class ShardDetail(Model):
     shard: int = Field(ge=1, le=10_000)
     shards: int = Field(ge=1, le=10_000)
     clusters: tuple[ShardCluster, ...] = Field(min_length=1, max_length=MAX_SHARD_SERVICES)
+    #: 0 for the tick's shard; n for the rest a shard handed on n times (out of time)
+    hop: int = Field(default=0, ge=0, le=MAX_HOPS)
 
     @model_validator(mode="after")
     def _bounded(self) -> ShardDetail:

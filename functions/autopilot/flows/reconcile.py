@@ -47,6 +47,17 @@ left to the next sweep too (no retry of the whole sweep).
 A new step of the sweep: a kind of its own,
 ``if budget.fits((KIND, n)): with budget.step(KIND, n): ...``.
 
+Pacing (``logic.pacing``): before each group of calls (a DescribeServices batch, a
+repository's DescribeImages, each DescribeTaskDefinition, a chunk of deploys, retention's
+BatchGetImage and each PutImage) the sweep takes their tokens from a bucket per action at
+``reconciler.api_share`` of the default limits, divided by the number of shards of the
+sweep (they run side by side), and sleeps the wait on its clock (``SystemClock``; tests
+give one that does not sleep). A chunk holds at most what the deploy actions' buckets do,
+and starts only if its wait and its worst case fit the budget (``Budget.fits(wait_ms=)``);
+the reads' waits are measured in their step. A read AWS throttled anyway (``THROTTLED``)
+empties its bucket, is counted (metric ``throttled``) and the repository is read again
+after the others, once; throttled again, it is recorded deferred for the next sweep.
+
 Fan-out: a tick (the ``Scheduled Event``) that gathers more than ``shard_size`` tracked
 services (``reconciler.shard_size`` in the config) deploys nothing itself: it cuts them
 into shards (``logic.sweep.shards``: whole repositories where they fit, in name order) and
@@ -57,7 +68,11 @@ The rule ``<env>-reconcile-shard`` brings each back to the reconciler: a ``Shard
 swept like a tick, but of the services it names only (read from ECS now: their tags
 decide, not the event; a cluster the control plane does not manage is ignored), with its
 own time budget and its own cursor (``store.sweeps`` under ``reconciler#shard-<n>``), and
-without the clean-up (step 5 is the tick's).
+without the clean-up (step 5 is the tick's). A shard that ran short of time, having
+finished at least one repository, hands the repositories it did not reach on (``_hand_on``:
+one ``Reconcile Shard`` event of the same sweep and number, ``hop`` one more, at most
+``MAX_HOPS``), so they are swept now, not a tick later; a shard that made no progress
+leaves them to the next tick, through its cursor.
 
 AWS calls per sweep (besides the ledger and the notices), for S tracked services in the
 managed clusters, n_c of them in cluster c, R repositories holding P_r pages of 1,000
@@ -72,7 +87,11 @@ page that is full may carry a token, so one GetResources more when S is a multip
 shards, the tick makes the gather's GetResources and DescribeServices and K PutEvents, and
 each shard its services' DescribeServices (ceil(n_c / 10) per cluster of it), its
 repositories' DescribeImages and its revisions' DescribeTaskDefinition: at most
-ceil(S / 10) + K DescribeServices and K PutEvents more than one sweep. Each chunk of up to
+ceil(S / 10) + K DescribeServices and K PutEvents more than one sweep; H hand-ons (paced
+shards that ran short of time) add H PutEvents and their services' DescribeServices (at
+most ceil(S / 10) + H). Retention in a shard adds one GetResources per repository holding
+slots of a service the shard does not hold (none when each repository's services are in
+one shard and no slot is stale). Each chunk of up to
 ``DEPLOY_CHUNK`` services of one (repository, pick) that does act adds the image flow's
 calls for it (``flows.image``: DescribeTaskDefinition per distinct revision, one
 DescribeImages, one DescribeImageScanFindings per gated digest, RegisterTaskDefinition
@@ -81,10 +100,14 @@ and UpdateService per service deployed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, NamedTuple
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from autopilot.aws import ecr, ecs, events
 from autopilot.aws.clients import AwsClients
@@ -93,12 +116,13 @@ from autopilot.domain.images import Candidate, ImageInfo, ecr_registry, tracked_
 from autopilot.domain.plan import Plan, Step
 from autopilot.domain.report import Action, Decision, Outcome, Report
 from autopilot.domain.service import Service
-from autopilot.errors import MalformedTag, NotFound
-from autopilot.events.schedule import ShardEvent, SweepEvent
+from autopilot.errors import AwsCallFailed, MalformedTag, NotFound
+from autopilot.events.schedule import MAX_HOPS, ShardEvent, SweepEvent
 from autopilot.execute import carry_out, reap_left
 from autopilot.flows import image, retention
-from autopilot.logic import sweep
+from autopilot.logic import pacing, sweep
 from autopilot.logic.policy import Floors, ServiceConfig, service_config
+from autopilot.observability import logger, metrics
 from autopilot.record import Run, finish, open_run
 from autopilot.settings import ReconcilerSettings
 from autopilot.store.deploys import Intent
@@ -122,6 +146,20 @@ STEP_DEPLOY = "deploy"
 STEP_REAP = "reap"
 STEP_RETENTION = "retention"
 
+#: AWS's codes of a throttled call: the sweep backs off (``pacing.Pacer.throttled``) and
+#: tries the repository again later in the sweep, once, else leaves it to the next sweep
+THROTTLED = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+)
+#: the calls of one deploy through the image flow, per service of a chunk (``flows.image``)
+DEPLOY_CALLS_PER_SERVICE = (
+    "ecs:DescribeTaskDefinition",
+    "ecs:RegisterTaskDefinition",
+    "ecs:UpdateService",
+)
+#: ... and per chunk
+DEPLOY_CALLS_PER_CHUNK = ("ecr:DescribeImages", "ecr:DescribeImageScanFindings")
+
 Tracked = dict[str, list[tuple[Service, ServiceConfig]]]
 
 
@@ -144,11 +182,12 @@ class Budget:
         per_item = self._per_item.get(kind, 0.0) * max(1, items)
         return int(max(self._slowest.get(kind, 0), per_item))
 
-    def fits(self, *steps: tuple[str, int]) -> bool:
-        """Whether ``steps`` ((kind, items) each), one after the other, fit in the time left."""
+    def fits(self, *steps: tuple[str, int], wait_ms: float = 0) -> bool:
+        """Whether ``steps`` ((kind, items) each), one after the other, fit in the time left,
+        after ``wait_ms`` of pacing (``pacing.Pacer.wait``) before them."""
         if self._left is None:
             return True
-        need = RESERVE_MS + sum(self.worst_ms(kind, items) for kind, items in steps)
+        need = RESERVE_MS + wait_ms + sum(self.worst_ms(kind, items) for kind, items in steps)
         return self._left() >= need
 
     @contextmanager
@@ -185,6 +224,36 @@ class _How(NamedTuple):
     approval_ttl_hours: int
     floors: Floors
     settings: ReconcilerSettings
+    pacer: pacing.Pacer
+    clock: pacing.Clock
+
+    def pace(self, calls: Mapping[str, int]) -> float:
+        """Take ``calls`` (action -> count) from the pacer and sleep its wait on the clock."""
+        delay = self.pacer.take(calls, self.clock.now())
+        if delay > 0:
+            logger.debug("sweep paced", wait_s=round(delay, 3), calls=dict(calls))
+            self.clock.sleep(delay)
+        return delay
+
+    def wait_ms(self, calls: Mapping[str, int]) -> float:
+        """What ``pace(calls)`` would wait now (ms), for the budget."""
+        return self.pacer.wait(calls, self.clock.now()) * 1000
+
+    def throttled(self, exc: AwsCallFailed) -> None:
+        """Count a call AWS throttled anyway and back off its action."""
+        self.pacer.throttled(exc.api, self.clock.now())
+        metrics.add_metric(name="throttled", unit=MetricUnit.Count, value=1)
+        logger.info("sweep throttled", api=exc.api, code=exc.code)
+
+
+class SystemClock:
+    """The invocation's clock: ``time.monotonic`` and ``time.sleep``."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 def run(
@@ -195,11 +264,13 @@ def run(
     dry_run: bool = False,
     invocation: str | None = None,
     remaining_ms: Callable[[], int] | None = None,
+    clock: pacing.Clock | None = None,
 ) -> Report:
     """One sweep: of every tracked service (the schedule's tick), or of one shard's (a
     ``ShardEvent``); a tick that finds more than ``settings.shard_size`` services puts
     their shards on the bus instead. With ``dry_run`` the plans are returned and nothing
-    is changed; ``remaining_ms``: the invocation's time left (None: no limit)."""
+    is changed; ``remaining_ms``: the invocation's time left (None: no limit); ``clock``:
+    what the pacing sleeps on (``SystemClock`` by default)."""
     sweep_id = f"reconcile:{event.id}"
     r = open_run(
         RECONCILER.name, event, settings, aws, dry_run=dry_run, invocation=invocation, key=sweep_id
@@ -212,13 +283,25 @@ def run(
     floors = image.floors_of(settings)
     observed_at = r.ledger.leases.now()  # the lease refuses if the services change after this
     budget = Budget(remaining_ms)
-    how = _How(sweep_id, event, observed_at, settings.approval_ttl_hours, floors, settings)
+    # the shards of one sweep run side by side: each takes its part of the API share
+    shards = event.detail.shards if isinstance(event, ShardEvent) else 1
+    pacer = pacing.Pacer(pacing.share_of(settings.api_share, shards))
+    how = _How(
+        sweep_id,
+        event,
+        observed_at,
+        settings.approval_ttl_hours,
+        floors,
+        settings,
+        pacer,
+        clock or SystemClock(),
+    )
     # 1. gather: the tracked services, by repository (a shard: the services it names)
     if isinstance(event, ShardEvent):
-        tracked = _gather_shard(r, event, settings, floors)
+        tracked = _gather_shard(r, event, settings, floors, how)
         cursor_name = f"{RECONCILER.name}#shard-{event.detail.shard}"
     else:
-        tracked = _gather(r, settings, floors)
+        tracked = _gather(r, settings, floors, how)
         if sum(len(v) for v in tracked.values()) > settings.shard_size:
             # too many for one invocation's budget: each shard is swept by its own
             _fan_out(r, event, tracked, settings.shard_size)
@@ -228,30 +311,58 @@ def run(
         cursor_name = RECONCILER.name
     cursor = Sweeps(r.ledger.table)
     order = sweep.sweep_order(tracked, cursor.next_start(cursor_name))
-    left = _sweep(r, order, tracked, budget, how)
+    left, done = _sweep(r, order, tracked, budget, how)
+    # a shard that ran short of time hands what it did not reach on to a shard of its own
+    # (one hop more), when it got somewhere: the rest is swept now, not a tick later
+    handed = (
+        isinstance(event, ShardEvent)
+        and bool(left)
+        and done > 0
+        and event.detail.hop < MAX_HOPS
+        and _hand_on(r, event, {repo: tracked[repo] for repo in left})
+    )
     for repository in left:
-        reason = "the sweep ran short of time before this repository: the next sweep starts here"
+        reason = (
+            "the shard ran short of time before this repository: handed on to a shard of its own"
+            if handed
+            else "the sweep ran short of time before this repository: the next sweep starts here"
+        )
         carry_out(r, Plan(_repo_decision(repository, Outcome.DEFERRED, reason)))
     # 4. what killed invocations left (the tick's, not each shard's)
     if not isinstance(event, ShardEvent):
         _reap_if_time(r, budget)
     if not dry_run:
-        cursor.set_next_start(cursor_name, left[0] if left else None, event_id=sweep_id)
+        start = left[0] if left and not handed else None
+        cursor.set_next_start(cursor_name, start, event_id=sweep_id)
     # a busy lease or a failed deploy is the next sweep's, not a retry of this whole one
     r.report.retry_services.clear()
     return finish(r, event.time)
 
 
-def _gather(r: Run, settings: ReconcilerSettings, floors: Floors) -> Tracked:
+def _gather(r: Run, settings: ReconcilerSettings, floors: Floors, how: _How) -> Tracked:
     """Every managed service tagged with a repository the control plane manages."""
     tracked: Tracked = {}
     for cluster, arns in ecs.tagged_service_arns(r.aws.tagging, None, settings.clusters).items():
-        _track(tracked, ecs.describe_services(r.aws.ecs, cluster, arns), settings, floors)
+        _track(tracked, _describe(r, cluster, arns, how), settings, floors)
     return tracked
 
 
+def _describe(r: Run, cluster: str, services: list[str], how: _How) -> list[Service]:
+    """``ecs.describe_services``, paced: as many DescribeServices (10 services each) at a
+    time as the pacer's bucket holds."""
+    api = "ecs:DescribeServices"
+    per_group = how.pacer.group(api, math.ceil(len(services) / ecs.DESCRIBE_BATCH))
+    step = per_group * ecs.DESCRIBE_BATCH
+    found: list[Service] = []
+    for at in range(0, len(services), step):
+        part = services[at : at + step]
+        how.pace({api: math.ceil(len(part) / ecs.DESCRIBE_BATCH)})
+        found += ecs.describe_services(r.aws.ecs, cluster, part)
+    return found
+
+
 def _gather_shard(
-    r: Run, event: ShardEvent, settings: ReconcilerSettings, floors: Floors
+    r: Run, event: ShardEvent, settings: ReconcilerSettings, floors: Floors, how: _How
 ) -> Tracked:
     """The services a shard names, read from ECS now (their tags decide, not the event);
     a cluster the control plane does not manage is recorded ignored."""
@@ -262,7 +373,7 @@ def _gather_shard(
             ignored = Decision(service=part.cluster, outcome=Outcome.IGNORED, reason=reason)
             carry_out(r, Plan(ignored))
             continue
-        services = ecs.describe_services(r.aws.ecs, part.cluster, list(part.services))
+        services = _describe(r, part.cluster, list(part.services), how)
         _track(tracked, services, settings, floors)
     return tracked
 
@@ -285,9 +396,10 @@ def _fan_out(r: Run, event: SweepEvent, tracked: Tracked, size: int) -> None:
     each; a dry run lists them): a shard the bus refused is recorded failed, and the next
     tick shards again."""
     by_repository = {repo: [svc for svc, _ in pairs] for repo, pairs in tracked.items()}
-    parts = [p for shard in sweep.shards(by_repository, size) for p in _fitting(event, shard)]
+    sweep_id = f"reconcile:{event.id}"
+    parts = [p for shard in sweep.shards(by_repository, size) for p in _fitting(sweep_id, shard)]
     for n, services in enumerate(parts, start=1):
-        params = {"Entries": [_shard_entry(event, services, n, len(parts))]}
+        params = {"Entries": [_shard_entry(sweep_id, services, n, len(parts))]}
         reason = (
             f"{sum(len(v) for v in tracked.values())} services to sweep, more than "
             f"reconciler.shard_size ({size}): shard {n} of {len(parts)} ({len(services)} "
@@ -298,59 +410,108 @@ def _fan_out(r: Run, event: SweepEvent, tracked: Tracked, size: int) -> None:
         carry_out(r, Plan(decision, steps=(Step(action),)))
 
 
-def _fitting(event: SweepEvent, services: list[Service]) -> list[list[Service]]:
+def _hand_on(r: Run, event: ShardEvent, rest: Tracked) -> bool:
+    """The services of ``rest`` (the repositories a shard ran short of time before) as one
+    ``Reconcile Shard`` event of the same sweep, shard number and count (its cursor and API
+    share stay the shard's), one hop more, through the actor (one PutEvents; halved, as
+    the tick's, if it would pass PutEvents' size): swept by an invocation of its own now,
+    not a tick later. True when the bus took every part (else the next sweep starts at
+    the first of them, as without a hand-on)."""
+    services = [svc for repo in sorted(rest) for svc, _ in rest[repo]]
+    d = event.detail
+    parts = _fitting(d.sweep, services, hop=d.hop + 1)
+    ok = True
+    for services_part in parts:
+        entry = _shard_entry(d.sweep, services_part, d.shard, d.shards, hop=d.hop + 1)
+        reason = (
+            f"shard {d.shard} of {d.shards} ran short of time: {len(services_part)} services "
+            f"it did not reach handed on (hop {d.hop + 1})"
+        )
+        decision = Decision(
+            service=f"shard/{d.shard}/hop-{d.hop + 1}", outcome=Outcome.DEFERRED, reason=reason
+        )
+        action = Action(api="events:PutEvents", params={"Entries": [entry]})
+        ok = carry_out(r, Plan(decision, steps=(Step(action),))).outcome is Outcome.DEFERRED and ok
+    return ok
+
+
+def _fitting(sweep_id: str, services: list[Service], hop: int = 0) -> list[list[Service]]:
     """``services`` as one shard, or halved until each half's event fits PutEvents' size."""
-    if len(services) < 2 or events.entry_size(_shard_entry(event, services, 1, 1)) < (
-        events.MAX_ENTRY_BYTES
-    ):
+    entry = _shard_entry(sweep_id, services, 1, 1, hop=hop)
+    if len(services) < 2 or events.entry_size(entry) < events.MAX_ENTRY_BYTES:
         return [services]
     half = len(services) // 2
-    return _fitting(event, services[:half]) + _fitting(event, services[half:])
+    return _fitting(sweep_id, services[:half], hop) + _fitting(sweep_id, services[half:], hop)
 
 
-def _shard_entry(event: SweepEvent, services: list[Service], n: int, of: int) -> dict[str, str]:
+def _shard_entry(
+    sweep_id: str, services: list[Service], n: int, of: int, *, hop: int = 0
+) -> dict[str, str]:
     by_cluster: dict[str, list[str]] = {}
     for svc in services:
         by_cluster.setdefault(svc.cluster_arn, []).append(svc.name)
-    detail = {
-        "sweep": f"reconcile:{event.id}",
+    detail: dict[str, object] = {
+        "sweep": sweep_id,
         "shard": n,
         "shards": of,
         "clusters": [{"cluster": c, "services": names} for c, names in by_cluster.items()],
     }
+    if hop:
+        detail["hop"] = hop
     return events.entry(SOURCE_AUTOPILOT, DT_RECONCILE_SHARD, detail)
 
 
-def _sweep(r: Run, order: list[str], tracked: Tracked, budget: Budget, how: _How) -> list[str]:
+def _sweep(
+    r: Run, order: list[str], tracked: Tracked, budget: Budget, how: _How
+) -> tuple[list[str], int]:
     """2. and 3. for each repository in ``order``, while its steps fit the budget; returns
-    the repositories it did not reach or finish (deferred: the next sweep starts there)."""
+    the repositories it did not reach or finish (deferred: the next sweep starts there)
+    and how many it finished. A repository whose reads AWS throttled (despite the pacing)
+    is tried again after the others, once; throttled again, it is the next sweep's."""
     task_definitions: dict[str, dict[str, Any]] = {}
     left: list[str] = []
-    for repository in order:
+    done = 0
+    queue = list(order)
+    retried: set[str] = set()
+    while queue:
+        repository = queue.pop(0)
         services = tracked[repository]
-        first_chunk = min(len(services), DEPLOY_CHUNK)
+        first_chunk = min(len(services), _chunk_size(how))
         if left or not budget.fits((STEP_REPOSITORY, len(services)), (STEP_DEPLOY, first_chunk)):
             left.append(repository)
             continue
-        # 2. plan: each service's pick against what it runs
-        with budget.step(STEP_REPOSITORY, len(services)):
-            try:
-                images = ecr.list_images(r.aws.ecr, repository)
-            except NotFound:
-                images = None
-            if images is not None:
-                groups, running = _groups(r, repository, services, images, task_definitions)
-        if images is None:
+        # 2. plan: each service's pick against what it runs (reads paced)
+        try:
+            with budget.step(STEP_REPOSITORY, len(services)):
+                read = _read(r, repository, services, task_definitions, how)
+        except AwsCallFailed as exc:
+            if exc.code not in THROTTLED:
+                raise
+            how.throttled(exc)
+            if repository not in retried:
+                retried.add(repository)
+                queue.append(repository)  # again after the others, once the bucket refilled
+                continue
+            reason = (
+                f"AWS throttled {exc.api} twice in this sweep (the pacing leaves "
+                "reconciler.api_share of the limits; another caller took the rest): the next "
+                "sweep takes it"
+            )
+            carry_out(r, Plan(_repo_decision(repository, Outcome.DEFERRED, reason)))
+            continue
+        if read is None:
             reason = "the repository is gone (services still track it)"
             carry_out(r, Plan(_repo_decision(repository, Outcome.IGNORED, reason)))
             continue
-        # 3. carry out through the image flow, one candidate per pick, DEPLOY_CHUNK services
-        # at a time (each chunk only if it fits the time left); a service whose pick the
-        # flow refused (blocked by its scan gate, quarantined) is offered its next pick, up
-        # to FALLBACKS times: the newest image that may deploy, so a running image that
-        # turned vulnerable is replaced by a newer clean one (never an older one: the flow
-        # refuses it, and a pick that is what runs ends the search)
+        images, groups, running = read
+        # 3. carry out through the image flow, one candidate per pick, a chunk of services
+        # at a time (each chunk only if it fits the time left, its pacing wait included); a
+        # service whose pick the flow refused (blocked by its scan gate, quarantined) is
+        # offered its next pick, up to FALLBACKS times: the newest image that may deploy, so
+        # a running image that turned vulnerable is replaced by a newer clean one (never an
+        # older one: the flow refuses it, and a pick that is what runs ends the search)
         refused: dict[str, set[str]] = {}
+        cut = False
         for attempt in range(1 + FALLBACKS):
             if attempt:
                 groups = _next_picks(images, running, refused)
@@ -363,8 +524,12 @@ def _sweep(r: Run, order: list[str], tracked: Tracked, budget: Budget, how: _How
             refused = {arn: refused.get(arn, set()) | {d} for arn, d in denied.items()}
             if not denied:
                 break
+        if not cut:
+            done += 1
         # 4. the protective tags on what runs and the last known good, if time is left; a
-        # shard may hold part of a repository's services only, so it drops no other slot
+        # shard may hold part of a repository's services only: the slots of a service it
+        # does not hold are dropped only if no managed service has that key now
+        # (``flows.retention``: one GetResources of the repository's services, then)
         if budget.fits((STEP_RETENTION, len(services))):
             with budget.step(STEP_RETENTION, len(services)):
                 retention.keep(
@@ -374,8 +539,41 @@ def _sweep(r: Run, order: list[str], tracked: Tracked, budget: Budget, how: _How
                     {a: x.digest for a, x in running.items()},
                     how.settings,
                     whole=not isinstance(how.event, ShardEvent),
+                    pace=how.pace,
                 )
-    return left
+    return left, done
+
+
+def _read(
+    r: Run,
+    repository: str,
+    services: list[tuple[Service, ServiceConfig]],
+    task_definitions: dict[str, dict[str, Any]],
+    how: _How,
+) -> tuple[list[ImageInfo], dict[str, list[Service]], dict[str, _Running]] | None:
+    """The repository's images (paced), and ``_groups`` of its services; None when the
+    repository is gone."""
+    how.pace({"ecr:DescribeImages": 1})
+    try:
+        images = ecr.list_images(r.aws.ecr, repository)
+    except NotFound:
+        return None
+    groups, running = _groups(r, repository, services, images, task_definitions, how=how)
+    return images, groups, running
+
+
+def _chunk_size(how: _How) -> int:
+    """Services per chunk of deploys: ``DEPLOY_CHUNK``, or fewer if a deploy action's paced
+    bucket holds fewer (a chunk's calls are taken from the buckets at once)."""
+    return min(how.pacer.group(api, DEPLOY_CHUNK) for api in DEPLOY_CALLS_PER_SERVICE)
+
+
+def _deploy_calls(n: int) -> dict[str, int]:
+    """The paced calls of a chunk of ``n`` deploys."""
+    return {
+        **dict.fromkeys(DEPLOY_CALLS_PER_SERVICE, n),
+        **dict.fromkeys(DEPLOY_CALLS_PER_CHUNK, 1),
+    }
 
 
 def _reap_if_time(r: Run, budget: Budget) -> None:
@@ -395,14 +593,16 @@ def _deploy_groups(
     at a time, each chunk only if its worst case fits the time left; returns the services
     whose pick it refused (``REFUSED``: service -> digest), and True when the time ran short
     (the services not reached recorded deferred)."""
+    size = _chunk_size(how)
     chunks = [
-        (digest, services[at : at + DEPLOY_CHUNK])
+        (digest, services[at : at + size])
         for digest, services in groups.items()
-        for at in range(0, len(services), DEPLOY_CHUNK)
+        for at in range(0, len(services), size)
     ]
     denied: dict[str, str] = {}
     for n, (digest, services) in enumerate(chunks):
-        if not budget.fits((STEP_DEPLOY, len(services))):
+        calls = _deploy_calls(len(services))
+        if not budget.fits((STEP_DEPLOY, len(services)), wait_ms=how.wait_ms(calls)):
             reason = "the sweep ran short of time: the next sweep starts at this repository"
             for later_digest, rest in chunks[n:]:
                 for svc in rest:
@@ -425,6 +625,7 @@ def _deploy_groups(
             registry=ecr_registry(how.event.account, how.event.region),
         )
         before = len(r.report.decisions)
+        how.pace(calls)  # outside the step: the budget counts the wait on its own (fits)
         with budget.step(STEP_DEPLOY, len(services)):
             image.deploy(
                 r,
@@ -478,6 +679,8 @@ def _groups(
     services: list[tuple[Service, ServiceConfig]],
     images: list[ImageInfo],
     task_definitions: dict[str, dict[str, Any]],
+    *,
+    how: _How,
 ) -> tuple[dict[str, list[Service]], dict[str, _Running]]:
     """The services whose pick is not what they run, by the digest picked, and what each
     tracked service runs. A service whose task definition has no container from the
@@ -488,6 +691,7 @@ def _groups(
     runs: dict[str, _Running] = {}
     for svc, cfg in services:
         if svc.task_definition not in task_definitions:
+            how.pace({"ecs:DescribeTaskDefinition": 1})
             td, _ = ecs.describe_task_definition(r.aws.ecs, svc.task_definition)
             task_definitions[svc.task_definition] = td
         td = task_definitions[svc.task_definition]

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from autopilot.aws import ecr
+from autopilot.aws import ecr, ecs
 from autopilot.domain.images import ImageInfo
 from autopilot.domain.plan import Plan, Step
 from autopilot.domain.report import Action, Decision, Outcome
@@ -53,12 +53,17 @@ def keep(
     *,
     short: Callable[[], bool] | None = None,
     whole: bool = True,
+    pace: Callable[[Mapping[str, int]], object] | None = None,
 ) -> retention.RetentionPlan | None:
     """Make the repository's protective tags right. ``running``: each tracked service of
     the repository (ARN) and the digest it runs (None: unknown). ``short``: True when the
     sweep's time runs short. ``whole``: those are all the services that track it (the
-    slots of any other service are dropped). Without a ``retention_prefix``, or with the
-    time short, nothing is done (the next sweep does it) and None is returned."""
+    slots of any other service are dropped); else (a shard's part of them), when the
+    repository has slots of a service not in ``running``, which services track it now is
+    read from AWS (one GetResources of the repository's tag, the managed clusters) and the
+    slots of a key none of them has are dropped. ``pace``: called with the ECR calls
+    about to be made (action -> count; ``logic.pacing``). Without a ``retention_prefix``,
+    or with the time short, nothing is done (the next sweep does it) and None is returned."""
     if not settings.retention_prefix or (short is not None and short()):
         return None
     states = r.ledger.state
@@ -71,11 +76,20 @@ def keep(
     listed = {i.digest for i in images}
     needed = {d for h in holders for d in (h.running, h.last_known_good) if d} - listed
     if needed:
+        if pace is not None:
+            pace({"ecr:DescribeImages": 1})
         found_untagged, _ = ecr.describe_images(r.aws.ecr, repository, sorted(needed))
         images = [*images, *found_untagged.values()]
     prefix = settings.retention_prefix
+    live = None if whole else _live(r, repository, images, holders, settings)
     plan = retention.plan(
-        prefix, settings.retention_keep, images, holders, whole=whole, max_moves=MOVES_PER_SWEEP
+        prefix,
+        settings.retention_keep,
+        images,
+        holders,
+        whole=whole,
+        live=live,
+        max_moves=MOVES_PER_SWEEP,
     )
     for kept in plan.kept:
         logger.info("protective tag left", repository=repository, tag=kept.tag, why="last tag")
@@ -92,6 +106,8 @@ def keep(
             )
             carry_out(r, Plan(_repo(repository, Outcome.IGNORED, reason)))
             return plan  # the drops were planned against the moves: none without them
+    if moves and pace is not None:
+        pace({"ecr:BatchGetImage": -(-len(moves) // 100)})
     found = ecr.manifests(r.aws.ecr, repository, [m.digest for m in moves]) if moves else {}
     for n, move in enumerate(moves):
         if n and short is not None and short():
@@ -126,6 +142,8 @@ def keep(
         if media_type:
             params["imageManifestMediaType"] = media_type
         action = Action(api="ecr:PutImage", params=params, service=move.service)
+        if pace is not None:
+            pace({"ecr:PutImage": 1})
         if carry_out(r, Plan(decision, steps=(Step(action),))).outcome is not Outcome.PROTECTED:
             return plan  # a move failed: no drop planned against it (the next sweep's)
     for at in range(0, len(plan.drops), DELETE_BATCH):
@@ -142,6 +160,23 @@ def keep(
         )
         carry_out(r, Plan(decision, steps=(Step(action),)))
     return plan
+
+
+def _live(
+    r: Run,
+    repository: str,
+    images: list[ImageInfo],
+    holders: list[retention.Holder],
+    settings: ReconcilerSettings,
+) -> list[str] | None:
+    """A shard's: when the repository has slots of a service it does not hold, the ARNs of
+    every managed service that tracks the repository now (AWS's tags, read now: one
+    GetResources per 100), so that only the slots of a key none of them has are dropped;
+    None (drop nothing of others) when there is no such slot."""
+    if not retention.foreign_slots(settings.retention_prefix, images, holders):
+        return None
+    tagged = ecs.tagged_service_arns(r.aws.tagging, repository, settings.clusters)
+    return [arn for arns in tagged.values() for arn in arns]
 
 
 def _repo(repository: str, outcome: Outcome, reason: str) -> Decision:

@@ -18,6 +18,7 @@ from autopilot.aws.clients import AwsClients, get_clients
 from autopilot.domain.report import Report
 from autopilot.events.schedule import parse_sweep_event
 from autopilot.flows import reconcile
+from autopilot.logic.pacing import Clock
 from autopilot.observability import logger, metrics, tracer
 from autopilot.record import lambda_entry
 from autopilot.settings import ReconcilerSettings, get_settings
@@ -30,9 +31,11 @@ def run(
     aws: AwsClients | None = None,
     invocation: str | None = None,
     remaining_ms: Callable[[], int] | None = None,
+    clock: Clock | None = None,
 ) -> Report:
     """Sweep once. With ``dry_run`` the plans are returned and nothing is changed;
-    ``remaining_ms``: the invocation's time left (None: no limit)."""
+    ``remaining_ms``: the invocation's time left (None: no limit); ``clock``: what the
+    pacing sleeps on (tests give one that does not sleep)."""
     parsed = parse_sweep_event(event)
     settings = get_settings(ReconcilerSettings)
     return reconcile.run(
@@ -42,6 +45,7 @@ def run(
         dry_run=dry_run,
         invocation=invocation,
         remaining_ms=remaining_ms,
+        clock=clock,
     )
 
 

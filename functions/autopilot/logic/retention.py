@@ -166,6 +166,7 @@ def plan(
     holders: Iterable[Holder],
     *,
     whole: bool = True,
+    live: Iterable[str] | None = None,
     max_moves: int | None = None,
 ) -> RetentionPlan:
     """The moves and drops that make the repository's slots right.
@@ -173,7 +174,10 @@ def plan(
     ``images``: every tagged image ECR holds (``aws.ecr.list_images``). ``holders``: the
     tracked services of the repository. ``whole``: ``holders`` are all the services that
     track the repository, so the slots of any other key belong to a service that no longer
-    does (or is gone) and are dropped; False leaves them alone. ``max_moves``: at most
+    does (or is gone) and are dropped; False leaves them alone, unless ``live`` is given:
+    the ARNs of every service that tracks the repository now, whatever shard holds it
+    (``holders`` may be part of them): the slots of a key none of them has are dropped,
+    those of a live service never. ``max_moves``: at most
     that many moves, run slots first, then ``good-1``, ``good-2``, ... (the others are
     the next sweep's, counted in ``deferred``); the drops are planned against the moves
     kept.
@@ -212,9 +216,10 @@ def plan(
             want[good_tag(prefix, key, n)] = (digest, holder.service, why)
         for tag in slots_of.get(key, set()) - want.keys():
             want[tag] = (None, holder.service, "beyond the known good it keeps")
-    if whole:
+    if whole or live is not None:
+        alive = keys | {service_key(arn) for arn in live or ()}
         for key, tags in slots_of.items():
-            if key not in keys:
+            if key not in alive:
                 for tag in tags:
                     want[tag] = (None, None, "no tracked service has this slot")
     moves: list[Move] = []
@@ -250,6 +255,18 @@ def plan(
         d for d, t in left.items() if any(parse_slot(prefix, tag) is not None for tag in t)
     )
     return RetentionPlan(tuple(moves), tuple(drops), tuple(kept), protected, deferred)
+
+
+def foreign_slots(prefix: str, images: Iterable[ImageInfo], holders: Iterable[Holder]) -> bool:
+    """Whether the repository has slots of a service key none of ``holders`` has (of a
+    service in another shard, or of one no longer managed)."""
+    keys = {service_key(h.service) for h in holders}
+    for image in images:
+        for tag in image.tags:
+            slot = parse_slot(prefix, tag)
+            if slot is not None and slot[0] not in keys:
+                return True
+    return False
 
 
 def lifecycle_rule(prefix: str, priority: int = 1) -> dict[str, object]:
