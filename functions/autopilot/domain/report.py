@@ -51,6 +51,9 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
     #: the reconciler moved or removed protective tags (``logic.retention``)
     PROTECTED = "protected"
+    #: the admission hook let a deployment go on (``logic.admission``); its refusals are
+    #: ``quarantined``, ``blocked`` or ``rejected``, announced
+    ADMITTED = "admitted"
 
 
 # Outcomes that may be announced on the notices topic (a decision is announced when it

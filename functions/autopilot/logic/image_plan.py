@@ -268,7 +268,11 @@ def decide(
     if scanned:
         reason = f"{reason} (scan gate on {scanned})"
     config, rollout_note = rollout.deployment_configuration(
-        svc.deployment_configuration, cfg.rollout, cfg.alarms, traffic_ready=svc.traffic_ready
+        svc.deployment_configuration,
+        cfg.rollout,
+        cfg.alarms,
+        traffic_ready=svc.traffic_ready,
+        admission=cfg.admission_hook,
     )
     if config is not None:
         update["deploymentConfiguration"] = config
