@@ -220,8 +220,12 @@ BACKEND_PATCHES: tuple[Adjustment, ...] = (
         "ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL); `StopServiceDeployment` with "
         "`stopType` ROLLBACK of a PENDING or IN_PROGRESS one puts the service back on the "
         "revision the deployment replaced (a new PRIMARY deployment, IN_PROGRESS, 'rolling "
-        "back to deploymentId ...'), which the simulator then carries to COMPLETED.",
-        "moto 5 implements neither operation (a call is a NotImplementedError: HTTP 500); "
+        "back to deploymentId ...'), which the simulator then carries to COMPLETED; "
+        "`DescribeServiceDeployments` and `DescribeServiceRevisions` describe them (one "
+        "service-revision ARN per deployment, `failures` MISSING for unknown ARNs); "
+        "`ContinueServiceDeployment` asks the simulator to go on past, or roll back at, a "
+        "pause hook AWAITING_ACTION of a deployment IN_PROGRESS.",
+        "moto 5 implements none of these operations (a call is a NotImplementedError: HTTP 500); "
         "autopilot rolls an in-progress deployment back through ECS with them. Refusals as "
         "the API reference names them: an unknown ARN ServiceDeploymentNotFoundException, "
         "a deployment that is no longer in progress ConflictException, one with no previous "
@@ -912,6 +916,7 @@ def service_deployments(ms: Any) -> list[dict[str, Any]]:
     primary = deployments[0] if deployments else {}
     stopped = stopped_deployments(ms)
     rollbacks = {s["rollback"]: s for s in stopped.values()}
+    _remember_revisions(ms)
     out: list[dict[str, Any]] = []
     for d in deployments:
         dep_id = str(d.get("id", ""))
@@ -1048,11 +1053,328 @@ def _stop_service_deployment(self: Any) -> Any:
     return ActionResult({"serviceDeploymentArn": arn})
 
 
+# -- service deployments' records: DescribeServiceDeployments, DescribeServiceRevisions,
+# ContinueServiceDeployment ------------------------------------------------------------
+#: moto's ``Service`` attribute where the simulator keeps what ECS tells of each deployment
+#: beyond moto's ``deployments``: deployment id -> ServiceDeployment fields that override the
+#: ones derived here (``lifecycleStage``, ``lifecycleHookDetails``, ``deploymentConfiguration``,
+#: ``rollback``, ``alarms``, ``finishedAt``, ...)
+DETAILS_ATTR = "sandbox_deployment_details"
+#: moto's ``Service`` attribute with the pause hooks of its deployments: hookId -> ``{"arn":
+#: the service deployment's ARN, "status": AWAITING_ACTION | SUCCEEDED | ..., "requested":
+#: the action ContinueServiceDeployment asked for, None until it is called}``
+HOOKS_ATTR = "sandbox_pause_hooks"
+#: moto's ``Service`` attribute with its service revisions: revision id -> ``{"taskDefinition",
+#: "createdAt", "launchType", "capacityProviderStrategy", "networkConfiguration"}``
+REVISIONS_ATTR = "sandbox_service_revisions"
+
+
+def deployment_details(ms: Any) -> dict[str, dict[str, Any]]:
+    """What the simulator told of moto's service ``ms``'s deployments (``DETAILS_ATTR``)."""
+    details: dict[str, dict[str, Any]] = vars(ms).setdefault(DETAILS_ATTR, {})
+    return details
+
+
+def pause_hooks(ms: Any) -> dict[str, dict[str, Any]]:
+    """The pause hooks of moto's service ``ms``'s deployments (``HOOKS_ATTR``)."""
+    hooks: dict[str, dict[str, Any]] = vars(ms).setdefault(HOOKS_ATTR, {})
+    return hooks
+
+
+def service_revisions(ms: Any) -> dict[str, dict[str, Any]]:
+    """The service revisions of moto's service ``ms`` (``REVISIONS_ATTR``)."""
+    revisions: dict[str, dict[str, Any]] = vars(ms).setdefault(REVISIONS_ATTR, {})
+    return revisions
+
+
+def revision_arn(ms: Any, deployment_id: str) -> str:
+    """The ARN of the service revision that deployment ``deployment_id`` of ``ms`` rolls out:
+    the one string ListServiceDeployments, DescribeServiceDeployments,
+    DescribeServiceRevisions and the hooks carry."""
+    return _sd_arn(ms, deployment_id, "service-revision")
+
+
+def remember_revision(ms: Any, deployment_id: str, task_definition: str) -> str:
+    """Keep the service revision of deployment ``deployment_id`` (the first one told wins:
+    a revision does not change); returns its ARN."""
+    rev = str(deployment_id).rsplit("/", 1)[-1]
+    service_revisions(ms).setdefault(
+        rev,
+        {
+            "taskDefinition": task_definition,
+            "createdAt": datetime.now(UTC),
+            "launchType": getattr(ms, "launch_type", None),
+            "capacityProviderStrategy": getattr(ms, "capacity_provider_strategy", None) or [],
+            "networkConfiguration": getattr(ms, "network_configuration", None) or None,
+        },
+    )
+    return revision_arn(ms, deployment_id)
+
+
+def _remember_revisions(ms: Any) -> None:
+    for d in ms.deployments or []:
+        if d.get("id") and d.get("taskDefinition"):
+            remember_revision(ms, str(d["id"]), str(d["taskDefinition"]))
+    for dep_id, stop in stopped_deployments(ms).items():
+        if stop.get("target_td"):
+            remember_revision(ms, dep_id, str(stop["target_td"]))
+        remember_revision(ms, str(stop["source"]), str(stop["source_td"]))
+
+
+def _service_of_arn(backend: Any, arn: str, kind: str) -> tuple[Any, str] | None:
+    """moto's service and the id part of a ``<kind>/<cluster>/<service>/<id>`` ARN, or None."""
+    path = str(arn).partition(f":{kind}/")[2].split("/")
+    if len(path) != 3 or not all(path):
+        return None
+    try:
+        return _moto_service_of(backend, path[0], path[1]), path[2]
+    except Exception:
+        return None
+
+
+def _revision_summary(ms: Any, dep: dict[str, Any] | None, dep_id: str) -> dict[str, Any]:
+    running = int((dep or {}).get("runningCount") or 0)
+    pending = int((dep or {}).get("pendingCount") or 0)
+    requested = int((dep or {}).get("desiredCount") or ms.desired_count or 0)
+    return {
+        "arn": revision_arn(ms, dep_id),
+        "requestedTaskCount": requested,
+        "runningTaskCount": running,
+        "pendingTaskCount": pending,
+    }
+
+
+def _monitors(status: str, reason: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The rollback monitors' view of a deployment (the simulator's details may override)."""
+    done = status not in ("PENDING", "IN_PROGRESS")
+    breaker = config.get("deploymentCircuitBreaker") or {}
+    alarms = config.get("alarms") or {}
+
+    def state(enabled: bool, tripped: bool) -> str:
+        if not enabled:
+            return "DISABLED"
+        if tripped:
+            return "TRIGGERED"
+        return "MONITORING_COMPLETE" if done else "MONITORING"
+
+    return {
+        "deploymentCircuitBreaker": {
+            "status": state(bool(breaker.get("enable")), "circuit breaker" in reason),
+            "failureCount": 0,
+            "threshold": 3,
+        },
+        "alarms": {
+            "status": state(bool(alarms.get("enable")), False),
+            "alarmNames": list(alarms.get("alarmNames") or []),
+            "triggeredAlarmNames": [],
+        },
+    }
+
+
+def describe_service_deployment(ms: Any, arn: str) -> dict[str, Any] | None:
+    """One ServiceDeployment of moto's service ``ms``, as DescribeServiceDeployments answers
+    it, or None if ``ms`` has no deployment ``arn``."""
+    brief = next((b for b in service_deployments(ms) if b["serviceDeploymentArn"] == arn), None)
+    if brief is None:
+        return None
+    dep_id = arn.rsplit("/", 1)[-1]
+    deployments = list(ms.deployments or [])
+    by_id = {str(d.get("id", "")).rsplit("/", 1)[-1]: d for d in deployments}
+    stop = next(
+        (s for k, s in stopped_deployments(ms).items() if k.rsplit("/", 1)[-1] == dep_id), None
+    )
+    status = str(brief["status"])
+    config = copy.deepcopy(vars(ms).get("deployment_configuration") or {})
+    config.setdefault("strategy", "ROLLING")
+    out: dict[str, Any] = {
+        "serviceDeploymentArn": arn,
+        "serviceArn": brief["serviceArn"],
+        "clusterArn": brief["clusterArn"],
+        "createdAt": brief["createdAt"],
+        "startedAt": brief["startedAt"],
+        "updatedAt": (by_id.get(dep_id) or {}).get("updatedAt") or brief["startedAt"],
+        "status": status,
+        "statusReason": brief["statusReason"],
+        "deploymentConfiguration": config,
+    }
+    if stop is not None:
+        back = next((d for d in deployments if str(d.get("id")) == stop["rollback"]), None)
+        out["targetServiceRevision"] = _revision_summary(ms, {"desiredCount": 0}, dep_id)
+        out["sourceServiceRevisions"] = [_revision_summary(ms, back, str(stop["source"]))]
+        out["rollback"] = {
+            "reason": stop["reason"],
+            "startedAt": stop["stopped"],
+            "serviceRevisionArn": revision_arn(ms, str(stop["source"])),
+        }
+        if status == "ROLLBACK_SUCCESSFUL":
+            out["finishedAt"] = brief.get("finishedAt") or stop["stopped"]
+    else:
+        mine = by_id.get(dep_id)
+        out["targetServiceRevision"] = _revision_summary(ms, mine, dep_id)
+        out["sourceServiceRevisions"] = [
+            _revision_summary(ms, d, str(d.get("id")))
+            for d in deployments
+            if d is not mine and d.get("status") == "ACTIVE" and d.get("rolloutState") != "FAILED"
+        ]
+        primary = deployments[0] if deployments else {}
+        if status.startswith("ROLLBACK") and primary is not mine:
+            out["rollback"] = {
+                "reason": str(primary.get("rolloutStateReason", "")),
+                "startedAt": primary.get("createdAt") or brief["startedAt"],
+                "serviceRevisionArn": revision_arn(ms, str(primary.get("id"))),
+            }
+        if status not in ("PENDING", "IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
+            out["finishedAt"] = (mine or {}).get("updatedAt") or brief["startedAt"]
+    out.update(_monitors(status, str(out["statusReason"]), config))
+    out.update(copy.deepcopy(deployment_details(ms).get(dep_id, {})))
+    return out
+
+
+def _describe_service_deployments(self: Any) -> Any:
+    """``DescribeServiceDeployments(serviceDeploymentArns)``: the ServiceDeployments moto's
+    services have; ``failures`` (reason MISSING) for the ARNs none has."""
+    from moto.core.responses import ActionResult
+
+    found: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for arn in self._get_param("serviceDeploymentArns") or []:
+        located = _service_of_arn(self.ecs_backend, arn, "service-deployment")
+        described = describe_service_deployment(located[0], arn) if located else None
+        if described is None:
+            failures.append({"arn": arn, "reason": "MISSING"})
+        else:
+            found.append(described)
+    return ActionResult({"serviceDeployments": found, "failures": failures})
+
+
+def _image_digest_of(image: str) -> str | None:
+    """The digest of ``image``: pinned by digest, or its tag resolved in moto's ECR."""
+    if "@sha256:" in image:
+        return image.split("@", 1)[1]
+    registry, _, rest = image.partition("/")
+    if ".dkr.ecr." not in registry or not rest:
+        return None
+    name, _, tag = rest.rpartition(":") if ":" in rest else (rest, "", "latest")
+    try:
+        from moto.ecr.models import ecr_backends
+
+        account, region = registry.split(".", 1)[0], registry.split(".")[3]
+        repo = ecr_backends[account][region].repositories[name]
+        for img in repo.images:
+            if tag in (getattr(img, "image_tags", None) or [img.image_tag]):
+                return str(img.image_digest)
+    except Exception:
+        return None
+    return None
+
+
+def describe_service_revision(backend: Any, arn: str) -> dict[str, Any] | None:
+    """One ServiceRevision, as DescribeServiceRevisions answers it, or None if unknown."""
+    located = _service_of_arn(backend, arn, "service-revision")
+    if located is None:
+        return None
+    ms, rev = located
+    service_deployments(ms)  # keeps the revisions of the deployments it lists
+    kept = service_revisions(ms).get(rev)
+    if kept is None:
+        return None
+    td = backend.describe_task_definition(kept["taskDefinition"])
+    images = []
+    for c in td.container_definitions:
+        image = str(c.get("image", ""))
+        entry = {"containerName": c.get("name"), "image": image}
+        if digest := _image_digest_of(image):
+            entry["imageDigest"] = digest
+        images.append(entry)
+    out = {
+        "serviceRevisionArn": arn,
+        "serviceArn": ms.arn,
+        "clusterArn": ms.cluster_arn,
+        "taskDefinition": kept["taskDefinition"],
+        "containerImages": images,
+        "createdAt": kept["createdAt"],
+        "loadBalancers": list(getattr(ms, "load_balancers", None) or []),
+    }
+    if kept.get("capacityProviderStrategy"):
+        out["capacityProviderStrategy"] = kept["capacityProviderStrategy"]
+    elif kept.get("launchType"):
+        out["launchType"] = kept["launchType"]
+    if kept.get("networkConfiguration"):
+        out["networkConfiguration"] = kept["networkConfiguration"]
+    return out
+
+
+def _describe_service_revisions(self: Any) -> Any:
+    """``DescribeServiceRevisions(serviceRevisionArns)``: the revisions of moto's services;
+    ``failures`` (reason MISSING) for the ARNs none has."""
+    from moto.core.responses import ActionResult
+
+    found: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for arn in self._get_param("serviceRevisionArns") or []:
+        described = describe_service_revision(self.ecs_backend, arn)
+        if described is None:
+            failures.append({"arn": arn, "reason": "MISSING"})
+        else:
+            found.append(described)
+    return ActionResult({"serviceRevisions": found, "failures": failures})
+
+
+def _continue_service_deployment(self: Any) -> Any:
+    """``ContinueServiceDeployment(serviceDeploymentArn, hookId, action)``: asks the simulator
+    to go on past (CONTINUE, the default) or roll back at (ROLLBACK) a pause hook that is
+    AWAITING_ACTION in an IN_PROGRESS deployment; the simulator carries it."""
+    from moto.core.responses import ActionResult
+
+    arn = str(self._get_param("serviceDeploymentArn") or "")
+    hook_id = str(self._get_param("hookId") or "")
+    action = str(self._get_param("action") or "CONTINUE")
+    if not arn or not hook_id:
+        raise _ecs_error(
+            "InvalidParameterException", "serviceDeploymentArn and hookId are required."
+        )
+    if action not in ("CONTINUE", "ROLLBACK"):
+        raise _ecs_error(
+            "InvalidParameterException",
+            f"action {action!r} is not valid: CONTINUE or ROLLBACK.",
+        )
+    not_found = _ecs_error(
+        "ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist."
+    )
+    located = _service_of_arn(self.ecs_backend, arn, "service-deployment")
+    if located is None:
+        raise not_found
+    ms = located[0]
+    brief = next((b for b in service_deployments(ms) if b["serviceDeploymentArn"] == arn), None)
+    if brief is None:
+        raise not_found
+    hook = pause_hooks(ms).get(hook_id)
+    if hook is None or hook.get("arn") != arn:
+        raise _ecs_error(
+            "InvalidParameterException",
+            f"The service deployment has no lifecycle hook {hook_id}.",
+        )
+    if brief["status"] != "IN_PROGRESS":
+        raise _ecs_error(
+            "ClientException", f"The service deployment is {brief['status']}, not IN_PROGRESS."
+        )
+    if hook.get("status") != "AWAITING_ACTION" or hook.get("requested"):
+        raise _ecs_error(
+            "ClientException",
+            f"The lifecycle hook {hook_id} is {hook.get('status')}, not AWAITING_ACTION.",
+        )
+    hook["requested"] = action
+    return ActionResult({"serviceDeploymentArn": arn})
+
+
 #: the operations ``ecs-service-deployments`` adds: moto's dispatch calls the response
 #: handler's method named after the operation (``camelcase_to_underscores``)
 SERVICE_DEPLOYMENT_ACTIONS: dict[str, Callable[[Any], Any]] = {
     "list_service_deployments": _list_service_deployments,
     "stop_service_deployment": _stop_service_deployment,
+    "describe_service_deployments": _describe_service_deployments,
+    "describe_service_revisions": _describe_service_revisions,
+    "continue_service_deployment": _continue_service_deployment,
 }
 _MISSING = object()
 
