@@ -101,7 +101,9 @@ class LifecycleHookPayload(Model):
 def parse_hook_payload(payload: Any) -> LifecycleHookPayload:
     """Parse a lifecycle hook's payload, or raise ``InvalidEvent``."""
     if not isinstance(payload, dict):
-        raise InvalidEvent(f"a hook payload is a JSON object, got {type(payload).__name__}")
+        raise InvalidEvent(
+            f"invalid lifecycle hook payload: a JSON object, not {type(payload).__name__}"
+        )
     try:
         parsed = LifecycleHookPayload.model_validate(payload)
     except ValidationError as exc:

@@ -55,7 +55,13 @@ def run(
 ) -> Answer:
     """Answer one hook invocation. With ``dry_run`` nothing is recorded or announced."""
     now = datetime.now(UTC)
-    r = _open(hook.execution_id, hook.account, hook.region, now, settings, aws, dry_run, invocation)
+    try:
+        r = _open(
+            hook.execution_id, hook.account, hook.region, now, settings, aws, dry_run, invocation
+        )
+    except AwsCallFailed as exc:  # the ledger: nothing can be recorded either
+        _not_recorded(exc)
+        return admission.unreadable(hook.service_arn, f"{exc.api} failed: {exc.code}")
     try:
         answer = _decide(r, hook, settings, now)
     except AwsCallFailed as exc:
@@ -83,7 +89,11 @@ def malformed(
     execution = raw.get("executionId")
     execution = execution if isinstance(execution, str) and 0 < len(execution) <= 256 else "-"
     answer = admission.unreadable(service, str(error))
-    r = _open(execution, settings.account, "-", now, settings, aws, dry_run, invocation)
+    try:
+        r = _open(execution, settings.account, "-", now, settings, aws, dry_run, invocation)
+    except AwsCallFailed as exc:
+        _not_recorded(exc)
+        return answer
     return _finish(r, answer, now)
 
 
@@ -123,11 +133,15 @@ def _finish(r: Run, answer: Answer, now: datetime) -> Answer:
         carry_out(r, Plan(answer.decision))
         finish(r, now)
     except AwsCallFailed as exc:
-        # the answer stands (fail-closed stays FAILED); only its record or notice is lost
-        from autopilot.observability import logger  # noqa: PLC0415
-
-        logger.warning("admission answer not recorded", api=exc.api, code=exc.code)
+        _not_recorded(exc)
     return answer
+
+
+def _not_recorded(exc: AwsCallFailed) -> None:
+    """The answer stands (a refusal stays FAILED); only its record or notice is lost."""
+    from autopilot.observability import logger  # noqa: PLC0415
+
+    logger.warning("admission answer not recorded", api=exc.api, code=exc.code)
 
 
 def _decide(
