@@ -916,13 +916,15 @@ def service_deployments(ms: Any) -> list[dict[str, Any]]:
     primary = deployments[0] if deployments else {}
     stopped = stopped_deployments(ms)
     rollbacks = {s["rollback"]: s for s in stopped.values()}
+    details = deployment_details(ms)
     _remember_revisions(ms)
     out: list[dict[str, Any]] = []
     for d in deployments:
         dep_id = str(d.get("id", ""))
-        if not dep_id or dep_id in rollbacks or dep_id in stopped:
+        told = details.get(short_id(dep_id), {})
+        if not dep_id or dep_id in rollbacks or dep_id in stopped or told.get("_hidden"):
             continue
-        created = d.get("createdAt") or datetime.now(UTC)
+        created = told.get("_created") or d.get("createdAt") or datetime.now(UTC)
         out.append(
             {
                 "serviceDeploymentArn": _sd_arn(ms, dep_id),
@@ -933,6 +935,25 @@ def service_deployments(ms: Any) -> list[dict[str, Any]]:
                 "targetServiceRevisionArn": _sd_arn(ms, dep_id, "service-revision"),
                 "status": _status(d, primary),
                 "statusReason": str(d.get("rolloutStateReason", "")),
+                **told.get("_brief", {}),
+            }
+        )
+    # deployments the simulator told that moto's ``deployments`` no longer hold (one rolled
+    # back by an alarm or a hook: the service is on its rollback's deployment)
+    listed = {b["serviceDeploymentArn"] for b in out} | {s["arn"] for s in stopped.values()}
+    for short, told in details.items():
+        arn = _sd_arn(ms, short)
+        if "_brief" not in told or told.get("_hidden") or arn in listed:
+            continue
+        out.append(
+            {
+                "serviceDeploymentArn": arn,
+                "serviceArn": ms.arn,
+                "clusterArn": ms.cluster_arn,
+                "createdAt": told["_created"],
+                "startedAt": told["_created"],
+                "targetServiceRevisionArn": _sd_arn(ms, short, "service-revision"),
+                **told["_brief"],
             }
         )
     by_id = {str(d.get("id")): d for d in deployments}
@@ -1058,7 +1079,11 @@ def _stop_service_deployment(self: Any) -> Any:
 #: moto's ``Service`` attribute where the simulator keeps what ECS tells of each deployment
 #: beyond moto's ``deployments``: deployment id -> ServiceDeployment fields that override the
 #: ones derived here (``lifecycleStage``, ``lifecycleHookDetails``, ``deploymentConfiguration``,
-#: ``rollback``, ``alarms``, ``finishedAt``, ...)
+#: ``rollback``, ``alarms``, ``finishedAt``, ...), keyed by the id's last part (``short_id``);
+#: the keys starting ``_`` are the simulator's own: ``_created``, ``_brief`` (the
+#: ListServiceDeployments fields that override the derived ones, and list the deployment
+#: once moto's ``deployments`` no longer hold it), ``_hidden`` (a rollback's own deployment:
+#: ECS lists the rolled-back one, not it)
 DETAILS_ATTR = "sandbox_deployment_details"
 #: moto's ``Service`` attribute with the pause hooks of its deployments: hookId -> ``{"arn":
 #: the service deployment's ARN, "status": AWAITING_ACTION | SUCCEEDED | ..., "requested":
@@ -1067,6 +1092,11 @@ HOOKS_ATTR = "sandbox_pause_hooks"
 #: moto's ``Service`` attribute with its service revisions: revision id -> ``{"taskDefinition",
 #: "createdAt", "launchType", "capacityProviderStrategy", "networkConfiguration"}``
 REVISIONS_ATTR = "sandbox_service_revisions"
+
+
+def short_id(deployment_id: str) -> str:
+    """The last part of a deployment id (``ecs-svc/123`` -> ``123``), as its ARNs end."""
+    return str(deployment_id).rsplit("/", 1)[-1]
 
 
 def deployment_details(ms: Any) -> dict[str, dict[str, Any]]:
@@ -1226,7 +1256,8 @@ def describe_service_deployment(ms: Any, arn: str) -> dict[str, Any] | None:
         if status not in ("PENDING", "IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
             out["finishedAt"] = (mine or {}).get("updatedAt") or brief["startedAt"]
     out.update(_monitors(status, str(out["statusReason"]), config))
-    out.update(copy.deepcopy(deployment_details(ms).get(dep_id, {})))
+    told = deployment_details(ms).get(dep_id, {})
+    out.update({k: copy.deepcopy(v) for k, v in told.items() if not k.startswith("_")})
     return out
 
 
@@ -1367,6 +1398,50 @@ def _continue_service_deployment(self: Any) -> Any:
     return ActionResult({"serviceDeploymentArn": arn})
 
 
+#: the stages a PAUSE hook may not name: they run again during a rollback (ECS Developer
+#: Guide, "pause lifecycle hooks")
+_NO_PAUSE_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
+
+
+def _check_lifecycle_hooks(config: Any) -> None:
+    """ECS's refusal of a PAUSE hook at TEST_ or PRODUCTION_TRAFFIC_SHIFT."""
+    hooks = (config or {}).get("lifecycleHooks") or [] if isinstance(config, dict) else []
+    for hook in hooks:
+        if hook.get("targetType") != "PAUSE":
+            continue
+        bad = sorted(set(hook.get("lifecycleStages") or []) & set(_NO_PAUSE_STAGES))
+        if bad:
+            raise _ecs_error(
+                "InvalidParameterException",
+                f"A PAUSE lifecycle hook cannot be at {', '.join(bad)}: those stages run again "
+                "during a rollback.",
+            )
+
+
+def _checked(name: str) -> Callable[[Any], Any]:
+    """moto's ``CreateService``/``UpdateService`` answer, after ECS's lifecycle-hook check;
+    a created service keeps its ``deploymentConfiguration`` (moto drops it on create)."""
+
+    def answer(self: Any) -> Any:
+        from moto.ecs.responses import EC2ContainerServiceResponse
+
+        config = self._get_param("deploymentConfiguration")
+        _check_lifecycle_hooks(config)
+        original = _ORIGINALS[(EC2ContainerServiceResponse, name)]
+        result = original(self)
+        if name == "create_service" and isinstance(config, dict):
+            with contextlib.suppress(Exception):
+                ms = _moto_service_of(
+                    self.ecs_backend,
+                    str(self._get_param("cluster") or "default"),
+                    str(self._get_param("serviceName")),
+                )
+                ms.deployment_configuration = config
+        return result
+
+    return answer
+
+
 #: the operations ``ecs-service-deployments`` adds: moto's dispatch calls the response
 #: handler's method named after the operation (``camelcase_to_underscores``)
 SERVICE_DEPLOYMENT_ACTIONS: dict[str, Callable[[Any], Any]] = {
@@ -1375,6 +1450,8 @@ SERVICE_DEPLOYMENT_ACTIONS: dict[str, Callable[[Any], Any]] = {
     "describe_service_deployments": _describe_service_deployments,
     "describe_service_revisions": _describe_service_revisions,
     "continue_service_deployment": _continue_service_deployment,
+    "create_service": _checked("create_service"),
+    "update_service": _checked("update_service"),
 }
 _MISSING = object()
 

@@ -26,6 +26,7 @@ nothing of deployments beyond the id they were started by.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,12 @@ from sandbox.timeline import Timeline
 if TYPE_CHECKING:
     from moto.ecs.models import Service
 
+#: hands a deployment to ECS's delivery machinery (``Delivery.take`` of
+#: sandbox.simulator.delivery, set by the simulator): (service, deployment id, new task
+#: definition, old deployment id, old task definition, stalling, the alarm its image sets)
+#: -> True if the machinery carries it
+Handover = Callable[[SimService, str, str, str, str, bool, "str | None"], bool]
+
 
 class Deployments:
     def __init__(
@@ -61,6 +68,8 @@ class Deployments:
         self.queue = queue
         self.tasks = tasks
         self.timeline = timeline
+        #: ECS's delivery machinery (strategy stages, alarms, hooks): set by the simulator
+        self.hand_over: Handover | None = None
 
     def record_current(self, svc: SimService) -> None:
         """moto's deployments of a service the simulator found running: its current one,
@@ -131,9 +140,20 @@ class Deployments:
         )
         digests = self._digests(new_td)
         crashing = sorted(d for d in digests if d in self.state.crashing)
+        stalling = any(d in self.state.stalling for d in digests)
         if crashing:
             self.queue.later(lambda: self._fail(svc, dep, new_td, old_dep, old_td, crashing[0]))
-        elif any(d in self.state.stalling for d in digests):
+        elif self.hand_over is not None and self.hand_over(
+            svc,
+            dep,
+            new_td,
+            old_dep,
+            old_td,
+            stalling,
+            next((self.state.alarming[d] for d in digests if d in self.state.alarming), None),
+        ):
+            pass  # carried by ECS's delivery machinery
+        elif stalling:
             self.timeline.add("state", f"{svc.name}: {dep} stalls IN_PROGRESS (tasks unhealthy)")
         else:
             self.queue.later(lambda: self._complete(svc, dep, new_td))
@@ -191,6 +211,75 @@ class Deployments:
                 svc, "SERVICE_DEPLOYMENT_COMPLETED", dep, f"ECS deployment {dep} completed."
             )
         )
+
+    def completed(self, svc: SimService, dep: str, new_td: str) -> None:
+        """A deployment whose tasks were replaced by its walk (sandbox.simulator.delivery):
+        COMPLETED."""
+        self._write(
+            svc,
+            [
+                self._deployment(
+                    svc, dep, new_td, "PRIMARY", "COMPLETED", f"ECS deployment {dep} completed."
+                )
+            ],
+        )
+        self.timeline.add(
+            "state",
+            f"{svc.name}: deployment {dep} COMPLETED, "
+            f"{len(svc.running())} tasks on {td_label(new_td)}",
+        )
+        self.queue.put(
+            self._event(
+                svc, "SERVICE_DEPLOYMENT_COMPLETED", dep, f"ECS deployment {dep} completed."
+            )
+        )
+
+    def failed_without_rollback(self, svc: SimService, dep: str, new_td: str, reason: str) -> None:
+        """A walk's deployment failed, with no rollback: FAILED, the tasks left as they are."""
+        self._write(
+            svc, [self._deployment(svc, dep, new_td, "PRIMARY", "FAILED", reason, running=0)]
+        )
+        self.queue.put(self._event(svc, "SERVICE_DEPLOYMENT_FAILED", dep, reason))
+
+    def rolled_back(
+        self,
+        svc: SimService,
+        dep: str,
+        new_td: str,
+        back: str,
+        old_td: str,
+        *,
+        failed_reason: str,
+        rolling: str,
+    ) -> None:
+        """A walk's deployment failed and ECS rolls back to the source revision (whose tasks
+        still run): FAILED, the rollback's IN_PROGRESS, then, once the new revision's tasks
+        stopped, its COMPLETED."""
+        moto_service(svc).task_definition = old_td
+        svc.task_definition, svc.deployment_id = old_td, back
+        self._write(
+            svc,
+            [
+                self._deployment(svc, back, old_td, "PRIMARY", "IN_PROGRESS", rolling),
+                self._deployment(svc, dep, new_td, "ACTIVE", "FAILED", failed_reason, running=0),
+            ],
+        )
+        self.queue.put(self._event(svc, "SERVICE_DEPLOYMENT_FAILED", dep, failed_reason))
+        self.queue.put(self._event(svc, "SERVICE_DEPLOYMENT_IN_PROGRESS", back, rolling))
+
+        def finish() -> None:
+            if svc.deployment_id != back:
+                return
+            for t in [t for t in svc.running() if t.deployment_id == dep]:
+                self.tasks.stop(
+                    svc,
+                    t,
+                    stop_code="ServiceSchedulerInitiated",
+                    reason=f"Task stopped by ECS deployment {back} (rollback)",
+                )
+            self.completed(svc, back, old_td)
+
+        self.queue.later(finish)
 
     def _fail(  # noqa: PLR0917 - internal step
         self, svc: SimService, dep: str, new_td: str, old_dep: str, old_td: str, digest: str

@@ -27,6 +27,7 @@ from sandbox.simulator import lifecycle
 from sandbox.simulator.alarms import Alarms
 from sandbox.simulator.bus import Event, EventQueue
 from sandbox.simulator.capacity import Capacity
+from sandbox.simulator.delivery import Clock, Delivery
 from sandbox.simulator.deployments import Deployments
 from sandbox.simulator.lifecycle import Expired
 from sandbox.simulator.presentation import record_route
@@ -68,8 +69,11 @@ class Simulator:
         self.capacity = Capacity(clients, self.state, self.queue, self.timeline)
         self.tasks = Tasks(clients, self.state, self.queue, self.capacity, self.timeline)
         self.deployments = Deployments(clients, self.state, self.queue, self.tasks, self.timeline)
+        self.delivery = Delivery(clients, self.queue, self.timeline, self.deployments, router)
+        self.deployments.hand_over = self.delivery.take
         self.registry = Registry(clients, self.state, self.queue)
         self.alarms = Alarms(clients, self.queue, self.timeline)
+        self.delivery.set_alarm = self.alarms.set_state
         self._lock = threading.RLock()  # one stimulus at a time (callers may hold it too)
         self._draining = False
         self._routes: list[RouteResult] = []
@@ -253,6 +257,35 @@ class Simulator:
             raise SimulatorError(f"no schedule rule {only!r} (the schedule rules: {names})")
         return chosen
 
+    # ------------------------------------------------------------------ the sandbox's clock
+    @property
+    def clock(self) -> Clock:
+        """The clock of minutes ECS's waits run on (bakes, hook timeouts, a Lambda hook's
+        callBackDelay): it moves only with :meth:`advance`."""
+        return self.delivery.clock
+
+    def advance(self, minutes: float) -> list[RouteResult]:
+        """Move the sandbox's clock ``minutes`` on: what ECS waits for that falls due (a
+        bake's end, a pause hook's timeout, a Lambda hook's next invocation) happens in the
+        order of its minute, with what follows routed; the deployment alarms are read."""
+        if minutes < 0:
+            raise SimulatorError(f"the clock moves forward only, not {minutes} minutes")
+        with self._lock:
+            start = len(self._routes)
+            until = self.clock.minutes + minutes
+            self.observe()
+            self._drain()
+            while (step := self.clock.pop_due(until)) is not None:
+                self.delivery.check_alarms()
+                self.queue.later(step)
+                self._drain()
+            self.clock.minutes = until
+            self.delivery.check_alarms()
+            self._drain()
+            if minutes:
+                self.timeline.add("note", f"sandbox clock +{minutes:g} min")
+            return self._routes[start:]
+
     # ------------------------------------------------------------------ lost events
     @property
     def drop_rate(self) -> float:
@@ -313,6 +346,7 @@ class Simulator:
         EC2 capacity follows its Auto Scaling groups; steady states and ECS's own AZ
         rebalancing as ECS does them."""
         self.capacity.sync_instances(drained=self.tasks.instance_drained)
+        self.delivery.carry_continues()
         for svc in list(self.state.services.values()):
             try:
                 ms = moto_service(svc)
@@ -324,6 +358,8 @@ class Simulator:
             if self.deployments.opened(svc, ms):
                 self.deployments.deploy(svc, str(ms.task_definition))
                 continue
+            if self.delivery.walking(svc):
+                continue  # both revisions run until the walk's CLEAN_UP
             self.capacity.apply_scalable_target(svc, ms)
             desired = int(ms.desired_count or 0)
             changed = self.tasks.scale(svc, desired)
@@ -399,6 +435,7 @@ class Simulator:
         findings: dict[str, int] | None = None,
         crashing: bool = False,
         stalling: bool = False,
+        alarming: str | None = None,
         scanner: str | None = None,
         platforms: tuple[str, ...] = (),
         attestation: bool = False,
@@ -406,7 +443,10 @@ class Simulator:
     ) -> PushResult:
         """Push a new image: ``ECR Image Action``, then the scan result with ``findings``
         (ECR holds it too). With ``stalling`` its deployments stay IN_PROGRESS (its tasks
-        never turn healthy) until stopped or superseded. With ``platforms`` the image is an
+        never turn healthy) until stopped or superseded. With ``alarming`` (an alarm's
+        name) a staged deployment of it (or a rolling one that bakes: sandbox.simulator.
+        delivery) sets that alarm to ALARM when it reaches BAKE_TIME, so ECS rolls it back
+        if the alarm is one of its deployment alarms. With ``platforms`` the image is an
         index of one manifest per platform (plus, with ``attestation``, a provenance
         attestation), and each platform manifest is scanned. With ``drop_event`` the push's
         events (push and scan) never reach the rules (the image and its scan result are in
@@ -418,6 +458,8 @@ class Simulator:
             )
             if stalling:
                 self.state.stalling.add(digest)
+            if alarming:
+                self.state.alarming[digest] = alarming
             start = len(self._routes)
             events = [
                 self.registry.announce_push(
@@ -483,5 +525,6 @@ class Simulator:
             start = len(self._routes)
             if not self.alarms.set_state(name, state, reason):
                 return []
+            self.delivery.check_alarms()
             self._drain()
             return self._routes[start:]

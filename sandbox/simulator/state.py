@@ -105,6 +105,9 @@ class SimState:
     #: deployments stay IN_PROGRESS until something stops them (StopServiceDeployment, a
     #: newer deployment)
     stalling: set[str] = field(default_factory=set)
+    #: image digest -> the deployment alarm its next staged (or baking) deployment sets to
+    #: ALARM at BAKE_TIME (pushed as alarming: sandbox.simulator.delivery)
+    alarming: dict[str, str] = field(default_factory=dict)
 
     def service(self, name_or_arn: str) -> SimService:
         for svc in self.services.values():

@@ -178,3 +178,4 @@ def test_the_simulators_concerns_import_one_way() -> None:
         assert concerns(leaf) <= below, leaf
     assert concerns("tasks") <= below | {"capacity"}
     assert concerns("deployments") <= below | {"tasks"}
+    assert concerns("delivery") <= below | {"deployments", "tasks"}
