@@ -65,6 +65,7 @@ from moto.ecs.models import EC2ContainerServiceBackend, Service, Task, ecs_backe
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api import state_manager
 
+from sandbox import moto_adjustments
 from sandbox.moto_adjustments import SERVICE_DEPLOYMENT_ACTIONS
 from sandbox.simulator.registry import hold_scan
 
@@ -279,6 +280,14 @@ class Estate:
                 )
             )
             for name, action in SERVICE_DEPLOYMENT_ACTIONS.items():
+                # the sandbox's CreateService/UpdateService checks call moto's own answer,
+                # which they find among the sandbox's originals: kept there while open
+                key = (EC2ContainerServiceResponse, name)
+                if key not in moto_adjustments._ORIGINALS and hasattr(
+                    EC2ContainerServiceResponse, name
+                ):
+                    moto_adjustments._ORIGINALS[key] = getattr(EC2ContainerServiceResponse, name)
+                    stack.callback(moto_adjustments._ORIGINALS.pop, key, None)
                 stack.enter_context(
                     mock.patch.object(EC2ContainerServiceResponse, name, action, create=True)
                 )
