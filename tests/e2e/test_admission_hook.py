@@ -172,7 +172,8 @@ def hooked() -> Iterator[Hooked]:
             "roleArn": f"arn:aws:iam::{ACCOUNT}:role/demo-admission-hook",
             "lifecycleStages": ["PRE_SCALE_UP"],
         }
-        est = Hooked(clients, None, cluster, "web", Ledger(db, table), queue_url, hook, repo)  # type: ignore[arg-type]
+        sim: Any = None  # started below, once the service exists
+        est = Hooked(clients, sim, cluster, "web", Ledger(db, table), queue_url, hook, repo)
         first = est.push("v1.0.0", {"LOW": 1})
         subnets = [sn["SubnetId"] for sn in clients("ec2").describe_subnets()["Subnets"][:2]]
         ecs.create_service(

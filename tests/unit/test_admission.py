@@ -201,3 +201,13 @@ def test_canary_tag_gets_the_hook_rolling_does_not() -> None:
     )
     assert unready is not None
     assert "lifecycleHooks" not in unready
+
+
+def test_a_dry_run_answer_dumps_as_a_report_with_its_decision() -> None:
+    answer = admission.unreadable(SVC, "the service is not active (DescribeServices)")
+    dumped = answer.model_dump(mode="json")
+    assert dumped["hookStatus"] == "FAILED"
+    assert dumped["function"] == "admission"
+    (decision,) = dumped["decisions"]
+    assert decision["outcome"] == "rejected"
+    assert json.dumps(dumped)

@@ -59,8 +59,8 @@ class Outcome(StrEnum):
 # Outcomes that may be announced on the notices topic (a decision is announced when it
 # also says ``notify``): real changes and real problems only. "Nothing to do" outcomes
 # (already-running, older, policy-mismatch, awaiting-scan, ignored, busy, duplicate,
-# balanced, deferred, debounced, unchanged, last-known-good, protected) are recorded, never
-# announced.
+# balanced, deferred, debounced, unchanged, last-known-good, protected, admitted) are
+# recorded, never announced.
 ANNOUNCED = frozenset(
     {
         Outcome.DEPLOYED,

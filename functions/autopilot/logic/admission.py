@@ -53,6 +53,16 @@ class Answer(NamedTuple):
         """ECS's hook response (``hookStatus``, and the reason in ``hookDetails``)."""
         return {"hookStatus": self.status, "hookDetails": {"reason": self.decision.reason}}
 
+    def model_dump(self, mode: str = "json") -> dict[str, Any]:
+        """The response with the decision, as ``autopilot invoke admission --dry-run``
+        prints a report (``decisions``)."""
+        del mode
+        return {
+            "function": contract.ADMISSION.name,
+            **self.response(),
+            "decisions": [self.decision.model_dump(mode="json")],
+        }
+
 
 def admitted(decision: Decision) -> Answer:
     return Answer("SUCCEEDED", decision)
