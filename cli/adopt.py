@@ -163,6 +163,11 @@ REASONS: Final[dict[str, tuple[Severity, str]]] = {
         "the task definition names the image by tag: autopilot pins it to a digest on its "
         "next deploy, and the owner's next terraform apply or cdk deploy may put the tag back",
     ),
+    "no-admission-hook": (
+        NOTE,
+        "no admission hook: a deployment another tool starts is not checked for quarantined "
+        "or gate-failing digests until autopilot's next deploy adds the hook",
+    ),
     "already-adopted": (NOTE, "it already carries autopilot tags"),
 }
 
@@ -714,6 +719,8 @@ def _deployment(
                 "deployment-in-progress", "a deployment is in progress: autopilot acts once it ends"
             )
         )
+    if tracked is not None and not _admission_hooked(svc):
+        reasons.append(_reason("no-admission-hook", _no_admission_hook(svc)))
     if tracked is None or facts.task_definition is None:
         return
     repository, container = tracked
@@ -741,6 +748,39 @@ def _deployment(
                     f"{container} {shown}: nothing deploys until it runs a SemVer tag",
                 )
             )
+
+
+#: the ECS strategies whose deployments run lifecycle hooks (none are documented for rolling)
+_HOOKED_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
+
+
+def _admission_hooked(svc: Service) -> bool:
+    """It has a Lambda lifecycle hook whose function is an admission function
+    (``<prefix>-admission``, or an alias of it), or it opted out (``autopilot:admission=off``)."""
+    if svc.tags.get(contract.TAG_ADMISSION, "").strip().lower() == "off":
+        return True
+    suffix = f"-{contract.ADMISSION.name}"
+    for hook in svc.deployment_configuration.get("lifecycleHooks") or []:
+        target = str(hook.get("hookTargetArn") or "") if isinstance(hook, dict) else ""
+        _, _, function = target.partition(":function:")
+        if function.split(":", 1)[0].endswith(suffix):
+            return True
+    return False
+
+
+def _no_admission_hook(svc: Service) -> str:
+    strategy = str(svc.deployment_configuration.get("strategy") or "ROLLING")
+    if strategy in _HOOKED_STRATEGIES:
+        return (
+            f"no admission hook on this {strategy} service: a deployment another tool starts is "
+            "not checked for quarantined or gate-failing digests until autopilot's next deploy "
+            f"adds it ({contract.TAG_ADMISSION}=off opts out)"
+        )
+    return (
+        f"no admission hook: {strategy} deployments take no lifecycle hooks, so a deployment "
+        "another tool starts is not checked; an autopilot:strategy of canary, linear or "
+        "blue-green gets the hook on autopilot's next deploy"
+    )
 
 
 def _placement(facts: ServiceFacts, reasons: list[Reason]) -> bool:

@@ -242,6 +242,8 @@ class Automation(_Strict):
     # traffic (needs a canary, linear or blue-green strategy)
     approval: Literal["auto", "manual", "manual-traffic"] = "auto"
     rebalance: Literal["on", "off"] = "on"
+    # the admission hook (``autopilot:admission``): ``off`` opts the service out
+    admission: Literal["on", "off"] = "on"
     # ECS's deployment strategy (``autopilot:strategy``): ``rolling``,
     # ``canary:<percent>:<bake minutes>``, ``linear:<step percent>:<bake minutes>`` or
     # ``blue-green:<bake minutes>``; the three that shift traffic need a load_balancer (the
@@ -301,7 +303,7 @@ class Automation(_Strict):
         """The ``autopilot:policy`` tag value (``glob64:``/``regex64:`` when it must be encoded)."""
         return encode_policy_tag(self.policy)
 
-    @field_validator("rebalance", mode="before")
+    @field_validator("rebalance", "admission", mode="before")
     @classmethod
     def _yaml_on_off(cls, value: object) -> object:
         # YAML 1.1 reads a bare on/off as a boolean

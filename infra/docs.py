@@ -70,6 +70,8 @@ DESCRIPTIONS: dict[str, str] = {
     "Automation.scan": "`autopilot:scan`: the findings that block a deploy",
     "Automation.approval": "`autopilot:approval`: `manual` waits for `autopilot approve`",
     "Automation.rebalance": "`autopilot:rebalance`: keep the tasks balanced over zones",
+    "Automation.admission": "`autopilot:admission`: `off` opts the service out of the "
+    "admission hook (canary, linear and blue/green deployments)",
     "Thresholds.high": "ALARM at or above this percent scales out",
     "Thresholds.low": "the low alarm, at or below this percent, scales in (none: no low alarm)",
     "_AlarmSteps.step_out": "the step on ALARM: `+N` tasks or `+N%`",
@@ -145,6 +147,7 @@ _EXTRA_FORMS: dict[str, list[dict[str, Any]]] = {
         {"type": "array", "items": {"type": "string"}},
     ],
     "Automation.rebalance": [{"type": "boolean"}],
+    "Automation.admission": [{"type": "boolean"}],
     "Guardrails.min_scan": [{"const": False}],
 }
 

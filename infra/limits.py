@@ -43,8 +43,9 @@ WORST_ACCOUNT = "0" * 12
 
 #: What a function's environment holds beside CLUSTER_ARNS and REPOSITORIES (names and
 #: values of the other settings, the ledger, the topic ARN, the library switch, the
-#: reconciler's protective tag prefix at its longest), rounded up.
-OTHER_ENVIRONMENT = 1000
+#: reconciler's protective tag prefix at its longest, the admission hook's function and
+#: role ARNs), rounded up.
+OTHER_ENVIRONMENT = 1300
 #: A policy statement's own characters beside its resource list and condition values.
 STATEMENT_OVERHEAD = 400
 

@@ -337,6 +337,8 @@ def check(
                     f.star_mutating.append(f"{lid}: {a} on *")
         if "iam:PassRole" in st.actions or "iam:*" in st.actions:
             passed = (st.condition.get("StringEquals") or {}).get("iam:PassedToService")
+            if _as_list(passed) == ["ecs.amazonaws.com"] and _hook_roles(template, st):
+                continue  # the admission hook's role, to ECS itself (a deploy adds the hook)
             if _as_list(passed) != ["ecs-tasks.amazonaws.com"]:
                 f.pass_role.append(f"{lid}: iam:PassRole with iam:PassedToService={passed!r}")
     calls = code_actions()
@@ -346,6 +348,18 @@ def check(
         f.extra[fn] = sorted(a for a in granted if a not in calls[fn] and a not in IMPLIED)
         f.missing[fn] = sorted(a for a in calls[fn] if a not in granted)
     return f
+
+
+def _hook_roles(template: dict[str, Any], st: Statement) -> bool:
+    """The statement names only roles of the template named ``<env>-admission-hook``."""
+    resources = template.get("Resources", {})
+    for r in st.resources:
+        att = r.get("Fn::GetAtt") if isinstance(r, dict) else None
+        role = resources.get(att[0], {}) if isinstance(att, list) and att else {}
+        name = str(role.get("Properties", {}).get("RoleName", ""))
+        if role.get("Type") != "AWS::IAM::Role" or not name.endswith("-admission-hook"):
+            return False
+    return bool(st.resources)
 
 
 _ENDPOINT_PREFIX = {"api.ecr": "ecr", "tagging": "tag", "monitoring": "cloudwatch"}

@@ -30,7 +30,7 @@ import secrets
 import threading
 import zipfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1498,17 +1498,33 @@ SERVICE_DEPLOYMENT_ACTIONS: dict[str, Callable[[Any], Any]] = {
 _MISSING = object()
 
 
-def keep_service_deployment_originals() -> None:
+def keep_service_deployment_originals() -> list[tuple[type, str]]:
     """Keep moto's own answers of the operations ``SERVICE_DEPLOYMENT_ACTIONS`` replaces, which
     ``CreateService`` and ``UpdateService`` call after their check: for whoever puts the
-    actions in place (the adjustment below, or a test's own patch)."""
+    actions in place (the adjustment below, or a test's own patch). Returns what it kept
+    that was not kept before."""
     from moto.ecs.responses import EC2ContainerServiceResponse
 
+    added: list[tuple[type, str]] = []
     for name in SERVICE_DEPLOYMENT_ACTIONS:
-        _ORIGINALS.setdefault(
-            (EC2ContainerServiceResponse, name),
-            getattr(EC2ContainerServiceResponse, name, _MISSING),
-        )
+        key = (EC2ContainerServiceResponse, name)
+        if key not in _ORIGINALS:
+            _ORIGINALS[key] = getattr(EC2ContainerServiceResponse, name, _MISSING)
+            added.append(key)
+    return added
+
+
+@contextlib.contextmanager
+def service_deployment_originals() -> Iterator[None]:
+    """moto's own answers kept while a test patches ``SERVICE_DEPLOYMENT_ACTIONS`` in itself
+    (tests/estate.py), and forgotten after, so no later ``restore_backends`` undoes a patch
+    that is gone."""
+    added = keep_service_deployment_originals()
+    try:
+        yield
+    finally:
+        for key in added:
+            _ORIGINALS.pop(key, None)
 
 
 def _add_service_deployments() -> None:

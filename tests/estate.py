@@ -65,10 +65,7 @@ from moto.ecs.models import EC2ContainerServiceBackend, Service, Task, ecs_backe
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api import state_manager
 
-from sandbox.moto_adjustments import (
-    SERVICE_DEPLOYMENT_ACTIONS,
-    keep_service_deployment_originals,
-)
+from sandbox.moto_adjustments import SERVICE_DEPLOYMENT_ACTIONS, service_deployment_originals
 from sandbox.simulator.registry import hold_scan
 
 if TYPE_CHECKING:
@@ -282,7 +279,7 @@ class Estate:
                     EC2ContainerServiceBackend, "list_tasks", _list_tasks_of_the_service
                 )
             )
-            keep_service_deployment_originals()
+            stack.enter_context(service_deployment_originals())
             for name, action in SERVICE_DEPLOYMENT_ACTIONS.items():
                 stack.enter_context(
                     mock.patch.object(EC2ContainerServiceResponse, name, action, create=True)

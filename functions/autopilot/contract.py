@@ -25,6 +25,8 @@ TAG_REBALANCE: Final = "autopilot:rebalance"
 TAG_SCALING: Final = "autopilot:scaling"
 TAG_STRATEGY: Final = "autopilot:strategy"
 TAG_ALARMS: Final = "autopilot:alarms"
+#: ``on`` | ``off``: the admission hook checks this service's deployments (``logic.admission``)
+TAG_ADMISSION: Final = "autopilot:admission"
 # on CloudWatch alarms
 TAG_TARGET: Final = "autopilot:target"
 TAG_STEP: Final = "autopilot:step"
@@ -40,6 +42,7 @@ SERVICE_TAG_KEYS: Final = (
     TAG_SCALING,
     TAG_STRATEGY,
     TAG_ALARMS,
+    TAG_ADMISSION,
 )
 ALARM_TAG_KEYS: Final = (TAG_TARGET, TAG_STEP, TAG_COOLDOWN)
 
@@ -50,6 +53,7 @@ DEFAULT_APPROVAL: Final = "auto"
 #: rolls the deployment back; ECS takes 1..20160 minutes
 DEFAULT_PAUSE_TIMEOUT_MINUTES: Final = 1440
 DEFAULT_REBALANCE: Final = "on"
+DEFAULT_ADMISSION: Final = "on"
 
 # ---------------------------------------------------------------------------
 # EventBridge sources and detail-types
@@ -119,8 +123,18 @@ RECONCILER: Final = FunctionSpec(
     handler="autopilot.handlers.reconciler.handler",
     description="Scheduled sweep: deploys what the tag policies would deploy now, if not running",
 )
+#: Not an EventBridge reaction: ECS invokes it as the Lambda lifecycle hook of a deployment
+#: (PRE_SCALE_UP) and reads its answer (``hookStatus``).
+ADMISSION: Final = FunctionSpec(
+    name="admission",
+    handler="autopilot.handlers.admission.handler",
+    description="ECS lifecycle hook: fails a deployment of a quarantined or gate-failing digest",
+)
+#: The stage of a deployment the admission hook runs at: before ECS starts any new task.
+ADMISSION_STAGE: Final = "PRE_SCALE_UP"
 FUNCTIONS: Final = {
-    f.name: f for f in (IMAGE_EVENTS, DEPLOYMENT_EVENTS, TASK_EVENTS, CAPACITY_EVENTS, RECONCILER)
+    f.name: f
+    for f in (IMAGE_EVENTS, DEPLOYMENT_EVENTS, TASK_EVENTS, CAPACITY_EVENTS, RECONCILER, ADMISSION)
 }
 #: Library switches every function runs with, beside its settings model's variables.
 #: pydantic looks for plugins among the installed distributions' entry points when it

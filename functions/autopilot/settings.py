@@ -18,6 +18,9 @@ from autopilot import contract
 _CLUSTER_ARN = r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}"
 _CLUSTER_ARNS = rf"^{_CLUSTER_ARN}(,{_CLUSTER_ARN})*$"
 _CLUSTER_ARNS_OR_NONE = rf"^({_CLUSTER_ARN}(,{_CLUSTER_ARN})*)?$"
+_FUNCTION_ARN = r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}"
+_FUNCTION_ARN_OR_NONE = rf"^({_FUNCTION_ARN}(:[A-Za-z0-9_$-]+)?)?$"
+_ROLE_ARN_OR_NONE = r"^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$"
 
 
 class FunctionSettings(BaseModel):
@@ -90,9 +93,20 @@ class ImageEventsSettings(FunctionSettings):
     #: a tag under it is the reconciler moving a protective tag, never a release.
     retention_prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$")
 
+    #: The admission hook a deploy puts on a service that has none (``logic.rollout``): the
+    #: admission function's ARN and the role ECS assumes to invoke it; both empty: none.
+    admission_function_arn: str = Field(default="", pattern=_FUNCTION_ARN_OR_NONE)
+    admission_role_arn: str = Field(default="", pattern=_ROLE_ARN_OR_NONE)
+
     @property
     def manual_approval_clusters(self) -> tuple[str, ...]:
         return contract.split_list(self.manual_approval_cluster_arns)
+
+    @model_validator(mode="after")
+    def _admission_hook_is_whole(self) -> ImageEventsSettings:
+        if bool(self.admission_function_arn) != bool(self.admission_role_arn):
+            raise ValueError("admission_function_arn and admission_role_arn go together")
+        return self
 
     @model_validator(mode="after")
     def _approval_clusters_are_managed(self) -> ImageEventsSettings:
@@ -117,6 +131,14 @@ class ReconcilerSettings(ImageEventsSettings):
     api_share: float = Field(default=0.5, gt=0, le=1)
     #: How many known good digests of each service its tags keep (``retention.keep_known_good``).
     retention_keep: int = Field(default=3, ge=1, le=20)
+
+
+class AdmissionSettings(FunctionSettings):
+    """admission: the Lambda lifecycle hook (PRE_SCALE_UP) that fails a deployment of a
+    quarantined or gate-failing digest (``flows.admission``)."""
+
+    #: The config's floor under every service's ``autopilot:scan`` tag, as image-events has it.
+    min_scan_gate: Literal["critical", "high", "off"] = "off"
 
 
 class DeploymentEventsSettings(FunctionSettings):

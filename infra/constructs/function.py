@@ -132,10 +132,11 @@ class FunctionSettings:
     ``lease_seconds``: of a service's lease. ``approval_ttl_hours``: how long a pending
     manual approval stays valid (image-events). ``min_scan_gate`` (default ``off``: none)
     and ``manual_approval_cluster_arns`` (default none): the config's floors under the
-    scan and approval tags (image-events). ``retention_prefix`` / ``retention_keep``: the
-    reconciler's protective tags (the config's ``retention``), ``shard_size`` the size of its
-    shards, ``api_share`` its share of the API rate limits. The rest are the task-events and
-    capacity-events settings of the same names."""
+    scan and approval tags (image-events). ``admission_function_arn`` /
+    ``admission_role_arn``: the admission hook a deploy adds. ``retention_prefix`` /
+    ``retention_keep``: the reconciler's protective tags (the config's ``retention``),
+    ``shard_size`` the size of its shards, ``api_share`` its share of the API rate limits.
+    The rest are the task-events and capacity-events settings of the same names."""
 
     metrics_namespace: str = "EcsAutopilot"
     lease_seconds: int = 300
@@ -154,6 +155,10 @@ class FunctionSettings:
     api_share: float = 0.5
     retention_prefix: str = "autopilot-keep-"
     retention_keep: int = 3
+    #: the admission hook a deploy adds (image-events, the reconciler): the function's ARN
+    #: and the role ECS assumes to invoke it (``infra.constructs.admission``); "": none
+    admission_function_arn: str = ""
+    admission_role_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -320,6 +325,8 @@ class AutomatedFunction(Construct):
             "API_SHARE": str(settings.api_share),
             "RETENTION_PREFIX": settings.retention_prefix,
             "RETENTION_KEEP": str(settings.retention_keep),
+            "ADMISSION_FUNCTION_ARN": settings.admission_function_arn,
+            "ADMISSION_ROLE_ARN": settings.admission_role_arn,
         }
         wanted = env_var_names(self.settings_model)
         missing = wanted - known.keys()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from autopilot import contract
+from autopilot.logic.policy import parse_admission
 from autopilot.logic.rollout import parse_alarms, parse_rollout
 from aws_cdk import (
     Aws,
@@ -91,6 +92,30 @@ class ServiceSpec:
     az_rebalancing: bool = True
 
 
+def _admission(service: ecs.BaseService, spec: ServiceSpec, hook: tuple[str, str] | None) -> None:
+    """The admission hook (PRE_SCALE_UP) in the service's ``DeploymentConfiguration``, as
+    autopilot's deploys add it to an adopted service (``autopilot.logic.rollout``): only
+    for the strategies that run lifecycle hooks (ECS documents none for rolling)."""
+    rollout = parse_rollout(spec.tags.get(contract.TAG_STRATEGY))
+    if hook is None or rollout is None or not rollout.shifts_traffic:
+        return
+    if not parse_admission(spec.tags.get(contract.TAG_ADMISSION)):
+        return
+    cfn_service = service.node.default_child
+    assert isinstance(cfn_service, ecs.CfnService)
+    target, role = hook
+    cfn_service.add_property_override(
+        "DeploymentConfiguration.LifecycleHooks",
+        [
+            {
+                "HookTargetArn": target,
+                "RoleArn": role,
+                "LifecycleStages": [contract.ADMISSION_STAGE],
+            }
+        ],
+    )
+
+
 def _tag(service: ecs.BaseService, spec: ServiceSpec, alarm_names: tuple[str, ...]) -> None:
     """The opt-in tags on the service itself (CloudFormation's Tags property), with the
     names of its deployment alarms."""
@@ -144,7 +169,8 @@ class ServicesProps:
     on ``ensure_access_log_bucket``; always retained). ``access_log_bucket``: that bucket,
     made elsewhere (default None: this construct creates it). ``cluster_name``: the
     cluster's physical name, when known, so that ARNs read plainly (default: a reference to
-    the cluster). ``role_path``: the IAM path of the task and execution roles (default
+    the cluster). ``admission_hook``: the admission hook of the services that take hooks.
+    ``role_path``: the IAM path of the task and execution roles (default
     ``/``), which lets the control plane pass exactly them (``manage.pass_roles``)."""
 
     cluster: ecs.ICluster
@@ -158,6 +184,11 @@ class ServicesProps:
     access_log_bucket_name: str | None = None
     access_log_bucket: s3.IBucket | None = None
     role_path: str | None = None
+    #: the control plane's admission hook (hookTargetArn, roleArn:
+    #: ``infra.constructs.admission.hook_arns``), put on each service whose strategy runs
+    #: lifecycle hooks (canary, linear, blue/green) unless it says ``autopilot:admission=off``;
+    #: None: no hook
+    admission_hook: tuple[str, str] | None = None
     fargate_base: int = 1
     fargate_weight: int = 1
     spot_weight: int = 3
@@ -287,6 +318,7 @@ class Services(Construct):
                 scope_, "Service", capacity_provider_strategies=strategies, **common
             )
         _tag(service, spec, alarm_names)
+        _admission(service, spec, props.admission_hook)
 
         if spec.load_balancer is not None:
             self.load_balancers[spec.name] = self._load_balancer(

@@ -11,6 +11,7 @@ services managed.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
 from infra.config import AutopilotConfig
+from infra.constructs.admission import Admission, AdmissionProps
 from infra.constructs.function import (
     AutomatedFunction,
     FunctionCode,
@@ -137,8 +139,18 @@ class ControlPlaneStack(Stack):
             tracing=config.observability.tracing,
             snapstart=fn_cfg.snapstart,
         )
+        # the admission hook first: the functions that deploy put it on services
+        admission = Admission(automation, "Admission", props=AdmissionProps(function=shared))
+        deploying = replace(
+            shared,
+            settings=replace(
+                shared.settings,
+                admission_function_arn=admission.hook_target_arn,
+                admission_role_arn=admission.hook_role.role_arn,
+            ),
+        )
         functions: tuple[AutomatedFunction, ...] = (
-            ImageEvents(automation, "ImageEvents", props=ImageEventsProps(function=shared)),
+            ImageEvents(automation, "ImageEvents", props=ImageEventsProps(function=deploying)),
             DeploymentEvents(
                 automation, "DeploymentEvents", props=DeploymentEventsProps(function=shared)
             ),
@@ -159,9 +171,14 @@ class ControlPlaneStack(Stack):
             Reconciler(
                 automation,
                 "Reconciler",
-                props=ReconcilerProps(function=shared, rate_minutes=config.reconciler.rate_minutes),
+                props=ReconcilerProps(
+                    function=deploying, rate_minutes=config.reconciler.rate_minutes
+                ),
             ),
+            admission,
         )
+        for fn in functions[0], functions[4]:  # image-events, the reconciler: UpdateService
+            admission.grant_pass_hook_role(fn.role)
         monitoring = Monitoring(
             automation,
             "Dashboard",

@@ -25,6 +25,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import AutopilotConfig, Service
+from infra.constructs.admission import hook_arns
 from infra.constructs.alarms import ScalingAlarms, ScalingAlarmsProps
 from infra.constructs.cluster import Cluster, ClusterProps
 from infra.constructs.network import Network, NetworkProps
@@ -300,6 +301,7 @@ def _services_props(
         access_log_bucket_name=access_log_bucket_name(config),
         access_log_bucket=access_log_bucket,
         role_path=config.role_path,
+        admission_hook=hook_arns(config.environment, snapstart=config.functions.snapstart),
         fargate_base=fargate.fargate_base,
         fargate_weight=fargate.fargate_weight,
         spot_weight=fargate.spot_weight,
@@ -354,6 +356,8 @@ def service_tags(service: Service) -> dict[str, str]:
         tags[contract.TAG_SCALING] = f"{service.scaling.min}-{service.scaling.max}"
     if auto.strategy:
         tags[contract.TAG_STRATEGY] = auto.strategy
+    if auto.admission == "off":  # on is the default: no tag
+        tags[contract.TAG_ADMISSION] = auto.admission
     if auto.deployment_alarms:  # the defaults are named by the construct that makes them
         tags[contract.TAG_ALARMS] = " ".join(auto.deployment_alarms)
     return tags

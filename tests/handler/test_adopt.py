@@ -162,7 +162,7 @@ def test_each_service_is_judged_from_what_aws_says(estate: Estate, legacy: Legac
     report = adopt.adopt(estate.clients, LEGACY, plane(), adopt.Options())
 
     found = verdicts(report)
-    assert found["web"] == ("manage", {"pinned-by-tag"})
+    assert found["web"] == ("manage", {"pinned-by-tag", "no-admission-hook"})
     assert found["canary"] == ("never", {"deployment-controller"})
     assert found["promo"][0] == "partial"
     assert {"image-not-ecr", "no-circuit-breaker"} <= found["promo"][1]

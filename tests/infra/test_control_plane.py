@@ -68,7 +68,7 @@ def test_the_control_plane_deploys_alone_onto_existing_clusters(alone) -> None:
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function" and "FunctionName" in r["Properties"]
     }
-    assert len(env) == 5  # the four reaction functions and the reconciler
+    assert len(env) == 6  # the four reaction functions, the reconciler and admission
     for variables in env.values():
         assert pseudo(variables["CLUSTER_ARNS"]) == (
             "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/prod,"
@@ -102,11 +102,14 @@ def test_the_guardrails_reach_image_events_alone_and_the_outputs(alone) -> None:
     sweep = env["brown-reconciler"]
     assert sweep["MIN_SCAN_GATE"] == image["MIN_SCAN_GATE"]
     assert sweep["MANUAL_APPROVAL_CLUSTER_ARNS"] == image["MANUAL_APPROVAL_CLUSTER_ARNS"]
+    # and the admission hook the scan gate's floor (it applies image-events' gate)
+    assert env["brown-admission"]["MIN_SCAN_GATE"] == image["MIN_SCAN_GATE"]
     # and no other function, which reads neither the scan gate nor approval
     for name, variables in env.items():
         if name not in {"brown-image-events", "brown-reconciler"}:
-            assert "MIN_SCAN_GATE" not in variables, name
             assert "MANUAL_APPROVAL_CLUSTER_ARNS" not in variables, name
+            if name != "brown-admission":
+                assert "MIN_SCAN_GATE" not in variables, name
     # and the outputs the operator commands read (`autopilot approve` applies them too)
     outputs = template["Outputs"]
     assert outputs["MinScanGate"]["Value"] == "high"
@@ -131,7 +134,13 @@ def test_without_guardrails_there_is_no_floor(control) -> None:
 def test_existing_clusters_and_roles_in_the_grants(alone) -> None:
     template = _template(alone)
     image = _policies(template, "ImageEvents")
-    passes = [st for st in image if "iam:PassRole" in actions(st)]
+    # (the admission hook's role, passed to ECS itself: test_admission_wiring.py)
+    passes = [
+        st
+        for st in image
+        if "iam:PassRole" in actions(st)
+        and st["Condition"]["StringEquals"]["iam:PassedToService"] != "ecs.amazonaws.com"
+    ]
     assert [sorted(pseudo(st["Resource"])) for st in passes[:1]] == [
         [
             "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/ecs-tasks/*",

@@ -567,7 +567,7 @@ def test_every_alarm_action_can_publish_to_its_topic(account: Account) -> None:
     paths, problems = alarm_problems(account)
     # Then the topic policy and the topic's key admit it, and the topic admits no alarm of
     # another account and none outside the alarm names it is meant for
-    assert paths == 20  # the control plane's ops alarms; the scaling alarms have no actions
+    assert paths == 24  # the control plane's ops alarms; the scaling alarms have no actions
     assert problems == []
 
 
@@ -585,7 +585,7 @@ def test_every_async_failure_can_reach_its_queue(account: Account) -> None:
     # When Lambda sends a failed event there with the function's execution role
     paths, problems = async_failure_problems(account)
     # Then the role's policy allows it, nothing denies it, and no CMK is in the way
-    assert paths == 5  # one dead-letter queue per function; no destinations
+    assert paths == 6  # one dead-letter queue per function; no destinations
     assert problems == []
 
 

@@ -1,6 +1,6 @@
 """The ledger's resource policy: whoever can write the ledger decides approvals, scan
 verdicts, quarantines and pauses, so every item write is denied to every principal but the
-five functions' roles (the four reaction functions and the reconciler) and the config's
+six functions' roles (the four reaction functions, the reconciler and admission) and the config's
 operator roles (``operators.role_arns``); reads are left to identity policies."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _table(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def _function_roles(template: dict[str, Any]) -> list[dict[str, Any]]:
-    """``GetAtt <role> Arn`` of each function that has a FunctionName (the five)."""
+    """``GetAtt <role> Arn`` of each function that has a FunctionName (the six)."""
     return [
         {"Fn::GetAtt": [r["Properties"]["Role"]["Fn::GetAtt"][0], "Arn"]}
         for r in template["Resources"].values()
@@ -92,9 +92,9 @@ def _assert_only_writers(template: dict[str, Any], table: str, operators: list[s
     assert pseudo(deny["Resource"]) == (
         f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}"
     )
-    # Then exempt are exactly the five function roles, then the operator roles
+    # Then exempt are exactly the six function roles, then the operator roles
     roles = _function_roles(template)
-    assert len(roles) == 5
+    assert len(roles) == 6
     assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [*roles, *operators]}}
 
 
@@ -133,7 +133,7 @@ def test_the_functions_still_hold_their_item_grants(with_operators) -> None:
         for s in r["Properties"]["PolicyDocument"]["Statement"]
         if "dynamodb:PutItem" in actions(s)
     ]
-    assert len(granted) == 5
+    assert len(granted) == 6
     assert all(g >= {"dynamodb:PutItem", "dynamodb:UpdateItem"} for g in granted)
 
 

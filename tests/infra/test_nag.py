@@ -53,7 +53,14 @@ EXPECTED_ESTATE = {
 EXPECTED_CONTROL = {
     *{
         pair
-        for fn in ("ImageEvents", "DeploymentEvents", "TaskEvents", "CapacityEvents", "Reconciler")
+        for fn in (
+            "ImageEvents",
+            "DeploymentEvents",
+            "TaskEvents",
+            "CapacityEvents",
+            "Reconciler",
+            "Admission",
+        )
         for pair in (
             (f"Automation/{fn}/Role/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
             *(
@@ -84,6 +91,15 @@ EXPECTED_CONTROL = {
         for arn in (
             _PASS_ROLES,
             f"{_ARN}:iam::<AWS::AccountId>:role/brownfield/*",
+            f"{_ARN}:ecr:{_RA}:repository/brownfield/*",
+        )
+    },
+    # admission: the managed clusters' service revisions (ids made per deployment), and the
+    # images of the repositories under the brownfield/ prefix
+    *{
+        ("Automation/Admission/Role/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{arn}]")
+        for arn in (
+            *(f"{_ARN}:ecs:{_RA}:service-revision/{cluster}/*" for cluster in _CLUSTERS),
             f"{_ARN}:ecr:{_RA}:repository/brownfield/*",
         )
     },

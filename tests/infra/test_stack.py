@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from autopilot import contract
 from autopilot.settings import (
+    AdmissionSettings,
     CapacityEventsSettings,
     DeploymentEventsSettings,
     ImageEventsSettings,
@@ -466,8 +467,10 @@ FUNCTIONS = {
     contract.TASK_EVENTS.name: (contract.TASK_EVENTS, TaskEventsSettings),
     contract.CAPACITY_EVENTS.name: (contract.CAPACITY_EVENTS, CapacityEventsSettings),
     contract.RECONCILER.name: (contract.RECONCILER, ReconcilerSettings),
+    contract.ADMISSION.name: (contract.ADMISSION, AdmissionSettings),
 }
-DEPLOYERS = sorted(set(FUNCTIONS) - {contract.CAPACITY_EVENTS.name})
+#: the functions that change services (admission only reads them)
+DEPLOYERS = sorted(set(FUNCTIONS) - {contract.CAPACITY_EVENTS.name, contract.ADMISSION.name})
 #: the functions that register revisions: image-events, and the reconciler through its flow
 REGISTERERS = frozenset({contract.IMAGE_EVENTS.name, contract.RECONCILER.name})
 
@@ -775,6 +778,7 @@ def test_the_ledger_and_the_functions_keep_their_logical_ids(control) -> None:
         "task-events": "AutomationTaskEventsFunctionC3D09486",
         "capacity-events": "AutomationCapacityEventsFunction1D080919",
         "reconciler": "AutomationReconcilerFunction2AC3E7CD",
+        "admission": "AutomationAdmissionFunction4781F1C0",
     }
 
 
@@ -859,7 +863,11 @@ def test_function_iam_is_least_privilege(control, estate, name: str) -> None:
     # the one Deny: image-events' privileged revisions (test_no_privileged_revision)
     denies = [s for s in everything if s["Effect"] != "Allow"]
     assert len(denies) == (name in REGISTERERS)
-    statements = [s for s in everything if s["Effect"] == "Allow"]
+    # (the PassRole of the admission hook's role, to ECS itself: test_admission_wiring.py)
+    hook_role = {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
+    statements = [
+        s for s in everything if s["Effect"] == "Allow" and s.get("Condition") != hook_role
+    ]
     by_action = {a: s for s in statements for a in actions(s)}
     # service actions: the managed clusters' services only
     for action in ("ecs:UpdateService", "ecs:DescribeServices"):

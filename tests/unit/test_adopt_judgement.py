@@ -99,8 +99,27 @@ def test_a_clean_fargate_service_is_managed_with_every_tag_of_the_contract() -> 
         contract.TAG_APPROVAL: "auto",
         contract.TAG_REBALANCE: "on",
     }
-    assert codes(j) == {"pinned-by-tag"}  # the image is named by tag: a note only
+    # the image is named by tag, and no admission hook checks other tools' deploys: notes
+    assert codes(j) == {"pinned-by-tag", "no-admission-hook"}
     assert j.changes == j.tags
+
+
+def test_a_service_with_the_admission_hook_or_opted_out_gets_no_note() -> None:
+    hook = {
+        "hookTargetArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:prod-admission:live",
+        "lifecycleStages": ["PRE_SCALE_UP"],
+    }
+    config = {"strategy": "BLUE_GREEN", "lifecycleHooks": [hook]}
+    hooked = judge(facts(service(deployment_configuration=config)), PLANE, Options())
+    assert "no-admission-hook" not in codes(hooked)
+    off = service(tags={contract.TAG_ADMISSION: "off"})
+    assert "no-admission-hook" not in codes(judge(facts(off), PLANE, Options()))
+    # a blue/green service without it is told autopilot's next deploy adds it
+    bare = judge(
+        facts(service(deployment_configuration={"strategy": "BLUE_GREEN"})), PLANE, Options()
+    )
+    (note,) = [r for r in bare.reasons if r.code == "no-admission-hook"]
+    assert "next deploy adds it" in note.message
 
 
 def test_the_choices_are_written_and_a_pattern_policy_is_encoded() -> None:

@@ -109,6 +109,7 @@ def test_nothing_to_do_outcomes_are_not_announceable() -> None:
         Outcome.UNCHANGED,
         Outcome.LAST_KNOWN_GOOD,
         Outcome.PROTECTED,
+        Outcome.ADMITTED,
     }
     assert not quiet & ANNOUNCED
     assert quiet | ANNOUNCED == set(Outcome)

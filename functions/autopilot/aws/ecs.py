@@ -23,13 +23,16 @@ from autopilot.domain.service import (
     DeploymentDetail,
     DescribedTask,
     LifecycleHook,
+    RevisionImage,
     Service,
     ServiceDeployment,
+    ServiceRevision,
     Strategy,
     StrategyItem,
     TaskContainerState,
     TaskInfo,
 )
+from autopilot.errors import NotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -323,6 +326,38 @@ def continue_params(service_deployment_arn: str, hook_id: str, action: str) -> d
     """ContinueServiceDeployment's input: go past (CONTINUE) or roll back at (ROLLBACK) a
     pause hook AWAITING_ACTION."""
     return {"serviceDeploymentArn": service_deployment_arn, "hookId": hook_id, "action": action}
+
+
+def describe_service_revision(ecs: ECSClient, revision_arn: str) -> ServiceRevision:
+    """One service revision (DescribeServiceRevisions): its service, task definition and the
+    digest ECS resolved each container's image to. Raises ``NotFound`` when ECS lists it
+    under ``failures`` (or not at all)."""
+    with translate("ecs:DescribeServiceRevisions"):
+        response = ecs.describe_service_revisions(serviceRevisionArns=[revision_arn])
+    for raw in response.get("serviceRevisions", []):
+        if raw.get("serviceRevisionArn") != revision_arn:
+            continue
+        return ServiceRevision(
+            arn=revision_arn,
+            service_arn=str(raw.get("serviceArn", "")),
+            cluster_arn=str(raw.get("clusterArn", "")),
+            task_definition=str(raw.get("taskDefinition", "")),
+            images=tuple(
+                RevisionImage(
+                    container=str(c.get("containerName", "")),
+                    image=str(c.get("image", "")),
+                    digest=c.get("imageDigest") or None,
+                )
+                for c in raw.get("containerImages") or []
+            ),
+        )
+    failures: list[Any] = list(response.get("failures") or [])
+    failure: Any = failures[0] if failures else {}
+    raise NotFound(
+        "ecs:DescribeServiceRevisions",
+        str(failure.get("reason") or "MISSING"),
+        f"no service revision {revision_arn}",
+    )
 
 
 # -- task definitions ---------------------------------------------------------------------

@@ -59,13 +59,16 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
     #: the reconciler moved or removed protective tags (``logic.retention``)
     PROTECTED = "protected"
+    #: the admission hook let a deployment go on (``logic.admission``); its refusals are
+    #: ``quarantined``, ``blocked`` or ``rejected``, announced
+    ADMITTED = "admitted"
 
 
 # Outcomes that may be announced on the notices topic (a decision is announced when it
 # also says ``notify``): real changes and real problems only. "Nothing to do" outcomes
 # (already-running, older, policy-mismatch, awaiting-scan, ignored, busy, duplicate,
-# balanced, deferred, debounced, unchanged, last-known-good, protected) are recorded, never
-# announced.
+# balanced, deferred, debounced, unchanged, last-known-good, protected, admitted) are
+# recorded, never announced.
 ANNOUNCED = frozenset(
     {
         Outcome.DEPLOYED,

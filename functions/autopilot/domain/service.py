@@ -87,6 +87,25 @@ class DeploymentDetail(NamedTuple):
         )
 
 
+class RevisionImage(NamedTuple):
+    """One container of a service revision (DescribeServiceRevisions' ``containerImages``):
+    the image as the task definition names it and the digest ECS resolved it to."""
+
+    container: str
+    image: str
+    digest: str | None = None
+
+
+class ServiceRevision(NamedTuple):
+    """A service revision as DescribeServiceRevisions shows it: what a deployment rolls out."""
+
+    arn: str
+    service_arn: str
+    cluster_arn: str
+    task_definition: str
+    images: tuple[RevisionImage, ...] = ()
+
+
 class Service(NamedTuple):
     """An ECS service as DescribeServices (with its tags) shows it."""
 

@@ -78,6 +78,7 @@ from autopilot.execute import carry_out
 from autopilot.flows.guards import guarded
 from autopilot.logic import image_plan, regate
 from autopilot.logic.policy import Floors, ServiceConfig, service_config
+from autopilot.logic.rollout import AdmissionHook
 from autopilot.logic.scan import from_ecr, scan_record
 from autopilot.record import Run, finish, open_run
 from autopilot.settings import ImageEventsSettings
@@ -128,10 +129,16 @@ def run(
 
 def floors_of(settings: ImageEventsSettings) -> Floors:
     """The config's floors under the scan and approval tags, as the CDK app set them."""
+    hook = (
+        AdmissionHook(settings.admission_function_arn, settings.admission_role_arn)
+        if settings.admission_function_arn
+        else None
+    )
     return Floors(
         settings.min_scan_gate,
         frozenset(settings.manual_approval_clusters),
-        settings.pause_timeout_minutes,
+        pause_timeout_minutes=settings.pause_timeout_minutes,
+        admission_hook=hook,
     )
 
 

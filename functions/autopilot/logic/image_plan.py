@@ -291,6 +291,7 @@ def decide(
         cfg.alarms,
         traffic_ready=svc.traffic_ready,
         pause_minutes=pause_minutes if traffic_approval else None,
+        admission=cfg.admission_hook,
     )
     if config is not None:
         update["deploymentConfiguration"] = config

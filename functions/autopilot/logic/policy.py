@@ -17,7 +17,7 @@ from typing import Literal, NamedTuple
 from autopilot import contract
 from autopilot.errors import MalformedTag
 from autopilot.logic import patterns
-from autopilot.logic.rollout import Rollout, parse_alarms, parse_rollout
+from autopilot.logic.rollout import AdmissionHook, Rollout, parse_alarms, parse_rollout
 from autopilot.logic.semver import Version, parse_version
 
 PolicyKind = Literal["semver", "glob", "regex", "tag"]
@@ -131,6 +131,15 @@ def parse_approval(value: str | None) -> Approval:
     return raw  # type: ignore[return-value]
 
 
+def parse_admission(value: str | None) -> bool:
+    """``autopilot:admission`` (``on`` | ``off``, default on): the admission hook checks the
+    service's deployments; raises ``MalformedTag``."""
+    raw = (contract.DEFAULT_ADMISSION if value is None else value).strip().lower()
+    if raw not in ("on", "off"):
+        raise MalformedTag(contract.TAG_ADMISSION, raw[:32], "expected on or off")
+    return raw == "on"
+
+
 def parse_rebalance(value: str | None) -> bool:
     """``autopilot:rebalance`` (``on`` | ``off``, default on), or raise ``MalformedTag``."""
     raw = (contract.DEFAULT_REBALANCE if value is None else value).strip().lower()
@@ -160,6 +169,11 @@ class ServiceConfig(NamedTuple):
     rollout: Rollout | None = None
     #: ``autopilot:alarms``: the deployment alarms each deploy sets, with rollback
     alarms: tuple[str, ...] = ()
+    #: ``autopilot:admission``: the admission hook checks its deployments (off: opted out)
+    admission: bool = True
+    #: the admission hook a deploy adds when the service has none (``Floors.admission_hook``;
+    #: None: opted out, or the control plane has no admission function)
+    admission_hook: AdmissionHook | None = None
 
     @property
     def scan_note(self) -> str:
@@ -181,14 +195,16 @@ class ServiceConfig(NamedTuple):
 
 class Floors(NamedTuple):
     """The config's guardrails, which no tag loosens: the loosest scan gate a service may
-    have (``off``: no floor), and the clusters (ARNs) whose services always need a manual
-    approval."""
+    have (``off``: no floor), the clusters (ARNs) whose services always need a manual
+    approval, and the admission hook a deploy puts on a service that has none (None: the
+    control plane has no admission function)."""
 
     min_scan: ScanGate = "off"
     manual_approval_clusters: frozenset[str] = frozenset()
     #: how long autopilot's PAUSE hook waits for an answer under ``manual-traffic`` before
     #: ECS rolls the deployment back (the config's setting, not a floor)
     pause_timeout_minutes: int = contract.DEFAULT_PAUSE_TIMEOUT_MINUTES
+    admission_hook: AdmissionHook | None = None
 
 
 NO_FLOORS = Floors()
@@ -203,6 +219,8 @@ def with_floors(cfg: ServiceConfig, cluster_arn: str, floors: Floors) -> Service
     # manual-traffic is a manual approval too (before production traffic): the floor holds
     if cfg.approval == "auto" and cluster_arn in floors.manual_approval_clusters:
         cfg = cfg._replace(approval="manual", approval_tag=cfg.approval)
+    if cfg.admission and floors.admission_hook is not None:
+        cfg = cfg._replace(admission_hook=floors.admission_hook)
     return cfg
 
 
@@ -229,4 +247,5 @@ def parse_service_config(tags: dict[str, str]) -> ServiceConfig | None:
         approval=parse_approval(tags.get(contract.TAG_APPROVAL)),
         rollout=parse_rollout(tags.get(contract.TAG_STRATEGY)),
         alarms=parse_alarms(tags.get(contract.TAG_ALARMS)),
+        admission=parse_admission(tags.get(contract.TAG_ADMISSION)),
     )

@@ -40,6 +40,11 @@ hook stages for rolling.
 
 The rest of the service's ``deploymentConfiguration`` (percentages, circuit breaker, hooks)
 is sent back as DescribeServices read it: UpdateService takes the structure whole.
+
+The admission hook (``AdmissionHook``, ``flows.admission``): a deploy whose strategy runs
+lifecycle hooks (canary, linear, blue/green; ECS documents no hooks for rolling) adds a
+Lambda hook at PRE_SCALE_UP to ``lifecycleHooks`` when none there targets the admission
+function; the service's own hooks are kept as they are.
 """
 
 from __future__ import annotations
@@ -74,6 +79,41 @@ _EXPECTED = (
     "expected rolling, canary:<percent>:<bake minutes>, linear:<step percent>:<bake minutes> "
     "or blue-green:<bake minutes>"
 )
+
+
+#: the strategies whose deployments run lifecycle hooks
+HOOKED_STRATEGIES = frozenset({"BLUE_GREEN", "LINEAR", "CANARY"})
+
+
+class AdmissionHook(NamedTuple):
+    """The admission function and the role ECS assumes to invoke it."""
+
+    function_arn: str
+    role_arn: str
+
+    def hook(self) -> dict[str, Any]:
+        """Its ``DeploymentLifecycleHook``."""
+        return {
+            "targetType": "AWS_LAMBDA",
+            "hookTargetArn": self.function_arn,
+            "roleArn": self.role_arn,
+            "lifecycleStages": [contract.ADMISSION_STAGE],
+        }
+
+    def on(self, config: dict[str, Any]) -> bool:
+        """A hook of ``config`` (a ``deploymentConfiguration``) targets the admission function."""
+        return any(
+            isinstance(h, dict) and h.get("hookTargetArn") == self.function_arn
+            for h in config.get("lifecycleHooks") or []
+        )
+
+
+def with_admission(config: dict[str, Any], admission: AdmissionHook) -> dict[str, Any] | None:
+    """``config`` with the admission hook added, or None when it needs none (it has one, or
+    its strategy runs no hooks)."""
+    if config.get("strategy") not in HOOKED_STRATEGIES or admission.on(config):
+        return None
+    return {**config, "lifecycleHooks": [*(config.get("lifecycleHooks") or []), admission.hook()]}
 
 
 class Rollout(NamedTuple):
@@ -201,6 +241,7 @@ def deployment_configuration(
     *,
     traffic_ready: bool,
     pause_minutes: int | None = None,
+    admission: AdmissionHook | None = None,
 ) -> tuple[dict[str, Any] | None, str]:
     """The ``deploymentConfiguration`` the deploy's UpdateService sends (None: leave it as it
     is), and a note for the decision's reason ("" when there is nothing to say).
@@ -208,11 +249,15 @@ def deployment_configuration(
     ``current`` is the service's, as DescribeServices read it; ``traffic_ready``: every load
     balancer of the service has an ``advancedConfiguration`` (what canary, linear and
     blue/green need); ``pause_minutes``: add autopilot's PAUSE hook with that timeout
-    (manual-traffic approval), None: drop it if the service has it."""
+    (manual-traffic approval), None: drop it if the service has it; ``admission``: the hook
+    to add if the strategy runs hooks and the service has none (``with_admission``)."""
     hooks = list(current.get("lifecycleHooks") or [])
     theirs = [h for h in hooks if not is_ours(h)]
     if rollout is None and not alarms and pause_minutes is None and len(theirs) == len(hooks):
-        return None, ""
+        if admission is None:
+            return None, ""
+        hooked = with_admission(dict(current), admission)
+        return hooked, "admission hook added" if hooked is not None else ""
     config = dict(current)
     note = ""
     pause_note = ""
@@ -251,4 +296,7 @@ def deployment_configuration(
     if alarms:
         config["alarms"] = {"alarmNames": list(alarms), "enable": True, "rollback": True}
         note = ", ".join(filter(None, [note, f"rolled back by ECS on alarm {' '.join(alarms)}"]))
+    hooked = with_admission(config, admission) if admission is not None else None
+    if hooked is not None:
+        config, note = hooked, ", ".join(filter(None, [note, "admission hook added"]))
     return config, ", ".join(filter(None, [note, pause_note]))
