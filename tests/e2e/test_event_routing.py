@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from autopilot import contract
 
-from sandbox.control import handle
+from sandbox.control import BadRequest, handle
 from sandbox.core import Sandbox
 from sandbox.router import normalize_event, rehome_event
 from tests.e2e.conftest import event_files, load
@@ -36,6 +36,7 @@ BY_DETAIL_TYPE = {
     contract.DT_INSPECTOR2_SCAN: "image-events",
     contract.DT_INSPECTOR2_FINDING: "image-events",
     contract.DT_ECS_DEPLOYMENT: "deployment-events",
+    contract.DT_ECS_HOOK: "deployment-events",
     contract.DT_ECS_TASK: "task-events",
     contract.DT_ECS_SERVICE_ACTION: "capacity-events",
     contract.DT_ALARM: "capacity-events",
@@ -54,6 +55,11 @@ OWN_EVENTS = {"demo-reconcile-shard": "tests/e2e/test_reconciler_fanout.py"}
 #: events the deployed rules deliberately do not deliver, even with their function wired
 NOT_DELIVERED: dict[str, str] = {}
 
+#: samples `local emit` refuses as incomplete envelopes: AWS's documentation prints this one
+#: without ``resources``, which EventBridge always delivers (tests/test_events_contract.py
+#: parses it: the model takes it)
+INCOMPLETE = {"ecs-hook-pause-awaiting-action-no-resources.json": "resources"}
+
 
 def expected_function(path: Path, sandbox: Sandbox) -> str | None:
     if path.name in NOT_DELIVERED:
@@ -68,6 +74,10 @@ def expected_function(path: Path, sandbox: Sandbox) -> str | None:
 def test_event_reaches_its_function(path: Path, sandbox: Sandbox, demo_results: Any) -> None:
     # Given a sample event, when it is emitted into the sandbox the way `local emit` does it
     event = load(path)
+    if path.name in INCOMPLETE:
+        with pytest.raises(BadRequest, match=f"it lacks {INCOMPLETE[path.name]}"):
+            handle(sandbox, "/emit", {"event": event})
+        return
     doc = handle(sandbox, "/emit", {"event": event})
     # (what the event's reactions cause in turn is routed too; only its own deliveries count)
     routes = [r for r in doc["routes"] if r["event_id"] == event["id"]]
