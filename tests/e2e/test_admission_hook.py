@@ -6,7 +6,6 @@ digest goes through. The ledger records both answers and the refusal is announce
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import secrets
@@ -18,12 +17,10 @@ from typing import Any
 import pytest
 from autopilot.store.ledger import Ledger
 
-from sandbox import moto_adjustments as adj
-from sandbox.router import Router
-from sandbox.server import Clients, MotoServer
+from sandbox.server import Clients
 from sandbox.simulator import Simulator
 from sandbox.simulator.registry import hold_scan
-from sandbox.timeline import Timeline
+from tests.e2e.plain_sandbox import PlainSandbox, plain_sandbox
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
@@ -112,26 +109,14 @@ class Hooked:
 def hooked() -> Iterator[Hooked]:
     """A cluster the admission function manages, its service tracking its repository, the ledger
     table and notices topic, and the admission handler deployed as a Lambda function."""
-    already = bool(adj._ORIGINALS)
-    server = MotoServer().start()
-    clients = Clients(server.endpoint)
-    ecs = clients("ecs")
-    suffix = secrets.token_hex(3)
-    cluster = ecs.create_cluster(clusterName=f"admission-{suffix}")["cluster"]["clusterArn"]
-    table = f"ledger-{suffix}"
+    with plain_sandbox("admission") as box:
+        yield from _hooked(box)
+
+
+def _hooked(box: PlainSandbox) -> Iterator[Hooked]:
+    clients, cluster, suffix = box.clients, box.cluster, box.suffix
+    table = box.ledger_table()
     db = clients("dynamodb")
-    db.create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
     topic = clients("sns").create_topic(Name=f"notices-{suffix}")["TopicArn"]
     sqs = clients("sqs")
     queue_url = sqs.create_queue(QueueName=f"notices-{suffix}")["QueueUrl"]
@@ -165,38 +150,18 @@ def hooked() -> Iterator[Hooked]:
     )["FunctionArn"]
     repo = f"demo/admitted-{suffix}"
     clients("ecr").create_repository(repositoryName=repo)
-    try:
-        hook = {
-            "targetType": "AWS_LAMBDA",
-            "hookTargetArn": function,
-            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/demo-admission-hook",
-            "lifecycleStages": ["PRE_SCALE_UP"],
-        }
-        sim: Any = None  # started below, once the service exists
-        est = Hooked(clients, sim, cluster, "web", Ledger(db, table), queue_url, hook, repo)
-        first = est.push("v1.0.0", {"LOW": 1})
-        subnets = [sn["SubnetId"] for sn in clients("ec2").describe_subnets()["Subnets"][:2]]
-        ecs.create_service(
-            cluster=cluster,
-            serviceName="web",
-            taskDefinition=est.task_definition(first),
-            desiredCount=2,
-            launchType="FARGATE",
-            networkConfiguration={
-                "awsvpcConfiguration": {"subnets": subnets, "securityGroups": []}
-            },
-            tags=[{"key": "autopilot:repository", "value": repo}],
-        )
-        router = Router(clients).load()
-        est.sim = Simulator(clients, router, [], Timeline(), clusters=[cluster]).start()
-        yield est
-    finally:
-        with contextlib.suppress(Exception):
-            ecs.delete_service(cluster=cluster, service="web", force=True)
-            ecs.delete_cluster(cluster=cluster)
-        if not already:
-            adj.restore_backends()
-        server.stop()
+    hook = {
+        "targetType": "AWS_LAMBDA",
+        "hookTargetArn": function,
+        "roleArn": f"arn:aws:iam::{ACCOUNT}:role/demo-admission-hook",
+        "lifecycleStages": ["PRE_SCALE_UP"],
+    }
+    sim: Any = None  # started below, once the service exists
+    est = Hooked(clients, sim, cluster, "web", Ledger(db, table), queue_url, hook, repo)
+    first = est.push("v1.0.0", {"LOW": 1})
+    box.fargate_service("web", est.task_definition(first), tags={"autopilot:repository": repo})
+    est.sim = box.simulator()
+    yield est
 
 
 def test_a_quarantined_digest_deployed_outside_autopilot_is_refused_and_rolled_back(

@@ -7,8 +7,6 @@ operator controls) answering the hook; the timeout rolls back and is recorded.""
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +19,9 @@ from autopilot.settings import get_settings
 from autopilot.store.ledger import Ledger
 
 from cli import controls as operator
-from sandbox import moto_adjustments as adj
-from sandbox.router import Router
-from sandbox.server import Clients, MotoServer
+from sandbox.server import Clients
 from sandbox.simulator import Simulator
-from sandbox.timeline import Timeline
+from tests.e2e.plain_sandbox import plain_sandbox
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app@sha256:"
 
@@ -100,63 +96,30 @@ class Estate:
 
 @pytest.fixture
 def estate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Estate]:
-    already = bool(adj._ORIGINALS)
-    server = MotoServer().start()
-    clients = Clients(server.endpoint)
-    ecs = clients("ecs")
-    suffix = secrets.token_hex(3)
-    cluster = ecs.create_cluster(clusterName=f"manual-traffic-{suffix}")["cluster"]["clusterArn"]
-    table = f"manual-traffic-ledger-{suffix}"
-    clients("dynamodb").create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    topic = clients("sns").create_topic(Name="manual-traffic-notices")["TopicArn"]
-    for key, value in {
-        "LEDGER_TABLE": table,
-        "CLUSTER_ARNS": cluster,
-        "NOTICES_TOPIC_ARN": topic,
-        "POWERTOOLS_METRICS_NAMESPACE": "EcsAutopilot",
-        "POWERTOOLS_SERVICE_NAME": "autopilot",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    aws = AwsClients(ecs=ecs, dynamodb=clients("dynamodb"), sns=clients("sns"))
-    try:
-        est = Estate(clients, None, cluster, "app", aws, table)  # type: ignore[arg-type]
-        td = est.task_definition("a")
-        subnets = [sn["SubnetId"] for sn in clients("ec2").describe_subnets()["Subnets"][:2]]
-        ecs.create_service(
-            cluster=cluster,
-            serviceName="app",
-            taskDefinition=td,
-            desiredCount=2,
-            launchType="FARGATE",
-            networkConfiguration={
-                "awsvpcConfiguration": {"subnets": subnets, "securityGroups": []}
-            },
-            tags=[{"key": "autopilot:approval", "value": "manual-traffic"}],
-        )
-        router = Router(clients).load()
-        est.sim = Simulator(clients, router, [], Timeline(), clusters=[cluster]).start()
-        yield est
-    finally:
+    with plain_sandbox("manual-traffic") as box:
+        clients = box.clients
+        table = box.ledger_table()
+        topic = clients("sns").create_topic(Name=f"manual-traffic-notices-{box.suffix}")["TopicArn"]
+        for key, value in {
+            "LEDGER_TABLE": table,
+            "CLUSTER_ARNS": box.cluster,
+            "NOTICES_TOPIC_ARN": topic,
+            "POWERTOOLS_METRICS_NAMESPACE": "EcsAutopilot",
+            "POWERTOOLS_SERVICE_NAME": "autopilot",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }.items():
+            monkeypatch.setenv(key, value)
         get_settings.cache_clear()
-        with contextlib.suppress(Exception):
-            ecs.delete_service(cluster=cluster, service="app", force=True)
-            ecs.delete_cluster(cluster=cluster)
-        if not already:
-            adj.restore_backends()
-        server.stop()
+        aws = AwsClients(ecs=clients("ecs"), dynamodb=clients("dynamodb"), sns=clients("sns"))
+        try:
+            est = Estate(clients, None, box.cluster, "app", aws, table)  # type: ignore[arg-type]
+            box.fargate_service(
+                "app", est.task_definition("a"), tags={"autopilot:approval": "manual-traffic"}
+            )
+            est.sim = box.simulator()
+            yield est
+        finally:
+            get_settings.cache_clear()
 
 
 def test_approve_lets_the_waiting_deployment_complete(estate: Estate) -> None:

@@ -5,7 +5,6 @@ and ContinueServiceDeployment's refusals."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import secrets
 import time
@@ -16,12 +15,10 @@ from typing import Any
 
 import pytest
 
-from sandbox import moto_adjustments as adj
-from sandbox.router import Router
-from sandbox.server import Clients, MotoServer
+from sandbox.server import Clients
 from sandbox.simulator import Simulator
-from sandbox.timeline import Timeline
 from tests.e2e import sim_hook_target
+from tests.e2e.plain_sandbox import plain_sandbox
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app@sha256:"
 
@@ -68,39 +65,12 @@ class Estate:
 
 @pytest.fixture
 def estate() -> Iterator[Estate]:
-    """A service of its own cluster (moto's backends are process-wide: the package's
-    sandbox, if up, keeps its clusters and its backend patches)."""
-    already = bool(adj._ORIGINALS)
-    server = MotoServer().start()
-    clients = Clients(server.endpoint)
-    ecs = clients("ecs")
-    cluster = ecs.create_cluster(clusterName=f"sim-delivery-{secrets.token_hex(3)}")["cluster"][
-        "clusterArn"
-    ]
-    try:
-        est = Estate(clients, None, cluster, "app")  # type: ignore[arg-type]
-        td = est.task_definition("a")
-        subnets = [sn["SubnetId"] for sn in clients("ec2").describe_subnets()["Subnets"][:2]]
-        ecs.create_service(
-            cluster=cluster,
-            serviceName="app",
-            taskDefinition=td,
-            desiredCount=2,
-            launchType="FARGATE",
-            networkConfiguration={
-                "awsvpcConfiguration": {"subnets": subnets, "securityGroups": []}
-            },
-        )
-        router = Router(clients).load()
-        est.sim = Simulator(clients, router, [], Timeline(), clusters=[cluster]).start()
+    """A service of its own cluster, in a sandbox of its own (tests/e2e/plain_sandbox.py)."""
+    with plain_sandbox("sim-delivery") as box:
+        est = Estate(box.clients, None, box.cluster, "app")  # type: ignore[arg-type]
+        box.fargate_service("app", est.task_definition("a"))
+        est.sim = box.simulator()
         yield est
-    finally:
-        with contextlib.suppress(Exception):
-            ecs.delete_service(cluster=cluster, service="app", force=True)
-            ecs.delete_cluster(cluster=cluster)
-        if not already:
-            adj.restore_backends()
-        server.stop()
 
 
 def test_describe_service_deployments_and_revisions_tell_one_revision_arn(
