@@ -193,28 +193,11 @@ class Deployments:
                 stop_code="ServiceSchedulerInitiated",
                 reason=f"Task stopped by ECS deployment {dep}",
             )
-        self._write(
-            svc,
-            [
-                self._deployment(
-                    svc, dep, new_td, "PRIMARY", "COMPLETED", f"ECS deployment {dep} completed."
-                )
-            ],
-        )
-        self.timeline.add(
-            "state",
-            f"{svc.name}: deployment {dep} COMPLETED, "
-            f"{len(svc.running())} tasks on {td_label(new_td)}",
-        )
-        self.queue.put(
-            self._event(
-                svc, "SERVICE_DEPLOYMENT_COMPLETED", dep, f"ECS deployment {dep} completed."
-            )
-        )
+        self.completed(svc, dep, new_td)
 
     def completed(self, svc: SimService, dep: str, new_td: str) -> None:
-        """A deployment whose tasks were replaced by its walk (sandbox.simulator.delivery):
-        COMPLETED."""
+        """A deployment whose tasks were replaced (a rolling one's just above, a staged one's
+        by its walk, sandbox.simulator.delivery): COMPLETED."""
         self._write(
             svc,
             [
