@@ -53,7 +53,8 @@ def test_a_throttle_empties_the_bucket_and_is_counted() -> None:
     pacer = Pacer(1.0, LIMITS)
     pacer.throttled("ecs:UpdateService", now=0.0)
     assert pacer.throttles == {"ecs:UpdateService": 1}
-    assert pacer.take({"ecs:UpdateService": 1}, now=0.0) == pytest.approx(0.5)
+    # empty: one token at the rate the throttle halved (2 a second -> 1)
+    assert pacer.take({"ecs:UpdateService": 1}, now=0.0) == pytest.approx(1.0)
 
 
 def test_calls_taken_never_pass_burst_plus_rate_times_the_interval() -> None:
@@ -79,3 +80,35 @@ def test_the_default_limits_cover_the_sweeps_calls() -> None:
         "ecr:PutImage",
     ):
         assert api in pacing.LIMITS
+
+
+def test_each_throttle_halves_the_bucket_once_a_second_down_to_the_slowest() -> None:
+    pacer = Pacer(1.0, LIMITS)  # UpdateService: burst 10, 2 a second
+    pacer.throttled("ecs:UpdateService", now=0.0)
+    assert pacer.limit("ecs:UpdateService") == (5.0, 1.0)
+    assert pacer.group("ecs:UpdateService", 25) == 5  # a chunk of deploys shrinks with it
+    # the calls of one group throttled together count once
+    pacer.throttled("ecs:UpdateService", now=0.5)
+    assert pacer.limit("ecs:UpdateService") == (5.0, 1.0)
+    assert pacer.throttles == {"ecs:UpdateService": 2}
+    # the bucket is empty: one call waits a whole token at the halved rate
+    assert pacer.take({"ecs:UpdateService": 1}, now=0.5) == pytest.approx(1.0)
+    for second in range(1, 20):
+        pacer.throttled("ecs:UpdateService", now=float(second))
+    burst, rate = pacer.limit("ecs:UpdateService") or (0.0, 0.0)
+    assert burst == 1.0
+    assert rate == pytest.approx(2 / pacing.SLOWEST)
+    # the other actions keep their pace
+    assert pacer.limit("ecr:PutImage") == (4.0, 4.0)
+
+
+def test_a_slowed_bucket_keeps_calls_under_its_new_rate() -> None:
+    pacer = Pacer(1.0, LIMITS)
+    pacer.throttled("ecs:UpdateService", now=0.0)  # burst 5, 1 a second
+    now, times = 0.0, []
+    while now < 30:
+        now += pacer.take({"ecs:UpdateService": 1}, now)
+        times.append(now)
+    for i, start in enumerate(times):
+        for j in range(i, len(times)):
+            assert j - i + 1 <= 5 + 1.0 * (times[j] - start) + 1e-9

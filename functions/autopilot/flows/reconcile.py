@@ -55,8 +55,9 @@ sweep (they run side by side), and sleeps the wait on its clock (``SystemClock``
 give one that does not sleep). A chunk holds at most what the deploy actions' buckets do,
 and starts only if its wait and its worst case fit the budget (``Budget.fits(wait_ms=)``);
 the reads' waits are measured in their step. A read AWS throttled anyway (``THROTTLED``)
-empties its bucket, is counted (metric ``throttled``) and the repository is read again
-after the others, once; throttled again, it is recorded deferred for the next sweep.
+empties its bucket and halves its rate for the rest of the invocation, is counted (metric
+``throttled``) and the repository is read again after the others, once; throttled again,
+it is recorded deferred for the next sweep.
 
 Fan-out: a tick (the ``Scheduled Event``) that gathers more than ``shard_size`` tracked
 services (``reconciler.shard_size`` in the config) deploys nothing itself: it cuts them

@@ -15,8 +15,12 @@ A ``Pacer`` is a token bucket per action, scaled by its share: ``take(api, n, no
 them), so that on any interval of T seconds at most ``burst + rate * T`` calls of that
 action are made (``burst`` and ``rate`` scaled). A group never takes more than its bucket
 holds: ``group(api, n)`` is the most one group may have (a chunk of deploys is cut to it).
-A throttling error that still happens (another tool took the tokens) empties the bucket
-(``throttled``): the calls after it wait for the refill.
+A throttling error that still happens (another tool took the tokens, or the account's
+real limit is lower than ``LIMITS`` says) empties the bucket and halves its burst and
+refill rate for the rest of the invocation (``throttled``; at most ``SLOWEST`` times
+slower): the calls after it wait for the slower refill, as botocore's adaptive retry mode
+slows its client down. ``LIMITS`` is a starting point, not a promise: the pacer learns
+the limit that holds from AWS's answers.
 """
 
 from __future__ import annotations
@@ -50,6 +54,10 @@ LIMITS: Mapping[str, Limit] = {
 #: The share of each limit the control plane takes by default (``reconciler.api_share``)
 DEFAULT_SHARE = 0.5
 
+#: How much slower than its starting rate throttling errors can make a bucket (each one
+#: halves it)
+SLOWEST = 16
+
 
 class Clock(Protocol):
     """What the sweep paces on: a monotonic clock (seconds) and a sleep on it."""
@@ -71,8 +79,21 @@ class _Bucket:
     def __init__(self, limit: Limit, share: float, now: float) -> None:
         self.burst = max(1.0, limit.burst * share)
         self.rate = limit.rate * share
+        self.slowest = self.rate / SLOWEST
         self.tokens = self.burst
         self.at = now
+        self.slowed_at: float | None = None
+
+    def slow_down(self, now: float) -> None:
+        """Nothing left in the bucket; and halve its burst (at least one token) and its
+        refill rate (at most ``SLOWEST`` times slower than at the start), once a second at
+        most: the calls of one group that fail together count as one throttle."""
+        self.tokens = min(self.tokens, 0.0)
+        if self.slowed_at is not None and now - self.slowed_at < 1.0:
+            return
+        self.slowed_at = now
+        self.burst = max(1.0, self.burst / 2)
+        self.rate = max(self.slowest, self.rate / 2)
 
     def refill(self, now: float) -> None:
         if now > self.at:
@@ -94,7 +115,10 @@ class Pacer:
         self.throttles: dict[str, int] = {}
 
     def limit(self, api: str) -> Limit | None:
-        """The scaled limit of ``api`` (None: not paced)."""
+        """The scaled limit of ``api`` as it holds now, throttles counted (None: not paced)."""
+        bucket = self._buckets.get(api)
+        if bucket is not None:
+            return Limit(bucket.burst, bucket.rate)
         base = self._limits.get(api)
         if base is None:
             return None
@@ -144,9 +168,10 @@ class Pacer:
         return delay
 
     def throttled(self, api: str, now: float) -> None:
-        """AWS throttled ``api`` anyway (another caller took the tokens): empty its bucket,
-        so the next calls of it wait a whole refill (a backoff), and count it."""
+        """AWS throttled ``api`` anyway (another caller took the tokens, or the limit is
+        lower than assumed): empty its bucket and slow it down (``_Bucket.slow_down``), so
+        the next calls of it wait a longer refill, and count it."""
         self.throttles[api] = self.throttles.get(api, 0) + 1
         bucket = self._bucket(api, now)
         if bucket is not None:
-            bucket.tokens = min(bucket.tokens, 0.0)
+            bucket.slow_down(now)
