@@ -25,6 +25,15 @@ from tests.e2e.plain_sandbox import PlainSandbox, plain_sandbox
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
 
+def admission_answers(hooked: Hooked) -> list[str]:
+    """The admission hook's answers so far, in order."""
+    return [
+        str((answer or {}).get("hookStatus"))
+        for fn, _payload, answer in hooked.sim.delivery.invocations
+        if "admission" in fn
+    ]
+
+
 @dataclass
 class Hooked:
     clients: Clients
@@ -39,8 +48,9 @@ class Hooked:
     def ecs(self) -> Any:
         return self.clients("ecs")
 
-    def push(self, tag: str, findings: dict[str, int]) -> str:
-        """An image in ECR, scanned with ``findings``; its digest."""
+    def push(self, tag: str, findings: dict[str, int] | None) -> str:
+        """An image in ECR, scanned with ``findings`` (None: its scan has not finished);
+        its digest."""
         ecr = self.clients("ecr")
         layer = "sha256:" + secrets.token_hex(32)
         manifest = {
@@ -62,9 +72,15 @@ class Hooked:
         digest: str = ecr.put_image(
             repositoryName=self.repo, imageManifest=json.dumps(manifest), imageTag=tag
         )["image"]["imageId"]["imageDigest"]
+        if findings is not None:
+            self.scanned(digest, findings)
+        return digest
+
+    def scanned(self, digest: str, findings: dict[str, int]) -> None:
+        """ECR's scan of ``digest`` finishes with ``findings``."""
+        ecr = self.clients("ecr")
         (repo,) = ecr.describe_repositories(repositoryNames=[self.repo])["repositories"]
         hold_scan(dict(repo), digest, findings, "basic")
-        return digest
 
     def task_definition(self, digest: str) -> str:
         image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{self.repo}@{digest}"
@@ -197,3 +213,30 @@ def test_a_clean_digest_deployed_outside_autopilot_goes_through(hooked: Hooked) 
     service_arn = hooked.sim.service(hooked.service).arn
     (recorded,) = hooked.ledger.decisions.list(service_arn)
     assert recorded["outcome"] == "admitted"
+
+
+def test_a_digest_still_being_scanned_waits_at_the_hook_and_goes_through_once_clean(
+    hooked: Hooked,
+) -> None:
+    unscanned = hooked.push("v1.3.0", None)
+    td = hooked.task_definition(unscanned)
+    # When it is deployed outside autopilot before ECR's scan has finished
+    brief = hooked.deploy_outside(td)
+    # Then the hook answers IN_PROGRESS: ECS holds the deployment at PRE_SCALE_UP
+    assert brief["status"] == "IN_PROGRESS"
+    assert admission_answers(hooked) == ["IN_PROGRESS"]
+    # ... and asks again a minute later, passing back when the wait began
+    hooked.sim.advance(1)
+    assert admission_answers(hooked) == ["IN_PROGRESS", "IN_PROGRESS"]
+    second = [p for fn, p, _a in hooked.sim.delivery.invocations if "admission" in fn][1]
+    assert "autopilotAwaitingScanSince" in second["hookDetails"]
+    # When the scan finishes clean, the next ask admits it and the deployment completes
+    hooked.scanned(unscanned, {"LOW": 1})
+    hooked.sim.advance(1)
+    assert admission_answers(hooked) == ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]
+    hooked.sim.settle()
+    assert hooked.running() == {td}
+    service_arn = hooked.sim.service(hooked.service).arn
+    outcomes = [d["outcome"] for d in hooked.ledger.decisions.list(service_arn)]
+    assert sorted(outcomes) == ["admitted", "awaiting-scan", "awaiting-scan"]
+    assert hooked.notices() == []

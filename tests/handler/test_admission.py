@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +93,21 @@ def test_digest_failing_the_scan_gate_is_failed(world: Estate, svc: str) -> None
     assert len(world.notices()) == 1
 
 
-def test_digest_with_no_scan_verdict_yet_is_failed(world: Estate, svc: str) -> None:
+def test_digest_with_no_scan_verdict_yet_waits_then_is_failed(world: Estate, svc: str) -> None:
     unscanned = world.push(REPO, "v1.2.1")
     deploy_outside(world, svc, unscanned)
-    response = answer(world, hook_payload(world, svc))
-    assert response["hookStatus"] == "FAILED"
+    payload = hook_payload(world, svc)
+    response = answer(world, payload)
+    assert response["hookStatus"] == "IN_PROGRESS"
+    assert response["callBackDelay"] == 60
     assert "no scan result" in response["hookDetails"]["reason"]
+    # ECS asks again with the hookDetails returned; past the wait it is FAILED
+    started = datetime.now(UTC) - timedelta(minutes=31)
+    again = {**payload, "hookDetails": {"autopilotAwaitingScanSince": started.isoformat()}}
+    response = answer(world, again)
+    assert response["hookStatus"] == "FAILED"
+    assert "after 30 min" in response["hookDetails"]["reason"]
+    assert [d["outcome"] for d in decisions(world, svc)].count("awaiting-scan") == 1
 
 
 def test_clean_digest_succeeds_and_is_recorded(world: Estate, svc: str) -> None:

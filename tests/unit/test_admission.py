@@ -5,7 +5,7 @@ the decision (``logic.admission``), the hook a deploy adds (``logic.rollout``) a
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -144,10 +144,41 @@ def test_gate_check_is_the_image_flows_gate(
     assert (got.status, got.decision.outcome) == (status, outcome)
 
 
-def test_no_scan_verdict_fails_closed() -> None:
-    got = admission.gate_check(_svc({}), _cfg(), _candidate(GOOD), None)
+def test_no_scan_verdict_waits_then_fails_closed() -> None:
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    # the first ask: IN_PROGRESS, asked again in a minute, the wait's start passed back
+    first = admission.gate_check(_svc({}), _cfg(), _candidate(GOOD), None, now=now)
+    assert first.status == "IN_PROGRESS"
+    assert first.decision.outcome == Outcome.AWAITING_SCAN
+    assert not first.decision.notify
+    response = first.response()
+    assert response["callBackDelay"] == admission.SCAN_CALLBACK_SECONDS
+    since = admission.waiting_since(response["hookDetails"], now + timedelta(minutes=5))
+    assert since == now
+    # still none after the wait: FAILED, announced
+    late = now + timedelta(minutes=admission.SCAN_WAIT_MINUTES)
+    got = admission.gate_check(_svc({}), _cfg(), _candidate(GOOD), None, now=late, since=since)
     assert got.status == "FAILED"
     assert "no scan result" in got.decision.reason
+    assert got.decision.notify
+    assert "callBackDelay" not in got.response()
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        None,
+        "x",
+        {},
+        {admission.WAITING_SINCE: 5},
+        {admission.WAITING_SINCE: "not a time"},
+        {admission.WAITING_SINCE: "2026-12-02T12:00:00"},
+        {admission.WAITING_SINCE: "2027-01-01T00:00:00+00:00"},
+    ],
+)
+def test_a_wait_start_that_is_not_a_past_time_is_now(details: Any) -> None:
+    now = datetime(2026, 12, 2, 12, 30, tzinfo=UTC)
+    assert admission.waiting_since(details, now) == now
 
 
 def test_admission_tag_is_validated_like_the_others() -> None:

@@ -7,7 +7,9 @@ deployment of a quarantined or gate-failing digest, whoever started it.
    of the service; with the gate on, what ECR knows of the tracked container's digest (one
    DescribeImages: an image index?; for an index its manifest, one BatchGetImage, and the
    revision's task definition for its platform) and its scan (DescribeImageScanFindings)
-2. plan: ``logic.admission`` (the gate is image-events': ``logic.image_plan.scan_check``)
+2. plan: ``logic.admission`` (the gate is image-events': ``logic.image_plan.scan_check``;
+   a digest not scanned yet is answered IN_PROGRESS, and ECS asks again: the wait's start
+   travels in the ``hookDetails`` ECS passes back)
 3. record: the answer as a decision (``record.finish``: ledger, and a notice for FAILED)
 
 Fail-closed: any failure to read that state answers FAILED with the reason. Every
@@ -219,4 +221,5 @@ def _decide(
         at=candidate.event_time,
         event_id=r.report.event_id,
     )
-    return admission.gate_check(svc, cfg, candidate, scan, scanned=scanned)
+    since = admission.waiting_since(hook.hook_details, now)
+    return admission.gate_check(svc, cfg, candidate, scan, scanned=scanned, now=now, since=since)

@@ -4,7 +4,9 @@ rolls out, the ledger's quarantine, ECR's scan) -> the hook's answer.
 ECS calls the admission function as a Lambda lifecycle hook (PRE_SCALE_UP) of every
 deployment of a service that carries the hook, whoever started it. The answer is ECS's
 documented response: ``{"hookStatus": "SUCCEEDED"}`` lets the deployment go on,
-``{"hookStatus": "FAILED"}`` rolls it back; ``hookDetails.reason`` says why.
+``{"hookStatus": "FAILED"}`` rolls it back, ``{"hookStatus": "IN_PROGRESS",
+"callBackDelay": N}`` makes ECS ask again N seconds later (passing back the
+``hookDetails`` returned with it); ``hookDetails.reason`` says why.
 
 Order of the checks (the first that applies decides):
 
@@ -18,8 +20,11 @@ a malformed ``autopilot:*`` tag            FAILED      rejected (announced)
 a digest of the revision quarantined for   FAILED      quarantined (announced)
 the service (any container)
 its tracked container fails the scan gate  FAILED      blocked (announced)
-(``logic.image_plan.scan_check``), or has
-no scan verdict yet
+(``logic.image_plan.scan_check``)
+no scan verdict yet (the scan is running)  IN_PROGRESS awaiting-scan, asked again
+                                                       every ``SCAN_CALLBACK_SECONDS``
+... still none ``SCAN_WAIT_MINUTES`` after FAILED      blocked (announced)
+the first ask
 otherwise                                  SUCCEEDED   admitted
 =========================================  ==========  =====================================
 
@@ -29,6 +34,7 @@ the revision, the ledger, ECR), is FAILED (``refused``), announced, with the rea
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
 from autopilot import contract
@@ -40,18 +46,37 @@ from autopilot.errors import MalformedTag
 from autopilot.logic import image_plan
 from autopilot.logic.policy import Floors, ServiceConfig, service_config
 
-HookStatus = Literal["SUCCEEDED", "FAILED"]
+HookStatus = Literal["SUCCEEDED", "FAILED", "IN_PROGRESS"]
+
+#: How long a deployment waits at the hook for its digest's first scan verdict (ECR's
+#: basic scan takes seconds, enhanced scanning minutes); none by then is FAILED. ECS's own
+#: limit on a Lambda hook is its ``timeoutInMinutes`` (at most 1,440).
+SCAN_WAIT_MINUTES = 30
+#: How soon ECS asks again while the scan runs (``callBackDelay``)
+SCAN_CALLBACK_SECONDS = 60
+#: The ``hookDetails`` key that carries, from one ask to the next, when the wait began
+WAITING_SINCE = "autopilotAwaitingScanSince"
 
 
 class Answer(NamedTuple):
-    """The hook's status and the decision recorded for it."""
+    """The hook's status, the decision recorded for it, and for IN_PROGRESS when ECS asks
+    again and what it passes back then (``hookDetails``)."""
 
     status: HookStatus
     decision: Decision
+    callback_seconds: int | None = None
+    details: dict[str, str] | None = None
 
     def response(self) -> dict[str, Any]:
-        """ECS's hook response (``hookStatus``, and the reason in ``hookDetails``)."""
-        return {"hookStatus": self.status, "hookDetails": {"reason": self.decision.reason}}
+        """ECS's hook response (``hookStatus``, the reason in ``hookDetails``, and for
+        IN_PROGRESS ``callBackDelay``)."""
+        out: dict[str, Any] = {
+            "hookStatus": self.status,
+            "hookDetails": {"reason": self.decision.reason, **(self.details or {})},
+        }
+        if self.status == "IN_PROGRESS":
+            out["callBackDelay"] = self.callback_seconds or SCAN_CALLBACK_SECONDS
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The response with the decision, as ``autopilot invoke admission --dry-run``
@@ -149,6 +174,22 @@ def tracked(cfg: ServiceConfig, revision: ServiceRevision) -> ContainerImage | N
     return tracked_container({"containerDefinitions": definitions}, cfg.repository, cfg.container)
 
 
+def waiting_since(hook_details: Any, now: datetime) -> datetime:
+    """When this deployment began to wait for its scan: what the previous ask returned in
+    ``hookDetails`` (ECS passes it back), else ``now`` (the first ask). A value that is not
+    a time, or is later than ``now``, counts as ``now``."""
+    raw = hook_details.get(WAITING_SINCE) if isinstance(hook_details, dict) else None
+    if not isinstance(raw, str) or len(raw) > 40:
+        return now
+    try:
+        since = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return now
+    if since.tzinfo is None or since > now:
+        return now
+    return since
+
+
 def gate_check(
     svc: Service,
     cfg: ServiceConfig,
@@ -156,11 +197,42 @@ def gate_check(
     scan: ScanRecord | None,
     *,
     scanned: str = "",
+    now: datetime | None = None,
+    since: datetime | None = None,
 ) -> Answer:
     """The scan gate on ``scan`` (what ECR says now of the digest the gate is on: the
     candidate's, or ``scanned``, an index's manifest for the task's platform), as
-    image-events applies it (``image_plan.scan_check``): blocked or no verdict yet is FAILED."""
+    image-events applies it (``image_plan.scan_check``): blocked is FAILED; no verdict yet
+    is IN_PROGRESS (ECS asks again) until ``SCAN_WAIT_MINUTES`` after ``since`` (when the
+    wait began: ``waiting_since``), then FAILED."""
     early = image_plan.scan_check(candidate, svc, cfg, scan, scanned=scanned)
+    if early is not None and early.outcome == Outcome.AWAITING_SCAN:
+        now = now or candidate.event_time
+        since = since or now
+        if now - since < timedelta(minutes=SCAN_WAIT_MINUTES):
+            waited = int((now - since).total_seconds() // 60)
+            return Answer(
+                "IN_PROGRESS",
+                Decision(
+                    service=svc.arn,
+                    outcome=Outcome.AWAITING_SCAN,
+                    reason=(
+                        f"{early.reason}: ECS asks again in {SCAN_CALLBACK_SECONDS} s "
+                        f"(waited {waited} of {SCAN_WAIT_MINUTES} min)"
+                    ),
+                    repository=cfg.repository,
+                    digest=candidate.digest,
+                ),
+                SCAN_CALLBACK_SECONDS,
+                {WAITING_SINCE: since.isoformat()},
+            )
+        return refused(
+            svc.arn,
+            Outcome.BLOCKED,
+            f"{early.reason} after {SCAN_WAIT_MINUTES} min",
+            repository=cfg.repository,
+            digest=candidate.digest,
+        )
     if early is None:
         reason = f"{candidate.digest} passes: " + (
             "scan gate off" if cfg.scan == "off" else f"scan clean at gate {cfg.scan}"
