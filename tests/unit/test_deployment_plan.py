@@ -124,3 +124,14 @@ def test_a_quarantined_last_known_good_is_not_a_rollback_target() -> None:
     )
     plan = plan_deployment(facts(), svc(), state, RECORD)
     assert plan.update == {"cluster": CLUSTER, "service": ARN, "taskDefinition": ORIG_TD}
+
+
+def test_a_lifecycle_hook_failure_is_ecss_rollback_named_as_such() -> None:
+    # ECS rolls back a deployment a Lambda hook failed (admission's refusal), alarms or not
+    alarmed = svc()._replace(deployment_alarms=frozenset({"web-5xx"}), alarm_rollback=True)
+    why = "ECS deployment d-bad rolled back: lifecycle hook admission at PRE_SCALE_UP failed."
+    plan = plan_deployment(facts(reason=why), alarmed, LKG, RECORD)
+    assert plan.decision.outcome == Outcome.QUARANTINED
+    assert "a lifecycle hook failed it and ECS rolls back" in plan.decision.reason
+    assert "alarm" not in plan.decision.reason
+    assert plan.update is None

@@ -48,6 +48,8 @@ from autopilot.domain.report import Decision, Outcome
 from autopilot.domain.service import Service, ServiceDeployment
 
 ROLLING_BACK = "rolling back to"
+#: what ECS's reason names when a lifecycle hook failed the deployment
+LIFECYCLE_HOOK = "lifecycle hook"
 
 
 class DeploymentFacts(NamedTuple):
@@ -85,8 +87,12 @@ def _decision(facts: DeploymentFacts, svc: Service, outcome: Outcome, reason: st
 
 def ecs_rolls_back(facts: DeploymentFacts, svc: Service) -> str | None:
     """Why ECS itself is (or will be) undoing the failed deployment, or None."""
-    if ROLLING_BACK in facts.reason.lower():
+    reason = facts.reason.lower()
+    if ROLLING_BACK in reason:
         return "ECS is rolling back"
+    if LIFECYCLE_HOOK in reason:
+        # a hook's FAILED (admission's refusal, say) always rolls back, whatever else is set
+        return "a lifecycle hook failed it and ECS rolls back"
     if svc.circuit_breaker_rollback:
         return "the circuit breaker rolls back"
     if svc.alarm_rollback:
