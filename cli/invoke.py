@@ -550,11 +550,13 @@ def operator_clients(endpoint: str | None) -> AwsClients:
     )
 
 
-def approver(endpoint: str) -> Callable[[str, str], controls.Result]:
+def approver(endpoint: str) -> Callable[[str, str | None], controls.Result]:
     """``approve(service, digest)`` as `autopilot approve` does it against ``endpoint`` (the
-    demo's operator, ``sandbox.demo.DemoContext.approve``), recorded as the caller STS names."""
+    demo's operator, ``sandbox.demo.DemoContext.approve``), recorded as the caller STS names;
+    ``digest`` None: continue the deployment waiting at a pause hook, as `autopilot approve
+    SERVICE` does."""
 
-    def approve(service: str, digest: str) -> controls.Result:
+    def approve(service: str, digest: str | None) -> controls.Result:
         who = actor(endpoint)
         target = locate(endpoint)
         return controls.approve(operator_clients(endpoint), target, service, digest, actor=who)

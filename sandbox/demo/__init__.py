@@ -3,9 +3,11 @@
 The scene framework (:class:`Check`, :class:`DemoContext`, the route helpers) is in
 ``framework.py``; the scenes are in one module per theme, each with its ``SCENES`` in story
 order: ``images`` (deploy, block, roll back, duplicates), ``zones`` (zone balance),
-``capacity`` (alarms, Fargate Spot), ``approval`` (the operator's manual approval) and
-``brownfield`` (a cluster made outside the app, adopted: told when the sandbox holds one
-and the control plane manages it, else skipped with the reason).
+``capacity`` (alarms, Fargate Spot), ``approval`` (the operator's manual approval),
+``delivery`` (ECS's own delivery on a staged service the theme makes: a canary rolled back
+by its alarm, a manual-traffic approval at a pause hook, a deploy outside autopilot refused
+by the admission hook) and ``brownfield`` (a cluster made outside the app, adopted: told
+when the sandbox holds one and the control plane manages it, else skipped with the reason).
 :data:`SCENES` is the whole story; :func:`run_scenes` tells it.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sandbox.demo import approval, brownfield, capacity, images, zones
+from sandbox.demo import approval, brownfield, capacity, delivery, images, zones
 from sandbox.demo.framework import Check, DemoContext, Scene, SceneResult, Skipped, outcomes
 
 #: the story, in order: each theme's scenes, themes in this order
@@ -23,6 +25,7 @@ SCENES: list[type[Scene]] = [
     *zones.SCENES,
     *capacity.SCENES,
     *approval.SCENES,
+    *delivery.SCENES,
     *brownfield.SCENES,
 ]
 

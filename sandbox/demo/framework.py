@@ -56,11 +56,12 @@ class Approved(Protocol):
     message: str
 
 
-#: ``approve(service, digest)``: what `autopilot approve SERVICE DIGEST` does
-Approve = Callable[[str, str], Approved]
+#: ``approve(service, digest)``: what `autopilot approve SERVICE DIGEST` does; with digest
+#: None, what `autopilot approve SERVICE` does (the deployment waiting at a pause hook)
+Approve = Callable[[str, str | None], Approved]
 
 
-def _no_approve(service: str, digest: str) -> Approved:
+def _no_approve(service: str, digest: str | None) -> Approved:
     raise RuntimeError(
         "this demo was started without the operator controls (DemoContext.approve): "
         "run it with `autopilot demo`"
@@ -131,7 +132,8 @@ class DemoContext:
     def pick_service(
         self, *, policy_prefix: str = "semver", scan: str = "critical"
     ) -> dict[str, Any]:
-        """A service of the stacks (not of a brownfield cluster) with this policy and gate."""
+        """A service of the stacks (not of a brownfield cluster) with this policy and gate,
+        rolling (not one the delivery scenes made: those carry a staged ``autopilot:strategy``)."""
         stacks = {
             c.rsplit("/", 1)[-1]  # a name or an ARN: the name
             for s in self.sandbox.stacks
@@ -141,6 +143,8 @@ class DemoContext:
             if stacks and self.sim.service(s["arn"]).cluster_name not in stacks:
                 continue
             tags = s["tags"]
+            if tags.get(contract.TAG_STRATEGY, "rolling") != "rolling":
+                continue
             if (
                 tags.get(contract.TAG_POLICY, contract.DEFAULT_POLICY).startswith(policy_prefix)
                 and tags.get(contract.TAG_SCAN, contract.DEFAULT_SCAN) == scan

@@ -152,7 +152,6 @@ class Simulator:
         # every other event
         self.router.on_put = self.queue.put
         ecs = self.clients("ecs")
-        ec2 = self.clients("ec2")
         clusters = self.clusters
         self.capacity.start(clusters, drained=self.tasks.instance_drained)
         for cluster in clusters:
@@ -165,24 +164,45 @@ class Simulator:
                 for d in ecs.describe_services(cluster=cluster, services=arns[i : i + 10])[
                     "services"
                 ]:
-                    if not d.get("taskDefinition"):
-                        continue
-                    subnets = (
-                        (d.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
-                    ).get("subnets", [])
-                    by_az: dict[str, str] = {}
-                    if subnets:
-                        for sn in ec2.describe_subnets(SubnetIds=subnets)["Subnets"]:
-                            by_az.setdefault(sn["AvailabilityZone"], sn["SubnetId"])
-                    td = ecs.describe_task_definition(taskDefinition=d["taskDefinition"])[
-                        "taskDefinition"
-                    ]
-                    svc = new_service(d, td, by_az)
-                    self.state.services[svc.arn] = svc
-                    for _ in range(int(d.get("desiredCount") or 0)):
-                        self.tasks.start(svc, quiet=True)
-                    self.deployments.record_current(svc)
+                    self._take_in(d)
         return self
+
+    def add_service(self, arn: str) -> SimService:
+        """Take in a service made after :meth:`start` (in a cluster whose services run here),
+        as :meth:`start` takes in those it finds: its tasks started, its deployment recorded.
+        A service already taken in is returned as it is; one without a task definition (its
+        controller runs task sets) or not found is a ``SimulatorError``."""
+        with self._lock:
+            if arn in self.state.services:
+                return self.state.services[arn]
+            cluster = arn.rsplit("/", 2)[-2] if arn.count("/") >= 2 else "default"
+            found = self.clients("ecs").describe_services(cluster=cluster, services=[arn])
+            services = [d for d in found["services"] if d.get("status") == "ACTIVE"]
+            svc = self._take_in(services[0]) if services else None
+            if svc is None:
+                raise SimulatorError(f"no active service {arn} with a task definition")
+            return svc
+
+    def _take_in(self, d: dict[str, Any]) -> SimService | None:
+        """One service as DescribeServices answers it: run its desired tasks, quietly, and
+        record its deployment (None: it has no task definition)."""
+        if not d.get("taskDefinition"):
+            return None
+        ecs = self.clients("ecs")
+        subnets = ((d.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}).get(
+            "subnets", []
+        )
+        by_az: dict[str, str] = {}
+        if subnets:
+            for sn in self.clients("ec2").describe_subnets(SubnetIds=subnets)["Subnets"]:
+                by_az.setdefault(sn["AvailabilityZone"], sn["SubnetId"])
+        td = ecs.describe_task_definition(taskDefinition=d["taskDefinition"])["taskDefinition"]
+        svc = new_service(d, td, by_az)
+        self.state.services[svc.arn] = svc
+        for _ in range(int(d.get("desiredCount") or 0)):
+            self.tasks.start(svc, quiet=True)
+        self.deployments.record_current(svc)
+        return svc
 
     # ------------------------------------------------------------------ routing
     def emit(
