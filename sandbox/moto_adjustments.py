@@ -996,8 +996,33 @@ def _list_service_deployments(self: Any) -> Any:
         self.ecs_backend, str(self._get_param("cluster") or "default"), self._get_param("service")
     )
     wanted = self._get_param("status") or []
-    listed = [b for b in service_deployments(ms) if not wanted or b["status"] in wanted]
-    return ActionResult({"serviceDeployments": listed})
+    created = self._get_param("createdAt") or {}
+    listed = [
+        b
+        for b in service_deployments(ms)
+        if (not wanted or b["status"] in wanted) and _created_within(b["createdAt"], created)
+    ]
+    # maxResults (1..100, 20 without it) and nextToken: the offset of the next page
+    start = int(self._get_param("nextToken") or 0)
+    size = int(self._get_param("maxResults") or 20)
+    page: dict[str, Any] = {"serviceDeployments": listed[start : start + size]}
+    if start + size < len(listed):
+        page["nextToken"] = str(start + size)
+    return ActionResult(page)
+
+
+def _created_within(at: Any, created: dict[str, Any]) -> bool:
+    """ListServiceDeployments' ``createdAt`` filter ``{after, before}`` on a deployment
+    created ``at`` (moto parses the wire's times into naive UTC datetimes)."""
+
+    def seconds(value: Any) -> float:
+        if isinstance(value, datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+        return float(value)
+
+    when = seconds(at)
+    after, before = created.get("after"), created.get("before")
+    return (after is None or when >= seconds(after)) and (before is None or when <= seconds(before))
 
 
 def _stop_service_deployment(self: Any) -> Any:
