@@ -1280,15 +1280,15 @@ def _ecs_reason(d: DeploymentDetail) -> str:
     """What a person reads of a service deployment: the strategy and its stage, the target
     revision's counts, ECS's reason, the rollback and the alarms that triggered it."""
     parts = [
-        (d.strategy or "deployment") + (f" at {d.lifecycle_stage}" if d.lifecycle_stage else ""),
-        f"target {d.running}/{d.requested} running, {d.pending} pending",
+        (d.strategy or "deployment") + (f" at {d.lifecycle_stage}" if d.lifecycle_stage else "")
     ]
+    if d.triggered_alarms:
+        parts.append(f"alarms triggered: {', '.join(d.triggered_alarms)}")
     if d.status_reason:
         parts.append(d.status_reason)
     if d.rollback is not None and d.rollback.reason and d.rollback.reason != d.status_reason:
         parts.append(f"rollback: {d.rollback.reason}")
-    if d.triggered_alarms:
-        parts.append(f"alarms triggered: {', '.join(d.triggered_alarms)}")
+    parts.append(f"target {d.running}/{d.requested} running, {d.pending} pending")
     if d.finished_at:
         parts.append(f"finished {_iso(d.finished_at)}")
     return "; ".join(parts)
