@@ -989,7 +989,8 @@ def _moto_service_of(backend: Any, cluster: str, service: str) -> Any:
 
 
 def _list_service_deployments(self: Any) -> Any:
-    """``ListServiceDeployments(service, cluster, status)`` over moto's service."""
+    """``ListServiceDeployments(service, cluster, status, createdAt, maxResults, nextToken)``
+    over moto's service."""
     from moto.core.responses import ActionResult
 
     ms = _moto_service_of(
@@ -1002,9 +1003,11 @@ def _list_service_deployments(self: Any) -> Any:
         for b in service_deployments(ms)
         if (not wanted or b["status"] in wanted) and _created_within(b["createdAt"], created)
     ]
-    # maxResults (1..100, 20 without it) and nextToken: the offset of the next page
+    # maxResults (1..100) and nextToken, the offset of the next page; without maxResults
+    # every deployment, as before (ECS's 20 would cut this listing, which is not ordered
+    # newest first throughout: the ones StopServiceDeployment stopped come last)
     start = int(self._get_param("nextToken") or 0)
-    size = int(self._get_param("maxResults") or 20)
+    size = int(self._get_param("maxResults") or len(listed) or 1)
     page: dict[str, Any] = {"serviceDeployments": listed[start : start + size]}
     if start + size < len(listed):
         page["nextToken"] = str(start + size)

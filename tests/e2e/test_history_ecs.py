@@ -60,7 +60,7 @@ def rolled_back() -> Iterator[dict[str, Any]]:
             service = box.fargate_service(
                 "app",
                 task_definition(box, IMAGE + "a" * 64),
-                tags={"autopilot:repository": "demo/app"},
+                tags={"autopilot:repository": f"demo/history-{box.suffix}"},
             )
             sim = box.simulator()
             clients("cloudwatch").put_metric_alarm(
@@ -73,8 +73,10 @@ def rolled_back() -> Iterator[dict[str, Any]]:
                 Threshold=5.0,
                 ComparisonOperator="GreaterThanThreshold",
             )
-            repo = clients("ecr").create_repository(repositoryName="demo/app")["repository"]
-            pushed = sim.push("demo/app", "v2")
+            repo = clients("ecr").create_repository(repositoryName=f"demo/history-{box.suffix}")[
+                "repository"
+            ]
+            pushed = sim.push(f"demo/history-{box.suffix}", "v2")
             first = ecs.describe_services(cluster=box.cluster, services=["app"])["services"][0]
             emitted = len(sim.emitted)
             canary_td = task_definition(box, f"{repo['repositoryUri']}@{pushed.digest}")
@@ -127,6 +129,7 @@ def rolled_back() -> Iterator[dict[str, Any]]:
                 "table": table,
                 "service": service,
                 "arn": arn,
+                "canary_td": canary_td,
                 "decision": decision.outcome.value,
                 "why": decision.reason,
                 "aws": AwsClients(
@@ -152,7 +155,7 @@ def test_history_shows_ecs_rollback_and_its_alarm_beside_the_ledger(
     assert record["strategy"] == "CANARY"
     assert record["alarms"]["triggered"] == ["app-5xx"]
     assert record["rollback"]["service_revision_arn"]
-    assert record["target_revision"]["task_definition"].endswith("app:2")
+    assert record["target_revision"]["task_definition"] == rolled_back["canary_td"]
     # ECS rolled the canary back itself: the ledger quarantines the digest, naming the alarm
     assert [r["outcome"] for r in ledger_rows] == ["quarantined"], ledger_rows
     assert "app-5xx" in ledger_rows[0]["reason"]
@@ -168,7 +171,7 @@ def test_history_shows_ecs_rollback_and_its_alarm_beside_the_ledger(
     assert main(["history", "app", *where]) == 0
     lines = capsys.readouterr().out.splitlines()
     (line,) = [x for x in lines if "ecs:ROLLBACK_SUCCESSFUL" in x]
-    assert "app:2" in line
+    assert rolled_back["canary_td"].rsplit("/", 1)[-1] in line  # family:revision
     assert "alarms triggered: app-5xx" in line
     assert "[ecs service-deployment/" in line
     assert any(rolled_back["decision"] in x and "deployment-events" in x for x in lines), lines
