@@ -1023,8 +1023,10 @@ def _created_within(at: Any, created: dict[str, Any]) -> bool:
             return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
         return float(value)
 
-    when = seconds(at)
     after, before = created.get("after"), created.get("before")
+    if after is None and before is None:
+        return True
+    when = seconds(at)
     return (after is None or when >= seconds(after)) and (before is None or when <= seconds(before))
 
 
