@@ -40,12 +40,13 @@ from autopilot.aws import ecr, ecs
 from autopilot.aws.clients import AwsClients
 from autopilot.domain.images import Candidate, ecr_registry, parse_image, tracked_container
 from autopilot.domain.plan import Plan, Retry, Step
-from autopilot.domain.records import ApprovalRecord
+from autopilot.domain.records import ApprovalRecord, iso
 from autopilot.domain.report import Action, Decision, Outcome, Report
 from autopilot.domain.service import (
     DeploymentDetail,
     LifecycleHook,
     Service,
+    ServiceRevision,
     cluster_name,
     service_arn_of,
 )
@@ -1120,6 +1121,24 @@ def parse_since(text: str, now: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+#: ECS's service-deployment states (ListServiceDeployments' ``status``), which ``history``
+#: shows and ``--outcome`` names as ``ecs:<STATE>``
+ECS_STATUSES = (
+    "PENDING",
+    "IN_PROGRESS",
+    "STOP_REQUESTED",
+    "ROLLBACK_REQUESTED",
+    "ROLLBACK_IN_PROGRESS",
+    "SUCCESSFUL",
+    "STOPPED",
+    "ROLLBACK_SUCCESSFUL",
+    "ROLLBACK_FAILED",
+)
+#: ``history``'s ``source``: the ledger's decisions, ECS's service deployments, or both
+HISTORY_SOURCES = ("all", "ledger", "ecs")
+ECS_PREFIX = "ecs:"
+
+
 def history(
     aws: AwsClients,
     target: Target,
@@ -1129,22 +1148,150 @@ def history(
     outcomes: list[str] | None = None,
     limit: int | None = 50,
     clock: Any = time.time,
+    source: str = "ledger",
 ) -> list[dict[str, Any]]:
-    """A service's decisions, newest first, each with its reason and event id."""
+    """A service's decisions, newest first, each with its reason and event id. With
+    ``source`` ``all`` (or ``ecs``), ECS's service deployments of the service in the same
+    window (``ecs_history``) interleaved with them by time (``_order``), at most ``limit``
+    rows in all. ``outcomes`` names the ledger's outcomes and ECS's states as
+    ``ecs:<STATE>``: naming only ledger outcomes leaves ECS's rows out, and the other way
+    round. ECS's records unread leave the ledger's rows shown, with a warning on stderr."""
     ctx = _Ctx(aws, target, clock)
+    if source not in HISTORY_SOURCES:
+        raise OperatorError(f"--source {source!r}: one of {', '.join(HISTORY_SOURCES)}")
     known = {o.value for o in Outcome}
-    wanted = None
+    wanted: frozenset[str] | None = None
+    states: frozenset[str] | None = None
     if outcomes:
-        unknown = sorted(set(outcomes) - known)
+        named = {o for o in outcomes if o.lower().startswith(ECS_PREFIX)}
+        states = frozenset(o[len(ECS_PREFIX) :].upper() for o in named)
+        unknown = sorted(set(outcomes) - named - known) + sorted(
+            ECS_PREFIX + s for s in states - set(ECS_STATUSES)
+        )
         if unknown:
             raise OperatorError(
                 f"--outcome: unknown {', '.join(unknown)}; one of {', '.join(sorted(known))}"
+                f", or ECS's {', '.join(ECS_PREFIX + s for s in ECS_STATUSES)}"
             )
-        wanted = frozenset(outcomes)
+        wanted = frozenset(set(outcomes) - named)
     after = parse_since(since, ctx.now()) if since else None
-    return newest_decisions(
-        ctx.ledger, service_arn(target, service, aws), limit=limit, since=after, outcomes=wanted
-    )
+    arn = service_arn(target, service, aws)
+    rows: list[dict[str, Any]] = []
+    if source != "ecs" and (wanted is None or wanted):
+        rows = newest_decisions(ctx.ledger, arn, limit=limit, since=after, outcomes=wanted)
+    if source == "ledger":
+        return rows
+    rows = [{**r, "source": "ledger"} for r in rows]
+    if states is None or states:
+        rows += ecs_history(aws, arn, since=after, limit=limit, states=states or frozenset())
+    rows.sort(key=_order, reverse=True)
+    return rows[:limit] if limit is not None else rows
+
+
+def ecs_history(
+    aws: AwsClients,
+    arn: str,
+    *,
+    since: datetime | None = None,
+    limit: int | None = 50,
+    states: frozenset[str] = frozenset(),
+) -> list[dict[str, Any]]:
+    """The service's service deployments as ECS records them, newest first, one history row
+    each (``"source": "ecs"``, ``outcome`` ``ecs:<STATE>``, the record in
+    ``ecs_deployment``): created since ``since``, in ``states`` (empty: any), at most
+    ``limit``. Costs 1 ListServiceDeployments per 100 deployments listed, then
+    ceil(n/20) DescribeServiceDeployments and ceil(r/20) DescribeServiceRevisions for the
+    r revisions they name (their task definitions and digests). Records ECS will not give
+    (AccessDenied, ServiceNotFoundException, throttling after botocore's retries): none,
+    and one warning on stderr naming the call and the code."""
+    try:
+        listed = ecs.recent_deployments(
+            aws.ecs, cluster_of(arn), arn, limit=limit, created_after=since, statuses=states
+        )
+        described = ecs.describe_service_deployments(aws.ecs, listed) if listed else []
+    except AwsCallFailed as exc:
+        warning_line(
+            f"{arn.rsplit('/', 1)[-1]}: ECS's deployment records unread ({exc.api} {exc.code})"
+        )
+        return []
+    wanted = [r for d in described for r in (d.target_revision, *d.source_revisions) if r]
+    try:
+        revisions = ecs.describe_service_revisions(aws.ecs, wanted) if wanted else {}
+    except AwsCallFailed as exc:  # the deployments are still worth showing
+        warning_line(
+            f"{arn.rsplit('/', 1)[-1]}: ECS's service revisions unread ({exc.api} {exc.code})"
+        )
+        revisions = {}
+    return [_ecs_row(arn, d, revisions) for d in described]
+
+
+def _revision_doc(arn: str, revisions: dict[str, ServiceRevision]) -> dict[str, Any]:
+    revision = revisions.get(arn)
+    return {
+        "arn": arn,
+        "task_definition": revision.task_definition if revision else None,
+        "digests": sorted({i.digest for i in revision.images if i.digest}) if revision else [],
+    }
+
+
+def _ecs_row(
+    service: str, d: DeploymentDetail, revisions: dict[str, ServiceRevision]
+) -> dict[str, Any]:
+    """One history row of ECS's service deployment ``d``."""
+    when = d.created_at or d.started_at
+    at = iso(when) if when else ""
+    target = _revision_doc(d.target_revision, revisions) if d.target_revision else None
+    record = {
+        "arn": d.arn,
+        "status": d.status,
+        "status_reason": d.status_reason,
+        "strategy": d.strategy,
+        "lifecycle_stage": d.lifecycle_stage or None,
+        "created_at": _iso(d.created_at),
+        "started_at": _iso(d.started_at),
+        "finished_at": _iso(d.finished_at),
+        "source_revisions": [_revision_doc(r, revisions) for r in d.source_revisions],
+        "target_revision": target,
+        "target_counts": {"requested": d.requested, "running": d.running, "pending": d.pending},
+        "rollback": (
+            {
+                "reason": d.rollback.reason,
+                "started_at": _iso(d.rollback.started_at),
+                "service_revision_arn": d.rollback.revision or None,
+            }
+            if d.rollback
+            else None
+        ),
+        "alarms": {"names": list(d.alarm_names), "triggered": list(d.triggered_alarms)},
+    }
+    return {
+        "source": "ecs",
+        "service": service,
+        "outcome": ECS_PREFIX + d.status,
+        "event_time": at,
+        "decided_at": at,
+        "event_id": d.arn,
+        "reason": _ecs_reason(d),
+        "ecs_deployment": record,
+    }
+
+
+def _ecs_reason(d: DeploymentDetail) -> str:
+    """What a person reads of a service deployment: the strategy and its stage, the target
+    revision's counts, ECS's reason, the rollback and the alarms that triggered it."""
+    parts = [
+        (d.strategy or "deployment") + (f" at {d.lifecycle_stage}" if d.lifecycle_stage else "")
+    ]
+    if d.triggered_alarms:
+        parts.append(f"alarms triggered: {', '.join(d.triggered_alarms)}")
+    if d.status_reason:
+        parts.append(d.status_reason)
+    if d.rollback is not None and d.rollback.reason and d.rollback.reason != d.status_reason:
+        parts.append(f"rollback: {d.rollback.reason}")
+    parts.append(f"target {d.running}/{d.requested} running, {d.pending} pending")
+    if d.finished_at:
+        parts.append(f"finished {_iso(d.finished_at)}")
+    return "; ".join(parts)
 
 
 def _order(item: dict[str, Any]) -> tuple[str, str]:

@@ -612,15 +612,23 @@ def history(
     outcomes: list[str] | None = None,
     stack: str | None = None,
     cluster: str | Sequence[str] | None = None,
+    source: str = "ledger",
 ) -> list[dict[str, Any]]:
-    """The ledger's decisions for one service (name, CLUSTER/NAME or ARN), newest first."""
+    """The ledger's decisions for one service (name, CLUSTER/NAME or ARN), newest first
+    (``source`` ``all``/``ecs``: with ECS's service deployments, ``controls.history``)."""
     if table and service.startswith("arn:") and not cluster:
         prefix, _, path = service.partition(":service/")
         cluster = f"{prefix}:cluster/{path.split('/')[0]}"
     target = locate(endpoint, stack=stack, table=table, cluster=cluster)
     try:
         return controls.history(
-            operator_clients(endpoint), target, service, since=since, outcomes=outcomes, limit=limit
+            operator_clients(endpoint),
+            target,
+            service,
+            since=since,
+            outcomes=outcomes,
+            limit=limit,
+            source=source,
         )
     except controls.OperatorError:
         raise

@@ -536,6 +536,7 @@ def cmd_history(args: Args) -> int:
             outcomes=_split_outcomes(args.outcome),
             stack=args.stack,
             cluster=args.cluster,
+            source=args.source,
         )
     except (InvokeError, OperatorError) as exc:
         raise UsageError(str(exc)) from exc
@@ -543,7 +544,10 @@ def cmd_history(args: Args) -> int:
         print_json(rows)  # every decision: the hiding below is for people
         return EXIT_OK
     if not rows:
-        out(f"no decisions recorded for {args.service}")
+        what = {"ledger": "decisions", "ecs": "ECS service deployments"}.get(
+            args.source, "decisions or ECS service deployments"
+        )
+        out(f"no {what} recorded for {args.service}")
         return EXIT_OK
     hidden: list[dict[str, Any]] = []
     if not args.all and not args.outcome:
@@ -555,8 +559,8 @@ def cmd_history(args: Args) -> int:
         (
             str(r.get("event_time") or r.get("decided_at") or "")[:19],
             str(r.get("outcome", "?")),
-            str(r.get("tag") or (r.get("digest") or "")[:19]),
-            str(r.get("function", "")),
+            _history_image(r),
+            "ecs" if r.get("source") == "ecs" else str(r.get("function", "")),
             short_id(str(r.get("event_id", ""))),
             str(r.get("reason", "")),
         )
@@ -570,6 +574,18 @@ def cmd_history(args: Args) -> int:
     if hidden:
         _hidden_note(hidden)
     return EXIT_OK
+
+
+def _history_image(row: dict[str, Any]) -> str:
+    """A history row's IMAGE cell: the decision's tag or digest; for ECS's service
+    deployment, what it deploys (``family:revision``, else the revision's id)."""
+    if row.get("source") != "ecs":
+        return str(row.get("tag") or (row.get("digest") or "")[:19])
+    target = (row.get("ecs_deployment") or {}).get("target_revision") or {}
+    task_definition = str(target.get("task_definition") or "")
+    if task_definition:
+        return task_definition.rsplit("/", 1)[-1]
+    return str(target.get("arn") or "").rsplit("/", 1)[-1][:19]
 
 
 def _hidden_note(hidden: list[dict[str, Any]]) -> None:
@@ -1157,19 +1173,34 @@ def _operator_commands(root: click.Group) -> None:
         root,
         "history",
         cmd_history,
-        help="the ledger's decisions for one service, newest first",
+        help="the ledger's decisions for one service beside ECS's service deployments of it "
+        "(OUTCOME ecs:<STATE>, FUNCTION ecs), newest first",
         example=[
             "autopilot history web",
             "autopilot history web --since 2h --outcome deployed,blocked",
+            "autopilot history web --outcome rolled-back,ecs:ROLLBACK_SUCCESSFUL",
+            "autopilot history web --source ecs --output json",
         ],
         params=[
             _service_argument(),
-            option("--limit", type=int, help="at most N (default 50, all with --since)"),
-            option("--since", help="only decisions since: 30m, 2h, 7d, or an ISO-8601 time"),
+            option("--limit", type=int, help="at most N rows (default 50, all with --since)"),
+            option(
+                "--since",
+                help="only decisions and deployments since: 30m, 2h, 7d, or an ISO-8601 time",
+            ),
             option(
                 "--outcome",
-                help="only these outcomes, comma-separated (deployed,blocked); shows no-ops it "
-                "names",
+                help="only these outcomes, comma-separated (deployed,blocked); ECS's states as "
+                "ecs:<STATE> (ecs:ROLLBACK_SUCCESSFUL); naming none of ECS's hides ECS's rows, "
+                "naming only ECS's hides the ledger's; shows no-ops it names",
+            ),
+            option(
+                "--source",
+                type=click.Choice(["all", "ledger", "ecs"]),
+                default="all",
+                show_default=True,
+                help="the ledger's decisions, ECS's service deployments (ListServiceDeployments, "
+                "DescribeServiceDeployments), or both",
             ),
             option(
                 "--all",

@@ -989,15 +989,45 @@ def _moto_service_of(backend: Any, cluster: str, service: str) -> Any:
 
 
 def _list_service_deployments(self: Any) -> Any:
-    """``ListServiceDeployments(service, cluster, status)`` over moto's service."""
+    """``ListServiceDeployments(service, cluster, status, createdAt, maxResults, nextToken)``
+    over moto's service."""
     from moto.core.responses import ActionResult
 
     ms = _moto_service_of(
         self.ecs_backend, str(self._get_param("cluster") or "default"), self._get_param("service")
     )
     wanted = self._get_param("status") or []
-    listed = [b for b in service_deployments(ms) if not wanted or b["status"] in wanted]
-    return ActionResult({"serviceDeployments": listed})
+    created = self._get_param("createdAt") or {}
+    listed = [
+        b
+        for b in service_deployments(ms)
+        if (not wanted or b["status"] in wanted) and _created_within(b["createdAt"], created)
+    ]
+    # maxResults (1..100) and nextToken, the offset of the next page; without maxResults
+    # every deployment, as before (ECS's 20 would cut this listing, which is not ordered
+    # newest first throughout: the ones StopServiceDeployment stopped come last)
+    start = int(self._get_param("nextToken") or 0)
+    size = int(self._get_param("maxResults") or len(listed) or 1)
+    page: dict[str, Any] = {"serviceDeployments": listed[start : start + size]}
+    if start + size < len(listed):
+        page["nextToken"] = str(start + size)
+    return ActionResult(page)
+
+
+def _created_within(at: Any, created: dict[str, Any]) -> bool:
+    """ListServiceDeployments' ``createdAt`` filter ``{after, before}`` on a deployment
+    created ``at`` (moto parses the wire's times into naive UTC datetimes)."""
+
+    def seconds(value: Any) -> float:
+        if isinstance(value, datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+        return float(value)
+
+    after, before = created.get("after"), created.get("before")
+    if after is None and before is None:
+        return True
+    when = seconds(at)
+    return (after is None or when >= seconds(after)) and (before is None or when <= seconds(before))
 
 
 def _stop_service_deployment(self: Any) -> Any:

@@ -21,6 +21,7 @@ from autopilot.domain.service import (
     ContainerInstanceInfo,
     Deployment,
     DeploymentDetail,
+    DeploymentRollback,
     DescribedTask,
     LifecycleHook,
     RevisionImage,
@@ -42,6 +43,8 @@ DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services
 DESCRIBE_TASKS_BATCH = 100
 DESCRIBE_INSTANCES_BATCH = 100
 DESCRIBE_DEPLOYMENTS_BATCH = 20  # DescribeServiceDeployments takes at most 20 ARNs
+DESCRIBE_REVISIONS_BATCH = 20  # DescribeServiceRevisions takes at most 20 ARNs
+LIST_DEPLOYMENTS_PAGE = 100  # ListServiceDeployments' maxResults is 1..100
 
 #: ECS refuses a change to a service's capacity provider strategy without a new deployment
 #: ("InvalidParameterException: When switching from launch type to capacity provider
@@ -251,19 +254,46 @@ def in_progress_deployments(
 
 
 def recent_deployments(
-    ecs: ECSClient, cluster_arn: str, service_arn: str, *, limit: int = 1
+    ecs: ECSClient,
+    cluster_arn: str,
+    service_arn: str,
+    *,
+    limit: int | None = 1,
+    created_after: datetime | None = None,
+    statuses: Iterable[str] = (),
 ) -> list[str]:
-    """The ARNs of the service's ``limit`` newest service deployments, any state
-    (ListServiceDeployments, newest first: one call)."""
-    with translate("ecs:ListServiceDeployments"):
-        response = ecs.list_service_deployments(
-            cluster=cluster_arn, service=service_arn, maxResults=max(1, min(limit, 100))
+    """The ARNs of the service's ``limit`` (None: all) newest service deployments in
+    ``statuses`` (empty: any state), created after ``created_after`` if given
+    (ListServiceDeployments' ``status`` and ``createdAt`` filters), newest first: one call
+    per page of at most 100, ECS's ``maxResults`` limit."""
+    wanted = sorted(set(statuses))
+    found: list[str] = []
+    token = ""
+    while limit is None or len(found) < limit:
+        kwargs: dict[str, Any] = {
+            "cluster": cluster_arn,
+            "service": service_arn,
+            "maxResults": LIST_DEPLOYMENTS_PAGE
+            if limit is None
+            else max(1, min(limit - len(found), LIST_DEPLOYMENTS_PAGE)),
+        }
+        if created_after is not None:
+            kwargs["createdAt"] = {"after": created_after}
+        if wanted:
+            kwargs["status"] = wanted
+        if token:
+            kwargs["nextToken"] = token
+        with translate("ecs:ListServiceDeployments"):
+            response = ecs.list_service_deployments(**kwargs)
+        found.extend(
+            str(d["serviceDeploymentArn"])
+            for d in response.get("serviceDeployments", [])
+            if d.get("serviceDeploymentArn")
         )
-    return [
-        str(d["serviceDeploymentArn"])
-        for d in response.get("serviceDeployments", [])
-        if d.get("serviceDeploymentArn")
-    ][:limit]
+        token = str(response.get("nextToken") or "")
+        if not token:
+            break
+    return found if limit is None else found[:limit]
 
 
 def _hook(raw: Any) -> LifecycleHook:
@@ -281,6 +311,7 @@ def _hook(raw: Any) -> LifecycleHook:
 def _detail(raw: Any) -> DeploymentDetail:
     target = raw.get("targetServiceRevision") or {}
     config = raw.get("deploymentConfiguration") or {}
+    alarms = raw.get("alarms") or {}
     started, finished = raw.get("startedAt"), raw.get("finishedAt")
     return DeploymentDetail(
         arn=str(raw["serviceDeploymentArn"]),
@@ -296,6 +327,28 @@ def _detail(raw: Any) -> DeploymentDetail:
         started_at=started if isinstance(started, datetime) else None,
         finished_at=finished if isinstance(finished, datetime) else None,
         hooks=tuple(_hook(h) for h in raw.get("lifecycleHookDetails") or []),
+        created_at=_when(raw.get("createdAt")),
+        source_revisions=tuple(
+            str(r["arn"]) for r in raw.get("sourceServiceRevisions") or [] if r.get("arn")
+        ),
+        rollback=_rollback(raw.get("rollback")),
+        alarm_names=tuple(str(a) for a in alarms.get("alarmNames") or []),
+        triggered_alarms=tuple(str(a) for a in alarms.get("triggeredAlarmNames") or []),
+    )
+
+
+def _when(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def _rollback(raw: Any) -> DeploymentRollback | None:
+    """A ServiceDeployment's ``rollback`` (None when ECS gives none)."""
+    if not raw:
+        return None
+    return DeploymentRollback(
+        reason=str(raw.get("reason", "")),
+        started_at=_when(raw.get("startedAt")),
+        revision=str(raw.get("serviceRevisionArn", "")),
     )
 
 
@@ -328,6 +381,23 @@ def continue_params(service_deployment_arn: str, hook_id: str, action: str) -> d
     return {"serviceDeploymentArn": service_deployment_arn, "hookId": hook_id, "action": action}
 
 
+def _revision(raw: Any) -> ServiceRevision:
+    return ServiceRevision(
+        arn=str(raw["serviceRevisionArn"]),
+        service_arn=str(raw.get("serviceArn", "")),
+        cluster_arn=str(raw.get("clusterArn", "")),
+        task_definition=str(raw.get("taskDefinition", "")),
+        images=tuple(
+            RevisionImage(
+                container=str(c.get("containerName", "")),
+                image=str(c.get("image", "")),
+                digest=c.get("imageDigest") or None,
+            )
+            for c in raw.get("containerImages") or []
+        ),
+    )
+
+
 def describe_service_revision(ecs: ECSClient, revision_arn: str) -> ServiceRevision:
     """One service revision (DescribeServiceRevisions): its service, task definition and the
     digest ECS resolved each container's image to. Raises ``NotFound`` when ECS lists it
@@ -335,22 +405,8 @@ def describe_service_revision(ecs: ECSClient, revision_arn: str) -> ServiceRevis
     with translate("ecs:DescribeServiceRevisions"):
         response = ecs.describe_service_revisions(serviceRevisionArns=[revision_arn])
     for raw in response.get("serviceRevisions", []):
-        if raw.get("serviceRevisionArn") != revision_arn:
-            continue
-        return ServiceRevision(
-            arn=revision_arn,
-            service_arn=str(raw.get("serviceArn", "")),
-            cluster_arn=str(raw.get("clusterArn", "")),
-            task_definition=str(raw.get("taskDefinition", "")),
-            images=tuple(
-                RevisionImage(
-                    container=str(c.get("containerName", "")),
-                    image=str(c.get("image", "")),
-                    digest=c.get("imageDigest") or None,
-                )
-                for c in raw.get("containerImages") or []
-            ),
-        )
+        if raw.get("serviceRevisionArn") == revision_arn:
+            return _revision(raw)
     failures: list[Any] = list(response.get("failures") or [])
     failure: Any = failures[0] if failures else {}
     raise NotFound(
@@ -358,6 +414,22 @@ def describe_service_revision(ecs: ECSClient, revision_arn: str) -> ServiceRevis
         str(failure.get("reason") or "MISSING"),
         f"no service revision {revision_arn}",
     )
+
+
+def describe_service_revisions(ecs: ECSClient, arns: list[str]) -> dict[str, ServiceRevision]:
+    """DescribeServiceRevisions over ``arns`` (at most 20 a call, ECS's limit): ARN ->
+    revision for those ECS knows (its ``failures`` are left out)."""
+    found: dict[str, ServiceRevision] = {}
+    unique = list(dict.fromkeys(a for a in arns if a))
+    for start in range(0, len(unique), DESCRIBE_REVISIONS_BATCH):
+        with translate("ecs:DescribeServiceRevisions"):
+            response = ecs.describe_service_revisions(
+                serviceRevisionArns=unique[start : start + DESCRIBE_REVISIONS_BATCH]
+            )
+        for raw in response.get("serviceRevisions", []):
+            if raw.get("serviceRevisionArn"):
+                found[str(raw["serviceRevisionArn"])] = _revision(raw)
+    return found
 
 
 # -- task definitions ---------------------------------------------------------------------

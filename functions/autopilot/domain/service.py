@@ -60,6 +60,15 @@ class LifecycleHook(NamedTuple):
     lifecycle_stage: str = ""
 
 
+class DeploymentRollback(NamedTuple):
+    """A service deployment's ``rollback`` (DescribeServiceDeployments): why ECS rolled it
+    back, when, and the service revision it went back to."""
+
+    reason: str = ""
+    started_at: datetime | None = None
+    revision: str = ""
+
+
 class DeploymentDetail(NamedTuple):
     """One service deployment as DescribeServiceDeployments describes it (ECS's record)."""
 
@@ -78,6 +87,14 @@ class DeploymentDetail(NamedTuple):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     hooks: tuple[LifecycleHook, ...] = ()
+    created_at: datetime | None = None
+    #: the service revisions it deploys from (``sourceServiceRevisions[].arn``)
+    source_revisions: tuple[str, ...] = ()
+    rollback: DeploymentRollback | None = None
+    #: its deployment alarms (``alarms.alarmNames``) and those that went to ALARM during it
+    #: (``alarms.triggeredAlarmNames``)
+    alarm_names: tuple[str, ...] = ()
+    triggered_alarms: tuple[str, ...] = ()
 
     @property
     def awaiting(self) -> tuple[LifecycleHook, ...]:
