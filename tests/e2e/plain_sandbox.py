@@ -47,6 +47,45 @@ class PlainSandbox:
         )["service"]["serviceArn"]
         return arn
 
+    def task_definition(self, family: str, image: str) -> str:
+        """A Fargate task definition of one container ``app`` running ``image``."""
+        arn: str = self.clients("ecs").register_task_definition(
+            family=family,
+            containerDefinitions=[{"name": "app", "image": image, "memory": 512}],
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="256",
+            memory="512",
+        )["taskDefinition"]["taskDefinitionArn"]
+        return arn
+
+    def alarm(self, name: str) -> dict[str, Any]:
+        """A target 5xx alarm named ``name`` (state OK); the ``deploymentConfiguration.alarms``
+        that makes it roll a deployment back."""
+        self.clients("cloudwatch").put_metric_alarm(
+            AlarmName=name,
+            MetricName="HTTPCode_Target_5XX_Count",
+            Namespace="AWS/ApplicationELB",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=5.0,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        return {"alarmNames": [name], "enable": True, "rollback": True}
+
+    def function_environment(self, table: str, topic: str) -> dict[str, str]:
+        """What the control plane's functions find in their environment, for this cluster,
+        ``table`` and the notices ``topic`` (tracing off)."""
+        return {
+            "LEDGER_TABLE": table,
+            "CLUSTER_ARNS": self.cluster,
+            "NOTICES_TOPIC_ARN": topic,
+            "POWERTOOLS_METRICS_NAMESPACE": "EcsAutopilot",
+            "POWERTOOLS_SERVICE_NAME": "autopilot",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+
     def ledger_table(self) -> str:
         """The ledger's table (its keys as the control plane makes it)."""
         table = f"ledger-{self.suffix}"

@@ -24,18 +24,6 @@ from tests.e2e.plain_sandbox import PlainSandbox, plain_sandbox
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app@sha256:"
 
 
-def task_definition(box: PlainSandbox, image: str) -> str:
-    arn: str = box.clients("ecs").register_task_definition(
-        family="app",
-        containerDefinitions=[{"name": "app", "image": image, "memory": 512}],
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-    )["taskDefinition"]["taskDefinitionArn"]
-    return arn
-
-
 @pytest.fixture(scope="module")
 def rolled_back() -> Iterator[dict[str, Any]]:
     """The canary of ``app`` rolled back by alarm ``app-5xx``, its failure handled by
@@ -45,41 +33,25 @@ def rolled_back() -> Iterator[dict[str, Any]]:
         clients = box.clients
         table = box.ledger_table()
         topic = clients("sns").create_topic(Name=f"history-notices-{box.suffix}")["TopicArn"]
-        for key, value in {
-            "LEDGER_TABLE": table,
-            "CLUSTER_ARNS": box.cluster,
-            "NOTICES_TOPIC_ARN": topic,
-            "POWERTOOLS_METRICS_NAMESPACE": "EcsAutopilot",
-            "POWERTOOLS_SERVICE_NAME": "autopilot",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }.items():
+        for key, value in box.function_environment(table, topic).items():
             patch.setenv(key, value)
         get_settings.cache_clear()
         try:
             ecs = clients("ecs")
             service = box.fargate_service(
                 "app",
-                task_definition(box, IMAGE + "a" * 64),
+                box.task_definition("app", IMAGE + "a" * 64),
                 tags={"autopilot:repository": f"demo/history-{box.suffix}"},
             )
             sim = box.simulator()
-            clients("cloudwatch").put_metric_alarm(
-                AlarmName="app-5xx",
-                MetricName="HTTPCode_Target_5XX_Count",
-                Namespace="AWS/ApplicationELB",
-                Statistic="Sum",
-                Period=60,
-                EvaluationPeriods=1,
-                Threshold=5.0,
-                ComparisonOperator="GreaterThanThreshold",
-            )
+            alarms = box.alarm("app-5xx")
             repo = clients("ecr").create_repository(repositoryName=f"demo/history-{box.suffix}")[
                 "repository"
             ]
             pushed = sim.push(f"demo/history-{box.suffix}", "v2")
             first = ecs.describe_services(cluster=box.cluster, services=["app"])["services"][0]
             emitted = len(sim.emitted)
-            canary_td = task_definition(box, f"{repo['repositoryUri']}@{pushed.digest}")
+            canary_td = box.task_definition("app", f"{repo['repositoryUri']}@{pushed.digest}")
             ecs.update_service(
                 cluster=box.cluster,
                 service="app",
@@ -88,7 +60,7 @@ def rolled_back() -> Iterator[dict[str, Any]]:
                     "strategy": "CANARY",
                     "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 1},
                     "bakeTimeInMinutes": 10,
-                    "alarms": {"alarmNames": ["app-5xx"], "enable": True, "rollback": True},
+                    "alarms": alarms,
                 },
             )
             sim.settle()

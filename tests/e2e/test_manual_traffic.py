@@ -100,14 +100,7 @@ def estate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Estate]:
         clients = box.clients
         table = box.ledger_table()
         topic = clients("sns").create_topic(Name=f"manual-traffic-notices-{box.suffix}")["TopicArn"]
-        for key, value in {
-            "LEDGER_TABLE": table,
-            "CLUSTER_ARNS": box.cluster,
-            "NOTICES_TOPIC_ARN": topic,
-            "POWERTOOLS_METRICS_NAMESPACE": "EcsAutopilot",
-            "POWERTOOLS_SERVICE_NAME": "autopilot",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }.items():
+        for key, value in box.function_environment(table, topic).items():
             monkeypatch.setenv(key, value)
         get_settings.cache_clear()
         aws = AwsClients(ecs=clients("ecs"), dynamodb=clients("dynamodb"), sns=clients("sns"))
