@@ -49,30 +49,11 @@ class PlainSandbox:
 
     def task_definition(self, family: str, image: str) -> str:
         """A Fargate task definition of one container ``app`` running ``image``."""
-        arn: str = self.clients("ecs").register_task_definition(
-            family=family,
-            containerDefinitions=[{"name": "app", "image": image, "memory": 512}],
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu="256",
-            memory="512",
-        )["taskDefinition"]["taskDefinitionArn"]
-        return arn
+        return fargate_task_definition(self.clients, family, image)
 
     def alarm(self, name: str) -> dict[str, Any]:
-        """A target 5xx alarm named ``name`` (state OK); the ``deploymentConfiguration.alarms``
-        that makes it roll a deployment back."""
-        self.clients("cloudwatch").put_metric_alarm(
-            AlarmName=name,
-            MetricName="HTTPCode_Target_5XX_Count",
-            Namespace="AWS/ApplicationELB",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=5.0,
-            ComparisonOperator="GreaterThanThreshold",
-        )
-        return {"alarmNames": [name], "enable": True, "rollback": True}
+        """A target 5xx alarm named ``name``: ``deployment_alarm``."""
+        return deployment_alarm(self.clients, name)
 
     def function_environment(self, table: str, topic: str) -> dict[str, str]:
         """What the control plane's functions find in their environment, for this cluster,
@@ -107,6 +88,35 @@ class PlainSandbox:
         """The simulator over the cluster, its services found and running."""
         router = Router(self.clients).load()
         return Simulator(self.clients, router, [], Timeline(), clusters=[self.cluster]).start()
+
+
+def fargate_task_definition(clients: Clients, family: str, image: str) -> str:
+    """A Fargate task definition of one container ``app`` running ``image``."""
+    arn: str = clients("ecs").register_task_definition(
+        family=family,
+        containerDefinitions=[{"name": "app", "image": image, "memory": 512}],
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+    )["taskDefinition"]["taskDefinitionArn"]
+    return arn
+
+
+def deployment_alarm(clients: Clients, name: str) -> dict[str, Any]:
+    """A target 5xx alarm named ``name`` (state OK); the ``deploymentConfiguration.alarms``
+    that makes it roll a deployment back."""
+    clients("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    return {"alarmNames": [name], "enable": True, "rollback": True}
 
 
 @contextlib.contextmanager

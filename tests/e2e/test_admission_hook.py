@@ -20,7 +20,7 @@ from autopilot.store.ledger import Ledger
 from sandbox.server import Clients
 from sandbox.simulator import Simulator
 from sandbox.simulator.registry import hold_scan
-from tests.e2e.plain_sandbox import PlainSandbox, plain_sandbox
+from tests.e2e.plain_sandbox import PlainSandbox, fargate_task_definition, plain_sandbox
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
@@ -84,15 +84,7 @@ class Hooked:
 
     def task_definition(self, digest: str) -> str:
         image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{self.repo}@{digest}"
-        arn: str = self.ecs().register_task_definition(
-            family="admitted",
-            containerDefinitions=[{"name": "app", "image": image, "memory": 512}],
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu="256",
-            memory="512",
-        )["taskDefinition"]["taskDefinitionArn"]
-        return arn
+        return fargate_task_definition(self.clients, "admitted", image)
 
     def deploy_outside(self, td: str) -> dict[str, Any]:
         """What a cdk deploy or the console does: UpdateService, nothing of autopilot's."""

@@ -18,7 +18,7 @@ import pytest
 from sandbox.server import Clients
 from sandbox.simulator import Simulator
 from tests.e2e import sim_hook_target
-from tests.e2e.plain_sandbox import plain_sandbox
+from tests.e2e.plain_sandbox import deployment_alarm, fargate_task_definition, plain_sandbox
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app@sha256:"
 
@@ -34,17 +34,7 @@ class Estate:
         return self.clients("ecs")
 
     def task_definition(self, digest_char: str) -> str:
-        arn: str = self.ecs().register_task_definition(
-            family="app",
-            containerDefinitions=[
-                {"name": "app", "image": IMAGE + digest_char * 64, "memory": 512}
-            ],
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu="256",
-            memory="512",
-        )["taskDefinition"]["taskDefinitionArn"]
-        return arn
+        return fargate_task_definition(self.clients, "app", IMAGE + digest_char * 64)
 
     def deploy(self, td: str, **config: Any) -> dict[str, Any]:
         """UpdateService to ``td`` (with ``deploymentConfiguration`` ``config``), settled;
@@ -241,17 +231,7 @@ def test_linear_steps_and_blue_green_shift_once(estate: Estate) -> None:
 
 
 def alarm(estate: Estate, name: str) -> dict[str, Any]:
-    estate.clients("cloudwatch").put_metric_alarm(
-        AlarmName=name,
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5.0,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    return {"alarmNames": [name], "enable": True, "rollback": True}
+    return deployment_alarm(estate.clients, name)
 
 
 def described(estate: Estate, arn: str) -> dict[str, Any]:
