@@ -252,6 +252,22 @@ def _keep(model: object, **attributes: Any) -> None:
     vars(model).update(attributes)
 
 
+def create_ledger_table(dynamodb: Any, name: str) -> None:
+    """The ledger's table, its keys as the control plane makes it (``pk``, ``sk``)."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 class Estate:
     """One account in moto. Use as a context manager."""
 
@@ -332,18 +348,7 @@ class Estate:
         # the notice reader: not counted
         self.sqs: SQSClient = session.client("sqs", region_name=REGION)
 
-        self.dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(self.dynamodb, TABLE)
         self.ledger = Ledger(self.dynamodb, TABLE)
         self.topic_arn = self.sns.create_topic(Name=TOPIC)["TopicArn"]
         self.queue_url = self.sqs.create_queue(QueueName="notices")["QueueUrl"]

@@ -20,6 +20,10 @@ from sandbox.router import Router
 from sandbox.server import Clients, MotoServer
 from sandbox.simulator import Simulator
 from sandbox.timeline import Timeline
+from tests.estate import create_ledger_table
+
+#: an image of the account's ``demo/app`` repository, by digest (add the 64 hex digits)
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app@sha256:"
 
 
 @dataclass
@@ -70,18 +74,7 @@ class PlainSandbox:
     def ledger_table(self) -> str:
         """The ledger's table (its keys as the control plane makes it)."""
         table = f"ledger-{self.suffix}"
-        self.clients("dynamodb").create_table(
-            TableName=table,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(self.clients("dynamodb"), table)
         return table
 
     def simulator(self) -> Simulator:

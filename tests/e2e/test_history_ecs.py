@@ -19,9 +19,7 @@ from autopilot.store.ledger import Ledger
 
 from cli import controls as operator
 from cli.main import main
-from tests.e2e.plain_sandbox import PlainSandbox, plain_sandbox
-
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app@sha256:"
+from tests.e2e.plain_sandbox import IMAGE, PlainSandbox, plain_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,7 @@ from autopilot.store.ledger import Ledger
 from cli import controls as operator
 from sandbox.server import Clients
 from sandbox.simulator import Simulator
-from tests.e2e.plain_sandbox import plain_sandbox
-
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app@sha256:"
+from tests.e2e.plain_sandbox import IMAGE, plain_sandbox
 
 
 @dataclass

@@ -18,9 +18,7 @@ import pytest
 from sandbox.server import Clients
 from sandbox.simulator import Simulator
 from tests.e2e import sim_hook_target
-from tests.e2e.plain_sandbox import deployment_alarm, fargate_task_definition, plain_sandbox
-
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app@sha256:"
+from tests.e2e.plain_sandbox import IMAGE, deployment_alarm, fargate_task_definition, plain_sandbox
 
 
 @dataclass
