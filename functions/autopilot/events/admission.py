@@ -19,6 +19,7 @@ from pydantic import Field, StringConstraints, ValidationError
 
 from autopilot.errors import InvalidEvent
 from autopilot.events.envelope import ECS_ARN_PREFIX, Model
+from autopilot.events.parse import error_list
 
 #: What the ledger calls one hook invocation (the ``detail-type`` of its decisions).
 HOOK_DETAIL_TYPE = "ECS Lifecycle Hook"
@@ -107,10 +108,7 @@ def parse_hook_payload(payload: Any) -> LifecycleHookPayload:
     try:
         parsed = LifecycleHookPayload.model_validate(payload)
     except ValidationError as exc:
-        errors = [
-            {"loc": [str(p) for p in e["loc"]], "type": e["type"], "msg": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
+        errors = error_list(exc)
         where = ", ".join(".".join(e["loc"]) or "payload" for e in errors[:3])
         raise InvalidEvent(
             f"invalid lifecycle hook payload: {exc.error_count()} error(s) ({where})",

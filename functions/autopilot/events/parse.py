@@ -27,10 +27,15 @@ def validate_event(models: Mapping[str, type[M]], event: Any) -> M:
     try:
         return model.model_validate(event)
     except ValidationError as exc:
-        errors = [
-            {"loc": [str(p) for p in e["loc"]], "type": e["type"], "msg": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
         raise InvalidEvent(
-            f"invalid {model.__name__}: {exc.error_count()} error(s)", errors=errors
+            f"invalid {model.__name__}: {exc.error_count()} error(s)", errors=error_list(exc)
         ) from None
+
+
+def error_list(exc: ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors as ``InvalidEvent`` carries them: where, the kind and the message,
+    never the input (an event may hold what a log should not)."""
+    return [
+        {"loc": [str(p) for p in e["loc"]], "type": e["type"], "msg": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
