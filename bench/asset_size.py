@@ -82,8 +82,8 @@ def run(*, quick: bool) -> Section:
         )
     )
     section.notes.append(
-        "Deterministic (one run). Dependencies are not in the asset: pydantic and Powertools "
-        "come from the pinned Powertools layer, boto3 and botocore from the SDK layer "
+        "Deterministic (one run). Dependencies are not in the asset: Powertools "
+        "comes from the pinned Powertools layer, boto3 and botocore from the SDK layer "
         "(uv.lock's versions, compiled like the asset when a CPython 3.13 builds it). "
         "Bytecode compresses worse than source: the asset as built is about 3x its "
         "sources-only zip, and saves their compile at every cold start (section 1). "

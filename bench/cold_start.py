@@ -17,11 +17,13 @@ writing off, as ``/var/task`` is read-only):
   botocore). Target: at most ``TRACING_MARGIN`` above the same function with tracing off
   plus the X-Ray SDK's own cost (the floor rows: with the Tracer minus without).
 
-The floors, in the same run: boto3 with the clients (the baseline itself), + pydantic and
-Powertools Logger and Metrics, + the X-Ray SDK (Tracer, botocore patched), + one pydantic
-model built. And what a build without a CPython 3.13 costs: image-events with the asset's
-sources only (its modules compiled at every cold start), and the baseline with boto3
-imported from the SDK layer's zip (``infra/layer.py``) without ``.pyc``, against compiled.
+The floors, in the same run: boto3 with the clients (the baseline itself), + Powertools
+Logger and Metrics, + the X-Ray SDK (Tracer, botocore patched); and, for comparison, +
+pydantic imported and one pydantic model built, which the functions no longer pay
+(``autopilot/schema.py``). And what a build without a CPython 3.13 costs: image-events
+with the asset's sources only (its modules compiled at every cold start), and the baseline
+with boto3 imported from the SDK layer's zip (``infra/layer.py``) without ``.pyc``, against
+compiled.
 
 The libraries' compiled bytecode: this machine sets ``PYTHONDONTWRITEBYTECODE=1`` and the
 venv holds almost no ``.pyc``, so a naive timing would compile botocore in every process
@@ -45,7 +47,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from autopilot.contract import RUNTIME_ENVIRONMENT
 from autopilot.observability import TRACE_DISABLED_ENV
 
 from bench.common import FUNCTIONS, PYTHON, SHOWN_PYTHON, Figure, Section, summary, verdict
@@ -77,7 +78,6 @@ ENV = {
     "LEDGER_TABLE": "autopilot-ledger",
     "NOTICES_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:autopilot-notices",
     "CLUSTER_ARNS": "arn:aws:ecs:eu-west-1:123456789012:cluster/demo-cluster",
-    **RUNTIME_ENVIRONMENT,  # as the CDK app sets it on every function
 }
 # botocore config as aws/clients.py builds it (the baseline pays the same)
 BASELINE = """\
@@ -89,20 +89,18 @@ clients = [session.client(service, config=config) for service in {services!r}]
 """  # noqa: E501 - shown as one line in the results
 # The libraries alone, no function code: what any function built on them pays at least.
 FLOOR = """\
-import pydantic
 from aws_lambda_powertools import Logger, Metrics{tracer_import}
 Logger(); Metrics(){tracer}
 """
-# ... and the first pydantic model a function builds (its settings, at least): pydantic
-# imports its schema machinery then. Its name says what it costs in the results.
-FIRST_MODEL = """\
+# For comparison: pydantic and its first model (pydantic imports its schema machinery then),
+# what the functions' models cost before autopilot/schema.py replaced them.
+PYDANTIC = """\
+import pydantic
 pydantic.create_model("Settings", name=(str, "x"))
 """
-LIBS = "pydantic + Powertools Logger, Metrics"
+LIBS = "Powertools Logger, Metrics"
 TRACED = LIBS + ", Tracer(patch botocore): the X-Ray SDK"
-#: the floors a function cannot go below (libraries, one model built; with the Tracer on)
-LIBS_MODEL = "pydantic + Powertools Logger, Metrics + one model built"
-MODEL_FLOOR = "pydantic + Powertools Logger, Metrics, Tracer(patch botocore) + one model built"
+WITH_PYDANTIC = LIBS + " + pydantic with one model built (not in the functions)"
 FUNCTION = """\
 import autopilot.handlers.{module}
 from autopilot.settings import {settings}, get_settings
@@ -269,7 +267,7 @@ def importtime(
 def offenders(code: str, baseline: str, env: dict[str, str], runs: int = 5) -> dict[str, Any]:
     """What the function imports that the baseline does not, by self time (median of
     ``runs`` importtime runs), with the module that pulls each package in; and the
-    function's own slowest modules (pydantic models are built when their module runs)."""
+    function's own slowest modules."""
     fn = [importtime(code, env) for _ in range(runs)]
     base_packages = set().union(*(importtime(baseline, env)[0] for _ in range(2)))
     importer: dict[str, str] = {}
@@ -303,9 +301,9 @@ def offenders(code: str, baseline: str, env: dict[str, str], runs: int = 5) -> d
 
 def _floors(env: dict[str, str], pycache: Path, task_root: Path, runs: int) -> list[Figure]:
     """The dependency floors: boto3 with image-events' clients (the baseline itself), plus
-    pydantic and Powertools' Logger and Metrics, plus the Tracer (X-Ray SDK, botocore
-    patched), plus one pydantic model built. If these alone are over a target, no change
-    inside functions/ can meet it."""
+    Powertools' Logger and Metrics, plus the Tracer (X-Ray SDK, botocore patched). If these
+    alone are over a target, no change inside functions/ can meet it. And, for comparison,
+    the Logger and Metrics with pydantic and one pydantic model built."""
     services = tuple(services_of("image_events"))
     bcode = BASELINE.format(services=services)
     traced = FLOOR.format(tracer_import=", Tracer", tracer='; Tracer(patch_modules=("botocore",))')
@@ -313,8 +311,7 @@ def _floors(env: dict[str, str], pycache: Path, task_root: Path, runs: int) -> l
         "nothing more (the baseline itself)": "",
         LIBS: FLOOR.format(tracer_import="", tracer=""),
         TRACED: traced,
-        LIBS_MODEL: FLOOR.format(tracer_import="", tracer="") + FIRST_MODEL,
-        MODEL_FLOOR: traced + FIRST_MODEL,
+        WITH_PYDANTIC: FLOOR.format(tracer_import="", tracer="") + PYDANTIC,
     }
     codes = {name: bcode + code for name, code in variants.items()}
     _prime([bcode, *codes.values()], [env], pycache, task_root)
@@ -442,7 +439,7 @@ def run(*, quick: bool) -> Section:
         floors = _floors(envs["on"], pycache, task_root, runs)
         floor = {f.extra["floor"]: f.extra["ratio"] for f in floors}
         xray_cost = floor[TRACED] - floor[LIBS]
-        model_floor = {"off": floor[LIBS_MODEL], "on": floor[MODEL_FLOOR]}
+        lib_floor = {"off": floor[LIBS], "on": floor[TRACED]}
         for module in functions():
             services = services_of(module)
             fcode = FUNCTION.format(
@@ -503,9 +500,9 @@ def run(*, quick: bool) -> Section:
                     found = offenders(fcode, bcode, envs[mode])
                     fig.extra["importtime_offenders"] = found
                     fig.why = (
-                        f"over target: the libraries (tracing {mode}) and one pydantic model "
-                        f"built are at {model_floor[mode]:.2f}x before any function code (floor "
-                        "rows below); imports the baseline does not pay for: "
+                        f"over target: the libraries (tracing {mode}) are at "
+                        f"{lib_floor[mode]:.2f}x before any function code (floor rows below); "
+                        "imports the baseline does not pay for: "
                         + ", ".join(
                             f"{r['package']} {r['ms']:.0f} ms" for r in found["packages"][:5]
                         )
@@ -542,12 +539,10 @@ def run(*, quick: bool) -> Section:
         "from the sources only against the asset as built; the layer row the baseline with "
         "boto3 from the unzipped layer against the same with that boto3 compiled. The "
         "function rows use compiled boto3 on both sides.",
-        "What is not in init: image-events' and deployment-events' event models are built on "
-        "their first use (defer_build), so each pays only for the models it receives, in its "
-        "first invocation; task-events imports deployment-events' rollback path only when it "
-        "rolls a crash loop back. The functions run with PYDANTIC_DISABLE_PLUGINS=__all__ "
-        "(contract.RUNTIME_ENVIRONMENT, set by the CDK app; the runs here too): pydantic "
-        "otherwise scans every installed distribution's entry points for plugins when it "
-        "builds its first model.",
+        "What is not in init: a function's event models are built on their first use "
+        "(autopilot/schema.py), so each pays only for the models it receives, in its first "
+        "invocation (a model's validators are closures made from its annotations: no schema "
+        "compiler, no pydantic); task-events imports deployment-events' rollback path only "
+        "when it rolls a crash loop back.",
     ]
     return section

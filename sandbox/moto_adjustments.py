@@ -293,7 +293,7 @@ KNOWN_GAPS: tuple[tuple[str, str], ...] = (
     ),
     (
         "Lambda layers from other accounts (the Powertools layer) are dropped",
-        "the sandbox runs handlers in-process with the project's own Powertools and pydantic",
+        "the sandbox runs handlers in-process with the project's own Powertools",
     ),
     (
         "`AWS::EC2::SecurityGroupEgress` is skipped",

@@ -24,14 +24,14 @@ from autopilot.events.image import (
     parse_image_event,
 )
 from autopilot.events.task import ScheduledEvent, TaskStateChangeEvent
-from pydantic import BaseModel
+from autopilot.schema import Model
 
 #: the digest of the Inspector finding samples (demo/web's v1.5.0)
 DIGEST = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12349e1c"
 EVENTS = sorted((Path(__file__).parent.parent / "events").glob("*.json"))
 
 
-def _model(cls: type[BaseModel]) -> Any:
+def _model(cls: type[Model]) -> Any:
     return cls.model_validate
 
 
@@ -51,7 +51,7 @@ PARSERS: dict[str, tuple[str, Any]] = {
 }
 
 # What the image and deployment samples must come out as (the traps in real shapes).
-EXPECTED: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
+EXPECTED: dict[str, tuple[type[Model], dict[str, Any]]] = {
     "ecr-image-push.json": (EcrImageActionEvent, {"action_type": "PUSH", "image_tag": "v1.4.0"}),
     "ecr-image-push-by-digest.json": (EcrImageActionEvent, {"image_tag": None}),
     "ecr-image-delete.json": (EcrImageActionEvent, {"action_type": "DELETE"}),

@@ -136,10 +136,6 @@ FUNCTIONS: Final = {
     f.name: f
     for f in (IMAGE_EVENTS, DEPLOYMENT_EVENTS, TASK_EVENTS, CAPACITY_EVENTS, RECONCILER, ADMISSION)
 }
-#: Library switches every function runs with, beside its settings model's variables.
-#: pydantic looks for plugins among the installed distributions' entry points when it
-#: builds its first model; the functions use none, and the scan costs every cold start.
-RUNTIME_ENVIRONMENT: Final = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
 
 # ---------------------------------------------------------------------------

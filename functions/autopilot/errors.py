@@ -12,7 +12,7 @@ class AutopilotError(Exception):
 class InvalidEvent(AutopilotError):
     """The event does not have the shape of any event this function handles.
 
-    Raised before any AWS change. ``errors`` holds pydantic's structured errors (if any)
+    Raised before any AWS change. ``errors`` holds the model's structured errors (if any)
     so a caller can inspect them without parsing the message.
     """
 

@@ -2,18 +2,18 @@
 
 The CDK app sets exactly these variables on each function (an infra test compares the
 synthesized environment with the fields), so every field here has a variable there.
-Plain pydantic (the Powertools layer carries it); no pydantic-settings.
+``autopilot.schema`` models (no pydantic: ``autopilot/schema.py`` says why); a variable's
+value is text, read as the field's type (``"90"`` as 90).
 """
 
 from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Literal, TypeVar
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import Annotated, Literal, TypeVar
 
 from autopilot import contract
+from autopilot.schema import After, Field, Model, check
 
 _CLUSTER_ARN = r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}"
 _CLUSTER_ARNS = rf"^{_CLUSTER_ARN}(,{_CLUSTER_ARN})*$"
@@ -23,13 +23,17 @@ _FUNCTION_ARN_OR_NONE = rf"^({_FUNCTION_ARN}(:[A-Za-z0-9_$-]+)?)?$"
 _ROLE_ARN_OR_NONE = r"^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$"
 
 
-class FunctionSettings(BaseModel):
-    """What every function reads: who it is, the ledger, the notices, what it manages (the
-    clusters, the repositories), the lease."""
+def _repositories(value: str) -> str:
+    contract.RepositoryFilter.parse(value)
+    return value
 
-    # defer_build: a function builds the validator of its own settings model only, on its
-    # first get_settings, not the other functions' models it imports with this module.
-    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
+
+class FunctionSettings(Model):
+    """What every function reads: who it is, the ledger, the notices, what it manages (the
+    clusters, the repositories), the lease.
+
+    A function builds the validator of its own settings model only, on its first
+    ``get_settings``, not the other functions' models it imports with this module."""
 
     powertools_service_name: str = Field(min_length=1)
     powertools_metrics_namespace: str = Field(min_length=1)
@@ -38,7 +42,9 @@ class FunctionSettings(BaseModel):
     #: The managed clusters' ARNs, comma-separated.
     cluster_arns: str = Field(min_length=1, pattern=_CLUSTER_ARNS)
     #: The managed repositories: ``*`` or ``name:<repo>`` / ``prefix:<start>`` items.
-    repositories: str = Field(default=contract.ALL_REPOSITORIES, min_length=1)
+    repositories: Annotated[str, After(_repositories)] = Field(
+        default=contract.ALL_REPOSITORIES, min_length=1
+    )
     #: A change to a service takes its lease for at most this long (a killed invocation's
     #: lease expires): the CDK app sets the function timeout plus a margin (60 + 30 s).
     lease_seconds: int = Field(default=90, ge=10, le=3600)
@@ -64,12 +70,6 @@ class FunctionSettings(BaseModel):
     @property
     def repository_filter(self) -> contract.RepositoryFilter:
         return contract.RepositoryFilter.parse(self.repositories)
-
-    @field_validator("repositories")
-    @classmethod
-    def _repositories(cls, value: str) -> str:
-        contract.RepositoryFilter.parse(value)
-        return value
 
 
 class ImageEventsSettings(FunctionSettings):
@@ -102,20 +102,18 @@ class ImageEventsSettings(FunctionSettings):
     def manual_approval_clusters(self) -> tuple[str, ...]:
         return contract.split_list(self.manual_approval_cluster_arns)
 
-    @model_validator(mode="after")
-    def _admission_hook_is_whole(self) -> ImageEventsSettings:
+    @check
+    def _admission_hook_is_whole(self) -> None:
         if bool(self.admission_function_arn) != bool(self.admission_role_arn):
             raise ValueError("admission_function_arn and admission_role_arn go together")
-        return self
 
-    @model_validator(mode="after")
-    def _approval_clusters_are_managed(self) -> ImageEventsSettings:
+    @check
+    def _approval_clusters_are_managed(self) -> None:
         unmanaged = set(self.manual_approval_clusters) - set(self.clusters)
         if unmanaged:
             raise ValueError(
                 f"manual_approval_cluster_arns names clusters not managed: {sorted(unmanaged)}"
             )
-        return self
 
 
 class ReconcilerSettings(ImageEventsSettings):

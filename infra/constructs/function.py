@@ -5,7 +5,7 @@
 the SDK layer (boto3 and botocore at uv.lock's versions, ``infra/layer.py``).
 ``AutomatedFunction``: the base of the four functions in ``infra/constructs/reactions.py``:
 python3.13 on arm64, tracing as the config says, its own log group, its environment (exactly
-its settings model's fields, plus ``contract.RUNTIME_ENVIRONMENT`` and the tracing switch),
+its settings model's fields, plus the tracing switch),
 an async dead-letter queue and one for its rule targets, SnapStart and an alias if asked,
 its ledger and topic grants, its ops alarms, and the helpers its rules and acknowledgements
 are made with. Names and handler paths come from ``autopilot.contract``.
@@ -300,7 +300,7 @@ class AutomatedFunction(Construct):
 
     def _environment(self) -> dict[str, str]:
         """Exactly the settings model's variables (a field the infra cannot fill fails
-        synth), and the library switches of ``contract.RUNTIME_ENVIRONMENT``."""
+        synth), and the tracing switch."""
         props = self._props
         settings = props.settings
         known = {
@@ -333,9 +333,7 @@ class AutomatedFunction(Construct):
         if missing:
             raise ValueError(f"{self.spec.name}: no value for settings {sorted(missing)}")
         tracing = {TRACE_DISABLED_ENV: "false" if props.tracing == "active" else "true"}
-        return (
-            {name: known[name] for name in sorted(wanted)} | contract.RUNTIME_ENVIRONMENT | tracing
-        )
+        return {name: known[name] for name in sorted(wanted)} | tracing
 
     def _ops_alarms(self) -> list[cloudwatch.Alarm]:
         """``<prefix>-ops-<function>-{errors,throttles,dlq-depth,events-dlq-depth}``: one

@@ -492,10 +492,7 @@ def test_function_environment_equals_its_settings_model(control, name: str) -> N
     _spec, model = FUNCTIONS[name]
     env = lambdas(control)[name]["Environment"]["Variables"]
     # ... and the tracing switch autopilot/observability.py reads (test_functions_runtime.py)
-    assert set(env) == env_var_names(model) | set(contract.RUNTIME_ENVIRONMENT) | {
-        TRACE_DISABLED_ENV
-    }
-    assert {k: env[k] for k in contract.RUNTIME_ENVIRONMENT} == contract.RUNTIME_ENVIRONMENT
+    assert set(env) == env_var_names(model) | {TRACE_DISABLED_ENV}
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -16,8 +16,8 @@ from autopilot.events.capacity import ServiceActionEvent
 from autopilot.events.deployment import parse_deployment_event
 from autopilot.events.image import parse_image_event
 from autopilot.events.task import TaskStateChangeEvent
+from autopilot.schema import ValidationError
 from autopilot.settings import ImageEventsSettings
-from pydantic import ValidationError
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ARABIC_ACCOUNT = "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660\u0661\u0662"

@@ -52,13 +52,13 @@ def test_importing_a_handler_does_not_import_boto3() -> None:
 
 def test_a_function_builds_its_own_settings_model_only() -> None:
     # every settings model lives in one module: a function's init builds the validator of
-    # its own (at get_settings), not those of the other functions (defer_build)
+    # its own (at get_settings), not those of the other functions (built on first use)
     code = (
         "import json, autopilot.handlers.task_events; from autopilot import settings;"
         "settings.get_settings(settings.TaskEventsSettings);"
         "models = [v for v in vars(settings).values() if isinstance(v, type)"
         " and issubclass(v, settings.FunctionSettings)];"
-        "print(json.dumps(sorted(m.__name__ for m in models if m.__pydantic_complete__)))"
+        "print(json.dumps(sorted(m.__name__ for m in models if vars(m).get('_validators'))))"
     )
     base = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
     env = base | _SETTINGS_ENV | {"POWERTOOLS_TRACE_DISABLED": "true"}
@@ -82,7 +82,7 @@ try:
     handler_module.handler({{"detail-type": "nothing we know", "detail": {{}}}}, context)
 except InvalidEvent:
     pass
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "aws_xray_sdk")))
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {roots})))
 """
 # what lambda_entry needs to build any function's settings before it parses the event
 _SETTINGS_ENV = {
@@ -99,13 +99,16 @@ HANDLER_MODULES = sorted(
 )
 
 
-def _xray_modules_after_one_invocation(module: str, **env: str) -> list[str]:
+def _modules_after_one_invocation(
+    module: str, roots: tuple[str, ...] = ("aws_xray_sdk",), **env: str
+) -> list[str]:
     """Import the handler in a fresh interpreter as Lambda's init would (LAMBDA_TASK_ROOT
-    set: Powertools' Tracer would be on), invoke it once, list the X-Ray SDK modules loaded."""
+    set: Powertools' Tracer would be on), invoke it once (its settings built, the event
+    refused), list the modules loaded of the packages ``roots``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
     full = base | _SETTINGS_ENV | {"LAMBDA_TASK_ROOT": str(PACKAGE.parent)} | env
     out = subprocess.run(
-        [sys.executable, "-c", _INVOKE.format(module=module)],
+        [sys.executable, "-c", _INVOKE.format(module=module, roots=set(roots))],
         capture_output=True,
         text=True,
         env=full,
@@ -120,12 +123,20 @@ def test_with_tracing_off_no_xray_sdk_module_is_ever_imported(module: str) -> No
     # Given the function deployed with observability.tracing: off (the CDK app sets
     # POWERTOOLS_TRACE_DISABLED=true), When Lambda imports the handler and invokes it once,
     # Then not one aws_xray_sdk module is loaded, not even lazily by the invocation.
-    assert _xray_modules_after_one_invocation(module, POWERTOOLS_TRACE_DISABLED="true") == []
+    assert _modules_after_one_invocation(module, POWERTOOLS_TRACE_DISABLED="true") == []
+
+
+@pytest.mark.parametrize("module", HANDLER_MODULES)
+def test_no_function_imports_pydantic(module: str) -> None:
+    # The functions' models are autopilot.schema's: importing pydantic and building its first
+    # validator cost about as much as the rest of a function's init (bench/results.md).
+    roots = ("pydantic", "pydantic_core", "annotated_types")
+    assert _modules_after_one_invocation(module, roots, POWERTOOLS_TRACE_DISABLED="true") == []
 
 
 def test_with_tracing_active_the_tracer_loads_the_xray_sdk() -> None:
     # the check above can see the SDK: with tracing active it is there
-    loaded = _xray_modules_after_one_invocation("image_events", POWERTOOLS_TRACE_DISABLED="false")
+    loaded = _modules_after_one_invocation("image_events", POWERTOOLS_TRACE_DISABLED="false")
     assert "aws_xray_sdk.core" in loaded
 
 

@@ -6,8 +6,9 @@ included): no circles, and arrows only go down.
   (``cli``), which drives it.
 - Inside ``autopilot``: handlers -> flows -> the actor and the record (``execute``,
   ``record``) -> planners (``logic``) | stores (``store``) -> adapters (``aws``) -> value
-  types (``domain``) and event models (``events``). A planner never imports a store or an
-  adapter, an adapter or a store never imports a planner, and no handler imports another.
+  types (``domain``) and event models (``events``), and the models' validator
+  (``schema``). A planner never imports a store or an adapter, an adapter or a store never
+  imports a planner, and no handler imports another.
 - The simulator's concerns import one way (deployments -> tasks -> capacity; the rest only
   the shared state, the event bus and the presentation).
 """
@@ -42,6 +43,7 @@ FLOORS = {
     "contract": 0,
     "errors": 0,
     "settings": 0,
+    "schema": 0,
     "observability": 0,
 }
 #: pairs of autopilot parts on one floor that must not import each other

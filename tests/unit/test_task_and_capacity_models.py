@@ -16,13 +16,13 @@ from autopilot.events.capacity import (
 )
 from autopilot.events.task import TaskStateChangeEvent
 from autopilot.logic.zone_balance import Evaluate, Ignore, ServiceFacts, classify
-from pydantic import BaseModel, ValidationError
+from autopilot.schema import Model, ValidationError
 
 pytestmark = pytest.mark.disable_socket
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 PREFIXES = ("ecs-task-", "ecs-service-action-", "cloudwatch-alarm-", "ec2-spot-interruption")
-MODELS: dict[str, type[BaseModel]] = {
+MODELS: dict[str, type[Model]] = {
     contract.DT_ECS_TASK: TaskStateChangeEvent,
     contract.DT_ECS_SERVICE_ACTION: ServiceActionEvent,
     contract.DT_ALARM: AlarmStateChangeEvent,

@@ -5,9 +5,8 @@ tests read: ``function``, ``event_id``, ``decisions`` (one per service, each wit
 ``service``, ``outcome``, ``reason``) and ``actions`` (every AWS call that changes
 something, planned or done: ``api``, ``params``, ``done``).
 
-They are plain dataclasses, not pydantic models: autopilot writes them and never parses
-them, and a pydantic model builds its validator at import, which every cold start paid
-for (about 20 ms for these three; bench/cold_start.py).
+They are plain dataclasses, not models (``autopilot.schema``): autopilot writes them and
+never parses them, so they need no validator.
 """
 
 from __future__ import annotations

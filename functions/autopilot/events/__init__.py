@@ -1,2 +1,2 @@
-"""The event models: pydantic models of the EventBridge events the functions handle, each
+"""The event models (``autopilot.schema``) of the EventBridge events the functions handle, each
 function's model map beside its models, and the one edge validation (``parse``)."""

@@ -7,7 +7,7 @@ service deployment), ``hookDetails`` when the hook has some, and ``executionDeta
 {``serviceArn``, ``targetServiceRevisionArn``, ``testTrafficWeights``,
 ``productionTrafficWeights``} (the weights map a service revision ARN to a percent, ``{}``
 outside a traffic shift). It is not an EventBridge event: no ``id``, ``detail-type`` or
-``time``. Junk raises ``InvalidEvent`` (pydantic's error list, inputs left out); the flow
+``time``. Junk raises ``InvalidEvent`` (the model's error list, inputs left out); the flow
 answers it FAILED, never with a traceback.
 """
 
@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, ValidationError
-
 from autopilot.errors import InvalidEvent
 from autopilot.events.envelope import ECS_ARN_PREFIX, Model
 from autopilot.events.parse import error_list
+from autopilot.schema import Constraints, Field, ValidationError
 
 #: What the ledger calls one hook invocation (the ``detail-type`` of its decisions).
 HOOK_DETAIL_TYPE = "ECS Lifecycle Hook"
@@ -27,23 +26,23 @@ _NAME = r"[A-Za-z0-9_-]{1,255}"
 
 ServiceArn = Annotated[
     str,
-    StringConstraints(pattern=ECS_ARN_PREFIX + rf"service/{_NAME}/{_NAME}$", max_length=600),
+    Constraints(pattern=ECS_ARN_PREFIX + rf"service/{_NAME}/{_NAME}$", max_length=600),
 ]
 ServiceRevisionArn = Annotated[
     str,
-    StringConstraints(
+    Constraints(
         pattern=ECS_ARN_PREFIX + rf"service-revision/{_NAME}/{_NAME}/[0-9A-Za-z_-]{{1,64}}$",
         max_length=700,
     ),
 ]
 ServiceDeploymentArn = Annotated[
     str,
-    StringConstraints(
+    Constraints(
         pattern=ECS_ARN_PREFIX + rf"service-deployment/{_NAME}/{_NAME}/[0-9A-Za-z_-]{{1,64}}$",
         max_length=700,
     ),
 ]
-Weights = Annotated[dict[Annotated[str, StringConstraints(max_length=700)], float], Field()]
+Weights = dict[Annotated[str, Constraints(max_length=700)], float]
 
 #: The stages ECS runs Lambda hooks at (``DeploymentLifecycleHook.lifecycleStages``).
 STAGES = frozenset(
@@ -72,12 +71,10 @@ class ExecutionDetails(Model):
 class LifecycleHookPayload(Model):
     """One invocation of a Lambda lifecycle hook."""
 
-    execution_id: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
+    execution_id: Annotated[str, Constraints(min_length=1, max_length=256)] = Field(
         alias="executionId"
     )
-    lifecycle_stage: Annotated[str, StringConstraints(max_length=64)] = Field(
-        alias="lifecycleStage"
-    )
+    lifecycle_stage: Annotated[str, Constraints(max_length=64)] = Field(alias="lifecycleStage")
     resource_arn: ServiceDeploymentArn = Field(alias="resourceArn")
     execution_details: ExecutionDetails = Field(alias="executionDetails")
     hook_details: Any = Field(default=None, alias="hookDetails")

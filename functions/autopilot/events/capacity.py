@@ -1,4 +1,4 @@
-"""Pydantic models of the events capacity-events handles, its model map, and its parser.
+"""Models of the events capacity-events handles, its model map, and its parser.
 
 - ``CloudWatch Alarm State Change``: metric alarms carry ``configuration.metrics``,
   composite alarms ``configuration.alarmRule``; both are accepted, one of the two is
@@ -20,16 +20,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
-
 from autopilot import contract
 from autopilot.events.envelope import ClusterArn, Event, Model
 from autopilot.events.parse import validate_event
+from autopilot.schema import Constraints, Field, check
 
 AlarmStateValue = Literal["ALARM", "OK", "INSUFFICIENT_DATA"]
-Text = Annotated[str, StringConstraints(max_length=10240)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-Word = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,127}$")]
+Text = Annotated[str, Constraints(max_length=10240)]
+Name = Annotated[str, Constraints(min_length=1, max_length=255)]
+Word = Annotated[str, Constraints(pattern=r"^[A-Z][A-Z0-9_]{0,127}$")]
 
 _SERVICE_ARN = re.compile(  # fullmatch: Python's `$` takes a trailing newline
     r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:service/(?:(?P<cluster>[A-Za-z0-9_-]{1,255})/)?"
@@ -48,13 +47,13 @@ class AlarmState(Model):
     reason: Text | None = None
     reason_data: Text | None = Field(default=None, alias="reasonData")
     #: CloudWatch writes ``2019-10-01T13:56:40.987+0000`` (no colon): kept as text.
-    timestamp: Annotated[str, StringConstraints(max_length=64)] | None = None
+    timestamp: Annotated[str, Constraints(max_length=64)] | None = None
 
 
 class MetricSpec(Model):
     namespace: Name | None = None
     name: Name | None = None
-    dimensions: dict[Name, Annotated[str, StringConstraints(max_length=1024)]] = Field(
+    dimensions: dict[Name, Annotated[str, Constraints(max_length=1024)]] = Field(
         default_factory=dict, max_length=30
     )
 
@@ -79,11 +78,10 @@ class AlarmConfiguration(Model):
     metrics: tuple[MetricQuery, ...] | None = Field(default=None, max_length=100)
     alarm_rule: Text | None = Field(default=None, alias="alarmRule")
 
-    @model_validator(mode="after")
-    def _metric_or_composite(self) -> AlarmConfiguration:
+    @check
+    def _metric_or_composite(self) -> None:
         if self.metrics is None and self.alarm_rule is None:
             raise ValueError("an alarm configuration has metrics or an alarmRule")
-        return self
 
     @property
     def is_composite(self) -> bool:
@@ -99,7 +97,7 @@ class AlarmStateChangeDetail(Model):
     configuration: AlarmConfiguration
     #: Present only with tag propagation on; accepted as sent and never decided on (the
     #: flow reads the alarm's tags from CloudWatch: ``flows.capacity``).
-    alarm_tags: dict[Annotated[str, StringConstraints(max_length=128)], Any] | None = Field(
+    alarm_tags: dict[Annotated[str, Constraints(max_length=128)], Any] | None = Field(
         default=None, alias="alarmTags", max_length=50
     )
     alarm_tags_status: Word | None = Field(default=None, alias="alarmTagsStatus")
@@ -121,13 +119,13 @@ class ServiceActionDetail(Model):
     event_name: Word = Field(alias="eventName")
     cluster_arn: ClusterArn = Field(alias="clusterArn")
     created_at: datetime = Field(alias="createdAt")
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-    capacity_provider_arns: (
-        tuple[Annotated[str, StringConstraints(max_length=2048)], ...] | None
-    ) = Field(default=None, alias="capacityProviderArns", max_length=100)
-    container_instance_arns: (
-        tuple[Annotated[str, StringConstraints(max_length=2048)], ...] | None
-    ) = Field(default=None, alias="containerInstanceArns", max_length=1000)
+    reason: Annotated[str, Constraints(min_length=1, max_length=256)] | None = None
+    capacity_provider_arns: tuple[Annotated[str, Constraints(max_length=2048)], ...] | None = Field(
+        default=None, alias="capacityProviderArns", max_length=100
+    )
+    container_instance_arns: tuple[Annotated[str, Constraints(max_length=2048)], ...] | None = (
+        Field(default=None, alias="containerInstanceArns", max_length=1000)
+    )
 
     @property
     def is_placement_failure(self) -> bool:
@@ -145,11 +143,10 @@ class ServiceActionEvent(Event):
     source: Literal["aws.ecs"]
     detail_type: Literal["ECS Service Action"] = Field(alias="detail-type")
 
-    @model_validator(mode="after")
-    def _names_a_service(self) -> ServiceActionEvent:
+    @check
+    def _names_a_service(self) -> None:
         if not self.resources or not _SERVICE_ARN.fullmatch(self.resources[0]):
             raise ValueError("resources[0] is not an ECS service ARN")
-        return self
 
     @property
     def service_arn(self) -> str:
@@ -166,7 +163,7 @@ class ServiceActionEvent(Event):
 # EC2 Spot Instance Interruption Warning
 # ---------------------------------------------------------------------------
 class SpotInterruptionDetail(Model):
-    instance_id: Annotated[str, StringConstraints(pattern=r"^i-[0-9a-f]{8,17}$")] = Field(
+    instance_id: Annotated[str, Constraints(pattern=r"^i-[0-9a-f]{8,17}$")] = Field(
         alias="instance-id"
     )
     instance_action: Literal["terminate", "stop", "hibernate"] = Field(alias="instance-action")

@@ -1,4 +1,4 @@
-"""Pydantic models of the events deployment-events handles (``ECS Deployment State
+"""Models of the events deployment-events handles (``ECS Deployment State
 Change``), its model map, and its parser.
 
 ``resources`` names the service (``service/<cluster>/<name>``); ``reason`` is free text
@@ -11,11 +11,10 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
-
 from autopilot import contract
 from autopilot.events.envelope import Event, Model
 from autopilot.events.parse import validate_event
+from autopilot.schema import Field, check
 
 _SERVICE_ARN = re.compile(  # fullmatch: Python's `$` takes a trailing newline
     r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:service/[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}"
@@ -41,11 +40,10 @@ class EcsDeploymentEvent(Event):
     source: Literal["aws.ecs"]
     detail_type: Literal["ECS Deployment State Change"] = Field(alias="detail-type")
 
-    @model_validator(mode="after")
-    def _names_a_service(self) -> EcsDeploymentEvent:
+    @check
+    def _names_a_service(self) -> None:
         if not any(_SERVICE_ARN.fullmatch(r) for r in self.resources):
             raise ValueError("resources names no ECS service ARN (service/<cluster>/<name>)")
-        return self
 
     @property
     def service_arn(self) -> str:

@@ -1,10 +1,9 @@
 """The EventBridge envelope every function's event models share.
 
 Each event model subclasses ``Event`` and types its ``detail`` (and narrows ``source`` and
-``detail-type``). No pydantic generics (a parametrized generic model costs import time),
-and ``defer_build``: a model's validator is built on its first use, so a function pays
-only for the events it receives. Each function's models live in their own module, so a
-function imports only its own.
+``detail-type``). Models are ``autopilot.schema``'s: a model's validator is built on its
+first use, so a function pays only for the events it receives. Each function's models live
+in their own module, so a function imports only its own.
 """
 
 from __future__ import annotations
@@ -12,32 +11,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from autopilot import schema
+from autopilot.schema import Constraints, Field
 
 ECS_ARN_PREFIX = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:"
 
 ClusterArn = Annotated[
     str,
-    StringConstraints(pattern=ECS_ARN_PREFIX + r"cluster/[A-Za-z0-9_-]{1,255}$", max_length=600),
+    Constraints(pattern=ECS_ARN_PREFIX + r"cluster/[A-Za-z0-9_-]{1,255}$", max_length=600),
 ]
 
 
-class Model(BaseModel):
+class Model(schema.Model):
     """A frozen part of an event (its ``detail`` or something in it); unknown keys ignored."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class Event(Model):
     """An EventBridge event; each subclass types its ``detail``."""
 
     version: str = "0"
-    id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    id: Annotated[str, Constraints(min_length=1, max_length=256)]
     detail_type: str = Field(alias="detail-type", min_length=1, max_length=256)
     source: str = Field(min_length=1, max_length=256)
-    account: Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
+    account: Annotated[str, Constraints(pattern=r"^[0-9]{12}$")]
     time: datetime
-    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")]
-    resources: tuple[Annotated[str, StringConstraints(max_length=2048)], ...] = Field(
+    region: Annotated[str, Constraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")]
+    resources: tuple[Annotated[str, Constraints(max_length=2048)], ...] = Field(
         default=(), max_length=100
     )

@@ -1,4 +1,4 @@
-"""Pydantic model of ``ECS Hook State Change`` (a deployment lifecycle hook moved: ECS's
+"""Model of ``ECS Hook State Change`` (a deployment lifecycle hook moved: ECS's
 developer guide, "Amazon ECS hook state change events"), which deployment-events handles
 beside ``ECS Deployment State Change``, and the parser of both.
 
@@ -9,21 +9,37 @@ one of ECS's samples has none, so the service and deployment come from ``detail`
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
-
-from pydantic import Field, field_validator
+from typing import Annotated, Any, Literal
 
 from autopilot import contract
 from autopilot.events.deployment import DEPLOYMENT_EVENT_MODELS, EcsDeploymentEvent
 from autopilot.events.envelope import Event, Model
 from autopilot.events.parse import validate_event
+from autopilot.schema import After, Field
 
 _NAME = r"[A-Za-z0-9_-]{1,255}"
 _ARN = r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:"
 _SERVICE_ARN = re.compile(rf"{_ARN}service/{_NAME}/{_NAME}")
 _CLUSTER_ARN = re.compile(rf"{_ARN}cluster/{_NAME}")
 _DEPLOYMENT_ARN = re.compile(rf"{_ARN}service-deployment/{_NAME}/{_NAME}/{_NAME}")
+
+
+def _whole(shape: re.Pattern[str], kind: str) -> Callable[[str], str]:
+    """A check that a value is an ECS ARN of ``kind`` (whole-string match)."""
+
+    def valid(value: str) -> str:
+        if not shape.fullmatch(value):
+            raise ValueError(f"not an ECS {kind} ARN")
+        return value
+
+    return valid
+
+
+ClusterArn = Annotated[str, After(_whole(_CLUSTER_ARN, "cluster"))]
+ServiceArn = Annotated[str, After(_whole(_SERVICE_ARN, "service"))]
+DeploymentArn = Annotated[str, After(_whole(_DEPLOYMENT_ARN, "service_deployment"))]
 
 HookEventName = Literal[
     "HOOK_IN_PROGRESS", "HOOK_AWAITING_ACTION", "HOOK_SUCCEEDED", "HOOK_FAILED", "HOOK_TIMED_OUT"
@@ -41,22 +57,10 @@ class EcsHookDetail(Model):
         default="", alias="lifecycleStage", max_length=64, pattern=r"^[A-Z_]*$"
     )
     expires_at: datetime | None = Field(default=None, alias="expiresAt")
-    cluster_arn: str = Field(alias="clusterArn")
-    service_arn: str = Field(alias="serviceArn")
-    service_deployment_arn: str = Field(alias="serviceDeploymentArn")
+    cluster_arn: ClusterArn = Field(alias="clusterArn")
+    service_arn: ServiceArn = Field(alias="serviceArn")
+    service_deployment_arn: DeploymentArn = Field(alias="serviceDeploymentArn")
     updated_at: datetime = Field(alias="updatedAt")
-
-    @field_validator("cluster_arn", "service_arn", "service_deployment_arn")
-    @classmethod
-    def _arns(cls, value: str, info: Any) -> str:
-        shape = {
-            "cluster_arn": _CLUSTER_ARN,
-            "service_arn": _SERVICE_ARN,
-            "service_deployment_arn": _DEPLOYMENT_ARN,
-        }[info.field_name]
-        if not shape.fullmatch(value):
-            raise ValueError(f"not an ECS {info.field_name.removesuffix('_arn')} ARN")
-        return value
 
 
 class EcsHookEvent(Event):

@@ -1,4 +1,4 @@
-"""Pydantic models of the events image-events handles (ECR pushes, basic and enhanced scan
+"""Models of the events image-events handles (ECR pushes, basic and enhanced scan
 results, Inspector findings about ECR images), its model map, and its parser.
 
 Our own envelope (``events.envelope``) rather than Powertools' ``EventBridgeModel``:
@@ -26,17 +26,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    Field,
-    NonNegativeInt,
-    StringConstraints,
-    model_validator,
-)
-
 from autopilot import contract
 from autopilot.events.envelope import Event, Model
 from autopilot.events.parse import validate_event
+from autopilot.schema import After, Constraints, Field, check
 
 # Whole-string matches (fullmatch), ASCII digits: Python's `$` takes a trailing newline and
 # its `\d` any Unicode digit.
@@ -53,16 +46,15 @@ def _repository_name(value: str) -> str:
     return name
 
 
-RepositoryName = Annotated[
-    str, StringConstraints(min_length=2, max_length=400), AfterValidator(_repository_name)
-]
+RepositoryName = Annotated[str, Constraints(min_length=2, max_length=400), After(_repository_name)]
 Digest = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-f0-9]{32,128}$", max_length=200),
+    Constraints(pattern=r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-f0-9]{32,128}$", max_length=200),
 ]
-ImageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
-Word = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
-SeverityName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z_]{0,31}$")]
+ImageTag = Annotated[str, Constraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+Word = Annotated[str, Constraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
+SeverityName = Annotated[str, Constraints(pattern=r"^[A-Z][A-Z_]{0,31}$")]
+NonNegativeInt = Annotated[int, Constraints(ge=0)]
 
 
 class EcrImageActionDetail(Model):
@@ -74,11 +66,10 @@ class EcrImageActionDetail(Model):
     image_digest: Digest | None = Field(default=None, alias="image-digest")
     image_tag: ImageTag | None = Field(default=None, alias="image-tag")
 
-    @model_validator(mode="after")
-    def _success_names_a_digest(self) -> EcrImageActionDetail:
+    @check
+    def _success_names_a_digest(self) -> None:
         if self.result == "SUCCESS" and self.image_digest is None:
             raise ValueError("a successful image action names its image-digest")
-        return self
 
 
 class ScanDetail(Model):
@@ -137,11 +128,10 @@ class Inspector2FindingDetail(Model):
     title: str | None = Field(default=None, max_length=2048)
     resources: list[FindingResource] = Field(min_length=1, max_length=100)
 
-    @model_validator(mode="after")
-    def _names_an_ecr_image(self) -> Inspector2FindingDetail:
+    @check
+    def _names_an_ecr_image(self) -> None:
         if not any(r.details.aws_ecr_container_image for r in self.resources):
             raise ValueError("the finding names no AWS_ECR_CONTAINER_IMAGE resource")
-        return self
 
     @property
     def image(self) -> EcrContainerImage:

@@ -1,17 +1,16 @@
 """Parse an event by the model of its detail-type: the one edge validation every
 function uses. Typed errors only: ``UnsupportedEvent`` for a detail-type the function does
-not handle, ``InvalidEvent`` (with pydantic's error list, inputs left out) for junk."""
+not handle, ``InvalidEvent`` (with the model's error list, inputs left out) for junk."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
 from autopilot.errors import InvalidEvent, UnsupportedEvent
+from autopilot.schema import Model, ValidationError
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Model)
 
 
 def validate_event(models: Mapping[str, type[M]], event: Any) -> M:
@@ -33,9 +32,6 @@ def validate_event(models: Mapping[str, type[M]], event: Any) -> M:
 
 
 def error_list(exc: ValidationError) -> list[dict[str, Any]]:
-    """pydantic's errors as ``InvalidEvent`` carries them: where, the kind and the message,
+    """The model's errors as ``InvalidEvent`` carries them: where, the kind and the message,
     never the input (an event may hold what a log should not)."""
-    return [
-        {"loc": [str(p) for p in e["loc"]], "type": e["type"], "msg": e["msg"]}
-        for e in exc.errors(include_url=False, include_input=False)
-    ]
+    return exc.errors()

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
-
 from autopilot import contract
 from autopilot.events.envelope import ClusterArn, Event, Model
 from autopilot.events.parse import validate_event
+from autopilot.schema import Constraints, Field, check
 
 RuleArn = Annotated[
     str,
-    StringConstraints(
+    Constraints(
         pattern=r"^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:rule/[A-Za-z0-9._/-]{1,256}$",
         max_length=2048,
     ),
@@ -52,8 +51,8 @@ class SweepEvent(Event):
 #: The most services one shard may name (``reconciler.shard_size`` is held under it).
 MAX_SHARD_SERVICES = contract.MAX_SHARD_SIZE
 
-ServiceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,255}$")]
-SweepId = Annotated[str, StringConstraints(pattern=r"^reconcile:[A-Za-z0-9._:/-]{1,256}$")]
+ServiceName = Annotated[str, Constraints(pattern=r"^[A-Za-z0-9_-]{1,255}$")]
+SweepId = Annotated[str, Constraints(pattern=r"^reconcile:[A-Za-z0-9._:/-]{1,256}$")]
 #: How many times a shard that ran short of time hands the rest on (``hop``)
 MAX_HOPS = 10
 
@@ -75,13 +74,12 @@ class ShardDetail(Model):
     #: 0 for the tick's shard; n for the rest a shard handed on n times (out of time)
     hop: int = Field(default=0, ge=0, le=MAX_HOPS)
 
-    @model_validator(mode="after")
-    def _bounded(self) -> ShardDetail:
+    @check
+    def _bounded(self) -> None:
         if self.shard > self.shards:
             raise ValueError(f"shard {self.shard} of {self.shards}")
         if sum(len(c.services) for c in self.clusters) > MAX_SHARD_SERVICES:
             raise ValueError(f"a shard names at most {MAX_SHARD_SERVICES} services")
-        return self
 
 
 class ShardEvent(Event):

@@ -1,4 +1,4 @@
-"""Pydantic models of the events task-events handles (``ECS Task State Change``, and the
+"""Models of the events task-events handles (``ECS Task State Change``, and the
 re-check schedule's ``Scheduled Event``), its model map, and its parser.
 
 Only the fields the zone-balance planner and the crash-loop detector read are modelled;
@@ -24,18 +24,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
-
 from autopilot import contract
 from autopilot.events.envelope import ECS_ARN_PREFIX, ClusterArn, Event, Model
 from autopilot.events.parse import validate_event
+from autopilot.schema import Constraints, Field
 
 TaskArn = Annotated[
-    str, StringConstraints(pattern=ECS_ARN_PREFIX + r"task/[A-Za-z0-9_/-]{1,400}$", max_length=600)
+    str, Constraints(pattern=ECS_ARN_PREFIX + r"task/[A-Za-z0-9_/-]{1,400}$", max_length=600)
 ]
 TaskDefinitionArn = Annotated[
     str,
-    StringConstraints(
+    Constraints(
         pattern=ECS_ARN_PREFIX + r"task-definition/[A-Za-z0-9_-]{1,255}:[0-9]{1,10}$",
         max_length=600,
     ),
@@ -43,9 +42,9 @@ TaskDefinitionArn = Annotated[
 #: ECS lifecycle states (PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING,
 #: DEPROVISIONING, STOPPED, DELETED); any upper-case word is accepted so a new state does
 #: not break parsing, the logic decides what it means.
-Status = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")]
-Text = Annotated[str, StringConstraints(max_length=4096)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Status = Annotated[str, Constraints(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")]
+Text = Annotated[str, Constraints(max_length=4096)]
+ShortText = Annotated[str, Constraints(min_length=1, max_length=1024)]
 
 SERVICE_GROUP_PREFIX = "service:"
 AZ_REBALANCING_REASON_PREFIX = "availability-zone rebalancing"
@@ -74,11 +73,11 @@ class TaskStateChangeDetail(Model):
     desired_status: Status = Field(alias="desiredStatus")
     version: int = Field(ge=0)
     availability_zone: (
-        Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[a-z0-9-]{1,40}[a-z]$")] | None
+        Annotated[str, Constraints(pattern=r"^[a-z]{2}-[a-z0-9-]{1,40}[a-z]$")] | None
     ) = Field(default=None, alias="availabilityZone")
     launch_type: Status | None = Field(default=None, alias="launchType")
     capacity_provider_name: ShortText | None = Field(default=None, alias="capacityProviderName")
-    stop_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{1,64}$")] | None = Field(
+    stop_code: Annotated[str, Constraints(pattern=r"^[A-Za-z]{1,64}$")] | None = Field(
         default=None, alias="stopCode"
     )
     stopped_reason: Text | None = Field(default=None, alias="stoppedReason")
